@@ -1,0 +1,35 @@
+"""Read-only API over django-q2's background-task history and schedules."""
+
+import django_filters
+from django_q.models import Schedule, Task
+from rest_framework import viewsets
+
+from portal.serializers import ScheduleSerializer, TaskSerializer
+
+
+class TaskFilter(django_filters.FilterSet):
+    started_after = django_filters.IsoDateTimeFilter(field_name="started", lookup_expr="gte")
+    started_before = django_filters.IsoDateTimeFilter(field_name="started", lookup_expr="lt")
+
+    class Meta:
+        model = Task
+        fields = ["success", "func", "group", "cluster"]
+
+
+class TaskViewSet(viewsets.ReadOnlyModelViewSet):
+    """Finished background tasks, newest first (failures are always kept)."""
+
+    queryset = Task.objects.defer("args", "kwargs").order_by("-stopped", "-id")
+    serializer_class = TaskSerializer
+    filterset_class = TaskFilter
+    search_fields = ["name", "func", "group"]
+    ordering_fields = ["started", "stopped"]
+
+
+class ScheduleViewSet(viewsets.ReadOnlyModelViewSet):
+    """Registered background schedules; they are managed by the portal, not edited here."""
+
+    queryset = Schedule.objects.order_by("name")
+    serializer_class = ScheduleSerializer
+    filterset_fields = ["cluster", "func"]
+    search_fields = ["name", "func"]

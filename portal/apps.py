@@ -1,0 +1,29 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
+
+
+class PortalConfig(AppConfig):
+    name = "portal"
+    verbose_name = _("Portal")
+
+    schedules = [
+        # One per cluster: each proves its own workers run (see /api/health).
+        {"name": "portal.heartbeat", "func": "portal.tasks.heartbeat", "args": "'portal'",
+         "schedule_type": "I", "minutes": 1, "cluster": None},
+        {"name": "portal.heartbeat.long", "func": "portal.tasks.heartbeat", "args": "'long'",
+         "schedule_type": "I", "minutes": 1, "cluster": "long"},
+    ]
+
+    def ready(self):
+        # "portal" is the last installed app, so when its post_migrate fires
+        # every other app's permissions and tables exist.
+        post_migrate.connect(after_migrate, sender=self)
+
+
+def after_migrate(sender, **kwargs):
+    from portal.roles import ensure_roles
+    from portal.schedules import ensure_schedules
+
+    ensure_roles()
+    ensure_schedules()

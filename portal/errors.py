@@ -1,0 +1,30 @@
+"""API pieces shared by every app: the one error shape."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class DomainError(Exception):
+    """Raised by services when a rule forbids what was asked (e.g. a transition
+    not allowed from the current status). The API answers 400, or 409 for a
+    conflict with the current state; pages show the message."""
+
+    def __init__(self, message: str, *, code: str = "invalid", field: str | None = None, conflict: bool = False):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.field = field
+        self.conflict = conflict
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        key = exc.field or "detail"
+        body = {key: [exc.message] if exc.field else exc.message, "code": exc.code}
+        return Response(body, status=status.HTTP_409_CONFLICT if exc.conflict else status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+        exc = exceptions.ValidationError(detail)
+    return drf_exception_handler(exc, context)

@@ -1,0 +1,178 @@
+"""Serve the portal: gunicorn for the web, two django-q2 clusters for the work.
+
+One command, as `make run` needs it. Every child runs in its own session so
+that Ctrl+C reaches only this supervisor, which then stops them in order with
+a bounded grace period and kills whatever is left (a qcluster sent SIGTERM has
+been seen to hang for an hour). If any child dies, everything stops: a
+half-running portal (pages up, no probes) is worse than a clear failure.
+"""
+
+import ctypes
+import errno
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import close_old_connections
+from django_q.tasks import async_task
+
+from portal.env import env_int
+
+MANAGE = str(Path(settings.BASE_DIR) / "manage.py")
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent():
+    # Linux: if the supervisor is killed outright, the child gets SIGTERM
+    # instead of living on as an orphan.
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+def port_in_use(host: str, port: int) -> str | None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host.strip("[]"), port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return f"port {port} on {host} is already in use"
+            return f"cannot listen on {host}:{port}: {exc.strerror}"
+    return None
+
+
+class Command(BaseCommand):
+    help = "Run the portal (web server and background workers) until Ctrl+C."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=settings.PORT)
+        parser.add_argument("--web-workers", type=int, default=env_int("PORTAL_WEB_WORKERS", 2, minimum=1))
+        parser.add_argument("--no-setup", action="store_true", help="skip migrate, collectstatic and bootstrap")
+        parser.add_argument("--grace", type=float, default=7.0, help="seconds to wait for children to stop")
+
+    def handle(self, *args, host, port, web_workers, no_setup, grace, **options):
+        problem = port_in_use(host, port)
+        if problem:
+            raise CommandError(f"{problem}. Stop the other server, or choose another port: PORTAL_PORT={port + 1} make run")
+        if not no_setup:
+            call_command("migrate", interactive=False, verbosity=0)
+            call_command("collectstatic", interactive=False, verbosity=0)
+            call_command("bootstrap", stdout=self.stdout)
+        close_old_connections()
+
+        self.children: dict[str, subprocess.Popen] = {}
+        self.stopping = False
+        signal.signal(signal.SIGINT, self.on_signal)
+        signal.signal(signal.SIGTERM, self.on_signal)
+        try:
+            self.start_children(host, port, web_workers)
+            url = f"http://{host}:{port}/"
+            if self.wait_until_ready(url):
+                self.stdout.write(self.style.SUCCESS(f"Ops Portal is running at {url}  (Ctrl+C to stop)"))
+            code = self.supervise()
+        finally:
+            self.stop_children(grace)
+        if code:
+            sys.exit(code)
+
+    def on_signal(self, signum, frame):
+        self.stopping = True
+
+    def spawn(self, name, argv, env=None):
+        self.children[name] = subprocess.Popen(
+            argv, env=env or os.environ.copy(), start_new_session=True, preexec_fn=die_with_parent
+        )
+
+    def start_children(self, host, port, web_workers):
+        run_dir = Path(settings.DATA_DIR) / "run"
+        metrics_dir = run_dir / "prometheus"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        web_env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+        self.spawn("web", [
+            sys.executable, "-m", "gunicorn", "portal.wsgi:application",
+            "--bind", f"{host}:{port}", "--workers", str(web_workers),
+            "--worker-class", "gthread", "--threads", "4",
+            "--timeout", "60", "--graceful-timeout", str(5),
+            "--access-logfile", "-", "--worker-tmp-dir", str(run_dir), "--no-control-socket",
+        ], env=web_env)
+        self.spawn("workers", [sys.executable, MANAGE, "qcluster"])
+        # django-q2 reads its cluster name when its settings class is built, so
+        # it must come from the environment, not from `qcluster --name`.
+        long_env = {**os.environ, "Q_CLUSTER_NAME": settings.LONG_QUEUE}
+        self.spawn("long-workers", [sys.executable, MANAGE, "qcluster"], env=long_env)
+
+    def wait_until_ready(self, url, timeout=90.0) -> bool:
+        """Web answers and each cluster has run a heartbeat task."""
+        async_task("portal.tasks.heartbeat", "portal", cluster=None)
+        async_task("portal.tasks.heartbeat", settings.LONG_QUEUE, cluster=settings.LONG_QUEUE)
+        close_old_connections()
+        started = time.monotonic()
+        while not self.stopping and time.monotonic() - started < timeout:
+            if self.dead_child():
+                return False
+            try:
+                with urllib.request.urlopen(url + "api/health", timeout=2) as response:
+                    report = response.read()
+                if b'"queue":"ok"' in report.replace(b" ", b""):
+                    return True
+            except OSError:
+                pass
+            time.sleep(0.3)
+        if not self.stopping:
+            self.stderr.write(f"The portal did not report healthy within {timeout:.0f} s: see {url}api/health")
+        return not self.stopping
+
+    def dead_child(self) -> str | None:
+        for name, child in self.children.items():
+            if child.poll() is not None:
+                return name
+        return None
+
+    def supervise(self) -> int:
+        while not self.stopping:
+            dead = self.dead_child()
+            if dead:
+                self.stderr.write(f"{dead} exited with code {self.children[dead].returncode}; stopping the portal.")
+                return 1
+            time.sleep(0.5)
+        self.stdout.write("Stopping…")
+        return 0
+
+    def stop_children(self, grace: float):
+        for child in self.children.values():
+            self.signal_group(child, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for child in self.children.values():
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+        # Whatever is left, and any grandchild (gunicorn or q workers) that
+        # outlived its parent, goes now.
+        for child in self.children.values():
+            self.signal_group(child, signal.SIGKILL)
+            try:
+                child.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                self.stderr.write(f"process {child.pid} did not exit after SIGKILL")
+
+    @staticmethod
+    def signal_group(child, signum):
+        try:
+            os.killpg(child.pid, signum)
+        except (ProcessLookupError, PermissionError):
+            pass

@@ -1,0 +1,35 @@
+from rest_framework.permissions import SAFE_METHODS, BasePermission, DjangoModelPermissions
+
+
+class RolePermission(DjangoModelPermissions):
+    """The default API permission: login always, and the model permission the
+    user's role grants for the method (view for reads, add/change/delete for
+    writes). An @action may name its own permission in `action_permissions`.
+    Views without a queryset are readable by any logged-in user and writable by
+    nobody unless they say otherwise.
+    """
+
+    perms_map = {
+        **DjangoModelPermissions.perms_map,
+        "GET": ["%(app_label)s.view_%(model_name)s"],
+        "HEAD": ["%(app_label)s.view_%(model_name)s"],
+        "OPTIONS": ["%(app_label)s.view_%(model_name)s"],
+    }
+
+    def has_permission(self, request, view):
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        required = getattr(view, "action_permissions", {}).get(getattr(view, "action", None))
+        if required:
+            return user.has_perms([required] if isinstance(required, str) else required)
+        if getattr(view, "queryset", None) is None and not hasattr(view, "get_queryset"):
+            return request.method in SAFE_METHODS
+        return super().has_permission(request, view)
+
+
+class Public(BasePermission):
+    """Named, so a reader sees that being open is a decision (only /api/health)."""
+
+    def has_permission(self, request, view):
+        return True

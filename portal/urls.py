@@ -1,0 +1,32 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from portal import api, views
+
+router = DefaultRouter(trailing_slash=False)
+router.register("tasks", api.TaskViewSet)
+router.register("schedules", api.ScheduleViewSet)
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("account/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("account/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("account/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path("account/token/", views.api_token, name="api-token"),
+    path("account/token/create/", views.api_token_create, name="api-token-create"),
+    path("account/token/revoke/", views.api_token_revoke, name="api-token-revoke"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("api/health", views.api_health, name="api-health"),
+    path("api/metrics", views.api_metrics, name="api-metrics"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("api/v1/", include(router.urls)),
+]
+
+admin.site.site_header = admin.site.site_title = "Ops Portal"
