@@ -41,6 +41,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "simple_history",
+    # The portal's apps; "portal" stays last (its post_migrate sets up roles
+    # once every other app's permissions exist).
+    "incidents",
     "portal",
 ]
 
@@ -54,6 +58,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "portal.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portal.metrics.RequestMetricsMiddleware",
 ]

@@ -7,6 +7,7 @@ been seen to hang for an hour). If any child dies, everything stops: a
 half-running portal (pages up, no probes) is worse than a clear failure.
 """
 
+import contextlib
 import ctypes
 import errno
 import os
@@ -34,10 +35,8 @@ PR_SET_PDEATHSIG = 1
 def die_with_parent():
     # Linux: if the supervisor is killed outright, the child gets SIGTERM
     # instead of living on as an orphan.
-    try:
+    with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
 
 
 def port_in_use(host: str, port: int) -> str | None:
@@ -157,10 +156,8 @@ class Command(BaseCommand):
             self.signal_group(child, signal.SIGTERM)
         deadline = time.monotonic() + grace
         for child in self.children.values():
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
         # Whatever is left, and any grandchild (gunicorn or q workers) that
         # outlived its parent, goes now.
         for child in self.children.values():
@@ -172,7 +169,5 @@ class Command(BaseCommand):
 
     @staticmethod
     def signal_group(child, signum):
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(child.pid, signum)
-        except (ProcessLookupError, PermissionError):
-            pass

@@ -1,0 +1,402 @@
+from datetime import time, timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+
+class Severity(models.TextChoices):
+    SEV1 = "sev1", _("SEV1 · critical")
+    SEV2 = "sev2", _("SEV2 · high")
+    SEV3 = "sev3", _("SEV3 · medium")
+    SEV4 = "sev4", _("SEV4 · low")
+
+
+class Service(models.Model):
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    owner = models.ForeignKey("Contact", verbose_name=_("owner"), null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="owned_services")
+    rto = models.DurationField(_("recovery time objective (RTO)"), null=True, blank=True)
+    rpo = models.DurationField(_("recovery point objective (RPO)"), null=True, blank=True)
+    runbook_url = models.URLField(_("runbook URL"), blank=True)
+    dashboard_url = models.URLField(_("dashboard URL"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("service")
+        verbose_name_plural = _("services")
+
+    def __str__(self):
+        return self.name
+
+
+class Tier(models.Model):
+    """An escalation tier: Tier 1 operations, Tier 2 developers, Tier 3 management…"""
+
+    level = models.PositiveSmallIntegerField(_("level"), unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    description = models.TextField(_("description"), blank=True)
+
+    class Meta:
+        ordering = ["level"]
+        verbose_name = _("tier")
+        verbose_name_plural = _("tiers")
+
+    def __str__(self):
+        return f"Tier {self.level}: {self.name}"
+
+
+class Availability(models.TextChoices):
+    ALWAYS = "always", _("always (24/7)")
+    BUSINESS_HOURS = "business_hours", _("business hours")
+    EMERGENCY_ONLY = "emergency_only", _("emergencies only (SEV1)")
+
+
+def default_work_days():
+    return [0, 1, 2, 3, 4]  # Monday … Friday
+
+
+class Contact(models.Model):
+    name = models.CharField(_("name"), max_length=100)
+    role = models.CharField(_("role"), max_length=100, blank=True)
+    tier = models.ForeignKey(Tier, verbose_name=_("tier"), null=True, blank=True,
+                             on_delete=models.SET_NULL, related_name="contacts")
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
+    email = models.EmailField(_("e-mail"), blank=True)
+    chat_handle = models.CharField(_("chat handle"), max_length=100, blank=True)
+    availability = models.CharField(_("availability"), max_length=20, choices=Availability.choices,
+                                    default=Availability.ALWAYS)
+    work_start = models.TimeField(_("working hours start"), default=time(9, 0))
+    work_end = models.TimeField(_("working hours end"), default=time(18, 0))
+    # ISO weekday numbers, Monday = 0, in the portal's time zone.
+    work_days = models.JSONField(_("working days"), default=default_work_days)
+    active = models.BooleanField(_("active"), default=True)
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, verbose_name=_("login user"), null=True, blank=True,
+                                on_delete=models.SET_NULL, related_name="contact")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["tier__level", "name"]
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+
+    def __str__(self):
+        return self.name
+
+
+class ChannelKind(models.TextChoices):
+    EMAIL = "email", _("e-mail")
+    SLACK = "slack", _("Slack-compatible webhook")
+    TEAMS = "teams", _("Microsoft Teams webhook")
+    WEBHOOK = "webhook", _("generic JSON webhook")
+
+
+class NotificationChannel(models.Model):
+    contact = models.ForeignKey(Contact, verbose_name=_("contact"), on_delete=models.CASCADE,
+                                related_name="channels")
+    kind = models.CharField(_("kind"), max_length=10, choices=ChannelKind.choices)
+    # An e-mail address for `email`, an http(s) URL for the webhook kinds.
+    target = models.CharField(_("address or URL"), max_length=500)
+    enabled = models.BooleanField(_("enabled"), default=True)
+
+    class Meta:
+        ordering = ["contact", "kind", "id"]
+        verbose_name = _("notification channel")
+        verbose_name_plural = _("notification channels")
+
+    def __str__(self):
+        return f"{self.contact} · {self.get_kind_display()}"
+
+
+class StepCondition(models.TextChoices):
+    NOT_ACKNOWLEDGED = "not_acknowledged", _("not acknowledged")
+    NOT_RESOLVED = "not_resolved", _("not resolved")
+
+
+class EscalationPolicy(models.Model):
+    """Who to page, and when, for one service (or every service) and severity."""
+
+    name = models.CharField(_("name"), max_length=100)
+    service = models.ForeignKey(Service, verbose_name=_("service"), null=True, blank=True,
+                                on_delete=models.CASCADE, related_name="policies",
+                                help_text=_("Empty: the default policy for services without their own."))
+    severity = models.CharField(_("severity"), max_length=4, choices=Severity.choices)
+    # Repeat the last step every N minutes, at most K times, while its condition holds.
+    repeat_every = models.DurationField(_("repeat last step every"), null=True, blank=True)
+    repeat_limit = models.PositiveSmallIntegerField(_("repeat at most"), default=0)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["service__name", "severity"]
+        verbose_name = _("escalation policy")
+        verbose_name_plural = _("escalation policies")
+        constraints = [
+            models.UniqueConstraint(fields=["service", "severity"], name="one_policy_per_service_severity"),
+            models.UniqueConstraint(fields=["severity"], condition=Q(service__isnull=True),
+                                    name="one_default_policy_per_severity"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class EscalationStep(models.Model):
+    policy = models.ForeignKey(EscalationPolicy, verbose_name=_("policy"), on_delete=models.CASCADE,
+                               related_name="steps")
+    position = models.PositiveSmallIntegerField(_("position"))
+    after = models.DurationField(_("after"), help_text=_("Delay from the incident's trigger time."))
+    tier = models.ForeignKey(Tier, verbose_name=_("tier"), null=True, blank=True, on_delete=models.PROTECT,
+                             related_name="+")
+    contacts = models.ManyToManyField(Contact, verbose_name=_("contacts"), blank=True, related_name="+")
+    condition = models.CharField(_("condition"), max_length=20, choices=StepCondition.choices,
+                                 default=StepCondition.NOT_RESOLVED)
+    business_hours_only = models.BooleanField(_("business hours only"), default=False)
+
+    class Meta:
+        ordering = ["policy", "position"]
+        verbose_name = _("escalation step")
+        verbose_name_plural = _("escalation steps")
+        constraints = [models.UniqueConstraint(fields=["policy", "position"], name="unique_step_position")]
+
+    def __str__(self):
+        return f"{self.policy} #{self.position}"
+
+
+class MaintenanceWindowQuerySet(models.QuerySet):
+    def active(self, at=None):
+        at = at or timezone.now()
+        return self.filter(starts_at__lte=at, ends_at__gt=at)
+
+
+class MaintenanceWindow(models.Model):
+    service = models.ForeignKey(Service, verbose_name=_("service"), on_delete=models.CASCADE,
+                                related_name="maintenance_windows")
+    starts_at = models.DateTimeField(_("starts"))
+    ends_at = models.DateTimeField(_("ends"))
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True,
+                                   blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    objects = MaintenanceWindowQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-starts_at"]
+        verbose_name = _("maintenance window")
+        verbose_name_plural = _("maintenance windows")
+        constraints = [models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")),
+                                              name="maintenance_ends_after_start")]
+
+    def __str__(self):
+        return f"{self.service} {self.starts_at:%Y-%m-%d %H:%M}–{self.ends_at:%H:%M}"
+
+
+class Status(models.TextChoices):
+    TRIGGERED = "triggered", _("triggered")
+    ACKNOWLEDGED = "acknowledged", _("acknowledged")
+    MITIGATED = "mitigated", _("mitigated")
+    RESOLVED = "resolved", _("resolved")
+    CLOSED = "closed", _("closed")
+
+
+OPEN_STATUSES = (Status.TRIGGERED, Status.ACKNOWLEDGED, Status.MITIGATED)
+
+
+class Scope(models.TextChoices):
+    FULL = "full", _("full outage")
+    PARTIAL = "partial", _("partial")
+    FEATURE = "feature", _("one feature")
+
+
+class Source(models.TextChoices):
+    MANUAL = "manual", _("declared by a person")
+    API = "api", _("API")
+    PROBE = "probe", _("probe")
+    HEARTBEAT = "heartbeat", _("heartbeat")
+    BACKUP = "backup", _("backup")
+    CHECKLIST = "checklist", _("checklist")
+
+
+class IncidentQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(status__in=OPEN_STATUSES)
+
+
+class Incident(models.Model):
+    service = models.ForeignKey(Service, verbose_name=_("service"), on_delete=models.PROTECT,
+                                related_name="incidents")
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    severity = models.CharField(_("severity"), max_length=4, choices=Severity.choices)
+    category = models.CharField(_("category"), max_length=100, blank=True,
+                                help_text=_("e.g. API down, database unreachable, network, performance"))
+    scope = models.CharField(_("scope"), max_length=10, choices=Scope.choices, default=Scope.PARTIAL)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.TRIGGERED)
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices, default=Source.MANUAL)
+    dedup_key = models.CharField(_("deduplication key"), max_length=200, blank=True, default="")
+    commander = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("commander"), null=True, blank=True,
+                                  on_delete=models.SET_NULL, related_name="commanded_incidents")
+    responders = models.ManyToManyField(settings.AUTH_USER_MODEL, verbose_name=_("responders"), blank=True,
+                                        related_name="incidents_responded")
+
+    impact_started_at = models.DateTimeField(_("impact started"), null=True, blank=True)
+    detected_at = models.DateTimeField(_("detected"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+    acknowledged_at = models.DateTimeField(_("acknowledged"), null=True, blank=True)
+    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("acknowledged by"), null=True,
+                                        blank=True, on_delete=models.SET_NULL, related_name="+")
+    mitigated_at = models.DateTimeField(_("mitigated"), null=True, blank=True)
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("resolved by"), null=True,
+                                    blank=True, on_delete=models.SET_NULL, related_name="+")
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+
+    # Escalation state. The policy is copied here when the incident triggers
+    # (and again on re-open), so editing a policy never changes a running one.
+    escalation_snapshot = models.JSONField(_("escalation policy snapshot"), default=dict, blank=True)
+    escalation_started_at = models.DateTimeField(_("escalation started"), null=True, blank=True)
+    escalation_round = models.PositiveIntegerField(_("escalation round"), default=0)
+    escalation_step = models.IntegerField(_("last escalation step fired"), default=-1)
+    next_escalation_at = models.DateTimeField(_("next escalation"), null=True, blank=True)
+
+    objects = IncidentQuerySet.as_manager()
+    history = HistoricalRecords(excluded_fields=["escalation_snapshot", "escalation_step", "next_escalation_at"])
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("incident")
+        verbose_name_plural = _("incidents")
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="incident_status_created"),
+            models.Index(fields=["next_escalation_at"], name="incident_next_escalation",
+                         condition=Q(next_escalation_at__isnull=False)),
+        ]
+        constraints = [
+            # One failing probe opens one incident: at most one open incident per key.
+            models.UniqueConstraint(fields=["dedup_key"], name="one_open_incident_per_dedup_key",
+                                    condition=Q(status__in=["triggered", "acknowledged", "mitigated"])
+                                    & ~Q(dedup_key="")),
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} {self.title}"
+
+    def get_absolute_url(self):
+        return reverse("incidents:detail", args=[self.pk])
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def open_for(self, now=None) -> timedelta:
+        end = self.resolved_at if self.resolved_at and not self.is_open else (now or timezone.now())
+        return end - self.created_at
+
+
+class EventKind(models.TextChoices):
+    CREATED = "created", _("created")
+    STATUS = "status", _("status changed")
+    ESCALATION = "escalation", _("escalation step")
+    ESCALATION_FAILED = "escalation_failed", _("escalation step failed")
+    NOTIFICATION_SENT = "notification_sent", _("notification sent")
+    NOTIFICATION_FAILED = "notification_failed", _("notification failed")
+    NOTE = "note", _("note")
+    DUPLICATE = "duplicate", _("repeated alert")
+    PROBE = "probe", _("probe result")
+    CHECKLIST = "checklist", _("checklist")
+    POSTMORTEM = "postmortem", _("postmortem")
+    CHANGE = "change", _("field changed")
+
+
+class TimelineEvent(models.Model):
+    """Append-only: the audit trail and the source of every metric."""
+
+    incident = models.ForeignKey(Incident, verbose_name=_("incident"), on_delete=models.CASCADE,
+                                 related_name="events")
+    at = models.DateTimeField(_("time"), default=timezone.now)
+    kind = models.CharField(_("kind"), max_length=20, choices=EventKind.choices)
+    actor_user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("by user"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    actor_contact = models.ForeignKey(Contact, verbose_name=_("by contact"), null=True, blank=True,
+                                      on_delete=models.SET_NULL, related_name="+")
+    message = models.TextField(_("message"), blank=True)
+    # Machine-readable detail: {"from": "triggered", "to": "acknowledged"}, step index…
+    data = models.JSONField(_("data"), default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name = _("timeline event")
+        verbose_name_plural = _("timeline events")
+        indexes = [models.Index(fields=["incident", "at", "id"], name="timeline_incident_at")]
+
+    def __str__(self):
+        return f"{self.incident_id} {self.at:%Y-%m-%d %H:%M} {self.kind}"
+
+    @property
+    def actor(self) -> str:
+        if self.actor_user_id:
+            return self.actor_user.get_username()
+        if self.actor_contact_id:
+            return str(self.actor_contact)
+        return "system"
+
+
+class NotificationStatus(models.TextChoices):
+    PENDING = "pending", _("pending")
+    SENT = "sent", _("sent")
+    FAILED = "failed", _("failed")
+    CANCELLED = "cancelled", _("cancelled")
+
+
+class Notification(models.Model):
+    """One send to one channel for one firing of one escalation step.
+
+    The unique key (incident, round, step, repeat, channel) is what makes the
+    sweep idempotent: a second sweep finds the row and sends nothing.
+    """
+
+    incident = models.ForeignKey(Incident, verbose_name=_("incident"), on_delete=models.CASCADE,
+                                 related_name="notifications")
+    escalation_round = models.PositiveIntegerField(_("escalation round"), default=0)
+    step = models.PositiveSmallIntegerField(_("step"))
+    repeat = models.PositiveSmallIntegerField(_("repeat"), default=0)
+    condition = models.CharField(_("condition"), max_length=20, choices=StepCondition.choices)
+    contact = models.ForeignKey(Contact, verbose_name=_("contact"), null=True, on_delete=models.SET_NULL,
+                                related_name="notifications")
+    channel = models.ForeignKey(NotificationChannel, verbose_name=_("channel"), null=True,
+                                on_delete=models.SET_NULL, related_name="notifications")
+    kind = models.CharField(_("kind"), max_length=10, choices=ChannelKind.choices)
+    target = models.CharField(_("address or URL"), max_length=500)
+    status = models.CharField(_("status"), max_length=10, choices=NotificationStatus.choices,
+                              default=NotificationStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "escalation_round", "step", "repeat", "channel"],
+                                    name="one_notification_per_step_firing_channel"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="notification_retry",
+                         condition=Q(status="pending")),
+        ]
+
+    def __str__(self):
+        return f"{self.incident_id} step {self.step}.{self.repeat} → {self.target} ({self.status})"

@@ -1,0 +1,62 @@
+import pytest
+from django.contrib.auth.models import Group
+
+from portal.roles import ensure_roles
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings):
+    # The manifest storage needs `collectstatic`; tests render templates without it.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture
+def roles(db):
+    ensure_roles()
+    return {g.name: g for g in Group.objects.all()}
+
+
+@pytest.fixture
+def make_user(db, roles, django_user_model):
+    def make(role: str | None = "viewer", username: str | None = None, **extra):
+        username = username or f"{role or 'nobody'}-{django_user_model.objects.count() + 1}"
+        if role == "admin":
+            return django_user_model.objects.create_superuser(username, password="pw-123456!", **extra)
+        user = django_user_model.objects.create_user(username, password="pw-123456!", **extra)
+        if role:
+            user.groups.add(roles[role])
+        return user
+
+    return make
+
+
+@pytest.fixture
+def client_as(client, make_user):
+    """A logged-in test client: `client_as("operator")`."""
+
+    def login(role: str = "viewer"):
+        user = make_user(role)
+        client.force_login(user)
+        client.user = user
+        return client
+
+    return login
+
+
+@pytest.fixture
+def api_as(make_user):
+    """A DRF APIClient authenticated with a real token: `api_as("manager")`."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    def login(role: str = "viewer"):
+        user = make_user(role)
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+        api.user = user
+        return api
+
+    return login
