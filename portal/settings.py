@@ -13,7 +13,7 @@ from portal import env
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DATA_DIR = Path(env.env_str("PORTAL_DATA_DIR", str(BASE_DIR / "var"))).expanduser().resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+(DATA_DIR / "static").mkdir(parents=True, exist_ok=True)
 
 DEBUG = env.env_bool("PORTAL_DEBUG", False)
 SECRET_KEY = env.secret_key("PORTAL_SECRET_KEY", DATA_DIR)
@@ -149,7 +149,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["portal.permissions.RolePermission"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "portal.pagination.PortalPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
@@ -165,6 +165,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Incidents, checklists, probes and backups of an operations team.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

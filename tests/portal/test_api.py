@@ -1,0 +1,70 @@
+from django_q.models import Schedule, Task
+from django.utils import timezone
+import pytest
+
+from portal.schedules import ensure_schedules
+
+
+def make_tasks(n, success=True):
+    now = timezone.now()
+    Task.objects.bulk_create(
+        Task(id=f"t{success}{i}", name=f"task-{i}", func="portal.tasks.heartbeat", started=now, stopped=now,
+             success=success, result=None if success else "boom: disk full")
+        for i in range(n)
+    )
+
+
+def test_anonymous_api_calls_get_401(client, db):
+    assert client.get("/api/v1/tasks").status_code == 401
+
+
+def test_a_revoked_token_no_longer_works(api_as):
+    api = api_as("viewer")
+    from rest_framework.authtoken.models import Token
+
+    Token.objects.filter(user=api.user).delete()
+    assert api.get("/api/v1/tasks").status_code == 401
+
+
+def test_a_user_without_a_role_reads_nothing(api_as):
+    assert api_as(None).get("/api/v1/tasks").status_code == 403
+
+
+def test_viewers_list_failed_tasks_with_their_error(api_as):
+    make_tasks(3, success=False)
+    make_tasks(2, success=True)
+    response = api_as("viewer").get("/api/v1/tasks", {"success": "false"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == 3
+    assert body["results"][0]["error"] == "boom: disk full"
+
+
+def test_task_list_pages_by_fifty(api_as):
+    make_tasks(60)
+    body = api_as("viewer").get("/api/v1/tasks").json()
+    assert len(body["results"]) == 50
+    assert body["next"]
+
+
+def test_task_list_queries_do_not_grow_with_page_size(api_as, django_assert_max_num_queries):
+    make_tasks(120)
+    api = api_as("viewer")
+    for size in (5, 100):
+        with django_assert_max_num_queries(6):
+            assert api.get("/api/v1/tasks", {"page_size": size}).status_code == 200
+
+
+def test_schedules_are_listed_and_read_only(api_as):
+    ensure_schedules()
+    api = api_as("manager")
+    names = {row["name"] for row in api.get("/api/v1/schedules").json()["results"]}
+    assert {"portal.heartbeat", "portal.heartbeat.long"} <= names
+    schedule_id = Schedule.objects.first().pk
+    assert api.delete(f"/api/v1/schedules/{schedule_id}").status_code == 403
+    assert api_as("admin").delete(f"/api/v1/schedules/{schedule_id}").status_code == 405
+
+
+@pytest.mark.parametrize("role", ["viewer", "operator", "manager"])
+def test_every_role_reads_the_api_root(api_as, role):
+    assert api_as(role).get("/api/v1/").status_code == 200

@@ -1,0 +1,65 @@
+"""Everything but /api/health and the login page needs a login."""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+PUBLIC = {"/api/health", "/account/login/", "/admin/login/"}
+SAMPLE_ARGS = {"int": "1", "str": "x", "slug": "x", "uuid": "00000000-0000-0000-0000-000000000000", "path": "x"}
+
+
+def walk(patterns, prefix=""):
+    for pattern in patterns:
+        piece = str(pattern.pattern)
+        if piece.startswith("^"):
+            piece = piece[1:]
+        if piece.endswith("$"):
+            piece = piece[:-1]
+        route = prefix + piece
+        if isinstance(pattern, URLResolver):
+            yield from walk(pattern.url_patterns, route)
+        elif isinstance(pattern, URLPattern):
+            yield route
+
+
+def concrete(route: str) -> str | None:
+    import re
+
+    if "(?P<format>" in route or ":format>" in route:
+        return None  # DRF's ".json" suffix twins of routes checked anyway
+    route = re.sub(r"\(\?P<\w+>[^)]*\)", "1", route).replace("\\Z", "")
+    if any(c in route for c in "()[]*+?\\"):
+        return None
+    route = re.sub(r"<(?:(\w+):)?\w+>", lambda m: SAMPLE_ARGS.get(m.group(1) or "str", "x"), route)
+    return "/" + route
+
+
+def all_paths():
+    paths = set()
+    for route in walk(get_resolver().url_patterns):
+        path = concrete(route)
+        if path and not path.startswith("/static/"):
+            paths.add(path.replace("//", "/"))
+    return sorted(paths)
+
+
+PATHS = all_paths()
+
+
+def test_the_url_walk_finds_the_known_pages():
+    assert {"/", "/api/health", "/api/metrics", "/api/v1/", "/admin/", "/account/token/"} <= set(PATHS)
+
+
+@pytest.mark.parametrize("path", [p for p in PATHS if p not in PUBLIC])
+def test_anonymous_requests_are_refused(client, db, path):
+    response = client.get(path)
+    if path.startswith("/api/"):
+        assert response.status_code in (401, 403, 405), (path, response.status_code)
+    else:
+        assert response.status_code in (301, 302, 405), (path, response.status_code)
+        if response.status_code == 302:
+            assert "/login/" in response["Location"], path
+
+
+@pytest.mark.parametrize("path", sorted(PUBLIC))
+def test_public_paths_answer_without_login(client, db, path):
+    assert client.get(path).status_code in (200, 503)

@@ -1,0 +1,58 @@
+import pytest
+from rest_framework.authtoken.models import Token
+
+
+def test_the_login_page_logs_in_and_shows_the_dashboard(client, make_user):
+    make_user("viewer", username="alice")
+    response = client.post("/account/login/", {"username": "alice", "password": "pw-123456!"}, follow=True)
+    assert response.status_code == 200
+    assert b"Portal health" in response.content
+    assert response.context["user"].username == "alice"
+
+
+def test_a_wrong_password_shows_the_form_again(client, make_user):
+    make_user("viewer", username="alice")
+    response = client.post("/account/login/", {"username": "alice", "password": "nope"})
+    assert response.status_code == 200
+    assert response.context["form"].errors
+
+
+def test_the_language_switch_shows_korean(client_as):
+    client = client_as("viewer")
+    response = client.post("/i18n/setlang/", {"language": "ko", "next": "/"}, follow=True)
+    assert response.status_code == 200
+    assert "대시보드".encode() in response.content
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    assert b"Dashboard" in client.get("/").content
+
+
+def test_logout_is_a_post_with_csrf(client_as):
+    client = client_as("viewer")
+    assert client.post("/account/logout/").status_code == 302
+    assert client.get("/").status_code == 302
+
+
+def test_a_user_creates_replaces_and_revokes_an_api_token(client_as):
+    client = client_as("viewer")
+    assert b"You have no token yet" in client.get("/account/token/").content
+    client.post("/account/token/create/")
+    first = Token.objects.get(user=client.user).key
+    assert first.encode() in client.get("/account/token/").content
+    client.post("/account/token/create/")
+    second = Token.objects.get(user=client.user).key
+    assert second != first
+    client.post("/account/token/revoke/")
+    assert not Token.objects.filter(user=client.user).exists()
+
+
+def test_token_pages_refuse_get_for_changes(client_as):
+    client = client_as("viewer")
+    assert client.get("/account/token/create/").status_code == 405
+
+
+@pytest.mark.parametrize("path", ["/api/docs/", "/api/redoc/", "/api/schema/"])
+def test_api_docs_are_served_locally_to_logged_in_users(client_as, path):
+    response = client_as("viewer").get(path)
+    assert response.status_code == 200
+    if path != "/api/schema/":
+        assert b"cdn" not in response.content.lower()

@@ -1,0 +1,109 @@
+"""The serve command as `make run` uses it: real gunicorn, real clusters, real signals."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def serve_env(tmp_path):
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
+    environ.update(PORTAL_DATA_DIR=str(tmp_path), PORTAL_ADMIN_PASSWORD="smoke-test-pw", PYTHONUNBUFFERED="1")
+    if settings.REDIS_URL:
+        environ["PORTAL_REDIS_URL"] = settings.REDIS_URL
+    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        # A database of its own: the server commits rows the test database must not see.
+        import psycopg
+
+        db = settings.DATABASES["default"]
+        params = {"host": db["HOST"], "port": db["PORT"] or 5432, "user": db["USER"], "dbname": "postgres"}
+        with psycopg.connect(**params, password=db["PASSWORD"] or None, autocommit=True) as conn:
+            conn.execute("DROP DATABASE IF EXISTS portal_smoke WITH (FORCE)")
+            conn.execute("CREATE DATABASE portal_smoke")
+        environ["PORTAL_DATABASE_URL"] = f"postgres://{db['USER']}@{db['HOST']}:{params['port']}/portal_smoke"
+    return environ
+
+
+def read_until(proc, needle, timeout):
+    deadline = time.monotonic() + timeout
+    seen = []
+    os.set_blocking(proc.stdout.fileno(), False)
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line:
+            seen.append(line)
+            if needle in line:
+                return "".join(seen)
+        elif proc.poll() is not None:
+            break
+        else:
+            time.sleep(0.1)
+    raise AssertionError(f"{needle!r} not printed within {timeout}s:\n" + "".join(seen[-40:]))
+
+
+def test_serve_starts_web_and_workers_and_stops_them_all_on_ctrl_c(serve_env):
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "serve", "--port", str(port)],
+        cwd=ROOT, env=serve_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        output = read_until(proc, "Ops Portal is running at", timeout=150)
+        assert "Admin login: admin" in output
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=5) as response:
+            report = json.load(response)
+        assert report["status"] == "healthy", report
+        assert report["queue"] == "ok"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/account/login/", timeout=5) as response:
+            assert response.status == 200
+            assert b"csrfmiddlewaretoken" in response.read()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/portal/portal.css", timeout=5) as response:
+            assert response.status == 200
+        family = psutil.Process(proc.pid).children(recursive=True)
+        names = " ".join(" ".join(p.cmdline()) for p in family)
+        assert "gunicorn" in names
+        assert names.count("qcluster") >= 2
+
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=15)
+        assert time.monotonic() - started < 10
+        assert proc.returncode == 0
+        time.sleep(0.2)
+        left = [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        assert left == [], [" ".join(p.cmdline()) for p in left]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_serve_explains_a_port_already_in_use(serve_env):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "manage.py", "serve", "--port", str(port), "--no-setup"],
+            cwd=ROOT, env=serve_env, capture_output=True, text=True, timeout=60,
+        )
+    assert result.returncode != 0
+    assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
+    assert "Traceback" not in result.stderr

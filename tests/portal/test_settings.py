@@ -1,0 +1,109 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from portal import env
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_check(tmp_path, **variables):
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
+    environ.update({"PORTAL_DATA_DIR": str(tmp_path), **variables})
+    return subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=environ,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"PORTAL_DEBUG": "maybe"}, "PORTAL_DEBUG"),
+        ({"PORTAL_DATABASE_URL": "postgres://u:p@host:notaport/db"}, "PORTAL_DATABASE_URL"),
+        ({"PORTAL_DATABASE_URL": "mysql://localhost/db"}, "PORTAL_DATABASE_URL"),
+        ({"PORTAL_REDIS_URL": "localhost:6379"}, "PORTAL_REDIS_URL"),
+        ({"PORTAL_PORT": "eighty"}, "PORTAL_PORT"),
+        ({"PORTAL_PORT": "70000"}, "PORTAL_PORT"),
+        ({"PORTAL_TIME_ZONE": "Mars/Olympus"}, "PORTAL_TIME_ZONE"),
+        ({"PORTAL_Q_WORKERS": "0"}, "PORTAL_Q_WORKERS"),
+        ({"PORTAL_FILE_ROOTS": "relative/dir"}, "PORTAL_FILE_ROOTS"),
+        ({"PORTAL_EMAIL_URL": "pigeon://coop"}, "PORTAL_EMAIL_URL"),
+        ({"PORTAL_SECRET_KEY": "short"}, "PORTAL_SECRET_KEY"),
+    ],
+)
+def test_a_bad_variable_stops_start_up_with_one_line_naming_it(tmp_path, variables, named):
+    result = run_check(tmp_path, **variables)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert named in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_defaults_start_on_sqlite_in_the_data_dir_and_generate_a_secret_once(tmp_path):
+    assert run_check(tmp_path).returncode == 0
+    key_file = tmp_path / "secret_key"
+    first = key_file.read_text()
+    assert len(first) >= 50
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    assert run_check(tmp_path).returncode == 0
+    assert key_file.read_text() == first
+
+
+def test_bool_accepts_the_usual_spellings(monkeypatch):
+    for raw, expected in [("true", True), ("1", True), ("YES", True), ("off", False), ("0", False)]:
+        monkeypatch.setenv("X_BOOL", raw)
+        assert env.env_bool("X_BOOL") is expected
+
+
+def test_database_url_switches_to_postgresql():
+    os.environ["X_DB"] = "postgres://postgres@127.0.0.1:5432/portal"
+    try:
+        config = env.database_config("X_DB", Path("/tmp/x.sqlite3"))
+    finally:
+        del os.environ["X_DB"]
+    assert config["ENGINE"] == "django.db.backends.postgresql"
+    assert config["NAME"] == "portal"
+    assert config["PORT"] == 5432
+
+
+def test_sqlite_is_tuned_for_concurrent_writers():
+    config = env.sqlite_config(Path("/tmp/portal.sqlite3"))
+    assert config["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+    assert "journal_mode=WAL" in config["OPTIONS"]["init_command"]
+    assert config["OPTIONS"]["timeout"] >= 5
+
+
+def test_the_database_in_use_is_the_configured_one(db, settings):
+    from django.db import connection
+
+    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        assert connection.vendor == "postgresql"
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode")
+        assert cursor.fetchone()[0] == "wal"
+
+
+def test_email_url_configures_smtp(monkeypatch):
+    monkeypatch.setenv("X_MAIL", "smtp://ops%40example.com:s3cret@mail.example.com:587")
+    config = env.email_config("X_MAIL")
+    assert config["EMAIL_HOST"] == "mail.example.com"
+    assert config["EMAIL_HOST_USER"] == "ops@example.com"
+    assert config["EMAIL_USE_TLS"] is True
+
+
+def test_django_q_is_configured_safely(settings):
+    q = settings.Q_CLUSTER
+    assert q["max_attempts"] >= 1
+    assert q["ack_failures"] is True
+    assert q["catch_up"] is False
+    assert q["retry"] > q["timeout"]
+    long = q["ALT_CLUSTERS"]["long"]
+    assert long["retry"] > long["timeout"] > q["timeout"]
+    if settings.REDIS_URL:
+        assert q["redis"] == settings.REDIS_URL
+    else:
+        assert q["orm"] == "default"
