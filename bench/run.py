@@ -78,13 +78,14 @@ def main():
     environ = prepare_environment(args.backend, data_dir)
     manage = [PY, str(ROOT / "manage.py")]
     for step in (["migrate", "--noinput", "-v0"], ["collectstatic", "--noinput", "-v0"]):
-        subprocess.run(manage + step, env=environ, check=True, cwd=ROOT)
-    token = json.loads(subprocess.run([PY, str(ROOT / "bench" / "seed.py"), "--tasks", str(args.tasks)],
-                                      env=environ, check=True, capture_output=True, text=True, cwd=ROOT).stdout)["token"]
+        subprocess.run([*manage, *step], env=environ, check=True, cwd=ROOT)
+    seeded = subprocess.run([PY, str(ROOT / "bench" / "seed.py"), "--tasks", str(args.tasks)],
+                            env=environ, check=True, capture_output=True, text=True, cwd=ROOT)
+    token = json.loads(seeded.stdout)["token"]
 
     port = free_port()
     log = open(data_dir / "serve.log", "w")  # noqa: SIM115 - closed below
-    server = subprocess.Popen(manage + ["serve", "--no-setup", "--port", str(port)], env=environ, cwd=ROOT,
+    server = subprocess.Popen([*manage, "serve", "--no-setup", "--port", str(port)], env=environ, cwd=ROOT,
                               stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:

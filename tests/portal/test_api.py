@@ -1,6 +1,6 @@
-from django_q.models import Schedule, Task
-from django.utils import timezone
 import pytest
+from django.utils import timezone
+from django_q.models import Schedule, Task
 
 from portal.schedules import ensure_schedules
 

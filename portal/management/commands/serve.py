@@ -10,6 +10,8 @@ half-running portal (pages up, no probes) is worse than a clear failure.
 import contextlib
 import ctypes
 import errno
+import http.client
+import json
 import os
 import shutil
 import signal
@@ -17,7 +19,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 from django.conf import settings
@@ -65,7 +66,9 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, web_workers, no_setup, grace, **options):
         problem = port_in_use(host, port)
         if problem:
-            raise CommandError(f"{problem}. Stop the other server, or choose another port: PORTAL_PORT={port + 1} make run")
+            raise CommandError(
+                f"{problem}. Stop the other server, or choose another port: PORTAL_PORT={port + 1} make run"
+            )
         if not no_setup:
             call_command("migrate", interactive=False, verbosity=0)
             call_command("collectstatic", interactive=False, verbosity=0)
@@ -79,7 +82,7 @@ class Command(BaseCommand):
         try:
             self.start_children(host, port, web_workers)
             url = f"http://{host}:{port}/"
-            if self.wait_until_ready(url):
+            if self.wait_until_ready(host, port):
                 self.stdout.write(self.style.SUCCESS(f"Ops Portal is running at {url}  (Ctrl+C to stop)"))
             code = self.supervise()
         finally:
@@ -114,7 +117,7 @@ class Command(BaseCommand):
         long_env = {**os.environ, "Q_CLUSTER_NAME": settings.LONG_QUEUE}
         self.spawn("long-workers", [sys.executable, MANAGE, "qcluster"], env=long_env)
 
-    def wait_until_ready(self, url, timeout=90.0) -> bool:
+    def wait_until_ready(self, host, port, timeout=90.0) -> bool:
         """Web answers and each cluster has run a heartbeat task."""
         async_task("portal.tasks.heartbeat", "portal", cluster=None)
         async_task("portal.tasks.heartbeat", settings.LONG_QUEUE, cluster=settings.LONG_QUEUE)
@@ -124,15 +127,19 @@ class Command(BaseCommand):
             if self.dead_child():
                 return False
             try:
-                with urllib.request.urlopen(url + "api/health", timeout=2) as response:
-                    report = response.read()
-                if b'"queue":"ok"' in report.replace(b" ", b""):
+                conn = http.client.HTTPConnection(host.strip("[]"), port, timeout=2)
+                conn.request("GET", "/api/health")
+                report = json.loads(conn.getresponse().read())
+                conn.close()
+                if report.get("queue") == "ok":
                     return True
-            except OSError:
+            except (OSError, ValueError, http.client.HTTPException):
                 pass
             time.sleep(0.3)
         if not self.stopping:
-            self.stderr.write(f"The portal did not report healthy within {timeout:.0f} s: see {url}api/health")
+            self.stderr.write(
+                f"The portal did not report healthy within {timeout:.0f} s: see http://{host}:{port}/api/health"
+            )
         return not self.stopping
 
     def dead_child(self) -> str | None:
