@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psutil
 import pytest
@@ -28,7 +29,8 @@ def serve_env(tmp_path):
     environ = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
     environ.update(PORTAL_DATA_DIR=str(tmp_path), PORTAL_ADMIN_PASSWORD="smoke-test-pw", PYTHONUNBUFFERED="1")
     if settings.REDIS_URL:
-        environ["PORTAL_REDIS_URL"] = settings.REDIS_URL
+        # A Redis database of its own, so tasks queued by other tests never reach this cluster.
+        environ["PORTAL_REDIS_URL"] = urlsplit(settings.REDIS_URL)._replace(path="/14").geturl()
     if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
         # A database of its own: the server commits rows the test database must not see.
         import psycopg
