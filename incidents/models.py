@@ -1,4 +1,5 @@
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import models
@@ -91,6 +92,24 @@ class Contact(models.Model):
 
     def __str__(self):
         return self.name
+
+    def is_available(self, at: datetime, severity: str) -> bool:
+        """Whether this contact may be paged at `at` for an incident of `severity`."""
+        if not self.active:
+            return False
+        if self.availability == Availability.EMERGENCY_ONLY:
+            return severity == Severity.SEV1
+        if self.availability == Availability.BUSINESS_HOURS:
+            return self.is_working(at)
+        return True
+
+    def is_working(self, at: datetime) -> bool:
+        local = timezone.localtime(at, ZoneInfo(settings.TIME_ZONE))
+        t, day, days = local.time(), local.weekday(), set(self.work_days or ())
+        if self.work_start <= self.work_end:
+            return day in days and self.work_start <= t < self.work_end
+        # A night shift (22:00–06:00) belongs to the day it starts on.
+        return (day in days and t >= self.work_start) or ((day - 1) % 7 in days and t < self.work_end)
 
 
 class ChannelKind(models.TextChoices):
@@ -211,6 +230,15 @@ class Status(models.TextChoices):
 
 OPEN_STATUSES = (Status.TRIGGERED, Status.ACKNOWLEDGED, Status.MITIGATED)
 
+# Each action and the statuses it may start from (DESIGN §3); see incidents.services.
+ALLOWED_FROM = {
+    "acknowledge": (Status.TRIGGERED,),
+    "mitigate": (Status.TRIGGERED, Status.ACKNOWLEDGED),
+    "resolve": (Status.TRIGGERED, Status.ACKNOWLEDGED, Status.MITIGATED),
+    "close": (Status.RESOLVED,),
+    "reopen": (Status.RESOLVED, Status.CLOSED),
+}
+
 
 class Scope(models.TextChoices):
     FULL = "full", _("full outage")
@@ -268,9 +296,12 @@ class Incident(models.Model):
     escalation_round = models.PositiveIntegerField(_("escalation round"), default=0)
     escalation_step = models.IntegerField(_("last escalation step fired"), default=-1)
     next_escalation_at = models.DateTimeField(_("next escalation"), null=True, blank=True)
+    # Which sweep last took this incident (SQLite has no row locks; see incidents.escalation).
+    escalation_claim = models.UUIDField(null=True, blank=True, editable=False)
 
     objects = IncidentQuerySet.as_manager()
-    history = HistoricalRecords(excluded_fields=["escalation_snapshot", "escalation_step", "next_escalation_at"])
+    history = HistoricalRecords(excluded_fields=["escalation_snapshot", "escalation_step", "next_escalation_at",
+                                                 "escalation_claim"])
 
     class Meta:
         ordering = ["-created_at"]
@@ -297,6 +328,10 @@ class Incident(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    def allowed_actions(self) -> list[str]:
+        """The transitions allowed from the current status, e.g. ["acknowledge", "mitigate", "resolve"]."""
+        return [action for action, sources in ALLOWED_FROM.items() if self.status in sources]
 
     def open_for(self, now=None) -> timedelta:
         end = self.resolved_at if self.resolved_at and not self.is_open else (now or timezone.now())
@@ -358,6 +393,22 @@ class NotificationStatus(models.TextChoices):
     CANCELLED = "cancelled", _("cancelled")
 
 
+class NotificationQuerySet(models.QuerySet):
+    def due(self, now):
+        """Pending sends whose (next) attempt time has come."""
+        return self.filter(status=NotificationStatus.PENDING).filter(
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+        )
+
+    def stale(self):
+        """Pending sends whose step condition no longer holds: resolved, or acknowledged for a
+        `not_acknowledged` step."""
+        return self.filter(status=NotificationStatus.PENDING).filter(
+            ~Q(incident__status__in=OPEN_STATUSES)
+            | (Q(condition=StepCondition.NOT_ACKNOWLEDGED) & ~Q(incident__status=Status.TRIGGERED))
+        )
+
+
 class Notification(models.Model):
     """One send to one channel for one firing of one escalation step.
 
@@ -384,6 +435,10 @@ class Notification(models.Model):
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    # The sender that took this row, so two workers never send it twice.
+    claim = models.UUIDField(null=True, blank=True, editable=False)
+
+    objects = NotificationQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -4,11 +4,20 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from incidents import api as incidents_api
 from portal import api, views
 
 router = DefaultRouter(trailing_slash=False)
 router.register("tasks", api.TaskViewSet)
 router.register("schedules", api.ScheduleViewSet)
+router.register("services", incidents_api.ServiceViewSet)
+router.register("tiers", incidents_api.TierViewSet)
+router.register("contacts", incidents_api.ContactViewSet, basename="contact")
+router.register("channels", incidents_api.NotificationChannelViewSet)
+router.register("escalation-policies", incidents_api.EscalationPolicyViewSet, basename="escalationpolicy")
+router.register("maintenance-windows", incidents_api.MaintenanceWindowViewSet)
+router.register("incidents", incidents_api.IncidentViewSet, basename="incident")
+router.register("notifications", incidents_api.NotificationViewSet)
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -19,6 +28,7 @@ urlpatterns = [
     path("account/token/", views.api_token, name="api-token"),
     path("account/token/create/", views.api_token_create, name="api-token-create"),
     path("account/token/revoke/", views.api_token_revoke, name="api-token-revoke"),
+    path("incidents/", include("incidents.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/health", views.api_health, name="api-health"),

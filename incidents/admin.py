@@ -1,0 +1,273 @@
+import csv
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import StreamingHttpResponse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+from simple_history.admin import SimpleHistoryAdmin
+
+from incidents import services
+from incidents.models import (
+    Contact,
+    EscalationPolicy,
+    EscalationStep,
+    Incident,
+    MaintenanceWindow,
+    Notification,
+    NotificationChannel,
+    Service,
+    Tier,
+    TimelineEvent,
+)
+from portal.errors import DomainError
+
+
+class Echo:
+    """A file-like object whose write() hands the line back, for streaming CSV."""
+
+    def write(self, value):
+        return value
+
+
+def csv_cell(value) -> str:
+    text = "" if value is None else str(value)
+    # A cell starting like a formula is run by spreadsheets: neutralise it.
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        text = "'" + text
+    return text
+
+
+@admin.action(description=_("Export selected as CSV"), permissions=["view"])
+def export_csv(modeladmin, request, queryset):
+    fields = modeladmin.csv_fields
+    writer = csv.writer(Echo())
+    rows = queryset.select_related(*modeladmin.list_select_related or ()).order_by("pk").iterator(chunk_size=2000)
+
+    def lines():
+        yield writer.writerow(fields)
+        for obj in rows:
+            yield writer.writerow([csv_cell(_csv_value(obj, name)) for name in fields])
+
+    name = f"{modeladmin.model._meta.model_name}s-{timezone.now():%Y%m%d-%H%M%S}.csv"
+    return StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8",
+                                 headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _csv_value(obj, name):
+    value = obj
+    for part in name.split("__"):
+        value = getattr(value, part, None)
+        if value is None:
+            return ""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
+    """Change history to read, never to revert: a revert would bypass the services."""
+
+    def revert_disabled(self, request, obj=None):
+        return True
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method == "POST":
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+
+@admin.register(Service)
+class ServiceAdmin(ReadOnlyHistoryAdmin):
+    list_display = ["name", "owner", "rto", "rpo", "created_at"]
+    list_select_related = ["owner"]
+    list_filter = [("created_at", admin.DateFieldListFilter)]
+    search_fields = ["name", "description"]
+    autocomplete_fields = ["owner"]
+    date_hierarchy = "created_at"
+    actions = [export_csv]
+    csv_fields = ["id", "name", "description", "owner__name", "rto", "rpo", "runbook_url", "dashboard_url",
+                  "created_at"]
+
+
+@admin.register(Tier)
+class TierAdmin(admin.ModelAdmin):
+    list_display = ["level", "name", "description"]
+    search_fields = ["name"]
+    ordering = ["level"]
+
+
+class ChannelInline(admin.TabularInline):
+    model = NotificationChannel
+    extra = 0
+
+
+@admin.register(Contact)
+class ContactAdmin(ReadOnlyHistoryAdmin):
+    list_display = ["name", "role", "tier", "availability", "phone", "email", "chat_handle", "active"]
+    list_select_related = ["tier"]
+    list_filter = ["tier", "availability", "active"]
+    search_fields = ["name", "role", "email", "phone", "chat_handle"]
+    raw_id_fields = ["user"]
+    inlines = [ChannelInline]
+    actions = [export_csv]
+    csv_fields = ["id", "name", "role", "tier__name", "availability", "work_start", "work_end", "phone", "email",
+                  "chat_handle", "active"]
+
+
+@admin.register(NotificationChannel)
+class NotificationChannelAdmin(admin.ModelAdmin):
+    list_display = ["contact", "kind", "target", "enabled"]
+    list_select_related = ["contact"]
+    list_filter = ["kind", "enabled"]
+    search_fields = ["contact__name", "target"]
+    autocomplete_fields = ["contact"]
+
+
+class StepInline(admin.TabularInline):
+    model = EscalationStep
+    extra = 0
+    ordering = ["position"]
+    autocomplete_fields = ["tier", "contacts"]
+
+
+@admin.register(EscalationPolicy)
+class EscalationPolicyAdmin(ReadOnlyHistoryAdmin):
+    list_display = ["name", "service", "severity", "repeat_every", "repeat_limit", "updated_at"]
+    list_select_related = ["service"]
+    list_filter = ["severity", "service"]
+    search_fields = ["name", "service__name"]
+    autocomplete_fields = ["service"]
+    date_hierarchy = "updated_at"
+    inlines = [StepInline]
+
+
+@admin.register(MaintenanceWindow)
+class MaintenanceWindowAdmin(admin.ModelAdmin):
+    list_display = ["service", "starts_at", "ends_at", "reason", "created_by"]
+    list_select_related = ["service", "created_by"]
+    list_filter = ["service", ("starts_at", admin.DateFieldListFilter)]
+    search_fields = ["service__name", "reason"]
+    autocomplete_fields = ["service"]
+    raw_id_fields = ["created_by"]
+    date_hierarchy = "starts_at"
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+class TimelineInline(admin.TabularInline):
+    model = TimelineEvent
+    fields = ["at", "kind", "actor_user", "actor_contact", "message"]
+    readonly_fields = fields
+    extra = 0
+    ordering = ["at", "id"]
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor_user", "actor_contact")
+
+
+def _bulk(modeladmin, request, queryset, action) -> int:
+    done, refused = 0, []
+    for incident in queryset.select_related("service"):
+        try:
+            action(incident=incident, by=request.user)
+        except DomainError as exc:
+            refused.append(f"#{incident.pk}: {exc.message}")
+        else:
+            done += 1
+    if refused:
+        modeladmin.message_user(request, _("Not changed: %(list)s") % {"list": "; ".join(refused[:20])},
+                                messages.WARNING)
+    return done
+
+
+@admin.action(description=_("Acknowledge selected incidents"), permissions=["change"])
+def acknowledge_incidents(modeladmin, request, queryset):
+    done = _bulk(modeladmin, request, queryset, services.acknowledge)
+    if done:
+        modeladmin.message_user(request, ngettext("%(count)d incident acknowledged.",
+                                                  "%(count)d incidents acknowledged.", done) % {"count": done})
+
+
+@admin.action(description=_("Resolve selected incidents"), permissions=["change"])
+def resolve_incidents(modeladmin, request, queryset):
+    done = _bulk(modeladmin, request, queryset, services.resolve)
+    if done:
+        modeladmin.message_user(request, ngettext("%(count)d incident resolved.",
+                                                  "%(count)d incidents resolved.", done) % {"count": done})
+
+
+@admin.register(Incident)
+class IncidentAdmin(ReadOnlyHistoryAdmin):
+    list_display = ["id", "title", "service", "severity", "status", "source", "created_at", "acknowledged_at",
+                    "resolved_at"]
+    list_display_links = ["id", "title"]
+    list_select_related = ["service"]
+    list_filter = ["status", "severity", "service", "source", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["title", "description", "dedup_key"]
+    date_hierarchy = "created_at"
+    autocomplete_fields = ["service"]
+    raw_id_fields = ["commander", "responders", "acknowledged_by", "resolved_by"]
+    # Status and its timestamps change only through the services (actions above
+    # or the incident page), so every change leaves a timeline event.
+    readonly_fields = ["status", "created_at", "acknowledged_at", "acknowledged_by", "mitigated_at", "resolved_at",
+                       "resolved_by", "closed_at", "escalation_snapshot", "escalation_started_at",
+                       "escalation_round", "escalation_step", "next_escalation_at"]
+    inlines = [TimelineInline]
+    actions = [acknowledge_incidents, resolve_incidents, export_csv]
+    csv_fields = ["id", "title", "service__name", "severity", "status", "source", "category", "scope", "dedup_key",
+                  "impact_started_at", "detected_at", "created_at", "acknowledged_at", "mitigated_at",
+                  "resolved_at", "closed_at"]
+
+    def has_add_permission(self, request):
+        # New incidents go through "Declare an incident", which starts the escalation.
+        return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(TimelineEvent)
+class TimelineEventAdmin(ReadOnlyAdmin):
+    list_display = ["at", "incident", "kind", "actor_user", "actor_contact", "message"]
+    list_select_related = ["incident", "actor_user", "actor_contact"]
+    list_filter = ["kind", ("at", admin.DateFieldListFilter)]
+    search_fields = ["message", "incident__title"]
+    date_hierarchy = "at"
+    raw_id_fields = ["incident", "actor_user", "actor_contact"]
+    actions = [export_csv]
+    csv_fields = ["id", "incident_id", "at", "kind", "actor_user__username", "actor_contact__name", "message"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "incident", "step", "repeat", "contact", "kind", "target", "status", "attempts",
+                    "sent_at"]
+    list_select_related = ["incident", "contact"]
+    list_filter = ["status", "kind", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["target", "last_error", "incident__title"]
+    date_hierarchy = "created_at"
+    raw_id_fields = ["incident", "contact", "channel"]
+    actions = [export_csv]
+    csv_fields = ["id", "incident_id", "escalation_round", "step", "repeat", "condition", "contact__name", "kind",
+                  "target", "status", "attempts", "last_error", "created_at", "sent_at"]

@@ -1,0 +1,284 @@
+"""REST API of the incidents app. Transitions are actions that call incidents.services."""
+
+import django_filters
+from django.db.models import Case, IntegerField, Prefetch, ProtectedError, Value, When
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from incidents import services
+from incidents.models import (
+    OPEN_STATUSES,
+    Contact,
+    EscalationPolicy,
+    EscalationStep,
+    EventKind,
+    Incident,
+    MaintenanceWindow,
+    Notification,
+    NotificationChannel,
+    Service,
+    Tier,
+    TimelineEvent,
+)
+from incidents.serializers import (
+    ContactSerializer,
+    EscalationPolicySerializer,
+    IncidentCreateSerializer,
+    IncidentSerializer,
+    MaintenanceWindowSerializer,
+    NoteSerializer,
+    NotificationChannelSerializer,
+    NotificationSerializer,
+    ReopenSerializer,
+    ServiceSerializer,
+    TierSerializer,
+    TimelineEventSerializer,
+)
+from portal.errors import DomainError
+from portal.pagination import AppendOnlyPagination
+
+
+def delete_unless_used(instance):
+    try:
+        instance.delete()
+    except ProtectedError:
+        raise DomainError(_("%(name)s is still in use (by incidents or escalation steps) and cannot be deleted.")
+                          % {"name": instance}, code="protected", conflict=True) from None
+
+
+class ServiceViewSet(viewsets.ModelViewSet):
+    """Systems the team operates, with their RTO/RPO targets."""
+
+    queryset = Service.objects.order_by("name")
+    serializer_class = ServiceSerializer
+    filterset_fields = ["owner"]
+    search_fields = ["name", "description"]
+    ordering_fields = ["name", "created_at"]
+
+    def perform_destroy(self, instance):
+        delete_unless_used(instance)
+
+
+class TierViewSet(viewsets.ModelViewSet):
+    """Escalation tiers, lowest level first."""
+
+    queryset = Tier.objects.order_by("level")
+    serializer_class = TierSerializer
+    search_fields = ["name"]
+    ordering_fields = ["level", "name"]
+
+    def perform_destroy(self, instance):
+        delete_unless_used(instance)
+
+
+class ContactViewSet(viewsets.ModelViewSet):
+    """People to call, with their notification channels nested."""
+
+    serializer_class = ContactSerializer
+    filterset_fields = ["tier", "availability", "active"]
+    search_fields = ["name", "role", "email", "chat_handle"]
+    ordering_fields = ["name", "tier__level"]
+
+    def get_queryset(self):
+        return Contact.objects.prefetch_related("channels").order_by("tier__level", "name", "id")
+
+
+class NotificationChannelViewSet(viewsets.ModelViewSet):
+    """E-mail and webhook channels of contacts."""
+
+    queryset = NotificationChannel.objects.order_by("contact_id", "kind", "id")
+    serializer_class = NotificationChannelSerializer
+    filterset_fields = ["contact", "kind", "enabled"]
+
+
+class EscalationPolicyViewSet(viewsets.ModelViewSet):
+    """Who to page and when, per service (empty: the default) and severity. Steps are nested."""
+
+    serializer_class = EscalationPolicySerializer
+    filterset_fields = ["service", "severity"]
+    search_fields = ["name"]
+
+    def get_queryset(self):
+        steps = EscalationStep.objects.prefetch_related("contacts").order_by("position")
+        return EscalationPolicy.objects.prefetch_related(Prefetch("steps", queryset=steps)).order_by(
+            "service__name", "severity", "id")
+
+
+class MaintenanceWindowFilter(django_filters.FilterSet):
+    active_at = django_filters.IsoDateTimeFilter(method="filter_active_at", label=_("active at"))
+
+    class Meta:
+        model = MaintenanceWindow
+        fields = ["service"]
+
+    def filter_active_at(self, queryset, name, value):
+        return queryset.active(value)
+
+
+class MaintenanceWindowViewSet(viewsets.ModelViewSet):
+    """While a window is active, failures of its service page nobody."""
+
+    queryset = MaintenanceWindow.objects.order_by("-starts_at", "-id")
+    serializer_class = MaintenanceWindowSerializer
+    filterset_class = MaintenanceWindowFilter
+    ordering_fields = ["starts_at", "ends_at"]
+
+    def perform_create(self, serializer):
+        serializer.save(created_by=self.request.user)
+
+
+class IncidentFilter(django_filters.FilterSet):
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    open = django_filters.BooleanFilter(method="filter_open", label=_("open"))
+
+    class Meta:
+        model = Incident
+        fields = ["status", "severity", "service", "source", "dedup_key"]
+
+    def filter_open(self, queryset, name, value):
+        return queryset.filter(status__in=OPEN_STATUSES) if value else queryset.exclude(status__in=OPEN_STATUSES)
+
+
+def open_first(queryset):
+    """Open incidents first, then newest first."""
+    rank = Case(When(status__in=OPEN_STATUSES, then=Value(0)), default=Value(1), output_field=IntegerField())
+    return queryset.annotate(open_rank=rank).order_by("open_rank", "-created_at", "-id")
+
+
+class TimelinePagination(AppendOnlyPagination):
+    ordering = ("at", "id")  # oldest first, as the story reads
+
+
+TRANSITIONS = {
+    "acknowledge": services.acknowledge,
+    "mitigate": services.mitigate,
+    "resolve": services.resolve,
+    "close": services.close,
+}
+
+transition_responses = {
+    200: IncidentSerializer,
+    400: OpenApiResponse(description=_("Not allowed from the current status.")),
+    409: OpenApiResponse(description=_("The incident changed meanwhile.")),
+}
+
+
+@extend_schema_view(
+    create=extend_schema(request=IncidentCreateSerializer,
+                         responses={201: IncidentSerializer, 200: IncidentSerializer},
+                         description=_("Open an incident (201), or add to the open one with the same "
+                                       "dedup key (200).")),
+)
+class IncidentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Incidents, open ones first. State changes are the POST actions."""
+
+    serializer_class = IncidentSerializer
+    filterset_class = IncidentFilter
+    search_fields = ["title"]
+    ordering_fields = ["created_at", "severity", "status"]
+    action_permissions = {
+        "acknowledge": "incidents.change_incident",
+        "mitigate": "incidents.change_incident",
+        "resolve": "incidents.change_incident",
+        "close": "incidents.change_incident",
+        "reopen": "incidents.change_incident",
+        "notes": "incidents.add_timelineevent",
+        "timeline": "incidents.view_timelineevent",
+    }
+
+    def get_queryset(self):
+        return open_first(Incident.objects.select_related("service").prefetch_related("responders"))
+
+    def get_serializer_class(self):
+        if self.action == "create":
+            return IncidentCreateSerializer
+        return IncidentSerializer
+
+    def create(self, request, *args, **kwargs):
+        serializer = IncidentCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        incident, created = services.open_incident(by=request.user, **serializer.validated_data)
+        return Response(self._incident_data(incident),
+                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    def _incident_data(self, incident):
+        return IncidentSerializer(self.get_queryset().get(pk=incident.pk)).data
+
+    def _transition(self, name):
+        incident = self.get_object()
+        TRANSITIONS[name](incident=incident, by=self.request.user)
+        return Response(self._incident_data(incident))
+
+    @extend_schema(request=None, responses=transition_responses)
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request, pk=None):
+        """Acknowledge: stops pending "not acknowledged" escalation steps."""
+        return self._transition("acknowledge")
+
+    @extend_schema(request=None, responses=transition_responses)
+    @action(detail=True, methods=["post"])
+    def mitigate(self, request, pk=None):
+        """Mark the impact as mitigated (not yet resolved)."""
+        return self._transition("mitigate")
+
+    @extend_schema(request=None, responses=transition_responses)
+    @action(detail=True, methods=["post"])
+    def resolve(self, request, pk=None):
+        """Resolve: stops every escalation."""
+        return self._transition("resolve")
+
+    @extend_schema(request=None, responses=transition_responses)
+    @action(detail=True, methods=["post"])
+    def close(self, request, pk=None):
+        """Close a resolved incident."""
+        return self._transition("close")
+
+    @extend_schema(request=ReopenSerializer, responses=transition_responses)
+    @action(detail=True, methods=["post"])
+    def reopen(self, request, pk=None):
+        """Re-open: the escalation policy starts again."""
+        incident = self.get_object()
+        serializer = ReopenSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.reopen(incident=incident, by=request.user, reason=serializer.validated_data["reason"])
+        return Response(self._incident_data(incident))
+
+    @extend_schema(request=NoteSerializer, responses={201: TimelineEventSerializer})
+    @action(detail=True, methods=["post"])
+    def notes(self, request, pk=None):
+        """Add a note to the timeline."""
+        incident = self.get_object()
+        serializer = NoteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        event = services.add_note(incident=incident, by=request.user, text=serializer.validated_data["text"])
+        if not isinstance(event, TimelineEvent):
+            event = TimelineEvent.objects.filter(incident=incident, kind=EventKind.NOTE).latest("at", "id")
+        return Response(TimelineEventSerializer(event).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=TimelineEventSerializer(many=True), filters=False)
+    @action(detail=True, methods=["get"], pagination_class=TimelinePagination, filter_backends=[])
+    def timeline(self, request, pk=None):
+        """The incident's timeline, oldest first; append-only, paged by cursor."""
+        incident = self.get_object()
+        events = TimelineEvent.objects.filter(incident=incident).select_related("actor_user", "actor_contact")
+        page = self.paginate_queryset(events)
+        return self.get_paginated_response(TimelineEventSerializer(page, many=True).data)
+
+
+class NotificationFilter(django_filters.FilterSet):
+    class Meta:
+        model = Notification
+        fields = ["incident", "status", "kind", "contact"]
+
+
+class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
+    """Every send to a channel, with its attempts and last error. Read-only."""
+
+    queryset = Notification.objects.order_by("-created_at", "-id")
+    serializer_class = NotificationSerializer
+    filterset_class = NotificationFilter
+    ordering_fields = ["created_at", "status"]

@@ -1,0 +1,251 @@
+"""Notification channels: a dispatch table of plain senders, and the claim–send–record loop.
+
+A sender takes a target (address or URL) and a Message and raises on failure.
+`send_pending` claims rows with a conditional update (so two workers never send
+the same row), sends outside any write transaction, then records every outcome
+in one transaction: sent, retry later with backoff, or failed for good.
+"""
+
+import json
+import logging
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import requests
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+
+from incidents.models import EventKind, Incident, Notification, NotificationStatus, TimelineEvent
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 4  # then the row is marked failed
+WEBHOOK_TIMEOUT = (3, 5)  # connect, read (seconds)
+# A claimed row is not offered again before this, even if its sender died mid-way.
+SEND_LEASE = timedelta(minutes=10)
+SEND_BATCH = 200
+SEND_THREADS = 8  # webhooks are I/O-bound: one slow endpoint must not hold up the others
+
+
+def backoff(attempts: int) -> timedelta:
+    """Delay before the next try after `attempts` failed ones: 1, 2, 4 … minutes."""
+    return timedelta(minutes=2 ** max(attempts - 1, 0))
+
+
+class SendError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Message:
+    subject: str
+    text: str
+    url: str
+    acknowledge_url: str
+    severity: str
+    fields: dict = field(default_factory=dict)
+
+
+def incident_links(incident: Incident) -> tuple[str, str]:
+    """Absolute URLs of the incident page and of its one-click acknowledge page."""
+    return (settings.BASE_URL + incident.get_absolute_url(),
+            settings.BASE_URL + reverse("incidents:acknowledge", args=[incident.pk]))
+
+
+def format_age(age: timedelta) -> str:
+    minutes = max(int(age.total_seconds() // 60), 0)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{days} d"] if days else []
+    if hours:
+        parts.append(f"{hours} h")
+    if minutes or not parts:
+        parts.append(f"{minutes} min")
+    return " ".join(parts)
+
+
+def build_message(incident: Incident, now: datetime) -> Message:
+    url, ack_url = incident_links(incident)
+    severity = incident.get_severity_display()
+    age = format_age(incident.open_for(now))
+    subject = f"[{incident.severity.upper()}] {incident.service.name}: {incident.title}"
+    text = "\n".join([
+        subject,
+        f"Severity: {severity}",
+        f"Service: {incident.service.name}",
+        f"Status: {incident.get_status_display()}",
+        f"Open for: {age}",
+        f"Incident: {url}",
+        f"Acknowledge: {ack_url}",
+    ])
+    fields = {
+        "incident": incident.pk,
+        "title": incident.title,
+        "severity": incident.severity,
+        "service": incident.service.name,
+        "status": incident.status,
+        "created_at": incident.created_at.isoformat(),
+        "open_for_seconds": int(incident.open_for(now).total_seconds()),
+        "url": url,
+        "acknowledge_url": ack_url,
+    }
+    return Message(subject=subject, text=text, url=url, acknowledge_url=ack_url, severity=str(severity),
+                   fields=fields)
+
+
+def send_email(target: str, message: Message) -> None:
+    EmailMessage(subject=message.subject, body=message.text, to=[target]).send(fail_silently=False)
+
+
+def _post(url: str, payload: dict) -> None:
+    response = requests.post(url, data=json.dumps(payload), timeout=WEBHOOK_TIMEOUT,
+                             headers={"Content-Type": "application/json"}, allow_redirects=False)
+    if not 200 <= response.status_code < 300:
+        raise SendError(f"HTTP {response.status_code}: {response.text[:200]}")
+
+
+def send_slack(target: str, message: Message) -> None:
+    _post(target, {"text": f"*{message.subject}*\n{message.text}"})
+
+
+def send_teams(target: str, message: Message) -> None:
+    _post(target, {
+        "@type": "MessageCard",
+        "@context": "https://schema.org/extensions",
+        "summary": message.subject,
+        "title": message.subject,
+        "themeColor": "D13438" if message.fields.get("severity") in ("sev1", "sev2") else "FFB900",
+        "sections": [{"facts": [
+            {"name": "Severity", "value": message.severity},
+            {"name": "Service", "value": message.fields.get("service", "")},
+            {"name": "Status", "value": message.fields.get("status", "")},
+            {"name": "Open for", "value": format_age(timedelta(seconds=message.fields.get("open_for_seconds", 0)))},
+        ]}],
+        "potentialAction": [
+            {"@type": "OpenUri", "name": "Open incident", "targets": [{"os": "default", "uri": message.url}]},
+            {"@type": "OpenUri", "name": "Acknowledge",
+             "targets": [{"os": "default", "uri": message.acknowledge_url}]},
+        ],
+    })
+
+
+def send_webhook(target: str, message: Message) -> None:
+    _post(target, {**message.fields, "text": message.text})
+
+
+SENDERS = {"email": send_email, "slack": send_slack, "teams": send_teams, "webhook": send_webhook}
+
+
+def deliver(notification: Notification, message: Message) -> str:
+    """Send one notification; the error text, or "" on success. Never raises."""
+    try:
+        SENDERS[notification.kind](notification.target, message)
+    except Exception as exc:  # a broken channel must never break the sweep or the other channels
+        logger.warning("notification %s to %s failed: %s", notification.pk, notification.target, exc)
+        return f"{type(exc).__name__}: {exc}"[:1000] or "error"
+    return ""
+
+
+def send_pending(*, now: datetime | None = None, incident_ids: list[int] | None = None) -> int:
+    """Claim and send every due pending notification (of these incidents, if given), in chunks."""
+    now = now or timezone.now()
+    total = 0
+    while True:
+        sent = _send_chunk(now, incident_ids, SEND_BATCH)
+        total += sent
+        if sent < SEND_BATCH:
+            return total
+
+
+def _send_chunk(now: datetime, incident_ids, limit: int) -> int:
+    claimed = _claim(now, incident_ids, limit)
+    if not claimed:
+        return 0
+    messages = {}
+    for notification in claimed:
+        if notification.incident_id not in messages:
+            messages[notification.incident_id] = build_message(notification.incident, now)
+    jobs = [(n, messages[n.incident_id]) for n in claimed]
+    if len(jobs) == 1:
+        errors = [deliver(*jobs[0])]
+    else:
+        with ThreadPoolExecutor(max_workers=min(SEND_THREADS, len(jobs))) as pool:
+            errors = list(pool.map(lambda job: deliver(*job), jobs))
+    _record(claimed, errors, now)
+    return len(claimed)
+
+
+def retry_notifications(*, now: datetime | None = None) -> int:
+    """Cancel sends that no longer matter, then (re)send every due pending one."""
+    now = now or timezone.now()
+    Notification.objects.stale().update(status=NotificationStatus.CANCELLED, next_attempt_at=None)
+    return send_pending(now=now)
+
+
+def _claim(now: datetime, incident_ids, limit: int) -> list[Notification]:
+    due = Notification.objects.due(now)
+    if incident_ids is not None:
+        due = due.filter(incident_id__in=incident_ids)
+    ids = list(due.exclude(pk__in=Notification.objects.stale()).order_by("pk").values_list("pk", flat=True)[:limit])
+    if not ids:
+        return []
+    # The update re-checks "still due" row by row under the row lock
+    # (PostgreSQL) or the database write lock (SQLite): of two workers that read
+    # the same ids, only the first takes each row. Pushing next_attempt_at out is the lease.
+    token = uuid.uuid4()
+    Notification.objects.due(now).filter(pk__in=ids).update(claim=token, next_attempt_at=now + SEND_LEASE)
+    return list(
+        Notification.objects.filter(pk__in=ids, claim=token).select_related("incident__service", "contact")
+        .order_by("pk")
+    )
+
+
+def _record(claimed: list[Notification], errors: list[str], now: datetime) -> None:
+    events = []
+    for notification, error in zip(claimed, errors, strict=True):
+        notification.attempts += 1
+        notification.claim = None
+        who = notification.contact.name if notification.contact else notification.target
+        data = {"notification": notification.pk, "contact": notification.contact_id, "kind": notification.kind,
+                "step": notification.step,
+                "repeat": notification.repeat, "attempts": notification.attempts}
+        if not error:
+            notification.status = NotificationStatus.SENT
+            notification.sent_at = now
+            notification.next_attempt_at = None
+            notification.last_error = ""
+            events.append(TimelineEvent(incident_id=notification.incident_id, at=now, data=data,
+                                        kind=EventKind.NOTIFICATION_SENT,
+                                        message=f"{notification.get_kind_display()} sent to {who}."))
+            continue
+        notification.last_error = error
+        if notification.attempts >= MAX_ATTEMPTS:
+            notification.status = NotificationStatus.FAILED
+            notification.next_attempt_at = None
+            events.append(TimelineEvent(
+                incident_id=notification.incident_id, at=now, data={**data, "error": error},
+                kind=EventKind.NOTIFICATION_FAILED,
+                message=f"{notification.get_kind_display()} to {who} failed after "
+                        f"{notification.attempts} attempts: {error}",
+            ))
+        else:
+            notification.next_attempt_at = now + backoff(notification.attempts)
+    sent = [n.pk for n in claimed if n.status == NotificationStatus.SENT]
+    unsent = [n for n in claimed if n.status != NotificationStatus.SENT]
+    with transaction.atomic():
+        # Successes, the common case, share their values: one plain UPDATE is far
+        # cheaper than bulk_update's CASE per row (which SQLite also splits).
+        if sent:
+            Notification.objects.filter(pk__in=sent).update(
+                status=NotificationStatus.SENT, attempts=F("attempts") + 1, sent_at=now, last_error="",
+                next_attempt_at=None, claim=None,
+            )
+        if unsent:
+            Notification.objects.bulk_update(unsent, ["status", "attempts", "last_error", "next_attempt_at", "claim"])
+        TimelineEvent.objects.bulk_create(events)

@@ -1,0 +1,296 @@
+"""REST shapes of the incidents app. Serializers check shape; services decide."""
+
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import EmailValidator, URLValidator
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from incidents.models import (
+    ChannelKind,
+    Contact,
+    EscalationPolicy,
+    EscalationStep,
+    EventKind,
+    Incident,
+    MaintenanceWindow,
+    Notification,
+    NotificationChannel,
+    Scope,
+    Service,
+    Severity,
+    Source,
+    Tier,
+    TimelineEvent,
+)
+
+NON_NEGATIVE = timedelta(0)
+
+
+class ServiceSerializer(serializers.ModelSerializer):
+    rto = serializers.DurationField(required=False, allow_null=True, min_value=NON_NEGATIVE,
+                                    help_text=_("Seconds or HH:MM:SS."))
+    rpo = serializers.DurationField(required=False, allow_null=True, min_value=NON_NEGATIVE,
+                                    help_text=_("Seconds or HH:MM:SS."))
+
+    class Meta:
+        model = Service
+        fields = ["id", "name", "description", "owner", "rto", "rpo", "runbook_url", "dashboard_url", "created_at"]
+        read_only_fields = ["created_at"]
+
+
+class TierSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Tier
+        fields = ["id", "level", "name", "description"]
+
+
+def validate_channel_target(kind: str, target: str) -> None:
+    """An e-mail channel needs an address; a webhook needs an http(s) URL."""
+    if kind == ChannelKind.EMAIL:
+        validator = EmailValidator(message=_("Enter a valid e-mail address."))
+    else:
+        validator = URLValidator(schemes=["http", "https"], message=_("Enter an http:// or https:// URL."))
+    try:
+        validator(target)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError({"target": exc.messages}) from exc
+
+
+class NotificationChannelSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = NotificationChannel
+        fields = ["id", "contact", "kind", "target", "enabled"]
+
+    def validate(self, attrs):
+        kind = attrs.get("kind", getattr(self.instance, "kind", None))
+        target = attrs.get("target", getattr(self.instance, "target", ""))
+        validate_channel_target(kind, target)
+        return attrs
+
+
+class NestedChannelSerializer(serializers.ModelSerializer):
+    """A channel inside its contact: `id` picks an existing one to update."""
+
+    id = serializers.IntegerField(required=False)
+
+    class Meta:
+        model = NotificationChannel
+        fields = ["id", "kind", "target", "enabled"]
+
+    def validate(self, attrs):
+        validate_channel_target(attrs["kind"], attrs["target"])
+        return attrs
+
+
+class ContactSerializer(serializers.ModelSerializer):
+    work_days = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=6), required=False, max_length=7,
+        help_text=_("Weekdays in the portal's time zone, Monday = 0."),
+    )
+    channels = NestedChannelSerializer(many=True, required=False)
+
+    class Meta:
+        model = Contact
+        fields = ["id", "name", "role", "tier", "phone", "email", "chat_handle", "availability", "work_start",
+                  "work_end", "work_days", "active", "user", "channels"]
+
+    def validate_work_days(self, value):
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError(_("Each weekday may appear only once."))
+        return sorted(value)
+
+    def validate(self, attrs):
+        start = attrs.get("work_start", getattr(self.instance, "work_start", None))
+        end = attrs.get("work_end", getattr(self.instance, "work_end", None))
+        if start is not None and start == end:
+            raise serializers.ValidationError({"work_end": [_("Working hours must not start and end at once.")]})
+        return attrs
+
+    @transaction.atomic
+    def create(self, validated_data):
+        channels = validated_data.pop("channels", [])
+        contact = super().create(validated_data)
+        NotificationChannel.objects.bulk_create(
+            NotificationChannel(contact=contact, **{k: v for k, v in c.items() if k != "id"}) for c in channels
+        )
+        return contact
+
+    @transaction.atomic
+    def update(self, instance, validated_data):
+        channels = validated_data.pop("channels", None)
+        contact = super().update(instance, validated_data)
+        if channels is not None:
+            # The list given is the whole set: listed ids are updated, new ones
+            # created, the rest deleted. Kept ids keep their notification history.
+            existing = {c.pk: c for c in contact.channels.all()}
+            keep = set()
+            for data in channels:
+                pk = data.pop("id", None)
+                if pk is not None and pk not in existing:
+                    raise serializers.ValidationError({"channels": [_("Channel %(id)s is not this contact's.")
+                                                                    % {"id": pk}]})
+                channel = existing.get(pk) or NotificationChannel(contact=contact)
+                for key, value in data.items():
+                    setattr(channel, key, value)
+                channel.save()
+                keep.add(channel.pk)
+            contact.channels.exclude(pk__in=keep).delete()
+        return contact
+
+
+class EscalationStepSerializer(serializers.ModelSerializer):
+    position = serializers.IntegerField(required=False, min_value=0,
+                                        help_text=_("Order of the step; defaults to its place in the list."))
+    after = serializers.DurationField(min_value=NON_NEGATIVE,
+                                      help_text=_("Delay from the trigger time: seconds or HH:MM:SS."))
+    contacts = serializers.PrimaryKeyRelatedField(many=True, required=False, queryset=Contact.objects.all())
+
+    class Meta:
+        model = EscalationStep
+        fields = ["id", "position", "after", "tier", "contacts", "condition", "business_hours_only"]
+        read_only_fields = ["id"]
+        validators = []
+
+    def validate(self, attrs):
+        if not attrs.get("tier") and not attrs.get("contacts"):
+            raise serializers.ValidationError(
+                {"tier": [_("A step needs a target: a tier or at least one contact.")]})
+        return attrs
+
+
+class EscalationPolicySerializer(serializers.ModelSerializer):
+    """A policy with its steps, validated and saved as one whole."""
+
+    steps = EscalationStepSerializer(many=True, required=False)
+    repeat_every = serializers.DurationField(required=False, allow_null=True, min_value=timedelta(minutes=1),
+                                             help_text=_("Seconds or HH:MM:SS; at least one minute."))
+
+    class Meta:
+        model = EscalationPolicy
+        fields = ["id", "name", "service", "severity", "repeat_every", "repeat_limit", "steps", "updated_at"]
+        read_only_fields = ["updated_at"]
+        # Uniqueness per (service, severity) is checked in validate(): the
+        # generated validators would make `service` required, but empty means
+        # "the default policy".
+        validators = []
+
+    def validate_steps(self, steps):
+        for index, step in enumerate(steps):
+            step.setdefault("position", index)
+        positions = [step["position"] for step in steps]
+        if len(set(positions)) != len(positions):
+            raise serializers.ValidationError(_("Step positions must be unique."))
+        return steps
+
+    def validate(self, attrs):
+        get = lambda name: attrs.get(name, getattr(self.instance, name, None))  # noqa: E731
+        if (get("repeat_limit") or 0) > 0 and not get("repeat_every"):
+            raise serializers.ValidationError(
+                {"repeat_every": [_("Say how often to repeat when the repeat limit is above zero.")]})
+        same = EscalationPolicy.objects.filter(service=get("service"), severity=get("severity"))
+        if self.instance is not None:
+            same = same.exclude(pk=self.instance.pk)
+        if same.exists():
+            raise serializers.ValidationError(
+                {"severity": [_("This service already has a policy for this severity.")]})
+        return attrs
+
+    @transaction.atomic
+    def create(self, validated_data):
+        steps = validated_data.pop("steps", [])
+        policy = super().create(validated_data)
+        self._save_steps(policy, steps)
+        return policy
+
+    @transaction.atomic
+    def update(self, instance, validated_data):
+        steps = validated_data.pop("steps", None)
+        policy = super().update(instance, validated_data)
+        if steps is not None:
+            # Running incidents use their snapshot, so steps can be replaced whole.
+            policy.steps.all().delete()
+            self._save_steps(policy, steps)
+        return policy
+
+    @staticmethod
+    def _save_steps(policy, steps):
+        for data in steps:
+            contacts = data.pop("contacts", [])
+            step = EscalationStep.objects.create(policy=policy, **data)
+            step.contacts.set(contacts)
+
+
+class MaintenanceWindowSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MaintenanceWindow
+        fields = ["id", "service", "starts_at", "ends_at", "reason", "created_by"]
+        read_only_fields = ["created_by"]
+
+    def validate(self, attrs):
+        starts = attrs.get("starts_at", getattr(self.instance, "starts_at", None))
+        ends = attrs.get("ends_at", getattr(self.instance, "ends_at", None))
+        if starts and ends and ends <= starts:
+            raise serializers.ValidationError({"ends_at": [_("The window must end after it starts.")]})
+        return attrs
+
+
+class IncidentSerializer(serializers.ModelSerializer):
+    service_name = serializers.CharField(source="service.name", read_only=True)
+    url = serializers.CharField(source="get_absolute_url", read_only=True)
+
+    class Meta:
+        model = Incident
+        fields = ["id", "url", "service", "service_name", "title", "description", "severity", "category", "scope",
+                  "status", "source", "dedup_key", "commander", "responders", "impact_started_at", "detected_at",
+                  "created_at", "acknowledged_at", "acknowledged_by", "mitigated_at", "resolved_at", "resolved_by",
+                  "closed_at", "next_escalation_at"]
+        read_only_fields = fields
+
+
+class IncidentCreateSerializer(serializers.Serializer):
+    """What `open_incident` needs; the answer is an IncidentSerializer."""
+
+    service = serializers.PrimaryKeyRelatedField(queryset=Service.objects.all())
+    title = serializers.CharField(max_length=200)
+    severity = serializers.ChoiceField(choices=Severity.choices)
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=20000)
+    category = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+    scope = serializers.ChoiceField(choices=Scope.choices, default=Scope.PARTIAL)
+    source = serializers.ChoiceField(choices=Source.choices, default=Source.API)
+    dedup_key = serializers.CharField(required=False, allow_blank=True, default="", max_length=200,
+                                      help_text=_("While an incident with this key is open, a second call adds "
+                                                  "to it instead of opening another."))
+    impact_started_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    detected_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class ReopenSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class NoteSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=20000)
+
+
+class TimelineEventSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(read_only=True)
+    # A plain string in the schema: a second enum named "kind" (channels have
+    # one) would need ENUM_NAME_OVERRIDES in settings to name both cleanly.
+    kind = serializers.CharField(read_only=True, help_text=_("One of: %(kinds)s.")
+                                 % {"kinds": ", ".join(EventKind.values)})
+
+    class Meta:
+        model = TimelineEvent
+        fields = ["id", "incident", "at", "kind", "actor", "actor_user", "actor_contact", "message", "data"]
+        read_only_fields = fields
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Notification
+        fields = ["id", "incident", "escalation_round", "step", "repeat", "condition", "contact", "channel", "kind",
+                  "target", "status", "attempts", "last_error", "next_attempt_at", "created_at", "sent_at"]
+        read_only_fields = fields

@@ -1,0 +1,237 @@
+"""The one door other apps use to work with incidents.
+
+Every function is keyword-only, runs in one transaction, writes its timeline
+event in that transaction, and raises `portal.errors.DomainError` when a rule
+forbids what was asked (`conflict=True` when the incident changed meanwhile).
+"""
+
+import logging
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from incidents.escalation import escalate_due, escalate_incident, first_escalation_at, snapshot_policy
+from incidents.models import (
+    ALLOWED_FROM,
+    OPEN_STATUSES,
+    EventKind,
+    Incident,
+    Notification,
+    NotificationStatus,
+    Scope,
+    Service,
+    Severity,
+    Source,
+    Status,
+    StepCondition,
+    TimelineEvent,
+)
+from incidents.notify import retry_notifications
+from portal.errors import DomainError
+
+__all__ = [
+    "acknowledge", "add_event", "add_note", "close", "escalate_due", "escalate_incident", "mitigate",
+    "open_incident", "reopen", "resolve", "retry_notifications",
+]
+
+logger = logging.getLogger(__name__)
+
+
+def open_incident(*, service: Service, title: str, severity: str, source: str = Source.MANUAL,
+                  dedup_key: str = "", description: str = "", category: str = "", scope: str = Scope.PARTIAL,
+                  by=None, impact_started_at: datetime | None = None, detected_at: datetime | None = None,
+                  now: datetime | None = None) -> tuple[Incident, bool]:
+    """Open an incident and start its escalation; returns (incident, created).
+
+    With a non-empty `dedup_key` and an open incident already holding it, that
+    incident gets a `duplicate` timeline event and is returned with created=False.
+    """
+    now = now or timezone.now()
+    for name, value, choices in (("severity", severity, Severity), ("source", source, Source),
+                                 ("scope", scope, Scope)):
+        if value not in choices.values:
+            raise DomainError(f"Unknown {name} {value!r}.", field=name)
+    if not (title or "").strip():
+        raise DomainError("An incident needs a title.", field="title")
+    with transaction.atomic():
+        existing = _open_with_key(dedup_key)
+        if existing is None:
+            try:
+                # A savepoint: if a parallel call inserted the same key first, the
+                # partial unique constraint refuses ours and we join theirs.
+                with transaction.atomic():
+                    incident = _create_incident(
+                        service=service, title=title, severity=severity, source=source, dedup_key=dedup_key,
+                        description=description, category=category, scope=scope, by=by,
+                        impact_started_at=impact_started_at, detected_at=detected_at, now=now,
+                    )
+                return incident, True
+            except IntegrityError:
+                existing = _open_with_key(dedup_key)
+                if existing is None:
+                    raise
+        _record(existing, EventKind.DUPLICATE, by, now, f"Repeated alert: {title}",
+                {"source": source, "title": title, "severity": severity})
+        return existing, False
+
+
+def acknowledge(*, incident: Incident, by) -> Incident:
+    """Acknowledge: pending `not_acknowledged` steps and notifications stop; `not_resolved` ones go on."""
+    now = timezone.now()
+    fresh = _current(incident)
+    changes = {}
+    if fresh["acknowledged_at"] is None:
+        changes = {"acknowledged_at": now, "acknowledged_by": _user(by)}
+    _transition(incident, "acknowledge", Status.ACKNOWLEDGED, by, now, changes,
+                extra_filter={"acknowledged_at__isnull": fresh["acknowledged_at"] is None}, fresh=fresh)
+    return incident
+
+
+def mitigate(*, incident: Incident, by) -> Incident:
+    """Mark the impact mitigated; like an ack, it stops `not_acknowledged` steps."""
+    now = timezone.now()
+    _transition(incident, "mitigate", Status.MITIGATED, by, now, {"mitigated_at": now})
+    return incident
+
+
+def resolve(*, incident: Incident, by) -> Incident:
+    """Resolve: every escalation step and pending notification stops."""
+    now = timezone.now()
+    _transition(incident, "resolve", Status.RESOLVED, by, now,
+                {"resolved_at": now, "resolved_by": _user(by), "next_escalation_at": None})
+    return incident
+
+
+def close(*, incident: Incident, by) -> Incident:
+    """Close a resolved incident."""
+    now = timezone.now()
+    _transition(incident, "close", Status.CLOSED, by, now, {"closed_at": now})
+    return incident
+
+
+def reopen(*, incident: Incident, by, reason: str = "") -> Incident:
+    """Re-open a resolved or closed incident: a new escalation round starts from now,
+    with the policy as it is now."""
+    now = timezone.now()
+    snapshot = snapshot_policy(service=incident.service, severity=incident.severity)
+    changes = {
+        "resolved_at": None, "resolved_by": None, "closed_at": None,
+        "escalation_round": F("escalation_round") + 1, "escalation_snapshot": snapshot,
+        "escalation_started_at": now, "escalation_step": -1,
+        "next_escalation_at": first_escalation_at(snapshot, now),
+    }
+    try:
+        with transaction.atomic():
+            _transition(incident, "reopen", Status.TRIGGERED, by, now, changes, message=reason)
+    except IntegrityError:
+        raise DomainError("Another open incident has the same deduplication key.", code="duplicate",
+                          conflict=True) from None
+    _escalate_soon(incident, now)
+    return incident
+
+
+def add_note(*, incident: Incident, by, text: str) -> TimelineEvent:
+    """Append a note to the incident's timeline."""
+    text = (text or "").strip()
+    if not text:
+        raise DomainError("A note cannot be empty.", field="text")
+    with transaction.atomic():
+        return _record(incident, EventKind.NOTE, by, timezone.now(), text, {})
+
+
+def add_event(*, incident: Incident, kind: str, message: str = "", data: dict | None = None, by=None,
+              now: datetime | None = None) -> TimelineEvent:
+    """Append any other event (probe result, checklist item, postmortem) to the timeline."""
+    if kind not in EventKind.values:
+        raise DomainError(f"Unknown event kind {kind!r}.", field="kind")
+    with transaction.atomic():
+        return _record(incident, kind, by, now or timezone.now(), message, data or {})
+
+
+# Helpers
+
+
+def _open_with_key(dedup_key: str) -> Incident | None:
+    if not dedup_key:
+        return None
+    return Incident.objects.filter(dedup_key=dedup_key, status__in=OPEN_STATUSES).first()
+
+
+def _create_incident(*, by, now, detected_at, service, severity, **fields) -> Incident:
+    snapshot = snapshot_policy(service=service, severity=severity)
+    incident = Incident.objects.create(
+        service=service, severity=severity, created_at=now, detected_at=detected_at or now,
+        escalation_snapshot=snapshot, escalation_started_at=now, escalation_step=-1,
+        next_escalation_at=first_escalation_at(snapshot, now), **fields,
+    )
+    _record(incident, EventKind.CREATED, by, now, f"Opened: {incident.title}",
+            {"severity": severity, "source": incident.source, "policy": snapshot.get("policy")})
+    _escalate_soon(incident, now)
+    return incident
+
+
+def _escalate_soon(incident: Incident, now: datetime) -> None:
+    # Step 0 usually fires at once: do not wait up to a minute for the sweep.
+    if incident.next_escalation_at and incident.next_escalation_at <= now:
+        transaction.on_commit(lambda: _enqueue_escalation(incident.pk))
+
+
+def _enqueue_escalation(incident_id: int) -> None:
+    from django_q.tasks import async_task
+
+    try:
+        async_task("incidents.tasks.escalate_incident", incident_id)
+    except Exception:  # the broker being down must not fail the request; the minute sweep catches up
+        logger.exception("could not enqueue the escalation of incident %s", incident_id)
+
+
+def _current(incident: Incident) -> dict:
+    row = Incident.objects.filter(pk=incident.pk).values("status", "acknowledged_at").first()
+    if row is None:
+        raise DomainError("This incident no longer exists.", code="not_found", conflict=True)
+    return row
+
+
+def _transition(incident: Incident, action: str, to: str, by, now: datetime, changes: dict, *,
+                extra_filter: dict | None = None, fresh: dict | None = None, message: str = "") -> None:
+    allowed = ALLOWED_FROM[action]
+    with transaction.atomic():
+        fresh = fresh or _current(incident)
+        if fresh["status"] not in allowed:
+            # Stale caller (someone else moved it meanwhile): a conflict; else simply not allowed.
+            raise DomainError(
+                f"Cannot {action} an incident that is {fresh['status']}.", code="invalid_transition",
+                conflict=fresh["status"] != incident.status,
+            )
+        # Conditional on the status just read: if another request changed it in
+        # between (acknowledge racing resolve), we change nothing and say so.
+        updated = Incident.objects.filter(pk=incident.pk, status=fresh["status"], **(extra_filter or {})).update(
+            status=to, **changes
+        )
+        if not updated:
+            raise DomainError(f"The incident changed meanwhile; cannot {action} it now.", code="conflict",
+                              conflict=True)
+        _record(incident, EventKind.STATUS, by, now, message or f"{fresh['status']} → {to}",
+                {"from": fresh["status"], "to": to, "action": action})
+        _cancel_notifications(incident, to)
+    incident.refresh_from_db()
+
+
+def _cancel_notifications(incident: Incident, status: str) -> None:
+    pending = Notification.objects.filter(incident=incident, status=NotificationStatus.PENDING)
+    if status in (Status.ACKNOWLEDGED, Status.MITIGATED):
+        pending = pending.filter(condition=StepCondition.NOT_ACKNOWLEDGED)
+    elif status not in (Status.RESOLVED, Status.CLOSED):
+        return
+    pending.update(status=NotificationStatus.CANCELLED, next_attempt_at=None, claim=None)
+
+
+def _record(incident: Incident, kind: str, by, now: datetime, message: str, data: dict) -> TimelineEvent:
+    return TimelineEvent.objects.create(incident=incident, at=now, kind=kind, actor_user=_user(by),
+                                        message=message, data=data)
+
+
+def _user(by):
+    return by if getattr(by, "is_authenticated", False) else None

@@ -1,0 +1,18 @@
+"""django-q2 entry points: thin, id-based, each calling one function of incidents.services."""
+
+from incidents import services
+
+
+def escalate() -> int:
+    """Every minute: fire the escalation steps that are due."""
+    return services.escalate_due()
+
+
+def escalate_incident(incident_id: int) -> bool:
+    """Right after an incident opens: fire its first step without waiting for the sweep."""
+    return services.escalate_incident(incident_id=incident_id)
+
+
+def retry_notifications() -> int:
+    """Every minute: resend the notifications whose retry time has come."""
+    return services.retry_notifications()
