@@ -34,10 +34,10 @@ def percentile(values, q):
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
-def load(url, requests, concurrency, token=None):
+def load(url, requests, concurrency, headers=()):
     cmd = [PY, str(ROOT / "bench" / "load.py"), url, "--requests", str(requests), "--concurrency", str(concurrency)]
-    if token:
-        cmd += ["--header", f"Authorization: Token {token}"]
+    for header in headers:
+        cmd += ["--header", header]
     out = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
     lat = out["latencies"]
     return {
@@ -72,6 +72,7 @@ def main():
     parser.add_argument("--requests", type=int, default=1500)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--tasks", type=int, default=100_000)
+    parser.add_argument("--incidents", type=int, default=100_000)
     args = parser.parse_args()
 
     data_dir = ROOT / "var" / "bench"
@@ -79,9 +80,11 @@ def main():
     manage = [PY, str(ROOT / "manage.py")]
     for step in (["migrate", "--noinput", "-v0"], ["collectstatic", "--noinput", "-v0"]):
         subprocess.run([*manage, *step], env=environ, check=True, cwd=ROOT)
-    seeded = subprocess.run([PY, str(ROOT / "bench" / "seed.py"), "--tasks", str(args.tasks)],
+    seeded = subprocess.run([PY, str(ROOT / "bench" / "seed.py"), "--tasks", str(args.tasks),
+                             "--incidents", str(args.incidents)],
                             env=environ, check=True, capture_output=True, text=True, cwd=ROOT)
-    token = json.loads(seeded.stdout)["token"]
+    creds = json.loads(seeded.stdout)
+    sweeps = sweep_rows(environ)
 
     port = free_port()
     log = open(data_dir / "serve.log", "w")  # noqa: SIM115 - closed below
@@ -90,7 +93,7 @@ def main():
     base = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(base, server)
-        rows = run_scenarios(base, token, args)
+        rows = run_scenarios(base, creds, args) + sweeps
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=30)
@@ -114,44 +117,87 @@ def wait_healthy(base, server, timeout=120):
     raise SystemExit("the portal did not become healthy; see var/bench/serve.log")
 
 
-# (name, path, baseline path, budget ratio of p95 or None, needs token)
+# name, path, baseline path (or None), budget, auth ("token", "session" or None)
 SCENARIOS = [
-    ("GET /api/health", "/api/health", "/api/bench/bare-health", None, False),
-    ("API list /api/v1/tasks", "/api/v1/tasks", "/api/bench/bare/tasks", 1.5, True),
+    ("GET /api/health", "/api/health", "/api/bench/bare-health", None, None),
+    ("API list /api/v1/tasks", "/api/v1/tasks", "/api/bench/bare/tasks", 1.5, "token"),
+    ("API list /api/v1/incidents", "/api/v1/incidents", "/api/bench/bare/incidents", 1.5, "token"),
+    ("API list incidents?status=resolved", "/api/v1/incidents?status=resolved", "/api/bench/bare/incidents", 1.5,
+     "token"),
+    ("API timeline (cursor)", "/api/v1/incidents/{incident}/timeline", "/api/bench/bare/incidents", 1.5, "token"),
+    ("API detail /api/v1/incidents/<id>", "/api/v1/incidents/{incident}", "/api/bench/bare/incidents", 1.5, "token"),
+    ("page: dashboard", "/", None, 100.0, "session"),
+    ("page: incident list", "/incidents/", None, None, "session"),
+    ("page: incident list, filtered", "/incidents/?status=open&severity=sev1", None, None, "session"),
 ]
 
 
-def run_scenarios(base, token, args):
+def headers_for(auth, creds):
+    if auth == "token":
+        return [f"Authorization: Token {creds['token']}"]
+    if auth == "session":
+        return [f"Cookie: sessionid={creds['session']}"]
+    return []
+
+
+def run_scenarios(base, creds, args):
     rows = []
     n, c = args.requests, args.concurrency
     for name, path, baseline, budget, auth in SCENARIOS:
-        warm = load(base + path, 50, c, token if auth else None)
+        path = path.format(incident=creds["incident"])
+        headers = headers_for(auth, creds)
+        warm = load(base + path, 50, c, headers)
         if warm["errors"]:
             raise SystemExit(f"{name}: {path} answers errors; see var/bench/serve.log")
-        load(base + baseline, 50, c, token if auth else None)
-        measured = load(base + path, n, c, token if auth else None)
-        base_figures = load(base + baseline, n, c, token if auth else None)
-        ratio = measured["p95_ms"] / base_figures["p95_ms"]
+        measured = load(base + path, n, c, headers)
+        row = {"scenario": name, **measured, "baseline": baseline or "-", "baseline_p95_ms": None,
+               "baseline_rps": None, "ratio": None, "budget": "-", "verdict": "-"}
+        if baseline:
+            load(base + baseline, 50, c, headers)
+            base_figures = load(base + baseline, n, c, headers)
+            row.update(baseline_p95_ms=base_figures["p95_ms"], baseline_rps=base_figures["rps"],
+                       ratio=measured["p95_ms"] / base_figures["p95_ms"])
+            if budget:
+                row.update(budget=f"p95 ≤ {budget} × bare DRF", verdict="PASS" if row["ratio"] <= budget else "MISS")
+        elif budget:
+            row.update(budget=f"p95 ≤ {budget:.0f} ms", verdict="PASS" if measured["p95_ms"] <= budget else "MISS")
+        rows.append(row)
+    return rows
+
+
+def sweep_rows(environ):
+    out = json.loads(subprocess.run([PY, str(ROOT / "bench" / "sweep.py")], env=environ, check=True,
+                                    capture_output=True, text=True, cwd=ROOT).stdout)
+    rows = []
+    for key, label in (("idle", "nothing due"), ("due", "all due")):
+        figures = out[key]
+        extra = f", {out['due']['notifications']} notifications" if key == "due" else ""
         rows.append({
-            "scenario": name, **measured, "baseline": baseline, "baseline_p95_ms": base_figures["p95_ms"],
-            "baseline_rps": base_figures["rps"], "ratio": ratio,
-            "budget": f"p95 ≤ {budget} × baseline" if budget else "-",
-            "verdict": ("PASS" if ratio <= budget else "MISS") if budget else "-",
+            "scenario": f"escalation sweep, {out['open']} open, {label}", "requests": figures["incidents"],
+            "errors": 0, "p50_ms": figures["seconds"] * 1000, "p95_ms": figures["seconds"] * 1000,
+            "p99_ms": figures["seconds"] * 1000, "rps": None, "baseline": "-", "baseline_p95_ms": None,
+            "baseline_rps": None, "ratio": None, "budget": "≤ 1000 ms",
+            "verdict": "PASS" if figures["seconds"] <= 1 else "MISS",
+            "note": f"{figures['queries']} queries{extra}",
         })
     return rows
 
 
+def fmt(value, spec):
+    return "-" if value is None else format(value, spec)
+
+
 def print_table(rows, backend):
-    header = f"{'scenario':38} {'req':>5} {'err':>4} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>7} " \
-             f"{'base p95':>9} {'base r/s':>8} {'ratio':>6}  {'budget':24} verdict"
-    print(f"\nbenchmarks on {backend} (2 cores; load from a separate process on 127.0.0.1; "
-          f"{rows and rows[0]['requests']} requests per scenario)")
+    header = (f"{'scenario':44} {'n':>6} {'err':>4} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>6} "
+              f"{'base p95':>8} {'base r/s':>8} {'ratio':>5}  {'budget':22} {'verdict':7} note")
+    print(f"\nbenchmarks on {backend}: 2 cores, load from a separate process on 127.0.0.1")
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r['scenario'][:38]:38} {r['requests']:>5} {r['errors']:>4} {r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} "
-              f"{r['p99_ms']:>8.1f} {r['rps']:>7.0f} {r['baseline_p95_ms']:>9.1f} {r['baseline_rps']:>8.0f} "
-              f"{r['ratio']:>6.2f}  {r['budget']:24} {r['verdict']}")
+        print(f"{r['scenario'][:44]:44} {r['requests']:>6} {r['errors']:>4} {fmt(r['p50_ms'], '8.1f')} "
+              f"{fmt(r['p95_ms'], '8.1f')} {fmt(r['p99_ms'], '8.1f')} {fmt(r['rps'], '6.0f')} "
+              f"{fmt(r['baseline_p95_ms'], '8.1f')} {fmt(r['baseline_rps'], '8.0f')} {fmt(r['ratio'], '5.2f')}  "
+              f"{r['budget']:22} {r['verdict']:7} {r.get('note', '')}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """REST API of the incidents app. Transitions are actions that call incidents.services."""
 
 import django_filters
-from django.db.models import Case, IntegerField, Prefetch, ProtectedError, Value, When
+from django.db.models import Prefetch, ProtectedError
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -143,12 +143,6 @@ class IncidentFilter(django_filters.FilterSet):
         return queryset.filter(status__in=OPEN_STATUSES) if value else queryset.exclude(status__in=OPEN_STATUSES)
 
 
-def open_first(queryset):
-    """Open incidents first, then newest first."""
-    rank = Case(When(status__in=OPEN_STATUSES, then=Value(0)), default=Value(1), output_field=IntegerField())
-    return queryset.annotate(open_rank=rank).order_by("open_rank", "-created_at", "-id")
-
-
 class TimelinePagination(AppendOnlyPagination):
     ordering = ("at", "id")  # oldest first, as the story reads
 
@@ -191,7 +185,7 @@ class IncidentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     }
 
     def get_queryset(self):
-        return open_first(Incident.objects.select_related("service").prefetch_related("responders"))
+        return Incident.objects.open_first().select_related("service").prefetch_related("responders")
 
     def get_serializer_class(self):
         if self.action == "create":

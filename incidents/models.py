@@ -259,6 +259,12 @@ class IncidentQuerySet(models.QuerySet):
     def open(self):
         return self.filter(status__in=OPEN_STATUSES)
 
+    def open_first(self):
+        """Open incidents first, then newest first: the order people triage in."""
+        rank = models.Case(models.When(status__in=OPEN_STATUSES, then=models.Value(0)),
+                           default=models.Value(1), output_field=models.IntegerField())
+        return self.annotate(open_rank=rank).order_by("open_rank", "-created_at", "-id")
+
 
 class Incident(models.Model):
     service = models.ForeignKey(Service, verbose_name=_("service"), on_delete=models.PROTECT,

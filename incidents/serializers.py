@@ -13,7 +13,6 @@ from incidents.models import (
     Contact,
     EscalationPolicy,
     EscalationStep,
-    EventKind,
     Incident,
     MaintenanceWindow,
     Notification,
@@ -277,10 +276,6 @@ class NoteSerializer(serializers.Serializer):
 
 class TimelineEventSerializer(serializers.ModelSerializer):
     actor = serializers.CharField(read_only=True)
-    # A plain string in the schema: a second enum named "kind" (channels have
-    # one) would need ENUM_NAME_OVERRIDES in settings to name both cleanly.
-    kind = serializers.CharField(read_only=True, help_text=_("One of: %(kinds)s.")
-                                 % {"kinds": ", ".join(EventKind.values)})
 
     class Meta:
         model = TimelineEvent

@@ -11,7 +11,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from incidents import services
-from incidents.api import open_first
 from incidents.forms import DeclareIncidentForm, IncidentFilterForm, NoteForm, ReopenForm
 from incidents.models import Availability, Contact, Incident, Tier
 from portal.errors import DomainError
@@ -35,7 +34,7 @@ def get_incident(pk) -> Incident:
 @permission_required("incidents.view_incident", raise_exception=True)
 def incident_list(request):
     form = IncidentFilterForm(request.GET or None)
-    incidents = open_first(Incident.objects.select_related("service"))
+    incidents = Incident.objects.open_first().select_related("service")
     if form.is_bound:
         form.is_valid()
         incidents = form.filter(incidents)

@@ -170,6 +170,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "kind" or "status"; name each enum after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "ChannelKindEnum": "incidents.models.ChannelKind",
+        "EventKindEnum": "incidents.models.EventKind",
+        "IncidentStatusEnum": "incidents.models.Status",
+        "NotificationStatusEnum": "incidents.models.NotificationStatus",
+    },
 }
 
 # django-q2 defaults are unsafe for us (DESIGN §8): name the broker, bound the
