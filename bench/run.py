@@ -124,7 +124,7 @@ SCENARIOS = [
     ("API list /api/v1/incidents", "/api/v1/incidents", "/api/bench/bare/incidents", 1.5, "token"),
     ("API list incidents?status=resolved", "/api/v1/incidents?status=resolved", "/api/bench/bare/incidents", 1.5,
      "token"),
-    ("API timeline (cursor)", "/api/v1/incidents/{incident}/timeline", "/api/bench/bare/incidents", 1.5, "token"),
+    ("API timeline (cursor)", "/api/v1/incidents/{incident}/timeline", "/api/bench/bare/timeline", 1.5, "token"),
     ("API detail /api/v1/incidents/<id>", "/api/v1/incidents/{incident}", "/api/bench/bare/incidents", 1.5, "token"),
     ("page: dashboard", "/", None, 100.0, "session"),
     ("page: incident list", "/incidents/", None, None, "session"),

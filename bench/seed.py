@@ -27,6 +27,7 @@ from rest_framework.authtoken.models import Token  # noqa: E402
 
 BATCH = 5000
 SEVERITIES = ("sev1", "sev2", "sev3", "sev4")
+EVENT_KINDS = ("created", "escalation", "notification_sent", "note", "status")
 
 
 def seed_tasks(n: int) -> None:
@@ -44,7 +45,7 @@ def seed_incidents(n: int, open_n: int) -> None:
     """n incidents, the newest open_n of them open and escalating (SEV1 snapshot, next step in 30 min)."""
     from incidents import demo
     from incidents.escalation import snapshot_policy
-    from incidents.models import Incident, Service
+    from incidents.models import Incident, Service, TimelineEvent
 
     demo.seed()
     services = list(Service.objects.all())
@@ -65,6 +66,11 @@ def seed_incidents(n: int, open_n: int) -> None:
                 next_escalation_at=now + timedelta(minutes=30) if is_open else None,
             ))
         Incident.objects.bulk_create(rows)
+        TimelineEvent.objects.bulk_create(
+            TimelineEvent(incident=incident, at=incident.created_at + timedelta(minutes=k), kind=kind,
+                          message=f"bench event {k}")
+            for incident in rows for k, kind in enumerate(EVENT_KINDS)
+        )
 
 
 def main():

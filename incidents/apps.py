@@ -15,6 +15,9 @@ class IncidentsConfig(AppConfig):
         "incidents.add_maintenancewindow",
     ]
 
+    nav = [("incidents:list", _("Incidents")), ("incidents:who-to-call", _("Who to call"))]
+    dashboard_panels = [("incidents/_dashboard_panel.html", "incidents.dashboard.panel")]
+
     schedules = [
         {"name": "incidents.escalate", "func": "incidents.tasks.escalate", "schedule_type": "I", "minutes": 1,
          "cluster": None},

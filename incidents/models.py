@@ -261,9 +261,7 @@ class IncidentQuerySet(models.QuerySet):
 
     def open_first(self):
         """Open incidents first, then newest first: the order people triage in."""
-        rank = models.Case(models.When(status__in=OPEN_STATUSES, then=models.Value(0)),
-                           default=models.Value(1), output_field=models.IntegerField())
-        return self.annotate(open_rank=rank).order_by("open_rank", "-created_at", "-id")
+        return self.order_by("open_rank", "-created_at", "-id")
 
 
 class Incident(models.Model):
@@ -304,10 +302,15 @@ class Incident(models.Model):
     next_escalation_at = models.DateTimeField(_("next escalation"), null=True, blank=True)
     # Which sweep last took this incident (SQLite has no row locks; see incidents.escalation).
     escalation_claim = models.UUIDField(null=True, blank=True, editable=False)
+    # 0 while open, 1 after; kept by the database itself, so "open first, newest
+    # first" reads an index instead of sorting every incident on each request.
+    open_rank = models.GeneratedField(
+        expression=models.Case(models.When(status__in=OPEN_STATUSES, then=models.Value(0)), default=models.Value(1)),
+        output_field=models.PositiveSmallIntegerField(), db_persist=True)
 
     objects = IncidentQuerySet.as_manager()
     history = HistoricalRecords(excluded_fields=["escalation_snapshot", "escalation_step", "next_escalation_at",
-                                                 "escalation_claim"])
+                                                 "escalation_claim", "open_rank"])
 
     class Meta:
         ordering = ["-created_at"]
@@ -315,6 +318,7 @@ class Incident(models.Model):
         verbose_name_plural = _("incidents")
         indexes = [
             models.Index(fields=["status", "-created_at"], name="incident_status_created"),
+            models.Index(fields=["open_rank", "-created_at", "-id"], name="incident_open_first"),
             models.Index(fields=["next_escalation_at"], name="incident_next_escalation",
                          condition=Q(next_escalation_at__isnull=False)),
         ]

@@ -1,10 +1,11 @@
 import json
 
+from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.db.models import Count, Min
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -16,33 +17,20 @@ from rest_framework.decorators import api_view, permission_classes, renderer_cla
 from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
 
-from incidents.models import Incident, Severity
 from portal import health, metrics
 from portal.permissions import Public
 from portal.roles import role_of
 
-DASHBOARD_OPEN_INCIDENTS = 20
-
 
 def dashboard(request):
-    context = {"health": health.collect(), "role": role_of(request.user), "now": timezone.now()}
-    context.update(open_incidents_summary())
+    """Portal health, then each app's panel (AppConfig.dashboard_panels: template and context function)."""
+    now = timezone.now()
+    panels = []
+    for config in apps.get_app_configs():
+        for template, function in getattr(config, "dashboard_panels", ()):
+            panels.append({"template": template, "context": import_string(function)(request=request, now=now)})
+    context = {"health": health.collect(), "role": role_of(request.user), "now": now, "panels": panels}
     return render(request, "portal/dashboard.html", context)
-
-
-def open_incidents_summary() -> dict:
-    """Open incidents: a count and the oldest age per severity, and the most severe, oldest first."""
-    open_incidents = Incident.objects.open()
-    stats = {row["severity"]: row for row in open_incidents.values("severity").annotate(
-        count=Count("id"), oldest=Min("created_at")).order_by()}
-    by_severity = [{"severity": value, "label": label, "count": stats.get(value, {}).get("count", 0),
-                    "oldest": stats.get(value, {}).get("oldest")} for value, label in Severity.choices]
-    return {
-        "open_by_severity": by_severity,
-        "open_total": sum(row["count"] for row in by_severity),
-        "open_incidents": list(open_incidents.select_related("service").order_by("severity", "created_at")
-                               [:DASHBOARD_OPEN_INCIDENTS]),
-    }
 
 
 @never_cache
