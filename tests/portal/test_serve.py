@@ -89,6 +89,8 @@ def test_serve_starts_web_and_workers_and_stops_them_all_on_ctrl_c(serve_env):
         proc.wait(timeout=15)
         assert time.monotonic() - started < 10
         assert proc.returncode == 0
+        rest = proc.stdout.read() or ""
+        assert "killing it" not in rest, rest  # every child stopped on its own, none was killed
         time.sleep(0.2)
         left = [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
         assert left == [], [" ".join(p.cmdline()) for p in left]

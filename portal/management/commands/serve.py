@@ -159,15 +159,22 @@ class Command(BaseCommand):
         return 0
 
     def stop_children(self, grace: float):
+        # SIGTERM to each child only, not its group: gunicorn's master and
+        # qcluster's main process stop their own workers in order. Signalled
+        # all at once, a cluster's monitor dies before the sentinel drains its
+        # result queue and the sentinel waits forever.
         for child in self.children.values():
-            self.signal_group(child, signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):
+                child.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + grace
         for child in self.children.values():
             with contextlib.suppress(subprocess.TimeoutExpired):
                 child.wait(timeout=max(0.1, deadline - time.monotonic()))
         # Whatever is left, and any grandchild (gunicorn or q workers) that
         # outlived its parent, goes now.
-        for child in self.children.values():
+        for name, child in self.children.items():
+            if child.poll() is None:
+                self.stderr.write(f"{name} did not stop within {grace:.0f} s; killing it")
             self.signal_group(child, signal.SIGKILL)
             try:
                 child.wait(timeout=2)
