@@ -1,0 +1,43 @@
+"""Backup freshness for the dashboard panel, the targets page and /api/metrics."""
+
+from django.db.models import Max, OuterRef, Q, Subquery
+from django.utils import timezone
+from prometheus_client.core import GaugeMetricFamily
+
+from backups.models import BackupRun, BackupTarget, RunStatus, Verification
+
+VERIFIED = Q(runs__status=RunStatus.SUCCEEDED, runs__pruned_at=None,
+             runs__verification__in=(Verification.PASSED, Verification.SKIPPED))
+
+
+def targets_with_freshness(now, queryset=None) -> list[BackupTarget]:
+    """Targets with `last_verified_at`, `age`, `state` and `last_run` set, in a constant number of queries."""
+    last_run = BackupRun.objects.filter(target=OuterRef("pk")).order_by("-id").values("pk")[:1]
+    targets = list((queryset if queryset is not None else BackupTarget.objects.all()).select_related("service")
+                   .annotate(last_verified_at=Max("runs__finished_at", filter=VERIFIED), last_run_id=Subquery(last_run))
+                   .order_by("name"))
+    runs = BackupRun.objects.in_bulk([t.last_run_id for t in targets if t.last_run_id])
+    for target in targets:
+        target.age = now - target.last_verified_at if target.last_verified_at else None
+        target.state = target.freshness(target.age)
+        target.last_run = runs.get(target.last_run_id)
+    return targets
+
+
+def panel(*, request, now) -> dict:
+    targets = targets_with_freshness(now)
+    return {"now": now, "targets": targets, "late": sum(t.state == "critical" for t in targets)}
+
+
+def verified_ages():
+    now = timezone.now()
+    age = GaugeMetricFamily("portal_backup_last_verified_age_seconds",
+                            "Seconds since the newest verified backup of each target finished.", labels=["target"])
+    has = GaugeMetricFamily("portal_backup_has_verified",
+                            "1 when a target has at least one verified backup.", labels=["target"])
+    for target in targets_with_freshness(now):
+        if target.age is not None:
+            age.add_metric([target.name], target.age.total_seconds())
+        has.add_metric([target.name], 0.0 if target.age is None else 1.0)
+    yield age
+    yield has

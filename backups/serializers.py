@@ -1,0 +1,76 @@
+"""REST shapes of the backups app. Serializers check shape; services decide."""
+
+import copy
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from backups.models import BackupRun, BackupTarget, Rehearsal, RestoreRun, RestoreStatus, RunStatus
+
+
+def status_field(choices):
+    # Not an enum component: "status" is a field name many apps use, and the enum postprocessing
+    # would give ours a hashed name until settings.ENUM_NAME_OVERRIDES names it.
+    @extend_schema_field({"type": "string", "description": " | ".join(choices.values)})
+    class StatusField(serializers.CharField):
+        pass
+
+    return StatusField(read_only=True)
+
+
+class BackupTargetSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = BackupTarget
+        fields = ["id", "name", "service", "kind", "source", "destination", "excludes", "schedule", "keep_last",
+                  "keep_daily", "keep_weekly", "keep_monthly", "compress", "verify", "enabled", "next_run_at",
+                  "created_at"]
+        read_only_fields = ["next_run_at", "created_at"]
+
+    def validate(self, attrs):
+        # The model's clean() holds the rules shared with the page's form (paths, cron, retention).
+        candidate = copy.copy(self.instance) if self.instance else BackupTarget()
+        for name, value in attrs.items():
+            setattr(candidate, name, value)
+        try:
+            candidate.clean()
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from None
+        return attrs
+
+
+class BackupRunSerializer(serializers.ModelSerializer):
+    target_name = serializers.CharField(source="target.name", read_only=True)
+    status = status_field(RunStatus)
+
+    class Meta:
+        model = BackupRun
+        fields = ["id", "target", "target_name", "trigger", "status", "format", "requested_by", "queued_at",
+                  "started_at", "finished_at", "heartbeat_at", "bytes_done", "file", "size", "sha256",
+                  "verification", "verified_at", "verification_detail", "error", "pruned_at"]
+        read_only_fields = fields
+
+
+class RestoreRequestSerializer(serializers.Serializer):
+    confirm = serializers.CharField(help_text=_("The target's name, typed out: restoring replaces its data."))
+    target = serializers.PrimaryKeyRelatedField(queryset=BackupTarget.objects.all(), required=False,
+                                                help_text=_("Restore into another target of the same kind "
+                                                            "(default: the backup's own target)."))
+
+
+class RestoreRunSerializer(serializers.ModelSerializer):
+    status = status_field(RestoreStatus)
+
+    class Meta:
+        model = RestoreRun
+        fields = ["id", "backup", "target", "destination", "safety_run", "requested_by", "requested_at",
+                  "finished_at", "status", "integrity", "error"]
+        read_only_fields = fields
+
+
+class RehearsalSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Rehearsal
+        fields = ["id", "target", "backup", "started_at", "finished_at", "passed", "detail", "error"]
+        read_only_fields = fields

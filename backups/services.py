@@ -1,0 +1,421 @@
+"""Backup workflows: queue, perform, verify, rotate, restore, rehearse, sweep.
+
+Keyword-only functions; each leaves rows behind (BackupRun, RestoreRun,
+Rehearsal) as the audit trail. Problems that need a person open an incident
+through `incidents.services`, one per target (dedup key `backup:<id>`).
+"""
+
+import logging
+import os
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import psutil
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_q.tasks import async_task
+
+from backups import kinds, retention
+from backups.models import (
+    BackupRun,
+    BackupTarget,
+    Kind,
+    Rehearsal,
+    RestoreRun,
+    RestoreStatus,
+    RunStatus,
+    Trigger,
+    Verification,
+)
+from incidents.services import open_incident
+from portal.errors import DomainError
+from portal.lib.paths import allowed_path
+
+logger = logging.getLogger(__name__)
+
+# A running backup reports progress at least this often; silence for STALE_AFTER means its worker died.
+PROGRESS_EVERY = 2.0
+STALE_AFTER = timedelta(minutes=10)
+# Longer than the long cluster's retry: a queued run still waiting then was lost with its task.
+QUEUED_TOO_LONG = timedelta(hours=7)
+PATH_KINDS = (Kind.SQLITE, Kind.DIRECTORY, Kind.FILE)
+
+
+def report_problem(*, target: BackupTarget, title: str, description: str, severity: str = "sev3") -> None:
+    open_incident(service=target.service, title=title, severity=severity, source="backup",
+                  dedup_key=f"backup:{target.pk}", description=description)
+
+
+# --- Backing up -------------------------------------------------------------
+
+def _create_run(*, target: BackupTarget, trigger: str, by=None) -> BackupRun:
+    try:
+        with transaction.atomic():
+            return BackupRun.objects.create(target=target, trigger=trigger, requested_by=by)
+    except IntegrityError:
+        raise DomainError(_("A backup of %(name)s is already queued or running.") % {"name": target.name},
+                          code="busy", conflict=True) from None
+
+
+def queue_backup(*, target: BackupTarget, trigger: str, by=None) -> BackupRun:
+    """Record a queued run (the claim) and hand it to the long cluster once committed."""
+    run = _create_run(target=target, trigger=trigger, by=by)
+    transaction.on_commit(lambda: async_task("backups.tasks.perform_backup", run.pk, cluster=settings.LONG_QUEUE))
+    return run
+
+
+def run_backup(*, target: BackupTarget, trigger: str, by=None, progress: Callable[[int], None] | None = None,
+               backup: Callable | None = None) -> BackupRun:
+    """Back up now in this process (CLI, demo data, safety copies)."""
+    run = _create_run(target=target, trigger=trigger, by=by)
+    return perform_backup(run=run, progress=progress, backup=backup)
+
+
+def _reporter(run: BackupRun, extra: Callable[[int], None] | None) -> Callable[[int], None]:
+    last = [time.monotonic()]
+
+    def report(done: int) -> None:
+        if extra:
+            extra(done)
+        moment = time.monotonic()
+        if moment - last[0] >= PROGRESS_EVERY:
+            last[0] = moment
+            run.record_progress(done, now=timezone.now())
+
+    return report
+
+
+def partial_path(final: Path) -> Path:
+    """Where a backup is written before its rename: hidden, and never matching `<target>_<stamp>.<ext>`."""
+    return final.with_name(f".{final.name}.partial")
+
+
+def _remove_partials(final: Path) -> None:
+    temp = partial_path(final)
+    for leftover in (temp, temp.with_name(temp.name + ".db")):
+        leftover.unlink(missing_ok=True)
+
+
+def _final_path(target: BackupTarget, destination: Path, started: datetime) -> Path:
+    moment = timezone.localtime(started).replace(microsecond=0)
+    while True:
+        final = destination / f"{target.name}_{moment:%Y%m%d_%H%M%S}.{kinds.extension(target)}"
+        if not final.exists() and not partial_path(final).exists():
+            return final
+        moment += timedelta(seconds=1)
+
+
+def check_paths(target: BackupTarget) -> Path:
+    """The destination folder (created if needed); ValidationError if a path left PORTAL_FILE_ROOTS."""
+    if target.kind in PATH_KINDS:
+        allowed_path(target.source)
+    destination = allowed_path(target.destination)
+    destination.mkdir(parents=True, exist_ok=True)
+    return destination
+
+
+def perform_backup(*, run: BackupRun, progress: Callable[[int], None] | None = None,
+                   backup: Callable | None = None) -> BackupRun:
+    """Write, fsync and rename the backup file; verify it; rotate old ones after a verified success."""
+    now = timezone.now()
+    claimed = BackupRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
+        status=RunStatus.RUNNING, started_at=now, heartbeat_at=now, worker_pid=os.getpid(),
+        worker_host=socket.gethostname())
+    run.refresh_from_db()
+    if not claimed:
+        return run
+    target = run.target
+    try:
+        destination = check_paths(target)
+    except (ValidationError, OSError) as exc:
+        message = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+        return _fail(run, message)
+    final = _final_path(target, destination, run.started_at)
+    run.file = str(final)
+    run.format = kinds.format_of(target)
+    run.save(update_fields=["file", "format"])
+    temp = partial_path(final)
+    try:
+        fmt, sha, size = (backup or kinds.BACKUPS[target.kind])(target, temp, _reporter(run, progress))
+        os.replace(temp, final)
+        kinds.fsync_dir(destination)
+    except BaseException as exc:
+        _remove_partials(final)
+        if not isinstance(exc, Exception):
+            run.mark_failed(_("Interrupted (%(signal)s); the partial file was removed.")
+                            % {"signal": type(exc).__name__})
+            raise
+        if isinstance(exc, kinds.BackupError):
+            message = str(exc)
+        else:
+            message = kinds.disk_full_message(exc) or f"{type(exc).__name__}: {exc}"
+            if not kinds.disk_full_message(exc):
+                logger.exception("backup of %s failed", target.name)
+        return _fail(run, message)
+    run.format = fmt
+    run.mark_succeeded(size=size, sha256=sha)
+    if target.verify:
+        verify_backup(run=run)
+    if run.verification in (Verification.PASSED, Verification.SKIPPED) and run.trigger != Trigger.PRE_RESTORE:
+        apply_retention(target=target)
+    return run
+
+
+def _fail(run: BackupRun, message: str) -> BackupRun:
+    run.mark_failed(message)
+    report_problem(target=run.target, title=_("Backup of %(name)s failed") % {"name": run.target.name},
+                   description=message)
+    return run
+
+
+def verify_backup(*, run: BackupRun) -> BackupRun:
+    """Re-read the file against its recorded SHA-256, then check it with the format's own tool."""
+    path = Path(run.file)
+    if not run.is_restorable() or not path.is_file():
+        run.mark_verified(passed=False, detail=_("The backup file is missing."))
+    else:
+        sha, _size = kinds.sha256_of(path)
+        if sha != run.sha256:
+            run.mark_verified(passed=False, detail=_("Checksum mismatch: recorded %(recorded)s, the file now has "
+                                                     "%(actual)s.") % {"recorded": run.sha256, "actual": sha})
+        else:
+            passed, detail = kinds.VERIFIERS[run.format](path)
+            run.mark_verified(passed=passed, detail=_("Checksum matches. %(detail)s") % {"detail": detail})
+    if run.verification == Verification.FAILED:
+        report_problem(target=run.target, title=_("Backup of %(name)s failed verification") % {
+            "name": run.target.name}, description=run.verification_detail)
+    return run
+
+
+def queue_verify(*, run: BackupRun) -> None:
+    transaction.on_commit(lambda: async_task("backups.tasks.verify_backup", run.pk, cluster=settings.LONG_QUEUE))
+
+
+# --- Retention ----------------------------------------------------------------
+
+def apply_retention(*, target: BackupTarget, dry_run: bool = False, now: datetime | None = None) -> list[BackupRun]:
+    """Delete the backups the policy no longer keeps (or, dry, list them); returns those runs."""
+    if not target.keeps_something():
+        raise DomainError(_("The retention policy of %(name)s keeps nothing; refusing to delete backups.")
+                          % {"name": target.name}, field="keep_last")
+    runs = retention.candidates(target)
+    if not any(r.verification in (Verification.PASSED, Verification.SKIPPED) for r in runs):
+        # Without one known-good backup, deleting anything could leave nothing restorable.
+        return []
+    _keep, delete = retention.plan(target, runs)
+    if dry_run:
+        return delete
+    now = now or timezone.now()
+    for run in delete:
+        Path(run.file).unlink(missing_ok=True)
+        run.mark_pruned(now=now)
+    return delete
+
+
+# --- Restoring -----------------------------------------------------------------
+
+def check_restore(*, run: BackupRun, target: BackupTarget, confirm: str) -> None:
+    """The rules a restore must pass before anything is touched (cheap ones; the checksum comes later)."""
+    if confirm != target.name:
+        raise DomainError(_("Type the target's name (%(name)s) to confirm the restore.") % {"name": target.name},
+                          field="confirm")
+    if not run.is_restorable() or not Path(run.file).is_file():
+        raise DomainError(_("Backup #%(id)s has no file to restore from.") % {"id": run.pk}, code="no_file",
+                          conflict=True)
+    wanted = kinds.format_of(target)
+    if run.format != wanted:
+        raise DomainError(_("Backup #%(id)s is a %(has)s; %(name)s needs a %(wants)s.") % {
+            "id": run.pk, "has": run.get_format_display(), "name": target.name,
+            "wants": dict(run._meta.get_field("format").choices)[wanted]}, code="wrong_kind")
+    if target.kind == Kind.PORTAL_DB and connection.vendor == "postgresql":
+        raise DomainError(_("The portal cannot restore its own PostgreSQL database while it runs on it: stop the "
+                            "portal and its workers, then run pg_restore --clean --if-exists --single-transaction "
+                            "--dbname <portal database> %(file)s.") % {"file": run.file}, code="portal_running")
+    if target.kind in PATH_KINDS:
+        try:
+            allowed_path(target.source)
+        except ValidationError as exc:
+            raise DomainError("; ".join(exc.messages), field="target") from None
+    if Path(run.file).stat().st_size != run.size:
+        raise DomainError(_("Checksum error: backup #%(id)s changed on disk since it was written.") % {"id": run.pk},
+                          code="checksum")
+
+
+def request_restore(*, run: BackupRun, by, confirm: str, target: BackupTarget | None = None,
+                    enqueue: bool = True) -> RestoreRun:
+    target = target or run.target
+    check_restore(run=run, target=target, confirm=confirm)
+    into = connection.settings_dict["NAME"] if target.kind == Kind.PORTAL_DB else target.source
+    restore = RestoreRun.objects.create(backup=run, target=target, destination=into, requested_by=by)
+    if enqueue:
+        transaction.on_commit(lambda: async_task("backups.tasks.perform_restore", restore.pk,
+                                                 cluster=settings.LONG_QUEUE))
+    return restore
+
+
+def restore_backup(*, run: BackupRun, by, confirm: str, target: BackupTarget | None = None) -> RestoreRun:
+    """Restore now in this process (CLI); raises DomainError if a rule forbids it."""
+    restore = request_restore(run=run, by=by, confirm=confirm, target=target, enqueue=False)
+    restore = perform_restore(restore=restore)
+    if restore.status == RestoreStatus.FAILED and restore.error.startswith(_("Checksum error")):
+        raise DomainError(restore.error, code="checksum")
+    return restore
+
+
+def perform_restore(*, restore: RestoreRun) -> RestoreRun:
+    """Checksum, safety copy (`pre_restore` run), restore into place, integrity check."""
+    claimed = RestoreRun.objects.filter(pk=restore.pk, status=RestoreStatus.QUEUED).update(
+        status=RestoreStatus.RUNNING)
+    restore.refresh_from_db()
+    if not claimed:
+        return restore
+    run, target = restore.backup, restore.target
+    sha, _size = kinds.sha256_of(Path(run.file)) if Path(run.file).is_file() else ("", 0)
+    if sha != run.sha256:
+        restore.mark_failed(_("Checksum error: backup #%(id)s no longer matches its recorded SHA-256; "
+                              "nothing was changed.") % {"id": run.pk})
+        return restore
+    if target.kind != Kind.PORTAL_DB and target.kind in PATH_KINDS and not Path(target.source).exists():
+        safety = None  # nothing there to save
+    else:
+        safety = run_backup(target=target, trigger=Trigger.PRE_RESTORE, by=restore.requested_by)
+        if safety.status == RunStatus.FAILED and target.kind == Kind.SQLITE and kinds.is_damaged(safety.error):
+            # SQLite cannot read the current file, so no consistent copy exists: keep its bytes as they are.
+            safety = run_backup(target=target, trigger=Trigger.PRE_RESTORE, by=restore.requested_by,
+                                backup=kinds.copy_damaged_sqlite)
+        if safety.status != RunStatus.SUCCEEDED:
+            restore.safety_run = safety
+            restore.save(update_fields=["safety_run"])
+            restore.mark_failed(_("The safety copy of the current data failed (%(error)s); nothing was "
+                                  "restored.") % {"error": safety.error})
+            return restore
+        restore.safety_run = safety
+        restore.save(update_fields=["safety_run"])
+    try:
+        passed, detail = kinds.restore_into_target(target, Path(run.file), run.format)
+    except Exception as exc:
+        logger.exception("restore of %s from #%s failed", target.name, run.pk)
+        if target.kind == Kind.PORTAL_DB:
+            _rerecord(restore, run, safety)
+        restore.mark_failed(_("The restore failed: %(error)s. The safety copy is backup #%(safety)s.") % {
+            "error": exc, "safety": safety.pk if safety else "-"})
+        return restore
+    if target.kind == Kind.PORTAL_DB:
+        _rerecord(restore, run, safety)
+    if passed:
+        restore.mark_succeeded(detail)
+    else:
+        restore.mark_failed(_("The restored data failed its integrity check: %(detail)s") % {"detail": detail})
+    return restore
+
+
+def _rerecord(restore: RestoreRun, run: BackupRun, safety: BackupRun | None) -> None:
+    # The portal's database now holds the backup's rows: the backup run itself is in it as it
+    # was mid-write, and the safety copy and this restore are not in it at all. Write them back.
+    for row in (run, safety, restore):
+        if row is not None:
+            row.save()
+
+
+# --- Rehearsals, freshness, sweeps ---------------------------------------------
+
+def rehearse(*, target: BackupTarget) -> Rehearsal:
+    """Restore the newest verified backup into a scratch folder and look inside; incident on failure."""
+    backup = target.runs.verified().order_by("-id").first()
+    rehearsal = Rehearsal.objects.create(target=target, backup=backup)
+    if backup is None:
+        rehearsal.finish(passed=False, detail={}, error=_("There is no verified backup to rehearse."))
+    elif not (Path(backup.file).is_file() and kinds.sha256_of(Path(backup.file))[0] == backup.sha256):
+        rehearsal.finish(passed=False, detail={}, error=_("Backup #%(id)s is missing or no longer matches its "
+                                                          "checksum.") % {"id": backup.pk})
+    else:
+        scratch = Path(tempfile.mkdtemp(prefix=".rehearsal-", dir=backup.file.rsplit("/", 1)[0]))
+        try:
+            passed, detail = kinds.REHEARSALS[backup.format](target, Path(backup.file), scratch)
+            error = "" if passed else _("The restored copy failed its checks.")
+            rehearsal.finish(passed=passed, detail=detail, error=error)
+        except Exception as exc:
+            logger.exception("rehearsal of %s failed", target.name)
+            rehearsal.finish(passed=False, detail={}, error=f"{type(exc).__name__}: {exc}")
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    if not rehearsal.passed:
+        report_problem(target=target, title=_("Restore rehearsal of %(name)s failed") % {"name": target.name},
+                       description=rehearsal.error)
+    return rehearsal
+
+
+def rehearse_all() -> list[Rehearsal]:
+    return [rehearse(target=t) for t in BackupTarget.objects.filter(enabled=True).select_related("service")]
+
+
+def latest_verified_age(*, target: BackupTarget, now: datetime) -> timedelta | None:
+    """Age of the newest verified backup (None: there is none); the backup_freshness probe reads this."""
+    finished = target.runs.verified().order_by("-finished_at").values_list("finished_at", flat=True).first()
+    return None if finished is None else now - finished
+
+
+def check_freshness(*, now: datetime) -> list[BackupTarget]:
+    """Open an incident for every target without a verified backup younger than its service's RPO."""
+    late = []
+    for target in BackupTarget.objects.filter(enabled=True, service__rpo__isnull=False).select_related("service"):
+        age = latest_verified_age(target=target, now=now)
+        if age is None or age > target.service.rpo:
+            late.append(target)
+            report_problem(target=target, severity="sev2",
+                           title=_("No verified backup of %(name)s within its RPO") % {"name": target.name},
+                           description=_("RPO %(rpo)s; newest verified backup: %(age)s old.") % {
+                               "rpo": target.service.rpo, "age": age if age is not None else _("none")})
+    return late
+
+
+def dispatch_due(*, now: datetime) -> list[BackupRun]:
+    """Queue the targets whose cron slot has come. The conditional update on next_run_at is the
+    claim: when two clusters run this at once, only one moves the slot and queues the run."""
+    queued = []
+    for target in BackupTarget.objects.filter(enabled=True).exclude(next_run_at__gt=now).select_related("service"):
+        claimed = BackupTarget.objects.filter(pk=target.pk, next_run_at=target.next_run_at).update(
+            next_run_at=target.next_run_after(now))
+        if not claimed or target.next_run_at is None:
+            continue
+        try:
+            queued.append(queue_backup(target=target, trigger=Trigger.SCHEDULE))
+        except DomainError:
+            logger.info("scheduled backup of %s skipped: one is still running", target.name)
+    return queued
+
+
+def sweep_stale(*, now: datetime) -> list[BackupRun]:
+    """Fail the runs a dead worker left behind and remove their partial files."""
+    host = socket.gethostname()
+    failed = []
+    for run in BackupRun.objects.filter(status__in=(RunStatus.RUNNING, RunStatus.QUEUED)).select_related("target"):
+        if run.status == RunStatus.QUEUED:
+            if run.queued_at >= now - QUEUED_TOO_LONG:
+                continue
+            message = _("The backup task was never picked up by the long-job cluster.")
+        elif run.worker_host == host and run.worker_pid and not psutil.pid_exists(run.worker_pid):
+            message = _("The worker (process %(pid)s on %(host)s) stopped while writing this backup; the partial "
+                        "file was removed.") % {"pid": run.worker_pid, "host": host}
+        elif run.heartbeat_at and run.heartbeat_at < now - STALE_AFTER:
+            message = _("No progress for %(minutes)d minutes: the worker is gone; the partial file was "
+                        "removed.") % {"minutes": STALE_AFTER.total_seconds() // 60}
+        else:
+            continue
+        if BackupRun.objects.filter(pk=run.pk, status=run.status).update(
+                status=RunStatus.FAILED, error=message, finished_at=now):
+            if run.file:
+                _remove_partials(Path(run.file))
+            run.refresh_from_db()
+            report_problem(target=run.target, title=_("Backup of %(name)s failed") % {"name": run.target.name},
+                           description=message)
+            failed.append(run)
+    return failed

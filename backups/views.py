@@ -1,0 +1,102 @@
+"""Backup pages. Login is required everywhere by middleware; writes check the role."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.paginator import Paginator
+from django.db import connection
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from backups import services
+from backups.dashboard import targets_with_freshness
+from backups.forms import RestoreForm
+from backups.models import BackupRun, BackupTarget, Kind, Trigger
+from portal.errors import DomainError
+
+PAGE_SIZE = 50
+RECENT_RUNS = 30
+
+
+def get_run(pk) -> BackupRun:
+    return get_object_or_404(BackupRun.objects.select_related("target__service", "requested_by"), pk=pk)
+
+
+@permission_required("backups.view_backuptarget", raise_exception=True)
+def target_list(request):
+    now = timezone.now()
+    return render(request, "backups/targets.html", {"targets": targets_with_freshness(now), "now": now,
+                                                    "can_run": request.user.has_perm("backups.add_backuprun")})
+
+
+@permission_required("backups.view_backuptarget", raise_exception=True)
+def target_detail(request, pk):
+    now = timezone.now()
+    found = targets_with_freshness(now, BackupTarget.objects.filter(pk=pk))
+    if not found:
+        raise Http404
+    target = found[0]
+    runs = list(target.runs.select_related("requested_by").order_by("-id")[:RECENT_RUNS])
+    context = {"target": target, "runs": runs, "now": now, "rehearsals": target.rehearsals.order_by("-id")[:12],
+               "restores": target.restores.select_related("requested_by", "backup").order_by("-id")[:12],
+               "can_run": request.user.has_perm("backups.add_backuprun"),
+               "polling": any(r.is_active() for r in runs)}
+    return render(request, "backups/target.html", context)
+
+
+@permission_required("backups.view_backuprun", raise_exception=True)
+def run_list(request):
+    runs = BackupRun.objects.select_related("target").order_by("-id")
+    page = Paginator(runs, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "backups/runs.html", {
+        "page": page, "polling": any(r.is_active() for r in page.object_list)})
+
+
+@permission_required("backups.view_backuprun", raise_exception=True)
+def run_detail(request, pk):
+    run = get_run(pk)
+    return render(request, "backups/run.html", {
+        "run": run, "polling": run.is_active(),
+        "can_restore": request.user.has_perm("backups.restore_backuprun") and run.is_restorable()})
+
+
+@require_POST
+@permission_required("backups.add_backuprun", raise_exception=True)
+def run_now(request, pk):
+    target = get_object_or_404(BackupTarget, pk=pk)
+    try:
+        run = services.queue_backup(target=target, trigger=Trigger.MANUAL, by=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect(target)
+    messages.success(request, _("Backup queued; this page shows its progress."))
+    return redirect(run)
+
+
+@require_POST
+@permission_required("backups.add_backuprun", raise_exception=True)
+def verify_now(request, pk):
+    run = get_run(pk)
+    services.queue_verify(run=run)
+    messages.success(request, _("Verification queued: the checksum is re-read and the file checked again."))
+    return redirect(run)
+
+
+@permission_required("backups.restore_backuprun", raise_exception=True)
+def restore(request, pk):
+    run = get_run(pk)
+    form = RestoreForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            restore_run = services.request_restore(run=run, by=request.user, confirm=form.cleaned_data["confirm"])
+        except DomainError as exc:
+            form.add_error("confirm" if exc.field == "confirm" else None, exc.message)
+        else:
+            messages.success(request, _("Restore #%(id)s queued. A safety copy of the current data is taken "
+                                        "first.") % {"id": restore_run.pk})
+            return redirect(run.target)
+    context = {"run": run, "form": form, "portal_db": run.target.kind == Kind.PORTAL_DB,
+               "portal_engine": connection.vendor}
+    return render(request, "backups/restore.html", context, status=400 if form.errors else 200)

@@ -1,0 +1,107 @@
+import errno
+import hashlib
+import re
+import sqlite3
+import tarfile
+from pathlib import Path
+
+from backups import kinds, services
+from backups.models import RunStatus, Verification
+from incidents.models import Incident
+
+NAME = re.compile(r"^(?P<target>.+)_\d{8}_\d{6}\.[a-z0-9.]+$")
+
+
+def test_a_sqlite_backup_is_named_after_its_target_and_passes_integrity_check(make_target):
+    target = make_target("sqlite", name="inventory")
+    run = services.run_backup(target=target, trigger="manual")
+    assert run.status == RunStatus.SUCCEEDED
+    assert run.verification == Verification.PASSED
+    path = Path(run.file)
+    assert NAME.match(path.name).group("target") == "inventory"
+    assert path.suffix == ".sqlite3"
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == run.sha256
+    con = sqlite3.connect(path)
+    assert con.execute("SELECT count(*) FROM item").fetchone()[0] == 100
+    assert "integrity_check: ok" in run.verification_detail
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def test_a_file_backup_records_the_sha256_of_what_it_wrote(make_target, roots):
+    source = roots / "model.bin"
+    source.write_bytes(b"weights" * 100_000)
+    run = services.run_backup(target=make_target("file", source=str(source)), trigger="manual")
+    assert run.sha256 == hashlib.sha256(source.read_bytes()).hexdigest()
+    assert run.size == source.stat().st_size
+
+
+def test_a_compressed_file_backup_hashes_the_compressed_bytes_and_verifies(make_target, roots):
+    source = roots / "log.txt"
+    source.write_text("line\n" * 50_000)
+    run = services.run_backup(target=make_target("file", source=str(source), compress=True), trigger="manual")
+    assert run.file.endswith(".bak.gz")
+    assert run.sha256 == hashlib.sha256(Path(run.file).read_bytes()).hexdigest()
+    assert run.verification == Verification.PASSED
+
+
+def test_a_directory_backup_is_a_tar_gz_without_the_excluded_files(make_target, roots):
+    tree = roots / "config"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "app.yml").write_text("a: 1")
+    (tree / "sub" / "debug.log").write_text("noise")
+    run = services.run_backup(target=make_target("directory", source=str(tree), excludes="*.log"),
+                              trigger="manual")
+    assert run.verification == Verification.PASSED, run.verification_detail
+    with tarfile.open(run.file) as tar:
+        names = tar.getnames()
+    assert "./app.yml" in names
+    assert not any(name.endswith("debug.log") for name in names)
+
+
+def test_a_full_disk_ends_in_a_failed_run_without_leftovers_or_retention(make_target, roots, monkeypatch):
+    source = roots / "big.bin"
+    source.write_bytes(b"x" * (10 * 1024 * 1024))
+    target = make_target("file", source=str(source), keep_last=1)
+    first = services.run_backup(target=target, trigger="manual")
+    real_write = kinds.HashingWriter.write
+
+    def disk_fills_up(self, data):
+        if self.size > 4 * 1024 * 1024:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(self, data)
+
+    monkeypatch.setattr(kinds.HashingWriter, "write", disk_fills_up)
+    run = services.run_backup(target=target, trigger="manual")
+    assert run.status == RunStatus.FAILED
+    assert "disk is full" in run.error
+    assert sorted(p.name for p in Path(target.destination).iterdir()) == [Path(first.file).name]
+    first.refresh_from_db()
+    assert first.pruned_at is None
+    assert Incident.objects.filter(dedup_key=f"backup:{target.pk}").exists()
+
+
+def test_a_missing_pg_dump_is_a_clear_error_naming_the_package(make_target, monkeypatch):
+    monkeypatch.setattr(kinds.shutil, "which", lambda name: None)
+    target = make_target("postgres", source="postgres://postgres@127.0.0.1:5432/nothing")
+    run = services.run_backup(target=target, trigger="manual")
+    assert run.status == RunStatus.FAILED
+    assert "pg_dump" in run.error and "postgresql-client" in run.error
+
+
+def test_a_source_outside_the_file_roots_fails_the_run_and_writes_nothing(make_target, settings, tmp_path):
+    target = make_target("file", source="/etc/hostname")
+    run = services.run_backup(target=target, trigger="manual")
+    assert run.status == RunStatus.FAILED
+    assert "PORTAL_FILE_ROOTS" in run.error
+
+
+def test_a_second_backup_of_a_busy_target_is_refused_with_a_conflict(make_target):
+    import pytest
+
+    from portal.errors import DomainError
+
+    target = make_target("sqlite")
+    services.queue_backup(target=target, trigger="manual")
+    with pytest.raises(DomainError) as caught:
+        services.queue_backup(target=target, trigger="manual")
+    assert caught.value.conflict
