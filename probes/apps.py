@@ -5,3 +5,21 @@ from django.utils.translation import gettext_lazy as _
 class ProbesConfig(AppConfig):
     name = "probes"
     verbose_name = _("Probes")
+
+    # Operators may press "run now"; managers edit probes (portal.roles).
+    operator_permissions = ["probes.run_probe"]
+
+    nav = [("probes:grid", _("Probes"))]
+    dashboard_panels = [("probes/_dashboard_panel.html", "probes.dashboard.panel")]
+
+    schedules = [
+        # The tick loops for up to 55 s, so sub-minute intervals keep their pace.
+        {"name": "probes.tick", "func": "probes.tasks.tick", "schedule_type": "I", "minutes": 1, "cluster": None},
+        {"name": "probes.prune_results", "func": "probes.tasks.prune_results", "schedule_type": "D",
+         "cluster": None},
+    ]
+
+    def collect_metrics(self):
+        from probes.metrics import collect
+
+        yield from collect()

@@ -1,0 +1,674 @@
+"""Probe kinds: one plain check function and one config validator per kind.
+
+A check takes the probe's cleaned config and its limits and returns a Result;
+it never raises for a failing target (that is a critical result) and is
+bounded by `timeout`. Validators turn raw config into cleaned config or raise
+ValidationError keyed by config field, so forms and the API show errors where
+they belong.
+"""
+
+import json
+import re
+import socket
+import sqlite3
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+import requests
+import urllib3
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.utils.translation import gettext as _
+
+from portal.lib.paths import allowed_path
+from probes.models import Kind, Status
+
+BODY_LIMIT = 1024 * 1024  # bytes of a response body we ever read
+USER_AGENT = "ops-portal-probe/1"
+
+# A probe with verify_tls off chose so; urllib3 would otherwise log a warning on every run.
+urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+
+
+@dataclass(frozen=True)
+class Result:
+    status: str
+    value: float | None = None
+    latency_ms: float | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout: float
+    warning: float | None
+    critical: float | None
+
+
+# Thresholds ------------------------------------------------------------------
+
+# (warning, critical, unit); None: the kind has no default thresholds.
+DEFAULT_THRESHOLDS = {
+    Kind.HTTP: (100.0, 500.0, "ms"),
+    Kind.TCP: (100.0, 500.0, "ms"),
+    Kind.DISK: (80.0, 90.0, "%"),
+    Kind.MEMORY: (80.0, 90.0, "%"),
+    Kind.CPU: (70.0, 85.0, "%"),
+    Kind.FILE: (None, None, "min"),
+    Kind.SQLITE: (64.0, 256.0, "MiB"),
+    Kind.LOG_ERRORS: (1.0, 10.0, ""),
+    Kind.TLS_EXPIRY: (30.0, 7.0, "d"),
+    Kind.PROMETHEUS: (None, None, ""),
+}
+# Kinds where a smaller value is worse (days left on a certificate).
+LOWER_IS_WORSE = {Kind.TLS_EXPIRY}
+
+
+def lower_is_worse(kind: str, config: dict) -> bool:
+    return kind in LOWER_IS_WORSE or (kind == Kind.PROMETHEUS and config.get("direction") == "below")
+
+
+def limits_for(kind: str, warning, critical, timeout: float) -> Limits:
+    default_warning, default_critical, _unit = DEFAULT_THRESHOLDS.get(kind, (None, None, ""))
+    return Limits(timeout=timeout, warning=default_warning if warning is None else warning,
+                  critical=default_critical if critical is None else critical)
+
+
+def validate_thresholds(kind: str, config: dict, warning, critical) -> None:
+    limits = limits_for(kind, warning, critical, 1)
+    if limits.warning is None or limits.critical is None:
+        return
+    if lower_is_worse(kind, config):
+        if limits.warning < limits.critical:
+            raise ValidationError({"warning": _("For this kind a lower value is worse: the warning threshold "
+                                                "must be at or above the critical one.")})
+    elif limits.warning > limits.critical:
+        raise ValidationError({"warning": _("The warning threshold must not be above the critical one.")})
+
+
+def grade(value: float, limits: Limits, *, lower_worse: bool = False) -> str:
+    def beyond(threshold):
+        return threshold is not None and (value <= threshold if lower_worse else value >= threshold)
+
+    if beyond(limits.critical):
+        return Status.CRITICAL
+    if beyond(limits.warning):
+        return Status.WARNING
+    return Status.OK
+
+
+def _ms(started: float) -> float:
+    return round((time.monotonic() - started) * 1000, 1)
+
+
+# Config helpers --------------------------------------------------------------
+
+def _text(config, key, errors, *, required=True, default=""):
+    value = config.get(key, default)
+    if value is None:
+        value = default
+    if not isinstance(value, str):
+        errors[key] = _("Enter text.")
+        return default
+    value = value.strip()
+    if required and not value:
+        errors[key] = _("This field is required.")
+    return value
+
+
+def _int(config, key, errors, *, default, minimum, maximum, required=False):
+    value = config.get(key, default)
+    if value in (None, ""):
+        if required:
+            errors[key] = _("This field is required.")
+        return default
+    try:
+        if isinstance(value, bool) or float(value) != int(float(value)):
+            raise ValueError
+        value = int(float(value))
+    except (TypeError, ValueError):
+        errors[key] = _("Enter a whole number.")
+        return default
+    if not minimum <= value <= maximum:
+        errors[key] = _("Enter a number from %(min)s to %(max)s.") % {"min": minimum, "max": maximum}
+    return value
+
+
+def _bool(config, key, errors, *, default):
+    value = config.get(key, default)
+    if value in (None, ""):
+        return default
+    if not isinstance(value, bool):
+        errors[key] = _("Enter true or false.")
+        return default
+    return value
+
+
+def _url(config, key, errors):
+    url = _text(config, key, errors)
+    if url and key not in errors:
+        try:
+            URLValidator(schemes=["http", "https"])(url)
+        except ValidationError:
+            errors[key] = _("Enter an http:// or https:// URL.")
+    return url
+
+
+def _path(config, key, errors):
+    raw = _text(config, key, errors)
+    if raw and key not in errors:
+        try:
+            return str(allowed_path(raw))
+        except ValidationError as exc:
+            errors[key] = exc.messages[0]
+    return raw
+
+
+def _string_dict(config, key, errors):
+    value = config.get(key) or {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        errors[key] = _("Enter an object of text names and text values.")
+        return {}
+    return value
+
+
+def _raise(errors):
+    if errors:
+        raise ValidationError(errors)
+
+
+# JSON expectations: "status in [ok, healthy]", "disk_free_gb >= 5", "database == ok"
+
+EXPECTATION = re.compile(r"^\s*(?P<path>[A-Za-z_][\w.-]*)\s*(?P<op>==|!=|>=|<=|>|<|not in|in)\s*(?P<value>.+?)\s*$")
+
+
+def _literal(text: str):
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    try:
+        return json.loads(text)
+    except ValueError:
+        if re.fullmatch(r"[\w.-]+", text):
+            return text  # a bare word: ok, healthy
+        raise ValueError(text) from None
+
+
+def parse_expectation(text: str) -> tuple[str, str, object]:
+    match = EXPECTATION.match(text or "")
+    if not match:
+        raise ValueError(text)
+    op, raw = match["op"], match["value"].strip()
+    if op.endswith("in"):
+        if not (raw.startswith("[") and raw.endswith("]")):
+            raise ValueError(text)
+        inner = raw[1:-1].strip()
+        value = [_literal(part) for part in inner.split(",")] if inner else []
+    else:
+        value = _literal(raw)
+        if op in (">", "<", ">=", "<=") and not isinstance(value, int | float):
+            raise ValueError(text)
+    return match["path"], op, value
+
+
+def check_expectation(data, expectation: str) -> str | None:
+    """None when the JSON document meets the expectation, else why not."""
+    path, op, expected = parse_expectation(expectation)
+    actual = data
+    for part in path.split("."):
+        if not isinstance(actual, dict) or part not in actual:
+            return _("%(path)s is missing") % {"path": path}
+        actual = actual[part]
+    try:
+        met = {
+            "==": lambda: actual == expected, "!=": lambda: actual != expected,
+            ">=": lambda: actual >= expected, "<=": lambda: actual <= expected,
+            ">": lambda: actual > expected, "<": lambda: actual < expected,
+            "in": lambda: actual in expected, "not in": lambda: actual not in expected,
+        }[op]()
+    except TypeError:
+        met = False
+    if met:
+        return None
+    return _("expected %(expectation)s, got %(actual)s") % {"expectation": expectation.strip(),
+                                                            "actual": json.dumps(actual)[:100]}
+
+
+# Fetching over HTTP, capped ---------------------------------------------------
+
+@dataclass
+class Fetched:
+    status_code: int
+    body: bytes
+    truncated: bool
+    latency_ms: float
+
+
+def fetch(url: str, *, method: str = "GET", headers: dict | None = None, timeout: float,
+          verify: bool = True, redirects: bool = True) -> Fetched:
+    """One request whose body read stops at BODY_LIMIT and whose total time stops at `timeout`.
+
+    requests' timeout bounds each socket operation, not the whole exchange; a
+    server trickling bytes would hold us forever, hence the deadline.
+    """
+    started = time.monotonic()
+    deadline = started + timeout
+    with requests.request(method, url, headers={"User-Agent": USER_AGENT, **(headers or {})},
+                          timeout=(timeout, timeout), verify=verify, allow_redirects=redirects,
+                          stream=True) as response:
+        chunks, size, truncated = [], 0, False
+        for chunk in response.iter_content(64 * 1024):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > BODY_LIMIT:
+                truncated = True
+                break
+            if time.monotonic() > deadline:
+                raise requests.Timeout(_("the body took longer than the timeout"))
+        body = b"".join(chunks)[:BODY_LIMIT]
+        return Fetched(response.status_code, body, truncated, _ms(started))
+
+
+def _request_failure(exc: Exception) -> Result:
+    if isinstance(exc, requests.TooManyRedirects):
+        return Result(Status.CRITICAL, message=_("too many redirects (a redirect loop?)"))
+    if isinstance(exc, requests.Timeout):
+        return Result(Status.CRITICAL, message=_("timed out: %(error)s") % {"error": exc})
+    if isinstance(exc, requests.exceptions.SSLError):
+        return Result(Status.CRITICAL, message=_("TLS error: %(error)s") % {"error": exc})
+    return Result(Status.CRITICAL, message=_("connection failed: %(error)s") % {"error": exc})
+
+
+# Kinds -----------------------------------------------------------------------
+
+HTTP_METHODS = ("GET", "HEAD", "POST")
+
+
+def validate_http(config: dict) -> dict:
+    errors = {}
+    cleaned = {
+        "url": _url(config, "url", errors),
+        "method": _text(config, "method", errors, required=False, default="GET").upper() or "GET",
+        "headers": _string_dict(config, "headers", errors),
+        "verify_tls": _bool(config, "verify_tls", errors, default=True),
+        "follow_redirects": _bool(config, "follow_redirects", errors, default=True),
+    }
+    if cleaned["method"] not in HTTP_METHODS:
+        errors["method"] = _("Choose one of %(methods)s.") % {"methods": ", ".join(HTTP_METHODS)}
+    codes = config.get("expected_status") or [200]
+    if not isinstance(codes, list) or not all(isinstance(c, int) and 100 <= c <= 599 for c in codes):
+        errors["expected_status"] = _("Enter a list of HTTP status codes (100–599).")
+    cleaned["expected_status"] = codes
+    expect = config.get("expect") or []
+    if not isinstance(expect, list) or not all(isinstance(e, str) for e in expect):
+        errors["expect"] = _("Enter a list of expectations.")
+        expect = []
+    for line in expect:
+        try:
+            parse_expectation(line)
+        except ValueError:
+            errors["expect"] = _("Cannot read %(line)r; write e.g. `status in [ok, healthy]` or "
+                                 "`disk_free_gb >= 5`.") % {"line": line}
+            break
+    cleaned["expect"] = expect
+    _raise(errors)
+    return cleaned
+
+
+def check_http(config: dict, limits: Limits) -> Result:
+    try:
+        fetched = fetch(config["url"], method=config.get("method", "GET"), headers=config.get("headers"),
+                        timeout=limits.timeout, verify=config.get("verify_tls", True),
+                        redirects=config.get("follow_redirects", True))
+    except requests.RequestException as exc:
+        return _request_failure(exc)
+    latency = fetched.latency_ms
+    expected = config.get("expected_status") or [200]
+    if fetched.status_code not in expected:
+        return Result(Status.CRITICAL, latency, latency,
+                      _("HTTP %(code)s, expected %(expected)s") % {
+                          "code": fetched.status_code, "expected": ", ".join(map(str, expected))})
+    notes = []
+    if config.get("expect"):
+        if fetched.truncated:
+            return Result(Status.CRITICAL, latency, latency,
+                          _("the body is larger than %(limit)s bytes; not parsed") % {"limit": BODY_LIMIT})
+        try:
+            data = json.loads(fetched.body)
+        except ValueError:
+            return Result(Status.CRITICAL, latency, latency, _("the body is not JSON"))
+        for expectation in config["expect"]:
+            problem = check_expectation(data, expectation)
+            if problem:
+                return Result(Status.CRITICAL, latency, latency, problem)
+    elif fetched.truncated:
+        notes.append(_("body read capped at %(limit)s bytes") % {"limit": BODY_LIMIT})
+    status = grade(latency, limits)
+    return Result(status, latency, latency, "; ".join([f"HTTP {fetched.status_code}", *notes]))
+
+
+def validate_tcp(config: dict) -> dict:
+    errors = {}
+    cleaned = {"host": _text(config, "host", errors),
+               "port": _int(config, "port", errors, default=None, minimum=1, maximum=65535, required=True)}
+    _raise(errors)
+    return cleaned
+
+
+def check_tcp(config: dict, limits: Limits) -> Result:
+    started = time.monotonic()
+    try:
+        with socket.create_connection((config["host"], config["port"]), timeout=limits.timeout):
+            latency = _ms(started)
+    except OSError as exc:
+        return Result(Status.CRITICAL, message=_("cannot connect: %(error)s") % {"error": exc})
+    return Result(grade(latency, limits), latency, latency, _("connected"))
+
+
+def validate_disk(config: dict) -> dict:
+    errors = {}
+    cleaned = {"path": _path(config, "path", errors)}
+    _raise(errors)
+    return cleaned
+
+
+def disk_percent(path: str) -> float:
+    return psutil.disk_usage(path).percent
+
+
+def check_disk(config: dict, limits: Limits, *, measure: Callable[[str], float] = disk_percent) -> Result:
+    try:
+        used = measure(config["path"])
+    except OSError as exc:
+        return Result(Status.CRITICAL, message=str(exc))
+    return Result(grade(used, limits), used, None, _("%(used).1f %% used") % {"used": used})
+
+
+def validate_nothing(config: dict) -> dict:
+    return {}
+
+
+def cpu_percent(timeout: float) -> float:
+    # Sampled over a short window: the first non-blocking call of a process says 0.0.
+    return psutil.cpu_percent(interval=min(0.5, timeout))
+
+
+def check_cpu(config: dict, limits: Limits, *, measure: Callable[[float], float] = cpu_percent) -> Result:
+    used = measure(limits.timeout)
+    return Result(grade(used, limits), used, None, _("%(used).1f %% CPU") % {"used": used})
+
+
+def memory_percent() -> float:
+    return psutil.virtual_memory().percent
+
+
+def check_memory(config: dict, limits: Limits, *, measure: Callable[[], float] = memory_percent) -> Result:
+    used = measure()
+    return Result(grade(used, limits), used, None, _("%(used).1f %% memory used") % {"used": used})
+
+
+def validate_file(config: dict) -> dict:
+    errors = {}
+    cleaned = {"path": _path(config, "path", errors),
+               "min_size_bytes": _int(config, "min_size_bytes", errors, default=0, minimum=0, maximum=2**62)}
+    _raise(errors)
+    return cleaned
+
+
+def check_file(config: dict, limits: Limits, *, now: float | None = None) -> Result:
+    """The value is the file's age in minutes; thresholds apply to it."""
+    try:
+        stat = Path(config["path"]).stat()
+    except FileNotFoundError:
+        return Result(Status.CRITICAL, message=_("the file does not exist"))
+    except OSError as exc:
+        return Result(Status.CRITICAL, message=str(exc))
+    age = round(((now or time.time()) - stat.st_mtime) / 60, 1)
+    if stat.st_size < config.get("min_size_bytes", 0):
+        return Result(Status.CRITICAL, age, None, _("%(size)s bytes, expected at least %(min)s") % {
+            "size": stat.st_size, "min": config["min_size_bytes"]})
+    return Result(grade(age, limits), age, None, _("%(size)s bytes, %(age)s min old") % {
+        "size": stat.st_size, "age": age})
+
+
+SQLITE_CHECKS = ("quick_check", "integrity_check")
+
+
+def validate_sqlite(config: dict) -> dict:
+    errors = {}
+    cleaned = {"path": _path(config, "path", errors),
+               "check": _text(config, "check", errors, required=False, default="quick_check") or "quick_check"}
+    if cleaned["check"] not in SQLITE_CHECKS:
+        errors["check"] = _("Choose quick_check or integrity_check.")
+    _raise(errors)
+    return cleaned
+
+
+def check_sqlite(config: dict, limits: Limits) -> Result:
+    """PRAGMA quick_check/integrity_check on a read-only connection; the value is the WAL size in MiB."""
+    path = Path(config["path"])
+    if not path.is_file():
+        return Result(Status.CRITICAL, message=_("the database file does not exist"))
+    started = time.monotonic()
+    pragma = "integrity_check" if config.get("check") == "integrity_check" else "quick_check"
+    try:
+        connection = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=limits.timeout)
+        try:
+            rows = [row[0] for row in connection.execute(f"PRAGMA {pragma}").fetchmany(5)]
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError as exc:
+        return Result(Status.CRITICAL, latency_ms=_ms(started), message=_("%(pragma)s failed: %(error)s") % {
+            "pragma": pragma, "error": exc})
+    latency = _ms(started)
+    if rows != ["ok"]:
+        return Result(Status.CRITICAL, latency_ms=latency, message="; ".join(map(str, rows))[:500])
+    wal = path.with_name(path.name + "-wal")
+    wal_mib = round(wal.stat().st_size / 2**20, 2) if wal.exists() else 0.0
+    return Result(grade(wal_mib, limits), wal_mib, latency,
+                  _("%(pragma)s ok; WAL %(wal)s MiB") % {"pragma": pragma, "wal": wal_mib})
+
+
+def validate_log_errors(config: dict) -> dict:
+    errors = {}
+    cleaned = {"path": _path(config, "path", errors),
+               "pattern": _text(config, "pattern", errors, required=False, default="ERROR") or "ERROR",
+               "tail_kib": _int(config, "tail_kib", errors, default=64, minimum=1, maximum=10240)}
+    try:
+        re.compile(cleaned["pattern"])
+    except re.error as exc:
+        errors["pattern"] = _("Not a valid regular expression: %(error)s") % {"error": exc}
+    _raise(errors)
+    return cleaned
+
+
+def check_log_errors(config: dict, limits: Limits) -> Result:
+    """The value is how many lines in the last `tail_kib` KiB match the pattern."""
+    pattern = re.compile(config.get("pattern", "ERROR"))
+    tail = config.get("tail_kib", 64) * 1024
+    try:
+        with open(config["path"], "rb") as handle:
+            size = handle.seek(0, 2)
+            handle.seek(max(0, size - tail))
+            text = handle.read(tail).decode("utf-8", errors="replace")
+    except OSError as exc:
+        return Result(Status.CRITICAL, message=str(exc))
+    lines = text.splitlines()
+    if size > tail and lines:
+        lines = lines[1:]  # the first line was cut in the middle
+    matches = [line for line in lines if pattern.search(line)]
+    message = _("%(count)s matching lines") % {"count": len(matches)}
+    if matches:
+        message += ": " + matches[-1].strip()[:300]
+    return Result(grade(len(matches), limits), len(matches), None, message)
+
+
+def validate_process(config: dict) -> dict:
+    errors = {}
+    cleaned = {"name": _text(config, "name", errors)}
+    _raise(errors)
+    return cleaned
+
+
+def check_process(config: dict, limits: Limits) -> Result:
+    """The value is how many processes have that name; none is critical."""
+    name = config["name"]
+    count = sum(1 for proc in psutil.process_iter(["name"]) if proc.info["name"] == name)
+    if not count:
+        return Result(Status.CRITICAL, 0, None, _("no process named %(name)s") % {"name": name})
+    return Result(Status.OK, count, None, _("%(count)s running") % {"count": count})
+
+
+def validate_tls_expiry(config: dict) -> dict:
+    errors = {}
+    cleaned = {"host": _text(config, "host", errors),
+               "port": _int(config, "port", errors, default=443, minimum=1, maximum=65535),
+               "server_name": _text(config, "server_name", errors, required=False),
+               "verify_tls": _bool(config, "verify_tls", errors, default=True)}
+    _raise(errors)
+    return cleaned
+
+
+def check_tls_expiry(config: dict, limits: Limits, *, now: datetime | None = None) -> Result:
+    """The value is days until the certificate expires."""
+    from cryptography import x509
+
+    context = ssl.create_default_context()
+    if not config.get("verify_tls", True):
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    started = time.monotonic()
+    server_name = config.get("server_name") or config["host"]
+    try:
+        with socket.create_connection((config["host"], config["port"]), timeout=limits.timeout) as raw, \
+                context.wrap_socket(raw, server_hostname=server_name) as tls:
+            der = tls.getpeercert(binary_form=True)
+    except (OSError, ssl.SSLError) as exc:
+        return Result(Status.CRITICAL, message=_("TLS handshake failed: %(error)s") % {"error": exc})
+    latency = _ms(started)
+    expires = x509.load_der_x509_certificate(der).not_valid_after_utc
+    days = round((expires - (now or datetime.now(UTC))).total_seconds() / 86400, 1)
+    return Result(grade(days, limits, lower_worse=True), days, latency,
+                  _("expires %(date)s (%(days)s days)") % {"date": expires.date().isoformat(), "days": days})
+
+
+def validate_prometheus(config: dict) -> dict:
+    errors = {}
+    cleaned = {"url": _url(config, "url", errors),
+               "metric": _text(config, "metric", errors),
+               "labels": _string_dict(config, "labels", errors),
+               "direction": _text(config, "direction", errors, required=False, default="above") or "above",
+               "verify_tls": _bool(config, "verify_tls", errors, default=True)}
+    if cleaned["metric"] and not re.fullmatch(r"[a-zA-Z_:][a-zA-Z0-9_:]*", cleaned["metric"]):
+        errors["metric"] = _("Not a Prometheus metric name.")
+    if cleaned["direction"] not in ("above", "below"):
+        errors["direction"] = _("Choose above or below.")
+    _raise(errors)
+    return cleaned
+
+
+def check_prometheus(config: dict, limits: Limits) -> Result:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    try:
+        fetched = fetch(config["url"], timeout=limits.timeout, verify=config.get("verify_tls", True))
+    except requests.RequestException as exc:
+        return _request_failure(exc)
+    if fetched.status_code != 200:
+        return Result(Status.CRITICAL, latency_ms=fetched.latency_ms, message=f"HTTP {fetched.status_code}")
+    wanted = config.get("labels") or {}
+    try:
+        for family in text_string_to_metric_families(fetched.body.decode("utf-8", errors="replace")):
+            for sample in family.samples:
+                if sample.name == config["metric"] and all(sample.labels.get(k) == v for k, v in wanted.items()):
+                    value = float(sample.value)
+                    status = grade(value, limits, lower_worse=config.get("direction") == "below")
+                    return Result(status, value, fetched.latency_ms, f"{sample.name} = {value:g}")
+    except ValueError as exc:
+        return Result(Status.CRITICAL, latency_ms=fetched.latency_ms,
+                      message=_("not a Prometheus text page: %(error)s") % {"error": exc})
+    return Result(Status.CRITICAL, latency_ms=fetched.latency_ms,
+                  message=_("no sample %(metric)s%(labels)s") % {"metric": config["metric"],
+                                                                   "labels": json.dumps(wanted) if wanted else ""})
+
+
+def validate_heartbeat(config: dict) -> dict:
+    errors = {}
+    cleaned = {"grace_seconds": _int(config, "grace_seconds", errors, default=300, minimum=0, maximum=7 * 86400)}
+    _raise(errors)
+    return cleaned
+
+
+def check_heartbeat(config: dict, limits: Limits) -> Result:
+    """Only called when the heartbeat is overdue: its next run is pushed forward on every ping."""
+    return Result(Status.CRITICAL, message=_("no ping within the period and grace time"))
+
+
+CHECKS = {
+    Kind.HTTP: check_http,
+    Kind.TCP: check_tcp,
+    Kind.DISK: check_disk,
+    Kind.CPU: check_cpu,
+    Kind.MEMORY: check_memory,
+    Kind.FILE: check_file,
+    Kind.SQLITE: check_sqlite,
+    Kind.LOG_ERRORS: check_log_errors,
+    Kind.PROCESS: check_process,
+    Kind.TLS_EXPIRY: check_tls_expiry,
+    Kind.PROMETHEUS: check_prometheus,
+    Kind.HEARTBEAT: check_heartbeat,
+}
+
+VALIDATORS = {
+    Kind.HTTP: validate_http,
+    Kind.TCP: validate_tcp,
+    Kind.DISK: validate_disk,
+    Kind.CPU: validate_nothing,
+    Kind.MEMORY: validate_nothing,
+    Kind.FILE: validate_file,
+    Kind.SQLITE: validate_sqlite,
+    Kind.LOG_ERRORS: validate_log_errors,
+    Kind.PROCESS: validate_process,
+    Kind.TLS_EXPIRY: validate_tls_expiry,
+    Kind.PROMETHEUS: validate_prometheus,
+    Kind.HEARTBEAT: validate_heartbeat,
+}
+
+
+def validate_config(kind: str, config) -> dict:
+    """Cleaned config, or ValidationError keyed by config field ("__all__" when it is not an object)."""
+    if not isinstance(config, dict):
+        raise ValidationError(_("Enter an object of settings."))
+    return VALIDATORS[kind](config)
+
+
+def validate_probe(*, kind: str, config, interval: int, timeout: float, warning, critical) -> tuple[dict, dict]:
+    """A whole probe's settings: (cleaned config, errors by field), the config's own errors
+    nested under "config" by config key."""
+    errors, cleaned = {}, {}
+    try:
+        cleaned = validate_config(kind, config)
+    except ValidationError as exc:
+        errors["config"] = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+    try:
+        validate_thresholds(kind, cleaned or (config if isinstance(config, dict) else {}), warning, critical)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if timeout is not None and interval is not None and timeout > interval:
+        errors["timeout"] = [_("The timeout must not be longer than the interval.")]
+    return cleaned, errors
+
+
+def run_check(kind: str, config: dict, limits: Limits) -> Result:
+    """Run one check; a bug or surprise in a check is an `error` result, never an exception."""
+    started = time.monotonic()
+    try:
+        return CHECKS[kind](config, limits)
+    except Exception as exc:
+        return Result(Status.ERROR, latency_ms=_ms(started), message=f"{type(exc).__name__}: {exc}"[:500])
+

@@ -1,0 +1,229 @@
+import uuid
+from datetime import datetime, timedelta
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from incidents.models import Service, Severity
+
+# A reminder never repeats more often than this, whatever the probe says (DESIGN §5).
+REMINDER_FLOOR_MINUTES = 5
+SPARKLINE_HOURS = 24
+
+
+class Kind(models.TextChoices):
+    HTTP = "http", _("HTTP(S) endpoint")
+    TCP = "tcp", _("TCP port")
+    DISK = "disk", _("disk usage")
+    CPU = "cpu", _("CPU usage")
+    MEMORY = "memory", _("memory usage")
+    FILE = "file", _("file exists, size, age")
+    SQLITE = "sqlite", _("SQLite integrity")
+    LOG_ERRORS = "log_errors", _("errors in a log file")
+    PROCESS = "process", _("process running")
+    TLS_EXPIRY = "tls_expiry", _("TLS certificate expiry")
+    PROMETHEUS = "prometheus", _("Prometheus metric")
+    HEARTBEAT = "heartbeat", _("heartbeat (push)")
+
+
+class Status(models.TextChoices):
+    OK = "ok", _("ok")
+    WARNING = "warning", _("warning")
+    CRITICAL = "critical", _("critical")
+    ERROR = "error", _("error")
+    UNKNOWN = "unknown", _("not run yet")
+
+
+RESULT_STATUSES = (Status.OK, Status.WARNING, Status.CRITICAL, Status.ERROR)
+FAILING = (Status.CRITICAL, Status.ERROR)
+# Worst first: the order of the grid and the dashboard panel.
+SEVERITY_ORDER = {Status.ERROR: 0, Status.CRITICAL: 1, Status.WARNING: 2, Status.UNKNOWN: 3, Status.OK: 4}
+# The value of the portal_probe_status gauge.
+STATUS_GAUGE = {Status.OK: 0, Status.WARNING: 1, Status.CRITICAL: 2, Status.ERROR: 3, Status.UNKNOWN: -1}
+
+
+class Action(models.TextChoices):
+    """What a result asks the alerting side to do (see Probe.apply)."""
+
+    OPEN = "open", _("open an incident")
+    REMIND = "remind", _("remind")
+    RECOVER = "recover", _("recover")
+
+
+class ProbeQuerySet(models.QuerySet):
+    def due(self, now: datetime):
+        return self.filter(enabled=True, next_run_at__lte=now)
+
+    def worst_first(self):
+        order = models.Case(*(models.When(status=s, then=models.Value(rank)) for s, rank in SEVERITY_ORDER.items()),
+                            default=models.Value(9))
+        return self.alias(rank=order).order_by("rank", "service__name", "name", "id")
+
+
+class Probe(models.Model):
+    service = models.ForeignKey(Service, verbose_name=_("service"), on_delete=models.PROTECT, related_name="probes")
+    name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    # Kind-specific settings, checked by probes.kinds.validate_config.
+    config = models.JSONField(_("settings"), default=dict, blank=True)
+    interval = models.PositiveIntegerField(
+        _("interval (seconds)"), default=60, validators=[MinValueValidator(10), MaxValueValidator(7 * 86400)],
+        help_text=_("How often it runs; for a heartbeat, the expected period between pings."))
+    timeout = models.FloatField(_("timeout (seconds)"), default=10,
+                                validators=[MinValueValidator(0.1), MaxValueValidator(60)])
+    warning = models.FloatField(_("warning threshold"), null=True, blank=True,
+                                help_text=_("Empty: the kind's default."))
+    critical = models.FloatField(_("critical threshold"), null=True, blank=True,
+                                 help_text=_("Empty: the kind's default."))
+    failures_before_alert = models.PositiveSmallIntegerField(
+        _("failures before alert"), default=3, validators=[MinValueValidator(1), MaxValueValidator(100)])
+    successes_to_recover = models.PositiveSmallIntegerField(
+        _("successes to recover"), default=2, validators=[MinValueValidator(1), MaxValueValidator(100)])
+    reminder_minutes = models.PositiveIntegerField(
+        _("remind every (minutes)"), default=60,
+        validators=[MinValueValidator(REMINDER_FLOOR_MINUTES), MaxValueValidator(7 * 24 * 60)])
+    severity = models.CharField(_("incident severity"), max_length=4, choices=Severity.choices,
+                                default=Severity.SEV2)
+    auto_resolve = models.BooleanField(_("resolve the incident on recovery"), default=True)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    # The credential of a heartbeat's ping URL.
+    token = models.UUIDField(_("ping token"), default=uuid.uuid4, unique=True, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    # State, written by probes.services only.
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.UNKNOWN)
+    status_since = models.DateTimeField(_("status since"), null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(_("consecutive failures"), default=0)
+    consecutive_successes = models.PositiveIntegerField(_("consecutive successes"), default=0)
+    alerting = models.BooleanField(_("alerting"), default=False)
+    last_alert_at = models.DateTimeField(_("last alert"), null=True, blank=True)
+    incident = models.ForeignKey("incidents.Incident", verbose_name=_("incident"), null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="+")
+    last_run_at = models.DateTimeField(_("last run"), null=True, blank=True)
+    last_value = models.FloatField(_("last value"), null=True, blank=True)
+    last_latency_ms = models.FloatField(_("last latency (ms)"), null=True, blank=True)
+    last_message = models.CharField(_("last message"), max_length=500, blank=True)
+    last_ping_at = models.DateTimeField(_("last ping"), null=True, blank=True)
+    next_run_at = models.DateTimeField(_("next run"), null=True, blank=True)
+    # Which tick claimed it last (two clusters never run one probe twice).
+    claim = models.UUIDField(null=True, blank=True, editable=False)
+    # Hourly latency buckets of the last 24 h, {"<hour epoch>": [count, sum_ms]}:
+    # the grid draws its sparklines from here instead of scanning results.
+    latency_24h = models.JSONField(default=dict, blank=True, editable=False)
+
+    objects = ProbeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["service__name", "name"]
+        verbose_name = _("probe")
+        verbose_name_plural = _("probes")
+        permissions = [("run_probe", _("Can run a probe now"))]
+        indexes = [models.Index(fields=["next_run_at"], name="probe_due", condition=Q(enabled=True))]
+        constraints = [
+            models.UniqueConstraint(fields=["service", "name"], name="unique_probe_name_per_service"),
+            models.CheckConstraint(condition=Q(interval__gte=10), name="probe_interval_at_least_10s"),
+            models.CheckConstraint(condition=Q(timeout__gt=0), name="probe_timeout_positive"),
+            models.CheckConstraint(condition=Q(reminder_minutes__gte=REMINDER_FLOOR_MINUTES),
+                                   name="probe_reminder_floor"),
+        ]
+
+    def __str__(self):
+        return f"{self.service} · {self.name}"
+
+    def get_absolute_url(self):
+        return reverse("probes:detail", args=[self.pk])
+
+    @property
+    def is_heartbeat(self) -> bool:
+        return self.kind == Kind.HEARTBEAT
+
+    @property
+    def grace(self) -> timedelta:
+        return timedelta(seconds=int(self.config.get("grace_seconds", 0) or 0))
+
+    @property
+    def reminder_every(self) -> timedelta:
+        return timedelta(minutes=max(REMINDER_FLOOR_MINUTES, self.reminder_minutes))
+
+    def reschedule(self, now: datetime) -> None:
+        """After a create or an edit (unsaved): a heartbeat's deadline is its last ping (or now)
+        plus the period and grace as they are now; a pull probe that has no next run, or one
+        further away than its interval, runs at once."""
+        if self.is_heartbeat:
+            self.next_run_at = (self.last_ping_at or now) + timedelta(seconds=self.interval) + self.grace
+        elif self.next_run_at is None or self.next_run_at > now + timedelta(seconds=self.interval):
+            self.next_run_at = now
+
+    def apply(self, *, status: str, value, latency_ms, message: str, at: datetime) -> str | None:
+        """Fold one result into the state (unsaved) and say what alerting should do.
+
+        Warnings count as healthy for alerting: they are shown, never paged
+        (DESIGN §5). N consecutive failures open one incident; while still
+        failing, a reminder at most every `reminder_every`; M consecutive
+        healthy results recover.
+        """
+        if status != self.status:
+            self.status, self.status_since = status, at
+        self.last_run_at, self.last_value, self.last_latency_ms = at, value, latency_ms
+        self.last_message = (message or "")[:500]
+        if latency_ms is not None:
+            self.add_latency_sample(at, latency_ms)
+        if status in FAILING:
+            self.consecutive_failures += 1
+            self.consecutive_successes = 0
+            if not self.alerting:
+                return Action.OPEN if self.consecutive_failures >= self.failures_before_alert else None
+            if self.last_alert_at is None or at - self.last_alert_at >= self.reminder_every:
+                return Action.REMIND
+            return None
+        self.consecutive_successes += 1
+        self.consecutive_failures = 0
+        if self.alerting and self.consecutive_successes >= self.successes_to_recover:
+            return Action.RECOVER
+        return None
+
+    def add_latency_sample(self, at: datetime, latency_ms: float) -> None:
+        hour = int(at.timestamp()) // 3600
+        buckets = {k: v for k, v in (self.latency_24h or {}).items() if int(k) > hour - SPARKLINE_HOURS}
+        count, total = buckets.get(str(hour), [0, 0.0])
+        buckets[str(hour)] = [count + 1, round(total + latency_ms, 1)]
+        self.latency_24h = buckets
+
+    def sparkline(self, now: datetime) -> list[float | None]:
+        """Mean latency per hour over the last 24 h, oldest first (None: no sample that hour)."""
+        hour = int(now.timestamp()) // 3600
+        buckets = self.latency_24h or {}
+        points = []
+        for h in range(hour - SPARKLINE_HOURS + 1, hour + 1):
+            count, total = buckets.get(str(h), [0, 0.0])
+            points.append(total / count if count else None)
+        return points
+
+
+class ProbeResult(models.Model):
+    """Append-only; pruned after PROBES_RESULT_RETENTION_DAYS (default 30) by a daily job."""
+
+    probe = models.ForeignKey(Probe, verbose_name=_("probe"), on_delete=models.CASCADE, related_name="results")
+    at = models.DateTimeField(_("time"), default=timezone.now)
+    status = models.CharField(_("status"), max_length=8, choices=[(s.value, s.label) for s in RESULT_STATUSES])
+    value = models.FloatField(_("value"), null=True, blank=True)
+    latency_ms = models.FloatField(_("latency (ms)"), null=True, blank=True)
+    message = models.CharField(_("message"), max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("probe result")
+        verbose_name_plural = _("probe results")
+        indexes = [
+            models.Index(fields=["probe", "-at"], name="result_probe_at"),
+            models.Index(fields=["at"], name="result_at"),
+        ]
+        constraints = [models.CheckConstraint(condition=Q(status__in=[s.value for s in RESULT_STATUSES]),
+                                              name="result_status_known")]
+
+    def __str__(self):
+        return f"{self.probe_id} {self.at:%Y-%m-%d %H:%M:%S} {self.status}"

@@ -1,0 +1,60 @@
+"""REST shapes of the probes app. Serializers check shape (each kind's config with
+its own validator); services decide."""
+
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from probes.kinds import validate_probe
+from probes.models import Probe, ProbeResult
+
+
+class ProbeSerializer(serializers.ModelSerializer):
+    service_name = serializers.CharField(source="service.name", read_only=True)
+    ping_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Probe
+        fields = ["id", "service", "service_name", "name", "kind", "config", "interval", "timeout", "warning",
+                  "critical", "failures_before_alert", "successes_to_recover", "reminder_minutes", "severity",
+                  "auto_resolve", "enabled", "status", "status_since", "consecutive_failures",
+                  "consecutive_successes", "alerting", "incident", "last_run_at", "last_value", "last_latency_ms",
+                  "last_message", "last_ping_at", "next_run_at", "ping_url", "created_at"]
+        read_only_fields = ["status", "status_since", "consecutive_failures", "consecutive_successes", "alerting",
+                            "incident", "last_run_at", "last_value", "last_latency_ms", "last_message",
+                            "last_ping_at", "next_run_at", "created_at"]
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_ping_url(self, probe) -> str | None:
+        if not probe.is_heartbeat:
+            return None
+        return ping_url(probe)
+
+    def validate(self, attrs):
+        def current(name):
+            if name in attrs:
+                return attrs[name]
+            if self.instance is not None:
+                return getattr(self.instance, name)
+            return Probe._meta.get_field(name).get_default()
+
+        cleaned, errors = validate_probe(kind=current("kind"), config=current("config"), interval=current("interval"),
+                                      timeout=current("timeout"), warning=current("warning"),
+                                      critical=current("critical"))
+        if errors:
+            raise serializers.ValidationError(errors)
+        attrs["config"] = cleaned
+        return attrs
+
+
+def ping_url(probe) -> str:
+    from django.conf import settings
+
+    return settings.BASE_URL + reverse("heartbeat", args=[probe.token])
+
+
+class ProbeResultSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ProbeResult
+        fields = ["id", "probe", "at", "status", "value", "latency_ms", "message"]

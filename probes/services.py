@@ -1,0 +1,235 @@
+"""Probe workflows: claim due probes, run them concurrently, record results in
+bulk, and turn state changes into incidents through incidents.services.
+"""
+
+import contextlib
+import logging
+import time
+import uuid
+from collections import defaultdict
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Min
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from incidents import services as incidents
+from incidents.models import EventKind, MaintenanceWindow, Source
+from portal.errors import DomainError
+from probes.kinds import Limits, Result, limits_for, run_check
+from probes.models import Action, Probe, ProbeResult, Status
+
+logger = logging.getLogger(__name__)
+
+# Threads for one batch of checks; most checks wait on the network, not the CPU.
+POOL_SIZE = getattr(settings, "PROBES_POOL_SIZE", 50)
+# Probes claimed per round of the scheduler loop.
+CLAIM_LIMIT = 1000
+# A check past its timeout by this much is given up on (it may be stuck in DNS,
+# which requests' timeout does not cover); its thread is left to finish alone.
+OVERRUN = 2.0
+RETENTION_DAYS = getattr(settings, "PROBES_RESULT_RETENTION_DAYS", 30)
+# What Probe.apply changes. next_run_at and last_ping_at are left out on purpose:
+# a ping may move them while a tick runs, and the tick must not undo that.
+STATE_FIELDS = ["status", "status_since", "consecutive_failures", "consecutive_successes", "alerting",
+                "last_alert_at", "incident", "last_run_at", "last_value", "last_latency_ms", "last_message",
+                "latency_24h"]
+
+Outcome = tuple[Probe, Result, datetime]
+
+
+# Scheduling ------------------------------------------------------------------
+
+def run_scheduler(*, seconds: float = 55, sleep=time.sleep, clock=time.monotonic) -> int:
+    """One django-q2 tick: run due probes until `seconds` have passed.
+
+    django-q2's scheduler fires about every 30 s, so intervals under a minute
+    need the loop; the tick sleeps until the next probe is due (at most 5 s,
+    so a new probe does not wait long).
+    """
+    end = clock() + seconds
+    total = 0
+    while True:
+        ran = run_due()
+        total += ran
+        remaining = end - clock()
+        if remaining <= 0:
+            return total
+        if ran >= CLAIM_LIMIT:
+            continue
+        upcoming = Probe.objects.filter(enabled=True).aggregate(at=Min("next_run_at"))["at"]
+        pause = 5.0 if upcoming is None else (upcoming - timezone.now()).total_seconds()
+        sleep(min(max(pause, 0.2), 5.0, remaining))
+
+
+def run_due(*, now: datetime | None = None, limit: int = CLAIM_LIMIT, pool_size: int = POOL_SIZE) -> int:
+    """Claim the probes due at `now`, run them, record the results; returns how many ran."""
+    probes = claim_due(now=now or timezone.now(), limit=limit)
+    if probes:
+        record_results(outcomes=run_checks(probes, pool_size=pool_size))
+    return len(probes)
+
+
+def claim_due(*, now: datetime, limit: int = CLAIM_LIMIT) -> list[Probe]:
+    """Take the due probes for this tick only.
+
+    The conditional update (still due, still enabled) moves next_run_at past
+    `now`, so a second cluster's update finds nothing left to claim; the token
+    tells which rows this call won. One update per distinct interval.
+    """
+    due = list(Probe.objects.due(now).order_by("next_run_at").values_list("id", "interval")[:limit])
+    if not due:
+        return []
+    token = uuid.uuid4()
+    by_interval = defaultdict(list)
+    for pk, interval in due:
+        by_interval[interval].append(pk)
+    for interval, ids in by_interval.items():
+        Probe.objects.filter(pk__in=ids, enabled=True, next_run_at__lte=now).update(
+            claim=token, next_run_at=now + timedelta(seconds=interval))
+    return list(Probe.objects.filter(claim=token).select_related("service"))
+
+
+def limits_of(probe: Probe) -> Limits:
+    return limits_for(probe.kind, probe.warning, probe.critical, probe.timeout)
+
+
+def run_checks(probes: list[Probe], *, pool_size: int = POOL_SIZE) -> list[Outcome]:
+    """Run the checks in a bounded pool; none holds the batch past its own timeout."""
+    started: dict[int, float] = {}
+
+    def check(probe):
+        started[probe.pk] = time.monotonic()
+        result = run_check(probe.kind, probe.config, limits_of(probe))
+        return result, timezone.now()
+
+    outcomes = []
+    pool = ThreadPoolExecutor(max_workers=max(1, min(pool_size, len(probes))), thread_name_prefix="probe")
+    try:
+        futures = {pool.submit(check, probe): probe for probe in probes}
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+            for future in done:
+                result, at = future.result()
+                outcomes.append((futures[future], result, at))
+            clock = time.monotonic()
+            for future in list(pending):
+                probe = futures[future]
+                began = started.get(probe.pk)
+                if began is not None and clock - began > probe.timeout + OVERRUN:
+                    pending.discard(future)
+                    outcomes.append((probe, Result(Status.CRITICAL, message=_("no answer within the timeout")),
+                                     timezone.now()))
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return outcomes
+
+
+# Recording and alerting ------------------------------------------------------
+
+def record_results(*, outcomes: list[Outcome]) -> list[ProbeResult]:
+    """Write the results in bulk, fold them into each probe's state, and alert."""
+    rows = [ProbeResult(probe=probe, at=at, status=result.status, value=result.value,
+                        latency_ms=result.latency_ms, message=(result.message or "")[:500])
+            for probe, result, at in outcomes]
+    with transaction.atomic():
+        ProbeResult.objects.bulk_create(rows, batch_size=500)
+        alerts = []
+        for probe, result, at in outcomes:
+            action = probe.apply(status=result.status, value=result.value, latency_ms=result.latency_ms,
+                                 message=result.message, at=at)
+            if action:
+                alerts.append((probe, action, result, at))
+        if alerts:
+            _alert(alerts)
+        Probe.objects.bulk_update([probe for probe, _result, _at in outcomes], STATE_FIELDS, batch_size=250)
+    return rows
+
+
+def _alert(alerts: list[tuple[Probe, str, Result, datetime]]) -> None:
+    at = max(when for _p, _a, _r, when in alerts)
+    in_maintenance = set(MaintenanceWindow.objects.active(at).filter(
+        service_id__in={probe.service_id for probe, *_rest in alerts}).values_list("service_id", flat=True))
+    for probe, action, result, when in alerts:
+        try:
+            if action == Action.RECOVER:
+                _recover(probe, result, when)
+            elif probe.service_id in in_maintenance:
+                # Recorded, not paged: after the window, the next failure opens it.
+                continue
+            else:
+                _open_or_remind(probe, action, result, when)
+        except Exception:  # one probe's alert must not lose the other results
+            logger.exception("alerting for probe %s failed", probe.pk)
+
+
+def _open_or_remind(probe: Probe, action: str, result: Result, at: datetime) -> None:
+    # A reminder goes through open_incident too: it adds a "repeated alert" event to
+    # the open incident, or opens a new one if somebody resolved it meanwhile.
+    incident, created = incidents.open_incident(
+        service=probe.service, severity=probe.severity, dedup_key=dedup_key(probe),
+        source=Source.HEARTBEAT if probe.is_heartbeat else Source.PROBE,
+        title=_("Probe %(name)s is %(status)s") % {"name": probe.name, "status": result.status},
+        description=result.message, now=at)
+    if action == Action.OPEN or created:
+        incidents.add_event(incident=incident, kind=EventKind.PROBE, now=at,
+                            message=_("%(count)s consecutive failures: %(message)s") % {
+                                "count": probe.consecutive_failures, "message": result.message},
+                            data={"probe": probe.pk, "status": result.status, "value": result.value})
+    probe.alerting, probe.last_alert_at, probe.incident = True, at, incident
+
+
+def _recover(probe: Probe, result: Result, at: datetime) -> None:
+    probe.alerting, probe.last_alert_at = False, None
+    incident = probe.incident
+    if incident is None or not incident.is_open:
+        return
+    incidents.add_event(incident=incident, kind=EventKind.PROBE, now=at,
+                        message=_("Recovered: %(count)s consecutive successes (%(message)s)") % {
+                            "count": probe.consecutive_successes, "message": result.message},
+                        data={"probe": probe.pk, "status": result.status, "recovered": True})
+    if probe.auto_resolve:
+        # DomainError: somebody resolved it a moment ago; nothing left to do.
+        with contextlib.suppress(DomainError):
+            incidents.resolve(incident=incident, by=None)
+
+
+def dedup_key(probe: Probe) -> str:
+    return f"probe:{probe.pk}"
+
+
+# Run now, heartbeats, retention ---------------------------------------------
+
+def run_probe(*, probe: Probe) -> ProbeResult:
+    """Run one probe now (the "run now" button), bounded by its timeout."""
+    if probe.is_heartbeat:
+        raise DomainError(_("A heartbeat is pushed by its job; it cannot be run from here."), code="heartbeat")
+    [outcome] = run_checks([probe], pool_size=1)
+    return record_results(outcomes=[outcome])[0]
+
+
+def record_ping(*, probe: Probe, failed: bool = False, message: str = "", now: datetime | None = None) -> ProbeResult:
+    """A heartbeat ping (or /fail): a result now, and the deadline moved to period + grace from now."""
+    now = now or timezone.now()
+    text = (message or "").strip()[:500] or (_("failure reported") if failed else _("ping"))
+    result = Result(Status.CRITICAL if failed else Status.OK, message=text)
+    with transaction.atomic():
+        Probe.objects.filter(pk=probe.pk).update(
+            last_ping_at=now, next_run_at=now + timedelta(seconds=probe.interval) + probe.grace)
+        return record_results(outcomes=[(probe, result, now)])[0]
+
+
+def prune_results(*, now: datetime | None = None, days: int = RETENTION_DAYS, batch_size: int = 5000) -> int:
+    """Delete results older than `days`, a batch at a time so no delete holds the table for long."""
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    deleted = 0
+    while True:
+        ids = list(ProbeResult.objects.filter(at__lt=cutoff).order_by("at").values_list("id", flat=True)
+                   [:batch_size])
+        if not ids:
+            return deleted
+        deleted += ProbeResult.objects.filter(id__in=ids).delete()[0]
