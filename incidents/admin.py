@@ -10,6 +10,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from incidents import services
 from incidents.models import (
+    ActionItem,
     Contact,
     EscalationPolicy,
     EscalationStep,
@@ -17,6 +18,8 @@ from incidents.models import (
     MaintenanceWindow,
     Notification,
     NotificationChannel,
+    Postmortem,
+    Reminder,
     Service,
     Tier,
     TimelineEvent,
@@ -271,3 +274,75 @@ class NotificationAdmin(ReadOnlyAdmin):
     actions = [export_csv]
     csv_fields = ["id", "incident_id", "escalation_round", "step", "repeat", "condition", "contact__name", "kind",
                   "target", "status", "attempts", "last_error", "created_at", "sent_at"]
+
+
+# Postmortems -----------------------------------------------------------------------
+
+
+class ActionItemInline(admin.TabularInline):
+    model = ActionItem
+    fields = ["description", "kind", "owner", "priority", "due_date", "tracker_url", "status", "done_at"]
+    readonly_fields = ["status", "done_at"]
+    autocomplete_fields = ["owner"]
+    extra = 0
+
+
+@admin.register(Postmortem)
+class PostmortemAdmin(ReadOnlyHistoryAdmin):
+    list_display = ["title", "incident", "severity", "status", "author", "created_at", "published_at"]
+    list_select_related = ["incident", "author"]
+    list_filter = ["status", "severity", "incident__service", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["title", "summary", "root_cause", "incident__title"]
+    date_hierarchy = "created_at"
+    raw_id_fields = ["incident", "author", "published_by", "reviewers", "timeline_events"]
+    # Status moves only through the services (page, API), so each step is on the timeline.
+    readonly_fields = ["status", "submitted_at", "published_at", "published_by", "closed_at"]
+    inlines = [ActionItemInline]
+    actions = [export_csv]
+    csv_fields = ["id", "incident_id", "title", "severity", "status", "scope", "occurred_at", "detected_at",
+                  "recovered_at", "author__username", "created_at", "published_at", "closed_at"]
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    title = _("overdue")
+    parameter_name = "overdue"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("overdue")), ("no", _("not overdue"))]
+
+    def queryset(self, request, queryset):
+        overdue = ActionItem.objects.overdue(timezone.localdate())
+        if self.value() == "yes":
+            return queryset.filter(pk__in=overdue.values("pk"))
+        if self.value() == "no":
+            return queryset.exclude(pk__in=overdue.values("pk"))
+        return queryset
+
+
+@admin.register(ActionItem)
+class ActionItemAdmin(ReadOnlyHistoryAdmin):
+    list_display = ["description", "postmortem", "kind", "owner", "priority", "due_date", "status", "done_at"]
+    list_select_related = ["postmortem", "owner"]
+    list_filter = ["status", OverdueFilter, "kind", "priority", "owner", "postmortem__severity",
+                   "postmortem__incident__service"]
+    search_fields = ["description", "postmortem__title", "owner__name"]
+    date_hierarchy = "due_date"
+    raw_id_fields = ["postmortem"]
+    autocomplete_fields = ["owner"]
+    readonly_fields = ["status", "done_at"]
+    actions = [export_csv]
+    csv_fields = ["id", "postmortem_id", "description", "kind", "owner__name", "priority", "due_date", "tracker_url",
+                  "status", "done_at", "created_at"]
+
+
+@admin.register(Reminder)
+class ReminderAdmin(ReadOnlyAdmin):
+    list_display = ["day", "reason", "incident", "action_item", "contact", "kind", "target", "status", "sent_at"]
+    list_select_related = ["incident", "action_item", "contact"]
+    list_filter = ["reason", "status", "kind"]
+    search_fields = ["target", "subject", "incident__title"]
+    date_hierarchy = "day"
+    raw_id_fields = ["incident", "action_item", "contact", "channel"]
+    actions = [export_csv]
+    csv_fields = ["id", "day", "reason", "subject", "incident_id", "action_item_id", "contact__name", "kind",
+                  "target", "status", "attempts", "last_error", "sent_at"]

@@ -2,15 +2,17 @@
 
 import django_filters
 from django.db.models import Prefetch, ProtectedError
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from incidents import services
+from incidents import postmortems, reports, services
 from incidents.models import (
     OPEN_STATUSES,
+    ActionItem,
     Contact,
     EscalationPolicy,
     EscalationStep,
@@ -19,11 +21,14 @@ from incidents.models import (
     MaintenanceWindow,
     Notification,
     NotificationChannel,
+    Postmortem,
     Service,
     Tier,
     TimelineEvent,
 )
+from incidents.postmortems import local_date
 from incidents.serializers import (
+    ActionItemSerializer,
     ContactSerializer,
     EscalationPolicySerializer,
     IncidentCreateSerializer,
@@ -32,7 +37,10 @@ from incidents.serializers import (
     NoteSerializer,
     NotificationChannelSerializer,
     NotificationSerializer,
+    PostmortemSerializer,
     ReopenSerializer,
+    ReportQuerySerializer,
+    ReportSerializer,
     ServiceSerializer,
     TierSerializer,
     TimelineEventSerializer,
@@ -276,3 +284,139 @@ class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = NotificationSerializer
     filterset_class = NotificationFilter
     ordering_fields = ["created_at", "status"]
+
+
+# Postmortems, action items, reports --------------------------------------------------
+
+
+class PostmortemFilter(django_filters.FilterSet):
+    service = django_filters.NumberFilter(field_name="incident__service")
+
+    class Meta:
+        model = Postmortem
+        fields = ["status", "severity", "incident", "author"]
+
+
+postmortem_step_responses = {
+    200: PostmortemSerializer,
+    400: OpenApiResponse(description=_("Not allowed from the current status.")),
+    409: OpenApiResponse(description=_("The postmortem changed meanwhile.")),
+}
+
+
+class PostmortemViewSet(viewsets.ModelViewSet):
+    """Postmortems, one per incident. Editable while draft or in review; `submit` and `publish` move them on."""
+
+    serializer_class = PostmortemSerializer
+    filterset_class = PostmortemFilter
+    search_fields = ["title", "summary", "incident__title"]
+    ordering_fields = ["created_at", "published_at", "severity", "status"]
+    action_permissions = {
+        "submit": "incidents.change_postmortem",
+        "publish": "incidents.publish_postmortem",
+    }
+
+    def get_queryset(self):
+        items = ActionItem.objects.order_by("id")
+        return (Postmortem.objects.select_related("incident")
+                .prefetch_related(Prefetch("action_items", queryset=items), "timeline_events", "reviewers")
+                .order_by("-created_at", "-id"))
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "today": local_date(timezone.now())}
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        timeline, reviewers = data.pop("timeline_events", None), data.pop("reviewers", None)
+        serializer.instance = postmortems.save_postmortem(postmortem=Postmortem(**data), by=self.request.user,
+                                                          timeline=timeline, reviewers=reviewers)
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        timeline, reviewers = data.pop("timeline_events", None), data.pop("reviewers", None)
+        postmortem = serializer.instance
+        for name, value in data.items():
+            setattr(postmortem, name, value)
+        postmortems.save_postmortem(postmortem=postmortem, by=self.request.user, timeline=timeline,
+                                    reviewers=reviewers)
+
+    def perform_destroy(self, instance):
+        if instance.is_published:
+            raise DomainError(_("A published postmortem cannot be deleted."), code="published", conflict=True)
+        instance.delete()
+
+    def _answer(self, postmortem):
+        return Response(PostmortemSerializer(self.get_queryset().get(pk=postmortem.pk),
+                                             context=self.get_serializer_context()).data)
+
+    @extend_schema(request=None, responses=postmortem_step_responses)
+    @action(detail=True, methods=["post"])
+    def submit(self, request, pk=None):
+        """Draft → in review."""
+        postmortem = self.get_object()
+        postmortems.submit_postmortem(postmortem=postmortem, by=request.user)
+        return self._answer(postmortem)
+
+    @extend_schema(request=None, responses=postmortem_step_responses)
+    @action(detail=True, methods=["post"])
+    def publish(self, request, pk=None):
+        """Publish (managers only); closes at once if every action item is already done."""
+        postmortem = self.get_object()
+        postmortems.publish_postmortem(postmortem=postmortem, by=request.user)
+        return self._answer(postmortem)
+
+
+class ActionItemFilter(django_filters.FilterSet):
+    overdue = django_filters.BooleanFilter(method="filter_overdue", label=_("overdue"))
+    service = django_filters.NumberFilter(field_name="postmortem__incident__service")
+
+    class Meta:
+        model = ActionItem
+        fields = ["postmortem", "status", "kind", "priority", "owner"]
+
+    def filter_overdue(self, queryset, name, value):
+        overdue = queryset.overdue(local_date(timezone.now()))
+        return overdue if value else queryset.exclude(pk__in=overdue.values("pk"))
+
+
+class ActionItemViewSet(viewsets.ModelViewSet):
+    """What we do so it does not happen again. `complete` marks one done."""
+
+    serializer_class = ActionItemSerializer
+    filterset_class = ActionItemFilter
+    search_fields = ["description"]
+    ordering_fields = ["due_date", "created_at", "priority", "status"]
+    action_permissions = {"complete": "incidents.change_actionitem"}
+
+    def get_queryset(self):
+        return ActionItem.objects.select_related("postmortem").order_by("due_date", "id")
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "today": local_date(timezone.now())}
+
+    @extend_schema(request=None, responses={200: ActionItemSerializer,
+                                            409: OpenApiResponse(description=_("Already done."))})
+    @action(detail=True, methods=["post"])
+    def complete(self, request, pk=None):
+        """Mark done; the postmortem closes when every item is done."""
+        item = postmortems.complete_action_item(item=self.get_object(), by=request.user)
+        return Response(ActionItemSerializer(item, context=self.get_serializer_context()).data)
+
+
+class ReportViewSet(viewsets.ViewSet):
+    """MTTA/MTTR and follow-up figures per severity and month (managers)."""
+
+    action_permissions = {"incidents": "incidents.view_reports"}
+
+    @extend_schema(parameters=[ReportQuerySerializer], responses=ReportSerializer)
+    @action(detail=False, methods=["get"])
+    def incidents(self, request):
+        """Incident count, MTTA and MTTR (mean, median, p95, seconds), downtime, RTO, postmortems, action items."""
+        query = ReportQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        now = timezone.now()
+        period = reports.period_from(data.get("first"), data.get("last"), now=now)
+        report = reports.build_report(period=period, service=data.get("service"),
+                                      from_impact=data["from_impact"], now=now)
+        return Response(ReportSerializer(report).data)

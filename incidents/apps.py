@@ -13,14 +13,25 @@ class IncidentsConfig(AppConfig):
         "incidents.change_incident",
         "incidents.add_timelineevent",
         "incidents.add_maintenancewindow",
+        "incidents.add_postmortem",
+        "incidents.change_postmortem",
+        "incidents.add_actionitem",
+        "incidents.change_actionitem",
     ]
+    # Publishing a postmortem and reading the reports are the manager's (DESIGN §7).
+    manager_permissions = ["incidents.publish_postmortem", "incidents.view_reports"]
 
-    nav = [("incidents:list", _("Incidents")), ("incidents:who-to-call", _("Who to call"))]
-    dashboard_panels = [("incidents/_dashboard_panel.html", "incidents.dashboard.panel")]
+    nav = [("incidents:list", _("Incidents")), ("incidents:who-to-call", _("Who to call")),
+           ("incidents:postmortems", _("Postmortems")), ("incidents:reports", _("Reports"))]
+    dashboard_panels = [("incidents/_dashboard_panel.html", "incidents.dashboard.panel"),
+                        ("incidents/postmortems/_dashboard_panel.html", "incidents.postmortems.dashboard_panel")]
 
     schedules = [
         {"name": "incidents.escalate", "func": "incidents.tasks.escalate", "schedule_type": "I", "minutes": 1,
          "cluster": None},
         {"name": "incidents.retry_notifications", "func": "incidents.tasks.retry_notifications",
          "schedule_type": "I", "minutes": 1, "cluster": None},
+        # Daily; the Reminder rows make a second run the same day send nothing.
+        {"name": "incidents.send_reminders", "func": "incidents.tasks.send_reminders", "schedule_type": "D",
+         "cluster": None},
     ]

@@ -10,6 +10,10 @@ from datetime import time, timedelta
 from django.utils import timezone
 
 from incidents.models import (
+    ActionItem,
+    ActionItemKind,
+    ActionItemPriority,
+    ActionItemStatus,
     Availability,
     ChannelKind,
     Contact,
@@ -18,6 +22,8 @@ from incidents.models import (
     EventKind,
     Incident,
     NotificationChannel,
+    Postmortem,
+    PostmortemStatus,
     Scope,
     Service,
     Severity,
@@ -165,5 +171,42 @@ def seed() -> str:
         ])
         created["incidents"] += 1
 
-    return ("{services} services, {contacts} contacts, {policies} policies, {incidents} incidents created"
-            .format(**created))
+    created["postmortems"] = seed_postmortem(contacts, now)
+    return ("{services} services, {contacts} contacts, {policies} policies, {incidents} incidents, "
+            "{postmortems} postmortems created".format(**created))
+
+
+def seed_postmortem(contacts, now) -> int:
+    """A published postmortem with action items for the SEV1 demo incident (one done, one open)."""
+    service, title = PAST_INCIDENTS[0][0], PAST_INCIDENTS[0][1]
+    incident = Incident.objects.filter(service__name=service, title=title).first()
+    if incident is None or Postmortem.objects.filter(incident=incident).exists():
+        return 0
+    postmortem = Postmortem.objects.create(
+        incident=incident, title=title, severity=incident.severity, scope=incident.scope,
+        status=PostmortemStatus.PUBLISHED, occurred_at=incident.impact_started_at, detected_at=incident.detected_at,
+        recovered_at=incident.resolved_at, created_at=incident.resolved_at + timedelta(days=1),
+        submitted_at=incident.resolved_at + timedelta(days=1), published_at=incident.resolved_at + timedelta(days=2),
+        summary="The prediction API answered 502 to every request for 48 minutes after a model reload.",
+        impact="All route predictions failed; clients fell back to the previous day's routes.",
+        trigger="A model file was replaced while the API was reloading it.",
+        root_cause="The reload read a half-written file; the deploy script copied in place instead of renaming.",
+        detection="The health probe turned critical three minutes after the reload.",
+        response="Rolled back to the previous model file\nRestarted the API workers\nChecked /api/health and a "
+                 "sample prediction",
+        went_well="The probe paged Tier 1 at once.", went_wrong="Nobody knew which model version was live.",
+        got_lucky="It happened outside the morning peak.",
+        lessons="Deploy model files atomically and record the live version.",
+    )
+    postmortem.timeline_events.set(incident.events.exclude(kind=EventKind.NOTIFICATION_SENT))
+    owner = contacts["Hana Lim"]
+    ActionItem.objects.bulk_create([
+        ActionItem(postmortem=postmortem, description="Copy model files to a temporary name and rename",
+                   kind=ActionItemKind.PREVENT, owner=owner, priority=ActionItemPriority.HIGH,
+                   due_date=(now - timedelta(days=10)).date(), status=ActionItemStatus.DONE,
+                   done_at=now - timedelta(days=11)),
+        ActionItem(postmortem=postmortem, description="Expose the live model version in /api/health",
+                   kind=ActionItemKind.DETECT, owner=owner, priority=ActionItemPriority.MEDIUM,
+                   due_date=(now + timedelta(days=14)).date()),
+    ])
+    return 1

@@ -1,7 +1,21 @@
 from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from incidents.models import OPEN_STATUSES, Incident, Service, Severity, Status
+from incidents.models import (
+    OPEN_STATUSES,
+    ActionItem,
+    Contact,
+    Incident,
+    Postmortem,
+    Service,
+    Severity,
+    Status,
+    TimelineEvent,
+)
+from incidents.reports import MAX_MONTHS
 
 
 class DateTimeLocalInput(forms.DateTimeInput):
@@ -69,3 +83,136 @@ class NoteForm(forms.Form):
 
 class ReopenForm(forms.Form):
     reason = forms.CharField(label=_("Reason for re-opening"), required=False, max_length=2000)
+
+
+# Postmortems ------------------------------------------------------------------------
+
+
+class TimelineChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, event):
+        local = timezone.localtime(event.at)
+        return f"{local:%Y-%m-%d %H:%M} · {event.get_kind_display()} · {event.message[:120]}"
+
+
+class PostmortemForm(forms.ModelForm):
+    timeline_events = TimelineChoiceField(label=_("Timeline"), required=False, queryset=TimelineEvent.objects.none(),
+                                          widget=forms.CheckboxSelectMultiple)
+
+    class Meta:
+        model = Postmortem
+        fields = ["title", "severity", "scope", "summary", "impact", "occurred_at", "detected_at", "recovered_at",
+                  "trigger", "root_cause", "detection", "response", "timeline_events", "went_well", "went_wrong",
+                  "got_lucky", "lessons", "links"]
+        widgets = {
+            **{name: forms.Textarea(attrs={"rows": 3}) for name in (
+                "summary", "impact", "trigger", "root_cause", "detection", "response", "went_well", "went_wrong",
+                "got_lucky", "lessons", "links")},
+            "occurred_at": DateTimeLocalInput(),
+            "detected_at": DateTimeLocalInput(),
+            "recovered_at": DateTimeLocalInput(),
+        }
+
+    SECTIONS = {
+        "overview": ["title", "severity", "scope", "summary", "impact", "occurred_at", "detected_at", "recovered_at"],
+        "cause": ["trigger", "root_cause", "detection", "response"],
+        "lessons": ["went_well", "went_wrong", "got_lucky", "lessons", "links"],
+    }
+
+    def __init__(self, *args, incident, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["timeline_events"].queryset = incident.events.order_by("at", "id")
+
+    def section(self, name):
+        return [self[field] for field in self.SECTIONS[name]]
+
+    @property
+    def overview_fields(self):
+        return self.section("overview")
+
+    @property
+    def cause_fields(self):
+        return self.section("cause")
+
+    @property
+    def lessons_fields(self):
+        return self.section("lessons")
+
+    def clean_links(self):
+        links = [line.strip() for line in self.cleaned_data["links"].splitlines() if line.strip()]
+        validator = URLValidator(schemes=["http", "https"])
+        for link in links:
+            try:
+                validator(link)
+            except ValidationError:
+                raise ValidationError(_("%(link)s is not an http(s) URL.") % {"link": link[:200]}) from None
+        return "\n".join(links)
+
+    def clean(self):
+        data = super().clean()
+        occurred = data.get("occurred_at")
+        if occurred and data.get("detected_at") and data["detected_at"] < occurred:
+            self.add_error("detected_at", _("Detection cannot come before the incident occurred."))
+        if occurred and data.get("recovered_at") and data["recovered_at"] < occurred:
+            self.add_error("recovered_at", _("Recovery cannot come before the incident occurred."))
+        return data
+
+
+class ActionItemForm(forms.ModelForm):
+    owner = forms.ModelChoiceField(label=_("Owner"), queryset=Contact.objects.filter(active=True).order_by("name"),
+                                   error_messages={"required": _("Each action item needs an owner.")})
+    tracker_url = forms.URLField(label=_("tracker link"), required=False, assume_scheme="https")
+
+    class Meta:
+        model = ActionItem
+        fields = ["description", "kind", "owner", "priority", "due_date", "tracker_url"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 2}),
+                   "due_date": forms.DateInput(attrs={"type": "date"})}
+        error_messages = {"description": {"required": _("Say what should be done.")}}
+
+    def __init__(self, *args, today=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.today = today
+
+    def clean_due_date(self):
+        due = self.cleaned_data.get("due_date")
+        if due and self.instance.pk is None and self.today and due < self.today:
+            raise ValidationError(_("A new action item cannot be due in the past."))
+        return due
+
+
+class BaseActionItemFormSet(forms.BaseInlineFormSet):
+    def __init__(self, *args, today=None, **kwargs):
+        self.today = today
+        super().__init__(*args, **kwargs)
+
+    def get_form_kwargs(self, index):
+        return {**super().get_form_kwargs(index), "today": self.today}
+
+
+ActionItemFormSet = forms.inlineformset_factory(
+    Postmortem, ActionItem, form=ActionItemForm, formset=BaseActionItemFormSet, extra=1, can_delete=True,
+    max_num=50, validate_max=True,
+)
+
+
+def month_choices_field(label):
+    return forms.DateField(label=label, required=False, input_formats=["%Y-%m"],
+                           widget=forms.DateInput(attrs={"type": "month"}, format="%Y-%m"))
+
+
+class ReportForm(forms.Form):
+    first = month_choices_field(_("From month"))
+    last = month_choices_field(_("To month"))
+    service = forms.ModelChoiceField(label=_("Service"), required=False, queryset=Service.objects.order_by("name"),
+                                     empty_label=_("all services"))
+    from_impact = forms.BooleanField(label=_("MTTR from impact start"), required=False)
+
+    def clean(self):
+        data = super().clean()
+        first, last = data.get("first"), data.get("last")
+        if first and last:
+            if last < first:
+                self.add_error("last", _("The last month is before the first."))
+            elif (last.year - first.year) * 12 + last.month - first.month >= MAX_MONTHS:
+                self.add_error("last", _("A report covers at most %(months)d months.") % {"months": MAX_MONTHS})
+        return data

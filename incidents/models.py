@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -465,3 +465,271 @@ class Notification(models.Model):
 
     def __str__(self):
         return f"{self.incident_id} step {self.step}.{self.repeat} → {self.target} ({self.status})"
+
+
+# Postmortems (DESIGN §3) ------------------------------------------------------
+
+REQUIRES_POSTMORTEM = (Severity.SEV1, Severity.SEV2)
+
+
+def portal_zone() -> ZoneInfo:
+    return ZoneInfo(settings.TIME_ZONE)
+
+
+def postmortem_due_days() -> int:
+    return getattr(settings, "PORTAL_POSTMORTEM_DUE_BUSINESS_DAYS", 5)
+
+
+def add_business_days(at: datetime, days: int) -> datetime:
+    """`at` moved on by `days` working days (Monday–Friday) in the portal's time zone,
+    keeping its local time of day; a weekend never counts."""
+    zone = portal_zone()
+    local = timezone.localtime(at, zone)
+    day, counted = local.date(), 0
+    while counted < days:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            counted += 1
+    return datetime.combine(day, local.time(), tzinfo=zone)
+
+
+def postmortem_overdue_q(now: datetime, days: int) -> Q:
+    """Incidents whose `resolved_at + days business days` is at or before `now`, as a
+    filter the database can answer (the inverse of add_business_days, day by day)."""
+    zone = portal_zone()
+    today = timezone.localtime(now, zone).date()
+    # Walk back from today: the latest resolution day whose deadline falls before
+    # today, and the days (a weekend and its Friday) whose deadline is today itself.
+    due_today, day = [], today
+    while True:
+        deadline = add_business_days(datetime.combine(day, time(12), tzinfo=zone), days).date()
+        if deadline < today:
+            break
+        if deadline == today:
+            due_today.append(day)
+        day -= timedelta(days=1)
+    q = Q(resolved_at__lt=datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone))
+    local_now = timezone.localtime(now, zone).time()
+    for due_day in due_today:
+        q |= Q(resolved_at__gte=datetime.combine(due_day, time(0), tzinfo=zone),
+               resolved_at__lte=datetime.combine(due_day, local_now, tzinfo=zone))
+    return q
+
+
+class PostmortemStatus(models.TextChoices):
+    DRAFT = "draft", _("draft")
+    IN_REVIEW = "in_review", _("in review")
+    PUBLISHED = "published", _("published")
+    CLOSED = "closed", _("closed")
+
+
+PUBLISHED_STATUSES = (PostmortemStatus.PUBLISHED, PostmortemStatus.CLOSED)
+EDITABLE_STATUSES = (PostmortemStatus.DRAFT, PostmortemStatus.IN_REVIEW)
+
+
+class PostmortemQuerySet(models.QuerySet):
+    def published(self):
+        return self.filter(status__in=PUBLISHED_STATUSES)
+
+
+class Postmortem(models.Model):
+    """One per incident: what happened, why, and what we do so it does not happen again."""
+
+    incident = models.OneToOneField(Incident, verbose_name=_("incident"), on_delete=models.CASCADE,
+                                    related_name="postmortem")
+    title = models.CharField(_("title"), max_length=200)
+    status = models.CharField(_("status"), max_length=10, choices=PostmortemStatus.choices,
+                              default=PostmortemStatus.DRAFT)
+    severity = models.CharField(_("severity"), max_length=4, choices=Severity.choices)
+    scope = models.CharField(_("scope"), max_length=10, choices=Scope.choices, default=Scope.PARTIAL)
+    summary = models.TextField(_("summary"), blank=True)
+    impact = models.TextField(_("impact"), blank=True,
+                              help_text=_("Who and what was affected, for how long, how many users or requests."))
+    occurred_at = models.DateTimeField(_("occurred"))
+    detected_at = models.DateTimeField(_("detected"), null=True, blank=True)
+    recovered_at = models.DateTimeField(_("recovered"), null=True, blank=True)
+    trigger = models.TextField(_("trigger"), blank=True, help_text=_("The change or event that set it off."))
+    root_cause = models.TextField(_("root cause(s)"), blank=True,
+                                  help_text=_("Why it could happen; five whys welcome."))
+    detection = models.TextField(_("detection"), blank=True,
+                                 help_text=_("How it was noticed and how long that took."))
+    response = models.TextField(_("response and recovery steps"), blank=True, help_text=_("One step per line."))
+    went_well = models.TextField(_("what went well"), blank=True)
+    went_wrong = models.TextField(_("what went wrong"), blank=True)
+    got_lucky = models.TextField(_("where we got lucky"), blank=True)
+    lessons = models.TextField(_("lessons learned"), blank=True)
+    links = models.TextField(_("supporting links"), blank=True, help_text=_("One URL per line."))
+    timeline_events = models.ManyToManyField(TimelineEvent, verbose_name=_("timeline"), blank=True,
+                                             related_name="+")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("author"), null=True, blank=True,
+                               on_delete=models.SET_NULL, related_name="postmortems")
+    reviewers = models.ManyToManyField(settings.AUTH_USER_MODEL, verbose_name=_("reviewers"), blank=True,
+                                       related_name="postmortems_reviewed")
+    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
+    published_at = models.DateTimeField(_("published"), null=True, blank=True)
+    published_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("published by"), null=True,
+                                     blank=True, on_delete=models.SET_NULL, related_name="+")
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+
+    objects = PostmortemQuerySet.as_manager()
+    history = HistoricalRecords(m2m_fields=[])
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("postmortem")
+        verbose_name_plural = _("postmortems")
+        permissions = [
+            ("publish_postmortem", _("Can publish postmortems")),
+            ("view_reports", _("Can view incident reports")),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(detected_at__isnull=True) | Q(detected_at__gte=F("occurred_at")),
+                                   name="postmortem_detected_after_occurred"),
+            models.CheckConstraint(condition=Q(recovered_at__isnull=True) | Q(recovered_at__gte=F("occurred_at")),
+                                   name="postmortem_recovered_after_occurred"),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self):
+        return reverse("incidents:postmortem", args=[self.incident_id])
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status in EDITABLE_STATUSES
+
+    @property
+    def is_published(self) -> bool:
+        return self.status in PUBLISHED_STATUSES
+
+    @property
+    def downtime(self) -> timedelta | None:
+        if self.recovered_at is None:
+            return None
+        return self.recovered_at - self.occurred_at
+
+    def response_steps(self) -> list[str]:
+        return [line.strip() for line in self.response.splitlines() if line.strip()]
+
+    def link_list(self) -> list[str]:
+        return [line.strip() for line in self.links.splitlines() if line.strip()]
+
+
+class ActionItemKind(models.TextChoices):
+    PREVENT = "prevent", _("prevent")
+    MITIGATE = "mitigate", _("mitigate")
+    DETECT = "detect", _("detect")
+    REPAIR = "repair", _("repair")
+    PROCESS = "process", _("process")
+
+
+class ActionItemPriority(models.TextChoices):
+    HIGH = "high", _("high")
+    MEDIUM = "medium", _("medium")
+    LOW = "low", _("low")
+
+
+class ActionItemStatus(models.TextChoices):
+    OPEN = "open", _("open")
+    IN_PROGRESS = "in_progress", _("in progress")
+    DONE = "done", _("done")
+
+
+class ActionItemQuerySet(models.QuerySet):
+    def open(self):
+        return self.exclude(status=ActionItemStatus.DONE)
+
+    def overdue(self, today):
+        return self.open().filter(due_date__lt=today)
+
+
+class ActionItem(models.Model):
+    postmortem = models.ForeignKey(Postmortem, verbose_name=_("postmortem"), on_delete=models.CASCADE,
+                                   related_name="action_items")
+    description = models.TextField(_("description"))
+    kind = models.CharField(_("kind"), max_length=10, choices=ActionItemKind.choices,
+                            default=ActionItemKind.PREVENT)
+    # The contact is who gets the reminders, through the escalation channels.
+    owner = models.ForeignKey(Contact, verbose_name=_("owner"), null=True, on_delete=models.SET_NULL,
+                              related_name="action_items")
+    priority = models.CharField(_("priority"), max_length=6, choices=ActionItemPriority.choices,
+                                default=ActionItemPriority.MEDIUM)
+    due_date = models.DateField(_("due date"), null=True, blank=True)
+    tracker_url = models.URLField(_("tracker link"), blank=True)
+    status = models.CharField(_("status"), max_length=12, choices=ActionItemStatus.choices,
+                              default=ActionItemStatus.OPEN)
+    done_at = models.DateTimeField(_("done"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    objects = ActionItemQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["postmortem", "id"]
+        verbose_name = _("action item")
+        verbose_name_plural = _("action items")
+        constraints = [
+            models.CheckConstraint(condition=Q(status="done", done_at__isnull=False)
+                                   | (~Q(status="done") & Q(done_at__isnull=True)),
+                                   name="action_item_done_at_iff_done"),
+        ]
+        indexes = [models.Index(fields=["status", "due_date"], name="action_item_status_due")]
+
+    def __str__(self):
+        return self.description[:80]
+
+    @property
+    def is_done(self) -> bool:
+        return self.status == ActionItemStatus.DONE
+
+    def is_overdue(self, today) -> bool:
+        return not self.is_done and self.due_date is not None and self.due_date < today
+
+
+class ReminderReason(models.TextChoices):
+    POSTMORTEM_DUE = "postmortem_due", _("postmortem due")
+    ACTION_ITEM_OVERDUE = "action_item_overdue", _("action item overdue")
+
+
+class Reminder(models.Model):
+    """One follow-up reminder to one channel about one subject on one day.
+
+    The unique key (subject, day, channel) is what makes the daily job
+    idempotent: running it twice, or on two clusters, sends nothing twice.
+    """
+
+    reason = models.CharField(_("reason"), max_length=20, choices=ReminderReason.choices)
+    # "postmortem:<incident id>" or "action_item:<item id>".
+    subject = models.CharField(_("subject"), max_length=50)
+    day = models.DateField(_("day"))
+    incident = models.ForeignKey(Incident, verbose_name=_("incident"), on_delete=models.CASCADE,
+                                 related_name="reminders")
+    action_item = models.ForeignKey(ActionItem, verbose_name=_("action item"), null=True, blank=True,
+                                    on_delete=models.CASCADE, related_name="reminders")
+    contact = models.ForeignKey(Contact, verbose_name=_("contact"), null=True, on_delete=models.SET_NULL,
+                                related_name="reminders")
+    channel = models.ForeignKey(NotificationChannel, verbose_name=_("channel"), null=True,
+                                on_delete=models.SET_NULL, related_name="reminders")
+    kind = models.CharField(_("kind"), max_length=10, choices=ChannelKind.choices)
+    target = models.CharField(_("address or URL"), max_length=500)
+    status = models.CharField(_("status"), max_length=10, choices=NotificationStatus.choices,
+                              default=NotificationStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    claim = models.UUIDField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-day", "-id"]
+        verbose_name = _("reminder")
+        verbose_name_plural = _("reminders")
+        constraints = [
+            models.UniqueConstraint(fields=["subject", "day", "channel"], name="one_reminder_per_subject_day_channel"),
+        ]
+
+    def __str__(self):
+        return f"{self.subject} {self.day} → {self.target} ({self.status})"

@@ -5,10 +5,12 @@ from datetime import timedelta
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import EmailValidator, URLValidator
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from incidents.models import (
+    ActionItem,
     ChannelKind,
     Contact,
     EscalationPolicy,
@@ -17,6 +19,8 @@ from incidents.models import (
     MaintenanceWindow,
     Notification,
     NotificationChannel,
+    Postmortem,
+    PostmortemStatus,
     Scope,
     Service,
     Severity,
@@ -24,6 +28,7 @@ from incidents.models import (
     Tier,
     TimelineEvent,
 )
+from incidents.reports import MAX_MONTHS
 
 NON_NEGATIVE = timedelta(0)
 
@@ -289,3 +294,146 @@ class NotificationSerializer(serializers.ModelSerializer):
         fields = ["id", "incident", "escalation_round", "step", "repeat", "condition", "contact", "channel", "kind",
                   "target", "status", "attempts", "last_error", "next_attempt_at", "created_at", "sent_at"]
         read_only_fields = fields
+
+
+class ActionItemSerializer(serializers.ModelSerializer):
+    owner = serializers.PrimaryKeyRelatedField(queryset=Contact.objects.all(),
+                                               error_messages={"null": _("Each action item needs an owner.")})
+    is_overdue = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ActionItem
+        fields = ["id", "postmortem", "description", "kind", "owner", "priority", "due_date", "tracker_url",
+                  "status", "done_at", "created_at", "is_overdue"]
+        read_only_fields = ["status", "done_at", "created_at"]
+
+    def get_is_overdue(self, item) -> bool:
+        return item.is_overdue(self.context.get("today") or timezone.localdate())
+
+    def validate_description(self, value):
+        if not value.strip():
+            raise serializers.ValidationError(_("Say what should be done."))
+        return value
+
+    def validate(self, attrs):
+        due = attrs.get("due_date")
+        today = self.context.get("today") or timezone.localdate()
+        if self.instance is None and due and due < today:
+            raise serializers.ValidationError({"due_date": [_("A new action item cannot be due in the past.")]})
+        postmortem = attrs.get("postmortem", getattr(self.instance, "postmortem", None))
+        if self.instance is not None and "postmortem" in attrs and attrs["postmortem"] != self.instance.postmortem:
+            raise serializers.ValidationError({"postmortem": [_("An action item cannot move to another postmortem.")]})
+        if postmortem is not None and postmortem.status == PostmortemStatus.CLOSED:
+            raise serializers.ValidationError({"postmortem": [_("This postmortem is closed.")]})
+        return attrs
+
+
+class PostmortemSerializer(serializers.ModelSerializer):
+    incident = serializers.PrimaryKeyRelatedField(queryset=Incident.objects.all())
+    action_items = ActionItemSerializer(many=True, read_only=True)
+    downtime = serializers.DurationField(read_only=True)
+    url = serializers.CharField(source="get_absolute_url", read_only=True)
+    timeline_events = serializers.PrimaryKeyRelatedField(many=True, required=False,
+                                                         queryset=TimelineEvent.objects.all())
+    links = serializers.CharField(required=False, allow_blank=True, max_length=5000,
+                                  help_text=_("One http(s) URL per line."))
+
+    class Meta:
+        model = Postmortem
+        fields = ["id", "url", "incident", "title", "status", "severity", "scope", "summary", "impact", "occurred_at",
+                  "detected_at", "recovered_at", "downtime", "trigger", "root_cause", "detection", "response",
+                  "went_well", "went_wrong", "got_lucky", "lessons", "links", "timeline_events", "author",
+                  "reviewers", "created_at", "updated_at", "submitted_at", "published_at", "published_by",
+                  "closed_at", "action_items"]
+        read_only_fields = ["status", "author", "created_at", "updated_at", "submitted_at", "published_at",
+                            "published_by", "closed_at"]
+        validators = []  # one per incident: checked in validate() with a field error
+
+    def validate_links(self, value):
+        validator = URLValidator(schemes=["http", "https"])
+        links = [line.strip() for line in value.splitlines() if line.strip()]
+        for link in links:
+            try:
+                validator(link)
+            except DjangoValidationError:
+                raise serializers.ValidationError(_("%(link)s is not an http(s) URL.") % {"link": link[:200]}) from None
+        return "\n".join(links)
+
+    def validate(self, attrs):
+        get = lambda name: attrs.get(name, getattr(self.instance, name, None))  # noqa: E731
+        incident = get("incident")
+        if self.instance is not None and "incident" in attrs and attrs["incident"] != self.instance.incident:
+            raise serializers.ValidationError({"incident": [_("A postmortem cannot move to another incident.")]})
+        if self.instance is None and Postmortem.objects.filter(incident=incident).exists():
+            raise serializers.ValidationError({"incident": [_("This incident already has a postmortem.")]})
+        occurred, errors = get("occurred_at"), {}
+        if occurred and get("detected_at") and get("detected_at") < occurred:
+            errors["detected_at"] = [_("Detection cannot come before the incident occurred.")]
+        if occurred and get("recovered_at") and get("recovered_at") < occurred:
+            errors["recovered_at"] = [_("Recovery cannot come before the incident occurred.")]
+        if errors:
+            raise serializers.ValidationError(errors)
+        for event in attrs.get("timeline_events", []):
+            if event.incident_id != incident.pk:
+                raise serializers.ValidationError({"timeline_events": [_("Event %(id)s is not this incident's.")
+                                                                       % {"id": event.pk}]})
+        return attrs
+
+
+class ReportQuerySerializer(serializers.Serializer):
+    first = serializers.DateField(required=False, input_formats=["%Y-%m"], help_text=_("First month, YYYY-MM."))
+    last = serializers.DateField(required=False, input_formats=["%Y-%m"], help_text=_("Last month, YYYY-MM."))
+    service = serializers.PrimaryKeyRelatedField(queryset=Service.objects.all(), required=False)
+    from_impact = serializers.BooleanField(required=False, default=False,
+                                           help_text=_("Measure MTTR from the impact start instead of creation."))
+
+    def validate(self, attrs):
+        first, last = attrs.get("first"), attrs.get("last")
+        if first and last:
+            if last < first:
+                raise serializers.ValidationError({"last": [_("The last month is before the first.")]})
+            if (last.year - first.year) * 12 + last.month - first.month >= MAX_MONTHS:
+                raise serializers.ValidationError({"last": [_("A report covers at most %(months)d months.")
+                                                            % {"months": MAX_MONTHS}]})
+        return attrs
+
+
+class StatsSerializer(serializers.Serializer):
+    mean = serializers.FloatField(allow_null=True, help_text=_("Seconds."))
+    median = serializers.FloatField(allow_null=True, help_text=_("Seconds."))
+    p95 = serializers.FloatField(allow_null=True, help_text=_("Seconds."))
+
+
+class ReportRowSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+    incidents = serializers.IntegerField()
+    resolved = serializers.IntegerField()
+    open = serializers.IntegerField()
+    mtta = StatsSerializer()
+    mttr = StatsSerializer()
+    downtime_seconds = serializers.FloatField()
+    rto_met = serializers.IntegerField()
+    rto_missed = serializers.IntegerField()
+    postmortems_required = serializers.IntegerField()
+    postmortems_published = serializers.IntegerField()
+    postmortem_rate = serializers.FloatField(allow_null=True)
+    action_items_open = serializers.IntegerField()
+    action_items_overdue = serializers.IntegerField()
+
+
+class ReportPeriodSerializer(serializers.Serializer):
+    first = serializers.CharField()
+    last = serializers.CharField()
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+
+
+class ReportSerializer(serializers.Serializer):
+    period = ReportPeriodSerializer()
+    service = serializers.IntegerField(allow_null=True)
+    from_impact = serializers.BooleanField()
+    time_zone = serializers.CharField()
+    total = ReportRowSerializer()
+    by_severity = ReportRowSerializer(many=True)
+    by_month = ReportRowSerializer(many=True)

@@ -1,6 +1,6 @@
 """django-q2 entry points: thin, id-based, each calling one function of incidents.services."""
 
-from incidents import services
+from incidents import reminders, services
 
 
 def escalate() -> int:
@@ -16,3 +16,8 @@ def escalate_incident(incident_id: int) -> bool:
 def retry_notifications() -> int:
     """Every minute: resend the notifications whose retry time has come."""
     return services.retry_notifications()
+
+
+def send_reminders() -> int:
+    """Daily: remind owners of missing postmortems and overdue action items."""
+    return reminders.send_reminders()

@@ -15,4 +15,13 @@ urlpatterns = [
     path("<int:pk>/close/", views.incident_transition, {"name": "close"}, name="close"),
     path("<int:pk>/reopen/", views.incident_reopen, name="reopen"),
     path("<int:pk>/notes/", views.incident_add_note, name="add-note"),
+    path("postmortems/", views.postmortem_list, name="postmortems"),
+    path("reports/", views.incident_reports, name="reports"),
+    path("<int:pk>/postmortem/", views.postmortem_detail, name="postmortem"),
+    path("<int:pk>/postmortem/edit/", views.postmortem_edit, name="postmortem-edit"),
+    path("<int:pk>/postmortem/submit/", views.postmortem_submit, name="postmortem-submit"),
+    path("<int:pk>/postmortem/publish/", views.postmortem_publish, name="postmortem-publish"),
+    path("<int:pk>/postmortem/print/", views.postmortem_print, name="postmortem-print"),
+    path("<int:pk>/postmortem.md", views.postmortem_markdown, name="postmortem-markdown"),
+    path("action-items/<int:pk>/complete/", views.action_item_complete, name="action-item-complete"),
 ]

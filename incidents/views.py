@@ -1,18 +1,41 @@
 """Incident pages. Login is required everywhere by middleware; writes check the role."""
 
+import csv
+
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Prefetch
+from django.db import transaction
+from django.db.models import Count, Prefetch, Q
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from incidents import services
-from incidents.forms import DeclareIncidentForm, IncidentFilterForm, NoteForm, ReopenForm
-from incidents.models import Availability, Contact, Incident, Tier
+from incidents import postmortems, reports, services
+from incidents.admin import Echo
+from incidents.forms import (
+    ActionItemFormSet,
+    DeclareIncidentForm,
+    IncidentFilterForm,
+    NoteForm,
+    PostmortemForm,
+    ReopenForm,
+    ReportForm,
+)
+from incidents.models import (
+    ActionItem,
+    ActionItemStatus,
+    Availability,
+    Contact,
+    Incident,
+    Postmortem,
+    PostmortemStatus,
+    Tier,
+)
+from incidents.postmortems import local_date
 from portal.errors import DomainError
 
 PAGE_SIZE = 50
@@ -77,6 +100,7 @@ def render_detail(request, incident, *, note_form=None, status=200):
         "can_note": request.user.has_perm("incidents.add_timelineevent"),
         "note_form": note_form or NoteForm(),
         "reopen_form": ReopenForm(),
+        "postmortem": Postmortem.objects.filter(incident=incident).only("id", "status").first(),
         "now": timezone.now(),
     }
     return render(request, "incidents/detail.html", context, status=status)
@@ -157,3 +181,195 @@ def who_to_call(request):
                                   "emergency_only": contact.availability == Availability.EMERGENCY_ONLY})
         rows.append({"tier": tier, "contacts": reachable, "off_duty": off_duty})
     return render(request, "incidents/who_to_call.html", {"rows": rows, "now": now})
+
+
+# Postmortems ------------------------------------------------------------------------
+
+
+def get_postmortem(incident_pk) -> Postmortem:
+    return get_object_or_404(Postmortem.objects.select_related(
+        "incident__service", "author", "published_by"), incident_id=incident_pk)
+
+
+@permission_required("incidents.view_postmortem", raise_exception=True)
+def postmortem_list(request):
+    status = request.GET.get("status", "")
+    found = Postmortem.objects.select_related("incident__service", "author").annotate(
+        items_open=Count("action_items", filter=~Q(action_items__status=ActionItemStatus.DONE)),
+        items_overdue=Count("action_items", filter=~Q(action_items__status=ActionItemStatus.DONE)
+                            & Q(action_items__due_date__lt=local_date(timezone.now()))),
+    ).order_by("-created_at", "-id")
+    if status in PostmortemStatus.values:
+        found = found.filter(status=status)
+    page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"page": page, "status": status, "statuses": PostmortemStatus.choices,
+               "panel": postmortems.dashboard_panel(request=request, now=timezone.now())}
+    return render(request, "incidents/postmortems/list.html", context)
+
+
+@permission_required("incidents.view_postmortem", raise_exception=True)
+def postmortem_detail(request, pk):
+    postmortem = Postmortem.objects.select_related("incident__service", "author", "published_by").filter(
+        incident_id=pk).first()
+    if postmortem is None:
+        incident = get_incident(pk)
+        if request.user.has_perm("incidents.add_postmortem"):
+            return redirect("incidents:postmortem-edit", pk=incident.pk)
+        raise Http404(_("This incident has no postmortem yet."))
+    user = request.user
+    context = {
+        **postmortems.report_context(postmortem),
+        "today": local_date(timezone.now()),
+        "can_edit": postmortem.is_editable and user.has_perm("incidents.change_postmortem"),
+        "can_submit": postmortem.status == PostmortemStatus.DRAFT and user.has_perm("incidents.change_postmortem"),
+        "can_publish": postmortem.is_editable and user.has_perm("incidents.publish_postmortem"),
+        "can_complete": user.has_perm("incidents.change_actionitem"),
+    }
+    return render(request, "incidents/postmortems/detail.html", context)
+
+
+@permission_required("incidents.view_postmortem", raise_exception=True)
+def postmortem_print(request, pk):
+    return render(request, "incidents/postmortems/print.html", postmortems.report_context(get_postmortem(pk)))
+
+
+@permission_required("incidents.view_postmortem", raise_exception=True)
+def postmortem_markdown(request, pk):
+    postmortem = get_postmortem(pk)
+    day = timezone.localtime(postmortem.occurred_at).date().isoformat()
+    return HttpResponse(postmortems.render_markdown(postmortem), content_type="text/markdown; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="incident-report-{day}-{pk}.md"'})
+
+
+@permission_required("incidents.add_postmortem", raise_exception=True)
+@permission_required("incidents.change_postmortem", raise_exception=True)
+def postmortem_edit(request, pk):
+    """The postmortem form with its action items: save as draft, submit, or publish (managers)."""
+    incident = get_incident(pk)
+    postmortem = Postmortem.objects.filter(incident=incident).first() or postmortems.draft_for(incident,
+                                                                                            by=request.user)
+    if not postmortem.is_editable:
+        messages.info(request, _("This postmortem is published; its action items can still be completed."))
+        return redirect(postmortem)
+    today = local_date(timezone.now())
+    show_errors, status = True, 200
+    if request.method == "POST":
+        action = request.POST.get("action", "save")
+        if action == "publish" and not request.user.has_perm("incidents.publish_postmortem"):
+            raise PermissionDenied
+        data = request.POST
+        if action == "add_row":
+            # Re-render with one more empty row, keeping everything typed so far.
+            data = request.POST.copy()
+            total = f"{ITEMS_PREFIX}-TOTAL_FORMS"
+            data[total] = str(min(_int(data.get(total)) + 1, 50))
+            show_errors = False
+        form = PostmortemForm(data, instance=postmortem, incident=incident)
+        formset = ActionItemFormSet(data, instance=postmortem, prefix=ITEMS_PREFIX, today=today)
+        if action != "add_row":
+            if form.is_valid() and formset.is_valid():
+                saved = _save_postmortem(request, form, formset, action)
+                if saved:
+                    return redirect(postmortem)
+            status = 400
+    else:
+        initial = {} if postmortem.pk else {"timeline_events": list(postmortems.default_timeline(incident))}
+        form = PostmortemForm(instance=postmortem, incident=incident, initial=initial)
+        formset = ActionItemFormSet(instance=postmortem, prefix=ITEMS_PREFIX, today=today)
+    context = {"incident": incident, "postmortem": postmortem, "form": form, "formset": formset,
+               "show_errors": show_errors, "can_publish": request.user.has_perm("incidents.publish_postmortem")}
+    return render(request, "incidents/postmortems/form.html", context, status=status)
+
+
+ITEMS_PREFIX = "items"
+
+
+def _int(value) -> int:
+    try:
+        return max(int(value), 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _save_postmortem(request, form, formset, action) -> bool:
+    postmortem = form.save(commit=False)
+    items = formset.save(commit=False)
+    try:
+        with transaction.atomic():
+            postmortems.save_postmortem(postmortem=postmortem, by=request.user, items=items,
+                                        deleted=formset.deleted_objects,
+                                        timeline=list(form.cleaned_data["timeline_events"]))
+            if action == "submit":
+                postmortems.submit_postmortem(postmortem=postmortem, by=request.user)
+            elif action == "publish":
+                postmortems.publish_postmortem(postmortem=postmortem, by=request.user)
+    except DomainError as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        return False
+    done = {"submit": _("Postmortem submitted for review."), "publish": _("Postmortem published.")}
+    messages.success(request, done.get(action, _("Postmortem saved as a draft.")))
+    return True
+
+
+@require_POST
+@permission_required("incidents.change_postmortem", raise_exception=True)
+def postmortem_submit(request, pk):
+    return _postmortem_step(request, pk, postmortems.submit_postmortem, _("Postmortem submitted for review."))
+
+
+@require_POST
+@permission_required("incidents.publish_postmortem", raise_exception=True)
+def postmortem_publish(request, pk):
+    return _postmortem_step(request, pk, postmortems.publish_postmortem, _("Postmortem published."))
+
+
+def _postmortem_step(request, pk, step, done):
+    postmortem = get_postmortem(pk)
+    try:
+        step(postmortem=postmortem, by=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, done)
+    return redirect(postmortem)
+
+
+@require_POST
+@permission_required("incidents.change_actionitem", raise_exception=True)
+def action_item_complete(request, pk):
+    item = get_object_or_404(ActionItem.objects.select_related("postmortem"), pk=pk)
+    try:
+        postmortems.complete_action_item(item=item, by=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Action item done."))
+    return redirect(item.postmortem)
+
+
+# Reports --------------------------------------------------------------------------------
+
+
+@permission_required("incidents.view_reports", raise_exception=True)
+def incident_reports(request):
+    form = ReportForm(request.GET or None)
+    now = timezone.now()
+    if form.is_bound and not form.is_valid():
+        return render(request, "incidents/reports/report.html", {"form": form}, status=400)
+    data = form.cleaned_data if form.is_bound else {}
+    period = reports.period_from(data.get("first"), data.get("last"), now=now)
+    report = reports.build_report(period=period, service=data.get("service"),
+                                  from_impact=bool(data.get("from_impact")), now=now)
+    if request.GET.get("download") == "csv":
+        writer = csv.writer(Echo())
+        name = f"incident-report-{report['period']['first']}-{report['period']['last']}.csv"
+        return StreamingHttpResponse((writer.writerow(row) for row in reports.csv_rows(report)),
+                                     content_type="text/csv; charset=utf-8",
+                                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    query = request.GET.copy()
+    query["download"] = "csv"
+    return render(request, "incidents/reports/report.html", {
+        "form": form, "report": report, "charts": reports.charts(report), "csv_query": query.urlencode(),
+        "severity_table": reports.table([report["total"], *report["by_severity"]]),
+        "month_table": reports.table(report["by_month"]),
+    })

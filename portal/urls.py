@@ -4,8 +4,10 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from backups import api as backups_api
 from incidents import api as incidents_api
 from portal import api, views
+from probes import api as probes_api
 
 router = DefaultRouter(trailing_slash=False)
 router.register("tasks", api.TaskViewSet)
@@ -18,6 +20,15 @@ router.register("escalation-policies", incidents_api.EscalationPolicyViewSet, ba
 router.register("maintenance-windows", incidents_api.MaintenanceWindowViewSet)
 router.register("incidents", incidents_api.IncidentViewSet, basename="incident")
 router.register("notifications", incidents_api.NotificationViewSet)
+router.register("backup-targets", backups_api.BackupTargetViewSet, basename="backuptarget")
+router.register("backup-runs", backups_api.BackupRunViewSet, basename="backuprun")
+router.register("restores", backups_api.RestoreRunViewSet, basename="restorerun")
+router.register("rehearsals", backups_api.RehearsalViewSet, basename="rehearsal")
+router.register("postmortems", incidents_api.PostmortemViewSet, basename="postmortem")
+router.register("action-items", incidents_api.ActionItemViewSet, basename="actionitem")
+router.register("reports", incidents_api.ReportViewSet, basename="report")
+router.register("probes", probes_api.ProbeViewSet, basename="probe")
+router.register("probe-results", probes_api.ProbeResultViewSet)
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -29,6 +40,8 @@ urlpatterns = [
     path("account/token/create/", views.api_token_create, name="api-token-create"),
     path("account/token/revoke/", views.api_token_revoke, name="api-token-revoke"),
     path("incidents/", include("incidents.urls")),
+    path("backups/", include("backups.urls")),
+    path("probes/", include("probes.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/health", views.api_health, name="api-health"),
@@ -36,6 +49,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("api/v1/heartbeats/<uuid:token>", probes_api.heartbeat, name="heartbeat"),
+    path("api/v1/heartbeats/<uuid:token>/fail", probes_api.heartbeat_fail, name="heartbeat-fail"),
     path("api/v1/", include(router.urls)),
 ]
 

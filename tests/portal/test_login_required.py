@@ -4,6 +4,9 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 PUBLIC = {"/api/health", "/account/login/", "/admin/login/"}
+# Heartbeat pings need no login (the uuid is the credential); an unknown uuid is a 404 for anyone.
+PUBLIC_BY_TOKEN = {"/api/v1/heartbeats/00000000-0000-0000-0000-000000000000",
+                   "/api/v1/heartbeats/00000000-0000-0000-0000-000000000000/fail"}
 SAMPLE_ARGS = {"int": "1", "str": "x", "slug": "x", "uuid": "00000000-0000-0000-0000-000000000000", "path": "x"}
 
 
@@ -49,7 +52,7 @@ def test_the_url_walk_finds_the_known_pages():
     assert {"/", "/api/health", "/api/metrics", "/api/v1/", "/admin/", "/account/token/"} <= set(PATHS)
 
 
-@pytest.mark.parametrize("path", [p for p in PATHS if p not in PUBLIC])
+@pytest.mark.parametrize("path", [p for p in PATHS if p not in PUBLIC | PUBLIC_BY_TOKEN])
 def test_anonymous_requests_are_refused(client, db, path):
     response = client.get(path)
     if path.startswith("/api/"):
@@ -63,3 +66,9 @@ def test_anonymous_requests_are_refused(client, db, path):
 @pytest.mark.parametrize("path", sorted(PUBLIC))
 def test_public_paths_answer_without_login(client, db, path):
     assert client.get(path).status_code in (200, 503)
+
+
+@pytest.mark.parametrize("path", sorted(PUBLIC_BY_TOKEN))
+def test_token_paths_answer_404_to_an_unknown_token_without_login(client, db, path):
+    assert path in PATHS
+    assert client.get(path).status_code == 404

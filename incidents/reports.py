@@ -1,0 +1,385 @@
+"""MTTA / MTTR reports per severity and per month (DESIGN §3).
+
+MTTA = first acknowledgement − created; an incident resolved without an ack
+counts its resolve time (as Opsgenie does). MTTR = resolved − created. Both
+over resolved incidents only: a still-open incident has no value yet and is
+left out (it is counted in `incidents` and `open`). Downtime = resolved −
+impact start (or created when unknown); RTO met when downtime ≤ service.rto.
+
+A report runs a fixed number of queries whatever the number of incidents:
+one grouped aggregate for the counts and sums, one for the action items, and
+for median/p95 either `percentile_cont` per grouping (PostgreSQL) or one
+fetch of the two duration columns (SQLite, which has no percentile function).
+"""
+
+import bisect
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db import connection, models
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from incidents.models import (
+    PUBLISHED_STATUSES,
+    REQUIRES_POSTMORTEM,
+    ActionItem,
+    ActionItemStatus,
+    Incident,
+    Severity,
+    portal_zone,
+)
+
+MAX_MONTHS = 36
+METRICS = ("mtta", "mttr")
+
+
+@dataclass(frozen=True)
+class Period:
+    """Whole months, first to last inclusive, in the portal's time zone."""
+
+    first: date  # the 1st of the first month
+    last: date  # the 1st of the last month
+
+    @classmethod
+    def last_months(cls, count: int, today: date) -> "Period":
+        last = today.replace(day=1)
+        return cls(first=add_months(last, -(count - 1)), last=last)
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.first, time(0), tzinfo=portal_zone())
+
+    @property
+    def end(self) -> datetime:
+        return datetime.combine(add_months(self.last, 1), time(0), tzinfo=portal_zone())
+
+    def month_index(self, field: str) -> models.Case:
+        """0 for a time in the first month, 1 for the second…: a CASE over the month
+        boundaries, which every database evaluates natively (no per-row time-zone
+        conversion) on rows already limited to the period."""
+        months = self.months()
+        whens = [models.When(**{f"{field}__lt": datetime.combine(month, time(0), tzinfo=portal_zone())},
+                             then=models.Value(index)) for index, month in enumerate(months[1:])]
+        return models.Case(*whens, default=models.Value(len(months) - 1), output_field=models.IntegerField())
+
+    def key(self, index: int) -> str:
+        return self.months()[index].strftime("%Y-%m")
+
+    def months(self) -> list[date]:
+        months, month = [], self.first
+        while month <= self.last:
+            months.append(month)
+            month = add_months(month, 1)
+        return months
+
+
+def add_months(month: date, count: int) -> date:
+    index = month.year * 12 + month.month - 1 + count
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Linear interpolation between closest ranks: what PostgreSQL's percentile_cont does."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q
+    lo = math.floor(k)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def summarize(values: list[float]) -> dict:
+    if not values:
+        return {"mean": None, "median": None, "p95": None}
+    return {"mean": sum(values) / len(values), "median": percentile(values, 0.5), "p95": percentile(values, 0.95)}
+
+
+class PercentileCont(models.Aggregate):
+    """PostgreSQL's ordered-set aggregate `percentile_cont(q) WITHIN GROUP (ORDER BY expr)`."""
+
+    function = "PERCENTILE_CONT"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = DurationField()
+
+    def __init__(self, expression, fraction: float, **extra):
+        super().__init__(expression, fraction=float(fraction), **extra)
+
+
+class JulianDay(models.Func):
+    """SQLite's native julianday(): date arithmetic in C instead of Django's per-row Python functions."""
+
+    function = "JULIANDAY"
+    output_field = models.FloatField()
+
+
+def elapsed(end, start) -> ExpressionWrapper:
+    """end − start as a duration. On SQLite, Django computes a difference of
+    datetimes with a Python function called per row; julianday() does it in C.
+    (SQLite stores durations as microseconds: rounded to the millisecond, which
+    drops julianday's floating-point noise.)"""
+    if connection.vendor == "sqlite":
+        micros = models.Func((JulianDay(end) - JulianDay(start)) * 86_400_000.0, function="ROUND") * 1000
+        return ExpressionWrapper(models.functions.Cast(micros, models.BigIntegerField()), output_field=DurationField())
+    return ExpressionWrapper(end - start, output_field=DurationField())
+
+
+def _durations(from_impact: bool):
+    start = Coalesce("impact_started_at", "created_at") if from_impact else F("created_at")
+    return {
+        "mtta": ExpressionWrapper(Coalesce("acknowledged_at", "resolved_at") - F("created_at"),
+                                  output_field=DurationField()),
+        "mttr": ExpressionWrapper(F("resolved_at") - start, output_field=DurationField()),
+    }
+
+
+def incidents_in(period: Period, service=None):
+    incidents = Incident.objects.filter(created_at__gte=period.start, created_at__lt=period.end)
+    if service is not None:
+        incidents = incidents.filter(service=service)
+    return incidents
+
+
+def build_report(*, period: Period, service=None, from_impact: bool = False, now: datetime | None = None) -> dict:
+    now = now or timezone.now()
+    zone = portal_zone()
+    today = timezone.localtime(now, zone).date()
+    incidents = incidents_in(period, service).order_by()
+    month = period.month_index("created_at")
+    downtime = elapsed(F("resolved_at"), Coalesce("impact_started_at", "created_at"))
+    resolved = Q(resolved_at__isnull=False)
+    required = resolved & Q(severity__in=REQUIRES_POSTMORTEM)
+    counts = incidents.annotate(month=month, downtime=downtime).values("month", "severity").annotate(
+        incidents=Count("id"),
+        resolved=Count("id", filter=resolved),
+        downtime_total=Sum("downtime", filter=resolved),
+        rto_met=Count("id", filter=resolved & Q(service__rto__isnull=False, downtime__lte=F("service__rto"))),
+        rto_missed=Count("id", filter=resolved & Q(service__rto__isnull=False, downtime__gt=F("service__rto"))),
+        postmortems_required=Count("id", filter=required),
+        postmortems_published=Count("id", filter=required & Q(postmortem__status__in=PUBLISHED_STATUSES)),
+    )
+    items = ActionItem.objects.filter(postmortem__incident__in=incidents).exclude(
+        status=ActionItemStatus.DONE).order_by().annotate(
+        month=period.month_index("postmortem__incident__created_at"),
+        severity=F("postmortem__incident__severity"),
+    ).values("month", "severity").annotate(
+        open=Count("id"), overdue=Count("id", filter=Q(due_date__lt=today)))
+
+    groups = {"total": {}, "severity": {}, "month": {}}
+
+    def add(kind, key, row, names):
+        target = groups[kind].setdefault(key, _empty_row())
+        for name in names:
+            target[name] += row[name] or (timedelta(0) if name == "downtime_total" else 0)
+
+    sums = ("incidents", "resolved", "downtime_total", "rto_met", "rto_missed", "postmortems_required",
+            "postmortems_published")
+    for row in counts:
+        row_month = period.key(row["month"])
+        for kind, key in (("total", "all"), ("severity", row["severity"]), ("month", row_month)):
+            add(kind, key, row, sums)
+    for row in items:
+        row_month = period.key(row["month"])
+        for kind, key in (("total", "all"), ("severity", row["severity"]), ("month", row_month)):
+            add(kind, key, {"action_items_open": row["open"], "action_items_overdue": row["overdue"]},
+                ("action_items_open", "action_items_overdue"))
+
+    stats = _duration_stats(incidents, from_impact, zone, period)
+
+    def finish(kind, key, label):
+        row = groups[kind].get(key, _empty_row())
+        row.update(key=key, label=label, open=row["incidents"] - row["resolved"],
+                   downtime_seconds=row.pop("downtime_total").total_seconds())
+        required_count = row["postmortems_required"]
+        row["postmortem_rate"] = row["postmortems_published"] / required_count if required_count else None
+        for metric in METRICS:
+            row[metric] = stats.get((kind, key, metric)) or summarize([])
+        return row
+
+    return {
+        "period": {"first": period.first.strftime("%Y-%m"), "last": period.last.strftime("%Y-%m"),
+                   "start": period.start.isoformat(), "end": period.end.isoformat()},
+        "service": getattr(service, "pk", None),
+        "from_impact": from_impact,
+        "time_zone": str(zone),
+        "total": finish("total", "all", str(_("All"))),
+        "by_severity": [finish("severity", value, str(label)) for value, label in Severity.choices],
+        "by_month": [finish("month", month.strftime("%Y-%m"), month.strftime("%Y-%m")) for month in period.months()],
+    }
+
+
+def _empty_row() -> dict:
+    return {"incidents": 0, "resolved": 0, "downtime_total": timedelta(0), "rto_met": 0, "rto_missed": 0,
+            "postmortems_required": 0, "postmortems_published": 0, "action_items_open": 0,
+            "action_items_overdue": 0}
+
+
+def _duration_stats(incidents, from_impact: bool, zone, period: Period) -> dict:
+    """{(grouping, key, metric): {"mean", "median", "p95"}} in seconds, over resolved incidents."""
+    resolved = incidents.filter(resolved_at__isnull=False)
+    if connection.vendor == "postgresql":
+        return _stats_in_database(resolved.annotate(**_durations(from_impact)), period)
+    # SQLite has no percentile function: fetch three numbers per incident,
+    # computed by SQLite itself, and find each one's month by bisection.
+    start = Coalesce("impact_started_at", "created_at") if from_impact else F("created_at")
+    day = 86400.0
+    rows = resolved.annotate(
+        created_jd=JulianDay("created_at"),
+        tta=(JulianDay(Coalesce("acknowledged_at", "resolved_at")) - JulianDay("created_at")) * day,
+        ttr=(JulianDay("resolved_at") - JulianDay(start)) * day,
+    ).values_list("created_jd", "severity", "tta", "ttr")
+    months = period.months()
+    keys = [month.strftime("%Y-%m") for month in months]
+    bounds = [_julian_day(datetime.combine(month, time(0), tzinfo=zone)) for month in months[1:]]
+    values = {}
+    for created_jd, severity, tta, ttr in rows:
+        month = keys[bisect.bisect_right(bounds, created_jd)]
+        # julianday() is a double: keep milliseconds, drop its rounding noise.
+        for metric, seconds in (("mtta", round(tta, 3)), ("mttr", round(ttr, 3))):
+            for key in (("total", "all"), ("severity", severity), ("month", month)):
+                values.setdefault((*key, metric), []).append(seconds)
+    return {key: summarize(found) for key, found in values.items()}
+
+
+def _julian_day(moment: datetime) -> float:
+    return moment.timestamp() / 86400.0 + 2440587.5
+
+
+def _stats_in_database(resolved, period: Period) -> dict:
+    aggregates = {}
+    for metric in METRICS:
+        aggregates[f"{metric}_mean"] = models.Avg(metric)
+        aggregates[f"{metric}_median"] = PercentileCont(metric, 0.5)
+        aggregates[f"{metric}_p95"] = PercentileCont(metric, 0.95)
+    groupings = [
+        ("total", None, resolved.aggregate(**aggregates) | {"key": "all"}),
+        *(("severity", "severity", row) for row in resolved.values("severity").annotate(**aggregates)),
+        *(("month", "month", row) for row in resolved.annotate(month=period.month_index("created_at"))
+          .values("month").annotate(**aggregates)),
+    ]
+    stats = {}
+    for kind, field, row in groupings:
+        key = "all" if field is None else (period.key(row["month"]) if field == "month" else row["severity"])
+        for metric in METRICS:
+            stats[(kind, key, metric)] = {
+                part: (row[f"{metric}_{part}"].total_seconds() if row[f"{metric}_{part}"] is not None else None)
+                for part in ("mean", "median", "p95")
+            }
+    return stats
+
+
+# Charts: geometry computed here, drawn by the template as inline SVG -----------------
+
+CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 640, 220, 32
+
+
+def bar_chart(rows: list[dict], value, *, title: str, unit: str = "") -> dict:
+    """Bars for `value(row)` (None drawn as no bar) with their labels, sized to the largest."""
+    values = [value(row) for row in rows]
+    top = max([v for v in values if v is not None] or [0]) or 1
+    slot = (CHART_WIDTH - CHART_PAD) / max(len(rows), 1)
+    bar_width = max(slot * 0.7, 2)
+    usable = CHART_HEIGHT - 2 * CHART_PAD
+    bars = []
+    for index, (row, v) in enumerate(zip(rows, values, strict=True)):
+        height = 0 if v is None else usable * v / top
+        x = CHART_PAD + index * slot + (slot - bar_width) / 2
+        bars.append({"x": round(x, 1), "y": round(CHART_HEIGHT - CHART_PAD - height, 1), "width": round(bar_width, 1),
+                     "height": round(height, 1), "label": row["label"], "value": v,
+                     "label_x": round(x + bar_width / 2, 1), "text": _fmt(v, unit)})
+    return {"title": title, "width": CHART_WIDTH, "height": CHART_HEIGHT, "bars": bars, "unit": unit,
+            "baseline": CHART_HEIGHT - CHART_PAD, "label_y": CHART_HEIGHT - CHART_PAD + 14, "top": _fmt(top, unit)}
+
+
+def _fmt(value, unit: str) -> str:
+    if value is None:
+        return "–"
+    if unit == "min":
+        return f"{value:.1f}"
+    return f"{value:g}"
+
+
+def minutes(seconds) -> float | None:
+    return None if seconds is None else seconds / 60
+
+
+def charts(report: dict) -> list[dict]:
+    months, severities = report["by_month"], report["by_severity"]
+    return [
+        bar_chart(months, lambda r: r["incidents"], title=str(_("Incidents per month"))),
+        bar_chart(months, lambda r: minutes(r["mtta"]["median"]), title=str(_("Median MTTA per month (minutes)")),
+                  unit="min"),
+        bar_chart(months, lambda r: minutes(r["mttr"]["median"]), title=str(_("Median MTTR per month (minutes)")),
+                  unit="min"),
+        bar_chart(severities, lambda r: minutes(r["mttr"]["p95"]), title=str(_("MTTR p95 per severity (minutes)")),
+                  unit="min"),
+    ]
+
+
+CSV_COLUMNS = ["grouping", "key", "incidents", "resolved", "open", "mtta_mean_s", "mtta_median_s", "mtta_p95_s",
+               "mttr_mean_s", "mttr_median_s", "mttr_p95_s", "downtime_s", "rto_met", "rto_missed",
+               "postmortems_required", "postmortems_published", "postmortem_rate", "action_items_open",
+               "action_items_overdue"]
+
+
+def csv_rows(report: dict):
+    yield CSV_COLUMNS
+    for grouping, rows in (("total", [report["total"]]), ("severity", report["by_severity"]),
+                           ("month", report["by_month"])):
+        for row in rows:
+            yield [grouping, row["key"], row["incidents"], row["resolved"], row["open"],
+                   *(_cell(row[m][p]) for m in METRICS for p in ("mean", "median", "p95")),
+                   _cell(row["downtime_seconds"]), row["rto_met"], row["rto_missed"], row["postmortems_required"],
+                   row["postmortems_published"], _cell(row["postmortem_rate"]), row["action_items_open"],
+                   row["action_items_overdue"]]
+
+
+def _cell(value) -> str:
+    return "" if value is None else f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+def period_from(first: date | None, last: date | None, *, now: datetime) -> Period:
+    """The chosen months, or the last twelve up to this one."""
+    today = timezone.localtime(now, portal_zone()).date()
+    if first is None and last is None:
+        return Period.last_months(12, today)
+    last = (last or today).replace(day=1)
+    first = (first or add_months(last, -11)).replace(day=1)
+    if first > last:
+        first = last
+    return Period(first=first, last=last)
+
+
+def format_seconds(seconds) -> str:
+    if seconds is None:
+        return "–"
+    minutes_total = round(seconds / 60)
+    hours, mins = divmod(minutes_total, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days} d {hours} h {mins} min"
+    if hours:
+        return f"{hours} h {mins} min"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    return f"{mins} min"
+
+
+def table(rows: list[dict]) -> list[list[str]]:
+    """The cells of a report table, formatted for people (the CSV and API keep seconds)."""
+    cells = []
+    for row in rows:
+        rate = "" if row["postmortem_rate"] is None else f" ({row['postmortem_rate']:.0%})"
+        cells.append([
+            row["label"], str(row["incidents"]), str(row["open"]),
+            *(format_seconds(row[m][p]) for m in METRICS for p in ("mean", "median", "p95")),
+            format_seconds(row["downtime_seconds"]) if row["resolved"] else "–",
+            f"{row['rto_met']} / {row['rto_missed']}",
+            f"{row['postmortems_published']} / {row['postmortems_required']}{rate}",
+            f"{row['action_items_open']} / {row['action_items_overdue']}",
+        ])
+    return cells
