@@ -71,7 +71,17 @@ def config_fields(kind: str) -> dict[str, forms.Field]:
         Kind.HEARTBEAT: {"grace_seconds": forms.IntegerField(label=_("Grace (seconds)"), initial=300,
                                                              help_text=_("Extra time after the period before it "
                                                                          "turns critical."))},
+        Kind.BACKUP_FRESHNESS: {"target": forms.TypedChoiceField(
+            label=_("Backup target"), coerce=int,
+            choices=lambda: [(t.pk, t.name) for t in backup_targets()],
+            help_text=_("Only targets whose service has an RPO; thresholds are a percentage of it."))},
     }[kind]
+
+
+def backup_targets():
+    from backups.models import BackupTarget
+
+    return BackupTarget.objects.filter(service__rpo__isnull=False).order_by("name")
 
 
 def _pairs(text: str, sep: str, key: str) -> dict:

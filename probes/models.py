@@ -28,6 +28,7 @@ class Kind(models.TextChoices):
     TLS_EXPIRY = "tls_expiry", _("TLS certificate expiry")
     PROMETHEUS = "prometheus", _("Prometheus metric")
     HEARTBEAT = "heartbeat", _("heartbeat (push)")
+    BACKUP_FRESHNESS = "backup_freshness", _("backup freshness (age against the RPO)")
 
 
 class Status(models.TextChoices):
@@ -67,7 +68,7 @@ class ProbeQuerySet(models.QuerySet):
 class Probe(models.Model):
     service = models.ForeignKey(Service, verbose_name=_("service"), on_delete=models.PROTECT, related_name="probes")
     name = models.CharField(_("name"), max_length=100)
-    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     # Kind-specific settings, checked by probes.kinds.validate_config.
     config = models.JSONField(_("settings"), default=dict, blank=True)
     interval = models.PositiveIntegerField(
