@@ -1,0 +1,171 @@
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from checklists import schedules
+from checklists.markdown import render
+from checklists.models import (
+    HandoverNote,
+    Item,
+    ItemState,
+    Kind,
+    Playbook,
+    Run,
+    RunItem,
+    RunStatus,
+    Section,
+    Template,
+)
+
+# Named choice fields: several apps have a "kind" or "status" enum, and the
+# OpenAPI schema needs each to have its own name (see the ENUM_NAME_OVERRIDES note).
+TICK_STATES = [(s.value, s.label) for s in ItemState if s != ItemState.OPEN]
+
+
+class ChecklistKindField(serializers.ChoiceField):
+    def __init__(self, **kwargs):
+        super().__init__(choices=Kind.choices, **kwargs)
+
+
+class ItemSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Item
+        fields = ["id", "text", "details", "command", "expected", "required", "probe"]
+
+
+class SectionSerializer(serializers.ModelSerializer):
+    items = ItemSerializer(many=True)
+
+    class Meta:
+        model = Section
+        fields = ["id", "title", "items"]
+
+
+class TemplateSerializer(serializers.ModelSerializer):
+    kind = ChecklistKindField(required=False)
+    sections = SectionSerializer(many=True, required=False)
+    schedule_description = serializers.CharField(source="schedule_text", read_only=True)
+
+    class Meta:
+        model = Template
+        fields = ["id", "name", "kind", "description", "service", "incident_category", "schedule",
+                  "schedule_description", "due_window", "assignee_tier", "assignee_contact", "assignee_group",
+                  "active", "version", "sections", "created_at", "updated_at"]
+        read_only_fields = ["version", "created_at", "updated_at"]
+
+    def validate_schedule(self, value):
+        if not value:
+            return ""
+        try:
+            return schedules.validate(value)
+        except schedules.ScheduleError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+
+class RunItemSerializer(serializers.ModelSerializer):
+    by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = RunItem
+        fields = ["id", "position", "section", "text", "details", "command", "expected", "required", "probe",
+                  "state", "by", "at", "note", "value", "incident"]
+        read_only_fields = fields
+
+
+class RunStatusField(serializers.ChoiceField):
+    def __init__(self, **kwargs):
+        super().__init__(choices=RunStatus.choices, **kwargs)
+
+
+class RunSerializer(serializers.ModelSerializer):
+    status = RunStatusField(read_only=True)
+    items = RunItemSerializer(many=True, read_only=True)
+    handled = serializers.SerializerMethodField()
+    total = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Run
+        fields = ["id", "template", "template_version", "name", "occurrence", "status", "due_at", "incident",
+                  "assignee_tier", "assignee_contact", "assignee_group", "created_at", "started_at",
+                  "completed_at", "handled", "total", "items"]
+        read_only_fields = fields
+
+    def get_handled(self, run) -> int:
+        return run.progress()[0]
+
+    def get_total(self, run) -> int:
+        return run.progress()[1]
+
+
+class RunStartSerializer(serializers.Serializer):
+    template = serializers.PrimaryKeyRelatedField(queryset=Template.objects.all())
+    incident = serializers.PrimaryKeyRelatedField(queryset=Run._meta.get_field("incident").related_model.objects,
+                                                  required=False, allow_null=True)
+
+
+class TickSerializer(serializers.Serializer):
+    item = serializers.IntegerField(help_text=_("The id of the run item."))
+    state = serializers.ChoiceField(choices=TICK_STATES, required=False,
+                                    help_text=_("Required unless from_probe is set."))
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    value = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    from_probe = serializers.BooleanField(required=False, default=False)
+
+    def validate(self, data):
+        if not data.get("from_probe") and not data.get("state"):
+            raise serializers.ValidationError({"state": _("Choose done, failed, skipped or n/a.")})
+        return data
+
+
+class UntickSerializer(serializers.Serializer):
+    item = serializers.IntegerField(help_text=_("The id of the run item."))
+
+
+class CompleteSerializer(serializers.Serializer):
+    risks = serializers.CharField(required=False, allow_blank=True)
+    probes = serializers.CharField(required=False, allow_blank=True)
+    planned_changes = serializers.CharField(required=False, allow_blank=True)
+    text = serializers.CharField(required=False, allow_blank=True)
+
+
+class HandoverNoteSerializer(serializers.ModelSerializer):
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = HandoverNote
+        fields = ["id", "run", "author", "created_at", "open_incidents", "risks", "probes", "planned_changes",
+                  "text", "acknowledged_at", "acknowledged_by"]
+        read_only_fields = fields
+
+
+class PlaybookSerializer(serializers.ModelSerializer):
+    html = serializers.SerializerMethodField(help_text=_("The body rendered and sanitised."))
+
+    class Meta:
+        model = Playbook
+        fields = ["id", "title", "service", "category", "template", "body", "html", "updated_at"]
+        read_only_fields = ["updated_at"]
+
+    def get_html(self, playbook) -> str:
+        return render(playbook.body)
+
+    def validate(self, data):
+        service = data.get("service", getattr(self.instance, "service", None))
+        category = data.get("category", getattr(self.instance, "category", ""))
+        if service is None and not category:
+            raise serializers.ValidationError(_("Give a service, a category or both."))
+        return data
+
+
+class RunbookImportSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    service = serializers.PrimaryKeyRelatedField(
+        queryset=Template._meta.get_field("service").related_model.objects, required=False, allow_null=True)
+    dry_run = serializers.BooleanField(default=True)
+    choices = serializers.JSONField(required=False, help_text=_(
+        'Per section key: {"action": "template"|"playbook"|"skip", "cron": "0 9 * * *"}.'))
+
+    def validate_choices(self, value):
+        if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+            raise serializers.ValidationError(_("An object of objects, keyed by section key."))
+        return value

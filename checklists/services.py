@@ -1,0 +1,399 @@
+"""Checklist workflows: materialising scheduled runs, ticking, completing, handing over.
+
+Every function is keyword-only and runs in one transaction. Ticks are single
+conditional row updates, so two people ticking the same run never overwrite
+each other's items; a rule that forbids what was asked raises DomainError.
+"""
+
+import logging
+from datetime import datetime
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from checklists import schedules
+from checklists.models import (
+    ACTIVE_STATUSES,
+    INCIDENT_KINDS,
+    HandoverNote,
+    Item,
+    ItemState,
+    Run,
+    RunItem,
+    RunStatus,
+    Section,
+    Template,
+    Tick,
+)
+from incidents import services as incident_services
+from incidents.models import Contact, EventKind, Incident, Severity, Source
+from portal.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+# After a long outage a minute-by-minute template could owe thousands of
+# occurrences; record at most this many as missed per pass (the rest are skipped
+# silently: the newest still gets its run).
+MISSED_RECORDED_AT_MOST = 100
+
+
+# Materialising ------------------------------------------------------------------
+
+
+def materialize_runs(*, now: datetime | None = None) -> dict:
+    """Create the run of each scheduled template's latest due occurrence; record older unseen ones as missed.
+
+    Safe to call twice or on two clusters at once: the (template, occurrence)
+    unique constraint refuses the second insert, which then counts as existing.
+    """
+    now = now or timezone.now()
+    counts = {"created": 0, "missed": 0, "overdue": 0}
+    for template in Template.objects.scheduled().select_related("service"):
+        created, missed = _materialize_template(template, now)
+        counts["created"] += created
+        counts["missed"] += missed
+    counts["overdue"] = mark_overdue(now=now)
+    return counts
+
+
+def _materialize_template(template: Template, now: datetime) -> tuple[int, int]:
+    try:
+        latest = schedules.latest_at_or_before(template.schedule, now)
+    except (ValueError, KeyError):
+        logger.warning("checklist template %s has a bad schedule %r", template.pk, template.schedule)
+        return 0, 0
+    since = template.materialized_through or template.created_at
+    if latest <= since:
+        return 0, 0
+    owed = schedules.occurrences_between(template.schedule, since, latest, MISSED_RECORDED_AT_MOST + 1)
+    created = missed = 0
+    with transaction.atomic():
+        for occurrence in owed[:-1]:
+            if _insert_run(template, occurrence, RunStatus.MISSED, now):
+                missed += 1
+        if _insert_run(template, latest, RunStatus.OPEN, now, snapshot=True):
+            created += 1
+        # Monotonic: a slower parallel pass never moves the mark backwards.
+        Template.objects.filter(pk=template.pk).exclude(materialized_through__gte=latest).update(
+            materialized_through=latest)
+    return created, missed
+
+
+def _insert_run(template: Template, occurrence: datetime, status: str, now: datetime, *,
+                snapshot: bool = False) -> Run | None:
+    try:
+        # A savepoint: losing the race to another cluster must not break our transaction.
+        with transaction.atomic():
+            run = Run.objects.create(
+                template=template, template_version=template.version, occurrence=occurrence,
+                name=template.run_name(occurrence), status=status, created_at=now,
+                due_at=occurrence + template.due_window if status != RunStatus.MISSED else None,
+                assignee_tier_id=template.assignee_tier_id, assignee_contact_id=template.assignee_contact_id,
+                assignee_group_id=template.assignee_group_id,
+            )
+    except IntegrityError:
+        return None
+    if snapshot:
+        _snapshot_items(run, template)
+    return run
+
+
+def _snapshot_items(run: Run, template: Template) -> None:
+    items = Item.objects.filter(template=template).select_related("section").order_by(
+        "section__position", "section_id", "position", "id")
+    RunItem.objects.bulk_create([
+        RunItem(run=run, item=item, position=n, section=item.section.title if item.section else "",
+                text=item.text, details=item.details, command=item.command, expected=item.expected,
+                required=item.required, probe_id=item.probe_id)
+        for n, item in enumerate(items)
+    ])
+
+
+def mark_overdue(*, now: datetime) -> int:
+    return Run.objects.filter(status__in=(RunStatus.OPEN, RunStatus.IN_PROGRESS), due_at__lt=now).update(
+        status=RunStatus.OVERDUE)
+
+
+def remind_overdue(*, now: datetime | None = None) -> int:
+    """E-mail the assignee of each overdue run, once."""
+    now = now or timezone.now()
+    sent = 0
+    for run in Run.objects.filter(status=RunStatus.OVERDUE, reminded_at__isnull=True).select_related(
+            "assignee_contact", "assignee_tier"):
+        # The claim: a second sweep (or cluster) finds reminded_at set and sends nothing.
+        if not Run.objects.filter(pk=run.pk, reminded_at__isnull=True).update(reminded_at=now):
+            continue
+        recipients = _assignee_emails(run)
+        if not recipients:
+            continue
+        subject = _("Overdue checklist: %(name)s") % {"name": run.name}
+        body = _("The checklist “%(name)s” was due at %(due)s and is not completed.\n%(url)s") % {
+            "name": run.name, "due": timezone.localtime(run.due_at).strftime("%Y-%m-%d %H:%M"),
+            "url": f"{settings.BASE_URL}{run.get_absolute_url()}"}
+        try:
+            send_mail(subject, body, None, recipients)
+            sent += 1
+        except Exception:  # a mail server being down must not stop the sweep
+            logger.exception("could not send the overdue reminder of run %s", run.pk)
+    return sent
+
+
+def _assignee_emails(run: Run) -> list[str]:
+    if run.assignee_contact and run.assignee_contact.email:
+        return [run.assignee_contact.email]
+    contacts = Contact.objects.none()
+    if run.assignee_tier_id:
+        contacts = Contact.objects.filter(tier_id=run.assignee_tier_id, active=True)
+    elif run.assignee_group_id:
+        contacts = Contact.objects.filter(user__groups=run.assignee_group_id, active=True)
+    return sorted({c.email for c in contacts if c.email})
+
+
+# Starting by hand ----------------------------------------------------------------
+
+
+def start_run(*, template: Template, by, incident: Incident | None = None, now: datetime | None = None) -> Run:
+    """Start a run now (incident/recovery checklists from an incident page, or any template by hand)."""
+    now = now or timezone.now()
+    if not template.active:
+        raise DomainError(_("This checklist template is not active."), field="template")
+    if incident is not None and template.kind not in INCIDENT_KINDS:
+        raise DomainError(_("Only incident and recovery checklists can be started from an incident."),
+                          field="template")
+    with transaction.atomic():
+        name = template.name if incident is None else f"{template.name} — #{incident.pk}"
+        run = Run.objects.create(
+            template=template, template_version=template.version, name=name, status=RunStatus.OPEN,
+            created_at=now, due_at=now + template.due_window, incident=incident, started_by=by,
+            assignee_tier_id=template.assignee_tier_id, assignee_contact_id=template.assignee_contact_id,
+            assignee_group_id=template.assignee_group_id,
+        )
+        _snapshot_items(run, template)
+        if incident is not None:
+            incident_services.add_event(
+                incident=incident, kind=EventKind.CHECKLIST, by=by, now=now,
+                message=_("Checklist started: %(name)s") % {"name": template.name},
+                data={"run": run.pk, "template": template.pk})
+    return run
+
+
+# Ticking -------------------------------------------------------------------------
+
+
+def tick(*, run_item: RunItem, state: str, by, note: str = "", value: str = "",
+         now: datetime | None = None) -> RunItem:
+    """Set one item's state. Skipping needs a reason (the note)."""
+    now = now or timezone.now()
+    note, value = (note or "").strip(), (value or "").strip()
+    if state not in ItemState.values or state == ItemState.OPEN:
+        raise DomainError(_("Choose done, failed, skipped or n/a."), field="state")
+    if state == ItemState.SKIPPED and not note:
+        raise DomainError(_("Say why the item is skipped."), field="note")
+    return _set_state(run_item, state, by, now, note=note, value=value, undo=False)
+
+
+def untick(*, run_item: RunItem, by, now: datetime | None = None) -> RunItem:
+    """Undo a tick: the item is open again, and the undo is recorded."""
+    now = now or timezone.now()
+    return _set_state(run_item, ItemState.OPEN, by, now, note="", value="", undo=True)
+
+
+def tick_from_probe(*, run_item: RunItem, by, now: datetime | None = None) -> RunItem:
+    """Tick an item from its linked probe's latest status: ok → done, anything worse → failed."""
+    probe = run_item.probe
+    if probe is None:
+        raise DomainError(_("This item has no linked probe."), field="state")
+    if probe.status == "unknown" or probe.last_run_at is None:
+        raise DomainError(_("The probe has not run yet."), field="state", conflict=True)
+    state = ItemState.DONE if probe.status == "ok" else ItemState.FAILED
+    value = "" if probe.last_value is None else f"{probe.last_value:g}"
+    note = _("From probe %(name)s: %(status)s at %(at)s. %(message)s") % {
+        "name": probe.name, "status": probe.get_status_display(),
+        "at": timezone.localtime(probe.last_run_at).strftime("%Y-%m-%d %H:%M"), "message": probe.last_message}
+    return tick(run_item=run_item, state=state, by=by, note=note.strip(), value=value, now=now)
+
+
+def _set_state(run_item: RunItem, state: str, by, now: datetime, *, note: str, value: str,
+               undo: bool) -> RunItem:
+    with transaction.atomic():
+        current = RunItem.objects.filter(pk=run_item.pk).values("state", "run_id").first()
+        if current is None:
+            raise DomainError(_("This item no longer exists."), code="not_found", conflict=True)
+        if undo and current["state"] == ItemState.OPEN:
+            raise DomainError(_("This item is not ticked."), code="not_ticked", conflict=True)
+        fields = {"state": state, "by": by if not undo else None, "at": now if not undo else None,
+                  "note": note, "value": value}
+        # One row, one statement, and only while the run is still being worked on:
+        # a tick never touches another item and never reopens a completed run.
+        changed = RunItem.objects.filter(pk=run_item.pk, run__status__in=ACTIVE_STATUSES).update(**fields)
+        if not changed:
+            raise DomainError(_("This run is closed; its items can no longer change."), code="run_closed",
+                              conflict=True)
+        Tick.objects.create(run_item_id=run_item.pk, state=state, previous_state=current["state"], undo=undo,
+                            by=by, at=now, note=note, value=value)
+        Run.objects.filter(pk=current["run_id"], status=RunStatus.OPEN).update(
+            status=RunStatus.IN_PROGRESS, started_at=now, started_by=by)
+        run = Run.objects.select_related("incident").only("id", "name", "incident").get(pk=current["run_id"])
+        if run.incident_id:
+            label = _("undone") if undo else ItemState(state).label
+            incident_services.add_event(
+                incident=run.incident, kind=EventKind.CHECKLIST, by=by, now=now,
+                message=f"{run_item.text}: {label}" + (f" — {note}" if note else ""),
+                data={"run": run.pk, "run_item": run_item.pk, "state": state, "undo": undo})
+    for name, val in fields.items():
+        setattr(run_item, name, val)
+    return run_item
+
+
+def complete_run(*, run: Run, by, handover: dict | None = None, now: datetime | None = None) -> Run:
+    """Complete a run; refused while a required item is open. A shift run stores its handover note."""
+    now = now or timezone.now()
+    open_required = RunItem.objects.filter(run=OuterRef("pk"), required=True, state=ItemState.OPEN)
+    with transaction.atomic():
+        # One conditional statement: if someone unticks a required item meanwhile,
+        # either their undo is refused (run closed) or this completion is.
+        changed = Run.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES).exclude(Exists(open_required)).update(
+            status=RunStatus.COMPLETED, completed_at=now, completed_by=by)
+        if not changed:
+            fresh = Run.objects.filter(pk=run.pk).values_list("status", flat=True).first()
+            if fresh not in ACTIVE_STATUSES:
+                raise DomainError(_("This run is already closed."), code="run_closed", conflict=True)
+            count = RunItem.objects.filter(run=run, required=True, state=ItemState.OPEN).count()
+            raise DomainError(_("%(count)d required item(s) are still open.") % {"count": count},
+                              code="required_open", conflict=True)
+        Run.objects.filter(pk=run.pk, started_at__isnull=True).update(started_at=now, started_by=by)
+        if handover is not None and run.template.is_shift():
+            HandoverNote.objects.create(run=run, author=by, created_at=now,
+                                        open_incidents=open_incident_summary(),
+                                        **{k: (handover.get(k) or "").strip()
+                                           for k in ("risks", "probes", "planned_changes", "text")})
+        if run.incident_id:
+            incident_services.add_event(
+                incident=run.incident, kind=EventKind.CHECKLIST, by=by, now=now,
+                message=_("Checklist completed: %(name)s") % {"name": run.name}, data={"run": run.pk})
+    run.refresh_from_db()
+    return run
+
+
+def abandon_run(*, run: Run, by, now: datetime | None = None) -> Run:
+    now = now or timezone.now()
+    with transaction.atomic():
+        if not Run.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES).update(
+                status=RunStatus.ABANDONED, completed_at=now, completed_by=by):
+            raise DomainError(_("This run is already closed."), code="run_closed", conflict=True)
+    run.refresh_from_db()
+    return run
+
+
+# Handover -----------------------------------------------------------------------
+
+
+def open_incident_summary() -> list[dict]:
+    return [
+        {"id": i.pk, "title": i.title, "severity": i.severity, "status": i.status, "service": i.service.name}
+        for i in Incident.objects.open().select_related("service").order_by("severity", "created_at")[:50]
+    ]
+
+
+def noisy_probes_text() -> str:
+    """A starting point for the handover's probes field: probes off or not ok right now."""
+    from probes.models import Probe
+
+    lines = []
+    for probe in Probe.objects.select_related("service").exclude(status="ok").order_by("service__name", "name")[:30]:
+        state = _("disabled") if not probe.enabled else probe.get_status_display()
+        lines.append(f"- {probe.service.name} / {probe.name}: {state}")
+    return "\n".join(lines)
+
+
+def acknowledge_handover(*, note: HandoverNote, by, now: datetime | None = None) -> HandoverNote:
+    now = now or timezone.now()
+    with transaction.atomic():
+        if not HandoverNote.objects.filter(pk=note.pk, acknowledged_at__isnull=True).update(
+                acknowledged_at=now, acknowledged_by=by):
+            raise DomainError(_("This handover note is already acknowledged."), code="acknowledged",
+                              conflict=True)
+    note.refresh_from_db()
+    return note
+
+
+# A failed item → an incident ---------------------------------------------------------
+
+
+def open_incident_for_item(*, run_item: RunItem, by, title: str = "", severity: str = Severity.SEV3,
+                           description: str = "") -> tuple[Incident, bool]:
+    """Open (or join) the incident for a failed item, and link it to the item."""
+    run = run_item.run
+    if run_item.state != ItemState.FAILED:
+        raise DomainError(_("Only a failed item can open an incident."), field="state", conflict=True)
+    service = run.template.service
+    if service is None:
+        raise DomainError(_("This checklist has no service; open the incident from the incidents page."),
+                          field="service")
+    with transaction.atomic():
+        incident, created = incident_services.open_incident(
+            service=service, title=title or default_incident_title(run_item), severity=severity,
+            source=Source.CHECKLIST, dedup_key=f"checklist-item-{run_item.pk}", by=by,
+            description=description or default_incident_description(run_item),
+        )
+        RunItem.objects.filter(pk=run_item.pk).update(incident=incident)
+        incident_services.add_event(
+            incident=incident, kind=EventKind.CHECKLIST, by=by,
+            message=_("Checklist item failed: %(text)s (%(run)s)") % {"text": run_item.text, "run": run.name},
+            data={"run": run.pk, "run_item": run_item.pk})
+    run_item.incident = incident
+    return incident, created
+
+
+def default_incident_title(run_item: RunItem) -> str:
+    return (_("Checklist item failed: %(text)s") % {"text": run_item.text})[:200]
+
+
+def default_incident_description(run_item: RunItem) -> str:
+    parts = [_("Run: %(run)s") % {"run": run_item.run.name}, _("Item: %(text)s") % {"text": run_item.text}]
+    if run_item.note:
+        parts.append(_("Note: %(note)s") % {"note": run_item.note})
+    if run_item.value:
+        parts.append(_("Value: %(value)s") % {"value": run_item.value})
+    return "\n".join(parts)
+
+
+# Editing templates ------------------------------------------------------------------
+
+
+def save_template(*, template: Template | None, fields: dict, sections: list[dict] | None) -> Template:
+    """Create or update a template; new sections/items replace the old ones and bump the version.
+
+    Runs already made keep their own copy of the items, so history is never rewritten.
+    """
+    with transaction.atomic():
+        if template is None:
+            template = Template(**fields)
+        else:
+            for name, value in fields.items():
+                setattr(template, name, value)
+            template.version += 1
+        template.full_clean(exclude=["source_key"])
+        template.save()
+        if sections is not None:
+            replace_sections(template, sections)
+    return template
+
+
+def replace_sections(template: Template, sections: list[dict]) -> None:
+    template.items.all().delete()
+    template.sections.all().delete()
+    for s_pos, section_data in enumerate(sections):
+        section = Section.objects.create(template=template, title=section_data.get("title") or template.name,
+                                         position=s_pos)
+        Item.objects.bulk_create([
+            Item(template=template, section=section, position=i_pos, text=item["text"],
+                 details=item.get("details", ""), command=item.get("command", ""),
+                 expected=item.get("expected", ""), required=item.get("required", True),
+                 probe=item.get("probe"))
+            for i_pos, item in enumerate(section_data.get("items", []))
+        ])
