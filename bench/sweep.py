@@ -21,6 +21,7 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
+from django.db.models import F  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
@@ -51,7 +52,8 @@ def main():
     Incident.objects.filter(pk__in=list(parked)).update(next_escalation_at=now + timedelta(days=1))
     some = timed(step_two)
     # The worst minute: every other open incident due at once.
-    Incident.objects.filter(pk__in=list(parked)).update(next_escalation_at=now + timedelta(minutes=30))
+    Incident.objects.filter(pk__in=list(parked)).update(
+        next_escalation_at=F("escalation_started_at") + timedelta(minutes=30))
     before = Notification.objects.count()
     due = timed(step_two)
     due["notifications"] = Notification.objects.count() - before

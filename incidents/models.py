@@ -257,7 +257,8 @@ class Source(models.TextChoices):
 
 class IncidentQuerySet(models.QuerySet):
     def open(self):
-        return self.filter(status__in=OPEN_STATUSES)
+        # open_rank is the database's own "status is open" (a generated column), and indexed.
+        return self.filter(open_rank=0)
 
     def open_first(self):
         """Open incidents first, then newest first: the order people triage in."""
@@ -317,8 +318,13 @@ class Incident(models.Model):
         verbose_name = _("incident")
         verbose_name_plural = _("incidents")
         indexes = [
-            models.Index(fields=["status", "-created_at"], name="incident_status_created"),
+            # A status filter keeps the list's "open first, newest first" order an index scan.
+            models.Index(fields=["status", "open_rank", "-created_at", "-id"], name="incident_status_list"),
+            # The dashboard's "resolved without a published postmortem", oldest first. Not a
+            # partial index: SQLite cannot match one against a query's bound parameters.
+            models.Index(fields=["resolved_at"], name="incident_resolved"),
             models.Index(fields=["open_rank", "-created_at", "-id"], name="incident_open_first"),
+            models.Index(fields=["open_rank", "severity", "created_at"], name="incident_open_by_severity"),
             models.Index(fields=["next_escalation_at"], name="incident_next_escalation",
                          condition=Q(next_escalation_at__isnull=False)),
         ]
@@ -676,7 +682,10 @@ class ActionItem(models.Model):
                                    | (~Q(status="done") & Q(done_at__isnull=True)),
                                    name="action_item_done_at_iff_done"),
         ]
-        indexes = [models.Index(fields=["status", "due_date"], name="action_item_status_due")]
+        # "Not done and past due, soonest first" walks due_date; status alone cannot
+        # serve a NOT-equal filter.
+        indexes = [models.Index(fields=["status", "due_date"], name="action_item_status_due"),
+                   models.Index(fields=["due_date"], name="action_item_due")]
 
     def __str__(self):
         return self.description[:80]

@@ -191,6 +191,16 @@ def local_date(now: datetime):
     return timezone.localtime(now, portal_zone()).date()
 
 
+COUNT_CAP = 1000
+
+
+def capped_count(queryset) -> str:
+    """Exact up to the cap, then "1000+": the dashboard needs the size of the backlog,
+    not a count of every row of a years-long history on each page view."""
+    found = queryset[:COUNT_CAP + 1].count()
+    return f"{COUNT_CAP}+" if found > COUNT_CAP else str(found)
+
+
 def dashboard_panel(*, request, now) -> dict:
     """The dashboard's follow-up panel: missing postmortems and overdue action items."""
     missing = missing_postmortems(now=now).select_related("service").order_by("resolved_at")
@@ -199,9 +209,9 @@ def dashboard_panel(*, request, now) -> dict:
         "now": now,
         "today": local_date(now),
         "missing": list(missing[:PANEL_ROWS]),
-        "missing_total": missing.count(),
+        "missing_total": capped_count(missing),
         "overdue": list(overdue[:PANEL_ROWS]),
-        "overdue_total": overdue.count(),
+        "overdue_total": capped_count(overdue),
         "due_days": postmortem_due_days(),
     }
 

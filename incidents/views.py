@@ -2,6 +2,7 @@
 
 import csv
 
+from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
@@ -11,6 +12,7 @@ from django.db.models import Count, Prefetch, Q
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -103,7 +105,19 @@ def render_detail(request, incident, *, note_form=None, status=200):
         "postmortem": Postmortem.objects.filter(incident=incident).only("id", "status").first(),
         "now": timezone.now(),
     }
+    context["panels"] = incident_panels(request, incident)
     return render(request, "incidents/detail.html", context, status=status)
+
+
+def incident_panels(request, incident) -> list[dict]:
+    """What other apps show on the incident page (AppConfig.incident_panels: template and
+    context function), so that incidents imports none of them (DESIGN §2)."""
+    panels = []
+    for config in apps.get_app_configs():
+        for template, function in getattr(config, "incident_panels", ()):
+            context = import_string(function)(incident=incident, user=request.user)
+            panels.append({"template": template, "context": context})
+    return panels
 
 
 @permission_required("incidents.view_incident", raise_exception=True)

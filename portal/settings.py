@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     # The portal's apps; "portal" stays last (its post_migrate sets up roles
     # once every other app's permissions exist).
     "incidents",
+    "checklists",
     "probes",
     "backups",
     "portal",

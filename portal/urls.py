@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import DefaultRouter
 
 from backups import api as backups_api
+from checklists import api as checklists_api
 from incidents import api as incidents_api
 from portal import api, views
 from probes import api as probes_api
@@ -29,6 +30,11 @@ router.register("action-items", incidents_api.ActionItemViewSet, basename="actio
 router.register("reports", incidents_api.ReportViewSet, basename="report")
 router.register("probes", probes_api.ProbeViewSet, basename="probe")
 router.register("probe-results", probes_api.ProbeResultViewSet)
+router.register("checklist-templates", checklists_api.TemplateViewSet, basename="checklisttemplate")
+router.register("checklist-runs", checklists_api.RunViewSet, basename="checklistrun")
+router.register("handover-notes", checklists_api.HandoverNoteViewSet, basename="handovernote")
+router.register("playbooks", checklists_api.PlaybookViewSet, basename="playbook")
+router.register("runbook-imports", checklists_api.RunbookImportViewSet, basename="runbookimport")
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -42,6 +48,7 @@ urlpatterns = [
     path("incidents/", include("incidents.urls")),
     path("backups/", include("backups.urls")),
     path("probes/", include("probes.urls")),
+    path("checklists/", include("checklists.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/health", views.api_health, name="api-health"),
