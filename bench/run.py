@@ -187,7 +187,7 @@ def sweep_rows(environ):
 
 # Scenarios of the apps that are not HTTP requests: each script prints a JSON
 # list of {"scenario", "figure", "baseline", "ratio", "budget", "verdict"}.
-WORK_SCRIPTS = ("probes.py", "backups.py", "reports.py")
+WORK_SCRIPTS = ("probes.py", "backups.py", "reports.py", "checklists.py")
 
 
 def work_rows(environ):

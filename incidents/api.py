@@ -32,6 +32,7 @@ from incidents.serializers import (
     ContactSerializer,
     EscalationPolicySerializer,
     IncidentCreateSerializer,
+    IncidentListSerializer,
     IncidentSerializer,
     MaintenanceWindowSerializer,
     NoteSerializer,
@@ -193,11 +194,16 @@ class IncidentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     }
 
     def get_queryset(self):
-        return Incident.objects.open_first().select_related("service").prefetch_related("responders")
+        incidents = Incident.objects.open_first().select_related("service")
+        if self.action == "list":
+            return incidents
+        return incidents.prefetch_related("responders")
 
     def get_serializer_class(self):
         if self.action == "create":
             return IncidentCreateSerializer
+        if self.action == "list":
+            return IncidentListSerializer
         return IncidentSerializer
 
     def create(self, request, *args, **kwargs):

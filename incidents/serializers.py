@@ -254,6 +254,15 @@ class IncidentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class IncidentListSerializer(IncidentSerializer):
+    """A page of incidents: everything but the long description and the responders,
+    which the detail answer has (a list page stays one query for the rows)."""
+
+    class Meta(IncidentSerializer.Meta):
+        fields = [f for f in IncidentSerializer.Meta.fields if f not in ("description", "responders")]
+        read_only_fields = fields
+
+
 class IncidentCreateSerializer(serializers.Serializer):
     """What `open_incident` needs; the answer is an IncidentSerializer."""
 
