@@ -361,7 +361,9 @@ def open_readonly(path: Path) -> sqlite3.Connection:
 
 def table_counts(con: sqlite3.Connection) -> dict[str, int]:
     names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
-    return {name: con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0] for name in names}  # noqa: S608
+    # Table names cannot be bound parameters: quote them as SQL identifiers ("" inside).
+    quoted = {name: '"' + name.replace('"', '""') + '"' for name in names}
+    return {name: con.execute("SELECT count(*) FROM " + quoted[name]).fetchone()[0] for name in names}  # noqa: S608
 
 
 def verify_sqlite(path: Path) -> tuple[bool, str]:

@@ -23,11 +23,11 @@ import django
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
+from django.conf import settings
 
-from backups import kinds, services  # noqa: E402
-from backups.models import BackupTarget  # noqa: E402
-from incidents.models import Service  # noqa: E402
+from backups import kinds, services
+from backups.models import BackupTarget
+from incidents.models import Service
 
 BLOB = 64 * 1024
 

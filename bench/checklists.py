@@ -24,15 +24,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-from django.db import connection, transaction  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
-from checklists import services  # noqa: E402
-from checklists.models import Run, Template  # noqa: E402
+from checklists import services
+from checklists.models import Run, Template
 
 TEMPLATES = 50
 ITEMS = 20

@@ -21,12 +21,12 @@ import django
 
 django.setup()
 
-from django.db import connection  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
-from django.utils import timezone  # noqa: E402
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from incidents.models import Incident, Service, Severity, Status  # noqa: E402
-from incidents.reports import Period, build_report  # noqa: E402
+from incidents.models import Incident, Service, Severity, Status
+from incidents.reports import Period, build_report
 
 RUNS = 5
 WANTED = 100_000

@@ -87,17 +87,16 @@ def main():
     work = work_rows(environ)
 
     port = free_port()
-    log = open(data_dir / "serve.log", "w")  # noqa: SIM115 - closed below
-    server = subprocess.Popen([*manage, "serve", "--no-setup", "--port", str(port)], env=environ, cwd=ROOT,
-                              stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(base, server)
-        rows = run_scenarios(base, creds, args)
-    finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=30)
-        log.close()
+    with open(data_dir / "serve.log", "w") as log:
+        server = subprocess.Popen([*manage, "serve", "--no-setup", "--port", str(port)], env=environ, cwd=ROOT,
+                                  stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_healthy(base, server)
+            rows = run_scenarios(base, creds, args)
+        finally:
+            server.send_signal(signal.SIGINT)
+            server.wait(timeout=30)
     print_table(rows, args.backend)
     print_work_table(work)
     (ROOT / "bench" / "results.json").write_text(

@@ -18,12 +18,12 @@ import django
 
 django.setup()
 
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model  # noqa: E402
-from django.contrib.sessions.backends.db import SessionStore  # noqa: E402
-from django.db import transaction  # noqa: E402
-from django.utils import timezone  # noqa: E402
-from django_q.models import Task  # noqa: E402
-from rest_framework.authtoken.models import Token  # noqa: E402
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+from django.contrib.sessions.backends.db import SessionStore
+from django.db import transaction
+from django.utils import timezone
+from django_q.models import Task
+from rest_framework.authtoken.models import Token
 
 BATCH = 5000
 SEVERITIES = ("sev1", "sev2", "sev3", "sev4")

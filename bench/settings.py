@@ -1,5 +1,5 @@
 """The production settings plus the baseline endpoints the benchmarks compare against."""
 
-from portal.settings import *  # noqa: F403
+from portal.settings import *
 
 ROOT_URLCONF = "bench.urls"

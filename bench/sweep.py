@@ -19,14 +19,14 @@ import django
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.db.models import F  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
-from django.utils import timezone  # noqa: E402
+from django.conf import settings
+from django.db import connection
+from django.db.models import F
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from incidents.escalation import escalate_due  # noqa: E402
-from incidents.models import Availability, Contact, Incident, Notification  # noqa: E402
+from incidents.escalation import escalate_due
+from incidents.models import Availability, Contact, Incident, Notification
 
 
 def timed(now):

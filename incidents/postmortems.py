@@ -229,7 +229,9 @@ def format_duration(value: timedelta | None) -> str:
 
 def report_context(postmortem: Postmortem) -> dict:
     zone = portal_zone()
-    local = lambda at: timezone.localtime(at, zone) if at else None  # noqa: E731
+    def local(at):
+        return timezone.localtime(at, zone) if at else None
+
     return {
         "postmortem": postmortem,
         "incident": postmortem.incident,

@@ -190,7 +190,9 @@ class EscalationPolicySerializer(serializers.ModelSerializer):
         return steps
 
     def validate(self, attrs):
-        get = lambda name: attrs.get(name, getattr(self.instance, name, None))  # noqa: E731
+        def get(name):
+            return attrs.get(name, getattr(self.instance, name, None))
+
         if (get("repeat_limit") or 0) > 0 and not get("repeat_every"):
             raise serializers.ValidationError(
                 {"repeat_every": [_("Say how often to repeat when the repeat limit is above zero.")]})
@@ -369,7 +371,9 @@ class PostmortemSerializer(serializers.ModelSerializer):
         return "\n".join(links)
 
     def validate(self, attrs):
-        get = lambda name: attrs.get(name, getattr(self.instance, name, None))  # noqa: E731
+        def get(name):
+            return attrs.get(name, getattr(self.instance, name, None))
+
         incident = get("incident")
         if self.instance is not None and "incident" in attrs and attrs["incident"] != self.instance.incident:
             raise serializers.ValidationError({"incident": [_("A postmortem cannot move to another incident.")]})
