@@ -22,7 +22,7 @@ class IncidentsConfig(AppConfig):
     manager_permissions = ["incidents.publish_postmortem", "incidents.view_reports"]
 
     nav = [("incidents:list", _("Incidents")), ("incidents:who-to-call", _("Who to call")),
-           ("incidents:postmortems", _("Postmortems")), ("incidents:reports", _("Reports"))]
+           ("incidents:postmortems", _("Postmortems")), ("incidents:reports", _("Reports"), "incidents.view_reports")]
     dashboard_panels = [("incidents/_dashboard_panel.html", "incidents.dashboard.panel"),
                         ("incidents/postmortems/_dashboard_panel.html", "incidents.postmortems.dashboard_panel")]
 

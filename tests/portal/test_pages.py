@@ -56,3 +56,13 @@ def test_api_docs_are_served_locally_to_logged_in_users(client_as, path):
     assert response.status_code == 200
     if path != "/api/schema/":
         assert b"cdn" not in response.content.lower()
+
+
+def test_the_navigation_shows_only_the_pages_a_role_may_open(client_as):
+    viewer = client_as("viewer").get("/").content.decode()
+    assert 'href="/incidents/reports/"' not in viewer
+    assert 'href="/incidents/"' in viewer
+
+
+def test_managers_see_the_reports_link(client_as):
+    assert 'href="/incidents/reports/"' in client_as("manager").get("/").content.decode()
