@@ -113,14 +113,18 @@ def serve(server):
     return thread
 
 
+def stop(server):
+    server.release.set()  # let any handler still waiting on a slow response finish
+    server.shutdown()
+    server.server_close()
+
+
 @pytest.fixture
 def http_server():
     server = Server()
     serve(server)
     yield server
-    server.release.set()
-    server.shutdown()
-    server.server_close()
+    stop(server)
 
 
 @pytest.fixture
@@ -161,9 +165,7 @@ def tls_server(tmp_path):
     server.socket = context.wrap_socket(server.socket, server_side=True)
     serve(server)
     yield server
-    server.release.set()
-    server.shutdown()
-    server.server_close()
+    stop(server)
 
 
 @pytest.fixture
