@@ -13,6 +13,11 @@ def escalate_incident(incident_id: int) -> bool:
     return services.escalate_incident(incident_id=incident_id)
 
 
+def send_notifications(incident_ids: list[int]) -> int:
+    """After a sweep batch commits: send its pending notifications."""
+    return services.send_pending(incident_ids=incident_ids)
+
+
 def retry_notifications() -> int:
     """Every minute: resend the notifications whose retry time has come."""
     return services.retry_notifications()

@@ -5,11 +5,13 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from incidents import services, tasks
+from incidents import notify, services, tasks
 from incidents.escalation import escalate_due, next_business_start
 from incidents.models import EscalationPolicy, EventKind, Notification, NotificationStatus, TimelineEvent
 from tests.incidents.factories import make_contact, make_policy, make_service, make_tier
+from tests.incidents.worker import capture_tasks, run, worker
 
 T0 = datetime(2026, 3, 3, 1, 0, tzinfo=UTC)  # a Tuesday, 10:00 in Seoul
 MIN = timedelta(minutes=1)
@@ -46,7 +48,8 @@ def open_at(at, runbook, severity="sev1", **extra):
 
 
 def sweep(at):
-    with time_machine.travel(at, tick=False):
+    """A sweep at `at`, then the delivery tasks it enqueued, as the cluster runs them."""
+    with time_machine.travel(at, tick=False), worker():
         return escalate_due(now=at)
 
 
@@ -317,22 +320,87 @@ def test_reopening_starts_the_policy_again(runbook):
     assert rounds == [(0, 0), (1, 0), (1, 1)]
 
 
-def test_the_sweep_runs_the_same_number_of_queries_for_10_and_100_due_incidents(
-        runbook, django_assert_max_num_queries):
+def test_the_sweep_runs_the_same_number_of_queries_for_10_and_200_due_incidents(runbook):
     service = make_service("fleet")
     make_policy("sev1", [{"after": timedelta(0), "tier": runbook["tiers"][1]}], service=service)
+    for extra in range(3):  # three channels each: the rows per incident do not add queries either
+        make_contact(f"ops-{extra}", tier=runbook["tiers"][1])
 
-    def run(count, at):
+    def queries(count, at):
         with time_machine.travel(at, tick=False):
             for n in range(count):
                 services.open_incident(service=service, title=f"x{n}", severity="sev1")
-        # A bound per batch, not per incident (SQLite splits big bulk inserts in two).
-        with django_assert_max_num_queries(20):
-            assert sweep(at) == count
+            with CaptureQueriesContext(connection) as captured, capture_tasks() as enqueued:
+                assert escalate_due(now=at, batch_size=500) == count
+            run(enqueued)
+        return len(captured)
 
-    run(10, T0)
-    run(100, T0 + timedelta(days=1))
-    assert Notification.objects.filter(status=NotificationStatus.SENT).count() == 110
+    assert queries(10, T0) == queries(200, T0 + timedelta(days=1))
+    assert Notification.objects.filter(status=NotificationStatus.SENT).count() == 210 * 4
+
+
+def test_the_sweep_writes_and_queues_delivery_without_sending(runbook, mailoutbox):
+    incident = open_at(T0, runbook)
+    with time_machine.travel(T0, tick=False), capture_tasks() as enqueued:
+        assert escalate_due(now=T0) == 1
+    assert mailoutbox == []
+    assert Notification.objects.get(incident=incident).status == NotificationStatus.PENDING
+    assert enqueued == [("incidents.tasks.send_notifications", ([incident.pk],))]
+    with time_machine.travel(T0, tick=False):
+        assert run(enqueued) == [1]
+    assert [m.to for m in mailoutbox] == [[runbook["people"]["ops"].email]]
+    assert Notification.objects.get(incident=incident).status == NotificationStatus.SENT
+
+
+def test_a_sweep_in_batches_queues_one_delivery_task_per_batch(runbook):
+    for n in range(5):
+        open_at(T0, runbook, dedup_key=f"k{n}")
+    with time_machine.travel(T0, tick=False), capture_tasks() as enqueued:
+        assert escalate_due(now=T0, batch_size=2) == 5
+    assert [len(args[0]) for _, args in enqueued] == [2, 2, 1]
+
+
+def test_the_delivery_task_sends_each_notification_once(runbook, mailoutbox):
+    incident = open_at(T0, runbook)
+    with time_machine.travel(T0, tick=False), capture_tasks() as enqueued:
+        escalate_due(now=T0)
+    with time_machine.travel(T0, tick=False):
+        assert run(enqueued + enqueued) == [1, 0]  # a task delivered twice (a broker retry) sends nothing twice
+        assert tasks.retry_notifications() == 0
+    assert len(mailoutbox) == 1
+    assert TimelineEvent.objects.filter(incident=incident, kind=EventKind.NOTIFICATION_SENT).count() == 1
+
+
+def test_a_delivery_task_that_never_runs_leaves_the_rows_to_the_retry_job(runbook, mailoutbox):
+    incident = open_at(T0, runbook)
+    with time_machine.travel(T0, tick=False), capture_tasks():
+        escalate_due(now=T0)  # the broker lost the task, or its worker died before claiming
+    with time_machine.travel(T0 + MIN, tick=False):
+        assert tasks.retry_notifications() == 1
+    assert [m.to for m in mailoutbox] == [[runbook["people"]["ops"].email]]
+    assert Notification.objects.get(incident=incident).status == NotificationStatus.SENT
+
+
+def test_a_failed_send_in_the_delivery_task_is_recorded_and_retried(runbook, mailoutbox, monkeypatch):
+    incident = open_at(T0, runbook)
+    with time_machine.travel(T0, tick=False), capture_tasks() as enqueued:
+        escalate_due(now=T0)
+
+    def down(target, message):
+        raise ConnectionRefusedError("smtp down")
+
+    monkeypatch.setitem(notify.SENDERS, "email", down)
+    with time_machine.travel(T0, tick=False):
+        run(enqueued)
+    row = Notification.objects.get(incident=incident)
+    assert (row.status, row.attempts, row.next_attempt_at) == (NotificationStatus.PENDING, 1, T0 + MIN)
+    assert "smtp down" in row.last_error
+    monkeypatch.undo()
+    with time_machine.travel(T0 + MIN, tick=False):
+        assert tasks.retry_notifications() == 1
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == (NotificationStatus.SENT, 2)
+    assert len(mailoutbox) == 1
 
 
 def test_a_sweep_with_nothing_due_is_one_query(runbook, django_assert_num_queries):
@@ -343,35 +411,41 @@ def test_a_sweep_with_nothing_due_is_one_query(runbook, django_assert_num_querie
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_sweeps_in_parallel_send_one_notification_per_step_and_channel(mailoutbox, monkeypatch):
-    monkeypatch.setattr("django_q.tasks.async_task", lambda *args, **kwargs: None)
+def test_two_sweeps_in_parallel_send_one_notification_per_step_and_channel(mailoutbox):
     tier = make_tier(1, "Ops")
     for name in ("a", "b", "c"):
         make_contact(name, tier=tier)
     make_policy("sev1", [{"after": timedelta(0), "tier": tier}])
     service = make_service()
-    with time_machine.travel(T0, tick=False):
-        incidents = [services.open_incident(service=service, title=f"x{n}", severity="sev1")[0] for n in range(20)]
+    with capture_tasks(), time_machine.travel(T0, tick=False):
+        incidents = [services.open_incident(service=service, title=f"x{n}", severity="sev1")[0]
+                     for n in range(20)]
 
-    start = threading.Barrier(4)
-    errors = []
+    def in_parallel(jobs):
+        start, errors = threading.Barrier(len(jobs)), []
 
-    def worker():
-        try:
-            start.wait()
-            escalate_due(now=T0, batch_size=7)
-        except Exception as exc:  # surfaced below; a thread cannot fail the test itself
-            errors.append(exc)
-        finally:
-            connection.close()
+        def work(job):
+            try:
+                start.wait()
+                job()
+            except Exception as exc:  # surfaced below; a thread cannot fail the test itself
+                errors.append(exc)
+            finally:
+                connection.close()
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
-    assert Notification.objects.count() == 20 * 3
+        threads = [threading.Thread(target=work, args=(job,)) for job in jobs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert errors == []
+
+    with time_machine.travel(T0, tick=False), capture_tasks() as enqueued:
+        in_parallel([lambda: escalate_due(now=T0, batch_size=7)] * 4)
+        assert Notification.objects.count() == 20 * 3
+        # Two workers run every delivery task (as after a broker redelivery), all at once.
+        in_parallel([lambda: run(enqueued)] * 2)
+    assert sorted(pk for _, (ids,) in enqueued for pk in ids) == sorted(i.pk for i in incidents)
     assert Notification.objects.filter(status=NotificationStatus.SENT).count() == 60
     assert TimelineEvent.objects.filter(kind=EventKind.ESCALATION).count() == 20
     assert TimelineEvent.objects.filter(kind=EventKind.NOTIFICATION_SENT).count() == 60

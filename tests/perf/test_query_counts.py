@@ -1,0 +1,339 @@
+"""SQL queries per request do not grow with the page size or the data (DESIGN §9).
+
+Every list endpoint of the API router is covered: the test walks the router, so
+a new list endpoint (or GET action) without a data builder here fails
+`test_every_api_list_endpoint_has_a_builder` until one is added. Each builder
+adds `n` rows as the endpoint lists them, with their own related rows (service,
+contacts, items, runs…), which is what an N+1 query needs to show.
+"""
+
+import uuid
+from datetime import timedelta
+from itertools import count
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+from django_q.models import Schedule, Task
+
+from backups.models import BackupRun, BackupTarget, Rehearsal, RestoreRun
+from checklists.models import HandoverNote, Playbook
+from incidents.models import (
+    ActionItem,
+    EventKind,
+    MaintenanceWindow,
+    Notification,
+    Postmortem,
+    TimelineEvent,
+)
+from portal.urls import router
+from probes.models import ProbeResult
+from tests.checklists.factories import make_run, make_template
+from tests.incidents.factories import make_channel, make_contact, make_incident, make_policy, make_service, make_tier
+from tests.probes.factories import make_probe
+
+pytestmark = pytest.mark.django_db
+
+_seq = count(1)
+SMALL = 6  # more than the small page (5) so that page holds fewer rows than the data
+
+
+def _user():
+    return get_user_model().objects.create_user(f"user-{next(_seq)}")
+
+
+def _resolved_incident(**fields):
+    now = timezone.now()
+    incident = make_incident(make_service(owner=make_contact()), severity="sev1", status="resolved",
+                             created_at=now - timedelta(hours=2), acknowledged_at=now - timedelta(hours=1),
+                             resolved_at=now - timedelta(minutes=30), commander=_user(), **fields)
+    incident.responders.add(_user())
+    TimelineEvent.objects.create(incident=incident, kind=EventKind.NOTE, actor_user=_user(), message="note")
+    return incident
+
+
+def _postmortem(incident=None):
+    incident = incident or _resolved_incident()
+    postmortem = Postmortem.objects.create(incident=incident, title=incident.title, severity=incident.severity,
+                                           occurred_at=incident.created_at, author=_user())
+    postmortem.reviewers.add(_user())
+    postmortem.timeline_events.add(*incident.events.all())
+    ActionItem.objects.create(postmortem=postmortem, description="fix it", owner=make_contact())
+    return postmortem
+
+
+def _target():
+    return BackupTarget.objects.create(name=f"t-{uuid.uuid4().hex[:8]}", service=make_service(), kind="sqlite",
+                                       source="/tmp/x.sqlite3", destination="/tmp/backups")
+
+
+def _backup_run(target=None):
+    return BackupRun.objects.create(target=target or _target(), trigger="manual", status="succeeded",
+                                    requested_by=_user(), finished_at=timezone.now())
+
+
+def tasks(n, state):
+    now = timezone.now()
+    for i in range(n):
+        Task.objects.create(id=uuid.uuid4().hex, name=f"task-{next(_seq)}", func="portal.tasks.heartbeat",
+                            started=now - timedelta(seconds=i), stopped=now, success=bool(i % 2))
+
+
+def schedules(n, state):
+    for _ in range(n):
+        Schedule.objects.create(name=f"schedule-{next(_seq)}", func="portal.tasks.heartbeat",
+                                schedule_type=Schedule.MINUTES, minutes=5)
+
+
+def services_(n, state):
+    for _ in range(n):
+        make_service(owner=make_contact())
+
+
+def tiers(n, state):
+    for _ in range(n):
+        make_tier()
+
+
+def contacts(n, state):
+    for _ in range(n):
+        contact = make_contact(tier=make_tier(), user=_user())
+        make_channel(contact, kind="slack", target="https://hooks.example.com/services/T/B/x")
+
+
+def channels(n, state):
+    for _ in range(n):
+        make_channel(make_contact(channel=False), kind="webhook", target="https://hooks.example.com/x")
+
+
+def policies(n, state):
+    for _ in range(n):
+        make_policy("sev1", [{"tier": make_tier(), "contacts": [make_contact(), make_contact()]},
+                             {"after": timedelta(minutes=30), "tier": make_tier()}], service=make_service())
+
+
+def maintenance_windows(n, state):
+    now = timezone.now()
+    for _ in range(n):
+        MaintenanceWindow.objects.create(service=make_service(), starts_at=now, ends_at=now + timedelta(hours=1),
+                                         created_by=_user())
+
+
+def incidents(n, state):
+    for _ in range(n):
+        _resolved_incident()
+
+
+def timeline(n, state):
+    if "incident" not in state:
+        state["incident"] = make_incident()
+    for _ in range(n):
+        TimelineEvent.objects.create(incident=state["incident"], kind=EventKind.NOTE, message="note",
+                                     actor_user=_user(), actor_contact=make_contact())
+    return reverse("incident-timeline", args=[state["incident"].pk])
+
+
+def notifications(n, state):
+    for _ in range(n):
+        contact = make_contact()
+        Notification.objects.create(incident=make_incident(), step=0, condition="not_resolved", contact=contact,
+                                    channel=contact.channels.get(), kind="email", target=contact.email)
+
+
+def backup_targets(n, state):
+    for _ in range(n):
+        _target()
+
+
+def backup_runs(n, state):
+    for _ in range(n):
+        _backup_run()
+
+
+def restores(n, state):
+    for _ in range(n):
+        run = _backup_run()
+        RestoreRun.objects.create(backup=run, target=run.target, destination="/tmp/restored",
+                                  safety_run=_backup_run(run.target), requested_by=_user())
+
+
+def rehearsals(n, state):
+    for _ in range(n):
+        run = _backup_run()
+        Rehearsal.objects.create(target=run.target, backup=run, passed=True)
+
+
+def postmortems(n, state):
+    for _ in range(n):
+        _postmortem()
+
+
+def action_items(n, state):
+    for _ in range(n):
+        ActionItem.objects.create(postmortem=_postmortem(), description="more", owner=make_contact(),
+                                  due_date=timezone.localdate())
+
+
+def report(n, state):
+    for _ in range(n):
+        _postmortem()
+
+
+def probes(n, state):
+    for _ in range(n):
+        probe = make_probe(service=make_service(), next_run_at=timezone.now() + timedelta(hours=1))
+        ProbeResult.objects.create(probe=probe, status="ok", value=1.0, latency_ms=1.0)
+
+
+def probe_results(n, state):
+    for _ in range(n):
+        ProbeResult.objects.create(probe=make_probe(next_run_at=timezone.now() + timedelta(hours=1)),
+                                   status="critical", message="down")
+
+
+def checklist_templates(n, state):
+    for _ in range(n):
+        make_template(sections=[{"title": "a", "items": [{"text": "one"}, {"text": "two"}]},
+                                {"title": "b", "items": [{"text": "three"}]}], assignee_tier=make_tier())
+
+
+def checklist_runs(n, state):
+    for _ in range(n):
+        make_run(by=_user())
+
+
+def handover_notes(n, state):
+    for _ in range(n):
+        HandoverNote.objects.create(run=make_run(), author=_user(), acknowledged_by=_user(), text="all quiet")
+
+
+def playbooks(n, state):
+    for _ in range(n):
+        Playbook.objects.create(title=f"playbook-{next(_seq)}", service=make_service(), body="# Fix",
+                                template=make_template())
+
+
+# URL name → builder(n, state) that adds n listed rows; it may return the URL to
+# request (for actions on one object), else `reverse(name)` is used.
+API_LISTS = {
+    "task-list": tasks,
+    "schedule-list": schedules,
+    "service-list": services_,
+    "tier-list": tiers,
+    "contact-list": contacts,
+    "notificationchannel-list": channels,
+    "escalationpolicy-list": policies,
+    "maintenancewindow-list": maintenance_windows,
+    "incident-list": incidents,
+    "incident-timeline": timeline,
+    "notification-list": notifications,
+    "backuptarget-list": backup_targets,
+    "backuprun-list": backup_runs,
+    "restorerun-list": restores,
+    "rehearsal-list": rehearsals,
+    "postmortem-list": postmortems,
+    "actionitem-list": action_items,
+    "report-incidents": report,
+    "probe-list": probes,
+    "proberesult-list": probe_results,
+    "checklisttemplate-list": checklist_templates,
+    "checklistrun-list": checklist_runs,
+    "handovernote-list": handover_notes,
+    "playbook-list": playbooks,
+}
+
+
+def api_list_endpoints() -> set[str]:
+    """URL names of every list route and every GET action of the API router."""
+    names = set()
+    for _prefix, viewset, basename in router.registry:
+        if hasattr(viewset, "list"):
+            names.add(f"{basename}-list")
+        for action in viewset.get_extra_actions():
+            if "get" in action.mapping:
+                names.add(f"{basename}-{action.url_name}")
+    return names
+
+
+def test_every_api_list_endpoint_has_a_builder():
+    assert api_list_endpoints() == set(API_LISTS), "add a builder to API_LISTS for each new list endpoint"
+
+
+def queries(client, url, **params) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url, params)
+    assert response.status_code == 200, (url, response.content[:300])
+    return len(captured)
+
+
+def counts(client, name, build, page_param):
+    """Queries for page size 5 and 50 on SMALL rows, then page size 50 on 3 × SMALL rows."""
+    state = {}
+    url = build(SMALL, state) or reverse(name)
+    client.get(url)  # warm per-process caches (content types, permissions) outside the count
+    small = {"page_size": 5} if page_param else {}
+    figures = [queries(client, url, **small), queries(client, url, **({"page_size": 50} if page_param else {}))]
+    build(2 * SMALL, state)
+    figures.append(queries(client, url, **({"page_size": 50} if page_param else {})))
+    return figures
+
+
+@pytest.mark.parametrize("name", sorted(API_LISTS))
+def test_api_list_queries_do_not_grow_with_page_size_or_data(name, api_as):
+    api = api_as("admin")
+    small, large, more = counts(api, name, API_LISTS[name], page_param=name != "report-incidents")
+    assert small == large == more, f"{name}: {small} queries at page size 5, {large} at 50, {more} with 3× data"
+
+
+# HTML pages: name → (builder, page URL or None for reverse(name)).
+def incident_detail(n, state):
+    if "incident" not in state:
+        state["incident"] = _resolved_incident(title="detail")
+    for _ in range(n):
+        TimelineEvent.objects.create(incident=state["incident"], kind=EventKind.NOTE, message="note",
+                                     actor_user=_user())
+        Notification.objects.create(incident=state["incident"], step=0, repeat=next(_seq), contact=make_contact(),
+                                    condition="not_resolved", kind="email", target="x@example.com")
+    return reverse("incidents:detail", args=[state["incident"].pk])
+
+
+def dashboard(n, state):
+    postmortems(n, state)
+    for _ in range(n):
+        make_incident(make_service(), severity="sev1")  # open ones
+    probes(n, state)
+    backup_runs(n, state)
+    checklist_runs(n, state)
+
+
+def backup_run_pages(n, state):
+    backup_runs(n, state)
+    restores(n, state)
+
+
+PAGES = {
+    "dashboard": dashboard,
+    "incidents:list": incidents,
+    "incidents:detail": incident_detail,
+    "incidents:postmortems": postmortems,
+    "incidents:reports": report,
+    "probes:grid": probes,
+    "checklists:runs": checklist_runs,
+    "backups:runs": backup_run_pages,
+    "backups:targets": backup_targets,
+}
+
+
+@pytest.mark.parametrize("name", sorted(PAGES))
+def test_page_queries_do_not_grow_with_data(name, client_as):
+    client = client_as("admin")
+    state = {}
+    url = PAGES[name](SMALL, state) or reverse(name)
+    client.get(url)
+    small = queries(client, url)
+    PAGES[name](2 * SMALL, state)
+    more = queries(client, url)
+    assert small == more, f"{name}: {small} queries, {more} with 3× the data"
