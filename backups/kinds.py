@@ -146,14 +146,19 @@ def copy_sqlite(src: sqlite3.Connection, path: Path, progress: Progress) -> None
 
     dst = _open_copy(path)
     try:
-        src.backup(dst, pages=max(1, 16 * 1024 * 1024 // page_size), progress=on_step)
-    except _SourceChanged:
-        # The aborted copy is half written with no journal: start again from an empty file.
+        try:
+            src.backup(dst, pages=max(1, 16 * 1024 * 1024 // page_size), progress=on_step)
+        except _SourceChanged:
+            # The aborted copy is half written with no journal: start again from an empty file.
+            dst.close()
+            dst = _open_copy(path)
+            src.backup(dst, pages=-1)
+    except BaseException:
+        # A failed copy is thrown away, so it is closed as it is: on a full disk the journal
+        # switch fails too ("disk I/O error") and would hide the real cause ("disk is full").
         dst.close()
-        dst = _open_copy(path)
-        src.backup(dst, pages=-1)
-    finally:
-        _close_copy(dst)
+        raise
+    _close_copy(dst)
 
 
 def backup_sqlite_path(source: str, temp: Path, progress: Progress, *, compress: bool) -> tuple[str, int]:
@@ -239,7 +244,19 @@ def portal_pg() -> tuple[str, str | None]:
 
 
 def pg_source(target: BackupTarget) -> tuple[str, str | None]:
-    return portal_pg() if target.kind == Kind.PORTAL_DB else (target.source, None)
+    """(conninfo without password, password): a password on pg_dump's command line
+    would be readable by every local user in the process list."""
+    if target.kind == Kind.PORTAL_DB:
+        return portal_pg()
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    try:
+        parts = conninfo_to_dict(target.source)
+    except psycopg.ProgrammingError:  # unreadable: pg_dump reports it
+        return target.source, None
+    password = parts.pop("password", None)
+    return make_conninfo("", **parts), password or None
 
 
 # --- Backups by kind ----------------------------------------------------------

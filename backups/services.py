@@ -36,7 +36,8 @@ from backups.models import (
     Verification,
 )
 from incidents.services import open_incident
-from portal.errors import DomainError
+from portal.errors import DomainError, QueueUnavailable
+from portal.lib.history import record_change
 from portal.lib.paths import allowed_path
 
 logger = logging.getLogger(__name__)
@@ -65,10 +66,29 @@ def _create_run(*, target: BackupTarget, trigger: str, by=None) -> BackupRun:
                           code="busy", conflict=True) from None
 
 
+def _enqueue_long(func: str, pk: int, *, on_failure: Callable[[str], None] | None = None) -> None:
+    """Hand a job to the long cluster once committed. If the broker cannot be reached, the row
+    is failed at once (a run left `queued` would block the next try for hours) and the caller
+    gets QueueUnavailable."""
+
+    def send():
+        try:
+            async_task(func, pk, cluster=settings.LONG_QUEUE)
+        except Exception as exc:  # redis.RedisError, or a database error with the ORM broker
+            logger.warning("could not queue %s(%s): %s", func, pk, exc)
+            message = _("The task queue cannot be reached, so nothing was started; try again once "
+                        "/api/health reports the queue ok.")
+            if on_failure:
+                on_failure(message)
+            raise QueueUnavailable(message) from exc
+
+    transaction.on_commit(send)
+
+
 def queue_backup(*, target: BackupTarget, trigger: str, by=None) -> BackupRun:
     """Record a queued run (the claim) and hand it to the long cluster once committed."""
     run = _create_run(target=target, trigger=trigger, by=by)
-    transaction.on_commit(lambda: async_task("backups.tasks.perform_backup", run.pk, cluster=settings.LONG_QUEUE))
+    _enqueue_long("backups.tasks.perform_backup", run.pk, on_failure=run.mark_failed)
     return run
 
 
@@ -196,7 +216,7 @@ def verify_backup(*, run: BackupRun) -> BackupRun:
 
 
 def queue_verify(*, run: BackupRun) -> None:
-    transaction.on_commit(lambda: async_task("backups.tasks.verify_backup", run.pk, cluster=settings.LONG_QUEUE))
+    _enqueue_long("backups.tasks.verify_backup", run.pk)
 
 
 # --- Retention ----------------------------------------------------------------
@@ -256,8 +276,7 @@ def request_restore(*, run: BackupRun, by, confirm: str, target: BackupTarget | 
     into = connection.settings_dict["NAME"] if target.kind == Kind.PORTAL_DB else target.source
     restore = RestoreRun.objects.create(backup=run, target=target, destination=into, requested_by=by)
     if enqueue:
-        transaction.on_commit(lambda: async_task("backups.tasks.perform_restore", restore.pk,
-                                                 cluster=settings.LONG_QUEUE))
+        _enqueue_long("backups.tasks.perform_restore", restore.pk, on_failure=restore.mark_failed)
     return restore
 
 
@@ -277,6 +296,7 @@ def perform_restore(*, restore: RestoreRun) -> RestoreRun:
     restore.refresh_from_db()
     if not claimed:
         return restore
+    record_change(restore)
     run, target = restore.backup, restore.target
     sha, _size = kinds.sha256_of(Path(run.file)) if Path(run.file).is_file() else ("", 0)
     if sha != run.sha256:

@@ -10,7 +10,7 @@ import json
 import logging
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import requests
@@ -19,18 +19,23 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
-from incidents.models import EventKind, Incident, Notification, NotificationStatus, TimelineEvent
+from incidents.models import EventKind, Incident, Notification, NotificationStatus, TimelineEvent, shown_target
+from portal.lib.languages import language_of
+from portal.lib.secrets import scrub
 
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 4  # then the row is marked failed
 WEBHOOK_TIMEOUT = (3, 5)  # connect, read (seconds)
-# A claimed row is not offered again before this, even if its sender died mid-way.
-SEND_LEASE = timedelta(minutes=10)
-SEND_BATCH = 200
 SEND_THREADS = 8  # webhooks are I/O-bound: one slow endpoint must not hold up the others
+# Rows are claimed a small chunk at a time, so the lease can be short: a chunk is two rounds of
+# sends, each bounded by WEBHOOK_TIMEOUT or EMAIL_TIMEOUT (≤ 10 s). A claimed row is not offered
+# again before the lease runs out, and one whose worker was killed is offered again soon after.
+SEND_BATCH = 2 * SEND_THREADS
+SEND_LEASE = timedelta(seconds=45)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -50,6 +55,9 @@ class Message:
     acknowledge_url: str
     severity: str
     fields: dict = field(default_factory=dict)
+    # The same for every attempt of one notification: a receiver drops a page it has seen,
+    # e.g. one answered just before the sending worker was killed and so sent again.
+    idempotency_key: str = ""
 
 
 def incident_links(incident: Incident) -> tuple[str, str]:
@@ -62,11 +70,11 @@ def format_age(age: timedelta) -> str:
     minutes = max(int(age.total_seconds() // 60), 0)
     days, minutes = divmod(minutes, 24 * 60)
     hours, minutes = divmod(minutes, 60)
-    parts = [f"{days} d"] if days else []
+    parts = [_("%(days)d d") % {"days": days}] if days else []
     if hours:
-        parts.append(f"{hours} h")
+        parts.append(_("%(hours)d h") % {"hours": hours})
     if minutes or not parts:
-        parts.append(f"{minutes} min")
+        parts.append(_("%(minutes)d min") % {"minutes": minutes})
     return " ".join(parts)
 
 
@@ -77,12 +85,12 @@ def build_message(incident: Incident, now: datetime) -> Message:
     subject = f"[{incident.severity.upper()}] {incident.service.name}: {incident.title}"
     text = "\n".join([
         subject,
-        f"Severity: {severity}",
-        f"Service: {incident.service.name}",
-        f"Status: {incident.get_status_display()}",
-        f"Open for: {age}",
-        f"Incident: {url}",
-        f"Acknowledge: {ack_url}",
+        _("Severity: %(severity)s") % {"severity": severity},
+        _("Service: %(name)s") % {"name": incident.service.name},
+        _("Status: %(status)s") % {"status": incident.get_status_display()},
+        _("Open for: %(age)s") % {"age": age},
+        _("Incident: %(url)s") % {"url": url},
+        _("Acknowledge: %(url)s") % {"url": ack_url},
     ])
     fields = {
         "incident": incident.pk,
@@ -103,15 +111,18 @@ def send_email(target: str, message: Message) -> None:
     EmailMessage(subject=message.subject, body=message.text, to=[target]).send(fail_silently=False)
 
 
-def _post(url: str, payload: dict) -> None:
+def _post(url: str, payload: dict, message: Message) -> None:
+    headers = {"Content-Type": "application/json"}
+    if message.idempotency_key:
+        headers["Idempotency-Key"] = message.idempotency_key
     response = requests.post(url, data=json.dumps(payload), timeout=WEBHOOK_TIMEOUT,
-                             headers={"Content-Type": "application/json"}, allow_redirects=False)
+                             headers=headers, allow_redirects=False)
     if not 200 <= response.status_code < 300:
         raise SendError(f"HTTP {response.status_code}: {response.text[:200]}")
 
 
 def send_slack(target: str, message: Message) -> None:
-    _post(target, {"text": f"*{message.subject}*\n{message.text}"})
+    _post(target, {"text": f"*{message.subject}*\n{message.text}"}, message)
 
 
 def send_teams(target: str, message: Message) -> None:
@@ -122,42 +133,59 @@ def send_teams(target: str, message: Message) -> None:
         "title": message.subject,
         "themeColor": "D13438" if message.fields.get("severity") in ("sev1", "sev2") else "FFB900",
         "sections": [{"facts": [
-            {"name": "Severity", "value": message.severity},
-            {"name": "Service", "value": message.fields.get("service", "")},
-            {"name": "Status", "value": message.fields.get("status", "")},
-            {"name": "Open for", "value": format_age(timedelta(seconds=message.fields.get("open_for_seconds", 0)))},
+            {"name": _("Severity"), "value": message.severity},
+            {"name": _("Service"), "value": message.fields.get("service", "")},
+            {"name": _("Status"), "value": message.fields.get("status", "")},
+            {"name": _("Open for"),
+             "value": format_age(timedelta(seconds=message.fields.get("open_for_seconds", 0)))},
         ]}],
         "potentialAction": [
-            {"@type": "OpenUri", "name": "Open incident", "targets": [{"os": "default", "uri": message.url}]},
-            {"@type": "OpenUri", "name": "Acknowledge",
+            {"@type": "OpenUri", "name": _("Open incident"), "targets": [{"os": "default", "uri": message.url}]},
+            {"@type": "OpenUri", "name": _("Acknowledge"),
              "targets": [{"os": "default", "uri": message.acknowledge_url}]},
         ],
-    })
+    }, message)
 
 
 def send_webhook(target: str, message: Message) -> None:
-    _post(target, {**message.fields, "text": message.text})
+    _post(target, {**message.fields, "text": message.text, "idempotency_key": message.idempotency_key}, message)
 
 
 SENDERS = {"email": send_email, "slack": send_slack, "teams": send_teams, "webhook": send_webhook}
 
 
+def recipient_language(notification) -> str:
+    """The language a notification or reminder is written in: its contact's user's choice, else the default."""
+    contact = notification.contact
+    return language_of(contact.user if contact is not None else None)
+
+
 def deliver(notification: Notification, message: Message) -> str:
     """Send one notification; the error text, or "" on success. Never raises."""
     try:
-        SENDERS[notification.kind](notification.target, message)
+        # A sender's own labels (a Teams card's field names) speak the message's language too.
+        key = f"{notification._meta.model_name}-{notification.pk}"
+        with translation.override(recipient_language(notification)):
+            SENDERS[notification.kind](notification.target, replace(message, idempotency_key=key))
     except Exception as exc:  # a broken channel must never break the sweep or the other channels
-        logger.warning("notification %s to %s failed: %s", notification.pk, notification.target, exc)
-        return f"{type(exc).__name__}: {exc}"[:1000] or "error"
+        # requests quotes the URL in its errors ("… for url: https://hooks…/T0/B0/secret"): the
+        # stored error, the timeline and the log get the masked form.
+        error = scrub(f"{type(exc).__name__}: {exc}", notification.target,
+                      lambda target: shown_target(notification.kind, target))
+        logger.warning("notification %s to %s failed: %s", notification.pk, notification.shown_target, error)
+        return error[:1000] or "error"
     return ""
 
 
 def send_pending(*, now: datetime | None = None, incident_ids: list[int] | None = None) -> int:
-    """Claim and send every due pending notification (of these incidents, if given), in chunks."""
-    now = now or timezone.now()
+    """Claim and send every due pending notification (of these incidents, if given), in chunks.
+
+    Without an explicit `now`, each chunk's lease starts when that chunk is claimed, not when the
+    first one was: a long delivery must not claim its last chunks with a lease already run out.
+    """
     total = 0
     while True:
-        sent = _send_chunk(now, incident_ids, SEND_BATCH)
+        sent = _send_chunk(now or timezone.now(), incident_ids, SEND_BATCH)
         total += sent
         if sent < SEND_BATCH:
             return total
@@ -168,10 +196,13 @@ def _send_chunk(now: datetime, incident_ids, limit: int) -> int:
     if not claimed:
         return 0
     messages = {}
+    jobs = []
     for notification in claimed:
-        if notification.incident_id not in messages:
-            messages[notification.incident_id] = build_message(notification.incident, now)
-    jobs = [(n, messages[n.incident_id]) for n in claimed]
+        key = (notification.incident_id, recipient_language(notification))
+        if key not in messages:
+            with translation.override(key[1]):
+                messages[key] = build_message(notification.incident, now)
+        jobs.append((notification, messages[key]))
     if len(jobs) == 1:
         errors = [deliver(*jobs[0])]
     else:
@@ -201,8 +232,8 @@ def _claim(now: datetime, incident_ids, limit: int) -> list[Notification]:
     token = uuid.uuid4()
     Notification.objects.due(now).filter(pk__in=ids).update(claim=token, next_attempt_at=now + SEND_LEASE)
     return list(
-        Notification.objects.filter(pk__in=ids, claim=token).select_related("incident__service", "contact")
-        .order_by("pk")
+        Notification.objects.filter(pk__in=ids, claim=token)
+        .select_related("incident__service", "contact__user__preference").order_by("pk")
     )
 
 
@@ -211,7 +242,7 @@ def _record(claimed: list[Notification], errors: list[str], now: datetime) -> No
     for notification, error in zip(claimed, errors, strict=True):
         notification.attempts += 1
         notification.claim = None
-        who = notification.contact.name if notification.contact else notification.target
+        who = notification.contact.name if notification.contact else notification.shown_target
         data = {"notification": notification.pk, "contact": notification.contact_id, "kind": notification.kind,
                 "step": notification.step,
                 "repeat": notification.repeat, "attempts": notification.attempts}

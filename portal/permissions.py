@@ -6,7 +6,7 @@ class RolePermission(DjangoModelPermissions):
     user's role grants for the method (view for reads, add/change/delete for
     writes). An @action may name its own permission in `action_permissions`.
     Views without a queryset are readable by any logged-in user and writable by
-    nobody unless they say otherwise.
+    nobody unless they say otherwise (a method they lack answers 405, not 403).
     """
 
     perms_map = {
@@ -24,7 +24,9 @@ class RolePermission(DjangoModelPermissions):
         if required:
             return user.has_perms([required] if isinstance(required, str) else required)
         if getattr(view, "queryset", None) is None and not hasattr(view, "get_queryset"):
-            return request.method in SAFE_METHODS
+            # A method the view does not have is let through to its 405 Method Not Allowed:
+            # a 403 would say that some other role could do it.
+            return request.method in SAFE_METHODS or request.method not in view.allowed_methods
         return super().has_permission(request, view)
 
 

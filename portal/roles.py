@@ -26,10 +26,12 @@ def role_codenames() -> dict[str, set[str]]:
             continue
         for model in config.get_models():
             opts = model._meta
-            viewer.add(f"{opts.app_label}.view_{opts.model_name}")
+            if "view" in opts.default_permissions:
+                viewer.add(f"{opts.app_label}.view_{opts.model_name}")
             if config.label in PORTAL_APPS:
                 for action in ("add", "change", "delete"):
-                    manager.add(f"{opts.app_label}.{action}_{opts.model_name}")
+                    if action in opts.default_permissions:
+                        manager.add(f"{opts.app_label}.{action}_{opts.model_name}")
         operator.update(getattr(config, "operator_permissions", ()))
         manager.update(getattr(config, "manager_permissions", ()))
     operator |= viewer

@@ -13,7 +13,13 @@ def allowed_path(value: str | Path) -> Path:
     Symlinks and `..` are resolved first, so a link inside a root that points
     outside it is refused too.
     """
-    raw = Path(value).expanduser()
+    if "\x00" in str(value):
+        # resolve() would raise ValueError (a 500) on it; no real path holds one.
+        raise ValidationError(_("A path cannot contain a NUL character."), code="nul_in_path")
+    try:
+        raw = Path(value).expanduser()
+    except RuntimeError:  # ~someone who does not exist
+        raw = Path(value)
     if not raw.is_absolute():
         raise ValidationError(_("Give an absolute path (it starts with /)."), code="relative_path")
     path = raw.resolve()

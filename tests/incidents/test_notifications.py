@@ -10,6 +10,7 @@ from incidents import notify, services, tasks
 from incidents.escalation import escalate_due
 from incidents.models import EventKind, Notification, NotificationStatus, TimelineEvent
 from tests.incidents.factories import make_channel, make_contact, make_policy, make_service, make_tier
+from tests.incidents.worker import worker
 
 T0 = datetime(2026, 3, 3, 1, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
@@ -21,6 +22,7 @@ class Hooks(BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.server.received.append((self.path, json.loads(body or b"null")))
+        self.server.keys.append(self.headers.get("Idempotency-Key"))
         if self.path == "/hang":
             self.server.release.wait(timeout=10)
             return
@@ -37,7 +39,7 @@ def hooks(monkeypatch):
     monkeypatch.setattr(notify, "WEBHOOK_TIMEOUT", (1, 0.3))
     server = ThreadingHTTPServer(("127.0.0.1", 0), Hooks)
     server.daemon_threads = True
-    server.received, server.release = [], threading.Event()
+    server.received, server.keys, server.release = [], [], threading.Event()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     server.url = f"http://127.0.0.1:{server.server_address[1]}"
@@ -60,7 +62,8 @@ def open_and_sweep(at=T0, **extra):
     with time_machine.travel(at, tick=False):
         incident, _ = services.open_incident(service=make_service("api"), title="API down", severity="sev1",
                                              **extra)
-        escalate_due(now=at)
+        with worker():  # the sweep writes the rows; its delivery task sends them
+            escalate_due(now=at)
     return incident
 
 
@@ -213,3 +216,19 @@ def test_backoff_doubles_from_one_minute():
                                            (timedelta(days=2, hours=3), "2 d 3 h")])
 def test_ages_read_like_a_person_would_say_them(age, text):
     assert notify.format_age(age) == text
+
+
+def test_every_attempt_of_one_page_carries_the_same_idempotency_key(paging, hooks):
+    """A receiver can drop a page it has seen, e.g. one answered just before its sender was killed."""
+    make_channel(paging, kind="webhook", target=f"{hooks.url}/fail")
+    make_channel(paging, kind="slack", target=f"{hooks.url}/fail")
+    open_and_sweep()
+    retry(T0 + MIN)
+    [slack, webhook] = Notification.objects.filter(kind__in=["webhook", "slack"]).order_by("kind")
+    keys = {f"notification-{webhook.pk}", f"notification-{slack.pk}"}
+    assert len(hooks.keys) == 4 and set(hooks.keys) == keys
+    # The generic webhook also carries it in the body, for receivers that cannot read headers.
+    webhook_bodies = [(body, key) for (_path, body), key in zip(hooks.received, hooks.keys, strict=True)
+                      if "idempotency_key" in body]
+    assert [key for _body, key in webhook_bodies] == [f"notification-{webhook.pk}"] * 2
+    assert all(body["idempotency_key"] == key for body, key in webhook_bodies)
