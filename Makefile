@@ -7,13 +7,15 @@ RUN_STAMP := $(VENV)/.run-installed
 DEV_STAMP := $(VENV)/.dev-installed
 CATALOGS  := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/django.po))
 
-.PHONY: run test bench lint messages clean help
+.PHONY: run test test-slow test-browser bench lint messages clean help
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make run     start the portal (web + background workers) on http://127.0.0.1:$${PORTAL_PORT:-8000}/"
 	@echo "make test    run the whole test suite"
-	@echo "make bench   run the benchmarks and print the table (BACKEND=postgres for PostgreSQL + Redis)"
+	@echo "make test-slow  the slow fault and concurrency tests (real processes, a few minutes)"
+	@echo "make test-browser  the browser flows (Playwright + Debian's Chromium, English and Korean); screenshots in var/screenshots/"
+	@echo "make bench   run the benchmarks and print the table (BACKEND=postgres for PostgreSQL + Redis, SCALE=full)"
 	@echo "make lint    ruff, migrations check, OpenAPI schema check"
 
 $(PY):
@@ -40,13 +42,27 @@ run: $(RUN_STAMP) messages
 test: $(DEV_STAMP) messages
 	PORTAL_DATA_DIR=$${PORTAL_DATA_DIR:-$(CURDIR)/var/test} $(BIN)/pytest $(PYTEST_ARGS)
 
+test-slow: $(DEV_STAMP) messages
+	PORTAL_DATA_DIR=$${PORTAL_DATA_DIR:-$(CURDIR)/var/test-slow} $(BIN)/pytest -m slow $(PYTEST_ARGS)
+
+# Playwright drives the system's Chromium (never a downloaded browser build); the Korean
+# flows need a Korean font, or their screenshots show empty boxes.
+CHROMIUM    := /usr/bin/chromium
+KOREAN_FONT := /usr/share/fonts/truetype/nanum/NanumGothic.ttf
+
+$(CHROMIUM) $(KOREAN_FONT):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-nanum
+
+test-browser: $(DEV_STAMP) messages | $(CHROMIUM) $(KOREAN_FONT)
+	PORTAL_DATA_DIR=$${PORTAL_DATA_DIR:-$(CURDIR)/var/test-browser} $(BIN)/pytest -m browser $(PYTEST_ARGS)
+
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	PORTAL_DATA_DIR=$(CURDIR)/var/lint $(PY) manage.py makemigrations --check --dry-run
 	PORTAL_DATA_DIR=$(CURDIR)/var/lint $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 
 bench: $(DEV_STAMP) messages
-	$(PY) bench/run.py --backend $${BACKEND:-sqlite}
+	$(PY) bench/run.py --backend $${BACKEND:-sqlite} --scale $${SCALE:-small}
 
 clean:
-	rm -rf $(VENV) var/test var/lint var/bench .pytest_cache
+	rm -rf $(VENV) var/test var/test-slow var/test-browser var/lint var/bench var/screenshots .pytest_cache .hypothesis

@@ -1,11 +1,14 @@
+from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
-from simple_history.admin import SimpleHistoryAdmin
+from simple_history.template_utils import HistoricalRecordContextHelper
 
 from backups import services
-from backups.models import BackupRun, BackupTarget, Rehearsal, RestoreRun, Trigger
+from backups.models import BackupRun, BackupTarget, Kind, Rehearsal, RestoreRun, Trigger
 from portal.errors import DomainError
+from portal.lib.admin import HistoryAdmin
+from portal.lib.secrets import mask_dsn, unmask
 
 
 @admin.action(description=_("Run a backup now"), permissions=["add"])
@@ -21,8 +24,33 @@ def run_backup_now(modeladmin, request, queryset):
                      % {"count": queued})
 
 
+class TargetForm(forms.ModelForm):
+    """Shows a connection string without its password; saved back unchanged, it keeps the stored one."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["source"] = self.instance.shown_source
+
+    def clean_source(self):
+        source = self.cleaned_data["source"]
+        if self.instance.pk:
+            old = BackupTarget.objects.filter(pk=self.instance.pk).values_list("kind", "source").first()
+            if old and old[0] == Kind.POSTGRES:
+                source = unmask(source, old[1], mask_dsn)
+        return source
+
+
+class MaskedHistory(HistoricalRecordContextHelper):
+    def prepare_delta_change_value(self, change, value):
+        if change.field == "source" and isinstance(value, str):
+            return mask_dsn(value)
+        return super().prepare_delta_change_value(change, value)
+
+
 @admin.register(BackupTarget)
-class BackupTargetAdmin(SimpleHistoryAdmin):
+class BackupTargetAdmin(HistoryAdmin):
+    form = TargetForm
     list_display = ["name", "service", "kind", "schedule", "keep_last", "verify", "enabled", "next_run_at"]
     list_filter = ["kind", "enabled", "verify", "service"]
     search_fields = ["name", "source", "destination"]
@@ -31,9 +59,12 @@ class BackupTargetAdmin(SimpleHistoryAdmin):
     readonly_fields = ["next_run_at", "created_at"]
     actions = [run_backup_now]
 
+    def get_historical_record_context_helper(self, request, historical_record):
+        return MaskedHistory(self.model, historical_record)
+
 
 @admin.register(BackupRun)
-class BackupRunAdmin(SimpleHistoryAdmin):
+class BackupRunAdmin(HistoryAdmin):
     list_display = ["id", "target", "trigger", "status", "started_at", "size", "verification", "pruned_at"]
     list_filter = ["status", "trigger", "verification", "target"]
     search_fields = ["target__name", "file", "sha256"]
@@ -47,7 +78,7 @@ class BackupRunAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(RestoreRun)
-class RestoreRunAdmin(admin.ModelAdmin):
+class RestoreRunAdmin(HistoryAdmin):
     list_display = ["id", "target", "backup", "status", "requested_by", "requested_at", "finished_at"]
     list_filter = ["status", "target"]
     date_hierarchy = "requested_at"

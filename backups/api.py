@@ -41,7 +41,8 @@ class BackupTargetViewSet(viewsets.ModelViewSet):
     def perform_update(self, serializer):
         target = serializer.save()
         target.next_run_at = target.next_run_after(timezone.now())
-        target.save(update_fields=["next_run_at"])
+        # An update, not a save: the edit has its history row already, one is enough.
+        BackupTarget.objects.filter(pk=target.pk).update(next_run_at=target.next_run_at)
 
     def perform_destroy(self, instance):
         try:

@@ -11,6 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from portal.lib.secrets import mask_dsn
+
 
 class Kind(models.TextChoices):
     PORTAL_DB = "portal_db", _("the portal's own database")
@@ -107,6 +109,11 @@ class BackupTarget(models.Model):
 
     def get_absolute_url(self):
         return reverse("backups:target", args=[self.pk])
+
+    @property
+    def shown_source(self) -> str:
+        """The source as pages, the API and the admin show it: a connection string without its password."""
+        return mask_dsn(self.source) if self.kind == Kind.POSTGRES else self.source
 
     def clean(self):
         from portal.lib.paths import allowed_path
@@ -274,6 +281,7 @@ class RestoreRun(models.Model):
                               default=RestoreStatus.QUEUED)
     integrity = models.TextField(_("integrity check"), blank=True)
     error = models.TextField(_("error"), blank=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["-id"]

@@ -7,7 +7,8 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from backups.models import BackupRun, BackupTarget, Rehearsal, RestoreRun, RestoreStatus, RunStatus
+from backups.models import BackupRun, BackupTarget, Format, Kind, Rehearsal, RestoreRun, RestoreStatus, RunStatus
+from portal.lib.secrets import mask_dsn, unmask
 
 
 def status_field(choices):
@@ -29,6 +30,9 @@ class BackupTargetSerializer(serializers.ModelSerializer):
         read_only_fields = ["next_run_at", "created_at"]
 
     def validate(self, attrs):
+        # A connection string is read back without its password; sent back so, it keeps the stored one.
+        if self.instance is not None and "source" in attrs and attrs.get("kind", self.instance.kind) == Kind.POSTGRES:
+            attrs["source"] = unmask(attrs["source"], self.instance.source, mask_dsn)
         # The model's clean() holds the rules shared with the page's form (paths, cron, retention).
         candidate = copy.copy(self.instance) if self.instance else BackupTarget()
         for name, value in attrs.items():
@@ -39,10 +43,15 @@ class BackupTargetSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(exc.message_dict) from None
         return attrs
 
+    def to_representation(self, instance):
+        return {**super().to_representation(instance), "source": instance.shown_source}
+
 
 class BackupRunSerializer(serializers.ModelSerializer):
     target_name = serializers.CharField(source="target.name", read_only=True)
     status = status_field(RunStatus)
+    # Empty until the run has started and knows what it writes.
+    format = serializers.ChoiceField(choices=Format.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = BackupRun

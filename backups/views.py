@@ -8,12 +8,12 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from backups import services
 from backups.dashboard import targets_with_freshness
 from backups.forms import RestoreForm
-from backups.models import BackupRun, BackupTarget, Kind, Trigger
+from backups.models import ACTIVE_STATUSES, BackupRun, BackupTarget, Kind, Trigger
 from portal.errors import DomainError
 
 PAGE_SIZE = 50
@@ -24,6 +24,7 @@ def get_run(pk) -> BackupRun:
     return get_object_or_404(BackupRun.objects.select_related("target__service", "requested_by"), pk=pk)
 
 
+@require_safe
 @permission_required("backups.view_backuptarget", raise_exception=True)
 def target_list(request):
     now = timezone.now()
@@ -31,6 +32,7 @@ def target_list(request):
                                                     "can_run": request.user.has_perm("backups.add_backuprun")})
 
 
+@require_safe
 @permission_required("backups.view_backuptarget", raise_exception=True)
 def target_detail(request, pk):
     now = timezone.now()
@@ -39,13 +41,16 @@ def target_detail(request, pk):
         raise Http404
     target = found[0]
     runs = list(target.runs.select_related("requested_by").order_by("-id")[:RECENT_RUNS])
-    context = {"target": target, "runs": runs, "now": now, "rehearsals": target.rehearsals.order_by("-id")[:12],
-               "restores": target.restores.select_related("requested_by", "backup").order_by("-id")[:12],
-               "can_run": request.user.has_perm("backups.add_backuprun"),
-               "polling": any(r.is_active() for r in runs)}
+    restores = list(target.restores.select_related("requested_by", "backup").order_by("-id")[:12])
+    rehearsals = list(target.rehearsals.order_by("-id")[:12])
+    # The page refreshes itself while anything it shows is still queued or running.
+    polling = any(r.is_active() for r in runs) or any(r.status in ACTIVE_STATUSES for r in restores)
+    context = {"target": target, "runs": runs, "now": now, "rehearsals": rehearsals, "restores": restores,
+               "can_run": request.user.has_perm("backups.add_backuprun"), "polling": polling}
     return render(request, "backups/target.html", context)
 
 
+@require_safe
 @permission_required("backups.view_backuprun", raise_exception=True)
 def run_list(request):
     runs = BackupRun.objects.select_related("target").order_by("-id")
@@ -54,6 +59,7 @@ def run_list(request):
         "page": page, "polling": any(r.is_active() for r in page.object_list)})
 
 
+@require_safe
 @permission_required("backups.view_backuprun", raise_exception=True)
 def run_detail(request, pk):
     run = get_run(pk)
@@ -79,7 +85,11 @@ def run_now(request, pk):
 @permission_required("backups.add_backuprun", raise_exception=True)
 def verify_now(request, pk):
     run = get_run(pk)
-    services.queue_verify(run=run)
+    try:
+        services.queue_verify(run=run)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect(run)
     messages.success(request, _("Verification queued: the checksum is re-read and the file checked again."))
     return redirect(run)
 

@@ -1,9 +1,9 @@
 from django.contrib import admin
 from django.db.models import F
-from simple_history.admin import SimpleHistoryAdmin
 
 from checklists.models import HandoverNote, Item, Playbook, Run, RunItem, Section, Template, Tick
 from incidents.admin import export_csv
+from portal.lib.admin import HistoryAdmin
 
 
 class SectionInline(admin.TabularInline):
@@ -27,7 +27,7 @@ class ItemInline(admin.StackedInline):
 
 
 @admin.register(Template)
-class TemplateAdmin(SimpleHistoryAdmin):
+class TemplateAdmin(HistoryAdmin):
     list_display = ["name", "kind", "service", "schedule", "due_window", "assignee_tier", "active", "version"]
     list_filter = ["kind", "active", "service", "assignee_tier"]
     search_fields = ["name", "description", "source_key"]
@@ -61,7 +61,7 @@ class RunItemInline(admin.TabularInline):
 
 
 @admin.register(Run)
-class RunAdmin(admin.ModelAdmin):
+class RunAdmin(HistoryAdmin):
     list_display = ["name", "template", "status", "occurrence", "due_at", "assignee_tier", "assignee_contact",
                     "completed_at", "completed_by"]
     list_filter = ["status", "template", "assignee_tier", "assignee_contact", ("created_at", admin.DateFieldListFilter)]
@@ -104,7 +104,7 @@ class HandoverNoteAdmin(admin.ModelAdmin):
 
 
 @admin.register(Playbook)
-class PlaybookAdmin(SimpleHistoryAdmin):
+class PlaybookAdmin(HistoryAdmin):
     list_display = ["title", "service", "category", "template", "updated_at"]
     list_filter = ["service"]
     search_fields = ["title", "category", "body"]

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from checklists import importer, services
@@ -16,6 +16,7 @@ from checklists.serializers import (
     HandoverNoteSerializer,
     PlaybookSerializer,
     RunbookImportSerializer,
+    RunListSerializer,
     RunSerializer,
     RunStartSerializer,
     TemplateSerializer,
@@ -30,6 +31,8 @@ class TemplateViewSet(viewsets.ModelViewSet):
     """Checklist templates with their sections and items. Writing sections replaces them (a new version)."""
 
     serializer_class = TemplateSerializer
+    # JSON only: a form cannot carry the nested sections and items, which were silently dropped.
+    parser_classes = [JSONParser]
     filterset_fields = ["kind", "service", "active"]
     search_fields = ["name", "description"]
     ordering_fields = ["name", "created_at"]
@@ -59,7 +62,8 @@ class TemplateViewSet(viewsets.ModelViewSet):
 
 class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                  viewsets.GenericViewSet):
-    """Checklist runs, newest first (cursor pages). `tick`, `untick` and `complete` change them."""
+    """Checklist runs, newest first (cursor pages; a list shows progress, a run its items). `tick`, `untick`
+    and `complete` change them."""
 
     serializer_class = RunSerializer
     pagination_class = AppendOnlyPagination
@@ -69,12 +73,15 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
                           "complete": "checklists.change_run"}
 
     def get_queryset(self):
+        runs = Run.objects.with_progress().order_by("-id")
+        if self.action == "list":
+            return runs
         items = RunItem.objects.select_related("by").order_by("position", "id")
-        return Run.objects.with_progress().prefetch_related(Prefetch("items", queryset=items)).order_by("-id")
+        return runs.prefetch_related(Prefetch("items", queryset=items))
 
     def get_serializer_class(self):
-        return {"create": RunStartSerializer, "tick": TickSerializer, "untick": UntickSerializer,
-                "complete": CompleteSerializer}.get(self.action, RunSerializer)
+        return {"list": RunListSerializer, "create": RunStartSerializer, "tick": TickSerializer,
+                "untick": UntickSerializer, "complete": CompleteSerializer}.get(self.action, RunSerializer)
 
     @extend_schema(request=RunStartSerializer, responses={201: RunSerializer})
     def create(self, request, *args, **kwargs):

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Count, Q
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -180,10 +181,13 @@ class RunQuerySet(models.QuerySet):
         return self.filter(status__in=ACTIVE_STATUSES)
 
     def with_progress(self):
-        handled = ~Q(items__state=ItemState.OPEN)
+        # One count per run, as correlated subqueries: a JOIN + GROUP BY would aggregate
+        # every run in the table before a page's ORDER BY … LIMIT could stop it.
+        items = RunItem.objects.filter(run=models.OuterRef("pk")).order_by().values("run")
+        handled = items.exclude(state=ItemState.OPEN)
         return self.annotate(
-            items_total=Count("items", distinct=True),
-            items_handled=Count("items", filter=handled, distinct=True),
+            items_total=Coalesce(models.Subquery(items.annotate(n=Count("pk")).values("n")), 0),
+            items_handled=Coalesce(models.Subquery(handled.annotate(n=Count("pk")).values("n")), 0),
         )
 
     def overdue_first(self):
@@ -233,6 +237,7 @@ class Run(models.Model):
     reminded_at = models.DateTimeField(_("overdue reminder sent"), null=True, blank=True)
 
     objects = RunQuerySet.as_manager()
+    history = HistoricalRecords(excluded_fields=["reminded_at"])
 
     class Meta:
         verbose_name = _("checklist run")

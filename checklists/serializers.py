@@ -62,7 +62,7 @@ class TemplateSerializer(serializers.ModelSerializer):
 
 
 class RunItemSerializer(serializers.ModelSerializer):
-    by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = RunItem
@@ -94,6 +94,17 @@ class RunSerializer(serializers.ModelSerializer):
 
     def get_total(self, run) -> int:
         return run.progress()[1]
+
+
+class RunListSerializer(RunSerializer):
+    """A run without its items, for lists (a page of runs would carry ten times as many items);
+    GET /checklist-runs/<id> has them."""
+
+    items = None
+
+    class Meta(RunSerializer.Meta):
+        fields = [name for name in RunSerializer.Meta.fields if name != "items"]
+        read_only_fields = fields
 
 
 class RunStartSerializer(serializers.Serializer):
@@ -128,8 +139,8 @@ class CompleteSerializer(serializers.Serializer):
 
 
 class HandoverNoteSerializer(serializers.ModelSerializer):
-    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = HandoverNote

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
-from django.utils import timezone
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
 from checklists import schedules
@@ -32,6 +32,8 @@ from checklists.models import (
 from incidents import services as incident_services
 from incidents.models import Contact, EventKind, Incident, Severity, Source
 from portal.errors import DomainError
+from portal.lib.history import record_change, record_changes
+from portal.lib.languages import language_of
 
 logger = logging.getLogger(__name__)
 
@@ -114,8 +116,14 @@ def _snapshot_items(run: Run, template: Template) -> None:
 
 
 def mark_overdue(*, now: datetime) -> int:
-    return Run.objects.filter(status__in=(RunStatus.OPEN, RunStatus.IN_PROGRESS), due_at__lt=now).update(
+    late = list(Run.objects.filter(status__in=(RunStatus.OPEN, RunStatus.IN_PROGRESS), due_at__lt=now)
+                .values_list("pk", flat=True))
+    if not late:
+        return 0
+    changed = Run.objects.filter(pk__in=late, status__in=(RunStatus.OPEN, RunStatus.IN_PROGRESS)).update(
         status=RunStatus.OVERDUE)
+    record_changes(Run.objects.filter(pk__in=late, status=RunStatus.OVERDUE), reason="overdue")
+    return changed
 
 
 def remind_overdue(*, now: datetime | None = None) -> int:
@@ -123,34 +131,43 @@ def remind_overdue(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     sent = 0
     for run in Run.objects.filter(status=RunStatus.OVERDUE, reminded_at__isnull=True).select_related(
-            "assignee_contact", "assignee_tier"):
+            "assignee_contact__user__preference", "assignee_tier"):
         # The claim: a second sweep (or cluster) finds reminded_at set and sends nothing.
         if not Run.objects.filter(pk=run.pk, reminded_at__isnull=True).update(reminded_at=now):
             continue
-        recipients = _assignee_emails(run)
-        if not recipients:
-            continue
-        subject = _("Overdue checklist: %(name)s") % {"name": run.name}
-        body = _("The checklist “%(name)s” was due at %(due)s and is not completed.\n%(url)s") % {
-            "name": run.name, "due": timezone.localtime(run.due_at).strftime("%Y-%m-%d %H:%M"),
-            "url": f"{settings.BASE_URL}{run.get_absolute_url()}"}
-        try:
-            send_mail(subject, body, None, recipients)
-            sent += 1
-        except Exception:  # a mail server being down must not stop the sweep
-            logger.exception("could not send the overdue reminder of run %s", run.pk)
+        by_language = _assignee_emails_by_language(run)
+        mailed = False
+        for language, recipients in sorted(by_language.items()):
+            # Each reader gets the reminder in their own language.
+            with translation.override(language):
+                subject = _("Overdue checklist: %(name)s") % {"name": run.name}
+                body = _("The checklist “%(name)s” was due at %(due)s and is not completed.\n%(url)s") % {
+                    "name": run.name, "due": formats.date_format(timezone.localtime(run.due_at), "DATETIME_FORMAT"),
+                    "url": f"{settings.BASE_URL}{run.get_absolute_url()}"}
+            try:
+                send_mail(subject, body, None, recipients)
+                mailed = True
+            except Exception:  # a mail server being down must not stop the sweep
+                logger.exception("could not send the overdue reminder of run %s", run.pk)
+        sent += mailed
     return sent
 
 
-def _assignee_emails(run: Run) -> list[str]:
+def _assignee_emails_by_language(run: Run) -> dict[str, list[str]]:
     if run.assignee_contact and run.assignee_contact.email:
-        return [run.assignee_contact.email]
-    contacts = Contact.objects.none()
-    if run.assignee_tier_id:
-        contacts = Contact.objects.filter(tier_id=run.assignee_tier_id, active=True)
+        contacts = [run.assignee_contact]
+    elif run.assignee_tier_id:
+        contacts = Contact.objects.filter(tier_id=run.assignee_tier_id, active=True).select_related("user__preference")
     elif run.assignee_group_id:
-        contacts = Contact.objects.filter(user__groups=run.assignee_group_id, active=True)
-    return sorted({c.email for c in contacts if c.email})
+        contacts = Contact.objects.filter(user__groups=run.assignee_group_id, active=True).select_related(
+            "user__preference")
+    else:
+        contacts = []
+    by_language = {}
+    for contact in contacts:
+        if contact.email:
+            by_language.setdefault(language_of(contact.user), set()).add(contact.email)
+    return {language: sorted(emails) for language, emails in by_language.items()}
 
 
 # Starting by hand ----------------------------------------------------------------
@@ -235,8 +252,9 @@ def _set_state(run_item: RunItem, state: str, by, now: datetime, *, note: str, v
                               conflict=True)
         Tick.objects.create(run_item_id=run_item.pk, state=state, previous_state=current["state"], undo=undo,
                             by=by, at=now, note=note, value=value)
-        Run.objects.filter(pk=current["run_id"], status=RunStatus.OPEN).update(
-            status=RunStatus.IN_PROGRESS, started_at=now, started_by=by)
+        if Run.objects.filter(pk=current["run_id"], status=RunStatus.OPEN).update(
+                status=RunStatus.IN_PROGRESS, started_at=now, started_by=by):
+            record_changes(Run.objects.filter(pk=current["run_id"]), by=by)
         run = Run.objects.select_related("incident").only("id", "name", "incident").get(pk=current["run_id"])
         if run.incident_id:
             label = _("undone") if undo else ItemState(state).label
@@ -276,6 +294,7 @@ def complete_run(*, run: Run, by, handover: dict | None = None, now: datetime | 
                 incident=run.incident, kind=EventKind.CHECKLIST, by=by, now=now,
                 message=_("Checklist completed: %(name)s") % {"name": run.name}, data={"run": run.pk})
     run.refresh_from_db()
+    record_change(run, by=by)
     return run
 
 
@@ -286,6 +305,7 @@ def abandon_run(*, run: Run, by, now: datetime | None = None) -> Run:
                 status=RunStatus.ABANDONED, completed_at=now, completed_by=by):
             raise DomainError(_("This run is already closed."), code="run_closed", conflict=True)
     run.refresh_from_db()
+    record_change(run, by=by)
     return run
 
 

@@ -15,7 +15,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST, require_safe
 
 from checklists import importer, services
 from checklists.forms import (
@@ -71,6 +72,7 @@ def wants_json(request) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
+@require_safe
 @permission_required("checklists.view_run", raise_exception=True)
 def my_shift(request):
     runs = (Run.objects.active().for_user(request.user).select_related("template").with_progress()
@@ -81,6 +83,7 @@ def my_shift(request):
     })
 
 
+@require_safe
 @permission_required("checklists.view_run", raise_exception=True)
 def run_list(request):
     status = request.GET.get("status", "")
@@ -93,6 +96,7 @@ def run_list(request):
         "page": page, "status": status, "statuses": RunStatus.choices, "now": timezone.now()})
 
 
+@require_safe
 @permission_required("checklists.view_run", raise_exception=True)
 def run_detail(request, pk):
     return render_run(request, get_run(pk))
@@ -124,15 +128,21 @@ def _item_response(request, run_item, *, error: DomainError | None = None, field
             status = 409 if error is not None and error.conflict else 400
             return JsonResponse({"error": message}, status=status)
         item = RunItem.objects.select_related("probe", "by", "incident").get(pk=run_item.pk)
-        counts = list(RunItem.objects.filter(run=run).values_list("state", flat=True))
+        counts = list(RunItem.objects.filter(run=run).values_list("state", "required"))
         html = render_to_string("checklists/_run_item.html", {
             "run": run, "item": item, "can_tick": True, "states": TickForm.base_fields["state"].choices,
             "can_open_incident": request.user.has_perm("incidents.add_incident") and run.template.service_id,
         }, request=request)
-        handled = sum(1 for s in counts if s != ItemState.OPEN)
+        handled = sum(1 for state, _required in counts if state != ItemState.OPEN)
+        # The "n required items are still open" hint changes with each tick too.
+        open_required = sum(1 for state, required in counts if required and state == ItemState.OPEN)
         return JsonResponse({"html": html, "handled": handled, "total": len(counts),
                              "progress": _("%(handled)d / %(total)d handled") % {"handled": handled,
-                                                                                 "total": len(counts)}})
+                                                                                 "total": len(counts)},
+                             "open_required": ngettext("%(counter)s required item is still open.",
+                                                       "%(counter)s required items are still open.",
+                                                       open_required) % {"counter": open_required}
+                             if open_required else ""})
     if error is not None:
         messages.error(request, error.message)
     elif field_errors:
@@ -248,12 +258,14 @@ def start_for_incident(request, incident_pk):
     return redirect(run)
 
 
+@require_safe
 @permission_required("checklists.view_template", raise_exception=True)
 def template_list(request):
     templates = Template.objects.select_related("service", "assignee_tier").order_by("-active", "kind", "name")
     return render(request, "checklists/template_list.html", {"templates": templates})
 
 
+@require_safe
 @permission_required("checklists.view_template", raise_exception=True)
 def template_detail(request, pk):
     template = get_object_or_404(Template.objects.select_related("service", "assignee_tier", "assignee_contact",
@@ -265,12 +277,14 @@ def template_detail(request, pk):
                   {"template": template, "items": items, "runs": runs})
 
 
+@require_safe
 @permission_required("checklists.view_playbook", raise_exception=True)
 def playbook_list(request):
     playbooks = Playbook.objects.select_related("service", "template").order_by("title")
     return render(request, "checklists/playbook_list.html", {"playbooks": playbooks})
 
 
+@require_safe
 @permission_required("checklists.view_playbook", raise_exception=True)
 def playbook_detail(request, pk):
     playbook = get_object_or_404(Playbook.objects.select_related("service", "template"), pk=pk)

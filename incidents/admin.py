@@ -1,12 +1,12 @@
 import csv
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
-from simple_history.admin import SimpleHistoryAdmin
 
 from incidents import services
 from incidents.models import (
@@ -23,8 +23,11 @@ from incidents.models import (
     Service,
     Tier,
     TimelineEvent,
+    shown_target,
 )
 from portal.errors import DomainError
+from portal.lib.admin import HistoryAdmin
+from portal.lib.secrets import unmask
 
 
 class Echo:
@@ -69,7 +72,7 @@ def _csv_value(obj, name):
     return value
 
 
-class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
+class ReadOnlyHistoryAdmin(HistoryAdmin):
     """Change history to read, never to revert: a revert would bypass the services."""
 
     def revert_disabled(self, request, obj=None):
@@ -101,8 +104,34 @@ class TierAdmin(admin.ModelAdmin):
     ordering = ["level"]
 
 
+@admin.display(description=_("address or URL"))
+def address_or_url(obj):
+    return obj.shown_target
+
+
+class ChannelForm(forms.ModelForm):
+    """Shows a webhook URL masked; saving it back unchanged keeps the stored URL."""
+
+    class Meta:
+        model = NotificationChannel
+        fields = ["contact", "kind", "target", "enabled"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["target"] = self.instance.shown_target
+
+    def clean_target(self):
+        target = self.cleaned_data["target"]
+        if self.instance.pk:
+            old = NotificationChannel.objects.get(pk=self.instance.pk)
+            target = unmask(target, old.target, lambda t: shown_target(old.kind, t))
+        return target
+
+
 class ChannelInline(admin.TabularInline):
     model = NotificationChannel
+    form = ChannelForm
     extra = 0
 
 
@@ -121,7 +150,8 @@ class ContactAdmin(ReadOnlyHistoryAdmin):
 
 @admin.register(NotificationChannel)
 class NotificationChannelAdmin(admin.ModelAdmin):
-    list_display = ["contact", "kind", "target", "enabled"]
+    form = ChannelForm
+    list_display = ["contact", "kind", address_or_url, "enabled"]
     list_select_related = ["contact"]
     list_filter = ["kind", "enabled"]
     search_fields = ["contact__name", "target"]
@@ -264,8 +294,10 @@ class TimelineEventAdmin(ReadOnlyAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "incident", "step", "repeat", "contact", "kind", "target", "status", "attempts",
-                    "sent_at"]
+    list_display = ["created_at", "incident", "step", "repeat", "contact", "kind", address_or_url, "status",
+                    "attempts", "sent_at"]
+    exclude = ["target"]
+    readonly_fields = [address_or_url]
     list_select_related = ["incident", "contact"]
     list_filter = ["status", "kind", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["target", "last_error", "incident__title"]
@@ -273,7 +305,7 @@ class NotificationAdmin(ReadOnlyAdmin):
     raw_id_fields = ["incident", "contact", "channel"]
     actions = [export_csv]
     csv_fields = ["id", "incident_id", "escalation_round", "step", "repeat", "condition", "contact__name", "kind",
-                  "target", "status", "attempts", "last_error", "created_at", "sent_at"]
+                  "shown_target", "status", "attempts", "last_error", "created_at", "sent_at"]
 
 
 # Postmortems -----------------------------------------------------------------------
@@ -337,7 +369,10 @@ class ActionItemAdmin(ReadOnlyHistoryAdmin):
 
 @admin.register(Reminder)
 class ReminderAdmin(ReadOnlyAdmin):
-    list_display = ["day", "reason", "incident", "action_item", "contact", "kind", "target", "status", "sent_at"]
+    list_display = ["day", "reason", "incident", "action_item", "contact", "kind", address_or_url, "status",
+                    "sent_at"]
+    exclude = ["target"]
+    readonly_fields = [address_or_url]
     list_select_related = ["incident", "action_item", "contact"]
     list_filter = ["reason", "status", "kind"]
     search_fields = ["target", "subject", "incident__title"]
@@ -345,4 +380,4 @@ class ReminderAdmin(ReadOnlyAdmin):
     raw_id_fields = ["incident", "action_item", "contact", "channel"]
     actions = [export_csv]
     csv_fields = ["id", "day", "reason", "subject", "incident_id", "action_item_id", "contact__name", "kind",
-                  "target", "status", "attempts", "last_error", "sent_at"]
+                  "shown_target", "status", "attempts", "last_error", "sent_at"]

@@ -7,11 +7,11 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from incidents import postmortems, reports, services
 from incidents.models import (
-    OPEN_STATUSES,
     ActionItem,
     Contact,
     EscalationPolicy,
@@ -38,6 +38,7 @@ from incidents.serializers import (
     NoteSerializer,
     NotificationChannelSerializer,
     NotificationSerializer,
+    PostmortemListSerializer,
     PostmortemSerializer,
     ReopenSerializer,
     ReportQuerySerializer,
@@ -47,6 +48,7 @@ from incidents.serializers import (
     TimelineEventSerializer,
 )
 from portal.errors import DomainError
+from portal.filters import IsoDateTimeFilter
 from portal.pagination import AppendOnlyPagination
 
 
@@ -87,6 +89,8 @@ class ContactViewSet(viewsets.ModelViewSet):
     """People to call, with their notification channels nested."""
 
     serializer_class = ContactSerializer
+    # JSON only: a form cannot carry the nested channels, which were silently dropped.
+    parser_classes = [JSONParser]
     filterset_fields = ["tier", "availability", "active"]
     search_fields = ["name", "role", "email", "chat_handle"]
     ordering_fields = ["name", "tier__level"]
@@ -107,6 +111,8 @@ class EscalationPolicyViewSet(viewsets.ModelViewSet):
     """Who to page and when, per service (empty: the default) and severity. Steps are nested."""
 
     serializer_class = EscalationPolicySerializer
+    # JSON only: a form cannot carry the nested steps, which were silently dropped.
+    parser_classes = [JSONParser]
     filterset_fields = ["service", "severity"]
     search_fields = ["name"]
 
@@ -117,7 +123,7 @@ class EscalationPolicyViewSet(viewsets.ModelViewSet):
 
 
 class MaintenanceWindowFilter(django_filters.FilterSet):
-    active_at = django_filters.IsoDateTimeFilter(method="filter_active_at", label=_("active at"))
+    active_at = IsoDateTimeFilter(method="filter_active_at", label=_("active at"))
 
     class Meta:
         model = MaintenanceWindow
@@ -140,8 +146,8 @@ class MaintenanceWindowViewSet(viewsets.ModelViewSet):
 
 
 class IncidentFilter(django_filters.FilterSet):
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     open = django_filters.BooleanFilter(method="filter_open", label=_("open"))
 
     class Meta:
@@ -149,7 +155,8 @@ class IncidentFilter(django_filters.FilterSet):
         fields = ["status", "severity", "service", "source", "dedup_key"]
 
     def filter_open(self, queryset, name, value):
-        return queryset.filter(status__in=OPEN_STATUSES) if value else queryset.exclude(status__in=OPEN_STATUSES)
+        # open_rank, not the status list: it leads the index the list is ordered by.
+        return queryset.filter(open_rank=0 if value else 1)
 
 
 class TimelinePagination(AppendOnlyPagination):
@@ -196,7 +203,8 @@ class IncidentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         incidents = Incident.objects.open_first().select_related("service")
         if self.action == "list":
-            return incidents
+            # Columns a page never shows; the snapshot alone is a JSON document to decode per row.
+            return incidents.defer("description", "escalation_snapshot", "service__description")
         return incidents.prefetch_related("responders")
 
     def get_serializer_class(self):
@@ -323,10 +331,15 @@ class PostmortemViewSet(viewsets.ModelViewSet):
     }
 
     def get_queryset(self):
+        postmortems = Postmortem.objects.order_by("-created_at", "-id")
+        if self.action == "list":
+            return postmortems
         items = ActionItem.objects.order_by("id")
-        return (Postmortem.objects.select_related("incident")
-                .prefetch_related(Prefetch("action_items", queryset=items), "timeline_events", "reviewers")
-                .order_by("-created_at", "-id"))
+        return (postmortems.select_related("incident")
+                .prefetch_related(Prefetch("action_items", queryset=items), "timeline_events", "reviewers"))
+
+    def get_serializer_class(self):
+        return PostmortemListSerializer if self.action == "list" else PostmortemSerializer
 
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "today": local_date(timezone.now())}

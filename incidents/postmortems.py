@@ -29,6 +29,7 @@ from incidents.models import (
 )
 from incidents.services import add_event
 from portal.errors import DomainError
+from portal.lib.history import record_change
 
 # The events worth drawing into a postmortem's timeline by default: what
 # happened and what people did, not every notification.
@@ -127,6 +128,7 @@ def complete_action_item(*, item: ActionItem, by, now: datetime | None = None) -
         if not updated:
             raise DomainError(_("This action item is already done."), code="invalid_transition", conflict=True)
         item.refresh_from_db()
+        record_change(item, by=by)
         postmortem = item.postmortem
         add_event(incident=postmortem.incident, kind=EventKind.POSTMORTEM, by=by, now=now,
                   message=_("Action item done: %(item)s") % {"item": item.description[:200]},
@@ -149,6 +151,8 @@ def close_if_done(*, postmortem: Postmortem, by, now: datetime) -> bool:
                   data={"postmortem": postmortem.pk, "from": PostmortemStatus.PUBLISHED,
                         "to": PostmortemStatus.CLOSED})
     postmortem.refresh_from_db()
+    if closed:
+        record_change(postmortem, by=by)
     return bool(closed)
 
 
@@ -165,6 +169,7 @@ def _move(postmortem, by, now, action, sources, to, changes, message) -> None:
         add_event(incident=postmortem.incident, kind=EventKind.POSTMORTEM, by=by, now=now, message=message,
                   data={"postmortem": postmortem.pk, "from": current, "to": to, "action": action})
     postmortem.refresh_from_db()
+    record_change(postmortem, by=by)
 
 
 # Follow-up: what is overdue -------------------------------------------------------

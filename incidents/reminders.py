@@ -12,7 +12,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
 from incidents.models import (
@@ -25,7 +25,7 @@ from incidents.models import (
     ReminderReason,
     TimelineEvent,
 )
-from incidents.notify import Message, deliver
+from incidents.notify import Message, deliver, recipient_language
 from incidents.postmortems import local_date, missing_postmortems, overdue_action_items, postmortem_deadline
 
 
@@ -84,12 +84,14 @@ def _send_claimed(today, now) -> int:
     # Only the run that flips a row from unclaimed takes it: two workers never send it twice.
     Reminder.objects.filter(day=today, status=NotificationStatus.PENDING, claim__isnull=True).update(claim=token)
     claimed = list(Reminder.objects.filter(claim=token).select_related(
-        "incident__service", "action_item__owner", "contact").order_by("pk"))
+        "incident__service", "action_item__owner", "contact__user__preference").order_by("pk"))
     events = []
     for reminder in claimed:
-        error = deliver(reminder, build_reminder(reminder))
+        with translation.override(recipient_language(reminder)):
+            message = build_reminder(reminder)
+        error = deliver(reminder, message)
         reminder.attempts += 1
-        who = reminder.contact.name if reminder.contact else reminder.target
+        who = reminder.contact.name if reminder.contact else reminder.shown_target
         data = {"reminder": reminder.pk, "reason": reminder.reason, "contact": reminder.contact_id,
                 "kind": reminder.kind}
         if error:
@@ -115,14 +117,14 @@ def build_reminder(reminder: Reminder) -> Message:
     if reminder.reason == ReminderReason.POSTMORTEM_DUE:
         deadline = postmortem_deadline(incident)
         subject = _("[Postmortem due] #%(id)s %(title)s") % {"id": incident.pk, "title": incident.title}
+        due = formats.date_format(timezone.localtime(deadline), "DATETIME_FORMAT") if deadline else "–"
         lines = [subject, _("Service: %(name)s") % {"name": incident.service.name},
-                 _("A published postmortem was due by %(deadline)s.")
-                 % {"deadline": timezone.localtime(deadline).strftime("%Y-%m-%d %H:%M") if deadline else "–"}]
+                 _("A published postmortem was due by %(deadline)s.") % {"deadline": due}]
     else:
         item: ActionItem = reminder.action_item
         subject = _("[Action item overdue] %(item)s") % {"item": item.description[:80]}
         lines = [subject, _("Incident: #%(id)s %(title)s") % {"id": incident.pk, "title": incident.title},
-                 _("Due: %(date)s") % {"date": item.due_date.isoformat() if item.due_date else "–"}]
+                 _("Due: %(date)s") % {"date": formats.date_format(item.due_date) if item.due_date else "–"}]
         if item.tracker_url:
             lines.append(item.tracker_url)
     lines.append(url)

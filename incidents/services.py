@@ -11,6 +11,8 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from incidents.escalation import escalate_due, escalate_incident, first_escalation_at, snapshot_policy
 from incidents.models import (
@@ -28,12 +30,13 @@ from incidents.models import (
     StepCondition,
     TimelineEvent,
 )
-from incidents.notify import retry_notifications
+from incidents.notify import retry_notifications, send_pending
 from portal.errors import DomainError
+from portal.lib.history import record_change
 
 __all__ = [
     "acknowledge", "add_event", "add_note", "close", "escalate_due", "escalate_incident", "mitigate",
-    "open_incident", "reopen", "resolve", "retry_notifications",
+    "open_incident", "reopen", "resolve", "retry_notifications", "send_pending",
 ]
 
 logger = logging.getLogger(__name__)
@@ -52,9 +55,9 @@ def open_incident(*, service: Service, title: str, severity: str, source: str = 
     for name, value, choices in (("severity", severity, Severity), ("source", source, Source),
                                  ("scope", scope, Scope)):
         if value not in choices.values:
-            raise DomainError(f"Unknown {name} {value!r}.", field=name)
+            raise DomainError(_("Unknown %(name)s %(value)r.") % {"name": name, "value": value}, field=name)
     if not (title or "").strip():
-        raise DomainError("An incident needs a title.", field="title")
+        raise DomainError(_("An incident needs a title."), field="title")
     with transaction.atomic():
         existing = _open_with_key(dedup_key)
         if existing is None:
@@ -126,7 +129,7 @@ def reopen(*, incident: Incident, by, reason: str = "") -> Incident:
         with transaction.atomic():
             _transition(incident, "reopen", Status.TRIGGERED, by, now, changes, message=reason)
     except IntegrityError:
-        raise DomainError("Another open incident has the same deduplication key.", code="duplicate",
+        raise DomainError(_("Another open incident has the same deduplication key."), code="duplicate",
                           conflict=True) from None
     _escalate_soon(incident, now)
     return incident
@@ -136,7 +139,7 @@ def add_note(*, incident: Incident, by, text: str) -> TimelineEvent:
     """Append a note to the incident's timeline."""
     text = (text or "").strip()
     if not text:
-        raise DomainError("A note cannot be empty.", field="text")
+        raise DomainError(_("A note cannot be empty."), field="text")
     with transaction.atomic():
         return _record(incident, EventKind.NOTE, by, timezone.now(), text, {})
 
@@ -145,7 +148,7 @@ def add_event(*, incident: Incident, kind: str, message: str = "", data: dict | 
               now: datetime | None = None) -> TimelineEvent:
     """Append any other event (probe result, checklist item, postmortem) to the timeline."""
     if kind not in EventKind.values:
-        raise DomainError(f"Unknown event kind {kind!r}.", field="kind")
+        raise DomainError(_("Unknown event kind %(kind)r.") % {"kind": kind}, field="kind")
     with transaction.atomic():
         return _record(incident, kind, by, now or timezone.now(), message, data or {})
 
@@ -190,8 +193,18 @@ def _enqueue_escalation(incident_id: int) -> None:
 def _current(incident: Incident) -> dict:
     row = Incident.objects.filter(pk=incident.pk).values("status", "acknowledged_at").first()
     if row is None:
-        raise DomainError("This incident no longer exists.", code="not_found", conflict=True)
+        raise DomainError(_("This incident no longer exists."), code="not_found", conflict=True)
     return row
+
+
+# The verbs of ALLOWED_FROM, for messages.
+ACTION_LABELS = {
+    "acknowledge": gettext_lazy("acknowledge"),
+    "mitigate": gettext_lazy("mitigate"),
+    "resolve": gettext_lazy("resolve"),
+    "close": gettext_lazy("close"),
+    "reopen": gettext_lazy("reopen"),
+}
 
 
 def _transition(incident: Incident, action: str, to: str, by, now: datetime, changes: dict, *,
@@ -202,7 +215,9 @@ def _transition(incident: Incident, action: str, to: str, by, now: datetime, cha
         if fresh["status"] not in allowed:
             # Stale caller (someone else moved it meanwhile): a conflict; else simply not allowed.
             raise DomainError(
-                f"Cannot {action} an incident that is {fresh['status']}.", code="invalid_transition",
+                _("Cannot %(action)s an incident that is %(status)s.")
+                % {"action": ACTION_LABELS[action], "status": Status(fresh["status"]).label},
+                code="invalid_transition",
                 conflict=fresh["status"] != incident.status,
             )
         # Conditional on the status just read: if another request changed it in
@@ -211,12 +226,13 @@ def _transition(incident: Incident, action: str, to: str, by, now: datetime, cha
             status=to, **changes
         )
         if not updated:
-            raise DomainError(f"The incident changed meanwhile; cannot {action} it now.", code="conflict",
-                              conflict=True)
+            raise DomainError(_("The incident changed meanwhile; cannot %(action)s it now.")
+                              % {"action": ACTION_LABELS[action]}, code="conflict", conflict=True)
         _record(incident, EventKind.STATUS, by, now, message or f"{fresh['status']} → {to}",
                 {"from": fresh["status"], "to": to, "action": action})
         _cancel_notifications(incident, to)
     incident.refresh_from_db()
+    record_change(incident, by=by)
 
 
 def _cancel_notifications(incident: Incident, status: str) -> None:

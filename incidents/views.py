@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from incidents import postmortems, reports, services
 from incidents.admin import Echo
@@ -56,6 +56,7 @@ def get_incident(pk) -> Incident:
         Incident.objects.select_related("service", "commander", "acknowledged_by", "resolved_by"), pk=pk)
 
 
+@require_safe
 @permission_required("incidents.view_incident", raise_exception=True)
 def incident_list(request):
     form = IncidentFilterForm(request.GET or None)
@@ -85,6 +86,7 @@ def incident_declare(request):
     return render(request, "incidents/declare.html", {"form": form}, status=status)
 
 
+@require_safe
 @permission_required("incidents.view_incident", raise_exception=True)
 def incident_detail(request, pk):
     return render_detail(request, get_incident(pk))
@@ -179,6 +181,7 @@ def incident_add_note(request, pk):
     return redirect(f"{incident.get_absolute_url()}#timeline")
 
 
+@require_safe
 @permission_required("incidents.view_contact", raise_exception=True)
 def who_to_call(request):
     now = timezone.now()
@@ -205,6 +208,7 @@ def get_postmortem(incident_pk) -> Postmortem:
         "incident__service", "author", "published_by"), incident_id=incident_pk)
 
 
+@require_safe
 @permission_required("incidents.view_postmortem", raise_exception=True)
 def postmortem_list(request):
     status = request.GET.get("status", "")
@@ -221,6 +225,7 @@ def postmortem_list(request):
     return render(request, "incidents/postmortems/list.html", context)
 
 
+@require_safe
 @permission_required("incidents.view_postmortem", raise_exception=True)
 def postmortem_detail(request, pk):
     postmortem = Postmortem.objects.select_related("incident__service", "author", "published_by").filter(
@@ -242,11 +247,13 @@ def postmortem_detail(request, pk):
     return render(request, "incidents/postmortems/detail.html", context)
 
 
+@require_safe
 @permission_required("incidents.view_postmortem", raise_exception=True)
 def postmortem_print(request, pk):
     return render(request, "incidents/postmortems/print.html", postmortems.report_context(get_postmortem(pk)))
 
 
+@require_safe
 @permission_required("incidents.view_postmortem", raise_exception=True)
 def postmortem_markdown(request, pk):
     postmortem = get_postmortem(pk)
@@ -364,6 +371,7 @@ def action_item_complete(request, pk):
 # Reports --------------------------------------------------------------------------------
 
 
+@require_safe
 @permission_required("incidents.view_reports", raise_exception=True)
 def incident_reports(request):
     form = ReportForm(request.GET or None)

@@ -4,12 +4,13 @@ import django_filters
 from django_q.models import Schedule, Task
 from rest_framework import viewsets
 
+from portal.filters import IsoDateTimeFilter
 from portal.serializers import ScheduleSerializer, TaskSerializer
 
 
 class TaskFilter(django_filters.FilterSet):
-    started_after = django_filters.IsoDateTimeFilter(field_name="started", lookup_expr="gte")
-    started_before = django_filters.IsoDateTimeFilter(field_name="started", lookup_expr="lt")
+    started_after = IsoDateTimeFilter(field_name="started", lookup_expr="gte")
+    started_before = IsoDateTimeFilter(field_name="started", lookup_expr="lt")
 
     class Meta:
         model = Task

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
@@ -6,6 +7,10 @@ from django.utils.translation import gettext_lazy as _
 class PortalConfig(AppConfig):
     name = "portal"
     verbose_name = _("Portal")
+
+    # Who changed what (portal.audit) is for managers.
+    manager_permissions = ["portal.view_audit"]
+    nav = [("audit", _("Audit"), "portal.view_audit")]
 
     schedules = [
         # One per cluster: each proves its own workers run (see /api/health).
@@ -19,6 +24,11 @@ class PortalConfig(AppConfig):
         # "portal" is the last installed app, so when its post_migrate fires
         # every other app's permissions and tables exist.
         post_migrate.connect(after_migrate, sender=self)
+        # Our login page, the admin's and force_login all end here: restore the
+        # user's stored language into the session (portal.lib.languages).
+        from portal.lib.languages import on_login
+
+        user_logged_in.connect(on_login, dispatch_uid="portal.languages.on_login")
 
 
 def after_migrate(sender, **kwargs):

@@ -1,4 +1,11 @@
+from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequiredMiddleware
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from portal.lib import languages
 
 
 class LoginRequiredMiddleware(DjangoLoginRequiredMiddleware):
@@ -13,3 +20,59 @@ class LoginRequiredMiddleware(DjangoLoginRequiredMiddleware):
         if request.path_info.startswith("/api/"):
             return None
         return super().process_view(request, view_func, view_args, view_kwargs)
+
+
+class BodySizeLimitMiddleware:
+    """Refuse a request body larger than settings.MAX_REQUEST_BYTES with 413.
+
+    Django caps form and JSON fields in memory (DATA_UPLOAD_MAX_MEMORY_SIZE)
+    but streams file uploads of any size to disk; this stops an oversized
+    upload before a byte of it is read.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.MAX_REQUEST_BYTES:
+            return too_large(request)
+        return self.get_response(request)
+
+
+def too_large(request):
+    limit = settings.MAX_REQUEST_BYTES // (1024 * 1024)
+    message = _("The request is too large: at most %(limit)d MiB may be sent.") % {"limit": limit}
+    if request.path_info.startswith("/api/"):
+        return JsonResponse({"detail": message, "code": "too_large"}, status=413)
+    return render(request, "413.html", {"message": message}, status=413)
+
+
+class SessionLanguageMiddleware:
+    """Show pages in the language this session chose or the signed-in user stored.
+
+    Runs after LocaleMiddleware (which went by cookie, then Accept-Language) and
+    after the session is loaded, and overrides it with the session's choice
+    (portal.lib.languages). It also writes the cookie, so a fresh browser
+    keeps the language after logging out. The API is left to Accept-Language.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path_info.startswith("/api/"):
+            return self.get_response(request)
+        language = request.session.get(languages.SESSION_KEY)
+        if language and translation.check_for_language(language):
+            translation.activate(language)
+            request.LANGUAGE_CODE = translation.get_language()
+        response = self.get_response(request)
+        # Read again: logging in (or switching) during this request may have set it.
+        language = request.session.get(languages.SESSION_KEY)
+        if language and request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) != language:
+            languages.set_language_cookie(response, language)
+        return response

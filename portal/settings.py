@@ -4,8 +4,10 @@ Every variable is optional; .env.example documents them. A bad value stops
 start-up with a one-line message naming the variable (see manage.py).
 """
 
+from datetime import timedelta
 from pathlib import Path
 
+from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 from portal import env
@@ -42,6 +44,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_q",
     "simple_history",
+    "axes",
+    "csp",
     # The portal's apps; "portal" stays last (its post_migrate sets up roles
     # once every other app's permissions exist).
     "incidents",
@@ -53,17 +57,23 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "portal.middleware.SessionLanguageMiddleware",
+    # Before any view reads the body; after auth so its 413 page has the menu.
+    "portal.middleware.BodySizeLimitMiddleware",
     "portal.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portal.metrics.RequestMetricsMiddleware",
+    # Last: turns axes' lock-out flag into the login page with its message.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -109,6 +119,26 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login throttling (django-axes): after N failed logins for one username from
+# one address, that pair is locked out for the cool-off time, on the portal's
+# login page and the admin's alike. API tokens are not passwords and are not
+# counted. Attempts live in the database, so every web worker sees them.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.env_int("PORTAL_LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=100)
+AXES_COOLOFF_TIME = timedelta(minutes=env.env_int("PORTAL_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "portal.views.locked_out"
+AXES_CLIENT_IP_CALLABLE = "portal.security.client_ip"
+AXES_HTTP_RESPONSE_CODE = 429
+# A locked-out user who keeps trying must not stay locked forever.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Passwords are never logged; usernames are, so lock-outs can be investigated.
+AXES_SENSITIVE_PARAMETERS = []
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -118,6 +148,8 @@ LANGUAGES = [("en", _("English")), ("ko", _("Korean"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env.env_time_zone("PORTAL_TIME_ZONE", "UTC")
 USE_I18N = True
+# 24-hour clocks in both languages (portal/formats/<lang>/formats.py).
+FORMAT_MODULE_PATH = ["portal.formats"]
 USE_TZ = True
 
 STATIC_URL = "static/"
@@ -128,6 +160,7 @@ STORAGES = {
 }
 
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+EMAIL_TIMEOUT = 10  # seconds: bounds a send, so the notification lease (incidents/notify.py) holds
 DEFAULT_FROM_EMAIL = env.env_str("PORTAL_FROM_EMAIL", "ops-portal@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 globals().update(env.email_config("PORTAL_EMAIL_URL"))
@@ -143,7 +176,36 @@ if HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REDIRECT_EXEMPT = [r"^api/health$"]
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Pages load only the portal's own scripts and styles: no inline <script> or
+# style="" (data for scripts goes in data-* attributes or json_script). The API
+# docs pages relax this for themselves (portal/urls.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
+
+# Request bodies: form and JSON fields are held in memory up to Django's
+# limit; anything larger (uploads included) is refused with 413 before it is
+# read (portal.middleware.BodySizeLimitMiddleware).
+MAX_REQUEST_BYTES = env.env_int("PORTAL_MAX_UPLOAD_MB", 10, minimum=1, maximum=1024) * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -159,7 +221,7 @@ REST_FRAMEWORK = {
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "portal.schema.PortalAutoSchema",
     "EXCEPTION_HANDLER": "portal.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"anon": "60/min"},
 }
@@ -179,6 +241,8 @@ SPECTACULAR_SETTINGS = {
         "EventKindEnum": "incidents.models.EventKind",
         "IncidentStatusEnum": "incidents.models.Status",
         "NotificationStatusEnum": "incidents.models.NotificationStatus",
+        "ChecklistRunStatusEnum": "checklists.models.RunStatus",
+        "PostmortemStatusEnum": "incidents.models.PostmortemStatus",
     },
 }
 
@@ -219,5 +283,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "INFO"},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # axes logs a start-up banner at INFO in every process; its lock-outs are WARNING.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

@@ -1,7 +1,9 @@
+from csp.constants import UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from backups import api as backups_api
@@ -36,6 +38,11 @@ router.register("handover-notes", checklists_api.HandoverNoteViewSet, basename="
 router.register("playbooks", checklists_api.PlaybookViewSet, basename="playbook")
 router.register("runbook-imports", checklists_api.RunbookImportViewSet, basename="runbookimport")
 
+# Swagger UI (split view: its start-up script is a separate request, not inline)
+# and Redoc run under the strict policy except that they write <style> blocks
+# and Redoc starts its search worker from a blob: URL.
+docs_policy = csp_update({"style-src": [UNSAFE_INLINE], "worker-src": ["blob:"]})
+
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("account/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
@@ -43,22 +50,24 @@ urlpatterns = [
     path("account/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("account/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("account/token/", views.api_token, name="api-token"),
+    path("audit/", views.audit, name="audit"),
     path("account/token/create/", views.api_token_create, name="api-token-create"),
     path("account/token/revoke/", views.api_token_revoke, name="api-token-revoke"),
     path("incidents/", include("incidents.urls")),
     path("backups/", include("backups.urls")),
     path("probes/", include("probes.urls")),
     path("checklists/", include("checklists.urls")),
-    path("i18n/", include("django.conf.urls.i18n")),
+    path("i18n/setlang/", views.set_language, name="set_language"),
     path("admin/", admin.site.urls),
     path("api/health", views.api_health, name="api-health"),
     path("api/metrics", views.api_metrics, name="api-metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("api/docs/", docs_policy(SpectacularSwaggerSplitView.as_view(url_name="api-schema")), name="api-docs"),
+    path("api/redoc/", docs_policy(SpectacularRedocView.as_view(url_name="api-schema")), name="api-redoc"),
     path("api/v1/heartbeats/<uuid:token>", probes_api.heartbeat, name="heartbeat"),
     path("api/v1/heartbeats/<uuid:token>/fail", probes_api.heartbeat_fail, name="heartbeat-fail"),
     path("api/v1/", include(router.urls)),
 ]
 
 admin.site.site_header = admin.site.site_title = "Ops Portal"
+handler404 = "portal.views.page_not_found"

@@ -1,27 +1,43 @@
 import json
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_not_required, permission_required
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.paginator import Paginator
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from django.utils.translation import check_for_language
 from django.utils.translation import gettext as _
+from django.views import defaults, i18n
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.authtoken.models import Token
-from rest_framework.decorators import api_view, permission_classes, renderer_classes, throttle_classes
+from rest_framework.decorators import (
+    api_view,
+    authentication_classes,
+    permission_classes,
+    renderer_classes,
+    throttle_classes,
+)
 from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
 
+from portal import audit as audit_trail
 from portal import health, metrics
+from portal.lib.languages import remember_language
 from portal.permissions import Public
 from portal.roles import role_of
 
 
+@require_safe
 def dashboard(request):
     """Portal health, then each app's panel (AppConfig.dashboard_panels: template and context function)."""
     now = timezone.now()
@@ -33,19 +49,48 @@ def dashboard(request):
     return render(request, "portal/dashboard.html", context)
 
 
+def locked_out(request, original_response=None, credentials=None):
+    """django-axes' answer once a username and address are locked out: the login
+    page again, with the reason and when to try again (429)."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    context = {
+        "form": AuthenticationForm(request),
+        "locked_out": True,
+        "cooloff_minutes": minutes,
+        "next": request.POST.get("next", request.GET.get("next", "")),
+    }
+    return render(request, "registration/login.html", context, status=429)
+
+
+@login_not_required
+@require_POST
+def set_language(request):
+    """Django's language switch (sets the cookie), which also remembers the choice
+    for this session and, when signed in, for the user's next logins."""
+    response = i18n.set_language(request)
+    language = request.POST.get(i18n.LANGUAGE_QUERY_PARAMETER)
+    if language and check_for_language(language):
+        remember_language(request, language)
+    return response
+
+
+@require_safe
 @never_cache
 def api_token(request):
     token = Token.objects.filter(user=request.user).first()
     return render(request, "portal/token.html", {"token": token})
 
 
+@never_cache
 @require_POST
 def api_token_create(request):
     # One token per user: creating again replaces (and so revokes) the old one.
+    # The key is shown in this one answer only; later visits show its first
+    # characters, so a glance at a screen or a cached page leaks nothing usable.
     Token.objects.filter(user=request.user).delete()
-    Token.objects.create(user=request.user)
+    token = Token.objects.create(user=request.user)
     messages.success(request, _("A new API token was created. Any previous token no longer works."))
-    return redirect("api-token")
+    return render(request, "portal/token.html", {"token": token, "new_key": token.key})
 
 
 @require_POST
@@ -77,6 +122,9 @@ HealthSerializer = inline_serializer(
 @login_not_required
 @never_cache
 @api_view(["GET"])
+# Nobody is authenticated: a browser's session cookie would make DRF load the
+# session from the database, and health must answer 503, not 500, when it is down.
+@authentication_classes([])
 @permission_classes([Public])
 @throttle_classes([])
 def api_health(request):
@@ -103,3 +151,30 @@ class PrometheusRenderer(BaseRenderer):
 def api_metrics(request):
     """Prometheus text format. Scrape with a token: `Authorization: Token <key>`."""
     return Response(metrics.render(), content_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+@require_safe
+@permission_required("portal.view_audit", raise_exception=True)
+def audit(request):
+    """Who changed what, newest first, filterable by kind of object and by user ("system": background tasks)."""
+    model, user = request.GET.get("model", ""), request.GET.get("user", "")
+    models = audit_trail.audited_models()
+    if model not in models:
+        model = ""
+    if user != audit_trail.SYSTEM and not user.isdigit():
+        user = ""
+    page = Paginator(audit_trail.changes(model=model, user=user), 50).get_page(request.GET.get("page"))
+    context = {
+        "page": page, "entries": audit_trail.entries(list(page)), "model": model, "user": user,
+        "models": [(label, m._meta.verbose_name) for label, m in models.items()],
+        "users": get_user_model().objects.order_by("username").values_list("pk", "username"),
+        "system": audit_trail.SYSTEM,
+    }
+    return render(request, "portal/audit.html", context)
+
+
+def page_not_found(request, exception):
+    """404: JSON under /api/ (an API client parses the answer, e.g. /api/v1/incidents/1.5), the page elsewhere."""
+    if request.path_info.startswith("/api/"):
+        return JsonResponse({"detail": _("Not found.")}, status=404)
+    return defaults.page_not_found(request, exception)

@@ -1,9 +1,12 @@
+from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from simple_history.template_utils import HistoricalRecordContextHelper
 
+from portal.lib.admin import HistoryAdmin
 from probes import services
-from probes.models import Probe, ProbeResult
+from probes.models import Probe, ProbeResult, mask_config, unmask_config
 
 
 @admin.action(description=_("Run selected probes now"), permissions=["run"])
@@ -15,8 +18,32 @@ def run_now(modeladmin, request, queryset):
                      % {"count": len(probes)})
 
 
+class ProbeAdminForm(forms.ModelForm):
+    """The config shown masked; masked pieces sent back unchanged keep the stored secrets."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["config"] = self.instance.shown_config
+
+    def clean_config(self):
+        config = self.cleaned_data["config"]
+        if self.instance.pk:
+            stored = Probe.objects.filter(pk=self.instance.pk).values_list("config", flat=True).first()
+            config = unmask_config(config, stored or {})
+        return config
+
+
+class MaskedHistory(HistoricalRecordContextHelper):
+    def prepare_delta_change_value(self, change, value):
+        if change.field == "config" and isinstance(value, dict):
+            return mask_config(value)
+        return super().prepare_delta_change_value(change, value)
+
+
 @admin.register(Probe)
-class ProbeAdmin(admin.ModelAdmin):
+class ProbeAdmin(HistoryAdmin):
+    form = ProbeAdminForm
     list_display = ["name", "service", "kind", "status", "status_since", "last_latency_ms", "alerting", "enabled"]
     list_filter = ["kind", "status", "enabled", "alerting", "service"]
     search_fields = ["name", "service__name"]
@@ -29,6 +56,9 @@ class ProbeAdmin(admin.ModelAdmin):
 
     def has_run_permission(self, request):
         return request.user.has_perm("probes.run_probe")
+
+    def get_historical_record_context_helper(self, request, historical_record):
+        return MaskedHistory(self.model, historical_record)
 
 
 @admin.register(ProbeResult)

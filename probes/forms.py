@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from probes.kinds import HTTP_METHODS, SQLITE_CHECKS, validate_probe
-from probes.models import Kind, Probe
+from probes.models import Kind, Probe, unmask_config
 
 PREFIX = "config_"
 
@@ -145,8 +145,10 @@ class ProbeForm(forms.ModelForm):
     def __init__(self, *args, kind: str, **kwargs):
         self.kind = kind
         instance = kwargs.get("instance")
-        if instance is not None and instance.pk:
-            kwargs["initial"] = {**config_to_initial(kind, instance.config), **kwargs.get("initial", {})}
+        # Shown masked (no password in a URL, no credential header); sent back unchanged, kept.
+        self.stored_config = instance.config if instance is not None and instance.pk else {}
+        if self.stored_config:
+            kwargs["initial"] = {**config_to_initial(kind, instance.shown_config), **kwargs.get("initial", {})}
         super().__init__(*args, **kwargs)
         self.instance.kind = kind
         for key, field in config_fields(kind).items():
@@ -163,6 +165,7 @@ class ProbeForm(forms.ModelForm):
             for field, messages in exc.message_dict.items():
                 self.add_error(field, messages)
             return data
+        config = unmask_config(config, self.stored_config)
         cleaned, errors = validate_probe(kind=self.kind, config=config, interval=data.get("interval"),
                                       timeout=data.get("timeout"), warning=data.get("warning"),
                                       critical=data.get("critical"))

@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portal.lib.paths import allowed_path
+from portal.lib.secrets import mask_url, scrub
 from probes.models import Kind, Status
 
 BODY_LIMIT = 1024 * 1024  # bytes of a response body we ever read
@@ -276,14 +277,16 @@ def fetch(url: str, *, method: str = "GET", headers: dict | None = None, timeout
         return Fetched(response.status_code, body, truncated, _ms(started))
 
 
-def _request_failure(exc: Exception) -> Result:
+def _request_failure(exc: Exception, url: str) -> Result:
+    # requests quotes the URL in its errors; results are shown to everyone.
+    error = scrub(str(exc), url, mask_url)
     if isinstance(exc, requests.TooManyRedirects):
         return Result(Status.CRITICAL, message=_("too many redirects (a redirect loop?)"))
     if isinstance(exc, requests.Timeout):
-        return Result(Status.CRITICAL, message=_("timed out: %(error)s") % {"error": exc})
+        return Result(Status.CRITICAL, message=_("timed out: %(error)s") % {"error": error})
     if isinstance(exc, requests.exceptions.SSLError):
-        return Result(Status.CRITICAL, message=_("TLS error: %(error)s") % {"error": exc})
-    return Result(Status.CRITICAL, message=_("connection failed: %(error)s") % {"error": exc})
+        return Result(Status.CRITICAL, message=_("TLS error: %(error)s") % {"error": error})
+    return Result(Status.CRITICAL, message=_("connection failed: %(error)s") % {"error": error})
 
 
 # Kinds -----------------------------------------------------------------------
@@ -328,7 +331,7 @@ def check_http(config: dict, limits: Limits) -> Result:
                         timeout=limits.timeout, verify=config.get("verify_tls", True),
                         redirects=config.get("follow_redirects", True))
     except requests.RequestException as exc:
-        return _request_failure(exc)
+        return _request_failure(exc, config["url"])
     latency = fetched.latency_ms
     expected = config.get("expected_status") or [200]
     if fetched.status_code not in expected:
@@ -580,7 +583,7 @@ def check_prometheus(config: dict, limits: Limits) -> Result:
     try:
         fetched = fetch(config["url"], timeout=limits.timeout, verify=config.get("verify_tls", True))
     except requests.RequestException as exc:
-        return _request_failure(exc)
+        return _request_failure(exc, config["url"])
     if fetched.status_code != 200:
         return Result(Status.CRITICAL, latency_ms=fetched.latency_ms, message=f"HTTP {fetched.status_code}")
     wanted = config.get("labels") or {}

@@ -7,8 +7,10 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from incidents.models import Service, Severity
+from portal.lib.secrets import MASK, mask_headers, mask_url, unmask
 
 # A reminder never repeats more often than this, whatever the probe says (DESIGN §5).
 REMINDER_FLOOR_MINUTES = 5
@@ -65,6 +67,28 @@ class ProbeQuerySet(models.QuerySet):
         return self.alias(rank=order).order_by("rank", "service__name", "name", "id")
 
 
+def mask_config(config: dict) -> dict:
+    shown = dict(config or {})
+    if isinstance(shown.get("url"), str):
+        shown["url"] = mask_url(shown["url"])
+    if isinstance(shown.get("headers"), dict):
+        shown["headers"] = mask_headers(shown["headers"])
+    return shown
+
+
+def unmask_config(new: dict, old: dict) -> dict:
+    """`new` with the masked pieces it sent back unchanged restored from `old`."""
+    if not isinstance(new, dict) or not old:
+        return new
+    new = dict(new)
+    if isinstance(new.get("url"), str) and isinstance(old.get("url"), str):
+        new["url"] = unmask(new["url"], old["url"], mask_url)
+    if isinstance(new.get("headers"), dict) and isinstance(old.get("headers"), dict):
+        new["headers"] = {name: old["headers"][name] if value == MASK and name in old["headers"] else value
+                          for name, value in new["headers"].items()}
+    return new
+
+
 class Probe(models.Model):
     service = models.ForeignKey(Service, verbose_name=_("service"), on_delete=models.PROTECT, related_name="probes")
     name = models.CharField(_("name"), max_length=100)
@@ -117,6 +141,11 @@ class Probe(models.Model):
     latency_24h = models.JSONField(default=dict, blank=True, editable=False)
 
     objects = ProbeQuerySet.as_manager()
+    # Who changed the settings, and when the status flipped; not every run's numbers
+    # (the results keep those) nor the heartbeat's credential.
+    history = HistoricalRecords(excluded_fields=[
+        "token", "consecutive_failures", "consecutive_successes", "last_run_at", "last_value", "last_latency_ms",
+        "last_message", "last_ping_at", "next_run_at", "claim", "latency_24h"])
 
     class Meta:
         ordering = ["service__name", "name"]
@@ -137,6 +166,11 @@ class Probe(models.Model):
 
     def get_absolute_url(self):
         return reverse("probes:detail", args=[self.pk])
+
+    @property
+    def shown_config(self) -> dict:
+        """The config as pages, the API and the admin show it: no password in a URL, no credential header."""
+        return mask_config(self.config)
 
     @property
     def is_heartbeat(self) -> bool:

@@ -2,12 +2,11 @@
 its own validator); services decide."""
 
 from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from probes.kinds import validate_probe
-from probes.models import Probe, ProbeResult
+from probes.models import Probe, ProbeResult, unmask_config
 
 
 class ProbeSerializer(serializers.ModelSerializer):
@@ -25,9 +24,11 @@ class ProbeSerializer(serializers.ModelSerializer):
                             "incident", "last_run_at", "last_value", "last_latency_ms", "last_message",
                             "last_ping_at", "next_run_at", "created_at"]
 
-    @extend_schema_field(OpenApiTypes.URI)
+    @extend_schema_field({"type": "string", "format": "uri", "nullable": True})  # null unless a heartbeat
     def get_ping_url(self, probe) -> str | None:
-        if not probe.is_heartbeat:
+        # The ping URL is the heartbeat's credential: only for those who may change the probe.
+        request = self.context.get("request")
+        if not probe.is_heartbeat or request is None or not request.user.has_perm("probes.change_probe"):
             return None
         return ping_url(probe)
 
@@ -39,13 +40,20 @@ class ProbeSerializer(serializers.ModelSerializer):
                 return getattr(self.instance, name)
             return Probe._meta.get_field(name).get_default()
 
-        cleaned, errors = validate_probe(kind=current("kind"), config=current("config"), interval=current("interval"),
+        config = current("config")
+        if self.instance is not None and "config" in attrs:
+            # Secrets are read back masked; sent back so, they keep the stored values.
+            config = unmask_config(config, self.instance.config)
+        cleaned, errors = validate_probe(kind=current("kind"), config=config, interval=current("interval"),
                                       timeout=current("timeout"), warning=current("warning"),
                                       critical=current("critical"))
         if errors:
             raise serializers.ValidationError(errors)
         attrs["config"] = cleaned
         return attrs
+
+    def to_representation(self, instance):
+        return {**super().to_representation(instance), "config": instance.shown_config}
 
 
 def ping_url(probe) -> str:

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from incidents import services as incidents
 from incidents.models import EventKind, MaintenanceWindow, Source
 from portal.errors import DomainError
+from portal.lib.history import record_changes
 from probes.kinds import Limits, Result, limits_for, run_check
 from probes.models import Action, Probe, ProbeResult, Status
 
@@ -139,6 +140,7 @@ def record_results(*, outcomes: list[Outcome]) -> list[ProbeResult]:
     with transaction.atomic():
         ProbeResult.objects.bulk_create(rows, batch_size=500)
         alerts = []
+        before = {probe.pk: (probe.status, probe.alerting) for probe, _result, _at in outcomes}
         for probe, result, at in outcomes:
             action = probe.apply(status=result.status, value=result.value, latency_ms=result.latency_ms,
                                  message=result.message, at=at)
@@ -147,6 +149,11 @@ def record_results(*, outcomes: list[Outcome]) -> list[ProbeResult]:
         if alerts:
             _alert(alerts)
         Probe.objects.bulk_update([probe for probe, _result, _at in outcomes], STATE_FIELDS, batch_size=250)
+        # History for flips only, not for every result (the results are their own record),
+        # nor for a new probe's first status, unless it alerts at once.
+        record_changes([probe for probe, _result, _at in outcomes
+                        if probe.alerting != before[probe.pk][1]
+                        or before[probe.pk][0] not in (probe.status, Status.UNKNOWN)])
     return rows
 
 

@@ -7,7 +7,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from portal.errors import DomainError
 from probes import services
@@ -32,6 +32,7 @@ def sparkline_points(values: list[float | None], *, width: int, height: int) -> 
                     for i, v in enumerate(values) if v is not None)
 
 
+@require_safe
 @permission_required("probes.view_probe", raise_exception=True)
 def probe_grid(request):
     now = timezone.now()
@@ -43,6 +44,7 @@ def probe_grid(request):
                                                 "can_add": request.user.has_perm("probes.add_probe")})
 
 
+@require_safe
 @permission_required("probes.view_probe", raise_exception=True)
 def probe_detail(request, pk):
     probe = get_probe(pk)
@@ -53,7 +55,8 @@ def probe_detail(request, pk):
         "probe": probe, "page": results, "now": now,
         "chart": sparkline_points(history, width=480, height=80),
         "chart_max": max((v for v in history if v is not None), default=None),
-        "ping_url": ping_url(probe) if probe.is_heartbeat else "",
+        # The ping URL is the heartbeat's credential: only those who may change the probe see it.
+        "ping_url": ping_url(probe) if probe.is_heartbeat and request.user.has_perm("probes.change_probe") else "",
         "can_run": request.user.has_perm("probes.run_probe") and not probe.is_heartbeat,
         "can_change": request.user.has_perm("probes.change_probe"),
     }
@@ -74,6 +77,7 @@ def probe_run(request, pk):
     return redirect(probe)
 
 
+@require_safe
 @permission_required("probes.add_probe", raise_exception=True)
 def probe_choose_kind(request):
     return render(request, "probes/choose_kind.html", {"kinds": Kind.choices})

@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from django import template
+from django.apps import apps
 from django.utils.translation import gettext as _
 
 register = template.Library()
@@ -22,3 +23,12 @@ def duration(value: timedelta | None) -> str:
     if minutes or not parts:
         parts.append(_("%(n)d min") % {"n": minutes})
     return " ".join(parts)
+
+
+@register.filter
+def choice_label(value, field: str) -> str:
+    """The display label of a stored choice value, for values kept outside their model (snapshots,
+    previews): `{{ status|choice_label:"incidents.Incident.status" }}` shows "Acknowledged", translated."""
+    app_label, model_name, field_name = field.split(".")
+    choices = dict(apps.get_model(app_label, model_name)._meta.get_field(field_name).flatchoices)
+    return str(choices.get(value, value))

@@ -109,3 +109,13 @@ def test_metrics_report_the_age_of_the_last_verified_backup(client_as, make_targ
     services.run_backup(target=target, trigger="manual")
     body = client_as("viewer").get("/api/metrics").content.decode()
     assert 'portal_backup_last_verified_age_seconds{target="metric-db"}' in body
+
+
+def test_a_queued_backup_has_no_format_yet_as_the_schema_says(api_as, make_target):
+    # Found by the schema fuzz test: "run now" answered format "", which the schema's enum lacked.
+    target = make_target("sqlite")
+    api = api_as("manager")
+    response = api.post(f"/api/v1/backup-targets/{target.pk}/run")
+    assert response.status_code == 202 and response.json()["format"] == ""
+    schemas = api.get("/api/schema/", {"format": "json"}).json()["components"]["schemas"]
+    assert {"$ref": "#/components/schemas/BlankEnum"} in schemas["BackupRun"]["properties"]["format"]["oneOf"]

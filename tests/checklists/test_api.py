@@ -138,3 +138,20 @@ def test_list_endpoints_use_a_constant_number_of_queries(api_as, django_assert_m
                                          for s in range(3)]))
     with django_assert_max_num_queries(len(ctx.captured_queries)):
         assert api.get(path).status_code == 200
+
+
+def test_an_unticked_item_and_an_unread_handover_are_null_as_the_schema_says(api_as, run):
+    # Found by the schema fuzz test: the schema said "by" was always a username.
+    api = api_as("viewer")
+    assert api.get(f"{RUNS}/{run.pk}").json()["items"][0]["by"] is None
+    schemas = api.get("/api/schema/", {"format": "json"}).json()["components"]["schemas"]
+    assert schemas["RunItem"]["properties"]["by"]["nullable"] is True
+    assert schemas["HandoverNote"]["properties"]["acknowledged_by"]["nullable"] is True
+
+
+def test_templates_take_json_only_so_a_form_cannot_drop_their_sections(api_as):
+    # Found by the schema fuzz test: a multipart template was created without the sections it sent.
+    response = api_as("manager").post("/api/v1/checklist-templates",
+                                      {"name": "x", "sections": '[{"title": "A", "items": [{"text": "a"}]}]'},
+                                      format="multipart")
+    assert response.status_code == 415 and not Template.objects.exists()

@@ -1,3 +1,4 @@
+import re
 from datetime import timedelta
 
 import pytest
@@ -329,8 +330,9 @@ def test_incidents_are_listed_open_first_then_newest_and_filter_by_status_severi
     new_closed = make_incident(service, title="New closed", status=Status.CLOSED, created_at=now)
     newer_open = make_incident(service, title="Newer open disk", severity="sev1",
                                created_at=now - timedelta(days=1))
-    ids = [row["id"] for row in api.get(f"{API}/incidents").json()["results"]]
-    assert ids == [newer_open.pk, old_open.pk, new_closed.pk]
+    rows = api.get(f"{API}/incidents").json()["results"]
+    assert [row["id"] for row in rows] == [newer_open.pk, old_open.pk, new_closed.pk]
+    assert [row["url"] for row in rows] == [i.get_absolute_url() for i in (newer_open, old_open, new_closed)]
 
     def found(**params):
         return [row["id"] for row in api.get(f"{API}/incidents", params).json()["results"]]
@@ -339,6 +341,7 @@ def test_incidents_are_listed_open_first_then_newest_and_filter_by_status_severi
     assert found(severity="sev1") == [newer_open.pk]
     assert found(search="disk") == [newer_open.pk]
     assert found(open="true") == [newer_open.pk, old_open.pk]
+    assert found(open="false") == [new_closed.pk]
     assert found(created_before=(now - timedelta(days=2)).isoformat()) == [old_open.pk]
     assert found(service=service.pk, source="manual") == [newer_open.pk, old_open.pk, new_closed.pk]
 
@@ -417,3 +420,49 @@ def test_the_timeline_runs_a_constant_number_of_queries(api_as, service, django_
                                       for _ in range(30))
     with django_assert_max_num_queries(6):
         assert len(api.get(f"{API}/incidents/{incident.pk}/timeline", {"page_size": 30}).json()["results"]) == 30
+
+
+def test_working_hours_are_documented_as_the_api_writes_them(api_as):
+    # Found by the schema fuzz test: format "time" (RFC 3339) needs a UTC offset; "09:00:00" has none.
+    api = api_as("viewer")
+    contact = make_contact()
+    body = api.get(f"{API}/contacts/{contact.pk}").json()
+    start = api.get("/api/schema/", {"format": "json"}).json()["components"]["schemas"]["Contact"]["properties"][
+        "work_start"]
+    assert "format" not in start
+    assert re.fullmatch(start["pattern"], body["work_start"]) and not re.fullmatch(start["pattern"], "24:00")
+
+
+@pytest.mark.parametrize("path", ["contacts", "escalation-policies"])
+def test_nested_resources_take_json_only_so_a_form_cannot_drop_their_parts(api_as, path):
+    # Found by the schema fuzz test: a multipart contact was created without the channels it sent.
+    api = api_as("manager")
+    response = api.post(f"{API}/{path}", {"name": "Mina", "severity": "sev2",
+                                          "channels": '[{"kind": "email", "target": "mina@example.com"}]'},
+                        format="multipart")
+    assert response.status_code == 415
+    schema = api.get("/api/schema/", {"format": "json"}).json()
+    assert list(schema["paths"][f"{API}/{path}"]["post"]["requestBody"]["content"]) == ["application/json"]
+
+
+def test_report_months_are_documented_as_yyyy_mm_not_as_dates(api_as):
+    # Found by the schema fuzz test: the schema said format "date", but 2026-03-01 is refused.
+    api = api_as("manager")
+    params = api.get("/api/schema/", {"format": "json"}).json()["paths"][f"{API}/reports/incidents"]["get"][
+        "parameters"]
+    first = next(p for p in params if p["name"] == "first")["schema"]
+    assert "format" not in first
+    assert re.fullmatch(first["pattern"], "2026-03") and not re.fullmatch(first["pattern"], "2026-03-01")
+    assert api.get(f"{API}/reports/incidents", {"first": "2026-03"}).status_code == 200
+    assert api.get(f"{API}/reports/incidents", {"first": "2026-03-01"}).status_code == 400
+
+
+def test_a_time_filter_with_a_far_utc_offset_is_compared_in_utc_not_a_500(api_as, service):
+    # Found by the schema fuzz test on PostgreSQL, which refuses offsets past ±15:59 that Python accepts.
+    api = api_as("viewer")
+    make_incident(service)
+    response = api.get(f"{API}/incidents", {"created_after": "2000-01-01T00:00:00+18:59"})
+    assert response.status_code == 200 and response.json()["count"] == 1
+    assert api.get(f"{API}/maintenance-windows", {"active_at": "2026-01-01T00:00:00-16:24"}).status_code == 200
+    response = api.get(f"{API}/incidents", {"created_before": "0001-01-01T00:00:00+18:00"})
+    assert response.status_code == 400 and "created_before" in response.json()

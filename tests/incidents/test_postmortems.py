@@ -312,3 +312,17 @@ def test_the_action_item_filter_finds_overdue_ones(api_as, incident, owners):
     assert postmortem.action_items.count() == 3
     found = api_as("viewer").get("/api/v1/action-items?overdue=true").data["results"]
     assert [row["description"] for row in found] == ["late"] and found[0]["is_overdue"] is True
+
+
+def test_the_postmortem_list_is_lean_and_the_detail_complete(api_as, owners):
+    """Nesting action items, timeline events and reviewers in every row cost 4× a bare list (make bench)."""
+    api = api_as("viewer")
+    incident = make_incident(severity="sev2", status=Status.RESOLVED, resolved_at=NOW)
+    postmortem = postmortems.save_postmortem(postmortem=postmortems.draft_for(incident), by=None)
+    ActionItem.objects.create(postmortem=postmortem, description="rotate the key", owner=owners[0])
+    [row] = api.get("/api/v1/postmortems").data["results"]
+    assert row["id"] == postmortem.pk and row["status"] == "draft"
+    assert not {"action_items", "timeline_events", "reviewers", "summary"} & set(row)
+    detail = api.get(f"/api/v1/postmortems/{postmortem.pk}").data
+    assert [item["description"] for item in detail["action_items"]] == ["rotate the key"]
+    assert {"timeline_events", "reviewers", "summary"} <= set(detail)

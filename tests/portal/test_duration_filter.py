@@ -14,3 +14,17 @@ from portal.templatetags.portal import duration
 ])
 def test_durations_read_as_people_say_them(value, text):
     assert duration(value) == text
+
+
+def test_choice_label_shows_a_snapshot_value_as_its_translated_label():
+    from django.utils import translation
+
+    from checklists.models import Kind
+    from incidents.models import Status
+    from portal.templatetags.portal import choice_label
+
+    with translation.override("ko"):
+        assert choice_label("acknowledged", "incidents.Incident.status") == str(Status.ACKNOWLEDGED.label)
+        assert choice_label("routine", "checklists.Template.kind") == str(Kind.ROUTINE.label)
+        assert str(Kind.ROUTINE.label) != "routine" and str(Status.ACKNOWLEDGED.label) != "acknowledged"
+    assert choice_label("no-such-value", "incidents.Incident.status") == "no-such-value"

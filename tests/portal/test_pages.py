@@ -35,9 +35,10 @@ def test_logout_is_a_post_with_csrf(client_as):
 def test_a_user_creates_replaces_and_revokes_an_api_token(client_as):
     client = client_as("viewer")
     assert b"You have no token yet" in client.get("/account/token/").content
-    client.post("/account/token/create/")
+    created = client.post("/account/token/create/")
     first = Token.objects.get(user=client.user).key
-    assert first.encode() in client.get("/account/token/").content
+    assert first.encode() in created.content
+    assert first.encode() not in client.get("/account/token/").content  # shown once only
     client.post("/account/token/create/")
     second = Token.objects.get(user=client.user).key
     assert second != first

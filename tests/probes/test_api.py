@@ -175,3 +175,18 @@ def test_results_are_read_only(api_as, service):
 def test_deleting_a_service_with_probes_is_refused(api_as, service):
     make_probe(service)
     assert api_as("manager").delete(f"{API}/services/{service.pk}").status_code == 409
+
+
+def test_a_probe_that_is_no_heartbeat_has_a_null_ping_url_as_the_schema_says(api_as, service):
+    # Found by the schema fuzz test: the schema said ping_url was always a URI.
+    api = api_as("manager")
+    probe = make_probe(service, kind="tcp", config={"host": "127.0.0.1", "port": 9})
+    assert api.get(f"{API}/probes/{probe.pk}").json()["ping_url"] is None
+    schemas = api.get("/api/schema/", {"format": "json"}).json()["components"]["schemas"]
+    assert schemas["Probe"]["properties"]["ping_url"]["nullable"] is True
+
+
+def test_a_result_time_filter_with_a_far_utc_offset_is_not_a_500(api_as, service):
+    # Found by the schema fuzz test on PostgreSQL (offsets past ±15:59).
+    api = api_as("viewer")
+    assert api.get(f"{API}/probe-results", {"after": "0176-05-09T17:38:19+18:59"}).status_code == 200

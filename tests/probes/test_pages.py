@@ -71,9 +71,14 @@ def test_the_detail_page_shows_history_and_pages_the_results(client_as, service)
 
 def test_the_heartbeat_page_shows_a_ready_curl_line(client_as, service):
     probe = make_probe(service, kind="heartbeat", config={"grace_seconds": 300})
-    page = client_as("viewer").get(probe.get_absolute_url()).content.decode()
+    page = client_as("manager").get(probe.get_absolute_url()).content.decode()
     assert f"curl -fsS -m 10 --retry 3 http://127.0.0.1:8000/api/v1/heartbeats/{probe.token}" in page
     assert f"/api/v1/heartbeats/{probe.token}/fail" in page
+
+
+def test_the_ping_url_is_a_credential_that_viewers_do_not_see(client_as, service):
+    probe = make_probe(service, kind="heartbeat", config={"grace_seconds": 300})
+    assert str(probe.token) not in client_as("viewer").get(probe.get_absolute_url()).content.decode()
 
 
 def test_an_operator_runs_a_probe_now_from_its_page(client_as, service, http_server):

@@ -11,6 +11,8 @@ document.addEventListener("submit", async (event) => {
   if (!response.ok) { alert(data.error); return; }
   form.closest("li.run-item").outerHTML = data.html;
   document.getElementById("run-progress").textContent = data.progress;
+  const openRequired = document.getElementById("open-required");
+  if (openRequired) { openRequired.textContent = data.open_required; openRequired.hidden = !data.open_required; }
 });
 document.addEventListener("click", (event) => {
   const button = event.target.closest("button[data-copy], pre.code + button.copy");
