@@ -21,7 +21,6 @@ import textwrap
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
@@ -150,12 +149,11 @@ def pg_template():
     """A migrated PostgreSQL database, made once; each test creates its own from it (CREATE … TEMPLATE)."""
     import psycopg
 
-    name = "portal_faults_template"
+    # A name of this run's own: another run on the same server (a second checkout, CI) never drops it.
+    name = f"portal_faults_template_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(pg_admin_dsn(), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
-    Portal(Path(f"/tmp/{name}-{uuid.uuid4().hex[:6]}"), pg_admin_dsn(name).replace("postgresql", "postgres")
-           ).manage("migrate", "-v0")
+    Portal(Path(f"/tmp/{name}"), pg_admin_dsn(name).replace("postgresql", "postgres")).manage("migrate", "-v0")
     yield name
     with psycopg.connect(pg_admin_dsn(), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -184,18 +182,6 @@ def fresh_database(request):
     yield pg_admin_dsn(name).replace("postgresql", "postgres")
     with psycopg.connect(pg_admin_dsn(), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture
-def shared_redis_url():
-    """On the PostgreSQL + Redis run: Redis database 14 of the shared server, emptied; else None (ORM broker)."""
-    if not settings.REDIS_URL:
-        return None
-    import redis
-
-    url = urlsplit(settings.REDIS_URL)._replace(path="/14").geturl()
-    redis.Redis.from_url(url).flushdb()
-    return url
 
 
 @pytest.fixture
@@ -252,6 +238,18 @@ def own_redis(tmp_path):
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def scaled_redis_url(request):
+    """On the PostgreSQL + Redis run, the URL of a Redis broker; else None (the embedded ORM broker).
+
+    The broker is a redis-server of this test's own, the same program as the shared one: its queue and
+    its data are never mixed with those of another test run on the same machine.
+    """
+    if not settings.REDIS_URL:
+        return None
+    return request.getfixturevalue("own_redis").url
 
 
 class Hook:

@@ -43,8 +43,8 @@ STATE = """
 
 
 def test_a_webhook_that_never_answers_times_out_is_recorded_for_retry_and_holds_up_nobody(
-        make_portal, shared_redis_url, hook):
-    portal = make_portal(redis_url=shared_redis_url)
+        make_portal, scaled_redis_url, hook):
+    portal = make_portal(redis_url=scaled_redis_url)
     portal.python(SETUP.format(url=hook.url))
     cluster = portal.qcluster()
 

@@ -88,8 +88,8 @@ OUTCOME = """
 """
 
 
-def test_two_clusters_do_every_job_once_and_miss_none(make_portal, shared_redis_url, hook):
-    portal = make_portal(redis_url=shared_redis_url, PORTAL_Q_WORKERS="4")
+def test_two_clusters_do_every_job_once_and_miss_none(make_portal, scaled_redis_url, hook):
+    portal = make_portal(redis_url=scaled_redis_url, PORTAL_Q_WORKERS="4")
     started = portal.python(SETUP.format(probes=PROBES, interval=INTERVAL, contacts=CONTACTS, steps=STEPS,
                                          incidents=INCIDENTS, url=hook.url))
     clusters = [portal.qcluster("cluster-a"), portal.qcluster("cluster-b")]
