@@ -3,7 +3,6 @@
 from django.db.models import ProtectedError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -19,6 +18,7 @@ from backups.serializers import (
     RestoreRunSerializer,
 )
 from portal.errors import DomainError
+from portal.filters import FilterBackend
 from portal.pagination import AppendOnlyPagination
 
 
@@ -71,7 +71,7 @@ class BackupRunViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = BackupRunSerializer
     pagination_class = AppendOnlyPagination
     filterset_fields = ["target", "status", "trigger", "verification"]
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     action_permissions = {"verify": "backups.add_backuprun", "restore": "backups.restore_backuprun"}
 
     def get_queryset(self):
@@ -105,7 +105,7 @@ class RestoreRunViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = RestoreRunSerializer
     pagination_class = AppendOnlyPagination
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_fields = ["target", "status"]
 
     def get_queryset(self):
@@ -117,7 +117,7 @@ class RehearsalViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = RehearsalSerializer
     pagination_class = AppendOnlyPagination
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_fields = ["target", "passed"]
 
     def get_queryset(self):

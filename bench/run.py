@@ -2,7 +2,11 @@
 from a separate process on 127.0.0.1, and print one table with the baselines
 measured in the same run. Writes bench/results.json.
 
-    bench/run.py --backend sqlite|postgres --scale small|full
+    bench/run.py --backend sqlite|postgres --scale small|full [--only api|pages|work]
+
+`--only` (repeatable) runs some groups of scenarios, for work on one of them; such a partial
+run prints its table but leaves bench/results.json alone. A scenario with a baseline is measured
+interleaved with it, request by request (see bench/load.py).
 
 The dataset is DESIGN §9's, built by `manage.py seed_bench` (`small`: a tenth of
 its history, for a run of a few minutes; `full`: all of it).
@@ -43,17 +47,25 @@ def percentile(values, q):
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
-def load(url, requests, concurrency, headers=()):
-    cmd = [PY, str(ROOT / "bench" / "load.py"), url, "--requests", str(requests), "--concurrency", str(concurrency)]
+def load(urls, requests, concurrency, headers=()) -> list[dict]:
+    """Figures per URL of `requests` GETs each; several URLs are sent in turn on every connection
+    (see bench/load.py), so a scenario and its baseline are measured under the same conditions."""
+    cmd = [PY, str(ROOT / "bench" / "load.py"), *urls, "--requests", str(requests), "--concurrency", str(concurrency)]
     for header in headers:
         cmd += ["--header", header]
     out = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
-    lat = out["latencies"]
-    return {
-        "requests": len(lat), "errors": out["errors"],
-        "p50_ms": percentile(lat, 0.5) * 1000, "p95_ms": percentile(lat, 0.95) * 1000,
-        "p99_ms": percentile(lat, 0.99) * 1000, "rps": len(lat) / out["elapsed"],
-    }
+    figures = []
+    for latencies, errors in zip(out["latencies"], out["errors"], strict=True):
+        figures.append({
+            "requests": len(latencies), "errors": errors,
+            "p50_ms": percentile(latencies, 0.5) * 1000, "p95_ms": percentile(latencies, 0.95) * 1000,
+            "p99_ms": percentile(latencies, 0.99) * 1000,
+            # Alone, the URL's requests/s; sharing the connections, what its latencies allow them
+            # (Little's law: connections / mean latency).
+            "rps": (len(latencies) / out["elapsed"] if len(urls) == 1
+                    else concurrency / (sum(latencies) / len(latencies))),
+        })
+    return figures
 
 
 def prepare_environment(backend: str, data_dir: Path) -> dict:
@@ -81,8 +93,14 @@ def main():
     parser.add_argument("--scale", choices=list(PER_SCALE), default="small")
     parser.add_argument("--requests", type=int, help="per HTTP scenario (default: by scale)")
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--only", action="append", choices=["api", "pages", "work"],
+                        help="run only these groups of scenarios (repeatable; default: all)")
     args = parser.parse_args()
     per_scale = PER_SCALE[args.scale]
+
+    def wanted(group):
+        return not args.only or group in args.only
+
     args.requests = args.requests or per_scale["requests"]
     began = time.monotonic()
 
@@ -105,18 +123,24 @@ def main():
                                   stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_healthy(base, server)
-            rows = run_scenarios(base, creds, args, API_SCENARIOS)
-            rows.append(web_worker_rss(server))
-            rows += run_scenarios(base, creds, args, PAGE_SCENARIOS)
+            rows = []
+            if wanted("api"):
+                rows += run_scenarios(base, creds, args, API_SCENARIOS)
+                rows.append(web_worker_rss(server))
+            if wanted("pages"):
+                rows += run_scenarios(base, creds, args, PAGE_SCENARIOS)
         finally:
             server.send_signal(signal.SIGINT)
             server.wait(timeout=30)
     # After the server stops: the escalation sweep leaves sends queued that the portal's
     # workers would otherwise deliver during the HTTP scenarios.
-    rows += work_rows(environ, per_scale)
+    if wanted("work"):
+        rows += work_rows(environ, per_scale)
     elapsed = time.monotonic() - began
     machine = describe_machine()
     print_table(rows, args, machine, seed_seconds, elapsed)
+    if args.only:
+        return
     (ROOT / "bench" / "results.json").write_text(json.dumps({
         "backend": args.backend, "scale": args.scale, "requests_per_scenario": args.requests,
         "concurrency": args.concurrency, "machine": machine, "seed_seconds": round(seed_seconds, 1),
@@ -206,29 +230,30 @@ def headers_for(auth, creds):
 
 
 def run_scenarios(base, creds, args, scenarios):
-    rows, baselines = [], {}
+    rows = []
     n, c = args.requests, args.concurrency
     for name, path, baseline, budget, auth in scenarios:
         path = path.format(**creds)
         headers = headers_for(auth, creds)
-        warm = load(base + path, 30, c, headers)
+        [warm] = load([base + path], 30, c, headers)
         if warm["errors"]:
             rows.append({"scenario": name, "path": path, "figure": f"{warm['errors']} of 30 requests failed",
                          "baseline": "-", "ratio": None, "budget": "see var/bench/<backend>/serve.log",
                          "verdict": "MISS"})
             print(f"  {name}: {path} answers errors; see var/bench/<backend>/serve.log", flush=True)
             continue
-        measured = load(base + path, n, 1 if "one at a time" in name else c, headers)
+        concurrency = 1 if "one at a time" in name else c
+        if baseline:
+            load([base + baseline], 30, concurrency, headers)
+            measured, base_figures = load([base + path, base + baseline], n, concurrency, headers)
+        else:
+            [measured] = load([base + path], n, concurrency, headers)
         row = {"scenario": name, "path": path, **measured,
                "figure": f"p50 {measured['p50_ms']:.1f} p95 {measured['p95_ms']:.1f} p99 {measured['p99_ms']:.1f} ms, "
                          f"{measured['rps']:.0f}/s", "baseline": "-", "ratio": None, "budget": "-", "verdict": "-"}
         if measured["errors"]:
             row.update(verdict="MISS", budget=f"{measured['errors']} errors")
         if baseline:
-            if baseline not in baselines:  # one measurement per baseline and run
-                load(base + baseline, 30, c, headers)
-                baselines[baseline] = load(base + baseline, n, c, headers)
-            base_figures = baselines[baseline]
             kind = "bare view" if "health" in baseline else "bare DRF list"
             row.update(baseline=f"{kind} p95 {base_figures['p95_ms']:.1f} ms, {base_figures['rps']:.0f}/s",
                        baseline_p95_ms=base_figures["p95_ms"], ratio=measured["p95_ms"] / base_figures["p95_ms"])

@@ -7,6 +7,7 @@ in [next_escalation_at, now] and moves the cursor to the next firing that can
 still happen (or NULL).
 """
 
+import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
@@ -16,8 +17,9 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Prefetch, Q
+from django.db.models import F, Prefetch, Q, TextField
 from django.db.models.constants import OnConflict
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from incidents.models import (
@@ -130,20 +132,26 @@ def first_escalation_at(snapshot: dict, started_at: datetime) -> datetime | None
     return min((f.at for f in firings(snapshot, started_at)), default=None)
 
 
+# Incidents per send_notifications task: a minute with thousands of pages is shared by the workers.
+DELIVERY_CHUNK = 1000
+
+
 def escalate_due(*, now: datetime | None = None, batch_size: int = 500) -> int:
     """Fire every escalation step that is due, in batches; returns how many incidents were handled.
 
-    The sweep only writes: each batch's notification rows (the outbox) are
-    handed to a `send_notifications` task once the batch commits, so a minute
-    with thousands of pages is not held up by mail servers and webhooks. The
-    minute retry job sends whatever a lost task left pending.
+    The sweep only writes: the notification rows (the outbox) of the batches
+    that committed are handed to `send_notifications` tasks once the sweep is
+    done, so a minute with thousands of pages is not held up by mail servers
+    and webhooks. The minute retry job sends whatever a lost task left pending.
     """
     now = now or timezone.now()
-    handled = 0
+    handled, committed = 0, []
     while True:
-        ids = _escalate_batch(Incident.objects.all(), now, batch_size, enqueue_delivery=True)
+        ids = _escalate_batch(Incident.objects.all(), now, batch_size, delivery=committed)
         handled += len(ids)
         if len(ids) < batch_size:
+            # After the batches' own callbacks (in order), also when an outer transaction delays them all.
+            transaction.on_commit(partial(_enqueue_delivery, committed))
             return handled
 
 
@@ -154,13 +162,13 @@ def escalate_incident(*, incident_id: int, now: datetime | None = None) -> bool:
     than through another task, so the first page goes out without a second hop.
     """
     now = now or timezone.now()
-    ids = _escalate_batch(Incident.objects.filter(pk=incident_id), now, 1, enqueue_delivery=False)
+    ids = _escalate_batch(Incident.objects.filter(pk=incident_id), now, 1, delivery=None)
     if ids:
         send_pending(now=now, incident_ids=ids)
     return bool(ids)
 
 
-def _escalate_batch(queryset, now: datetime, batch_size: int, *, enqueue_delivery: bool) -> list[int]:
+def _escalate_batch(queryset, now: datetime, batch_size: int, *, delivery: list[int] | None) -> list[int]:
     if not queryset.filter(next_escalation_at__lte=now).exists():
         # The common case, answered from the partial index without taking
         # SQLite's write lock (transactions there BEGIN IMMEDIATE).
@@ -179,16 +187,25 @@ def _escalate_batch(queryset, now: datetime, batch_size: int, *, enqueue_deliver
             _escalate(incident, now, directory, notifications, events)
         _write(incidents, notifications, events)
         ids = [incident.pk for incident in incidents]
-        if enqueue_delivery and notifications:
-            transaction.on_commit(partial(_enqueue_delivery, ids))
+        if delivery is not None and notifications:
+            transaction.on_commit(partial(delivery.extend, ids))
     return ids
 
 
 def _enqueue_delivery(incident_ids: list[int]) -> None:
+    """One task per DELIVERY_CHUNK incidents, through one broker. Queued per batch, the tasks cost
+    a tenth of the sweep: django-q2 sets up a broker for each, and its ORM broker closes the
+    database connection before each (on SQLite, the last one to close checkpoints the WAL)."""
+    from django_q.brokers import get_broker
     from django_q.tasks import async_task
 
+    if not incident_ids:
+        return
     try:
-        async_task("incidents.tasks.send_notifications", incident_ids)
+        broker = get_broker()
+        for start in range(0, len(incident_ids), DELIVERY_CHUNK):
+            async_task("incidents.tasks.send_notifications", incident_ids[start:start + DELIVERY_CHUNK],
+                       broker=broker)
     except Exception:  # the rows are committed: the minute retry job sends them if the broker is down
         logger.exception("could not enqueue the delivery of %s incidents' notifications", len(incident_ids))
 
@@ -199,7 +216,7 @@ NOTIFICATION_COLUMNS = ("incident", "escalation_round", "step", "repeat", "condi
 EVENT_COLUMNS = ("incident", "at", "kind", "message", "data")
 
 
-def _write(incidents: list[Incident], notifications: list[tuple], events: list[tuple]) -> None:
+def _write(incidents: "list[_Claimed]", notifications: list[tuple], events: list[tuple]) -> None:
     """Write a batch's notifications, timeline events and moved cursors in a fixed number of statements.
 
     bulk_create and bulk_update compile every value of every row through the
@@ -258,21 +275,41 @@ def _unnest(fields) -> str:
     return f"unnest({', '.join(f'%s::{f.db_type(connection)}[]' for f in fields)})"
 
 
-# What deciding and firing read: loading whole rows cost more than the decisions.
-CLAIMED_FIELDS = ("status", "severity", "escalation_snapshot", "escalation_started_at", "escalation_round",
-                  "escalation_step", "next_escalation_at")
+@dataclass(slots=True)
+class _Claimed:
+    """What deciding and firing read of a due incident, and the two columns they move. Loading whole
+    rows cost more than the decisions; a model instance per row (signals, descriptors) was a fifth
+    of a sweep."""
+
+    pk: int
+    status: str
+    severity: str
+    escalation_snapshot: dict
+    escalation_started_at: datetime | None
+    escalation_round: int
+    escalation_step: int
+    next_escalation_at: datetime | None
 
 
-def _claim(queryset, now: datetime, batch_size: int) -> list[Incident]:
-    due = queryset.filter(next_escalation_at__lte=now).order_by("next_escalation_at").only(*CLAIMED_FIELDS)
+def _claim(queryset, now: datetime, batch_size: int) -> list[_Claimed]:
+    due = queryset.filter(next_escalation_at__lte=now).order_by("next_escalation_at")
     if connection.features.has_select_for_update_skip_locked:
         # PostgreSQL: parallel sweeps take disjoint batches instead of queueing on each other's locks.
-        return list(due.select_for_update(skip_locked=True)[:batch_size])
+        due = due.select_for_update(skip_locked=True)
     # SQLite has no row locks, but the portal opens every transaction with
     # BEGIN IMMEDIATE (portal.env.sqlite_config): this batch holds the database
     # write lock from this first read until it commits its moved cursors, so a
     # second sweep reads the due rows only afterwards and finds them handled.
-    return list(due[:batch_size])
+    rows = due.values_list("pk", "status", "severity", Cast("escalation_snapshot", TextField()),
+                           "escalation_started_at", "escalation_round", "escalation_step", "next_escalation_at")
+    # The snapshot read as text and decoded once per distinct text: incidents of one policy share it.
+    snapshots = {}
+    claimed = []
+    for pk, status, severity, text, started_at, escalation_round, step, next_at in rows[:batch_size]:
+        if text not in snapshots:
+            snapshots[text] = json.loads(text) if text else {}
+        claimed.append(_Claimed(pk, status, severity, snapshots[text], started_at, escalation_round, step, next_at))
+    return claimed
 
 
 class _Directory:
@@ -291,7 +328,7 @@ class _Directory:
         for contact in contacts:
             if contact.tier_id:
                 self.by_tier[contact.tier_id].append(contact)
-        self._pages = {}
+        self._pages, self._events = {}, {}
 
     @classmethod
     def load(cls, incidents, now: datetime):
@@ -327,8 +364,26 @@ class _Directory:
             self._pages[key] = (contacts, [(c, channel) for c in contacts for channel in c.channels.all()])
         return self._pages[key]
 
+    def event(self, spec: dict, severity: str, escalation_round: int, firing: Firing) -> tuple:
+        """(kind, message, data) of a firing's timeline event, as database values. They depend on the
+        step, the severity and the round, not on the incident: one per batch, not one per incident."""
+        key = (spec.get("tier"), tuple(spec.get("contacts") or ()), severity, escalation_round, firing.step,
+               firing.repeat, spec["condition"])
+        if key not in self._events:
+            contacts, channels = self.pages(spec, severity)
+            data = {"round": escalation_round, "step": firing.step, "repeat": firing.repeat,
+                    "tier": spec.get("tier"), "contacts": [c.pk for c in contacts], "condition": spec["condition"]}
+            data = TimelineEvent._meta.get_field("data").get_db_prep_save(data, connection)
+            label = f"Step {firing.step + 1}" + (f" (repeat {firing.repeat})" if firing.repeat else "")
+            if channels:
+                names = ", ".join(contact.name for contact in contacts)
+                self._events[key] = (EventKind.ESCALATION.value, f"{label}: paging {names}.", data)
+            else:
+                self._events[key] = (EventKind.ESCALATION_FAILED.value, f"{label}: nobody available to page.", data)
+        return self._events[key]
 
-def _escalate(incident: Incident, now: datetime, directory: _Directory, notifications: list, events: list) -> None:
+
+def _escalate(incident: _Claimed, now: datetime, directory: _Directory, notifications: list, events: list) -> None:
     if incident.status not in OPEN_STATUSES or incident.escalation_started_at is None:
         incident.next_escalation_at = None
         return
@@ -351,19 +406,10 @@ def _fire(incident, firing: Firing, directory: _Directory, notifications: list, 
     """Append the firing's notification rows and timeline event, as database values in the order
     of NOTIFICATION_COLUMNS and EVENT_COLUMNS."""
     spec = firing.spec
-    contacts, channels = directory.pages(spec, incident.severity)
+    _contacts, channels = directory.pages(spec, incident.severity)
     at = directory.stamp
-    data = {"round": incident.escalation_round, "step": firing.step, "repeat": firing.repeat,
-            "tier": spec.get("tier"), "contacts": [c.pk for c in contacts], "condition": spec["condition"]}
-    data = TimelineEvent._meta.get_field("data").get_db_prep_save(data, connection)
-    label = f"Step {firing.step + 1}" + (f" (repeat {firing.repeat})" if firing.repeat else "")
-    if not channels:
-        events.append((incident.pk, at, EventKind.ESCALATION_FAILED.value, f"{label}: nobody available to page.",
-                       data))
-        return
+    events.append((incident.pk, at, *directory.event(spec, incident.severity, incident.escalation_round, firing)))
     for contact, channel in channels:
         notifications.append((incident.pk, incident.escalation_round, firing.step, firing.repeat, spec["condition"],
                               contact.pk, channel.pk, channel.kind, channel.target, NotificationStatus.PENDING.value,
                               0, "", at))
-    names = ", ".join(contact.name for contact in contacts)
-    events.append((incident.pk, at, EventKind.ESCALATION.value, f"{label}: paging {names}.", data))

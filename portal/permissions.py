@@ -29,6 +29,18 @@ class RolePermission(DjangoModelPermissions):
             return request.method in SAFE_METHODS or request.method not in view.allowed_methods
         return super().has_permission(request, view)
 
+    def _queryset(self, view):
+        # Only the queryset's model is needed here: building the view's queryset (annotations,
+        # select_related) for it would be done again by the view. The model is known per view and action.
+        key = (type(view), getattr(view, "action", None))
+        model = _MODELS.get(key)
+        if model is None:
+            model = _MODELS[key] = super()._queryset(view).model
+        return model._default_manager.none()
+
+
+_MODELS: dict[tuple[type, str | None], type] = {}
+
 
 class Public(BasePermission):
     """Named, so a reader sees that being open is a decision (only /api/health)."""

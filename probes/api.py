@@ -3,6 +3,7 @@
 import django_filters
 from django.contrib.auth.decorators import login_not_required
 from django.db import transaction
+from django.db.models import F
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -20,7 +21,7 @@ from rest_framework.decorators import (
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 
-from portal.filters import IsoDateTimeFilter
+from portal.filters import FilterBackend, IsoDateTimeFilter
 from portal.pagination import AppendOnlyPagination
 from portal.permissions import Public
 from probes import services
@@ -44,7 +45,8 @@ class ProbeViewSet(viewsets.ModelViewSet):
     action_permissions = {"run": "probes.run_probe"}
 
     def get_queryset(self):
-        return Probe.objects.select_related("service").worst_first()
+        # The service's name joined in as a column: a Service instance per row cost a tenth of a list.
+        return Probe.objects.annotate(service_name=F("service__name")).worst_first()
 
     def perform_create(self, serializer):
         self.perform_update(serializer)
@@ -84,7 +86,7 @@ class ProbeResultViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = ProbeResultSerializer
     filterset_class = ResultFilter
     pagination_class = ResultPagination
-    filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
+    filter_backends = [FilterBackend]
 
 
 class HeartbeatThrottle(AnonRateThrottle):

@@ -46,6 +46,9 @@ FAILING = (Status.CRITICAL, Status.ERROR)
 # Worst first: the order of the grid and the dashboard panel.
 SEVERITY_ORDER = {Status.ERROR: 0, Status.CRITICAL: 1, Status.WARNING: 2, Status.UNKNOWN: 3, Status.OK: 4}
 # The value of the portal_probe_status gauge.
+# Probes worst first: built once (a query resolves its own copy), not on every list request.
+WORST_FIRST = models.Case(*(models.When(status=s, then=models.Value(rank)) for s, rank in SEVERITY_ORDER.items()),
+                          default=models.Value(9))
 STATUS_GAUGE = {Status.OK: 0, Status.WARNING: 1, Status.CRITICAL: 2, Status.ERROR: 3, Status.UNKNOWN: -1}
 
 
@@ -62,9 +65,7 @@ class ProbeQuerySet(models.QuerySet):
         return self.filter(enabled=True, next_run_at__lte=now)
 
     def worst_first(self):
-        order = models.Case(*(models.When(status=s, then=models.Value(rank)) for s, rank in SEVERITY_ORDER.items()),
-                            default=models.Value(9))
-        return self.alias(rank=order).order_by("rank", "service__name", "name", "id")
+        return self.alias(rank=WORST_FIRST).order_by("rank", "service__name", "name", "id")
 
 
 def mask_config(config: dict) -> dict:

@@ -10,7 +10,7 @@ from probes.models import Probe, ProbeResult, unmask_config
 
 
 class ProbeSerializer(serializers.ModelSerializer):
-    service_name = serializers.CharField(source="service.name", read_only=True)
+    service_name = serializers.SerializerMethodField()
     ping_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -23,6 +23,10 @@ class ProbeSerializer(serializers.ModelSerializer):
         read_only_fields = ["status", "status_since", "consecutive_failures", "consecutive_successes", "alerting",
                             "incident", "last_run_at", "last_value", "last_latency_ms", "last_message",
                             "last_ping_at", "next_run_at", "created_at"]
+
+    def get_service_name(self, probe) -> str:
+        # Lists read the name with the row (ProbeViewSet.get_queryset) rather than a Service per row.
+        return probe.service_name if hasattr(probe, "service_name") else probe.service.name
 
     @extend_schema_field({"type": "string", "format": "uri", "nullable": True})  # null unless a heartbeat
     def get_ping_url(self, probe) -> str | None:

@@ -7,7 +7,7 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from incidents import notify, services, tasks
+from incidents import escalation, notify, services, tasks
 from incidents.escalation import escalate_due, next_business_start
 from incidents.models import EscalationPolicy, EventKind, Notification, NotificationStatus, TimelineEvent
 from tests.incidents.factories import make_contact, make_policy, make_service, make_tier
@@ -352,12 +352,14 @@ def test_the_sweep_writes_and_queues_delivery_without_sending(runbook, mailoutbo
     assert Notification.objects.get(incident=incident).status == NotificationStatus.SENT
 
 
-def test_a_sweep_in_batches_queues_one_delivery_task_per_batch(runbook):
-    for n in range(5):
-        open_at(T0, runbook, dedup_key=f"k{n}")
+def test_a_sweep_in_batches_queues_its_delivery_once_in_chunks_after_the_batches_commit(runbook, monkeypatch):
+    monkeypatch.setattr(escalation, "DELIVERY_CHUNK", 3)
+    incidents = [open_at(T0, runbook, dedup_key=f"k{n}") for n in range(5)]
     with time_machine.travel(T0, tick=False), capture_tasks() as enqueued:
         assert escalate_due(now=T0, batch_size=2) == 5
-    assert [len(args[0]) for _, args in enqueued] == [2, 2, 1]
+    assert [func for func, _args in enqueued] == ["incidents.tasks.send_notifications"] * 2
+    assert sorted(pk for _func, (ids,) in enqueued for pk in ids) == sorted(i.pk for i in incidents)
+    assert [len(ids) for _func, (ids,) in enqueued] == [3, 2]
 
 
 def test_the_delivery_task_sends_each_notification_once(runbook, mailoutbox):

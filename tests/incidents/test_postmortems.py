@@ -322,7 +322,9 @@ def test_the_postmortem_list_is_lean_and_the_detail_complete(api_as, owners):
     ActionItem.objects.create(postmortem=postmortem, description="rotate the key", owner=owners[0])
     [row] = api.get("/api/v1/postmortems").data["results"]
     assert row["id"] == postmortem.pk and row["status"] == "draft"
+    assert row["url"] == postmortem.get_absolute_url() == f"/incidents/{incident.pk}/postmortem/"
     assert not {"action_items", "timeline_events", "reviewers", "summary"} & set(row)
     detail = api.get(f"/api/v1/postmortems/{postmortem.pk}").data
     assert [item["description"] for item in detail["action_items"]] == ["rotate the key"]
     assert {"timeline_events", "reviewers", "summary"} <= set(detail)
+    assert detail["url"] == postmortem.get_absolute_url()

@@ -34,6 +34,7 @@ def test_a_manager_creates_an_http_probe_that_is_due_at_once(api_as, service):
     assert probe.config["method"] == "GET"
     assert probe.next_run_at <= timezone.now()
     assert response.json()["ping_url"] is None
+    assert response.json()["service_name"] == "Route prediction API"
 
 
 def test_a_new_heartbeat_has_a_ping_url_and_waits_for_its_first_ping(api_as, service):
@@ -119,8 +120,10 @@ def test_running_a_heartbeat_is_a_400(api_as, service):
 def test_the_probe_list_is_worst_first(api_as, service):
     for name, status in [("a", "ok"), ("b", "critical"), ("c", "warning"), ("d", "error")]:
         make_probe(service, name=name, status=status)
-    names = [row["name"] for row in api_as("viewer").get(f"{API}/probes").json()["results"]]
-    assert names == ["d", "b", "c", "a"]
+    rows = api_as("viewer").get(f"{API}/probes").json()["results"]
+    assert [row["name"] for row in rows] == ["d", "b", "c", "a"]
+    # The service's name comes with the row (a column of the list query, not a Service per row).
+    assert {row["service_name"] for row in rows} == {"Route prediction API"}
 
 
 @pytest.mark.parametrize("count", [3, 30])
