@@ -80,6 +80,41 @@ def test_a_full_disk_ends_in_a_failed_run_without_leftovers_or_retention(make_ta
     assert Incident.objects.filter(dedup_key=f"backup:{target.pk}").exists()
 
 
+def test_a_write_back_error_met_while_copying_fails_the_run_without_leftovers(make_target, monkeypatch):
+    """The copy is synced from a thread while it is made; an error that thread meets is the run's
+    error (Linux reports it once: a later fsync through another descriptor would not see it)."""
+    target = make_target("sqlite")
+    real_fsync = kinds.os.fsync
+    met = []
+
+    def failing_fsync(fd):
+        if kinds.threading.current_thread().name == "backup-writeback":
+            met.append(fd)
+            raise OSError(errno.EIO, "Input/output error")
+        return real_fsync(fd)
+
+    monkeypatch.setattr(kinds.Writeback, "INTERVAL", 0.0)
+    monkeypatch.setattr(kinds.os, "fsync", failing_fsync)
+    run = services.run_backup(target=target, trigger="manual")
+    assert met, "the write-back thread synced the copy"
+    assert run.status == RunStatus.FAILED
+    assert "Input/output error" in run.error
+    assert list(Path(target.destination).iterdir()) == []
+
+
+def test_write_back_syncs_once_more_at_the_end_through_its_own_descriptor(tmp_path, monkeypatch):
+    synced = []
+    real_fsync = kinds.os.fsync
+    monkeypatch.setattr(kinds.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    path = tmp_path / "copy.bin"
+    writeback = kinds.Writeback(path)
+    path.write_bytes(b"page" * 1024)
+    writeback.finish()
+    assert synced and len(set(synced)) == 1
+    assert writeback.fd is None  # closed
+    kinds.Writeback(tmp_path / "never-written").finish()  # nothing to sync, nothing raised
+
+
 def test_a_missing_pg_dump_is_a_clear_error_naming_the_package(make_target, monkeypatch):
     monkeypatch.setattr(kinds.shutil, "which", lambda name: None)
     target = make_target("postgres", source="postgres://postgres@127.0.0.1:5432/nothing")
