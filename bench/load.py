@@ -4,6 +4,10 @@ With several URLs, every connection sends them in turn (a, b, a, b, …), so eac
 same moments of the machine as the others: a scenario and its baseline are compared under the
 same conditions, whatever else runs meanwhile.
 
+Every connection is opened anew after RECONNECT_EVERY rounds: the server's workers accept
+connections as they come, so how many land on each worker varies from one opening to the next,
+and a measurement then spans several such draws rather than being decided by one.
+
 Prints one JSON object: per URL its latencies (seconds) and errors, and the elapsed time.
 """
 
@@ -14,6 +18,8 @@ import threading
 import time
 from urllib.parse import urlsplit
 
+RECONNECT_EVERY = 10
+
 
 def worker(urls, headers, rounds, latencies, errors, lock):
     parts = urlsplit(urls[0])
@@ -22,7 +28,10 @@ def worker(urls, headers, rounds, latencies, errors, lock):
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
     mine = [[] for _ in urls]
     failed = [0 for _ in urls]
-    for _ in range(rounds):
+    for done in range(rounds):
+        if done and done % RECONNECT_EVERY == 0:
+            conn.close()
+            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
         for n, target in enumerate(targets):
             started = time.perf_counter()
             try:
