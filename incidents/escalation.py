@@ -10,6 +10,7 @@ still happen (or NULL).
 import json
 import logging
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from functools import partial
@@ -244,7 +245,7 @@ def _insert(model, names: tuple[str, ...], rows: list[tuple], on_conflict=None) 
     head = (f"{ops.insert_statement(on_conflict=on_conflict)} {qn(model._meta.db_table)} "
             f"({', '.join(qn(f.column) for f in fields)})")
     tail = ops.on_conflict_suffix_sql(fields, on_conflict, None, None)
-    with connection.cursor() as cursor:
+    with _bulk_cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(f"{head} SELECT * FROM {_unnest(fields)}{tail}",  # noqa: S608
                            [list(column) for column in zip(*rows, strict=True)])
@@ -264,15 +265,33 @@ def _update(model, names: tuple[str, ...], rows: list[tuple]) -> None:
         params = [value for row in rows for value in row]
     table = qn(model._meta.db_table)
     assignments = ", ".join(f"{qn(f.column)} = v.column{n}" for n, f in enumerate(fields[1:], start=2))
-    with connection.cursor() as cursor:
+    with _bulk_cursor() as cursor:
         cursor.execute(f"UPDATE {table} SET {assignments} FROM {source} "  # noqa: S608
                        f"WHERE {table}.{qn(fields[0].column)} = v.column1", params)
 
 
 def _unnest(fields) -> str:
-    # One typed array parameter per column: a column of NULLs stays typed, and
-    # the statement is the same whatever the row count.
-    return f"unnest({', '.join(f'%s::{f.db_type(connection)}[]' for f in fields)})"
+    # One typed array parameter per column, sent in binary (%b, see _bulk_cursor): a column of
+    # NULLs stays typed, and the statement is the same whatever the row count.
+    return f"unnest({', '.join(f'%b::{f.db_type(connection)}[]' for f in fields)})"
+
+
+@contextmanager
+def _bulk_cursor():
+    """Django's cursor, except on PostgreSQL: one of Django's cursors that binds parameters on the
+    server, so that the unnest() arrays travel in psycopg's binary format. Django's default binds
+    on the client: every value of every array was quoted into the statement's text, a regular
+    expression per value, 1.4 s of a 2.6 s sweep over 9 900 incidents."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            yield cursor
+        return
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    connection.ensure_connection()
+    raw = ServerBindingCursor(connection.connection)
+    with connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw) as cursor:
+        yield cursor
 
 
 @dataclass(slots=True)
