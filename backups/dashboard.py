@@ -1,21 +1,29 @@
 """Backup freshness for the dashboard panel, the targets page and /api/metrics."""
 
-from django.db.models import Max, OuterRef, Q, Subquery
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 
 from backups.models import BackupRun, BackupTarget, RunStatus, Verification
 
-VERIFIED = Q(runs__status=RunStatus.SUCCEEDED, runs__pruned_at=None,
-             runs__verification__in=(Verification.PASSED, Verification.SKIPPED))
+
+def with_freshness(queryset=None):
+    """Targets annotated with `last_verified_at` and `last_run_id`."""
+    # Newest first by id, along the (target, -id) index: a target runs one backup at a time, so
+    # its newer runs finish later. (MAX(finished_at) over a join read every run of every target on
+    # each dashboard view: 18 ms of it at 20 000 runs.)
+    runs_of_target = BackupRun.objects.filter(target=OuterRef("pk")).order_by("-id")
+    last_verified = runs_of_target.filter(status=RunStatus.SUCCEEDED, pruned_at=None,
+                                          verification__in=(Verification.PASSED, Verification.SKIPPED))
+    return ((queryset if queryset is not None else BackupTarget.objects.all()).select_related("service")
+            .annotate(last_verified_at=Subquery(last_verified.values("finished_at")[:1]),
+                      last_run_id=Subquery(runs_of_target.values("pk")[:1]))
+            .order_by("name"))
 
 
 def targets_with_freshness(now, queryset=None) -> list[BackupTarget]:
     """Targets with `last_verified_at`, `age`, `state` and `last_run` set, in a constant number of queries."""
-    last_run = BackupRun.objects.filter(target=OuterRef("pk")).order_by("-id").values("pk")[:1]
-    targets = list((queryset if queryset is not None else BackupTarget.objects.all()).select_related("service")
-                   .annotate(last_verified_at=Max("runs__finished_at", filter=VERIFIED), last_run_id=Subquery(last_run))
-                   .order_by("name"))
+    targets = list(with_freshness(queryset))
     runs = BackupRun.objects.in_bulk([t.last_run_id for t in targets if t.last_run_id])
     for target in targets:
         target.age = now - target.last_verified_at if target.last_verified_at else None

@@ -17,6 +17,7 @@ from django.db import connection
 from django.db.models import Q
 from django_q.models import Task
 
+from backups.dashboard import with_freshness
 from backups.models import BackupRun
 from checklists.models import Run
 from incidents.models import Incident, TimelineEvent
@@ -55,6 +56,8 @@ HOT_QUERIES = {
         lambda: Run.objects.filter(status="open").order_by("due_at")[:50], ["checklists_run_status_due"], True),
     "backup runs of one target, newest first": (
         lambda: BackupRun.objects.filter(target_id=1).order_by("-id")[:50], ["backup_run_target_recent"], True),
+    "backup freshness of every target (dashboard, targets page, metrics)": (
+        lambda: with_freshness(), ["backup_run_target_recent"], False),
     "task history, newest first": (
         lambda: Task.objects.order_by("-stopped", "-id")[:50], ["portal_task_stopped"], True),
 }
