@@ -23,10 +23,10 @@ def is_secret_name(name: str) -> bool:
 def _split(url: str):
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 -- raises on a malformed port
+        valid_port = parts.port is None or parts.port >= 0  # reading .port raises on a malformed one
     except ValueError:
         return None
-    return parts if parts.scheme and parts.netloc else None
+    return parts if valid_port and parts.scheme and parts.netloc else None
 
 
 def mask_url(url: str) -> str:
