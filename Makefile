@@ -7,7 +7,7 @@ RUN_STAMP := $(VENV)/.run-installed
 DEV_STAMP := $(VENV)/.dev-installed
 CATALOGS  := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/django.po))
 
-.PHONY: run test test-slow test-browser bench lint messages clean help
+.PHONY: run test test-slow test-browser test-fuzz fuzz bench lint messages clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -15,6 +15,8 @@ help:
 	@echo "make test    run the whole test suite"
 	@echo "make test-slow  the slow fault and concurrency tests (real processes, a few minutes)"
 	@echo "make test-browser  the browser flows (Playwright + Debian's Chromium, English and Korean); screenshots in var/screenshots/"
+	@echo "make test-fuzz  schemathesis in every phase against a served portal, as admin and viewer (CI budget)"
+	@echo "make fuzz    the same, longer: EXAMPLES=100 (per operation and phase), SEED=… to vary"
 	@echo "make bench   run the benchmarks and print the table (BACKEND=postgres for PostgreSQL + Redis, SCALE=full)"
 	@echo "make lint    ruff, migrations check, OpenAPI schema check"
 
@@ -55,6 +57,12 @@ $(CHROMIUM) $(KOREAN_FONT):
 
 test-browser: $(DEV_STAMP) messages | $(CHROMIUM) $(KOREAN_FONT)
 	PORTAL_DATA_DIR=$${PORTAL_DATA_DIR:-$(CURDIR)/var/test-browser} $(BIN)/pytest -m browser $(PYTEST_ARGS)
+
+test-fuzz: $(DEV_STAMP) messages
+	$(BIN)/pytest -m fuzz -s $(PYTEST_ARGS)
+
+fuzz: $(DEV_STAMP) messages
+	PORTAL_FUZZ_EXAMPLES=$${EXAMPLES:-100} PORTAL_FUZZ_SEED=$${SEED:-20261202} $(BIN)/pytest -m fuzz -s $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from backups.models import BackupRun, BackupTarget, Format, Kind, Rehearsal, RestoreRun, RestoreStatus, RunStatus
 from portal.lib.secrets import mask_dsn, unmask
+from portal.serializers import CharField, ModelSerializer, PrimaryKeyRelatedField
 
 
 def status_field(choices):
@@ -21,7 +22,7 @@ def status_field(choices):
     return StatusField(read_only=True)
 
 
-class BackupTargetSerializer(serializers.ModelSerializer):
+class BackupTargetSerializer(ModelSerializer):
     class Meta:
         model = BackupTarget
         fields = ["id", "name", "service", "kind", "source", "destination", "excludes", "schedule", "keep_last",
@@ -40,15 +41,16 @@ class BackupTargetSerializer(serializers.ModelSerializer):
         try:
             candidate.clean()
         except DjangoValidationError as exc:
-            raise serializers.ValidationError(exc.message_dict) from None
+            # Rules of the target's kind (its source, paths, cron and retention).
+            raise serializers.ValidationError(exc.message_dict, code="config") from None
         return attrs
 
     def to_representation(self, instance):
         return {**super().to_representation(instance), "source": instance.shown_source}
 
 
-class BackupRunSerializer(serializers.ModelSerializer):
-    target_name = serializers.CharField(source="target.name", read_only=True)
+class BackupRunSerializer(ModelSerializer):
+    target_name = CharField(source="target.name", read_only=True)
     status = status_field(RunStatus)
     # Empty until the run has started and knows what it writes.
     format = serializers.ChoiceField(choices=Format.choices, allow_blank=True, read_only=True)
@@ -62,13 +64,13 @@ class BackupRunSerializer(serializers.ModelSerializer):
 
 
 class RestoreRequestSerializer(serializers.Serializer):
-    confirm = serializers.CharField(help_text=_("The target's name, typed out: restoring replaces its data."))
-    target = serializers.PrimaryKeyRelatedField(queryset=BackupTarget.objects.all(), required=False,
+    confirm = CharField(help_text=_("The target's name, typed out: restoring replaces its data."))
+    target = PrimaryKeyRelatedField(queryset=BackupTarget.objects.all(), required=False,
                                                 help_text=_("Restore into another target of the same kind "
                                                             "(default: the backup's own target)."))
 
 
-class RestoreRunSerializer(serializers.ModelSerializer):
+class RestoreRunSerializer(ModelSerializer):
     status = status_field(RestoreStatus)
 
     class Meta:
@@ -78,7 +80,7 @@ class RestoreRunSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class RehearsalSerializer(serializers.ModelSerializer):
+class RehearsalSerializer(ModelSerializer):
     class Meta:
         model = Rehearsal
         fields = ["id", "target", "backup", "started_at", "finished_at", "passed", "detail", "error"]

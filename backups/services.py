@@ -245,8 +245,9 @@ def apply_retention(*, target: BackupTarget, dry_run: bool = False, now: datetim
 def check_restore(*, run: BackupRun, target: BackupTarget, confirm: str) -> None:
     """The rules a restore must pass before anything is touched (cheap ones; the checksum comes later)."""
     if confirm != target.name:
+        # Whether it matches depends on the stored name: a conflict, as a wrong If-Match would be.
         raise DomainError(_("Type the target's name (%(name)s) to confirm the restore.") % {"name": target.name},
-                          field="confirm")
+                          field="confirm", code="confirm_mismatch", conflict=True)
     if not run.is_restorable() or not Path(run.file).is_file():
         raise DomainError(_("Backup #%(id)s has no file to restore from.") % {"id": run.pk}, code="no_file",
                           conflict=True)

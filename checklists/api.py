@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from checklists import importer, services
@@ -163,7 +163,7 @@ class PlaybookViewSet(viewsets.ModelViewSet):
 class RunbookImportViewSet(viewsets.ViewSet):
     """Import a markdown runbook (multipart). With dry_run (the default) nothing is written: the answer is the plan."""
 
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser]  # a file: multipart only
     action_permissions = {"create": "checklists.add_template"}
     serializer_class = RunbookImportSerializer
 

@@ -95,12 +95,12 @@ class Template(models.Model):
             try:
                 schedules.validate(self.schedule)
             except ValueError as exc:
-                errors["schedule"] = [str(exc)]
+                errors["schedule"] = [ValidationError(str(exc), code="cron")]
         if self.schedule and self.kind in INCIDENT_KINDS:
-            errors["schedule"] = [_("Incident and recovery checklists are started from an incident; leave the "
-                                    "schedule empty.")]
+            errors["schedule"] = [ValidationError(_("Incident and recovery checklists are started from an "
+                                                    "incident; leave the schedule empty."), code="rule")]
         if self.due_window is not None and self.due_window <= timedelta(0):
-            errors["due_window"] = [_("The due window must be positive.")]
+            errors["due_window"] = [ValidationError(_("The due window must be positive."), code="rule")]
         if errors:
             raise ValidationError(errors)
 
@@ -159,7 +159,8 @@ class Item(models.Model):
 
     def clean(self):
         if self.section_id and self.template_id and self.section.template_id != self.template_id:
-            raise ValidationError({"section": _("The section belongs to another template.")})
+            raise ValidationError({"section": ValidationError(_("The section belongs to another template."),
+                                                              code="rule")})
 
 
 class RunStatus(models.TextChoices):
@@ -406,7 +407,8 @@ class Playbook(models.Model):
 
     def clean(self):
         if self.service_id is None and not self.category:
-            raise ValidationError(_("Give a service, a category or both: a playbook for everything helps nobody."))
+            raise ValidationError(_("Give a service, a category or both: a playbook for everything helps nobody."),
+                                  code="rule")
 
     def matches(self, incident) -> bool:
         return ((self.service_id is None or self.service_id == incident.service_id)

@@ -15,6 +15,7 @@ from checklists.models import (
     Section,
     Template,
 )
+from portal.serializers import CharField, ModelSerializer, PrimaryKeyRelatedField
 
 # Named choice fields: several apps have a "kind" or "status" enum, and the
 # OpenAPI schema needs each to have its own name (see the ENUM_NAME_OVERRIDES note).
@@ -26,13 +27,13 @@ class ChecklistKindField(serializers.ChoiceField):
         super().__init__(choices=Kind.choices, **kwargs)
 
 
-class ItemSerializer(serializers.ModelSerializer):
+class ItemSerializer(ModelSerializer):
     class Meta:
         model = Item
         fields = ["id", "text", "details", "command", "expected", "required", "probe"]
 
 
-class SectionSerializer(serializers.ModelSerializer):
+class SectionSerializer(ModelSerializer):
     items = ItemSerializer(many=True)
 
     class Meta:
@@ -40,10 +41,10 @@ class SectionSerializer(serializers.ModelSerializer):
         fields = ["id", "title", "items"]
 
 
-class TemplateSerializer(serializers.ModelSerializer):
+class TemplateSerializer(ModelSerializer):
     kind = ChecklistKindField(required=False)
     sections = SectionSerializer(many=True, required=False)
-    schedule_description = serializers.CharField(source="schedule_text", read_only=True)
+    schedule_description = CharField(source="schedule_text", read_only=True)
 
     class Meta:
         model = Template
@@ -58,10 +59,10 @@ class TemplateSerializer(serializers.ModelSerializer):
         try:
             return schedules.validate(value)
         except schedules.ScheduleError as exc:
-            raise serializers.ValidationError(str(exc)) from None
+            raise serializers.ValidationError(str(exc), code="cron") from None
 
 
-class RunItemSerializer(serializers.ModelSerializer):
+class RunItemSerializer(ModelSerializer):
     by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
@@ -76,7 +77,7 @@ class RunStatusField(serializers.ChoiceField):
         super().__init__(choices=RunStatus.choices, **kwargs)
 
 
-class RunSerializer(serializers.ModelSerializer):
+class RunSerializer(ModelSerializer):
     status = RunStatusField(read_only=True)
     items = RunItemSerializer(many=True, read_only=True)
     handled = serializers.SerializerMethodField()
@@ -108,8 +109,8 @@ class RunListSerializer(RunSerializer):
 
 
 class RunStartSerializer(serializers.Serializer):
-    template = serializers.PrimaryKeyRelatedField(queryset=Template.objects.all())
-    incident = serializers.PrimaryKeyRelatedField(queryset=Run._meta.get_field("incident").related_model.objects,
+    template = PrimaryKeyRelatedField(queryset=Template.objects.all())
+    incident = PrimaryKeyRelatedField(queryset=Run._meta.get_field("incident").related_model.objects,
                                                   required=False, allow_null=True)
 
 
@@ -117,13 +118,13 @@ class TickSerializer(serializers.Serializer):
     item = serializers.IntegerField(help_text=_("The id of the run item."))
     state = serializers.ChoiceField(choices=TICK_STATES, required=False,
                                     help_text=_("Required unless from_probe is set."))
-    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
-    value = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    note = CharField(required=False, allow_blank=True, max_length=2000)
+    value = CharField(required=False, allow_blank=True, max_length=200)
     from_probe = serializers.BooleanField(required=False, default=False)
 
     def validate(self, data):
         if not data.get("from_probe") and not data.get("state"):
-            raise serializers.ValidationError({"state": _("Choose done, failed, skipped or n/a.")})
+            raise serializers.ValidationError({"state": _("Choose done, failed, skipped or n/a.")}, code="rule")
         return data
 
 
@@ -132,13 +133,13 @@ class UntickSerializer(serializers.Serializer):
 
 
 class CompleteSerializer(serializers.Serializer):
-    risks = serializers.CharField(required=False, allow_blank=True)
-    probes = serializers.CharField(required=False, allow_blank=True)
-    planned_changes = serializers.CharField(required=False, allow_blank=True)
-    text = serializers.CharField(required=False, allow_blank=True)
+    risks = CharField(required=False, allow_blank=True)
+    probes = CharField(required=False, allow_blank=True)
+    planned_changes = CharField(required=False, allow_blank=True)
+    text = CharField(required=False, allow_blank=True)
 
 
-class HandoverNoteSerializer(serializers.ModelSerializer):
+class HandoverNoteSerializer(ModelSerializer):
     author = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
@@ -149,7 +150,7 @@ class HandoverNoteSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PlaybookSerializer(serializers.ModelSerializer):
+class PlaybookSerializer(ModelSerializer):
     html = serializers.SerializerMethodField(help_text=_("The body rendered and sanitised."))
 
     class Meta:
@@ -164,19 +165,28 @@ class PlaybookSerializer(serializers.ModelSerializer):
         service = data.get("service", getattr(self.instance, "service", None))
         category = data.get("category", getattr(self.instance, "category", ""))
         if service is None and not category:
-            raise serializers.ValidationError(_("Give a service, a category or both."))
+            raise serializers.ValidationError(_("Give a service, a category or both."), code="rule")
         return data
 
 
 class RunbookImportSerializer(serializers.Serializer):
     file = serializers.FileField()
-    service = serializers.PrimaryKeyRelatedField(
-        queryset=Template._meta.get_field("service").related_model.objects, required=False, allow_null=True)
+    service = PrimaryKeyRelatedField(
+        queryset=Template._meta.get_field("service").related_model.objects, required=False)
     dry_run = serializers.BooleanField(default=True)
-    choices = serializers.JSONField(required=False, help_text=_(
+    choices = serializers.JSONField(required=False, binary=True, help_text=_(
         'Per section key: {"action": "template"|"playbook"|"skip", "cron": "0 9 * * *"}.'))
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            # A multipart field holds choices as JSON text, which no schema can check.
+            if "choices" in exc.detail and exc.get_codes()["choices"] == ["invalid"]:
+                exc.detail["choices"] = [serializers.ErrorDetail(exc.detail["choices"][0], code="json")]
+            raise
 
     def validate_choices(self, value):
         if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
-            raise serializers.ValidationError(_("An object of objects, keyed by section key."))
+            raise serializers.ValidationError(_("An object of objects, keyed by section key."), code="json")
         return value

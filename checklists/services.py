@@ -177,10 +177,11 @@ def start_run(*, template: Template, by, incident: Incident | None = None, now: 
     """Start a run now (incident/recovery checklists from an incident page, or any template by hand)."""
     now = now or timezone.now()
     if not template.active:
-        raise DomainError(_("This checklist template is not active."), field="template")
+        raise DomainError(_("This checklist template is not active."), field="template", code="inactive",
+                          conflict=True)
     if incident is not None and template.kind not in INCIDENT_KINDS:
         raise DomainError(_("Only incident and recovery checklists can be started from an incident."),
-                          field="template")
+                          field="template", code="wrong_kind", conflict=True)
     with transaction.atomic():
         name = template.name if incident is None else f"{template.name} — #{incident.pk}"
         run = Run.objects.create(

@@ -1,6 +1,5 @@
 """REST API of the incidents app. Transitions are actions that call incidents.services."""
 
-import django_filters
 from django.db.models import Prefetch, ProtectedError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -48,7 +47,7 @@ from incidents.serializers import (
     TimelineEventSerializer,
 )
 from portal.errors import DomainError
-from portal.filters import IsoDateTimeFilter
+from portal.filters import BooleanFilter, FilterSet, IdFilter, IsoDateTimeFilter
 from portal.pagination import AppendOnlyPagination
 
 
@@ -122,7 +121,7 @@ class EscalationPolicyViewSet(viewsets.ModelViewSet):
             "service__name", "severity", "id")
 
 
-class MaintenanceWindowFilter(django_filters.FilterSet):
+class MaintenanceWindowFilter(FilterSet):
     active_at = IsoDateTimeFilter(method="filter_active_at", label=_("active at"))
 
     class Meta:
@@ -145,10 +144,10 @@ class MaintenanceWindowViewSet(viewsets.ModelViewSet):
         serializer.save(created_by=self.request.user)
 
 
-class IncidentFilter(django_filters.FilterSet):
+class IncidentFilter(FilterSet):
     created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    open = django_filters.BooleanFilter(method="filter_open", label=_("open"))
+    open = BooleanFilter(method="filter_open", label=_("open"))
 
     class Meta:
         model = Incident
@@ -285,7 +284,7 @@ class IncidentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         return self.get_paginated_response(TimelineEventSerializer(page, many=True).data)
 
 
-class NotificationFilter(django_filters.FilterSet):
+class NotificationFilter(FilterSet):
     class Meta:
         model = Notification
         fields = ["incident", "status", "kind", "contact"]
@@ -303,8 +302,8 @@ class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
 # Postmortems, action items, reports --------------------------------------------------
 
 
-class PostmortemFilter(django_filters.FilterSet):
-    service = django_filters.NumberFilter(field_name="incident__service")
+class PostmortemFilter(FilterSet):
+    service = IdFilter(field_name="incident__service")
 
     class Meta:
         model = Postmortem
@@ -385,9 +384,9 @@ class PostmortemViewSet(viewsets.ModelViewSet):
         return self._answer(postmortem)
 
 
-class ActionItemFilter(django_filters.FilterSet):
-    overdue = django_filters.BooleanFilter(method="filter_overdue", label=_("overdue"))
-    service = django_filters.NumberFilter(field_name="postmortem__incident__service")
+class ActionItemFilter(FilterSet):
+    overdue = BooleanFilter(method="filter_overdue", label=_("overdue"))
+    service = IdFilter(field_name="postmortem__incident__service")
 
     class Meta:
         model = ActionItem

@@ -162,7 +162,7 @@ def _move(postmortem, by, now, action, sources, to, changes, message) -> None:
         if current not in sources:
             raise DomainError(_("Cannot %(action)s a postmortem that is %(status)s.")
                               % {"action": action, "status": current}, code="invalid_transition",
-                              conflict=current != postmortem.status)
+                              conflict=True)
         updated = Postmortem.objects.filter(pk=postmortem.pk, status=current).update(status=to, **changes)
         if not updated:
             raise DomainError(_("The postmortem changed meanwhile."), code="conflict", conflict=True)

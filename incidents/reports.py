@@ -203,7 +203,7 @@ def build_report(*, period: Period, service=None, from_impact: bool = False, now
     return {
         "period": {"first": period.first.strftime("%Y-%m"), "last": period.last.strftime("%Y-%m"),
                    "start": period.start.isoformat(), "end": period.end.isoformat()},
-        "service": getattr(service, "pk", None),
+        "service": getattr(service, "pk", service),
         "from_impact": from_impact,
         "time_zone": str(zone),
         "total": finish("total", "all", str(_("All"))),

@@ -1,5 +1,6 @@
 """REST shapes of the incidents app. Serializers check shape; services decide."""
 
+import re
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -32,15 +33,15 @@ from incidents.models import (
 )
 from incidents.reports import MAX_MONTHS
 from portal.lib.secrets import unmask
-from portal.serializers import PageURLField
+from portal.serializers import MAX_ID, CharField, DurationField, ModelSerializer, PageURLField, PrimaryKeyRelatedField
 
 NON_NEGATIVE = timedelta(0)
 
 
-class ServiceSerializer(serializers.ModelSerializer):
-    rto = serializers.DurationField(required=False, allow_null=True, min_value=NON_NEGATIVE,
+class ServiceSerializer(ModelSerializer):
+    rto = DurationField(required=False, allow_null=True, min_value=NON_NEGATIVE,
                                     help_text=_("Seconds or HH:MM:SS."))
-    rpo = serializers.DurationField(required=False, allow_null=True, min_value=NON_NEGATIVE,
+    rpo = DurationField(required=False, allow_null=True, min_value=NON_NEGATIVE,
                                     help_text=_("Seconds or HH:MM:SS."))
 
     class Meta:
@@ -49,7 +50,7 @@ class ServiceSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at"]
 
 
-class TierSerializer(serializers.ModelSerializer):
+class TierSerializer(ModelSerializer):
     class Meta:
         model = Tier
         fields = ["id", "level", "name", "description"]
@@ -58,13 +59,13 @@ class TierSerializer(serializers.ModelSerializer):
 def validate_channel_target(kind: str, target: str) -> None:
     """An e-mail channel needs an address; a webhook needs an http(s) URL."""
     if kind == ChannelKind.EMAIL:
-        validator = EmailValidator(message=_("Enter a valid e-mail address."))
+        validator, code = EmailValidator(message=_("Enter a valid e-mail address.")), "email"
     else:
-        validator = URLValidator(schemes=["http", "https"], message=_("Enter an http:// or https:// URL."))
+        validator, code = URLValidator(schemes=["http", "https"], message=_("Enter an http:// or https:// URL.")), "url"
     try:
         validator(target)
     except DjangoValidationError as exc:
-        raise serializers.ValidationError({"target": exc.messages}) from exc
+        raise serializers.ValidationError({"target": exc.messages}, code=code) from exc
 
 
 def keep_masked_target(attrs: dict, channel: NotificationChannel | None) -> None:
@@ -73,7 +74,7 @@ def keep_masked_target(attrs: dict, channel: NotificationChannel | None) -> None
         attrs["target"] = unmask(attrs["target"], channel.target, lambda t: shown_target(channel.kind, t))
 
 
-class NotificationChannelSerializer(serializers.ModelSerializer):
+class NotificationChannelSerializer(ModelSerializer):
     """`target` is written in full and read back masked: a webhook URL is a credential."""
 
     class Meta:
@@ -91,7 +92,7 @@ class NotificationChannelSerializer(serializers.ModelSerializer):
         return {**super().to_representation(instance), "target": instance.shown_target}
 
 
-class NestedChannelSerializer(serializers.ModelSerializer):
+class NestedChannelSerializer(ModelSerializer):
     """A channel inside its contact: `id` picks an existing one to update."""
 
     id = serializers.IntegerField(required=False)
@@ -101,14 +102,30 @@ class NestedChannelSerializer(serializers.ModelSerializer):
         fields = ["id", "kind", "target", "enabled"]
 
     def validate(self, attrs):
-        validate_channel_target(attrs["kind"], attrs["target"])
+        # A partial update of the contact leaves out what a channel does not change; a channel
+        # it names by id keeps its stored kind and target, a new one must give both.
+        stored = self._stored(attrs.get("id"))
+        kind = attrs.get("kind", getattr(stored, "kind", None))
+        target = attrs.get("target", getattr(stored, "target", None))
+        missing = {name: [_("This field is required.")] for name, value in (("kind", kind), ("target", target))
+                   if value is None}
+        if missing:
+            raise serializers.ValidationError(missing, code="required")
+        if "kind" in attrs or "target" in attrs:
+            validate_channel_target(kind, attrs.get("target", target))
         return attrs
+
+    def _stored(self, pk):
+        contact = getattr(self.root, "instance", None)
+        if pk is None or not isinstance(contact, Contact):
+            return None
+        return next((channel for channel in contact.channels.all() if channel.pk == pk), None)
 
     def to_representation(self, instance):
         return {**super().to_representation(instance), "target": instance.shown_target}
 
 
-class ContactSerializer(serializers.ModelSerializer):
+class ContactSerializer(ModelSerializer):
     work_days = serializers.ListField(
         child=serializers.IntegerField(min_value=0, max_value=6), required=False, max_length=7,
         help_text=_("Weekdays in the portal's time zone, Monday = 0."),
@@ -122,14 +139,15 @@ class ContactSerializer(serializers.ModelSerializer):
 
     def validate_work_days(self, value):
         if len(set(value)) != len(value):
-            raise serializers.ValidationError(_("Each weekday may appear only once."))
+            raise serializers.ValidationError(_("Each weekday may appear only once."), code="rule")
         return sorted(value)
 
     def validate(self, attrs):
         start = attrs.get("work_start", getattr(self.instance, "work_start", None))
         end = attrs.get("work_end", getattr(self.instance, "work_end", None))
         if start is not None and start == end:
-            raise serializers.ValidationError({"work_end": [_("Working hours must not start and end at once.")]})
+            raise serializers.ValidationError({"work_end": [_("Working hours must not start and end at once.")]},
+                                              code="rule")
         return attrs
 
     @transaction.atomic
@@ -165,12 +183,12 @@ class ContactSerializer(serializers.ModelSerializer):
         return contact
 
 
-class EscalationStepSerializer(serializers.ModelSerializer):
+class EscalationStepSerializer(ModelSerializer):
     position = serializers.IntegerField(required=False, min_value=0,
                                         help_text=_("Order of the step; defaults to its place in the list."))
-    after = serializers.DurationField(min_value=NON_NEGATIVE,
+    after = DurationField(min_value=NON_NEGATIVE,
                                       help_text=_("Delay from the trigger time: seconds or HH:MM:SS."))
-    contacts = serializers.PrimaryKeyRelatedField(many=True, required=False, queryset=Contact.objects.all())
+    contacts = PrimaryKeyRelatedField(many=True, required=False, queryset=Contact.objects.all())
 
     class Meta:
         model = EscalationStep
@@ -181,15 +199,15 @@ class EscalationStepSerializer(serializers.ModelSerializer):
     def validate(self, attrs):
         if not attrs.get("tier") and not attrs.get("contacts"):
             raise serializers.ValidationError(
-                {"tier": [_("A step needs a target: a tier or at least one contact.")]})
+                {"tier": [_("A step needs a target: a tier or at least one contact.")]}, code="rule")
         return attrs
 
 
-class EscalationPolicySerializer(serializers.ModelSerializer):
+class EscalationPolicySerializer(ModelSerializer):
     """A policy with its steps, validated and saved as one whole."""
 
     steps = EscalationStepSerializer(many=True, required=False)
-    repeat_every = serializers.DurationField(required=False, allow_null=True, min_value=timedelta(minutes=1),
+    repeat_every = DurationField(required=False, allow_null=True, min_value=timedelta(minutes=1),
                                              help_text=_("Seconds or HH:MM:SS; at least one minute."))
 
     class Meta:
@@ -206,7 +224,7 @@ class EscalationPolicySerializer(serializers.ModelSerializer):
             step.setdefault("position", index)
         positions = [step["position"] for step in steps]
         if len(set(positions)) != len(positions):
-            raise serializers.ValidationError(_("Step positions must be unique."))
+            raise serializers.ValidationError(_("Step positions must be unique."), code="rule")
         return steps
 
     def validate(self, attrs):
@@ -215,13 +233,13 @@ class EscalationPolicySerializer(serializers.ModelSerializer):
 
         if (get("repeat_limit") or 0) > 0 and not get("repeat_every"):
             raise serializers.ValidationError(
-                {"repeat_every": [_("Say how often to repeat when the repeat limit is above zero.")]})
+                {"repeat_every": [_("Say how often to repeat when the repeat limit is above zero.")]}, code="rule")
         same = EscalationPolicy.objects.filter(service=get("service"), severity=get("severity"))
         if self.instance is not None:
             same = same.exclude(pk=self.instance.pk)
         if same.exists():
             raise serializers.ValidationError(
-                {"severity": [_("This service already has a policy for this severity.")]})
+                {"severity": [_("This service already has a policy for this severity.")]}, code="unique")
         return attrs
 
     @transaction.atomic
@@ -249,7 +267,7 @@ class EscalationPolicySerializer(serializers.ModelSerializer):
             step.contacts.set(contacts)
 
 
-class MaintenanceWindowSerializer(serializers.ModelSerializer):
+class MaintenanceWindowSerializer(ModelSerializer):
     class Meta:
         model = MaintenanceWindow
         fields = ["id", "service", "starts_at", "ends_at", "reason", "created_by"]
@@ -259,12 +277,12 @@ class MaintenanceWindowSerializer(serializers.ModelSerializer):
         starts = attrs.get("starts_at", getattr(self.instance, "starts_at", None))
         ends = attrs.get("ends_at", getattr(self.instance, "ends_at", None))
         if starts and ends and ends <= starts:
-            raise serializers.ValidationError({"ends_at": [_("The window must end after it starts.")]})
+            raise serializers.ValidationError({"ends_at": [_("The window must end after it starts.")]}, code="rule")
         return attrs
 
 
-class IncidentSerializer(serializers.ModelSerializer):
-    service_name = serializers.CharField(source="service.name", read_only=True)
+class IncidentSerializer(ModelSerializer):
+    service_name = CharField(source="service.name", read_only=True)
     url = PageURLField("incidents:detail")
 
     class Meta:
@@ -288,14 +306,14 @@ class IncidentListSerializer(IncidentSerializer):
 class IncidentCreateSerializer(serializers.Serializer):
     """What `open_incident` needs; the answer is an IncidentSerializer."""
 
-    service = serializers.PrimaryKeyRelatedField(queryset=Service.objects.all())
-    title = serializers.CharField(max_length=200)
+    service = PrimaryKeyRelatedField(queryset=Service.objects.all())
+    title = CharField(max_length=200)
     severity = serializers.ChoiceField(choices=Severity.choices)
-    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=20000)
-    category = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+    description = CharField(required=False, allow_blank=True, default="", max_length=20000)
+    category = CharField(required=False, allow_blank=True, default="", max_length=100)
     scope = serializers.ChoiceField(choices=Scope.choices, default=Scope.PARTIAL)
     source = serializers.ChoiceField(choices=Source.choices, default=Source.API)
-    dedup_key = serializers.CharField(required=False, allow_blank=True, default="", max_length=200,
+    dedup_key = CharField(required=False, allow_blank=True, default="", max_length=200,
                                       help_text=_("While an incident with this key is open, a second call adds "
                                                   "to it instead of opening another."))
     impact_started_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
@@ -303,15 +321,15 @@ class IncidentCreateSerializer(serializers.Serializer):
 
 
 class ReopenSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    reason = CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
 class NoteSerializer(serializers.Serializer):
-    text = serializers.CharField(max_length=20000)
+    text = CharField(max_length=20000)
 
 
-class TimelineEventSerializer(serializers.ModelSerializer):
-    actor = serializers.CharField(read_only=True)
+class TimelineEventSerializer(ModelSerializer):
+    actor = CharField(read_only=True)
 
     class Meta:
         model = TimelineEvent
@@ -319,7 +337,7 @@ class TimelineEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class NotificationSerializer(serializers.ModelSerializer):
+class NotificationSerializer(ModelSerializer):
     class Meta:
         model = Notification
         fields = ["id", "incident", "escalation_round", "step", "repeat", "condition", "contact", "channel", "kind",
@@ -330,8 +348,8 @@ class NotificationSerializer(serializers.ModelSerializer):
         return {**super().to_representation(instance), "target": instance.shown_target}
 
 
-class ActionItemSerializer(serializers.ModelSerializer):
-    owner = serializers.PrimaryKeyRelatedField(queryset=Contact.objects.all(),
+class ActionItemSerializer(ModelSerializer):
+    owner = PrimaryKeyRelatedField(queryset=Contact.objects.all(),
                                                error_messages={"null": _("Each action item needs an owner.")})
     is_overdue = serializers.SerializerMethodField()
 
@@ -346,30 +364,32 @@ class ActionItemSerializer(serializers.ModelSerializer):
 
     def validate_description(self, value):
         if not value.strip():
-            raise serializers.ValidationError(_("Say what should be done."))
+            raise serializers.ValidationError(_("Say what should be done."), code="rule")
         return value
 
     def validate(self, attrs):
         due = attrs.get("due_date")
         today = self.context.get("today") or timezone.localdate()
         if self.instance is None and due and due < today:
-            raise serializers.ValidationError({"due_date": [_("A new action item cannot be due in the past.")]})
+            raise serializers.ValidationError({"due_date": [_("A new action item cannot be due in the past.")]},
+                                              code="rule")
         postmortem = attrs.get("postmortem", getattr(self.instance, "postmortem", None))
         if self.instance is not None and "postmortem" in attrs and attrs["postmortem"] != self.instance.postmortem:
-            raise serializers.ValidationError({"postmortem": [_("An action item cannot move to another postmortem.")]})
+            raise serializers.ValidationError({"postmortem": [_("An action item cannot move to another postmortem.")]},
+                                              code="immutable")
         if postmortem is not None and postmortem.status == PostmortemStatus.CLOSED:
-            raise serializers.ValidationError({"postmortem": [_("This postmortem is closed.")]})
+            raise serializers.ValidationError({"postmortem": [_("This postmortem is closed.")]}, code="closed")
         return attrs
 
 
-class PostmortemSerializer(serializers.ModelSerializer):
-    incident = serializers.PrimaryKeyRelatedField(queryset=Incident.objects.all())
+class PostmortemSerializer(ModelSerializer):
+    incident = PrimaryKeyRelatedField(queryset=Incident.objects.all())
     action_items = ActionItemSerializer(many=True, read_only=True)
-    downtime = serializers.DurationField(read_only=True)
+    downtime = DurationField(read_only=True, allow_null=True)
     url = PageURLField("incidents:postmortem", key="incident_id")
-    timeline_events = serializers.PrimaryKeyRelatedField(many=True, required=False,
+    timeline_events = PrimaryKeyRelatedField(many=True, required=False,
                                                          queryset=TimelineEvent.objects.all())
-    links = serializers.CharField(required=False, allow_blank=True, max_length=5000,
+    links = CharField(required=False, allow_blank=True, max_length=5000,
                                   help_text=_("One http(s) URL per line."))
 
     class Meta:
@@ -390,7 +410,8 @@ class PostmortemSerializer(serializers.ModelSerializer):
             try:
                 validator(link)
             except DjangoValidationError:
-                raise serializers.ValidationError(_("%(link)s is not an http(s) URL.") % {"link": link[:200]}) from None
+                raise serializers.ValidationError(_("%(link)s is not an http(s) URL.") % {"link": link[:200]},
+                                                  code="url") from None
         return "\n".join(links)
 
     def validate(self, attrs):
@@ -399,16 +420,18 @@ class PostmortemSerializer(serializers.ModelSerializer):
 
         incident = get("incident")
         if self.instance is not None and "incident" in attrs and attrs["incident"] != self.instance.incident:
-            raise serializers.ValidationError({"incident": [_("A postmortem cannot move to another incident.")]})
+            raise serializers.ValidationError({"incident": [_("A postmortem cannot move to another incident.")]},
+                                              code="immutable")
         if self.instance is None and Postmortem.objects.filter(incident=incident).exists():
-            raise serializers.ValidationError({"incident": [_("This incident already has a postmortem.")]})
+            raise serializers.ValidationError({"incident": [_("This incident already has a postmortem.")]},
+                                              code="unique")
         occurred, errors = get("occurred_at"), {}
         if occurred and get("detected_at") and get("detected_at") < occurred:
             errors["detected_at"] = [_("Detection cannot come before the incident occurred.")]
         if occurred and get("recovered_at") and get("recovered_at") < occurred:
             errors["recovered_at"] = [_("Recovery cannot come before the incident occurred.")]
         if errors:
-            raise serializers.ValidationError(errors)
+            raise serializers.ValidationError(errors, code="rule")
         for event in attrs.get("timeline_events", []):
             if event.incident_id != incident.pk:
                 raise serializers.ValidationError({"timeline_events": [_("Event %(id)s is not this incident's.")
@@ -416,11 +439,11 @@ class PostmortemSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class PostmortemListSerializer(serializers.ModelSerializer):
+class PostmortemListSerializer(ModelSerializer):
     """A postmortem in a list: what it is about and where it stands. The detail adds the write-up,
     its action items, timeline events and reviewers (nesting those per row cost 4× a bare list)."""
 
-    downtime = serializers.DurationField(read_only=True)
+    downtime = DurationField(read_only=True, allow_null=True)
     url = PageURLField("incidents:postmortem", key="incident_id")
 
     class Meta:
@@ -437,22 +460,38 @@ class MonthField(serializers.DateField):
     def __init__(self, **kwargs):
         super().__init__(input_formats=["%Y-%m"], **kwargs)
 
+    def to_internal_value(self, value):
+        # strptime also takes "2026-1" and " 2026-01"; the schema's pattern does not.
+        if not isinstance(value, str) or not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
+            self.fail("invalid", format="YYYY-MM")
+        return super().to_internal_value(value)
+
 
 class ReportQuerySerializer(serializers.Serializer):
     first = MonthField(required=False, help_text=_("First month, YYYY-MM."))
     last = MonthField(required=False, help_text=_("Last month, YYYY-MM."))
-    service = serializers.PrimaryKeyRelatedField(queryset=Service.objects.all(), required=False)
+    # An id, as the list filters take it: one that no service has gives an empty report.
+    service = serializers.IntegerField(required=False, min_value=0, max_value=MAX_ID)
     from_impact = serializers.BooleanField(required=False, default=False,
                                            help_text=_("Measure MTTR from the impact start instead of creation."))
+
+    def to_internal_value(self, data):
+        # DRF reads an empty query parameter as absent (and `from_impact=` as false); the schema
+        # promises a month, an id and a boolean.
+        blank = {name: [_("Give a value, or leave the parameter out.")] for name in self.fields
+                 if data.get(name) == ""}
+        if blank:
+            raise serializers.ValidationError(blank, code="blank")
+        return super().to_internal_value(data)
 
     def validate(self, attrs):
         first, last = attrs.get("first"), attrs.get("last")
         if first and last:
             if last < first:
-                raise serializers.ValidationError({"last": [_("The last month is before the first.")]})
+                raise serializers.ValidationError({"last": [_("The last month is before the first.")]}, code="rule")
             if (last.year - first.year) * 12 + last.month - first.month >= MAX_MONTHS:
                 raise serializers.ValidationError({"last": [_("A report covers at most %(months)d months.")
-                                                            % {"months": MAX_MONTHS}]})
+                                                            % {"months": MAX_MONTHS}]}, code="rule")
         return attrs
 
 
@@ -463,8 +502,8 @@ class StatsSerializer(serializers.Serializer):
 
 
 class ReportRowSerializer(serializers.Serializer):
-    key = serializers.CharField()
-    label = serializers.CharField()
+    key = CharField()
+    label = CharField()
     incidents = serializers.IntegerField()
     resolved = serializers.IntegerField()
     open = serializers.IntegerField()
@@ -481,8 +520,8 @@ class ReportRowSerializer(serializers.Serializer):
 
 
 class ReportPeriodSerializer(serializers.Serializer):
-    first = serializers.CharField()
-    last = serializers.CharField()
+    first = CharField()
+    last = CharField()
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
 
@@ -491,7 +530,7 @@ class ReportSerializer(serializers.Serializer):
     period = ReportPeriodSerializer()
     service = serializers.IntegerField(allow_null=True)
     from_impact = serializers.BooleanField()
-    time_zone = serializers.CharField()
+    time_zone = CharField()
     total = ReportRowSerializer()
     by_severity = ReportRowSerializer(many=True)
     by_month = ReportRowSerializer(many=True)

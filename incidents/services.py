@@ -213,12 +213,12 @@ def _transition(incident: Incident, action: str, to: str, by, now: datetime, cha
     with transaction.atomic():
         fresh = fresh or _current(incident)
         if fresh["status"] not in allowed:
-            # Stale caller (someone else moved it meanwhile): a conflict; else simply not allowed.
+            # Not allowed from the status it has now: a conflict with its current state.
             raise DomainError(
                 _("Cannot %(action)s an incident that is %(status)s.")
                 % {"action": ACTION_LABELS[action], "status": Status(fresh["status"]).label},
                 code="invalid_transition",
-                conflict=fresh["status"] != incident.status,
+                conflict=True,
             )
         # Conditional on the status just read: if another request changed it in
         # between (acknowledge racing resolve), we change nothing and say so.

@@ -1,14 +1,13 @@
 """Read-only API over django-q2's background-task history and schedules."""
 
-import django_filters
 from django_q.models import Schedule, Task
 from rest_framework import viewsets
 
-from portal.filters import IsoDateTimeFilter
+from portal.filters import FilterSet, IsoDateTimeFilter
 from portal.serializers import ScheduleSerializer, TaskSerializer
 
 
-class TaskFilter(django_filters.FilterSet):
+class TaskFilter(FilterSet):
     started_after = IsoDateTimeFilter(field_name="started", lookup_expr="gte")
     started_before = IsoDateTimeFilter(field_name="started", lookup_expr="lt")
 
@@ -20,6 +19,8 @@ class TaskFilter(django_filters.FilterSet):
 class TaskViewSet(viewsets.ReadOnlyModelViewSet):
     """Finished background tasks, newest first (failures are always kept)."""
 
+    lookup_value_regex = "[0-9a-f]{32}"  # django-q2's task ids are uuid4().hex
+
     queryset = Task.objects.defer("args", "kwargs").order_by("-stopped", "-id")
     serializer_class = TaskSerializer
     filterset_class = TaskFilter
@@ -29,6 +30,8 @@ class TaskViewSet(viewsets.ReadOnlyModelViewSet):
 
 class ScheduleViewSet(viewsets.ReadOnlyModelViewSet):
     """Registered background schedules; they are managed by the portal, not edited here."""
+
+    lookup_value_regex = "[0-9]{1,18}"
 
     queryset = Schedule.objects.order_by("name")
     serializer_class = ScheduleSerializer

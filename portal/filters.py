@@ -3,10 +3,15 @@
 from datetime import UTC
 
 import django_filters
+from django import forms
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema_field
+
+from portal.serializers import MAX_ID
 
 
 class UTCIsoDateTimeField(IsoDateTimeField):
@@ -28,6 +33,54 @@ class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UTCIsoDateTimeField
 
 
+@extend_schema_field({"type": "integer", "minimum": 0, "maximum": MAX_ID})
+class IdFilter(django_filters.NumberFilter):
+    """A related row by its id. An id no row has matches nothing (an empty list), as any
+    other value that matches nothing; only what is not such an integer is refused (400)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, min_value=0, max_value=MAX_ID, **kwargs)
+
+
+class StrictBooleanField(forms.Field):
+    """`true` or `false`, as the schema says; anything else is refused, not ignored."""
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        if value in ("true", "false"):
+            return value == "true"
+        raise ValidationError(_("Enter true or false."), code="invalid")
+
+
+class BooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
+class FilterSet(django_filters.FilterSet):
+    """The base of every API filter set: relations filtered by id, booleans strictly, and a
+    parameter given empty is refused unless it is text (django-filter ignores it: `?service=`
+    answered the whole list, where the schema promises an integer)."""
+
+    FILTER_DEFAULTS = {
+        **django_filters.FilterSet.FILTER_DEFAULTS,
+        models.ForeignKey: {"filter_class": IdFilter},
+        models.OneToOneField: {"filter_class": IdFilter},
+        models.BooleanField: {"filter_class": BooleanFilter},
+    }
+
+    def is_valid(self):
+        valid = self.is_bound and self.form.is_valid()
+        for name, filter_ in self.filters.items():
+            if self.data.get(name) == "" and not isinstance(filter_, django_filters.CharFilter):
+                self.form.add_error(name, ValidationError(_("Give a value, or leave the parameter out."),
+                                                          code="blank"))
+                valid = False
+        return valid
+
+
 class FilterBackend(DjangoFilterBackend):
     """django-filter's backend, at no cost when the query string names none of the filters.
 
@@ -38,6 +91,7 @@ class FilterBackend(DjangoFilterBackend):
     queryset is answered as it is; the generated classes are made once per view.
     """
 
+    filterset_base = FilterSet
     _generated: dict[tuple[type, type], type] = {}
 
     def get_filterset_class(self, view, queryset=None):

@@ -47,7 +47,7 @@ def too_large(request):
     limit = settings.MAX_REQUEST_BYTES // (1024 * 1024)
     message = _("The request is too large: at most %(limit)d MiB may be sent.") % {"limit": limit}
     if request.path_info.startswith("/api/"):
-        return JsonResponse({"detail": message, "code": "too_large"}, status=413)
+        return JsonResponse({"detail": message, "code": "too_large", "codes": ["too_large"]}, status=413)
     return render(request, "413.html", {"message": message}, status=413)
 
 
@@ -76,3 +76,21 @@ class SessionLanguageMiddleware:
         if language and request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) != language:
             languages.set_language_cookie(response, language)
         return response
+
+
+class RepeatedQueryParameterMiddleware:
+    """An API query parameter given twice is refused (400): every parameter of the API takes one
+    value, and Django would silently keep the last (`?page_size=500&page_size=5`)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path_info.startswith("/api/"):
+            repeated = sorted(key for key, values in request.GET.lists() if len(values) > 1)
+            if repeated:
+                message = _("Give each parameter once.")
+                body = {key: [message] for key in repeated}
+                return JsonResponse({**body, "detail": message, "code": "repeated", "codes": ["repeated"]},
+                                    status=400)
+        return self.get_response(request)

@@ -1,4 +1,10 @@
+import re
+from datetime import timedelta
+
+from django.core.validators import EmailValidator, URLValidator
+from django.db import models
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from django_q.models import Schedule, Task
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -24,6 +30,81 @@ class PageURLField(serializers.Field):
         if not hasattr(self, "_prefix"):
             self._prefix, self._suffix = reverse(self.view_name, args=[_KEY]).split(str(_KEY))
         return f"{self._prefix}{getattr(instance, self.key)}{self._suffix}"
+
+
+# What the API takes, as its schema says it (portal/schema.py publishes the same bounds):
+# ids fit a 64-bit column, durations are written as DRF writes them back, text is text.
+MAX_ID = 10**18 - 1
+MAX_SECONDS = 10**9
+DURATION_PATTERN = r"^(\d{1,6} )?(\d{1,2}:)?(\d{1,2}:)?\d{1,7}(\.\d{1,6})?$"
+
+
+class CharField(serializers.CharField):
+    """Text, and only text: DRF's own turns a number into its string (`"name": 0` → "0")."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class DurationField(serializers.DurationField):
+    """`[DD ][[HH:]MM:]SS[.uuuuuu]` (the form DRF writes durations in) or a number of seconds.
+    ISO 8601 and PostgreSQL's forms, which DRF's own also reads, are not published, so not taken."""
+
+    default_error_messages = {"pattern": _("Write a duration as [DD ][[HH:]MM:]SS (e.g. 00:30:00 or "
+                                           "1 00:00:00) or as a number of seconds from 0 to %(max)d.")}
+    pattern = re.compile(DURATION_PATTERN)
+
+    def to_internal_value(self, data):
+        if isinstance(data, int | float) and not isinstance(data, bool) and 0 <= data <= MAX_SECONDS:
+            return timedelta(seconds=data)
+        if not isinstance(data, str) or not self.pattern.match(data):
+            raise serializers.ValidationError(self.error_messages["pattern"] % {"max": MAX_SECONDS}, code="invalid")
+        return super().to_internal_value(data)
+
+
+class URLField(serializers.URLField):
+    """Django's URLValidator is stricter than the schema's `uri` format: its refusal has its own code."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators = [URLValidator(message=self.error_messages["invalid"], code="url")
+                           if isinstance(validator, URLValidator) else validator for validator in self.validators]
+
+
+class EmailField(serializers.EmailField):
+    """Django's EmailValidator is stricter than the schema's `email` format: its refusal has its own code."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators = [EmailValidator(message=self.error_messages["invalid"], code="email")
+                           if isinstance(validator, EmailValidator) else validator for validator in self.validators]
+
+
+class PrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    """A related row by id. An integer beyond any id is refused as such, not sent to the database."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, int) and not isinstance(data, bool) and not 0 <= data <= MAX_ID:
+            raise serializers.ValidationError(_("Ids are whole numbers from 0 to %(max)d.") % {"max": MAX_ID},
+                                              code="invalid")
+        return super().to_internal_value(data)
+
+
+class ModelSerializer(serializers.ModelSerializer):
+    """The base of the API's model serializers: the fields above for the model's columns."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: CharField,
+        models.TextField: CharField,
+        models.SlugField: CharField,
+        models.DurationField: DurationField,
+        models.URLField: URLField,
+        models.EmailField: EmailField,
+    }
+    serializer_related_field = PrimaryKeyRelatedField
 
 
 class TaskSerializer(serializers.ModelSerializer):

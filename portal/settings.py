@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "portal.middleware.SessionLanguageMiddleware",
     # Before any view reads the body; after auth so its 413 page has the menu.
     "portal.middleware.BodySizeLimitMiddleware",
+    "portal.middleware.RepeatedQueryParameterMiddleware",
     "portal.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -214,6 +215,9 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["portal.permissions.RolePermission"],
+    # JSON in: a form or multipart body cannot say null, so its "null" reached fields as text.
+    # Uploads (runbook imports) name their own parsers.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "portal.pagination.PortalPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
@@ -235,6 +239,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "portal.schema.describe_ids_and_links"],
     # Several models have a "kind" or "status"; name each enum after its model.
     "ENUM_NAME_OVERRIDES": {
         "ChannelKindEnum": "incidents.models.ChannelKind",

@@ -12,7 +12,18 @@ from incidents import api as incidents_api
 from portal import api, views
 from probes import api as probes_api
 
-router = DefaultRouter(trailing_slash=False)
+
+class Router(DefaultRouter):
+    """Ids in URLs are integers that fit the database's 64-bit column: anything else matches
+    no route (404) instead of reaching the database (a 500 on "…/null/…" or 2**64)."""
+
+    def get_lookup_regex(self, viewset, lookup_prefix=""):
+        if not hasattr(viewset, "lookup_value_regex"):
+            viewset.lookup_value_regex = "[0-9]{1,18}"
+        return super().get_lookup_regex(viewset, lookup_prefix)
+
+
+router = Router(trailing_slash=False)
 router.register("tasks", api.TaskViewSet)
 router.register("schedules", api.ScheduleViewSet)
 router.register("services", incidents_api.ServiceViewSet)

@@ -176,5 +176,5 @@ def audit(request):
 def page_not_found(request, exception):
     """404: JSON under /api/ (an API client parses the answer, e.g. /api/v1/incidents/1.5), the page elsewhere."""
     if request.path_info.startswith("/api/"):
-        return JsonResponse({"detail": _("Not found.")}, status=404)
+        return JsonResponse({"detail": _("Not found."), "code": "not_found", "codes": ["not_found"]}, status=404)
     return defaults.page_not_found(request, exception)

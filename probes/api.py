@@ -1,6 +1,5 @@
 """REST API of the probes app: probes (CRUD + run), results, heartbeat pings."""
 
-import django_filters
 from django.contrib.auth.decorators import login_not_required
 from django.db import transaction
 from django.db.models import F
@@ -21,7 +20,7 @@ from rest_framework.decorators import (
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 
-from portal.filters import FilterBackend, IsoDateTimeFilter
+from portal.filters import FilterBackend, FilterSet, IsoDateTimeFilter
 from portal.pagination import AppendOnlyPagination
 from portal.permissions import Public
 from probes import services
@@ -29,7 +28,7 @@ from probes.models import Kind, Probe, ProbeResult
 from probes.serializers import ProbeResultSerializer, ProbeSerializer
 
 
-class ProbeFilter(django_filters.FilterSet):
+class ProbeFilter(FilterSet):
     class Meta:
         model = Probe
         fields = ["service", "kind", "status", "enabled", "alerting"]
@@ -66,7 +65,7 @@ class ProbeViewSet(viewsets.ModelViewSet):
         return Response(ProbeResultSerializer(result).data)
 
 
-class ResultFilter(django_filters.FilterSet):
+class ResultFilter(FilterSet):
     after = IsoDateTimeFilter(field_name="at", lookup_expr="gte")
     before = IsoDateTimeFilter(field_name="at", lookup_expr="lt")
 

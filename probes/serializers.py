@@ -5,11 +5,12 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from portal.serializers import ModelSerializer
 from probes.kinds import validate_probe
 from probes.models import Probe, ProbeResult, unmask_config
 
 
-class ProbeSerializer(serializers.ModelSerializer):
+class ProbeSerializer(ModelSerializer):
     service_name = serializers.SerializerMethodField()
     ping_url = serializers.SerializerMethodField()
 
@@ -52,7 +53,7 @@ class ProbeSerializer(serializers.ModelSerializer):
                                       timeout=current("timeout"), warning=current("warning"),
                                       critical=current("critical"))
         if errors:
-            raise serializers.ValidationError(errors)
+            raise serializers.ValidationError(errors, code="config")  # rules of the probe's kind
         attrs["config"] = cleaned
         return attrs
 
@@ -66,7 +67,7 @@ def ping_url(probe) -> str:
     return settings.BASE_URL + reverse("heartbeat", args=[probe.token])
 
 
-class ProbeResultSerializer(serializers.ModelSerializer):
+class ProbeResultSerializer(ModelSerializer):
     class Meta:
         model = ProbeResult
         fields = ["id", "probe", "at", "status", "value", "latency_ms", "message"]

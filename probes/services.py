@@ -214,7 +214,8 @@ def dedup_key(probe: Probe) -> str:
 def run_probe(*, probe: Probe) -> ProbeResult:
     """Run one probe now (the "run now" button), bounded by its timeout."""
     if probe.is_heartbeat:
-        raise DomainError(_("A heartbeat is pushed by its job; it cannot be run from here."), code="heartbeat")
+        raise DomainError(_("A heartbeat is pushed by its job; it cannot be run from here."), code="heartbeat",
+                          conflict=True)
     [outcome] = run_checks([probe], pool_size=1)
     return record_results(outcomes=[outcome])[0]
 

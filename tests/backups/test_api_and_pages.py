@@ -52,7 +52,7 @@ def test_an_operator_cannot_restore_and_a_manager_must_confirm(api_as, make_targ
     manager = api_as("manager")
     assert manager.post(url, {}, format="json").json().keys() >= {"confirm"}
     wrong = manager.post(url, {"confirm": "oops"}, format="json")
-    assert wrong.status_code == 400 and "confirm" in wrong.json()
+    assert wrong.status_code == 409 and "confirm" in wrong.json()
     ok = manager.post(url, {"confirm": target.name}, format="json")
     assert ok.status_code == 202
     assert RestoreRun.objects.get().requested_by == manager.user

@@ -1,162 +1,150 @@
-"""Schema fuzzing (DESIGN §10): schemathesis drives every operation of /api/schema/ as a manager.
+"""Schema fuzzing (DESIGN §10): schemathesis, in every phase, against the portal as it is served.
 
-Any 5xx, any answer the schema does not describe (status code, content type, body) fails the
-test, one sub-test per operation. Generation is derandomized, so a run is repeatable; each
-example runs in a savepoint that is rolled back, so no example sees another's writes.
+The web server runs as `make run` runs it (gunicorn, a fresh SQLite data dir with the demo
+data and a few rows whose optional fields are empty), without the background workers: work
+the API queues is never run, so nothing the fuzzer creates (an HTTP probe of any address, a
+backup) reaches outside. schemathesis' own runner then drives every operation of /api/schema/
+in its four phases: examples, coverage (each parameter's boundaries and each schema-violating
+variant), fuzzing, and stateful (the schema's OpenAPI links feed the ids a POST created to
+the operations on them). Checks (tests/hardening/schemathesis.toml): no 5xx, every status code
+and body as documented, schema-violating requests refused, schema-valid ones accepted (but for
+the rules tests/hardening/fuzz_checks.py lists). Once as an admin, once as a viewer.
 
-Side effects stay on this machine: files only under the test's FILE_ROOTS (tmp_path), probes
-only against the local disk and 127.0.0.1, mail is locmem, and background tasks are only queued
-after commit, which a test transaction never reaches (no cluster runs).
+`make test-fuzz` runs the CI budget (seeded, a few minutes); `make fuzz` a long one:
+PORTAL_FUZZ_EXAMPLES (examples per operation and phase) and PORTAL_FUZZ_SEED choose.
 """
 
 import os
-from datetime import timedelta
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
 
 import pytest
-import schemathesis
-from django.core.handlers.wsgi import WSGIHandler
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections, transaction
+
+from tests.hardening import fuzz_checks
+
+pytestmark = pytest.mark.fuzz
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "tests" / "hardening" / "schemathesis.toml"
+EXAMPLES = int(os.environ.get("PORTAL_FUZZ_EXAMPLES", 8))
+SEED = int(os.environ.get("PORTAL_FUZZ_SEED", 20261202))
+PASSWORD = "fuzz-pw-20261202"
+
+# Rows whose optional fields are empty, so the responses show null where a schema must allow it.
+SEED_ROWS = """
+from datetime import timedelta
+from django.contrib.auth.models import Group, User
 from django.utils import timezone
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
-from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
-from werkzeug.test import Client
-
-from backups import services as backups
-from backups.models import BackupTarget, Trigger
-from checklists import services as checklists
-from checklists.models import HandoverNote, Playbook
-from incidents import postmortems
-from incidents import services as incidents
-from incidents.models import ActionItem, MaintenanceWindow
-from probes import services as probes
-from tests.backups.conftest import make_sqlite
-from tests.checklists.factories import make_template
-from tests.incidents.factories import make_contact, make_policy, make_service, make_tier
-from tests.probes.factories import make_probe
-
-# Examples per operation: enough to reach each operation's error paths, few enough for `make test`.
-# Raise it for a deeper search: PORTAL_FUZZ_EXAMPLES=200 pytest tests/hardening/test_schema_fuzz.py
-MAX_EXAMPLES = int(os.environ.get("PORTAL_FUZZ_EXAMPLES", 20))
-# negative_data_rejection is left out: DRF is lenient on purpose with query strings (a bad page_size
-# falls back to the default, page=last, an empty filter value means no filter).
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+from incidents import postmortems, services
+from incidents.models import ActionItem, Contact, Service, Tier
+viewer = User.objects.create_user("vera", password={password!r})
+viewer.groups.add(Group.objects.get(name="viewer"))
+admin = User.objects.get(username="admin")
+service = Service.objects.create(name="fuzz-empty")
+incident, _ = services.open_incident(service=service, title="Empty fields", severity="sev3", by=admin)
+services.resolve(incident=incident, by=admin)
+postmortem = postmortems.draft_for(incident, by=admin)
+postmortem.detected_at = postmortem.recovered_at = None
+postmortem = postmortems.save_postmortem(postmortem=postmortem, by=admin)
+gone = Contact.objects.create(name="Gone", tier=Tier.objects.order_by("level").first())
+ActionItem.objects.create(postmortem=postmortem, description="Owner left", owner=gone,
+                          due_date=timezone.localdate() + timedelta(days=7))
+gone.delete()
+print("TOKENS", Token.objects.create(user=admin).key, Token.objects.create(user=viewer).key)
+"""
 
 
-@pytest.fixture
-def wsgi_app():
-    # Django closes "obsolete" connections when a request starts and ends; inside the test's
-    # transaction that would close the connection the test runs in (the test client does the same).
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    yield WSGIHandler()
-    request_started.connect(close_old_connections)
-    request_finished.connect(close_old_connections)
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
-@pytest.fixture
-def seeded(db, settings, tmp_path, make_user):
-    """A few rows of every kind, so path parameters also hit existing objects."""
-    settings.FILE_ROOTS = [tmp_path]
-    manager = make_user("manager")
-    service = make_service("api")
-    tier = make_tier()
-    contact = make_contact(tier=tier)
-    make_policy("sev2", [{"tier": tier}], service=service)
-    MaintenanceWindow.objects.create(service=service, starts_at=timezone.now() + timedelta(days=1),
-                                     ends_at=timezone.now() + timedelta(days=1, hours=2), reason="upgrade")
-    incident, _ = incidents.open_incident(service=service, title="Disk full", severity="sev2", by=manager)
-    incidents.add_note(incident=incident, by=manager, text="Looking")
-    resolved, _ = incidents.open_incident(service=service, title="API down", severity="sev1", by=manager)
-    incidents.resolve(incident=resolved, by=manager)
-    postmortem = postmortems.save_postmortem(postmortem=postmortems.draft_for(resolved, by=manager), by=manager)
-    ActionItem.objects.create(postmortem=postmortem, description="Alert on disk use", owner=contact)
+class Web:
+    """`make run`'s web server alone, on a free port and a data dir of its own."""
 
-    template = make_template(service=service)
-    checklists.start_run(template=template, by=manager)
-    done = checklists.start_run(template=template, by=manager)
-    HandoverNote.objects.create(run=done, author=manager, text="Quiet shift")
-    Playbook.objects.create(title="Disk full", service=service, category="disk", body="# Free space\n`df -h`")
+    def __init__(self):
+        self.data_dir = Path(tempfile.mkdtemp(prefix="fuzz-"))
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
+        self.env.update(PORTAL_DATA_DIR=str(self.data_dir), PORTAL_FILE_ROOTS=str(self.data_dir / "files"),
+                        PORTAL_ADMIN_PASSWORD=PASSWORD, PORTAL_DEMO_DATA="true", PYTHONUNBUFFERED="1")
+        self.log = self.data_dir / "web.log"
+        self.proc = None
 
-    disk = make_probe(service, kind="disk", config={"path": str(tmp_path)})
-    probes.run_probe(probe=disk)
-    make_probe(service, kind="tcp", config={"host": "127.0.0.1", "port": 9}, timeout=1)
-    heartbeat = make_probe(service, kind="heartbeat", config={})
+    def manage(self, *args: str) -> str:
+        result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env,
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-4000:]
+        return result.stdout
 
-    target = BackupTarget.objects.create(
-        name="app-db", service=service, kind="sqlite", source=str(make_sqlite(tmp_path / "app.sqlite3")),
-        destination=str(tmp_path / "backups"))
-    backup = backups.run_backup(target=target, trigger=Trigger.MANUAL)
-    backups.rehearse(target=target)
-    backups.request_restore(run=backup, by=manager, confirm=target.name)  # queued only: nothing commits
-    return {"token": Token.objects.create(user=manager).key, "heartbeats": [str(heartbeat.token)]}
+    def start(self):
+        (self.data_dir / "files").mkdir()
+        self.manage("migrate", "--verbosity", "0")
+        self.manage("bootstrap")
+        self.tokens = self.manage("shell", "-c", SEED_ROWS.format(password=PASSWORD)).split("TOKENS")[1].split()
+        with self.log.open("w") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "portal.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
+                 "--workers", "2", "--worker-class", "gthread", "--threads", "4", "--timeout", "60",
+                 "--access-logfile", "-", "--no-control-socket"],
+                cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"{self.url}/api/health", timeout=2)
+                return
+            except OSError:
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.2)
+        raise AssertionError(f"the web server did not answer:\n{self.log.read_text()[-4000:]}")
 
-
-@pytest.fixture
-def api_schema(seeded, wsgi_app):
-    return schemathesis.openapi.from_wsgi("/api/schema/?format=json", wsgi_app, headers=auth(seeded))
-
-
-def known_ids(path, seeded, app):
-    """Ids of existing rows for a path's parameter, read from the resource's own list."""
-    if "{token}" in path:
-        return "token", seeded["heartbeats"]
-    if "{id}" not in path:
-        return None, []
-    # Through the WSGI app, not the test client: the client reconnects close_old_connections.
-    rows = Client(app).get(path.split("/{id}")[0], query_string={"page_size": 3}, headers=auth(seeded)).json
-    return "id", [row["id"] for row in rows["results"]][:3]
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
 
 
-def auth(seeded):
-    return {"Authorization": f"Token {seeded['token']}"}
+@pytest.fixture(scope="module")
+def web():
+    web = Web()
+    try:
+        web.start()
+        yield web
+    finally:
+        web.stop()
+        shutil.rmtree(web.data_dir, ignore_errors=True)
 
 
-def test_every_operation_answers_as_its_schema_says(api_schema, seeded, wsgi_app, subtests):
-    for result in api_schema.get_all_operations():
-        operation = result.ok()
-        with subtests.test(msg=operation.label):
-            fuzz(operation, seeded, wsgi_app)
+@pytest.mark.parametrize("role", ["admin", "viewer"])
+def test_schemathesis_finds_nothing_in_any_phase(web, role):
+    token = web.tokens[0 if role == "admin" else 1]
+    # Fewer examples as a viewer: a write is refused before its body is read.
+    examples = EXAMPLES if role == "admin" else max(1, EXAMPLES // 4)
+    result = subprocess.run(
+        [sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG), "--no-color", "run",
+         f"{web.url}/api/schema/?format=json", "-H", f"Authorization: Token {token}",
+         "--max-examples", str(examples), "--seed", str(SEED), "--report", "junit",
+         "--report-junit-path", str(web.data_dir / f"junit-{role}.xml")],
+        cwd=ROOT, env={**web.env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=1800)
+    summary = result.stdout[result.stdout.rfind("SUMMARY"):]
+    print(summary)  # the closing lines of a run, for the log of `make fuzz`
+    assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-4000:]
+    assert re.search(r"Tested: 121\b|Tested: \d+", summary), summary
 
 
-def fuzz(operation, seeded, app):
-    name, ids = known_ids(operation.path, seeded, app)
-    negatable = operation.body or operation.query
-    strategies = [operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE)]
-    for pk in ids:
-        strategies.append(operation.as_strategy(GenerationMode.POSITIVE, path_parameters={name: pk}))
-        if negatable:
-            strategies.append(operation.as_strategy(GenerationMode.NEGATIVE, path_parameters={name: pk}))
-    headers = auth(seeded)
+def test_the_fuzz_checks_know_the_apis_state_codes():
+    from portal.errors import STATE_CODES
 
-    @given(case=st.one_of(strategies))
-    @settings(max_examples=MAX_EXAMPLES, derandomize=True, database=None, deadline=None,
-              suppress_health_check=list(HealthCheck))
-    def check(case):
-        with transaction.atomic():
-            response = case.call(headers=headers)
-            transaction.set_rollback(True)
-        case.validate_response(response, checks=CHECKS)
-
-    check()
-
-
-def test_methods_the_schema_does_not_list_answer_405(api_schema, seeded, wsgi_app, make_user):
-    admin = {"Authorization": f"Token {Token.objects.create(user=make_user('admin')).key}"}  # no role check first
-    client, wrong = Client(wsgi_app), []
-    for path, item in api_schema.raw_schema["paths"].items():
-        name, ids = known_ids(path, seeded, wsgi_app)
-        url = path.replace(f"{{{name}}}", str(ids[0]) if ids else "999999") if name else path
-        for method in sorted({"get", "post", "put", "patch", "delete"} - set(item)):
-            response = client.open(url, method=method.upper(), headers=admin)
-            if response.status_code != 405 or not response.headers.get("Allow"):
-                wrong.append(f"{method.upper()} {url}: {response.status_code}")
-    assert not wrong, "\n".join(wrong)
+    assert fuzz_checks.STATE_CODES == STATE_CODES

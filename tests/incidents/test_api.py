@@ -244,11 +244,11 @@ def test_duplicate_positions_and_repeats_without_interval_are_400(api_as, tier):
     assert response.status_code == 400 and "repeat_every" in response.json()
 
 
-def test_a_second_policy_for_the_same_service_and_severity_is_a_400(api_as, tier):
+def test_a_second_policy_for_the_same_service_and_severity_is_a_409(api_as, tier):
     api = api_as("manager")
     make_policy("sev1", [{"tier": tier}])
     response = api.post(f"{API}/escalation-policies", valid_policy(tier), format="json")
-    assert response.status_code == 400 and "severity" in response.json()
+    assert response.status_code == 409 and "severity" in response.json()
 
 
 @pytest.mark.parametrize(("kind", "target"), [

@@ -258,7 +258,7 @@ def test_the_api_files_a_postmortem_adds_items_submits_and_only_a_manager_publis
     assert operator.post(f"/api/v1/postmortems/{pk}/publish").status_code == 403
     manager = api_as("manager")
     assert manager.post(f"/api/v1/postmortems/{pk}/publish").data["status"] == "published"
-    assert manager.post(f"/api/v1/postmortems/{pk}/publish").status_code == 400
+    assert manager.post(f"/api/v1/postmortems/{pk}/publish").status_code == 409
     done = operator.post(f"/api/v1/action-items/{item.data['id']}/complete")
     assert done.status_code == 200 and done.data["status"] == "done"
     assert operator.get(f"/api/v1/postmortems/{pk}").data["status"] == "closed"
@@ -282,7 +282,7 @@ def test_the_api_answers_bad_input_with_field_errors(api_as, incident, owners):
     assert past.status_code == 400 and "due_date" in past.data
     again = api.post("/api/v1/postmortems", {"incident": incident.pk, "title": "x", "severity": "sev1",
                                             "occurred_at": "2026-03-08T10:00:00Z"}, format="json")
-    assert again.status_code == 400 and "incident" in again.data
+    assert again.status_code == 409 and "incident" in again.data
 
 
 @pytest.mark.parametrize("resource", ["postmortems", "action-items"])

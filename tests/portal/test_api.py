@@ -73,7 +73,8 @@ def test_every_role_reads_the_api_root(api_as, role):
 def test_an_api_url_that_matches_no_route_answers_json_and_pages_keep_their_page(api_as, client_as):
     # Found by the schema fuzz test: /api/v1/incidents/1.5 answered the HTML 404 page.
     response = api_as("viewer").get("/api/v1/incidents/1.5")
-    assert response.status_code == 404 and response.json() == {"detail": "Not found."}
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found.", "code": "not_found", "codes": ["not_found"]}
     page = client_as("viewer").get("/incidents/no-such-page/")
     assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
 
@@ -82,13 +83,15 @@ def test_a_search_with_a_null_character_answers_the_one_error_shape(api_as):
     # Found by the schema fuzz test: DRF's SearchFilter answered a bare list.
     response = api_as("viewer").get("/api/v1/tasks", {"search": "a\x00b"})
     assert response.status_code == 400
-    assert response.json() == {"detail": ["Null characters are not allowed."]}
+    assert response.json() == {"detail": "Null characters are not allowed.", "code": "null_characters_not_allowed",
+                               "codes": ["null_characters_not_allowed"]}
 
 
 def test_the_schema_documents_the_errors_each_operation_can_answer(api_as):
     paths = api_as("viewer").get("/api/schema/", {"format": "json"}).json()["paths"]
-    assert set(paths["/api/v1/incidents"]["post"]["responses"]) == {"200", "201", "400", "401", "403", "409", "413"}
-    assert set(paths["/api/v1/incidents"]["get"]["responses"]) == {"200", "400", "401", "403", "404"}
+    assert set(paths["/api/v1/incidents"]["post"]["responses"]) == {"200", "201", "400", "401", "403", "409", "413",
+                                                                          "415"}
+    assert set(paths["/api/v1/incidents"]["get"]["responses"]) == {"200", "400", "401", "403", "404", "414"}
     assert set(paths["/api/v1/incidents/{id}"]["get"]["responses"]) == {"200", "401", "403", "404"}
     assert set(paths["/api/v1/heartbeats/{token}"]["post"]["responses"]) == {"200", "404", "413", "429"}
     assert set(paths["/api/health"]["get"]["responses"]) == {"200", "503"}

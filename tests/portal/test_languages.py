@@ -122,7 +122,7 @@ def test_api_domain_errors_follow_accept_language(api_as):
     incident, _ = services.open_incident(service=make_service("api"), title="API down", severity="sev2")
     services.resolve(incident=incident, by=api.user)
     response = api.post(f"/api/v1/incidents/{incident.pk}/acknowledge", HTTP_ACCEPT_LANGUAGE="ko")
-    assert response.status_code == 400
+    assert response.status_code == 409
     status = korean("resolved")
     expected = korean("Cannot %(action)s an incident that is %(status)s.", action=korean("acknowledge"),
                       status=status)
