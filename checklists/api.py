@@ -183,5 +183,7 @@ class RunbookImportViewSet(viewsets.ViewSet):
                 return Response({"dry_run": True, "plan": plan.as_dict()})
             result = importer.import_plan(plan=plan, service=data.get("service"))
         except importer.RunbookError as exc:
-            return Response({"file": exc.problems, "code": exc.code}, status=status.HTTP_400_BAD_REQUEST)
+            # The one error shape, with every problem under `file` (each with its line number).
+            return Response({"file": exc.problems, "detail": exc.message, "code": exc.code, "codes": [exc.code]},
+                            status=status.HTTP_400_BAD_REQUEST)
         return Response({"dry_run": False, "plan": plan.as_dict(), **result.as_dict()})

@@ -15,7 +15,7 @@ from checklists.models import (
     Section,
     Template,
 )
-from portal.serializers import CharField, ModelSerializer, PrimaryKeyRelatedField
+from portal.serializers import BooleanField, CharField, ModelSerializer, PrimaryKeyRelatedField
 
 # Named choice fields: several apps have a "kind" or "status" enum, and the
 # OpenAPI schema needs each to have its own name (see the ENUM_NAME_OVERRIDES note).
@@ -120,7 +120,7 @@ class TickSerializer(serializers.Serializer):
                                     help_text=_("Required unless from_probe is set."))
     note = CharField(required=False, allow_blank=True, max_length=2000)
     value = CharField(required=False, allow_blank=True, max_length=200)
-    from_probe = serializers.BooleanField(required=False, default=False)
+    from_probe = BooleanField(required=False, default=False)
 
     def validate(self, data):
         if not data.get("from_probe") and not data.get("state"):
@@ -173,7 +173,7 @@ class RunbookImportSerializer(serializers.Serializer):
     file = serializers.FileField()
     service = PrimaryKeyRelatedField(
         queryset=Template._meta.get_field("service").related_model.objects, required=False)
-    dry_run = serializers.BooleanField(default=True)
+    dry_run = BooleanField(default=True)
     choices = serializers.JSONField(required=False, binary=True, help_text=_(
         'Per section key: {"action": "template"|"playbook"|"skip", "cron": "0 9 * * *"}.'))
 

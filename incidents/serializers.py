@@ -33,7 +33,15 @@ from incidents.models import (
 )
 from incidents.reports import MAX_MONTHS
 from portal.lib.secrets import unmask
-from portal.serializers import MAX_ID, CharField, DurationField, ModelSerializer, PageURLField, PrimaryKeyRelatedField
+from portal.serializers import (
+    MAX_ID,
+    BooleanField,
+    CharField,
+    DurationField,
+    ModelSerializer,
+    PageURLField,
+    PrimaryKeyRelatedField,
+)
 
 NON_NEGATIVE = timedelta(0)
 
@@ -472,7 +480,7 @@ class ReportQuerySerializer(serializers.Serializer):
     last = MonthField(required=False, help_text=_("Last month, YYYY-MM."))
     # An id, as the list filters take it: one that no service has gives an empty report.
     service = serializers.IntegerField(required=False, min_value=0, max_value=MAX_ID)
-    from_impact = serializers.BooleanField(required=False, default=False,
+    from_impact = BooleanField(required=False, default=False,
                                            help_text=_("Measure MTTR from the impact start instead of creation."))
 
     def to_internal_value(self, data):

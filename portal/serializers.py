@@ -82,11 +82,27 @@ class EmailField(serializers.EmailField):
                            if isinstance(validator, EmailValidator) else validator for validator in self.validators]
 
 
+class BooleanField(serializers.BooleanField):
+    """true or false (as JSON, or as the text of a multipart field); DRF's own also takes 0, 1,
+    "yes", "on"…, which the schema's boolean does not."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            return data
+        if data in ("true", "false"):
+            return data == "true"
+        self.fail("invalid", input=data)
+
+
 class PrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
     """A related row by id. An integer beyond any id is refused as such, not sent to the database."""
 
     def to_internal_value(self, data):
-        if isinstance(data, int) and not isinstance(data, bool) and not 0 <= data <= MAX_ID:
+        if isinstance(data, str) and data.isascii() and data.isdigit():
+            data = int(data)  # the text of a multipart field
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        if not 0 <= data <= MAX_ID:
             raise serializers.ValidationError(_("Ids are whole numbers from 0 to %(max)d.") % {"max": MAX_ID},
                                               code="invalid")
         return super().to_internal_value(data)
@@ -102,6 +118,7 @@ class ModelSerializer(serializers.ModelSerializer):
         models.SlugField: CharField,
         models.DurationField: DurationField,
         models.URLField: URLField,
+        models.BooleanField: BooleanField,
         models.EmailField: EmailField,
     }
     serializer_related_field = PrimaryKeyRelatedField

@@ -216,3 +216,24 @@ def test_a_duration_in_seconds_may_be_any_number_in_range(api_as, after):
     tier = make_tier()
     body = {"name": "p", "severity": "sev1", "steps": [{"after": after, "tier": tier.pk}]}
     assert api_as("manager").post(f"{API}/escalation-policies", body, format="json").status_code == 201
+
+
+@pytest.mark.parametrize("enabled", [0, 1, "yes", "on", "1"])
+def test_a_boolean_is_true_or_false_nothing_else(api_as, enabled):
+    channel = make_channel(make_contact(tier=make_tier()), "email", "ops@example.com")
+    response = api_as("manager").patch(f"{API}/channels/{channel.pk}", {"enabled": enabled}, format="json")
+    assert response.status_code == 400 and "enabled" in response.json()
+
+
+def test_a_file_that_is_no_runbook_answers_the_one_error_shape(api_as):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile("a.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    response = api_as("manager").post(f"{API}/runbook-imports", {"file": upload}, format="multipart")
+    assert response.status_code == 400 and error_shape(response.json()) and response.json()["file"]
+
+
+@pytest.mark.parametrize("owner", ["99999999999999999999999", "x", 1.5, True, [1]])
+def test_an_id_in_a_body_that_is_no_integer_in_range_is_a_400(api_as, owner):
+    response = api_as("manager").post(f"{API}/services", {"name": "api", "owner": owner}, format="json")
+    assert response.status_code == 400 and "owner" in response.json()
