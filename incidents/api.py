@@ -49,6 +49,7 @@ from incidents.serializers import (
 from portal.errors import DomainError
 from portal.filters import BooleanFilter, FilterSet, IdFilter, IsoDateTimeFilter
 from portal.pagination import AppendOnlyPagination
+from portal.schema import ErrorSerializer
 
 
 def delete_unless_used(instance):
@@ -171,8 +172,8 @@ TRANSITIONS = {
 
 transition_responses = {
     200: IncidentSerializer,
-    400: OpenApiResponse(description=_("Not allowed from the current status.")),
-    409: OpenApiResponse(description=_("The incident changed meanwhile.")),
+    409: OpenApiResponse(ErrorSerializer, description=_("Not allowed from the current status (code "
+                                                        "invalid_transition), or changed meanwhile (conflict).")),
 }
 
 
@@ -312,8 +313,8 @@ class PostmortemFilter(FilterSet):
 
 postmortem_step_responses = {
     200: PostmortemSerializer,
-    400: OpenApiResponse(description=_("Not allowed from the current status.")),
-    409: OpenApiResponse(description=_("The postmortem changed meanwhile.")),
+    409: OpenApiResponse(ErrorSerializer, description=_("Not allowed from the current status (code "
+                                                        "invalid_transition), or changed meanwhile (conflict).")),
 }
 
 

@@ -23,6 +23,7 @@ from rest_framework.throttling import AnonRateThrottle
 from portal.filters import FilterBackend, FilterSet, IsoDateTimeFilter
 from portal.pagination import AppendOnlyPagination
 from portal.permissions import Public
+from portal.schema import ErrorSerializer
 from probes import services
 from probes.models import Kind, Probe, ProbeResult
 from probes.serializers import ProbeResultSerializer, ProbeSerializer
@@ -57,7 +58,8 @@ class ProbeViewSet(viewsets.ModelViewSet):
         Probe.objects.filter(pk=probe.pk).update(next_run_at=probe.next_run_at)
 
     @extend_schema(request=None, responses={200: ProbeResultSerializer,
-                                            400: OpenApiResponse(description=_("A heartbeat cannot be run."))})
+                                            409: OpenApiResponse(ErrorSerializer,
+                                                                 description=_("A heartbeat cannot be run."))})
     @action(detail=True, methods=["post"])
     def run(self, request, pk=None):
         """Run the probe now (bounded by its timeout) and return the result."""

@@ -112,9 +112,10 @@ def test_an_operator_runs_a_probe_now_and_a_viewer_cannot(api_as, service, http_
     assert ProbeResult.objects.filter(probe=probe).count() == 1
 
 
-def test_running_a_heartbeat_is_a_400(api_as, service):
+def test_running_a_heartbeat_is_a_conflict_with_its_kind(api_as, service):
     probe = make_probe(service, kind="heartbeat")
-    assert api_as("operator").post(f"{API}/probes/{probe.pk}/run").status_code == 400
+    response = api_as("operator").post(f"{API}/probes/{probe.pk}/run")
+    assert response.status_code == 409 and response.json()["code"] == "heartbeat"
 
 
 def test_the_probe_list_is_worst_first(api_as, service):
