@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.faults.conftest import free_port
 from tests.hardening import fuzz_checks
 
 pytestmark = pytest.mark.fuzz
@@ -59,14 +60,6 @@ ActionItem.objects.create(postmortem=postmortem, description="Owner left", owner
 gone.delete()
 print("TOKENS", Token.objects.create(user=admin).key, Token.objects.create(user=viewer).key)
 """
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Web:
