@@ -15,7 +15,7 @@ from checklists.models import (
     Section,
     Template,
 )
-from portal.serializers import BooleanField, CharField, ModelSerializer, PrimaryKeyRelatedField
+from portal.serializers import BooleanField, CharField, ModelSerializer, PrimaryKeyRelatedField, whole_nested
 
 # Named choice fields: several apps have a "kind" or "status" enum, and the
 # OpenAPI schema needs each to have its own name (see the ENUM_NAME_OVERRIDES note).
@@ -52,6 +52,10 @@ class TemplateSerializer(ModelSerializer):
                   "schedule_description", "due_window", "assignee_tier", "assignee_contact", "assignee_group",
                   "active", "version", "sections", "created_at", "updated_at"]
         read_only_fields = ["version", "created_at", "updated_at"]
+
+    def to_internal_value(self, data):
+        whole_nested(self, data, "sections")
+        return super().to_internal_value(data)
 
     def validate_schedule(self, value):
         if not value:

@@ -41,6 +41,7 @@ from portal.serializers import (
     ModelSerializer,
     PageURLField,
     PrimaryKeyRelatedField,
+    whole_nested,
 )
 
 NON_NEGATIVE = timedelta(0)
@@ -226,6 +227,10 @@ class EscalationPolicySerializer(ModelSerializer):
         # generated validators would make `service` required, but empty means
         # "the default policy".
         validators = []
+
+    def to_internal_value(self, data):
+        whole_nested(self, data, "steps")
+        return super().to_internal_value(data)
 
     def validate_steps(self, steps):
         for index, step in enumerate(steps):

@@ -125,8 +125,12 @@ def describe_ids_and_links(result, generator, request, public):
             for parameter in operation.get("parameters", []):
                 if parameter["in"] == "path" and parameter["schema"].get("pattern") == ID_PATTERN:
                     parameter["schema"] = {"type": "integer", "minimum": 0, "maximum": MAX_ID}
-                elif parameter["in"] == "query" and parameter["name"] == "search":
-                    parameter["schema"]["pattern"] = NO_NUL  # SearchFilter refuses it (400)
+                elif (parameter["in"] == "query" and parameter["name"] != "ordering"
+                      and parameter["schema"].get("type") == "string"
+                      and not {"enum", "format", "pattern"} & set(parameter["schema"])):
+                    # Search, text filters and cursors refuse NUL (400, or 404 for a cursor);
+                    # OrderingFilter ignores what it does not know.
+                    parameter["schema"]["pattern"] = NO_NUL
     for component in result["components"]["schemas"].values():
         for schema in component.get("properties", {}).values():
             # drf-spectacular adds "" as a oneOf branch to a blank-allowed string with a pattern;

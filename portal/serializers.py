@@ -108,6 +108,17 @@ class PrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
         return super().to_internal_value(data)
 
 
+def whole_nested(serializer, data, name: str) -> None:
+    """A nested list that a write replaces as a whole (a template's sections, a policy's steps)
+    is validated whole in a PATCH too: DRF passes `partial` down, and an item missing a required
+    field was let through (and saved with the column's default, or failed at the database)."""
+    field = serializer.fields[name]
+    if serializer.partial and isinstance(data, dict) and name in data:
+        whole = type(field.child)(data=data[name], many=True, context=serializer.context)
+        if not whole.is_valid():
+            raise serializers.ValidationError({name: whole.errors})
+
+
 class ModelSerializer(serializers.ModelSerializer):
     """The base of the API's model serializers: the fields above for the model's columns."""
 

@@ -135,10 +135,12 @@ def test_schemathesis_finds_nothing_in_any_phase_as_admin_or_viewer(web):
         summary = "\n".join(line for line in output.splitlines()
                             if re.search(r"^\s*(✅|❌|🚫|⚠️)|Selected:|Tested:|generated|=====", line))
         print(f"\n--- schemathesis as {role} ---\n{summary}")  # `make fuzz` shows each
-        if run.returncode != 0:
+        selected, count = re.search(r"Selected: \d+/(\d+)", output), re.search(r"Tested: (\d+)", output)
+        if run.returncode != 0 or not (selected and count):
             failed.append(f"as {role} (exit {run.returncode}):\n{output[-20000:]}")
-        total = int(re.search(r"Selected: \d+/(\d+)", output).group(1))
-        tested[role] += int(re.search(r"Tested: (\d+)", output).group(1))
+        else:
+            total = int(selected.group(1))
+            tested[role] += int(count.group(1))
     assert not failed, "\n\n".join(failed)
     assert tested == {"admin": total, "viewer": total}, tested
 

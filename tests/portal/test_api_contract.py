@@ -237,3 +237,25 @@ def test_a_file_that_is_no_runbook_answers_the_one_error_shape(api_as):
 def test_an_id_in_a_body_that_is_no_integer_in_range_is_a_400(api_as, owner):
     response = api_as("manager").post(f"{API}/services", {"name": "api", "owner": owner}, format="json")
     assert response.status_code == 400 and "owner" in response.json()
+
+
+def test_a_patch_replacing_nested_lists_validates_each_item_whole(api_as):
+    api = api_as("manager")
+    template = api.post(f"{API}/checklist-templates", {"name": "daily", "sections": [
+        {"title": "Morning", "items": [{"text": "Disk below 80 %"}]}]}, format="json")
+    assert template.status_code == 201, template.content
+    response = api.patch(f"{API}/checklist-templates/{template.json()['id']}",
+                         {"sections": [{"title": "No items key"}]}, format="json")
+    assert response.status_code == 400 and "sections" in response.json()
+    tier = make_tier()
+    policy = api.post(f"{API}/escalation-policies", {"name": "p", "severity": "sev1",
+                                                      "steps": [{"after": 0, "tier": tier.pk}]}, format="json")
+    response = api.patch(f"{API}/escalation-policies/{policy.json()['id']}", {"steps": [{"tier": tier.pk}]},
+                         format="json")
+    assert response.status_code == 400 and "steps" in response.json()
+
+
+def test_text_query_parameters_say_they_take_no_nul(schema):
+    parameters = {p["name"]: p["schema"] for p in schema["paths"][f"{API}/tasks"]["get"]["parameters"]}
+    assert parameters["cluster"]["pattern"] == parameters["search"]["pattern"] == r"^[^\x00]*$"
+    assert "pattern" not in parameters["ordering"]
