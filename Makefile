@@ -59,10 +59,10 @@ test-browser: $(DEV_STAMP) messages | $(CHROMIUM) $(KOREAN_FONT)
 	PORTAL_DATA_DIR=$${PORTAL_DATA_DIR:-$(CURDIR)/var/test-browser} $(BIN)/pytest -m browser $(PYTEST_ARGS)
 
 test-fuzz: $(DEV_STAMP) messages
-	$(BIN)/pytest -m fuzz -s $(PYTEST_ARGS)
+	$(BIN)/pytest -m fuzz -o log_cli=true --log-cli-level=INFO $(PYTEST_ARGS)
 
 fuzz: $(DEV_STAMP) messages
-	PORTAL_FUZZ_EXAMPLES=$${EXAMPLES:-100} PORTAL_FUZZ_SEED=$${SEED:-20261202} $(BIN)/pytest -m fuzz -s $(PYTEST_ARGS)
+	PORTAL_FUZZ_EXAMPLES=$${EXAMPLES:-100} PORTAL_FUZZ_SEED=$${SEED:-20261202} $(BIN)/pytest -m fuzz -o log_cli=true --log-cli-level=INFO $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

@@ -14,6 +14,7 @@ the rules tests/hardening/fuzz_checks.py lists). Once as an admin, once as a vie
 PORTAL_FUZZ_EXAMPLES (examples per operation and phase) and PORTAL_FUZZ_SEED choose.
 """
 
+import logging
 import os
 import re
 import shutil
@@ -30,6 +31,7 @@ from tests.faults.conftest import free_port
 from tests.hardening import fuzz_checks
 
 pytestmark = pytest.mark.fuzz
+log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "tests" / "hardening" / "schemathesis.toml"
@@ -58,7 +60,8 @@ gone = Contact.objects.create(name="Gone", tier=Tier.objects.order_by("level").f
 ActionItem.objects.create(postmortem=postmortem, description="Owner left", owner=gone,
                           due_date=timezone.localdate() + timedelta(days=7))
 gone.delete()
-print("TOKENS", Token.objects.create(user=admin).key, Token.objects.create(user=viewer).key)
+tokens = [Token.objects.create(user=user).key for user in (admin, viewer)]
+open({tokens_file!r}, "w").write(" ".join(tokens))
 """
 
 
@@ -85,7 +88,9 @@ class Web:
         (self.data_dir / "files").mkdir()
         self.manage("migrate", "--verbosity", "0")
         self.manage("bootstrap")
-        self.tokens = self.manage("shell", "-c", SEED_ROWS.format(password=PASSWORD)).split("TOKENS")[1].split()
+        tokens_file = self.data_dir / "tokens"
+        self.manage("shell", "-c", SEED_ROWS.format(password=PASSWORD, tokens_file=str(tokens_file)))
+        self.tokens = tokens_file.read_text().split()
         with self.log.open("w") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "portal.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
@@ -134,7 +139,7 @@ def test_schemathesis_finds_nothing_in_any_phase_as_admin_or_viewer(web):
         output, _ = run.communicate(timeout=1800)
         summary = "\n".join(line for line in output.splitlines()
                             if re.search(r"^\s*(✅|❌|🚫|⚠️)|Selected:|Tested:|generated|=====", line))
-        print(f"\n--- schemathesis as {role} ---\n{summary}")  # `make fuzz` shows each
+        log.info("schemathesis as %s:\n%s", role, summary)  # `make fuzz` shows each (log_cli)
         selected, count = re.search(r"Selected: \d+/(\d+)", output), re.search(r"Tested: (\d+)", output)
         if run.returncode != 0 or not (selected and count):
             failed.append(f"as {role} (exit {run.returncode}):\n{output[-20000:]}")
