@@ -15,7 +15,9 @@ from portal import env
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DATA_DIR = Path(env.env_str("PORTAL_DATA_DIR", str(BASE_DIR / "var"))).expanduser().resolve()
-(DATA_DIR / "static").mkdir(parents=True, exist_ok=True)
+# The data dir holds the secret key, the database and its WAL: private (see README, "Files").
+env.private_dir(DATA_DIR)
+(DATA_DIR / "static").mkdir(mode=0o700, exist_ok=True)
 
 DEBUG = env.env_bool("PORTAL_DEBUG", False)
 SECRET_KEY = env.secret_key("PORTAL_SECRET_KEY", DATA_DIR)
