@@ -289,8 +289,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Heartbeat ping URLs and token= parameters are logged masked (portal.logs).
+    "filters": {"mask_secrets": {"()": "portal.logs.MaskSecrets"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_secrets"]}},
     "root": {"handlers": ["console"], "level": "INFO"},
-    # axes logs a start-up banner at INFO in every process; its lock-outs are WARNING.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # axes logs a start-up banner at INFO in every process; its lock-outs are WARNING.
+        "axes": {"level": "WARNING"},
+        # Django's default config gives runserver's request log a handler of its own, unmasked.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }

@@ -131,7 +131,8 @@ class Command(BaseCommand):
             "--bind", f"{host}:{port}", "--workers", str(web_workers),
             "--worker-class", "gthread", "--threads", "4",
             "--timeout", "60", "--graceful-timeout", str(5),
-            "--access-logfile", "-", "--worker-tmp-dir", str(run_dir), "--no-control-socket",
+            "--access-logfile", "-", "--logger-class", "portal.logs.GunicornLogger",
+            "--worker-tmp-dir", str(run_dir), "--no-control-socket",
         ], env=web_env)
         self.spawn("workers", [sys.executable, MANAGE, "qcluster"])
         # django-q2 reads its cluster name when its settings class is built, so
