@@ -124,15 +124,21 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # Login throttling (django-axes): after N failed logins for one username from
 # one address, that pair is locked out for the cool-off time, on the portal's
-# login page and the admin's alike. API tokens are not passwords and are not
-# counted. Attempts live in the database, so every web worker sees them.
+# login page and the admin's alike; after M failures from one address whatever
+# the usernames (password spraying), the address is. API tokens are not
+# passwords and are not counted. Attempts live in the database, so every web
+# worker sees them.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = env.env_int("PORTAL_LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=100)
 AXES_COOLOFF_TIME = timedelta(minutes=env.env_int("PORTAL_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+LOGIN_ADDRESS_FAILURE_LIMIT = env.env_int("PORTAL_LOGIN_ADDRESS_FAILURE_LIMIT", 30, minimum=1, maximum=10_000)
+# axes has one limit for all parameters; portal.security.LoginAttemptHandler gives
+# the address (the second entry) its own. The order matters to it.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_HANDLER = "portal.security.LoginAttemptHandler"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "portal.views.locked_out"
 AXES_CLIENT_IP_CALLABLE = "portal.security.client_ip"
