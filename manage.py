@@ -4,10 +4,11 @@ import sys
 
 
 def main():
+    from portal.env import ConfigError, keep_files_private
+
+    keep_files_private()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     from django.core.management import execute_from_command_line
-
-    from portal.env import ConfigError
 
     try:
         execute_from_command_line(sys.argv)

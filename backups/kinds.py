@@ -59,10 +59,15 @@ class HashingWriter:
         self.raw.flush()
 
 
+def private_opener(path, flags: int) -> int:
+    """For open(..., opener=): a new file is its owner's alone (0600), whatever the umask."""
+    return os.open(path, flags, 0o600)
+
+
 @contextlib.contextmanager
 def hashing_file(path: Path, progress: Progress, *, compress: bool = False) -> Iterator[HashingWriter]:
     """Open `path` for writing through a HashingWriter (gzip-compressed when asked); fsync on success."""
-    with open(path, "wb") as raw:
+    with open(path, "wb", opener=private_opener) as raw:
         writer = HashingWriter(raw, progress)
         if compress:
             with gzip.GzipFile(fileobj=writer, mode="wb", compresslevel=6, mtime=0) as packed:
@@ -185,6 +190,8 @@ def sqlite_uri(path: str) -> str:
 
 def _open_copy(path: Path) -> sqlite3.Connection:
     path.unlink(missing_ok=True)
+    # SQLite would create the file with the umask's mode; an empty file it takes as a new database.
+    os.close(private_opener(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
     dst = sqlite3.connect(path)
     # The copy is a fresh private file: no journal needed; it is fsynced once at the end.
     dst.execute("PRAGMA journal_mode=OFF")

@@ -138,7 +138,7 @@ def check_paths(target: BackupTarget) -> Path:
     if target.kind in PATH_KINDS:
         allowed_path(target.source)
     destination = allowed_path(target.destination)
-    destination.mkdir(parents=True, exist_ok=True)
+    destination.mkdir(mode=0o700, parents=True, exist_ok=True)
     return destination
 
 
@@ -165,6 +165,8 @@ def perform_backup(*, run: BackupRun, progress: Callable[[int], None] | None = N
     temp = partial_path(final)
     try:
         fmt, sha, size = (backup or kinds.BACKUPS[target.kind])(target, temp, _reporter(run, progress))
+        # Whatever wrote it (a backup kind, pg_dump, a test's stand-in), the published file is private.
+        temp.chmod(0o600)
         os.replace(temp, final)
         kinds.fsync_dir(destination)
     except BaseException as exc:

@@ -1,4 +1,7 @@
+import contextlib
+
 from django.contrib import admin
+from rest_framework.authtoken.models import TokenProxy
 
 from portal.models import UserPreference
 
@@ -10,3 +13,8 @@ class UserPreferenceAdmin(admin.ModelAdmin):
     search_fields = ["user__username"]
     list_select_related = ["user"]
     raw_id_fields = ["user"]
+
+
+# DRF's token admin lists every key in clear; managers see tokens on /account/tokens/ instead.
+with contextlib.suppress(admin.sites.NotRegistered):
+    admin.site.unregister(TokenProxy)

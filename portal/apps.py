@@ -8,9 +8,9 @@ class PortalConfig(AppConfig):
     name = "portal"
     verbose_name = _("Portal")
 
-    # Who changed what (portal.audit) is for managers.
-    manager_permissions = ["portal.view_audit"]
-    nav = [("audit", _("Audit"), "portal.view_audit")]
+    # Who changed what (portal.audit) and who holds an API token are for managers.
+    manager_permissions = ["portal.view_audit", "portal.manage_api_tokens"]
+    nav = [("audit", _("Audit"), "portal.view_audit"), ("api-tokens", _("API tokens"), "portal.manage_api_tokens")]
 
     schedules = [
         # One per cluster: each proves its own workers run (see /api/health).

@@ -18,6 +18,23 @@ class ConfigError(ImproperlyConfigured):
     pass
 
 
+def keep_files_private() -> None:
+    """Files this process creates are its user's alone: the database and its WAL hold
+    sessions and API tokens, backups hold everything. Called by manage.py, wsgi.py and
+    asgi.py before settings are read, so it is in force before the first file exists."""
+    os.umask(0o077)
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` (and missing parents) readable by this user only; an existing folder is left as it is
+    (`manage.py serve` tightens old ones)."""
+    missing = [folder for folder in (path, *path.parents) if not folder.exists()]
+    # Path.mkdir(parents=True) gives the parents the default mode: each level is made here.
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+    return path
+
+
 def env_str(name: str, default: str = "") -> str:
     return os.environ.get(name, default).strip()
 
@@ -172,7 +189,7 @@ def secret_key(name: str, data_dir: Path) -> str:
         return path.read_text().strip()
     except FileNotFoundError:
         pass
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     # Write aside, then link into place: link fails if another process won the
     # race, and nobody ever reads a half-written key.
     tmp = data_dir / f".secret_key.{os.getpid()}"

@@ -15,7 +15,9 @@ from portal import env
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DATA_DIR = Path(env.env_str("PORTAL_DATA_DIR", str(BASE_DIR / "var"))).expanduser().resolve()
-(DATA_DIR / "static").mkdir(parents=True, exist_ok=True)
+# The data dir holds the secret key, the database and its WAL: private (see README, "Files").
+env.private_dir(DATA_DIR)
+(DATA_DIR / "static").mkdir(mode=0o700, exist_ok=True)
 
 DEBUG = env.env_bool("PORTAL_DEBUG", False)
 SECRET_KEY = env.secret_key("PORTAL_SECRET_KEY", DATA_DIR)
@@ -122,15 +124,21 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # Login throttling (django-axes): after N failed logins for one username from
 # one address, that pair is locked out for the cool-off time, on the portal's
-# login page and the admin's alike. API tokens are not passwords and are not
-# counted. Attempts live in the database, so every web worker sees them.
+# login page and the admin's alike; after M failures from one address whatever
+# the usernames (password spraying), the address is. API tokens are not
+# passwords and are not counted. Attempts live in the database, so every web
+# worker sees them.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = env.env_int("PORTAL_LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=100)
 AXES_COOLOFF_TIME = timedelta(minutes=env.env_int("PORTAL_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+LOGIN_ADDRESS_FAILURE_LIMIT = env.env_int("PORTAL_LOGIN_ADDRESS_FAILURE_LIMIT", 30, minimum=1, maximum=10_000)
+# axes has one limit for all parameters; portal.security.LoginAttemptHandler gives
+# the address (the second entry) its own. The order matters to it.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_HANDLER = "portal.security.LoginAttemptHandler"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "portal.views.locked_out"
 AXES_CLIENT_IP_CALLABLE = "portal.security.client_ip"
@@ -211,7 +219,7 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: an anonymous API call then gets 401 with WWW-Authenticate.
-        "rest_framework.authentication.TokenAuthentication",
+        "portal.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["portal.permissions.RolePermission"],
@@ -287,8 +295,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Heartbeat ping URLs and token= parameters are logged masked (portal.logs).
+    "filters": {"mask_secrets": {"()": "portal.logs.MaskSecrets"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_secrets"]}},
     "root": {"handlers": ["console"], "level": "INFO"},
-    # axes logs a start-up banner at INFO in every process; its lock-outs are WARNING.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # axes logs a start-up banner at INFO in every process; its lock-outs are WARNING.
+        "axes": {"level": "WARNING"},
+        # Django's default config gives runserver's request log a handler of its own, unmasked.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }

@@ -64,6 +64,8 @@ urlpatterns = [
     path("audit/", views.audit, name="audit"),
     path("account/token/create/", views.api_token_create, name="api-token-create"),
     path("account/token/revoke/", views.api_token_revoke, name="api-token-revoke"),
+    path("account/tokens/", views.api_tokens, name="api-tokens"),
+    path("account/tokens/revoke/", views.api_tokens_revoke, name="api-tokens-revoke"),
     path("incidents/", include("incidents.urls")),
     path("backups/", include("backups.urls")),
     path("probes/", include("probes.urls")),

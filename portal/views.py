@@ -31,7 +31,8 @@ from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
 
 from portal import audit as audit_trail
-from portal import health, metrics
+from portal import health, metrics, services
+from portal.forms import TokenCreateForm, TokenRevokeForm
 from portal.lib.languages import remember_language
 from portal.permissions import Public
 from portal.roles import role_of
@@ -77,8 +78,8 @@ def set_language(request):
 @require_safe
 @never_cache
 def api_token(request):
-    token = Token.objects.filter(user=request.user).first()
-    return render(request, "portal/token.html", {"token": token})
+    token = Token.objects.select_related("details").filter(user=request.user).first()
+    return render(request, "portal/token.html", {"token": token, "form": TokenCreateForm()})
 
 
 @never_cache
@@ -87,18 +88,42 @@ def api_token_create(request):
     # One token per user: creating again replaces (and so revokes) the old one.
     # The key is shown in this one answer only; later visits show its first
     # characters, so a glance at a screen or a cached page leaks nothing usable.
-    Token.objects.filter(user=request.user).delete()
-    token = Token.objects.create(user=request.user)
+    form = TokenCreateForm(request.POST)
+    if not form.is_valid():
+        token = Token.objects.select_related("details").filter(user=request.user).first()
+        return render(request, "portal/token.html", {"token": token, "form": form}, status=400)
+    token = services.create_api_token(user=request.user, lifetime=form.cleaned_data["lifetime"])
     messages.success(request, _("A new API token was created. Any previous token no longer works."))
-    return render(request, "portal/token.html", {"token": token, "new_key": token.key})
+    return render(request, "portal/token.html", {"token": token, "new_key": token.key, "form": TokenCreateForm()})
 
 
 @require_POST
 def api_token_revoke(request):
-    deleted, _rows = Token.objects.filter(user=request.user).delete()
-    if deleted:
+    if services.revoke_api_token(user=request.user):
         messages.success(request, _("Your API token was revoked."))
     return redirect("api-token")
+
+
+@require_safe
+@never_cache
+@permission_required("portal.manage_api_tokens", raise_exception=True)
+def api_tokens(request):
+    """Every token that still works: whose, since when, last used, until when. Never the key."""
+    tokens = services.active_api_tokens()
+    return render(request, "portal/tokens.html", {"tokens": tokens})
+
+
+@require_POST
+@permission_required("portal.manage_api_tokens", raise_exception=True)
+def api_tokens_revoke(request):
+    form = TokenRevokeForm(request.POST)
+    if form.is_valid():
+        user = form.cleaned_data["user"]
+        services.revoke_api_token(user=user)
+        messages.success(request, _("The API token of %(user)s was revoked.") % {"user": user})
+    else:
+        messages.error(request, _("That token was already revoked."))
+    return redirect("api-tokens")
 
 
 HealthSerializer = inline_serializer(

@@ -1,9 +1,12 @@
 import errno
 import hashlib
+import os
 import re
 import sqlite3
 import tarfile
 from pathlib import Path
+
+import pytest
 
 from backups import kinds, services
 from backups.models import RunStatus, Verification
@@ -140,3 +143,28 @@ def test_a_second_backup_of_a_busy_target_is_refused_with_a_conflict(make_target
     with pytest.raises(DomainError) as caught:
         services.queue_backup(target=target, trigger="manual")
     assert caught.value.conflict
+
+
+@pytest.fixture
+def lax_umask():
+    """The umask of a shell that never heard of keep_files_private()."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+@pytest.mark.parametrize(("kind", "compress"), [("sqlite", False), ("sqlite", True), ("file", False),
+                                               ("directory", True)])
+def test_a_backup_file_is_readable_by_its_owner_only_whatever_the_umask(make_target, roots, lax_umask, kind,
+                                                                         compress):
+    source = {"file": roots / "notes.txt", "directory": roots / "tree"}.get(kind)
+    if kind == "file":
+        source.write_text("secret notes")
+    elif kind == "directory":
+        source.mkdir()
+        (source / "a.txt").write_text("a")
+    target = make_target(kind, source=str(source) if source else None, compress=compress)
+    run = services.run_backup(target=target, trigger="manual")
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert Path(run.file).stat().st_mode & 0o777 == 0o600
+    assert Path(target.destination).stat().st_mode & 0o777 == 0o700

@@ -81,6 +81,8 @@ PAGES = {
     "password_change": VIEWER,
     "api-token-create": VIEWER,
     "api-token-revoke": VIEWER,
+    # Everyone's tokens: managers see and revoke them.
+    "api-tokens-revoke": MANAGER,
     "incidents:declare": OPERATOR,
     "incidents:acknowledge": OPERATOR,
     "incidents:mitigate": OPERATOR,

@@ -90,6 +90,41 @@ def test_the_lock_out_is_per_username_and_address(client, make_user, settings):
     assert log_in(client, REMOTE_ADDR="192.0.2.7").status_code == 302  # alice from elsewhere
 
 
+def spray(client, times, **extra):
+    for n in range(times):
+        response = log_in(client, f"user-{n}", "wrong", **extra)
+        assert response.status_code == 200, (n, response.status_code)
+
+
+def test_spraying_one_password_over_many_usernames_locks_the_address_out(client, make_user, settings):
+    assert settings.LOGIN_ADDRESS_FAILURE_LIMIT == 30
+    make_user("viewer", username="alice")
+    with time_machine.travel(T0, tick=False):
+        spray(client, settings.LOGIN_ADDRESS_FAILURE_LIMIT - 1)
+        assert log_in(client, "user-last", "wrong").status_code == 429
+        assert log_in(client).status_code == 429  # even a right password, for anyone, from there
+        assert not logged_in(client)
+        assert log_in(client, REMOTE_ADDR="192.0.2.7").status_code == 302  # another address is not locked
+    client.logout()
+    with time_machine.travel(T0 + settings.AXES_COOLOFF_TIME + timedelta(seconds=1), tick=False):
+        assert log_in(client).status_code == 302
+
+
+def test_a_sprayer_cannot_reset_the_address_count_by_logging_in_to_an_account_of_their_own(
+        client, make_user, settings):
+    make_user("viewer", username="mallory")
+    spray(client, settings.LOGIN_ADDRESS_FAILURE_LIMIT - 1)
+    assert log_in(client, "mallory").status_code == 302
+    client.logout()
+    assert log_in(client, "user-last", "wrong").status_code == 429
+
+
+def test_the_address_limit_is_a_setting(client, make_user, settings):
+    settings.LOGIN_ADDRESS_FAILURE_LIMIT = 8
+    spray(client, 7)
+    assert log_in(client, "user-last", "wrong").status_code == 429
+
+
 def test_the_lock_out_message_is_translated(client, make_user, settings):
     make_user("viewer", username="alice")
     fail(client, settings.AXES_FAILURE_LIMIT - 1)
@@ -193,6 +228,7 @@ def test_check_deploy_is_clean_in_production_mode_with_secure_cookies(tmp_path):
 
 
 @pytest.mark.parametrize(("variable", "value"), [("PORTAL_LOGIN_FAILURE_LIMIT", "0"),
+                                                 ("PORTAL_LOGIN_ADDRESS_FAILURE_LIMIT", "many"),
                                                  ("PORTAL_LOGIN_COOLOFF_MINUTES", "soon"),
                                                  ("PORTAL_MAX_UPLOAD_MB", "0")])
 def test_a_bad_throttling_or_size_variable_stops_start_up_naming_it(tmp_path, variable, value):

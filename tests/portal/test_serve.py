@@ -7,7 +7,9 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -79,6 +81,10 @@ def test_serve_starts_web_and_workers_and_stops_them_all_on_ctrl_c(serve_env):
             assert b"csrfmiddlewaretoken" in response.read()
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/portal/portal.css", timeout=5) as response:
             assert response.status == 200
+        ping = str(uuid.uuid4())
+        with pytest.raises(urllib.error.HTTPError) as unknown:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/heartbeats/{ping}", timeout=5)
+        assert unknown.value.code == 404
         family = psutil.Process(proc.pid).children(recursive=True)
         names = " ".join(" ".join(p.cmdline()) for p in family)
         assert "gunicorn" in names
@@ -91,6 +97,9 @@ def test_serve_starts_web_and_workers_and_stops_them_all_on_ctrl_c(serve_env):
         assert proc.returncode == 0
         rest = proc.stdout.read() or ""
         assert "killing it" not in rest, rest  # every child stopped on its own, none was killed
+        # gunicorn's access log has the ping, without its token.
+        assert '"GET /api/v1/heartbeats/••• HTTP/1.1" 404' in rest, rest
+        assert ping not in output + rest
         time.sleep(0.2)
         left = [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
         assert left == [], [" ".join(p.cmdline()) for p in left]

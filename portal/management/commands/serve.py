@@ -53,6 +53,26 @@ def port_in_use(host: str, port: int) -> str | None:
     return None
 
 
+def tighten_modes(data_dir: Path, database: dict) -> list[Path]:
+    """Take group and other access away from the data dir, the files in it and the SQLite database
+    with its -wal and -shm: a portal set up before files were kept private (umask 077) has them
+    0755/0644. Returns the paths changed."""
+    paths = [data_dir, *(p for p in data_dir.iterdir() if p.is_file() and not p.is_symlink())]
+    if database["ENGINE"].endswith("sqlite3"):
+        db = Path(database["NAME"])
+        paths += [db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")]
+    changed = []
+    for path in dict.fromkeys(paths):
+        try:
+            mode = path.stat().st_mode & 0o777
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            path.chmod(mode & 0o700)
+            changed.append(path)
+    return changed
+
+
 class Command(BaseCommand):
     help = "Run the portal (web server and background workers) until Ctrl+C."
 
@@ -64,6 +84,8 @@ class Command(BaseCommand):
         parser.add_argument("--grace", type=float, default=7.0, help="seconds to wait for children to stop")
 
     def handle(self, *args, host, port, web_workers, no_setup, grace, **options):
+        for path in tighten_modes(Path(settings.DATA_DIR), settings.DATABASES["default"]):
+            self.stdout.write(f"Made {path} private to its owner.")
         problem = port_in_use(host, port)
         if problem:
             raise CommandError(
@@ -109,7 +131,8 @@ class Command(BaseCommand):
             "--bind", f"{host}:{port}", "--workers", str(web_workers),
             "--worker-class", "gthread", "--threads", "4",
             "--timeout", "60", "--graceful-timeout", str(5),
-            "--access-logfile", "-", "--worker-tmp-dir", str(run_dir), "--no-control-socket",
+            "--access-logfile", "-", "--logger-class", "portal.logs.GunicornLogger",
+            "--worker-tmp-dir", str(run_dir), "--no-control-socket",
         ], env=web_env)
         self.spawn("workers", [sys.executable, MANAGE, "qcluster"])
         # django-q2 reads its cluster name when its settings class is built, so
