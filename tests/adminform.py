@@ -4,6 +4,7 @@
 from html.parser import HTMLParser
 
 from django.contrib.messages import get_messages
+from django.test import Client
 
 
 class FormFields(HTMLParser):
@@ -85,3 +86,11 @@ def post_change_form(client, url: str, **changes):
 
 def error_messages(response) -> list[str]:
     return [str(m) for m in get_messages(response.wsgi_request) if m.level_tag == "error"]
+
+
+def staff_client(make_user, role: str) -> Client:
+    """A client logged in as a staff user of `role` (the `make_user` fixture makes the user)."""
+    client = Client()
+    client.user = make_user(role, is_staff=True)
+    client.force_login(client.user)
+    return client

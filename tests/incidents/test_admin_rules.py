@@ -4,13 +4,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from django.test import Client
 from django.urls import reverse
 
 from incidents import postmortems, services
 from incidents.models import ActionItem, EventKind, Incident, Postmortem, PostmortemStatus, Status
 from portal.errors import DomainError
-from tests.adminform import change_form_data, error_messages, post_change_form
+from tests.adminform import change_form_data, error_messages, post_change_form, staff_client
 from tests.incidents.factories import make_contact, make_incident, make_service
 
 pytestmark = pytest.mark.django_db
@@ -26,15 +25,7 @@ def _frozen():
 
 @pytest.fixture
 def staff(make_user):
-    """A logged-in admin client for a staff user of the role: `staff("operator")`."""
-
-    def login(role):
-        client = Client()
-        client.user = make_user(role, is_staff=True)
-        client.force_login(client.user)
-        return client
-
-    return login
+    return lambda role: staff_client(make_user, role)
 
 
 @pytest.fixture
