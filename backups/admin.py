@@ -76,6 +76,9 @@ class BackupRunAdmin(HistoryAdmin):
     def has_add_permission(self, request):
         return False  # runs are made by the scheduler or "run now", never typed in
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # the record of what ran; retention prunes the files, never the record
+
 
 @admin.register(RestoreRun)
 class RestoreRunAdmin(HistoryAdmin):
@@ -88,6 +91,9 @@ class RestoreRunAdmin(HistoryAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(Rehearsal)
 class RehearsalAdmin(admin.ModelAdmin):
@@ -98,4 +104,7 @@ class RehearsalAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in Rehearsal._meta.fields]
 
     def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

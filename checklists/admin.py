@@ -68,9 +68,11 @@ class RunAdmin(HistoryAdmin):
     search_fields = ["name", "template__name"]
     date_hierarchy = "created_at"
     list_select_related = ["template", "assignee_tier", "assignee_contact", "completed_by"]
-    raw_id_fields = ["incident", "assignee_contact", "started_by", "completed_by"]
-    readonly_fields = ["template", "template_version", "occurrence", "created_at", "started_at", "started_by",
-                       "completed_at", "completed_by", "reminded_at"]
+    raw_id_fields = ["assignee_contact", "started_by", "completed_by"]
+    # Status and incident move only through the run's own flow (tick, complete, abandon,
+    # start from an incident), which checks every item is handled and writes the timeline.
+    readonly_fields = ["status", "incident", "template", "template_version", "occurrence", "created_at",
+                       "started_at", "started_by", "completed_at", "completed_by", "reminded_at"]
     inlines = [RunItemInline]
     actions = [export_csv]
     csv_fields = ["id", "name", "template__name", "template_version", "status", "occurrence", "due_at",
@@ -92,6 +94,9 @@ class TickAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # the audit trail of a run: undo is a tick of its own
+
 
 @admin.register(HandoverNote)
 class HandoverNoteAdmin(admin.ModelAdmin):
@@ -100,7 +105,12 @@ class HandoverNoteAdmin(admin.ModelAdmin):
     search_fields = ["run__name", "risks", "planned_changes", "text"]
     date_hierarchy = "created_at"
     list_select_related = ["run", "author", "acknowledged_by"]
-    raw_id_fields = ["run", "author", "acknowledged_by"]
+    # Written when a shift run completes and acknowledged by the next shift, both on
+    # the run's page (checklists.services): here it is to read.
+    readonly_fields = [f.name for f in HandoverNote._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
 
 
 @admin.register(Playbook)

@@ -3,12 +3,13 @@ import csv
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import StreamingHttpResponse
+from django.http import HttpResponseRedirect, StreamingHttpResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from incidents import services
+from incidents import postmortems, services
 from incidents.models import (
     ActionItem,
     Contact,
@@ -82,6 +83,38 @@ class ReadOnlyHistoryAdmin(HistoryAdmin):
         if request.method == "POST":
             raise PermissionDenied
         return super().history_form_view(request, object_id, version_id, extra_context)
+
+
+class ServiceRulesAdmin(ReadOnlyHistoryAdmin):
+    """Saves and deletes go through the services, like the API's; a rule's refusal
+    (DomainError) rolls the whole form back and comes back as an error message."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            opts = self.model._meta
+            return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_change",
+                                                args=[object_id], current_app=self.admin_site.name))
+
+    def delete_queryset(self, request, queryset):
+        refused = []
+        for obj in queryset:
+            try:
+                self.delete_model(request, obj)
+            except DomainError as exc:
+                refused.append(f"{obj}: {exc.message}")
+        if refused:
+            self.message_user(request, _("Not deleted: %(list)s") % {"list": "; ".join(refused[:20])},
+                              messages.ERROR)
 
 
 @admin.register(Service)
@@ -243,7 +276,7 @@ def resolve_incidents(modeladmin, request, queryset):
 
 
 @admin.register(Incident)
-class IncidentAdmin(ReadOnlyHistoryAdmin):
+class IncidentAdmin(ServiceRulesAdmin):
     list_display = ["id", "title", "service", "severity", "status", "source", "created_at", "acknowledged_at",
                     "resolved_at"]
     list_display_links = ["id", "title"]
@@ -257,7 +290,7 @@ class IncidentAdmin(ReadOnlyHistoryAdmin):
     # or the incident page), so every change leaves a timeline event.
     readonly_fields = ["status", "created_at", "acknowledged_at", "acknowledged_by", "mitigated_at", "resolved_at",
                        "resolved_by", "closed_at", "escalation_snapshot", "escalation_started_at",
-                       "escalation_round", "escalation_step", "next_escalation_at"]
+                       "escalation_round", "escalation_step", "next_escalation_at", "source", "dedup_key"]
     inlines = [TimelineInline]
     actions = [acknowledge_incidents, resolve_incidents, export_csv]
     csv_fields = ["id", "title", "service__name", "severity", "status", "source", "category", "scope", "dedup_key",
@@ -267,6 +300,10 @@ class IncidentAdmin(ReadOnlyHistoryAdmin):
     def has_add_permission(self, request):
         # New incidents go through "Declare an incident", which starts the escalation.
         return False
+
+    def save_model(self, request, obj, form, change):
+        changes = {name: form.cleaned_data[name] for name in form.changed_data if name in services.EDITABLE_FIELDS}
+        services.edit_incident(incident=obj, by=request.user, changes=changes)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -320,7 +357,7 @@ class ActionItemInline(admin.TabularInline):
 
 
 @admin.register(Postmortem)
-class PostmortemAdmin(ReadOnlyHistoryAdmin):
+class PostmortemAdmin(ServiceRulesAdmin):
     list_display = ["title", "incident", "severity", "status", "author", "created_at", "published_at"]
     list_select_related = ["incident", "author"]
     list_filter = ["status", "severity", "incident__service", ("created_at", admin.DateFieldListFilter)]
@@ -333,6 +370,19 @@ class PostmortemAdmin(ReadOnlyHistoryAdmin):
     actions = [export_csv]
     csv_fields = ["id", "incident_id", "title", "severity", "status", "scope", "occurred_at", "detected_at",
                   "recovered_at", "author__username", "created_at", "published_at", "closed_at"]
+
+    def save_model(self, request, obj, form, change):
+        postmortems.save_postmortem(postmortem=obj, by=request.user)
+
+    def save_formset(self, request, form, formset, change):
+        items = formset.save(commit=False)
+        for item in formset.deleted_objects:
+            postmortems.delete_action_item(item=item, by=request.user)
+        for item in items:
+            postmortems.save_action_item(item=item, by=request.user)
+
+    def delete_model(self, request, obj):
+        postmortems.delete_postmortem(postmortem=obj, by=request.user)
 
 
 class OverdueFilter(admin.SimpleListFilter):
@@ -352,7 +402,7 @@ class OverdueFilter(admin.SimpleListFilter):
 
 
 @admin.register(ActionItem)
-class ActionItemAdmin(ReadOnlyHistoryAdmin):
+class ActionItemAdmin(ServiceRulesAdmin):
     list_display = ["description", "postmortem", "kind", "owner", "priority", "due_date", "status", "done_at"]
     list_select_related = ["postmortem", "owner"]
     list_filter = ["status", OverdueFilter, "kind", "priority", "owner", "postmortem__severity",
@@ -365,6 +415,12 @@ class ActionItemAdmin(ReadOnlyHistoryAdmin):
     actions = [export_csv]
     csv_fields = ["id", "postmortem_id", "description", "kind", "owner__name", "priority", "due_date", "tracker_url",
                   "status", "done_at", "created_at"]
+
+    def save_model(self, request, obj, form, change):
+        postmortems.save_action_item(item=obj, by=request.user)
+
+    def delete_model(self, request, obj):
+        postmortems.delete_action_item(item=obj, by=request.user)
 
 
 @admin.register(Reminder)

@@ -360,9 +360,7 @@ class PostmortemViewSet(viewsets.ModelViewSet):
                                     reviewers=reviewers)
 
     def perform_destroy(self, instance):
-        if instance.is_published:
-            raise DomainError(_("A published postmortem cannot be deleted."), code="published", conflict=True)
-        instance.delete()
+        postmortems.delete_postmortem(postmortem=instance, by=self.request.user)
 
     def _answer(self, postmortem):
         return Response(PostmortemSerializer(self.get_queryset().get(pk=postmortem.pk),
@@ -412,6 +410,19 @@ class ActionItemViewSet(viewsets.ModelViewSet):
 
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "today": local_date(timezone.now())}
+
+    def perform_create(self, serializer):
+        serializer.instance = postmortems.save_action_item(item=ActionItem(**serializer.validated_data),
+                                                           by=self.request.user)
+
+    def perform_update(self, serializer):
+        item = serializer.instance
+        for name, value in serializer.validated_data.items():
+            setattr(item, name, value)
+        postmortems.save_action_item(item=item, by=self.request.user)
+
+    def perform_destroy(self, instance):
+        postmortems.delete_action_item(item=instance, by=self.request.user)
 
     @extend_schema(request=None, responses={200: ActionItemSerializer,
                                             409: OpenApiResponse(description=_("Already done."))})

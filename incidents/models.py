@@ -538,6 +538,10 @@ def postmortem_overdue_q(now: datetime, days: int) -> Q:
     return q
 
 
+def _has_perm(user, perm: str) -> bool:
+    return bool(user is not None and user.is_authenticated and user.has_perm(perm))
+
+
 class PostmortemStatus(models.TextChoices):
     DRAFT = "draft", _("draft")
     IN_REVIEW = "in_review", _("in review")
@@ -626,6 +630,22 @@ class Postmortem(models.Model):
     @property
     def is_published(self) -> bool:
         return self.status in PUBLISHED_STATUSES
+
+    def may_change_items(self, user) -> bool:
+        """Adding or editing action items: while the postmortem is a draft or in review
+        (the caller checks the user's add/change permission); once published, only a
+        manager, for follow-ups found later; never once closed."""
+        if self.is_editable:
+            return True
+        return self.status == PostmortemStatus.PUBLISHED and _has_perm(user, "incidents.publish_postmortem")
+
+    def may_delete_items(self, user) -> bool:
+        """Deleting an action item is a manager's call, and only before publication:
+        a published list of follow-ups is what people are held to."""
+        return self.is_editable and _has_perm(user, "incidents.delete_actionitem")
+
+    def may_delete(self, user) -> bool:
+        return not self.is_published and _has_perm(user, "incidents.delete_postmortem")
 
     @property
     def downtime(self) -> timedelta | None:

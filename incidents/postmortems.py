@@ -78,6 +78,7 @@ def save_postmortem(*, postmortem: Postmortem, by, items: list[ActionItem] | Non
             postmortem.reviewers.set(reviewers)
         for item in deleted or ():
             if item.pk and item.postmortem_id == postmortem.pk:
+                _check_items(postmortem, by, delete=True)
                 item.delete()
         for item in items or ():
             item.postmortem = postmortem
@@ -87,6 +88,51 @@ def save_postmortem(*, postmortem: Postmortem, by, items: list[ActionItem] | Non
                       message=_("Postmortem draft started: %(title)s") % {"title": postmortem.title},
                       data={"postmortem": postmortem.pk, "to": PostmortemStatus.DRAFT})
     return postmortem
+
+
+def delete_postmortem(*, postmortem: Postmortem, by) -> None:
+    """Delete a draft or in-review postmortem (managers); a published one is history."""
+    current = Postmortem.objects.filter(pk=postmortem.pk).first()
+    if current is None:
+        return
+    if current.is_published:
+        raise DomainError(_("A published postmortem cannot be deleted."), code="published", conflict=True)
+    if not current.may_delete(by):
+        raise DomainError(_("Only a manager can delete a postmortem."), code="forbidden")
+    current.delete()
+
+
+def save_action_item(*, item: ActionItem, by) -> ActionItem:
+    """Add or edit one action item, if its postmortem still takes changes from this user."""
+    if item.pk and ActionItem.objects.filter(pk=item.pk).exclude(postmortem_id=item.postmortem_id).exists():
+        raise DomainError(_("An action item cannot move to another postmortem."), field="postmortem",
+                          code="immutable", conflict=True)
+    with transaction.atomic():
+        postmortem = Postmortem.objects.select_for_update().get(pk=item.postmortem_id)
+        _check_items(postmortem, by)
+        item.save()
+    return item
+
+
+def delete_action_item(*, item: ActionItem, by) -> None:
+    """Delete one action item: a manager's call, before the postmortem is published."""
+    with transaction.atomic():
+        postmortem = Postmortem.objects.select_for_update().get(pk=item.postmortem_id)
+        _check_items(postmortem, by, delete=True)
+        item.delete()
+
+
+def _check_items(postmortem: Postmortem, by, *, delete: bool = False) -> None:
+    """The one place that says who may touch a postmortem's action items (Postmortem.may_*)."""
+    allowed = postmortem.may_delete_items(by) if delete else postmortem.may_change_items(by)
+    if allowed:
+        return
+    if postmortem.status == PostmortemStatus.CLOSED:
+        raise DomainError(_("This postmortem is closed."), field="postmortem", code="closed", conflict=True)
+    if postmortem.is_published:
+        raise DomainError(_("This postmortem is published: only a manager may add or edit its action items, "
+                            "and nobody may delete them."), field="postmortem", code="published", conflict=True)
+    raise DomainError(_("Only a manager can delete action items."), code="forbidden")
 
 
 def check_times(postmortem: Postmortem) -> None:

@@ -22,7 +22,6 @@ from incidents.models import (
     Notification,
     NotificationChannel,
     Postmortem,
-    PostmortemStatus,
     Scope,
     Service,
     Severity,
@@ -386,12 +385,10 @@ class ActionItemSerializer(ModelSerializer):
         if self.instance is None and due and due < today:
             raise serializers.ValidationError({"due_date": [_("A new action item cannot be due in the past.")]},
                                               code="rule")
-        postmortem = attrs.get("postmortem", getattr(self.instance, "postmortem", None))
         if self.instance is not None and "postmortem" in attrs and attrs["postmortem"] != self.instance.postmortem:
             raise serializers.ValidationError({"postmortem": [_("An action item cannot move to another postmortem.")]},
                                               code="immutable")
-        if postmortem is not None and postmortem.status == PostmortemStatus.CLOSED:
-            raise serializers.ValidationError({"postmortem": [_("This postmortem is closed.")]}, code="closed")
+        # Whether the postmortem still takes changes, and from whom: postmortems.save_action_item.
         return attrs
 
 

@@ -35,7 +35,7 @@ from portal.errors import DomainError
 from portal.lib.history import record_change
 
 __all__ = [
-    "acknowledge", "add_event", "add_note", "close", "escalate_due", "escalate_incident", "mitigate",
+    "acknowledge", "add_event", "add_note", "close", "edit_incident", "escalate_due", "escalate_incident", "mitigate",
     "open_incident", "reopen", "resolve", "retry_notifications", "send_pending",
 ]
 
@@ -133,6 +133,57 @@ def reopen(*, incident: Incident, by, reason: str = "") -> Incident:
                           conflict=True) from None
     _escalate_soon(incident, now)
     return incident
+
+
+# What a person may edit on an incident outside the transitions; each change is
+# a `change` timeline event. Status, times, source and dedup key are the services'.
+EDITABLE_FIELDS = frozenset({"service", "title", "description", "severity", "category", "scope", "commander",
+                             "impact_started_at", "detected_at"})
+
+
+def edit_incident(*, incident: Incident, by, changes: dict, now: datetime | None = None) -> Incident:
+    """Change the editable fields of an incident; one `change` event lists what moved
+    (a SEV1 made a SEV4 is on the timeline, with who did it)."""
+    unknown = set(changes) - EDITABLE_FIELDS
+    if unknown:
+        raise DomainError(_("These fields cannot be edited: %(fields)s.") % {"fields": ", ".join(sorted(unknown))},
+                          field=sorted(unknown)[0])
+    if "severity" in changes and changes["severity"] not in Severity.values:
+        raise DomainError(_("Unknown severity %(value)r.") % {"value": changes["severity"]}, field="severity")
+    if "scope" in changes and changes["scope"] not in Scope.values:
+        raise DomainError(_("Unknown scope %(value)r.") % {"value": changes["scope"]}, field="scope")
+    if "title" in changes and not (changes["title"] or "").strip():
+        raise DomainError(_("An incident needs a title."), field="title")
+    now = now or timezone.now()
+    with transaction.atomic():
+        stored = Incident.objects.select_for_update().filter(pk=incident.pk).first()
+        if stored is None:
+            raise DomainError(_("This incident no longer exists."), code="not_found", conflict=True)
+        moved = {name: (getattr(stored, name), value) for name, value in changes.items()
+                 if getattr(stored, name) != value}
+        if not moved:
+            return stored
+        for name, (_old, value) in moved.items():
+            setattr(stored, name, value)
+        stored.save(update_fields=list(moved))
+        message = "; ".join(f"{name}: {_shown(old)} → {_shown(new)}" for name, (old, new) in sorted(moved.items()))
+        _record(stored, EventKind.CHANGE, by, now, message,
+                {"changes": {name: {"from": _plain(old), "to": _plain(new)} for name, (old, new) in moved.items()}})
+    return stored
+
+
+def _shown(value) -> str:
+    text = "–" if value in (None, "") else str(value)
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def _plain(value):
+    """A JSON-safe form of a field value for the event's data."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return getattr(value, "pk", str(value))
 
 
 def add_note(*, incident: Incident, by, text: str) -> TimelineEvent:

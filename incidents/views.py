@@ -286,7 +286,7 @@ def postmortem_edit(request, pk):
             data[total] = str(min(_int(data.get(total)) + 1, 50))
             show_errors = False
         form = PostmortemForm(data, instance=postmortem, incident=incident)
-        formset = ActionItemFormSet(data, instance=postmortem, prefix=ITEMS_PREFIX, today=today)
+        formset = _items_formset(request, postmortem, data, today=today)
         if action != "add_row":
             if form.is_valid() and formset.is_valid():
                 saved = _save_postmortem(request, form, formset, action)
@@ -296,13 +296,20 @@ def postmortem_edit(request, pk):
     else:
         initial = {} if postmortem.pk else {"timeline_events": list(postmortems.default_timeline(incident))}
         form = PostmortemForm(instance=postmortem, incident=incident, initial=initial)
-        formset = ActionItemFormSet(instance=postmortem, prefix=ITEMS_PREFIX, today=today)
+        formset = _items_formset(request, postmortem, None, today=today)
     context = {"incident": incident, "postmortem": postmortem, "form": form, "formset": formset,
                "show_errors": show_errors, "can_publish": request.user.has_perm("incidents.publish_postmortem")}
     return render(request, "incidents/postmortems/form.html", context, status=status)
 
 
 ITEMS_PREFIX = "items"
+
+
+def _items_formset(request, postmortem, data, *, today):
+    formset = ActionItemFormSet(data, instance=postmortem, prefix=ITEMS_PREFIX, today=today)
+    # No "remove" box for who may not delete (postmortems.save_postmortem refuses it anyway).
+    formset.can_delete = postmortem.may_delete_items(request.user)
+    return formset
 
 
 def _int(value) -> int:

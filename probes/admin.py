@@ -57,6 +57,10 @@ class ProbeAdmin(HistoryAdmin):
     def has_run_permission(self, request):
         return request.user.has_perm("probes.run_probe")
 
+    def get_readonly_fields(self, request, obj=None):
+        # The open incident is the alerting's to set and clear (probes.services), never typed in.
+        return [*super().get_readonly_fields(request, obj), "incident"]
+
     def get_historical_record_context_helper(self, request, historical_record):
         return MaskedHistory(self.model, historical_record)
 
