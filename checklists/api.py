@@ -176,7 +176,7 @@ class RunbookImportViewSet(viewsets.ViewSet):
         data = serializer.validated_data
         upload = data["file"]
         try:
-            plan = importer.read_runbook(upload.read(importer.MAX_BYTES + 1), filename=upload.name)
+            plan = importer.read_runbook(upload.read(importer.max_bytes() + 1), filename=upload.name)
             if data.get("choices"):
                 plan.override(data["choices"])
             if data["dry_run"]:

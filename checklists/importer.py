@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -27,14 +28,19 @@ from checklists.models import Kind, Playbook, Template
 from checklists.services import replace_sections
 from portal.errors import DomainError
 
-MAX_BYTES = 1024 * 1024
-
 TEMPLATE, PLAYBOOK, SKIP = "template", "playbook", "skip"
 ACTIONS = (TEMPLATE, PLAYBOOK, SKIP)
 
 _CHECKBOX = re.compile(r"^\[([ xX])\]\s+(.+)$", re.S)
-_BOX_LINE = re.compile(r"^\s*(?:[-*+]\s+\[[ xX]\]|□|☐)\s+(.+?)\s*$")
-_OPTIONAL = re.compile(r"\s*[(（](?:optional|선택)[)）]\s*", re.I)
+# No lazy group before `\s*$` and no leading `\s*` in a search: on a line of spaces either
+# backtracks quadratically (20 000 spaces took 10 s). Whitespace is stripped in code instead.
+_BOX_LINE = re.compile(r"^\s*(?:[-*+]\s+\[[ xX]\]|□|☐)\s+(.+)$")
+_OPTIONAL = re.compile(r"[(（](?:optional|선택)[)）]", re.I)
+# What the size check counts, line by line, before markdown-it (whose cost grows with the
+# number of blocks) sees the text: headings (ATX, or a setext underline), list items and fences.
+_FENCE_LINE = re.compile(r"^ {0,3}(?:>\s*)*(```|~~~)")
+_HEADING_LINE = re.compile(r"^ {0,3}(?:>\s*)*(?:#{1,6}(?:[ \t]|$)|(?:=+|-+)[ \t]*$)")
+_ITEM_LINE = re.compile(r"^[ \t>]*(?:[-*+]|\d{1,9}[.)]|□|☐)(?:[ \t]|$)")
 _FAILURE = re.compile(r"증상|원인|해결|조치|복구\s*절차|롤백|트러블\s*슈팅|symptom|cause|resolution|playbook|"
                       r"troubleshoot|diagnos|rollback", re.I)
 _LEADING_JUNK = re.compile(r"^[^\w(\[]+")
@@ -176,9 +182,15 @@ class Result:
 # Reading ---------------------------------------------------------------------------------
 
 
+def max_bytes() -> int:
+    return settings.RUNBOOK_MAX_BYTES
+
+
 def decode(data: bytes) -> str:
-    if len(data) > MAX_BYTES:
-        raise RunbookError([_("The file is larger than 1 MiB.")])
+    if len(data) > max_bytes():
+        limit = max_bytes()
+        size = f"{limit / 2**20:g} MiB" if limit >= 2**20 else f"{limit / 2**10:g} KiB"
+        raise RunbookError([_("The file is larger than %(size)s (PORTAL_RUNBOOK_MAX_BYTES).") % {"size": size}])
     if b"\x00" in data:
         raise RunbookError([_("This is a binary file, not a markdown text.")])
     try:
@@ -213,10 +225,49 @@ class _Node:
         return any(n.items for n in self.walk())
 
 
+def check_size(lines: list[str]) -> None:
+    """Refuse a file with more headings or list items than the settings allow, before parsing it.
+
+    A line scan, linear and cheap, that follows fenced code blocks (a `# comment` in a
+    shell block is no heading) but not every markdown rule: it may count a line markdown
+    would not, never the other way round for the lines that cost markdown-it the most.
+    """
+    sections = items = 0
+    fence = None
+    for line in lines:
+        opened = _FENCE_LINE.match(line)
+        if fence:
+            if opened and opened.group(1) == fence:
+                fence = None
+            elif _BOX_LINE.match(line):
+                items += 1  # a fenced "□ item" is an item too
+            continue
+        if opened:
+            fence = opened.group(1)
+            items += 1  # a block markdown-it builds, and possibly an item's command
+        elif _HEADING_LINE.match(line):
+            sections += 1
+        elif _ITEM_LINE.match(line):
+            items += 1
+    problems = []
+    if sections > settings.RUNBOOK_MAX_SECTIONS:
+        problems.append(_("The file has %(n)d headings; at most %(limit)d may be imported at once "
+                          "(PORTAL_RUNBOOK_MAX_SECTIONS): split it.") % {
+            "n": sections, "limit": settings.RUNBOOK_MAX_SECTIONS})
+    if items > settings.RUNBOOK_MAX_ITEMS:
+        problems.append(_("The file has %(n)d list items and code blocks; at most %(limit)d may be imported "
+                          "at once "
+                          "(PORTAL_RUNBOOK_MAX_ITEMS): split it.") % {
+            "n": items, "limit": settings.RUNBOOK_MAX_ITEMS})
+    if problems:
+        raise RunbookError(problems)
+
+
 def read_runbook(data: bytes, *, filename: str) -> Plan:
     """Parse a runbook into a plan; raise RunbookError (nothing written) when it cannot be imported."""
     text = decode(data)
     lines = text.splitlines()
+    check_size(lines)
     root = _tree(parser().parse(text), len(lines))
     problems = []
     for node in root.walk():
@@ -308,13 +359,18 @@ def _plain(inline) -> str:
 
 def _item(text: str) -> PlannedItem:
     first, _sep, rest = text.strip().partition("\n")
-    required = not _OPTIONAL.search(first)
-    first = _OPTIONAL.sub(" ", first).strip()
+    parts = _OPTIONAL.split(first)
+    required = len(parts) == 1
+    first = " ".join(part.strip() for part in parts).strip()
     return PlannedItem(text=first[:500], details=rest.strip(), required=required)
 
 
 def _extract_items(tokens) -> list[PlannedItem]:
     items: list[PlannedItem] = []
+    # Details and commands gather in lists joined once at the end: joining onto the string
+    # built so far copied it for every line, quadratic in an item's length (1 MiB took 20 s).
+    details: dict[int, list[str]] = {}
+    commands: dict[int, list[str]] = {}
     owners: list[PlannedItem | None] = []  # per open list item: the checkbox item it holds
     first_para: list[bool] = []
     after_list: PlannedItem | None = None  # the last item of a list that just closed
@@ -348,7 +404,7 @@ def _extract_items(tokens) -> list[PlannedItem]:
                 continue
             owner = next((o for o in reversed(owners) if o is not None), None)
             if owner is not None:
-                owner.details = "\n".join(filter(None, [owner.details, f"- {text.strip()}"]))
+                details.setdefault(id(owner), []).append(f"- {text.strip()}")
             continue
         if kind == "fence":
             info = (tok.info or "").strip().split(" ")[0].lower()
@@ -359,7 +415,7 @@ def _extract_items(tokens) -> list[PlannedItem]:
                 continue
             owner = next((o for o in reversed(owners) if o is not None), None) or after_list
             if owner is not None and info not in _DOCUMENT_FENCES:
-                owner.command = "\n".join(filter(None, [owner.command, tok.content.rstrip("\n")]))
+                commands.setdefault(id(owner), []).append(tok.content.rstrip("\n"))
             after_list = None
             continue
         if kind in ("paragraph_open", "paragraph_close", "bullet_list_open", "ordered_list_open"):
@@ -368,6 +424,9 @@ def _extract_items(tokens) -> list[PlannedItem]:
             continue
         if not owners:
             after_list = None
+    for item in items:
+        item.details = "\n".join(filter(None, [item.details, *details.get(id(item), ())]))
+        item.command = "\n".join(filter(None, [item.command, *commands.get(id(item), ())]))
     return items
 
 
