@@ -21,6 +21,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
+from markdown_it import MarkdownIt
 
 from checklists import schedules
 from checklists.markdown import parser
@@ -40,6 +41,11 @@ _OPTIONAL = re.compile(r"[(（](?:optional|선택)[)）]", re.I)
 # number of blocks) sees the text: headings (ATX, or a setext underline), list items and fences.
 _FENCE_LINE = re.compile(r"^ {0,3}(?:>\s*)*(```|~~~)")
 _HEADING_LINE = re.compile(r"^ {0,3}(?:>\s*)*(?:#{1,6}(?:[ \t]|$)|(?:=+|-+)[ \t]*$)")
+# markdown-it's inline rules are most of its time on a large file, so the importer runs only
+# its block rules and reads inline text itself when there is no markup in it (see _plain).
+_BLOCKS = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"]).disable("inline")
+_INLINE_MARKUP = re.compile(r"[\\`*_~\[\]!<&]")
+_BOX_PREFIX = re.compile(r"\[[ xX]\](?=\s)")
 _ITEM_LINE = re.compile(r"^[ \t>]*(?:[-*+]|\d{1,9}[.)]|□|☐)(?:[ \t]|$)")
 _FAILURE = re.compile(r"증상|원인|해결|조치|복구\s*절차|롤백|트러블\s*슈팅|symptom|cause|resolution|playbook|"
                       r"troubleshoot|diagnos|rollback", re.I)
@@ -268,12 +274,13 @@ def read_runbook(data: bytes, *, filename: str) -> Plan:
     text = decode(data)
     lines = text.splitlines()
     check_size(lines)
-    root = _tree(parser().parse(text), len(lines))
+    env: dict = {}
+    root = _tree(_BLOCKS.parse(text, env), len(lines))
     problems = []
     for node in root.walk():
         if node is root:
             continue
-        node.items = _extract_items(node.tokens)
+        node.items = _extract_items(node.tokens, env)
         inherited = node.parent.frequency if node.parent else None
         try:
             node.phrase = schedules.parse_phrase(node.title, inherited)
@@ -347,9 +354,15 @@ def _assign_keys(root: _Node) -> None:
         node.key = key if seen[key] == 1 else f"{key} #{seen[key]}"
 
 
-def _plain(inline) -> str:
+def _plain(inline, env: dict) -> str:
+    """The text of an inline token: what markdown-it's inline rules leave of it as text and code."""
+    content = inline.content
+    box = _BOX_PREFIX.match(content)
+    if not env.get("references") and not _INLINE_MARKUP.search(content, box.end() if box else 0):
+        # Nothing for the inline rules to do but line breaks, which drop the spaces around them.
+        return "\n".join(line.lstrip(" \t").rstrip(" ") for line in content.split("\n"))
     parts = []
-    for child in inline.children or ():
+    for child in parser().parseInline(content, env)[0].children or ():
         if child.type in ("text", "code_inline"):
             parts.append(child.content)
         elif child.type in ("softbreak", "hardbreak"):
@@ -365,7 +378,7 @@ def _item(text: str) -> PlannedItem:
     return PlannedItem(text=first[:500], details=rest.strip(), required=required)
 
 
-def _extract_items(tokens) -> list[PlannedItem]:
+def _extract_items(tokens, env: dict) -> list[PlannedItem]:
     items: list[PlannedItem] = []
     # Details and commands gather in lists joined once at the end: joining onto the string
     # built so far copied it for every line, quadratic in an item's length (1 MiB took 20 s).
@@ -389,7 +402,7 @@ def _extract_items(tokens) -> list[PlannedItem]:
         if kind == "bullet_list_close" or kind == "ordered_list_close":
             continue
         if kind == "inline":
-            text = _plain(tok)
+            text = _plain(tok, env)
             if owners and first_para[-1]:
                 first_para[-1] = False
                 match = _CHECKBOX.match(text)
