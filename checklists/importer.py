@@ -38,15 +38,19 @@ _CHECKBOX = re.compile(r"^\[([ xX])\]\s+(.+)$", re.S)
 _BOX_LINE = re.compile(r"^\s*(?:[-*+]\s+\[[ xX]\]|□|☐)\s+(.+)$")
 _OPTIONAL = re.compile(r"[(（](?:optional|선택)[)）]", re.I)
 # What the size check counts, line by line, before markdown-it (whose cost grows with the
-# number of blocks) sees the text: headings (ATX, or a setext underline), list items and fences.
+# number of blocks) sees the text: headings (ATX, or a setext underline) and blocks.
 _FENCE_LINE = re.compile(r"^ {0,3}(?:>\s*)*(```|~~~)")
-_HEADING_LINE = re.compile(r"^ {0,3}(?:>\s*)*(?:#{1,6}(?:[ \t]|$)|(?:=+|-+)[ \t]*$)")
+_HEADING_LINE = re.compile(r"^ {0,3}(?:>\s*)*#{1,6}(?:[ \t]|$)")
+_UNDERLINE = re.compile(r"^ {0,3}(?:=+|-+)[ \t]*$")  # a heading when under text, a rule when not
 # markdown-it's inline rules are most of its time on a large file, so the importer runs only
 # its block rules and reads inline text itself when there is no markup in it (see _plain).
 _BLOCKS = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"]).disable("inline")
 _INLINE_MARKUP = re.compile(r"[\\`*_~\[\]!<&]")
 _BOX_PREFIX = re.compile(r"\[[ xX]\](?=\s)")
-_ITEM_LINE = re.compile(r"^[ \t>]*(?:[-*+]|\d{1,9}[.)]|□|☐)(?:[ \t]|$)")
+# Other lines that start a block of their own even right under text: a list item, a rule,
+# a link reference, a quote or a table row.
+_BLOCK_LINE = re.compile(r"^[ \t>]*(?:[-*+]|\d{1,9}[.)]|□|☐)(?:[ \t]|$)|^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$"
+                         r"|^ {0,3}(?:\[|>)|.*\|")
 _FAILURE = re.compile(r"증상|원인|해결|조치|복구\s*절차|롤백|트러블\s*슈팅|symptom|cause|resolution|playbook|"
                       r"troubleshoot|diagnos|rollback", re.I)
 _LEADING_JUNK = re.compile(r"^[^\w(\[]+")
@@ -232,41 +236,38 @@ class _Node:
 
 
 def check_size(lines: list[str]) -> None:
-    """Refuse a file with more headings or list items than the settings allow, before parsing it.
+    """Refuse a file with more headings or blocks (list items, paragraphs, code blocks…) than the
+    settings allow, before parsing it.
 
     A line scan, linear and cheap, that follows fenced code blocks (a `# comment` in a
     shell block is no heading) but not every markdown rule: it may count a line markdown
     would not, never the other way round for the lines that cost markdown-it the most.
     """
-    sections = items = 0
+    sections = blocks = 0
     fence = None
-    for line in lines:
+    for previous, line in zip(["", *lines], lines, strict=False):
         opened = _FENCE_LINE.match(line)
         if fence:
             if opened and opened.group(1) == fence:
                 fence = None
             elif _BOX_LINE.match(line):
-                items += 1  # a fenced "□ item" is an item too
+                blocks += 1  # a fenced "□ item" is an item too
             continue
         if opened:
             fence = opened.group(1)
-            items += 1  # a block markdown-it builds, and possibly an item's command
-        elif _HEADING_LINE.match(line):
+            blocks += 1  # possibly an item's command
+        elif _HEADING_LINE.match(line) or (previous.strip() and _UNDERLINE.match(line)):
             sections += 1
-        elif _ITEM_LINE.match(line):
-            items += 1
-    problems = []
-    if sections > settings.RUNBOOK_MAX_SECTIONS:
-        problems.append(_("The file has %(n)d headings; at most %(limit)d may be imported at once "
-                          "(PORTAL_RUNBOOK_MAX_SECTIONS): split it.") % {
-            "n": sections, "limit": settings.RUNBOOK_MAX_SECTIONS})
-    if items > settings.RUNBOOK_MAX_ITEMS:
-        problems.append(_("The file has %(n)d list items and code blocks; at most %(limit)d may be imported "
-                          "at once "
-                          "(PORTAL_RUNBOOK_MAX_ITEMS): split it.") % {
-            "n": items, "limit": settings.RUNBOOK_MAX_ITEMS})
-    if problems:
-        raise RunbookError(problems)
+        elif _BLOCK_LINE.match(line) or (line.strip() and not previous.strip()):
+            blocks += 1
+        if sections > settings.RUNBOOK_MAX_SECTIONS:  # no need to read further to say so
+            raise RunbookError([_("The file has more than %(limit)d headings, more than may be imported at "
+                                  "once (PORTAL_RUNBOOK_MAX_SECTIONS): split it.") % {
+                "limit": settings.RUNBOOK_MAX_SECTIONS}])
+        if blocks > settings.RUNBOOK_MAX_ITEMS:
+            raise RunbookError([_("The file has more than %(limit)d list items, paragraphs and other blocks, more "
+                                  "than may be imported at once (PORTAL_RUNBOOK_MAX_ITEMS): split it.") % {
+                "limit": settings.RUNBOOK_MAX_ITEMS}])
 
 
 def read_runbook(data: bytes, *, filename: str) -> Plan:

@@ -28,7 +28,7 @@ def test_more_headings_than_the_setting_allows_are_refused_with_the_count_and_th
     settings.RUNBOOK_MAX_SECTIONS = 3
     assert len(importer.read_runbook(runbook(3), filename="ok.md").entries) == 3
     message = refusal(runbook(4))
-    assert "4 headings" in message and "at most 3" in message and "PORTAL_RUNBOOK_MAX_SECTIONS" in message
+    assert "more than 3 headings" in message and "PORTAL_RUNBOOK_MAX_SECTIONS" in message
 
 
 @pytest.mark.django_db
@@ -42,9 +42,18 @@ def test_more_list_items_than_the_setting_allows_are_refused(settings):
     settings.RUNBOOK_MAX_ITEMS = 10
     assert importer.read_runbook(runbook(2, items=5), filename="ok.md").entries[0].item_count() == 5
     message = refusal(runbook(1, items=11))
-    assert "11 list items" in message and "PORTAL_RUNBOOK_MAX_ITEMS" in message
+    assert "more than 10 list items" in message and "PORTAL_RUNBOOK_MAX_ITEMS" in message
     # Bullets under an item (its details) cost the parser as much as items do.
     assert "PORTAL_RUNBOOK_MAX_ITEMS" in refusal(b"# Daily\n- [ ] a\n" + b"  - detail\n" * 10)
+
+
+@pytest.mark.django_db
+def test_paragraphs_and_rules_count_as_blocks(settings):
+    settings.RUNBOOK_MAX_ITEMS = 10
+    assert "PORTAL_RUNBOOK_MAX_ITEMS" in refusal(b"# Daily\n- [ ] a\n\n" + b"text\n\n" * 10)
+    assert "PORTAL_RUNBOOK_MAX_ITEMS" in refusal(b"# Daily\n- [ ] a\n\n" + b"***\n" * 10)
+    # One paragraph of many lines is one block.
+    assert importer.read_runbook(b"# Daily\n- [ ] a\n\n" + b"text\n" * 100, filename="ok.md").entries
 
 
 @pytest.mark.django_db
@@ -60,7 +69,7 @@ def test_the_api_refuses_a_file_past_the_default_caps_with_the_file_field(api_as
         "file": SimpleUploadedFile("big.md", runbook(501))}, format="multipart")
     assert response.status_code == 400
     body = response.json()
-    assert body["code"] == "bad_runbook" and "at most 500" in " ".join(body["file"])
+    assert body["code"] == "bad_runbook" and "more than 500 headings" in " ".join(body["file"])
     assert Template.objects.count() == 0
 
 
