@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from checklists import importer, services
@@ -25,6 +25,7 @@ from checklists.serializers import (
 )
 from portal.errors import DomainError
 from portal.pagination import AppendOnlyPagination
+from portal.parsers import JSONParser
 
 
 class TemplateViewSet(viewsets.ModelViewSet):

@@ -82,3 +82,9 @@ def test_the_admin_json_field_refuses_deep_json_with_the_form_again(client_as):
 def test_a_probe_expectation_with_a_deep_literal_is_refused_not_a_crash():
     with pytest.raises(ValueError):
         parse_expectation("status == " + deep_text(1000))
+
+
+@pytest.mark.parametrize("path", ["/api/v1/contacts", "/api/v1/escalation-policies", "/api/v1/checklist-templates"])
+def test_endpoints_that_take_only_json_refuse_deep_bodies_too(api_as, path):
+    response = api_as("admin").post(path, deep_text(1000), content_type="application/json")
+    assert response.status_code == 400 and response.json()["code"] == "depth"
