@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from checklists import importer, services
@@ -25,6 +25,7 @@ from checklists.serializers import (
 )
 from portal.errors import DomainError
 from portal.pagination import AppendOnlyPagination
+from portal.parsers import JSONParser
 
 
 class TemplateViewSet(viewsets.ModelViewSet):
@@ -176,7 +177,7 @@ class RunbookImportViewSet(viewsets.ViewSet):
         data = serializer.validated_data
         upload = data["file"]
         try:
-            plan = importer.read_runbook(upload.read(importer.MAX_BYTES + 1), filename=upload.name)
+            plan = importer.read_runbook(upload.read(importer.max_bytes() + 1), filename=upload.name)
             if data.get("choices"):
                 plan.override(data["choices"])
             if data["dry_run"]:

@@ -18,8 +18,10 @@ import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
+from markdown_it import MarkdownIt
 
 from checklists import schedules
 from checklists.markdown import parser
@@ -27,14 +29,28 @@ from checklists.models import Kind, Playbook, Template
 from checklists.services import replace_sections
 from portal.errors import DomainError
 
-MAX_BYTES = 1024 * 1024
-
 TEMPLATE, PLAYBOOK, SKIP = "template", "playbook", "skip"
 ACTIONS = (TEMPLATE, PLAYBOOK, SKIP)
 
 _CHECKBOX = re.compile(r"^\[([ xX])\]\s+(.+)$", re.S)
-_BOX_LINE = re.compile(r"^\s*(?:[-*+]\s+\[[ xX]\]|□|☐)\s+(.+?)\s*$")
-_OPTIONAL = re.compile(r"\s*[(（](?:optional|선택)[)）]\s*", re.I)
+# No lazy group before `\s*$` and no leading `\s*` in a search: on a line of spaces either
+# backtracks quadratically (20 000 spaces took 10 s). Whitespace is stripped in code instead.
+_BOX_LINE = re.compile(r"^\s*(?:[-*+]\s+\[[ xX]\]|□|☐)\s+(.+)$")
+_OPTIONAL = re.compile(r"[(（](?:optional|선택)[)）]", re.I)
+# What the size check counts, line by line, before markdown-it (whose cost grows with the
+# number of blocks) sees the text: headings (ATX, or a setext underline) and blocks.
+_FENCE_LINE = re.compile(r"^ {0,3}(?:>\s*)*(```|~~~)")
+_HEADING_LINE = re.compile(r"^ {0,3}(?:>\s*)*#{1,6}(?:[ \t]|$)")
+_UNDERLINE = re.compile(r"^ {0,3}(?:=+|-+)[ \t]*$")  # a heading when under text, a rule when not
+# markdown-it's inline rules are most of its time on a large file, so the importer runs only
+# its block rules and reads inline text itself when there is no markup in it (see _plain).
+_BLOCKS = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"]).disable("inline")
+_INLINE_MARKUP = re.compile(r"[\\`*_~\[\]!<&]")
+_BOX_PREFIX = re.compile(r"\[[ xX]\](?=\s)")
+# Other lines that start a block of their own even right under text: a list item, a rule,
+# a link reference, a quote or a table row.
+_BLOCK_LINE = re.compile(r"^[ \t>]*(?:[-*+]|\d{1,9}[.)]|□|☐)(?:[ \t]|$)|^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$"
+                         r"|^ {0,3}(?:\[|>)|.*\|")
 _FAILURE = re.compile(r"증상|원인|해결|조치|복구\s*절차|롤백|트러블\s*슈팅|symptom|cause|resolution|playbook|"
                       r"troubleshoot|diagnos|rollback", re.I)
 _LEADING_JUNK = re.compile(r"^[^\w(\[]+")
@@ -176,9 +192,15 @@ class Result:
 # Reading ---------------------------------------------------------------------------------
 
 
+def max_bytes() -> int:
+    return settings.RUNBOOK_MAX_BYTES
+
+
 def decode(data: bytes) -> str:
-    if len(data) > MAX_BYTES:
-        raise RunbookError([_("The file is larger than 1 MiB.")])
+    if len(data) > max_bytes():
+        limit = max_bytes()
+        size = f"{limit / 2**20:g} MiB" if limit >= 2**20 else f"{limit / 2**10:g} KiB"
+        raise RunbookError([_("The file is larger than %(size)s (PORTAL_RUNBOOK_MAX_BYTES).") % {"size": size}])
     if b"\x00" in data:
         raise RunbookError([_("This is a binary file, not a markdown text.")])
     try:
@@ -213,16 +235,53 @@ class _Node:
         return any(n.items for n in self.walk())
 
 
+def check_size(lines: list[str]) -> None:
+    """Refuse a file with more headings or blocks (list items, paragraphs, code blocks…) than the
+    settings allow, before parsing it.
+
+    A line scan, linear and cheap, that follows fenced code blocks (a `# comment` in a
+    shell block is no heading) but not every markdown rule: it may count a line markdown
+    would not, never the other way round for the lines that cost markdown-it the most.
+    """
+    sections = blocks = 0
+    fence = None
+    for previous, line in zip(["", *lines], lines, strict=False):
+        opened = _FENCE_LINE.match(line)
+        if fence:
+            if opened and opened.group(1) == fence:
+                fence = None
+            elif _BOX_LINE.match(line):
+                blocks += 1  # a fenced "□ item" is an item too
+            continue
+        if opened:
+            fence = opened.group(1)
+            blocks += 1  # possibly an item's command
+        elif _HEADING_LINE.match(line) or (previous.strip() and _UNDERLINE.match(line)):
+            sections += 1
+        elif _BLOCK_LINE.match(line) or (line.strip() and not previous.strip()):
+            blocks += 1
+        if sections > settings.RUNBOOK_MAX_SECTIONS:  # no need to read further to say so
+            raise RunbookError([_("The file has more than %(limit)d headings, more than may be imported at "
+                                  "once (PORTAL_RUNBOOK_MAX_SECTIONS): split it.") % {
+                "limit": settings.RUNBOOK_MAX_SECTIONS}])
+        if blocks > settings.RUNBOOK_MAX_ITEMS:
+            raise RunbookError([_("The file has more than %(limit)d list items, paragraphs and other blocks, more "
+                                  "than may be imported at once (PORTAL_RUNBOOK_MAX_ITEMS): split it.") % {
+                "limit": settings.RUNBOOK_MAX_ITEMS}])
+
+
 def read_runbook(data: bytes, *, filename: str) -> Plan:
     """Parse a runbook into a plan; raise RunbookError (nothing written) when it cannot be imported."""
     text = decode(data)
     lines = text.splitlines()
-    root = _tree(parser().parse(text), len(lines))
+    check_size(lines)
+    env: dict = {}
+    root = _tree(_BLOCKS.parse(text, env), len(lines))
     problems = []
     for node in root.walk():
         if node is root:
             continue
-        node.items = _extract_items(node.tokens)
+        node.items = _extract_items(node.tokens, env)
         inherited = node.parent.frequency if node.parent else None
         try:
             node.phrase = schedules.parse_phrase(node.title, inherited)
@@ -296,9 +355,15 @@ def _assign_keys(root: _Node) -> None:
         node.key = key if seen[key] == 1 else f"{key} #{seen[key]}"
 
 
-def _plain(inline) -> str:
+def _plain(inline, env: dict) -> str:
+    """The text of an inline token: what markdown-it's inline rules leave of it as text and code."""
+    content = inline.content
+    box = _BOX_PREFIX.match(content)
+    if not env.get("references") and not _INLINE_MARKUP.search(content, box.end() if box else 0):
+        # Nothing for the inline rules to do but line breaks, which drop the spaces around them.
+        return "\n".join(line.lstrip(" \t").rstrip(" ") for line in content.split("\n"))
     parts = []
-    for child in inline.children or ():
+    for child in parser().parseInline(content, env)[0].children or ():
         if child.type in ("text", "code_inline"):
             parts.append(child.content)
         elif child.type in ("softbreak", "hardbreak"):
@@ -308,13 +373,18 @@ def _plain(inline) -> str:
 
 def _item(text: str) -> PlannedItem:
     first, _sep, rest = text.strip().partition("\n")
-    required = not _OPTIONAL.search(first)
-    first = _OPTIONAL.sub(" ", first).strip()
+    parts = _OPTIONAL.split(first)
+    required = len(parts) == 1
+    first = " ".join(part.strip() for part in parts).strip()
     return PlannedItem(text=first[:500], details=rest.strip(), required=required)
 
 
-def _extract_items(tokens) -> list[PlannedItem]:
+def _extract_items(tokens, env: dict) -> list[PlannedItem]:
     items: list[PlannedItem] = []
+    # Details and commands gather in lists joined once at the end: joining onto the string
+    # built so far copied it for every line, quadratic in an item's length (1 MiB took 20 s).
+    details: dict[int, list[str]] = {}
+    commands: dict[int, list[str]] = {}
     owners: list[PlannedItem | None] = []  # per open list item: the checkbox item it holds
     first_para: list[bool] = []
     after_list: PlannedItem | None = None  # the last item of a list that just closed
@@ -333,7 +403,7 @@ def _extract_items(tokens) -> list[PlannedItem]:
         if kind == "bullet_list_close" or kind == "ordered_list_close":
             continue
         if kind == "inline":
-            text = _plain(tok)
+            text = _plain(tok, env)
             if owners and first_para[-1]:
                 first_para[-1] = False
                 match = _CHECKBOX.match(text)
@@ -348,7 +418,7 @@ def _extract_items(tokens) -> list[PlannedItem]:
                 continue
             owner = next((o for o in reversed(owners) if o is not None), None)
             if owner is not None:
-                owner.details = "\n".join(filter(None, [owner.details, f"- {text.strip()}"]))
+                details.setdefault(id(owner), []).append(f"- {text.strip()}")
             continue
         if kind == "fence":
             info = (tok.info or "").strip().split(" ")[0].lower()
@@ -359,7 +429,7 @@ def _extract_items(tokens) -> list[PlannedItem]:
                 continue
             owner = next((o for o in reversed(owners) if o is not None), None) or after_list
             if owner is not None and info not in _DOCUMENT_FENCES:
-                owner.command = "\n".join(filter(None, [owner.command, tok.content.rstrip("\n")]))
+                commands.setdefault(id(owner), []).append(tok.content.rstrip("\n"))
             after_list = None
             continue
         if kind in ("paragraph_open", "paragraph_close", "bullet_list_open", "ordered_list_open"):
@@ -368,6 +438,9 @@ def _extract_items(tokens) -> list[PlannedItem]:
             continue
         if not owners:
             after_list = None
+    for item in items:
+        item.details = "\n".join(filter(None, [item.details, *details.get(id(item), ())]))
+        item.command = "\n".join(filter(None, [item.command, *commands.get(id(item), ())]))
     return items
 
 

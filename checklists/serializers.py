@@ -15,6 +15,7 @@ from checklists.models import (
     Section,
     Template,
 )
+from portal.parsers import JSONSerializerField
 from portal.serializers import BooleanField, CharField, ModelSerializer, PrimaryKeyRelatedField, whole_nested
 
 # Named choice fields: several apps have a "kind" or "status" enum, and the
@@ -178,7 +179,7 @@ class RunbookImportSerializer(serializers.Serializer):
     service = PrimaryKeyRelatedField(
         queryset=Template._meta.get_field("service").related_model.objects, required=False)
     dry_run = BooleanField(default=True)
-    choices = serializers.JSONField(required=False, binary=True, help_text=_(
+    choices = JSONSerializerField(required=False, binary=True, help_text=_(
         'Per section key: {"action": "template"|"playbook"|"skip", "cron": "0 9 * * *"}.'))
 
     def to_internal_value(self, data):

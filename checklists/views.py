@@ -46,6 +46,8 @@ from portal.errors import DomainError
 PAGE_SIZE = 50
 HANDOVERS_SHOWN = 3
 IMPORT_SESSION_KEY = "checklists_import"
+# A dry run shows this many sections per page: a runbook at the caps rendered whole was 26 MB of HTML.
+IMPORT_PAGE_SIZE = 50
 
 
 def get_run(pk) -> Run:
@@ -320,7 +322,7 @@ def import_runbook(request):
     if request.method == "POST" and "file" in request.FILES:
         upload = ImportUploadForm(request.POST, request.FILES)
         if upload.is_valid():
-            data = upload.cleaned_data["file"].read(importer.MAX_BYTES + 1)
+            data = upload.cleaned_data["file"].read(importer.max_bytes() + 1)
             name = upload.cleaned_data["file"].name
             try:
                 plan = importer.read_runbook(data, filename=name)
@@ -330,8 +332,7 @@ def import_runbook(request):
             service = upload.cleaned_data["service"]
             request.session[IMPORT_SESSION_KEY] = {"name": name, "text": data.decode("utf-8-sig"),
                                                    "service": service.pk if service else None}
-            return render(request, "checklists/import.html",
-                          {"plan": plan, "choices": ImportChoicesForm(plan=plan), "service": service})
+            return _import_page(request, plan, ImportChoicesForm(plan=plan), service)
     elif request.method == "POST":
         stored = request.session.get(IMPORT_SESSION_KEY)
         if not stored:
@@ -342,18 +343,29 @@ def import_runbook(request):
 
         service = Service.objects.filter(pk=stored["service"]).first() if stored["service"] else None
         choices = ImportChoicesForm(request.POST, plan=plan)
+        if "page" in request.POST:  # the pager: the same choices, another page of the dry run
+            return _import_page(request, plan, choices, service, page=request.POST["page"])
         if choices.is_valid():
             try:
                 plan.override(choices.choices())
                 result = importer.import_plan(plan=plan, service=service)
             except importer.RunbookError as exc:
-                return render(request, "checklists/import.html",
-                              {"plan": plan, "choices": choices, "problems": exc.problems, "service": service},
-                              status=400)
+                return _import_page(request, plan, choices, service, problems=exc.problems, status=400)
             del request.session[IMPORT_SESSION_KEY]
             messages.success(request, _("Imported: %(c)d created, %(u)d updated, %(n)d unchanged.") % {
                 "c": len(result.created), "u": len(result.updated), "n": len(result.unchanged)})
             return redirect("checklists:templates")
-        return render(request, "checklists/import.html", {"plan": plan, "choices": choices, "service": service},
-                      status=400)
+        wrong = next((n for n, row in enumerate(choices.bound_rows()) if row["cron"] and row["cron"].errors), 0)
+        return _import_page(request, plan, choices, service, page=wrong // IMPORT_PAGE_SIZE + 1, status=400)
     return render(request, "checklists/import.html", {"upload": upload}, status=400 if upload.errors else 200)
+
+
+def _import_page(request, plan, choices, service, *, page=1, problems=None, status=200):
+    """One page of the dry run; the choices of the other pages ride along as hidden fields."""
+    rows = list(choices.bound_rows())
+    page = Paginator(rows, IMPORT_PAGE_SIZE).get_page(page)
+    first = page.start_index() - 1
+    hidden = rows[:first] + rows[first + len(page.object_list):]
+    return render(request, "checklists/import.html", {
+        "plan": plan, "choices": choices, "service": service, "page": page, "hidden_rows": hidden,
+        "problems": problems}, status=status)

@@ -6,7 +6,6 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from incidents import postmortems, reports, services
@@ -49,6 +48,7 @@ from incidents.serializers import (
 from portal.errors import DomainError
 from portal.filters import BooleanFilter, FilterSet, IdFilter, IsoDateTimeFilter
 from portal.pagination import AppendOnlyPagination
+from portal.parsers import JSONParser
 from portal.schema import ErrorSerializer
 
 

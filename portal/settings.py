@@ -215,6 +215,13 @@ MAX_REQUEST_BYTES = env.env_int("PORTAL_MAX_UPLOAD_MB", 10, minimum=1, maximum=1
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
+# JSON bodies and fields nested deeper than this are refused with 400 (portal.parsers): a
+# 2 KB body of 1 000 brackets otherwise exhausts the recursion of whatever walks it.
+JSON_MAX_DEPTH = env.env_int("PORTAL_JSON_MAX_DEPTH", 32, minimum=2, maximum=200)
+# Runbook imports (checklists.importer): bounded so that a dry run stays well under a second.
+RUNBOOK_MAX_BYTES = env.env_int("PORTAL_RUNBOOK_MAX_BYTES", 1024 * 1024, minimum=1024, maximum=8 * 1024 * 1024)
+RUNBOOK_MAX_SECTIONS = env.env_int("PORTAL_RUNBOOK_MAX_SECTIONS", 500, minimum=1, maximum=5000)
+RUNBOOK_MAX_ITEMS = env.env_int("PORTAL_RUNBOOK_MAX_ITEMS", 5000, minimum=1, maximum=50000)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -225,7 +232,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["portal.permissions.RolePermission"],
     # JSON in: a form or multipart body cannot say null, so its "null" reached fields as text.
     # Uploads (runbook imports) name their own parsers.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # portal.parsers.JSONParser refuses bodies nested deeper than JSON_MAX_DEPTH with 400.
+    "DEFAULT_PARSER_CLASSES": ["portal.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "portal.pagination.PortalPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [

@@ -26,6 +26,7 @@ from django.core.validators import URLValidator
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from portal import parsers
 from portal.lib.paths import allowed_path
 from portal.lib.secrets import mask_url, scrub
 from probes.models import Kind, Status
@@ -195,7 +196,7 @@ def _literal(text: str):
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
         return text[1:-1]
     try:
-        return json.loads(text)
+        return parsers.loads(text)
     except ValueError:
         if re.fullmatch(r"[\w.-]+", text):
             return text  # a bare word: ok, healthy
@@ -344,7 +345,7 @@ def check_http(config: dict, limits: Limits) -> Result:
             return Result(Status.CRITICAL, latency, latency,
                           _("the body is larger than %(limit)s bytes; not parsed") % {"limit": BODY_LIMIT})
         try:
-            data = json.loads(fetched.body)
+            data = parsers.loads(fetched.body)
         except ValueError:
             return Result(Status.CRITICAL, latency, latency, _("the body is not JSON"))
         for expectation in config["expect"]:

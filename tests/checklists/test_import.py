@@ -120,7 +120,7 @@ def test_importing_the_same_file_again_updates_instead_of_duplicating():
     (b"   \n\n", "empty"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
     ("# 점검\n- [ ] 항목\n".encode("euc-kr"), "UTF-8"),
-    (b"# x\n" + b"a" * importer.MAX_BYTES, "1 MiB"),
+    (b"# x\n" + b"a" * importer.max_bytes(), "1 MiB"),
     ("## 매일 오전 13시 점검\n- [ ] 항목\n".encode(), "오전 13시"),
     (b"## Weekly (Funday)\n- [ ] item\n", "Funday"),
     (b"# Notes\nJust prose, nothing to do.\n", "no checklist"),
