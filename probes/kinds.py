@@ -26,11 +26,12 @@ from django.core.validators import URLValidator
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from portal.lib.paths import allowed_path
-from portal.lib.secrets import mask_url, scrub
+from portal.lib.paths import allowed_path, readable_path
+from portal.lib.secrets import mask_url, redact, scrub
 from probes.models import Kind, Status
 
 BODY_LIMIT = 1024 * 1024  # bytes of a response body we ever read
+MATCH_SHOWN = 200  # characters of a matching log line a result shows
 USER_AGENT = "ops-portal-probe/1"
 
 # A probe with verify_tls off chose so; urllib3 would otherwise log a warning on every run.
@@ -162,14 +163,23 @@ def _url(config, key, errors):
     return url
 
 
-def _path(config, key, errors):
+def _path(config, key, errors, *, allowed=allowed_path):
     raw = _text(config, key, errors)
     if raw and key not in errors:
         try:
-            return str(allowed_path(raw))
+            return str(allowed(raw))
         except ValidationError as exc:
             errors[key] = exc.messages[0]
     return raw
+
+
+def _refused_path(path: str) -> Result | None:
+    """Checked again at run time: roots change, probes saved before them stay, a symlink can be swapped."""
+    try:
+        readable_path(path)
+    except ValidationError as exc:
+        return Result(Status.ERROR, message=exc.messages[0])
+    return None
 
 
 def _string_dict(config, key, errors):
@@ -419,7 +429,7 @@ def check_memory(config: dict, limits: Limits, *, measure: Callable[[], float] =
 
 def validate_file(config: dict) -> dict:
     errors = {}
-    cleaned = {"path": _path(config, "path", errors),
+    cleaned = {"path": _path(config, "path", errors, allowed=readable_path),
                "min_size_bytes": _int(config, "min_size_bytes", errors, default=0, minimum=0, maximum=2**62)}
     _raise(errors)
     return cleaned
@@ -427,6 +437,8 @@ def validate_file(config: dict) -> dict:
 
 def check_file(config: dict, limits: Limits, *, now: float | None = None) -> Result:
     """The value is the file's age in minutes; thresholds apply to it."""
+    if refused := _refused_path(config["path"]):
+        return refused
     try:
         stat = Path(config["path"]).stat()
     except FileNotFoundError:
@@ -446,7 +458,7 @@ SQLITE_CHECKS = ("quick_check", "integrity_check")
 
 def validate_sqlite(config: dict) -> dict:
     errors = {}
-    cleaned = {"path": _path(config, "path", errors),
+    cleaned = {"path": _path(config, "path", errors, allowed=readable_path),
                "check": _text(config, "check", errors, required=False, default="quick_check") or "quick_check"}
     if cleaned["check"] not in SQLITE_CHECKS:
         errors["check"] = _("Choose quick_check or integrity_check.")
@@ -456,6 +468,8 @@ def validate_sqlite(config: dict) -> dict:
 
 def check_sqlite(config: dict, limits: Limits) -> Result:
     """PRAGMA quick_check/integrity_check on a read-only connection; the value is the WAL size in MiB."""
+    if refused := _refused_path(config["path"]):
+        return refused
     path = Path(config["path"])
     if not path.is_file():
         return Result(Status.CRITICAL, message=_("the database file does not exist"))
@@ -472,7 +486,7 @@ def check_sqlite(config: dict, limits: Limits) -> Result:
             "pragma": pragma, "error": exc})
     latency = _ms(started)
     if rows != ["ok"]:
-        return Result(Status.CRITICAL, latency_ms=latency, message="; ".join(map(str, rows))[:500])
+        return Result(Status.CRITICAL, latency_ms=latency, message=redact("; ".join(map(str, rows)), 500))
     wal = path.with_name(path.name + "-wal")
     wal_mib = round(wal.stat().st_size / 2**20, 2) if wal.exists() else 0.0
     return Result(grade(wal_mib, limits), wal_mib, latency,
@@ -481,7 +495,7 @@ def check_sqlite(config: dict, limits: Limits) -> Result:
 
 def validate_log_errors(config: dict) -> dict:
     errors = {}
-    cleaned = {"path": _path(config, "path", errors),
+    cleaned = {"path": _path(config, "path", errors, allowed=readable_path),
                "pattern": _text(config, "pattern", errors, required=False, default="ERROR") or "ERROR",
                "tail_kib": _int(config, "tail_kib", errors, default=64, minimum=1, maximum=10240)}
     try:
@@ -494,6 +508,8 @@ def validate_log_errors(config: dict) -> dict:
 
 def check_log_errors(config: dict, limits: Limits) -> Result:
     """The value is how many lines in the last `tail_kib` KiB match the pattern."""
+    if refused := _refused_path(config["path"]):
+        return refused
     pattern = re.compile(config.get("pattern", "ERROR"))
     tail = config.get("tail_kib", 64) * 1024
     try:
@@ -509,7 +525,7 @@ def check_log_errors(config: dict, limits: Limits) -> Result:
     matches = [line for line in lines if pattern.search(line)]
     message = _("%(count)s matching lines") % {"count": len(matches)}
     if matches:
-        message += ": " + matches[-1].strip()[:300]
+        message += ": " + redact(matches[-1].strip(), MATCH_SHOWN)
     return Result(grade(len(matches), limits), len(matches), None, message)
 
 
@@ -594,9 +610,10 @@ def check_prometheus(config: dict, limits: Limits) -> Result:
                     value = float(sample.value)
                     status = grade(value, limits, lower_worse=config.get("direction") == "below")
                     return Result(status, value, fetched.latency_ms, f"{sample.name} = {value:g}")
-    except ValueError as exc:
-        return Result(Status.CRITICAL, latency_ms=fetched.latency_ms,
-                      message=_("not a Prometheus text page: %(error)s") % {"error": exc})
+    except ValueError:
+        # The parser's error quotes the line it choked on, and a scraped page can hold anything
+        # (a config dump with db_password=…): results are shown to every viewer.
+        return Result(Status.CRITICAL, latency_ms=fetched.latency_ms, message=_("not a Prometheus text page"))
     return Result(Status.CRITICAL, latency_ms=fetched.latency_ms,
                   message=_("no sample %(metric)s%(labels)s") % {"metric": config["metric"],
                                                                    "labels": json.dumps(wanted) if wanted else ""})
