@@ -21,6 +21,7 @@ from pathlib import Path
 import psutil
 import requests
 import urllib3
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.utils import timezone
@@ -174,9 +175,10 @@ def _path(config, key, errors, *, allowed=allowed_path):
 
 
 def _refused_path(path: str) -> Result | None:
-    """Checked again at run time: roots change, probes saved before them stay, a symlink can be swapped."""
+    """Checked again at run time: roots change, probes saved before them stay, a symlink can be swapped.
+    (Backup destinations, rows in the database, are checked when the probe is saved.)"""
     try:
-        readable_path(path)
+        readable_path(path, backups=False)
     except ValidationError as exc:
         return Result(Status.ERROR, message=exc.messages[0])
     return None
@@ -385,9 +387,16 @@ def check_tcp(config: dict, limits: Limits) -> Result:
     return Result(grade(latency, limits), latency, latency, _("connected"))
 
 
+def _disk_path(value: str) -> Path:
+    # How full the data dir's disk is reads no file in it: the one place outside the roots allowed.
+    if Path(value).expanduser().resolve() == Path(settings.DATA_DIR).resolve():
+        return Path(settings.DATA_DIR)
+    return allowed_path(value)
+
+
 def validate_disk(config: dict) -> dict:
     errors = {}
-    cleaned = {"path": _path(config, "path", errors)}
+    cleaned = {"path": _path(config, "path", errors, allowed=_disk_path)}
     _raise(errors)
     return cleaned
 

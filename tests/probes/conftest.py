@@ -169,8 +169,8 @@ def tls_server(tmp_path):
 
 
 @pytest.fixture
-def file_root(settings, tmp_path):
-    """tmp_path is the one folder probes may read."""
+def file_root(db, settings, tmp_path):
+    """tmp_path is the one folder probes may read (the validators look up backup destinations)."""
     root = tmp_path.resolve()
     settings.FILE_ROOTS = [root]
     return root
