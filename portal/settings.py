@@ -28,6 +28,9 @@ BASE_URL = env.env_str("PORTAL_BASE_URL", f"http://127.0.0.1:{PORT}").rstrip("/"
 # is shown to viewers, so the operator names the folders (a log directory). The data dir, the code
 # and backup destinations are never readable by probes, even under a root (portal.lib.paths).
 FILE_ROOTS = env.env_paths("PORTAL_FILE_ROOTS", [])
+# Probes and webhooks never connect to link-local or cloud metadata addresses (169.254.169.254 hands
+# out the instance's credentials) unless this says they may (portal.lib.outbound).
+ALLOW_LINK_LOCAL = env.env_bool("PORTAL_ALLOW_LINK_LOCAL", False)
 # Below this much free space in the data dir, /api/health says "degraded".
 DISK_MIN_FREE_GB = env.env_int("PORTAL_DISK_MIN_FREE_GB", 1, minimum=0)
 

@@ -27,6 +27,15 @@ from django.core.validators import URLValidator
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from portal.lib.outbound import (
+    RefusedAddress,
+    check_host,
+    check_peer,
+    check_url,
+    guard_response,
+    validate_outbound_host,
+    validate_outbound_url,
+)
 from portal.lib.paths import allowed_path, readable_path
 from portal.lib.secrets import mask_url, redact, scrub
 from probes.models import Kind, Status
@@ -161,7 +170,22 @@ def _url(config, key, errors):
             URLValidator(schemes=["http", "https"])(url)
         except ValidationError:
             errors[key] = _("Enter an http:// or https:// URL.")
+            return url
+        try:
+            validate_outbound_url(url)
+        except ValidationError as exc:
+            errors[key] = exc  # keeps its code, refused_address
     return url
+
+
+def _host(config, key, errors):
+    host = _text(config, key, errors)
+    if host and key not in errors:
+        try:
+            validate_outbound_host(host)
+        except ValidationError as exc:
+            errors[key] = exc
+    return host
 
 
 def _path(config, key, errors, *, allowed=allowed_path):
@@ -273,9 +297,12 @@ def fetch(url: str, *, method: str = "GET", headers: dict | None = None, timeout
     """
     started = time.monotonic()
     deadline = started + timeout
+    check_url(url, resolve=True)
+    # The hook refuses a redirect to, or a connection landing on, a link-local or metadata address
+    # before its body is read: a probe result never shows what such a target answered.
     with requests.request(method, url, headers={"User-Agent": USER_AGENT, **(headers or {})},
                           timeout=(timeout, timeout), verify=verify, allow_redirects=redirects,
-                          stream=True) as response:
+                          stream=True, hooks={"response": guard_response}) as response:
         chunks, size, truncated = [], 0, False
         for chunk in response.iter_content(64 * 1024):
             chunks.append(chunk)
@@ -290,6 +317,8 @@ def fetch(url: str, *, method: str = "GET", headers: dict | None = None, timeout
 
 
 def _request_failure(exc: Exception, url: str) -> Result:
+    if isinstance(exc, RefusedAddress):
+        return Result(Status.CRITICAL, message=str(exc))
     # requests quotes the URL in its errors; results are shown to everyone.
     error = scrub(str(exc), url, mask_url)
     if isinstance(exc, requests.TooManyRedirects):
@@ -342,7 +371,7 @@ def check_http(config: dict, limits: Limits) -> Result:
         fetched = fetch(config["url"], method=config.get("method", "GET"), headers=config.get("headers"),
                         timeout=limits.timeout, verify=config.get("verify_tls", True),
                         redirects=config.get("follow_redirects", True))
-    except requests.RequestException as exc:
+    except (requests.RequestException, RefusedAddress) as exc:
         return _request_failure(exc, config["url"])
     latency = fetched.latency_ms
     expected = config.get("expected_status") or [200]
@@ -371,7 +400,7 @@ def check_http(config: dict, limits: Limits) -> Result:
 
 def validate_tcp(config: dict) -> dict:
     errors = {}
-    cleaned = {"host": _text(config, "host", errors),
+    cleaned = {"host": _host(config, "host", errors),
                "port": _int(config, "port", errors, default=None, minimum=1, maximum=65535, required=True)}
     _raise(errors)
     return cleaned
@@ -380,8 +409,12 @@ def validate_tcp(config: dict) -> dict:
 def check_tcp(config: dict, limits: Limits) -> Result:
     started = time.monotonic()
     try:
-        with socket.create_connection((config["host"], config["port"]), timeout=limits.timeout):
+        check_host(config["host"], resolve=True)
+        with socket.create_connection((config["host"], config["port"]), timeout=limits.timeout) as sock:
             latency = _ms(started)
+            check_peer(sock)
+    except RefusedAddress as exc:
+        return Result(Status.CRITICAL, message=str(exc))
     except OSError as exc:
         return Result(Status.CRITICAL, message=_("cannot connect: %(error)s") % {"error": exc})
     return Result(grade(latency, limits), latency, latency, _("connected"))
@@ -556,7 +589,7 @@ def check_process(config: dict, limits: Limits) -> Result:
 
 def validate_tls_expiry(config: dict) -> dict:
     errors = {}
-    cleaned = {"host": _text(config, "host", errors),
+    cleaned = {"host": _host(config, "host", errors),
                "port": _int(config, "port", errors, default=443, minimum=1, maximum=65535),
                "server_name": _text(config, "server_name", errors, required=False),
                "verify_tls": _bool(config, "verify_tls", errors, default=True)}
@@ -575,9 +608,13 @@ def check_tls_expiry(config: dict, limits: Limits, *, now: datetime | None = Non
     started = time.monotonic()
     server_name = config.get("server_name") or config["host"]
     try:
-        with socket.create_connection((config["host"], config["port"]), timeout=limits.timeout) as raw, \
-                context.wrap_socket(raw, server_hostname=server_name) as tls:
-            der = tls.getpeercert(binary_form=True)
+        check_host(config["host"], resolve=True)
+        with socket.create_connection((config["host"], config["port"]), timeout=limits.timeout) as raw:
+            check_peer(raw)
+            with context.wrap_socket(raw, server_hostname=server_name) as tls:
+                der = tls.getpeercert(binary_form=True)
+    except RefusedAddress as exc:
+        return Result(Status.CRITICAL, message=str(exc))
     except (OSError, ssl.SSLError) as exc:
         return Result(Status.CRITICAL, message=_("TLS handshake failed: %(error)s") % {"error": exc})
     latency = _ms(started)
@@ -607,7 +644,7 @@ def check_prometheus(config: dict, limits: Limits) -> Result:
 
     try:
         fetched = fetch(config["url"], timeout=limits.timeout, verify=config.get("verify_tls", True))
-    except requests.RequestException as exc:
+    except (requests.RequestException, RefusedAddress) as exc:
         return _request_failure(exc, config["url"])
     if fetched.status_code != 200:
         return Result(Status.CRITICAL, latency_ms=fetched.latency_ms, message=f"HTTP {fetched.status_code}")
@@ -716,6 +753,15 @@ def validate_config(kind: str, config) -> dict:
     return VALIDATORS[kind](config)
 
 
+def _coded(error_dict: dict) -> dict:
+    """Messages by config field; a message with its own code (refused_address) keeps it for the API."""
+    from rest_framework.exceptions import ErrorDetail
+
+    return {field: [ErrorDetail(message, code=error.code) if error.code else message
+                    for error in field_errors for message in error.messages]
+            for field, field_errors in error_dict.items()}
+
+
 def validate_probe(*, kind: str, config, interval: int, timeout: float, warning, critical) -> tuple[dict, dict]:
     """A whole probe's settings: (cleaned config, errors by field), the config's own errors
     nested under "config" by config key."""
@@ -723,7 +769,7 @@ def validate_probe(*, kind: str, config, interval: int, timeout: float, warning,
     try:
         cleaned = validate_config(kind, config)
     except ValidationError as exc:
-        errors["config"] = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        errors["config"] = _coded(exc.error_dict) if hasattr(exc, "error_dict") else exc.messages
     try:
         validate_thresholds(kind, cleaned or (config if isinstance(config, dict) else {}), warning, critical)
     except ValidationError as exc:
