@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from incidents.models import EventKind, Incident, Notification, NotificationStatus, TimelineEvent, shown_target
 from portal.lib.languages import language_of
+from portal.lib.outbound import check_url, guard_response
 from portal.lib.secrets import redact, scrub
 
 logger = logging.getLogger(__name__)
@@ -143,8 +144,9 @@ def _post(url: str, payload: dict, message: Message) -> None:
     headers = {"Content-Type": "application/json"}
     if message.idempotency_key:
         headers["Idempotency-Key"] = message.idempotency_key
-    with requests.post(url, data=json.dumps(payload), timeout=WEBHOOK_TIMEOUT,
-                       headers=headers, allow_redirects=False, stream=True) as response:
+    check_url(url, resolve=True)
+    with requests.post(url, data=json.dumps(payload), timeout=WEBHOOK_TIMEOUT, headers=headers,
+                       allow_redirects=False, stream=True, hooks={"response": guard_response}) as response:
         if 200 <= response.status_code < 300:
             return
         # The answer ends up in last_error, which the API and the timeline show: read a little of
