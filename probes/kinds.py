@@ -421,10 +421,13 @@ def check_tcp(config: dict, limits: Limits) -> Result:
 
 
 def _disk_path(value: str) -> Path:
-    # How full the data dir's disk is reads no file in it: the one place outside the roots allowed.
-    if Path(value).expanduser().resolve() == Path(settings.DATA_DIR).resolve():
-        return Path(settings.DATA_DIR)
-    return allowed_path(value)
+    try:
+        return allowed_path(value)
+    except ValidationError:
+        # How full the data dir's disk is reads no file in it: the one place outside the roots allowed.
+        if value.startswith("/") and "\x00" not in value and Path(value).resolve() == Path(settings.DATA_DIR).resolve():
+            return Path(settings.DATA_DIR)
+        raise
 
 
 def validate_disk(config: dict) -> dict:
