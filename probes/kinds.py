@@ -198,14 +198,14 @@ def _path(config, key, errors, *, allowed=allowed_path):
     return raw
 
 
-def _refused_path(path: str) -> Result | None:
-    """Checked again at run time: roots change, probes saved before them stay, a symlink can be swapped.
-    (Backup destinations, rows in the database, are checked when the probe is saved.)"""
+def _readable(path: str) -> tuple[Path | None, Result | None]:
+    """(the resolved path to read, None), or (None, the refusal as a result). Checked again at run
+    time: roots change, probes saved before them stay, a symlink can be swapped. (Backup
+    destinations, rows in the database, are checked when the probe is saved.)"""
     try:
-        readable_path(path, backups=False)
+        return readable_path(path, backups=False), None
     except ValidationError as exc:
-        return Result(Status.ERROR, message=exc.messages[0])
-    return None
+        return None, Result(Status.ERROR, message=exc.messages[0])
 
 
 def _string_dict(config, key, errors):
@@ -482,10 +482,11 @@ def validate_file(config: dict) -> dict:
 
 def check_file(config: dict, limits: Limits, *, now: float | None = None) -> Result:
     """The value is the file's age in minutes; thresholds apply to it."""
-    if refused := _refused_path(config["path"]):
+    path, refused = _readable(config["path"])
+    if refused:
         return refused
     try:
-        stat = Path(config["path"]).stat()
+        stat = path.stat()
     except FileNotFoundError:
         return Result(Status.CRITICAL, message=_("the file does not exist"))
     except OSError as exc:
@@ -513,9 +514,9 @@ def validate_sqlite(config: dict) -> dict:
 
 def check_sqlite(config: dict, limits: Limits) -> Result:
     """PRAGMA quick_check/integrity_check on a read-only connection; the value is the WAL size in MiB."""
-    if refused := _refused_path(config["path"]):
+    path, refused = _readable(config["path"])
+    if refused:
         return refused
-    path = Path(config["path"])
     if not path.is_file():
         return Result(Status.CRITICAL, message=_("the database file does not exist"))
     started = time.monotonic()
@@ -553,12 +554,13 @@ def validate_log_errors(config: dict) -> dict:
 
 def check_log_errors(config: dict, limits: Limits) -> Result:
     """The value is how many lines in the last `tail_kib` KiB match the pattern."""
-    if refused := _refused_path(config["path"]):
+    path, refused = _readable(config["path"])
+    if refused:
         return refused
     pattern = re.compile(config.get("pattern", "ERROR"))
     tail = config.get("tail_kib", 64) * 1024
     try:
-        with open(config["path"], "rb") as handle:
+        with open(path, "rb") as handle:
             size = handle.seek(0, 2)
             handle.seek(max(0, size - tail))
             text = handle.read(tail).decode("utf-8", errors="replace")
