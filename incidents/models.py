@@ -2,6 +2,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
@@ -9,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from portal.lib.outbound import validate_outbound_url
 from portal.lib.secrets import mask_webhook
 
 
@@ -142,6 +144,14 @@ class NotificationChannel(models.Model):
 
     def __str__(self):
         return f"{self.contact} · {self.get_kind_display()}"
+
+    def clean(self):
+        # The admin's form; the API checks the same in its serializer.
+        if self.kind != ChannelKind.EMAIL and self.target:
+            try:
+                validate_outbound_url(self.target)
+            except ValidationError as exc:
+                raise ValidationError({"target": exc}) from None
 
     @property
     def shown_target(self) -> str:

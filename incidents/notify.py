@@ -8,6 +8,7 @@ in one transaction: sent, retry later with backoff, or failed for good.
 
 import json
 import logging
+import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -24,7 +25,8 @@ from django.utils.translation import gettext as _
 
 from incidents.models import EventKind, Incident, Notification, NotificationStatus, TimelineEvent, shown_target
 from portal.lib.languages import language_of
-from portal.lib.secrets import scrub
+from portal.lib.outbound import check_url, guard_response
+from portal.lib.secrets import redact, scrub
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +38,8 @@ SEND_THREADS = 8  # webhooks are I/O-bound: one slow endpoint must not hold up t
 # again before the lease runs out, and one whose worker was killed is offered again soon after.
 SEND_BATCH = 2 * SEND_THREADS
 SEND_LEASE = timedelta(seconds=45)
+ERROR_BODY_BYTES = 800  # of a failing webhook's answer: enough to say why, not a page of its data
+ERROR_BODY_CHARS = 200
 
 
 def backoff(attempts: int) -> timedelta:
@@ -78,11 +82,35 @@ def format_age(age: timedelta) -> str:
     return " ".join(parts)
 
 
+LINE_BREAKS = re.compile(r"[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]+")
+
+
+def one_line(text: str) -> str:
+    """Line breaks as spaces: a title typed with a newline must not break an e-mail header."""
+    return LINE_BREAKS.sub(" ", text).strip()
+
+
+def slack_text(text: str) -> str:
+    """Slack and Mattermost read <!channel>, <@U123> and <https://x|label> as mentions and links:
+    a title arrives as the text it is, with only &, < and > escaped as their API asks."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+TEAMS_MARKDOWN = re.compile(r"([\\`*_#!|~]|(?<=\])\()")
+
+
+def teams_text(text: str) -> str:
+    """A MessageCard renders markdown and a little HTML: a title's [label](url), **, # or <a> shows as
+    typed. A lone [SEV1] is no link and stays as it is."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return TEAMS_MARKDOWN.sub(r"\\\1", text)
+
+
 def build_message(incident: Incident, now: datetime) -> Message:
     url, ack_url = incident_links(incident)
     severity = incident.get_severity_display()
     age = format_age(incident.open_for(now))
-    subject = f"[{incident.severity.upper()}] {incident.service.name}: {incident.title}"
+    subject = one_line(f"[{incident.severity.upper()}] {incident.service.name}: {incident.title}")
     text = "\n".join([
         subject,
         _("Severity: %(severity)s") % {"severity": severity},
@@ -108,33 +136,40 @@ def build_message(incident: Incident, now: datetime) -> Message:
 
 
 def send_email(target: str, message: Message) -> None:
-    EmailMessage(subject=message.subject, body=message.text, to=[target]).send(fail_silently=False)
+    # A header that cannot be written is a rendering problem, never a reason to lose the page.
+    EmailMessage(subject=one_line(message.subject), body=message.text, to=[target]).send(fail_silently=False)
 
 
 def _post(url: str, payload: dict, message: Message) -> None:
     headers = {"Content-Type": "application/json"}
     if message.idempotency_key:
         headers["Idempotency-Key"] = message.idempotency_key
-    response = requests.post(url, data=json.dumps(payload), timeout=WEBHOOK_TIMEOUT,
-                             headers=headers, allow_redirects=False)
-    if not 200 <= response.status_code < 300:
-        raise SendError(f"HTTP {response.status_code}: {response.text[:200]}")
+    check_url(url, resolve=True)
+    with requests.post(url, data=json.dumps(payload), timeout=WEBHOOK_TIMEOUT, headers=headers,
+                       allow_redirects=False, stream=True, hooks={"response": guard_response}) as response:
+        if 200 <= response.status_code < 300:
+            return
+        # The answer ends up in last_error, which the API and the timeline show: read a little of
+        # it, and mask what looks like a credential (an endpoint echoing our request, a debug page).
+        body = response.raw.read(ERROR_BODY_BYTES, decode_content=True) or b""
+    text = body.decode("utf-8", errors="replace")
+    raise SendError(f"HTTP {response.status_code}: {redact(text, ERROR_BODY_CHARS)}")
 
 
 def send_slack(target: str, message: Message) -> None:
-    _post(target, {"text": f"*{message.subject}*\n{message.text}"}, message)
+    _post(target, {"text": f"*{slack_text(message.subject)}*\n{slack_text(message.text)}"}, message)
 
 
 def send_teams(target: str, message: Message) -> None:
     _post(target, {
         "@type": "MessageCard",
         "@context": "https://schema.org/extensions",
-        "summary": message.subject,
-        "title": message.subject,
+        "summary": message.subject,  # plain text: shown in notifications, not rendered
+        "title": teams_text(message.subject),
         "themeColor": "D13438" if message.fields.get("severity") in ("sev1", "sev2") else "FFB900",
         "sections": [{"facts": [
-            {"name": _("Severity"), "value": message.severity},
-            {"name": _("Service"), "value": message.fields.get("service", "")},
+            {"name": _("Severity"), "value": teams_text(message.severity)},
+            {"name": _("Service"), "value": teams_text(message.fields.get("service", ""))},
             {"name": _("Status"), "value": message.fields.get("status", "")},
             {"name": _("Open for"),
              "value": format_age(timedelta(seconds=message.fields.get("open_for_seconds", 0)))},

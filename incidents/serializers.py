@@ -31,6 +31,7 @@ from incidents.models import (
     shown_target,
 )
 from incidents.reports import MAX_MONTHS
+from portal.lib.outbound import validate_outbound_url
 from portal.lib.secrets import unmask
 from portal.serializers import (
     MAX_ID,
@@ -74,6 +75,11 @@ def validate_channel_target(kind: str, target: str) -> None:
         validator(target)
     except DjangoValidationError as exc:
         raise serializers.ValidationError({"target": exc.messages}, code=code) from exc
+    if kind != ChannelKind.EMAIL:
+        try:
+            validate_outbound_url(target)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"target": exc.messages}, code=exc.code) from exc
 
 
 def keep_masked_target(attrs: dict, channel: NotificationChannel | None) -> None:

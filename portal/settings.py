@@ -26,8 +26,13 @@ ALLOWED_HOSTS = env.env_list("PORTAL_ALLOWED_HOSTS", ["127.0.0.1", "localhost", 
 CSRF_TRUSTED_ORIGINS = env.env_list("PORTAL_CSRF_TRUSTED_ORIGINS", [])
 BASE_URL = env.env_str("PORTAL_BASE_URL", f"http://127.0.0.1:{PORT}").rstrip("/")
 
-# Folders that probes may read and backups may read and write.
-FILE_ROOTS = env.env_paths("PORTAL_FILE_ROOTS", [DATA_DIR])
+# Folders that probes may read and backups may read and write. None by default: what a probe reads
+# is shown to viewers, so the operator names the folders (a log directory). The data dir, the code
+# and backup destinations are never readable by probes, even under a root (portal.lib.paths).
+FILE_ROOTS = env.env_paths("PORTAL_FILE_ROOTS", [])
+# Probes and webhooks never connect to link-local or cloud metadata addresses (169.254.169.254 hands
+# out the instance's credentials) unless this says they may (portal.lib.outbound).
+ALLOW_LINK_LOCAL = env.env_bool("PORTAL_ALLOW_LINK_LOCAL", False)
 # Below this much free space in the data dir, /api/health says "degraded".
 DISK_MIN_FREE_GB = env.env_int("PORTAL_DISK_MIN_FREE_GB", 1, minimum=0)
 

@@ -21,17 +21,28 @@ from pathlib import Path
 import psutil
 import requests
 import urllib3
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portal import parsers
-from portal.lib.paths import allowed_path
-from portal.lib.secrets import mask_url, scrub
+from portal.lib.outbound import (
+    RefusedAddress,
+    check_host,
+    check_peer,
+    check_url,
+    guard_response,
+    validate_outbound_host,
+    validate_outbound_url,
+)
+from portal.lib.paths import allowed_path, readable_path
+from portal.lib.secrets import mask_url, redact, scrub
 from probes.models import Kind, Status
 
 BODY_LIMIT = 1024 * 1024  # bytes of a response body we ever read
+MATCH_SHOWN = 200  # characters of a matching log line a result shows
 USER_AGENT = "ops-portal-probe/1"
 
 # A probe with verify_tls off chose so; urllib3 would otherwise log a warning on every run.
@@ -160,17 +171,42 @@ def _url(config, key, errors):
             URLValidator(schemes=["http", "https"])(url)
         except ValidationError:
             errors[key] = _("Enter an http:// or https:// URL.")
+            return url
+        try:
+            validate_outbound_url(url)
+        except ValidationError as exc:
+            errors[key] = exc  # keeps its code, refused_address
     return url
 
 
-def _path(config, key, errors):
+def _host(config, key, errors):
+    host = _text(config, key, errors)
+    if host and key not in errors:
+        try:
+            validate_outbound_host(host)
+        except ValidationError as exc:
+            errors[key] = exc
+    return host
+
+
+def _path(config, key, errors, *, allowed=allowed_path):
     raw = _text(config, key, errors)
     if raw and key not in errors:
         try:
-            return str(allowed_path(raw))
+            return str(allowed(raw))
         except ValidationError as exc:
             errors[key] = exc.messages[0]
     return raw
+
+
+def _readable(path: str) -> tuple[Path | None, Result | None]:
+    """(the resolved path to read, None), or (None, the refusal as a result). Checked again at run
+    time: roots change, probes saved before them stay, a symlink can be swapped. (Backup
+    destinations, rows in the database, are checked when the probe is saved.)"""
+    try:
+        return readable_path(path, backups=False), None
+    except ValidationError as exc:
+        return None, Result(Status.ERROR, message=exc.messages[0])
 
 
 def _string_dict(config, key, errors):
@@ -262,9 +298,12 @@ def fetch(url: str, *, method: str = "GET", headers: dict | None = None, timeout
     """
     started = time.monotonic()
     deadline = started + timeout
+    check_url(url, resolve=True)
+    # The hook refuses a redirect to, or a connection landing on, a link-local or metadata address
+    # before its body is read: a probe result never shows what such a target answered.
     with requests.request(method, url, headers={"User-Agent": USER_AGENT, **(headers or {})},
                           timeout=(timeout, timeout), verify=verify, allow_redirects=redirects,
-                          stream=True) as response:
+                          stream=True, hooks={"response": guard_response}) as response:
         chunks, size, truncated = [], 0, False
         for chunk in response.iter_content(64 * 1024):
             chunks.append(chunk)
@@ -279,6 +318,8 @@ def fetch(url: str, *, method: str = "GET", headers: dict | None = None, timeout
 
 
 def _request_failure(exc: Exception, url: str) -> Result:
+    if isinstance(exc, RefusedAddress):
+        return Result(Status.CRITICAL, message=str(exc))
     # requests quotes the URL in its errors; results are shown to everyone.
     error = scrub(str(exc), url, mask_url)
     if isinstance(exc, requests.TooManyRedirects):
@@ -331,7 +372,7 @@ def check_http(config: dict, limits: Limits) -> Result:
         fetched = fetch(config["url"], method=config.get("method", "GET"), headers=config.get("headers"),
                         timeout=limits.timeout, verify=config.get("verify_tls", True),
                         redirects=config.get("follow_redirects", True))
-    except requests.RequestException as exc:
+    except (requests.RequestException, RefusedAddress) as exc:
         return _request_failure(exc, config["url"])
     latency = fetched.latency_ms
     expected = config.get("expected_status") or [200]
@@ -360,7 +401,7 @@ def check_http(config: dict, limits: Limits) -> Result:
 
 def validate_tcp(config: dict) -> dict:
     errors = {}
-    cleaned = {"host": _text(config, "host", errors),
+    cleaned = {"host": _host(config, "host", errors),
                "port": _int(config, "port", errors, default=None, minimum=1, maximum=65535, required=True)}
     _raise(errors)
     return cleaned
@@ -369,16 +410,30 @@ def validate_tcp(config: dict) -> dict:
 def check_tcp(config: dict, limits: Limits) -> Result:
     started = time.monotonic()
     try:
-        with socket.create_connection((config["host"], config["port"]), timeout=limits.timeout):
+        check_host(config["host"], resolve=True)
+        with socket.create_connection((config["host"], config["port"]), timeout=limits.timeout) as sock:
             latency = _ms(started)
+            check_peer(sock)
+    except RefusedAddress as exc:
+        return Result(Status.CRITICAL, message=str(exc))
     except OSError as exc:
         return Result(Status.CRITICAL, message=_("cannot connect: %(error)s") % {"error": exc})
     return Result(grade(latency, limits), latency, latency, _("connected"))
 
 
+def _disk_path(value: str) -> Path:
+    try:
+        return allowed_path(value)
+    except ValidationError:
+        # How full the data dir's disk is reads no file in it: the one place outside the roots allowed.
+        if value.startswith("/") and "\x00" not in value and Path(value).resolve() == Path(settings.DATA_DIR).resolve():
+            return Path(settings.DATA_DIR)
+        raise
+
+
 def validate_disk(config: dict) -> dict:
     errors = {}
-    cleaned = {"path": _path(config, "path", errors)}
+    cleaned = {"path": _path(config, "path", errors, allowed=_disk_path)}
     _raise(errors)
     return cleaned
 
@@ -420,7 +475,7 @@ def check_memory(config: dict, limits: Limits, *, measure: Callable[[], float] =
 
 def validate_file(config: dict) -> dict:
     errors = {}
-    cleaned = {"path": _path(config, "path", errors),
+    cleaned = {"path": _path(config, "path", errors, allowed=readable_path),
                "min_size_bytes": _int(config, "min_size_bytes", errors, default=0, minimum=0, maximum=2**62)}
     _raise(errors)
     return cleaned
@@ -428,8 +483,11 @@ def validate_file(config: dict) -> dict:
 
 def check_file(config: dict, limits: Limits, *, now: float | None = None) -> Result:
     """The value is the file's age in minutes; thresholds apply to it."""
+    path, refused = _readable(config["path"])
+    if refused:
+        return refused
     try:
-        stat = Path(config["path"]).stat()
+        stat = path.stat()
     except FileNotFoundError:
         return Result(Status.CRITICAL, message=_("the file does not exist"))
     except OSError as exc:
@@ -447,7 +505,7 @@ SQLITE_CHECKS = ("quick_check", "integrity_check")
 
 def validate_sqlite(config: dict) -> dict:
     errors = {}
-    cleaned = {"path": _path(config, "path", errors),
+    cleaned = {"path": _path(config, "path", errors, allowed=readable_path),
                "check": _text(config, "check", errors, required=False, default="quick_check") or "quick_check"}
     if cleaned["check"] not in SQLITE_CHECKS:
         errors["check"] = _("Choose quick_check or integrity_check.")
@@ -457,7 +515,9 @@ def validate_sqlite(config: dict) -> dict:
 
 def check_sqlite(config: dict, limits: Limits) -> Result:
     """PRAGMA quick_check/integrity_check on a read-only connection; the value is the WAL size in MiB."""
-    path = Path(config["path"])
+    path, refused = _readable(config["path"])
+    if refused:
+        return refused
     if not path.is_file():
         return Result(Status.CRITICAL, message=_("the database file does not exist"))
     started = time.monotonic()
@@ -473,7 +533,7 @@ def check_sqlite(config: dict, limits: Limits) -> Result:
             "pragma": pragma, "error": exc})
     latency = _ms(started)
     if rows != ["ok"]:
-        return Result(Status.CRITICAL, latency_ms=latency, message="; ".join(map(str, rows))[:500])
+        return Result(Status.CRITICAL, latency_ms=latency, message=redact("; ".join(map(str, rows)), 500))
     wal = path.with_name(path.name + "-wal")
     wal_mib = round(wal.stat().st_size / 2**20, 2) if wal.exists() else 0.0
     return Result(grade(wal_mib, limits), wal_mib, latency,
@@ -482,7 +542,7 @@ def check_sqlite(config: dict, limits: Limits) -> Result:
 
 def validate_log_errors(config: dict) -> dict:
     errors = {}
-    cleaned = {"path": _path(config, "path", errors),
+    cleaned = {"path": _path(config, "path", errors, allowed=readable_path),
                "pattern": _text(config, "pattern", errors, required=False, default="ERROR") or "ERROR",
                "tail_kib": _int(config, "tail_kib", errors, default=64, minimum=1, maximum=10240)}
     try:
@@ -495,10 +555,13 @@ def validate_log_errors(config: dict) -> dict:
 
 def check_log_errors(config: dict, limits: Limits) -> Result:
     """The value is how many lines in the last `tail_kib` KiB match the pattern."""
+    path, refused = _readable(config["path"])
+    if refused:
+        return refused
     pattern = re.compile(config.get("pattern", "ERROR"))
     tail = config.get("tail_kib", 64) * 1024
     try:
-        with open(config["path"], "rb") as handle:
+        with open(path, "rb") as handle:
             size = handle.seek(0, 2)
             handle.seek(max(0, size - tail))
             text = handle.read(tail).decode("utf-8", errors="replace")
@@ -510,7 +573,7 @@ def check_log_errors(config: dict, limits: Limits) -> Result:
     matches = [line for line in lines if pattern.search(line)]
     message = _("%(count)s matching lines") % {"count": len(matches)}
     if matches:
-        message += ": " + matches[-1].strip()[:300]
+        message += ": " + redact(matches[-1].strip(), MATCH_SHOWN)
     return Result(grade(len(matches), limits), len(matches), None, message)
 
 
@@ -532,7 +595,7 @@ def check_process(config: dict, limits: Limits) -> Result:
 
 def validate_tls_expiry(config: dict) -> dict:
     errors = {}
-    cleaned = {"host": _text(config, "host", errors),
+    cleaned = {"host": _host(config, "host", errors),
                "port": _int(config, "port", errors, default=443, minimum=1, maximum=65535),
                "server_name": _text(config, "server_name", errors, required=False),
                "verify_tls": _bool(config, "verify_tls", errors, default=True)}
@@ -551,9 +614,13 @@ def check_tls_expiry(config: dict, limits: Limits, *, now: datetime | None = Non
     started = time.monotonic()
     server_name = config.get("server_name") or config["host"]
     try:
-        with socket.create_connection((config["host"], config["port"]), timeout=limits.timeout) as raw, \
-                context.wrap_socket(raw, server_hostname=server_name) as tls:
-            der = tls.getpeercert(binary_form=True)
+        check_host(config["host"], resolve=True)
+        with socket.create_connection((config["host"], config["port"]), timeout=limits.timeout) as raw:
+            check_peer(raw)
+            with context.wrap_socket(raw, server_hostname=server_name) as tls:
+                der = tls.getpeercert(binary_form=True)
+    except RefusedAddress as exc:
+        return Result(Status.CRITICAL, message=str(exc))
     except (OSError, ssl.SSLError) as exc:
         return Result(Status.CRITICAL, message=_("TLS handshake failed: %(error)s") % {"error": exc})
     latency = _ms(started)
@@ -583,7 +650,7 @@ def check_prometheus(config: dict, limits: Limits) -> Result:
 
     try:
         fetched = fetch(config["url"], timeout=limits.timeout, verify=config.get("verify_tls", True))
-    except requests.RequestException as exc:
+    except (requests.RequestException, RefusedAddress) as exc:
         return _request_failure(exc, config["url"])
     if fetched.status_code != 200:
         return Result(Status.CRITICAL, latency_ms=fetched.latency_ms, message=f"HTTP {fetched.status_code}")
@@ -595,9 +662,10 @@ def check_prometheus(config: dict, limits: Limits) -> Result:
                     value = float(sample.value)
                     status = grade(value, limits, lower_worse=config.get("direction") == "below")
                     return Result(status, value, fetched.latency_ms, f"{sample.name} = {value:g}")
-    except ValueError as exc:
-        return Result(Status.CRITICAL, latency_ms=fetched.latency_ms,
-                      message=_("not a Prometheus text page: %(error)s") % {"error": exc})
+    except ValueError:
+        # The parser's error quotes the line it choked on, and a scraped page can hold anything
+        # (a config dump with db_password=…): results are shown to every viewer.
+        return Result(Status.CRITICAL, latency_ms=fetched.latency_ms, message=_("not a Prometheus text page"))
     return Result(Status.CRITICAL, latency_ms=fetched.latency_ms,
                   message=_("no sample %(metric)s%(labels)s") % {"metric": config["metric"],
                                                                    "labels": json.dumps(wanted) if wanted else ""})
@@ -691,6 +759,15 @@ def validate_config(kind: str, config) -> dict:
     return VALIDATORS[kind](config)
 
 
+def _coded(error_dict: dict) -> dict:
+    """Messages by config field; a message with its own code (refused_address) keeps it for the API."""
+    from rest_framework.exceptions import ErrorDetail
+
+    return {field: [ErrorDetail(message, code=error.code) if error.code else message
+                    for error in field_errors for message in error.messages]
+            for field, field_errors in error_dict.items()}
+
+
 def validate_probe(*, kind: str, config, interval: int, timeout: float, warning, critical) -> tuple[dict, dict]:
     """A whole probe's settings: (cleaned config, errors by field), the config's own errors
     nested under "config" by config key."""
@@ -698,7 +775,7 @@ def validate_probe(*, kind: str, config, interval: int, timeout: float, warning,
     try:
         cleaned = validate_config(kind, config)
     except ValidationError as exc:
-        errors["config"] = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        errors["config"] = _coded(exc.error_dict) if hasattr(exc, "error_dict") else exc.messages
     try:
         validate_thresholds(kind, cleaned or (config if isinstance(config, dict) else {}), warning, critical)
     except ValidationError as exc:

@@ -8,6 +8,7 @@ import time
 import uuid
 from collections import defaultdict
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -20,6 +21,7 @@ from incidents import services as incidents
 from incidents.models import EventKind, MaintenanceWindow, Source
 from portal.errors import DomainError
 from portal.lib.history import record_changes
+from portal.lib.secrets import redact
 from probes.kinds import Limits, Result, limits_for, run_check
 from probes.models import Action, Probe, ProbeResult, Status
 
@@ -33,6 +35,7 @@ CLAIM_LIMIT = 1000
 # which requests' timeout does not cover); its thread is left to finish alone.
 OVERRUN = 2.0
 RETENTION_DAYS = getattr(settings, "PROBES_RESULT_RETENTION_DAYS", 30)
+MESSAGE_LIMIT = 500  # ProbeResult.message's max_length
 # What Probe.apply changes. next_run_at and last_ping_at are left out on purpose:
 # a ping may move them while a tick runs, and the tick must not undo that.
 STATE_FIELDS = ["status", "status_since", "consecutive_failures", "consecutive_successes", "alerting",
@@ -134,6 +137,9 @@ def run_checks(probes: list[Probe], *, pool_size: int = POOL_SIZE) -> list[Outco
 
 def record_results(*, outcomes: list[Outcome]) -> list[ProbeResult]:
     """Write the results in bulk, fold them into each probe's state, and alert."""
+    # A message can quote what a target or a file said; everyone with a role reads it.
+    outcomes = [(probe, replace(result, message=redact(result.message or "", MESSAGE_LIMIT)), at)
+                for probe, result, at in outcomes]
     rows = [ProbeResult(probe=probe, at=at, status=result.status, value=result.value,
                         latency_ms=result.latency_ms, message=(result.message or "")[:500])
             for probe, result, at in outcomes]

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
@@ -26,8 +27,38 @@ def allowed_path(value: str | Path) -> Path:
     for root in settings.FILE_ROOTS:
         if path == root or path.is_relative_to(root):
             return path
-    roots = ", ".join(str(r) for r in settings.FILE_ROOTS)
+    roots = ", ".join(str(r) for r in settings.FILE_ROOTS) or _("none set")
     raise ValidationError(
         _("%(path)s is outside the folders the portal may use (%(roots)s); see PORTAL_FILE_ROOTS."),
         code="outside_roots", params={"path": str(path), "roots": roots},
     )
+
+
+def portal_own_paths(*, backups: bool = True) -> list[Path]:
+    """What the portal itself keeps: its data dir (secret_key, the database, sessions), its code and
+    settings, its database file wherever it is, and every backup destination (unless `backups` is
+    False: a check running in a probe thread reads no database)."""
+    paths = [Path(settings.DATA_DIR), Path(settings.BASE_DIR)]
+    for database in settings.DATABASES.values():
+        if database["ENGINE"].endswith("sqlite3") and str(database.get("NAME", "")).startswith("/"):
+            paths.append(Path(database["NAME"]))
+    if backups:
+        destinations = apps.get_model("backups", "BackupTarget").objects.values_list("destination", flat=True)
+        paths += [Path(d) for d in destinations if d.startswith("/")]
+    return [path.resolve() for path in paths]
+
+
+def readable_path(value: str | Path, *, backups: bool = True) -> Path:
+    """A path a probe may read: under PORTAL_FILE_ROOTS and not one of the portal's own files.
+
+    Whatever a probe reads ends up, in part, in a result every viewer sees: a
+    probe on secret_key or the database would hand its secrets to anyone with a role.
+    """
+    path = allowed_path(value)
+    for own in portal_own_paths(backups=backups):
+        if path == own or path.is_relative_to(own):
+            raise ValidationError(
+                _("%(path)s belongs to the portal itself (its data, code or backups); probes may not read it."),
+                code="portal_own_path", params={"path": str(path)},
+            )
+    return path

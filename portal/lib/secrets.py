@@ -104,3 +104,26 @@ def unmask(new, old, mask):
     if old is not None and new == mask(old) and new != old:
         return old
     return new
+
+
+# `name=value`, `name: value`, `"name": "value"`: the value of a secret-looking name, up to the next
+# separator. The name may be quoted (JSON) and the value too.
+REDACTED_WORDS = "|".join((*SECRET_WORDS, "api_key", "apikey", "pwd", "credential", "bearer"))
+SECRET_PAIR = re.compile(
+    r"""(?P<name>["']?[\w.-]*(?:""" + REDACTED_WORDS + r""")[\w.-]*["']?\s*[:=]\s*)"""
+    r"""(?P<value>"[^"]*"|'[^']*'|[^\s,;&"'}\]]+)""",
+    re.IGNORECASE,
+)
+BEARER = re.compile(r"(\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE)
+
+
+def redact(text: str, limit: int = 300) -> str:
+    """`text` (a response body, a scraped line, an error) fit to show to people: the values of
+    `key=value` / `key: value` pairs whose key looks secret masked, and at most `limit` characters."""
+    if not text:
+        return text
+    text = BEARER.sub(lambda m: m.group(1) + MASK, text)
+    text = SECRET_PAIR.sub(lambda m: m["name"] + MASK, text)
+    if len(text) > limit:
+        text = text[: max(limit - 1, 0)] + "…"
+    return text

@@ -59,8 +59,13 @@ class Portal:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.logs = root / "logs"
         self.logs.mkdir(exist_ok=True)
+        # What file probes watch: outside the data dir, which probes may never read. The data dir
+        # is a root too, for backups written into it.
+        self.files = root / "files"
+        self.files.mkdir(exist_ok=True)
         environ = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "Q_CLUSTER"))}
         environ.update(PORTAL_DATA_DIR=str(self.data_dir), PORTAL_DATABASE_URL=database_url,
+                       PORTAL_FILE_ROOTS=f"{self.files},{self.data_dir}",
                        PYTHONUNBUFFERED="1", DJANGO_SETTINGS_MODULE="portal.settings", **extra_env)
         if redis_url:
             environ["PORTAL_REDIS_URL"] = redis_url

@@ -33,6 +33,7 @@ def small_data_dir(make_portal, own_sqlite):
         portal = make_portal(database_url=f"sqlite:///{data_dir / 'portal.sqlite3'}")
         portal.data_dir = data_dir
         portal.env["PORTAL_DATA_DIR"] = str(data_dir)
+        portal.env["PORTAL_FILE_ROOTS"] = str(data_dir)  # the backups go into it
         yield portal
         portal.stop_all()
     finally:

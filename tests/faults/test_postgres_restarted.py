@@ -33,7 +33,7 @@ SETUP = """
     session.update({{SESSION_KEY: str(user.pk), HASH_SESSION_KEY: user.get_session_auth_hash(),
                     BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend"}})
     session.create()
-    watched = settings.DATA_DIR / "watched.txt"
+    watched = settings.FILE_ROOTS[0] / "watched.txt"  # the data dir is never probed
     watched.write_text("alive")
     service = Service.objects.create(name="files")
     for n in range({probes}):

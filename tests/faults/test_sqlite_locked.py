@@ -62,7 +62,7 @@ def results(db) -> dict[int, list[float]]:
 def test_probe_results_written_while_another_process_holds_the_lock_are_all_kept(make_portal, own_sqlite):
     db = own_sqlite
     portal = make_portal(database_url=f"sqlite:///{db}")
-    watched = portal.data_dir / "watched.txt"
+    watched = portal.files / "watched.txt"  # the data dir is never probed
     watched.write_text("alive\n")
     assert portal.python(SETUP.format(probes=PROBES, interval=INTERVAL, path=watched)) == PROBES
     cluster = portal.qcluster()

@@ -65,6 +65,10 @@ class Handler(BaseHTTPRequestHandler):
             self.send_body(302, b"", headers=[("Location", "/loop")])
         elif path == "/moved":
             self.send_body(302, b"", headers=[("Location", "/health")])
+        elif path == "/to-metadata":
+            self.send_body(302, b"", headers=[("Location", "http://169.254.169.254/latest/meta-data/")])
+        elif path == "/leaky-metrics":
+            self.send_body(200, b"config db_password=hunter2-scraped 1 2\napp_up 1\n", "text/plain; version=0.0.4")
         elif path == "/metrics":
             self.send_body(200, METRICS.encode(), "text/plain; version=0.0.4")
         elif path.startswith("/status/"):
@@ -169,8 +173,8 @@ def tls_server(tmp_path):
 
 
 @pytest.fixture
-def file_root(settings, tmp_path):
-    """tmp_path is the one folder probes may read."""
+def file_root(db, settings, tmp_path):
+    """tmp_path is the one folder probes may read (the validators look up backup destinations)."""
     root = tmp_path.resolve()
     settings.FILE_ROOTS = [root]
     return root
