@@ -116,12 +116,12 @@ class BackupTarget(models.Model):
         return mask_dsn(self.source) if self.kind == Kind.POSTGRES else self.source
 
     def clean(self):
-        from portal.lib.paths import allowed_path
+        from portal.lib.paths import backup_path
 
         errors = {}
         if self.kind in (Kind.SQLITE, Kind.DIRECTORY, Kind.FILE):
             try:
-                allowed_path(self.source)
+                backup_path(self.source)
             except ValidationError as exc:
                 errors["source"] = exc.messages
         elif self.kind == Kind.POSTGRES and not (
@@ -130,7 +130,7 @@ class BackupTarget(models.Model):
         elif self.kind == Kind.PORTAL_DB and self.source:
             errors["source"] = [_("Leave the source empty: the portal backs up the database it runs on.")]
         try:
-            allowed_path(self.destination)
+            backup_path(self.destination)
         except ValidationError as exc:
             errors["destination"] = exc.messages
         if not croniter.is_valid(self.schedule or ""):

@@ -38,7 +38,7 @@ from backups.models import (
 from incidents.services import open_incident
 from portal.errors import DomainError, QueueUnavailable
 from portal.lib.history import record_change
-from portal.lib.paths import allowed_path
+from portal.lib.paths import backup_path
 
 logger = logging.getLogger(__name__)
 
@@ -136,8 +136,8 @@ def _final_path(target: BackupTarget, destination: Path, started: datetime) -> P
 def check_paths(target: BackupTarget) -> Path:
     """The destination folder (created if needed); ValidationError if a path left PORTAL_FILE_ROOTS."""
     if target.kind in PATH_KINDS:
-        allowed_path(target.source)
-    destination = allowed_path(target.destination)
+        backup_path(target.source)
+    destination = backup_path(target.destination)
     destination.mkdir(mode=0o700, parents=True, exist_ok=True)
     return destination
 
@@ -264,7 +264,7 @@ def check_restore(*, run: BackupRun, target: BackupTarget, confirm: str) -> None
                             "--dbname <portal database> %(file)s.") % {"file": run.file}, code="portal_running")
     if target.kind in PATH_KINDS:
         try:
-            allowed_path(target.source)
+            backup_path(target.source)
         except ValidationError as exc:
             raise DomainError("; ".join(exc.messages), field="target") from None
     if Path(run.file).stat().st_size != run.size:

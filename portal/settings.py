@@ -28,7 +28,8 @@ BASE_URL = env.env_str("PORTAL_BASE_URL", f"http://127.0.0.1:{PORT}").rstrip("/"
 
 # Folders that probes may read and backups may read and write. None by default: what a probe reads
 # is shown to viewers, so the operator names the folders (a log directory). The data dir, the code
-# and backup destinations are never readable by probes, even under a root (portal.lib.paths).
+# and backup destinations are never readable by probes, even under a root; backups may also use the
+# data dir, where the portal keeps its own copies (portal.lib.paths).
 FILE_ROOTS = env.env_paths("PORTAL_FILE_ROOTS", [])
 # Probes and webhooks never connect to link-local or cloud metadata addresses (169.254.169.254 hands
 # out the instance's credentials) unless this says they may (portal.lib.outbound).

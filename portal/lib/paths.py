@@ -8,12 +8,13 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 
-def allowed_path(value: str | Path) -> Path:
-    """The resolved path if it lies under one of settings.FILE_ROOTS, else ValidationError.
+def allowed_path(value: str | Path, *, roots: list[Path] | None = None) -> Path:
+    """The resolved path if it lies under one of `roots` (settings.FILE_ROOTS), else ValidationError.
 
     Symlinks and `..` are resolved first, so a link inside a root that points
     outside it is refused too.
     """
+    roots = settings.FILE_ROOTS if roots is None else roots
     if "\x00" in str(value):
         # resolve() would raise ValueError (a 500) on it; no real path holds one.
         raise ValidationError(_("A path cannot contain a NUL character."), code="nul_in_path")
@@ -24,14 +25,22 @@ def allowed_path(value: str | Path) -> Path:
     if not raw.is_absolute():
         raise ValidationError(_("Give an absolute path (it starts with /)."), code="relative_path")
     path = raw.resolve()
-    for root in settings.FILE_ROOTS:
+    for root in roots:
         if path == root or path.is_relative_to(root):
             return path
-    roots = ", ".join(str(r) for r in settings.FILE_ROOTS) or _("none set")
     raise ValidationError(
         _("%(path)s is outside the folders the portal may use (%(roots)s); see PORTAL_FILE_ROOTS."),
-        code="outside_roots", params={"path": str(path), "roots": roots},
+        code="outside_roots", params={"path": str(path), "roots": ", ".join(str(r) for r in roots) or _("none set")},
     )
+
+
+def backup_path(value: str | Path) -> Path:
+    """A path backups may read and write: under PORTAL_FILE_ROOTS or the data dir.
+
+    Backups show nobody what they copy, and the portal keeps its own copies in
+    the data dir (`backups/`), so unlike probes they may use it with no root named.
+    """
+    return allowed_path(value, roots=[*settings.FILE_ROOTS, Path(settings.DATA_DIR)])
 
 
 def portal_own_paths(*, backups: bool = True) -> list[Path]:

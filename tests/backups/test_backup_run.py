@@ -168,3 +168,16 @@ def test_a_backup_file_is_readable_by_its_owner_only_whatever_the_umask(make_tar
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert Path(run.file).stat().st_mode & 0o777 == 0o600
     assert Path(target.destination).stat().st_mode & 0o777 == 0o700
+
+
+def test_the_demo_backups_run_in_the_data_dir_with_no_file_roots_named(db, settings, tmp_path):
+    from backups import demo
+    from backups.models import BackupTarget
+
+    settings.DATA_DIR = tmp_path
+    settings.FILE_ROOTS = []  # the default: probes read nothing, backups still keep their copies in the data dir
+    demo.seed()
+    for target in BackupTarget.objects.all():
+        run = target.runs.get()
+        assert run.status == RunStatus.SUCCEEDED, run.error
+        assert Path(run.file).parent == tmp_path / "backups"
