@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from portal.lib.fields import EncryptedTextField
 from portal.lib.secrets import mask_webhook
 
 
@@ -132,7 +133,7 @@ class NotificationChannel(models.Model):
                                 related_name="channels")
     kind = models.CharField(_("kind"), max_length=10, choices=ChannelKind.choices)
     # An e-mail address for `email`, an http(s) URL for the webhook kinds.
-    target = models.CharField(_("address or URL"), max_length=500)
+    target = EncryptedTextField(_("address or URL"), max_length=500)
     enabled = models.BooleanField(_("enabled"), default=True)
 
     class Meta:
@@ -455,7 +456,7 @@ class Notification(models.Model):
     channel = models.ForeignKey(NotificationChannel, verbose_name=_("channel"), null=True,
                                 on_delete=models.SET_NULL, related_name="notifications")
     kind = models.CharField(_("kind"), max_length=10, choices=ChannelKind.choices)
-    target = models.CharField(_("address or URL"), max_length=500)
+    target = EncryptedTextField(_("address or URL"), max_length=500)
     status = models.CharField(_("status"), max_length=10, choices=NotificationStatus.choices,
                               default=NotificationStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
@@ -739,7 +740,7 @@ class Reminder(models.Model):
     channel = models.ForeignKey(NotificationChannel, verbose_name=_("channel"), null=True,
                                 on_delete=models.SET_NULL, related_name="reminders")
     kind = models.CharField(_("kind"), max_length=10, choices=ChannelKind.choices)
-    target = models.CharField(_("address or URL"), max_length=500)
+    target = EncryptedTextField(_("address or URL"), max_length=500)
     status = models.CharField(_("status"), max_length=10, choices=NotificationStatus.choices,
                               default=NotificationStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)

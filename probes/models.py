@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from incidents.models import Service, Severity
+from portal.lib.fields import EncryptedJSONField
 from portal.lib.secrets import MASK, mask_headers, mask_url, unmask
 
 # A reminder never repeats more often than this, whatever the probe says (DESIGN §5).
@@ -95,7 +96,7 @@ class Probe(models.Model):
     name = models.CharField(_("name"), max_length=100)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     # Kind-specific settings, checked by probes.kinds.validate_config.
-    config = models.JSONField(_("settings"), default=dict, blank=True)
+    config = EncryptedJSONField(_("settings"), default=dict, blank=True)
     interval = models.PositiveIntegerField(
         _("interval (seconds)"), default=60, validators=[MinValueValidator(10), MaxValueValidator(7 * 86400)],
         help_text=_("How often it runs; for a heartbeat, the expected period between pings."))

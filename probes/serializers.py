@@ -2,6 +2,8 @@
 its own validator); services decide."""
 
 from django.urls import reverse
+from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -13,6 +15,8 @@ from probes.models import Probe, ProbeResult, unmask_config
 class ProbeSerializer(ModelSerializer):
     service_name = serializers.SerializerMethodField()
     ping_url = serializers.SerializerMethodField()
+    # Stored encrypted (a text column); read and written as the JSON object it is.
+    config = serializers.JSONField(label=capfirst(_("settings")), required=False)
 
     class Meta:
         model = Probe
