@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from portal.serializers import ModelSerializer
 from probes.kinds import validate_probe
-from probes.models import Probe, ProbeResult, unmask_config
+from probes.models import Probe, ProbeResult, keep_stored_config
 
 
 class ProbeSerializer(ModelSerializer):
@@ -52,7 +52,7 @@ class ProbeSerializer(ModelSerializer):
         config = current("config")
         if self.instance is not None and "config" in attrs:
             # Secrets are read back masked; sent back so, they keep the stored values.
-            config = unmask_config(config, self.instance.config)
+            config = keep_stored_config(config, self.instance.config)
         cleaned, errors = validate_probe(kind=current("kind"), config=config, interval=current("interval"),
                                       timeout=current("timeout"), warning=current("warning"),
                                       critical=current("critical"))

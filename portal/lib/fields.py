@@ -107,22 +107,38 @@ class EncryptedJSONField(models.TextField):
         return super(models.TextField, self).formfield(**{"form_class": forms.JSONField, **kwargs})
 
 
+def rewrite_column(connection, table: str, pk: str, column: str, change) -> int:
+    """Pass every non-empty value of one column through `change` (encrypt, decrypt, rotate),
+    in SQL: a migration or a rotation works on what is stored, not on the model's view of it."""
+    quote = connection.ops.quote_name
+    # Table and column names come from the portal's own models, quoted; values are parameters.
+    select = f"SELECT {quote(pk)}, {quote(column)} FROM {quote(table)} WHERE {quote(column)} <> ''"  # noqa: S608
+    update = f"UPDATE {quote(table)} SET {quote(column)} = %s WHERE {quote(pk)} = %s"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(select)
+        rows = cursor.fetchall()
+        for row_id, value in rows:
+            cursor.execute(update, [change(value), row_id])
+    return len(rows)
+
+
+def encrypted_columns() -> list[tuple[str, str, str]]:
+    """(table, primary key, column) of every encrypted field of every installed model, history included."""
+    from django.apps import apps
+
+    return [(model._meta.db_table, model._meta.pk.column, field.column)
+            for model in apps.get_models() if not model._meta.proxy
+            for field in model._meta.local_fields if isinstance(field, EncryptedTextField | EncryptedJSONField)]
+
+
 def encrypt_columns(*columns: tuple[str, str, str]):
     """A migration step that encrypts the values already in (table, primary key, column),
     and decrypts them when the migration is reversed."""
     from django.db import migrations
 
     def convert(schema_editor, change):
-        connection = schema_editor.connection
-        quote = connection.ops.quote_name
-        # Table and column names come from the migration's own code, quoted; values are parameters.
-        with connection.cursor() as cursor:
-            for table, pk, column in columns:
-                select = f"SELECT {quote(pk)}, {quote(column)} FROM {quote(table)} WHERE {quote(column)} <> ''"  # noqa: S608
-                cursor.execute(select)
-                for row_id, value in cursor.fetchall():
-                    update = f"UPDATE {quote(table)} SET {quote(column)} = %s WHERE {quote(pk)} = %s"  # noqa: S608
-                    cursor.execute(update, [change(value), row_id])
+        for table, pk, column in columns:
+            rewrite_column(schema_editor.connection, table, pk, column, change)
 
     return migrations.RunPython(lambda apps, schema_editor: convert(schema_editor, encrypt),
                                 lambda apps, schema_editor: convert(schema_editor, decrypt), elidable=False)
