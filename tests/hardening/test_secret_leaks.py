@@ -22,7 +22,9 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from backups.models import BackupTarget
-from incidents.models import Notification, Reminder
+from incidents.models import Notification, NotificationChannel, Reminder
+from portal.lib.fields import EncryptedJSONField, EncryptedTextField
+from probes.models import Probe
 from tests.hardening.test_permission_matrix import World, is_api, kwargs_for, url_patterns
 from tests.incidents.factories import make_channel, make_contact, make_incident, make_service, make_tier
 from tests.probes.factories import make_probe
@@ -128,13 +130,27 @@ def test_searching_the_admin_by_a_secret_finds_nothing(planted, make_user, role)
             assert response.context["cl"].result_count == 0, f"{model.__name__} found by {secret} as {role}"
 
 
+def secret_field_names(model) -> set[str]:
+    """The credential fields of a model: every encrypted field, and the heartbeat's ping token."""
+    names = {field.name for field in model._meta.get_fields()
+             if isinstance(field, EncryptedTextField | EncryptedJSONField)}
+    return names | ({"token"} if model is Probe else set())
+
+
+def test_every_credential_field_is_encrypted():
+    assert secret_field_names(BackupTarget) == {"source"}
+    assert secret_field_names(Probe) == {"config", "token"}
+    for model in (NotificationChannel, Notification, Reminder):
+        assert secret_field_names(model) == {"target"}
+
+
 def test_the_admin_lists_no_secret_field_as_searchable_or_sortable():
-    secret_fields = {"source", "target", "config", "token"}
     for model, model_admin in admin.site._registry.items():
-        direct = {name.lstrip("=^@") for name in model_admin.search_fields}
-        assert not (direct & secret_fields), f"{model.__name__} searches {direct & secret_fields}"
-        sortable = {name for name in model_admin.list_display if isinstance(name, str)}
-        assert not (sortable & secret_fields), f"{model.__name__} sorts by {sortable & secret_fields}"
+        secret = secret_field_names(model)
+        searched = {name.lstrip("=^@") for name in model_admin.search_fields}
+        assert not (searched & secret), f"{model.__name__} searches {searched & secret}"
+        sorted_by = {name for name in model_admin.list_display if isinstance(name, str)}
+        assert not (sorted_by & secret), f"{model.__name__} sorts by {sorted_by & secret}"
 
 
 @pytest.mark.parametrize("role", ROLES)
