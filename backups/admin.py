@@ -7,8 +7,8 @@ from simple_history.template_utils import HistoricalRecordContextHelper
 from backups import services
 from backups.models import BackupRun, BackupTarget, Kind, Rehearsal, RestoreRun, Trigger
 from portal.errors import DomainError
-from portal.lib.admin import HistoryAdmin
-from portal.lib.secrets import mask_dsn, unmask
+from portal.lib.admin import HistoryAdmin, SecretFieldsAdmin
+from portal.lib.secrets import keep_stored, mask_dsn
 
 
 @admin.action(description=_("Run a backup now"), permissions=["add"])
@@ -37,7 +37,7 @@ class TargetForm(forms.ModelForm):
         if self.instance.pk:
             old = BackupTarget.objects.filter(pk=self.instance.pk).values_list("kind", "source").first()
             if old and old[0] == Kind.POSTGRES:
-                source = unmask(source, old[1], mask_dsn)
+                source = keep_stored(source, old[1], mask_dsn)
         return source
 
 
@@ -49,11 +49,12 @@ class MaskedHistory(HistoricalRecordContextHelper):
 
 
 @admin.register(BackupTarget)
-class BackupTargetAdmin(HistoryAdmin):
+class BackupTargetAdmin(SecretFieldsAdmin, HistoryAdmin):
     form = TargetForm
+    secret_fields = {"source": "shown_source"}
     list_display = ["name", "service", "kind", "schedule", "keep_last", "verify", "enabled", "next_run_at"]
     list_filter = ["kind", "enabled", "verify", "service"]
-    search_fields = ["name", "source", "destination"]
+    search_fields = ["name", "destination"]  # never the source: a search would answer guesses of its password
     list_select_related = ["service"]
     autocomplete_fields = ["service"]
     readonly_fields = ["next_run_at", "created_at"]
@@ -61,6 +62,10 @@ class BackupTargetAdmin(HistoryAdmin):
 
     def get_historical_record_context_helper(self, request, historical_record):
         return MaskedHistory(self.model, historical_record)
+
+    @admin.display(description=_("source"))
+    def shown_source(self, obj):
+        return obj.shown_source
 
 
 @admin.register(BackupRun)

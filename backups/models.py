@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from portal.lib.fields import EncryptedTextField
 from portal.lib.secrets import mask_dsn
 
 
@@ -71,7 +72,7 @@ class BackupTarget(models.Model):
     service = models.ForeignKey("incidents.Service", verbose_name=_("service"), on_delete=models.PROTECT,
                                 related_name="backup_targets")
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
-    source = models.CharField(_("source"), max_length=1000, blank=True, help_text=_(
+    source = EncryptedTextField(_("source"), max_length=1000, blank=True, help_text=_(
         "A path, or for PostgreSQL a connection string (postgres://user@host:5432/db). "
         "Empty for the portal's own database."))
     destination = models.CharField(_("destination folder"), max_length=1000)

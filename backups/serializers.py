@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from backups.models import BackupRun, BackupTarget, Format, Kind, Rehearsal, RestoreRun, RestoreStatus, RunStatus
-from portal.lib.secrets import mask_dsn, unmask
+from portal.lib.secrets import keep_stored, mask_dsn
 from portal.serializers import CharField, ModelSerializer, PrimaryKeyRelatedField
 
 
@@ -33,7 +33,7 @@ class BackupTargetSerializer(ModelSerializer):
     def validate(self, attrs):
         # A connection string is read back without its password; sent back so, it keeps the stored one.
         if self.instance is not None and "source" in attrs and attrs.get("kind", self.instance.kind) == Kind.POSTGRES:
-            attrs["source"] = unmask(attrs["source"], self.instance.source, mask_dsn)
+            attrs["source"] = keep_stored(attrs["source"], self.instance.source, mask_dsn)
         # The model's clean() holds the rules shared with the page's form (paths, cron, retention).
         candidate = copy.copy(self.instance) if self.instance else BackupTarget()
         for name, value in attrs.items():

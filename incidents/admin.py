@@ -27,8 +27,8 @@ from incidents.models import (
     shown_target,
 )
 from portal.errors import DomainError
-from portal.lib.admin import HistoryAdmin
-from portal.lib.secrets import unmask
+from portal.lib.admin import HistoryAdmin, SecretFieldsAdmin
+from portal.lib.secrets import keep_stored
 
 
 class Echo:
@@ -158,14 +158,19 @@ class ChannelForm(forms.ModelForm):
         target = self.cleaned_data["target"]
         if self.instance.pk:
             old = NotificationChannel.objects.get(pk=self.instance.pk)
-            target = unmask(target, old.target, lambda t: shown_target(old.kind, t))
+            target = keep_stored(target, old.target, lambda t: shown_target(old.kind, t))
         return target
 
 
-class ChannelInline(admin.TabularInline):
+class ChannelInline(SecretFieldsAdmin, admin.TabularInline):
     model = NotificationChannel
     form = ChannelForm
+    secret_fields = {"target": "shown_target"}
     extra = 0
+
+    @admin.display(description=_("address or URL"))
+    def shown_target(self, obj):
+        return obj.shown_target
 
 
 @admin.register(Contact)
@@ -182,13 +187,18 @@ class ContactAdmin(ReadOnlyHistoryAdmin):
 
 
 @admin.register(NotificationChannel)
-class NotificationChannelAdmin(admin.ModelAdmin):
+class NotificationChannelAdmin(SecretFieldsAdmin, admin.ModelAdmin):
     form = ChannelForm
+    secret_fields = {"target": "shown_target"}
     list_display = ["contact", "kind", address_or_url, "enabled"]
     list_select_related = ["contact"]
     list_filter = ["kind", "enabled"]
-    search_fields = ["contact__name", "target"]
+    search_fields = ["contact__name"]  # never the target: a search would answer guesses of a webhook's path
     autocomplete_fields = ["contact"]
+
+    @admin.display(description=_("address or URL"))
+    def shown_target(self, obj):
+        return obj.shown_target
 
 
 class StepInline(admin.TabularInline):
@@ -337,7 +347,7 @@ class NotificationAdmin(ReadOnlyAdmin):
     readonly_fields = [address_or_url]
     list_select_related = ["incident", "contact"]
     list_filter = ["status", "kind", ("created_at", admin.DateFieldListFilter)]
-    search_fields = ["target", "last_error", "incident__title"]
+    search_fields = ["last_error", "incident__title"]
     date_hierarchy = "created_at"
     raw_id_fields = ["incident", "contact", "channel"]
     actions = [export_csv]
@@ -431,7 +441,7 @@ class ReminderAdmin(ReadOnlyAdmin):
     readonly_fields = [address_or_url]
     list_select_related = ["incident", "action_item", "contact"]
     list_filter = ["reason", "status", "kind"]
-    search_fields = ["target", "subject", "incident__title"]
+    search_fields = ["subject", "incident__title"]
     date_hierarchy = "day"
     raw_id_fields = ["incident", "action_item", "contact", "channel"]
     actions = [export_csv]

@@ -105,6 +105,8 @@ class NotificationChannelViewSet(viewsets.ModelViewSet):
     queryset = NotificationChannel.objects.order_by("contact_id", "kind", "id")
     serializer_class = NotificationChannelSerializer
     filterset_fields = ["contact", "kind", "enabled"]
+    # Never the target: sorting by a secret answers guesses about it.
+    ordering_fields = ["contact", "kind", "id"]
 
 
 class EscalationPolicyViewSet(viewsets.ModelViewSet):

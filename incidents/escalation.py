@@ -37,6 +37,7 @@ from incidents.models import (
     TimelineEvent,
 )
 from incidents.notify import send_pending
+from portal.lib.fields import EncryptedTextField
 
 logger = logging.getLogger(__name__)
 
@@ -241,6 +242,10 @@ def _insert(model, names: tuple[str, ...], rows: list[tuple], on_conflict=None) 
     if not rows:
         return
     fields = [model._meta.get_field(name) for name in names]
+    # Raw SQL skips the ORM: an encrypted column (a webhook URL) is encrypted here.
+    encrypted = [n for n, f in enumerate(fields) if isinstance(f, EncryptedTextField)]
+    if encrypted:
+        rows = [tuple(fields[n].get_prep_value(v) if n in encrypted else v for n, v in enumerate(row)) for row in rows]
     ops, qn = connection.ops, connection.ops.quote_name
     head = (f"{ops.insert_statement(on_conflict=on_conflict)} {qn(model._meta.db_table)} "
             f"({', '.join(qn(f.column) for f in fields)})")

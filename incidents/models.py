@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from portal.lib.fields import EncryptedTextField
 from portal.lib.outbound import validate_outbound_url
 from portal.lib.secrets import mask_webhook
 
@@ -134,7 +135,7 @@ class NotificationChannel(models.Model):
                                 related_name="channels")
     kind = models.CharField(_("kind"), max_length=10, choices=ChannelKind.choices)
     # An e-mail address for `email`, an http(s) URL for the webhook kinds.
-    target = models.CharField(_("address or URL"), max_length=500)
+    target = EncryptedTextField(_("address or URL"), max_length=500)
     enabled = models.BooleanField(_("enabled"), default=True)
 
     class Meta:
@@ -465,7 +466,7 @@ class Notification(models.Model):
     channel = models.ForeignKey(NotificationChannel, verbose_name=_("channel"), null=True,
                                 on_delete=models.SET_NULL, related_name="notifications")
     kind = models.CharField(_("kind"), max_length=10, choices=ChannelKind.choices)
-    target = models.CharField(_("address or URL"), max_length=500)
+    target = EncryptedTextField(_("address or URL"), max_length=500)
     status = models.CharField(_("status"), max_length=10, choices=NotificationStatus.choices,
                               default=NotificationStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
@@ -769,7 +770,7 @@ class Reminder(models.Model):
     channel = models.ForeignKey(NotificationChannel, verbose_name=_("channel"), null=True,
                                 on_delete=models.SET_NULL, related_name="reminders")
     kind = models.CharField(_("kind"), max_length=10, choices=ChannelKind.choices)
-    target = models.CharField(_("address or URL"), max_length=500)
+    target = EncryptedTextField(_("address or URL"), max_length=500)
     status = models.CharField(_("status"), max_length=10, choices=NotificationStatus.choices,
                               default=NotificationStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)

@@ -32,7 +32,7 @@ from incidents.models import (
 )
 from incidents.reports import MAX_MONTHS
 from portal.lib.outbound import validate_outbound_url
-from portal.lib.secrets import unmask
+from portal.lib.secrets import keep_stored
 from portal.serializers import (
     MAX_ID,
     BooleanField,
@@ -85,7 +85,7 @@ def validate_channel_target(kind: str, target: str) -> None:
 def keep_masked_target(attrs: dict, channel: NotificationChannel | None) -> None:
     """A target sent back exactly as it was shown (masked) keeps the stored one."""
     if channel is not None and "target" in attrs and attrs.get("kind", channel.kind) == channel.kind:
-        attrs["target"] = unmask(attrs["target"], channel.target, lambda t: shown_target(channel.kind, t))
+        attrs["target"] = keep_stored(attrs["target"], channel.target, lambda t: shown_target(channel.kind, t))
 
 
 class NotificationChannelSerializer(ModelSerializer):

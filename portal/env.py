@@ -203,3 +203,37 @@ def secret_key(name: str, data_dir: Path) -> str:
     finally:
         tmp.unlink()
     return path.read_text().strip()
+
+
+def field_keys(name: str, data_dir: Path) -> list[str]:
+    """The keys of encrypted fields: PORTAL_FIELD_KEYS (comma-separated, the first
+    encrypts, all decrypt), else `secret_fields.key` in the data dir, one key a line,
+    generated once (mode 0600) beside `secret_key`."""
+    from cryptography.fernet import Fernet
+
+    value = env_str(name)
+    if value:
+        keys = [key.strip() for key in value.split(",") if key.strip()]
+    else:
+        path = data_dir / "secret_fields.key"
+        if not path.exists():
+            data_dir.mkdir(parents=True, exist_ok=True)
+            tmp = data_dir / f".secret_fields.key.{os.getpid()}"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(Fernet.generate_key().decode() + "\n")
+            try:
+                os.link(tmp, path)  # as for secret_key: whoever links first wins
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        keys = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    for key in keys:
+        try:
+            Fernet(key)
+        except ValueError:
+            raise ConfigError(f"{name}: a key is not a Fernet key (32 url-safe base64-encoded bytes)") from None
+    if not keys:
+        raise ConfigError(f"{name}: no key")
+    return keys

@@ -21,6 +21,8 @@ env.private_dir(DATA_DIR)
 
 DEBUG = env.env_bool("PORTAL_DEBUG", False)
 SECRET_KEY = env.secret_key("PORTAL_SECRET_KEY", DATA_DIR)
+# Keys of the encrypted fields (portal.lib.fields): the first encrypts, all decrypt.
+FIELD_KEYS = env.field_keys("PORTAL_FIELD_KEYS", DATA_DIR)
 PORT = env.env_int("PORTAL_PORT", 8000, minimum=1, maximum=65535)
 ALLOWED_HOSTS = env.env_list("PORTAL_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.env_list("PORTAL_CSRF_TRUSTED_ORIGINS", [])

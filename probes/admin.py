@@ -1,12 +1,15 @@
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from simple_history.template_utils import HistoricalRecordContextHelper
 
-from portal.lib.admin import HistoryAdmin
+from portal.lib.admin import HistoryAdmin, SecretFieldsAdmin
+from portal.lib.secrets import mask_token
 from probes import services
-from probes.models import Probe, ProbeResult, mask_config, unmask_config
+from probes.models import Probe, ProbeResult, keep_stored_config, mask_config
 
 
 @admin.action(description=_("Run selected probes now"), permissions=["run"])
@@ -30,7 +33,7 @@ class ProbeAdminForm(forms.ModelForm):
         config = self.cleaned_data["config"]
         if self.instance.pk:
             stored = Probe.objects.filter(pk=self.instance.pk).values_list("config", flat=True).first()
-            config = unmask_config(config, stored or {})
+            config = keep_stored_config(config, stored or {})
         return config
 
 
@@ -42,14 +45,15 @@ class MaskedHistory(HistoricalRecordContextHelper):
 
 
 @admin.register(Probe)
-class ProbeAdmin(HistoryAdmin):
+class ProbeAdmin(SecretFieldsAdmin, HistoryAdmin):
     form = ProbeAdminForm
+    secret_fields = {"config": "shown_config"}
     list_display = ["name", "service", "kind", "status", "status_since", "last_latency_ms", "alerting", "enabled"]
     list_filter = ["kind", "status", "enabled", "alerting", "service"]
     search_fields = ["name", "service__name"]
     list_select_related = ["service"]
     raw_id_fields = ["incident"]
-    readonly_fields = ["token", "status", "status_since", "consecutive_failures", "consecutive_successes",
+    readonly_fields = ["shown_token", "status", "status_since", "consecutive_failures", "consecutive_successes",
                        "alerting", "last_alert_at", "last_run_at", "last_value", "last_latency_ms", "last_message",
                        "last_ping_at", "next_run_at", "created_at"]
     actions = [run_now]
@@ -63,6 +67,15 @@ class ProbeAdmin(HistoryAdmin):
 
     def get_historical_record_context_helper(self, request, historical_record):
         return MaskedHistory(self.model, historical_record)
+
+    @admin.display(description=_("settings"))
+    def shown_config(self, obj):
+        return json.dumps(obj.shown_config, ensure_ascii=False, indent=2)
+
+    @admin.display(description=_("ping token"))
+    def shown_token(self, obj):
+        # The ping URL is on the probe's page for those who may change it; never here.
+        return mask_token(obj.token) if obj.is_heartbeat else "-"
 
 
 @admin.register(ProbeResult)

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from probes.kinds import HTTP_METHODS, SQLITE_CHECKS, validate_probe
-from probes.models import Kind, Probe, unmask_config
+from probes.models import Kind, Probe, keep_stored_config
 
 PREFIX = "config_"
 
@@ -165,7 +165,7 @@ class ProbeForm(forms.ModelForm):
             for field, messages in exc.message_dict.items():
                 self.add_error(field, messages)
             return data
-        config = unmask_config(config, self.stored_config)
+        config = keep_stored_config(config, self.stored_config)
         cleaned, errors = validate_probe(kind=self.kind, config=config, interval=data.get("interval"),
                                       timeout=data.get("timeout"), warning=data.get("warning"),
                                       critical=data.get("critical"))

@@ -10,7 +10,8 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from incidents.models import Service, Severity
-from portal.lib.secrets import MASK, mask_headers, mask_url, unmask
+from portal.lib.fields import EncryptedJSONField
+from portal.lib.secrets import MASK, keep_stored, mask_headers, mask_url
 
 # A reminder never repeats more often than this, whatever the probe says (DESIGN §5).
 REMINDER_FLOOR_MINUTES = 5
@@ -77,13 +78,13 @@ def mask_config(config: dict) -> dict:
     return shown
 
 
-def unmask_config(new: dict, old: dict) -> dict:
+def keep_stored_config(new: dict, old: dict) -> dict:
     """`new` with the masked pieces it sent back unchanged restored from `old`."""
     if not isinstance(new, dict) or not old:
         return new
     new = dict(new)
     if isinstance(new.get("url"), str) and isinstance(old.get("url"), str):
-        new["url"] = unmask(new["url"], old["url"], mask_url)
+        new["url"] = keep_stored(new["url"], old["url"], mask_url)
     if isinstance(new.get("headers"), dict) and isinstance(old.get("headers"), dict):
         new["headers"] = {name: old["headers"][name] if value == MASK and name in old["headers"] else value
                           for name, value in new["headers"].items()}
@@ -95,7 +96,7 @@ class Probe(models.Model):
     name = models.CharField(_("name"), max_length=100)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     # Kind-specific settings, checked by probes.kinds.validate_config.
-    config = models.JSONField(_("settings"), default=dict, blank=True)
+    config = EncryptedJSONField(_("settings"), default=dict, blank=True)
     interval = models.PositiveIntegerField(
         _("interval (seconds)"), default=60, validators=[MinValueValidator(10), MaxValueValidator(7 * 86400)],
         help_text=_("How often it runs; for a heartbeat, the expected period between pings."))

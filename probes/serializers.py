@@ -2,17 +2,21 @@
 its own validator); services decide."""
 
 from django.urls import reverse
+from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from portal.serializers import ModelSerializer
 from probes.kinds import validate_probe
-from probes.models import Probe, ProbeResult, unmask_config
+from probes.models import Probe, ProbeResult, keep_stored_config
 
 
 class ProbeSerializer(ModelSerializer):
     service_name = serializers.SerializerMethodField()
     ping_url = serializers.SerializerMethodField()
+    # Stored encrypted (a text column); read and written as the JSON object it is.
+    config = serializers.JSONField(label=capfirst(_("settings")), required=False)
 
     class Meta:
         model = Probe
@@ -48,7 +52,7 @@ class ProbeSerializer(ModelSerializer):
         config = current("config")
         if self.instance is not None and "config" in attrs:
             # Secrets are read back masked; sent back so, they keep the stored values.
-            config = unmask_config(config, self.instance.config)
+            config = keep_stored_config(config, self.instance.config)
         cleaned, errors = validate_probe(kind=current("kind"), config=config, interval=current("interval"),
                                       timeout=current("timeout"), warning=current("warning"),
                                       critical=current("critical"))

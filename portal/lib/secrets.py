@@ -4,7 +4,7 @@ Webhook URLs (their path is the credential), connection strings with a
 password, URLs with user:password@ and credential headers are masked in pages,
 API output, the admin and logs. A masked value sent back unchanged (a form or
 a PUT that round-trips what it was shown) keeps the stored secret:
-`unmask(new, old, mask)`.
+`keep_stored(new, old, mask)`. At rest they are encrypted (portal.lib.fields).
 """
 
 import re
@@ -99,8 +99,14 @@ def scrub(text: str, secret: str, mask) -> str:
     return text
 
 
-def unmask(new, old, mask):
-    """The stored value if `new` is exactly what `mask` showed of it, else `new`."""
+def mask_token(token) -> str:
+    """A bare credential (a heartbeat's ping token): its last four characters."""
+    text = str(token or "")
+    return f"{MASK}{text[-4:]}" if text else ""
+
+
+def keep_stored(new, old, mask):
+    """The stored value unless a new one was typed: `new` exactly as `mask` showed `old` keeps `old`."""
     if old is not None and new == mask(old) and new != old:
         return old
     return new

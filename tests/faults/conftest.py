@@ -64,8 +64,11 @@ class Portal:
         self.files = root / "files"
         self.files.mkdir(exist_ok=True)
         environ = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "Q_CLUSTER"))}
+        # One set of field keys for every portal of the run (and this process): a database copied
+        # from the template, or written by another data dir's processes, still decrypts.
         environ.update(PORTAL_DATA_DIR=str(self.data_dir), PORTAL_DATABASE_URL=database_url,
                        PORTAL_FILE_ROOTS=f"{self.files},{self.data_dir}",
+                       PORTAL_FIELD_KEYS=",".join(settings.FIELD_KEYS),
                        PYTHONUNBUFFERED="1", DJANGO_SETTINGS_MODULE="portal.settings", **extra_env)
         if redis_url:
             environ["PORTAL_REDIS_URL"] = redis_url

@@ -1,0 +1,225 @@
+"""No planted secret comes back out (issue 25, acceptance 2).
+
+One distinct secret sits in every credential field: a backup target's DSN
+password, a probe URL's password and `?token=`, its Authorization header, a
+webhook URL in a channel and in the notification and reminder rows copied from
+it, and a heartbeat's ping token. Then every admin view (list, search by the
+secret, change, history list and history detail, delete, CSV export), every
+API list and detail and every page is read as each role with staff on; no
+response holds a secret, and searching by a secret finds nothing.
+
+The ping URL is the one place a heartbeat's token is meant to be read: by those
+who may change the probe (managers, admins) on its page and in the API.
+"""
+
+import datetime
+
+import pytest
+from django.contrib import admin
+from django.test import Client
+from django.urls import NoReverseMatch, reverse
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from backups.models import BackupTarget
+from incidents.models import Notification, NotificationChannel, Reminder
+from portal.lib.fields import EncryptedJSONField, EncryptedTextField
+from probes.models import Probe
+from tests.hardening.test_permission_matrix import World, is_api, kwargs_for, url_patterns
+from tests.incidents.factories import make_channel, make_contact, make_incident, make_service, make_tier
+from tests.probes.factories import make_probe
+
+ROLES = ("viewer", "operator", "manager", "admin")
+
+DSN_PASSWORD = "PWbackupdsn7Q1x"
+URL_PASSWORD = "PWprobeurl3K9x"
+URL_TOKEN = "TOKprobequery5Z2x"
+HEADER_TOKEN = "HDRprobeauth8M4x"
+CHANNEL_HOOK = "HOOKslackchan6P3x"
+NOTIFICATION_HOOK = "HOOKnotifcopy2W8x"
+REMINDER_HOOK = "HOOKremindcopy4T6x"
+SECRETS = [DSN_PASSWORD, URL_PASSWORD, URL_TOKEN, HEADER_TOKEN, CHANNEL_HOOK, NOTIFICATION_HOOK, REMINDER_HOOK]
+SKIPPED_PAGES = {"heartbeat", "heartbeat-fail", "logout", "set_language"}  # pings and POST-only verbs
+
+
+@pytest.fixture
+def planted(db, roles, settings, tmp_path):
+    settings.FILE_ROOTS = [tmp_path]
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    service = make_service("payments")
+    contact = make_contact("Ana", tier=make_tier(), channel=False)
+    channel = make_channel(contact, kind="slack", target=f"https://hooks.slack.com/services/T0/B0/{CHANNEL_HOOK}")
+    incident = make_incident(service)
+    Notification.objects.create(incident=incident, step=1, condition="always", contact=contact, channel=channel,
+                                kind="slack", target=f"https://hooks.slack.com/services/T0/B1/{NOTIFICATION_HOOK}")
+    Reminder.objects.create(reason="postmortem", subject=f"postmortem:{incident.pk}", day=datetime.date.today(),
+                            incident=incident, contact=contact, channel=channel, kind="webhook",
+                            target=f"https://hooks.example.com/remind/{REMINDER_HOOK}")
+    probe = make_probe(service, kind="http", name="api", config={
+        "url": f"https://mon:{URL_PASSWORD}@api.example.com/health?token={URL_TOKEN}",
+        "headers": {"Authorization": f"Bearer {HEADER_TOKEN}"}})
+    heartbeat = make_probe(service, kind="heartbeat", name="nightly job")
+    target = BackupTarget.objects.create(
+        name="pg", service=service, kind="postgres", destination=str(tmp_path / "b"),
+        source=f"postgresql://backup:{DSN_PASSWORD}@db.example.com:5432/app")
+    # A second version of each so history has a diff to show.
+    probe.timeout = 5
+    probe.save()
+    target.keep_last = 3
+    target.save()
+    return World(folder=tmp_path, service=service, contact=contact, notificationchannel=channel,
+                 incident=incident, probe=probe, heartbeat=heartbeat, backuptarget=target)
+
+
+def heartbeat_secrets(world) -> list[str]:
+    token = world["heartbeat"].token
+    return [str(token), token.hex]
+
+
+def assert_no_secret(response, secrets, where):
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    text = body.decode("utf-8", "replace")
+    leaked = [secret for secret in secrets if secret in text]
+    assert not leaked, f"{where} shows {leaked}"
+
+
+def staff_client(make_user, role):
+    client = Client()
+    client.force_login(make_user(role, is_staff=True) if role != "admin" else make_user("admin"))
+    return client
+
+
+def admin_url(model, view: str, *args) -> str:
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
+
+
+def admin_urls(world):
+    """Every admin view of every registered model, for every row it holds."""
+    for model, model_admin in admin.site._registry.items():
+        yield f"{model.__name__} list", admin_url(model, "changelist")
+        for obj in model._default_manager.all()[:5]:
+            for view in ("change", "delete"):
+                yield f"{model.__name__} {view}", admin_url(model, view, obj.pk)
+            if hasattr(model_admin, "history_view"):
+                yield f"{model.__name__} history", admin_url(model, "history", obj.pk)
+            history = getattr(model, "history", None)
+            if history is not None and hasattr(model_admin, "history_form_view"):
+                for record in history.model.objects.filter(**{model._meta.pk.attname: obj.pk}):
+                    yield f"{model.__name__} history detail", admin_url(
+                        model, "simple_history", obj.pk, record.history_id)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_no_admin_view_shows_a_planted_secret(planted, make_user, role):
+    client = staff_client(make_user, role)
+    for where, url in admin_urls(planted):
+        response = client.get(url)
+        assert response.status_code in (200, 302, 403), f"{where}: {response.status_code}"
+        assert_no_secret(response, SECRETS + heartbeat_secrets(planted), f"{where} as {role}")
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_searching_the_admin_by_a_secret_finds_nothing(planted, make_user, role):
+    client = staff_client(make_user, role)
+    for model in admin.site._registry:
+        url = admin_url(model, "changelist")
+        for secret in SECRETS + heartbeat_secrets(planted):
+            response = client.get(url, {"q": secret})
+            if response.status_code != 200:
+                continue
+            assert response.context["cl"].result_count == 0, f"{model.__name__} found by {secret} as {role}"
+
+
+def secret_field_names(model) -> set[str]:
+    """The credential fields of a model: every encrypted field, and the heartbeat's ping token."""
+    names = {field.name for field in model._meta.get_fields()
+             if isinstance(field, EncryptedTextField | EncryptedJSONField)}
+    return names | ({"token"} if model is Probe else set())
+
+
+def test_every_credential_field_is_encrypted():
+    assert secret_field_names(BackupTarget) == {"source"}
+    assert secret_field_names(Probe) == {"config", "token"}
+    for model in (NotificationChannel, Notification, Reminder):
+        assert secret_field_names(model) == {"target"}
+
+
+def test_the_admin_lists_no_secret_field_as_searchable_or_sortable():
+    for model, model_admin in admin.site._registry.items():
+        secret = secret_field_names(model)
+        searched = {name.lstrip("=^@") for name in model_admin.search_fields}
+        assert not (searched & secret), f"{model.__name__} searches {searched & secret}"
+        sorted_by = {name for name in model_admin.list_display if isinstance(name, str)}
+        assert not (sorted_by & secret), f"{model.__name__} sorts by {sorted_by & secret}"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_admin_csv_exports_hold_no_secret(planted, make_user, role):
+    client = staff_client(make_user, role)
+    for model, model_admin in admin.site._registry.items():
+        if not getattr(model_admin, "csv_fields", None):
+            continue
+        url = admin_url(model, "changelist")
+        pks = [str(pk) for pk in model._default_manager.values_list("pk", flat=True)]
+        response = client.post(url, {"action": "export_csv", "_selected_action": pks})
+        assert_no_secret(response, SECRETS + heartbeat_secrets(planted), f"{model.__name__} CSV as {role}")
+
+
+def api_client(make_user, role):
+    user = make_user(role, is_staff=True) if role != "admin" else make_user("admin")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client
+
+
+def readable_routes(world, *, api: bool):
+    for name, pattern in url_patterns().items():
+        if name in SKIPPED_PAGES or is_api(pattern) != api:
+            continue
+        try:
+            url = reverse(name, kwargs=kwargs_for(name, pattern, world))
+        except (NoReverseMatch, AssertionError):
+            continue
+        yield name, url
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_no_api_response_shows_a_planted_secret(planted, make_user, role):
+    client = api_client(make_user, role)
+    secrets = SECRETS + (heartbeat_secrets(planted) if role in ("viewer", "operator") else [])
+    for name, url in readable_routes(planted, api=True):
+        response = client.get(url)
+        assert_no_secret(response, secrets, f"GET {name} as {role}")
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_no_page_shows_a_planted_secret(planted, make_user, role):
+    client = staff_client(make_user, role)
+    secrets = SECRETS + (heartbeat_secrets(planted) if role in ("viewer", "operator") else [])
+    for name, url in readable_routes(planted, api=False):
+        response = client.get(url)
+        assert_no_secret(response, secrets, f"page {name} as {role}")
+
+
+def test_ordering_the_channels_api_by_target_does_not_follow_the_secret(planted, api_as):
+    contact = planted["contact"]
+    make_channel(contact, kind="webhook", target="https://a.example.com/zzz-last")
+    make_channel(contact, kind="webhook", target="https://z.example.com/aaa-first")
+    api = api_as("manager")
+    url = reverse("notificationchannel-list")
+    ascending = [row["id"] for row in api.get(url, {"ordering": "target"}).json()["results"]]
+    descending = [row["id"] for row in api.get(url, {"ordering": "-target"}).json()["results"]]
+    assert ascending == descending, "ordering by the webhook URL is an oracle for its secret path"
+
+
+def test_filtering_the_channels_api_by_a_secret_finds_nothing(planted, api_as):
+    api = api_as("manager")
+    url = reverse("notificationchannel-list")
+    everything = [row["id"] for row in api.get(url).json()["results"]]
+    for params in ({"search": CHANNEL_HOOK}, {"target": planted["notificationchannel"].target}):
+        response = api.get(url, params)
+        # Refused, or ignored (every row): never a list narrowed by a guess of the secret.
+        if response.status_code == 200:
+            assert [row["id"] for row in response.json()["results"]] == everything, f"{params} narrows the list"
+        else:
+            assert response.status_code == 400
