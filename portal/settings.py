@@ -28,6 +28,10 @@ BASE_URL = env.env_str("PORTAL_BASE_URL", f"http://127.0.0.1:{PORT}").rstrip("/"
 FILE_ROOTS = env.env_paths("PORTAL_FILE_ROOTS", [DATA_DIR])
 # Below this much free space in the data dir, /api/health says "degraded".
 DISK_MIN_FREE_GB = env.env_int("PORTAL_DISK_MIN_FREE_GB", 1, minimum=0)
+# Prometheus may scrape /api/metrics with `Authorization: Bearer <this>` (empty: users with a role only).
+PORTAL_METRICS_TOKEN = env.env_str("PORTAL_METRICS_TOKEN")
+# The longest maintenance window (days) an operator may announce; managers may plan up to a year.
+PORTAL_OPERATOR_MAINTENANCE_DAYS = env.env_int("PORTAL_OPERATOR_MAINTENANCE_DAYS", 7, minimum=1, maximum=366)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -69,6 +73,7 @@ MIDDLEWARE = [
     "portal.middleware.BodySizeLimitMiddleware",
     "portal.middleware.RepeatedQueryParameterMiddleware",
     "portal.middleware.LoginRequiredMiddleware",
+    "portal.middleware.RoleRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -234,7 +239,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Incidents, checklists, probes and backups of an operations team.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SERVE_PERMISSIONS": ["portal.permissions.HasRole"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
