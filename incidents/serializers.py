@@ -291,6 +291,7 @@ class MaintenanceWindowSerializer(ModelSerializer):
         ends = attrs.get("ends_at", getattr(self.instance, "ends_at", None))
         if starts and ends and ends <= starts:
             raise serializers.ValidationError({"ends_at": [_("The window must end after it starts.")]}, code="rule")
+        MaintenanceWindow(starts_at=starts, ends_at=ends).check_length(by=self.context["request"].user)
         return attrs
 
 

@@ -46,9 +46,9 @@ API = {
     "contact": CRUD_MANAGER,
     "notificationchannel": CRUD_MANAGER,
     "escalationpolicy": CRUD_MANAGER,
-    # An operator on shift may announce a maintenance window; changing or removing one is a manager's.
+    # An operator on shift may announce a maintenance window (a bounded one) and end it; changing one is a manager's.
     "maintenancewindow": {"list": {"POST": OPERATOR},
-                          "detail": {"PUT": MANAGER, "PATCH": MANAGER, "DELETE": MANAGER}},
+                          "detail": {"PUT": MANAGER, "PATCH": MANAGER, "DELETE": OPERATOR}},
     "checklisttemplate": CRUD_MANAGER,
     "playbook": CRUD_MANAGER,
     "runbookimport": {"list": {"POST": MANAGER}},
