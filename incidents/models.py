@@ -287,6 +287,14 @@ class Source(models.TextChoices):
     CHECKLIST = "checklist", _("checklist")
 
 
+# What a person may name as an incident's source; the others are the portal's own alerts.
+DECLARABLE_SOURCES = (Source.MANUAL, Source.API)
+DECLARABLE_SOURCE_CHOICES = [(value, label) for value, label in Source.choices if value in DECLARABLE_SOURCES]
+# Dedup keys the portal's alerts use (probes and heartbeats `probe:<id>`, backups `backup:<id>`):
+# an incident declared with one would absorb the real alert as a "repeated alert".
+RESERVED_DEDUP_PREFIXES = ("probe:", "alert:", "backup:")
+
+
 class IncidentQuerySet(models.QuerySet):
     def open(self):
         # open_rank is the database's own "status is open" (a generated column), and indexed.

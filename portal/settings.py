@@ -254,6 +254,9 @@ SPECTACULAR_SETTINGS = {
         "NotificationStatusEnum": "incidents.models.NotificationStatus",
         "ChecklistRunStatusEnum": "checklists.models.RunStatus",
         "PostmortemStatusEnum": "incidents.models.PostmortemStatus",
+        # Every source an incident may have, and the few a person may declare one with.
+        "IncidentSourceEnum": "incidents.models.Source",
+        "DeclaredSourceEnum": "incidents.models.DECLARABLE_SOURCE_CHOICES",
     },
 }
 
