@@ -128,7 +128,8 @@ PAGES = {
     "incidents:postmortems": {"GET": VIEWER},
     "incidents:reports": {"GET": MANAGER},
     "incidents:declare": {"GET": OPERATOR, "POST": OPERATOR},
-    "incidents:acknowledge": {"GET": OPERATOR, "POST": OPERATOR},
+    # The one-click link of a page: GET only asks (a viewer sees the incident), POST acknowledges.
+    "incidents:acknowledge": {"GET": VIEWER, "POST": OPERATOR},
     "incidents:mitigate": {"POST": OPERATOR},
     "incidents:resolve": {"POST": OPERATOR},
     "incidents:close": {"POST": OPERATOR},
@@ -176,7 +177,8 @@ VARIANTS = {
     ("incidents:postmortem-edit", "POST", "publish"): ({"action": "publish"}, MANAGER),
 }
 # The admin: model → permission → the lowest principal allowed (with the staff flag).
-# changelist, change (GET) and history need "view"; add "add"; change (POST) "change"; delete "delete".
+# changelist, change (GET) and history need "view"; add "add"; change (POST) "change"; delete "delete"
+# (and "remove", when given, for the POST that deletes).
 ADMIN_ONLY = dict.fromkeys(("view", "add", "change", "delete"), ADMIN)
 CONFIGURATION = {"view": VIEWER, "add": MANAGER, "change": MANAGER, "delete": MANAGER}
 RECORD = {"view": VIEWER, "add": NEVER, "change": NEVER, "delete": NEVER}
@@ -199,8 +201,9 @@ ADMIN_RULES = {
     "incidents.notificationchannel": CONFIGURATION,
     "incidents.escalationpolicy": CONFIGURATION,
     "incidents.maintenancewindow": {**CONFIGURATION, "add": OPERATOR, "delete": OPERATOR},
-    # Incidents are declared (and never deleted) through the workflow, not the admin.
-    "incidents.incident": {**RECORD, "change": OPERATOR},
+    # Incidents are declared through the workflow, not the admin; a manager may delete one
+    # without records, and the matrix's incident has them (a postmortem, notifications).
+    "incidents.incident": {**RECORD, "change": OPERATOR, "delete": MANAGER, "remove": NEVER},
     "incidents.timelineevent": RECORD,
     "incidents.notification": RECORD,
     "incidents.postmortem": {**CONFIGURATION, "add": OPERATOR, "change": OPERATOR},
@@ -221,14 +224,14 @@ ADMIN_RULES = {
 }
 ADMIN_VIEWS = (("changelist", "GET", "view"), ("add", "GET", "add"), ("add", "POST", "add"),
                ("change", "GET", "view"), ("change", "POST", "change"), ("delete", "GET", "delete"),
-               ("delete", "POST", "delete"), ("history", "GET", "view"))
+               ("delete", "POST", "remove"), ("history", "GET", "view"))
 
 # The one table: (url name, method, variant) → the lowest principal allowed.
 RULES = {(f"{basename}-{route}", method, ""): role
          for basename, routes in API.items() for route, methods in routes.items() for method, role in methods.items()}
 RULES |= {(name, method, ""): role for name, methods in PAGES.items() for method, role in methods.items()}
 RULES |= {key: role for key, (_body, role) in VARIANTS.items()}
-RULES |= {(f"admin:{label.replace('.', '_')}_{view}", method, ""): rules[permission]
+RULES |= {(f"admin:{label.replace('.', '_')}_{view}", method, ""): rules.get(permission, rules["delete"])
           for label, rules in ADMIN_RULES.items() for view, method, permission in ADMIN_VIEWS}
 
 
