@@ -219,6 +219,16 @@ class EscalationPolicyAdmin(ReadOnlyHistoryAdmin):
     inlines = [StepInline]
 
 
+class MaintenanceWindowForm(forms.ModelForm):
+    user = None
+
+    def clean(self):
+        cleaned = super().clean()
+        window = MaintenanceWindow(starts_at=cleaned.get("starts_at"), ends_at=cleaned.get("ends_at"))
+        window.check_length(by=self.user)
+        return cleaned
+
+
 @admin.register(MaintenanceWindow)
 class MaintenanceWindowAdmin(admin.ModelAdmin):
     list_display = ["service", "starts_at", "ends_at", "reason", "created_by"]
@@ -228,6 +238,12 @@ class MaintenanceWindowAdmin(admin.ModelAdmin):
     autocomplete_fields = ["service"]
     raw_id_fields = ["created_by"]
     date_hierarchy = "starts_at"
+    form = MaintenanceWindowForm
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.user = request.user  # the class is made for this request
+        return form
 
     def save_model(self, request, obj, form, change):
         if not change:

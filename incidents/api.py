@@ -219,7 +219,7 @@ class IncidentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     def create(self, request, *args, **kwargs):
         serializer = IncidentCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        incident, created = services.open_incident(by=request.user, **serializer.validated_data)
+        incident, created = services.declare_incident(by=request.user, **serializer.validated_data)
         return Response(self._incident_data(incident),
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 

@@ -12,7 +12,9 @@ class IncidentsConfig(AppConfig):
         "incidents.add_incident",
         "incidents.change_incident",
         "incidents.add_timelineevent",
+        # Whoever may announce a window may end it (ending one early only turns paging back on).
         "incidents.add_maintenancewindow",
+        "incidents.delete_maintenancewindow",
         "incidents.add_postmortem",
         "incidents.change_postmortem",
         "incidents.add_actionitem",

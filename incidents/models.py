@@ -8,6 +8,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from simple_history.models import HistoricalRecords
 
 from portal.lib.fields import EncryptedTextField
@@ -215,6 +216,9 @@ class EscalationStep(models.Model):
         return f"{self.policy} #{self.position}"
 
 
+MANAGER_MAINTENANCE_DAYS = 366
+
+
 class MaintenanceWindowQuerySet(models.QuerySet):
     def active(self, at=None):
         at = at or timezone.now()
@@ -241,6 +245,21 @@ class MaintenanceWindow(models.Model):
 
     def __str__(self):
         return f"{self.service} {self.starts_at:%Y-%m-%d %H:%M}–{self.ends_at:%H:%M}"
+
+    def check_length(self, *, by) -> None:
+        """A window silences paging for its service, so its length is bounded by the role of
+        whoever sets it: an operator on shift up to PORTAL_OPERATOR_MAINTENANCE_DAYS, a
+        manager (who may change windows) up to MANAGER_MAINTENANCE_DAYS."""
+        if self.starts_at is None or self.ends_at is None:
+            return
+        if by.has_perm("incidents.change_maintenancewindow"):
+            days = MANAGER_MAINTENANCE_DAYS
+        else:
+            days = settings.PORTAL_OPERATOR_MAINTENANCE_DAYS
+        if self.ends_at - self.starts_at > timedelta(days=days):
+            message = ngettext("A maintenance window you set may last at most %(days)d day.",
+                               "A maintenance window you set may last at most %(days)d days.", days) % {"days": days}
+            raise ValidationError({"ends_at": ValidationError(message, code="too_long")})
 
 
 class Status(models.TextChoices):
@@ -276,6 +295,14 @@ class Source(models.TextChoices):
     HEARTBEAT = "heartbeat", _("heartbeat")
     BACKUP = "backup", _("backup")
     CHECKLIST = "checklist", _("checklist")
+
+
+# What a person may name as an incident's source; the others are the portal's own alerts.
+DECLARABLE_SOURCES = (Source.MANUAL, Source.API)
+DECLARABLE_SOURCE_CHOICES = [(value, label) for value, label in Source.choices if value in DECLARABLE_SOURCES]
+# Dedup keys the portal's alerts use (probes and heartbeats `probe:<id>`, backups `backup:<id>`):
+# an incident declared with one would absorb the real alert as a "repeated alert".
+RESERVED_DEDUP_PREFIXES = ("probe:", "alert:", "backup:")
 
 
 class IncidentQuerySet(models.QuerySet):

@@ -12,6 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from incidents.models import (
+    DECLARABLE_SOURCE_CHOICES,
     ActionItem,
     ChannelKind,
     Contact,
@@ -296,6 +297,7 @@ class MaintenanceWindowSerializer(ModelSerializer):
         ends = attrs.get("ends_at", getattr(self.instance, "ends_at", None))
         if starts and ends and ends <= starts:
             raise serializers.ValidationError({"ends_at": [_("The window must end after it starts.")]}, code="rule")
+        MaintenanceWindow(starts_at=starts, ends_at=ends).check_length(by=self.context["request"].user)
         return attrs
 
 
@@ -330,10 +332,11 @@ class IncidentCreateSerializer(serializers.Serializer):
     description = CharField(required=False, allow_blank=True, default="", max_length=20000)
     category = CharField(required=False, allow_blank=True, default="", max_length=100)
     scope = serializers.ChoiceField(choices=Scope.choices, default=Scope.PARTIAL)
-    source = serializers.ChoiceField(choices=Source.choices, default=Source.API)
+    source = serializers.ChoiceField(choices=DECLARABLE_SOURCE_CHOICES, default=Source.API)
     dedup_key = CharField(required=False, allow_blank=True, default="", max_length=200,
-                                      help_text=_("While an incident with this key is open, a second call adds "
-                                                  "to it instead of opening another."))
+                          help_text=_("While an incident with this key is open, a second call adds to it instead "
+                                      "of opening another. Keys starting with probe:, alert: or backup: are the "
+                                      "portal's own."))
     impact_started_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     detected_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 

@@ -8,6 +8,7 @@ forbids what was asked (`conflict=True` when the incident changed meanwhile).
 import logging
 from datetime import datetime
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -17,7 +18,9 @@ from django.utils.translation import gettext_lazy
 from incidents.escalation import escalate_due, escalate_incident, first_escalation_at, snapshot_policy
 from incidents.models import (
     ALLOWED_FROM,
+    DECLARABLE_SOURCES,
     OPEN_STATUSES,
+    RESERVED_DEDUP_PREFIXES,
     EventKind,
     Incident,
     Notification,
@@ -78,6 +81,24 @@ def open_incident(*, service: Service, title: str, severity: str, source: str = 
         _record(existing, EventKind.DUPLICATE, by, now, f"Repeated alert: {title}",
                 {"source": source, "title": title, "severity": severity})
         return existing, False
+
+
+def declare_incident(*, by, source: str = Source.API, dedup_key: str = "", **fields) -> tuple[Incident, bool]:
+    """A person opens (or joins) an incident, from the page or the API. The portal's own
+    sources and dedup namespaces are refused: a person's incident holding `probe:10` would
+    swallow that probe's real alert as a repeat, and page nobody."""
+    errors = {}
+    if source not in DECLARABLE_SOURCES:
+        errors["source"] = ValidationError(
+            _("Only %(sources)s may be named as the source; the others are the portal's own alerts.")
+            % {"sources": ", ".join(DECLARABLE_SOURCES)}, code="reserved")
+    if dedup_key.startswith(RESERVED_DEDUP_PREFIXES):
+        errors["dedup_key"] = ValidationError(
+            _("Keys starting with %(prefixes)s are reserved for the portal's own alerts.")
+            % {"prefixes": ", ".join(RESERVED_DEDUP_PREFIXES)}, code="reserved")
+    if errors:
+        raise ValidationError(errors)
+    return open_incident(by=by, source=source, dedup_key=dedup_key, **fields)
 
 
 def acknowledge(*, incident: Incident, by) -> Incident:

@@ -73,7 +73,7 @@ def incident_declare(request):
     form = DeclareIncidentForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            incident, created = services.open_incident(by=request.user, source="manual", **form.cleaned_data)
+            incident, created = services.declare_incident(by=request.user, source="manual", **form.cleaned_data)
         except DomainError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:

@@ -6,6 +6,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from portal.lib import languages
+from portal.roles import role_of
 
 
 class LoginRequiredMiddleware(DjangoLoginRequiredMiddleware):
@@ -20,6 +21,32 @@ class LoginRequiredMiddleware(DjangoLoginRequiredMiddleware):
         if request.path_info.startswith("/api/"):
             return None
         return super().process_view(request, view_func, view_args, view_kwargs)
+
+
+def role_not_required(view_func):
+    """A page any logged-in user may open, role or not: logging out, changing one's password."""
+    view_func.role_required = False
+    return view_func
+
+
+class RoleRequiredMiddleware:
+    """A logged-in user without a role sees no data: every page answers 403 with a page
+    that says to ask a manager for a role. The API answers for itself (RolePermission)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if request.path_info.startswith("/api/") or not request.user.is_authenticated:
+            return None
+        if not getattr(view_func, "role_required", True) or not getattr(view_func, "login_required", True):
+            return None
+        if role_of(request.user) is not None:
+            return None
+        return render(request, "portal/no_role.html", status=403)
 
 
 class BodySizeLimitMiddleware:

@@ -1,11 +1,16 @@
+import hmac
+
+from django.conf import settings
 from rest_framework.permissions import SAFE_METHODS, BasePermission, DjangoModelPermissions
+
+from portal.roles import role_of
 
 
 class RolePermission(DjangoModelPermissions):
     """The default API permission: login always, and the model permission the
     user's role grants for the method (view for reads, add/change/delete for
     writes). An @action may name its own permission in `action_permissions`.
-    Views without a queryset are readable by any logged-in user and writable by
+    Views without a queryset are readable by any user with a role and writable by
     nobody unless they say otherwise (a method they lack answers 405, not 403).
     """
 
@@ -24,6 +29,8 @@ class RolePermission(DjangoModelPermissions):
         if required:
             return user.has_perms([required] if isinstance(required, str) else required)
         if getattr(view, "queryset", None) is None and not hasattr(view, "get_queryset"):
+            if role_of(user) is None:
+                return False
             # A method the view does not have is let through to its 405 Method Not Allowed:
             # a 403 would say that some other role could do it.
             return request.method in SAFE_METHODS or request.method not in view.allowed_methods
@@ -47,3 +54,22 @@ class Public(BasePermission):
 
     def has_permission(self, request, view):
         return True
+
+
+class HasRole(BasePermission):
+    """Logged in and holding a role: a user without one sees no data, not even the
+    API's root, schema or docs (they name every resource and field)."""
+
+    def has_permission(self, request, view):
+        return role_of(request.user) is not None
+
+
+class ScrapeToken(BasePermission):
+    """`Authorization: Bearer <PORTAL_METRICS_TOKEN>`: Prometheus scrapes without a user."""
+
+    def has_permission(self, request, view):
+        expected = settings.PORTAL_METRICS_TOKEN
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if not expected or scheme.lower() != "bearer":
+            return False
+        return hmac.compare_digest(given.strip().encode(), expected.encode())

@@ -38,6 +38,10 @@ FILE_ROOTS = env.env_paths("PORTAL_FILE_ROOTS", [])
 ALLOW_LINK_LOCAL = env.env_bool("PORTAL_ALLOW_LINK_LOCAL", False)
 # Below this much free space in the data dir, /api/health says "degraded".
 DISK_MIN_FREE_GB = env.env_int("PORTAL_DISK_MIN_FREE_GB", 1, minimum=0)
+# Prometheus may scrape /api/metrics with `Authorization: Bearer <this>` (empty: users with a role only).
+PORTAL_METRICS_TOKEN = env.env_str("PORTAL_METRICS_TOKEN")
+# The longest maintenance window (days) an operator may announce; managers may plan up to a year.
+PORTAL_OPERATOR_MAINTENANCE_DAYS = env.env_int("PORTAL_OPERATOR_MAINTENANCE_DAYS", 7, minimum=1, maximum=366)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -79,6 +83,7 @@ MIDDLEWARE = [
     "portal.middleware.BodySizeLimitMiddleware",
     "portal.middleware.RepeatedQueryParameterMiddleware",
     "portal.middleware.LoginRequiredMiddleware",
+    "portal.middleware.RoleRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -258,7 +263,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Incidents, checklists, probes and backups of an operations team.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SERVE_PERMISSIONS": ["portal.permissions.HasRole"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -273,6 +278,9 @@ SPECTACULAR_SETTINGS = {
         "NotificationStatusEnum": "incidents.models.NotificationStatus",
         "ChecklistRunStatusEnum": "checklists.models.RunStatus",
         "PostmortemStatusEnum": "incidents.models.PostmortemStatus",
+        # Every source an incident may have, and the few a person may declare one with.
+        "IncidentSourceEnum": "incidents.models.Source",
+        "DeclaredSourceEnum": "incidents.models.DECLARABLE_SOURCE_CHOICES",
     },
 }
 

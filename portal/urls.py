@@ -10,12 +10,20 @@ from backups import api as backups_api
 from checklists import api as checklists_api
 from incidents import api as incidents_api
 from portal import api, views
+from portal.middleware import role_not_required
+from portal.permissions import HasRole
 from probes import api as probes_api
+
+
+class APIRootView(DefaultRouter.APIRootView):
+    permission_classes = [HasRole]
 
 
 class Router(DefaultRouter):
     """Ids in URLs are integers that fit the database's 64-bit column: anything else matches
     no route (404) instead of reaching the database (a 500 on "…/null/…" or 2**64)."""
+
+    APIRootView = APIRootView
 
     def get_lookup_regex(self, viewset, lookup_prefix=""):
         if not hasattr(viewset, "lookup_value_regex"):
@@ -57,9 +65,11 @@ docs_policy = csp_update({"style-src": [UNSAFE_INLINE], "worker-src": ["blob:"]}
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("account/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("account/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("account/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
-    path("account/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    # A user without a role may still log out and change their password.
+    path("account/logout/", role_not_required(auth_views.LogoutView.as_view()), name="logout"),
+    path("account/password/", role_not_required(auth_views.PasswordChangeView.as_view()), name="password_change"),
+    path("account/password/done/", role_not_required(auth_views.PasswordChangeDoneView.as_view()),
+         name="password_change_done"),
     path("account/token/", views.api_token, name="api-token"),
     path("audit/", views.audit, name="audit"),
     path("account/token/create/", views.api_token_create, name="api-token-create"),

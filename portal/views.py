@@ -34,7 +34,7 @@ from portal import audit as audit_trail
 from portal import health, metrics, services
 from portal.forms import TokenCreateForm, TokenRevokeForm
 from portal.lib.languages import remember_language
-from portal.permissions import Public
+from portal.permissions import HasRole, Public, ScrapeToken
 from portal.roles import role_of
 
 
@@ -173,8 +173,10 @@ class PrometheusRenderer(BaseRenderer):
 @never_cache
 @api_view(["GET"])
 @renderer_classes([PrometheusRenderer])
+@permission_classes([HasRole | ScrapeToken])
 def api_metrics(request):
-    """Prometheus text format. Scrape with a token: `Authorization: Token <key>`."""
+    """Prometheus text format. Scrape with a user's token (`Authorization: Token <key>`, any role)
+    or the scrape token (`Authorization: Bearer <PORTAL_METRICS_TOKEN>`)."""
     return Response(metrics.render(), content_type="text/plain; version=0.0.4; charset=utf-8")
 
 

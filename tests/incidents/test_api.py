@@ -123,8 +123,8 @@ def test_an_operator_declares_acknowledges_notes_and_resolves(api_as, service):
 
 def test_declaring_twice_with_the_same_dedup_key_adds_to_the_open_incident(api_as, service):
     api = api_as("operator")
-    first = declare(api, service, dedup_key="probe:7")
-    second = declare(api, service, dedup_key="probe:7")
+    first = declare(api, service, dedup_key="deploy-7")
+    second = declare(api, service, dedup_key="deploy-7")
     assert first.status_code == 201 and second.status_code == 200
     assert first.json()["id"] == second.json()["id"]
     assert Incident.objects.count() == 1
