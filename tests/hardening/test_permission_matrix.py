@@ -188,7 +188,6 @@ RECORD = {"view": VIEWER, "add": NEVER, "change": NEVER, "delete": NEVER}
 ADMIN_RULES = {
     "auth.group": ADMIN_ONLY,
     "auth.user": ADMIN_ONLY,
-    "authtoken.tokenproxy": ADMIN_ONLY,
     # Login attempts are recorded by django-axes, never added by hand.
     "axes.accessattempt": {**ADMIN_ONLY, "add": NEVER},
     "axes.accesslog": {**ADMIN_ONLY, "add": NEVER},
@@ -214,15 +213,15 @@ ADMIN_RULES = {
     "incidents.reminder": RECORD,
     "checklists.template": CONFIGURATION,
     "checklists.run": {**CONFIGURATION, "add": OPERATOR, "change": OPERATOR},
-    "checklists.tick": {**RECORD, "delete": MANAGER},
-    "checklists.handovernote": {**CONFIGURATION, "add": OPERATOR, "change": OPERATOR},
+    "checklists.tick": RECORD,
+    "checklists.handovernote": {**CONFIGURATION, "add": NEVER, "change": OPERATOR},
     "checklists.playbook": CONFIGURATION,
     "probes.probe": CONFIGURATION,
     "probes.proberesult": {**RECORD, "delete": MANAGER},
     "backups.backuptarget": CONFIGURATION,
-    "backups.backuprun": {**CONFIGURATION, "add": NEVER},
-    "backups.restorerun": {**RECORD, "change": MANAGER, "delete": MANAGER},
-    "backups.rehearsal": {**RECORD, "change": MANAGER, "delete": MANAGER},
+    "backups.backuprun": {**CONFIGURATION, "add": NEVER, "delete": NEVER},
+    "backups.restorerun": {**RECORD, "change": MANAGER},
+    "backups.rehearsal": {**RECORD, "change": MANAGER},
     "portal.userpreference": CONFIGURATION,
 }
 ADMIN_VIEWS = (("changelist", "GET", "view"), ("add", "GET", "add"), ("add", "POST", "add"),
