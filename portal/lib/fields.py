@@ -16,7 +16,6 @@ import json
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from django import forms
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
@@ -104,7 +103,9 @@ class EncryptedJSONField(models.TextField):
         return None
 
     def formfield(self, **kwargs):
-        return super(models.TextField, self).formfield(**{"form_class": forms.JSONField, **kwargs})
+        from portal.parsers import JSONFormField  # bounded nesting; parsers imports DRF, which needs settings
+
+        return super(models.TextField, self).formfield(**{"form_class": JSONFormField, **kwargs})
 
 
 def rewrite_column(connection, table: str, pk: str, column: str, change) -> int:
