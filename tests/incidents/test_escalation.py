@@ -453,3 +453,16 @@ def test_two_sweeps_in_parallel_send_one_notification_per_step_and_channel(mailo
     assert TimelineEvent.objects.filter(kind=EventKind.NOTIFICATION_SENT).count() == 60
     assert len(mailoutbox) == 60
     assert all(paged(i) == [(0, 0, "a"), (0, 0, "b"), (0, 0, "c")] for i in incidents)
+
+
+def test_the_sweeps_bulk_insert_stores_notification_targets_encrypted(runbook):
+    first, second = open_at(T0, runbook), open_at(T0, runbook, dedup_key="db-down")
+    sweep(T0)
+    email = runbook["people"]["ops"].email
+    rows = Notification.objects.filter(incident__in=[first, second])
+    assert [n.target for n in rows] == [email, email]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT target FROM {Notification._meta.db_table} WHERE incident_id IN (%s, %s)",  # noqa: S608
+                       [first.pk, second.pk])
+        stored = [row[0] for row in cursor.fetchall()]
+    assert len(stored) == 2 and all(email not in value for value in stored)
