@@ -26,6 +26,12 @@ RULE_CODES = frozenset({
     "blank",       # text of spaces only: blank once trimmed, which minLength cannot see
     "min_value",   # a duration's lower bound (the schema can bound numbers, not "HH:MM:SS")
     "max_value",
+    "too_long",         # a maintenance window longer than the principal's role may make (7 days, 366 days)
+    "reserved",         # a dedup key in the portal's own namespaces (probe:, alert:, backup:)
+    "refused_address",  # a link-local or cloud-metadata host (a valid uri, refused by policy)
+    "depth",            # JSON nested deeper than PORTAL_JSON_MAX_DEPTH
+    "outside_roots",    # a path outside PORTAL_FILE_ROOTS
+    "portal_own_path",  # a path into the portal's own data, code or backups
 })
 
 
