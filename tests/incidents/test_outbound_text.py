@@ -102,7 +102,9 @@ def test_a_webhook_error_body_is_bounded_and_its_secrets_masked_in_the_api(db, r
     assert "hunter2-leaked" not in response.content.decode()
 
 
-titles = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=120) | st.sampled_from(
+# No NUL: the API refuses it in text, and PostgreSQL cannot store it.
+titles = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"], exclude_characters="\x00"), min_size=1,
+                 max_size=120) | st.sampled_from(
     ["a\nb", "a\rb", "a\r\nBcc: x@example.com", "<!here>", "<https://x|y>", "a\x85b", "a\u2028b", "&<>"])
 
 
