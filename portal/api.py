@@ -1,6 +1,9 @@
 """Read-only API over django-q2's background-task history and schedules."""
 
+import threading
+
 from django_q.models import Schedule, Task
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework import viewsets
 
 from portal.filters import FilterSet, IsoDateTimeFilter
@@ -37,3 +40,15 @@ class ScheduleViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = ScheduleSerializer
     filterset_fields = ["cluster", "func"]
     search_fields = ["name", "func"]
+
+
+# drf-spectacular keeps generator state in class attributes (extension classes it imports on first
+# use, GENERATOR_STATS): two threads of one gthread worker generating at once fail with a 500
+# (drf-spectacular #1123, #1368). One generation at a time per process; it takes under a second.
+_schema_generation = threading.Lock()
+
+
+class SchemaView(SpectacularAPIView):
+    def dispatch(self, request, *args, **kwargs):
+        with _schema_generation:
+            return super().dispatch(request, *args, **kwargs)

@@ -87,6 +87,7 @@ class Web:
     def start(self):
         (self.data_dir / "files").mkdir()
         self.manage("migrate", "--verbosity", "0")
+        self.manage("collectstatic", "--noinput", "--verbosity", "0")  # as `manage.py serve` does: error pages need it
         self.manage("bootstrap")
         tokens_file = self.data_dir / "tokens"
         self.manage("shell", "-c", SEED_ROWS.format(password=PASSWORD, tokens_file=str(tokens_file)))
@@ -146,7 +147,7 @@ def test_schemathesis_finds_nothing_in_any_phase_as_admin_or_viewer(web):
         else:
             total = int(selected.group(1))
             tested[role] += int(count.group(1))
-    assert not failed, "\n\n".join(failed)
+    assert not failed, "\n\n".join(failed) + "\n\nthe web server's log ends:\n" + web.log.read_text()[-6000:]
     assert tested == {"admin": total, "viewer": total}, tested
 
 
