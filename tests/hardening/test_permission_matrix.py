@@ -353,7 +353,6 @@ class World(dict):
 @pytest.fixture
 def world(db, roles, settings, tmp_path):
     settings.FILE_ROOTS = [tmp_path]
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # many users, quickly
     return World(folder=tmp_path)
 
 

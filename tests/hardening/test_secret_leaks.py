@@ -45,7 +45,6 @@ SKIPPED_PAGES = {"heartbeat", "heartbeat-fail", "logout", "set_language"}  # pin
 @pytest.fixture
 def planted(db, roles, settings, tmp_path):
     settings.FILE_ROOTS = [tmp_path]
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     service = make_service("payments")
     contact = make_contact("Ana", tier=make_tier(), channel=False)
     channel = make_channel(contact, kind="slack", target=f"https://hooks.slack.com/services/T0/B0/{CHANNEL_HOOK}")
