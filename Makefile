@@ -41,8 +41,12 @@ messages: $(CATALOGS)
 run: $(RUN_STAMP) messages
 	$(PY) manage.py serve
 
+# The suite runs in pytest-xdist workers, one a core (TEST_WORKERS=0 runs it in one process).
+# Each worker has its own test database, data dir and Redis database (portal/settings.py).
+TEST_WORKERS ?= 2
+
 test: $(DEV_STAMP) messages
-	PORTAL_DATA_DIR=$${PORTAL_DATA_DIR:-$(CURDIR)/var/test} $(BIN)/pytest $(PYTEST_ARGS)
+	PORTAL_DATA_DIR=$${PORTAL_DATA_DIR:-$(CURDIR)/var/test} $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-slow: $(DEV_STAMP) messages
 	PORTAL_DATA_DIR=$${PORTAL_DATA_DIR:-$(CURDIR)/var/test-slow} $(BIN)/pytest -m slow $(PYTEST_ARGS)

@@ -148,6 +148,19 @@ def redis_url(name: str) -> str:
     return raw
 
 
+def redis_database_offset(url: str, offset: int) -> str:
+    """The same Redis server, database number `offset` higher: redis://h:6379/2 + 1 → redis://h:6379/3."""
+    from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    if parts.scheme == "unix" or "db" in query:  # unix:///run/redis.sock?db=2 names it in the query
+        query["db"] = [str(int(query.get("db", ["0"])[0]) + offset)]
+        return f"{parts.scheme}://{parts.netloc}{parts.path}?{urlencode(query, doseq=True)}"
+    database = int(parts.path.strip("/") or 0) + offset
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
 def email_config(name: str) -> dict:
     """PORTAL_EMAIL_URL: smtp://user:pass@host:587 (STARTTLS), smtps://… (TLS), or console://."""
     from urllib.parse import unquote, urlsplit

@@ -15,6 +15,11 @@ from portal import env
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DATA_DIR = Path(env.env_str("PORTAL_DATA_DIR", str(BASE_DIR / "var"))).expanduser().resolve()
+# `make test` runs the suite in pytest-xdist workers ("gw0", "gw1", …). pytest-django gives each
+# its own test database; here each also gets its own data dir and Redis database.
+TEST_WORKER = env.env_str("PYTEST_XDIST_WORKER")
+if TEST_WORKER:
+    DATA_DIR = DATA_DIR / TEST_WORKER
 # The data dir holds the secret key, the database and its WAL: private (see README, "Files").
 env.private_dir(DATA_DIR)
 (DATA_DIR / "static").mkdir(mode=0o700, exist_ok=True)
@@ -116,6 +121,8 @@ DATABASES = {"default": env.database_config("PORTAL_DATABASE_URL", DATA_DIR / "p
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.redis_url("PORTAL_REDIS_URL")
+if REDIS_URL and TEST_WORKER:
+    REDIS_URL = env.redis_database_offset(REDIS_URL, int(TEST_WORKER.removeprefix("gw")))
 if REDIS_URL:
     CACHES = {
         "default": {

@@ -1,5 +1,6 @@
 import pytest
 from django.contrib.auth.models import Group
+from django.utils import translation
 
 from portal.roles import ensure_roles
 
@@ -18,6 +19,14 @@ def _fast_password_hashing(settings):
     # Django's default PBKDF2 costs ~0.3 s a password on this machine, and most tests make users.
     # Logins still check real hashes; only the work factor is not what production uses.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    # A page request in Korean leaves Korean active in the thread (LocaleMiddleware activates per
+    # request, nothing deactivates): without this, what a test renders depends on the test before it.
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

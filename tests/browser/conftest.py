@@ -51,7 +51,7 @@ class Portal:
         self.data_dir = Path(tempfile.mkdtemp(prefix=f"browser-{locale}-"))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "PYTEST_XDIST"))}
         self.env.update(PORTAL_DATA_DIR=str(self.data_dir), PORTAL_PORT=str(self.port),
                         PORTAL_ADMIN_PASSWORD=PASSWORD, PORTAL_DEMO_DATA="true", PYTHONUNBUFFERED="1")
         self.log = self.data_dir / "serve.log"

@@ -63,7 +63,7 @@ class Portal:
         # is a root too, for backups written into it.
         self.files = root / "files"
         self.files.mkdir(exist_ok=True)
-        environ = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "Q_CLUSTER"))}
+        environ = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "Q_CLUSTER", "PYTEST_XDIST"))}
         # One set of field keys for every portal of the run (and this process): a database copied
         # from the template, or written by another data dir's processes, still decrypts.
         environ.update(PORTAL_DATA_DIR=str(self.data_dir), PORTAL_DATABASE_URL=database_url,

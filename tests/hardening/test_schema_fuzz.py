@@ -72,7 +72,7 @@ class Web:
         self.data_dir = Path(tempfile.mkdtemp(prefix="fuzz-"))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "PYTEST_XDIST"))}
         self.env.update(PORTAL_DATA_DIR=str(self.data_dir), PORTAL_FILE_ROOTS=str(self.data_dir / "files"),
                         PORTAL_ADMIN_PASSWORD=PASSWORD, PORTAL_DEMO_DATA="true", PYTHONUNBUFFERED="1")
         self.log = self.data_dir / "web.log"

@@ -208,7 +208,7 @@ def test_the_session_and_csrf_cookies_are_http_only_where_they_can_be_and_same_s
 
 
 def production_env(tmp_path, **extra):
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "PYTEST_XDIST"))}
     environ.update({"PORTAL_HTTPS": "true", "PORTAL_SECRET_KEY": "k" * 20 + uuid.uuid4().hex + uuid.uuid4().hex,
                     "PORTAL_ALLOWED_HOSTS": "ops.example.com", "PORTAL_DATA_DIR": str(tmp_path), **extra})
     return environ

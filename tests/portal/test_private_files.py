@@ -29,7 +29,7 @@ sys.stdout.write(json.dumps({p.name: oct(p.stat().st_mode & 0o777) for p in path
 
 
 def portal_env(data_dir: Path) -> dict:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "PYTEST_XDIST"))}
     return {**environ, "PORTAL_DATA_DIR": str(data_dir)}
 
 

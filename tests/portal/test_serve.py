@@ -28,7 +28,7 @@ def free_port() -> int:
 
 @pytest.fixture
 def serve_env(tmp_path):
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "PYTEST_XDIST"))}
     environ.update(PORTAL_DATA_DIR=str(tmp_path), PORTAL_ADMIN_PASSWORD="smoke-test-pw", PYTHONUNBUFFERED="1")
     if settings.REDIS_URL:
         # A Redis database of its own, so tasks queued by other tests never reach this cluster.

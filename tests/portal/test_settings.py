@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_check(tmp_path, **variables):
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "PYTEST_XDIST"))}
     environ.update({"PORTAL_DATA_DIR": str(tmp_path), **variables})
     return subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=environ,
                           capture_output=True, text=True, timeout=60)
@@ -107,3 +107,23 @@ def test_django_q_is_configured_safely(settings):
         assert q["redis"] == settings.REDIS_URL
     else:
         assert q["orm"] == "default"
+
+
+def test_redis_database_offset_keeps_the_server_and_moves_the_database():
+    assert env.redis_database_offset("redis://127.0.0.1:6379/0", 1) == "redis://127.0.0.1:6379/1"
+    assert env.redis_database_offset("redis://:pw@cache:6380", 2) == "redis://:pw@cache:6380/2"
+    assert env.redis_database_offset("redis://cache/3?ssl_cert_reqs=none", 1) == "redis://cache/4?ssl_cert_reqs=none"
+    assert env.redis_database_offset("unix:///run/redis.sock?db=2", 1) == "unix:///run/redis.sock?db=3"
+
+
+def test_each_test_worker_has_its_own_data_dir_and_redis_database(tmp_path):
+    """`make test` runs pytest-xdist workers at once: two sharing a Redis database would clear each
+    other's cache and queue."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "PYTEST_XDIST"))}
+    environ.update(PORTAL_DATA_DIR=str(tmp_path), PORTAL_REDIS_URL="redis://127.0.0.1:6379/4",
+                   PYTEST_XDIST_WORKER="gw1")
+    shown = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c",
+         "from django.conf import settings; print(settings.DATA_DIR, settings.REDIS_URL, settings.Q_CLUSTER['redis'])"],
+        cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60)
+    assert shown.stdout.split() == [str(tmp_path / "gw1"), *["redis://127.0.0.1:6379/5"] * 2], shown.stderr
