@@ -44,12 +44,14 @@ run: $(RUN_STAMP) messages
 # The suite runs in pytest-xdist workers, one a core (TEST_WORKERS=0 runs it in one process).
 # Each worker has its own test database, data dir and Redis database (portal/settings.py).
 TEST_WORKERS ?= 2
+# The slow tests mostly wait on the processes they start (a quarter of a core each): more workers.
+SLOW_WORKERS ?= 4
 
 test: $(DEV_STAMP) messages
 	PORTAL_DATA_DIR=$${PORTAL_DATA_DIR:-$(CURDIR)/var/test} $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-slow: $(DEV_STAMP) messages
-	PORTAL_DATA_DIR=$${PORTAL_DATA_DIR:-$(CURDIR)/var/test-slow} $(BIN)/pytest -m slow $(PYTEST_ARGS)
+	PORTAL_DATA_DIR=$${PORTAL_DATA_DIR:-$(CURDIR)/var/test-slow} $(BIN)/pytest -m slow -n $(SLOW_WORKERS) --dist load $(PYTEST_ARGS)
 
 # Playwright drives the system's Chromium (never a downloaded browser build); the Korean
 # flows need a Korean font, or their screenshots show empty boxes.
