@@ -29,6 +29,12 @@ class PortalConfig(AppConfig):
         from portal.lib.languages import on_login
 
         user_logged_in.connect(on_login, dispatch_uid="portal.languages.on_login")
+        # Workers end a looping task early when `serve` stops them (portal.lib.shutdown).
+        from django_q.signals import post_spawn
+
+        from portal.lib.shutdown import catch_in_worker
+
+        post_spawn.connect(catch_in_worker, dispatch_uid="portal.shutdown.catch_in_worker")
 
 
 def after_migrate(sender, **kwargs):

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from incidents import services as incidents
 from incidents.models import EventKind, MaintenanceWindow, Source
 from portal.errors import DomainError
+from portal.lib import shutdown
 from portal.lib.history import record_changes
 from portal.lib.secrets import redact
 from probes.kinds import Limits, Result, limits_for, run_check
@@ -47,12 +48,14 @@ Outcome = tuple[Probe, Result, datetime]
 
 # Scheduling ------------------------------------------------------------------
 
-def run_scheduler(*, seconds: float = 55, sleep=time.sleep, clock=time.monotonic) -> int:
-    """One django-q2 tick: run due probes until `seconds` have passed.
+def run_scheduler(*, seconds: float = 55, sleep=shutdown.sleep, clock=time.monotonic,
+                  stopping=shutdown.requested) -> int:
+    """One django-q2 tick: run due probes until `seconds` have passed, or the worker is stopping.
 
     django-q2's scheduler fires about every 30 s, so intervals under a minute
     need the loop; the tick sleeps until the next probe is due (at most 5 s,
-    so a new probe does not wait long).
+    so a new probe does not wait long). A stopping worker (portal.lib.shutdown)
+    ends the loop after the round it is in, so Ctrl+C does not wait for the minute.
     """
     end = clock() + seconds
     total = 0
@@ -60,13 +63,15 @@ def run_scheduler(*, seconds: float = 55, sleep=time.sleep, clock=time.monotonic
         ran = run_due()
         total += ran
         remaining = end - clock()
-        if remaining <= 0:
+        if remaining <= 0 or stopping():
             return total
         if ran >= CLAIM_LIMIT:
             continue
         upcoming = Probe.objects.filter(enabled=True).aggregate(at=Min("next_run_at"))["at"]
         pause = 5.0 if upcoming is None else (upcoming - timezone.now()).total_seconds()
         sleep(min(max(pause, 0.2), 5.0, remaining))
+        if stopping():
+            return total
 
 
 def run_due(*, now: datetime | None = None, limit: int = CLAIM_LIMIT, pool_size: int = POOL_SIZE) -> int:

@@ -89,6 +89,12 @@ def test_serve_starts_web_and_workers_and_stops_them_all_on_ctrl_c(serve_env):
         names = " ".join(" ".join(p.cmdline()) for p in family)
         assert "gunicorn" in names
         assert names.count("qcluster") >= 2
+        # Stop while the main cluster runs a probe tick: a task that loops for most of a minute,
+        # which held Ctrl+C until the cluster was killed (portal.lib.shutdown).
+        subprocess.run([sys.executable, "manage.py", "shell", "--no-imports", "-c",
+                        "from django_q.tasks import async_task; async_task('probes.tasks.tick')"],
+                       cwd=ROOT, env=serve_env, check=True, timeout=60)
+        output += read_until(proc, "'probes.tasks.tick'", timeout=60)
 
         started = time.monotonic()
         proc.send_signal(signal.SIGINT)
@@ -98,7 +104,7 @@ def test_serve_starts_web_and_workers_and_stops_them_all_on_ctrl_c(serve_env):
         rest = proc.stdout.read() or ""
         assert "killing it" not in rest, rest  # every child stopped on its own, none was killed
         # gunicorn's access log has the ping, without its token.
-        assert '"GET /api/v1/heartbeats/••• HTTP/1.1" 404' in rest, rest
+        assert '"GET /api/v1/heartbeats/••• HTTP/1.1" 404' in output + rest, rest
         assert ping not in output + rest
         time.sleep(0.2)
         left = [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]

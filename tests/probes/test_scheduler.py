@@ -137,6 +137,24 @@ def test_the_tick_loops_so_a_10_second_probe_runs_six_times_a_minute():
     assert counts.count(10) == 6 and counts.count(60) == 1
 
 
+def test_a_stopping_worker_ends_the_tick_after_the_round_it_is_in():
+    """`serve` asks the workers to stop (portal.lib.shutdown): the tick returns instead of looping out
+    its minute, which held Ctrl+C until the cluster was killed."""
+    with time_machine.travel(START, tick=False) as traveller:
+        make_probe(kind="memory", interval=10)
+        fake = {"now": 0.0, "stop": False}
+
+        def sleep(seconds):
+            fake["now"] += seconds
+            traveller.shift(timedelta(seconds=seconds))
+            fake["stop"] = fake["now"] >= 20  # the request arrives during the third pause
+
+        total = services.run_scheduler(seconds=55, sleep=sleep, clock=lambda: fake["now"],
+                                       stopping=lambda: fake["stop"])
+    assert total == 2  # the rounds at 0 s and 10 s; none after the request
+    assert fake["now"] == 20
+
+
 def test_disabled_probes_never_run(http_server):
     http_probe(http_server, enabled=False)
     assert services.run_due() == 0

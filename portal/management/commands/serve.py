@@ -28,9 +28,11 @@ from django.db import close_old_connections
 from django_q.tasks import async_task
 
 from portal.env import env_int
+from portal.lib import shutdown
 
 MANAGE = str(Path(settings.BASE_DIR) / "manage.py")
 PR_SET_PDEATHSIG = 1
+CLUSTERS = {"workers", "long-workers"}  # the children that are django-q2 clusters
 
 
 def die_with_parent():
@@ -38,6 +40,11 @@ def die_with_parent():
     # instead of living on as an orphan.
     with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def start_cluster_child():
+    die_with_parent()
+    shutdown.ignore_in_children()  # only workers catch the stop request (portal.lib.shutdown)
 
 
 def port_in_use(host: str, port: int) -> str | None:
@@ -115,9 +122,9 @@ class Command(BaseCommand):
     def on_signal(self, signum, frame):
         self.stopping = True
 
-    def spawn(self, name, argv, env=None):
+    def spawn(self, name, argv, env=None, preexec_fn=die_with_parent):
         self.children[name] = subprocess.Popen(
-            argv, env=env or os.environ.copy(), start_new_session=True, preexec_fn=die_with_parent
+            argv, env=env or os.environ.copy(), start_new_session=True, preexec_fn=preexec_fn
         )
 
     def start_children(self, host, port, web_workers):
@@ -134,11 +141,12 @@ class Command(BaseCommand):
             "--access-logfile", "-", "--logger-class", "portal.logs.GunicornLogger",
             "--worker-tmp-dir", str(run_dir), "--no-control-socket",
         ], env=web_env)
-        self.spawn("workers", [sys.executable, MANAGE, "qcluster"])
+        self.spawn("workers", [sys.executable, MANAGE, "qcluster"], preexec_fn=start_cluster_child)
         # django-q2 reads its cluster name when its settings class is built, so
         # it must come from the environment, not from `qcluster --name`.
         long_env = {**os.environ, "Q_CLUSTER_NAME": settings.LONG_QUEUE}
-        self.spawn("long-workers", [sys.executable, MANAGE, "qcluster"], env=long_env)
+        self.spawn("long-workers", [sys.executable, MANAGE, "qcluster"], env=long_env,
+                   preexec_fn=start_cluster_child)
 
     def wait_until_ready(self, host, port, timeout=90.0) -> bool:
         """Web answers and each cluster has run a heartbeat task."""
@@ -185,7 +193,12 @@ class Command(BaseCommand):
         # SIGTERM to each child only, not its group: gunicorn's master and
         # qcluster's main process stop their own workers in order. Signalled
         # all at once, a cluster's monitor dies before the sentinel drains its
-        # result queue and the sentinel waits forever.
+        # result queue and the sentinel waits forever. First the stop request to
+        # the clusters' workers (each cluster is a process group of its own), so a
+        # looping task (the probe tick) returns instead of running out its minute.
+        for name in CLUSTERS & self.children.keys():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.children[name].pid, shutdown.STOP_SIGNAL)
         for child in self.children.values():
             with contextlib.suppress(ProcessLookupError):
                 child.send_signal(signal.SIGTERM)
