@@ -66,6 +66,16 @@ def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int
     return value
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def env_log_level(name: str, default: str) -> str:
+    value = env_str(name, default).upper()
+    if value not in LOG_LEVELS:
+        raise ConfigError(f"{name}={os.environ.get(name)!r} is not a log level; use one of {', '.join(LOG_LEVELS)}")
+    return value
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None:
@@ -162,7 +172,8 @@ def redis_database_offset(url: str, offset: int) -> str:
 
 
 def email_config(name: str) -> dict:
-    """PORTAL_EMAIL_URL: smtp://user:pass@host:587 (STARTTLS), smtps://… (TLS), or console://."""
+    """PORTAL_EMAIL_URL: smtp://user:pass@host:587 (STARTTLS), smtps://… (TLS), or console://.
+    Unset: the settings' default (each e-mail written to a file in the data dir)."""
     from urllib.parse import unquote, urlsplit
 
     raw = env_str(name)

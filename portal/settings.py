@@ -188,7 +188,10 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# Without PORTAL_EMAIL_URL, each e-mail is written to a file in <data dir>/mail/ (console:// prints
+# them instead: whole messages in the terminal scrolled the one-time admin password away).
+EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+EMAIL_FILE_PATH = DATA_DIR / "mail"
 EMAIL_TIMEOUT = 10  # seconds: bounds a send, so the notification lease (incidents/notify.py) holds
 DEFAULT_FROM_EMAIL = env.env_str("PORTAL_FROM_EMAIL", "ops-portal@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
@@ -329,7 +332,8 @@ LOGGING = {
     # Heartbeat ping URLs and token= parameters are logged masked (portal.logs).
     "filters": {"mask_secrets": {"()": "portal.logs.MaskSecrets"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_secrets"]}},
-    "root": {"handlers": ["console"], "level": "INFO"},
+    # Quiet by default: django-q2 logs ~20 INFO lines a minute. PORTAL_LOG_LEVEL=INFO shows them.
+    "root": {"handlers": ["console"], "level": env.env_log_level("PORTAL_LOG_LEVEL", "WARNING")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         # axes logs a start-up banner at INFO in every process; its lock-outs are WARNING.

@@ -383,6 +383,7 @@ def test_the_admin_masks_webhook_urls_and_keeps_them_on_save(client, make_user):
 
 
 def test_a_failing_webhook_leaves_no_url_in_errors_timeline_api_admin_or_logs(db, make_user, caplog):
+    caplog.set_level(logging.DEBUG)  # every record, whatever PORTAL_LOG_LEVEL keeps
     secret = "http://127.0.0.1:9/services/T0/B0/SECRETHOOK?sig=SECRETSIG"
     tier = make_tier(1, "Operations")
     contact = make_contact("ops", tier=tier)

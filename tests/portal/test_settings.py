@@ -31,6 +31,7 @@ def run_check(tmp_path, **variables):
         ({"PORTAL_FILE_ROOTS": "relative/dir"}, "PORTAL_FILE_ROOTS"),
         ({"PORTAL_EMAIL_URL": "pigeon://coop"}, "PORTAL_EMAIL_URL"),
         ({"PORTAL_SECRET_KEY": "short"}, "PORTAL_SECRET_KEY"),
+        ({"PORTAL_LOG_LEVEL": "chatty"}, "PORTAL_LOG_LEVEL"),
     ],
 )
 def test_a_bad_variable_stops_start_up_with_one_line_naming_it(tmp_path, variables, named):
@@ -127,3 +128,33 @@ def test_each_test_worker_has_its_own_data_dir_and_redis_database(tmp_path):
          "from django.conf import settings; print(settings.DATA_DIR, settings.REDIS_URL, settings.Q_CLUSTER['redis'])"],
         cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60)
     assert shown.stdout.split() == [str(tmp_path / "gw1"), *["redis://127.0.0.1:6379/5"] * 2], shown.stderr
+
+
+def run_shell(tmp_path, code, **variables):
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "PYTEST_XDIST"))}
+    environ.update({"PORTAL_DATA_DIR": str(tmp_path), **variables})
+    return subprocess.run([sys.executable, "manage.py", "shell", "--no-imports", "-c", code],
+                          cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60)
+
+
+LOG_BOTH = "from django_q.conf import logger; logger.info('task chatter'); logger.warning('worth reading')"
+
+
+def test_background_chatter_is_quiet_by_default_and_shown_at_info(tmp_path):
+    quiet = run_shell(tmp_path, LOG_BOTH)
+    assert "worth reading" in quiet.stderr and "task chatter" not in quiet.stderr
+    chatty = run_shell(tmp_path, LOG_BOTH, PORTAL_LOG_LEVEL="info")
+    assert "worth reading" in chatty.stderr and "task chatter" in chatty.stderr
+
+
+def test_e_mails_without_a_mail_server_go_to_files_in_the_data_dir_not_the_terminal(tmp_path):
+    sent = run_shell(tmp_path, "from django.core.mail import send_mail; "
+                               "send_mail('SEV1 payments', 'the whole body', 'portal@x.test', ['ana@x.test'])")
+    assert sent.returncode == 0, sent.stderr
+    assert "the whole body" not in sent.stdout + sent.stderr
+    [saved] = (tmp_path / "mail").iterdir()
+    assert "the whole body" in saved.read_text()
+    printed = run_shell(tmp_path, "from django.core.mail import send_mail; "
+                                  "send_mail('SEV1', 'the whole body', 'portal@x.test', ['ana@x.test'])",
+                        PORTAL_EMAIL_URL="console://")
+    assert "the whole body" in printed.stdout
