@@ -3,6 +3,7 @@ recovery list, a playbook and one run in progress. Idempotent (looked up by sour
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from checklists import services
@@ -10,11 +11,12 @@ from checklists.models import ItemState, Kind, Playbook, Run, RunStatus, Templat
 from incidents.models import Service, Tier
 
 DEMO = "demo"
+HEALTH = "curl -fsS {portal}/api/health"  # the portal's own, at PORTAL_BASE_URL (filled in by seed)
 
 TEMPLATES = [
     ("daily-0900", "Daily 09:00 check", Kind.ROUTINE, "0 9 * * *", timedelta(hours=2), [
         ("Morning", [
-            ("Health endpoint answers ok", "curl -fsS http://127.0.0.1:8000/api/health", "status: healthy"),
+            ("Health endpoint answers ok", HEALTH, "status: healthy"),
             ("Dashboards show no new errors overnight", "", ""),
             ("Last night's backup is verified", "", "verified, under 24 h old"),
             ("Disk use below 80 %", "df -h /srv", "< 80 %"),
@@ -51,7 +53,7 @@ TEMPLATES = [
         ("During recovery", [
             ("Cause identified", "", ""),
             ("Backup checked before restoring", "", ""),
-            ("Health check passes", "curl -fsS http://127.0.0.1:8000/api/health", ""),
+            ("Health check passes", HEALTH, ""),
         ]),
         ("After recovery", [
             ("Users told the service is back", "", ""),
@@ -92,8 +94,10 @@ def seed() -> str:
             template = Template.objects.create(
                 source_key=f"{DEMO}:{key}", name=name, kind=kind, schedule=cron, due_window=due, service=service,
                 assignee_tier=tier if kind == Kind.ROUTINE else None)
+            portal = settings.BASE_URL
             services.replace_sections(template, [
-                {"title": title, "items": [{"text": t, "command": c, "expected": e} for t, c, e in items]}
+                {"title": title,
+                 "items": [{"text": t, "command": c.replace("{portal}", portal), "expected": e} for t, c, e in items]}
                 for title, items in sections])
             created += 1
         by_key[key] = template

@@ -182,6 +182,8 @@ FORMAT_MODULE_PATH = ["portal.formats"]
 USE_TZ = True
 
 STATIC_URL = "static/"
+# Files served at the site's root, like static files: browsers ask every page for /favicon.ico.
+WHITENOISE_ROOT = BASE_DIR / "portal" / "root"
 STATIC_ROOT = DATA_DIR / "static"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

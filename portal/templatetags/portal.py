@@ -8,11 +8,13 @@ register = template.Library()
 
 
 @register.filter
-def duration(value: timedelta | None) -> str:
-    """A target duration as people say it: "1 d", "4 h 30 min", "15 min" (not "1 day, 0:00:00")."""
-    if value is None:
+def duration(value: timedelta | int | float | None) -> str:
+    """A duration (or a number of seconds) as people say it: "1 d", "4 h 30 min", "15 min", "1 min 30 s",
+    "20 s" (not "1 day, 0:00:00" or "86400 s"). Seconds only count under an hour."""
+    if value is None or value == "":
         return ""
-    minutes = int(value.total_seconds() // 60)
+    total = int(value.total_seconds() if isinstance(value, timedelta) else value)
+    minutes, seconds = divmod(total, 60)
     days, minutes = divmod(minutes, 24 * 60)
     hours, minutes = divmod(minutes, 60)
     parts = []
@@ -20,8 +22,10 @@ def duration(value: timedelta | None) -> str:
         parts.append(_("%(n)d d") % {"n": days})
     if hours:
         parts.append(_("%(n)d h") % {"n": hours})
-    if minutes or not parts:
+    if minutes:
         parts.append(_("%(n)d min") % {"n": minutes})
+    if (seconds and not (days or hours)) or not parts:
+        parts.append(_("%(n)d s") % {"n": seconds})
     return " ".join(parts)
 
 

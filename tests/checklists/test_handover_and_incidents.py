@@ -92,3 +92,13 @@ def test_the_demo_data_is_idempotent(db):
     second = demo.seed()
     assert first.startswith("5 templates, 1 run") and second == "0 templates, 0 run in progress"
     assert Run.objects.filter(status="in_progress").count() == 1
+
+
+def test_the_demo_checks_name_the_portals_own_address(db, settings):
+    from checklists import demo
+    from checklists.models import Item
+
+    settings.BASE_URL = "http://127.0.0.1:8123"  # PORTAL_PORT=8123 make run
+    demo.seed()
+    commands = set(Item.objects.filter(command__contains="/api/health").values_list("command", flat=True))
+    assert commands == {"curl -fsS http://127.0.0.1:8123/api/health"}

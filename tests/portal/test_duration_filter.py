@@ -9,7 +9,12 @@ from portal.templatetags.portal import duration
     (timedelta(days=1), "1 d"),
     (timedelta(hours=4, minutes=30), "4 h 30 min"),
     (timedelta(minutes=15), "15 min"),
-    (timedelta(seconds=20), "0 min"),
+    (timedelta(seconds=20), "20 s"),
+    (timedelta(minutes=1, seconds=30), "1 min 30 s"),
+    (timedelta(hours=1, seconds=30), "1 h"),
+    (timedelta(0), "0 s"),
+    (86400, "1 d"),  # a probe's interval, in seconds
+    (30, "30 s"),
     (None, ""),
 ])
 def test_durations_read_as_people_say_them(value, text):

@@ -67,3 +67,11 @@ def test_the_navigation_shows_only_the_pages_a_role_may_open(client_as):
 
 def test_managers_see_the_reports_link(client_as):
     assert 'href="/incidents/reports/"' in client_as("manager").get("/").content.decode()
+
+
+def test_the_favicon_is_served_to_everyone(client):
+    # Browsers ask for it on every page, the admin's and the API docs' too; a 404 logged a warning each time.
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/x-icon"
+    assert b"".join(response.streaming_content)[:4] == b"\x00\x00\x01\x00"  # an ICO file

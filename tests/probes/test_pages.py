@@ -180,3 +180,17 @@ def test_the_dashboard_panel_counts_by_status_worst_first(client_as, service):
     assert panel.index("down-one") < panel.index("slowish")
     assert "fine" not in panel[:panel.index("</section>")]
     assert panel.index("status-critical") < panel.index("status-ok")
+
+
+@pytest.mark.parametrize(("language", "expected"), [
+    ("en", ["1 d", "1 failure in a row", "recovers after 2 successes"]),
+    ("ko", ["1일", "1회 연속 실패 시 알림", "2회 성공하면 복구"]),
+])
+def test_the_detail_says_intervals_and_counts_as_people_do(client_as, service, language, expected):
+    # It said "86400 s" and "1 failures in a row".
+    probe = make_probe(service, kind="memory", interval=86400, failures_before_alert=1, successes_to_recover=2)
+    client = client_as("viewer")
+    page = client.get(f"/probes/{probe.pk}/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    for text in expected:
+        assert text in page
+    assert "86400" not in page
