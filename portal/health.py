@@ -1,6 +1,8 @@
 """What /api/health reports: can we serve, is the queue alive, is there disk."""
 
+import json
 import time
+from pathlib import Path
 
 import psutil
 from django.conf import settings
@@ -14,6 +16,8 @@ STARTED = time.monotonic()
 # 30 s, so a healthy cluster's beat is at most ~90 s old.
 HEARTBEAT_STALE_AFTER = 120
 CLUSTERS = ("portal", "long")
+# Written by `manage.py serve` in <data dir>/run/: each child's state (web, workers, long-workers).
+CHILDREN_STATE = "children.json"
 
 
 def check_database() -> str:
@@ -55,6 +59,15 @@ def check_queue(now) -> tuple[str, dict]:
     return ("stale" if stale else "ok"), details
 
 
+def check_processes() -> dict:
+    """The processes `serve` supervises, by name: {"running": bool, "restarts": n, ...}; {} when the
+    portal is not run by `serve` (gunicorn and qcluster started by systemd or a container)."""
+    try:
+        return json.loads((Path(settings.DATA_DIR) / "run" / CHILDREN_STATE).read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
 def disk_free_gb() -> float:
     return round(psutil.disk_usage(str(settings.DATA_DIR)).free / 2**30, 2)
 
@@ -67,9 +80,10 @@ def collect() -> dict:
     else:
         queue, heartbeat_ages = "unknown", {}
     free = disk_free_gb()
+    processes = check_processes()
     if database != "ok":
         status = "unhealthy"
-    elif queue != "ok" or free < settings.DISK_MIN_FREE_GB:
+    elif queue != "ok" or free < settings.DISK_MIN_FREE_GB or not all(p["running"] for p in processes.values()):
         status = "degraded"
     else:
         status = "healthy"
@@ -83,5 +97,6 @@ def collect() -> dict:
         "queue_broker": "redis" if settings.REDIS_URL else "orm",
         "heartbeat_age_seconds": heartbeat_ages,
         "disk_free_gb": free,
+        "processes": processes,
         "time": now.isoformat(),
     }

@@ -11,7 +11,7 @@ from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.module_loading import import_string
-from django.utils.translation import check_for_language
+from django.utils.translation import check_for_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views import defaults, i18n
 from django.views.decorators.cache import never_cache
@@ -138,6 +138,15 @@ HealthSerializer = inline_serializer(
         "queue_broker": serializers.CharField(),
         "heartbeat_age_seconds": serializers.DictField(child=serializers.FloatField(allow_null=True)),
         "disk_free_gb": serializers.FloatField(),
+        "processes": serializers.DictField(
+            child=inline_serializer("HealthProcess", {
+                "running": serializers.BooleanField(),
+                "restarts": serializers.IntegerField(),
+                "exit_code": serializers.IntegerField(required=False),
+            }),
+            help_text=gettext_lazy("The processes `manage.py serve` supervises (web, workers, "
+                                   "long-workers); empty when the portal runs under another supervisor."),
+        ),
         "time": serializers.DateTimeField(),
     },
 )

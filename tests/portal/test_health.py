@@ -86,3 +86,23 @@ def test_the_heartbeat_task_records_its_cluster(db):
     heartbeat("long")
     row = ClusterHeartbeat.objects.get(cluster="long")
     assert row.age_seconds() < 5
+
+
+def test_a_process_serve_is_restarting_makes_health_degraded(client, fresh_clusters, settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    (tmp_path / "run").mkdir()
+    state = tmp_path / "run" / health.CHILDREN_STATE
+    state.write_text('{"web": {"running": true, "restarts": 0}, "workers": {"running": true, "restarts": 1}}')
+    body = client.get("/api/health").json()
+    assert body["status"] == "healthy" and body["processes"]["workers"]["restarts"] == 1
+    state.write_text('{"web": {"running": true, "restarts": 0},'
+                     ' "workers": {"running": false, "restarts": 1, "exit_code": -9}}')
+    body = client.get("/api/health").json()
+    assert body["status"] == "degraded"
+    assert body["processes"]["workers"] == {"running": False, "restarts": 1, "exit_code": -9}
+
+
+def test_without_serve_there_are_no_processes_to_report(client, fresh_clusters, settings, tmp_path):
+    settings.DATA_DIR = tmp_path  # gunicorn and qcluster run by systemd: no state file
+    body = client.get("/api/health").json()
+    assert body["status"] == "healthy" and body["processes"] == {}

@@ -3,8 +3,10 @@
 One command, as `make run` needs it. Every child runs in its own session so
 that Ctrl+C reaches only this supervisor, which then stops them in order with
 a bounded grace period and kills whatever is left (a qcluster sent SIGTERM has
-been seen to hang for an hour). If any child dies, everything stops: a
-half-running portal (pages up, no probes) is worse than a clear failure.
+been seen to hang for an hour). A child that dies is started again after a
+backoff while the others keep running, and /api/health says `degraded` until it
+is back (the supervisor writes each child's state to <data dir>/run/children.json,
+portal.health reads it). Only Ctrl+C (or SIGTERM) stops the portal.
 """
 
 import contextlib
@@ -28,11 +30,16 @@ from django.db import close_old_connections
 from django_q.tasks import async_task
 
 from portal.env import env_int
+from portal.health import CHILDREN_STATE
 from portal.lib import shutdown
 
 MANAGE = str(Path(settings.BASE_DIR) / "manage.py")
 PR_SET_PDEATHSIG = 1
 CLUSTERS = {"workers", "long-workers"}  # the children that are django-q2 clusters
+# Seconds before a dead child is started again: the n-th restart in a row waits RESTART_BACKOFF[n].
+# A child that ran for STABLE_AFTER seconds before it died starts the count again.
+RESTART_BACKOFF = (1, 2, 5, 10, 30)
+STABLE_AFTER = 60
 
 
 def die_with_parent():
@@ -105,6 +112,11 @@ class Command(BaseCommand):
         close_old_connections()
 
         self.children: dict[str, subprocess.Popen] = {}
+        self.specs: dict[str, tuple] = {}  # how each child was started, to start it again
+        self.started_at: dict[str, float] = {}
+        self.restarts: dict[str, int] = {}  # restarts in a row, for the backoff
+        self.down: dict[str, tuple[float, int]] = {}  # a dead child: (when to start it again, exit code)
+        self.state_file = Path(settings.DATA_DIR) / "run" / CHILDREN_STATE
         self.stopping = False
         signal.signal(signal.SIGINT, self.on_signal)
         signal.signal(signal.SIGTERM, self.on_signal)
@@ -113,19 +125,21 @@ class Command(BaseCommand):
             url = f"http://{host}:{port}/"
             if self.wait_until_ready(host, port):
                 self.stdout.write(self.style.SUCCESS(f"Ops Portal is running at {url}  (Ctrl+C to stop)"))
-            code = self.supervise()
+            self.supervise()
         finally:
             self.stop_children(grace)
-        if code:
-            sys.exit(code)
+            with contextlib.suppress(FileNotFoundError):
+                self.state_file.unlink()
 
     def on_signal(self, signum, frame):
         self.stopping = True
 
     def spawn(self, name, argv, env=None, preexec_fn=die_with_parent):
+        self.specs[name] = (argv, env, preexec_fn)
         self.children[name] = subprocess.Popen(
             argv, env=env or os.environ.copy(), start_new_session=True, preexec_fn=preexec_fn
         )
+        self.started_at[name] = time.monotonic()
 
     def start_children(self, host, port, web_workers):
         run_dir = Path(settings.DATA_DIR) / "run"
@@ -155,8 +169,7 @@ class Command(BaseCommand):
         close_old_connections()
         started = time.monotonic()
         while not self.stopping and time.monotonic() - started < timeout:
-            if self.dead_child():
-                return False
+            self.restart_dead_children()
             try:
                 conn = http.client.HTTPConnection(host.strip("[]"), port, timeout=2)
                 conn.request("GET", "/api/health")
@@ -173,21 +186,46 @@ class Command(BaseCommand):
             )
         return not self.stopping
 
-    def dead_child(self) -> str | None:
-        for name, child in self.children.items():
-            if child.poll() is not None:
-                return name
-        return None
-
-    def supervise(self) -> int:
+    def supervise(self):
+        self.write_state()
         while not self.stopping:
-            dead = self.dead_child()
-            if dead:
-                self.stderr.write(f"{dead} exited with code {self.children[dead].returncode}; stopping the portal.")
-                return 1
+            self.restart_dead_children()
             time.sleep(0.5)
         self.stdout.write("Stopping…")
-        return 0
+
+    def restart_dead_children(self, now: float | None = None):
+        now = time.monotonic() if now is None else now
+        changed = False
+        for name, child in self.children.items():
+            if child.poll() is None:
+                continue
+            if name not in self.down:
+                if now - self.started_at[name] >= STABLE_AFTER:
+                    self.restarts[name] = 0
+                count = self.restarts.get(name, 0)
+                delay = RESTART_BACKOFF[min(count, len(RESTART_BACKOFF) - 1)]
+                self.down[name] = (now + delay, child.returncode)
+                self.signal_group(child, signal.SIGKILL)  # what is left of its process group (q workers)
+                self.stderr.write(f"{name} exited with code {child.returncode}; starting it again in {delay} s")
+                changed = True
+            elif now >= self.down[name][0]:
+                argv, env, preexec_fn = self.specs[name]
+                self.spawn(name, argv, env, preexec_fn)
+                self.restarts[name] = self.restarts.get(name, 0) + 1
+                del self.down[name]
+                self.stdout.write(f"{name} started again (restart {self.restarts[name]})")
+                changed = True
+        if changed:
+            self.write_state()
+
+    def write_state(self):
+        """Each child's state for /api/health (portal.health.check_processes), replaced atomically."""
+        state = {name: {"running": name not in self.down, "restarts": self.restarts.get(name, 0),
+                        **({"exit_code": self.down[name][1]} if name in self.down else {})}
+                 for name in self.children}
+        partial = self.state_file.with_suffix(".partial")
+        partial.write_text(json.dumps(state))
+        partial.replace(self.state_file)
 
     def stop_children(self, grace: float):
         # SIGTERM to each child only, not its group: gunicorn's master and
