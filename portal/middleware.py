@@ -9,8 +9,12 @@ from portal.lib import languages
 from portal.roles import role_of
 
 
+# The public status pages (status.urls.public_urlpatterns): the only pages open without a login.
+PUBLIC_PREFIXES = ("/status/",)
+
+
 class LoginRequiredMiddleware(DjangoLoginRequiredMiddleware):
-    """Login everywhere; the API answers for itself.
+    """Login everywhere except the public status pages; the API answers for itself.
 
     DRF authenticates tokens inside the view, after this middleware, so API
     requests are left to DRF's permission classes (never AllowAny by default),
@@ -19,6 +23,8 @@ class LoginRequiredMiddleware(DjangoLoginRequiredMiddleware):
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         if request.path_info.startswith("/api/"):
+            return None
+        if request.path_info.startswith(PUBLIC_PREFIXES):
             return None
         return super().process_view(request, view_func, view_args, view_kwargs)
 

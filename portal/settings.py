@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "checklists",
     "probes",
     "backups",
+    "status",
     "portal",
 ]
 
