@@ -3,6 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from incidents.models import NotificationChannel
 from status.models import ComponentState, Language, NoticeKind, StatusPage, UpdateStatus
+from status.services import data_loss_default
 
 
 class SubscribeForm(forms.Form):
@@ -38,7 +39,8 @@ class PublicUpdateForm(forms.Form):
 class NoticeForm(forms.Form):
     page = forms.ModelChoiceField(label=_("Status page"), queryset=StatusPage.objects.none())
     kind = forms.ChoiceField(label=_("Notice"), choices=NoticeKind.choices)
-    data_loss = forms.CharField(label=_("Data loss"), max_length=300)
+    data_loss = forms.CharField(label=_("Data loss"), max_length=300, required=False,
+                                help_text=_("Empty: the service's RPO, in each notice's language."))
     update_text = forms.CharField(label=_("Update text"), required=False, max_length=5000,
                                   widget=forms.Textarea(attrs={"rows": 3}))
     channels = forms.ModelMultipleChoiceField(label=_("Team channels"), required=False,
@@ -49,6 +51,7 @@ class NoticeForm(forms.Form):
         super().__init__(*args, **kwargs)
         pages = StatusPage.objects.filter(components__service_id=incident.service_id).distinct()
         self.fields["page"].queryset = pages
+        self.fields["data_loss"].widget.attrs["placeholder"] = data_loss_default(incident)
         self.fields["channels"].queryset = (NotificationChannel.objects.filter(enabled=True, pk__in=pages.values(
             "channels")).select_related("contact"))
         self.fields["channels"].label_from_instance = lambda c: f"{c.contact} · {c.get_kind_display()}"

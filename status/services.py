@@ -278,7 +278,8 @@ def notice_context(*, page: StatusPage, incident: Incident, language: str, data_
             "ended_at": _when(incident.resolved_at),
             "downtime": format_age(downtime(incident, now)),
             "scope": str(Scope(incident.scope).label),
-            "data_loss": data_loss,
+            # Empty: the default, in the notice's own language.
+            "data_loss": data_loss.strip() or data_loss_default(incident),
             "update": update_text,
             "status_url": settings.BASE_URL + reverse("status:page", args=[page.slug]) + f"?lang={language}",
         }
@@ -343,7 +344,7 @@ def send_notice(*, page: StatusPage, incident: Incident, kind: str, by, channels
         Notification.objects.bulk_create(rows, ignore_conflicts=True)
         incidents_services.add_event(
             incident=incident, kind=EventKind.NOTE, by=by, now=now,
-            message=_("Notice \"%(kind)s\" queued for %(count)d recipients of status page %(page)s.")
+            message=_("Notice “%(kind)s” queued for %(count)d recipients of status page %(page)s.")
             % {"kind": notice.get_kind_display(), "count": len(rows), "page": page.slug},
             data={"notice": notice.pk})
         transaction.on_commit(lambda: _enqueue_delivery(incident.pk))

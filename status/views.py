@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import feedgenerator, timezone, translation
@@ -242,8 +242,7 @@ def incident_post_update(request, pk):
 def incident_notice(request, pk):
     """Choose a notice, preview it in both languages, then send it (a second button)."""
     incident = _incident(pk)
-    initial = {"data_loss": services.data_loss_default(incident)}
-    form = NoticeForm(request.POST or None, incident=incident, initial=initial)
+    form = NoticeForm(request.POST or None, incident=incident)
     preview, status = None, 200
     if request.method == "POST":
         if form.is_valid():
