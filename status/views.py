@@ -104,7 +104,9 @@ def status_feed(request, slug):
 
 
 def _throttled(request) -> bool:
-    key = f"status:subscribe:{client_ip(request)}"
+    # A fixed window named by its number, so the count resets with the clock, whatever the cache.
+    window = int(timezone.now().timestamp() // SUBSCRIBE_WINDOW)
+    key = f"status:subscribe:{client_ip(request)}:{window}"
     cache.add(key, 0, SUBSCRIBE_WINDOW)
     try:
         count = cache.incr(key)
