@@ -46,7 +46,7 @@ class RoleRequiredMiddleware:
         return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
-        if request.path_info.startswith("/api/") or not request.user.is_authenticated:
+        if request.path_info.startswith(("/api/", *PUBLIC_PREFIXES)) or not request.user.is_authenticated:
             return None
         if not getattr(view_func, "role_required", True) or not getattr(view_func, "login_required", True):
             return None

@@ -66,7 +66,8 @@ class NoticeTemplateAdmin(admin.ModelAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
-        form.base_fields["body"].help_text = self.help_texts
+        if "body" in form.base_fields:  # not for whoever may only view it
+            form.base_fields["body"].help_text = self.help_texts
         return form
 
 
