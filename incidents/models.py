@@ -507,8 +507,8 @@ class Notification(models.Model):
     # once when it is queued and sent as stored, to `recipient` (that app's key for the address),
     # once per (notice, recipient). Empty (NULL) for escalation pages, so the raw bulk insert of the
     # sweep leaves them out.
-    notice = models.CharField(_("notice"), max_length=50, null=True, blank=True, editable=False)
-    recipient = models.CharField(_("recipient"), max_length=50, null=True, blank=True, editable=False)
+    notice = models.CharField(_("notice"), max_length=50, null=True, blank=True, editable=False)  # noqa: DJ001
+    recipient = models.CharField(_("recipient"), max_length=50, null=True, blank=True, editable=False)  # noqa: DJ001
     message = models.JSONField(_("message"), null=True, blank=True, editable=False)
 
     objects = NotificationQuerySet.as_manager()

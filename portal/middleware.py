@@ -8,7 +8,6 @@ from django.utils.translation import gettext as _
 from portal.lib import languages
 from portal.roles import role_of
 
-
 # The public status pages (status.urls.public_urlpatterns): the only pages open without a login.
 PUBLIC_PREFIXES = ("/status/",)
 
