@@ -104,7 +104,10 @@ def downtime(incident: Incident, now: datetime) -> timedelta:
 # The public page --------------------------------------------------------------
 
 def cache_key(page_slug: str, language: str, what: str) -> str:
-    return f"status:{page_slug}:{language}:{what}"
+    # Named by the 15 s slot it belongs to: a rendering is never older than its slot, whatever
+    # the cache backend's clock (and time-travelling tests agree with Redis).
+    slot = int(timezone.now().timestamp() // CACHE_SECONDS)
+    return f"status:{page_slug}:{language}:{what}:{slot}"
 
 
 def forget(page_ids=None) -> None:
