@@ -168,6 +168,15 @@ def send_slack(target: str, message: Message) -> None:
 
 
 def send_teams(target: str, message: Message) -> None:
+    if message.fields.get("notice"):
+        # A notice (see Notification.notice) is its text, with no page facts or acknowledge button.
+        _post(target, {
+            "@type": "MessageCard", "@context": "https://schema.org/extensions", "summary": message.subject,
+            "title": teams_text(message.subject), "text": teams_text(message.text).replace("\n", "  \n"),
+            "potentialAction": [{"@type": "OpenUri", "name": _("Open status page"),
+                                 "targets": [{"os": "default", "uri": message.url}]}],
+        }, message)
+        return
     _post(target, {
         "@type": "MessageCard",
         "@context": "https://schema.org/extensions",

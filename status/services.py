@@ -205,7 +205,7 @@ def _public_incident(incident: Incident, names: dict, language: str) -> dict:
         "state": incident_state(incident),
         "started_at": outage_start(incident),
         "resolved_at": incident.resolved_at if incident.status not in OPEN_STATUSES else None,
-        "updates": [{"status": u.status, "status_label": str(UpdateStatus(u.status).label),
+        "updates": [{"id": u.pk, "status": u.status, "status_label": str(UpdateStatus(u.status).label),
                      "text": u.text(language), "posted_at": u.posted_at}
                     for u in public.updates.all()],
     }

@@ -4,6 +4,7 @@ views (/status-pages/…) need a login like every other page and check the role 
 
 import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.cache import cache
@@ -11,6 +12,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import feedgenerator, timezone, translation
 from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
@@ -66,8 +68,6 @@ def status_page(request, slug):
 
 
 def _json(data: dict) -> bytes:
-    data = {**data, "components": [{**c, "uptime": {"percent": c["uptime"]["percent"], "days": [
-        {"date": d["date"], "state": d["state"]} for d in c["uptime"]["days"]]}} for c in data["components"]]}
     return json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False).encode()
 
 
@@ -80,9 +80,6 @@ def status_json(request, slug):
 
 
 def _feed(data: dict) -> bytes:
-    from django.conf import settings
-    from django.urls import reverse
-
     link = settings.BASE_URL + reverse("status:page", args=[data["slug"]]) + f"?lang={data['language']}"
     feed = feedgenerator.Atom1Feed(title=data["title"], link=link, description=data["title"],
                                    language=data["language"], feed_url=link)
@@ -91,7 +88,7 @@ def _feed(data: dict) -> bytes:
             feed.add_item(
                 title=f"{incident['title']} · {update['status_label']}", link=link,
                 description=update["text"], pubdate=update["posted_at"], updateddate=update["posted_at"],
-                unique_id=f"{link}#update-{incident['id']}-{update['posted_at'].timestamp():.0f}")
+                unique_id=f"{link}#update-{update['id']}")
     return feed.writeString("utf-8").encode()
 
 

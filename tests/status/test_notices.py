@@ -167,3 +167,19 @@ def test_the_notice_page_answers_400_with_field_errors_and_403_to_a_viewer(clien
     errors = response.context["form"].errors
     assert {"page", "kind", "data_loss"} <= set(errors)
     assert not Notice.objects.exists()
+
+
+def test_a_teams_channel_gets_the_notice_text_without_page_facts_or_an_acknowledge_button(
+        page, outage, hooks):  # noqa: F811
+    team = make_contact("team", channel=False)
+    teams = make_channel(team, kind="teams", target=f"{hooks.url}/ok")
+    page.channels.add(teams)
+    services.send_notice(page=page, incident=outage, kind="recovered", by=None, channels=[teams], data_loss="none")
+    assert notify.retry_notifications() == 1
+    [(_path, card)] = hooks.received
+    # A channel without a person's language speaks the page's (Korean here).
+    assert card["title"] == "[main 상태] 복구 완료: 웹사이트"
+    assert "중단 시간: 1시간 25분" in card["text"]
+    assert [action["targets"][0]["uri"] for action in card["potentialAction"]] == [
+        "https://status.example.com/status/main/"]
+    assert "sections" not in card
