@@ -56,6 +56,9 @@ logger = logging.getLogger(__name__)
 UPTIME_DAYS = 90
 RECENT_DAYS = 7  # resolved public incidents stay on the page this long
 MAINTENANCE_AHEAD = timedelta(days=30)
+SHOWN_INCIDENTS = 20
+SHOWN_UPDATES = 10
+SHOWN_MAINTENANCE = 20
 CACHE_SECONDS = 15
 
 STATE_ORDER = list(ComponentState.values)  # best to worst
@@ -80,15 +83,19 @@ def worst(states) -> str:
     return max(states, key=STATE_ORDER.index, default=ComponentState.OPERATIONAL)
 
 
-def incident_state(incident: Incident) -> str:
-    """A component's state while this incident is open; a mitigated one (being monitored) shows
-    degraded at worst."""
-    if incident.status not in OPEN_STATUSES:
+def state_of(severity: str, scope: str, status: str) -> str:
+    """A component's state while an incident of this severity, scope and status is open; a
+    mitigated one (being monitored) shows degraded at worst."""
+    if status not in OPEN_STATUSES:
         return ComponentState.OPERATIONAL
-    state = STATE_OF.get((incident.severity, incident.scope), ComponentState.DEGRADED)
-    if incident.status == Status.MITIGATED:
+    state = STATE_OF.get((severity, scope), ComponentState.DEGRADED)
+    if status == Status.MITIGATED:
         return min(state, ComponentState.DEGRADED, key=STATE_ORDER.index)
     return state
+
+
+def incident_state(incident: Incident) -> str:
+    return state_of(incident.severity, incident.scope, incident.status)
 
 
 def outage_start(incident: Incident) -> datetime:
@@ -127,38 +134,39 @@ def snapshot(page: StatusPage, language: str, *, now: datetime | None = None) ->
     components = list(page.components.all())
     service_ids = [c.service_id for c in components]
     since = now - timedelta(days=UPTIME_DAYS)
-    # Public incidents of the page's services that were open at some point of the last 90 days.
-    incidents = list(
-        Incident.objects.filter(service_id__in=service_ids, public__isnull=False)
-        .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gte=since))
-        .select_related("public")
-        .prefetch_related(Prefetch("public__updates", queryset=PublicUpdate.objects.order_by("-posted_at", "-id")))
-        .only("id", "service_id", "severity", "scope", "status", "created_at", "impact_started_at", "resolved_at",
-              "public__id", "public__title_ko", "public__title_en")
-        .order_by("-created_at")
-    )
-    by_service = defaultdict(list)
-    for incident in incidents:
-        by_service[incident.service_id].append(incident)
+    public = Incident.objects.filter(service_id__in=service_ids, public__isnull=False)
+    # Four facts of every public incident of the 90 days, for the states and the uptime bars.
+    facts = defaultdict(list)
+    for service_id, severity, scope, status, created_at, impact_at, resolved_at in (
+            public.filter(Q(open_rank=0) | Q(resolved_at__gte=since))
+            .values_list("service_id", "severity", "scope", "status", "created_at", "impact_started_at",
+                         "resolved_at")):
+        is_open = status in OPEN_STATUSES
+        facts[service_id].append((state_of(severity, scope, status),
+                                  STATE_OF.get((severity, scope), ComponentState.DEGRADED),
+                                  impact_at or created_at, now if is_open else resolved_at))
     today = timezone.localtime(now).date()
     days = [today - timedelta(days=n) for n in range(UPTIME_DAYS - 1, -1, -1)]
     names = {c.service_id: c.name(language) for c in components}
     rows = []
     for component in components:
-        mine = by_service[component.service_id]
-        derived = worst(incident_state(i) for i in mine)
-        rows.append({
-            "name": component.name(language),
-            "state": component.override or derived,
-            "state_label": str(ComponentState(component.override or derived).label),
-            "uptime": _uptime(mine, days, now),
-        })
+        mine = facts[component.service_id]
+        state = component.override or worst(current for current, _state, _start, _end in mine)
+        rows.append({"name": component.name(language), "state": state,
+                     "state_label": str(ComponentState(state).label), "uptime": _uptime(mine, days, now)})
     overall = worst(row["state"] for row in rows)
-    shown = [i for i in incidents if i.status in OPEN_STATUSES
-             or (i.resolved_at and i.resolved_at >= now - timedelta(days=RECENT_DAYS))]
+    # The newest public incidents, open ones first: a page for people, not an archive.
+    shown = list(
+        public.filter(Q(open_rank=0) | Q(resolved_at__gte=now - timedelta(days=RECENT_DAYS)))
+        .select_related("public")
+        .prefetch_related(Prefetch("public__updates", queryset=PublicUpdate.objects.order_by("-posted_at", "-id")))
+        .only("id", "service_id", "severity", "scope", "status", "created_at", "impact_started_at", "resolved_at",
+              "public__id", "public__title_ko", "public__title_en")
+        .order_by("open_rank", "-created_at", "-id")[:SHOWN_INCIDENTS]
+    )
     maintenance = (MaintenanceWindow.objects.filter(service_id__in=service_ids, ends_at__gt=now,
                                                     starts_at__lt=now + MAINTENANCE_AHEAD)
-                   .order_by("starts_at").values_list("service_id", "starts_at", "ends_at")[:20])
+                   .order_by("starts_at").values_list("service_id", "starts_at", "ends_at")[:SHOWN_MAINTENANCE])
     return {
         "slug": page.slug,
         "title": page.title(language),
@@ -172,24 +180,36 @@ def snapshot(page: StatusPage, language: str, *, now: datetime | None = None) ->
     }
 
 
-def _uptime(incidents, days, now) -> dict:
+def _merged(intervals):
+    """Overlapping (start, end) intervals as disjoint ones, in order."""
+    merged = []
+    for start, end in sorted(intervals):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return merged
+
+
+def _uptime(facts, days, now) -> dict:
     """Per day the worst state its public incidents reached, and the share of the 90 days
-    without a partial or major outage."""
+    without a partial or major outage (overlapping incidents count once)."""
     zone = timezone.get_current_timezone()
-    worst_of = {}
-    outage = timedelta(0)
     first = datetime.combine(days[0], datetime.min.time(), tzinfo=zone)
-    for incident in incidents:
-        start, end = max(outage_start(incident), first), incident.resolved_at or now
-        if end <= start:
-            continue
-        state = STATE_OF.get((incident.severity, incident.scope), ComponentState.DEGRADED)
-        if state in (ComponentState.PARTIAL, ComponentState.MAJOR):
-            outage += end - start
-        day = timezone.localtime(start).date()
-        while day <= timezone.localtime(end).date():
-            worst_of[day] = worst((worst_of.get(day, ComponentState.OPERATIONAL), state))
-            day += timedelta(days=1)
+    by_state = defaultdict(list)
+    for _current, state, start, end in facts:
+        start = max(start, first)
+        if end is not None and end > start:
+            by_state[state].append((start, end))
+    worst_of = {}
+    for state in STATE_ORDER[1:]:  # best first: a worse state overwrites a day
+        for start, end in _merged(by_state[state]):
+            day = timezone.localtime(start, zone).date()
+            while day <= timezone.localtime(end, zone).date():
+                worst_of[day] = state
+                day += timedelta(days=1)
+    outage = sum((end - start for start, end in _merged(by_state[ComponentState.PARTIAL]
+                                                          + by_state[ComponentState.MAJOR])), timedelta(0))
     total = now - first
     percent = max(0.0, 100.0 * (1 - outage / total)) if total else 100.0
     return {"percent": round(percent, 2),
@@ -207,7 +227,7 @@ def _public_incident(incident: Incident, names: dict, language: str) -> dict:
         "resolved_at": incident.resolved_at if incident.status not in OPEN_STATUSES else None,
         "updates": [{"id": u.pk, "status": u.status, "status_label": str(UpdateStatus(u.status).label),
                      "text": u.text(language), "posted_at": u.posted_at}
-                    for u in public.updates.all()],
+                    for u in list(public.updates.all())[:SHOWN_UPDATES]],
     }
 
 

@@ -271,3 +271,25 @@ def test_internal_fields_never_reach_the_page_json_or_feed(client, page, setting
             assert word not in body, f"{word!r} leaked into {where}"
     assert Component.objects.filter(service=private, page=page).count() == 0
     assert TimelineEvent.objects.filter(incident=incident, kind=EventKind.NOTE).count() >= 3
+
+
+def test_overlapping_outages_count_once_in_the_uptime(client, page):
+    service = page.components.get().service
+    with time_machine.travel(T0, tick=False):
+        for minutes in (0, 30):  # 10:00–11:00 and 10:30–11:30: 90 minutes down, not 120
+            public_incident(service, created_at=T0 - timedelta(days=2, minutes=-minutes), status="resolved",
+                            resolved_at=T0 - timedelta(days=2, minutes=-minutes - 60))
+        percent = data(client, page)["components"][0]["uptime"]["percent"]
+    assert percent == pytest.approx(100 * (1 - 1.5 / (89 * 24 + 3)), abs=0.01)
+
+
+def test_the_page_shows_the_newest_incidents_open_ones_first_and_at_most_twenty(client, page):
+    service = page.components.get().service
+    now = datetime.now(UTC)
+    for n in range(services.SHOWN_INCIDENTS + 5):
+        public_incident(service, severity="sev4", title_en=f"resolved {n}", status="resolved",
+                        created_at=now - timedelta(hours=n + 2), resolved_at=now - timedelta(hours=n + 1))
+    public_incident(service, severity="sev4", title_en="still open", created_at=now - timedelta(days=3))
+    shown = data(client, page)["incidents"]
+    assert len(shown) == services.SHOWN_INCIDENTS
+    assert [i["title"] for i in shown[:3]] == ["still open", "resolved 0", "resolved 1"]
