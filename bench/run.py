@@ -218,6 +218,10 @@ PAGE_SCENARIOS = [
     ("page: probe grid", "/probes/", None, None, "session"),
     ("page: checklist runs", "/checklists/runs/", None, None, "session"),
     ("page: checklist run", "/checklists/runs/{run}/", None, None, "session"),
+    # Public, anonymous, cached 15 s (issue 17): held to the bare Django view.
+    ("page: public status page (anonymous)", "/status/{status_page}/", "/api/bench/bare-health", 3.0, None),
+    ("JSON: public status page (anonymous)", "/status/{status_page}/status.json", "/api/bench/bare-health", 3.0,
+     None),
 ]
 
 
@@ -284,7 +288,7 @@ def sweep_rows(environ):
 
 # Scenarios of the apps that are not HTTP requests: each script prints a JSON
 # list of {"scenario", "figure", "baseline", "ratio", "budget", "verdict"}.
-WORK_SCRIPTS = ("probes.py", "backups.py", "reports.py", "checklists.py", "runbook.py")
+WORK_SCRIPTS = ("probes.py", "backups.py", "reports.py", "checklists.py", "runbook.py", "status.py")
 
 
 def work_rows(environ, per_scale):

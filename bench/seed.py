@@ -30,7 +30,7 @@ from rest_framework.authtoken.models import Token
 
 from backups.models import BackupRun
 from checklists.models import Run, RunStatus
-from incidents.models import Incident, Postmortem
+from incidents.models import Incident, Postmortem, Service
 from probes.models import Probe, ProbeResult
 
 BATCH = 5000
@@ -60,6 +60,29 @@ def send_todays_reminders() -> int:
     return send_reminders(now=timezone.now())
 
 
+def seed_status_page() -> str:
+    """A public status page over every service, with every incident of its 90-day window public
+    and two public updates each: the worst case of what the page reads (issue 17)."""
+    from status.models import Component, PublicIncident, PublicUpdate, StatusPage
+    from status.services import UPTIME_DAYS
+
+    page = StatusPage.objects.create(slug="bench", title_ko="벤치 상태", title_en="Bench status")
+    services = list(Service.objects.order_by("pk"))
+    Component.objects.bulk_create(Component(page=page, service=s, name_ko=f"구성 {n}", name_en=f"Component {n}",
+                                            position=n) for n, s in enumerate(services))
+    since = timezone.now() - timedelta(days=UPTIME_DAYS)
+    incidents = Incident.objects.filter(created_at__gte=since).values_list("pk", "created_at")
+    publics = PublicIncident.objects.bulk_create(
+        PublicIncident(incident_id=pk, title_en=f"Public incident {pk}", title_ko=f"공개 장애 {pk}", created_at=at)
+        for pk, at in incidents)
+    for start in range(0, len(publics), BATCH):
+        PublicUpdate.objects.bulk_create(
+            PublicUpdate(public_incident=p, status=status, text_en="We are looking into it.",
+                         text_ko="확인하고 있습니다.", posted_at=p.created_at + timedelta(minutes=minutes))
+            for p in publics[start:start + BATCH] for status, minutes in (("investigating", 5), ("monitoring", 40)))
+    return page.slug
+
+
 def sample_ids() -> dict:
     """The rows the detail scenarios ask for: the newest of each, and the open incident with
     the longest timeline (so its timeline fills a whole page)."""
@@ -87,8 +110,10 @@ def main():
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
         session.create()
         seed_tasks(args.tasks)
+        status_page = seed_status_page()
     send_todays_reminders()
-    print(json.dumps({"token": token.key, "session": session.session_key, **sample_ids()}))
+    print(json.dumps({"token": token.key, "session": session.session_key, "status_page": status_page,
+                      **sample_ids()}))
 
 
 if __name__ == "__main__":

@@ -469,7 +469,7 @@ class NotificationQuerySet(models.QuerySet):
     def stale(self):
         """Pending sends whose step condition no longer holds: resolved, or acknowledged for a
         `not_acknowledged` step."""
-        return self.filter(status=NotificationStatus.PENDING).filter(
+        return self.filter(status=NotificationStatus.PENDING, notice__isnull=True).filter(
             ~Q(incident__status__in=OPEN_STATUSES)
             | (Q(condition=StepCondition.NOT_ACKNOWLEDGED) & ~Q(incident__status=Status.TRIGGERED))
         )
@@ -503,6 +503,13 @@ class Notification(models.Model):
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     # The sender that took this row, so two workers never send it twice.
     claim = models.UUIDField(null=True, blank=True, editable=False)
+    # A notice about the incident (another app's, e.g. "status:12"), not a page: its text is written
+    # once when it is queued and sent as stored, to `recipient` (that app's key for the address),
+    # once per (notice, recipient). Empty (NULL) for escalation pages, so the raw bulk insert of the
+    # sweep leaves them out.
+    notice = models.CharField(_("notice"), max_length=50, null=True, blank=True, editable=False)  # noqa: DJ001
+    recipient = models.CharField(_("recipient"), max_length=50, null=True, blank=True, editable=False)  # noqa: DJ001
+    message = models.JSONField(_("message"), null=True, blank=True, editable=False)
 
     objects = NotificationQuerySet.as_manager()
 
@@ -512,7 +519,8 @@ class Notification(models.Model):
         verbose_name_plural = _("notifications")
         constraints = [
             models.UniqueConstraint(fields=["incident", "escalation_round", "step", "repeat", "channel"],
-                                    name="one_notification_per_step_firing_channel"),
+                                    condition=Q(notice__isnull=True), name="one_notification_per_step_firing_channel"),
+            models.UniqueConstraint(fields=["notice", "recipient"], name="one_notification_per_notice_recipient"),
         ]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="notification_retry",

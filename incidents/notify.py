@@ -135,6 +135,13 @@ def build_message(incident: Incident, now: datetime) -> Message:
                    fields=fields)
 
 
+def stored_message(stored: dict) -> Message:
+    """A notice's message as it was written when it was queued (Notification.message)."""
+    url = stored.get("url", "")
+    return Message(subject=stored.get("subject", ""), text=stored.get("text", ""), url=url, acknowledge_url=url,
+                   severity=stored.get("severity", ""), fields=stored.get("fields", {}))
+
+
 def send_email(target: str, message: Message) -> None:
     # A header that cannot be written is a rendering problem, never a reason to lose the page.
     EmailMessage(subject=one_line(message.subject), body=message.text, to=[target]).send(fail_silently=False)
@@ -161,6 +168,15 @@ def send_slack(target: str, message: Message) -> None:
 
 
 def send_teams(target: str, message: Message) -> None:
+    if message.fields.get("notice"):
+        # A notice (see Notification.notice) is its text, with no page facts or acknowledge button.
+        _post(target, {
+            "@type": "MessageCard", "@context": "https://schema.org/extensions", "summary": message.subject,
+            "title": teams_text(message.subject), "text": teams_text(message.text).replace("\n", "  \n"),
+            "potentialAction": [{"@type": "OpenUri", "name": _("Open status page"),
+                                 "targets": [{"os": "default", "uri": message.url}]}],
+        }, message)
+        return
     _post(target, {
         "@type": "MessageCard",
         "@context": "https://schema.org/extensions",
@@ -233,6 +249,9 @@ def _send_chunk(now: datetime, incident_ids, limit: int) -> int:
     messages = {}
     jobs = []
     for notification in claimed:
+        if notification.notice:
+            jobs.append((notification, stored_message(notification.message or {})))
+            continue
         key = (notification.incident_id, recipient_language(notification))
         if key not in messages:
             with translation.override(key[1]):
@@ -286,6 +305,8 @@ def _record(claimed: list[Notification], errors: list[str], now: datetime) -> No
             notification.sent_at = now
             notification.next_attempt_at = None
             notification.last_error = ""
+            if notification.notice:
+                continue  # the notice is on the timeline once, not once per subscriber
             events.append(TimelineEvent(incident_id=notification.incident_id, at=now, data=data,
                                         kind=EventKind.NOTIFICATION_SENT,
                                         message=f"{notification.get_kind_display()} sent to {who}."))

@@ -8,9 +8,12 @@ from django.utils.translation import gettext as _
 from portal.lib import languages
 from portal.roles import role_of
 
+# The public status pages (status.urls.public_urlpatterns): the only pages open without a login.
+PUBLIC_PREFIXES = ("/status/",)
+
 
 class LoginRequiredMiddleware(DjangoLoginRequiredMiddleware):
-    """Login everywhere; the API answers for itself.
+    """Login everywhere except the public status pages; the API answers for itself.
 
     DRF authenticates tokens inside the view, after this middleware, so API
     requests are left to DRF's permission classes (never AllowAny by default),
@@ -19,6 +22,8 @@ class LoginRequiredMiddleware(DjangoLoginRequiredMiddleware):
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         if request.path_info.startswith("/api/"):
+            return None
+        if request.path_info.startswith(PUBLIC_PREFIXES):
             return None
         return super().process_view(request, view_func, view_args, view_kwargs)
 
@@ -40,7 +45,7 @@ class RoleRequiredMiddleware:
         return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
-        if request.path_info.startswith("/api/") or not request.user.is_authenticated:
+        if request.path_info.startswith(("/api/", *PUBLIC_PREFIXES)) or not request.user.is_authenticated:
             return None
         if not getattr(view_func, "role_required", True) or not getattr(view_func, "login_required", True):
             return None

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "checklists",
     "probes",
     "backups",
+    "status",
     "portal",
 ]
 

@@ -46,6 +46,7 @@ from backups.models import BackupRun, BackupTarget, Rehearsal, RestoreRun
 from checklists.models import HandoverNote, Playbook
 from incidents.models import ActionItem, MaintenanceWindow, Notification, Postmortem
 from probes.models import ProbeResult
+from status.models import Component, Notice, PublicIncident, StatusPage, Subscriber
 from tests.checklists.factories import make_run, make_template
 from tests.incidents.factories import make_channel, make_contact, make_incident, make_policy, make_service, make_tier
 from tests.probes.factories import make_probe
@@ -175,6 +176,18 @@ PAGES = {
     "backups:run-now": {"POST": OPERATOR},
     "backups:verify": {"POST": OPERATOR},
     "backups:restore": {"GET": MANAGER, "POST": MANAGER},
+    # The public status page, its JSON, feed and subscription links: the only public pages (issue 17).
+    "status:page": {"GET": PUBLIC},
+    "status:json": {"GET": PUBLIC},
+    "status:feed": {"GET": PUBLIC},
+    "status:subscribe": {"GET": PUBLIC, "POST": PUBLIC},
+    "status:confirm": {"GET": PUBLIC},
+    "status:unsubscribe": {"GET": PUBLIC, "POST": PUBLIC},
+    "status:pages": {"GET": VIEWER},
+    "status:component-override": {"POST": OPERATOR},
+    "status:mark-public": {"POST": OPERATOR},
+    "status:post-update": {"POST": OPERATOR},
+    "status:notice": {"GET": OPERATOR, "POST": OPERATOR},
 }
 # Bodies for routes whose rule depends on what is posted.
 VARIANTS = {
@@ -223,6 +236,12 @@ ADMIN_RULES = {
     "backups.restorerun": {**RECORD, "change": MANAGER},
     "backups.rehearsal": {**RECORD, "change": MANAGER},
     "portal.userpreference": CONFIGURATION,
+    "status.statuspage": CONFIGURATION,
+    "status.publicincident": {**CONFIGURATION, "add": OPERATOR},
+    "status.noticetemplate": CONFIGURATION,
+    # Sent from the incident page after a preview; a record once sent.
+    "status.notice": {**RECORD, "delete": MANAGER},
+    "status.subscriber": CONFIGURATION,
 }
 if "orm" in settings.Q_CLUSTER:  # django-q2 shows its queue in the admin only with the ORM broker, not Redis
     ADMIN_RULES["django_q.ormq"] = {"view": VIEWER, "add": NEVER, "change": ADMIN, "delete": ADMIN}
@@ -338,6 +357,13 @@ BUILDERS = {
     "accesslog": lambda w: AccessLog.objects.create(username="x", ip_address="127.0.0.1"),
     "accessfailurelog": lambda w: AccessFailureLog.objects.create(username="x", ip_address="127.0.0.1"),
     "token": lambda w: Token.objects.create(user=get_user_model().objects.create_user("token-owner")),
+    "statuspage": lambda w: StatusPage.objects.create(slug="main", title_ko="상태", title_en="Status"),
+    "component": lambda w: Component.objects.create(page=w["statuspage"], service=w["service"], name_ko="웹",
+                                                    name_en="Web"),
+    "publicincident": lambda w: PublicIncident.objects.create(incident=w["incident"], title_en="Down"),
+    "notice": lambda w: Notice.objects.create(page=w["statuspage"], incident=w["incident"], kind="recovered",
+                                              subject_ko="s", text_ko="t", subject_en="s", text_en="t"),
+    "subscriber": lambda w: Subscriber.objects.create(page=w["statuspage"], email="s@example.com"),
 }
 
 
@@ -369,7 +395,10 @@ def kwargs_for(name: str, pattern: URLPattern, world: dict) -> dict:
                        "checklisttemplate" if name == "checklists:template" else "checklistrun"),
         "probes": "probe",
         "backups": "backuptarget" if name in ("backups:target", "backups:run-now") else "backuprun",
+        "status": "component" if name == "status:component-override" else "incident",
     }.get(app, basename)
+    if app == "status":
+        world["component"]  # the incident's service is on the page
     if name.startswith("incidents:postmortem"):
         pk_of = "postmortem"  # its pages are addressed by the incident's id
     known = {
@@ -377,7 +406,8 @@ def kwargs_for(name: str, pattern: URLPattern, world: dict) -> dict:
         "item_pk": lambda: world["runitem"].pk,
         "incident_pk": lambda: world["incident"].pk,
         "kind": lambda: "http",
-        "token": lambda: world["heartbeat"].token,
+        "token": lambda: world["subscriber"].token if app == "status" else world["heartbeat"].token,
+        "slug": lambda: world["statuspage"].slug,
     }
     missing = params - set(known)
     assert not missing, f"the permission matrix needs URL arguments {missing} for {name}"
