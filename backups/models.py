@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from portal.lib.fields import EncryptedTextField
-from portal.lib.secrets import mask_dsn
+from portal.lib.secrets import mask_dsn, mask_url
 
 
 class Kind(models.TextChoices):
@@ -101,6 +101,13 @@ class Repository(models.Model):
 
     def get_absolute_url(self):
         return reverse("backups:repository", args=[self.pk])
+
+    @property
+    def shown_url(self) -> str:
+        """A REST server's user:password@ masked; other forms hold no credential."""
+        if self.url.startswith("rest:"):
+            return "rest:" + mask_url(self.url[len("rest:"):])
+        return self.url
 
     def clean(self):
         from backups.restic import validate_url

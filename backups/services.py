@@ -656,5 +656,20 @@ def check_repository(*, repository: Repository, subset: str = "5%") -> Repositor
     return repository
 
 
+def queue_copy(*, run: BackupRun) -> None:
+    """Send a verified backup off-site again (after a failed copy)."""
+    if run.target.repository_id is None:
+        raise DomainError(_("%(name)s names no off-site repository.") % {"name": run.target.name},
+                          code="no_repository", conflict=True)
+    if not run.is_restorable() or run.verification not in (Verification.PASSED, Verification.SKIPPED):
+        raise DomainError(_("Backup #%(id)s is not a verified backup with a file.") % {"id": run.pk},
+                          code="no_file", conflict=True)
+    _enqueue_long("backups.tasks.copy_offsite", run.pk)
+
+
+def queue_check(*, repository: Repository) -> None:
+    _enqueue_long("backups.tasks.check_repositories", repository.pk)
+
+
 def check_repositories() -> list[Repository]:
     return [check_repository(repository=r) for r in Repository.objects.filter(initialised_at__isnull=False)]

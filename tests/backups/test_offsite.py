@@ -7,11 +7,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.utils import timezone
 
 from backups import restic, services
 from backups.models import OffsiteStatus, Repository, RestoreStatus, RunStatus, Trigger
 from incidents.models import Incident
 from tests.backups.conftest import PASSWORD, make_sqlite
+from tests.incidents.factories import make_service
 
 
 @pytest.fixture(params=["local", "sftp"])
@@ -174,3 +176,41 @@ class socket_closed:
         self.sock.close()
 
 
+
+
+def test_a_rehearsal_slower_than_the_rto_fails_and_opens_one_incident_a_fast_one_passes(local_repository,
+                                                                                         make_target):
+    from backups.scorecard import scorecards
+
+    slow_service = make_service(name="slow", rto=timedelta(microseconds=1), rpo=timedelta(hours=1))
+    fast_service = make_service(name="fast", rto=timedelta(hours=2), rpo=timedelta(hours=1))
+    slow = make_target("sqlite", service=slow_service, repository=local_repository)
+    fast = make_target("sqlite", service=fast_service, repository=local_repository)
+    for target in (slow, fast):
+        services.run_backup(target=target, trigger=Trigger.MANUAL)
+        # The rehearsal reads the snapshot, not the local file.
+        for run in target.runs.all():
+            Path(run.file).unlink()
+    services.check_repository(repository=local_repository)
+
+    failed = services.rehearse(target=slow)
+    services.rehearse(target=slow)
+    passed = services.rehearse(target=fast)
+
+    assert failed.passed is False
+    assert "longer than the RTO" in failed.error
+    assert failed.duration > failed.rto == timedelta(microseconds=1)
+    assert failed.snapshot_id == slow.runs.get().snapshot_id
+    assert Incident.objects.filter(service=slow_service).count() == 1
+    assert "rehearsal" in Incident.objects.get(service=slow_service).title
+    assert passed.passed, passed.error
+    assert passed.detail["tables"] == {"item": 100}
+    assert timedelta(0) < passed.duration < timedelta(hours=2)
+    assert not Incident.objects.filter(service=fast_service).exists()
+
+    cards = {card.service.name: card for card in scorecards(now=timezone.now())}
+    assert cards["slow"].status == "red"
+    assert any("longer than the RTO" in reason for reason in cards["slow"].reasons)
+    assert cards["fast"].status == "green", cards["fast"].reasons
+    assert cards["fast"].last_rehearsal == passed
+    assert cards["fast"].last_check_passed is True
