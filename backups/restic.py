@@ -48,7 +48,7 @@ class Repo:
 
 
 def binary() -> str:
-    return getattr(settings, "RESTIC_BINARY", "restic")
+    return settings.RESTIC_BINARY
 
 
 def sftp_command(url: str) -> str | None:
@@ -58,7 +58,7 @@ def sftp_command(url: str) -> str | None:
     if not url.startswith("sftp:") or not match:
         return None
     parts = ["ssh"]
-    config = getattr(settings, "RESTIC_SSH_CONFIG", None)
+    config = settings.RESTIC_SSH_CONFIG
     if config:
         parts += ["-F", str(config)]
     parts += ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]
