@@ -543,6 +543,8 @@ def copy_offsite(*, run: BackupRun) -> BackupRun:
     the target's policy there with `forget --prune`. A failure is recorded on the run and alerted;
     the local copy is never touched."""
     repository = run.target.repository
+    if repository is None:
+        return run
     started = timezone.now()
     claimed = BackupRun.objects.filter(pk=run.pk).exclude(offsite_status=OffsiteStatus.RUNNING).update(
         offsite_status=OffsiteStatus.RUNNING, repository=repository, offsite_error="", heartbeat_at=started,
