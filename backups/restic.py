@@ -34,10 +34,11 @@ _SFTP_LONG = re.compile(r"^sftp://(?:(?P<user>[^@/]+)@)?(?P<host>[^:/]+)(?::(?P<
 class ResticError(Exception):
     """A restic command failed; str() is a sentence for people, `raw` what restic said."""
 
-    def __init__(self, message: str, raw: str = ""):
+    def __init__(self, message: str, raw: str = "", *, locked: bool = False):
         super().__init__(f"{message} ({raw})" if raw else message)
         self.message = message
         self.raw = raw
+        self.locked = locked
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ def explain(stderr: str, returncode: int) -> ResticError:
     if "repository master key and config already initialized" in text or "config file already exists" in text:
         return ResticError(_("A restic repository already exists at this location."), raw)
     if "repository is already locked" in text:
-        return ResticError(_("Another restic command holds the repository's lock."), raw)
+        return ResticError(_("Another restic command holds the repository's lock."), raw, locked=True)
     if "no space left" in text:
         return ResticError(_("The repository's disk is full."), raw)
     return ResticError(_("restic failed."), raw)
@@ -177,6 +178,18 @@ def init(repo: Repo) -> None:
 
 def unlock(repo: Repo) -> None:
     run(repo, ["unlock"])
+
+
+def unlocking(repo: Repo, command: Callable[[], object]):
+    """Run `command`; if a lock stops it, remove the stale locks (`restic unlock` removes only those
+    whose process is gone, as after a kill -9) and try once more. A live lock still fails."""
+    try:
+        return command()
+    except ResticError as exc:
+        if not exc.locked:
+            raise
+    unlock(repo)
+    return command()
 
 
 @dataclass

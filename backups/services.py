@@ -554,9 +554,8 @@ def copy_offsite(*, run: BackupRun) -> BackupRun:
         return run
     repo = repository.as_restic()
     try:
-        # A restic killed mid-copy leaves its lock behind; `unlock` removes only locks whose process is gone.
-        restic.unlock(repo)
-        copied = restic.backup(repo, Path(run.file), tags=_tags(run), host=RESTIC_HOST, progress=_heartbeat(run))
+        copied = restic.unlocking(repo, lambda: restic.backup(repo, Path(run.file), tags=_tags(run), host=RESTIC_HOST,
+                                                              progress=_heartbeat(run)))
     except restic.ResticError as exc:
         BackupRun.objects.filter(pk=run.pk).update(offsite_status=OffsiteStatus.FAILED, offsite_error=str(exc),
                                                    offsite_finished_at=timezone.now())
@@ -591,7 +590,8 @@ def forget_offsite(*, target: BackupTarget) -> list[BackupRun]:
     keep = {"last": target.keep_last, "daily": target.keep_daily, "weekly": target.keep_weekly,
             "monthly": target.keep_monthly}
     try:
-        forgotten = restic.forget(repository.as_restic(), tag=f"target:{target.name}", keep=keep)
+        repo = repository.as_restic()
+        forgotten = restic.unlocking(repo, lambda: restic.forget(repo, tag=f"target:{target.name}", keep=keep))
     except restic.ResticError as exc:
         report_problem(target=target, title=_("Retention in %(repository)s failed for %(name)s") % {
             "repository": repository.name, "name": target.name}, description=str(exc))
@@ -640,8 +640,8 @@ def refresh_repository(*, repository: Repository) -> Repository:
 def check_repository(*, repository: Repository, subset: str = "5%") -> Repository:
     """`restic check --read-data-subset`: the structure, and a sample of the data read back."""
     try:
-        restic.unlock(repository.as_restic())
-        output = restic.check(repository.as_restic(), subset=subset)
+        repo = repository.as_restic()
+        output = restic.unlocking(repo, lambda: restic.check(repo, subset=subset))
         passed, detail = True, output.splitlines()[-1] if output else _("no errors were found")
     except restic.ResticError as exc:
         passed, detail = False, str(exc)

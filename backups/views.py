@@ -22,7 +22,8 @@ RECENT_RUNS = 30
 
 
 def get_run(pk) -> BackupRun:
-    return get_object_or_404(BackupRun.objects.select_related("target__service", "requested_by"), pk=pk)
+    return get_object_or_404(BackupRun.objects.select_related("target__service", "requested_by", "repository"),
+                             pk=pk)
 
 
 @require_safe
@@ -66,7 +67,8 @@ def run_detail(request, pk):
     run = get_run(pk)
     return render(request, "backups/run.html", {
         "run": run, "polling": run.is_active(),
-        "can_restore": request.user.has_perm("backups.restore_backuprun") and run.is_restorable()})
+        "can_restore": request.user.has_perm("backups.restore_backuprun") and (
+            run.is_restorable() or run.is_restorable_offsite())})
 
 
 @require_POST

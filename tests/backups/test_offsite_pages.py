@@ -102,3 +102,15 @@ def test_a_service_without_a_verified_backup_is_red_and_the_api_says_why(make_ta
     assert row["status"] == "red"
     assert any("no verified backup" in reason for reason in row["reasons"])
     assert row["rto"] == "02:00:00"
+
+
+def test_the_run_page_shows_the_copy_and_offers_a_restore_when_only_the_snapshot_is_left(
+        client_as, local_repository, make_target):
+    target = make_target("sqlite", repository=local_repository)
+    run = services.run_backup(target=target, trigger=Trigger.MANUAL)
+    run.mark_pruned(now=timezone.now())
+    page = client_as("manager").get(f"/backups/runs/{run.pk}/").content.decode()
+    assert run.snapshot_id in page
+    assert f"/backups/runs/{run.pk}/restore/" in page
+    as_operator = client_as("operator").get(f"/backups/runs/{run.pk}/").content.decode()
+    assert f"/backups/runs/{run.pk}/restore/" not in as_operator
