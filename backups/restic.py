@@ -13,6 +13,7 @@ import re
 import shlex
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -133,41 +134,55 @@ def run(repo: Repo, args: list[str], *, timeout: float = SHORT_TIMEOUT, stdout=N
         on_line: Callable[[dict], None] | None = None) -> str:
     """Run one restic command; returns stdout (unless redirected); raises ResticError.
 
-    With `on_line`, stdout is read line by line as JSON messages (`--json` progress)."""
-    with _environment(repo) as env:
+    With `on_line`, stdout is read line by line as JSON messages (`--json` progress); only the
+    messages other than progress are kept, so a six-hour copy holds no six hours of progress."""
+    with _environment(repo) as env, tempfile.TemporaryFile() as errors:
         try:
+            # stderr to a file: restic may write much of it while we read stdout, and a full pipe
+            # would stop it.
             process = subprocess.Popen(_argv(repo, args), env=env, stdin=subprocess.DEVNULL,
-                                       stdout=stdout or subprocess.PIPE, stderr=subprocess.PIPE, text=stdout is None)
+                                       stdout=stdout or subprocess.PIPE, stderr=errors)
         except FileNotFoundError:
             raise ResticError(_("restic is not installed on this host (apt-get install restic).")) from None
+        timed_out = threading.Event()
+
+        def stop() -> None:
+            timed_out.set()
+            process.kill()
+
+        watchdog = threading.Timer(timeout, stop)
+        watchdog.start()
+        kept = []
         try:
-            if on_line is not None:
-                captured = []
+            if stdout is None:
                 for line in process.stdout:
-                    captured.append(line)
+                    if on_line is None:
+                        kept.append(line)
+                        continue
                     try:
                         message = json.loads(line)
                     except ValueError:
+                        kept.append(line)
                         continue
-                    on_line(message)
-                err = process.stderr.read()
-                process.wait(timeout=timeout)
-                out = "".join(captured)
-            else:
-                out, err = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
-            raise ResticError(_("restic did not finish within %(seconds)d seconds.") % {"seconds": timeout}) from None
+                    if not isinstance(message, dict) or message.get("message_type") != "status":
+                        kept.append(line)
+                    if isinstance(message, dict):
+                        on_line(message)
+            process.wait()
         finally:
+            watchdog.cancel()
             if process.poll() is None:
                 process.kill()
                 process.wait()
-        if isinstance(err, bytes):
-            err = err.decode(errors="replace")
+            if process.stdout:
+                process.stdout.close()
+        errors.seek(0)
+        err = errors.read().decode(errors="replace")
+    if timed_out.is_set():
+        raise ResticError(_("restic did not finish within %(seconds)d seconds.") % {"seconds": timeout})
     if process.returncode != 0:
         raise explain(err, process.returncode)
-    return out if isinstance(out, str) else ""
+    return b"".join(kept).decode(errors="replace")
 
 
 # --- The commands the portal uses ---------------------------------------------------------------

@@ -214,3 +214,20 @@ def test_a_rehearsal_slower_than_the_rto_fails_and_opens_one_incident_a_fast_one
     assert cards["fast"].status == "green", cards["fast"].reasons
     assert cards["fast"].last_rehearsal == passed
     assert cards["fast"].last_check_passed is True
+
+
+def test_a_restic_that_hangs_is_stopped_at_its_timeout(local_repository, tmp_path, settings):
+    hanging = tmp_path / "restic"
+    hanging.write_text("#!/bin/sh\nexec sleep 60\n")
+    hanging.chmod(0o755)
+    settings.RESTIC_BINARY = str(hanging)
+    with pytest.raises(restic.ResticError) as caught:
+        restic.run(local_repository.as_restic(), ["snapshots"], timeout=0.5)
+    assert "did not finish within" in str(caught.value)
+
+
+def test_a_missing_restic_binary_is_an_understandable_error(local_repository, settings, make_target):
+    settings.RESTIC_BINARY = "/nonexistent/restic"
+    run = services.run_backup(target=make_target("sqlite", repository=local_repository), trigger=Trigger.MANUAL)
+    assert run.offsite_status == OffsiteStatus.FAILED
+    assert "restic is not installed" in run.offsite_error
