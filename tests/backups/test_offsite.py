@@ -217,7 +217,7 @@ def test_a_rehearsal_slower_than_the_rto_fails_and_opens_one_incident_a_fast_one
 
 
 def test_a_restic_that_hangs_is_stopped_at_its_timeout(local_repository, tmp_path, settings):
-    hanging = tmp_path / "restic"
+    hanging = tmp_path / "hanging-restic"
     hanging.write_text("#!/bin/sh\nexec sleep 60\n")
     hanging.chmod(0o755)
     settings.RESTIC_BINARY = str(hanging)
