@@ -79,3 +79,11 @@ def test_the_password_is_in_no_page_api_answer_or_admin_view(local_repository, m
     # An edit that leaves the password empty keeps the stored one.
     assert Repository.objects.get(pk=pk).password == PASSWORD
     assert Repository.objects.get(pk=pk).upload_limit_kib == 512
+
+
+def test_the_password_column_is_rotated_with_the_other_field_keys():
+    from portal.lib.fields import encrypted_columns
+
+    assert ("backups_repository", "id", "password") in encrypted_columns()
+    # The history table keeps no copy of it.
+    assert not [c for c in encrypted_columns() if c[0] == "backups_historicalrepository"]
