@@ -535,7 +535,8 @@ RESTIC_HOST = "portal"
 
 
 def _tags(run: BackupRun) -> list[str]:
-    return [f"target:{run.target.name}", f"run:{run.pk}"]
+    # target-id: is what retention selects by, so renaming a target keeps its snapshots in its policy.
+    return [f"target:{run.target.name}", f"target-id:{run.target_id}", f"run:{run.pk}"]
 
 
 def copy_offsite(*, run: BackupRun) -> BackupRun:
@@ -591,7 +592,7 @@ def forget_offsite(*, target: BackupTarget) -> list[BackupRun]:
             "monthly": target.keep_monthly}
     try:
         repo = repository.as_restic()
-        forgotten = restic.unlocking(repo, lambda: restic.forget(repo, tag=f"target:{target.name}", keep=keep))
+        forgotten = restic.unlocking(repo, lambda: restic.forget(repo, tag=f"target-id:{target.pk}", keep=keep))
     except restic.ResticError as exc:
         report_problem(target=target, title=_("Retention in %(repository)s failed for %(name)s") % {
             "repository": repository.name, "name": target.name}, description=str(exc))

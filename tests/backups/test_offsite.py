@@ -41,6 +41,9 @@ def test_init_copy_list_forget_check_and_restore_through_the_repository(reposito
     for moment in moments:
         with time_machine.travel(moment, tick=True):
             runs.append(services.run_backup(target=target, trigger=Trigger.SCHEDULE))
+        # A rename between runs keeps the older snapshots under the target's policy.
+        target.name = f"{target.name}-x"
+        target.save(update_fields=["name"])
     for run in runs:
         run.refresh_from_db()
         assert run.status == RunStatus.SUCCEEDED
@@ -51,7 +54,7 @@ def test_init_copy_list_forget_check_and_restore_through_the_repository(reposito
     assert runs[0].offsite_bytes_added > 0
 
     # restic's retention, with the target's keep-last 2: the oldest snapshot is forgotten and pruned.
-    listed = restic.snapshots(repository.as_restic(), tags=[f"target:{target.name}"])
+    listed = restic.snapshots(repository.as_restic(), tags=[f"target-id:{target.pk}"])
     assert sorted(s["short_id"] for s in listed) == sorted(r.snapshot_id for r in runs[1:])
     assert all(f"run:{runs[2].pk}" in s["tags"] for s in tagged(repository, runs[2]))
     assert runs[0].snapshot_forgotten_at is not None and runs[2].snapshot_forgotten_at is None
