@@ -111,10 +111,17 @@ class Repository(models.Model):
 
     def clean(self):
         from backups.restic import validate_url
+        from portal.lib.paths import backup_path
 
         problem = validate_url(self.url or "")
         if problem:
             raise ValidationError({"url": [problem]})
+        if self.url.startswith("/"):
+            # A folder here is written to like a backup destination: the same roots apply.
+            try:
+                backup_path(self.url)
+            except ValidationError as exc:
+                raise ValidationError({"url": exc.messages}) from None
 
     def as_restic(self):
         from backups.restic import Repo

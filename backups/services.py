@@ -614,6 +614,10 @@ def fetch_snapshot(*, run: BackupRun, into: Path) -> Path:
 
 def init_repository(*, repository: Repository) -> Repository:
     try:
+        repository.clean()  # the roots may have changed since it was saved
+    except ValidationError as exc:
+        raise DomainError("; ".join(exc.messages), field="url") from None
+    try:
         restic.init(repository.as_restic())
     except restic.ResticError as exc:
         Repository.objects.filter(pk=repository.pk).update(error=str(exc))

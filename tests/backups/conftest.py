@@ -66,7 +66,7 @@ PASSWORD = "correct horse battery staple 19"
 
 
 @pytest.fixture
-def local_repository(db, tmp_path):
+def local_repository(db, roots, tmp_path):
     """A restic repository in a temp folder, initialised by the portal."""
     from backups import services
     from backups.models import Repository

@@ -17,7 +17,7 @@ from tests.incidents.factories import make_service
 
 
 @pytest.fixture(params=["local", "sftp"])
-def repository(request, db, tmp_path, settings):
+def repository(request, db, roots, tmp_path, settings):
     if request.param == "local":
         url = str(tmp_path / "restic")
     else:

@@ -1,6 +1,7 @@
 """Repositories through the pages and the API; the scorecard's grades."""
 
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,20 +18,22 @@ NIGHT = datetime(2026, 5, 4, 2, 0, tzinfo=ZoneInfo("UTC"))
 
 
 @pytest.mark.parametrize(("body", "field"), [
-    ({"name": "nas", "url": "/mnt/nas/restic"}, "password"),
+    ({"name": "nas", "url": "sftp:backup@nas:/restic"}, "password"),
     ({"name": "nas", "url": "relative/folder", "password": "pw"}, "url"),
     ({"name": "nas", "url": "sftp:no-path", "password": "pw"}, "url"),
-    ({"name": "nas", "url": "/mnt/nas", "password": "pw", "upload_limit_kib": -1}, "upload_limit_kib"),
-    ({"name": "", "url": "/mnt/nas", "password": "pw"}, "name"),
+    ({"name": "nas", "url": "/etc/restic", "password": "pw"}, "url"),
+    ({"name": "nas", "url": "sftp:backup@nas:/restic", "password": "pw", "upload_limit_kib": -1},
+     "upload_limit_kib"),
+    ({"name": "", "url": "sftp:backup@nas:/restic", "password": "pw"}, "name"),
 ])
-def test_bad_repository_input_gets_a_field_error_not_a_500(api_as, body, field):
+def test_bad_repository_input_gets_a_field_error_not_a_500(api_as, roots, body, field):
     response = api_as("manager").post("/api/v1/restic-repositories", body, format="json")
     assert response.status_code == 400, response.content
     assert field in response.json()
     assert not Repository.objects.exists()
 
 
-def test_a_manager_adds_a_repository_on_the_page_and_initialises_it(client_as, tmp_path):
+def test_a_manager_adds_a_repository_on_the_page_and_initialises_it(client_as, roots, tmp_path):
     client = client_as("manager")
     response = client.post("/backups/repositories/new/", {"name": "nas", "url": "not a location", "password": "pw"})
     assert response.status_code == 400
@@ -114,3 +117,13 @@ def test_the_run_page_shows_the_copy_and_offers_a_restore_when_only_the_snapshot
     assert f"/backups/runs/{run.pk}/restore/" in page
     as_operator = client_as("operator").get(f"/backups/runs/{run.pk}/").content.decode()
     assert f"/backups/runs/{run.pk}/restore/" not in as_operator
+
+
+def test_a_folder_outside_the_file_roots_is_never_initialised(db, roots):
+    from portal.errors import DomainError
+
+    repository = Repository.objects.create(name="nas", url="/etc/portal-restic", password=PASSWORD)
+    with pytest.raises(DomainError) as caught:
+        services.init_repository(repository=repository)
+    assert caught.value.field == "url"
+    assert not Path("/etc/portal-restic").exists()
