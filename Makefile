@@ -47,10 +47,17 @@ TEST_WORKERS ?= 2
 # The slow tests mostly wait on the processes they start (a quarter of a core each): more workers.
 SLOW_WORKERS ?= 4
 
-test: $(DEV_STAMP) messages
+# Off-site backups run Debian's restic; their SFTP tests start an sshd of their own (never the system's).
+RESTIC := /usr/bin/restic
+SSHD   := /usr/sbin/sshd
+
+$(RESTIC) $(SSHD):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq restic openssh-server openssh-client
+
+test: $(DEV_STAMP) messages | $(RESTIC) $(SSHD)
 	PORTAL_DATA_DIR=$${PORTAL_DATA_DIR:-$(CURDIR)/var/test} $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
-test-slow: $(DEV_STAMP) messages
+test-slow: $(DEV_STAMP) messages | $(RESTIC) $(SSHD)
 	PORTAL_DATA_DIR=$${PORTAL_DATA_DIR:-$(CURDIR)/var/test-slow} $(BIN)/pytest -m slow -n $(SLOW_WORKERS) --dist load $(PYTEST_ARGS)
 
 # Playwright drives the system's Chromium (never a downloaded browser build); the Korean
@@ -75,7 +82,7 @@ lint: $(DEV_STAMP)
 	PORTAL_DATA_DIR=$(CURDIR)/var/lint $(PY) manage.py makemigrations --check --dry-run
 	PORTAL_DATA_DIR=$(CURDIR)/var/lint $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 
-bench: $(DEV_STAMP) messages
+bench: $(DEV_STAMP) messages | $(RESTIC)
 	$(PY) bench/run.py --backend $${BACKEND:-sqlite} --scale $${SCALE:-small}
 
 clean:

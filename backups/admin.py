@@ -5,7 +5,8 @@ from django.utils.translation import ngettext
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 from backups import services
-from backups.models import BackupRun, BackupTarget, Kind, Rehearsal, RestoreRun, Trigger
+from backups.forms import RepositoryForm
+from backups.models import BackupRun, BackupTarget, Kind, Rehearsal, Repository, RestoreRun, Trigger
 from portal.errors import DomainError
 from portal.lib.admin import HistoryAdmin, SecretFieldsAdmin
 from portal.lib.secrets import keep_stored, mask_dsn
@@ -70,12 +71,13 @@ class BackupTargetAdmin(SecretFieldsAdmin, HistoryAdmin):
 
 @admin.register(BackupRun)
 class BackupRunAdmin(HistoryAdmin):
-    list_display = ["id", "target", "trigger", "status", "started_at", "size", "verification", "pruned_at"]
-    list_filter = ["status", "trigger", "verification", "target"]
+    list_display = ["id", "target", "trigger", "status", "started_at", "size", "verification", "offsite_status",
+                    "pruned_at"]
+    list_filter = ["status", "trigger", "verification", "offsite_status", "target"]
     search_fields = ["target__name", "file", "sha256"]
     date_hierarchy = "queued_at"
     list_select_related = ["target"]
-    raw_id_fields = ["target", "requested_by"]
+    raw_id_fields = ["target", "requested_by", "repository"]
     readonly_fields = [f.name for f in BackupRun._meta.fields]
 
     def has_add_permission(self, request):
@@ -113,3 +115,23 @@ class RehearsalAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Repository)
+class RepositoryAdmin(HistoryAdmin):
+    form = RepositoryForm
+    list_display = ["name", "shown_url", "snapshot_count", "size", "last_check_at", "last_check_passed", "error"]
+    list_filter = ["last_check_passed"]
+    search_fields = ["name", "url"]
+    readonly_fields = ["initialised_at", "status_at", "snapshot_count", "size", "error", "last_check_at",
+                       "last_check_passed", "last_check_detail", "created_at"]
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if self.has_change_permission(request, obj):
+            return fields
+        return [name for name in fields if name != "password"]  # a viewer sees no password input at all
+
+    @admin.display(description=_("repository"))
+    def shown_url(self, obj):
+        return obj.shown_url

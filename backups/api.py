@@ -9,13 +9,16 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from backups import services
-from backups.models import BackupRun, BackupTarget, Rehearsal, RestoreRun, Trigger
+from backups.models import BackupRun, BackupTarget, Rehearsal, Repository, RestoreRun, Trigger
+from backups.scorecard import scorecards
 from backups.serializers import (
     BackupRunSerializer,
     BackupTargetSerializer,
     RehearsalSerializer,
+    RepositorySerializer,
     RestoreRequestSerializer,
     RestoreRunSerializer,
+    ScorecardSerializer,
 )
 from portal.errors import DomainError
 from portal.filters import FilterBackend
@@ -72,7 +75,8 @@ class BackupRunViewSet(viewsets.ReadOnlyModelViewSet):
     pagination_class = AppendOnlyPagination
     filterset_fields = ["target", "status", "trigger", "verification"]
     filter_backends = [FilterBackend]
-    action_permissions = {"verify": "backups.add_backuprun", "restore": "backups.restore_backuprun"}
+    action_permissions = {"verify": "backups.add_backuprun", "restore": "backups.restore_backuprun",
+                          "copy": "backups.add_backuprun"}
 
     def get_queryset(self):
         return BackupRun.objects.select_related("target")
@@ -87,6 +91,14 @@ class BackupRunViewSet(viewsets.ReadOnlyModelViewSet):
         services.queue_verify(run=run)
         return Response(BackupRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
+    @extend_schema(request=None, responses={202: BackupRunSerializer})
+    @action(detail=True, methods=["post"])
+    def copy(self, request, pk=None):
+        """Send this verified backup to its target's restic repository again (on the long-job cluster)."""
+        run = self.get_object()
+        services.queue_copy(run=run)
+        return Response(BackupRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
     @extend_schema(request=RestoreRequestSerializer, responses={202: RestoreRunSerializer})
     @action(detail=True, methods=["post"])
     def restore(self, request, pk=None):
@@ -96,7 +108,8 @@ class BackupRunViewSet(viewsets.ReadOnlyModelViewSet):
         body.is_valid(raise_exception=True)
         restore = services.request_restore(run=self.get_object(), by=request.user,
                                            confirm=body.validated_data["confirm"],
-                                           target=body.validated_data.get("target"))
+                                           target=body.validated_data.get("target"),
+                                           from_repository=body.validated_data["from_repository"])
         return Response(RestoreRunSerializer(restore).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -122,3 +135,53 @@ class RehearsalViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         return Rehearsal.objects.all()
+
+
+class RepositoryViewSet(viewsets.ModelViewSet):
+    """restic repositories that receive the verified backups of the targets naming them. The password
+    is write-only."""
+
+    serializer_class = RepositorySerializer
+    search_fields = ["name"]
+    ordering_fields = ["name", "created_at"]
+    action_permissions = {"init": "backups.change_repository", "refresh": "backups.change_repository",
+                          "check": "backups.change_repository"}
+
+    def get_queryset(self):
+        return Repository.objects.order_by("name")
+
+    def perform_destroy(self, instance):
+        try:
+            instance.delete()
+        except ProtectedError:
+            raise DomainError(_("%(name)s holds copies of backups; unset it on its targets first.") % {
+                "name": instance}, code="protected", conflict=True) from None
+
+    @extend_schema(request=None, responses={200: RepositorySerializer})
+    @action(detail=True, methods=["post"])
+    def init(self, request, pk=None):
+        """`restic init`: create the repository at its location with its password."""
+        return Response(RepositorySerializer(services.init_repository(repository=self.get_object())).data)
+
+    @extend_schema(request=None, responses={200: RepositorySerializer})
+    @action(detail=True, methods=["post"])
+    def refresh(self, request, pk=None):
+        """Read snapshot count and size now; an unreachable host or wrong password lands in `error`."""
+        return Response(RepositorySerializer(services.refresh_repository(repository=self.get_object())).data)
+
+    @extend_schema(request=None, responses={202: RepositorySerializer})
+    @action(detail=True, methods=["post"])
+    def check(self, request, pk=None):
+        """Queue `restic check --read-data-subset` (on the long-job cluster); the result lands in last_check_*."""
+        repository = self.get_object()
+        services.queue_check(repository=repository)
+        return Response(RepositorySerializer(repository).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ScorecardViewSet(viewsets.ViewSet):
+    """Recoverability per service: RTO/RPO targets against backup ages, the last rehearsal and the last
+    restic check, graded green / amber / red with the reasons."""
+
+    @extend_schema(responses={200: ScorecardSerializer(many=True)})
+    def list(self, request):
+        return Response(ScorecardSerializer(scorecards(now=timezone.now()), many=True).data)

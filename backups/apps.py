@@ -24,6 +24,9 @@ class BackupsConfig(AppConfig):
         # The runbooks' monthly restore test: 1st of the month, 04:00, after the nightly backups.
         {"name": "backups.rehearse", "func": "backups.tasks.rehearse", "schedule_type": "C", "cron": "0 4 1 * *",
          "cluster": "long"},
+        # restic check --read-data-subset of every off-site repository, monthly after the rehearsals.
+        {"name": "backups.check_repositories", "func": "backups.tasks.check_repositories", "schedule_type": "C",
+         "cron": "0 5 2 * *", "cluster": "long"},
     ]
 
     def collect_metrics(self):

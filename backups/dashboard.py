@@ -15,7 +15,7 @@ def with_freshness(queryset=None):
     runs_of_target = BackupRun.objects.filter(target=OuterRef("pk")).order_by("-id")
     last_verified = runs_of_target.filter(status=RunStatus.SUCCEEDED, pruned_at=None,
                                           verification__in=(Verification.PASSED, Verification.SKIPPED))
-    return ((queryset if queryset is not None else BackupTarget.objects.all()).select_related("service")
+    return ((queryset if queryset is not None else BackupTarget.objects.all()).select_related("service", "repository")
             .annotate(last_verified_at=Subquery(last_verified.values("finished_at")[:1]),
                       last_run_id=Subquery(runs_of_target.values("pk")[:1]))
             .order_by("name"))

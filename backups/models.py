@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from portal.lib.fields import EncryptedTextField
-from portal.lib.secrets import mask_dsn
+from portal.lib.secrets import mask_dsn, mask_url
 
 
 class Kind(models.TextChoices):
@@ -67,6 +67,68 @@ def default_schedule() -> str:
     return "0 2 * * *"
 
 
+class Repository(models.Model):
+    """A restic repository that receives each verified backup of the targets naming it."""
+
+    name = models.CharField(_("name"), max_length=80, unique=True)
+    url = models.CharField(_("repository"), max_length=1000, help_text=_(
+        "A folder (e.g. a mounted NAS: /mnt/backup/restic), sftp:user@host:/path, s3:host/bucket/path or "
+        "rest:https://host:8000/path. S3 and REST credentials come from the worker's environment."))
+    password = EncryptedTextField(_("password"), help_text=_(
+        "restic's repository password. Kept encrypted and never shown again: without it the off-site "
+        "copies cannot be read, so keep a copy in the password safe."))
+    upload_limit_kib = models.PositiveIntegerField(_("upload limit (KiB/s)"), null=True, blank=True, help_text=_(
+        "So a nightly copy over a WAN link leaves room for other traffic. Empty: no limit."))
+    initialised_at = models.DateTimeField(_("initialised"), null=True, blank=True)
+    status_at = models.DateTimeField(_("status read"), null=True, blank=True)
+    snapshot_count = models.PositiveIntegerField(_("snapshots"), null=True, blank=True)
+    size = models.BigIntegerField(_("size"), null=True, blank=True)
+    error = models.TextField(_("last error"), blank=True)
+    last_check_at = models.DateTimeField(_("last check"), null=True, blank=True)
+    last_check_passed = models.BooleanField(_("last check passed"), null=True)
+    last_check_detail = models.TextField(_("last check detail"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    history = HistoricalRecords(excluded_fields=["password"])
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("restic repository")
+        verbose_name_plural = _("restic repositories")
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("backups:repository", args=[self.pk])
+
+    @property
+    def shown_url(self) -> str:
+        """A REST server's user:password@ masked; other forms hold no credential."""
+        if self.url.startswith("rest:"):
+            return "rest:" + mask_url(self.url[len("rest:"):])
+        return self.url
+
+    def clean(self):
+        from backups.restic import validate_url
+        from portal.lib.paths import backup_path
+
+        problem = validate_url(self.url or "")
+        if problem:
+            raise ValidationError({"url": [problem]})
+        if self.url.startswith("/"):
+            # A folder here is written to like a backup destination: the same roots apply.
+            try:
+                backup_path(self.url)
+            except ValidationError as exc:
+                raise ValidationError({"url": exc.messages}) from None
+
+    def as_restic(self):
+        from backups.restic import Repo
+
+        return Repo(url=self.url, password=self.password, upload_limit_kib=self.upload_limit_kib)
+
+
 class BackupTarget(models.Model):
     name = models.CharField(_("name"), max_length=80, unique=True, validators=[target_name_validator])
     service = models.ForeignKey("incidents.Service", verbose_name=_("service"), on_delete=models.PROTECT,
@@ -87,6 +149,9 @@ class BackupTarget(models.Model):
                                    help_text=_("For files and SQLite copies; archives and dumps are always "
                                                "compressed."))
     verify = models.BooleanField(_("verify after backup"), default=True)
+    repository = models.ForeignKey(Repository, verbose_name=_("off-site repository"), null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="targets", help_text=_(
+                                       "Each verified backup is copied there as a restic snapshot."))
     enabled = models.BooleanField(_("enabled"), default=True)
     next_run_at = models.DateTimeField(_("next run"), null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -163,6 +228,13 @@ class BackupTarget(models.Model):
         return [line.strip() for line in self.excludes.splitlines() if line.strip()]
 
 
+class OffsiteStatus(models.TextChoices):
+    NONE = "", _("not copied")
+    RUNNING = "running", _("copying")
+    SUCCEEDED = "succeeded", _("copied")
+    FAILED = "failed", _("copy failed")
+
+
 class BackupRunQuerySet(models.QuerySet):
     def verified(self):
         """Runs whose file exists and passed verification (or was written with verification off)."""
@@ -196,6 +268,16 @@ class BackupRun(models.Model):
     verification_detail = models.TextField(_("verification detail"), blank=True)
     error = models.TextField(_("error"), blank=True)
     pruned_at = models.DateTimeField(_("deleted by retention"), null=True, blank=True)
+    offsite_status = models.CharField(_("off-site copy"), max_length=20, choices=OffsiteStatus.choices,
+                                      blank=True, default=OffsiteStatus.NONE)
+    repository = models.ForeignKey(Repository, verbose_name=_("copied to"), null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="runs")
+    snapshot_id = models.CharField(_("snapshot"), max_length=64, blank=True)
+    offsite_bytes_added = models.BigIntegerField(_("bytes added off-site"), null=True, blank=True)
+    offsite_duration = models.DurationField(_("copy duration"), null=True, blank=True)
+    offsite_finished_at = models.DateTimeField(_("copied at"), null=True, blank=True)
+    offsite_error = models.TextField(_("off-site error"), blank=True)
+    snapshot_forgotten_at = models.DateTimeField(_("snapshot forgotten"), null=True, blank=True)
 
     objects = BackupRunQuerySet.as_manager()
     history = HistoricalRecords()
@@ -249,6 +331,10 @@ class BackupRun(models.Model):
         self.verified_at = now or timezone.now()
         self.save(update_fields=["verification", "verification_detail", "verified_at"])
 
+    def is_restorable_offsite(self) -> bool:
+        return (self.offsite_status == OffsiteStatus.SUCCEEDED and bool(self.snapshot_id)
+                and self.snapshot_forgotten_at is None and self.repository_id is not None)
+
     def mark_pruned(self, *, now: datetime) -> None:
         self.pruned_at = now
         self.save(update_fields=["pruned_at"])
@@ -280,6 +366,7 @@ class RestoreRun(models.Model):
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=20, choices=RestoreStatus.choices,
                               default=RestoreStatus.QUEUED)
+    from_repository = models.BooleanField(_("from the off-site repository"), default=False)
     integrity = models.TextField(_("integrity check"), blank=True)
     error = models.TextField(_("error"), blank=True)
     history = HistoricalRecords()
@@ -315,6 +402,9 @@ class Rehearsal(models.Model):
     passed = models.BooleanField(_("passed"), null=True)
     detail = models.JSONField(_("what was checked"), default=dict, blank=True)
     error = models.TextField(_("error"), blank=True)
+    snapshot_id = models.CharField(_("restored from snapshot"), max_length=64, blank=True)
+    duration = models.DurationField(_("restore duration"), null=True, blank=True)
+    rto = models.DurationField(_("RTO at the time"), null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -327,4 +417,4 @@ class Rehearsal(models.Model):
     def finish(self, *, passed: bool, detail: dict, error: str = "") -> None:
         self.passed, self.detail, self.error = passed, detail, error
         self.finished_at = timezone.now()
-        self.save(update_fields=["passed", "detail", "error", "finished_at"])
+        self.save(update_fields=["passed", "detail", "error", "finished_at", "duration"])

@@ -7,7 +7,17 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from backups.models import BackupRun, BackupTarget, Format, Kind, Rehearsal, RestoreRun, RestoreStatus, RunStatus
+from backups.models import (
+    BackupRun,
+    BackupTarget,
+    Format,
+    Kind,
+    Rehearsal,
+    Repository,
+    RestoreRun,
+    RestoreStatus,
+    RunStatus,
+)
 from portal.lib.secrets import keep_stored, mask_dsn
 from portal.serializers import CharField, ModelSerializer, PrimaryKeyRelatedField
 
@@ -26,8 +36,8 @@ class BackupTargetSerializer(ModelSerializer):
     class Meta:
         model = BackupTarget
         fields = ["id", "name", "service", "kind", "source", "destination", "excludes", "schedule", "keep_last",
-                  "keep_daily", "keep_weekly", "keep_monthly", "compress", "verify", "enabled", "next_run_at",
-                  "created_at"]
+                  "keep_daily", "keep_weekly", "keep_monthly", "compress", "verify", "repository", "enabled",
+                  "next_run_at", "created_at"]
         read_only_fields = ["next_run_at", "created_at"]
 
     def validate(self, attrs):
@@ -59,12 +69,16 @@ class BackupRunSerializer(ModelSerializer):
         model = BackupRun
         fields = ["id", "target", "target_name", "trigger", "status", "format", "requested_by", "queued_at",
                   "started_at", "finished_at", "heartbeat_at", "bytes_done", "file", "size", "sha256",
-                  "verification", "verified_at", "verification_detail", "error", "pruned_at"]
+                  "verification", "verified_at", "verification_detail", "error", "pruned_at", "offsite_status",
+                  "repository", "snapshot_id", "offsite_bytes_added", "offsite_duration", "offsite_finished_at",
+                  "offsite_error", "snapshot_forgotten_at"]
         read_only_fields = fields
 
 
 class RestoreRequestSerializer(serializers.Serializer):
     confirm = CharField(help_text=_("The target's name, typed out: restoring replaces its data."))
+    from_repository = serializers.BooleanField(default=False, help_text=_(
+        "Read the backup from its snapshot in the off-site repository instead of the local file."))
     target = PrimaryKeyRelatedField(queryset=BackupTarget.objects.all(), required=False,
                                                 help_text=_("Restore into another target of the same kind "
                                                             "(default: the backup's own target)."))
@@ -76,12 +90,64 @@ class RestoreRunSerializer(ModelSerializer):
     class Meta:
         model = RestoreRun
         fields = ["id", "backup", "target", "destination", "safety_run", "requested_by", "requested_at",
-                  "finished_at", "status", "integrity", "error"]
+                  "finished_at", "status", "from_repository", "integrity", "error"]
         read_only_fields = fields
 
 
 class RehearsalSerializer(ModelSerializer):
     class Meta:
         model = Rehearsal
-        fields = ["id", "target", "backup", "started_at", "finished_at", "passed", "detail", "error"]
+        fields = ["id", "target", "backup", "started_at", "finished_at", "passed", "detail", "error", "snapshot_id",
+                  "duration", "rto"]
         read_only_fields = fields
+
+
+class RepositorySerializer(ModelSerializer):
+    """The password is write-only: required to create, left out of an update it keeps the stored one."""
+
+    password = CharField(write_only=True, required=False, max_length=1000, style={"input_type": "password"},
+                         trim_whitespace=False)
+
+    class Meta:
+        model = Repository
+        fields = ["id", "name", "url", "password", "upload_limit_kib", "initialised_at", "status_at",
+                  "snapshot_count", "size", "error", "last_check_at", "last_check_passed", "last_check_detail",
+                  "created_at"]
+        read_only_fields = ["initialised_at", "status_at", "snapshot_count", "size", "error", "last_check_at",
+                            "last_check_passed", "last_check_detail", "created_at"]
+
+    def validate(self, attrs):
+        if self.instance is None and not attrs.get("password"):
+            raise serializers.ValidationError({"password": [_("Give the repository's password.")]},
+                                              code="required")
+        if "password" in attrs and not attrs["password"]:
+            del attrs["password"]
+        candidate = copy.copy(self.instance) if self.instance else Repository()
+        for name, value in attrs.items():
+            setattr(candidate, name, value)
+        try:
+            candidate.clean()
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict, code="config") from None
+        return attrs
+
+    def to_representation(self, instance):
+        return {**super().to_representation(instance), "url": instance.shown_url}
+
+
+class ScorecardSerializer(serializers.Serializer):
+    service = serializers.IntegerField(source="service.pk")
+    service_name = serializers.CharField(source="service.name")
+    status = serializers.ChoiceField(choices=["green", "amber", "red"])
+    reasons = serializers.ListField(child=serializers.CharField())
+    rto = serializers.DurationField(source="service.rto", allow_null=True)
+    tolerable_rto = serializers.DurationField(source="service.tolerable_rto", allow_null=True)
+    rpo = serializers.DurationField(source="service.rpo", allow_null=True)
+    tolerable_rpo = serializers.DurationField(source="service.tolerable_rpo", allow_null=True)
+    local_backup_age = serializers.DurationField(source="local_age", allow_null=True)
+    offsite_backup_age = serializers.DurationField(source="offsite_age", allow_null=True)
+    last_rehearsal_at = serializers.DateTimeField(source="last_rehearsal.started_at", allow_null=True, default=None)
+    last_rehearsal_passed = serializers.BooleanField(source="last_rehearsal.passed", allow_null=True, default=None)
+    restore_duration = serializers.DurationField(source="last_rehearsal.duration", allow_null=True, default=None)
+    last_check_at = serializers.DateTimeField(allow_null=True)
+    last_check_passed = serializers.BooleanField(allow_null=True)

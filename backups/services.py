@@ -23,12 +23,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_q.tasks import async_task
 
-from backups import kinds, retention
+from backups import kinds, restic, retention
 from backups.models import (
     BackupRun,
     BackupTarget,
     Kind,
+    OffsiteStatus,
     Rehearsal,
+    Repository,
     RestoreRun,
     RestoreStatus,
     RunStatus,
@@ -188,6 +190,8 @@ def perform_backup(*, run: BackupRun, progress: Callable[[int], None] | None = N
         verify_backup(run=run)
     if run.verification in (Verification.PASSED, Verification.SKIPPED) and run.trigger != Trigger.PRE_RESTORE:
         apply_retention(target=target)
+        if target.repository_id:
+            copy_offsite(run=run)
     return run
 
 
@@ -244,13 +248,17 @@ def apply_retention(*, target: BackupTarget, dry_run: bool = False, now: datetim
 
 # --- Restoring -----------------------------------------------------------------
 
-def check_restore(*, run: BackupRun, target: BackupTarget, confirm: str) -> None:
+def check_restore(*, run: BackupRun, target: BackupTarget, confirm: str, from_repository: bool = False) -> None:
     """The rules a restore must pass before anything is touched (cheap ones; the checksum comes later)."""
     if confirm != target.name:
         # Whether it matches depends on the stored name: a conflict, as a wrong If-Match would be.
         raise DomainError(_("Type the target's name (%(name)s) to confirm the restore.") % {"name": target.name},
                           field="confirm", code="confirm_mismatch", conflict=True)
-    if not run.is_restorable() or not Path(run.file).is_file():
+    if from_repository:
+        if not run.is_restorable_offsite():
+            raise DomainError(_("Backup #%(id)s has no snapshot in an off-site repository.") % {"id": run.pk},
+                              code="no_snapshot", conflict=True)
+    elif not run.is_restorable() or not Path(run.file).is_file():
         raise DomainError(_("Backup #%(id)s has no file to restore from.") % {"id": run.pk}, code="no_file",
                           conflict=True)
     wanted = kinds.format_of(target)
@@ -267,25 +275,28 @@ def check_restore(*, run: BackupRun, target: BackupTarget, confirm: str) -> None
             backup_path(target.source)
         except ValidationError as exc:
             raise DomainError("; ".join(exc.messages), field="target") from None
-    if Path(run.file).stat().st_size != run.size:
+    if not from_repository and Path(run.file).stat().st_size != run.size:
         raise DomainError(_("Checksum error: backup #%(id)s changed on disk since it was written.") % {"id": run.pk},
                           code="checksum")
 
 
 def request_restore(*, run: BackupRun, by, confirm: str, target: BackupTarget | None = None,
-                    enqueue: bool = True) -> RestoreRun:
+                    enqueue: bool = True, from_repository: bool = False) -> RestoreRun:
     target = target or run.target
-    check_restore(run=run, target=target, confirm=confirm)
+    check_restore(run=run, target=target, confirm=confirm, from_repository=from_repository)
     into = connection.settings_dict["NAME"] if target.kind == Kind.PORTAL_DB else target.source
-    restore = RestoreRun.objects.create(backup=run, target=target, destination=into, requested_by=by)
+    restore = RestoreRun.objects.create(backup=run, target=target, destination=into, requested_by=by,
+                                        from_repository=from_repository)
     if enqueue:
         _enqueue_long("backups.tasks.perform_restore", restore.pk, on_failure=restore.mark_failed)
     return restore
 
 
-def restore_backup(*, run: BackupRun, by, confirm: str, target: BackupTarget | None = None) -> RestoreRun:
+def restore_backup(*, run: BackupRun, by, confirm: str, target: BackupTarget | None = None,
+                   from_repository: bool = False) -> RestoreRun:
     """Restore now in this process (CLI); raises DomainError if a rule forbids it."""
-    restore = request_restore(run=run, by=by, confirm=confirm, target=target, enqueue=False)
+    restore = request_restore(run=run, by=by, confirm=confirm, target=target, enqueue=False,
+                              from_repository=from_repository)
     restore = perform_restore(restore=restore)
     if restore.status == RestoreStatus.FAILED and restore.error.startswith(_("Checksum error")):
         raise DomainError(restore.error, code="checksum")
@@ -301,7 +312,24 @@ def perform_restore(*, restore: RestoreRun) -> RestoreRun:
         return restore
     record_change(restore)
     run, target = restore.backup, restore.target
-    sha, _size = kinds.sha256_of(Path(run.file)) if Path(run.file).is_file() else ("", 0)
+    if not restore.from_repository:
+        return _restore_from(restore, Path(run.file))
+    try:
+        fetched = fetch_snapshot(run=run, into=Path(tempfile.mkdtemp(prefix=".restore-", dir=check_paths(target))))
+    except (restic.ResticError, ValidationError, OSError) as exc:
+        message = str(exc) if not isinstance(exc, ValidationError) else "; ".join(exc.messages)
+        restore.mark_failed(_("Reading snapshot %(snapshot)s failed: %(error)s. Nothing was changed.") % {
+            "snapshot": run.snapshot_id, "error": message})
+        return restore
+    try:
+        return _restore_from(restore, fetched)
+    finally:
+        shutil.rmtree(fetched.parent, ignore_errors=True)
+
+
+def _restore_from(restore: RestoreRun, file: Path) -> RestoreRun:
+    run, target = restore.backup, restore.target
+    sha, _size = kinds.sha256_of(file) if file.is_file() else ("", 0)
     if sha != run.sha256:
         restore.mark_failed(_("Checksum error: backup #%(id)s no longer matches its recorded SHA-256; "
                               "nothing was changed.") % {"id": run.pk})
@@ -323,7 +351,7 @@ def perform_restore(*, restore: RestoreRun) -> RestoreRun:
         restore.safety_run = safety
         restore.save(update_fields=["safety_run"])
     try:
-        passed, detail = kinds.restore_into_target(target, Path(run.file), run.format)
+        passed, detail = kinds.restore_into_target(target, file, run.format)
     except Exception as exc:
         logger.exception("restore of %s from #%s failed", target.name, run.pk)
         if target.kind == Kind.PORTAL_DB:
@@ -351,20 +379,51 @@ def _rerecord(restore: RestoreRun, run: BackupRun, safety: BackupRun | None) -> 
 # --- Rehearsals, freshness, sweeps ---------------------------------------------
 
 def rehearse(*, target: BackupTarget) -> Rehearsal:
-    """Restore the newest verified backup into a scratch folder and look inside; incident on failure."""
-    backup = target.runs.verified().order_by("-id").first()
-    rehearsal = Rehearsal.objects.create(target=target, backup=backup)
+    """Restore the newest verified backup into a scratch folder, look inside and time it against the
+    service's RTO; from the off-site repository when the target has one. Incident on failure."""
+    if target.repository_id:
+        backup = target.runs.verified().filter(offsite_status=OffsiteStatus.SUCCEEDED,
+                                               snapshot_forgotten_at=None).order_by("-id").first()
+    else:
+        backup = target.runs.verified().order_by("-id").first()
+    rto = target.service.rto
+    rehearsal = Rehearsal.objects.create(target=target, backup=backup, rto=rto,
+                                         snapshot_id=backup.snapshot_id if backup and target.repository_id else "")
     if backup is None:
-        rehearsal.finish(passed=False, detail={}, error=_("There is no verified backup to rehearse."))
-    elif not (Path(backup.file).is_file() and kinds.sha256_of(Path(backup.file))[0] == backup.sha256):
+        rehearsal.finish(passed=False, detail={}, error=_("There is no verified backup to rehearse.")
+                         if not target.repository_id else _("There is no verified backup in the off-site "
+                                                            "repository to rehearse."))
+    elif not target.repository_id and not (Path(backup.file).is_file()
+                                           and kinds.sha256_of(Path(backup.file))[0] == backup.sha256):
         rehearsal.finish(passed=False, detail={}, error=_("Backup #%(id)s is missing or no longer matches its "
                                                           "checksum.") % {"id": backup.pk})
     else:
-        scratch = Path(tempfile.mkdtemp(prefix=".rehearsal-", dir=backup.file.rsplit("/", 1)[0]))
+        # Next to the backup file: on the disk the backups live on, inside PORTAL_FILE_ROOTS.
+        folder = Path(backup.file).parent
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=".rehearsal-", dir=folder))
+        started = time.monotonic()
         try:
-            passed, detail = kinds.REHEARSALS[backup.format](target, Path(backup.file), scratch)
-            error = "" if passed else _("The restored copy failed its checks.")
+            file = Path(backup.file)
+            if target.repository_id:
+                file = fetch_snapshot(run=backup, into=scratch)
+                if kinds.sha256_of(file)[0] != backup.sha256:
+                    raise kinds.BackupError(_("The file restored from snapshot %(snapshot)s does not match the "
+                                              "backup's checksum.") % {"snapshot": backup.snapshot_id})
+            passed, detail = kinds.REHEARSALS[backup.format](target, file, scratch)
+            duration = timedelta(seconds=time.monotonic() - started)
+            rehearsal.duration = duration
+            if not passed:
+                error = _("The restored copy failed its checks.")
+            elif rto is not None and duration > rto:
+                passed = False
+                error = _("The restore took %(took)s, longer than the RTO of %(rto)s.") % {
+                    "took": _seconds(duration), "rto": _seconds(rto)}
+            else:
+                error = ""
             rehearsal.finish(passed=passed, detail=detail, error=error)
+        except (restic.ResticError, kinds.BackupError) as exc:
+            rehearsal.finish(passed=False, detail={}, error=str(exc))
         except Exception as exc:
             logger.exception("rehearsal of %s failed", target.name)
             rehearsal.finish(passed=False, detail={}, error=f"{type(exc).__name__}: {exc}")
@@ -374,6 +433,10 @@ def rehearse(*, target: BackupTarget) -> Rehearsal:
         report_problem(target=target, title=_("Restore rehearsal of %(name)s failed") % {"name": target.name},
                        description=rehearsal.error)
     return rehearsal
+
+
+def _seconds(duration: timedelta) -> str:
+    return _("%(seconds).1f s") % {"seconds": duration.total_seconds()}
 
 
 def rehearse_all() -> list[Rehearsal]:
@@ -441,4 +504,179 @@ def sweep_stale(*, now: datetime) -> list[BackupRun]:
             report_problem(target=run.target, title=_("Backup of %(name)s failed") % {"name": run.target.name},
                            description=message)
             failed.append(run)
+    return failed + _sweep_stale_copies(now=now, host=host)
+
+
+def _sweep_stale_copies(*, now: datetime, host: str) -> list[BackupRun]:
+    """Off-site copies whose worker died: restic never wrote a snapshot for them (it saves the
+    snapshot last), so the copy is failed and the next run sends the data again."""
+    failed = []
+    for run in BackupRun.objects.filter(offsite_status=OffsiteStatus.RUNNING).select_related("target"):
+        if run.worker_host == host and run.worker_pid and not psutil.pid_exists(run.worker_pid):
+            message = _("The worker (process %(pid)s on %(host)s) stopped while copying this backup off-site; "
+                        "the local backup is kept.") % {"pid": run.worker_pid, "host": host}
+        elif run.heartbeat_at and run.heartbeat_at < now - STALE_AFTER:
+            message = _("No progress of the off-site copy for %(minutes)d minutes: the worker is gone; the local "
+                        "backup is kept.") % {"minutes": STALE_AFTER.total_seconds() // 60}
+        else:
+            continue
+        if BackupRun.objects.filter(pk=run.pk, offsite_status=OffsiteStatus.RUNNING).update(
+                offsite_status=OffsiteStatus.FAILED, offsite_error=message, offsite_finished_at=now):
+            run.refresh_from_db()
+            report_problem(target=run.target, title=_("Off-site copy of %(name)s failed") % {
+                "name": run.target.name}, description=message)
+            failed.append(run)
     return failed
+
+
+# --- Off-site copies (restic) ---------------------------------------------------
+
+RESTIC_HOST = "portal"
+
+
+def _tags(run: BackupRun) -> list[str]:
+    # target-id: is what retention selects by, so renaming a target keeps its snapshots in its policy.
+    return [f"target:{run.target.name}", f"target-id:{run.target_id}", f"run:{run.pk}"]
+
+
+def copy_offsite(*, run: BackupRun) -> BackupRun:
+    """Send a verified backup file to the target's restic repository as one snapshot, then apply
+    the target's policy there with `forget --prune`. A failure is recorded on the run and alerted;
+    the local copy is never touched."""
+    repository = run.target.repository
+    if repository is None:
+        return run
+    started = timezone.now()
+    claimed = BackupRun.objects.filter(pk=run.pk).exclude(offsite_status=OffsiteStatus.RUNNING).update(
+        offsite_status=OffsiteStatus.RUNNING, repository=repository, offsite_error="", heartbeat_at=started,
+        worker_pid=os.getpid(), worker_host=socket.gethostname())
+    run.refresh_from_db()
+    if not claimed:
+        return run
+    repo = repository.as_restic()
+    try:
+        copied = restic.unlocking(repo, lambda: restic.backup(repo, Path(run.file), tags=_tags(run), host=RESTIC_HOST,
+                                                              progress=_heartbeat(run)))
+    except restic.ResticError as exc:
+        BackupRun.objects.filter(pk=run.pk).update(offsite_status=OffsiteStatus.FAILED, offsite_error=str(exc),
+                                                   offsite_finished_at=timezone.now())
+        run.refresh_from_db()
+        report_problem(target=run.target, title=_("Off-site copy of %(name)s to %(repository)s failed") % {
+            "name": run.target.name, "repository": repository.name},
+            description=_("%(error)s The local backup #%(id)s is kept.") % {"error": exc, "id": run.pk})
+        return run
+    BackupRun.objects.filter(pk=run.pk).update(
+        offsite_status=OffsiteStatus.SUCCEEDED, snapshot_id=copied.snapshot_id, offsite_bytes_added=copied.bytes_added,
+        offsite_duration=timezone.now() - started, offsite_finished_at=timezone.now())
+    run.refresh_from_db()
+    forget_offsite(target=run.target)
+    return run
+
+
+def _heartbeat(run: BackupRun) -> Callable[[int], None]:
+    """restic reports many times a second; the run's heartbeat (what the sweep reads) moves every few."""
+    last = [time.monotonic()]
+
+    def beat(_done: int) -> None:
+        if time.monotonic() - last[0] >= PROGRESS_EVERY:
+            last[0] = time.monotonic()
+            BackupRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
+
+    return beat
+
+
+def forget_offsite(*, target: BackupTarget) -> list[BackupRun]:
+    """restic's retention with the target's own policy; marks the runs whose snapshot is gone."""
+    repository = target.repository
+    keep = {"last": target.keep_last, "daily": target.keep_daily, "weekly": target.keep_weekly,
+            "monthly": target.keep_monthly}
+    try:
+        repo = repository.as_restic()
+        forgotten = restic.unlocking(repo, lambda: restic.forget(repo, tag=f"target-id:{target.pk}", keep=keep))
+    except restic.ResticError as exc:
+        report_problem(target=target, title=_("Retention in %(repository)s failed for %(name)s") % {
+            "repository": repository.name, "name": target.name}, description=str(exc))
+        return []
+    short = {snapshot_id[:8] for snapshot_id in forgotten}
+    runs = [run for run in target.runs.filter(snapshot_forgotten_at=None).exclude(snapshot_id="")
+            if run.snapshot_id[:8] in short]
+    now = timezone.now()
+    BackupRun.objects.filter(pk__in=[run.pk for run in runs]).update(snapshot_forgotten_at=now)
+    return runs
+
+
+def fetch_snapshot(*, run: BackupRun, into: Path) -> Path:
+    """The backup file of `run`, read back from its snapshot into the folder `into`."""
+    file = into / Path(run.file).name
+    restic.dump(run.repository.as_restic(), run.snapshot_id, run.file, file)
+    return file
+
+
+def init_repository(*, repository: Repository) -> Repository:
+    try:
+        repository.clean()  # the roots may have changed since it was saved
+    except ValidationError as exc:
+        raise DomainError("; ".join(exc.messages), field="url") from None
+    try:
+        restic.init(repository.as_restic())
+    except restic.ResticError as exc:
+        Repository.objects.filter(pk=repository.pk).update(error=str(exc))
+        repository.refresh_from_db()
+        raise DomainError(str(exc), code="restic", conflict=True) from None
+    Repository.objects.filter(pk=repository.pk).update(initialised_at=timezone.now(), error="")
+    return refresh_repository(repository=repository)
+
+
+def refresh_repository(*, repository: Repository) -> Repository:
+    """Read snapshot count and size; an unreachable repository or wrong password lands in `error`."""
+    repo = repository.as_restic()
+    try:
+        count = len(restic.snapshots(repo))
+        size = int(restic.stats(repo).get("total_size") or 0)
+    except restic.ResticError as exc:
+        Repository.objects.filter(pk=repository.pk).update(error=str(exc), status_at=timezone.now())
+    else:
+        Repository.objects.filter(pk=repository.pk).update(error="", snapshot_count=count, size=size,
+                                                           status_at=timezone.now())
+    repository.refresh_from_db()
+    return repository
+
+
+def check_repository(*, repository: Repository, subset: str = "5%") -> Repository:
+    """`restic check --read-data-subset`: the structure, and a sample of the data read back."""
+    try:
+        repo = repository.as_restic()
+        output = restic.unlocking(repo, lambda: restic.check(repo, subset=subset))
+        passed, detail = True, output.splitlines()[-1] if output else _("no errors were found")
+    except restic.ResticError as exc:
+        passed, detail = False, str(exc)
+    Repository.objects.filter(pk=repository.pk).update(last_check_at=timezone.now(), last_check_passed=passed,
+                                                       last_check_detail=detail)
+    repository.refresh_from_db()
+    if not passed:
+        target = repository.targets.select_related("service").order_by("name").first()
+        if target is not None:
+            open_incident(service=target.service, severity="sev2", source="backup",
+                          dedup_key=f"restic:{repository.pk}",
+                          title=_("restic check of %(repository)s failed") % {"repository": repository.name},
+                          description=detail)
+    return repository
+
+
+def queue_copy(*, run: BackupRun) -> None:
+    """Send a verified backup off-site again (after a failed copy)."""
+    if run.target.repository_id is None:
+        raise DomainError(_("%(name)s names no off-site repository.") % {"name": run.target.name},
+                          code="no_repository", conflict=True)
+    if not run.is_restorable() or run.verification not in (Verification.PASSED, Verification.SKIPPED):
+        raise DomainError(_("Backup #%(id)s is not a verified backup with a file.") % {"id": run.pk},
+                          code="no_file", conflict=True)
+    _enqueue_long("backups.tasks.copy_offsite", run.pk)
+
+
+def queue_check(*, repository: Repository) -> None:
+    _enqueue_long("backups.tasks.check_repositories", repository.pk)
+
+
+def check_repositories() -> list[Repository]:
+    return [check_repository(repository=r) for r in Repository.objects.filter(initialised_at__isnull=False)]

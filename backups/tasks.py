@@ -3,7 +3,7 @@
 from django.utils import timezone
 
 from backups import services
-from backups.models import BackupRun, BackupTarget, RestoreRun
+from backups.models import BackupRun, BackupTarget, Repository, RestoreRun
 
 
 def dispatch() -> int:
@@ -37,3 +37,15 @@ def sweep_stale() -> int:
 
 def check_freshness() -> int:
     return len(services.check_freshness(now=timezone.now()))
+
+
+def copy_offsite(run_id: int) -> str:
+    run = BackupRun.objects.select_related("target__repository").get(pk=run_id)
+    return services.copy_offsite(run=run).offsite_status
+
+
+def check_repositories(repository_id: int | None = None) -> int:
+    """Monthly (every initialised repository), or one on request; returns how many passed."""
+    if repository_id is None:
+        return sum(bool(r.last_check_passed) for r in services.check_repositories())
+    return int(bool(services.check_repository(repository=Repository.objects.get(pk=repository_id)).last_check_passed))

@@ -12,8 +12,9 @@ from django.views.decorators.http import require_POST, require_safe
 
 from backups import services
 from backups.dashboard import targets_with_freshness
-from backups.forms import RestoreForm
-from backups.models import ACTIVE_STATUSES, BackupRun, BackupTarget, Kind, Trigger
+from backups.forms import RepositoryForm, RestoreForm
+from backups.models import ACTIVE_STATUSES, BackupRun, BackupTarget, Kind, Repository, Trigger
+from backups.scorecard import scorecards
 from portal.errors import DomainError
 
 PAGE_SIZE = 50
@@ -21,7 +22,8 @@ RECENT_RUNS = 30
 
 
 def get_run(pk) -> BackupRun:
-    return get_object_or_404(BackupRun.objects.select_related("target__service", "requested_by"), pk=pk)
+    return get_object_or_404(BackupRun.objects.select_related("target__service", "requested_by", "repository"),
+                             pk=pk)
 
 
 @require_safe
@@ -65,7 +67,8 @@ def run_detail(request, pk):
     run = get_run(pk)
     return render(request, "backups/run.html", {
         "run": run, "polling": run.is_active(),
-        "can_restore": request.user.has_perm("backups.restore_backuprun") and run.is_restorable()})
+        "can_restore": request.user.has_perm("backups.restore_backuprun") and (
+            run.is_restorable() or run.is_restorable_offsite())})
 
 
 @require_POST
@@ -100,7 +103,8 @@ def restore(request, pk):
     form = RestoreForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            restore_run = services.request_restore(run=run, by=request.user, confirm=form.cleaned_data["confirm"])
+            restore_run = services.request_restore(run=run, by=request.user, confirm=form.cleaned_data["confirm"],
+                                                   from_repository=form.cleaned_data["from_repository"])
         except DomainError as exc:
             form.add_error("confirm" if exc.field == "confirm" else None, exc.message)
         else:
@@ -108,5 +112,70 @@ def restore(request, pk):
                                         "first.") % {"id": restore_run.pk})
             return redirect(run.target)
     context = {"run": run, "form": form, "portal_db": run.target.kind == Kind.PORTAL_DB,
+               "offsite": run.is_restorable_offsite(),
                "portal_engine": connection.vendor}
     return render(request, "backups/restore.html", context, status=400 if form.errors else 200)
+
+
+@require_safe
+@permission_required("backups.view_repository", raise_exception=True)
+def repository_list(request):
+    return render(request, "backups/repositories.html", {
+        "repositories": Repository.objects.order_by("name"),
+        "can_edit": request.user.has_perm("backups.add_repository")})
+
+
+@permission_required("backups.add_repository", raise_exception=True)
+def repository_new(request):
+    return _repository_form(request, Repository())
+
+
+@permission_required("backups.change_repository", raise_exception=True)
+def repository_edit(request, pk):
+    return _repository_form(request, get_object_or_404(Repository, pk=pk))
+
+
+def _repository_form(request, repository: Repository):
+    form = RepositoryForm(request.POST or None, instance=repository)
+    if request.method == "POST" and form.is_valid():
+        repository = form.save()
+        messages.success(request, _("Saved. Initialise the repository if it does not exist yet."))
+        return redirect(repository)
+    return render(request, "backups/repository_form.html", {"form": form, "repository": repository},
+                  status=400 if form.errors else 200)
+
+
+@require_safe
+@permission_required("backups.view_repository", raise_exception=True)
+def repository_detail(request, pk):
+    repository = get_object_or_404(Repository, pk=pk)
+    runs = (BackupRun.objects.filter(repository=repository).select_related("target").order_by("-id")[:RECENT_RUNS])
+    return render(request, "backups/repository.html", {
+        "repository": repository, "runs": runs, "targets": repository.targets.order_by("name"),
+        "can_edit": request.user.has_perm("backups.change_repository")})
+
+
+@require_POST
+@permission_required("backups.change_repository", raise_exception=True)
+def repository_action(request, pk, verb):
+    repository = get_object_or_404(Repository, pk=pk)
+    try:
+        if verb == "init":
+            services.init_repository(repository=repository)
+            messages.success(request, _("The repository was initialised."))
+        elif verb == "refresh":
+            repository = services.refresh_repository(repository=repository)
+            if repository.error:
+                messages.error(request, repository.error)
+        else:
+            services.queue_check(repository=repository)
+            messages.success(request, _("restic check queued; its result shows here when it is done."))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect(repository)
+
+
+@require_safe
+@permission_required("backups.view_backuptarget", raise_exception=True)
+def scorecard(request):
+    return render(request, "backups/scorecard.html", {"cards": scorecards(now=timezone.now())})

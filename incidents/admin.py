@@ -126,8 +126,8 @@ class ServiceAdmin(ReadOnlyHistoryAdmin):
     autocomplete_fields = ["owner"]
     date_hierarchy = "created_at"
     actions = [export_csv]
-    csv_fields = ["id", "name", "description", "owner__name", "rto", "rpo", "runbook_url", "dashboard_url",
-                  "created_at"]
+    csv_fields = ["id", "name", "description", "owner__name", "rto", "rpo", "tolerable_rto", "tolerable_rpo",
+                  "runbook_url", "dashboard_url", "created_at"]
 
 
 @admin.register(Tier)

@@ -30,6 +30,9 @@ class Service(models.Model):
                               on_delete=models.SET_NULL, related_name="owned_services")
     rto = models.DurationField(_("recovery time objective (RTO)"), null=True, blank=True)
     rpo = models.DurationField(_("recovery point objective (RPO)"), null=True, blank=True)
+    # The runbooks name a target and, past it, what is still acceptable: between the two is amber.
+    tolerable_rto = models.DurationField(_("tolerable RTO"), null=True, blank=True)
+    tolerable_rpo = models.DurationField(_("tolerable RPO"), null=True, blank=True)
     runbook_url = models.URLField(_("runbook URL"), blank=True)
     dashboard_url = models.URLField(_("dashboard URL"), blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)

@@ -53,10 +53,15 @@ class ServiceSerializer(ModelSerializer):
                                     help_text=_("Seconds or HH:MM:SS."))
     rpo = DurationField(required=False, allow_null=True, min_value=NON_NEGATIVE,
                                     help_text=_("Seconds or HH:MM:SS."))
+    tolerable_rto = DurationField(required=False, allow_null=True, min_value=NON_NEGATIVE,
+                                  help_text=_("Seconds or HH:MM:SS."))
+    tolerable_rpo = DurationField(required=False, allow_null=True, min_value=NON_NEGATIVE,
+                                  help_text=_("Seconds or HH:MM:SS."))
 
     class Meta:
         model = Service
-        fields = ["id", "name", "description", "owner", "rto", "rpo", "runbook_url", "dashboard_url", "created_at"]
+        fields = ["id", "name", "description", "owner", "rto", "rpo", "tolerable_rto", "tolerable_rpo",
+                  "runbook_url", "dashboard_url", "created_at"]
         read_only_fields = ["created_at"]
 
 

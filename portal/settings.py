@@ -328,6 +328,11 @@ else:
     Q_CLUSTER["orm"] = "default"
 LONG_QUEUE = "long"
 
+# Off-site backups (backups.restic): the restic binary, and an ssh_config file for SFTP repositories
+# (identity, port, known_hosts); unset, ssh reads the worker user's ~/.ssh/config.
+RESTIC_BINARY = env.env_str("PORTAL_RESTIC_BINARY", "restic")
+RESTIC_SSH_CONFIG = (env.env_paths("PORTAL_RESTIC_SSH_CONFIG", []) or [None])[0]
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,5 +1,13 @@
+import getpass
+import shutil
+import socket
 import sqlite3
+import subprocess
+import textwrap
+import time
 import uuid
+from pathlib import Path
+from types import SimpleNamespace
 
 import psycopg
 import pytest
@@ -52,3 +60,79 @@ def pg_database():
     yield dsn
     with psycopg.connect(admin, autocommit=True) as con:
         con.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+PASSWORD = "correct horse battery staple 19"
+
+
+@pytest.fixture
+def local_repository(db, roots, tmp_path):
+    """A restic repository in a temp folder, initialised by the portal."""
+    from backups import services
+    from backups.models import Repository
+
+    repository = Repository.objects.create(name=f"nas-{uuid.uuid4().hex[:6]}", url=str(tmp_path / "restic"),
+                                           password=PASSWORD)
+    return services.init_repository(repository=repository)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def sftp_server(tmp_path_factory):
+    """Our own sshd on 127.0.0.1 (throwaway host and user keys, its own config; the system's sshd
+    and ~/.ssh are never touched) and an ssh_config for the portal's restic to reach it."""
+    sshd = shutil.which("sshd") or "/usr/sbin/sshd"
+    home = tmp_path_factory.mktemp("sftp")
+    for key in ("host_key", "user_key"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(home / key)], check=True)
+    (home / "authorized_keys").write_text((home / "user_key.pub").read_text())
+    port = _free_port()
+    (home / "sshd_config").write_text(textwrap.dedent(f"""\
+        ListenAddress 127.0.0.1
+        Port {port}
+        HostKey {home / "host_key"}
+        AuthorizedKeysFile {home / "authorized_keys"}
+        PidFile none
+        UsePAM no
+        StrictModes no
+        PasswordAuthentication no
+        KbdInteractiveAuthentication no
+        PermitRootLogin prohibit-password
+        Subsystem sftp internal-sftp
+        """))
+    # sshd's privilege separation folder; Debian's service unit makes it the same way.
+    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+    server = subprocess.Popen([sshd, "-D", "-e", "-f", str(home / "sshd_config")], stderr=subprocess.PIPE)
+    host_key = (home / "host_key.pub").read_text().split()[:2]
+    (home / "known_hosts").write_text(f"[127.0.0.1]:{port} {' '.join(host_key)}\n")
+    (home / "ssh_config").write_text(textwrap.dedent(f"""\
+        Host 127.0.0.1
+          Port {port}
+          IdentityFile {home / "user_key"}
+          IdentitiesOnly yes
+          UserKnownHostsFile {home / "known_hosts"}
+          StrictHostKeyChecking yes
+        """))
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                raise RuntimeError(f"sshd did not start: {server.stderr.read().decode()}") from None
+            time.sleep(0.05)
+    yield SimpleNamespace(port=port, config=home / "ssh_config", folder=home, user=getpass.getuser())
+    server.terminate()
+    try:
+        server.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+    server.stderr.close()

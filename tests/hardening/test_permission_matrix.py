@@ -42,7 +42,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
-from backups.models import BackupRun, BackupTarget, Rehearsal, RestoreRun
+from backups.models import BackupRun, BackupTarget, Rehearsal, Repository, RestoreRun
 from checklists.models import HandoverNote, Playbook
 from incidents.models import ActionItem, MaintenanceWindow, Notification, Postmortem
 from probes.models import ProbeResult
@@ -76,7 +76,10 @@ API = {
     "runbookimport": {"list": {"POST": MANAGER}},
     "probe": {**CRUD_MANAGER, "run": {"POST": OPERATOR}},
     "backuptarget": {**CRUD_MANAGER, "run": {"POST": OPERATOR}, "rehearse": {"POST": OPERATOR}},
-    "backuprun": {**READ, "verify": {"POST": OPERATOR}, "restore": {"POST": MANAGER}},
+    "backuprun": {**READ, "verify": {"POST": OPERATOR}, "restore": {"POST": MANAGER}, "copy": {"POST": OPERATOR}},
+    "repository": {**CRUD_MANAGER, "init": {"POST": MANAGER}, "refresh": {"POST": MANAGER},
+                   "check": {"POST": MANAGER}},
+    "recoverability": {"list": {"GET": VIEWER}},
     # The day's work: operators.
     "incident": {"list": {"GET": VIEWER, "POST": OPERATOR}, "detail": {"GET": VIEWER},
                  "timeline": {"GET": VIEWER}, "acknowledge": {"POST": OPERATOR},
@@ -188,6 +191,14 @@ PAGES = {
     "status:mark-public": {"POST": OPERATOR},
     "status:post-update": {"POST": OPERATOR},
     "status:notice": {"GET": OPERATOR, "POST": OPERATOR},
+    "backups:repositories": {"GET": VIEWER},
+    "backups:repository": {"GET": VIEWER},
+    "backups:repository-new": {"GET": MANAGER, "POST": MANAGER},
+    "backups:repository-edit": {"GET": MANAGER, "POST": MANAGER},
+    "backups:repository-init": {"POST": MANAGER},
+    "backups:repository-refresh": {"POST": MANAGER},
+    "backups:repository-check": {"POST": MANAGER},
+    "backups:scorecard": {"GET": VIEWER},
 }
 # Bodies for routes whose rule depends on what is posted.
 VARIANTS = {
@@ -232,6 +243,7 @@ ADMIN_RULES = {
     "probes.probe": CONFIGURATION,
     "probes.proberesult": {**RECORD, "delete": MANAGER},
     "backups.backuptarget": CONFIGURATION,
+    "backups.repository": CONFIGURATION,
     "backups.backuprun": {**CONFIGURATION, "add": NEVER, "delete": NEVER},
     "backups.restorerun": {**RECORD, "change": MANAGER},
     "backups.rehearsal": {**RECORD, "change": MANAGER},
@@ -348,6 +360,7 @@ BUILDERS = {
     "restorerun": lambda w: RestoreRun.objects.create(backup=w["backuprun"], target=w["backuptarget"],
                                                       destination=str(w["folder"] / "restored")),
     "rehearsal": lambda w: Rehearsal.objects.create(target=w["backuptarget"]),
+    "repository": lambda w: Repository.objects.create(name="nas", url=str(w["folder"] / "restic"), password="pw"),
     "task": lambda w: Task.objects.create(id=uuid.uuid4().hex, name="t", func="portal.tasks.heartbeat",
                                           started=timezone.now(), stopped=timezone.now(), success=True),
     "schedule": lambda w: Schedule.objects.create(name="matrix", func="portal.tasks.heartbeat"),
@@ -394,7 +407,8 @@ def kwargs_for(name: str, pattern: URLPattern, world: dict) -> dict:
                        "playbook" if name.startswith("checklists:playbook") else
                        "checklisttemplate" if name == "checklists:template" else "checklistrun"),
         "probes": "probe",
-        "backups": "backuptarget" if name in ("backups:target", "backups:run-now") else "backuprun",
+        "backups": ("backuptarget" if name in ("backups:target", "backups:run-now") else
+                    "repository" if name.startswith("backups:repository") else "backuprun"),
         "status": "component" if name == "status:component-override" else "incident",
     }.get(app, basename)
     if app == "status":
