@@ -17,3 +17,10 @@ class StatusConfig(AppConfig):
     nav = [("status:pages", _("Status pages"))]
     # Public title, public updates and notices on the incident page (incidents.views.incident_panels).
     incident_panels = [("status/_incident_panel.html", "status.views.incident_panel")]
+
+    def ready(self):
+        from django.db.models.signals import post_migrate
+
+        from status.defaults import ensure_notice_templates
+
+        post_migrate.connect(ensure_notice_templates, sender=self, dispatch_uid="status.ensure_notice_templates")

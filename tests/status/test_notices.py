@@ -183,3 +183,20 @@ def test_a_teams_channel_gets_the_notice_text_without_page_facts_or_an_acknowled
     assert [action["targets"][0]["uri"] for action in card["potentialAction"]] == [
         "https://status.example.com/status/main/"]
     assert "sections" not in card
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_default_templates_come_back_after_a_flush_and_edits_are_kept():
+    # A data migration's rows are gone after a flush (and from a database made with --run-syncdb);
+    # post_migrate makes the missing ones again and leaves a manager's edits alone.
+    from django.core.management import call_command
+
+    from status.defaults import TEMPLATES, ensure_notice_templates
+    from status.models import NoticeTemplate
+
+    NoticeTemplate.objects.filter(kind="recovered", language="en").update(subject="Edited by a manager")
+    NoticeTemplate.objects.filter(kind="started").delete()
+    assert ensure_notice_templates() == 2
+    assert NoticeTemplate.objects.get(kind="recovered", language="en").subject == "Edited by a manager"
+    call_command("flush", interactive=False, verbosity=0)
+    assert NoticeTemplate.objects.count() == len(TEMPLATES)

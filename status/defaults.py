@@ -1,6 +1,8 @@
-from django.db import migrations
+"""The notice templates a new portal starts with (one per kind and language); managers edit them in
+the admin. Made after every migrate (status.apps), so a flushed or new database has them too; one that
+exists is never overwritten."""
 
-# The starting texts; managers edit them in the admin. Values are listed in status.services.notice_context.
+# Values are listed in status.services.notice_context.
 TEMPLATES = [
     ("started", "en", "[{{ page }}] Service disruption: {{ service }}",
      "We are experiencing a problem with {{ service }}.\n\n"
@@ -43,14 +45,13 @@ TEMPLATES = [
 ]
 
 
-def add_templates(apps, schema_editor):
-    NoticeTemplate = apps.get_model("status", "NoticeTemplate")
+def ensure_notice_templates(**kwargs) -> int:
+    """post_migrate receiver: the default templates that are missing; returns how many were made."""
+    from status.models import NoticeTemplate
+
+    made = 0
     for kind, language, subject, body in TEMPLATES:
-        NoticeTemplate.objects.get_or_create(kind=kind, language=language,
-                                             defaults={"subject": subject, "body": body})
-
-
-class Migration(migrations.Migration):
-    dependencies = [("status", "0001_initial")]
-
-    operations = [migrations.RunPython(add_templates, migrations.RunPython.noop)]
+        _, created = NoticeTemplate.objects.get_or_create(kind=kind, language=language,
+                                                          defaults={"subject": subject, "body": body})
+        made += created
+    return made
