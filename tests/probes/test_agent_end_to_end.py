@@ -1,0 +1,138 @@
+"""The real agent script, as a subprocess, against a live portal: results arrive, a corrupted SQLite
+file and a deleted log turn their checks critical, an outage loses nothing and duplicates nothing."""
+
+import json
+from collections import Counter
+
+import pytest
+
+from incidents.models import Incident
+from probes.models import Host, Probe, ProbeResult
+from tests.probes.agent_helpers import corrupt_sqlite, make_host, make_sqlite, portal_server, run_agent
+from tests.probes.factories import make_probe
+
+__all__ = ["portal_server"]
+
+
+@pytest.fixture
+def host_dir(tmp_path):
+    root = tmp_path / "host"
+    (root / "logs").mkdir(parents=True)
+    (root / "logs" / "app.log").write_text("started\nINFO ready\nERROR upstream timeout\n")
+    (root / "logs" / "old.log").write_bytes(b"x" * 10_000)
+    make_sqlite(root / "production_analysis.db")
+    return root
+
+
+@pytest.fixture
+def agent(portal_server, host_dir, tmp_path):
+    host, token = make_host(interval=60)
+    token_file = tmp_path / "agent.token"
+    token_file.write_text(token + "\n")
+    spool = tmp_path / "spool"
+    common = {"service": host.service, "host": host, "failures_before_alert": 1, "next_run_at": None}
+    probes = {
+        "log": make_probe(kind="host_file", name="app log", config={"path": str(host_dir / "logs" / "app.log")},
+                          **common),
+        "db": make_probe(kind="host_sqlite", name="analysis db",
+                         config={"path": str(host_dir / "production_analysis.db"), "check": "integrity_check"},
+                         **common),
+        "errors": make_probe(kind="host_log_errors", name="log errors", warning=5, critical=50,
+                             config={"path": str(host_dir / "logs" / "app.log"), "pattern": "ERROR",
+                                     "tail_kib": 64}, **common),
+        "disk": make_probe(kind="host_disk", name="free disk", warning=0.002, critical=0.001,
+                           config={"path": str(host_dir), "measure": "free_gb"}, **common),
+        "dir": make_probe(kind="host_directory", name="log folder", warning=5, critical=10,
+                          config={"path": str(host_dir / "logs")}, **common),
+    }
+
+    class Agent:
+        def run(self, *extra):
+            return run_agent(portal_server.url, token_file, spool, *extra)
+
+    runner = Agent()
+    runner.host, runner.probes, runner.spool, runner.server = host, probes, spool, portal_server
+    return runner
+
+
+def statuses(probes):
+    return {key: Probe.objects.get(pk=probe.pk).status for key, probe in probes.items()}
+
+
+def test_results_arrive_then_a_corrupted_database_and_a_deleted_log_turn_critical(agent, host_dir):
+    done = agent.run("--once")
+    assert done.returncode == 0, done.stderr
+    assert statuses(agent.probes) == {"log": "ok", "db": "ok", "errors": "ok", "disk": "ok", "dir": "ok"}
+    host = Host.objects.get(pk=agent.host.pk)
+    assert host.last_seen_at is not None and host.agent_version == "1.0.0"
+    errors = Probe.objects.get(pk=agent.probes["errors"].pk)
+    assert errors.last_value == 1 and "upstream timeout" in errors.last_message
+    assert Probe.objects.get(pk=agent.probes["dir"].pk).last_value == pytest.approx(10_045 / 2**30, abs=1e-3)
+    assert not list(agent.spool.glob("*.batch.json"))
+
+    corrupt_sqlite(host_dir / "production_analysis.db")
+    assert agent.run("--once").returncode == 0
+    assert agent.run("--once").returncode == 0  # still failing: the same incident, not a second
+    db = Probe.objects.get(pk=agent.probes["db"].pk)
+    assert db.status == "critical" and db.alerting
+    assert Incident.objects.filter(dedup_key=f"probe:{db.pk}").count() == 1
+    assert Incident.objects.count() == 1
+
+    (host_dir / "logs" / "app.log").unlink()
+    assert agent.run("--once").returncode == 0
+    log = Probe.objects.get(pk=agent.probes["log"].pk)
+    assert log.status == "critical" and log.last_message == "the file does not exist"
+    assert Probe.objects.get(pk=agent.probes["errors"].pk).status == "critical"
+    assert ProbeResult.objects.filter(probe=db).count() == 4
+
+
+def test_an_outage_loses_no_result_and_the_replay_duplicates_none(agent):
+    assert agent.run("--once").returncode == 0
+    agent.server.stop()
+    for _ in range(3):
+        done = agent.run("--once")
+        assert done.returncode == 2, done.stderr  # results kept for later
+        assert "portal unreachable" in done.stderr
+    waiting = sorted(agent.spool.glob("*.batch.json"))
+    assert len(waiting) == 3
+    spooled = [result["at"] for path in waiting for result in json.loads(path.read_text())["results"]]
+    assert len(spooled) == 3 * len(agent.probes)
+
+    agent.server.start()
+    done = agent.run("--once")
+    assert done.returncode == 0, done.stderr
+    assert not list(agent.spool.glob("*.batch.json"))
+    # 1 before, 3 spooled during the outage, 1 after: every result once.
+    per_probe = Counter(ProbeResult.objects.values_list("probe_id", flat=True))
+    assert per_probe == {probe.pk: 5 for probe in agent.probes.values()}
+    stored = {at.isoformat() for at in ProbeResult.objects.values_list("at", flat=True)}
+    assert {at.replace("+00:00", "") for at in spooled} <= {at.replace("+00:00", "") for at in stored}
+
+
+def test_the_agent_keeps_running_the_cached_checks_while_the_portal_is_away(agent, host_dir):
+    assert agent.run("--once").returncode == 0
+    agent.server.stop()
+    (host_dir / "logs" / "app.log").unlink()
+    assert agent.run("--once").returncode == 2
+    [batch] = agent.spool.glob("*.batch.json")
+    by_probe = {result["probe"]: result for result in json.loads(batch.read_text())["results"]}
+    assert by_probe[agent.probes["log"].pk]["status"] == "critical"
+    agent.server.start()
+    assert agent.run("--once").returncode == 0
+    assert Probe.objects.get(pk=agent.probes["log"].pk).status == "critical"
+
+
+def test_dry_run_prints_the_checks_and_pushes_nothing(agent):
+    done = agent.run("--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert "would run" in done.stdout and "host_sqlite" in done.stdout
+    assert not ProbeResult.objects.exists()
+    assert not list(agent.spool.glob("*.batch.json"))
+
+
+def test_a_rotated_token_stops_the_agent(agent):
+    Host.objects.filter(pk=agent.host.pk).update(token_hash="0" * 64)
+    done = agent.run("--once")
+    assert done.returncode == 3
+    assert "refused the token" in done.stderr
+    assert not ProbeResult.objects.exists()
