@@ -28,6 +28,16 @@ def _measure_field():
         (DISK_MEASURES[0], _("percentage used")), (DISK_MEASURES[1], _("free GB (lower is worse)"))])
 
 
+def _direction_field():
+    return forms.ChoiceField(label=_("Worse when the value is"), choices=[("above", _("above the thresholds")),
+                                                                          ("below", _("below the thresholds"))])
+
+
+def _empty_field():
+    return forms.ChoiceField(label=_("When there is no value"), choices=[
+        ("error", _("error")), ("critical", _("critical")), ("ok", _("ok"))])
+
+
 def _lines():
     return forms.Textarea(attrs={"rows": 3})
 
@@ -55,7 +65,40 @@ def config_fields(kind: str) -> dict[str, forms.Field]:
         Kind.CPU: {},
         Kind.MEMORY: {},
         Kind.FILE: {"path": _path_field(),
-                    "min_size_bytes": forms.IntegerField(label=_("Minimum size (bytes)"), required=False)},
+                    "min_size_bytes": forms.IntegerField(label=_("Minimum size (bytes)"), required=False),
+                    "max_size_bytes": forms.IntegerField(label=_("Maximum size (bytes)"), required=False,
+                                                         help_text=_("Empty or 0: no maximum."))},
+        Kind.DIRECTORY: {"path": _path_field()},
+        Kind.SQL: {
+            "url": forms.CharField(label=_("Connection URL"), max_length=2000,
+                                   help_text=_("postgresql://user:password@host:5432/db, mysql://… (MariaDB too) "
+                                               "or sqlite:////absolute/path.db; the password is stored encrypted "
+                                               "and shown masked.")),
+            "query": forms.CharField(label=_("Query"), max_length=5000, widget=_lines(),
+                                     help_text=_("One SELECT returning one value, e.g. SELECT count(*) FROM "
+                                                 "workflow_instances WHERE status = 'FAILED'.")),
+            "direction": _direction_field(),
+            "empty": _empty_field(),
+        },
+        Kind.REDIS: {
+            "url": forms.CharField(label=_("Redis URL"), max_length=2000,
+                                   help_text=_("redis://:password@host:6379/0; the password is stored encrypted.")),
+            "section": forms.CharField(label=_("INFO section"), required=False, max_length=50,
+                                       help_text=_("e.g. memory; empty: the default sections.")),
+            "field": forms.CharField(label=_("Field"), max_length=100, help_text=_("e.g. used_memory.")),
+            "direction": _direction_field(),
+        },
+        Kind.PROMQL: {
+            "url": forms.CharField(label=_("Prometheus URL"), max_length=2000,
+                                   help_text=_("The server's base URL, e.g. http://prometheus:9090.")),
+            "query": forms.CharField(label=_("PromQL query"), max_length=2000, widget=_lines()),
+            "reduce": forms.ChoiceField(label=_("Several series"), choices=[
+                ("single", _("must be one series")), ("max", _("take the largest")), ("min", _("take the smallest")),
+                ("sum", _("add them up")), ("avg", _("take the mean"))]),
+            "empty": _empty_field(),
+            "direction": _direction_field(),
+            "verify_tls": verify,
+        },
         Kind.SQLITE: {"path": _path_field(),
                       "check": forms.ChoiceField(label=_("Check"), choices=[(c, c) for c in SQLITE_CHECKS])},
         Kind.LOG_ERRORS: {

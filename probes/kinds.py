@@ -79,6 +79,10 @@ DEFAULT_THRESHOLDS = {
     Kind.TLS_EXPIRY: (30.0, 7.0, "d"),
     Kind.PROMETHEUS: (None, None, ""),
     Kind.BACKUP_FRESHNESS: (80.0, 100.0, "% of RPO"),
+    Kind.DIRECTORY: (None, None, "GB"),
+    Kind.SQL: (None, None, ""),
+    Kind.REDIS: (None, None, ""),
+    Kind.PROMQL: (None, None, ""),
     Kind.HOST_DISK: (80.0, 90.0, "%"),
     Kind.HOST_FILE: (None, None, "min"),
     Kind.HOST_DIRECTORY: (None, None, "GB"),
@@ -93,10 +97,12 @@ DISK_KINDS = (Kind.DISK, Kind.HOST_DISK)
 DISK_MEASURES = ("used_percent", "free_gb")
 # Kinds where a smaller value is worse (days left on a certificate).
 LOWER_IS_WORSE = {Kind.TLS_EXPIRY}
+# Kinds whose config says which way is worse (`direction: below`).
+DIRECTED_KINDS = {Kind.PROMETHEUS, Kind.SQL, Kind.REDIS, Kind.PROMQL}
 
 
 def lower_is_worse(kind: str, config: dict) -> bool:
-    return (kind in LOWER_IS_WORSE or (kind == Kind.PROMETHEUS and config.get("direction") == "below")
+    return (kind in LOWER_IS_WORSE or (kind in DIRECTED_KINDS and config.get("direction") == "below")
             or (kind in DISK_KINDS and config.get("measure") == "free_gb"))
 
 
@@ -507,7 +513,10 @@ def check_memory(config: dict, limits: Limits, *, measure: Callable[[], float] =
 def validate_file(config: dict) -> dict:
     errors = {}
     cleaned = {"path": _path(config, "path", errors, allowed=readable_path),
-               "min_size_bytes": _int(config, "min_size_bytes", errors, default=0, minimum=0, maximum=2**62)}
+               "min_size_bytes": _int(config, "min_size_bytes", errors, default=0, minimum=0, maximum=2**62),
+               "max_size_bytes": _int(config, "max_size_bytes", errors, default=0, minimum=0, maximum=2**62)}
+    if cleaned["max_size_bytes"] and cleaned["max_size_bytes"] < cleaned["min_size_bytes"]:
+        errors["max_size_bytes"] = _("The maximum must not be below the minimum (0: no maximum).")
     _raise(errors)
     return cleaned
 
@@ -527,6 +536,9 @@ def check_file(config: dict, limits: Limits, *, now: float | None = None) -> Res
     if stat.st_size < config.get("min_size_bytes", 0):
         return Result(Status.CRITICAL, age, None, _("%(size)s bytes, expected at least %(min)s") % {
             "size": stat.st_size, "min": config["min_size_bytes"]})
+    if config.get("max_size_bytes") and stat.st_size > config["max_size_bytes"]:
+        return Result(Status.CRITICAL, age, None, _("%(size)s bytes, expected at most %(max)s") % {
+            "size": stat.st_size, "max": config["max_size_bytes"]})
     return Result(grade(age, limits), age, None, _("%(size)s bytes, %(age)s min old") % {
         "size": stat.st_size, "age": age})
 
@@ -826,6 +838,17 @@ def check_on_host(config: dict, limits: Limits) -> Result:
     return Result(Status.ERROR, message=_("checked by the host's agent, not by the portal"))
 
 
+def _data_kind(name: str) -> Callable:
+    """A kind of probes.data_kinds, which builds on this module's helpers: looked up when called."""
+    def call(*args, **kwargs):
+        from probes import data_kinds
+
+        return getattr(data_kinds, name)(*args, **kwargs)
+
+    call.__name__ = name
+    return call
+
+
 def timesince_text(delta) -> str:
     minutes = int(delta.total_seconds() // 60)
     hours, minutes = divmod(minutes, 60)
@@ -847,6 +870,10 @@ CHECKS = {
     Kind.HEARTBEAT: check_heartbeat,
     Kind.BACKUP_FRESHNESS: check_backup_freshness,
     **dict.fromkeys(HOST_KINDS, check_on_host),
+    Kind.DIRECTORY: _data_kind("check_directory"),
+    Kind.SQL: _data_kind("check_sql"),
+    Kind.REDIS: _data_kind("check_redis"),
+    Kind.PROMQL: _data_kind("check_promql"),
 }
 
 VALIDATORS = {
@@ -870,6 +897,10 @@ VALIDATORS = {
     Kind.HOST_LOG_ERRORS: validate_host_log_errors,
     Kind.HOST_PROCESS: validate_process,
     Kind.HOST_COMMAND: validate_host_command,
+    Kind.DIRECTORY: _data_kind("validate_directory"),
+    Kind.SQL: _data_kind("validate_sql"),
+    Kind.REDIS: _data_kind("validate_redis"),
+    Kind.PROMQL: _data_kind("validate_promql"),
 }
 
 

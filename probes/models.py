@@ -34,6 +34,10 @@ class Kind(models.TextChoices):
     PROMETHEUS = "prometheus", _("Prometheus metric")
     HEARTBEAT = "heartbeat", _("heartbeat (push)")
     BACKUP_FRESHNESS = "backup_freshness", _("backup freshness (age against the RPO)")
+    DIRECTORY = "directory", _("directory size")
+    SQL = "sql", _("SQL query (one value)")
+    REDIS = "redis", _("Redis INFO field")
+    PROMQL = "promql", _("PromQL instant query")
     # Checked by the push agent on a host (probes/agent/portal_agent.py), its results pushed.
     HOST_DISK = "host_disk", _("host: disk free and used")
     HOST_FILE = "host_file", _("host: file exists, size, age")
