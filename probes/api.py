@@ -10,7 +10,7 @@ from django.views.decorators.cache import never_cache
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status, viewsets
-from rest_framework.authentication import BaseAuthentication
+from rest_framework.authentication import BaseAuthentication, TokenAuthentication
 from rest_framework.decorators import (
     action,
     api_view,
@@ -177,7 +177,10 @@ UNAUTHORIZED = OpenApiResponse(ErrorSerializer, description=_("No enabled host h
 
 
 def _agent_host(request):
-    """The host of the bearer token; the same 401 for an unknown, rotated or disabled host."""
+    """The host of the bearer token; the same 401 for an unknown, rotated or disabled host.
+    A person's API token is refused outright: people read results, only agents push them."""
+    if request.user.is_authenticated:
+        raise exceptions.PermissionDenied(_("Only a host's agent may call this, with its own token."))
     scheme, _sep, token = request.headers.get("Authorization", "").partition(" ")
     host = services.host_for_token(token.strip()) if scheme.lower() == "bearer" else None
     if host is None:
@@ -207,7 +210,7 @@ def _version(request, data=None) -> str:
 @login_not_required
 @never_cache
 @api_view(["GET"])
-@authentication_classes([BearerAuthentication])
+@authentication_classes([BearerAuthentication, TokenAuthentication])
 @permission_classes([Public])  # the bearer token is the credential
 @throttle_classes([AgentThrottle])
 def agent_checks(request):
@@ -226,7 +229,7 @@ def agent_checks(request):
 @login_not_required
 @never_cache
 @api_view(["POST"])
-@authentication_classes([BearerAuthentication])
+@authentication_classes([BearerAuthentication, TokenAuthentication])
 @permission_classes([Public])
 @throttle_classes([AgentThrottle])
 def agent_results(request):

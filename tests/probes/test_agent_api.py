@@ -75,8 +75,18 @@ def test_a_bad_token_is_a_401_that_names_no_host(host, header):
     for response in (api.get("/api/v1/agent/checks"),
                      api.post("/api/v1/agent/results", {"batch": str(uuid.uuid4()), "results": []}, format="json")):
         assert response.status_code == 401
-        assert response.json()["detail"] == "Invalid agent token."
         assert response["WWW-Authenticate"].startswith("Bearer")
+        assert "datahub" not in response.content.decode()
+    assert not ProbeResult.objects.exists()
+
+
+def test_a_persons_api_token_may_not_push(host, api_as):
+    probe = host_probe(host)
+    api = api_as("admin")
+    assert api.get("/api/v1/agent/checks").status_code == 403
+    response = api.post("/api/v1/agent/results", {"batch": str(uuid.uuid4()), "results": [item(probe)]},
+                        format="json")
+    assert response.status_code == 403
     assert not ProbeResult.objects.exists()
 
 
