@@ -65,7 +65,7 @@ def make_hosts(count: int) -> list[tuple[str, list[int]]]:
     Host.objects.bulk_create(hosts)
     hosts = list(Host.objects.filter(service=service).order_by("name"))
     Probe.objects.bulk_create([
-        Probe(service=service, host=host, name=f"log {n}", kind="host_log_errors", next_run_at=None,
+        Probe(service=service, host=host, name=f"{host.name} log {n}", kind="host_log_errors", next_run_at=None,
               config={"path": f"/var/log/app{n}.log", "pattern": "ERROR", "tail_kib": 64})
         for host in hosts for n in range(CHECKS_PER_HOST)], batch_size=500)
     by_host = {}

@@ -26,7 +26,7 @@ RESULTS_PAGE_SIZE = 50
 
 
 def get_probe(pk) -> Probe:
-    return get_object_or_404(Probe.objects.select_related("service", "incident"), pk=pk)
+    return get_object_or_404(Probe.objects.select_related("service", "incident", "host"), pk=pk)
 
 
 def sparkline_points(values: list[float | None], *, width: int, height: int) -> str:

@@ -332,6 +332,8 @@ def load_checks(portal, spool):
             return None
         log(f"portal unreachable ({exc}); running the {len(cached.get('checks', []))} cached checks")
         return cached
+    if DEFAULT_HOST and config.get("host") != DEFAULT_HOST:
+        log(f"this agent was downloaded for {DEFAULT_HOST!r} but its token is {config.get('host')!r}'s")
     spool.write(CHECKS_CACHE, config)
     return config
 

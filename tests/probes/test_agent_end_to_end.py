@@ -122,6 +122,22 @@ def test_the_agent_keeps_running_the_cached_checks_while_the_portal_is_away(agen
     assert Probe.objects.get(pk=agent.probes["log"].pk).status == "critical"
 
 
+def test_the_spool_is_bounded_the_oldest_batches_go_first(agent):
+    assert agent.run("--once").returncode == 0
+    agent.server.stop()
+    kept = []
+    for _ in range(4):
+        done = agent.run("--once", "--spool-max", "2")
+        kept.append(sorted(path.name for path in agent.spool.glob("*.batch.json")))
+    assert [len(names) for names in kept] == [1, 2, 2, 2]
+    assert "spool full (2 batches): dropping the oldest" in done.stderr
+    assert kept[-1][0] == kept[-2][1]  # the newer of the two before stays, the older went
+    agent.server.start()
+    assert agent.run("--once").returncode == 0
+    per_probe = Counter(ProbeResult.objects.values_list("probe_id", flat=True))
+    assert set(per_probe.values()) == {1 + 2 + 1}
+
+
 def test_dry_run_prints_the_checks_and_pushes_nothing(agent):
     done = agent.run("--dry-run")
     assert done.returncode == 0, done.stderr
