@@ -4,11 +4,13 @@
 on a small fake Prometheus API; plus `directory` sizes and a file's maximum size."""
 
 import json
+import re
 import shutil
 import sqlite3
 import subprocess
 import threading
 import time
+from html import unescape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -397,3 +399,28 @@ def test_a_file_over_its_maximum_size_is_critical(file_root):
     result = run_check(Kind.FILE, config, limits(Kind.FILE))
     assert result.status == "critical" and "at most 1000" in result.message
     assert run_check(Kind.FILE, {**config, "max_size_bytes": 0}, limits(Kind.FILE)).status == "ok"
+
+
+# The form ------------------------------------------------------------------------------
+
+def test_the_sql_form_stores_the_password_and_never_shows_it_back(client_as, db):
+    from probes.models import Probe
+    from tests.incidents.factories import make_service
+
+    service = make_service("Data hub")
+    data = {"service": service.pk, "name": "failed workflows", "interval": 300, "timeout": 5, "critical": 0.5,
+            "failures_before_alert": 1, "successes_to_recover": 1, "reminder_minutes": 60, "severity": "sev2",
+            "enabled": "on", "config_url": "postgresql://monitor:s3cret-pw@127.0.0.1:5432/app",
+            "config_query": FAILED, "config_direction": "above", "config_empty": "error"}
+    client = client_as("manager")
+    assert client.post("/probes/new/sql/", data).status_code == 302
+    probe = Probe.objects.get()
+    page = client.get(f"/probes/{probe.pk}/edit/").content.decode()
+    assert "s3cret-pw" not in page and "monitor:" in page
+    shown = re.search(r'name="config_url"[^>]*value="([^"]+)"', page)[1]
+    response = client.post(f"/probes/{probe.pk}/edit/", {**data, "config_url": unescape(shown), "timeout": 8})
+    assert response.status_code == 302
+    probe.refresh_from_db()
+    assert probe.config["url"] == "postgresql://monitor:s3cret-pw@127.0.0.1:5432/app" and probe.timeout == 8
+    refused = client.post("/probes/new/sql/", {**data, "name": "wipe", "config_query": "DELETE FROM jobs"})
+    assert refused.status_code == 400 and "config_query" in refused.context["form"].errors
