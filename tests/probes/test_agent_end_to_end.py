@@ -2,13 +2,18 @@
 file and a deleted log turn their checks critical, an outage loses nothing and duplicates nothing."""
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from collections import Counter
 
+import psutil
 import pytest
 
 from incidents.models import Incident
-from probes.models import Host, Probe, ProbeResult
-from tests.probes.agent_helpers import corrupt_sqlite, make_host, make_sqlite, portal_server, run_agent
+from probes.models import AgentBatch, Host, Probe, ProbeResult
+from tests.probes.agent_helpers import AGENT, corrupt_sqlite, make_host, make_sqlite, portal_server, run_agent
 from tests.probes.factories import make_probe
 
 __all__ = ["portal_server"]
@@ -26,7 +31,7 @@ def host_dir(tmp_path):
 
 @pytest.fixture
 def agent(portal_server, host_dir, tmp_path):
-    host, token = make_host(interval=60)
+    host, token = make_host(interval=60, allow_commands=True)
     token_file = tmp_path / "agent.token"
     token_file.write_text(token + "\n")
     spool = tmp_path / "spool"
@@ -44,7 +49,13 @@ def agent(portal_server, host_dir, tmp_path):
                            config={"path": str(host_dir), "measure": "free_gb"}, **common),
         "dir": make_probe(kind="host_directory", name="log folder", warning=5, critical=10,
                           config={"path": str(host_dir / "logs")}, **common),
+        "process": make_probe(kind="host_process", name="portal running", config={"name": psutil.Process().name()},
+                              **common),
+        "command": make_probe(kind="host_command", name="backup age", timeout=5, config={"argv": [
+            sys.executable, "-c", f"import os, sys; sys.exit(0 if os.path.exists({str(host_dir / 'ok')!r}) else 3)"]},
+            **common),
     }
+    (host_dir / "ok").touch()
 
     class Agent:
         def run(self, *extra):
@@ -52,6 +63,7 @@ def agent(portal_server, host_dir, tmp_path):
 
     runner = Agent()
     runner.host, runner.probes, runner.spool, runner.server = host, probes, spool, portal_server
+    runner.token_file = token_file
     return runner
 
 
@@ -62,7 +74,7 @@ def statuses(probes):
 def test_results_arrive_then_a_corrupted_database_and_a_deleted_log_turn_critical(agent, host_dir):
     done = agent.run("--once")
     assert done.returncode == 0, done.stderr
-    assert statuses(agent.probes) == {"log": "ok", "db": "ok", "errors": "ok", "disk": "ok", "dir": "ok"}
+    assert set(statuses(agent.probes).values()) == {"ok"}
     host = Host.objects.get(pk=agent.host.pk)
     assert host.last_seen_at is not None and host.agent_version == "1.0.0"
     errors = Probe.objects.get(pk=agent.probes["errors"].pk)
@@ -70,13 +82,19 @@ def test_results_arrive_then_a_corrupted_database_and_a_deleted_log_turn_critica
     assert Probe.objects.get(pk=agent.probes["dir"].pk).last_value == pytest.approx(10_045 / 2**30, abs=1e-3)
     assert not list(agent.spool.glob("*.batch.json"))
 
+    assert Probe.objects.get(pk=agent.probes["process"].pk).last_value >= 1
+    assert Probe.objects.get(pk=agent.probes["command"].pk).last_value == 0
+
     corrupt_sqlite(host_dir / "production_analysis.db")
+    (host_dir / "ok").unlink()
     assert agent.run("--once").returncode == 0
     assert agent.run("--once").returncode == 0  # still failing: the same incident, not a second
     db = Probe.objects.get(pk=agent.probes["db"].pk)
     assert db.status == "critical" and db.alerting
     assert Incident.objects.filter(dedup_key=f"probe:{db.pk}").count() == 1
-    assert Incident.objects.count() == 1
+    command = Probe.objects.get(pk=agent.probes["command"].pk)
+    assert (command.status, command.last_value, command.last_message) == ("critical", 3, "exit 3")
+    assert Incident.objects.count() == 2  # the database's and the command's, one each
 
     (host_dir / "logs" / "app.log").unlink()
     assert agent.run("--once").returncode == 0
@@ -152,3 +170,38 @@ def test_a_rotated_token_stops_the_agent(agent):
     assert done.returncode == 3
     assert "refused the token" in done.stderr
     assert not ProbeResult.objects.exists()
+
+
+@pytest.mark.slow
+def test_the_agent_loop_rides_out_a_minute_long_outage(agent):
+    """The agent as a service runs it (a foreground loop, every 10 s); the portal goes away for a
+    minute and comes back: every run's results arrive, each once."""
+    Host.objects.filter(pk=agent.host.pk).update(interval=10)
+    loop = subprocess.Popen([sys.executable, "-X", "dev", str(AGENT), "--url", agent.server.url, "--token-file",
+                             str(agent.token_file), "--spool-dir", str(agent.spool), "--retries", "1",
+                             "--backoff", "0.1", "--timeout", "5"], stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: ProbeResult.objects.count() >= 2 * len(agent.probes), 60)
+        agent.server.stop()
+        time.sleep(60)
+        waiting = len(list(agent.spool.glob("*.batch.json")))
+        assert waiting >= 5  # a run every 10 s while the portal was away
+        agent.server.start()
+        wait_until(lambda: not list(agent.spool.glob("*.batch.json")), 60)
+    finally:
+        loop.send_signal(signal.SIGINT)
+        _out, err = loop.communicate(timeout=30)
+    assert loop.returncode == 0, err
+    assert "portal unreachable" in err
+    time.sleep(0.5)
+    runs = AgentBatch.objects.filter(host=agent.host).count()
+    per_probe = Counter(ProbeResult.objects.values_list("probe_id", flat=True))
+    assert runs >= 2 + waiting
+    assert per_probe == {probe.pk: runs for probe in agent.probes.values()}
+
+
+def wait_until(predicate, seconds):
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "not within the time"
+        time.sleep(0.5)
