@@ -249,3 +249,23 @@ def test_a_host_probe_is_never_due_on_the_portal_nor_run_now(host):
     assert services.run_due(now=START + timedelta(days=1)) == 0
     with pytest.raises(services.DomainError):
         services.run_probe(probe=probe)
+
+
+# Host checks through the probes API --------------------------------------------------
+
+def test_the_probes_api_makes_a_host_check_only_with_its_host(host, api_as):
+    api = api_as("manager")
+    body = {"service": host.service_id, "name": "free disk", "kind": "host_disk", "warning": 10, "critical": 5,
+            "config": {"path": "C:\\", "measure": "free_gb"}}
+    missing = api.post("/api/v1/probes", body, format="json")
+    assert missing.status_code == 400 and "host" in missing.json()
+    created = api.post("/api/v1/probes", {**body, "host": host.pk}, format="json")
+    assert created.status_code == 201, created.json()
+    probe = Probe.objects.get(pk=created.json()["id"])
+    assert probe.host == host and probe.next_run_at is None
+    other, _token = make_host(name="other")
+    moved = api.patch(f"/api/v1/probes/{probe.pk}", {"host": other.pk}, format="json")
+    assert moved.status_code == 400 and "host" in moved.json()
+    on_portal = api.post("/api/v1/probes", {**body, "kind": "memory", "config": {}, "host": host.pk,
+                                             "name": "mem", "warning": None, "critical": None}, format="json")
+    assert on_portal.status_code == 400 and "host" in on_portal.json()
