@@ -59,10 +59,10 @@ def run_scheduler(*, seconds: float = 55, sleep=time.sleep, clock=time.monotonic
     while True:
         ran = run_due()
         total += ran
+        check_silent_hosts(now=timezone.now())  # the push agents' dead-man's switch
         remaining = end - clock()
         if remaining <= 0:
             return total
-        check_silent_hosts(now=timezone.now())
         if ran >= CLAIM_LIMIT:
             continue
         upcoming = Probe.objects.filter(enabled=True).aggregate(at=Min("next_run_at"))["at"]

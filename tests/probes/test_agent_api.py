@@ -233,6 +233,15 @@ def test_a_silent_agent_turns_its_probes_to_error_with_one_incident_and_recovers
     assert set(Probe.objects.filter(host=host).values_list("status", flat=True)) == {"ok"}
 
 
+def test_the_probes_tick_runs_the_dead_mans_switch(host, clock):
+    host_probe(host)
+    Host.objects.filter(pk=host.pk).update(last_seen_at=START)
+    clock.move_to(START + timedelta(minutes=5))
+    services.run_scheduler(seconds=0)
+    assert Host.objects.get(pk=host.pk).silent
+    assert Incident.objects.get().dedup_key == f"host:{host.pk}:silent"
+
+
 def test_a_host_never_heard_from_is_not_silent(host, clock):
     host_probe(host)
     clock.move_to(START + timedelta(days=1))
