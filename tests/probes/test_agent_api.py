@@ -278,3 +278,19 @@ def test_the_probes_api_makes_a_host_check_only_with_its_host(host, api_as):
     on_portal = api.post("/api/v1/probes", {**body, "kind": "memory", "config": {}, "host": host.pk,
                                              "name": "mem", "warning": None, "critical": None}, format="json")
     assert on_portal.status_code == 400 and "host" in on_portal.json()
+
+
+def test_a_push_costs_the_same_queries_for_one_result_or_fifty(host):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    for n in (1, 50):
+        probes = [host_probe(host, name=f"check {n}-{i}") for i in range(n)]
+        with CaptureQueriesContext(connection) as queries:
+            report = services.record_push(host=host, batch=uuid.uuid4(), results=[
+                {"probe": probe.pk, "at": START, "status": "ok", "value": 1.0, "message": ""} for probe in probes])
+        assert report.accepted == n
+        Probe.objects.filter(pk__in=[p.pk for p in probes]).update(enabled=False)
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
