@@ -268,6 +268,9 @@ PUSH_BODY_LIMIT = 512 * 1024
 PUSH_FUTURE_SKEW = timedelta(minutes=5)
 PUSH_MAX_AGE = timedelta(days=7)
 AGENT_SILENT = _("The agent of %(host)s is silent")
+# When this process started (a monotonic clock): after the portal itself was down, agents get a
+# full interval + grace to report again before they count as silent, not an incident per host.
+STARTED = time.monotonic()
 
 
 def host_for_token(token: str) -> Host | None:
@@ -353,10 +356,12 @@ def _graded(probe: Probe, item: dict) -> Result:
 
 def check_silent_hosts(*, now: datetime) -> int:
     """The dead-man's switch: a host not heard from for its interval + grace turns its probes to
-    `error` and opens one "agent silent" incident; returns how many hosts went silent now."""
+    `error` and opens one "agent silent" incident; returns how many hosts went silent now. Not
+    until this process has run that long itself: the agents may have been waiting on the portal."""
     went = 0
+    up = time.monotonic() - STARTED
     for host in Host.objects.filter(enabled=True, silent=False, last_seen_at__isnull=False).select_related("service"):
-        if host.deadline > now:
+        if host.deadline > now or up < host.interval + host.grace:
             continue
         with transaction.atomic():
             # Only one tick marks it (two clusters, or a push arriving meanwhile).

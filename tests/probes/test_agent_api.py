@@ -2,6 +2,7 @@
 pushes (413 past the limits, rejections recorded, a batch sent twice recorded once), and the
 dead-man's switch when a host falls silent."""
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -24,6 +25,12 @@ START = datetime(2026, 3, 3, 2, 0, tzinfo=UTC)
 def clock():
     with time_machine.travel(START, tick=False) as traveller:
         yield traveller
+
+
+@pytest.fixture(autouse=True)
+def portal_up_for_a_day(monkeypatch):
+    # The switch waits for the portal's own uptime to pass a host's interval + grace.
+    monkeypatch.setattr(services, "STARTED", time.monotonic() - 86400)
 
 
 @pytest.fixture
@@ -240,6 +247,16 @@ def test_the_probes_tick_runs_the_dead_mans_switch(host, clock):
     services.run_scheduler(seconds=0)
     assert Host.objects.get(pk=host.pk).silent
     assert Incident.objects.get().dedup_key == f"host:{host.pk}:silent"
+
+
+def test_after_the_portal_itself_was_down_agents_get_their_interval_and_grace_first(host, clock, monkeypatch):
+    host_probe(host)
+    Host.objects.filter(pk=host.pk).update(last_seen_at=START)
+    clock.move_to(START + timedelta(hours=1))  # the portal was down for an hour and just started
+    monkeypatch.setattr(services, "STARTED", time.monotonic() - 179)
+    assert services.check_silent_hosts(now=datetime.now(UTC)) == 0
+    monkeypatch.setattr(services, "STARTED", time.monotonic() - 181)
+    assert services.check_silent_hosts(now=datetime.now(UTC)) == 1
 
 
 def test_a_host_never_heard_from_is_not_silent(host, clock):
