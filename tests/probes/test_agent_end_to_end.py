@@ -156,6 +156,17 @@ def test_the_spool_is_bounded_the_oldest_batches_go_first(agent):
     assert set(per_probe.values()) == {1 + 2 + 1}
 
 
+def test_a_batch_the_portal_refuses_is_set_aside_and_the_rest_still_arrives(agent):
+    agent.spool.mkdir()
+    bad = agent.spool / "00000000000000000001-bad.batch.json"
+    bad.write_text(json.dumps({"batch": "not-a-uuid", "results": "garbage"}))
+    done = agent.run("--once")
+    assert done.returncode == 0, done.stderr
+    assert "refused (HTTP 400" in done.stderr
+    assert not bad.exists() and (agent.spool / (bad.name + ".refused")).exists()
+    assert ProbeResult.objects.count() == len(agent.probes)
+
+
 def test_dry_run_prints_the_checks_and_pushes_nothing(agent):
     done = agent.run("--dry-run")
     assert done.returncode == 0, done.stderr
