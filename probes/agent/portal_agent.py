@@ -14,6 +14,9 @@ run sends what is waiting, oldest first. Each batch carries an id the portal
 remembers, so a batch sent twice is recorded once. The spool is bounded
 (--spool-max batches; the oldest go first). The list of checks is cached there
 too, so checks keep running while the portal is away.
+
+Exit codes of --once: 0 everything sent, 2 results kept in the spool for the next
+run (the portal was unreachable), 3 the portal refused the token.
 """
 
 import argparse
