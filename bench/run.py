@@ -288,7 +288,8 @@ def sweep_rows(environ):
 
 # Scenarios of the apps that are not HTTP requests: each script prints a JSON
 # list of {"scenario", "figure", "baseline", "ratio", "budget", "verdict"}.
-WORK_SCRIPTS = ("probes.py", "backups.py", "reports.py", "checklists.py", "runbook.py", "status.py", "offsite.py")
+WORK_SCRIPTS = ("probes.py", "backups.py", "reports.py", "checklists.py", "runbook.py", "status.py", "offsite.py",
+                "agents.py")
 
 
 def work_rows(environ, per_scale):
@@ -297,7 +298,7 @@ def work_rows(environ, per_scale):
         path = ROOT / "bench" / script
         if not path.exists():
             continue
-        extra = ["--seconds", str(per_scale["probe_seconds"])] if script == "probes.py" else []
+        extra = ["--seconds", str(per_scale["probe_seconds"])] if script in ("probes.py", "agents.py") else []
         print(f"bench/{script}…", flush=True)
         result = subprocess.run([PY, str(path), *extra], env=environ, capture_output=True, text=True, cwd=ROOT)
         if result.returncode:

@@ -92,6 +92,8 @@ urlpatterns = [
     path("api/redoc/", docs_policy(SpectacularRedocView.as_view(url_name="api-schema")), name="api-redoc"),
     path("api/v1/heartbeats/<uuid:token>", probes_api.heartbeat, name="heartbeat"),
     path("api/v1/heartbeats/<uuid:token>/fail", probes_api.heartbeat_fail, name="heartbeat-fail"),
+    path("api/v1/agent/checks", probes_api.agent_checks, name="agent-checks"),
+    path("api/v1/agent/results", probes_api.agent_results, name="agent-results"),
     path("api/v1/", include(router.urls)),
 ]
 

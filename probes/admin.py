@@ -9,7 +9,7 @@ from simple_history.template_utils import HistoricalRecordContextHelper
 from portal.lib.admin import HistoryAdmin, SecretFieldsAdmin
 from portal.lib.secrets import mask_token
 from probes import services
-from probes.models import Probe, ProbeResult, keep_stored_config, mask_config
+from probes.models import Host, Probe, ProbeResult, keep_stored_config, mask_config
 
 
 @admin.action(description=_("Run selected probes now"), permissions=["run"])
@@ -91,4 +91,19 @@ class ProbeResultAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Host)
+class HostAdmin(admin.ModelAdmin):
+    """Hosts are added on the portal's page, which shows the new token once; here they are edited."""
+
+    list_display = ["name", "service", "last_seen_at", "agent_version", "silent", "allow_commands", "enabled"]
+    list_filter = ["silent", "enabled", "allow_commands"]
+    search_fields = ["name"]
+    list_select_related = ["service"]
+    readonly_fields = ["last_seen_at", "agent_version", "silent", "silent_incident", "rejected_results",
+                       "last_rejection", "last_rejected_at", "created_at"]
+
+    def has_add_permission(self, request):
         return False

@@ -9,7 +9,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import serializers, status, viewsets
+from rest_framework import exceptions, serializers, status, viewsets
+from rest_framework.authentication import BaseAuthentication, TokenAuthentication
 from rest_framework.decorators import (
     action,
     api_view,
@@ -137,3 +138,122 @@ def heartbeat(request, token):
 def heartbeat_fail(request, token):
     """A heartbeat's job reports failure: the probe turns critical at once."""
     return _ping(request, token, failed=True)
+
+
+# Push agents --------------------------------------------------------------------
+
+class AgentThrottle(AnonRateThrottle):
+    """Per client address; many hosts may sit behind one address, each calling twice a minute."""
+
+    rate = "1200/min"
+
+
+class AgentResultSerializer(serializers.Serializer):
+    probe = serializers.IntegerField(min_value=1)
+    at = serializers.DateTimeField()
+    status = serializers.ChoiceField(["ok", "critical", "error"])
+    value = serializers.FloatField(required=False, allow_null=True)
+    latency_ms = serializers.FloatField(required=False, allow_null=True, min_value=0)
+    message = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, max_length=2000)
+
+
+class AgentPushSerializer(serializers.Serializer):
+    batch = serializers.UUIDField(help_text=_("Chosen by the agent; a batch sent twice is recorded once."))
+    agent_version = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    results = AgentResultSerializer(many=True, max_length=services.PUSH_RESULTS_LIMIT)
+
+
+AgentCheck = inline_serializer("AgentCheck", {
+    "id": serializers.IntegerField(), "kind": serializers.CharField(), "name": serializers.CharField(),
+    "config": serializers.JSONField(), "timeout": serializers.FloatField()}, many=True)
+AgentChecks = inline_serializer("AgentChecks", {
+    "host": serializers.CharField(), "interval": serializers.IntegerField(),
+    "max_batch": serializers.IntegerField(), "checks": AgentCheck})
+AgentPushAnswer = inline_serializer("AgentPushAnswer", {
+    "accepted": serializers.IntegerField(), "duplicate": serializers.BooleanField(),
+    "rejected": inline_serializer("AgentRejected", {"probe": serializers.IntegerField(),
+                                                     "reason": serializers.CharField()}, many=True)})
+UNAUTHORIZED = OpenApiResponse(ErrorSerializer, description=_("No enabled host has this token."))
+
+
+def _agent_host(request):
+    """The host of the bearer token; the same 401 for an unknown, rotated or disabled host.
+    A person's API token is refused outright: people read results, only agents push them."""
+    if request.user.is_authenticated:
+        raise exceptions.PermissionDenied(_("Only a host's agent may call this, with its own token."))
+    scheme, _sep, token = request.headers.get("Authorization", "").partition(" ")
+    host = services.host_for_token(token.strip()) if scheme.lower() == "bearer" else None
+    if host is None:
+        raise AgentUnauthorized
+    return host
+
+
+class AgentUnauthorized(exceptions.AuthenticationFailed):
+    default_detail = _("Invalid agent token.")
+
+
+class BearerAuthentication(BaseAuthentication):
+    """Names the agent's scheme, so a 401 carries `WWW-Authenticate: Bearer`; the token is checked by the view."""
+
+    def authenticate(self, request):
+        return None
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="agent"'
+
+
+def _version(request, data=None) -> str:
+    return ((data or {}).get("agent_version") or request.headers.get("X-Agent-Version", ""))[:40]
+
+
+@extend_schema(auth=[], responses={200: AgentChecks, 401: UNAUTHORIZED})
+@login_not_required
+@never_cache
+@api_view(["GET"])
+@authentication_classes([BearerAuthentication, TokenAuthentication])
+@permission_classes([Public])  # the bearer token is the credential
+@throttle_classes([AgentThrottle])
+def agent_checks(request):
+    """The checks assigned to the token's host, for its agent to run (`Authorization: Bearer <token>`)."""
+    host = _agent_host(request)
+    services.agent_seen(host=host, version=_version(request), now=timezone.now())
+    checks = [{"id": probe.pk, "kind": probe.kind, "name": probe.name, "config": probe.config,
+               "timeout": probe.timeout} for probe in services.host_checks(host=host)]
+    return Response({"host": host.name, "interval": host.interval, "max_batch": services.PUSH_RESULTS_LIMIT,
+                     "checks": checks})
+
+
+@extend_schema(auth=[], request=AgentPushSerializer, responses={
+    200: AgentPushAnswer, 400: OpenApiResponse(ErrorSerializer), 401: UNAUTHORIZED,
+    413: OpenApiResponse(ErrorSerializer, description=_("More than the push limit (results or bytes)."))})
+@login_not_required
+@never_cache
+@api_view(["POST"])
+@authentication_classes([BearerAuthentication, TokenAuthentication])
+@permission_classes([Public])
+@throttle_classes([AgentThrottle])
+def agent_results(request):
+    """A batch of results from the token's host. Results for checks not assigned to it are rejected
+    (listed in the answer and counted on the host); the rest are recorded like the portal's own."""
+    host = _agent_host(request)
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > services.PUSH_BODY_LIMIT or len(request.body) > services.PUSH_BODY_LIMIT:
+        return _too_large()
+    results = request.data.get("results") if isinstance(request.data, dict) else None
+    if isinstance(results, list) and len(results) > services.PUSH_RESULTS_LIMIT:
+        return _too_large()
+    serializer = AgentPushSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    report = services.record_push(host=host, batch=data["batch"], results=data["results"],
+                                  version=_version(request, data))
+    return Response({"accepted": report.accepted, "duplicate": report.duplicate, "rejected": report.rejected})
+
+
+def _too_large():
+    return Response({"detail": _("At most %(count)s results and %(bytes)s bytes in one push.") % {
+        "count": services.PUSH_RESULTS_LIMIT, "bytes": services.PUSH_BODY_LIMIT}},
+        status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)

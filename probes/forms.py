@@ -1,12 +1,14 @@
 """The probe form: common fields plus the chosen kind's settings as real fields,
 so a bad setting is shown next to its own field."""
 
+import shlex
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from probes.kinds import HTTP_METHODS, SQLITE_CHECKS, validate_probe
-from probes.models import Kind, Probe, keep_stored_config
+from probes.kinds import DISK_MEASURES, HTTP_METHODS, SQLITE_CHECKS, validate_probe
+from probes.models import HOST_KINDS, Host, Kind, Probe, keep_stored_config
 
 PREFIX = "config_"
 
@@ -14,6 +16,26 @@ PREFIX = "config_"
 def _path_field():
     return forms.CharField(label=_("Path"), max_length=1000,
                            help_text=_("Absolute path inside the folders the portal may read (PORTAL_FILE_ROOTS)."))
+
+
+def _host_path_field():
+    return forms.CharField(label=_("Path on the host"), max_length=1000,
+                           help_text=_("Absolute, as the host writes it: /var/log/app.log or C:\\data\\app.log."))
+
+
+def _measure_field():
+    return forms.ChoiceField(label=_("Measure"), choices=[
+        (DISK_MEASURES[0], _("percentage used")), (DISK_MEASURES[1], _("free GB (lower is worse)"))])
+
+
+def _direction_field():
+    return forms.ChoiceField(label=_("Worse when the value is"), choices=[("above", _("above the thresholds")),
+                                                                          ("below", _("below the thresholds"))])
+
+
+def _empty_field():
+    return forms.ChoiceField(label=_("When there is no value"), choices=[
+        ("error", _("error")), ("critical", _("critical")), ("ok", _("ok"))])
 
 
 def _lines():
@@ -39,11 +61,44 @@ def config_fields(kind: str) -> dict[str, forms.Field]:
         },
         Kind.TCP: {"host": forms.CharField(label=_("Host"), max_length=255),
                    "port": forms.IntegerField(label=_("Port"))},
-        Kind.DISK: {"path": _path_field()},
+        Kind.DISK: {"path": _path_field(), "measure": _measure_field()},
         Kind.CPU: {},
         Kind.MEMORY: {},
         Kind.FILE: {"path": _path_field(),
-                    "min_size_bytes": forms.IntegerField(label=_("Minimum size (bytes)"), required=False)},
+                    "min_size_bytes": forms.IntegerField(label=_("Minimum size (bytes)"), required=False),
+                    "max_size_bytes": forms.IntegerField(label=_("Maximum size (bytes)"), required=False,
+                                                         help_text=_("Empty or 0: no maximum."))},
+        Kind.DIRECTORY: {"path": _path_field()},
+        Kind.SQL: {
+            "url": forms.CharField(label=_("Connection URL"), max_length=2000,
+                                   help_text=_("postgresql://user:password@host:5432/db, mysql://… (MariaDB too) "
+                                               "or sqlite:////absolute/path.db; the password is stored encrypted "
+                                               "and shown masked.")),
+            "query": forms.CharField(label=_("Query"), max_length=5000, widget=_lines(),
+                                     help_text=_("One SELECT returning one value, e.g. SELECT count(*) FROM "
+                                                 "workflow_instances WHERE status = 'FAILED'.")),
+            "direction": _direction_field(),
+            "empty": _empty_field(),
+        },
+        Kind.REDIS: {
+            "url": forms.CharField(label=_("Redis URL"), max_length=2000,
+                                   help_text=_("redis://:password@host:6379/0; the password is stored encrypted.")),
+            "section": forms.CharField(label=_("INFO section"), required=False, max_length=50,
+                                       help_text=_("e.g. memory; empty: the default sections.")),
+            "field": forms.CharField(label=_("Field"), max_length=100, help_text=_("e.g. used_memory.")),
+            "direction": _direction_field(),
+        },
+        Kind.PROMQL: {
+            "url": forms.CharField(label=_("Prometheus URL"), max_length=2000,
+                                   help_text=_("The server's base URL, e.g. http://prometheus:9090.")),
+            "query": forms.CharField(label=_("PromQL query"), max_length=2000, widget=_lines()),
+            "reduce": forms.ChoiceField(label=_("Several series"), choices=[
+                ("single", _("must be one series")), ("max", _("take the largest")), ("min", _("take the smallest")),
+                ("sum", _("add them up")), ("avg", _("take the mean"))]),
+            "empty": _empty_field(),
+            "direction": _direction_field(),
+            "verify_tls": verify,
+        },
         Kind.SQLITE: {"path": _path_field(),
                       "check": forms.ChoiceField(label=_("Check"), choices=[(c, c) for c in SQLITE_CHECKS])},
         Kind.LOG_ERRORS: {
@@ -75,6 +130,23 @@ def config_fields(kind: str) -> dict[str, forms.Field]:
             label=_("Backup target"), coerce=int,
             choices=lambda: [(t.pk, t.name) for t in backup_targets()],
             help_text=_("Only targets whose service has an RPO; thresholds are a percentage of it."))},
+        Kind.HOST_DISK: {"path": _host_path_field(), "measure": _measure_field()},
+        Kind.HOST_FILE: {"path": _host_path_field(),
+                         "min_size_bytes": forms.IntegerField(label=_("Minimum size (bytes)"), required=False),
+                         "max_size_bytes": forms.IntegerField(label=_("Maximum size (bytes)"), required=False,
+                                                              help_text=_("Empty or 0: no maximum."))},
+        Kind.HOST_DIRECTORY: {"path": _host_path_field()},
+        Kind.HOST_SQLITE: {"path": _host_path_field(),
+                           "check": forms.ChoiceField(label=_("Check"), choices=[(c, c) for c in SQLITE_CHECKS])},
+        Kind.HOST_LOG_ERRORS: {
+            "path": _host_path_field(),
+            "pattern": forms.CharField(label=_("Pattern (regular expression)"), initial="ERROR", max_length=500),
+            "tail_kib": forms.IntegerField(label=_("Read the last KiB"), initial=64),
+        },
+        Kind.HOST_PROCESS: {"name": forms.CharField(label=_("Process name"), max_length=255)},
+        Kind.HOST_COMMAND: {"argv": forms.CharField(
+            label=_("Command"), max_length=2000,
+            help_text=_("The program and its arguments, run without a shell; exit code 0 is healthy."))},
     }[kind]
 
 
@@ -113,6 +185,11 @@ def form_to_config(kind: str, data: dict) -> dict:
             value = _pairs(value or "", ":", key)
         elif key == "labels":
             value = _pairs(value or "", "=", key)
+        elif key == "argv":
+            try:
+                value = shlex.split(value or "")
+            except ValueError:
+                raise ValidationError({PREFIX + key: _("Unbalanced quotes.")}) from None
         if value is not None:
             config[key] = value
     return config
@@ -132,6 +209,8 @@ def config_to_initial(kind: str, config: dict) -> dict:
             value = "\n".join(f"{k}: {v}" for k, v in value.items())
         elif key == "labels":
             value = "\n".join(f"{k}={v}" for k, v in value.items())
+        elif key == "argv":
+            value = shlex.join(value)
         initial[PREFIX + key] = value
     return initial
 
@@ -139,7 +218,7 @@ def config_to_initial(kind: str, config: dict) -> dict:
 class ProbeForm(forms.ModelForm):
     class Meta:
         model = Probe
-        fields = ["service", "name", "interval", "timeout", "warning", "critical", "failures_before_alert",
+        fields = ["service", "host", "name", "interval", "timeout", "warning", "critical", "failures_before_alert",
                   "successes_to_recover", "reminder_minutes", "severity", "auto_resolve", "enabled"]
 
     def __init__(self, *args, kind: str, **kwargs):
@@ -151,6 +230,14 @@ class ProbeForm(forms.ModelForm):
             kwargs["initial"] = {**config_to_initial(kind, instance.shown_config), **kwargs.get("initial", {})}
         super().__init__(*args, **kwargs)
         self.instance.kind = kind
+        if kind in HOST_KINDS:
+            # A host's check runs on that host: the host is required, and fixed once chosen.
+            self.fields["host"].required = True
+            self.fields["host"].queryset = Host.objects.order_by("name")
+            if self.instance.pk:
+                self.fields["host"].disabled = True
+        else:
+            del self.fields["host"]
         for key, field in config_fields(kind).items():
             self.fields[PREFIX + key] = field
 
@@ -168,7 +255,8 @@ class ProbeForm(forms.ModelForm):
         config = keep_stored_config(config, self.stored_config)
         cleaned, errors = validate_probe(kind=self.kind, config=config, interval=data.get("interval"),
                                       timeout=data.get("timeout"), warning=data.get("warning"),
-                                      critical=data.get("critical"))
+                                      critical=data.get("critical"),
+                                      host=data.get("host") if self.kind in HOST_KINDS else None)
         for field, messages in errors.items():
             if field == "config" and isinstance(messages, dict):
                 for key, key_messages in messages.items():
@@ -180,3 +268,9 @@ class ProbeForm(forms.ModelForm):
                 self.add_error(field if field in self.fields else None, messages)
         self.instance.config = cleaned
         return data
+
+
+class HostForm(forms.ModelForm):
+    class Meta:
+        model = Host
+        fields = ["name", "service", "interval", "grace", "allow_commands", "severity", "enabled"]

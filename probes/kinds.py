@@ -39,7 +39,7 @@ from portal.lib.outbound import (
 )
 from portal.lib.paths import allowed_path, readable_path
 from portal.lib.secrets import mask_url, redact, scrub
-from probes.models import Kind, Status
+from probes.models import HOST_KINDS, Kind, Status
 
 BODY_LIMIT = 1024 * 1024  # bytes of a response body we ever read
 MATCH_SHOWN = 200  # characters of a matching log line a result shows
@@ -79,23 +79,47 @@ DEFAULT_THRESHOLDS = {
     Kind.TLS_EXPIRY: (30.0, 7.0, "d"),
     Kind.PROMETHEUS: (None, None, ""),
     Kind.BACKUP_FRESHNESS: (80.0, 100.0, "% of RPO"),
+    Kind.DIRECTORY: (None, None, "GB"),
+    Kind.SQL: (None, None, ""),
+    Kind.REDIS: (None, None, ""),
+    Kind.PROMQL: (None, None, ""),
+    Kind.HOST_DISK: (80.0, 90.0, "%"),
+    Kind.HOST_FILE: (None, None, "min"),
+    Kind.HOST_DIRECTORY: (None, None, "GB"),
+    Kind.HOST_SQLITE: (64.0, 256.0, "MiB"),
+    Kind.HOST_LOG_ERRORS: (1.0, 10.0, ""),
+    Kind.HOST_PROCESS: (None, None, ""),
+    Kind.HOST_COMMAND: (None, None, ""),
 }
+# A disk measured in free GB (`measure: free_gb`): less is worse.
+FREE_GB_THRESHOLDS = (10.0, 5.0, "GB free")
+DISK_KINDS = (Kind.DISK, Kind.HOST_DISK)
+DISK_MEASURES = ("used_percent", "free_gb")
 # Kinds where a smaller value is worse (days left on a certificate).
 LOWER_IS_WORSE = {Kind.TLS_EXPIRY}
+# Kinds whose config says which way is worse (`direction: below`).
+DIRECTED_KINDS = {Kind.PROMETHEUS, Kind.SQL, Kind.REDIS, Kind.PROMQL}
 
 
 def lower_is_worse(kind: str, config: dict) -> bool:
-    return kind in LOWER_IS_WORSE or (kind == Kind.PROMETHEUS and config.get("direction") == "below")
+    return (kind in LOWER_IS_WORSE or (kind in DIRECTED_KINDS and config.get("direction") == "below")
+            or (kind in DISK_KINDS and config.get("measure") == "free_gb"))
 
 
-def limits_for(kind: str, warning, critical, timeout: float) -> Limits:
-    default_warning, default_critical, _unit = DEFAULT_THRESHOLDS.get(kind, (None, None, ""))
+def default_thresholds(kind: str, config: dict | None = None) -> tuple:
+    if kind in DISK_KINDS and (config or {}).get("measure") == "free_gb":
+        return FREE_GB_THRESHOLDS
+    return DEFAULT_THRESHOLDS.get(kind, (None, None, ""))
+
+
+def limits_for(kind: str, warning, critical, timeout: float, config: dict | None = None) -> Limits:
+    default_warning, default_critical, _unit = default_thresholds(kind, config)
     return Limits(timeout=timeout, warning=default_warning if warning is None else warning,
                   critical=default_critical if critical is None else critical)
 
 
 def validate_thresholds(kind: str, config: dict, warning, critical) -> None:
-    limits = limits_for(kind, warning, critical, 1)
+    limits = limits_for(kind, warning, critical, 1, config)
     if limits.warning is None or limits.critical is None:
         return
     if lower_is_worse(kind, config):
@@ -431,23 +455,36 @@ def _disk_path(value: str) -> Path:
         raise
 
 
+def _measure(config, errors):
+    measure = _text(config, "measure", errors, required=False, default="used_percent") or "used_percent"
+    if measure not in DISK_MEASURES:
+        errors["measure"] = _("Choose used_percent or free_gb.")
+    return measure
+
+
 def validate_disk(config: dict) -> dict:
     errors = {}
-    cleaned = {"path": _path(config, "path", errors, allowed=_disk_path)}
+    cleaned = {"path": _path(config, "path", errors, allowed=_disk_path), "measure": _measure(config, errors)}
     _raise(errors)
     return cleaned
 
 
-def disk_percent(path: str) -> float:
-    return psutil.disk_usage(path).percent
+def disk_usage(path: str) -> tuple[float, float]:
+    """(percent used, GB free)."""
+    usage = psutil.disk_usage(path)
+    return usage.percent, round(usage.free / 2**30, 2)
 
 
-def check_disk(config: dict, limits: Limits, *, measure: Callable[[str], float] = disk_percent) -> Result:
+def check_disk(config: dict, limits: Limits, *, measure: Callable[[str], tuple] = disk_usage) -> Result:
+    """The value is the percentage used, or the free GB (`measure: free_gb`, lower is worse)."""
     try:
-        used = measure(config["path"])
+        used, free_gb = measure(config["path"])
     except OSError as exc:
         return Result(Status.CRITICAL, message=str(exc))
-    return Result(grade(used, limits), used, None, _("%(used).1f %% used") % {"used": used})
+    message = _("%(used).1f %% used, %(free)s GB free") % {"used": used, "free": free_gb}
+    if config.get("measure") == "free_gb":
+        return Result(grade(free_gb, limits, lower_worse=True), free_gb, None, message)
+    return Result(grade(used, limits), used, None, message)
 
 
 def validate_nothing(config: dict) -> dict:
@@ -476,7 +513,10 @@ def check_memory(config: dict, limits: Limits, *, measure: Callable[[], float] =
 def validate_file(config: dict) -> dict:
     errors = {}
     cleaned = {"path": _path(config, "path", errors, allowed=readable_path),
-               "min_size_bytes": _int(config, "min_size_bytes", errors, default=0, minimum=0, maximum=2**62)}
+               "min_size_bytes": _int(config, "min_size_bytes", errors, default=0, minimum=0, maximum=2**62),
+               "max_size_bytes": _int(config, "max_size_bytes", errors, default=0, minimum=0, maximum=2**62)}
+    if cleaned["max_size_bytes"] and cleaned["max_size_bytes"] < cleaned["min_size_bytes"]:
+        errors["max_size_bytes"] = _("The maximum must not be below the minimum (0: no maximum).")
     _raise(errors)
     return cleaned
 
@@ -496,6 +536,9 @@ def check_file(config: dict, limits: Limits, *, now: float | None = None) -> Res
     if stat.st_size < config.get("min_size_bytes", 0):
         return Result(Status.CRITICAL, age, None, _("%(size)s bytes, expected at least %(min)s") % {
             "size": stat.st_size, "min": config["min_size_bytes"]})
+    if config.get("max_size_bytes") and stat.st_size > config["max_size_bytes"]:
+        return Result(Status.CRITICAL, age, None, _("%(size)s bytes, expected at most %(max)s") % {
+            "size": stat.st_size, "max": config["max_size_bytes"]})
     return Result(grade(age, limits), age, None, _("%(size)s bytes, %(age)s min old") % {
         "size": stat.st_size, "age": age})
 
@@ -713,6 +756,99 @@ def check_backup_freshness(config: dict, limits: Limits, *, now: datetime | None
                                                                             "rpo": timesince_text(target.service.rpo)})
 
 
+# Host kinds: checked by the host's agent (probes/agent/portal_agent.py), which pushes the result;
+# the portal validates their settings and grades the value. Their paths are the host's own, so
+# PORTAL_FILE_ROOTS does not apply, but an agent only runs what the portal assigned to it.
+
+WINDOWS_ABSOLUTE = re.compile(r"^(?:[A-Za-z]:[\\/]|\\\\[^\\/]+[\\/])")
+COMMAND_ARGS_LIMIT = 50
+
+
+def _host_path(config, key, errors):
+    path = _text(config, key, errors)
+    if path and key not in errors:
+        if "\x00" in path or len(path) > 1000:
+            errors[key] = _("Enter a path of at most 1000 characters.")
+        elif not (path.startswith("/") or WINDOWS_ABSOLUTE.match(path)):
+            errors[key] = _("Enter an absolute path on the host (/var/log/app.log or C:\\data\\app.log).")
+    return path
+
+
+def validate_host_disk(config: dict) -> dict:
+    errors = {}
+    cleaned = {"path": _host_path(config, "path", errors), "measure": _measure(config, errors)}
+    _raise(errors)
+    return cleaned
+
+
+def validate_host_file(config: dict) -> dict:
+    errors = {}
+    cleaned = {"path": _host_path(config, "path", errors),
+               "min_size_bytes": _int(config, "min_size_bytes", errors, default=0, minimum=0, maximum=2**62),
+               "max_size_bytes": _int(config, "max_size_bytes", errors, default=0, minimum=0, maximum=2**62)}
+    if cleaned["max_size_bytes"] and cleaned["max_size_bytes"] < cleaned["min_size_bytes"]:
+        errors["max_size_bytes"] = _("The maximum must not be below the minimum (0: no maximum).")
+    _raise(errors)
+    return cleaned
+
+
+def validate_host_directory(config: dict) -> dict:
+    errors = {}
+    cleaned = {"path": _host_path(config, "path", errors)}
+    _raise(errors)
+    return cleaned
+
+
+def validate_host_sqlite(config: dict) -> dict:
+    errors = {}
+    cleaned = {"path": _host_path(config, "path", errors),
+               "check": _text(config, "check", errors, required=False, default="quick_check") or "quick_check"}
+    if cleaned["check"] not in SQLITE_CHECKS:
+        errors["check"] = _("Choose quick_check or integrity_check.")
+    _raise(errors)
+    return cleaned
+
+
+def validate_host_log_errors(config: dict) -> dict:
+    errors = {}
+    cleaned = {"path": _host_path(config, "path", errors),
+               "pattern": _text(config, "pattern", errors, required=False, default="ERROR") or "ERROR",
+               "tail_kib": _int(config, "tail_kib", errors, default=64, minimum=1, maximum=10240)}
+    try:
+        re.compile(cleaned["pattern"])
+    except re.error as exc:
+        errors["pattern"] = _("Not a valid regular expression: %(error)s") % {"error": exc}
+    _raise(errors)
+    return cleaned
+
+
+def validate_host_command(config: dict) -> dict:
+    """A program and its arguments, run without a shell; the value is its exit code (not 0: critical)."""
+    errors = {}
+    argv = config.get("argv")
+    if not isinstance(argv, list) or not argv or len(argv) > COMMAND_ARGS_LIMIT or not all(
+            isinstance(arg, str) and arg and "\x00" not in arg and len(arg) <= 1000 for arg in argv):
+        errors["argv"] = _("Enter the program and its arguments (at most %(count)s).") % {"count": COMMAND_ARGS_LIMIT}
+    _raise(errors)
+    return {"argv": argv}
+
+
+def check_on_host(config: dict, limits: Limits) -> Result:
+    """A host's probe runs on its host; the portal never runs it (it is never due here)."""
+    return Result(Status.ERROR, message=_("checked by the host's agent, not by the portal"))
+
+
+def _data_kind(name: str) -> Callable:
+    """A kind of probes.data_kinds, which builds on this module's helpers: looked up when called."""
+    def call(*args, **kwargs):
+        from probes import data_kinds
+
+        return getattr(data_kinds, name)(*args, **kwargs)
+
+    call.__name__ = name
+    return call
+
+
 def timesince_text(delta) -> str:
     minutes = int(delta.total_seconds() // 60)
     hours, minutes = divmod(minutes, 60)
@@ -733,6 +869,11 @@ CHECKS = {
     Kind.PROMETHEUS: check_prometheus,
     Kind.HEARTBEAT: check_heartbeat,
     Kind.BACKUP_FRESHNESS: check_backup_freshness,
+    **dict.fromkeys(HOST_KINDS, check_on_host),
+    Kind.DIRECTORY: _data_kind("check_directory"),
+    Kind.SQL: _data_kind("check_sql"),
+    Kind.REDIS: _data_kind("check_redis"),
+    Kind.PROMQL: _data_kind("check_promql"),
 }
 
 VALIDATORS = {
@@ -749,6 +890,17 @@ VALIDATORS = {
     Kind.PROMETHEUS: validate_prometheus,
     Kind.HEARTBEAT: validate_heartbeat,
     Kind.BACKUP_FRESHNESS: validate_backup_freshness,
+    Kind.HOST_DISK: validate_host_disk,
+    Kind.HOST_FILE: validate_host_file,
+    Kind.HOST_DIRECTORY: validate_host_directory,
+    Kind.HOST_SQLITE: validate_host_sqlite,
+    Kind.HOST_LOG_ERRORS: validate_host_log_errors,
+    Kind.HOST_PROCESS: validate_process,
+    Kind.HOST_COMMAND: validate_host_command,
+    Kind.DIRECTORY: _data_kind("validate_directory"),
+    Kind.SQL: _data_kind("validate_sql"),
+    Kind.REDIS: _data_kind("validate_redis"),
+    Kind.PROMQL: _data_kind("validate_promql"),
 }
 
 
@@ -768,10 +920,18 @@ def _coded(error_dict: dict) -> dict:
             for field, field_errors in error_dict.items()}
 
 
-def validate_probe(*, kind: str, config, interval: int, timeout: float, warning, critical) -> tuple[dict, dict]:
+def validate_probe(*, kind: str, config, interval: int, timeout: float, warning, critical,
+                   host=None) -> tuple[dict, dict]:
     """A whole probe's settings: (cleaned config, errors by field), the config's own errors
-    nested under "config" by config key."""
+    nested under "config" by config key. A host kind needs a host (one that allows commands for a
+    command check); other kinds run on the portal and take none."""
     errors, cleaned = {}, {}
+    if kind in HOST_KINDS and host is None:
+        errors["host"] = [_("A host check needs the host whose agent runs it.")]
+    elif kind not in HOST_KINDS and host is not None:
+        errors["host"] = [_("Only host kinds run on a host.")]
+    elif kind == Kind.HOST_COMMAND and not host.allow_commands:
+        errors["host"] = [_("A manager must allow command checks on this host first.")]
     try:
         cleaned = validate_config(kind, config)
     except ValidationError as exc:

@@ -1,3 +1,5 @@
+import hashlib
+import secrets
 import uuid
 from datetime import datetime, timedelta
 
@@ -32,6 +34,22 @@ class Kind(models.TextChoices):
     PROMETHEUS = "prometheus", _("Prometheus metric")
     HEARTBEAT = "heartbeat", _("heartbeat (push)")
     BACKUP_FRESHNESS = "backup_freshness", _("backup freshness (age against the RPO)")
+    DIRECTORY = "directory", _("directory size")
+    SQL = "sql", _("SQL query (one value)")
+    REDIS = "redis", _("Redis INFO field")
+    PROMQL = "promql", _("PromQL instant query")
+    # Checked by the push agent on a host (probes/agent/portal_agent.py), its results pushed.
+    HOST_DISK = "host_disk", _("host: disk free and used")
+    HOST_FILE = "host_file", _("host: file exists, size, age")
+    HOST_DIRECTORY = "host_directory", _("host: directory size")
+    HOST_SQLITE = "host_sqlite", _("host: SQLite integrity")
+    HOST_LOG_ERRORS = "host_log_errors", _("host: errors in a log file")
+    HOST_PROCESS = "host_process", _("host: process running")
+    HOST_COMMAND = "host_command", _("host: command exit code")
+
+
+HOST_KINDS = (Kind.HOST_DISK, Kind.HOST_FILE, Kind.HOST_DIRECTORY, Kind.HOST_SQLITE, Kind.HOST_LOG_ERRORS,
+              Kind.HOST_PROCESS, Kind.HOST_COMMAND)
 
 
 class Status(models.TextChoices):
@@ -91,10 +109,76 @@ def keep_stored_config(new: dict, old: dict) -> dict:
     return new
 
 
+TOKEN_PREFIX = "opa_"  # noqa: S105 - a prefix that tells what a leaked string is, no secret
+
+
+def hash_token(token: str) -> str:
+    """What a host keeps of its token: the SHA-256 of 32 random bytes needs no salt nor stretching."""
+    return hashlib.sha256(token.encode("utf-8", errors="replace")).hexdigest()
+
+
+class Host(models.Model):
+    """A machine whose push agent runs the checks assigned to it and pushes their results."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    service = models.ForeignKey(Service, verbose_name=_("service"), on_delete=models.PROTECT, related_name="hosts",
+                                help_text=_("Where the \"agent silent\" incident is opened."))
+    interval = models.PositiveIntegerField(
+        _("interval (seconds)"), default=60, validators=[MinValueValidator(10), MaxValueValidator(86400)],
+        help_text=_("How often the agent runs its checks and reports."))
+    grace = models.PositiveIntegerField(
+        _("grace (seconds)"), default=120, validators=[MaxValueValidator(7 * 86400)],
+        help_text=_("Extra time after the interval before the agent counts as silent."))
+    allow_commands = models.BooleanField(
+        _("allow command checks"), default=False,
+        help_text=_("Whether checks that run a command on this host may be assigned to it."))
+    severity = models.CharField(_("incident severity"), max_length=4, choices=Severity.choices,
+                                default=Severity.SEV2)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    # Only the hash: the token is shown once, when made (TOKEN_PREFIX + 43 characters).
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True)
+    agent_version = models.CharField(_("agent version"), max_length=40, blank=True)
+    silent = models.BooleanField(_("silent"), default=False)
+    silent_incident = models.ForeignKey("incidents.Incident", verbose_name=_("silent incident"), null=True,
+                                        blank=True, on_delete=models.SET_NULL, related_name="+")
+    rejected_results = models.PositiveIntegerField(_("rejected results"), default=0)
+    last_rejection = models.CharField(_("last rejection"), max_length=300, blank=True)
+    last_rejected_at = models.DateTimeField(_("last rejected"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("host")
+        verbose_name_plural = _("hosts")
+        constraints = [models.CheckConstraint(condition=Q(interval__gte=10), name="host_interval_at_least_10s")]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("probes:host", args=[self.pk])
+
+    def new_token(self) -> str:
+        """A fresh token (unsaved): the old one stops working once saved. Shown once, never stored."""
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        self.token_hash = hash_token(token)
+        return token
+
+    @property
+    def deadline(self) -> datetime | None:
+        if self.last_seen_at is None:
+            return None
+        return self.last_seen_at + timedelta(seconds=self.interval + self.grace)
+
+
 class Probe(models.Model):
     service = models.ForeignKey(Service, verbose_name=_("service"), on_delete=models.PROTECT, related_name="probes")
     name = models.CharField(_("name"), max_length=100)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    # Set for the host kinds only: the host whose agent runs the check.
+    host = models.ForeignKey(Host, verbose_name=_("host"), null=True, blank=True, on_delete=models.PROTECT,
+                             related_name="probes")
     # Kind-specific settings, checked by probes.kinds.validate_config.
     config = EncryptedJSONField(_("settings"), default=dict, blank=True)
     interval = models.PositiveIntegerField(
@@ -161,6 +245,8 @@ class Probe(models.Model):
             models.CheckConstraint(condition=Q(timeout__gt=0), name="probe_timeout_positive"),
             models.CheckConstraint(condition=Q(reminder_minutes__gte=REMINDER_FLOOR_MINUTES),
                                    name="probe_reminder_floor"),
+            models.CheckConstraint(condition=Q(host__isnull=True) | Q(kind__in=HOST_KINDS),
+                                   name="probe_host_only_for_host_kinds"),
         ]
 
     def __str__(self):
@@ -179,6 +265,10 @@ class Probe(models.Model):
         return self.kind == Kind.HEARTBEAT
 
     @property
+    def on_host(self) -> bool:
+        return self.kind in HOST_KINDS
+
+    @property
     def grace(self) -> timedelta:
         return timedelta(seconds=int(self.config.get("grace_seconds", 0) or 0))
 
@@ -187,10 +277,12 @@ class Probe(models.Model):
         return timedelta(minutes=max(REMINDER_FLOOR_MINUTES, self.reminder_minutes))
 
     def reschedule(self, now: datetime) -> None:
-        """After a create or an edit (unsaved): a heartbeat's deadline is its last ping (or now)
-        plus the period and grace as they are now; a pull probe that has no next run, or one
-        further away than its interval, runs at once."""
-        if self.is_heartbeat:
+        """After a create or an edit (unsaved): a host's probe is never due here; a heartbeat's
+        deadline is its last ping (or now) plus the period and grace as they are now; a pull probe
+        that has no next run, or one further away than its interval, runs at once."""
+        if self.on_host:
+            self.next_run_at = None  # pushed by its host's agent; never claimed by the scheduler
+        elif self.is_heartbeat:
             self.next_run_at = (self.last_ping_at or now) + timedelta(seconds=self.interval) + self.grace
         elif self.next_run_at is None or self.next_run_at > now + timedelta(seconds=self.interval):
             self.next_run_at = now
@@ -239,6 +331,22 @@ class Probe(models.Model):
             count, total = buckets.get(str(h), [0, 0.0])
             points.append(total / count if count else None)
         return points
+
+
+class AgentBatch(models.Model):
+    """A batch of results a host pushed, by the id its agent gave it: a batch sent again (its answer
+    lost, or replayed from the spool) is acknowledged, not recorded twice. Pruned with the results."""
+
+    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="+")
+    batch = models.UUIDField()
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["host", "batch"], name="unique_agent_batch")]
+        indexes = [models.Index(fields=["received_at"], name="agent_batch_received")]
+
+    def __str__(self):
+        return f"{self.host_id} {self.batch}"
 
 
 class ProbeResult(models.Model):

@@ -20,7 +20,7 @@ class ProbeSerializer(ModelSerializer):
 
     class Meta:
         model = Probe
-        fields = ["id", "service", "service_name", "name", "kind", "config", "interval", "timeout", "warning",
+        fields = ["id", "service", "service_name", "host", "name", "kind", "config", "interval", "timeout", "warning",
                   "critical", "failures_before_alert", "successes_to_recover", "reminder_minutes", "severity",
                   "auto_resolve", "enabled", "status", "status_since", "consecutive_failures",
                   "consecutive_successes", "alerting", "incident", "last_run_at", "last_value", "last_latency_ms",
@@ -41,6 +41,11 @@ class ProbeSerializer(ModelSerializer):
             return None
         return ping_url(probe)
 
+    def validate_host(self, host):
+        if self.instance is not None and self.instance.host_id != (host.pk if host else None):
+            raise serializers.ValidationError(_("A check stays on the host it was made for."), code="fixed")
+        return host
+
     def validate(self, attrs):
         def current(name):
             if name in attrs:
@@ -55,7 +60,7 @@ class ProbeSerializer(ModelSerializer):
             config = keep_stored_config(config, self.instance.config)
         cleaned, errors = validate_probe(kind=current("kind"), config=config, interval=current("interval"),
                                       timeout=current("timeout"), warning=current("warning"),
-                                      critical=current("critical"))
+                                      critical=current("critical"), host=current("host"))
         if errors:
             raise serializers.ValidationError(errors, code="config")  # rules of the probe's kind
         attrs["config"] = cleaned

@@ -8,12 +8,12 @@ import time
 import uuid
 from collections import defaultdict
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Min
+from django.db.models import F, Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -23,8 +23,8 @@ from portal.errors import DomainError
 from portal.lib import shutdown
 from portal.lib.history import record_changes
 from portal.lib.secrets import redact
-from probes.kinds import Limits, Result, limits_for, run_check
-from probes.models import Action, Probe, ProbeResult, Status
+from probes.kinds import Limits, Result, grade, limits_for, lower_is_worse, run_check
+from probes.models import Action, AgentBatch, Host, Probe, ProbeResult, Status, hash_token
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +62,7 @@ def run_scheduler(*, seconds: float = 55, sleep=shutdown.sleep, clock=time.monot
     while True:
         ran = run_due()
         total += ran
+        check_silent_hosts(now=timezone.now())  # the push agents' dead-man's switch
         remaining = end - clock()
         if remaining <= 0 or stopping():
             return total
@@ -103,7 +104,7 @@ def claim_due(*, now: datetime, limit: int = CLAIM_LIMIT) -> list[Probe]:
 
 
 def limits_of(probe: Probe) -> Limits:
-    return limits_for(probe.kind, probe.warning, probe.critical, probe.timeout)
+    return limits_for(probe.kind, probe.warning, probe.critical, probe.timeout, probe.config)
 
 
 def run_checks(probes: list[Probe], *, pool_size: int = POOL_SIZE) -> list[Outcome]:
@@ -227,6 +228,9 @@ def run_probe(*, probe: Probe) -> ProbeResult:
     if probe.is_heartbeat:
         raise DomainError(_("A heartbeat is pushed by its job; it cannot be run from here."), code="heartbeat",
                           conflict=True)
+    if probe.on_host:
+        raise DomainError(_("This check runs on its host; its agent pushes the results."), code="on_host",
+                          conflict=True)
     [outcome] = run_checks([probe], pool_size=1)
     return record_results(outcomes=[outcome])[0]
 
@@ -252,3 +256,158 @@ def prune_results(*, now: datetime | None = None, days: int = RETENTION_DAYS, ba
         if not ids:
             return deleted
         deleted += ProbeResult.objects.filter(id__in=ids).delete()[0]
+
+
+def prune_batches(*, now: datetime | None = None, days: int = RETENTION_DAYS) -> int:
+    """Batch ids older than the results they guarded: a spool is bounded far below that."""
+    return AgentBatch.objects.filter(received_at__lt=(now or timezone.now()) - timedelta(days=days)).delete()[0]
+
+
+# Hosts and their push agents -------------------------------------------------
+
+# Results in one push at most (the agent splits bigger runs); a body over PUSH_BODY_LIMIT is a 413.
+PUSH_RESULTS_LIMIT = 500
+PUSH_BODY_LIMIT = 512 * 1024
+# A result's time may be this far ahead of the portal's clock (clock skew), and this far behind
+# (replayed from the spool after an outage).
+PUSH_FUTURE_SKEW = timedelta(minutes=5)
+PUSH_MAX_AGE = timedelta(days=7)
+AGENT_SILENT = _("The agent of %(host)s is silent")
+# When this process started (a monotonic clock): after the portal itself was down, agents get a
+# full interval + grace to report again before they count as silent, not an incident per host.
+STARTED = time.monotonic()
+
+
+def host_for_token(token: str) -> Host | None:
+    """The enabled host this token belongs to, or None (unknown, rotated or disabled alike)."""
+    if not token:
+        return None
+    return Host.objects.select_related("service").filter(token_hash=hash_token(token), enabled=True).first()
+
+
+def host_checks(*, host: Host) -> list[Probe]:
+    """What the host's agent runs: its enabled probes (a command check only while the host allows them)."""
+    probes = host.probes.filter(enabled=True).select_related("service").order_by("id")
+    if not host.allow_commands:
+        probes = probes.exclude(kind="host_command")
+    return list(probes)
+
+
+def agent_seen(*, host: Host, version: str, now: datetime) -> None:
+    """The agent called: note when and which version; a silent host comes back."""
+    Host.objects.filter(pk=host.pk).update(last_seen_at=now, agent_version=(version or "")[:40])
+    host.last_seen_at, host.agent_version = now, (version or "")[:40]
+    if host.silent:
+        _agent_back(host, now)
+
+
+@dataclass
+class PushReport:
+    accepted: int
+    rejected: list
+    duplicate: bool = False
+
+
+def record_push(*, host: Host, batch: uuid.UUID, results: list[dict], version: str = "",
+                now: datetime | None = None) -> PushReport:
+    """A batch of results from a host's agent, each {probe, at, status, value, latency_ms, message}
+    already shaped by the serializer. A result for a probe not assigned to this host (or disabled,
+    or a command check the host does not allow) is rejected and counted on the host; the others go
+    through the same state machine as the portal's own checks. A batch id seen before is
+    acknowledged and not recorded again."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        _created, fresh = AgentBatch.objects.get_or_create(host=host, batch=batch, defaults={"received_at": now})
+        if not fresh:
+            agent_seen(host=host, version=version, now=now)
+            return PushReport(accepted=0, rejected=[], duplicate=True)
+        assigned = {probe.pk: probe for probe in host_checks(host=host)}
+        outcomes, rejected = [], []
+        for item in sorted(results, key=lambda item: item["at"]):
+            probe = assigned.get(item["probe"])
+            reason = None
+            if probe is None:
+                reason = _("not a check assigned to this host")
+            elif item["at"] > now + PUSH_FUTURE_SKEW or item["at"] < now - PUSH_MAX_AGE:
+                reason = _("its time is too far from the portal's clock")
+            if reason:
+                rejected.append({"probe": item["probe"], "reason": str(reason)})
+                continue
+            outcomes.append((probe, _graded(probe, item), item["at"]))
+        if rejected:
+            Host.objects.filter(pk=host.pk).update(
+                rejected_results=F("rejected_results") + len(rejected), last_rejected_at=now,
+                last_rejection=f"probe {rejected[-1]['probe']}: {rejected[-1]['reason']}"[:300])
+            logger.warning("host %s pushed %d results it may not push", host.pk, len(rejected))
+        agent_seen(host=host, version=version, now=now)
+        # One probe's results in time order, each folded into the state after the one before.
+        by_probe = defaultdict(list)
+        for outcome in outcomes:
+            by_probe[outcome[0].pk].append(outcome)
+        while by_probe:
+            round_ = [items.pop(0) for items in by_probe.values()]
+            by_probe = {pk: items for pk, items in by_probe.items() if items}
+            record_results(outcomes=round_)
+    return PushReport(accepted=len(outcomes), rejected=rejected)
+
+
+def _graded(probe: Probe, item: dict) -> Result:
+    """The agent says whether the check itself passed; the portal grades the value by the probe's thresholds."""
+    status, value = item["status"], item.get("value")
+    if status == Status.OK and value is not None:
+        status = grade(value, limits_of(probe), lower_worse=lower_is_worse(probe.kind, probe.config))
+    return Result(status, value, item.get("latency_ms"), item.get("message") or "")
+
+
+def check_silent_hosts(*, now: datetime) -> int:
+    """The dead-man's switch: a host not heard from for its interval + grace turns its probes to
+    `error` and opens one "agent silent" incident; returns how many hosts went silent now. Not
+    until this process has run that long itself: the agents may have been waiting on the portal."""
+    went = 0
+    up = time.monotonic() - STARTED
+    for host in Host.objects.filter(enabled=True, silent=False, last_seen_at__isnull=False).select_related("service"):
+        if host.deadline > now or up < host.interval + host.grace:
+            continue
+        with transaction.atomic():
+            # Only one tick marks it (two clusters, or a push arriving meanwhile).
+            if not Host.objects.filter(pk=host.pk, silent=False, last_seen_at=host.last_seen_at).update(silent=True):
+                continue
+            _agent_silent(host, now)
+            went += 1
+    return went
+
+
+def _agent_silent(host: Host, now: datetime) -> None:
+    message = _("no report from the agent since %(at)s") % {"at": host.last_seen_at.isoformat(timespec="seconds")}
+    probes = list(host.probes.filter(enabled=True))
+    ProbeResult.objects.bulk_create([ProbeResult(probe=probe, at=now, status=Status.ERROR, message=message)
+                                     for probe in probes])
+    # Their status says so; the host's one incident pages, not one per probe.
+    Probe.objects.filter(pk__in=[p.pk for p in probes]).exclude(status=Status.ERROR).update(
+        status=Status.ERROR, status_since=now)
+    Probe.objects.filter(pk__in=[p.pk for p in probes]).update(last_message=message, last_run_at=now,
+                                                               consecutive_successes=0)
+    incident, _created = incidents.open_incident(
+        service=host.service, severity=host.severity, dedup_key=silent_key(host), source=Source.PROBE,
+        title=AGENT_SILENT % {"host": host.name}, description=message, now=now)
+    incidents.add_event(incident=incident, kind=EventKind.PROBE, now=now, message=message,
+                        data={"host": host.pk, "silent": True})
+    Host.objects.filter(pk=host.pk).update(silent_incident=incident)
+    host.silent, host.silent_incident = True, incident
+
+
+def _agent_back(host: Host, now: datetime) -> None:
+    Host.objects.filter(pk=host.pk).update(silent=False)
+    host.silent = False
+    incident = host.silent_incident
+    if incident is None or not incident.is_open:
+        return
+    incidents.add_event(incident=incident, kind=EventKind.PROBE, now=now,
+                        message=_("Recovered: the agent of %(host)s reports again") % {"host": host.name},
+                        data={"host": host.pk, "recovered": True})
+    with contextlib.suppress(DomainError):
+        incidents.resolve(incident=incident, by=None)
+
+
+def silent_key(host: Host) -> str:
+    return f"host:{host.pk}:silent"

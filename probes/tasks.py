@@ -15,4 +15,4 @@ def run_probe(probe_id: int) -> str:
 
 def prune_results() -> int:
     """Daily: drop results past the retention period, in batches."""
-    return services.prune_results()
+    return services.prune_results() + services.prune_batches()

@@ -1,19 +1,24 @@
 """Probe pages. Login is required everywhere by middleware; writes check the role."""
 
+from pathlib import Path
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.db.models import Count
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from portal.errors import DomainError
 from probes import services
-from probes.forms import ProbeForm
-from probes.kinds import DEFAULT_THRESHOLDS
-from probes.models import Kind, Probe
+from probes.forms import HostForm, ProbeForm
+from probes.kinds import default_thresholds
+from probes.models import HOST_KINDS, Host, Kind, Probe
 from probes.serializers import ping_url
 
 GRID_PAGE_SIZE = 100
@@ -21,7 +26,7 @@ RESULTS_PAGE_SIZE = 50
 
 
 def get_probe(pk) -> Probe:
-    return get_object_or_404(Probe.objects.select_related("service", "incident"), pk=pk)
+    return get_object_or_404(Probe.objects.select_related("service", "incident", "host"), pk=pk)
 
 
 def sparkline_points(values: list[float | None], *, width: int, height: int) -> str:
@@ -57,7 +62,7 @@ def probe_detail(request, pk):
         "chart_max": max((v for v in history if v is not None), default=None),
         # The ping URL is the heartbeat's credential: only those who may change the probe see it.
         "ping_url": ping_url(probe) if probe.is_heartbeat and request.user.has_perm("probes.change_probe") else "",
-        "can_run": request.user.has_perm("probes.run_probe") and not probe.is_heartbeat,
+        "can_run": request.user.has_perm("probes.run_probe") and not probe.is_heartbeat and not probe.on_host,
         "can_change": request.user.has_perm("probes.change_probe"),
     }
     return render(request, "probes/detail.html", context)
@@ -80,14 +85,21 @@ def probe_run(request, pk):
 @require_safe
 @permission_required("probes.add_probe", raise_exception=True)
 def probe_choose_kind(request):
-    return render(request, "probes/choose_kind.html", {"kinds": Kind.choices})
+    # A host's checks are added from its page: this list is the portal's own kinds.
+    return render(request, "probes/choose_kind.html",
+                  {"kinds": [(value, label) for value, label in Kind.choices if value not in HOST_KINDS]})
 
 
 @permission_required("probes.add_probe", raise_exception=True)
 def probe_create(request, kind):
     if kind not in Kind.values:
         raise Http404
-    return _edit(request, Probe(), kind)
+    probe = Probe()
+    host_id = request.GET.get("host", "")
+    if kind in HOST_KINDS and host_id.isdigit():  # from the host's page: its host and service preset
+        host = get_object_or_404(Host, pk=host_id)
+        probe.host, probe.service = host, host.service
+    return _edit(request, probe, kind)
 
 
 @permission_required("probes.change_probe", raise_exception=True)
@@ -97,17 +109,104 @@ def probe_edit(request, pk):
 
 
 def _edit(request, probe, kind):
-    form = ProbeForm(request.POST or None, instance=probe, kind=kind)
+    initial = {"host": probe.host_id, "service": probe.service_id} if probe.host_id and not probe.pk else {}
+    form = ProbeForm(request.POST or None, instance=probe, kind=kind, initial=initial)
     if request.method == "POST" and form.is_valid():
         probe = form.save(commit=False)
         probe.reschedule(timezone.now())
         probe.save()
         messages.success(request, _("Probe saved."))
         return redirect(probe)
-    warning, critical, unit = DEFAULT_THRESHOLDS.get(kind, (None, None, ""))
+    warning, critical, unit = default_thresholds(kind, probe.config)
     context = {"form": form, "probe": probe, "kind": kind, "kind_label": Kind(kind).label,
                "defaults": {"warning": warning, "critical": critical, "unit": unit},
                "config_fields": [form[name] for name in form.config_field_names()],
                "common_fields": [form[name] for name in form.fields if name not in form.config_field_names()]}
     status = 400 if form.is_bound and form.errors else 200
     return render(request, "probes/form.html", context, status=status)
+
+
+# Hosts and their agents ------------------------------------------------------------
+
+AGENT_SCRIPT = Path(__file__).resolve().parent / "agent" / "portal_agent.py"
+
+
+def get_host(pk) -> Host:
+    return get_object_or_404(Host.objects.select_related("service", "silent_incident"), pk=pk)
+
+
+@require_safe
+@permission_required("probes.view_host", raise_exception=True)
+def host_list(request):
+    hosts = Host.objects.select_related("service").annotate(checks=Count("probes")).order_by("name")
+    return render(request, "probes/hosts.html", {"hosts": hosts, "now": timezone.now(),
+                                                 "can_add": request.user.has_perm("probes.add_host")})
+
+
+@require_safe
+@permission_required("probes.view_host", raise_exception=True)
+def host_detail(request, pk):
+    host = get_host(pk)
+    probes = host.probes.select_related("service").worst_first()
+    kinds = [(value, Kind(value).label) for value in HOST_KINDS
+             if value != Kind.HOST_COMMAND or host.allow_commands]
+    return render(request, "probes/host.html", {
+        "host": host, "probes": probes, "now": timezone.now(), "kinds": kinds,
+        "can_add_probe": request.user.has_perm("probes.add_probe"),
+        "can_change": request.user.has_perm("probes.change_host")})
+
+
+@permission_required("probes.add_host", raise_exception=True)
+def host_create(request):
+    form = HostForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        host = form.save(commit=False)
+        token = host.new_token()
+        host.save()
+        return _show_token(request, host, token, created=True)
+    return render(request, "probes/host_form.html", {"form": form, "host": None}, status=_form_status(form))
+
+
+@permission_required("probes.change_host", raise_exception=True)
+def host_edit(request, pk):
+    host = get_host(pk)
+    form = HostForm(request.POST or None, instance=host)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("Host saved."))
+        return redirect(host)
+    return render(request, "probes/host_form.html", {"form": form, "host": host}, status=_form_status(form))
+
+
+@require_POST
+@permission_required("probes.change_host", raise_exception=True)
+def host_rotate_token(request, pk):
+    host = get_host(pk)
+    token = host.new_token()
+    host.save(update_fields=["token_hash"])
+    return _show_token(request, host, token, created=False)
+
+
+def _show_token(request, host, token, *, created):
+    """The one time the token is shown: the page is not cached, and it is not kept anywhere."""
+    response = render(request, "probes/host_token.html", {
+        "host": host, "token": token, "created": created, "portal_url": settings.BASE_URL})
+    add_never_cache_headers(response)
+    return response
+
+
+@require_safe
+@permission_required("probes.change_host", raise_exception=True)
+def host_agent(request, pk):
+    """The agent script with this portal's address and the host's name filled in (never its token)."""
+    host = get_host(pk)
+    script = AGENT_SCRIPT.read_text(encoding="utf-8")
+    script = script.replace('DEFAULT_URL = ""', f"DEFAULT_URL = {settings.BASE_URL!r}", 1)
+    script = script.replace('DEFAULT_HOST = ""', f"DEFAULT_HOST = {host.name!r}", 1)
+    response = HttpResponse(script, content_type="text/x-python; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="portal_agent.py"'
+    return response
+
+
+def _form_status(form) -> int:
+    return 400 if form.is_bound and form.errors else 200

@@ -49,6 +49,7 @@ from probes.models import ProbeResult
 from status.models import Component, Notice, PublicIncident, StatusPage, Subscriber
 from tests.checklists.factories import make_run, make_template
 from tests.incidents.factories import make_channel, make_contact, make_incident, make_policy, make_service, make_tier
+from tests.probes.agent_helpers import make_host
 from tests.probes.factories import make_probe
 
 ROLES = ("anonymous", "nobody", "viewer", "operator", "manager", "admin")
@@ -112,6 +113,10 @@ PAGES = {
     "set_language": {"POST": PUBLIC},
     "heartbeat": {"GET": PUBLIC, "POST": PUBLIC},
     "heartbeat-fail": {"GET": PUBLIC, "POST": PUBLIC},
+    # A host's agent, with its bearer token only: no session nor person's token gets in
+    # (401 without credentials, 403 for a person; tests/probes/test_agent_api.py has the agent's side).
+    "agent-checks": {"GET": NEVER},
+    "agent-results": {"POST": NEVER},
     "api-health": {"GET": PUBLIC},
     # Every logged-in user, role or not: their own session and password.
     "logout": {"POST": NOBODY},
@@ -172,6 +177,12 @@ PAGES = {
     "probes:create": {"GET": MANAGER, "POST": MANAGER},
     "probes:edit": {"GET": MANAGER, "POST": MANAGER},
     "probes:run": {"POST": OPERATOR},
+    "probes:hosts": {"GET": VIEWER},
+    "probes:host": {"GET": VIEWER},
+    "probes:host-create": {"GET": MANAGER, "POST": MANAGER},
+    "probes:host-edit": {"GET": MANAGER, "POST": MANAGER},
+    "probes:host-token": {"POST": MANAGER},
+    "probes:host-agent": {"GET": MANAGER},
     "backups:targets": {"GET": VIEWER},
     "backups:target": {"GET": VIEWER},
     "backups:runs": {"GET": VIEWER},
@@ -242,6 +253,7 @@ ADMIN_RULES = {
     "checklists.playbook": CONFIGURATION,
     "probes.probe": CONFIGURATION,
     "probes.proberesult": {**RECORD, "delete": MANAGER},
+    "probes.host": {**CONFIGURATION, "add": NEVER},  # added on the host page, which shows its token once
     "backups.backuptarget": CONFIGURATION,
     "backups.repository": CONFIGURATION,
     "backups.backuprun": {**CONFIGURATION, "add": NEVER, "delete": NEVER},
@@ -350,6 +362,7 @@ BUILDERS = {
     "playbook": lambda w: Playbook.objects.create(title="API down", body="Restart it.", service=w["service"]),
     "probe": lambda w: make_probe(w["service"], kind="memory"),
     "heartbeat": lambda w: make_probe(w["service"], kind="heartbeat", name="nightly job"),
+    "host": lambda w: make_host(service=w["service"])[0],
     "backuptarget": _target,
     "backuprun": lambda w: BackupRun.objects.create(
         target=w["backuptarget"], trigger="manual", status="succeeded",
@@ -406,7 +419,7 @@ def kwargs_for(name: str, pattern: URLPattern, world: dict) -> dict:
         "checklists": ("handovernote" if name == "checklists:handover-acknowledge" else
                        "playbook" if name.startswith("checklists:playbook") else
                        "checklisttemplate" if name == "checklists:template" else "checklistrun"),
-        "probes": "probe",
+        "probes": "host" if name.startswith("probes:host") else "probe",
         "backups": ("backuptarget" if name in ("backups:target", "backups:run-now") else
                     "repository" if name.startswith("backups:repository") else "backuprun"),
         "status": "component" if name == "status:component-override" else "incident",

@@ -24,7 +24,7 @@ from rest_framework.test import APIClient
 from backups.models import BackupTarget
 from incidents.models import Notification, NotificationChannel, Reminder
 from portal.lib.fields import EncryptedJSONField, EncryptedTextField
-from probes.models import Probe
+from probes.models import Host, Probe, hash_token
 from tests.hardening.test_permission_matrix import World, is_api, kwargs_for, url_patterns
 from tests.incidents.factories import make_channel, make_contact, make_incident, make_service, make_tier
 from tests.probes.factories import make_probe
@@ -38,8 +38,12 @@ HEADER_TOKEN = "HDRprobeauth8M4x"
 CHANNEL_HOOK = "HOOKslackchan6P3x"
 NOTIFICATION_HOOK = "HOOKnotifcopy2W8x"
 REMINDER_HOOK = "HOOKremindcopy4T6x"
-SECRETS = [DSN_PASSWORD, URL_PASSWORD, URL_TOKEN, HEADER_TOKEN, CHANNEL_HOOK, NOTIFICATION_HOOK, REMINDER_HOOK]
-SKIPPED_PAGES = {"heartbeat", "heartbeat-fail", "logout", "set_language"}  # pings and POST-only verbs
+SQL_PASSWORD = "PWsqlprobe9R2x"
+REDIS_PASSWORD = "PWredisprobe4N7x"
+AGENT_TOKEN = "opa_AGENThosttoken1V5x"  # an agent's token: only its hash is stored
+SECRETS = [DSN_PASSWORD, URL_PASSWORD, URL_TOKEN, HEADER_TOKEN, CHANNEL_HOOK, NOTIFICATION_HOOK, REMINDER_HOOK,
+           SQL_PASSWORD, REDIS_PASSWORD, AGENT_TOKEN]
+SKIPPED_PAGES = {"heartbeat", "heartbeat-fail", "logout", "set_language", "agent-checks"}  # pings and POST-only verbs
 
 
 @pytest.fixture
@@ -58,6 +62,14 @@ def planted(db, roles, settings, tmp_path):
         "url": f"https://mon:{URL_PASSWORD}@api.example.com/health?token={URL_TOKEN}",
         "headers": {"Authorization": f"Bearer {HEADER_TOKEN}"}})
     heartbeat = make_probe(service, kind="heartbeat", name="nightly job")
+    make_probe(service, kind="sql", name="failed workflows", config={
+        "url": f"postgresql://monitor:{SQL_PASSWORD}@db.example.com:5432/app", "query": "SELECT 1",
+        "direction": "above", "empty": "error"})
+    make_probe(service, kind="redis", name="redis memory", config={
+        "url": f"redis://:{REDIS_PASSWORD}@cache.example.com:6379/0", "field": "used_memory", "section": "",
+        "direction": "above"})
+    host = Host(name="datahub", service=service, token_hash=hash_token(AGENT_TOKEN))
+    host.save()
     target = BackupTarget.objects.create(
         name="pg", service=service, kind="postgres", destination=str(tmp_path / "b"),
         source=f"postgresql://backup:{DSN_PASSWORD}@db.example.com:5432/app")
@@ -67,7 +79,7 @@ def planted(db, roles, settings, tmp_path):
     target.keep_last = 3
     target.save()
     return World(folder=tmp_path, service=service, contact=contact, notificationchannel=channel,
-                 incident=incident, probe=probe, heartbeat=heartbeat, backuptarget=target)
+                 incident=incident, probe=probe, heartbeat=heartbeat, backuptarget=target, host=host)
 
 
 def heartbeat_secrets(world) -> list[str]:

@@ -35,8 +35,15 @@ def test_memory_uses_the_default_80_and_90_percent_boundaries(used, expected):
 
 @pytest.mark.parametrize(("used", "expected"), [(79.9, "ok"), (80, "warning"), (90, "critical")])
 def test_disk_uses_the_default_80_and_90_percent_boundaries(used, expected):
-    result = check_disk({"path": "/"}, limits_for(Kind.DISK, None, None, 1), measure=lambda path: used)
+    result = check_disk({"path": "/"}, limits_for(Kind.DISK, None, None, 1), measure=lambda path: (used, 100.0))
     assert result.status == expected
+
+
+@pytest.mark.parametrize(("free", "expected"), [(10.5, "ok"), (10, "warning"), (5.1, "warning"), (5, "critical")])
+def test_disk_measured_in_free_gb_is_worse_when_lower_with_10_and_5_gb_defaults(free, expected):
+    config = {"path": "/", "measure": "free_gb"}
+    result = check_disk(config, limits_for(Kind.DISK, None, None, 1, config), measure=lambda path: (99.0, free))
+    assert (result.status, result.value) == (expected, free)
 
 
 @pytest.mark.parametrize(("used", "expected"), [(69.9, "ok"), (70, "warning"), (85, "critical")])
