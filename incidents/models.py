@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from simple_history.models import HistoricalRecords
 
+from portal.holidays import WorkCalendar
 from portal.lib.fields import EncryptedTextField
 from portal.lib.outbound import validate_outbound_url
 from portal.lib.secrets import mask_webhook
@@ -99,23 +100,26 @@ class Contact(models.Model):
     def __str__(self):
         return self.name
 
-    def is_available(self, at: datetime, severity: str) -> bool:
+    def is_available(self, at: datetime, severity: str, calendar: WorkCalendar | None = None) -> bool:
         """Whether this contact may be paged at `at` for an incident of `severity`."""
         if not self.active:
             return False
         if self.availability == Availability.EMERGENCY_ONLY:
             return severity == Severity.SEV1
         if self.availability == Availability.BUSINESS_HOURS:
-            return self.is_working(at)
+            return self.is_working(at, calendar)
         return True
 
-    def is_working(self, at: datetime) -> bool:
+    def is_working(self, at: datetime, calendar: WorkCalendar | None = None) -> bool:
+        """In this contact's working hours at `at`; public holidays and company days are days off."""
+        calendar = calendar or WorkCalendar.load()
         local = timezone.localtime(at, ZoneInfo(settings.TIME_ZONE))
-        t, day, days = local.time(), local.weekday(), set(self.work_days or ())
+        t, day, days = local.time(), local.date(), tuple(self.work_days or ())
         if self.work_start <= self.work_end:
-            return day in days and self.work_start <= t < self.work_end
+            return calendar.is_working_day(day, days) and self.work_start <= t < self.work_end
         # A night shift (22:00–06:00) belongs to the day it starts on.
-        return (day in days and t >= self.work_start) or ((day - 1) % 7 in days and t < self.work_end)
+        return ((calendar.is_working_day(day, days) and t >= self.work_start)
+                or (calendar.is_working_day(day - timedelta(days=1), days) and t < self.work_end))
 
 
 class ChannelKind(models.TextChoices):
@@ -540,15 +544,16 @@ def postmortem_due_days() -> int:
     return getattr(settings, "PORTAL_POSTMORTEM_DUE_BUSINESS_DAYS", 5)
 
 
-def add_business_days(at: datetime, days: int) -> datetime:
+def add_business_days(at: datetime, days: int, calendar: WorkCalendar | None = None) -> datetime:
     """`at` moved on by `days` working days (Monday–Friday) in the portal's time zone,
-    keeping its local time of day; a weekend never counts."""
+    keeping its local time of day; a weekend, a public holiday or a company day never counts."""
+    calendar = calendar or WorkCalendar.load()
     zone = portal_zone()
     local = timezone.localtime(at, zone)
     day, counted = local.date(), 0
     while counted < days:
         day += timedelta(days=1)
-        if day.weekday() < 5:
+        if calendar.is_working_day(day):
             counted += 1
     return datetime.combine(day, local.time(), tzinfo=zone)
 
@@ -557,12 +562,13 @@ def postmortem_overdue_q(now: datetime, days: int) -> Q:
     """Incidents whose `resolved_at + days business days` is at or before `now`, as a
     filter the database can answer (the inverse of add_business_days, day by day)."""
     zone = portal_zone()
+    calendar = WorkCalendar.load()
     today = timezone.localtime(now, zone).date()
     # Walk back from today: the latest resolution day whose deadline falls before
     # today, and the days (a weekend and its Friday) whose deadline is today itself.
     due_today, day = [], today
     while True:
-        deadline = add_business_days(datetime.combine(day, time(12), tzinfo=zone), days).date()
+        deadline = add_business_days(datetime.combine(day, time(12), tzinfo=zone), days, calendar).date()
         if deadline < today:
             break
         if deadline == today:

@@ -39,6 +39,7 @@ from incidents.models import (
 )
 from incidents.postmortems import local_date
 from portal.errors import DomainError
+from portal.holidays import WorkCalendar
 
 PAGE_SIZE = 50
 TIMELINE_LIMIT = 300
@@ -185,13 +186,14 @@ def incident_add_note(request, pk):
 @permission_required("incidents.view_contact", raise_exception=True)
 def who_to_call(request):
     now = timezone.now()
+    calendar = WorkCalendar.load()
     active = Contact.objects.filter(active=True).order_by("name")
     tiers = Tier.objects.prefetch_related(Prefetch("contacts", queryset=active)).order_by("level")
     rows = []
     for tier in tiers:
         reachable, off_duty = [], 0
         for contact in tier.contacts.all():
-            if contact.availability == Availability.BUSINESS_HOURS and not contact.is_working(now):
+            if contact.availability == Availability.BUSINESS_HOURS and not contact.is_working(now, calendar):
                 off_duty += 1
             else:
                 reachable.append({"contact": contact,

@@ -1,0 +1,19 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class OncallConfig(AppConfig):
+    name = "oncall"
+    verbose_name = _("On call")
+
+    # Operators may set and withdraw overrides that concern themselves (Override.may_change).
+    operator_permissions = ["oncall.add_override", "oncall.change_override", "oncall.delete_override"]
+
+    nav = [("oncall:list", _("On call"))]
+
+    def ready(self):
+        # Escalation steps reach schedules through this hook: incidents never imports oncall.
+        from incidents.targets import ScheduleTargets, register_schedule_targets
+        from oncall import services
+
+        register_schedule_targets(ScheduleTargets(steps=services.schedules_of_steps, on_call=services.on_call))
