@@ -39,6 +39,7 @@ from incidents.models import (
 )
 from incidents.postmortems import local_date
 from portal.errors import DomainError
+from portal import panels
 from portal.holidays import WorkCalendar
 
 PAGE_SIZE = 50
@@ -199,7 +200,8 @@ def who_to_call(request):
                 reachable.append({"contact": contact,
                                   "emergency_only": contact.availability == Availability.EMERGENCY_ONLY})
         rows.append({"tier": tier, "contacts": reachable, "off_duty": off_duty})
-    return render(request, "incidents/who_to_call.html", {"rows": rows, "now": now})
+    return render(request, "incidents/who_to_call.html", {
+        "rows": rows, "now": now, "panels": panels.collect("who_to_call", request=request, now=now)})
 
 
 # Postmortems ------------------------------------------------------------------------

@@ -80,6 +80,7 @@ urlpatterns = [
     path("backups/", include("backups.urls")),
     path("probes/", include("probes.urls")),
     path("checklists/", include("checklists.urls")),
+    path("oncall/", include("oncall.urls")),
     path("i18n/setlang/", views.set_language, name="set_language"),
     path("admin/", admin.site.urls),
     path("api/health", views.api_health, name="api-health"),
