@@ -38,8 +38,8 @@ from incidents.models import (
     Tier,
 )
 from incidents.postmortems import local_date
-from portal.errors import DomainError
 from portal import panels
+from portal.errors import DomainError
 from portal.holidays import WorkCalendar
 
 PAGE_SIZE = 50
