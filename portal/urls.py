@@ -9,6 +9,7 @@ from rest_framework.routers import DefaultRouter
 from backups import api as backups_api
 from checklists import api as checklists_api
 from incidents import api as incidents_api
+from oncall import api as oncall_api
 from portal import api, views
 from portal.middleware import role_not_required
 from portal.permissions import HasRole
@@ -56,6 +57,9 @@ router.register("checklist-runs", checklists_api.RunViewSet, basename="checklist
 router.register("handover-notes", checklists_api.HandoverNoteViewSet, basename="handovernote")
 router.register("playbooks", checklists_api.PlaybookViewSet, basename="playbook")
 router.register("runbook-imports", checklists_api.RunbookImportViewSet, basename="runbookimport")
+router.register("oncall-schedules", oncall_api.ScheduleViewSet, basename="oncallschedule")
+router.register("oncall-layers", oncall_api.LayerViewSet, basename="oncalllayer")
+router.register("oncall-overrides", oncall_api.OverrideViewSet)
 
 # Swagger UI (split view: its start-up script is a separate request, not inline)
 # and Redoc run under the strict policy except that they write <style> blocks
