@@ -7,6 +7,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 
 from incidents.models import Contact
@@ -21,6 +22,7 @@ from oncall.serializers import (
 from oncall.services import schedules_with_rotations
 from portal.filters import FilterSet, IsoDateTimeFilter
 from portal.parsers import JSONParser
+from portal.permissions import RolePermission
 
 
 class ScheduleViewSet(viewsets.ModelViewSet):
@@ -34,7 +36,7 @@ class ScheduleViewSet(viewsets.ModelViewSet):
 
     @extend_schema(parameters=[OpenApiParameter("at", OpenApiTypes.DATETIME, description="Default: now.")],
                    responses=OnCallNowSerializer)
-    @action(detail=True, methods=["get"], url_path="on-call", filter_backends=[])
+    @action(detail=True, methods=["get"], url_path="on-call", url_name="now", filter_backends=[])
     def on_call(self, request, pk=None):
         at = request.query_params.get("at")
         if at is None:
@@ -81,10 +83,18 @@ class OverrideFilter(FilterSet):
         return queryset.filter(starts_at__lte=value, ends_at__gt=value)
 
 
+class MayChangeOverride(BasePermission):
+    """Someone else's override is a manager's to change: refused before its body is even read."""
+
+    def has_object_permission(self, request, view, obj):
+        return request.method in SAFE_METHODS or obj.may_change(request.user)
+
+
 class OverrideViewSet(viewsets.ModelViewSet):
     """Someone covers a time range. Managers set any; an operator only one that concerns them."""
 
     queryset = Override.objects.order_by("-starts_at", "-id")
+    permission_classes = [RolePermission, MayChangeOverride]
     serializer_class = OnCallOverrideSerializer
     filterset_class = OverrideFilter
     ordering_fields = ["starts_at", "ends_at"]
@@ -98,13 +108,9 @@ class OverrideViewSet(viewsets.ModelViewSet):
         serializer.save(created_by=self.request.user)
 
     def perform_update(self, serializer):
-        self._check(serializer.instance)
         changed = Override(contact_id=serializer.instance.contact_id, covers_for_id=serializer.instance.covers_for_id)
         for name, value in serializer.validated_data.items():
             setattr(changed, name, value)
         self._check(changed)
         serializer.save()
 
-    def perform_destroy(self, instance):
-        self._check(instance)
-        instance.delete()

@@ -121,6 +121,27 @@ class Layer(models.Model):
     def __str__(self):
         return f"{self.schedule} · {self.name}"
 
+    def clean(self):
+        """Restriction hours both set or both empty, weekdays 0–6, and no two layers at one level
+        covering the same hour (which of them is on call would be a coin toss)."""
+        if (self.restrict_from is None) != (self.restrict_to is None):
+            raise ValidationError({"restrict_to": ValidationError(_("Give both ends of the hours, or neither."),
+                                                                  code="rule")})
+        weekdays = self.restrict_weekdays or []
+        if not isinstance(weekdays, list) or any(
+                not isinstance(d, int) or isinstance(d, bool) or not 0 <= d <= 6 for d in weekdays):
+            raise ValidationError({"restrict_weekdays": ValidationError(
+                _("Weekdays are numbers from 0 (Monday) to 6 (Sunday)."), code="invalid")})
+        if self.schedule_id is None:
+            return
+        spec = self.spec([])
+        for other in Layer.objects.filter(schedule_id=self.schedule_id, level=self.level).exclude(pk=self.pk):
+            if spec.overlaps(other.spec([])):
+                raise ValidationError({"level": ValidationError(
+                    _("Layer “%(other)s” is on the same level and covers some of the same hours: give one of them "
+                      "a higher level or restrict them to different hours.") % {"other": other.name},
+                    code="overlap")})
+
     @property
     def handoff(self) -> time:
         return time(self.handoff_hour, self.handoff_minute)

@@ -12,30 +12,18 @@ from oncall.rotation import current_and_next
 
 
 def check_layer(layer: Layer, member_ids: list[int]) -> None:
-    """The rules a layer's shape cannot state: a rotation of at least one person, restriction
-    hours that are both set or both empty, and no two layers at one level covering the same hour
-    (which of them is on call would be a coin toss)."""
+    """A layer's own rules (Layer.clean) and its rotation's: at least one person, nobody twice."""
     errors = {}
     if not member_ids:
         errors["members"] = [ValidationError(_("A rotation needs at least one person."), code="empty")]
     elif len(set(member_ids)) != len(member_ids):
         errors["members"] = [ValidationError(_("A person appears twice in the rotation."), code="duplicate")]
-    if (layer.restrict_from is None) != (layer.restrict_to is None):
-        errors["restrict_to"] = [ValidationError(_("Give both ends of the hours, or neither."), code="rule")]
-    weekdays = layer.restrict_weekdays or []
-    if not isinstance(weekdays, list) or any(not isinstance(d, int) or isinstance(d, bool) or not 0 <= d <= 6
-                                             for d in weekdays):
-        errors["restrict_weekdays"] = [ValidationError(_("Weekdays are numbers from 0 (Monday) to 6 (Sunday)."),
-                                                       code="invalid")]
+    try:
+        layer.clean()
+    except ValidationError as exc:
+        errors.update(exc.update_error_dict({}))
     if errors:
         raise ValidationError(errors)
-    spec = layer.spec(member_ids)
-    same_level = Layer.objects.filter(schedule_id=layer.schedule_id, level=layer.level).exclude(pk=layer.pk)
-    for other in same_level:
-        if spec.overlaps(other.spec([])):
-            raise ValidationError({"level": [ValidationError(
-                _("Layer “%(other)s” is on the same level and covers some of the same hours: give one of them a "
-                  "higher level or restrict them to different hours.") % {"other": other.name}, code="overlap")]})
 
 
 @transaction.atomic

@@ -45,6 +45,9 @@ from rest_framework.views import APIView
 from backups.models import BackupRun, BackupTarget, Rehearsal, RestoreRun
 from checklists.models import HandoverNote, Playbook
 from incidents.models import ActionItem, MaintenanceWindow, Notification, Postmortem
+from oncall.models import Layer, Override, PersonalFeed
+from oncall.models import Schedule as Schedule_
+from oncall.services import save_layer
 from probes.models import ProbeResult
 from tests.checklists.factories import make_run, make_template
 from tests.incidents.factories import make_channel, make_contact, make_incident, make_policy, make_service, make_tier
@@ -99,6 +102,12 @@ API = {
     "schedule": READ,
     "report": {"incidents": {"GET": MANAGER}},
     "api": {"root": {"GET": VIEWER}},
+    # On call: managers plan schedules. An operator may post an override (accepted when it concerns
+    # their own contact, see tests/oncall); changing the matrix's override, not theirs, is a manager's.
+    "oncallschedule": {**CRUD_MANAGER, "now": {"GET": VIEWER}},
+    "oncalllayer": CRUD_MANAGER,
+    "override": {"list": {"GET": VIEWER, "POST": OPERATOR},
+                 "detail": {"GET": VIEWER, "PUT": MANAGER, "PATCH": MANAGER, "DELETE": MANAGER}},
 }
 # Pages (and the few API views outside the router): URL name → method → the lowest principal allowed.
 PAGES = {
@@ -109,6 +118,9 @@ PAGES = {
     "heartbeat": {"GET": PUBLIC, "POST": PUBLIC},
     "heartbeat-fail": {"GET": PUBLIC, "POST": PUBLIC},
     "api-health": {"GET": PUBLIC},
+    # Calendar feeds carry their credential (a secret token) in the URL: phones subscribe without a login.
+    "oncall:feed": {"GET": PUBLIC},
+    "oncall:personal-feed": {"GET": PUBLIC},
     # Every logged-in user, role or not: their own session and password.
     "logout": {"POST": NOBODY},
     "password_change": {"GET": NOBODY, "POST": NOBODY},
@@ -175,6 +187,8 @@ PAGES = {
     "backups:run-now": {"POST": OPERATOR},
     "backups:verify": {"POST": OPERATOR},
     "backups:restore": {"GET": MANAGER, "POST": MANAGER},
+    "oncall:list": {"GET": VIEWER},
+    "oncall:detail": {"GET": VIEWER},
 }
 # Bodies for routes whose rule depends on what is posted.
 VARIANTS = {
@@ -223,6 +237,12 @@ ADMIN_RULES = {
     "backups.restorerun": {**RECORD, "change": MANAGER},
     "backups.rehearsal": {**RECORD, "change": MANAGER},
     "portal.userpreference": CONFIGURATION,
+    "portal.companyday": CONFIGURATION,
+    "oncall.schedule": CONFIGURATION,
+    "oncall.layer": CONFIGURATION,
+    # An operator may add an override (their own); changing or deleting someone else's is a manager's.
+    "oncall.override": {**CONFIGURATION, "add": OPERATOR},
+    "oncall.personalfeed": CONFIGURATION,
 }
 if "orm" in settings.Q_CLUSTER:  # django-q2 shows its queue in the admin only with the ORM broker, not Redis
     ADMIN_RULES["django_q.ormq"] = {"view": VIEWER, "add": NEVER, "change": ADMIN, "delete": ADMIN}
@@ -338,6 +358,12 @@ BUILDERS = {
     "accesslog": lambda w: AccessLog.objects.create(username="x", ip_address="127.0.0.1"),
     "accessfailurelog": lambda w: AccessFailureLog.objects.create(username="x", ip_address="127.0.0.1"),
     "token": lambda w: Token.objects.create(user=get_user_model().objects.create_user("token-owner")),
+    "oncallschedule": lambda w: Schedule_.objects.create(name="primary"),
+    "oncalllayer": lambda w: save_layer(layer=Layer(schedule=w["oncallschedule"], name="weekly"),
+                                        member_ids=[w["contact"].pk]),
+    "override": lambda w: Override.objects.create(schedule=w["oncallschedule"], contact=w["contact"],
+                                                  starts_at=timezone.now(), ends_at=timezone.now() + timedelta(days=1)),
+    "personalfeed": lambda w: PersonalFeed.objects.create(contact=w["contact"]),
 }
 
 
@@ -370,15 +396,18 @@ def kwargs_for(name: str, pattern: URLPattern, world: dict) -> dict:
                        "checklisttemplate" if name == "checklists:template" else "checklistrun"),
         "probes": "probe",
         "backups": "backuptarget" if name in ("backups:target", "backups:run-now") else "backuprun",
+        "oncall": "personalfeed" if name == "oncall:personal-feed" else "oncallschedule",
     }.get(app, basename)
     if name.startswith("incidents:postmortem"):
         pk_of = "postmortem"  # its pages are addressed by the incident's id
     known = {
-        "pk": lambda: world[pk_of].incident_id if pk_of == "postmortem" and app else world[pk_of].pk,
+        "pk": lambda: (world[pk_of].incident_id if pk_of == "postmortem" and app else
+                       world[pk_of].contact_id if pk_of == "personalfeed" else world[pk_of].pk),
         "item_pk": lambda: world["runitem"].pk,
         "incident_pk": lambda: world["incident"].pk,
         "kind": lambda: "http",
-        "token": lambda: world["heartbeat"].token,
+        "token": lambda: (world["oncallschedule"].feed_token if name == "oncall:feed" else
+                          world["personalfeed"].token if name == "oncall:personal-feed" else world["heartbeat"].token),
     }
     missing = params - set(known)
     assert not missing, f"the permission matrix needs URL arguments {missing} for {name}"
