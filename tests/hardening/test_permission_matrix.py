@@ -44,7 +44,7 @@ from rest_framework.views import APIView
 
 from backups.models import BackupRun, BackupTarget, Rehearsal, RestoreRun
 from checklists.models import HandoverNote, Playbook
-from incidents.models import ActionItem, MaintenanceWindow, Notification, Postmortem
+from incidents.models import ActionItem, MaintenanceWindow, Notification, Postmortem, RecurringMaintenanceWindow
 from oncall.models import Layer, Override, PersonalFeed
 from oncall.models import Schedule as Schedule_
 from oncall.services import save_layer
@@ -73,6 +73,8 @@ API = {
     # An operator on shift may announce a maintenance window (a bounded one) and end it; changing one is a manager's.
     "maintenancewindow": {"list": {"GET": VIEWER, "POST": OPERATOR},
                           "detail": {"GET": VIEWER, "PUT": MANAGER, "PATCH": MANAGER, "DELETE": OPERATOR}},
+    # Recurring windows are planned by managers; whoever may announce a window may end one early.
+    "recurringmaintenancewindow": {**CRUD_MANAGER, "end": {"POST": OPERATOR}},
     "checklisttemplate": CRUD_MANAGER,
     "playbook": CRUD_MANAGER,
     "runbookimport": {"list": {"POST": MANAGER}},
@@ -217,6 +219,7 @@ ADMIN_RULES = {
     "incidents.notificationchannel": CONFIGURATION,
     "incidents.escalationpolicy": CONFIGURATION,
     "incidents.maintenancewindow": {**CONFIGURATION, "add": OPERATOR, "delete": OPERATOR},
+    "incidents.recurringmaintenancewindow": CONFIGURATION,
     # Incidents are declared through the workflow, not the admin; a manager may delete one
     # without records, and the matrix's incident has them (a postmortem, notifications).
     "incidents.incident": {**RECORD, "change": OPERATOR, "delete": MANAGER, "remove": NEVER},
@@ -329,6 +332,8 @@ BUILDERS = {
     "escalationpolicy": lambda w: make_policy(service=w["service"]),
     "maintenancewindow": lambda w: MaintenanceWindow.objects.create(
         service=w["service"], starts_at=timezone.now(), ends_at=timezone.now() + timedelta(hours=1)),
+    "recurringmaintenancewindow": lambda w: RecurringMaintenanceWindow.objects.create(
+        service=w["service"], cron="0 2 * * 2", duration=timedelta(hours=2)),
     "incident": lambda w: make_incident(w["service"]),
     "postmortem": _postmortem,
     "actionitem": lambda w: ActionItem.objects.create(postmortem=w["postmortem"], description="Alert on disk use"),
