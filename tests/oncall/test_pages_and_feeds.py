@@ -1,0 +1,96 @@
+"""On-call pages (everyone with a role reads) and the calendar feeds (a secret URL, no login)."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from icalendar import Calendar
+
+from oncall.models import PersonalFeed
+from tests.incidents.factories import make_contact
+from tests.oncall.factories import make_layer, make_override, make_schedule
+
+SEOUL = ZoneInfo("Asia/Seoul")
+NOW = datetime(2026, 3, 4, 12, 0, tzinfo=SEOUL)  # a Wednesday of ann's week
+
+
+@pytest.fixture
+def rota(db, settings):
+    settings.TIME_ZONE = "Asia/Seoul"
+    ann, bob, carol = make_contact("ann", phone="010-1111-2222"), make_contact("bob"), make_contact("carol")
+    schedule = make_schedule("primary")
+    make_layer(schedule, [ann, bob])
+    make_override(schedule, carol, datetime(2026, 3, 10, 9, tzinfo=SEOUL), datetime(2026, 3, 11, 9, tzinfo=SEOUL))
+    return {"ann": ann, "bob": bob, "carol": carol, "schedule": schedule}
+
+
+def feed_url(schedule, token=None):
+    return f"/oncall/{schedule.pk}/feed/{token or schedule.feed_token}.ics"
+
+
+def test_the_schedule_feed_is_valid_icalendar_with_each_shift(client, rota):
+    with time_machine.travel(NOW, tick=False):
+        response = client.get(feed_url(rota["schedule"]))
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/calendar")
+    calendar = Calendar.from_ical(response.content)
+    events = sorted(calendar.walk("VEVENT"), key=lambda e: e.decoded("dtstart"))
+    assert len({e["uid"] for e in events}) == len(events)
+    starts = [(str(e["summary"]), e.decoded("dtstart").astimezone(SEOUL)) for e in events[:4]]
+    assert starts[1:4] == [("bob · primary", datetime(2026, 3, 9, 9, tzinfo=SEOUL)),
+                           ("carol · primary", datetime(2026, 3, 10, 9, tzinfo=SEOUL)),
+                           ("bob · primary", datetime(2026, 3, 11, 9, tzinfo=SEOUL))]
+    assert events[-1].decoded("dtend") <= NOW + timedelta(days=90)
+
+
+def test_a_wrong_or_another_schedules_token_is_a_404(client, rota):
+    other = make_schedule("secondary")
+    assert client.get(feed_url(rota["schedule"], token="x" * 43)).status_code == 404
+    assert client.get(feed_url(rota["schedule"], token=other.feed_token)).status_code == 404
+    assert client.get(f"/oncall/99999/feed/{rota['schedule'].feed_token}.ics").status_code == 404
+
+
+def test_a_personal_feed_lists_only_that_persons_shifts(client, rota):
+    feed = PersonalFeed.objects.create(contact=rota["carol"])
+    with time_machine.travel(NOW, tick=False):
+        response = client.get(f"/oncall/people/{rota['carol'].pk}/feed/{feed.token}.ics")
+        wrong = client.get(f"/oncall/people/{rota['ann'].pk}/feed/{feed.token}.ics")
+    assert wrong.status_code == 404
+    events = list(Calendar.from_ical(response.content).walk("VEVENT"))
+    assert [(e.decoded("dtstart").astimezone(SEOUL), e.decoded("dtend").astimezone(SEOUL)) for e in events] == [
+        (datetime(2026, 3, 10, 9, tzinfo=SEOUL), datetime(2026, 3, 11, 9, tzinfo=SEOUL))]
+
+
+def test_the_schedule_page_shows_four_weeks_and_the_feed_links(client_as, rota):
+    client = client_as("viewer")
+    rota["bob"].user = client.user
+    rota["bob"].save()
+    with time_machine.travel(NOW, tick=False):
+        response = client.get(f"/oncall/{rota['schedule'].pk}/")
+    assert response.status_code == 200
+    weeks = response.context["weeks"]
+    assert len(weeks) == 4 and all(len(week) == 7 for week in weeks)
+    tuesday = weeks[0][6]  # 2026-03-10, carol's override
+    assert [s["contact"].name for s in tuesday["stretches"]] == ["bob", "carol"]
+    assert rota["schedule"].feed_token in response.content.decode()
+    personal = PersonalFeed.objects.get(contact=rota["bob"])
+    assert personal.token in response.content.decode()
+
+
+def on_call_rows(response) -> list[dict]:
+    if "panel_context" in response.context:
+        return response.context["panel_context"]["rows"]
+    [panel] = [p["context"] for p in response.context["panels"] if "rows" in p["context"]]
+    return panel["rows"]
+
+
+@pytest.mark.parametrize("url", ["/incidents/who-to-call/", "/checklists/", "/oncall/"])
+def test_who_to_call_now_and_my_shift_show_the_current_and_next_person(client_as, rota, url):
+    with time_machine.travel(NOW, tick=False):
+        response = client_as("viewer").get(url)
+    assert response.status_code == 200
+    [row] = on_call_rows(response)
+    assert (row["current_contact"].name, row["next_contact"].name) == ("ann", "bob")
+    assert row["next"].starts_at == datetime(2026, 3, 9, 9, tzinfo=SEOUL)
+    assert "010-1111-2222" in response.content.decode()
