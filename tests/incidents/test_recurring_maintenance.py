@@ -128,3 +128,15 @@ def test_a_manager_plans_a_window_and_an_operator_cannot(db, api_as, settings):
     assert response.status_code == 201, response.json()
     assert response.json()["cron"] == "0 2 * * 2"
     assert response.json()["next_starts_at"] == "2026-03-03T02:00:00+09:00"
+
+
+def test_the_probe_page_shows_its_services_recurring_window(patch_tuesdays, client_as):
+    probe = patch_tuesdays["probe"]
+    client = client_as("viewer")
+    with time_machine.travel(seoul(2026, 3, 3, 2, 30), tick=False):
+        during = client.get(f"/probes/{probe.pk}/")
+    with time_machine.travel(seoul(2026, 3, 4, 12, 0), tick=False):
+        after = client.get(f"/probes/{probe.pk}/")
+    assert "0 2 * * 2" in during.content.decode()
+    assert [item["active"] for item in during.context["maintenance"]] == [True]
+    assert [item["next"] for item in after.context["maintenance"]] == [seoul(2026, 3, 10, 2, 0)]
