@@ -94,3 +94,15 @@ def test_who_to_call_now_and_my_shift_show_the_current_and_next_person(client_as
     assert (row["current_contact"].name, row["next_contact"].name) == ("ann", "bob")
     assert row["next"].starts_at == datetime(2026, 3, 9, 9, tzinfo=SEOUL)
     assert "010-1111-2222" in response.content.decode()
+
+
+def test_logs_never_show_a_feed_token(client, rota, caplog):
+    from portal.logs import mask_log_text
+
+    token = rota["schedule"].feed_token
+    line = f'"GET /oncall/{rota["schedule"].pk}/feed/{token}.ics HTTP/1.1" 200'
+    assert token not in mask_log_text(line)
+    assert mask_log_text(line).endswith('.ics HTTP/1.1" 200')
+    client.get(feed_url(rota["schedule"], token=token[:-1] + "x"))  # a 404 is logged with its path
+    assert caplog.records
+    assert all(token[:-1] not in mask_log_text(r.getMessage()) for r in caplog.records)
