@@ -4,15 +4,19 @@ calendar feeds (public, by secret token)."""
 import hmac
 from datetime import datetime, time, timedelta
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, permission_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_safe
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST, require_safe
 
 from incidents.models import Contact
 from oncall import feeds, services
-from oncall.models import PersonalFeed, Schedule, portal_zone
+from oncall.forms import OverrideForm
+from oncall.models import Override, PersonalFeed, Schedule, portal_zone
 
 GRID_DAYS = 28
 
@@ -57,13 +61,45 @@ def schedule_detail(request, pk):
                      for s in shifts if s.starts_at < day_end and s.ends_at > day_start]
         days.append({"day": day, "stretches": stretches})
     weeks = [days[n:n + 7] for n in range(0, GRID_DAYS, 7)]
+    upcoming = list(schedule.overrides.filter(ends_at__gt=timezone.now()).select_related("contact", "covers_for")
+                    .order_by("starts_at"))
     own = getattr(request.user, "contact", None)
     context = {"schedule": schedule, "weeks": weeks,
-               "layers": schedule.layers.all(), "overrides": schedule.overrides.filter(ends_at__gt=timezone.now()),
+               "override_form": OverrideForm(user=request.user) if request.user.has_perm("oncall.add_override")
+               else None,
+               "layers": schedule.layers.all(), "overrides": upcoming,
+               "own_overrides": [o for o in upcoming if o.may_change(request.user)]
+               if request.user.has_perm("oncall.delete_override") else [],
                "feed_url": request.build_absolute_uri(feeds.schedule_feed_path(schedule)),
                "personal_feed_url": (request.build_absolute_uri(feeds.personal_feed_path(own))
                                      if own is not None else "")}
     return render(request, "oncall/detail.html", context)
+
+
+@require_POST
+@permission_required("oncall.add_override", raise_exception=True)
+def override_add(request, pk):
+    schedule = get_object_or_404(Schedule, pk=pk)
+    form = OverrideForm(request.POST, user=request.user, instance=Override(schedule=schedule,
+                                                                          created_by=request.user))
+    if form.is_valid():
+        form.save()
+        messages.success(request, _("Override saved."))
+    else:
+        for error in [*form.non_field_errors(), *(e for f in form.errors.values() for e in f)]:
+            messages.error(request, error)
+    return redirect(schedule)
+
+
+@require_POST
+@permission_required("oncall.delete_override", raise_exception=True)
+def override_delete(request, pk):
+    override = get_object_or_404(Override.objects.select_related("schedule"), pk=pk)
+    if not override.may_change(request.user):
+        raise PermissionDenied
+    override.delete()
+    messages.success(request, _("Override withdrawn."))
+    return redirect(override.schedule)
 
 
 def _calendar(body: bytes) -> HttpResponse:

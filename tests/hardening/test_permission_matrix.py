@@ -191,6 +191,9 @@ PAGES = {
     "backups:restore": {"GET": MANAGER, "POST": MANAGER},
     "oncall:list": {"GET": VIEWER},
     "oncall:detail": {"GET": VIEWER},
+    # An operator covers a time range themselves; withdrawing the matrix's override (not theirs) is a manager's.
+    "oncall:override-add": {"POST": OPERATOR},
+    "oncall:override-delete": {"POST": MANAGER},
 }
 # Bodies for routes whose rule depends on what is posted.
 VARIANTS = {
@@ -401,7 +404,8 @@ def kwargs_for(name: str, pattern: URLPattern, world: dict) -> dict:
                        "checklisttemplate" if name == "checklists:template" else "checklistrun"),
         "probes": "probe",
         "backups": "backuptarget" if name in ("backups:target", "backups:run-now") else "backuprun",
-        "oncall": "personalfeed" if name == "oncall:personal-feed" else "oncallschedule",
+        "oncall": ("personalfeed" if name == "oncall:personal-feed" else
+                   "override" if name == "oncall:override-delete" else "oncallschedule"),
     }.get(app, basename)
     if name.startswith("incidents:postmortem"):
         pk_of = "postmortem"  # its pages are addressed by the incident's id

@@ -7,7 +7,7 @@ import pytest
 import time_machine
 from icalendar import Calendar
 
-from oncall.models import PersonalFeed
+from oncall.models import Override, PersonalFeed
 from tests.incidents.factories import make_contact
 from tests.oncall.factories import make_layer, make_override, make_schedule
 
@@ -106,3 +106,50 @@ def test_logs_never_show_a_feed_token(client, rota, caplog):
     client.get(feed_url(rota["schedule"], token=token[:-1] + "x"))  # a 404 is logged with its path
     assert caplog.records
     assert all(token[:-1] not in mask_log_text(r.getMessage()) for r in caplog.records)
+
+
+def override_post(schedule, **fields):
+    body = {"covers_for": "", "starts_at": "2026-03-05T09:00", "ends_at": "2026-03-06T09:00", "reason": "leave"}
+    return {**body, **fields}
+
+
+def test_an_operator_covers_a_day_on_the_page_and_withdraws_it(client_as, rota):
+    client = client_as("operator")
+    rota["carol"].user = client.user
+    rota["carol"].save()
+    url = f"/oncall/{rota['schedule'].pk}/overrides/"
+    # Naming someone else as on call is not the operator's to do: the form has no such field.
+    response = client.post(url, override_post(rota["schedule"], contact=rota["bob"].pk,
+                                              covers_for=rota["ann"].pk))
+    assert response.status_code == 302
+    override = Override.objects.get(created_by=client.user)
+    assert (override.contact, override.covers_for, override.created_by) == (rota["carol"], rota["ann"], client.user)
+    assert override.starts_at == datetime(2026, 3, 5, 9, tzinfo=SEOUL)
+    with time_machine.travel(NOW, tick=False):
+        page = client.get(f"/oncall/{rota['schedule'].pk}/")
+    # Both carol's: the one she just made and the fixture's of 10 March; she may withdraw either.
+    assert [o.starts_at.day for o in page.context["own_overrides"]] == [5, 10]
+    assert client.post(f"/oncall/overrides/{override.pk}/delete/").status_code == 302
+    assert not Override.objects.filter(pk=override.pk).exists()
+
+
+def test_an_override_ending_before_it_starts_is_a_form_error(client_as, rota):
+    client = client_as("manager")
+    response = client.post(f"/oncall/{rota['schedule'].pk}/overrides/",
+                           override_post(rota["schedule"], contact=rota["bob"].pk, ends_at="2026-03-05T08:00"),
+                           follow=True)
+    assert response.status_code == 200
+    assert "An override must end after it starts." in [str(m) for m in response.context["messages"]]
+    assert Override.objects.count() == 1  # the fixture's
+
+
+def test_an_operator_without_a_contact_cannot_cover_and_cannot_withdraw_others(client_as, rota):
+    client = client_as("operator")
+    response = client.post(f"/oncall/{rota['schedule'].pk}/overrides/", override_post(rota["schedule"]),
+                           follow=True)
+    assert "Your login has no contact: ask a manager to link one." in [str(m) for m in response.context["messages"]]
+    theirs = Override.objects.get()  # the fixture's override of carol
+    assert client.post(f"/oncall/overrides/{theirs.pk}/delete/").status_code == 403
+    assert Override.objects.filter(pk=theirs.pk).exists()
+    assert client_as("viewer").post(f"/oncall/{rota['schedule'].pk}/overrides/",
+                                    override_post(rota["schedule"])).status_code == 403
