@@ -5,10 +5,16 @@ from oncall.models import Layer, LayerMember, Override, PersonalFeed, Schedule
 
 
 class LayerInline(admin.TabularInline):
+    """The schedule's layers at a glance; a layer is added on its own page, where its rotation is."""
+
     model = Layer
     fields = ["name", "level", "rotation", "handoff_weekday", "handoff_hour", "handoff_minute", "starts_on"]
+    readonly_fields = fields
     show_change_link = True
     extra = 0
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Schedule)
@@ -23,10 +29,12 @@ class LayerMemberInline(admin.TabularInline):
     model = LayerMember
     fields = ["position", "contact"]
     raw_id_fields = ["contact"]
-    # An empty rotation is refused, as in the API.
     min_num = 1
-    validate_min = True
     extra = 0
+
+    def get_formset(self, request, obj=None, **kwargs):
+        # An empty rotation is refused, as in the API (the admin does not pass validate_min on its own).
+        return super().get_formset(request, obj, validate_min=True, **kwargs)
 
 
 @admin.register(Layer)

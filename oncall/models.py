@@ -132,8 +132,8 @@ class Layer(models.Model):
                 not isinstance(d, int) or isinstance(d, bool) or not 0 <= d <= 6 for d in weekdays):
             raise ValidationError({"restrict_weekdays": ValidationError(
                 _("Weekdays are numbers from 0 (Monday) to 6 (Sunday)."), code="invalid")})
-        if self.schedule_id is None:
-            return
+        if self.schedule_id is None or not (0 <= self.handoff_hour <= 23 and 0 <= self.handoff_minute <= 59):
+            return  # a field error already says what is wrong
         spec = self.spec([])
         for other in Layer.objects.filter(schedule_id=self.schedule_id, level=self.level).exclude(pk=self.pk):
             if spec.overlaps(other.spec([])):
