@@ -195,3 +195,12 @@ def test_a_checklist_skips_a_company_day(korea):
     for day in (5, 6):
         materialize(seoul(2026, 3, day, 9, 0, 5))
     assert occurrences(template) == [date(2026, 3, 5)]
+
+
+@pytest.mark.django_db
+def test_the_template_page_says_what_it_does_on_holidays(client_as):
+    template = make_template("Daily 09:00", schedule="0 9 * * *", on_holiday="skip")
+    response = client_as("viewer").get(f"/checklists/templates/{template.pk}/")
+    assert response.status_code == 200
+    assert "On public holidays and company days" in response.content.decode()
+    assert ">skip<" in response.content.decode()
