@@ -127,3 +127,17 @@ def test_incidents_never_imports_oncall():
             names = ([a.name for a in node.names] if isinstance(node, ast.Import)
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             assert not any(name.split(".")[0] == "oncall" for name in names), path
+
+
+def test_through_the_scheduled_tasks_the_mail_goes_to_the_person_on_call(rota, mailoutbox):
+    from incidents import tasks
+    from tests.incidents.worker import worker
+
+    with time_machine.travel(TUESDAY_10, tick=False), worker():
+        incident, _ = services.open_incident(service=rota["service"], title="API down", severity="sev1")
+    make_override(rota["schedule"], rota["people"]["carol"], TUESDAY_10 + 5 * MIN, TUESDAY_10 + timedelta(hours=2))
+    for minutes in (30, 60):
+        with time_machine.travel(TUESDAY_10 + minutes * MIN, tick=False), worker():
+            tasks.escalate()
+    assert [m.to for m in mailoutbox] == [[rota["people"][name].email] for name in ("dan", "carol", "carol")]
+    assert paged(incident) == [(0, "dan"), (1, "carol"), (2, "carol")]
