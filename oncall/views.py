@@ -17,6 +17,7 @@ from incidents.models import Contact
 from oncall import feeds, services
 from oncall.forms import OverrideForm
 from oncall.models import Override, PersonalFeed, Schedule, portal_zone
+from portal.middleware import role_not_required
 
 GRID_DAYS = 28
 
@@ -109,6 +110,7 @@ def _calendar(body: bytes) -> HttpResponse:
 
 
 @login_not_required
+@role_not_required
 @require_safe
 def schedule_feed(request, pk, token):
     """A schedule's shifts as RFC 5545; the secret in the URL is the only credential, so a wrong
@@ -121,6 +123,7 @@ def schedule_feed(request, pk, token):
 
 
 @login_not_required
+@role_not_required
 @require_safe
 def personal_feed(request, pk, token):
     feed = PersonalFeed.objects.filter(contact_id=pk).select_related("contact").first()

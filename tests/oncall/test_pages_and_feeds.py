@@ -153,3 +153,9 @@ def test_an_operator_without_a_contact_cannot_cover_and_cannot_withdraw_others(c
     assert Override.objects.filter(pk=theirs.pk).exists()
     assert client_as("viewer").post(f"/oncall/{rota['schedule'].pk}/overrides/",
                                     override_post(rota["schedule"])).status_code == 403
+
+
+def test_the_feed_answers_by_its_token_even_in_a_browser_logged_in_without_a_role(client, make_user, rota):
+    client.force_login(make_user(None))
+    assert client.get(feed_url(rota["schedule"])).status_code == 200
+    assert client.get(feed_url(rota["schedule"], token="x" * 43)).status_code == 404
