@@ -26,6 +26,14 @@ class Kind(models.TextChoices):
 INCIDENT_KINDS = (Kind.INCIDENT, Kind.RECOVERY)
 
 
+class OnHoliday(models.TextChoices):
+    """What a scheduled occurrence does on a public holiday or company day (portal.holidays)."""
+
+    RUN = "run", _("run anyway")
+    SKIP = "skip", _("skip")
+    NEXT_WORKING_DAY = "next_working_day", _("move to the next working day")
+
+
 class TemplateQuerySet(models.QuerySet):
     def scheduled(self):
         return self.filter(active=True).exclude(schedule="")
@@ -52,6 +60,8 @@ class Template(models.Model):
         _("schedule (cron)"), max_length=100, blank=True,
         help_text=_("Five cron fields in the portal's time zone, e.g. 0 9 * * * for 09:00 daily. Empty: started "
                     "by hand."))
+    on_holiday = models.CharField(_("on holidays"), max_length=20, choices=OnHoliday.choices, default=OnHoliday.RUN,
+                                  help_text=_("Public holidays and company days off."))
     due_window = models.DurationField(_("due within"), default=timedelta(hours=2),
                                       help_text=_("How long after it opens a run becomes overdue."))
     assignee_tier = models.ForeignKey("incidents.Tier", verbose_name=_("assigned tier"), null=True, blank=True,

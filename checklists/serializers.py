@@ -49,7 +49,7 @@ class TemplateSerializer(ModelSerializer):
 
     class Meta:
         model = Template
-        fields = ["id", "name", "kind", "description", "service", "incident_category", "schedule",
+        fields = ["id", "name", "kind", "description", "service", "incident_category", "schedule", "on_holiday",
                   "schedule_description", "due_window", "assignee_tier", "assignee_contact", "assignee_group",
                   "active", "version", "sections", "created_at", "updated_at"]
         read_only_fields = ["version", "created_at", "updated_at"]

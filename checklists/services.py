@@ -22,6 +22,7 @@ from checklists.models import (
     HandoverNote,
     Item,
     ItemState,
+    OnHoliday,
     Run,
     RunItem,
     RunStatus,
@@ -32,6 +33,7 @@ from checklists.models import (
 from incidents import services as incident_services
 from incidents.models import Contact, EventKind, Incident, Severity, Source
 from portal.errors import DomainError
+from portal.holidays import WorkCalendar
 from portal.lib.history import record_change, record_changes
 from portal.lib.languages import language_of
 
@@ -53,16 +55,29 @@ def materialize_runs(*, now: datetime | None = None) -> dict:
     unique constraint refuses the second insert, which then counts as existing.
     """
     now = now or timezone.now()
+    calendar = WorkCalendar.load()
     counts = {"created": 0, "missed": 0, "overdue": 0}
     for template in Template.objects.scheduled().select_related("service"):
-        created, missed = _materialize_template(template, now)
+        created, missed = _materialize_template(template, now, calendar)
         counts["created"] += created
         counts["missed"] += missed
     counts["overdue"] = mark_overdue(now=now)
     return counts
 
 
-def _materialize_template(template: Template, now: datetime) -> tuple[int, int]:
+def _effective(template: Template, occurrence: datetime, calendar: WorkCalendar) -> datetime | None:
+    """When an occurrence's run opens: at the occurrence, or, on a holiday or company day, never
+    (skip) or at the same local time on the next working day (move)."""
+    local = timezone.localtime(occurrence)
+    if template.on_holiday == OnHoliday.RUN or calendar.holiday(local.date()) is None:
+        return occurrence
+    if template.on_holiday == OnHoliday.SKIP:
+        return None
+    day = calendar.next_working_day(local.date())
+    return timezone.make_aware(datetime.combine(day, local.time().replace(tzinfo=None)), local.tzinfo)
+
+
+def _materialize_template(template: Template, now: datetime, calendar: WorkCalendar) -> tuple[int, int]:
     try:
         latest = schedules.latest_at_or_before(template.schedule, now)
     except (ValueError, KeyError):
@@ -72,28 +87,45 @@ def _materialize_template(template: Template, now: datetime) -> tuple[int, int]:
     if latest <= since:
         return 0, 0
     owed = schedules.occurrences_between(template.schedule, since, latest, MISSED_RECORDED_AT_MOST + 1)
+    # An occurrence moved to a working day that has not come yet holds the mark before it: a
+    # later pass opens its run then.
+    plan, through = [], since
+    for occurrence in owed:
+        effective = _effective(template, occurrence, calendar)
+        if effective is not None and effective > now:
+            break
+        through = occurrence
+        if effective is not None:
+            plan.append((occurrence, effective))
+    # Occurrences moved onto the same time as a later one (a daily checklist over 설날) are that
+    # later one's run, not missed ones.
+    by_time = {effective: occurrence for occurrence, effective in plan}
+    plan = [(occurrence, effective) for occurrence, effective in plan if by_time[effective] == occurrence]
     created = missed = 0
     with transaction.atomic():
-        for occurrence in owed[:-1]:
+        for occurrence, _effective_at in plan[:-1]:
             if _insert_run(template, occurrence, RunStatus.MISSED, now):
                 missed += 1
-        if _insert_run(template, latest, RunStatus.OPEN, now, snapshot=True):
-            created += 1
-        # Monotonic: a slower parallel pass never moves the mark backwards.
-        Template.objects.filter(pk=template.pk).exclude(materialized_through__gte=latest).update(
-            materialized_through=latest)
+        if plan:
+            occurrence, effective = plan[-1]
+            if _insert_run(template, occurrence, RunStatus.OPEN, now, snapshot=True, opens_at=effective):
+                created += 1
+        if through > since:
+            # Monotonic: a slower parallel pass never moves the mark backwards.
+            Template.objects.filter(pk=template.pk).exclude(materialized_through__gte=through).update(
+                materialized_through=through)
     return created, missed
 
 
 def _insert_run(template: Template, occurrence: datetime, status: str, now: datetime, *,
-                snapshot: bool = False) -> Run | None:
+                snapshot: bool = False, opens_at: datetime | None = None) -> Run | None:
     try:
         # A savepoint: losing the race to another cluster must not break our transaction.
         with transaction.atomic():
             run = Run.objects.create(
                 template=template, template_version=template.version, occurrence=occurrence,
                 name=template.run_name(occurrence), status=status, created_at=now,
-                due_at=occurrence + template.due_window if status != RunStatus.MISSED else None,
+                due_at=(opens_at or occurrence) + template.due_window if status != RunStatus.MISSED else None,
                 assignee_tier_id=template.assignee_tier_id, assignee_contact_id=template.assignee_contact_id,
                 assignee_group_id=template.assignee_group_id,
             )

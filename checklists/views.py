@@ -41,6 +41,7 @@ from checklists.models import (
     Template,
 )
 from incidents.models import Incident
+from portal import panels
 from portal.errors import DomainError
 
 PAGE_SIZE = 50
@@ -79,9 +80,11 @@ def wants_json(request) -> bool:
 def my_shift(request):
     runs = (Run.objects.active().for_user(request.user).select_related("template").with_progress()
             .overdue_first()[:PAGE_SIZE])
+    now = timezone.now()
     return render(request, "checklists/my_shift.html", {
-        "runs": list(runs), "handovers": pending_handovers(), "now": timezone.now(),
+        "runs": list(runs), "handovers": pending_handovers(), "now": now,
         "can_ack": request.user.has_perm("checklists.change_handovernote"),
+        "panels": panels.collect("my_shift", request=request, now=now),
     })
 
 

@@ -20,6 +20,7 @@ from incidents.models import (
     Notification,
     NotificationChannel,
     Postmortem,
+    RecurringMaintenanceWindow,
     Reminder,
     Service,
     Tier,
@@ -244,6 +245,22 @@ class MaintenanceWindowAdmin(admin.ModelAdmin):
         form = super().get_form(request, obj, **kwargs)
         form.user = request.user  # the class is made for this request
         return form
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(RecurringMaintenanceWindow)
+class RecurringMaintenanceWindowAdmin(admin.ModelAdmin):
+    list_display = ["service", "cron", "duration", "reason", "active", "ended_at"]
+    list_select_related = ["service"]
+    list_filter = ["active", "service"]
+    search_fields = ["service__name", "reason", "cron"]
+    autocomplete_fields = ["service"]
+    raw_id_fields = ["created_by"]
+    readonly_fields = ["ended_occurrence", "ended_at"]
 
     def save_model(self, request, obj, form, change):
         if not change:

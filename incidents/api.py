@@ -20,6 +20,7 @@ from incidents.models import (
     Notification,
     NotificationChannel,
     Postmortem,
+    RecurringMaintenanceWindow,
     Service,
     Tier,
     TimelineEvent,
@@ -38,6 +39,7 @@ from incidents.serializers import (
     NotificationSerializer,
     PostmortemListSerializer,
     PostmortemSerializer,
+    RecurringMaintenanceWindowSerializer,
     ReopenSerializer,
     ReportQuerySerializer,
     ReportSerializer,
@@ -145,6 +147,27 @@ class MaintenanceWindowViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer):
         serializer.save(created_by=self.request.user)
+
+
+class RecurringMaintenanceWindowViewSet(viewsets.ModelViewSet):
+    """Maintenance that comes back on a cron rule (every Tuesday 02:00 for 2 h). Managers plan them;
+    whoever may announce a window may end the occurrence under way early (`end`)."""
+
+    queryset = RecurringMaintenanceWindow.objects.order_by("service_id", "id")
+    serializer_class = RecurringMaintenanceWindowSerializer
+    filterset_fields = ["service", "active"]
+    action_permissions = {"end": "incidents.add_maintenancewindow"}
+
+    def perform_create(self, serializer):
+        serializer.save(created_by=self.request.user)
+
+    @extend_schema(request=None, responses={200: RecurringMaintenanceWindowSerializer, 409: ErrorSerializer})
+    @action(detail=True, methods=["post"])
+    def end(self, request, pk=None):
+        window = self.get_object()
+        if not window.end_early(at=timezone.now()):
+            raise DomainError(_("This window is not under way."), code="not_active", conflict=True)
+        return Response(self.get_serializer(window).data)
 
 
 class IncidentFilter(FilterSet):

@@ -37,6 +37,8 @@ from incidents.models import (
     TimelineEvent,
 )
 from incidents.notify import send_pending
+from incidents.targets import resolve_schedules, schedules_of_steps
+from portal.holidays import WorkCalendar
 from portal.lib.fields import EncryptedTextField
 
 logger = logging.getLogger(__name__)
@@ -50,23 +52,20 @@ def business_hours() -> tuple[time, time, tuple[int, ...]]:
     return getattr(settings, "PORTAL_BUSINESS_HOURS", DEFAULT_BUSINESS_HOURS)
 
 
-def next_business_start(at: datetime) -> datetime:
-    """`at` itself if it falls in business hours, else the next business-hours start."""
+def next_business_start(at: datetime, calendar: WorkCalendar | None = None) -> datetime:
+    """`at` itself if it falls in business hours, else the next business-hours start.
+    Public holidays and company days (portal.holidays) are not business days."""
     start, end, days = business_hours()
+    calendar = calendar or WorkCalendar.load()
     tz = ZoneInfo(settings.TIME_ZONE)
     local = at.astimezone(tz)
-    if local.weekday() in days and start <= local.time() < end:
+    if calendar.is_working_day(local.date(), days) and start <= local.time() < end:
         return at
-    for offset in range(8):
-        day = local.date() + timedelta(days=offset)
-        if day.weekday() not in days:
-            continue
-        # Built from the wall clock, not by adding hours, so a DST change in
-        # between still lands on 09:00 local time.
-        candidate = datetime.combine(day, start, tzinfo=tz)
-        if candidate > local:
-            return candidate.astimezone(at.tzinfo)
-    raise ValueError("PORTAL_BUSINESS_HOURS names no working day")
+    day = local.date() if local.time() < start else local.date() + timedelta(days=1)
+    # Built from the wall clock, not by adding hours, so a DST change in
+    # between still lands on 09:00 local time.
+    candidate = datetime.combine(calendar.next_working_day(day, days), start, tzinfo=tz)
+    return candidate.astimezone(at.tzinfo)
 
 
 def snapshot_policy(*, service, severity: str) -> dict:
@@ -79,6 +78,8 @@ def snapshot_policy(*, service, severity: str) -> dict:
     )
     if policy is None:
         return {}
+    steps = sorted(policy.steps.all(), key=lambda s: s.position)
+    schedules = schedules_of_steps(step.pk for step in steps)
     return {
         "policy": policy.pk,
         "name": policy.name,
@@ -90,10 +91,12 @@ def snapshot_policy(*, service, severity: str) -> dict:
                 "after": step.after.total_seconds(),
                 "tier": step.tier_id,
                 "contacts": [c.pk for c in step.contacts.all()],
+                # On-call schedules (see incidents.targets): who they page is resolved when the step fires.
+                "schedules": schedules.get(step.pk, []),
                 "condition": step.condition,
                 "business_hours_only": step.business_hours_only,
             }
-            for step in sorted(policy.steps.all(), key=lambda s: s.position)
+            for step in steps
         ],
     }
 
@@ -106,21 +109,23 @@ class Firing:
     spec: dict
 
 
-def _due(at: datetime, spec: dict) -> datetime:
-    return next_business_start(at) if spec.get("business_hours_only") else at
+def _due(at: datetime, spec: dict, calendar: WorkCalendar | None) -> datetime:
+    return next_business_start(at, calendar) if spec.get("business_hours_only") else at
 
 
-def firings(snapshot: dict, started_at: datetime) -> list[Firing]:
+def firings(snapshot: dict, started_at: datetime, calendar: WorkCalendar | None = None) -> list[Firing]:
     steps = snapshot.get("steps") or []
+    if calendar is None and any(spec.get("business_hours_only") for spec in steps):
+        calendar = WorkCalendar.load()
     found = []
     for index, spec in enumerate(steps):
-        found.append(Firing(index, 0, _due(started_at + timedelta(seconds=spec["after"]), spec), spec))
+        found.append(Firing(index, 0, _due(started_at + timedelta(seconds=spec["after"]), spec, calendar), spec))
     every, limit = snapshot.get("repeat_every"), snapshot.get("repeat_limit") or 0
     if found and every and limit:
         last = found[-1]
         for repeat in range(1, limit + 1):
-            found.append(Firing(last.step, repeat, _due(last.at + timedelta(seconds=every * repeat), last.spec),
-                                last.spec))
+            found.append(Firing(last.step, repeat,
+                                _due(last.at + timedelta(seconds=every * repeat), last.spec, calendar), last.spec))
     return found
 
 
@@ -346,14 +351,19 @@ def _claim(queryset, now: datetime, batch_size: int) -> list[_Claimed]:
 
 
 class _Directory:
-    """Active contacts of every tier and named contact the batch's snapshots mention, with enabled channels.
+    """Active contacts of every tier, named contact and on-call person the batch's snapshots mention,
+    with enabled channels.
 
     Who is reachable depends only on the step and the severity at the sweep's
     `now`, so it is worked out once per (step, severity), not once per incident.
     """
 
-    def __init__(self, contacts, now: datetime):
+    def __init__(self, contacts, now: datetime, *, on_call: dict[int, int | None] | None = None,
+                 calendar: WorkCalendar | None = None):
         self.now = now
+        self.calendar = calendar or WorkCalendar()
+        # Schedule id → the contact on call at `now` (or None), as incidents.targets resolved it.
+        self.on_call = on_call or {}
         # The sweep's time as the database stores it, for every row the batch writes.
         self.stamp = TimelineEvent._meta.get_field("at").get_db_prep_save(now, connection)
         self.by_id = {c.pk: c for c in contacts}
@@ -365,20 +375,32 @@ class _Directory:
 
     @classmethod
     def load(cls, incidents, now: datetime):
-        tiers, named = set(), set()
+        tiers, named, schedules = set(), set(), set()
         for incident in incidents:
             for spec in (incident.escalation_snapshot or {}).get("steps", ()):
                 if spec.get("tier"):
                     tiers.add(spec["tier"])
                 named.update(spec.get("contacts") or ())
+                schedules.update(spec.get("schedules") or ())
+        on_call = resolve_schedules(schedules, now)
+        named.update(pk for pk in on_call.values() if pk is not None)
+        calendar = WorkCalendar.load()
         if not tiers and not named:
-            return cls([], now)
+            return cls([], now, on_call=on_call, calendar=calendar)
         contacts = (
             Contact.objects.filter(Q(tier_id__in=tiers) | Q(pk__in=named), active=True)
             .order_by("name", "pk")
             .prefetch_related(Prefetch("channels", queryset=NotificationChannel.objects.filter(enabled=True)))
         )
-        return cls(list(contacts), now)
+        return cls(list(contacts), now, on_call=on_call, calendar=calendar)
+
+    @staticmethod
+    def _key(spec: dict) -> tuple:
+        return spec.get("tier"), tuple(spec.get("contacts") or ()), tuple(spec.get("schedules") or ())
+
+    def resolved(self, spec: dict) -> dict[int, int | None]:
+        """The step's schedules and who is on call for each now."""
+        return {pk: self.on_call.get(pk) for pk in spec.get("schedules") or ()}
 
     def recipients(self, spec: dict, severity: str) -> list[Contact]:
         found = {}
@@ -387,11 +409,16 @@ class _Directory:
         for pk in spec.get("contacts") or ():
             if pk in self.by_id:
                 found.setdefault(pk, self.by_id[pk])
-        return [c for c in found.values() if c.is_available(self.now, severity)]
+        available = [c for c in found.values() if c.is_available(self.now, severity, self.calendar)]
+        # Whoever is on call is paged whatever their usual hours: being on call is their availability.
+        for pk in self.resolved(spec).values():
+            if pk in self.by_id and all(c.pk != pk for c in available):
+                available.append(self.by_id[pk])
+        return available
 
     def pages(self, spec: dict, severity: str) -> tuple[list[Contact], list[tuple[Contact, NotificationChannel]]]:
         """The contacts a step pages for this severity now, and their (contact, channel) pairs."""
-        key = (spec.get("tier"), tuple(spec.get("contacts") or ()), severity)
+        key = (*self._key(spec), severity)
         if key not in self._pages:
             contacts = self.recipients(spec, severity)
             self._pages[key] = (contacts, [(c, channel) for c in contacts for channel in c.channels.all()])
@@ -400,12 +427,14 @@ class _Directory:
     def event(self, spec: dict, severity: str, escalation_round: int, firing: Firing) -> tuple:
         """(kind, message, data) of a firing's timeline event, as database values. They depend on the
         step, the severity and the round, not on the incident: one per batch, not one per incident."""
-        key = (spec.get("tier"), tuple(spec.get("contacts") or ()), severity, escalation_round, firing.step,
-               firing.repeat, spec["condition"])
+        key = (*self._key(spec), severity, escalation_round, firing.step, firing.repeat, spec["condition"])
         if key not in self._events:
             contacts, channels = self.pages(spec, severity)
             data = {"round": escalation_round, "step": firing.step, "repeat": firing.repeat,
                     "tier": spec.get("tier"), "contacts": [c.pk for c in contacts], "condition": spec["condition"]}
+            if spec.get("schedules"):
+                # Who each schedule resolved to when the step fired (JSON keys are text).
+                data["on_call"] = {str(pk): contact for pk, contact in self.resolved(spec).items()}
             data = TimelineEvent._meta.get_field("data").get_db_prep_save(data, connection)
             label = f"Step {firing.step + 1}" + (f" (repeat {firing.repeat})" if firing.repeat else "")
             if channels:
@@ -420,7 +449,7 @@ def _escalate(incident: _Claimed, now: datetime, directory: _Directory, notifica
     if incident.status not in OPEN_STATUSES or incident.escalation_started_at is None:
         incident.next_escalation_at = None
         return
-    planned = firings(incident.escalation_snapshot or {}, incident.escalation_started_at)
+    planned = firings(incident.escalation_snapshot or {}, incident.escalation_started_at, directory.calendar)
     since = incident.next_escalation_at
     due = {}
     for firing in planned:

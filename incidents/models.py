@@ -1,6 +1,7 @@
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from croniter import croniter
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -11,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from simple_history.models import HistoricalRecords
 
+from portal.holidays import WorkCalendar
 from portal.lib.fields import EncryptedTextField
 from portal.lib.outbound import validate_outbound_url
 from portal.lib.secrets import mask_webhook
@@ -102,23 +104,26 @@ class Contact(models.Model):
     def __str__(self):
         return self.name
 
-    def is_available(self, at: datetime, severity: str) -> bool:
+    def is_available(self, at: datetime, severity: str, calendar: WorkCalendar | None = None) -> bool:
         """Whether this contact may be paged at `at` for an incident of `severity`."""
         if not self.active:
             return False
         if self.availability == Availability.EMERGENCY_ONLY:
             return severity == Severity.SEV1
         if self.availability == Availability.BUSINESS_HOURS:
-            return self.is_working(at)
+            return self.is_working(at, calendar)
         return True
 
-    def is_working(self, at: datetime) -> bool:
+    def is_working(self, at: datetime, calendar: WorkCalendar | None = None) -> bool:
+        """In this contact's working hours at `at`; public holidays and company days are days off."""
+        calendar = calendar or WorkCalendar.load()
         local = timezone.localtime(at, ZoneInfo(settings.TIME_ZONE))
-        t, day, days = local.time(), local.weekday(), set(self.work_days or ())
+        t, day, days = local.time(), local.date(), tuple(self.work_days or ())
         if self.work_start <= self.work_end:
-            return day in days and self.work_start <= t < self.work_end
+            return calendar.is_working_day(day, days) and self.work_start <= t < self.work_end
         # A night shift (22:00–06:00) belongs to the day it starts on.
-        return (day in days and t >= self.work_start) or ((day - 1) % 7 in days and t < self.work_end)
+        return ((calendar.is_working_day(day, days) and t >= self.work_start)
+                or (calendar.is_working_day(day - timedelta(days=1), days) and t < self.work_end))
 
 
 class ChannelKind(models.TextChoices):
@@ -263,6 +268,96 @@ class MaintenanceWindow(models.Model):
             message = ngettext("A maintenance window you set may last at most %(days)d day.",
                                "A maintenance window you set may last at most %(days)d days.", days) % {"days": days}
             raise ValidationError({"ends_at": ValidationError(message, code="too_long")})
+
+
+RECURRING_MAINTENANCE_MAX = timedelta(days=7)
+
+
+class RecurringMaintenanceWindow(models.Model):
+    """A window that comes back on a cron rule in the portal's time zone (every Tuesday 02:00,
+    the first Sunday of the month…) and lasts `duration` each time. One occurrence may be ended early."""
+
+    service = models.ForeignKey(Service, verbose_name=_("service"), on_delete=models.CASCADE,
+                                related_name="recurring_maintenance_windows")
+    cron = models.CharField(_("repeats (cron)"), max_length=100,
+                            help_text=_("Five cron fields in the portal's time zone: 0 2 * * 2 is every Tuesday at "
+                                        "02:00, 0 3 1 * * the 1st of every month at 03:00."))
+    duration = models.DurationField(_("lasts"))
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    active = models.BooleanField(_("active"), default=True)
+    # The occurrence (its start) that was ended early, and when.
+    ended_occurrence = models.DateTimeField(_("occurrence ended early"), null=True, blank=True, editable=False)
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True,
+                                   blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["service__name", "id"]
+        verbose_name = _("recurring maintenance window")
+        verbose_name_plural = _("recurring maintenance windows")
+        constraints = [models.CheckConstraint(condition=Q(duration__gt=timedelta(0)),
+                                              name="recurring_maintenance_positive_duration")]
+
+    def __str__(self):
+        return f"{self.service} {self.cron} ({self.duration})"
+
+    def clean(self):
+        errors = {}
+        cron = " ".join((self.cron or "").split())
+        if len(cron.split()) != 5 or not croniter.is_valid(cron):
+            errors["cron"] = [ValidationError(_("Give five cron fields, e.g. 0 2 * * 2 for every Tuesday at 02:00."),
+                                              code="cron")]
+        self.cron = cron
+        if self.duration is not None and not timedelta(0) < self.duration <= RECURRING_MAINTENANCE_MAX:
+            errors["duration"] = [ValidationError(_("A recurring window lasts more than nothing and at most "
+                                                    "7 days."), code="rule")]
+        if errors:
+            raise ValidationError(errors)
+
+    def occurrence_at(self, at: datetime) -> tuple[datetime, datetime] | None:
+        """(start, end) of the occurrence under way at `at`, or None. Cron times are wall-clock
+        times in the portal's zone (02:00 stays 02:00 across a DST change)."""
+        local = timezone.localtime(at, portal_zone()).replace(microsecond=0) + timedelta(seconds=1)
+        # Occurrences that started up to `duration` ago: the newest one still running counts.
+        it = croniter(self.cron, local)
+        while True:
+            start = it.get_prev(datetime)
+            if start + self.duration <= at:
+                return None
+            end = start + self.duration
+            if self.ended_occurrence == start and self.ended_at is not None:
+                end = min(end, self.ended_at)
+            if at < end:
+                return start, end
+
+    def next_occurrence(self, after: datetime) -> datetime:
+        return croniter(self.cron, timezone.localtime(after, portal_zone())).get_next(datetime)
+
+    def is_active(self, at: datetime) -> bool:
+        return self.active and self.occurrence_at(at) is not None
+
+    def end_early(self, *, at: datetime) -> bool:
+        """End the occurrence under way at `at`; False if none is."""
+        found = self.occurrence_at(at) if self.active else None
+        if found is None:
+            return False
+        self.ended_occurrence, self.ended_at = found[0], at
+        self.save(update_fields=["ended_occurrence", "ended_at"])
+        return True
+
+
+def services_in_maintenance(service_ids, at: datetime) -> set[int]:
+    """Which of these services are inside a maintenance window, one-off or recurring, at `at`:
+    their failures are recorded but page nobody."""
+    service_ids = set(service_ids)
+    found = set(MaintenanceWindow.objects.active(at).filter(service_id__in=service_ids)
+                .values_list("service_id", flat=True))
+    for window in RecurringMaintenanceWindow.objects.filter(service_id__in=service_ids - found, active=True):
+        if window.is_active(at):
+            found.add(window.service_id)
+    return found
 
 
 class Status(models.TextChoices):
@@ -551,15 +646,16 @@ def postmortem_due_days() -> int:
     return getattr(settings, "PORTAL_POSTMORTEM_DUE_BUSINESS_DAYS", 5)
 
 
-def add_business_days(at: datetime, days: int) -> datetime:
+def add_business_days(at: datetime, days: int, calendar: WorkCalendar | None = None) -> datetime:
     """`at` moved on by `days` working days (Monday–Friday) in the portal's time zone,
-    keeping its local time of day; a weekend never counts."""
+    keeping its local time of day; a weekend, a public holiday or a company day never counts."""
+    calendar = calendar or WorkCalendar.load()
     zone = portal_zone()
     local = timezone.localtime(at, zone)
     day, counted = local.date(), 0
     while counted < days:
         day += timedelta(days=1)
-        if day.weekday() < 5:
+        if calendar.is_working_day(day):
             counted += 1
     return datetime.combine(day, local.time(), tzinfo=zone)
 
@@ -568,12 +664,13 @@ def postmortem_overdue_q(now: datetime, days: int) -> Q:
     """Incidents whose `resolved_at + days business days` is at or before `now`, as a
     filter the database can answer (the inverse of add_business_days, day by day)."""
     zone = portal_zone()
+    calendar = WorkCalendar.load()
     today = timezone.localtime(now, zone).date()
     # Walk back from today: the latest resolution day whose deadline falls before
     # today, and the days (a weekend and its Friday) whose deadline is today itself.
     due_today, day = [], today
     while True:
-        deadline = add_business_days(datetime.combine(day, time(12), tzinfo=zone), days).date()
+        deadline = add_business_days(datetime.combine(day, time(12), tzinfo=zone), days, calendar).date()
         if deadline < today:
             break
         if deadline == today:

@@ -1,7 +1,7 @@
 """REST shapes of the incidents app. Serializers check shape; services decide."""
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import EmailValidator, URLValidator
@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import get_error_detail
 
 from incidents.models import (
     DECLARABLE_SOURCE_CHOICES,
@@ -23,6 +24,7 @@ from incidents.models import (
     Notification,
     NotificationChannel,
     Postmortem,
+    RecurringMaintenanceWindow,
     Scope,
     Service,
     Severity,
@@ -304,6 +306,33 @@ class MaintenanceWindowSerializer(ModelSerializer):
             raise serializers.ValidationError({"ends_at": [_("The window must end after it starts.")]}, code="rule")
         MaintenanceWindow(starts_at=starts, ends_at=ends).check_length(by=self.context["request"].user)
         return attrs
+
+
+class RecurringMaintenanceWindowSerializer(ModelSerializer):
+    next_starts_at = serializers.SerializerMethodField()
+    active_now = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RecurringMaintenanceWindow
+        fields = ["id", "service", "cron", "duration", "reason", "active", "next_starts_at", "active_now",
+                  "ended_occurrence", "ended_at", "created_by"]
+        read_only_fields = ["ended_occurrence", "ended_at", "created_by"]
+
+    def validate(self, attrs):
+        window = RecurringMaintenanceWindow(**{**{f: getattr(self.instance, f) for f in ("cron", "duration")},
+                                               **attrs} if self.instance else attrs)
+        try:
+            window.clean()
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(get_error_detail(exc)) from None
+        attrs["cron"] = window.cron
+        return attrs
+
+    def get_next_starts_at(self, window) -> datetime:
+        return window.next_occurrence(timezone.now())
+
+    def get_active_now(self, window) -> bool:
+        return window.is_active(timezone.now())
 
 
 class IncidentSerializer(ModelSerializer):

@@ -38,7 +38,9 @@ from incidents.models import (
     Tier,
 )
 from incidents.postmortems import local_date
+from portal import panels
 from portal.errors import DomainError
+from portal.holidays import WorkCalendar
 
 PAGE_SIZE = 50
 TIMELINE_LIMIT = 300
@@ -185,19 +187,21 @@ def incident_add_note(request, pk):
 @permission_required("incidents.view_contact", raise_exception=True)
 def who_to_call(request):
     now = timezone.now()
+    calendar = WorkCalendar.load()
     active = Contact.objects.filter(active=True).order_by("name")
     tiers = Tier.objects.prefetch_related(Prefetch("contacts", queryset=active)).order_by("level")
     rows = []
     for tier in tiers:
         reachable, off_duty = [], 0
         for contact in tier.contacts.all():
-            if contact.availability == Availability.BUSINESS_HOURS and not contact.is_working(now):
+            if contact.availability == Availability.BUSINESS_HOURS and not contact.is_working(now, calendar):
                 off_duty += 1
             else:
                 reachable.append({"contact": contact,
                                   "emergency_only": contact.availability == Availability.EMERGENCY_ONLY})
         rows.append({"tier": tier, "contacts": reachable, "off_duty": off_duty})
-    return render(request, "incidents/who_to_call.html", {"rows": rows, "now": now})
+    return render(request, "incidents/who_to_call.html", {
+        "rows": rows, "now": now, "panels": panels.collect("who_to_call", request=request, now=now)})
 
 
 # Postmortems ------------------------------------------------------------------------

@@ -3,7 +3,7 @@ import contextlib
 from django.contrib import admin
 from rest_framework.authtoken.models import TokenProxy
 
-from portal.models import UserPreference
+from portal.models import CompanyDay, UserPreference
 
 
 @admin.register(UserPreference)
@@ -18,3 +18,10 @@ class UserPreferenceAdmin(admin.ModelAdmin):
 # DRF's token admin lists every key in clear; managers see tokens on /account/tokens/ instead.
 with contextlib.suppress(admin.sites.NotRegistered):
     admin.site.unregister(TokenProxy)
+
+
+@admin.register(CompanyDay)
+class CompanyDayAdmin(admin.ModelAdmin):
+    list_display = ["date", "name"]
+    search_fields = ["name"]
+    date_hierarchy = "date"

@@ -108,6 +108,16 @@ def env_time_zone(name: str, default: str) -> str:
     return value
 
 
+def env_holidays(name: str, default: str) -> str:
+    """A country code the `holidays` library knows (KR, US…), or empty for no public holidays."""
+    import holidays
+
+    value = env_str(name, default).upper()
+    if value and value not in holidays.list_supported_countries():
+        raise ConfigError(f"{name}={value!r} is not a country the holidays library knows (e.g. KR, US, or empty)")
+    return value
+
+
 def database_config(name: str, default_sqlite: Path) -> dict:
     """PORTAL_DATABASE_URL → a DATABASES entry; SQLite tuned for a web server plus workers."""
     import dj_database_url

@@ -1,4 +1,5 @@
-"""Logs carry no credentials: a heartbeat's ping URL is its token, and a query
+"""Logs carry no credentials: a heartbeat's ping URL is its token, so is an on-call
+calendar feed's (`/feed/<token>.ics`), and a query
 parameter named like a secret (token=, api_key=…) is one too.
 
 `MaskSecrets` is a logging filter on the console handler (Django's request and
@@ -14,12 +15,14 @@ from gunicorn import glogging
 from portal.lib.secrets import MASK, SECRET_WORDS
 
 HEARTBEAT_TOKEN = re.compile(r"(/heartbeats/)[^/?#\s\"']+")
+FEED_TOKEN = re.compile(r"(/feed/)[^/?#\s\"']+?(\.ics)?(?=[/?#\s\"']|$)")
 SECRET_WORDS_RE = "|".join(SECRET_WORDS)
 SECRET_QUERY_VALUE = re.compile(rf"([?&;][^=&\s\"']*(?:{SECRET_WORDS_RE})[^=&\s\"']*=)[^&#\s\"']+", re.IGNORECASE)
 
 
 def mask_log_text(text: str) -> str:
     text = HEARTBEAT_TOKEN.sub(rf"\g<1>{MASK}", text)
+    text = FEED_TOKEN.sub(lambda m: f"{m.group(1)}{MASK}{m.group(2) or ''}", text)
     return SECRET_QUERY_VALUE.sub(rf"\g<1>{MASK}", text)
 
 

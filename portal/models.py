@@ -110,3 +110,19 @@ class TokenDetails(models.Model):
             self.last_used_at = now
         return bool(updated)
 
+
+
+class CompanyDay(models.Model):
+    """A day the company does not work on top of the public holidays (foundation day, a
+    company-wide day off): business hours, checklists and due dates skip it like a holiday."""
+
+    date = models.DateField(_("date"), unique=True)
+    name = models.CharField(_("name"), max_length=100)
+
+    class Meta:
+        ordering = ["date"]
+        verbose_name = _("company day off")
+        verbose_name_plural = _("company days off")
+
+    def __str__(self):
+        return f"{self.date:%Y-%m-%d} {self.name}"

@@ -47,6 +47,9 @@ DISK_MIN_FREE_GB = env.env_int("PORTAL_DISK_MIN_FREE_GB", 1, minimum=0)
 PORTAL_METRICS_TOKEN = env.env_str("PORTAL_METRICS_TOKEN")
 # The longest maintenance window (days) an operator may announce; managers may plan up to a year.
 PORTAL_OPERATOR_MAINTENANCE_DAYS = env.env_int("PORTAL_OPERATOR_MAINTENANCE_DAYS", 7, minimum=1, maximum=366)
+# Public holidays skipped by business hours, checklists and due dates: a country code of the
+# `holidays` library (KR: lunar and substitute holidays included); empty for none.
+PORTAL_HOLIDAYS = env.env_holidays("PORTAL_HOLIDAYS", "KR")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -72,6 +75,7 @@ INSTALLED_APPS = [
     "probes",
     "backups",
     "status",
+    "oncall",
     "portal",
 ]
 

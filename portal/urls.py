@@ -9,6 +9,7 @@ from rest_framework.routers import DefaultRouter
 from backups import api as backups_api
 from checklists import api as checklists_api
 from incidents import api as incidents_api
+from oncall import api as oncall_api
 from portal import api, views
 from portal.middleware import role_not_required
 from portal.permissions import HasRole
@@ -40,6 +41,7 @@ router.register("contacts", incidents_api.ContactViewSet, basename="contact")
 router.register("channels", incidents_api.NotificationChannelViewSet)
 router.register("escalation-policies", incidents_api.EscalationPolicyViewSet, basename="escalationpolicy")
 router.register("maintenance-windows", incidents_api.MaintenanceWindowViewSet)
+router.register("recurring-maintenance-windows", incidents_api.RecurringMaintenanceWindowViewSet)
 router.register("incidents", incidents_api.IncidentViewSet, basename="incident")
 router.register("notifications", incidents_api.NotificationViewSet)
 router.register("backup-targets", backups_api.BackupTargetViewSet, basename="backuptarget")
@@ -58,6 +60,9 @@ router.register("checklist-runs", checklists_api.RunViewSet, basename="checklist
 router.register("handover-notes", checklists_api.HandoverNoteViewSet, basename="handovernote")
 router.register("playbooks", checklists_api.PlaybookViewSet, basename="playbook")
 router.register("runbook-imports", checklists_api.RunbookImportViewSet, basename="runbookimport")
+router.register("oncall-schedules", oncall_api.ScheduleViewSet, basename="oncallschedule")
+router.register("oncall-layers", oncall_api.LayerViewSet, basename="oncalllayer")
+router.register("oncall-overrides", oncall_api.OverrideViewSet)
 
 # Swagger UI (split view: its start-up script is a separate request, not inline)
 # and Redoc run under the strict policy except that they write <style> blocks
@@ -83,6 +88,7 @@ urlpatterns = [
     path("probes/", include("probes.urls")),
     path("checklists/", include("checklists.urls")),
     path("", include("status.urls")),
+    path("oncall/", include("oncall.urls")),
     path("i18n/setlang/", views.set_language, name="set_language"),
     path("admin/", admin.site.urls),
     path("api/health", views.api_health, name="api-health"),

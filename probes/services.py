@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from incidents import services as incidents
-from incidents.models import EventKind, MaintenanceWindow, Source
+from incidents.models import EventKind, Source, services_in_maintenance
 from portal.errors import DomainError
 from portal.lib import shutdown
 from portal.lib.history import record_changes
@@ -171,8 +171,7 @@ def record_results(*, outcomes: list[Outcome]) -> list[ProbeResult]:
 
 def _alert(alerts: list[tuple[Probe, str, Result, datetime]]) -> None:
     at = max(when for _p, _a, _r, when in alerts)
-    in_maintenance = set(MaintenanceWindow.objects.active(at).filter(
-        service_id__in={probe.service_id for probe, *_rest in alerts}).values_list("service_id", flat=True))
+    in_maintenance = services_in_maintenance({probe.service_id for probe, *_rest in alerts}, at)
     for probe, action, result, when in alerts:
         try:
             if action == Action.RECOVER:

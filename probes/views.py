@@ -64,6 +64,8 @@ def probe_detail(request, pk):
         "ping_url": ping_url(probe) if probe.is_heartbeat and request.user.has_perm("probes.change_probe") else "",
         "can_run": request.user.has_perm("probes.run_probe") and not probe.is_heartbeat and not probe.on_host,
         "can_change": request.user.has_perm("probes.change_probe"),
+        "maintenance": [{"window": window, "active": window.is_active(now), "next": window.next_occurrence(now)}
+                        for window in probe.service.recurring_maintenance_windows.filter(active=True)],
     }
     return render(request, "probes/detail.html", context)
 

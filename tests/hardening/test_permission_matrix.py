@@ -44,7 +44,10 @@ from rest_framework.views import APIView
 
 from backups.models import BackupRun, BackupTarget, Rehearsal, Repository, RestoreRun
 from checklists.models import HandoverNote, Playbook
-from incidents.models import ActionItem, MaintenanceWindow, Notification, Postmortem
+from incidents.models import ActionItem, MaintenanceWindow, Notification, Postmortem, RecurringMaintenanceWindow
+from oncall.models import Layer, Override, PersonalFeed
+from oncall.models import Schedule as Schedule_
+from oncall.services import save_layer
 from probes.models import ProbeResult
 from status.models import Component, Notice, PublicIncident, StatusPage, Subscriber
 from tests.checklists.factories import make_run, make_template
@@ -72,6 +75,8 @@ API = {
     # An operator on shift may announce a maintenance window (a bounded one) and end it; changing one is a manager's.
     "maintenancewindow": {"list": {"GET": VIEWER, "POST": OPERATOR},
                           "detail": {"GET": VIEWER, "PUT": MANAGER, "PATCH": MANAGER, "DELETE": OPERATOR}},
+    # Recurring windows are planned by managers; whoever may announce a window may end one early.
+    "recurringmaintenancewindow": {**CRUD_MANAGER, "end": {"POST": OPERATOR}},
     "checklisttemplate": CRUD_MANAGER,
     "playbook": CRUD_MANAGER,
     "runbookimport": {"list": {"POST": MANAGER}},
@@ -104,6 +109,12 @@ API = {
     "schedule": READ,
     "report": {"incidents": {"GET": MANAGER}},
     "api": {"root": {"GET": VIEWER}},
+    # On call: managers plan schedules. An operator may post an override (accepted when it concerns
+    # their own contact, see tests/oncall); changing the matrix's override, not theirs, is a manager's.
+    "oncallschedule": {**CRUD_MANAGER, "now": {"GET": VIEWER}},
+    "oncalllayer": CRUD_MANAGER,
+    "override": {"list": {"GET": VIEWER, "POST": OPERATOR},
+                 "detail": {"GET": VIEWER, "PUT": MANAGER, "PATCH": MANAGER, "DELETE": MANAGER}},
 }
 # Pages (and the few API views outside the router): URL name → method → the lowest principal allowed.
 PAGES = {
@@ -118,6 +129,9 @@ PAGES = {
     "agent-checks": {"GET": NEVER},
     "agent-results": {"POST": NEVER},
     "api-health": {"GET": PUBLIC},
+    # Calendar feeds carry their credential (a secret token) in the URL: phones subscribe without a login.
+    "oncall:feed": {"GET": PUBLIC},
+    "oncall:personal-feed": {"GET": PUBLIC},
     # Every logged-in user, role or not: their own session and password.
     "logout": {"POST": NOBODY},
     "password_change": {"GET": NOBODY, "POST": NOBODY},
@@ -210,6 +224,11 @@ PAGES = {
     "backups:repository-refresh": {"POST": MANAGER},
     "backups:repository-check": {"POST": MANAGER},
     "backups:scorecard": {"GET": VIEWER},
+    "oncall:list": {"GET": VIEWER},
+    "oncall:detail": {"GET": VIEWER},
+    # An operator covers a time range themselves; withdrawing the matrix's override (not theirs) is a manager's.
+    "oncall:override-add": {"POST": OPERATOR},
+    "oncall:override-delete": {"POST": MANAGER},
 }
 # Bodies for routes whose rule depends on what is posted.
 VARIANTS = {
@@ -238,6 +257,7 @@ ADMIN_RULES = {
     "incidents.notificationchannel": CONFIGURATION,
     "incidents.escalationpolicy": CONFIGURATION,
     "incidents.maintenancewindow": {**CONFIGURATION, "add": OPERATOR, "delete": OPERATOR},
+    "incidents.recurringmaintenancewindow": CONFIGURATION,
     # Incidents are declared through the workflow, not the admin; a manager may delete one
     # without records, and the matrix's incident has them (a postmortem, notifications).
     "incidents.incident": {**RECORD, "change": OPERATOR, "delete": MANAGER, "remove": NEVER},
@@ -266,6 +286,12 @@ ADMIN_RULES = {
     # Sent from the incident page after a preview; a record once sent.
     "status.notice": {**RECORD, "delete": MANAGER},
     "status.subscriber": CONFIGURATION,
+    "portal.companyday": CONFIGURATION,
+    "oncall.schedule": CONFIGURATION,
+    "oncall.layer": CONFIGURATION,
+    # An operator may add an override (their own); changing or deleting someone else's is a manager's.
+    "oncall.override": {**CONFIGURATION, "add": OPERATOR},
+    "oncall.personalfeed": CONFIGURATION,
 }
 if "orm" in settings.Q_CLUSTER:  # django-q2 shows its queue in the admin only with the ORM broker, not Redis
     ADMIN_RULES["django_q.ormq"] = {"view": VIEWER, "add": NEVER, "change": ADMIN, "delete": ADMIN}
@@ -352,6 +378,8 @@ BUILDERS = {
     "escalationpolicy": lambda w: make_policy(service=w["service"]),
     "maintenancewindow": lambda w: MaintenanceWindow.objects.create(
         service=w["service"], starts_at=timezone.now(), ends_at=timezone.now() + timedelta(hours=1)),
+    "recurringmaintenancewindow": lambda w: RecurringMaintenanceWindow.objects.create(
+        service=w["service"], cron="0 2 * * 2", duration=timedelta(hours=2)),
     "incident": lambda w: make_incident(w["service"]),
     "postmortem": _postmortem,
     "actionitem": lambda w: ActionItem.objects.create(postmortem=w["postmortem"], description="Alert on disk use"),
@@ -390,6 +418,12 @@ BUILDERS = {
     "notice": lambda w: Notice.objects.create(page=w["statuspage"], incident=w["incident"], kind="recovered",
                                               subject_ko="s", text_ko="t", subject_en="s", text_en="t"),
     "subscriber": lambda w: Subscriber.objects.create(page=w["statuspage"], email="s@example.com"),
+    "oncallschedule": lambda w: Schedule_.objects.create(name="primary"),
+    "oncalllayer": lambda w: save_layer(layer=Layer(schedule=w["oncallschedule"], name="weekly"),
+                                        member_ids=[w["contact"].pk]),
+    "override": lambda w: Override.objects.create(schedule=w["oncallschedule"], contact=w["contact"],
+                                                  starts_at=timezone.now(), ends_at=timezone.now() + timedelta(days=1)),
+    "personalfeed": lambda w: PersonalFeed.objects.create(contact=w["contact"]),
 }
 
 
@@ -423,17 +457,22 @@ def kwargs_for(name: str, pattern: URLPattern, world: dict) -> dict:
         "backups": ("backuptarget" if name in ("backups:target", "backups:run-now") else
                     "repository" if name.startswith("backups:repository") else "backuprun"),
         "status": "component" if name == "status:component-override" else "incident",
+        "oncall": ("personalfeed" if name == "oncall:personal-feed" else
+                   "override" if name == "oncall:override-delete" else "oncallschedule"),
     }.get(app, basename)
     if app == "status":
         world["component"]  # the incident's service is on the page
     if name.startswith("incidents:postmortem"):
         pk_of = "postmortem"  # its pages are addressed by the incident's id
     known = {
-        "pk": lambda: world[pk_of].incident_id if pk_of == "postmortem" and app else world[pk_of].pk,
+        "pk": lambda: (world[pk_of].incident_id if pk_of == "postmortem" and app else
+                       world[pk_of].contact_id if pk_of == "personalfeed" else world[pk_of].pk),
         "item_pk": lambda: world["runitem"].pk,
         "incident_pk": lambda: world["incident"].pk,
         "kind": lambda: "http",
-        "token": lambda: world["subscriber"].token if app == "status" else world["heartbeat"].token,
+        "token": lambda: (world["subscriber"].token if app == "status" else
+                          world["oncallschedule"].feed_token if name == "oncall:feed" else
+                          world["personalfeed"].token if name == "oncall:personal-feed" else world["heartbeat"].token),
         "slug": lambda: world["statuspage"].slug,
     }
     missing = params - set(known)

@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from incidents import escalation, notify, services, tasks
 from incidents.escalation import escalate_due, next_business_start
 from incidents.models import EscalationPolicy, EventKind, Notification, NotificationStatus, TimelineEvent
+from portal.holidays import WorkCalendar
 from tests.incidents.factories import make_contact, make_policy, make_service, make_tier
 from tests.incidents.worker import capture_tasks, run, worker
 
@@ -127,11 +128,11 @@ def test_a_sev3_opened_friday_22_00_pages_monday_09_00(runbook, settings):
 def test_business_hours_start_is_09_00_local_across_a_dst_change(settings):
     settings.TIME_ZONE = "America/New_York"
     saturday = datetime(2026, 3, 7, 12, 0, tzinfo=UTC)  # DST starts Sunday 2026-03-08 in New York
-    monday = next_business_start(saturday)
+    monday = next_business_start(saturday, WorkCalendar())  # no holidays: the weekend alone
     assert monday == datetime(2026, 3, 9, 13, 0, tzinfo=UTC)  # 09:00 EDT
     assert monday.astimezone(ZoneInfo("America/New_York")).time() == time(9, 0)
     inside = datetime(2026, 3, 9, 14, 0, tzinfo=UTC)
-    assert next_business_start(inside) == inside
+    assert next_business_start(inside, WorkCalendar()) == inside
 
 
 def test_acknowledging_cancels_not_acknowledged_steps(runbook):

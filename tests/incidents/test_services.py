@@ -47,10 +47,10 @@ def test_opening_an_incident_records_it_and_snapshots_the_policy(service, operat
     assert incident.escalation_snapshot["repeat_every"] == 600
     assert incident.escalation_snapshot["repeat_limit"] == 3
     assert incident.escalation_snapshot["steps"] == [
-        {"position": 0, "after": 0.0, "tier": tier.pk, "contacts": [], "condition": "not_resolved",
+        {"position": 0, "after": 0.0, "tier": tier.pk, "contacts": [], "schedules": [], "condition": "not_resolved",
          "business_hours_only": False},
-        {"position": 1, "after": 1800.0, "tier": tier.pk, "contacts": [], "condition": "not_acknowledged",
-         "business_hours_only": True},
+        {"position": 1, "after": 1800.0, "tier": tier.pk, "contacts": [], "schedules": [],
+         "condition": "not_acknowledged", "business_hours_only": True},
     ]
     [created_event] = events(incident)
     assert created_event.kind == EventKind.CREATED

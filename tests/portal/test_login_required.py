@@ -6,7 +6,9 @@ from django.urls import URLPattern, URLResolver, get_resolver
 PUBLIC = {"/api/health", "/account/login/", "/admin/login/"}
 # Heartbeat pings need no login (the uuid is the credential); an unknown uuid is a 404 for anyone.
 PUBLIC_BY_TOKEN = {"/api/v1/heartbeats/00000000-0000-0000-0000-000000000000",
-                   "/api/v1/heartbeats/00000000-0000-0000-0000-000000000000/fail"}
+                   "/api/v1/heartbeats/00000000-0000-0000-0000-000000000000/fail",
+                   # On-call calendar feeds: phones subscribe with the secret in the URL.
+                   "/oncall/1/feed/x.ics", "/oncall/people/1/feed/x.ics"}
 SAMPLE_ARGS = {"int": "1", "str": "x", "slug": "x", "uuid": "00000000-0000-0000-0000-000000000000", "path": "x"}
 
 
