@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "checklists",
     "probes",
     "backups",
+    "alerts",
     "portal",
 ]
 
@@ -281,6 +282,8 @@ SPECTACULAR_SETTINGS = {
         # Every source an incident may have, and the few a person may declare one with.
         "IncidentSourceEnum": "incidents.models.Source",
         "DeclaredSourceEnum": "incidents.models.DECLARABLE_SOURCE_CHOICES",
+        "SeverityEnum": "incidents.models.Severity",
+        "AlertStatusEnum": "alerts.models.AlertStatus",
     },
 }
 

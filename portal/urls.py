@@ -6,6 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
+from alerts import api as alerts_api
 from backups import api as backups_api
 from checklists import api as checklists_api
 from incidents import api as incidents_api
@@ -56,6 +57,7 @@ router.register("checklist-runs", checklists_api.RunViewSet, basename="checklist
 router.register("handover-notes", checklists_api.HandoverNoteViewSet, basename="handovernote")
 router.register("playbooks", checklists_api.PlaybookViewSet, basename="playbook")
 router.register("runbook-imports", checklists_api.RunbookImportViewSet, basename="runbookimport")
+router.register("integrations", alerts_api.IntegrationViewSet, basename="integration")
 
 # Swagger UI (split view: its start-up script is a separate request, not inline)
 # and Redoc run under the strict policy except that they write <style> blocks
@@ -80,6 +82,7 @@ urlpatterns = [
     path("backups/", include("backups.urls")),
     path("probes/", include("probes.urls")),
     path("checklists/", include("checklists.urls")),
+    path("integrations/", include("alerts.urls")),
     path("i18n/setlang/", views.set_language, name="set_language"),
     path("admin/", admin.site.urls),
     path("api/health", views.api_health, name="api-health"),
@@ -89,6 +92,7 @@ urlpatterns = [
     path("api/redoc/", docs_policy(SpectacularRedocView.as_view(url_name="api-schema")), name="api-redoc"),
     path("api/v1/heartbeats/<uuid:token>", probes_api.heartbeat, name="heartbeat"),
     path("api/v1/heartbeats/<uuid:token>/fail", probes_api.heartbeat_fail, name="heartbeat-fail"),
+    path("api/v1/integrations/<uuid:token>/alerts", alerts_api.intake, name="integration-alerts"),
     path("api/v1/", include(router.urls)),
 ]
 
