@@ -63,7 +63,7 @@ class Integration(models.Model):
 
         errors = validate_rules(self.rules)
         if errors:
-            raise ValidationError({"rules": [ValidationError(line, code="invalid")
+            raise ValidationError({"rules": [ValidationError(line, code="rule")
                                              for line in flatten(errors, "rules")]})
 
 
