@@ -42,6 +42,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
+from alerts.models import Alert, Delivery, Integration
 from backups.models import BackupRun, BackupTarget, Rehearsal, RestoreRun
 from checklists.models import HandoverNote, Playbook
 from incidents.models import ActionItem, MaintenanceWindow, Notification, Postmortem
@@ -76,6 +77,8 @@ API = {
     "probe": {**CRUD_MANAGER, "run": {"POST": OPERATOR}},
     "backuptarget": {**CRUD_MANAGER, "run": {"POST": OPERATOR}, "rehearse": {"POST": OPERATOR}},
     "backuprun": {**READ, "verify": {"POST": OPERATOR}, "restore": {"POST": MANAGER}},
+    # An integration's URL is a credential: every role reads the settings, managers the URL and what arrived.
+    "integration": {**CRUD_MANAGER, "rotate": {"POST": MANAGER}, "deliveries": {"GET": MANAGER}},
     # The day's work: operators.
     "incident": {"list": {"GET": VIEWER, "POST": OPERATOR}, "detail": {"GET": VIEWER},
                  "timeline": {"GET": VIEWER}, "acknowledge": {"POST": OPERATOR},
@@ -108,6 +111,8 @@ PAGES = {
     "set_language": {"POST": PUBLIC},
     "heartbeat": {"GET": PUBLIC, "POST": PUBLIC},
     "heartbeat-fail": {"GET": PUBLIC, "POST": PUBLIC},
+    # Alertmanager and Grafana post alerts with the credential in the URL, as heartbeats do.
+    "integration-alerts": {"POST": PUBLIC},
     "api-health": {"GET": PUBLIC},
     # Every logged-in user, role or not: their own session and password.
     "logout": {"POST": NOBODY},
@@ -175,6 +180,10 @@ PAGES = {
     "backups:run-now": {"POST": OPERATOR},
     "backups:verify": {"POST": OPERATOR},
     "backups:restore": {"GET": MANAGER, "POST": MANAGER},
+    # The integrations' pages show their URLs (credentials): managers only.
+    "alerts:integrations": {"GET": MANAGER},
+    "alerts:integration": {"GET": MANAGER},
+    "alerts:rotate": {"POST": MANAGER},
 }
 # Bodies for routes whose rule depends on what is posted.
 VARIANTS = {
@@ -223,6 +232,10 @@ ADMIN_RULES = {
     "backups.restorerun": {**RECORD, "change": MANAGER},
     "backups.rehearsal": {**RECORD, "change": MANAGER},
     "portal.userpreference": CONFIGURATION,
+    "alerts.integration": CONFIGURATION,
+    # Written by the intake only; managers may delete them.
+    "alerts.alert": {**RECORD, "delete": MANAGER},
+    "alerts.delivery": {**RECORD, "delete": MANAGER},
 }
 if "orm" in settings.Q_CLUSTER:  # django-q2 shows its queue in the admin only with the ORM broker, not Redis
     ADMIN_RULES["django_q.ormq"] = {"view": VIEWER, "add": NEVER, "change": ADMIN, "delete": ADMIN}
@@ -326,6 +339,10 @@ BUILDERS = {
     "notification": lambda w: Notification.objects.create(
         incident=w["incident"], step=1, condition="not_acknowledged", kind="email", target="a@example.com"),
     "proberesult": lambda w: ProbeResult.objects.create(probe=w["probe"], status="ok"),
+    "integration": lambda w: Integration.objects.create(name="prometheus", kind="alertmanager",
+                                                        default_service=w["service"]),
+    "alert": lambda w: Alert.objects.create(integration=w["integration"], fingerprint="f1", title="Down"),
+    "delivery": lambda w: Delivery.objects.create(integration=w["integration"], status_code=200, body="{}"),
     "restorerun": lambda w: RestoreRun.objects.create(backup=w["backuprun"], target=w["backuptarget"],
                                                       destination=str(w["folder"] / "restored")),
     "rehearsal": lambda w: Rehearsal.objects.create(target=w["backuptarget"]),
@@ -370,6 +387,7 @@ def kwargs_for(name: str, pattern: URLPattern, world: dict) -> dict:
                        "checklisttemplate" if name == "checklists:template" else "checklistrun"),
         "probes": "probe",
         "backups": "backuptarget" if name in ("backups:target", "backups:run-now") else "backuprun",
+        "alerts": "integration",
     }.get(app, basename)
     if name.startswith("incidents:postmortem"):
         pk_of = "postmortem"  # its pages are addressed by the incident's id
@@ -378,7 +396,7 @@ def kwargs_for(name: str, pattern: URLPattern, world: dict) -> dict:
         "item_pk": lambda: world["runitem"].pk,
         "incident_pk": lambda: world["incident"].pk,
         "kind": lambda: "http",
-        "token": lambda: world["heartbeat"].token,
+        "token": lambda: world["integration" if name == "integration-alerts" else "heartbeat"].token,
     }
     missing = params - set(known)
     assert not missing, f"the permission matrix needs URL arguments {missing} for {name}"
