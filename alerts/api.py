@@ -1,6 +1,7 @@
 """REST API of the alerts app: integrations (CRUD, rotate, deliveries) and the intake URL senders post to."""
 
 from django.contrib.auth.decorators import login_not_required
+from django.db import transaction
 from django.http import Http404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -95,7 +96,8 @@ def intake(request, token):
         services.record_delivery(integration=integration, status_code=error.status_code, body=body,
                                  errors=detail)
         raise
-    summary = services.ingest(integration=integration, alerts=alerts)
-    services.record_delivery(integration=integration, status_code=status.HTTP_200_OK, body=body,
-                             alert_count=len(alerts))
+    with transaction.atomic():  # one commit for the alerts and the record of the delivery
+        summary = services.ingest(integration=integration, alerts=alerts)
+        services.record_delivery(integration=integration, status_code=status.HTTP_200_OK, body=body,
+                                 alert_count=len(alerts))
     return Response(summary)

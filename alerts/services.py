@@ -72,7 +72,9 @@ def ingest(*, integration: Integration, alerts: list[Incoming], now: datetime | 
         routes = {a.fingerprint: route(integration, a.labels, a.annotations, services=rule_services,
                                        base_service=by_name.get(a.service_name), base_severity=a.severity)
                   for a in alerts if a.status == AlertStatus.FIRING}
-        paged_services = {r.service.pk for r in routes.values() if r.page}
+        # Only alerts that may open an incident ask about maintenance (a repeat does not).
+        paged_services = {where.service.pk for fingerprint, where in routes.items()
+                          if where.page and not (rows[fingerprint].incident and rows[fingerprint].incident.is_open)}
         silenced = set(MaintenanceWindow.objects.active(now).filter(service_id__in=paged_services)
                        .values_list("service_id", flat=True)) if paged_services else set()
         touched = set()
