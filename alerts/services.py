@@ -47,7 +47,10 @@ def dedup_key(integration: Integration, alert: Incoming) -> str:
     if integration.group_by_key and alert.group_key:
         digest = hashlib.sha256(alert.group_key.encode()).hexdigest()[:32]
         return f"alert:{integration.pk}:group:{digest}"
-    return f"alert:{integration.pk}:{alert.fingerprint}"[:200]
+    key = f"alert:{integration.pk}:{alert.fingerprint}"
+    if len(key) > 200:  # the column's length; cutting it would merge two long fingerprints
+        key = f"alert:{integration.pk}:sha256:{hashlib.sha256(alert.fingerprint.encode()).hexdigest()}"
+    return key
 
 
 def ingest(*, integration: Integration, alerts: list[Incoming], now: datetime | None = None) -> dict:

@@ -229,3 +229,11 @@ def test_a_thousand_alerts_in_one_request_open_a_thousand_incidents(judgment, po
     assert Incident.objects.count() == 1000 == Alert.objects.filter(outcome=Outcome.OPENED).count()
     assert post_alerts(integration, body).json()["outcomes"] == {"repeat": 1000}
     assert Incident.objects.count() == 1000
+
+
+def test_long_fingerprints_that_share_a_prefix_open_their_own_incidents(judgment, post_alerts):
+    integration = make_integration()
+    prefix = "f" * 195
+    post_alerts(integration, prometheus([{"fingerprint": prefix + "1"}, {"fingerprint": prefix + "2"}]))
+    assert Incident.objects.count() == 2
+    assert all(len(key) <= 200 for key in Incident.objects.values_list("dedup_key", flat=True))
