@@ -12,6 +12,7 @@ those it uses are checked: a wrong type, an unknown status or a missing fingerpr
 naming the field.
 """
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -79,14 +80,18 @@ class Timestamp(serializers.Field):
 class TextMap(serializers.DictField):
     """Labels or annotations: names to text, at most MAX_LABELS of them."""
 
-    default_error_messages = {"too_many": _("At most %(max)d entries.")}
+    default_error_messages = {"too_many": _("At most %(max)d entries."),
+                              "name": _("Names are 1 to 200 characters, without NUL.")}
 
     def __init__(self, **kwargs):
         super().__init__(child=CharField(allow_blank=True, max_length=10_000, trim_whitespace=False), **kwargs)
 
     def to_internal_value(self, data):
-        if isinstance(data, dict) and len(data) > MAX_LABELS:
-            self.fail("too_many", max=MAX_LABELS)
+        if isinstance(data, dict):
+            if len(data) > MAX_LABELS:
+                self.fail("too_many", max=MAX_LABELS)
+            if any(not 0 < len(name) <= 200 or "\x00" in name for name in data):
+                self.fail("name")
         return super().to_internal_value(data)
 
 
@@ -141,6 +146,12 @@ class GenericAlert(serializers.Serializer):
     severity = serializers.ChoiceField(Severity.choices, required=False)
     service = CharField(required=False, max_length=100)
     details = serializers.DictField(required=False, default=dict)
+
+    def validate_details(self, details):
+        # Kept on the timeline as JSON; PostgreSQL cannot store NUL in it.
+        if "\\u0000" in json.dumps(details):
+            raise serializers.ValidationError(_("Text without NUL characters."), code="null_characters")
+        return details
 
 
 SHAPES = {Kind.ALERTMANAGER: PrometheusWebhook, Kind.GRAFANA: GrafanaWebhook, Kind.GENERIC: GenericAlert}

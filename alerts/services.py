@@ -21,6 +21,7 @@ decided once; the incident's own unique dedup constraint backs this up.
 
 import contextlib
 import hashlib
+import json
 import logging
 import uuid
 from datetime import datetime, timedelta
@@ -198,8 +199,13 @@ def record_delivery(*, integration: Integration, status_code: int, body: bytes, 
                     errors=None, now: datetime | None = None) -> Delivery:
     return Delivery.objects.create(
         integration=integration, received_at=now or timezone.now(), status_code=status_code,
-        alert_count=alert_count, errors=errors or {}, body_size=len(body),
+        alert_count=alert_count, errors=_storable(errors or {}), body_size=len(body),
         body=body[:DELIVERY_BODY_LIMIT].decode("utf-8", errors="replace").replace("\x00", "\ufffd"))
+
+
+def _storable(errors):
+    # Error messages may quote what was sent (a label's name); PostgreSQL's JSON cannot hold NUL.
+    return json.loads(json.dumps(errors).replace("\\u0000", "\\ufffd"))
 
 
 def rotate_token(*, integration: Integration) -> Integration:

@@ -35,6 +35,8 @@ def with_alert(**changes):
     (json.dumps(with_alert(startsAt="yesterday")), ["alerts", 0, "startsAt"]),
     (json.dumps({**sample("alertmanager_firing"), "status": "silenced"}), ["status"]),
     (json.dumps({**sample("alertmanager_firing"), "alerts": {"a": 1}}), ["alerts"]),
+    (json.dumps(with_alert(labels={"a\u0000b": "x"})), ["alerts", 0, "labels"]),
+    (json.dumps(with_alert(annotations={"summary": "a\u0000b"})), ["alerts", 0, "annotations", "summary"]),
 ])
 def test_a_malformed_body_is_a_400_naming_the_field_and_is_kept(post_alerts, body, field_path):
     integration = make_integration()
@@ -56,6 +58,14 @@ def test_the_generic_shape_names_its_missing_fields(post_alerts):
     response = post_alerts(integration, {"status": "burning", "severity": "sev9"})
     assert response.status_code == 400
     assert set(response.json()) >= {"title", "dedup_key", "status", "severity"}
+
+
+def test_nul_characters_in_generic_details_are_refused(post_alerts):
+    integration = make_integration("generic")
+    response = post_alerts(integration, {"title": "t", "status": "firing", "dedup_key": "k",
+                                         "details": {"host": "db\u00001", "nested": [{"a\u0000": 1}]}})
+    assert response.status_code == 400 and "details" in response.json()
+    assert not Incident.objects.exists()
 
 
 def test_a_wrong_uuid_is_a_404_and_keeps_nothing(client, post_alerts):
