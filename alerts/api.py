@@ -80,7 +80,7 @@ def intake(request, token):
     """Alerts from Prometheus Alertmanager (webhook v4), Grafana alerting (webhook contact point) or the
     generic JSON shape, as the integration's kind says. Answers once the alerts are recorded; paging
     happens in the background."""
-    integration = Integration.objects.select_related("default_service").filter(token=token).first()
+    integration = Integration.objects.select_related("default_service").filter(token=token).order_by().first()
     if integration is None:
         raise Http404
     body = request.body

@@ -42,6 +42,9 @@ logger = logging.getLogger(__name__)
 DELIVERY_BODY_LIMIT = 64 * 1024
 DELIVERY_KEEP = 1000  # per integration
 DELIVERY_RETENTION_DAYS = 14
+# What a delivery changes on an Alert row.
+ALERT_STATE = ["status", "outcome", "title", "group_key", "labels", "annotations", "links", "starts_at", "ends_at",
+               "last_seen_at", "fire_count", "noted_at", "incident"]
 
 
 def dedup_key(integration: Integration, alert: Incoming) -> str:
@@ -92,9 +95,9 @@ def ingest(*, integration: Integration, alerts: list[Incoming], now: datetime | 
             summary["outcomes"][row.outcome] = summary["outcomes"].get(row.outcome, 0) + 1
             if row.incident_id:
                 touched.add(row.incident_id)
-        Alert.objects.bulk_update(list(rows.values()), [
-            "status", "outcome", "title", "group_key", "labels", "annotations", "links", "starts_at", "ends_at",
-            "last_seen_at", "fire_count", "noted_at", "incident"], batch_size=500)
+        # One plain UPDATE per row: bulk_update's CASE per field and row cost ten times as much.
+        for row in rows.values():
+            row.save(update_fields=ALERT_STATE)
     summary["incidents"] = sorted(touched)
     return summary
 
