@@ -65,7 +65,7 @@ def ingest(*, integration: Integration, alerts: list[Incoming], now: datetime | 
         return summary
     alerts = sorted(alerts, key=lambda a: a.fingerprint)
     named = {a.service_name for a in alerts if a.service_name}
-    by_name = {**{s.name: s for s in Service.objects.filter(name__in=named)}} if named else {}
+    by_name = {s.name: s for s in Service.objects.filter(name__in=named)} if named else {}
     rule_services = services_for(integration)
     with transaction.atomic():
         Alert.objects.bulk_create(
