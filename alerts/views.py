@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from alerts import services
+from alerts.forms import IntegrationForm
 from alerts.models import Alert, Integration, Kind
 from alerts.serializers import intake_url
 
@@ -38,6 +39,26 @@ def integration_detail(request, pk):
         "deliveries": integration.deliveries.order_by("-received_at", "-id")[:DELIVERIES_SHOWN],
     }
     return render(request, "alerts/detail.html", context)
+
+
+@permission_required("alerts.add_integration", raise_exception=True)
+def integration_create(request):
+    return _edit(request, Integration())
+
+
+@permission_required("alerts.change_integration", raise_exception=True)
+def integration_edit(request, pk):
+    return _edit(request, get_object_or_404(Integration, pk=pk))
+
+
+def _edit(request, integration):
+    form = IntegrationForm(request.POST or None, instance=integration)
+    if request.method == "POST" and form.is_valid():
+        integration = form.save()
+        messages.success(request, _("Integration saved."))
+        return redirect(integration)
+    status = 400 if form.is_bound and form.errors else 200
+    return render(request, "alerts/form.html", {"form": form, "integration": integration}, status=status)
 
 
 @require_POST

@@ -167,3 +167,34 @@ def test_the_admin_refuses_a_bad_regex_naming_the_rule(client_as, make_user, cli
     assert response.status_code == 200
     assert "rules[0].match[0].value: Not a valid regular expression" in response.content.decode()
     assert not Integration.objects.exists()
+
+
+def test_a_manager_creates_and_edits_an_integration_on_its_page(client_as):
+    service = make_service("Judgment")
+    client = client_as("manager")
+    fields = {"name": "prometheus", "kind": "alertmanager", "default_service": service.pk,
+              "default_severity": "sev2", "enabled": "on", "repeat_minutes": 60,
+              "rules": '[{"match": [{"label": "severity", "op": "equals", "value": "critical"}], "severity": "sev1"}]'}
+    response = client.post(reverse("alerts:create"), fields)
+    integration = Integration.objects.get()
+    assert response.status_code == 302 and response["Location"] == integration.get_absolute_url()
+    assert integration.rules[0]["severity"] == "sev1"
+    response = client.post(reverse("alerts:edit", args=[integration.pk]), {**fields, "rules": "", "enabled": ""})
+    integration.refresh_from_db()
+    assert response.status_code == 302 and (integration.rules, integration.enabled) == ([], False)
+
+
+def test_the_page_refuses_a_bad_regex_naming_the_rule_and_keeps_the_old_rules(client_as):
+    integration = make_integration(rules=[{"match": [{"label": "a", "op": "exists"}], "page": False}])
+    response = client_as("manager").post(reverse("alerts:edit", args=[integration.pk]), {
+        "name": integration.name, "kind": "alertmanager", "default_service": integration.default_service_id,
+        "default_severity": "sev2", "repeat_minutes": 60,
+        "rules": '[{"match": [{"label": "a", "op": "regex", "value": "(["}], "severity": "sev1"}]'})
+    assert response.status_code == 400
+    assert "rules[0].match[0].value: Not a valid regular expression" in response.content.decode()
+    integration.refresh_from_db()
+    assert integration.rules == [{"match": [{"label": "a", "op": "exists"}], "page": False}]
+
+
+def test_an_operator_may_not_create_an_integration(client_as):
+    assert client_as("operator").get(reverse("alerts:create")).status_code == 403

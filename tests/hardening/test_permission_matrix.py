@@ -184,6 +184,8 @@ PAGES = {
     "alerts:integrations": {"GET": MANAGER},
     "alerts:integration": {"GET": MANAGER},
     "alerts:rotate": {"POST": MANAGER},
+    "alerts:create": {"GET": MANAGER, "POST": MANAGER},
+    "alerts:edit": {"GET": MANAGER, "POST": MANAGER},
 }
 # Bodies for routes whose rule depends on what is posted.
 VARIANTS = {
