@@ -21,6 +21,7 @@ from django.urls import NoReverseMatch, reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from alerts.models import Integration
 from backups.models import BackupTarget
 from incidents.models import Notification, NotificationChannel, Reminder
 from portal.lib.fields import EncryptedJSONField, EncryptedTextField
@@ -39,7 +40,8 @@ CHANNEL_HOOK = "HOOKslackchan6P3x"
 NOTIFICATION_HOOK = "HOOKnotifcopy2W8x"
 REMINDER_HOOK = "HOOKremindcopy4T6x"
 SECRETS = [DSN_PASSWORD, URL_PASSWORD, URL_TOKEN, HEADER_TOKEN, CHANNEL_HOOK, NOTIFICATION_HOOK, REMINDER_HOOK]
-SKIPPED_PAGES = {"heartbeat", "heartbeat-fail", "logout", "set_language"}  # pings and POST-only verbs
+# Pings, alert intake and POST-only verbs.
+SKIPPED_PAGES = {"heartbeat", "heartbeat-fail", "integration-alerts", "logout", "set_language"}
 
 
 @pytest.fixture
@@ -59,6 +61,7 @@ def planted(db, roles, settings, tmp_path):
         "url": f"https://mon:{URL_PASSWORD}@api.example.com/health?token={URL_TOKEN}",
         "headers": {"Authorization": f"Bearer {HEADER_TOKEN}"}})
     heartbeat = make_probe(service, kind="heartbeat", name="nightly job")
+    integration = Integration.objects.create(name="prometheus", kind="alertmanager", default_service=service)
     target = BackupTarget.objects.create(
         name="pg", service=service, kind="postgres", destination=str(tmp_path / "b"),
         source=f"postgresql://backup:{DSN_PASSWORD}@db.example.com:5432/app")
@@ -68,12 +71,13 @@ def planted(db, roles, settings, tmp_path):
     target.keep_last = 3
     target.save()
     return World(folder=tmp_path, service=service, contact=contact, notificationchannel=channel,
-                 incident=incident, probe=probe, heartbeat=heartbeat, backuptarget=target)
+                 incident=incident, probe=probe, heartbeat=heartbeat, backuptarget=target, integration=integration)
 
 
 def heartbeat_secrets(world) -> list[str]:
-    token = world["heartbeat"].token
-    return [str(token), token.hex]
+    """The URL tokens (a heartbeat's, an alert integration's): read by those who may change them only."""
+    tokens = [world["heartbeat"].token, world["integration"].token]
+    return [text for token in tokens for text in (str(token), token.hex)]
 
 
 def assert_no_secret(response, secrets, where):
@@ -134,7 +138,7 @@ def secret_field_names(model) -> set[str]:
     """The credential fields of a model: every encrypted field, and the heartbeat's ping token."""
     names = {field.name for field in model._meta.get_fields()
              if isinstance(field, EncryptedTextField | EncryptedJSONField)}
-    return names | ({"token"} if model is Probe else set())
+    return names | ({"token"} if model in (Probe, Integration) else set())
 
 
 def test_every_credential_field_is_encrypted():
