@@ -1,6 +1,8 @@
 """REST API of the alerts app: integrations (CRUD, rotate, deliveries) and the intake URL senders post to."""
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -69,6 +71,7 @@ IntakeAnswer = inline_serializer("AlertIntakeAnswer", {
     responses={200: IntakeAnswer,
                400: OpenApiResponse(ErrorSerializer, description=gettext_lazy("Malformed JSON or a bad field.")),
                404: OpenApiResponse(description=gettext_lazy("No integration has this URL.")),
+               413: OpenApiResponse(ErrorSerializer, description=gettext_lazy("The body is too large.")),
                410: OpenApiResponse(ErrorSerializer, description=gettext_lazy("The integration is disabled."))},
 )
 @login_not_required
@@ -83,7 +86,14 @@ def intake(request, token):
     integration = Integration.objects.select_related("default_service").filter(token=token).order_by().first()
     if integration is None:
         raise Http404
-    body = request.body
+    try:
+        body = request.body
+    except RequestDataTooBig:  # over DATA_UPLOAD_MAX_MEMORY_SIZE, below the site's 413 (PORTAL_MAX_UPLOAD_MB)
+        detail = {"detail": _("The body is larger than %(limit)d bytes; send fewer alerts at once.")
+                  % {"limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE}, "code": "too_large"}
+        services.record_delivery(integration=integration, status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+                                 body=b"", errors=detail)
+        return Response(detail, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if not integration.enabled:
         detail = {"detail": _("This integration is disabled."), "code": "disabled"}
         services.record_delivery(integration=integration, status_code=status.HTTP_410_GONE, body=body,

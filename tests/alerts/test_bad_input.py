@@ -97,6 +97,17 @@ def test_a_body_over_the_limit_is_a_413(post_alerts, settings):
     assert not Incident.objects.exists()
 
 
+def test_a_body_over_the_in_memory_limit_is_a_413_too(post_alerts, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 5_000
+    integration = make_integration()
+    body = prometheus([{"fingerprint": f"f{i}", "annotations": {"description": "x" * 100}} for i in range(100)])
+    response = post_alerts(integration, body)
+    assert response.status_code == 413
+    assert response.json()["detail"] == "The body is larger than 5000 bytes; send fewer alerts at once."
+    assert not Incident.objects.exists()
+    assert Delivery.objects.get().status_code == 413
+
+
 def test_get_is_not_allowed(client):
     integration = make_integration()
     assert client.get(reverse("integration-alerts", args=[integration.token])).status_code == 405
