@@ -393,12 +393,14 @@ class Source(models.TextChoices):
     HEARTBEAT = "heartbeat", _("heartbeat")
     BACKUP = "backup", _("backup")
     CHECKLIST = "checklist", _("checklist")
+    ALERT = "alert", _("alert integration")
 
 
 # What a person may name as an incident's source; the others are the portal's own alerts.
 DECLARABLE_SOURCES = (Source.MANUAL, Source.API)
 DECLARABLE_SOURCE_CHOICES = [(value, label) for value, label in Source.choices if value in DECLARABLE_SOURCES]
-# Dedup keys the portal's alerts use (probes and heartbeats `probe:<id>`, backups `backup:<id>`):
+# Dedup keys the portal's alerts use (probes and heartbeats `probe:<id>`, backups `backup:<id>`,
+# alert integrations `alert:<integration>:<fingerprint>`):
 # an incident declared with one would absorb the real alert as a "repeated alert".
 RESERVED_DEDUP_PREFIXES = ("probe:", "alert:", "backup:")
 
@@ -515,6 +517,7 @@ class EventKind(models.TextChoices):
     CHECKLIST = "checklist", _("checklist")
     POSTMORTEM = "postmortem", _("postmortem")
     CHANGE = "change", _("field changed")
+    ALERT = "alert", _("alert")
 
 
 class TimelineEvent(models.Model):

@@ -120,11 +120,12 @@ def mitigate(*, incident: Incident, by) -> Incident:
     return incident
 
 
-def resolve(*, incident: Incident, by) -> Incident:
-    """Resolve: every escalation step and pending notification stops."""
+def resolve(*, incident: Incident, by, reason: str = "") -> Incident:
+    """Resolve: every escalation step and pending notification stops. `reason` is the
+    timeline's message when no person resolves it (e.g. "resolved by integration X")."""
     now = timezone.now()
     _transition(incident, "resolve", Status.RESOLVED, by, now,
-                {"resolved_at": now, "resolved_by": _user(by), "next_escalation_at": None})
+                {"resolved_at": now, "resolved_by": _user(by), "next_escalation_at": None}, message=reason)
     return incident
 
 

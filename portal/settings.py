@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "backups",
     "status",
     "oncall",
+    "alerts",
     "portal",
 ]
 
@@ -298,6 +299,8 @@ SPECTACULAR_SETTINGS = {
         # Every source an incident may have, and the few a person may declare one with.
         "IncidentSourceEnum": "incidents.models.Source",
         "DeclaredSourceEnum": "incidents.models.DECLARABLE_SOURCE_CHOICES",
+        "SeverityEnum": "incidents.models.Severity",
+        "AlertStatusEnum": "alerts.models.AlertStatus",
     },
 }
 

@@ -6,6 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
+from alerts import api as alerts_api
 from backups import api as backups_api
 from checklists import api as checklists_api
 from incidents import api as incidents_api
@@ -63,6 +64,7 @@ router.register("runbook-imports", checklists_api.RunbookImportViewSet, basename
 router.register("oncall-schedules", oncall_api.ScheduleViewSet, basename="oncallschedule")
 router.register("oncall-layers", oncall_api.LayerViewSet, basename="oncalllayer")
 router.register("oncall-overrides", oncall_api.OverrideViewSet)
+router.register("integrations", alerts_api.IntegrationViewSet, basename="integration")
 
 # Swagger UI (split view: its start-up script is a separate request, not inline)
 # and Redoc run under the strict policy except that they write <style> blocks
@@ -89,6 +91,7 @@ urlpatterns = [
     path("checklists/", include("checklists.urls")),
     path("", include("status.urls")),
     path("oncall/", include("oncall.urls")),
+    path("integrations/", include("alerts.urls")),
     path("i18n/setlang/", views.set_language, name="set_language"),
     path("admin/", admin.site.urls),
     path("api/health", views.api_health, name="api-health"),
@@ -100,6 +103,7 @@ urlpatterns = [
     path("api/v1/heartbeats/<uuid:token>/fail", probes_api.heartbeat_fail, name="heartbeat-fail"),
     path("api/v1/agent/checks", probes_api.agent_checks, name="agent-checks"),
     path("api/v1/agent/results", probes_api.agent_results, name="agent-results"),
+    path("api/v1/integrations/<uuid:token>/alerts", alerts_api.intake, name="integration-alerts"),
     path("api/v1/", include(router.urls)),
 ]
 

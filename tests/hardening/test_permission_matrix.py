@@ -42,6 +42,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
+from alerts.models import Alert, Delivery, Integration
 from backups.models import BackupRun, BackupTarget, Rehearsal, Repository, RestoreRun
 from checklists.models import HandoverNote, Playbook
 from incidents.models import ActionItem, MaintenanceWindow, Notification, Postmortem, RecurringMaintenanceWindow
@@ -86,6 +87,8 @@ API = {
     "repository": {**CRUD_MANAGER, "init": {"POST": MANAGER}, "refresh": {"POST": MANAGER},
                    "check": {"POST": MANAGER}},
     "recoverability": {"list": {"GET": VIEWER}},
+    # An integration's URL is a credential: every role reads the settings, managers the URL and what arrived.
+    "integration": {**CRUD_MANAGER, "rotate": {"POST": MANAGER}, "deliveries": {"GET": MANAGER}},
     # The day's work: operators.
     "incident": {"list": {"GET": VIEWER, "POST": OPERATOR}, "detail": {"GET": VIEWER},
                  "timeline": {"GET": VIEWER}, "acknowledge": {"POST": OPERATOR},
@@ -128,6 +131,8 @@ PAGES = {
     # (401 without credentials, 403 for a person; tests/probes/test_agent_api.py has the agent's side).
     "agent-checks": {"GET": NEVER},
     "agent-results": {"POST": NEVER},
+    # Alertmanager and Grafana post alerts with the credential in the URL, as heartbeats do.
+    "integration-alerts": {"POST": PUBLIC},
     "api-health": {"GET": PUBLIC},
     # Calendar feeds carry their credential (a secret token) in the URL: phones subscribe without a login.
     "oncall:feed": {"GET": PUBLIC},
@@ -229,6 +234,12 @@ PAGES = {
     # An operator covers a time range themselves; withdrawing the matrix's override (not theirs) is a manager's.
     "oncall:override-add": {"POST": OPERATOR},
     "oncall:override-delete": {"POST": MANAGER},
+    # The integrations' pages show their URLs (credentials): managers only.
+    "alerts:integrations": {"GET": MANAGER},
+    "alerts:integration": {"GET": MANAGER},
+    "alerts:rotate": {"POST": MANAGER},
+    "alerts:create": {"GET": MANAGER, "POST": MANAGER},
+    "alerts:edit": {"GET": MANAGER, "POST": MANAGER},
 }
 # Bodies for routes whose rule depends on what is posted.
 VARIANTS = {
@@ -292,6 +303,10 @@ ADMIN_RULES = {
     # An operator may add an override (their own); changing or deleting someone else's is a manager's.
     "oncall.override": {**CONFIGURATION, "add": OPERATOR},
     "oncall.personalfeed": CONFIGURATION,
+    "alerts.integration": CONFIGURATION,
+    # Written by the intake only; managers may delete them.
+    "alerts.alert": {**RECORD, "delete": MANAGER},
+    "alerts.delivery": {**RECORD, "delete": MANAGER},
 }
 if "orm" in settings.Q_CLUSTER:  # django-q2 shows its queue in the admin only with the ORM broker, not Redis
     ADMIN_RULES["django_q.ormq"] = {"view": VIEWER, "add": NEVER, "change": ADMIN, "delete": ADMIN}
@@ -398,6 +413,10 @@ BUILDERS = {
     "notification": lambda w: Notification.objects.create(
         incident=w["incident"], step=1, condition="not_acknowledged", kind="email", target="a@example.com"),
     "proberesult": lambda w: ProbeResult.objects.create(probe=w["probe"], status="ok"),
+    "integration": lambda w: Integration.objects.create(name="prometheus", kind="alertmanager",
+                                                        default_service=w["service"]),
+    "alert": lambda w: Alert.objects.create(integration=w["integration"], fingerprint="f1", title="Down"),
+    "delivery": lambda w: Delivery.objects.create(integration=w["integration"], status_code=200, body="{}"),
     "restorerun": lambda w: RestoreRun.objects.create(backup=w["backuprun"], target=w["backuptarget"],
                                                       destination=str(w["folder"] / "restored")),
     "rehearsal": lambda w: Rehearsal.objects.create(target=w["backuptarget"]),
@@ -459,6 +478,7 @@ def kwargs_for(name: str, pattern: URLPattern, world: dict) -> dict:
         "status": "component" if name == "status:component-override" else "incident",
         "oncall": ("personalfeed" if name == "oncall:personal-feed" else
                    "override" if name == "oncall:override-delete" else "oncallschedule"),
+        "alerts": "integration",
     }.get(app, basename)
     if app == "status":
         world["component"]  # the incident's service is on the page
@@ -472,7 +492,8 @@ def kwargs_for(name: str, pattern: URLPattern, world: dict) -> dict:
         "kind": lambda: "http",
         "token": lambda: (world["subscriber"].token if app == "status" else
                           world["oncallschedule"].feed_token if name == "oncall:feed" else
-                          world["personalfeed"].token if name == "oncall:personal-feed" else world["heartbeat"].token),
+                          world["personalfeed"].token if name == "oncall:personal-feed" else
+                          world["integration"].token if name == "integration-alerts" else world["heartbeat"].token),
         "slug": lambda: world["statuspage"].slug,
     }
     missing = params - set(known)

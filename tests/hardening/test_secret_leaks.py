@@ -21,6 +21,7 @@ from django.urls import NoReverseMatch, reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from alerts.models import Integration
 from backups.models import BackupTarget
 from incidents.models import Notification, NotificationChannel, Reminder
 from portal.lib.fields import EncryptedJSONField, EncryptedTextField
@@ -43,7 +44,8 @@ REDIS_PASSWORD = "PWredisprobe4N7x"
 AGENT_TOKEN = "opa_AGENThosttoken1V5x"  # an agent's token: only its hash is stored
 SECRETS = [DSN_PASSWORD, URL_PASSWORD, URL_TOKEN, HEADER_TOKEN, CHANNEL_HOOK, NOTIFICATION_HOOK, REMINDER_HOOK,
            SQL_PASSWORD, REDIS_PASSWORD, AGENT_TOKEN]
-SKIPPED_PAGES = {"heartbeat", "heartbeat-fail", "logout", "set_language", "agent-checks"}  # pings and POST-only verbs
+# Pings, alert intake and POST-only verbs.
+SKIPPED_PAGES = {"heartbeat", "heartbeat-fail", "integration-alerts", "logout", "set_language", "agent-checks"}
 
 
 @pytest.fixture
@@ -70,6 +72,7 @@ def planted(db, roles, settings, tmp_path):
         "direction": "above"})
     host = Host(name="datahub", service=service, token_hash=hash_token(AGENT_TOKEN))
     host.save()
+    integration = Integration.objects.create(name="prometheus", kind="alertmanager", default_service=service)
     target = BackupTarget.objects.create(
         name="pg", service=service, kind="postgres", destination=str(tmp_path / "b"),
         source=f"postgresql://backup:{DSN_PASSWORD}@db.example.com:5432/app")
@@ -79,12 +82,14 @@ def planted(db, roles, settings, tmp_path):
     target.keep_last = 3
     target.save()
     return World(folder=tmp_path, service=service, contact=contact, notificationchannel=channel,
-                 incident=incident, probe=probe, heartbeat=heartbeat, backuptarget=target, host=host)
+                 incident=incident, probe=probe, heartbeat=heartbeat, backuptarget=target, host=host,
+                 integration=integration)
 
 
 def heartbeat_secrets(world) -> list[str]:
-    token = world["heartbeat"].token
-    return [str(token), token.hex]
+    """The URL tokens (a heartbeat's, an alert integration's): read by those who may change them only."""
+    tokens = [world["heartbeat"].token, world["integration"].token]
+    return [text for token in tokens for text in (str(token), token.hex)]
 
 
 def assert_no_secret(response, secrets, where):
@@ -145,7 +150,7 @@ def secret_field_names(model) -> set[str]:
     """The credential fields of a model: every encrypted field, and the heartbeat's ping token."""
     names = {field.name for field in model._meta.get_fields()
              if isinstance(field, EncryptedTextField | EncryptedJSONField)}
-    return names | ({"token"} if model is Probe else set())
+    return names | ({"token"} if model in (Probe, Integration) else set())
 
 
 def test_every_credential_field_is_encrypted():

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_q.models import Schedule, Task
 
+from alerts.models import Delivery, Integration
 from backups.models import BackupRun, BackupTarget, Rehearsal, RestoreRun
 from checklists.models import HandoverNote, Playbook
 from incidents.models import (
@@ -216,6 +217,22 @@ def playbooks(n, state):
                                 template=make_template())
 
 
+def integrations(n, state):
+    for _ in range(n):
+        Integration.objects.create(name=f"integration-{next(_seq)}", kind="alertmanager",
+                                   default_service=make_service(),
+                                   rules=[{"match": [{"label": "a", "op": "exists"}], "page": False}])
+
+
+def integration_deliveries(n, state):
+    if "integration" not in state:
+        state["integration"] = Integration.objects.create(name=f"integration-{next(_seq)}", kind="grafana",
+                                                          default_service=make_service())
+    for _ in range(n):
+        Delivery.objects.create(integration=state["integration"], status_code=200, body="{}", alert_count=1)
+    return reverse("integration-deliveries", args=[state["integration"].pk])
+
+
 # URL name → builder(n, state) that adds n listed rows; it may return the URL to
 # request (for actions on one object), else `reverse(name)` is used.
 API_LISTS = {
@@ -243,6 +260,8 @@ API_LISTS = {
     "checklistrun-list": checklist_runs,
     "handovernote-list": handover_notes,
     "playbook-list": playbooks,
+    "integration-list": integrations,
+    "integration-deliveries": integration_deliveries,
 }
 
 

@@ -4,9 +4,11 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 PUBLIC = {"/api/health", "/account/login/", "/admin/login/"}
-# Heartbeat pings need no login (the uuid is the credential); an unknown uuid is a 404 for anyone.
+# Heartbeat pings and alert intake need no login (the uuid is the credential); an unknown uuid is a 404
+# for anyone.
 PUBLIC_BY_TOKEN = {"/api/v1/heartbeats/00000000-0000-0000-0000-000000000000",
                    "/api/v1/heartbeats/00000000-0000-0000-0000-000000000000/fail",
+                   "/api/v1/integrations/00000000-0000-0000-0000-000000000000/alerts",
                    # On-call calendar feeds: phones subscribe with the secret in the URL.
                    "/oncall/1/feed/x.ics", "/oncall/people/1/feed/x.ics"}
 SAMPLE_ARGS = {"int": "1", "str": "x", "slug": "x", "uuid": "00000000-0000-0000-0000-000000000000", "path": "x"}
@@ -75,4 +77,6 @@ def test_public_paths_answer_without_login(client, db, path):
 @pytest.mark.parametrize("path", sorted(PUBLIC_BY_TOKEN))
 def test_token_paths_answer_404_to_an_unknown_token_without_login(client, db, path):
     assert path in PATHS
-    assert client.get(path).status_code == 404
+    assert client.post(path).status_code == 404
+    if "/heartbeats/" in path:  # alerts are only posted
+        assert client.get(path).status_code == 404
