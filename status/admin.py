@@ -61,6 +61,7 @@ class PublicIncidentAdmin(admin.ModelAdmin):
 class NoticeTemplateAdmin(admin.ModelAdmin):
     list_display = ["kind", "language", "subject", "updated_at"]
     list_filter = ["kind", "language"]
+    search_fields = ["subject"]
     help_texts = _("Values: {{ title }}, {{ service }}, {{ page }}, {{ started_at }}, {{ ended_at }}, "
                    "{{ downtime }}, {{ scope }}, {{ data_loss }}, {{ update }}, {{ status_url }}.")
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django_q.models import Schedule, Task
 
 from alerts.models import Delivery, Integration
-from backups.models import BackupRun, BackupTarget, Rehearsal, RestoreRun
+from backups.models import BackupRun, BackupTarget, Rehearsal, Repository, RestoreRun
 from checklists.models import HandoverNote, Playbook
 from incidents.models import (
     ActionItem,
@@ -28,8 +28,12 @@ from incidents.models import (
     MaintenanceWindow,
     Notification,
     Postmortem,
+    RecurringMaintenanceWindow,
     TimelineEvent,
 )
+from oncall.models import Layer, Override
+from oncall.models import Schedule as OnCallSchedule
+from oncall.services import save_layer
 from portal.urls import router
 from probes.models import ProbeResult
 from tests.checklists.factories import make_run, make_template
@@ -233,6 +237,60 @@ def integration_deliveries(n, state):
     return reverse("integration-deliveries", args=[state["integration"].pk])
 
 
+def repositories(n, state):
+    for _ in range(n):
+        Repository.objects.create(name=f"repo-{next(_seq)}", url=f"/srv/restic/{next(_seq)}", password="pw")
+
+
+def recoverability(n, state):
+    for _ in range(n):  # each service with a target, runs and a rehearsal
+        run = _backup_run()
+        Rehearsal.objects.create(target=run.target, backup=run, passed=True)
+
+
+def recurring_windows(n, state):
+    for _ in range(n):
+        RecurringMaintenanceWindow.objects.create(service=make_service(), cron="0 2 * * 2",
+                                                  duration=timedelta(hours=2), created_by=_user())
+
+
+def _on_call_schedule(members: int = 2) -> OnCallSchedule:
+    schedule = OnCallSchedule.objects.create(name=f"schedule-{next(_seq)}")
+    save_layer(layer=Layer(schedule=schedule, name="weekly"), member_ids=[make_contact().pk for _ in range(members)])
+    Override.objects.create(schedule=schedule, contact=make_contact(), starts_at=timezone.now(),
+                            ends_at=timezone.now() + timedelta(days=1), created_by=_user())
+    return schedule
+
+
+def on_call_schedules(n, state):
+    for _ in range(n):
+        _on_call_schedule()
+
+
+def on_call_layers(n, state):
+    for _ in range(n):
+        save_layer(layer=Layer(schedule=_on_call_schedule(), name=f"layer-{next(_seq)}", level=2),
+                   member_ids=[make_contact().pk, make_contact().pk])
+
+
+def overrides(n, state):
+    for _ in range(n):
+        _on_call_schedule()
+
+
+def on_call_now(n, state):
+    # Who is on call: the schedule's layers, members and overrides grow; the answer's queries must not.
+    if "schedule" not in state:
+        state["schedule"] = _on_call_schedule()
+    for _ in range(n):
+        save_layer(layer=Layer(schedule=state["schedule"], name=f"layer-{next(_seq)}", level=next(_seq) + 2),
+                   member_ids=[make_contact().pk])
+        later = timezone.now() + timedelta(days=2)
+        Override.objects.create(schedule=state["schedule"], contact=make_contact(), starts_at=later,
+                                ends_at=later + timedelta(days=1))
+    return reverse("oncallschedule-now", args=[state["schedule"].pk])
+
+
 # URL name → builder(n, state) that adds n listed rows; it may return the URL to
 # request (for actions on one object), else `reverse(name)` is used.
 API_LISTS = {
@@ -262,7 +320,15 @@ API_LISTS = {
     "playbook-list": playbooks,
     "integration-list": integrations,
     "integration-deliveries": integration_deliveries,
+    "repository-list": repositories,
+    "recoverability-list": recoverability,
+    "recurringmaintenancewindow-list": recurring_windows,
+    "oncallschedule-list": on_call_schedules,
+    "oncallschedule-now": on_call_now,
+    "oncalllayer-list": on_call_layers,
+    "override-list": overrides,
 }
+UNPAGED = {"report-incidents", "recoverability-list"}  # one answer, not a page of rows
 
 
 def api_list_endpoints() -> set[str]:
@@ -303,7 +369,7 @@ def counts(client, name, build, page_param):
 @pytest.mark.parametrize("name", sorted(API_LISTS))
 def test_api_list_queries_do_not_grow_with_page_size_or_data(name, api_as):
     api = api_as("admin")
-    small, large, more = counts(api, name, API_LISTS[name], page_param=name != "report-incidents")
+    small, large, more = counts(api, name, API_LISTS[name], page_param=name not in UNPAGED)
     assert small == large == more, f"{name}: {small} queries at page size 5, {large} at 50, {more} with 3× data"
 
 

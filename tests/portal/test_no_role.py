@@ -14,7 +14,7 @@ ROLE_FREE = {"/account/logout/", "/account/password/", "/account/password/done/"
 # Public API paths (health, heartbeat pings) are covered by test_login_required.
 PUBLIC_API = {"/api/health", *PUBLIC_BY_TOKEN}
 # Pages whose credential is a token in the URL (on-call calendar feeds) answer by the token, not the role.
-PAGES = [p for p in PATHS if not p.startswith("/api/") and p not in ROLE_FREE | PUBLIC_BY_TOKEN]
+PAGES = [p for p in PATHS if not p.startswith("/api/") and p not in ROLE_FREE | PUBLIC_BY_TOKEN.keys()]
 API = [p for p in PATHS if p.startswith("/api/") and p not in PUBLIC_API]
 
 
