@@ -34,7 +34,7 @@ from alerts.models import Alert, AlertStatus, Delivery, Integration, Outcome
 from alerts.payloads import Incoming
 from alerts.routing import route, services_for
 from incidents import services as incidents
-from incidents.models import EventKind, Incident, MaintenanceWindow, Service, Source
+from incidents.models import EventKind, Incident, Service, Source, services_in_maintenance
 from portal.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -82,8 +82,7 @@ def ingest(*, integration: Integration, alerts: list[Incoming], now: datetime | 
         # Only alerts that may open an incident ask about maintenance (a repeat does not).
         paged_services = {where.service.pk for fingerprint, where in routes.items()
                           if where.page and not (rows[fingerprint].incident and rows[fingerprint].incident.is_open)}
-        silenced = set(MaintenanceWindow.objects.active(now).filter(service_id__in=paged_services)
-                       .values_list("service_id", flat=True)) if paged_services else set()
+        silenced = services_in_maintenance(paged_services, now) if paged_services else set()
         touched = set()
         for incoming in alerts:
             row = rows[incoming.fingerprint]

@@ -1,7 +1,8 @@
 """Alertmanager and Grafana samples (firing, then resolved) through the real URL: one incident,
 routed by the rules, escalating, auto-resolved; repeats neither add incidents nor flood the timeline."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -10,7 +11,7 @@ from django.utils import timezone
 
 from alerts.models import Alert, Delivery, Outcome
 from incidents import services as incidents
-from incidents.models import EventKind, Incident, MaintenanceWindow, Source, Status
+from incidents.models import EventKind, Incident, MaintenanceWindow, RecurringMaintenanceWindow, Source, Status
 from tests.alerts.factories import make_integration, prometheus, sample
 from tests.incidents.factories import make_policy, make_service, make_tier
 
@@ -193,6 +194,18 @@ def test_a_maintenance_window_records_the_alert_without_paging_then_the_next_rep
     with time_machine.travel(now + timedelta(minutes=31), tick=False):
         assert post_alerts(integration, sample("alertmanager_firing")).json()["outcomes"] == {"opened": 1}
     assert Incident.objects.get().service == judgment
+
+
+def test_a_recurring_maintenance_window_silences_alerts_inside_it_only(judgment, post_alerts, settings):
+    # Tuesday 02:00–04:00 patches (issue 16's recurring windows), in the portal's time zone.
+    RecurringMaintenanceWindow.objects.create(service=judgment, cron="0 2 * * 2", duration=timedelta(hours=2))
+    integration = make_integration(rules=RULES)
+    tuesday = datetime(2027, 1, 5, 2, 30, tzinfo=ZoneInfo(settings.TIME_ZONE))
+    with time_machine.travel(tuesday, tick=False):
+        assert post_alerts(integration, sample("alertmanager_firing")).json()["outcomes"] == {"silenced": 1}
+    assert not Incident.objects.exists()
+    with time_machine.travel(tuesday + timedelta(hours=1, minutes=31), tick=False):
+        assert post_alerts(integration, sample("alertmanager_firing")).json()["outcomes"] == {"opened": 1}
 
 
 def test_a_rule_may_say_not_to_page(judgment, post_alerts):
