@@ -140,7 +140,10 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Files in the data dir: one cache for gunicorn's workers and the clusters. A per-process cache let
+    # one web worker serve a status page another had just invalidated, and counted throttles per worker.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                          "LOCATION": DATA_DIR / "cache", "OPTIONS": {"MAX_ENTRIES": 10000}}}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

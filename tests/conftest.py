@@ -14,6 +14,15 @@ def _plain_static_storage(settings):
     }
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _empty_cache():
+    # The embedded default caches in files in the data dir: a previous run's throttle counts must not
+    # carry over into this one.
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # Django's default PBKDF2 costs ~0.3 s a password on this machine, and most tests make users.

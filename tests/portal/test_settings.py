@@ -158,3 +158,11 @@ def test_e_mails_without_a_mail_server_go_to_files_in_the_data_dir_not_the_termi
                                   "send_mail('SEV1', 'the whole body', 'portal@x.test', ['ana@x.test'])",
                         PORTAL_EMAIL_URL="console://")
     assert "the whole body" in printed.stdout
+
+
+def test_without_redis_the_cache_is_shared_by_every_process_of_the_portal(tmp_path):
+    # gunicorn runs two workers: what one caches or invalidates (a status page, a throttle count)
+    # the other must see.
+    assert run_shell(tmp_path, "from django.core.cache import cache; cache.set('page', 'fresh', 60)").returncode == 0
+    seen = run_shell(tmp_path, "from django.core.cache import cache; print(cache.get('page'))")
+    assert seen.stdout.strip().splitlines()[-1] == "fresh", seen.stderr
