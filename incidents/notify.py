@@ -23,6 +23,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from incidents import acklinks
 from incidents.models import (
     EventKind,
     Incident,
@@ -143,6 +144,16 @@ def build_message(incident: Incident, now: datetime) -> Message:
     }
     return Message(subject=subject, text=text, url=url, acknowledge_url=ack_url, severity=str(severity),
                    fields=fields)
+
+
+def with_acknowledge_link(message: Message, notification: Notification) -> Message:
+    """A page to a contact carries that contact's own one-click link (incidents.acklinks) in place
+    of the incident's acknowledge page, which needs a login."""
+    if notification.contact_id is None:
+        return message
+    url = acklinks.link_url(notification)
+    return replace(message, acknowledge_url=url, text=message.text.replace(message.acknowledge_url, url),
+                   fields={**message.fields, "acknowledge_url": url})
 
 
 def stored_message(stored: dict) -> Message:
@@ -280,7 +291,7 @@ def _send_chunk(now: datetime, incident_ids, limit: int) -> int:
         if key not in messages:
             with translation.override(key[1]):
                 messages[key] = build_message(notification.incident, now)
-        jobs.append((notification, messages[key]))
+        jobs.append((notification, with_acknowledge_link(messages[key], notification)))
     if len(jobs) == 1:
         errors = [deliver(*jobs[0])]
     else:

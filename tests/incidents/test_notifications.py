@@ -1,4 +1,5 @@
 import json
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -7,7 +8,7 @@ import pytest
 import time_machine
 from django.utils import translation
 
-from incidents import notify, services, tasks
+from incidents import acklinks, notify, services, tasks
 from incidents.escalation import escalate_due
 from incidents.models import EventKind, Notification, NotificationStatus, TimelineEvent
 from tests.incidents.cards import SAMPLE, texts, workflows_card
@@ -92,10 +93,14 @@ def test_the_email_says_severity_service_title_status_age_and_links(paging, mail
     assert "Open for: 0 min" in first.body
     assert "Open for: 1 h 5 min" in later.body
     assert f"https://ops.example.com/incidents/{incident.pk}/" in first.body
-    assert f"https://ops.example.com/incidents/{incident.pk}/acknowledge/" in first.body
+    # The page carries the contact's own one-click link; a message built for nobody, the login page.
+    [token] = re.findall(r"Acknowledge: https://ops\.example\.com/incidents/ack/([^/\s]+)/", first.body)
+    with time_machine.travel(T0, tick=False):
+        assert acklinks.read_token(token).contact_id == paging.pk
+    assert f"https://ops.example.com/incidents/{incident.pk}/acknowledge/" in later.body
 
 
-def test_slack_teams_and_generic_webhooks_get_their_own_payloads(paging, hooks):
+def test_slack_teams_and_generic_webhooks_get_their_own_payloads(paging, hooks, settings):
     for kind in ("slack", "teams", "webhook"):
         make_channel(paging, kind=kind, target=f"{hooks.url}/ok")
     incident = open_and_sweep()
@@ -113,7 +118,7 @@ def test_slack_teams_and_generic_webhooks_get_their_own_payloads(paging, hooks):
     generic = next(p for p in payloads if "incident" in p)
     assert generic["incident"] == incident.pk
     assert generic["severity"] == "sev1" and generic["status"] == "triggered" and generic["service"] == "api"
-    assert generic["acknowledge_url"].endswith(f"/incidents/{incident.pk}/acknowledge/")
+    assert generic["acknowledge_url"].startswith(f"{settings.BASE_URL}/incidents/ack/")
     assert TimelineEvent.objects.filter(incident=incident, kind=EventKind.NOTIFICATION_SENT).count() == 4
 
 
