@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from incidents import acklinks
+from incidents import acklinks, apprise_channels
 from incidents.models import (
     EventKind,
     Incident,
@@ -237,7 +237,19 @@ def send_webhook(target: str, message: Message) -> None:
     _post(target, {**message.fields, "text": message.text, "idempotency_key": message.idempotency_key}, message)
 
 
-SENDERS = {"email": send_email, "slack": send_slack, "teams": send_teams, "webhook": send_webhook}
+def send_apprise(target: str, message: Message) -> None:
+    apprise_channels.send(target, message.text, message.subject, WEBHOOK_TIMEOUT)
+
+
+def send_sms(target: str, message: Message) -> None:
+    """A text message: the title and the acknowledge link (the link the reader needs on a phone)."""
+    link = message.acknowledge_url if not message.fields.get("notice") else message.url
+    text = f"{one_line(message.subject)[:apprise_channels.SMS_CHARS - len(link) - 1]}\n{link}"
+    apprise_channels.send(target, text, "", WEBHOOK_TIMEOUT)
+
+
+SENDERS = {"email": send_email, "slack": send_slack, "teams": send_teams, "webhook": send_webhook,
+           "apprise": send_apprise, "sms": send_sms}
 
 
 def recipient_language(notification) -> str:
