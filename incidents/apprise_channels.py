@@ -14,7 +14,6 @@ import logging
 import re
 from urllib.parse import unquote, urlsplit
 
-import apprise
 from django.utils.translation import gettext as _
 
 from portal.lib.outbound import check_host
@@ -29,6 +28,10 @@ class AppriseError(Exception):
 
 def plugin_for(target: str):
     """The Apprise plugin for a URL, or None when Apprise does not know it."""
+    # Imported here: loading Apprise takes about half a second, which every process (manage.py, each
+    # worker) would pay at start through incidents.models, for channels few portals use.
+    import apprise
+
     return apprise.Apprise.instantiate(target, suppress_exceptions=True)
 
 
@@ -61,6 +64,8 @@ def send(target: str, text: str, title: str, timeout: tuple[float, float]) -> No
         raise AppriseError(_("Apprise does not recognise this URL."))
     check_host(getattr(plugin, "host", "") or "", resolve=True)
     plugin.socket_connect_timeout, plugin.socket_read_timeout = timeout
+    import apprise
+
     with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
         sent = plugin.notify(body=text, title=title, body_format=apprise.NotifyFormat.TEXT)
     if sent:
