@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from simple_history.models import HistoricalRecords
 
+from incidents.apprise_channels import target_error
 from portal.holidays import WorkCalendar
 from portal.lib.fields import EncryptedTextField
 from portal.lib.outbound import validate_outbound_url
@@ -131,12 +132,18 @@ class ChannelKind(models.TextChoices):
     SLACK = "slack", _("Slack-compatible webhook")
     TEAMS = "teams", _("Microsoft Teams webhook")
     WEBHOOK = "webhook", _("generic JSON webhook")
+    APPRISE = "apprise", _("Apprise URL (ntfy, Telegram, Discord, Matrix, …)")
+    SMS = "sms", _("SMS gateway (Apprise form/JSON/XML URL)")
 
 
 def shown_target(kind: str, target: str) -> str:
     """A channel's target as pages, the API, the admin and logs show it: the
     path of a webhook URL is its credential, an e-mail address is not secret."""
-    return target if kind == ChannelKind.EMAIL else mask_webhook(target)
+    if kind == ChannelKind.EMAIL:
+        return target
+    if kind == ChannelKind.APPRISE:  # a service's token may stand where a host would (tgram://TOKEN/chat)
+        return f"{target.partition('://')[0]}://•••" if "://" in target else "•••"
+    return mask_webhook(target)
 
 
 class NotificationChannel(models.Model):
@@ -162,6 +169,9 @@ class NotificationChannel(models.Model):
                 validate_outbound_url(self.target)
             except ValidationError as exc:
                 raise ValidationError({"target": exc}) from None
+        apprise_kind = self.kind in (ChannelKind.APPRISE, ChannelKind.SMS)
+        if apprise_kind and self.target and (error := target_error(self.kind, self.target)):
+            raise ValidationError({"target": error})
 
     @property
     def shown_target(self) -> str:

@@ -23,7 +23,16 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from incidents.models import EventKind, Incident, Notification, NotificationStatus, TimelineEvent, shown_target
+from incidents import acklinks, apprise_channels
+from incidents.models import (
+    EventKind,
+    Incident,
+    Notification,
+    NotificationStatus,
+    Status,
+    TimelineEvent,
+    shown_target,
+)
 from portal.lib.languages import language_of
 from portal.lib.outbound import check_url, guard_response
 from portal.lib.secrets import redact, scrub
@@ -97,13 +106,15 @@ def slack_text(text: str) -> str:
 
 
 TEAMS_MARKDOWN = re.compile(r"([\\`*_#!|~]|(?<=\])\()")
+TEAMS_LIST = re.compile(r"^([ \t]*)([-+]|\d+\.)(?=[ \t])", re.MULTILINE)  # "- x" and "1. x" start a list
 
 
 def teams_text(text: str) -> str:
-    """A MessageCard renders markdown and a little HTML: a title's [label](url), **, # or <a> shows as
-    typed. A lone [SEV1] is no link and stays as it is."""
+    """An Adaptive Card's TextBlock and Fact render markdown (and Teams reads <at> and entities): a
+    title's [label](url), **, # or <a> shows as typed. A lone [SEV1] is no link and stays as it is."""
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return TEAMS_MARKDOWN.sub(r"\\\1", text)
+    text = TEAMS_MARKDOWN.sub(r"\\\1", text)
+    return TEAMS_LIST.sub(r"\1\\\2", text)
 
 
 def build_message(incident: Incident, now: datetime) -> Message:
@@ -133,6 +144,16 @@ def build_message(incident: Incident, now: datetime) -> Message:
     }
     return Message(subject=subject, text=text, url=url, acknowledge_url=ack_url, severity=str(severity),
                    fields=fields)
+
+
+def with_acknowledge_link(message: Message, notification: Notification) -> Message:
+    """A page to a contact carries that contact's own one-click link (incidents.acklinks) in place
+    of the incident's acknowledge page, which needs a login."""
+    if notification.contact_id is None:
+        return message
+    url = acklinks.link_url(notification)
+    return replace(message, acknowledge_url=url, text=message.text.replace(message.acknowledge_url, url),
+                   fields={**message.fields, "acknowledge_url": url})
 
 
 def stored_message(stored: dict) -> Message:
@@ -167,42 +188,68 @@ def send_slack(target: str, message: Message) -> None:
     _post(target, {"text": f"*{slack_text(message.subject)}*\n{slack_text(message.text)}"}, message)
 
 
+ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
+ADAPTIVE_CARD_VERSION = "1.4"  # what Teams renders on desktop, web and mobile
+
+
+def adaptive_card(body: list[dict], actions: list[dict]) -> dict:
+    """A Teams Workflows webhook message: one Adaptive Card in the Bot Framework envelope (the
+    "When a Teams webhook request is received" trigger posts attachments[0].content as it is)."""
+    return {"type": "message", "attachments": [{"contentType": ADAPTIVE_CARD, "contentUrl": None, "content": {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard",
+        "version": ADAPTIVE_CARD_VERSION, "msteams": {"width": "Full"}, "body": body, "actions": actions,
+    }}]}
+
+
+def open_url(title: str, url: str) -> dict:
+    return {"type": "Action.OpenUrl", "title": title, "url": url}
+
+
+def status_label(status: str) -> str:
+    """An incident status as the reader's language says it ("triggered" → "발생")."""
+    return str(Status(status).label) if status in Status.values else status
+
+
 def send_teams(target: str, message: Message) -> None:
+    title = {"type": "TextBlock", "text": teams_text(message.subject), "weight": "Bolder", "size": "Medium",
+             "wrap": True}
     if message.fields.get("notice"):
         # A notice (see Notification.notice) is its text, with no page facts or acknowledge button.
-        _post(target, {
-            "@type": "MessageCard", "@context": "https://schema.org/extensions", "summary": message.subject,
-            "title": teams_text(message.subject), "text": teams_text(message.text).replace("\n", "  \n"),
-            "potentialAction": [{"@type": "OpenUri", "name": _("Open status page"),
-                                 "targets": [{"os": "default", "uri": message.url}]}],
-        }, message)
+        # A TextBlock breaks a line at a blank line only.
+        text = {"type": "TextBlock", "text": teams_text(message.text).replace("\n", "\n\n"), "wrap": True}
+        _post(target, adaptive_card([title, text], [open_url(_("Open status page"), message.url)]), message)
         return
-    _post(target, {
-        "@type": "MessageCard",
-        "@context": "https://schema.org/extensions",
-        "summary": message.subject,  # plain text: shown in notifications, not rendered
-        "title": teams_text(message.subject),
-        "themeColor": "D13438" if message.fields.get("severity") in ("sev1", "sev2") else "FFB900",
-        "sections": [{"facts": [
-            {"name": _("Severity"), "value": teams_text(message.severity)},
-            {"name": _("Service"), "value": teams_text(message.fields.get("service", ""))},
-            {"name": _("Status"), "value": message.fields.get("status", "")},
-            {"name": _("Open for"),
-             "value": format_age(timedelta(seconds=message.fields.get("open_for_seconds", 0)))},
-        ]}],
-        "potentialAction": [
-            {"@type": "OpenUri", "name": _("Open incident"), "targets": [{"os": "default", "uri": message.url}]},
-            {"@type": "OpenUri", "name": _("Acknowledge"),
-             "targets": [{"os": "default", "uri": message.acknowledge_url}]},
-        ],
-    }, message)
+    title["color"] = "Attention" if message.fields.get("severity") in ("sev1", "sev2") else "Warning"
+    facts = [
+        (_("Severity"), message.severity),
+        (_("Service"), message.fields.get("service", "")),
+        (_("Status"), status_label(message.fields.get("status", ""))),
+        (_("Open for"), format_age(timedelta(seconds=message.fields.get("open_for_seconds", 0)))),
+    ]
+    _post(target, adaptive_card(
+        [title, {"type": "FactSet", "facts": [{"title": name, "value": teams_text(str(value))}
+                                              for name, value in facts]}],
+        [open_url(_("Open incident"), message.url), open_url(_("Acknowledge"), message.acknowledge_url)],
+    ), message)
 
 
 def send_webhook(target: str, message: Message) -> None:
     _post(target, {**message.fields, "text": message.text, "idempotency_key": message.idempotency_key}, message)
 
 
-SENDERS = {"email": send_email, "slack": send_slack, "teams": send_teams, "webhook": send_webhook}
+def send_apprise(target: str, message: Message) -> None:
+    apprise_channels.send(target, message.text, message.subject, WEBHOOK_TIMEOUT)
+
+
+def send_sms(target: str, message: Message) -> None:
+    """A text message: the title and the acknowledge link (the link the reader needs on a phone)."""
+    link = message.acknowledge_url if not message.fields.get("notice") else message.url
+    text = f"{one_line(message.subject)[:apprise_channels.SMS_CHARS - len(link) - 1]}\n{link}"
+    apprise_channels.send(target, text, "", WEBHOOK_TIMEOUT)
+
+
+SENDERS = {"email": send_email, "slack": send_slack, "teams": send_teams, "webhook": send_webhook,
+           "apprise": send_apprise, "sms": send_sms}
 
 
 def recipient_language(notification) -> str:
@@ -256,7 +303,7 @@ def _send_chunk(now: datetime, incident_ids, limit: int) -> int:
         if key not in messages:
             with translation.override(key[1]):
                 messages[key] = build_message(notification.incident, now)
-        jobs.append((notification, messages[key]))
+        jobs.append((notification, with_acknowledge_link(messages[key], notification)))
     if len(jobs) == 1:
         errors = [deliver(*jobs[0])]
     else:

@@ -12,6 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import get_error_detail
 
+from incidents.apprise_channels import target_error
 from incidents.models import (
     DECLARABLE_SOURCE_CHOICES,
     ActionItem,
@@ -74,8 +75,12 @@ class TierSerializer(ModelSerializer):
 
 
 def validate_channel_target(kind: str, target: str) -> None:
-    """An e-mail channel needs an address; a webhook needs an http(s) URL."""
-    if kind == ChannelKind.EMAIL:
+    """An e-mail channel needs an address; a webhook an http(s) URL; Apprise kinds a URL Apprise knows."""
+    if kind in (ChannelKind.APPRISE, ChannelKind.SMS):
+        if error := target_error(kind, target or ""):
+            raise serializers.ValidationError({"target": [error]}, code="url")
+        validator, code = (lambda value: None), "url"
+    elif kind == ChannelKind.EMAIL:
         validator, code = EmailValidator(message=_("Enter a valid e-mail address.")), "email"
     else:
         validator, code = URLValidator(schemes=["http", "https"], message=_("Enter an http:// or https:// URL.")), "url"

@@ -113,6 +113,22 @@ def acknowledge(*, incident: Incident, by) -> Incident:
     return incident
 
 
+def acknowledge_by_link(*, incident: Incident, contact, link: int) -> Incident:
+    """Acknowledge as `contact`, from the one-click link of notification `link` (incidents.acklinks):
+    the timeline names the contact (and its login user, when it has one). A link acknowledges once."""
+    if TimelineEvent.objects.filter(incident=incident, kind=EventKind.STATUS, data__link=link).exists():
+        raise DomainError(_("This link has been used already."), code="link_used", conflict=True)
+    now = timezone.now()
+    fresh = _current(incident)
+    by = contact.user
+    changes = {"acknowledged_at": now, "acknowledged_by": _user(by)} if fresh["acknowledged_at"] is None else {}
+    _transition(incident, "acknowledge", Status.ACKNOWLEDGED, by, now, changes,
+                extra_filter={"acknowledged_at__isnull": fresh["acknowledged_at"] is None}, fresh=fresh,
+                contact=contact, data={"link": link},
+                message=f"{fresh['status']} → {Status.ACKNOWLEDGED} by {contact.name} (link in the page)")
+    return incident
+
+
 def mitigate(*, incident: Incident, by) -> Incident:
     """Mark the impact mitigated; like an ack, it stops `not_acknowledged` steps."""
     now = timezone.now()
@@ -281,7 +297,8 @@ ACTION_LABELS = {
 
 
 def _transition(incident: Incident, action: str, to: str, by, now: datetime, changes: dict, *,
-                extra_filter: dict | None = None, fresh: dict | None = None, message: str = "") -> None:
+                extra_filter: dict | None = None, fresh: dict | None = None, message: str = "", contact=None,
+                data: dict | None = None) -> None:
     allowed = ALLOWED_FROM[action]
     with transaction.atomic():
         fresh = fresh or _current(incident)
@@ -302,7 +319,7 @@ def _transition(incident: Incident, action: str, to: str, by, now: datetime, cha
             raise DomainError(_("The incident changed meanwhile; cannot %(action)s it now.")
                               % {"action": ACTION_LABELS[action]}, code="conflict", conflict=True)
         _record(incident, EventKind.STATUS, by, now, message or f"{fresh['status']} → {to}",
-                {"from": fresh["status"], "to": to, "action": action})
+                {"from": fresh["status"], "to": to, "action": action, **(data or {})}, contact=contact)
         _cancel_notifications(incident, to)
     incident.refresh_from_db()
     record_change(incident, by=by)
@@ -317,9 +334,10 @@ def _cancel_notifications(incident: Incident, status: str) -> None:
     pending.update(status=NotificationStatus.CANCELLED, next_attempt_at=None, claim=None)
 
 
-def _record(incident: Incident, kind: str, by, now: datetime, message: str, data: dict) -> TimelineEvent:
+def _record(incident: Incident, kind: str, by, now: datetime, message: str, data: dict,
+            contact=None) -> TimelineEvent:
     return TimelineEvent.objects.create(incident=incident, at=now, kind=kind, actor_user=_user(by),
-                                        message=message, data=data)
+                                        actor_contact=contact, message=message, data=data)
 
 
 def _user(by):

@@ -10,6 +10,7 @@ urlpatterns = [
     path("who-to-call/", views.who_to_call, name="who-to-call"),
     path("<int:pk>/", views.incident_detail, name="detail"),
     path("<int:pk>/acknowledge/", views.incident_acknowledge, name="acknowledge"),
+    path("ack/<str:token>/", views.acknowledge_link, name="ack-link"),
     path("<int:pk>/mitigate/", views.incident_transition, {"name": "mitigate"}, name="mitigate"),
     path("<int:pk>/resolve/", views.incident_transition, {"name": "resolve"}, name="resolve"),
     path("<int:pk>/close/", views.incident_transition, {"name": "close"}, name="close"),

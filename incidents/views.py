@@ -1,22 +1,26 @@
 """Incident pages. Login is required everywhere by middleware; writes check the role."""
 
 import csv
+import logging
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
+from django.contrib.auth.decorators import login_not_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, Prefetch, Q
 from django.http import Http404, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST, require_safe
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from incidents import postmortems, reports, services
+from incidents import acklinks, postmortems, reports, services
 from incidents.admin import Echo
 from incidents.forms import (
     ActionItemFormSet,
@@ -33,6 +37,7 @@ from incidents.models import (
     Availability,
     Contact,
     Incident,
+    Notification,
     Postmortem,
     PostmortemStatus,
     Tier,
@@ -41,6 +46,9 @@ from incidents.postmortems import local_date
 from portal import panels
 from portal.errors import DomainError
 from portal.holidays import WorkCalendar
+from portal.middleware import role_not_required
+
+logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
 TIMELINE_LIMIT = 300
@@ -135,6 +143,54 @@ def incident_acknowledge(request, pk):
     can_change = request.user.has_perm("incidents.change_incident")
     return render(request, "incidents/acknowledge.html", {"incident": incident, "can_change": can_change,
                                                           "now": timezone.now()})
+
+
+@login_not_required
+@role_not_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def acknowledge_link(request, token):
+    """The one-click link of a page (incidents.acklinks): no login, the signed token is the credential.
+    GET shows the incident read-only with a button; only that button's POST acknowledges."""
+    try:
+        link = acklinks.read_token(token)
+    except acklinks.BadLink as exc:
+        logger.warning("acknowledge link refused: %s", exc.reason)
+        return _link_refused(request, exc.reason)
+    notification = (Notification.objects.filter(pk=link.notification_id, incident_id=link.incident_id,
+                                                 contact_id=link.contact_id)
+                    .select_related("incident__service", "contact__user").first())
+    if notification is None:  # its contact or the incident was deleted since
+        logger.warning("acknowledge link refused: notification %s is gone", link.notification_id)
+        return _link_refused(request, "gone")
+    incident, contact = notification.incident, notification.contact
+    status, acknowledged = 200, False
+    if request.method == "POST":
+        try:
+            services.acknowledge_by_link(incident=incident, contact=contact, link=notification.pk)
+        except DomainError as exc:
+            logger.warning("acknowledge link of notification %s refused: %s", notification.pk, exc.code)
+            messages.error(request, exc.message)
+            status = 409
+        else:
+            acknowledged = True
+        incident.refresh_from_db()
+    return render(request, "incidents/acknowledge_link.html", {
+        "incident": incident, "contact": contact, "acknowledged": acknowledged, "now": timezone.now(),
+        "login_url": f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': incident.get_absolute_url()})}",
+    }, status=status)
+
+
+LINK_REFUSALS = {
+    "expired": gettext_lazy("This acknowledge link has expired. Sign in to acknowledge the incident."),
+    "invalid": gettext_lazy("This acknowledge link is not valid. Sign in to acknowledge the incident."),
+    "gone": gettext_lazy("This acknowledge link no longer leads anywhere. Sign in to see the incidents."),
+}
+
+
+def _link_refused(request, reason: str):
+    status = {"expired": 410, "gone": 404}.get(reason, 400)
+    return render(request, "incidents/acknowledge_link.html",
+                  {"refused": LINK_REFUSALS[reason], "login_url": resolve_url(settings.LOGIN_URL)}, status=status)
 
 
 @require_POST

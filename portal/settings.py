@@ -46,6 +46,8 @@ DISK_MIN_FREE_GB = env.env_int("PORTAL_DISK_MIN_FREE_GB", 1, minimum=0)
 # Prometheus may scrape /api/metrics with `Authorization: Bearer <this>` (empty: users with a role only).
 PORTAL_METRICS_TOKEN = env.env_str("PORTAL_METRICS_TOKEN")
 # The longest maintenance window (days) an operator may announce; managers may plan up to a year.
+# How long a page's one-click acknowledge link works (incidents.acklinks), in seconds.
+PORTAL_ACK_LINK_MAX_AGE = env.env_int("PORTAL_ACK_LINK_MAX_AGE", 24 * 60 * 60, minimum=60, maximum=30 * 24 * 60 * 60)
 PORTAL_OPERATOR_MAINTENANCE_DAYS = env.env_int("PORTAL_OPERATOR_MAINTENANCE_DAYS", 7, minimum=1, maximum=366)
 # Public holidays skipped by business hours, checklists and due dates: a country code of the
 # `holidays` library (KR: lunar and substitute holidays included); empty for none.

@@ -45,6 +45,7 @@ from rest_framework.views import APIView
 from alerts.models import Alert, Delivery, Integration
 from backups.models import BackupRun, BackupTarget, Rehearsal, Repository, RestoreRun
 from checklists.models import HandoverNote, Playbook
+from incidents import acklinks
 from incidents.models import ActionItem, MaintenanceWindow, Notification, Postmortem, RecurringMaintenanceWindow
 from oncall.models import Layer, Override, PersonalFeed
 from oncall.models import Schedule as Schedule_
@@ -137,6 +138,8 @@ PAGES = {
     # Calendar feeds carry their credential (a secret token) in the URL: phones subscribe without a login.
     "oncall:feed": {"GET": PUBLIC},
     "oncall:personal-feed": {"GET": PUBLIC},
+    # A page's one-click acknowledge link: its signed token is the credential (incidents.acklinks).
+    "incidents:ack-link": {"GET": PUBLIC, "POST": PUBLIC},
     # Every logged-in user, role or not: their own session and password.
     "logout": {"POST": NOBODY},
     "password_change": {"GET": NOBODY, "POST": NOBODY},
@@ -411,7 +414,8 @@ BUILDERS = {
         target=w["backuptarget"], trigger="manual", status="succeeded",
         file=str(w["folder"] / "b" / "db.sqlite3"), sha256="0" * 64),
     "notification": lambda w: Notification.objects.create(
-        incident=w["incident"], step=1, condition="not_acknowledged", kind="email", target="a@example.com"),
+        incident=w["incident"], contact=w["contact"], step=1, condition="not_acknowledged", kind="email",
+        target="a@example.com"),
     "proberesult": lambda w: ProbeResult.objects.create(probe=w["probe"], status="ok"),
     "integration": lambda w: Integration.objects.create(name="prometheus", kind="alertmanager",
                                                         default_service=w["service"]),
@@ -493,7 +497,9 @@ def kwargs_for(name: str, pattern: URLPattern, world: dict) -> dict:
         "token": lambda: (world["subscriber"].token if app == "status" else
                           world["oncallschedule"].feed_token if name == "oncall:feed" else
                           world["personalfeed"].token if name == "oncall:personal-feed" else
-                          world["integration"].token if name == "integration-alerts" else world["heartbeat"].token),
+                          world["integration"].token if name == "integration-alerts" else
+                          acklinks.make_token(world["notification"]) if name == "incidents:ack-link" else
+                          world["heartbeat"].token),
         "slug": lambda: world["statuspage"].slug,
     }
     missing = params - set(known)

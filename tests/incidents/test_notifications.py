@@ -1,14 +1,17 @@
 import json
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import time_machine
+from django.utils import translation
 
-from incidents import notify, services, tasks
+from incidents import acklinks, notify, services, tasks
 from incidents.escalation import escalate_due
 from incidents.models import EventKind, Notification, NotificationStatus, TimelineEvent
+from tests.incidents.cards import SAMPLE, texts, workflows_card
 from tests.incidents.factories import make_channel, make_contact, make_policy, make_service, make_tier
 from tests.incidents.worker import worker
 
@@ -90,10 +93,14 @@ def test_the_email_says_severity_service_title_status_age_and_links(paging, mail
     assert "Open for: 0 min" in first.body
     assert "Open for: 1 h 5 min" in later.body
     assert f"https://ops.example.com/incidents/{incident.pk}/" in first.body
-    assert f"https://ops.example.com/incidents/{incident.pk}/acknowledge/" in first.body
+    # The page carries the contact's own one-click link; a message built for nobody, the login page.
+    [token] = re.findall(r"Acknowledge: https://ops\.example\.com/incidents/ack/([^/\s]+)/", first.body)
+    with time_machine.travel(T0, tick=False):
+        assert acklinks.read_token(token).contact_id == paging.pk
+    assert f"https://ops.example.com/incidents/{incident.pk}/acknowledge/" in later.body
 
 
-def test_slack_teams_and_generic_webhooks_get_their_own_payloads(paging, hooks):
+def test_slack_teams_and_generic_webhooks_get_their_own_payloads(paging, hooks, settings):
     for kind in ("slack", "teams", "webhook"):
         make_channel(paging, kind=kind, target=f"{hooks.url}/ok")
     incident = open_and_sweep()
@@ -103,14 +110,33 @@ def test_slack_teams_and_generic_webhooks_get_their_own_payloads(paging, hooks):
     payloads = [body for _, body in hooks.received]
     slack = next(p for p in payloads if set(p) == {"text"})
     assert "[SEV1] api: API down" in slack["text"]
-    teams = next(p for p in payloads if p.get("@type") == "MessageCard")
-    assert teams["title"] == "[SEV1] api: API down"
-    assert {a["name"] for a in teams["potentialAction"]} == {"Open incident", "Acknowledge"}
+    teams = workflows_card(next(p for p in payloads if p.get("type") == "message"))
+    assert texts(teams) == ["[SEV1] api: API down", "Severity: SEV1 · critical", "Service: api",
+                            "Status: triggered", "Open for: 0 min"]
+    assert [a["title"] for a in teams["actions"]] == ["Open incident", "Acknowledge"]
+    assert teams["actions"][0]["url"].endswith(f"/incidents/{incident.pk}/")
     generic = next(p for p in payloads if "incident" in p)
     assert generic["incident"] == incident.pk
     assert generic["severity"] == "sev1" and generic["status"] == "triggered" and generic["service"] == "api"
-    assert generic["acknowledge_url"].endswith(f"/incidents/{incident.pk}/acknowledge/")
+    assert generic["acknowledge_url"].startswith(f"{settings.BASE_URL}/incidents/ack/")
     assert TimelineEvent.objects.filter(incident=incident, kind=EventKind.NOTIFICATION_SENT).count() == 4
+
+
+def test_the_card_check_takes_the_documented_sample_and_refuses_a_message_card():
+    assert workflows_card(SAMPLE)["type"] == "AdaptiveCard"
+    with pytest.raises(AssertionError):
+        workflows_card({"@type": "MessageCard", "@context": "https://schema.org/extensions", "text": "x"})
+    with pytest.raises(AssertionError):
+        workflows_card({**SAMPLE, "attachments": [{**SAMPLE["attachments"][0], "contentType": "text/plain"}]})
+
+
+def test_a_teams_card_speaks_korean_to_a_korean_reader(paging, hooks):
+    incident = open_and_sweep()
+    with translation.override("ko"):
+        notify.send_teams(f"{hooks.url}/ok", notify.build_message(incident, T0 + 65 * MIN))
+    card = workflows_card(hooks.received[-1][1])
+    assert texts(card)[1:] == ["심각도: SEV1 · 치명적", "서비스: api", "상태: 발생", "경과 시간: 1시간 5분"]
+    assert [a["title"] for a in card["actions"]] == ["장애 열기", "확인"]
 
 
 def test_a_webhook_answering_500_is_retried_with_backoff_then_failed_while_email_is_sent(

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from incidents import notify
 from incidents.models import Notification, NotificationStatus
+from tests.incidents.cards import texts, workflows_card
 from tests.incidents.factories import make_channel, make_contact, make_incident, make_service
 
 NOW = datetime(2026, 3, 3, 1, 0, tzinfo=UTC)
@@ -70,10 +71,15 @@ def test_a_teams_title_with_markdown_and_html_shows_as_typed(db, receiver):
     title = "[Click here](https://evil.example) **now** <a href='https://evil.example'>x</a>"
     incident = make_incident(make_service("db"), severity="sev1", title=title)
     notify.send_teams(f"{receiver.url}/ok", notify.build_message(incident, NOW))
-    [card] = receiver.received
-    assert "[Click here](https" not in card["title"] and "**now**" not in card["title"]
-    assert "<a " not in card["title"]
-    assert r"[Click here]\(https://evil.example) \*\*now\*\*" in card["title"]
+    [payload] = receiver.received
+    title = texts(workflows_card(payload))[0]
+    assert "[Click here](https" not in title and "**now**" not in title
+    assert "<a " not in title
+    assert r"[Click here]\(https://evil.example) \*\*now\*\*" in title
+
+
+def test_a_teams_card_shows_a_line_that_looks_like_a_list_as_typed():
+    assert notify.teams_text("- drop\n  2. tables\nkeep - this") == "\\- drop\n  \\2. tables\nkeep - this"
 
 
 def test_an_email_page_for_a_title_with_a_newline_goes_out_with_a_one_line_subject(db, mailoutbox):

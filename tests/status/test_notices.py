@@ -12,6 +12,7 @@ from incidents.models import EventKind, Notification, NotificationStatus, Timeli
 from portal.errors import DomainError
 from status import services
 from status.models import Notice, NoticeTemplate, Subscriber
+from tests.incidents.cards import texts, workflows_card
 from tests.incidents.factories import make_channel, make_contact, make_incident
 from tests.incidents.test_notifications import hooks  # noqa: F401 (the local webhook receiver fixture)
 
@@ -176,13 +177,13 @@ def test_a_teams_channel_gets_the_notice_text_without_page_facts_or_an_acknowled
     page.channels.add(teams)
     services.send_notice(page=page, incident=outage, kind="recovered", by=None, channels=[teams], data_loss="none")
     assert notify.retry_notifications() == 1
-    [(_path, card)] = hooks.received
+    [(_path, payload)] = hooks.received
+    card = workflows_card(payload)
+    title, text = texts(card)
     # A channel without a person's language speaks the page's (Korean here).
-    assert card["title"] == "[main 상태] 복구 완료: 웹사이트"
-    assert "중단 시간: 1시간 25분" in card["text"]
-    assert [action["targets"][0]["uri"] for action in card["potentialAction"]] == [
-        "https://status.example.com/status/main/"]
-    assert "sections" not in card
+    assert title == "[main 상태] 복구 완료: 웹사이트"
+    assert "중단 시간: 1시간 25분" in text
+    assert [action["url"] for action in card["actions"]] == ["https://status.example.com/status/main/"]
 
 
 @pytest.mark.django_db(transaction=True)
