@@ -6,7 +6,7 @@ forbids what was asked (`conflict=True` when the incident changed meanwhile).
 """
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from incidents.escalation import escalate_due, escalate_incident, first_escalation_at, snapshot_policy
+from incidents.escalation import escalate_due, escalate_incident, firings, first_escalation_at, snapshot_policy
 from incidents.models import (
     ALLOWED_FROM,
     DECLARABLE_SOURCES,
@@ -39,7 +39,7 @@ from portal.lib.history import record_change
 
 __all__ = [
     "acknowledge", "add_event", "add_note", "close", "edit_incident", "escalate_due", "escalate_incident", "mitigate",
-    "open_incident", "reopen", "resolve", "retry_notifications", "send_pending",
+    "open_incident", "reopen", "resolve", "retrigger", "retry_notifications", "send_pending",
 ]
 
 logger = logging.getLogger(__name__)
@@ -150,6 +150,48 @@ def reopen(*, incident: Incident, by, reason: str = "") -> Incident:
     try:
         with transaction.atomic():
             _transition(incident, "reopen", Status.TRIGGERED, by, now, changes, message=reason)
+    except IntegrityError:
+        raise DomainError(_("Another open incident has the same deduplication key."), code="duplicate",
+                          conflict=True) from None
+    _escalate_soon(incident, now)
+    return incident
+
+
+def retrigger(*, incident: Incident, reason: str, page_window: timedelta, now: datetime | None = None) -> Incident:
+    """The cause of a resolved incident came back (a flapping probe): re-open that incident instead
+    of opening another, with a "re-triggered" event saying why.
+
+    It pages per its policy at most once per `page_window`: when its last round of paging started
+    within the window, that round goes on where the resolve stopped it (steps that fired do not fire
+    again; steps still ahead fire when due); otherwise a new round starts from now, as reopen does.
+    Raises DomainError when the incident is not resolved (closed, or open again meanwhile) or another
+    open incident holds its key.
+    """
+    now = now or timezone.now()
+    stored = Incident.objects.filter(pk=incident.pk).values(
+        "status", "escalation_started_at", "escalation_snapshot", "resolved_at").first()
+    if stored is None or stored["status"] != Status.RESOLVED:
+        raise DomainError(_("Only a resolved incident can be re-triggered."), code="invalid_transition",
+                          conflict=True)
+    started, resolved_at = stored["escalation_started_at"], stored["resolved_at"] or now
+    paged_recently = started is not None and now - started < page_window
+    changes = {"resolved_at": None, "resolved_by": None}
+    if paged_recently:
+        ahead = [f.at for f in firings(stored["escalation_snapshot"] or {}, started) if f.at > resolved_at]
+        changes["next_escalation_at"] = min(ahead, default=None)
+    else:
+        snapshot = snapshot_policy(service=incident.service, severity=incident.severity)
+        changes.update({"escalation_round": F("escalation_round") + 1, "escalation_snapshot": snapshot,
+                        "escalation_started_at": now, "escalation_step": -1,
+                        "next_escalation_at": first_escalation_at(snapshot, now)})
+    try:
+        with transaction.atomic():
+            # The status the check above read: a resolve or reopen racing this one wins, this one raises.
+            _transition(incident, "reopen", Status.TRIGGERED, None, now, changes,
+                        fresh={"status": Status.RESOLVED, "acknowledged_at": None},
+                        message=_("re-triggered: %(reason)s") % {"reason": reason})
+            _record(incident, EventKind.RETRIGGERED, None, now, reason,
+                    {"paged": not paged_recently, "round": incident.escalation_round})
     except IntegrityError:
         raise DomainError(_("Another open incident has the same deduplication key."), code="duplicate",
                           conflict=True) from None

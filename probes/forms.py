@@ -226,7 +226,7 @@ class ProbeForm(forms.ModelForm):
     class Meta:
         model = Probe
         fields = ["service", "host", "name", "interval", "timeout", "warning", "critical", "failures_before_alert",
-                  "successes_to_recover", "reminder_minutes", "severity", "auto_resolve", "enabled"]
+                  "successes_to_recover", "reminder_minutes", "severity", "auto_resolve", "reopen_minutes", "enabled"]
 
     def __init__(self, *args, kind: str, **kwargs):
         self.kind = kind
@@ -245,6 +245,7 @@ class ProbeForm(forms.ModelForm):
                 self.fields["host"].disabled = True
         else:
             del self.fields["host"]
+        self.fields["reopen_minutes"].required = False  # empty: as it was (30 minutes for a new probe)
         for key, field in config_fields(kind).items():
             self.fields[PREFIX + key] = field
 
@@ -253,6 +254,8 @@ class ProbeForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        if data.get("reopen_minutes") is None and "reopen_minutes" not in self.errors:
+            data["reopen_minutes"] = self.instance.reopen_minutes
         try:
             config = form_to_config(self.kind, data)
         except ValidationError as exc:
