@@ -48,11 +48,13 @@ logger = logging.getLogger(__name__)
 def open_incident(*, service: Service, title: str, severity: str, source: str = Source.MANUAL,
                   dedup_key: str = "", description: str = "", category: str = "", scope: str = Scope.PARTIAL,
                   by=None, impact_started_at: datetime | None = None, detected_at: datetime | None = None,
-                  now: datetime | None = None) -> tuple[Incident, bool]:
+                  now: datetime | None = None, data: dict | None = None) -> tuple[Incident, bool]:
     """Open an incident and start its escalation; returns (incident, created).
 
     With a non-empty `dedup_key` and an open incident already holding it, that
     incident gets a `duplicate` timeline event and is returned with created=False.
+    `data` (JSON) goes with the `created` or `duplicate` event: what the caller needs to read back
+    later about why it alerted (a backup problem's kind).
     """
     now = now or timezone.now()
     for name, value, choices in (("severity", severity, Severity), ("source", source, Source),
@@ -71,7 +73,7 @@ def open_incident(*, service: Service, title: str, severity: str, source: str = 
                     incident = _create_incident(
                         service=service, title=title, severity=severity, source=source, dedup_key=dedup_key,
                         description=description, category=category, scope=scope, by=by,
-                        impact_started_at=impact_started_at, detected_at=detected_at, now=now,
+                        impact_started_at=impact_started_at, detected_at=detected_at, now=now, data=data,
                     )
                 return incident, True
             except IntegrityError:
@@ -79,7 +81,7 @@ def open_incident(*, service: Service, title: str, severity: str, source: str = 
                 if existing is None:
                     raise
         _record(existing, EventKind.DUPLICATE, by, now, f"Repeated alert: {title}",
-                {"source": source, "title": title, "severity": severity})
+                {**(data or {}), "source": source, "title": title, "severity": severity})
         return existing, False
 
 
@@ -277,7 +279,7 @@ def _open_with_key(dedup_key: str) -> Incident | None:
     return Incident.objects.filter(dedup_key=dedup_key, status__in=OPEN_STATUSES).first()
 
 
-def _create_incident(*, by, now, detected_at, service, severity, **fields) -> Incident:
+def _create_incident(*, by, now, detected_at, service, severity, data=None, **fields) -> Incident:
     snapshot = snapshot_policy(service=service, severity=severity)
     incident = Incident.objects.create(
         service=service, severity=severity, created_at=now, detected_at=detected_at or now,
@@ -285,7 +287,7 @@ def _create_incident(*, by, now, detected_at, service, severity, **fields) -> In
         next_escalation_at=first_escalation_at(snapshot, now), **fields,
     )
     _record(incident, EventKind.CREATED, by, now, f"Opened: {incident.title}",
-            {"severity": severity, "source": incident.source, "policy": snapshot.get("policy")})
+            {**(data or {}), "severity": severity, "source": incident.source, "policy": snapshot.get("policy")})
     _escalate_soon(incident, now)
     return incident
 
