@@ -370,7 +370,7 @@ HEALTH_WORDS = {
 # `auto`: a JSON body with a status word is graded by it; `require`: the body must be such a
 # document (an HTML page or a missing status is critical); `off`: the body's status is not read.
 HEALTH_MODES = ("auto", "require", "off")
-HTML_START = re.compile(rb"^\s*(<!doctype html|<html|<head|<body|<title|<\?xml)", re.IGNORECASE)
+HTML_START = re.compile(rb"^\s*(<!doctype html|<html|<head|<body|<title)", re.IGNORECASE)
 HTML_TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
 TITLE_SHOWN = 80  # characters of an HTML page's title a result quotes
 
