@@ -37,7 +37,8 @@ from backups.models import (
     Trigger,
     Verification,
 )
-from incidents.services import open_incident
+from incidents.models import OPEN_STATUSES, EventKind, Incident
+from incidents.services import add_event, open_incident, resolve
 from portal.errors import DomainError, QueueUnavailable
 from portal.lib.history import record_change
 from portal.lib.paths import backup_path
@@ -52,9 +53,50 @@ QUEUED_TOO_LONG = timedelta(hours=7)
 PATH_KINDS = (Kind.SQLITE, Kind.DIRECTORY, Kind.FILE)
 
 
-def report_problem(*, target: BackupTarget, title: str, description: str, severity: str = "sev3") -> None:
+class Problem:
+    """What went wrong, kept on the incident's timeline (the event's data) so that a later success
+    knows what it fixed. A verified run fixes the first three; the others need their own fix."""
+
+    RUN_FAILED = "run_failed"
+    VERIFICATION_FAILED = "verification_failed"
+    NOT_FRESH = "not_fresh"
+    REHEARSAL_FAILED = "rehearsal_failed"
+    OFFSITE_FAILED = "offsite_failed"
+
+
+FIXED_BY_A_VERIFIED_RUN = {Problem.RUN_FAILED, Problem.VERIFICATION_FAILED, Problem.NOT_FRESH}
+
+
+def dedup_key(target: BackupTarget) -> str:
+    return f"backup:{target.pk}"
+
+
+def report_problem(*, target: BackupTarget, problem: str, title: str, description: str,
+                   severity: str = "sev3") -> None:
     open_incident(service=target.service, title=title, severity=severity, source="backup",
-                  dedup_key=f"backup:{target.pk}", description=description)
+                  dedup_key=dedup_key(target), description=description, data={"problem": problem})
+
+
+def resolve_fixed(*, run: BackupRun) -> Incident | None:
+    """A verified run of the target: its open backup incident resolves itself when every problem
+    reported into it is one a verified run fixes (a failed run or verification, no fresh backup);
+    one that also holds, say, a failed off-site copy stays open with a note. An incident from before
+    problems were recorded has none to go by and stays open too."""
+    incident = Incident.objects.filter(dedup_key=dedup_key(run.target), status__in=OPEN_STATUSES).first()
+    if incident is None:
+        return None
+    problems = {event.data.get("problem") for event in
+                incident.events.filter(kind__in=[EventKind.CREATED, EventKind.DUPLICATE]).only("data")}
+    reason = _("Backup #%(id)s of %(name)s was verified.") % {"id": run.pk, "name": run.target.name}
+    if problems <= FIXED_BY_A_VERIFIED_RUN:
+        try:
+            resolve(incident=incident, by=None, reason=reason)
+        except DomainError:
+            return None  # resolved by somebody a moment ago
+        return incident
+    add_event(incident=incident, kind=EventKind.NOTE,
+              message=_("%(reason)s Other problems reported here need their own fix.") % {"reason": reason})
+    return None
 
 
 # --- Backing up -------------------------------------------------------------
@@ -188,6 +230,8 @@ def perform_backup(*, run: BackupRun, progress: Callable[[int], None] | None = N
     run.mark_succeeded(size=size, sha256=sha)
     if target.verify:
         verify_backup(run=run)
+    if run.verification == Verification.PASSED:
+        resolve_fixed(run=run)
     if run.verification in (Verification.PASSED, Verification.SKIPPED) and run.trigger != Trigger.PRE_RESTORE:
         apply_retention(target=target)
         if target.repository_id:
@@ -197,8 +241,8 @@ def perform_backup(*, run: BackupRun, progress: Callable[[int], None] | None = N
 
 def _fail(run: BackupRun, message: str) -> BackupRun:
     run.mark_failed(message)
-    report_problem(target=run.target, title=_("Backup of %(name)s failed") % {"name": run.target.name},
-                   description=message)
+    report_problem(target=run.target, problem=Problem.RUN_FAILED,
+                   title=_("Backup of %(name)s failed") % {"name": run.target.name}, description=message)
     return run
 
 
@@ -216,7 +260,8 @@ def verify_backup(*, run: BackupRun) -> BackupRun:
             passed, detail = kinds.VERIFIERS[run.format](path)
             run.mark_verified(passed=passed, detail=_("Checksum matches. %(detail)s") % {"detail": detail})
     if run.verification == Verification.FAILED:
-        report_problem(target=run.target, title=_("Backup of %(name)s failed verification") % {
+        report_problem(target=run.target, problem=Problem.VERIFICATION_FAILED,
+                       title=_("Backup of %(name)s failed verification") % {
             "name": run.target.name}, description=run.verification_detail)
     return run
 
@@ -430,7 +475,8 @@ def rehearse(*, target: BackupTarget) -> Rehearsal:
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     if not rehearsal.passed:
-        report_problem(target=target, title=_("Restore rehearsal of %(name)s failed") % {"name": target.name},
+        report_problem(target=target, problem=Problem.REHEARSAL_FAILED,
+                       title=_("Restore rehearsal of %(name)s failed") % {"name": target.name},
                        description=rehearsal.error)
     return rehearsal
 
@@ -456,7 +502,7 @@ def check_freshness(*, now: datetime) -> list[BackupTarget]:
         age = latest_verified_age(target=target, now=now)
         if age is None or age > target.service.rpo:
             late.append(target)
-            report_problem(target=target, severity="sev2",
+            report_problem(target=target, severity="sev2", problem=Problem.NOT_FRESH,
                            title=_("No verified backup of %(name)s within its RPO") % {"name": target.name},
                            description=_("RPO %(rpo)s; newest verified backup: %(age)s old.") % {
                                "rpo": target.service.rpo, "age": age if age is not None else _("none")})
@@ -501,8 +547,8 @@ def sweep_stale(*, now: datetime) -> list[BackupRun]:
             if run.file:
                 _remove_partials(Path(run.file))
             run.refresh_from_db()
-            report_problem(target=run.target, title=_("Backup of %(name)s failed") % {"name": run.target.name},
-                           description=message)
+            report_problem(target=run.target, problem=Problem.RUN_FAILED,
+                           title=_("Backup of %(name)s failed") % {"name": run.target.name}, description=message)
             failed.append(run)
     return failed + _sweep_stale_copies(now=now, host=host)
 
@@ -523,7 +569,8 @@ def _sweep_stale_copies(*, now: datetime, host: str) -> list[BackupRun]:
         if BackupRun.objects.filter(pk=run.pk, offsite_status=OffsiteStatus.RUNNING).update(
                 offsite_status=OffsiteStatus.FAILED, offsite_error=message, offsite_finished_at=now):
             run.refresh_from_db()
-            report_problem(target=run.target, title=_("Off-site copy of %(name)s failed") % {
+            report_problem(target=run.target, problem=Problem.OFFSITE_FAILED,
+                           title=_("Off-site copy of %(name)s failed") % {
                 "name": run.target.name}, description=message)
             failed.append(run)
     return failed
@@ -561,7 +608,8 @@ def copy_offsite(*, run: BackupRun) -> BackupRun:
         BackupRun.objects.filter(pk=run.pk).update(offsite_status=OffsiteStatus.FAILED, offsite_error=str(exc),
                                                    offsite_finished_at=timezone.now())
         run.refresh_from_db()
-        report_problem(target=run.target, title=_("Off-site copy of %(name)s to %(repository)s failed") % {
+        report_problem(target=run.target, problem=Problem.OFFSITE_FAILED,
+                       title=_("Off-site copy of %(name)s to %(repository)s failed") % {
             "name": run.target.name, "repository": repository.name},
             description=_("%(error)s The local backup #%(id)s is kept.") % {"error": exc, "id": run.pk})
         return run
@@ -594,7 +642,8 @@ def forget_offsite(*, target: BackupTarget) -> list[BackupRun]:
         repo = repository.as_restic()
         forgotten = restic.unlocking(repo, lambda: restic.forget(repo, tag=f"target-id:{target.pk}", keep=keep))
     except restic.ResticError as exc:
-        report_problem(target=target, title=_("Retention in %(repository)s failed for %(name)s") % {
+        report_problem(target=target, problem=Problem.OFFSITE_FAILED,
+                       title=_("Retention in %(repository)s failed for %(name)s") % {
             "repository": repository.name, "name": target.name}, description=str(exc))
         return []
     short = {snapshot_id[:8] for snapshot_id in forgotten}

@@ -289,7 +289,7 @@ def sweep_rows(environ):
 # Scenarios of the apps that are not HTTP requests: each script prints a JSON
 # list of {"scenario", "figure", "baseline", "ratio", "budget", "verdict"}.
 WORK_SCRIPTS = ("probes.py", "backups.py", "reports.py", "checklists.py", "runbook.py", "status.py", "offsite.py",
-                "agents.py", "alerts.py")
+                "agents.py", "alerts.py", "pager.py")
 
 
 def work_rows(environ, per_scale):

@@ -17,7 +17,7 @@ from functools import partial
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import close_old_connections, connection, transaction
 from django.db.models import F, Prefetch, Q, TextField
 from django.db.models.constants import OnConflict
 from django.db.models.functions import Cast
@@ -160,6 +160,52 @@ def escalate_due(*, now: datetime | None = None, batch_size: int = 500) -> int:
             # After the batches' own callbacks (in order), also when an outer transaction delays them all.
             transaction.on_commit(partial(_enqueue_delivery, committed))
             return handled
+
+
+# The pager's longest sleep: how late a step can be at most (and how soon a new incident is seen)
+# when nothing else woke it. Idle, a round is one query on the partial index of due incidents.
+PAGER_POLL = 1.0
+
+
+def page_due(*, now: datetime | None = None, batch_size: int = 500) -> int:
+    """One round of the pager: fire every due step and send its pages here, not through a queued
+    task (the default cluster's workers may all be busy with probe ticks). The same claim as
+    escalate_due's, so the minute sweep, escalate_incident and a second pager never page twice."""
+    now = now or timezone.now()
+    handled = 0
+    while True:
+        ids = _escalate_batch(Incident.objects.all(), now, batch_size, delivery=None)
+        handled += len(ids)
+        if ids:
+            send_pending(now=now, incident_ids=ids)
+        if len(ids) < batch_size:
+            return handled
+
+
+def seconds_to_next_step(*, now: datetime, poll: float = PAGER_POLL) -> float:
+    """How long the pager may sleep: until the next step is due, at most `poll`."""
+    upcoming = Incident.objects.filter(next_escalation_at__isnull=False).order_by("next_escalation_at") \
+        .values_list("next_escalation_at", flat=True).first()
+    if upcoming is None:
+        return poll
+    return min(max((upcoming - now).total_seconds(), 0.0), poll)
+
+
+def run_pager(*, stopping, sleep, poll: float = PAGER_POLL, tidy=close_old_connections) -> None:
+    """`manage.py page`: a process of its own (started by `serve`) that wakes when the next step
+    is due, fires it and sends its pages, so a step due at T is paged within about a second of T
+    instead of at the next minute sweep. A failing round (the database restarting) is logged and
+    tried again after `poll`."""
+    while not stopping():
+        try:
+            page_due()
+            pause = seconds_to_next_step(now=timezone.now(), poll=poll)
+        except Exception:
+            logger.exception("paging round failed")
+            pause = poll
+        finally:
+            tidy()  # a long-lived process: drop a connection the database closed meanwhile
+        sleep(pause)
 
 
 def escalate_incident(*, incident_id: int, now: datetime | None = None) -> bool:

@@ -528,6 +528,7 @@ class EventKind(models.TextChoices):
     POSTMORTEM = "postmortem", _("postmortem")
     CHANGE = "change", _("field changed")
     ALERT = "alert", _("alert")
+    RETRIGGERED = "retriggered", _("re-triggered")
 
 
 class TimelineEvent(models.Model):

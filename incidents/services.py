@@ -6,7 +6,7 @@ forbids what was asked (`conflict=True` when the incident changed meanwhile).
 """
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from incidents.escalation import escalate_due, escalate_incident, first_escalation_at, snapshot_policy
+from incidents.escalation import escalate_due, escalate_incident, firings, first_escalation_at, snapshot_policy
 from incidents.models import (
     ALLOWED_FROM,
     DECLARABLE_SOURCES,
@@ -39,7 +39,7 @@ from portal.lib.history import record_change
 
 __all__ = [
     "acknowledge", "add_event", "add_note", "close", "edit_incident", "escalate_due", "escalate_incident", "mitigate",
-    "open_incident", "reopen", "resolve", "retry_notifications", "send_pending",
+    "open_incident", "reopen", "resolve", "retrigger", "retry_notifications", "send_pending",
 ]
 
 logger = logging.getLogger(__name__)
@@ -48,11 +48,13 @@ logger = logging.getLogger(__name__)
 def open_incident(*, service: Service, title: str, severity: str, source: str = Source.MANUAL,
                   dedup_key: str = "", description: str = "", category: str = "", scope: str = Scope.PARTIAL,
                   by=None, impact_started_at: datetime | None = None, detected_at: datetime | None = None,
-                  now: datetime | None = None) -> tuple[Incident, bool]:
+                  now: datetime | None = None, data: dict | None = None) -> tuple[Incident, bool]:
     """Open an incident and start its escalation; returns (incident, created).
 
     With a non-empty `dedup_key` and an open incident already holding it, that
     incident gets a `duplicate` timeline event and is returned with created=False.
+    `data` (JSON) goes with the `created` or `duplicate` event: what the caller needs to read back
+    later about why it alerted (a backup problem's kind).
     """
     now = now or timezone.now()
     for name, value, choices in (("severity", severity, Severity), ("source", source, Source),
@@ -71,7 +73,7 @@ def open_incident(*, service: Service, title: str, severity: str, source: str = 
                     incident = _create_incident(
                         service=service, title=title, severity=severity, source=source, dedup_key=dedup_key,
                         description=description, category=category, scope=scope, by=by,
-                        impact_started_at=impact_started_at, detected_at=detected_at, now=now,
+                        impact_started_at=impact_started_at, detected_at=detected_at, now=now, data=data,
                     )
                 return incident, True
             except IntegrityError:
@@ -79,7 +81,7 @@ def open_incident(*, service: Service, title: str, severity: str, source: str = 
                 if existing is None:
                     raise
         _record(existing, EventKind.DUPLICATE, by, now, f"Repeated alert: {title}",
-                {"source": source, "title": title, "severity": severity})
+                {**(data or {}), "source": source, "title": title, "severity": severity})
         return existing, False
 
 
@@ -173,6 +175,48 @@ def reopen(*, incident: Incident, by, reason: str = "") -> Incident:
     return incident
 
 
+def retrigger(*, incident: Incident, reason: str, page_window: timedelta, now: datetime | None = None) -> Incident:
+    """The cause of a resolved incident came back (a flapping probe): re-open that incident instead
+    of opening another, with a "re-triggered" event saying why.
+
+    It pages per its policy at most once per `page_window`: when its last round of paging started
+    within the window, that round goes on where the resolve stopped it (steps that fired do not fire
+    again; steps still ahead fire when due); otherwise a new round starts from now, as reopen does.
+    Raises DomainError when the incident is not resolved (closed, or open again meanwhile) or another
+    open incident holds its key.
+    """
+    now = now or timezone.now()
+    stored = Incident.objects.filter(pk=incident.pk).values(
+        "status", "escalation_started_at", "escalation_snapshot", "resolved_at").first()
+    if stored is None or stored["status"] != Status.RESOLVED:
+        raise DomainError(_("Only a resolved incident can be re-triggered."), code="invalid_transition",
+                          conflict=True)
+    started, resolved_at = stored["escalation_started_at"], stored["resolved_at"] or now
+    paged_recently = started is not None and now - started < page_window
+    changes = {"resolved_at": None, "resolved_by": None}
+    if paged_recently:
+        ahead = [f.at for f in firings(stored["escalation_snapshot"] or {}, started) if f.at > resolved_at]
+        changes["next_escalation_at"] = min(ahead, default=None)
+    else:
+        snapshot = snapshot_policy(service=incident.service, severity=incident.severity)
+        changes.update({"escalation_round": F("escalation_round") + 1, "escalation_snapshot": snapshot,
+                        "escalation_started_at": now, "escalation_step": -1,
+                        "next_escalation_at": first_escalation_at(snapshot, now)})
+    try:
+        with transaction.atomic():
+            # The status the check above read: a resolve or reopen racing this one wins, this one raises.
+            _transition(incident, "reopen", Status.TRIGGERED, None, now, changes,
+                        fresh={"status": Status.RESOLVED, "acknowledged_at": None},
+                        message=_("re-triggered: %(reason)s") % {"reason": reason})
+            _record(incident, EventKind.RETRIGGERED, None, now, reason,
+                    {"paged": not paged_recently, "round": incident.escalation_round})
+    except IntegrityError:
+        raise DomainError(_("Another open incident has the same deduplication key."), code="duplicate",
+                          conflict=True) from None
+    _escalate_soon(incident, now)
+    return incident
+
+
 # What a person may edit on an incident outside the transitions; each change is
 # a `change` timeline event. Status, times, source and dedup key are the services'.
 EDITABLE_FIELDS = frozenset({"service", "title", "description", "severity", "category", "scope", "commander",
@@ -251,7 +295,7 @@ def _open_with_key(dedup_key: str) -> Incident | None:
     return Incident.objects.filter(dedup_key=dedup_key, status__in=OPEN_STATUSES).first()
 
 
-def _create_incident(*, by, now, detected_at, service, severity, **fields) -> Incident:
+def _create_incident(*, by, now, detected_at, service, severity, data=None, **fields) -> Incident:
     snapshot = snapshot_policy(service=service, severity=severity)
     incident = Incident.objects.create(
         service=service, severity=severity, created_at=now, detected_at=detected_at or now,
@@ -259,7 +303,7 @@ def _create_incident(*, by, now, detected_at, service, severity, **fields) -> In
         next_escalation_at=first_escalation_at(snapshot, now), **fields,
     )
     _record(incident, EventKind.CREATED, by, now, f"Opened: {incident.title}",
-            {"severity": severity, "source": incident.source, "policy": snapshot.get("policy")})
+            {**(data or {}), "severity": severity, "source": incident.source, "policy": snapshot.get("policy")})
     _escalate_soon(incident, now)
     return incident
 

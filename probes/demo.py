@@ -15,7 +15,8 @@ def seed() -> str:
     specs = [
         ("Health endpoint", Kind.HTTP, {"url": f"{settings.BASE_URL}/api/health", "method": "GET", "headers": {},
                                         "expected_status": [200], "expect": ["status in [healthy, ok]"],
-                                        "verify_tls": True, "follow_redirects": True}, {}),
+                                        "expect_warning": [], "health": "auto", "verify_tls": True,
+                                        "follow_redirects": True}, {}),
         ("Data disk", Kind.DISK, {"path": str(settings.DATA_DIR), "measure": "used_percent"}, {"interval": 300}),
         ("Memory", Kind.MEMORY, {}, {}),
         ("CPU", Kind.CPU, {}, {}),

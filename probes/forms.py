@@ -53,7 +53,14 @@ def config_fields(kind: str) -> dict[str, forms.Field]:
                                                help_text=_("Comma-separated, e.g. 200, 204.")),
             "expect": forms.CharField(label=_("JSON expectations"), required=False, widget=_lines(),
                                       help_text=_("One per line, e.g. status in [ok, healthy] or "
-                                                  "disk_free_gb >= 5.")),
+                                                  "disk_free_gb >= 5. Not met: critical.")),
+            "expect_warning": forms.CharField(
+                label=_("JSON expectations for a warning"), required=False, widget=_lines(),
+                help_text=_("Not met: warning, e.g. disk_free_gb >= 10 next to disk_free_gb >= 5 above.")),
+            "health": forms.ChoiceField(label=_("Health status in the body"), initial="auto", required=False, choices=[
+                ("auto", _("read it when the body is JSON with a status (pass/ok/UP, warn/degraded, fail/DOWN)")),
+                ("require", _("require it: a body without one, or an HTML page, is critical")),
+                ("off", _("ignore it"))]),
             "headers": forms.CharField(label=_("Request headers"), required=False, widget=_lines(),
                                        help_text=_("One per line: Name: value.")),
             "verify_tls": verify,
@@ -179,7 +186,7 @@ def form_to_config(kind: str, data: dict) -> dict:
                 value = [int(code) for code in (value or "").replace(" ", "").split(",") if code]
             except ValueError:
                 raise ValidationError({PREFIX + key: _("Enter status codes such as 200, 204.")}) from None
-        elif key == "expect":
+        elif key in ("expect", "expect_warning"):
             value = [line.strip() for line in (value or "").splitlines() if line.strip()]
         elif key == "headers":
             value = _pairs(value or "", ":", key)
@@ -203,7 +210,7 @@ def config_to_initial(kind: str, config: dict) -> dict:
         value = config[key]
         if key == "expected_status":
             value = ", ".join(map(str, value))
-        elif key == "expect":
+        elif key in ("expect", "expect_warning"):
             value = "\n".join(value)
         elif key == "headers":
             value = "\n".join(f"{k}: {v}" for k, v in value.items())
@@ -219,7 +226,7 @@ class ProbeForm(forms.ModelForm):
     class Meta:
         model = Probe
         fields = ["service", "host", "name", "interval", "timeout", "warning", "critical", "failures_before_alert",
-                  "successes_to_recover", "reminder_minutes", "severity", "auto_resolve", "enabled"]
+                  "successes_to_recover", "reminder_minutes", "severity", "auto_resolve", "reopen_minutes", "enabled"]
 
     def __init__(self, *args, kind: str, **kwargs):
         self.kind = kind
@@ -238,6 +245,7 @@ class ProbeForm(forms.ModelForm):
                 self.fields["host"].disabled = True
         else:
             del self.fields["host"]
+        self.fields["reopen_minutes"].required = False  # empty: as it was (30 minutes for a new probe)
         for key, field in config_fields(kind).items():
             self.fields[PREFIX + key] = field
 
@@ -246,6 +254,8 @@ class ProbeForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        if data.get("reopen_minutes") is None and "reopen_minutes" not in self.errors:
+            data["reopen_minutes"] = self.instance.reopen_minutes
         try:
             config = form_to_config(self.kind, data)
         except ValidationError as exc:

@@ -359,6 +359,36 @@ def _request_failure(exc: Exception, url: str) -> Result:
 
 HTTP_METHODS = ("GET", "HEAD", "POST")
 
+# How a JSON body's top-level `status` is read: the words of the IETF health+json draft
+# (pass/warn/fail and its aliases ok/up, down/error) and Spring Boot Actuator (UP, DOWN,
+# OUT_OF_SERVICE, UNKNOWN), compared without case. A word not listed changes nothing.
+HEALTH_WORDS = {
+    **dict.fromkeys(("pass", "ok", "healthy", "up"), Status.OK),
+    **dict.fromkeys(("warn", "warning", "degraded"), Status.WARNING),
+    **dict.fromkeys(("fail", "unhealthy", "down", "error", "out_of_service"), Status.CRITICAL),
+}
+# `auto`: a JSON body with a status word is graded by it; `require`: the body must be such a
+# document (an HTML page or a missing status is critical); `off`: the body's status is not read.
+HEALTH_MODES = ("auto", "require", "off")
+HTML_START = re.compile(rb"^\s*(<!doctype html|<html|<head|<body|<title)", re.IGNORECASE)
+HTML_TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
+TITLE_SHOWN = 80  # characters of an HTML page's title a result quotes
+
+
+def _expectations(config, key, errors):
+    expect = config.get(key) or []
+    if not isinstance(expect, list) or not all(isinstance(e, str) for e in expect):
+        errors[key] = _("Enter a list of expectations.")
+        return []
+    for line in expect:
+        try:
+            parse_expectation(line)
+        except ValueError:
+            errors[key] = _("Cannot read %(line)r; write e.g. `status in [ok, healthy]` or "
+                            "`disk_free_gb >= 5`.") % {"line": line}
+            break
+    return expect
+
 
 def validate_http(config: dict) -> dict:
     errors = {}
@@ -368,27 +398,54 @@ def validate_http(config: dict) -> dict:
         "headers": _string_dict(config, "headers", errors),
         "verify_tls": _bool(config, "verify_tls", errors, default=True),
         "follow_redirects": _bool(config, "follow_redirects", errors, default=True),
+        "health": _text(config, "health", errors, required=False, default="auto") or "auto",
     }
     if cleaned["method"] not in HTTP_METHODS:
         errors["method"] = _("Choose one of %(methods)s.") % {"methods": ", ".join(HTTP_METHODS)}
+    if cleaned["health"] not in HEALTH_MODES:
+        errors["health"] = _("Choose one of %(modes)s.") % {"modes": ", ".join(HEALTH_MODES)}
     codes = config.get("expected_status") or [200]
     if not isinstance(codes, list) or not all(isinstance(c, int) and 100 <= c <= 599 for c in codes):
         errors["expected_status"] = _("Enter a list of HTTP status codes (100–599).")
     cleaned["expected_status"] = codes
-    expect = config.get("expect") or []
-    if not isinstance(expect, list) or not all(isinstance(e, str) for e in expect):
-        errors["expect"] = _("Enter a list of expectations.")
-        expect = []
-    for line in expect:
-        try:
-            parse_expectation(line)
-        except ValueError:
-            errors["expect"] = _("Cannot read %(line)r; write e.g. `status in [ok, healthy]` or "
-                                 "`disk_free_gb >= 5`.") % {"line": line}
-            break
-    cleaned["expect"] = expect
+    cleaned["expect"] = _expectations(config, "expect", errors)
+    cleaned["expect_warning"] = _expectations(config, "expect_warning", errors)
     _raise(errors)
     return cleaned
+
+
+def _not_json(body: bytes) -> str:
+    """Why a body that should be JSON is not, in words an on-call reader understands."""
+    head = body[:BODY_LIMIT]
+    if HTML_START.match(head) or b"<html" in head[:1024].lower():
+        title = HTML_TITLE.search(head)
+        if title:
+            text = " ".join(title[1].decode("utf-8", "replace").split())[:TITLE_SHOWN]
+            return _("the body is not JSON but an HTML page (%(title)s): an error, proxy or login page?") % {
+                "title": redact(text)}
+        return _("the body is not JSON but an HTML page: an error, proxy or login page?")
+    return _("the body is not JSON")
+
+
+def health_status(data, mode: str) -> tuple[str | None, str]:
+    """(the status a health document's `status` word means, a note), or (None, "") when the body
+    has no word to go by (and the mode does not require one)."""
+    word = data.get("status") if isinstance(data, dict) else None
+    status = HEALTH_WORDS.get(word.strip().lower()) if isinstance(word, str) else None
+    if status is None:
+        if mode == "require":
+            return Status.CRITICAL, _("no health status in the body (expected e.g. \"status\": \"pass\")")
+        return None, ""
+    note = _("health %(word)s") % {"word": json.dumps(word)[:40]}
+    output = data.get("output")  # the IETF draft's human-readable reason for warn/fail
+    if status != Status.OK and isinstance(output, str) and output.strip():
+        note += ": " + redact(" ".join(output.split()))[:200]
+    return status, note
+
+
+def _worse(a: str, b: str) -> str:
+    order = (Status.OK, Status.WARNING, Status.CRITICAL)
+    return max(a, b, key=order.index)
 
 
 def check_http(config: dict, limits: Limits) -> Result:
@@ -404,23 +461,40 @@ def check_http(config: dict, limits: Limits) -> Result:
         return Result(Status.CRITICAL, latency, latency,
                       _("HTTP %(code)s, expected %(expected)s") % {
                           "code": fetched.status_code, "expected": ", ".join(map(str, expected))})
-    notes = []
-    if config.get("expect"):
-        if fetched.truncated:
+    critical_rules, warning_rules = config.get("expect") or [], config.get("expect_warning") or []
+    mode = config.get("health", "auto")
+    needs_json = bool(critical_rules or warning_rules) or mode == "require"
+    status, context, problems = grade(latency, limits), [f"HTTP {fetched.status_code}"], []
+    if fetched.truncated:
+        if needs_json:
             return Result(Status.CRITICAL, latency, latency,
                           _("the body is larger than %(limit)s bytes; not parsed") % {"limit": BODY_LIMIT})
-        try:
-            data = parsers.loads(fetched.body)
-        except ValueError:
-            return Result(Status.CRITICAL, latency, latency, _("the body is not JSON"))
-        for expectation in config["expect"]:
+        context.append(_("body read capped at %(limit)s bytes") % {"limit": BODY_LIMIT})
+        return Result(status, latency, latency, "; ".join(context))
+    try:
+        data = parsers.loads(fetched.body) if needs_json or (mode == "auto" and fetched.body.lstrip()[:1] == b"{") \
+            else None
+    except ValueError:
+        if needs_json:
+            return Result(Status.CRITICAL, latency, latency, _not_json(fetched.body))
+        data = None
+    # An expectation on `status` is the probe saying how to read it: the conventions step aside.
+    rules_read_status = any(parse_expectation(rule)[0] == "status" for rule in critical_rules + warning_rules)
+    if data is not None and mode != "off" and not rules_read_status:
+        health, note = health_status(data, mode)
+        if health is not None:
+            (context if health == Status.OK else problems).append((health, note))
+    for rules, level in ((critical_rules, Status.CRITICAL), (warning_rules, Status.WARNING)):
+        for expectation in rules:
             problem = check_expectation(data, expectation)
             if problem:
-                return Result(Status.CRITICAL, latency, latency, problem)
-    elif fetched.truncated:
-        notes.append(_("body read capped at %(limit)s bytes") % {"limit": BODY_LIMIT})
-    status = grade(latency, limits)
-    return Result(status, latency, latency, "; ".join([f"HTTP {fetched.status_code}", *notes]))
+                problems.append((level, problem))
+    for level, _note in problems:
+        status = _worse(status, level)
+    # The reasons first, the worst first: a page quotes the start of the message.
+    reasons = [note for _level, note in sorted(problems, key=lambda p: p[0] != Status.CRITICAL)]
+    context = [note if isinstance(note, str) else note[1] for note in context]
+    return Result(status, latency, latency, "; ".join([*reasons, *context]))
 
 
 def validate_tcp(config: dict) -> dict:

@@ -3,6 +3,7 @@ import secrets
 import uuid
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -17,6 +18,10 @@ from portal.lib.secrets import MASK, keep_stored, mask_headers, mask_url
 
 # A reminder never repeats more often than this, whatever the probe says (DESIGN §5).
 REMINDER_FLOOR_MINUTES = 5
+# Alerting flips (opened, recovered) each within the flap window of the one before, after which a
+# probe is shown as flapping; and that window when the probe re-opens nothing.
+FLAPPING_FLIPS = getattr(settings, "PROBES_FLAPPING_FLIPS", 4)
+DEFAULT_FLAP_WINDOW_MINUTES = 30
 SPARKLINE_HOURS = 24
 
 
@@ -200,6 +205,11 @@ class Probe(models.Model):
     severity = models.CharField(_("incident severity"), max_length=4, choices=Severity.choices,
                                 default=Severity.SEV2)
     auto_resolve = models.BooleanField(_("resolve the incident on recovery"), default=True)
+    reopen_minutes = models.PositiveIntegerField(
+        _("re-open window (minutes)"), default=DEFAULT_FLAP_WINDOW_MINUTES,
+        validators=[MaxValueValidator(7 * 24 * 60)],
+        help_text=_("A failure this soon after its incident was resolved re-opens that incident instead of "
+                    "opening a new one, and pages at most once in this window. 0: always a new incident."))
     enabled = models.BooleanField(_("enabled"), default=True)
     # The credential of a heartbeat's ping URL.
     token = models.UUIDField(_("ping token"), default=uuid.uuid4, unique=True, editable=False)
@@ -225,13 +235,16 @@ class Probe(models.Model):
     # Hourly latency buckets of the last 24 h, {"<hour epoch>": [count, sum_ms]}:
     # the grid draws its sparklines from here instead of scanning results.
     latency_24h = models.JSONField(default=dict, blank=True, editable=False)
+    # Alerting flips in a row, each within the flap window of the previous one (see note_flip).
+    flips = models.PositiveIntegerField(_("flips in a row"), default=0, editable=False)
+    last_flip_at = models.DateTimeField(_("last flip"), null=True, blank=True, editable=False)
 
     objects = ProbeQuerySet.as_manager()
     # Who changed the settings, and when the status flipped; not every run's numbers
     # (the results keep those) nor the heartbeat's credential.
     history = HistoricalRecords(excluded_fields=[
         "token", "consecutive_failures", "consecutive_successes", "last_run_at", "last_value", "last_latency_ms",
-        "last_message", "last_ping_at", "next_run_at", "claim", "latency_24h"])
+        "last_message", "last_ping_at", "next_run_at", "claim", "latency_24h", "flips", "last_flip_at"])
 
     class Meta:
         ordering = ["service__name", "name"]
@@ -275,6 +288,31 @@ class Probe(models.Model):
     @property
     def reminder_every(self) -> timedelta:
         return timedelta(minutes=max(REMINDER_FLOOR_MINUTES, self.reminder_minutes))
+
+    @property
+    def reopen_window(self) -> timedelta:
+        return timedelta(minutes=self.reopen_minutes)
+
+    @property
+    def flap_window(self) -> timedelta:
+        return timedelta(minutes=self.reopen_minutes or DEFAULT_FLAP_WINDOW_MINUTES)
+
+    def note_flip(self, at: datetime) -> None:
+        """The alerting state flipped (opened or recovered; unsaved): one more in a row when the
+        previous flip was within the flap window, else the first of a new row."""
+        close = self.last_flip_at is not None and at - self.last_flip_at <= self.flap_window
+        self.flips = self.flips + 1 if close else 1
+        self.last_flip_at = at
+
+    def is_flapping(self, now: datetime) -> bool:
+        """FLAPPING_FLIPS flips in a row, the last one within the flap window: it calms down by
+        staying in one state for a window."""
+        return (self.flips >= FLAPPING_FLIPS and self.last_flip_at is not None
+                and now - self.last_flip_at <= self.flap_window)
+
+    @property
+    def flapping(self) -> bool:
+        return self.is_flapping(timezone.now())
 
     def reschedule(self, now: datetime) -> None:
         """After a create or an edit (unsaved): a host's probe is never due here; a heartbeat's

@@ -15,6 +15,8 @@ from probes.models import Probe, ProbeResult, keep_stored_config
 class ProbeSerializer(ModelSerializer):
     service_name = serializers.SerializerMethodField()
     ping_url = serializers.SerializerMethodField()
+    flapping = serializers.BooleanField(read_only=True, help_text=_(
+        "Its alerting state flipped several times in a row, each within the re-open window of the last."))
     # Stored encrypted (a text column); read and written as the JSON object it is.
     config = serializers.JSONField(label=capfirst(_("settings")), required=False)
 
@@ -22,10 +24,12 @@ class ProbeSerializer(ModelSerializer):
         model = Probe
         fields = ["id", "service", "service_name", "host", "name", "kind", "config", "interval", "timeout", "warning",
                   "critical", "failures_before_alert", "successes_to_recover", "reminder_minutes", "severity",
-                  "auto_resolve", "enabled", "status", "status_since", "consecutive_failures",
+                  "auto_resolve", "reopen_minutes", "enabled", "status", "status_since", "consecutive_failures",
                   "consecutive_successes", "alerting", "incident", "last_run_at", "last_value", "last_latency_ms",
-                  "last_message", "last_ping_at", "next_run_at", "ping_url", "created_at"]
-        read_only_fields = ["status", "status_since", "consecutive_failures", "consecutive_successes", "alerting",
+                  "last_message", "last_ping_at", "next_run_at", "ping_url", "created_at", "flips", "last_flip_at",
+                  "flapping"]
+        read_only_fields = ["flips", "last_flip_at",
+                            "status", "status_since", "consecutive_failures", "consecutive_successes", "alerting",
                             "incident", "last_run_at", "last_value", "last_latency_ms", "last_message",
                             "last_ping_at", "next_run_at", "created_at"]
 

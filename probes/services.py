@@ -15,10 +15,12 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Min
 from django.utils import timezone
+from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 
 from incidents import services as incidents
 from incidents.models import EventKind, Source, services_in_maintenance
+from incidents.models import Status as IncidentStatus
 from portal.errors import DomainError
 from portal.lib import shutdown
 from portal.lib.history import record_changes
@@ -41,7 +43,7 @@ MESSAGE_LIMIT = 500  # ProbeResult.message's max_length
 # a ping may move them while a tick runs, and the tick must not undo that.
 STATE_FIELDS = ["status", "status_since", "consecutive_failures", "consecutive_successes", "alerting",
                 "last_alert_at", "incident", "last_run_at", "last_value", "last_latency_ms", "last_message",
-                "latency_24h"]
+                "latency_24h", "flips", "last_flip_at"]
 
 Outcome = tuple[Probe, Result, datetime]
 
@@ -186,6 +188,10 @@ def _alert(alerts: list[tuple[Probe, str, Result, datetime]]) -> None:
 
 
 def _open_or_remind(probe: Probe, action: str, result: Result, at: datetime) -> None:
+    if action == Action.OPEN:
+        probe.note_flip(at)
+        if _retrigger(probe, result, at):
+            return
     # A reminder goes through open_incident too: it adds a "repeated alert" event to
     # the open incident, or opens a new one if somebody resolved it meanwhile.
     incident, created = incidents.open_incident(
@@ -201,8 +207,27 @@ def _open_or_remind(probe: Probe, action: str, result: Result, at: datetime) -> 
     probe.alerting, probe.last_alert_at, probe.incident = True, at, incident
 
 
+def _retrigger(probe: Probe, result: Result, at: datetime) -> bool:
+    """Flap damping: failing again within the re-open window of its last incident's resolve
+    re-opens that incident (it pages at most once per window) rather than opening another."""
+    incident = probe.incident
+    if (not probe.reopen_minutes or incident is None or incident.status != IncidentStatus.RESOLVED
+            or incident.resolved_at is None or at - incident.resolved_at > probe.reopen_window):
+        return False
+    reason = _("%(count)s consecutive failures again, %(since)s after recovering: %(message)s") % {
+        "count": probe.consecutive_failures, "since": timesince(incident.resolved_at, at),
+        "message": result.message}
+    try:
+        incidents.retrigger(incident=incident, reason=reason, page_window=probe.reopen_window, now=at)
+    except DomainError:
+        return False  # closed or open again meanwhile, or its key taken: a new incident as before
+    probe.alerting, probe.last_alert_at = True, at
+    return True
+
+
 def _recover(probe: Probe, result: Result, at: datetime) -> None:
     probe.alerting, probe.last_alert_at = False, None
+    probe.note_flip(at)
     incident = probe.incident
     if incident is None or not incident.is_open:
         return

@@ -14,7 +14,23 @@ HEALTH = {
     "/health": {"status": "healthy", "disk_free_gb": 12.5, "database": "ok"},
     "/health-ok": {"status": "ok", "disk_free_gb": 40},
     "/degraded": {"status": "degraded", "disk_free_gb": 3.2},
+    # Spring Boot Actuator and the IETF health+json draft.
+    "/actuator/up": {"status": "UP", "components": {"db": {"status": "UP"}}},
+    "/actuator/down": {"status": "DOWN"},
+    "/actuator/out": {"status": "OUT_OF_SERVICE"},
+    "/ietf/pass": {"status": "pass", "version": "1"},
+    "/ietf/warn": {"status": "warn", "output": "queue is backing up; token=s3cret-value"},
+    "/ietf/fail": {"status": "fail", "output": "database unreachable"},
+    "/unhealthy": {"status": "unhealthy"},
+    "/error-word": {"status": "error"},
+    "/odd-word": {"status": "maintenance"},
+    "/no-status": {"uptime": 12},
+    "/disk/8": {"status": "ok", "disk_free_gb": 8},
+    "/disk/3": {"status": "ok", "disk_free_gb": 3},
+    "/disk/40": {"status": "ok", "disk_free_gb": 40},
 }
+HTML_ERROR = (b"<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>"
+              b"<body><h1>502 Bad Gateway</h1><hr>nginx</body></html>")
 METRICS = """# HELP app_queue_depth Jobs waiting.
 # TYPE app_queue_depth gauge
 app_queue_depth{queue="default"} 12
@@ -59,6 +75,8 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         elif path == "/text":
             self.send_body(200, b"<html>maintenance</html>", "text/html")
+        elif path == "/html-error":
+            self.send_body(200, HTML_ERROR, "text/html")
         elif path == "/huge":
             self.send_huge()
         elif path == "/loop":

@@ -119,7 +119,8 @@ def test_a_manager_creates_an_http_probe_with_the_form(client_as, service):
     assert probe.config == {"url": "http://127.0.0.1:9/api/health", "method": "GET",
                             "headers": {"Accept": "application/json"}, "verify_tls": True,
                             "follow_redirects": False, "expected_status": [200, 204],
-                            "expect": ["status in [ok, healthy]", "disk_free_gb >= 5"]}
+                            "expect": ["status in [ok, healthy]", "disk_free_gb >= 5"], "expect_warning": [],
+                            "health": "auto"}
     assert probe.next_run_at is not None
 
 

@@ -1,4 +1,4 @@
-"""Serve the portal: gunicorn for the web, two django-q2 clusters for the work.
+"""Serve the portal: gunicorn for the web, two django-q2 clusters for the work, the pager for pages.
 
 One command, as `make run` needs it. Every child runs in its own session so
 that Ctrl+C reaches only this supervisor, which then stops them in order with
@@ -161,6 +161,8 @@ class Command(BaseCommand):
         long_env = {**os.environ, "Q_CLUSTER_NAME": settings.LONG_QUEUE}
         self.spawn("long-workers", [sys.executable, MANAGE, "qcluster"], env=long_env,
                    preexec_fn=start_cluster_child)
+        # Steps fire when due, not at the minute sweep, and no busy worker holds a page up.
+        self.spawn("pager", [sys.executable, MANAGE, "page"])
 
     def wait_until_ready(self, host, port, timeout=90.0) -> bool:
         """Web answers and each cluster has run a heartbeat task."""
