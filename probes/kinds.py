@@ -55,6 +55,8 @@ class Result:
     value: float | None = None
     latency_ms: float | None = None
     message: str = ""
+    # What a sampled kind (SAMPLED_KINDS) keeps for its next run; None: nothing to keep.
+    sample: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -491,23 +493,86 @@ def validate_nothing(config: dict) -> dict:
     return {}
 
 
+# CPU and memory are judged on a sustained value, never on one instantaneous reading: a busy second
+# (a deploy, a neighbour's build) must not page anybody. Each run keeps a sample on its probe
+# (Probe.sample) that the next run, in whichever worker, starts from.
+SAMPLED_KINDS = {Kind.CPU, Kind.MEMORY}
+# A previous CPU reading older than this is no baseline (the portal was down, the probe paused).
+CPU_BASELINE_MAX_AGE = 3600.0
+# Memory: the mean of the readings of this many last seconds (the current one included).
+MEMORY_WINDOW = 300.0
+MEMORY_READINGS = 30  # kept at most, whatever the interval
+
+
+def cpu_counters() -> tuple[float, float]:
+    """(busy seconds, total seconds) of all CPUs since boot: the difference of two readings is the
+    average use between them, however long apart (psutil.cpu_percent does the same, per process)."""
+    times = psutil.cpu_times()
+    # Linux counts guest time inside user time already.
+    total = sum(times) - getattr(times, "guest", 0.0) - getattr(times, "guest_nice", 0.0)
+    idle = times.idle + getattr(times, "iowait", 0.0)
+    return total - idle, total
+
+
 def cpu_percent(timeout: float) -> float:
-    # Sampled over a short window: the first non-blocking call of a process says 0.0.
+    # The first run's glance: sampled over a short window (the first non-blocking call says 0.0).
     return psutil.cpu_percent(interval=min(0.5, timeout))
 
 
-def check_cpu(config: dict, limits: Limits, *, measure: Callable[[float], float] = cpu_percent) -> Result:
-    used = measure(limits.timeout)
-    return Result(grade(used, limits), used, None, _("%(used).1f %% CPU") % {"used": used})
+def _at_most_warning(status: str) -> str:
+    return Status.WARNING if status == Status.CRITICAL else status
+
+
+def check_cpu(config: dict, limits: Limits, *, previous: dict | None = None,
+              counters: Callable[[], tuple] | None = None, measure: Callable[[float], float] | None = None) -> Result:
+    """The value is the average CPU use since the previous run. A first run (or one after a long gap,
+    or a reboot) has no baseline: it shows a short glance, graded at most a warning, which never pages."""
+    now = time.time()
+    busy, total = (counters or cpu_counters)()
+    sample = {"at": now, "busy": busy, "total": total}
+    previous = previous or {}
+    try:
+        gap = now - float(previous["at"])
+        spent = total - float(previous["total"])
+        used = round(min(100.0, max(0.0, (busy - float(previous["busy"])) / spent * 100)), 1)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        gap = spent = None
+    if gap is None or not 0 < gap <= CPU_BASELINE_MAX_AGE or spent <= 0:
+        glance = round((measure or cpu_percent)(limits.timeout), 1)
+        return Result(_at_most_warning(grade(glance, limits)), glance, None,
+                      _("%(used).1f %% CPU right now; judged on the average from the next run on")
+                      % {"used": glance}, sample)
+    return Result(grade(used, limits), used, None,
+                  _("%(used).1f %% CPU on average over the last %(seconds)s s") % {"used": used,
+                                                                                   "seconds": round(gap)},
+                  sample)
 
 
 def memory_percent() -> float:
     return psutil.virtual_memory().percent
 
 
-def check_memory(config: dict, limits: Limits, *, measure: Callable[[], float] = memory_percent) -> Result:
-    used = measure()
-    return Result(grade(used, limits), used, None, _("%(used).1f %% memory used") % {"used": used})
+def check_memory(config: dict, limits: Limits, *, previous: dict | None = None,
+                 measure: Callable[[], float] | None = None) -> Result:
+    """The value is the mean of the readings of the last MEMORY_WINDOW seconds, this one included."""
+    now = time.time()
+    current = float((measure or memory_percent)())
+    kept = []
+    for reading in (previous or {}).get("readings", []):
+        try:
+            at, value = float(reading[0]), float(reading[1])
+        except (TypeError, ValueError, IndexError):
+            continue
+        if now - MEMORY_WINDOW < at < now:
+            kept.append([at, value])
+    readings = [*kept[-(MEMORY_READINGS - 1):], [now, current]]
+    mean = round(sum(value for _at, value in readings) / len(readings), 1)
+    if len(readings) == 1:
+        message = _("%(used).1f %% memory used") % {"used": current}
+    else:
+        message = _("%(used).1f %% memory used on average over %(count)s readings (%(now).1f %% now)") % {
+            "used": mean, "count": len(readings), "now": current}
+    return Result(grade(mean, limits), mean, None, message, {"readings": readings})
 
 
 def validate_file(config: dict) -> dict:
@@ -945,10 +1010,13 @@ def validate_probe(*, kind: str, config, interval: int, timeout: float, warning,
     return cleaned, errors
 
 
-def run_check(kind: str, config: dict, limits: Limits) -> Result:
-    """Run one check; a bug or surprise in a check is an `error` result, never an exception."""
+def run_check(kind: str, config: dict, limits: Limits, *, previous: dict | None = None) -> Result:
+    """Run one check; a bug or surprise in a check is an `error` result, never an exception.
+    `previous`: the sample a sampled kind kept at its last run (Probe.sample)."""
     started = time.monotonic()
     try:
+        if kind in SAMPLED_KINDS:
+            return CHECKS[kind](config, limits, previous=previous)
         return CHECKS[kind](config, limits)
     except Exception as exc:
         return Result(Status.ERROR, latency_ms=_ms(started), message=f"{type(exc).__name__}: {exc}"[:500])

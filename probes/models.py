@@ -225,13 +225,16 @@ class Probe(models.Model):
     # Hourly latency buckets of the last 24 h, {"<hour epoch>": [count, sum_ms]}:
     # the grid draws its sparklines from here instead of scanning results.
     latency_24h = models.JSONField(default=dict, blank=True, editable=False)
+    # What a sampled kind (CPU, memory) kept at its last run for the next one: CPU counters, memory
+    # readings. Kept here, not in a worker's memory, so any worker's tick can judge the sustained value.
+    sample = models.JSONField(default=dict, blank=True, editable=False)
 
     objects = ProbeQuerySet.as_manager()
     # Who changed the settings, and when the status flipped; not every run's numbers
     # (the results keep those) nor the heartbeat's credential.
     history = HistoricalRecords(excluded_fields=[
         "token", "consecutive_failures", "consecutive_successes", "last_run_at", "last_value", "last_latency_ms",
-        "last_message", "last_ping_at", "next_run_at", "claim", "latency_24h"])
+        "last_message", "last_ping_at", "next_run_at", "claim", "latency_24h", "sample"])
 
     class Meta:
         ordering = ["service__name", "name"]

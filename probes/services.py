@@ -41,7 +41,7 @@ MESSAGE_LIMIT = 500  # ProbeResult.message's max_length
 # a ping may move them while a tick runs, and the tick must not undo that.
 STATE_FIELDS = ["status", "status_since", "consecutive_failures", "consecutive_successes", "alerting",
                 "last_alert_at", "incident", "last_run_at", "last_value", "last_latency_ms", "last_message",
-                "latency_24h"]
+                "latency_24h", "sample"]
 
 Outcome = tuple[Probe, Result, datetime]
 
@@ -113,7 +113,7 @@ def run_checks(probes: list[Probe], *, pool_size: int = POOL_SIZE) -> list[Outco
 
     def check(probe):
         started[probe.pk] = time.monotonic()
-        result = run_check(probe.kind, probe.config, limits_of(probe))
+        result = run_check(probe.kind, probe.config, limits_of(probe), previous=probe.sample)
         return result, timezone.now()
 
     outcomes = []
@@ -156,6 +156,8 @@ def record_results(*, outcomes: list[Outcome]) -> list[ProbeResult]:
         for probe, result, at in outcomes:
             action = probe.apply(status=result.status, value=result.value, latency_ms=result.latency_ms,
                                  message=result.message, at=at)
+            if result.sample is not None:
+                probe.sample = result.sample
             if action:
                 alerts.append((probe, action, result, at))
         if alerts:
