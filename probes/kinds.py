@@ -39,6 +39,7 @@ from portal.lib.outbound import (
 )
 from portal.lib.paths import allowed_path, readable_path
 from portal.lib.secrets import mask_url, redact, scrub
+from probes import messages
 from probes.models import HOST_KINDS, Kind, Status
 
 BODY_LIMIT = 1024 * 1024  # bytes of a response body we ever read
@@ -57,6 +58,17 @@ class Result:
     message: str = ""
     # What a sampled kind (SAMPLED_KINDS) keeps for its next run; None: nothing to keep.
     sample: dict | None = None
+    # Why it failed, rendered in the reader's language (probes.messages), and the raw detail.
+    code: str = ""
+    params: dict | None = None
+    detail: str = ""
+
+
+def failed(code: str, params: dict | None = None, *, detail: str = "", status: str = Status.CRITICAL,
+           value: float | None = None, latency_ms: float | None = None) -> Result:
+    """A result that says why in words (probes.messages); `message` is those words as the check ran."""
+    return Result(status, value, latency_ms, messages.render(code, params), code=code, params=params or {},
+                  detail=detail)
 
 
 @dataclass(frozen=True)
@@ -282,13 +294,13 @@ def parse_expectation(text: str) -> tuple[str, str, object]:
     return match["path"], op, value
 
 
-def check_expectation(data, expectation: str) -> str | None:
-    """None when the JSON document meets the expectation, else why not."""
+def explain_expectation(data, expectation: str) -> tuple[str, dict] | None:
+    """None when the JSON document meets the expectation, else why not as (code, params)."""
     path, op, expected = parse_expectation(expectation)
     actual = data
     for part in path.split("."):
         if not isinstance(actual, dict) or part not in actual:
-            return _("%(path)s is missing") % {"path": path}
+            return messages.expectation_failed(path, op, expected, None, missing=True)
         actual = actual[part]
     try:
         met = {
@@ -301,8 +313,13 @@ def check_expectation(data, expectation: str) -> str | None:
         met = False
     if met:
         return None
-    return _("expected %(expectation)s, got %(actual)s") % {"expectation": expectation.strip(),
-                                                            "actual": json.dumps(actual)[:100]}
+    return messages.expectation_failed(path, op, expected, actual)
+
+
+def check_expectation(data, expectation: str) -> str | None:
+    """None when the JSON document meets the expectation, else why not, in words."""
+    problem = explain_expectation(data, expectation)
+    return None if problem is None else messages.render(*problem)
 
 
 # Fetching over HTTP, capped ---------------------------------------------------
@@ -343,18 +360,17 @@ def fetch(url: str, *, method: str = "GET", headers: dict | None = None, timeout
         return Fetched(response.status_code, body, truncated, _ms(started))
 
 
-def _request_failure(exc: Exception, url: str) -> Result:
+def _request_failure(exc: Exception, url: str, *, timeout: float | None = None) -> Result:
+    """Why a request failed in words ("connection refused", "timed out after 5 s"), the library's
+    own text kept as the detail."""
     if isinstance(exc, RefusedAddress):
         return Result(Status.CRITICAL, message=str(exc))
     # requests quotes the URL in its errors; results are shown to everyone.
     error = scrub(str(exc), url, mask_url)
-    if isinstance(exc, requests.TooManyRedirects):
-        return Result(Status.CRITICAL, message=_("too many redirects (a redirect loop?)"))
-    if isinstance(exc, requests.Timeout):
-        return Result(Status.CRITICAL, message=_("timed out: %(error)s") % {"error": error})
-    if isinstance(exc, requests.exceptions.SSLError):
-        return Result(Status.CRITICAL, message=_("TLS error: %(error)s") % {"error": error})
-    return Result(Status.CRITICAL, message=_("connection failed: %(error)s") % {"error": error})
+    code, params = messages.classify(exc, timeout=timeout)
+    if isinstance(exc, requests.exceptions.SSLError) and not code.startswith("tls"):
+        code, params = "tls_error", {}
+    return failed(code or "connect", params, detail=error)
 
 
 # Kinds -----------------------------------------------------------------------
@@ -399,13 +415,12 @@ def check_http(config: dict, limits: Limits) -> Result:
                         timeout=limits.timeout, verify=config.get("verify_tls", True),
                         redirects=config.get("follow_redirects", True))
     except (requests.RequestException, RefusedAddress) as exc:
-        return _request_failure(exc, config["url"])
+        return _request_failure(exc, config["url"], timeout=limits.timeout)
     latency = fetched.latency_ms
     expected = config.get("expected_status") or [200]
     if fetched.status_code not in expected:
-        return Result(Status.CRITICAL, latency, latency,
-                      _("HTTP %(code)s, expected %(expected)s") % {
-                          "code": fetched.status_code, "expected": ", ".join(map(str, expected))})
+        return failed("http_status", {"code": fetched.status_code, "expected": ", ".join(map(str, expected))},
+                      value=latency, latency_ms=latency)
     notes = []
     if config.get("expect"):
         if fetched.truncated:
@@ -416,9 +431,9 @@ def check_http(config: dict, limits: Limits) -> Result:
         except ValueError:
             return Result(Status.CRITICAL, latency, latency, _("the body is not JSON"))
         for expectation in config["expect"]:
-            problem = check_expectation(data, expectation)
+            problem = explain_expectation(data, expectation)
             if problem:
-                return Result(Status.CRITICAL, latency, latency, problem)
+                return failed(*problem, value=latency, latency_ms=latency)
     elif fetched.truncated:
         notes.append(_("body read capped at %(limit)s bytes") % {"limit": BODY_LIMIT})
     status = grade(latency, limits)
@@ -443,7 +458,8 @@ def check_tcp(config: dict, limits: Limits) -> Result:
     except RefusedAddress as exc:
         return Result(Status.CRITICAL, message=str(exc))
     except OSError as exc:
-        return Result(Status.CRITICAL, message=_("cannot connect: %(error)s") % {"error": exc})
+        code, params = messages.classify(exc, timeout=limits.timeout)
+        return failed(code or "connect", params, detail=str(exc))
     return Result(grade(latency, limits), latency, latency, _("connected"))
 
 
@@ -730,7 +746,8 @@ def check_tls_expiry(config: dict, limits: Limits, *, now: datetime | None = Non
     except RefusedAddress as exc:
         return Result(Status.CRITICAL, message=str(exc))
     except (OSError, ssl.SSLError) as exc:
-        return Result(Status.CRITICAL, message=_("TLS handshake failed: %(error)s") % {"error": exc})
+        code, params = messages.classify(exc, timeout=limits.timeout)
+        return failed(code or "tls_error", params, detail=str(exc))
     latency = _ms(started)
     expires = x509.load_der_x509_certificate(der).not_valid_after_utc
     days = round((expires - (now or datetime.now(UTC))).total_seconds() / 86400, 1)
@@ -759,7 +776,7 @@ def check_prometheus(config: dict, limits: Limits) -> Result:
     try:
         fetched = fetch(config["url"], timeout=limits.timeout, verify=config.get("verify_tls", True))
     except (requests.RequestException, RefusedAddress) as exc:
-        return _request_failure(exc, config["url"])
+        return _request_failure(exc, config["url"], timeout=limits.timeout)
     if fetched.status_code != 200:
         return Result(Status.CRITICAL, latency_ms=fetched.latency_ms, message=f"HTTP {fetched.status_code}")
     wanted = config.get("labels") or {}
@@ -1019,5 +1036,6 @@ def run_check(kind: str, config: dict, limits: Limits, *, previous: dict | None 
             return CHECKS[kind](config, limits, previous=previous)
         return CHECKS[kind](config, limits)
     except Exception as exc:
-        return Result(Status.ERROR, latency_ms=_ms(started), message=f"{type(exc).__name__}: {exc}"[:500])
+        return Result(Status.ERROR, latency_ms=_ms(started), message=f"{type(exc).__name__}: {exc}"[:500],
+                      detail=f"{type(exc).__name__}: {exc}"[:500])
 

@@ -14,6 +14,7 @@ from simple_history.models import HistoricalRecords
 from incidents.models import Service, Severity
 from portal.lib.fields import EncryptedJSONField
 from portal.lib.secrets import MASK, keep_stored, mask_headers, mask_url
+from probes.messages import render as render_message
 
 # A reminder never repeats more often than this, whatever the probe says (DESIGN §5).
 REMINDER_FLOOR_MINUTES = 5
@@ -218,6 +219,10 @@ class Probe(models.Model):
     last_value = models.FloatField(_("last value"), null=True, blank=True)
     last_latency_ms = models.FloatField(_("last latency (ms)"), null=True, blank=True)
     last_message = models.CharField(_("last message"), max_length=500, blank=True)
+    # Why the last run failed (probes.messages), rendered in the reader's language, and the raw detail.
+    last_code = models.CharField(max_length=40, blank=True, editable=False)
+    last_params = models.JSONField(default=dict, blank=True, editable=False)
+    last_detail = models.CharField(max_length=500, blank=True, editable=False)
     last_ping_at = models.DateTimeField(_("last ping"), null=True, blank=True)
     next_run_at = models.DateTimeField(_("next run"), null=True, blank=True)
     # Which tick claimed it last (two clusters never run one probe twice).
@@ -234,7 +239,8 @@ class Probe(models.Model):
     # (the results keep those) nor the heartbeat's credential.
     history = HistoricalRecords(excluded_fields=[
         "token", "consecutive_failures", "consecutive_successes", "last_run_at", "last_value", "last_latency_ms",
-        "last_message", "last_ping_at", "next_run_at", "claim", "latency_24h", "sample"])
+        "last_message", "last_ping_at", "next_run_at", "claim", "latency_24h", "sample", "last_code", "last_params",
+        "last_detail"])
 
     class Meta:
         ordering = ["service__name", "name"]
@@ -290,7 +296,13 @@ class Probe(models.Model):
         elif self.next_run_at is None or self.next_run_at > now + timedelta(seconds=self.interval):
             self.next_run_at = now
 
-    def apply(self, *, status: str, value, latency_ms, message: str, at: datetime) -> str | None:
+    @property
+    def shown_message(self) -> str:
+        """The last message in the reader's language (the stored text when it has no code)."""
+        return render_message(self.last_code, self.last_params, self.last_message)
+
+    def apply(self, *, status: str, value, latency_ms, message: str, at: datetime, code: str = "",
+              params: dict | None = None, detail: str = "") -> str | None:
         """Fold one result into the state (unsaved) and say what alerting should do.
 
         Warnings count as healthy for alerting: they are shown, never paged
@@ -302,6 +314,7 @@ class Probe(models.Model):
             self.status, self.status_since = status, at
         self.last_run_at, self.last_value, self.last_latency_ms = at, value, latency_ms
         self.last_message = (message or "")[:500]
+        self.last_code, self.last_params, self.last_detail = code or "", params or {}, (detail or "")[:500]
         if latency_ms is not None:
             self.add_latency_sample(at, latency_ms)
         if status in FAILING:
@@ -361,6 +374,10 @@ class ProbeResult(models.Model):
     value = models.FloatField(_("value"), null=True, blank=True)
     latency_ms = models.FloatField(_("latency (ms)"), null=True, blank=True)
     message = models.CharField(_("message"), max_length=500, blank=True)
+    # Why it failed (probes.messages): rendered in the reader's language; `detail` is the raw text.
+    code = models.CharField(_("message code"), max_length=40, blank=True)
+    params = models.JSONField(_("message parameters"), default=dict, blank=True)
+    detail = models.CharField(_("detail"), max_length=500, blank=True)
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -375,3 +392,8 @@ class ProbeResult(models.Model):
 
     def __str__(self):
         return f"{self.probe_id} {self.at:%Y-%m-%d %H:%M:%S} {self.status}"
+
+    @property
+    def shown_message(self) -> str:
+        """The message in the reader's language (the stored text when it has no code)."""
+        return render_message(self.code, self.params, self.message)

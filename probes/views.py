@@ -18,7 +18,7 @@ from portal.errors import DomainError
 from probes import services
 from probes.forms import HostForm, ProbeForm
 from probes.kinds import default_thresholds
-from probes.models import HOST_KINDS, Host, Kind, Probe
+from probes.models import HOST_KINDS, Host, Kind, Probe, Status
 from probes.serializers import ping_url
 
 GRID_PAGE_SIZE = 100
@@ -79,8 +79,10 @@ def probe_run(request, pk):
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, _("Ran now: %(status)s. %(message)s") % {
-            "status": result.get_status_display(), "message": result.message})
+        # The banner's colour follows the result: a failed run is no success.
+        say = {Status.OK: messages.success, Status.WARNING: messages.warning}.get(result.status, messages.error)
+        say(request, _("Ran now: %(status)s. %(message)s") % {
+            "status": result.get_status_display(), "message": result.shown_message})
     return redirect(probe)
 
 
