@@ -115,6 +115,16 @@ LOWER_IS_WORSE = {Kind.TLS_EXPIRY}
 DIRECTED_KINDS = {Kind.PROMETHEUS, Kind.SQL, Kind.REDIS, Kind.PROMQL}
 
 
+def value_unit(kind: str, config: dict | None = None) -> str:
+    """The unit of a probe's value as pages show it: "ms" for HTTP/TCP (their value is the latency),
+    "h" for a heartbeat (hours since the previous ping), else its thresholds' unit."""
+    if kind in (Kind.HTTP, Kind.TCP):
+        return "ms"
+    if kind == Kind.HEARTBEAT:
+        return "h"
+    return default_thresholds(kind, config)[2]
+
+
 def lower_is_worse(kind: str, config: dict) -> bool:
     return (kind in LOWER_IS_WORSE or (kind in DIRECTED_KINDS and config.get("direction") == "below")
             or (kind in DISK_KINDS and config.get("measure") == "free_gb"))

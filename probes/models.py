@@ -230,6 +230,8 @@ class Probe(models.Model):
     # Hourly latency buckets of the last 24 h, {"<hour epoch>": [count, sum_ms]}:
     # the grid draws its sparklines from here instead of scanning results.
     latency_24h = models.JSONField(default=dict, blank=True, editable=False)
+    # The same for the probe's own value (percent, days, count...): what its charts draw.
+    value_24h = models.JSONField(default=dict, blank=True, editable=False)
     # What a sampled kind (CPU, memory) kept at its last run for the next one: CPU counters, memory
     # readings. Kept here, not in a worker's memory, so any worker's tick can judge the sustained value.
     sample = models.JSONField(default=dict, blank=True, editable=False)
@@ -240,7 +242,7 @@ class Probe(models.Model):
     history = HistoricalRecords(excluded_fields=[
         "token", "consecutive_failures", "consecutive_successes", "last_run_at", "last_value", "last_latency_ms",
         "last_message", "last_ping_at", "next_run_at", "claim", "latency_24h", "sample", "last_code", "last_params",
-        "last_detail"])
+        "last_detail", "value_24h"])
 
     class Meta:
         ordering = ["service__name", "name"]
@@ -317,6 +319,8 @@ class Probe(models.Model):
         self.last_code, self.last_params, self.last_detail = code or "", params or {}, (detail or "")[:500]
         if latency_ms is not None:
             self.add_latency_sample(at, latency_ms)
+        if value is not None:
+            self.value_24h = _add_to_hour(self.value_24h, at, value)
         if status in FAILING:
             self.consecutive_failures += 1
             self.consecutive_successes = 0
@@ -332,21 +336,31 @@ class Probe(models.Model):
         return None
 
     def add_latency_sample(self, at: datetime, latency_ms: float) -> None:
-        hour = int(at.timestamp()) // 3600
-        buckets = {k: v for k, v in (self.latency_24h or {}).items() if int(k) > hour - SPARKLINE_HOURS}
-        count, total = buckets.get(str(hour), [0, 0.0])
-        buckets[str(hour)] = [count + 1, round(total + latency_ms, 1)]
-        self.latency_24h = buckets
+        self.latency_24h = _add_to_hour(self.latency_24h, at, latency_ms)
+
+    @property
+    def charts_latency(self) -> bool:
+        """HTTP and TCP probes chart their latency (their value); the others their own value."""
+        return self.kind in (Kind.HTTP, Kind.TCP)
 
     def sparkline(self, now: datetime) -> list[float | None]:
-        """Mean latency per hour over the last 24 h, oldest first (None: no sample that hour)."""
+        """Mean of the charted figure per hour over the last 24 h, oldest first (None: no sample that hour)."""
         hour = int(now.timestamp()) // 3600
-        buckets = self.latency_24h or {}
+        buckets = (self.latency_24h if self.charts_latency else self.value_24h) or {}
         points = []
         for h in range(hour - SPARKLINE_HOURS + 1, hour + 1):
             count, total = buckets.get(str(h), [0, 0.0])
             points.append(total / count if count else None)
         return points
+
+
+def _add_to_hour(buckets: dict | None, at: datetime, figure: float) -> dict:
+    """Hourly [count, sum] buckets of the last SPARKLINE_HOURS, with `figure` added to its hour's."""
+    hour = int(at.timestamp()) // 3600
+    kept = {k: v for k, v in (buckets or {}).items() if int(k) > hour - SPARKLINE_HOURS}
+    count, total = kept.get(str(hour), [0, 0.0])
+    kept[str(hour)] = [count + 1, round(total + figure, 3)]
+    return kept
 
 
 class AgentBatch(models.Model):

@@ -41,7 +41,7 @@ MESSAGE_LIMIT = 500  # ProbeResult.message's max_length
 # a ping may move them while a tick runs, and the tick must not undo that.
 STATE_FIELDS = ["status", "status_since", "consecutive_failures", "consecutive_successes", "alerting",
                 "last_alert_at", "incident", "last_run_at", "last_value", "last_latency_ms", "last_message",
-                "latency_24h", "sample", "last_code", "last_params", "last_detail"]
+                "latency_24h", "sample", "last_code", "last_params", "last_detail", "value_24h"]
 
 Outcome = tuple[Probe, Result, datetime]
 
@@ -243,7 +243,9 @@ def record_ping(*, probe: Probe, failed: bool = False, message: str = "", now: d
     """A heartbeat ping (or /fail): a result now, and the deadline moved to period + grace from now."""
     now = now or timezone.now()
     text = (message or "").strip()[:500] or (_("failure reported") if failed else _("ping"))
-    result = Result(Status.CRITICAL if failed else Status.OK, message=text)
+    # Its value: hours since the previous ping (what its chart draws), none for the first.
+    since = round((now - probe.last_ping_at).total_seconds() / 3600, 2) if probe.last_ping_at else None
+    result = Result(Status.CRITICAL if failed else Status.OK, since, message=text)
     with transaction.atomic():
         Probe.objects.filter(pk=probe.pk).update(
             last_ping_at=now, next_run_at=now + timedelta(seconds=probe.interval) + probe.grace)
