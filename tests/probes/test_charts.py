@@ -42,6 +42,10 @@ def test_a_one_result_cpu_probe_draws_one_visible_point_of_its_value_with_axes_a
     assert labels == ["20.8 %", "0 %", "10:00", "21:00", "09:30"]
     assert "<line" in svg  # the axes
     assert "<title>20.8 %</title>" in svg
+    with time_machine.travel(START, tick=False):
+        korean = client_as("viewer").get(probe.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert "값, 최근 24시간 (시간별 평균)" in korean
+    assert len(dots(korean, "history-chart")[0]) == 1
 
 
 def test_no_sample_in_24_hours_says_so_instead_of_drawing_an_empty_box(client_as):
