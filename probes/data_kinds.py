@@ -372,7 +372,7 @@ def check_promql(config: dict, limits: Limits) -> Result:
     try:
         fetched = fetch(url, timeout=limits.timeout, verify=config.get("verify_tls", True))
     except (requests.RequestException, RefusedAddress) as exc:
-        return _request_failure(exc, config["url"])
+        return _request_failure(exc, config["url"], timeout=limits.timeout)
     latency = fetched.latency_ms
     try:
         data = parsers.loads(fetched.body)

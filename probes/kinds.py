@@ -39,6 +39,7 @@ from portal.lib.outbound import (
 )
 from portal.lib.paths import allowed_path, readable_path
 from portal.lib.secrets import mask_url, redact, scrub
+from probes import messages
 from probes.models import HOST_KINDS, Kind, Status
 
 BODY_LIMIT = 1024 * 1024  # bytes of a response body we ever read
@@ -55,6 +56,19 @@ class Result:
     value: float | None = None
     latency_ms: float | None = None
     message: str = ""
+    # What a sampled kind (SAMPLED_KINDS) keeps for its next run; None: nothing to keep.
+    sample: dict | None = None
+    # Why it failed, rendered in the reader's language (probes.messages), and the raw detail.
+    code: str = ""
+    params: dict | None = None
+    detail: str = ""
+
+
+def failed(code: str, params: dict | None = None, *, detail: str = "", status: str = Status.CRITICAL,
+           value: float | None = None, latency_ms: float | None = None) -> Result:
+    """A result that says why in words (probes.messages); `message` is those words as the check ran."""
+    return Result(status, value, latency_ms, messages.render(code, params), code=code, params=params or {},
+                  detail=detail)
 
 
 @dataclass(frozen=True)
@@ -99,6 +113,16 @@ DISK_MEASURES = ("used_percent", "free_gb")
 LOWER_IS_WORSE = {Kind.TLS_EXPIRY}
 # Kinds whose config says which way is worse (`direction: below`).
 DIRECTED_KINDS = {Kind.PROMETHEUS, Kind.SQL, Kind.REDIS, Kind.PROMQL}
+
+
+def value_unit(kind: str, config: dict | None = None) -> str:
+    """The unit of a probe's value as pages show it: "ms" for HTTP/TCP (their value is the latency),
+    "h" for a heartbeat (hours since the previous ping), else its thresholds' unit."""
+    if kind in (Kind.HTTP, Kind.TCP):
+        return "ms"
+    if kind == Kind.HEARTBEAT:
+        return "h"
+    return default_thresholds(kind, config)[2]
 
 
 def lower_is_worse(kind: str, config: dict) -> bool:
@@ -280,13 +304,13 @@ def parse_expectation(text: str) -> tuple[str, str, object]:
     return match["path"], op, value
 
 
-def check_expectation(data, expectation: str) -> str | None:
-    """None when the JSON document meets the expectation, else why not."""
+def explain_expectation(data, expectation: str) -> tuple[str, dict] | None:
+    """None when the JSON document meets the expectation, else why not as (code, params)."""
     path, op, expected = parse_expectation(expectation)
     actual = data
     for part in path.split("."):
         if not isinstance(actual, dict) or part not in actual:
-            return _("%(path)s is missing") % {"path": path}
+            return messages.expectation_failed(path, op, expected, None, missing=True)
         actual = actual[part]
     try:
         met = {
@@ -299,8 +323,13 @@ def check_expectation(data, expectation: str) -> str | None:
         met = False
     if met:
         return None
-    return _("expected %(expectation)s, got %(actual)s") % {"expectation": expectation.strip(),
-                                                            "actual": json.dumps(actual)[:100]}
+    return messages.expectation_failed(path, op, expected, actual)
+
+
+def check_expectation(data, expectation: str) -> str | None:
+    """None when the JSON document meets the expectation, else why not, in words."""
+    problem = explain_expectation(data, expectation)
+    return None if problem is None else messages.render(*problem)
 
 
 # Fetching over HTTP, capped ---------------------------------------------------
@@ -341,18 +370,17 @@ def fetch(url: str, *, method: str = "GET", headers: dict | None = None, timeout
         return Fetched(response.status_code, body, truncated, _ms(started))
 
 
-def _request_failure(exc: Exception, url: str) -> Result:
+def _request_failure(exc: Exception, url: str, *, timeout: float | None = None) -> Result:
+    """Why a request failed in words ("connection refused", "timed out after 5 s"), the library's
+    own text kept as the detail."""
     if isinstance(exc, RefusedAddress):
         return Result(Status.CRITICAL, message=str(exc))
     # requests quotes the URL in its errors; results are shown to everyone.
     error = scrub(str(exc), url, mask_url)
-    if isinstance(exc, requests.TooManyRedirects):
-        return Result(Status.CRITICAL, message=_("too many redirects (a redirect loop?)"))
-    if isinstance(exc, requests.Timeout):
-        return Result(Status.CRITICAL, message=_("timed out: %(error)s") % {"error": error})
-    if isinstance(exc, requests.exceptions.SSLError):
-        return Result(Status.CRITICAL, message=_("TLS error: %(error)s") % {"error": error})
-    return Result(Status.CRITICAL, message=_("connection failed: %(error)s") % {"error": error})
+    code, params = messages.classify(exc, timeout=timeout)
+    if isinstance(exc, requests.exceptions.SSLError) and not code.startswith("tls"):
+        code, params = "tls_error", {}
+    return failed(code or "connect", params, detail=error)
 
 
 # Kinds -----------------------------------------------------------------------
@@ -454,13 +482,12 @@ def check_http(config: dict, limits: Limits) -> Result:
                         timeout=limits.timeout, verify=config.get("verify_tls", True),
                         redirects=config.get("follow_redirects", True))
     except (requests.RequestException, RefusedAddress) as exc:
-        return _request_failure(exc, config["url"])
+        return _request_failure(exc, config["url"], timeout=limits.timeout)
     latency = fetched.latency_ms
     expected = config.get("expected_status") or [200]
     if fetched.status_code not in expected:
-        return Result(Status.CRITICAL, latency, latency,
-                      _("HTTP %(code)s, expected %(expected)s") % {
-                          "code": fetched.status_code, "expected": ", ".join(map(str, expected))})
+        return failed("http_status", {"code": fetched.status_code, "expected": ", ".join(map(str, expected))},
+                      value=latency, latency_ms=latency)
     critical_rules, warning_rules = config.get("expect") or [], config.get("expect_warning") or []
     mode = config.get("health", "auto")
     needs_json = bool(critical_rules or warning_rules) or mode == "require"
@@ -484,13 +511,19 @@ def check_http(config: dict, limits: Limits) -> Result:
         health, note = health_status(data, mode)
         if health is not None:
             (context if health == Status.OK else problems).append((health, note))
+    coded = []  # (level, code, params) of the expectations not met, to say in the reader's language
     for rules, level in ((critical_rules, Status.CRITICAL), (warning_rules, Status.WARNING)):
         for expectation in rules:
-            problem = check_expectation(data, expectation)
+            problem = explain_expectation(data, expectation)
             if problem:
-                problems.append((level, problem))
+                problems.append((level, messages.render(*problem)))
+                coded.append((level, *problem))
     for level, _note in problems:
         status = _worse(status, level)
+    if len(problems) == 1 and coded and _worse(grade(latency, limits), coded[0][0]) == coded[0][0]:
+        # One field is all that is wrong: its words, translated where it is read (probes.messages).
+        _level, code, params = coded[0]
+        return failed(code, params, status=status, value=latency, latency_ms=latency)
     # The reasons first, the worst first: a page quotes the start of the message.
     reasons = [note for _level, note in sorted(problems, key=lambda p: p[0] != Status.CRITICAL)]
     context = [note if isinstance(note, str) else note[1] for note in context]
@@ -515,7 +548,8 @@ def check_tcp(config: dict, limits: Limits) -> Result:
     except RefusedAddress as exc:
         return Result(Status.CRITICAL, message=str(exc))
     except OSError as exc:
-        return Result(Status.CRITICAL, message=_("cannot connect: %(error)s") % {"error": exc})
+        code, params = messages.classify(exc, timeout=limits.timeout)
+        return failed(code or "connect", params, detail=str(exc))
     return Result(grade(latency, limits), latency, latency, _("connected"))
 
 
@@ -565,23 +599,86 @@ def validate_nothing(config: dict) -> dict:
     return {}
 
 
+# CPU and memory are judged on a sustained value, never on one instantaneous reading: a busy second
+# (a deploy, a neighbour's build) must not page anybody. Each run keeps a sample on its probe
+# (Probe.sample) that the next run, in whichever worker, starts from.
+SAMPLED_KINDS = {Kind.CPU, Kind.MEMORY}
+# A previous CPU reading older than this is no baseline (the portal was down, the probe paused).
+CPU_BASELINE_MAX_AGE = 3600.0
+# Memory: the mean of the readings of this many last seconds (the current one included).
+MEMORY_WINDOW = 300.0
+MEMORY_READINGS = 30  # kept at most, whatever the interval
+
+
+def cpu_counters() -> tuple[float, float]:
+    """(busy seconds, total seconds) of all CPUs since boot: the difference of two readings is the
+    average use between them, however long apart (psutil.cpu_percent does the same, per process)."""
+    times = psutil.cpu_times()
+    # Linux counts guest time inside user time already.
+    total = sum(times) - getattr(times, "guest", 0.0) - getattr(times, "guest_nice", 0.0)
+    idle = times.idle + getattr(times, "iowait", 0.0)
+    return total - idle, total
+
+
 def cpu_percent(timeout: float) -> float:
-    # Sampled over a short window: the first non-blocking call of a process says 0.0.
+    # The first run's glance: sampled over a short window (the first non-blocking call says 0.0).
     return psutil.cpu_percent(interval=min(0.5, timeout))
 
 
-def check_cpu(config: dict, limits: Limits, *, measure: Callable[[float], float] = cpu_percent) -> Result:
-    used = measure(limits.timeout)
-    return Result(grade(used, limits), used, None, _("%(used).1f %% CPU") % {"used": used})
+def _at_most_warning(status: str) -> str:
+    return Status.WARNING if status == Status.CRITICAL else status
+
+
+def check_cpu(config: dict, limits: Limits, *, previous: dict | None = None,
+              counters: Callable[[], tuple] | None = None, measure: Callable[[float], float] | None = None) -> Result:
+    """The value is the average CPU use since the previous run. A first run (or one after a long gap,
+    or a reboot) has no baseline: it shows a short glance, graded at most a warning, which never pages."""
+    now = time.time()
+    busy, total = (counters or cpu_counters)()
+    sample = {"at": now, "busy": busy, "total": total}
+    previous = previous or {}
+    try:
+        gap = now - float(previous["at"])
+        spent = total - float(previous["total"])
+        used = round(min(100.0, max(0.0, (busy - float(previous["busy"])) / spent * 100)), 1)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        gap = spent = None
+    if gap is None or not 0 < gap <= CPU_BASELINE_MAX_AGE or spent <= 0:
+        glance = round((measure or cpu_percent)(limits.timeout), 1)
+        return Result(_at_most_warning(grade(glance, limits)), glance, None,
+                      _("%(used).1f %% CPU right now; judged on the average from the next run on")
+                      % {"used": glance}, sample)
+    return Result(grade(used, limits), used, None,
+                  _("%(used).1f %% CPU on average over the last %(seconds)s s") % {"used": used,
+                                                                                   "seconds": round(gap)},
+                  sample)
 
 
 def memory_percent() -> float:
     return psutil.virtual_memory().percent
 
 
-def check_memory(config: dict, limits: Limits, *, measure: Callable[[], float] = memory_percent) -> Result:
-    used = measure()
-    return Result(grade(used, limits), used, None, _("%(used).1f %% memory used") % {"used": used})
+def check_memory(config: dict, limits: Limits, *, previous: dict | None = None,
+                 measure: Callable[[], float] | None = None) -> Result:
+    """The value is the mean of the readings of the last MEMORY_WINDOW seconds, this one included."""
+    now = time.time()
+    current = float((measure or memory_percent)())
+    kept = []
+    for reading in (previous or {}).get("readings", []):
+        try:
+            at, value = float(reading[0]), float(reading[1])
+        except (TypeError, ValueError, IndexError):
+            continue
+        if now - MEMORY_WINDOW < at < now:
+            kept.append([at, value])
+    readings = [*kept[-(MEMORY_READINGS - 1):], [now, current]]
+    mean = round(sum(value for _at, value in readings) / len(readings), 1)
+    if len(readings) == 1:
+        message = _("%(used).1f %% memory used") % {"used": current}
+    else:
+        message = _("%(used).1f %% memory used on average over %(count)s readings (%(now).1f %% now)") % {
+            "used": mean, "count": len(readings), "now": current}
+    return Result(grade(mean, limits), mean, None, message, {"readings": readings})
 
 
 def validate_file(config: dict) -> dict:
@@ -739,7 +836,8 @@ def check_tls_expiry(config: dict, limits: Limits, *, now: datetime | None = Non
     except RefusedAddress as exc:
         return Result(Status.CRITICAL, message=str(exc))
     except (OSError, ssl.SSLError) as exc:
-        return Result(Status.CRITICAL, message=_("TLS handshake failed: %(error)s") % {"error": exc})
+        code, params = messages.classify(exc, timeout=limits.timeout)
+        return failed(code or "tls_error", params, detail=str(exc))
     latency = _ms(started)
     expires = x509.load_der_x509_certificate(der).not_valid_after_utc
     days = round((expires - (now or datetime.now(UTC))).total_seconds() / 86400, 1)
@@ -768,7 +866,7 @@ def check_prometheus(config: dict, limits: Limits) -> Result:
     try:
         fetched = fetch(config["url"], timeout=limits.timeout, verify=config.get("verify_tls", True))
     except (requests.RequestException, RefusedAddress) as exc:
-        return _request_failure(exc, config["url"])
+        return _request_failure(exc, config["url"], timeout=limits.timeout)
     if fetched.status_code != 200:
         return Result(Status.CRITICAL, latency_ms=fetched.latency_ms, message=f"HTTP {fetched.status_code}")
     wanted = config.get("labels") or {}
@@ -1019,11 +1117,15 @@ def validate_probe(*, kind: str, config, interval: int, timeout: float, warning,
     return cleaned, errors
 
 
-def run_check(kind: str, config: dict, limits: Limits) -> Result:
-    """Run one check; a bug or surprise in a check is an `error` result, never an exception."""
+def run_check(kind: str, config: dict, limits: Limits, *, previous: dict | None = None) -> Result:
+    """Run one check; a bug or surprise in a check is an `error` result, never an exception.
+    `previous`: the sample a sampled kind kept at its last run (Probe.sample)."""
     started = time.monotonic()
     try:
+        if kind in SAMPLED_KINDS:
+            return CHECKS[kind](config, limits, previous=previous)
         return CHECKS[kind](config, limits)
     except Exception as exc:
-        return Result(Status.ERROR, latency_ms=_ms(started), message=f"{type(exc).__name__}: {exc}"[:500])
+        return Result(Status.ERROR, latency_ms=_ms(started), message=f"{type(exc).__name__}: {exc}"[:500],
+                      detail=f"{type(exc).__name__}: {exc}"[:500])
 

@@ -15,6 +15,7 @@ from simple_history.models import HistoricalRecords
 from incidents.models import Service, Severity
 from portal.lib.fields import EncryptedJSONField
 from portal.lib.secrets import MASK, keep_stored, mask_headers, mask_url
+from probes.messages import render as render_message
 
 # A reminder never repeats more often than this, whatever the probe says (DESIGN §5).
 REMINDER_FLOOR_MINUTES = 5
@@ -228,6 +229,10 @@ class Probe(models.Model):
     last_value = models.FloatField(_("last value"), null=True, blank=True)
     last_latency_ms = models.FloatField(_("last latency (ms)"), null=True, blank=True)
     last_message = models.CharField(_("last message"), max_length=500, blank=True)
+    # Why the last run failed (probes.messages), rendered in the reader's language, and the raw detail.
+    last_code = models.CharField(max_length=40, blank=True, editable=False)
+    last_params = models.JSONField(default=dict, blank=True, editable=False)
+    last_detail = models.CharField(max_length=500, blank=True, editable=False)
     last_ping_at = models.DateTimeField(_("last ping"), null=True, blank=True)
     next_run_at = models.DateTimeField(_("next run"), null=True, blank=True)
     # Which tick claimed it last (two clusters never run one probe twice).
@@ -238,13 +243,19 @@ class Probe(models.Model):
     # Alerting flips in a row, each within the flap window of the previous one (see note_flip).
     flips = models.PositiveIntegerField(_("flips in a row"), default=0, editable=False)
     last_flip_at = models.DateTimeField(_("last flip"), null=True, blank=True, editable=False)
+    # The same for the probe's own value (percent, days, count...): what its charts draw.
+    value_24h = models.JSONField(default=dict, blank=True, editable=False)
+    # What a sampled kind (CPU, memory) kept at its last run for the next one: CPU counters, memory
+    # readings. Kept here, not in a worker's memory, so any worker's tick can judge the sustained value.
+    sample = models.JSONField(default=dict, blank=True, editable=False)
 
     objects = ProbeQuerySet.as_manager()
     # Who changed the settings, and when the status flipped; not every run's numbers
     # (the results keep those) nor the heartbeat's credential.
     history = HistoricalRecords(excluded_fields=[
         "token", "consecutive_failures", "consecutive_successes", "last_run_at", "last_value", "last_latency_ms",
-        "last_message", "last_ping_at", "next_run_at", "claim", "latency_24h", "flips", "last_flip_at"])
+        "last_message", "last_ping_at", "next_run_at", "claim", "latency_24h", "flips", "last_flip_at", "sample",
+        "last_code", "last_params", "last_detail", "value_24h"])
 
     class Meta:
         ordering = ["service__name", "name"]
@@ -325,7 +336,13 @@ class Probe(models.Model):
         elif self.next_run_at is None or self.next_run_at > now + timedelta(seconds=self.interval):
             self.next_run_at = now
 
-    def apply(self, *, status: str, value, latency_ms, message: str, at: datetime) -> str | None:
+    @property
+    def shown_message(self) -> str:
+        """The last message in the reader's language (the stored text when it has no code)."""
+        return render_message(self.last_code, self.last_params, self.last_message)
+
+    def apply(self, *, status: str, value, latency_ms, message: str, at: datetime, code: str = "",
+              params: dict | None = None, detail: str = "") -> str | None:
         """Fold one result into the state (unsaved) and say what alerting should do.
 
         Warnings count as healthy for alerting: they are shown, never paged
@@ -337,8 +354,11 @@ class Probe(models.Model):
             self.status, self.status_since = status, at
         self.last_run_at, self.last_value, self.last_latency_ms = at, value, latency_ms
         self.last_message = (message or "")[:500]
+        self.last_code, self.last_params, self.last_detail = code or "", params or {}, (detail or "")[:500]
         if latency_ms is not None:
             self.add_latency_sample(at, latency_ms)
+        if value is not None:
+            self.value_24h = _add_to_hour(self.value_24h, at, value)
         if status in FAILING:
             self.consecutive_failures += 1
             self.consecutive_successes = 0
@@ -354,21 +374,31 @@ class Probe(models.Model):
         return None
 
     def add_latency_sample(self, at: datetime, latency_ms: float) -> None:
-        hour = int(at.timestamp()) // 3600
-        buckets = {k: v for k, v in (self.latency_24h or {}).items() if int(k) > hour - SPARKLINE_HOURS}
-        count, total = buckets.get(str(hour), [0, 0.0])
-        buckets[str(hour)] = [count + 1, round(total + latency_ms, 1)]
-        self.latency_24h = buckets
+        self.latency_24h = _add_to_hour(self.latency_24h, at, latency_ms)
+
+    @property
+    def charts_latency(self) -> bool:
+        """HTTP and TCP probes chart their latency (their value); the others their own value."""
+        return self.kind in (Kind.HTTP, Kind.TCP)
 
     def sparkline(self, now: datetime) -> list[float | None]:
-        """Mean latency per hour over the last 24 h, oldest first (None: no sample that hour)."""
+        """Mean of the charted figure per hour over the last 24 h, oldest first (None: no sample that hour)."""
         hour = int(now.timestamp()) // 3600
-        buckets = self.latency_24h or {}
+        buckets = (self.latency_24h if self.charts_latency else self.value_24h) or {}
         points = []
         for h in range(hour - SPARKLINE_HOURS + 1, hour + 1):
             count, total = buckets.get(str(h), [0, 0.0])
             points.append(total / count if count else None)
         return points
+
+
+def _add_to_hour(buckets: dict | None, at: datetime, figure: float) -> dict:
+    """Hourly [count, sum] buckets of the last SPARKLINE_HOURS, with `figure` added to its hour's."""
+    hour = int(at.timestamp()) // 3600
+    kept = {k: v for k, v in (buckets or {}).items() if int(k) > hour - SPARKLINE_HOURS}
+    count, total = kept.get(str(hour), [0, 0.0])
+    kept[str(hour)] = [count + 1, round(total + figure, 3)]
+    return kept
 
 
 class AgentBatch(models.Model):
@@ -396,6 +426,10 @@ class ProbeResult(models.Model):
     value = models.FloatField(_("value"), null=True, blank=True)
     latency_ms = models.FloatField(_("latency (ms)"), null=True, blank=True)
     message = models.CharField(_("message"), max_length=500, blank=True)
+    # Why it failed (probes.messages): rendered in the reader's language; `detail` is the raw text.
+    code = models.CharField(_("message code"), max_length=40, blank=True)
+    params = models.JSONField(_("message parameters"), default=dict, blank=True)
+    detail = models.CharField(_("detail"), max_length=500, blank=True)
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -410,3 +444,8 @@ class ProbeResult(models.Model):
 
     def __str__(self):
         return f"{self.probe_id} {self.at:%Y-%m-%d %H:%M:%S} {self.status}"
+
+    @property
+    def shown_message(self) -> str:
+        """The message in the reader's language (the stored text when it has no code)."""
+        return render_message(self.code, self.params, self.message)

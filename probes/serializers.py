@@ -83,4 +83,4 @@ def ping_url(probe) -> str:
 class ProbeResultSerializer(ModelSerializer):
     class Meta:
         model = ProbeResult
-        fields = ["id", "probe", "at", "status", "value", "latency_ms", "message"]
+        fields = ["id", "probe", "at", "status", "value", "latency_ms", "message", "code", "params", "detail"]

@@ -25,7 +25,7 @@ from portal.errors import DomainError
 from portal.lib import shutdown
 from portal.lib.history import record_changes
 from portal.lib.secrets import redact
-from probes.kinds import Limits, Result, grade, limits_for, lower_is_worse, run_check
+from probes.kinds import Limits, Result, failed, grade, limits_for, lower_is_worse, run_check
 from probes.models import Action, AgentBatch, Host, Probe, ProbeResult, Status, hash_token
 
 logger = logging.getLogger(__name__)
@@ -43,7 +43,8 @@ MESSAGE_LIMIT = 500  # ProbeResult.message's max_length
 # a ping may move them while a tick runs, and the tick must not undo that.
 STATE_FIELDS = ["status", "status_since", "consecutive_failures", "consecutive_successes", "alerting",
                 "last_alert_at", "incident", "last_run_at", "last_value", "last_latency_ms", "last_message",
-                "latency_24h", "flips", "last_flip_at"]
+                "latency_24h", "flips", "last_flip_at", "sample", "last_code", "last_params", "last_detail",
+                "value_24h"]
 
 Outcome = tuple[Probe, Result, datetime]
 
@@ -115,7 +116,7 @@ def run_checks(probes: list[Probe], *, pool_size: int = POOL_SIZE) -> list[Outco
 
     def check(probe):
         started[probe.pk] = time.monotonic()
-        result = run_check(probe.kind, probe.config, limits_of(probe))
+        result = run_check(probe.kind, probe.config, limits_of(probe), previous=probe.sample)
         return result, timezone.now()
 
     outcomes = []
@@ -134,8 +135,8 @@ def run_checks(probes: list[Probe], *, pool_size: int = POOL_SIZE) -> list[Outco
                 began = started.get(probe.pk)
                 if began is not None and clock - began > probe.timeout + OVERRUN:
                     pending.discard(future)
-                    outcomes.append((probe, Result(Status.CRITICAL, message=_("no answer within the timeout")),
-                                     timezone.now()))
+                    outcomes.append((probe, failed("timeout", {"seconds": f"{probe.timeout:g}"},
+                                                   detail=_("no answer within the timeout")), timezone.now()))
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     return outcomes
@@ -146,10 +147,12 @@ def run_checks(probes: list[Probe], *, pool_size: int = POOL_SIZE) -> list[Outco
 def record_results(*, outcomes: list[Outcome]) -> list[ProbeResult]:
     """Write the results in bulk, fold them into each probe's state, and alert."""
     # A message can quote what a target or a file said; everyone with a role reads it.
-    outcomes = [(probe, replace(result, message=redact(result.message or "", MESSAGE_LIMIT)), at)
+    outcomes = [(probe, replace(result, message=redact(result.message or "", MESSAGE_LIMIT),
+                                detail=redact(result.detail or "", MESSAGE_LIMIT)), at)
                 for probe, result, at in outcomes]
     rows = [ProbeResult(probe=probe, at=at, status=result.status, value=result.value,
-                        latency_ms=result.latency_ms, message=(result.message or "")[:500])
+                        latency_ms=result.latency_ms, message=(result.message or "")[:500],
+                        code=result.code, params=result.params or {}, detail=result.detail[:500])
             for probe, result, at in outcomes]
     with transaction.atomic():
         ProbeResult.objects.bulk_create(rows, batch_size=500)
@@ -157,7 +160,10 @@ def record_results(*, outcomes: list[Outcome]) -> list[ProbeResult]:
         before = {probe.pk: (probe.status, probe.alerting) for probe, _result, _at in outcomes}
         for probe, result, at in outcomes:
             action = probe.apply(status=result.status, value=result.value, latency_ms=result.latency_ms,
-                                 message=result.message, at=at)
+                                 message=result.message, at=at, code=result.code, params=result.params,
+                                 detail=result.detail)
+            if result.sample is not None:
+                probe.sample = result.sample
             if action:
                 alerts.append((probe, action, result, at))
         if alerts:
@@ -263,7 +269,9 @@ def record_ping(*, probe: Probe, failed: bool = False, message: str = "", now: d
     """A heartbeat ping (or /fail): a result now, and the deadline moved to period + grace from now."""
     now = now or timezone.now()
     text = (message or "").strip()[:500] or (_("failure reported") if failed else _("ping"))
-    result = Result(Status.CRITICAL if failed else Status.OK, message=text)
+    # Its value: hours since the previous ping (what its chart draws), none for the first.
+    since = round((now - probe.last_ping_at).total_seconds() / 3600, 2) if probe.last_ping_at else None
+    result = Result(Status.CRITICAL if failed else Status.OK, since, message=text)
     with transaction.atomic():
         Probe.objects.filter(pk=probe.pk).update(
             last_ping_at=now, next_run_at=now + timedelta(seconds=probe.interval) + probe.grace)

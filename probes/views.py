@@ -1,5 +1,6 @@
 """Probe pages. Login is required everywhere by middleware; writes check the role."""
 
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -17,8 +18,8 @@ from django.views.decorators.http import require_POST, require_safe
 from portal.errors import DomainError
 from probes import services
 from probes.forms import HostForm, ProbeForm
-from probes.kinds import default_thresholds
-from probes.models import HOST_KINDS, Host, Kind, Probe
+from probes.kinds import default_thresholds, value_unit
+from probes.models import HOST_KINDS, SPARKLINE_HOURS, Host, Kind, Probe, Status
 from probes.serializers import ping_url
 
 GRID_PAGE_SIZE = 100
@@ -29,12 +30,30 @@ def get_probe(pk) -> Probe:
     return get_object_or_404(Probe.objects.select_related("service", "incident", "host"), pk=pk)
 
 
-def sparkline_points(values: list[float | None], *, width: int, height: int) -> str:
-    """SVG polyline points for hourly means; empty hours are skipped, the scale starts at 0."""
-    top = max((v for v in values if v is not None), default=0) or 1
-    step = width / max(1, len(values) - 1)
-    return " ".join(f"{i * step:.1f},{height - (v / top) * (height - 2) - 1:.1f}"
-                    for i, v in enumerate(values) if v is not None)
+def chart(values: list[float | None], *, width: int, height: int, axes: bool = False) -> dict | None:
+    """Server-drawn SVG geometry for hourly means, oldest first (None: no sample that hour): the line,
+    a dot for every hour with a sample (one result still shows), and with `axes` the room for the
+    scale's labels. The scale starts at 0 (or below, for negative values). None: nothing to draw."""
+    present = [(i, v) for i, v in enumerate(values) if v is not None]
+    if not present:
+        return None
+    top = max(max(v for _i, v in present), 0.0)
+    bottom = min(min(v for _i, v in present), 0.0)
+    span = (top - bottom) or 1.0
+    left, right = (CHART_LEFT, width - 8) if axes else (2, width - 2)
+    upper, lower = (8, height - CHART_BOTTOM) if axes else (2, height - 2)
+    step = (right - left) / max(1, len(values) - 1)
+
+    def at(i, v):
+        return round(left + i * step, 1), round(lower - (v - bottom) / span * (lower - upper), 1)
+
+    dots = [(*at(i, v), v) for i, v in present]
+    return {"points": " ".join(f"{x},{y}" for x, y, _v in dots), "dots": dots, "top": top, "bottom": bottom,
+            "left": left, "right": right, "upper": upper, "lower": lower, "middle": round((left + right) / 2, 1),
+            "width": width, "height": height}
+
+
+CHART_LEFT, CHART_BOTTOM = 64, 24  # room for the value axis' labels and the time axis' labels
 
 
 @require_safe
@@ -43,8 +62,8 @@ def probe_grid(request):
     now = timezone.now()
     probes = Probe.objects.select_related("service").worst_first()
     page = Paginator(probes, GRID_PAGE_SIZE).get_page(request.GET.get("page"))
-    cards = [{"probe": probe, "spark": sparkline_points(probe.sparkline(now), width=96, height=24)}
-             for probe in page]
+    cards = [{"probe": probe, "spark": chart(probe.sparkline(now), width=96, height=24),
+              "unit": value_unit(probe.kind, probe.config)} for probe in page]
     return render(request, "probes/grid.html", {"page": page, "cards": cards, "now": now,
                                                 "can_add": request.user.has_perm("probes.add_probe")})
 
@@ -58,8 +77,10 @@ def probe_detail(request, pk):
     history = probe.sparkline(now)
     context = {
         "probe": probe, "page": results, "now": now,
-        "chart": sparkline_points(history, width=480, height=80),
-        "chart_max": max((v for v in history if v is not None), default=None),
+        "chart": chart(history, width=480, height=160, axes=True),
+        "unit": value_unit(probe.kind, probe.config),
+        # The time axis: the first hour charted, its middle, now.
+        "chart_from": now - timedelta(hours=SPARKLINE_HOURS - 1), "chart_middle": now - timedelta(hours=12),
         # The ping URL is the heartbeat's credential: only those who may change the probe see it.
         "ping_url": ping_url(probe) if probe.is_heartbeat and request.user.has_perm("probes.change_probe") else "",
         "can_run": request.user.has_perm("probes.run_probe") and not probe.is_heartbeat and not probe.on_host,
@@ -79,8 +100,10 @@ def probe_run(request, pk):
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, _("Ran now: %(status)s. %(message)s") % {
-            "status": result.get_status_display(), "message": result.message})
+        # The banner's colour follows the result: a failed run is no success.
+        say = {Status.OK: messages.success, Status.WARNING: messages.warning}.get(result.status, messages.error)
+        say(request, _("Ran now: %(status)s. %(message)s") % {
+            "status": result.get_status_display(), "message": result.shown_message})
     return redirect(probe)
 
 

@@ -87,14 +87,14 @@ def test_a_json_field_has_a_warning_and_a_critical_level(http_server, path, stat
 
 def test_a_warning_level_field_says_what_it_got(http_server):
     result = http(http_server, "/disk/8", expect_warning=["disk_free_gb >= 10"])
-    assert result.message.startswith("expected disk_free_gb >= 10, got 8")
+    assert result.message == "JSON field disk_free_gb is 8, expected >= 10"  # its own words, translated where read
 
 
 def test_the_worst_of_health_fields_and_latency_wins(http_server):
     result = check_http(validate_http({"url": http_server.url + "/degraded", "expect": ["disk_free_gb >= 5"]}),
                         Limits(timeout=2.0, warning=100, critical=500))
     assert result.status == "critical"
-    assert 'health "degraded"' in result.message and "disk_free_gb >= 5" in result.message
+    assert 'health "degraded"' in result.message and "disk_free_gb is 3.2, expected >= 5" in result.message
 
 
 def test_the_validator_keeps_defaults_and_refuses_bad_health_settings():

@@ -48,8 +48,10 @@ def test_disk_measured_in_free_gb_is_worse_when_lower_with_10_and_5_gb_defaults(
 
 @pytest.mark.parametrize(("used", "expected"), [(69.9, "ok"), (70, "warning"), (85, "critical")])
 def test_cpu_uses_the_default_70_and_85_percent_boundaries(used, expected):
-    result = check_cpu({}, limits_for(Kind.CPU, None, None, 1), measure=lambda timeout: used)
-    assert result.status == expected
+    previous = {"at": time.time() - 60, "busy": 0.0, "total": 100.0}
+    result = check_cpu({}, limits_for(Kind.CPU, None, None, 1), previous=previous,
+                       counters=lambda: (used, 200.0))
+    assert (result.status, result.value) == (expected, used)
 
 
 def test_a_probes_own_thresholds_replace_the_defaults():
