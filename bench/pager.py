@@ -26,19 +26,13 @@ django.setup()
 from django.db.models import F, Min
 from django.utils import timezone
 
+from bench.run import percentile
 from incidents import services
 from incidents.models import Availability, Contact, Incident, Notification, Service
 
 ARMED = 60  # steps due over SPREAD seconds
 SPREAD = 30.0
 NEW = 20  # incidents opened, one every half second
-
-
-def percentile(values, q):
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def figures(seconds):
