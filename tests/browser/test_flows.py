@@ -311,7 +311,8 @@ def test_probe_goes_red_when_its_target_stops_and_green_again(log_in, t, shot, l
     page.get_by_label(t.label("service")).select_option(label="Data hub")
     page.get_by_label(t.label("name")).fill(name)
     page.get_by_label(t("URL")).fill(target.url)
-    page.get_by_label(t("JSON expectations")).fill("status in [ok, healthy]")
+    # exact: the warning-level expectations' label starts with the same words
+    page.get_by_role("textbox", name=t("JSON expectations") + ":", exact=True).fill("status in [ok, healthy]")
     shot(page, "probe-1-form")
     page.get_by_role("button", name=t("Save")).click()
     expect_message(page, t("Probe saved."))
@@ -326,7 +327,7 @@ def test_probe_goes_red_when_its_target_stops_and_green_again(log_in, t, shot, l
     target.stop()
     run_now.click()
     expect(state).to_contain_text(t("critical"))
-    expect(fact(page, t("Message"))).to_contain_text("Connection refused")
+    expect(fact(page, t("Message"))).to_contain_text(t("connection refused"))  # in words, in the reader's language
     page.get_by_role("link", name=t("← All probes")).click()
     card = page.get_by_role("listitem").filter(has=page.get_by_role("link", name=name))
     expect(card).to_contain_text(t("critical"))
