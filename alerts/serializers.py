@@ -18,7 +18,7 @@ def intake_url(integration: Integration) -> str:
 
 class IntegrationSerializer(ModelSerializer):
     url = serializers.SerializerMethodField()
-    rules = serializers.JSONField(label=capfirst(_("routing rules")), required=False)
+    rules = serializers.ListField(child=serializers.DictField(), label=capfirst(_("routing rules")), required=False)
 
     class Meta:
         model = Integration

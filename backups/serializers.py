@@ -103,9 +103,10 @@ class RehearsalSerializer(ModelSerializer):
 
 
 class RepositorySerializer(ModelSerializer):
-    """The password is write-only: required to create, left out of an update it keeps the stored one."""
+    """The password is write-only: given to create and in a whole update (PUT); a PATCH without it keeps the
+    stored one."""
 
-    password = CharField(write_only=True, required=False, max_length=1000, style={"input_type": "password"},
+    password = CharField(write_only=True, required=True, max_length=1000, style={"input_type": "password"},
                          trim_whitespace=False)
 
     class Meta:
@@ -117,11 +118,6 @@ class RepositorySerializer(ModelSerializer):
                             "last_check_passed", "last_check_detail", "created_at"]
 
     def validate(self, attrs):
-        if self.instance is None and not attrs.get("password"):
-            raise serializers.ValidationError({"password": [_("Give the repository's password.")]},
-                                              code="required")
-        if "password" in attrs and not attrs["password"]:
-            del attrs["password"]
         candidate = copy.copy(self.instance) if self.instance else Repository()
         for name, value in attrs.items():
             setattr(candidate, name, value)

@@ -31,7 +31,8 @@ class RotationField(serializers.ListField):
 
 
 class OnCallLayerSerializer(ModelSerializer):
-    members = RotationField(child=PrimaryKeyRelatedField(queryset=Contact.objects.all()), max_length=100,
+    members = RotationField(child=PrimaryKeyRelatedField(queryset=Contact.objects.all()), min_length=1, max_length=100,
+                            error_messages={"min_length": _("A rotation needs at least one person.")},
                             help_text=_("The rotation: contact ids in order."))
     restrict_weekdays = serializers.ListField(child=serializers.IntegerField(min_value=0, max_value=6),
                                               max_length=7, required=False,

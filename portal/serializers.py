@@ -9,6 +9,7 @@ from django_q.models import Schedule, Task
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.relations import MANY_RELATION_KWARGS
 
 _KEY = 987654321  # stands for an object's key while a URL is reversed once for a whole page
 
@@ -94,8 +95,23 @@ class BooleanField(serializers.BooleanField):
         self.fail("invalid", input=data)
 
 
+class ManyRelatedField(serializers.ManyRelatedField):
+    """A list of related rows. DRF took any iterable, so a JSON object was read as the list of its keys."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, list):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        return super().to_internal_value(data)
+
+
 class PrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
     """A related row by id. An integer beyond any id is refused as such, not sent to the database."""
+
+    @classmethod
+    def many_init(cls, *args, **kwargs):
+        list_kwargs = {"child_relation": cls(*args, **kwargs)}
+        list_kwargs.update({key: value for key, value in kwargs.items() if key in MANY_RELATION_KWARGS})
+        return ManyRelatedField(**list_kwargs)
 
     def to_internal_value(self, data):
         if isinstance(data, str) and data.isascii() and data.isdigit():

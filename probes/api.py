@@ -174,6 +174,7 @@ AgentPushAnswer = inline_serializer("AgentPushAnswer", {
     "rejected": inline_serializer("AgentRejected", {"probe": serializers.IntegerField(),
                                                      "reason": serializers.CharField()}, many=True)})
 UNAUTHORIZED = OpenApiResponse(ErrorSerializer, description=_("No enabled host has this token."))
+PERSON = OpenApiResponse(ErrorSerializer, description=_("A person's API token: only a host's agent may call this."))
 
 
 def _agent_host(request):
@@ -206,7 +207,7 @@ def _version(request, data=None) -> str:
     return ((data or {}).get("agent_version") or request.headers.get("X-Agent-Version", ""))[:40]
 
 
-@extend_schema(auth=[], responses={200: AgentChecks, 401: UNAUTHORIZED})
+@extend_schema(auth=[], responses={200: AgentChecks, 401: UNAUTHORIZED, 403: PERSON})
 @login_not_required
 @never_cache
 @api_view(["GET"])
@@ -224,7 +225,7 @@ def agent_checks(request):
 
 
 @extend_schema(auth=[], request=AgentPushSerializer, responses={
-    200: AgentPushAnswer, 400: OpenApiResponse(ErrorSerializer), 401: UNAUTHORIZED,
+    200: AgentPushAnswer, 400: OpenApiResponse(ErrorSerializer), 401: UNAUTHORIZED, 403: PERSON,
     413: OpenApiResponse(ErrorSerializer, description=_("More than the push limit (results or bytes)."))})
 @login_not_required
 @never_cache
