@@ -7,8 +7,10 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from alerts import routing
 from alerts.models import Delivery, Integration
 from alerts.routing import validate_rules
+from incidents.models import Severity
 from portal.serializers import ModelSerializer
 
 
@@ -16,9 +18,33 @@ def intake_url(integration: Integration) -> str:
     return settings.BASE_URL + reverse("integration-alerts", args=[integration.token])
 
 
+MATCHER_SCHEMA = {
+    "type": "object", "additionalProperties": False,
+    "properties": {"label": {"type": "string", "minLength": 1, "maxLength": routing.MAX_TEXT},
+                   "annotation": {"type": "string", "minLength": 1, "maxLength": routing.MAX_TEXT},
+                   "op": {"type": "string", "enum": list(routing.OPS)},
+                   "value": {"type": "string", "maxLength": routing.MAX_PATTERN}},
+    "description": "Names either a label or an annotation; `exists` takes no value, the others need one.",
+}
+RULE_SCHEMA = {
+    "type": "object", "additionalProperties": False, "required": ["match"],
+    "properties": {"match": {"type": "array", "minItems": 1, "maxItems": routing.MAX_MATCHERS, "items": MATCHER_SCHEMA},
+                   "service": {"type": "string", "description": "The name of an existing service."},
+                   "severity": {"type": "string", "enum": list(Severity.values)},
+                   "category": {"type": "string", "maxLength": routing.MAX_TEXT},
+                   "page": {"type": "boolean"}, "stop": {"type": "boolean"}},
+    "description": "Sets at least one of service, severity, category, page, or stops.",
+}
+
+
+@extend_schema_field({"type": "array", "maxItems": routing.MAX_RULES, "items": RULE_SCHEMA})
+class RulesField(serializers.JSONField):
+    """The routing rules as JSON, checked as a whole by alerts.routing (the schema above says their shape)."""
+
+
 class IntegrationSerializer(ModelSerializer):
     url = serializers.SerializerMethodField()
-    rules = serializers.ListField(child=serializers.DictField(), label=capfirst(_("routing rules")), required=False)
+    rules = RulesField(label=capfirst(_("routing rules")), required=False)
 
     class Meta:
         model = Integration
@@ -37,7 +63,8 @@ class IntegrationSerializer(ModelSerializer):
     def validate_rules(self, rules):
         errors = validate_rules(rules)
         if errors:
-            raise serializers.ValidationError(errors, code="invalid")
+            # What the schema cannot say (service names, regex syntax, label or annotation): code "rule".
+            raise serializers.ValidationError(errors, code="rule")
         return rules
 
 

@@ -51,8 +51,8 @@ def test_a_viewer_reads_integrations_without_the_url(api_as):
      ["rules", "0", "service"], "No service is named"),
     ([{"match": [], "severity": "sev1"}], ["rules", "0", "match"], "at least one matcher"),
     ([{"match": [{"label": "a", "op": "exists"}]}], ["rules", "0", "non_field_errors"], "sets at least one"),
-    ({"severity": "sev1"}, ["rules"], "Expected a list"),  # the schema's type, refused as such
-    (["severity=sev1"], ["rules", "0"], "Expected a dictionary"),
+    ({"severity": "sev1"}, ["rules", "non_field_errors"], "a list"),
+    (["severity=sev1"], ["rules", "0", "non_field_errors"], "A rule is an object"),
 ])
 def test_bad_rules_are_a_400_naming_the_rule_and_field(api_as, rules, path, fragment):
     response = create(api_as("manager"), rules=rules)
