@@ -436,7 +436,7 @@ class ProbeResult(models.Model):
         verbose_name = _("probe result")
         verbose_name_plural = _("probe results")
         indexes = [
-            models.Index(fields=["probe", "-at"], name="result_probe_at"),
+            models.Index(fields=["probe", "-at", "-id"], name="result_probe_at"),  # the order pages read
             models.Index(fields=["at"], name="result_at"),
         ]
         constraints = [models.CheckConstraint(condition=Q(status__in=[s.value for s in RESULT_STATUSES]),
