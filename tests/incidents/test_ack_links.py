@@ -13,7 +13,6 @@ from incidents.escalation import escalate_due
 from incidents.models import EventKind, Notification, Status, TimelineEvent
 from tests.incidents.cards import workflows_card
 from tests.incidents.factories import make_channel, make_contact, make_policy, make_service, make_tier
-from tests.incidents.test_notifications import hooks  # noqa: F401 (the local webhook receiver fixture)
 from tests.incidents.worker import worker
 
 T0 = datetime(2026, 3, 3, 1, 0, tzinfo=UTC)
@@ -154,7 +153,7 @@ def test_the_post_needs_the_forms_csrf_token(paged):
     assert incident.status == Status.ACKNOWLEDGED
 
 
-def test_every_webhook_kind_carries_its_contacts_own_link(paged, hooks):  # noqa: F811
+def test_every_webhook_kind_carries_its_contacts_own_link(paged, hooks):
     incident, contact, path = paged
     for kind in ("slack", "teams", "webhook"):
         make_channel(contact, kind=kind, target=f"{hooks.url}/ok")

@@ -1,8 +1,5 @@
-import json
 import re
-import threading
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import time_machine
@@ -17,39 +14,6 @@ from tests.incidents.worker import worker
 
 T0 = datetime(2026, 3, 3, 1, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
-
-
-class Hooks(BaseHTTPRequestHandler):
-    """/ok answers 200, /fail 500, /hang never answers within the client's read timeout."""
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.server.received.append((self.path, json.loads(body or b"null")))
-        self.server.keys.append(self.headers.get("Idempotency-Key"))
-        if self.path == "/hang":
-            self.server.release.wait(timeout=10)
-            return
-        self.send_response(200 if self.path == "/ok" else 500)
-        self.end_headers()
-        self.wfile.write(b"ok" if self.path == "/ok" else b"boom")
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def hooks(monkeypatch):
-    monkeypatch.setattr(notify, "WEBHOOK_TIMEOUT", (1, 0.3))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Hooks)
-    server.daemon_threads = True
-    server.received, server.keys, server.release = [], [], threading.Event()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    server.url = f"http://127.0.0.1:{server.server_address[1]}"
-    yield server
-    server.release.set()
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture

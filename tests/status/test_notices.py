@@ -14,7 +14,6 @@ from status import services
 from status.models import Notice, NoticeTemplate, Subscriber
 from tests.incidents.cards import texts, workflows_card
 from tests.incidents.factories import make_channel, make_contact, make_incident
-from tests.incidents.test_notifications import hooks  # noqa: F401 (the local webhook receiver fixture)
 
 T0 = datetime(2026, 5, 4, 1, 0, tzinfo=UTC)  # 10:00 in Seoul
 
@@ -103,7 +102,7 @@ def test_sending_creates_one_outbox_row_per_subscriber_and_channel_and_never_twi
 
 
 def test_a_notice_is_sent_once_retried_on_failure_and_a_resolved_incident_does_not_cancel_it(
-        page, outage, mailoutbox, hooks):  # noqa: F811
+        page, outage, mailoutbox, hooks):
     confirmed(page, "a@example.com", "en")
     machine = confirmed(page, "", kind="webhook", url=f"{hooks.url}/fail")
     with time_machine.travel(T0 + timedelta(hours=2), tick=False):
@@ -171,7 +170,7 @@ def test_the_notice_page_answers_400_with_field_errors_and_403_to_a_viewer(clien
 
 
 def test_a_teams_channel_gets_the_notice_text_without_page_facts_or_an_acknowledge_button(
-        page, outage, hooks):  # noqa: F811
+        page, outage, hooks):
     team = make_contact("team", channel=False)
     teams = make_channel(team, kind="teams", target=f"{hooks.url}/ok")
     page.channels.add(teams)
