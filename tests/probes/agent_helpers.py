@@ -4,6 +4,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,11 @@ def run_agent(server_url: str, token_file: Path, spool: Path, *extra, python: st
     return subprocess.run([python, "-X", "dev", str(AGENT), "--url", server_url, "--token-file", str(token_file),
                            "--spool-dir", str(spool), "--retries", "1", "--backoff", "0.05", "--timeout", "10",
                            *extra], capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def wait_until(predicate, seconds, step=0.5):
+    """Polls a real process's or server's state (an exit, a closed connection) until it holds."""
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "not within the time"
+        time.sleep(step)

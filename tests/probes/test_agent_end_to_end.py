@@ -13,7 +13,15 @@ import pytest
 
 from incidents.models import Incident
 from probes.models import AgentBatch, Host, Probe, ProbeResult
-from tests.probes.agent_helpers import AGENT, corrupt_sqlite, make_host, make_sqlite, portal_server, run_agent
+from tests.probes.agent_helpers import (
+    AGENT,
+    corrupt_sqlite,
+    make_host,
+    make_sqlite,
+    portal_server,
+    run_agent,
+    wait_until,
+)
 from tests.probes.factories import make_probe
 
 __all__ = ["portal_server"]
@@ -209,10 +217,3 @@ def test_the_agent_loop_rides_out_a_minute_long_outage(agent):
     per_probe = Counter(ProbeResult.objects.values_list("probe_id", flat=True))
     assert runs >= 2 + waiting
     assert per_probe == {probe.pk: runs for probe in agent.probes.values()}
-
-
-def wait_until(predicate, seconds):
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        assert time.monotonic() < deadline, "not within the time"
-        time.sleep(0.5)

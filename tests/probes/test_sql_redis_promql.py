@@ -4,6 +4,7 @@
 on a small fake Prometheus API; plus `directory` sizes and a file's maximum size."""
 
 import json
+import os
 import re
 import shutil
 import sqlite3
@@ -22,11 +23,12 @@ from django.core.exceptions import ValidationError
 from probes.data_kinds import check_scalar_query
 from probes.kinds import limits_for, run_check, validate_config, validate_probe
 from probes.models import Kind, mask_config
-from tests.probes.agent_helpers import free_port
+from tests.probes.agent_helpers import free_port, wait_until
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-PG_DB = "i18_probe"
-MARIA_DB = "i18_probe"
+# Per run, so that two runs of the suite at once never share them.
+PG_DB = f"i18_probe_{os.getpid()}"
+MARIA_DB = f"i18_probe_{os.getpid()}"
 
 
 def limits(kind, warning=None, critical=None, timeout=5.0, config=None):
@@ -104,8 +106,8 @@ def postgres():
 
 def pg_probe_connections() -> int:
     with psycopg.connect(PG_ADMIN) as admin:
-        return admin.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'ops-portal-probe'"
-                             ).fetchone()[0]
+        return admin.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'ops-portal-probe' "
+                             "AND datname = %s", [PG_DB]).fetchone()[0]
 
 
 FAILED = "SELECT count(*) FROM workflow_instances WHERE status = 'FAILED'"
@@ -130,7 +132,7 @@ def test_postgresql_a_query_past_the_timeout_is_an_error_and_its_connection_is_c
     result = run_check(Kind.SQL, config, limits(Kind.SQL, 1, 2, timeout=0.5))
     assert time.monotonic() - started < 3
     assert result.status == "error" and "statement timeout" in result.message
-    assert pg_probe_connections() == 0
+    wait_until(lambda: pg_probe_connections() == 0, 5, step=0.05)
 
 
 def test_postgresql_the_query_runs_read_only(postgres):
@@ -196,7 +198,7 @@ def test_mariadb_a_query_past_the_timeout_is_an_error_and_its_connection_is_clos
     result = run_check(Kind.SQL, config, limits(Kind.SQL, 1, 2, timeout=0.5))
     assert time.monotonic() - started < 4
     assert result.status == "error" and "max_statement_time exceeded" in result.message
-    assert maria_probe_connections(admin) == 0
+    wait_until(lambda: maria_probe_connections(admin) == 0, 5, step=0.05)
 
 
 def test_mariadb_the_query_runs_read_only(mariadb):
@@ -210,7 +212,7 @@ def test_mariadb_the_query_runs_read_only(mariadb):
     with admin.cursor() as cursor:
         cursor.execute(f"SELECT count(*) FROM {MARIA_DB}.workflow_instances")
         assert cursor.fetchone()[0] == 120
-    assert maria_probe_connections(admin) == 0
+    wait_until(lambda: maria_probe_connections(admin) == 0, 5, step=0.05)
 
 
 # SQLite ------------------------------------------------------------------------------
