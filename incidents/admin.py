@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from incidents import postmortems, services
+from incidents import notify, postmortems, services
 from incidents.models import (
     ActionItem,
     Contact,
@@ -187,6 +187,18 @@ class ContactAdmin(ReadOnlyHistoryAdmin):
                   "chat_handle", "active"]
 
 
+@admin.action(description=_("Send a test message"), permissions=["change"])
+def send_test_message(modeladmin, request, queryset):
+    for channel in queryset.select_related("contact__user__preference").order_by("pk"):
+        error = notify.send_test_message(channel, by=request.user)
+        if error:
+            messages.error(request, _("Test message to %(channel)s (%(target)s) failed: %(error)s")
+                           % {"channel": channel, "target": channel.shown_target, "error": error})
+        else:
+            messages.success(request, _("Test message sent to %(channel)s (%(target)s).")
+                             % {"channel": channel, "target": channel.shown_target})
+
+
 @admin.register(NotificationChannel)
 class NotificationChannelAdmin(SecretFieldsAdmin, admin.ModelAdmin):
     form = ChannelForm
@@ -196,6 +208,7 @@ class NotificationChannelAdmin(SecretFieldsAdmin, admin.ModelAdmin):
     list_filter = ["kind", "enabled"]
     search_fields = ["contact__name"]  # never the target: a search would answer guesses of a webhook's path
     autocomplete_fields = ["contact"]
+    actions = [send_test_message]
 
     @admin.display(description=_("address or URL"))
     def shown_target(self, obj):

@@ -8,7 +8,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from incidents import postmortems, reports, services
+from incidents import notify, postmortems, reports, services
 from incidents.models import (
     ActionItem,
     Contact,
@@ -28,6 +28,7 @@ from incidents.models import (
 from incidents.postmortems import local_date
 from incidents.serializers import (
     ActionItemSerializer,
+    ChannelTestSerializer,
     ContactSerializer,
     EscalationPolicySerializer,
     IncidentCreateSerializer,
@@ -102,13 +103,25 @@ class ContactViewSet(viewsets.ModelViewSet):
 
 
 class NotificationChannelViewSet(viewsets.ModelViewSet):
-    """E-mail and webhook channels of contacts."""
+    """E-mail, messenger and webhook channels of contacts. `test` sends a test message now."""
 
     queryset = NotificationChannel.objects.order_by("contact_id", "kind", "id")
     serializer_class = NotificationChannelSerializer
     filterset_fields = ["contact", "kind", "enabled"]
     # Never the target: sorting by a secret answers guesses about it.
     ordering_fields = ["contact", "kind", "id"]
+    # Whoever may change a channel may check it: a test message reaches a person's phone.
+    action_permissions = {"send_test": "incidents.change_notificationchannel"}
+
+    @extend_schema(request=None, responses={200: ChannelTestSerializer},
+                   description=_("Send a test message through the channel now (a disabled one too) and answer "
+                                 "what came of it. A failed delivery is an answer, not an error: sent is false "
+                                 "and error says why, with the channel's address masked."))
+    @action(detail=True, methods=["post"], url_path="test", url_name="test")
+    def send_test(self, request, pk=None):
+        channel = self.get_object()
+        error = notify.send_test_message(channel, by=request.user)
+        return Response(ChannelTestSerializer({"sent": not error, "error": error}).data)
 
 
 class EscalationPolicyViewSet(viewsets.ModelViewSet):

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from simple_history.models import HistoricalRecords
 
+from incidents import korean_channels
 from incidents.apprise_channels import target_error
 from portal.holidays import WorkCalendar
 from portal.lib.fields import EncryptedTextField
@@ -134,6 +135,9 @@ class ChannelKind(models.TextChoices):
     WEBHOOK = "webhook", _("generic JSON webhook")
     APPRISE = "apprise", _("Apprise URL (ntfy, Telegram, Discord, Matrix, …)")
     SMS = "sms", _("SMS gateway (Apprise form/JSON/XML URL)")
+    JANDI = "jandi", _("JANDI incoming webhook")
+    DOORAY = "dooray", _("Dooray! incoming hook")
+    KAKAOWORK = "kakaowork", _("KakaoWork bot webhook")
 
 
 def shown_target(kind: str, target: str) -> str:
@@ -171,6 +175,8 @@ class NotificationChannel(models.Model):
                 raise ValidationError({"target": exc}) from None
         apprise_kind = self.kind in (ChannelKind.APPRISE, ChannelKind.SMS)
         if apprise_kind and self.target and (error := target_error(self.kind, self.target)):
+            raise ValidationError({"target": error})
+        if self.target and (error := korean_channels.target_error(self.kind, self.target)):
             raise ValidationError({"target": error})
 
     @property

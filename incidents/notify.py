@@ -23,11 +23,12 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from incidents import acklinks, apprise_channels
+from incidents import acklinks, apprise_channels, korean_channels
 from incidents.models import (
     EventKind,
     Incident,
     Notification,
+    NotificationChannel,
     NotificationStatus,
     Status,
     TimelineEvent,
@@ -168,8 +169,8 @@ def send_email(target: str, message: Message) -> None:
     EmailMessage(subject=one_line(message.subject), body=message.text, to=[target]).send(fail_silently=False)
 
 
-def _post(url: str, payload: dict, message: Message) -> None:
-    headers = {"Content-Type": "application/json"}
+def _post(url: str, payload: dict, message: Message, headers: dict | None = None) -> None:
+    headers = {**(headers or {}), "Content-Type": "application/json"}
     if message.idempotency_key:
         headers["Idempotency-Key"] = message.idempotency_key
     check_url(url, resolve=True)
@@ -210,6 +211,20 @@ def status_label(status: str) -> str:
     return str(Status(status).label) if status in Status.values else status
 
 
+def page_facts(message: Message) -> list[tuple[str, str]]:
+    """What a card shows of a page, in the reader's language."""
+    return [
+        (_("Severity"), message.severity),
+        (_("Service"), message.fields.get("service", "")),
+        (_("Status"), status_label(message.fields.get("status", ""))),
+        (_("Open for"), format_age(timedelta(seconds=message.fields.get("open_for_seconds", 0)))),
+    ]
+
+
+def notice_link_title(message: Message) -> str:
+    return message.fields.get("link_title") or _("Open status page")
+
+
 def send_teams(target: str, message: Message) -> None:
     title = {"type": "TextBlock", "text": teams_text(message.subject), "weight": "Bolder", "size": "Medium",
              "wrap": True}
@@ -217,20 +232,37 @@ def send_teams(target: str, message: Message) -> None:
         # A notice (see Notification.notice) is its text, with no page facts or acknowledge button.
         # A TextBlock breaks a line at a blank line only.
         text = {"type": "TextBlock", "text": teams_text(message.text).replace("\n", "\n\n"), "wrap": True}
-        _post(target, adaptive_card([title, text], [open_url(_("Open status page"), message.url)]), message)
+        _post(target, adaptive_card([title, text], [open_url(notice_link_title(message), message.url)]), message)
         return
     title["color"] = "Attention" if message.fields.get("severity") in ("sev1", "sev2") else "Warning"
-    facts = [
-        (_("Severity"), message.severity),
-        (_("Service"), message.fields.get("service", "")),
-        (_("Status"), status_label(message.fields.get("status", ""))),
-        (_("Open for"), format_age(timedelta(seconds=message.fields.get("open_for_seconds", 0)))),
-    ]
     _post(target, adaptive_card(
         [title, {"type": "FactSet", "facts": [{"title": name, "value": teams_text(str(value))}
-                                              for name, value in facts]}],
+                                              for name, value in page_facts(message)]}],
         [open_url(_("Open incident"), message.url), open_url(_("Acknowledge"), message.acknowledge_url)],
     ), message)
+
+
+def card(message: Message) -> korean_channels.Card:
+    """A page or notice as the messengers' builders take it (incidents.korean_channels)."""
+    if message.fields.get("notice"):
+        return korean_channels.Card(title=one_line(message.subject), text=message.text,
+                                    links=[(notice_link_title(message), message.url)])
+    return korean_channels.Card(
+        title=one_line(message.subject), severity=message.fields.get("severity", ""), facts=page_facts(message),
+        links=[(_("Open incident"), message.url), (_("Acknowledge"), message.acknowledge_url)],
+    )
+
+
+def send_jandi(target: str, message: Message) -> None:
+    _post(target, korean_channels.jandi(card(message)), message, headers=korean_channels.JANDI_HEADERS)
+
+
+def send_dooray(target: str, message: Message) -> None:
+    _post(target, korean_channels.dooray(card(message)), message)
+
+
+def send_kakaowork(target: str, message: Message) -> None:
+    _post(target, korean_channels.kakaowork(card(message)), message)
 
 
 def send_webhook(target: str, message: Message) -> None:
@@ -249,7 +281,8 @@ def send_sms(target: str, message: Message) -> None:
 
 
 SENDERS = {"email": send_email, "slack": send_slack, "teams": send_teams, "webhook": send_webhook,
-           "apprise": send_apprise, "sms": send_sms}
+           "apprise": send_apprise, "sms": send_sms,
+           "jandi": send_jandi, "dooray": send_dooray, "kakaowork": send_kakaowork}
 
 
 def recipient_language(notification) -> str:
@@ -266,12 +299,46 @@ def deliver(notification: Notification, message: Message) -> str:
         with translation.override(recipient_language(notification)):
             SENDERS[notification.kind](notification.target, replace(message, idempotency_key=key))
     except Exception as exc:  # a broken channel must never break the sweep or the other channels
-        # requests quotes the URL in its errors ("… for url: https://hooks…/T0/B0/secret"): the
-        # stored error, the timeline and the log get the masked form.
-        error = scrub(f"{type(exc).__name__}: {exc}", notification.target,
-                      lambda target: shown_target(notification.kind, target))
+        error = failure_text(exc, notification.kind, notification.target)
         logger.warning("notification %s to %s failed: %s", notification.pk, notification.shown_target, error)
-        return error[:1000] or "error"
+        return error
+    return ""
+
+
+def failure_text(exc: Exception, kind: str, target: str) -> str:
+    # requests quotes the URL in its errors ("… for url: https://hooks…/T0/B0/secret"): the
+    # stored error, the timeline and the log get the masked form.
+    return scrub(f"{type(exc).__name__}: {exc}", target, lambda t: shown_target(kind, t))[:1000] or "error"
+
+
+def send_test_message(channel: NotificationChannel, *, by=None) -> str:
+    """Send a test message through the channel's own sender, now; the masked error, or "" when it was sent.
+
+    It is a notice (no incident, no acknowledge link) in the contact's language, so that whoever set
+    the channel up sees the message arrive and the person it pages can read it.
+    """
+    url = settings.BASE_URL + "/"
+    with translation.override(language_of(channel.contact.user)):
+        message = Message(
+            subject=_("Test message from the ops portal"),
+            text="\n".join([
+                _("Pages for %(contact)s reach this channel (%(kind)s).")
+                % {"contact": channel.contact.name, "kind": channel.get_kind_display()},
+                _("Sent by %(user)s to check the channel; nothing needs to be done.")
+                % {"user": by.get_username() if by is not None else _("the portal")},
+                _("Portal: %(url)s") % {"url": url},
+            ]),
+            url=url, acknowledge_url=url, severity="",
+            fields={"notice": "test", "link_title": _("Open the portal")},
+            idempotency_key=f"channel-test-{uuid.uuid4()}",
+        )
+        try:
+            SENDERS[channel.kind](channel.target, message)
+        except Exception as exc:  # the result is shown to the manager who asked, never raised
+            error = failure_text(exc, channel.kind, channel.target)
+            logger.warning("test message to channel %s (%s) failed: %s", channel.pk, channel.shown_target, error)
+            return error
+    logger.info("test message sent to channel %s (%s)", channel.pk, channel.shown_target)
     return ""
 
 

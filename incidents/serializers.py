@@ -12,6 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import get_error_detail
 
+from incidents import korean_channels
 from incidents.apprise_channels import target_error
 from incidents.models import (
     DECLARABLE_SOURCE_CHOICES,
@@ -93,6 +94,8 @@ def validate_channel_target(kind: str, target: str) -> None:
             validate_outbound_url(target)
         except DjangoValidationError as exc:
             raise serializers.ValidationError({"target": exc.messages}, code=exc.code) from exc
+    if error := korean_channels.target_error(kind, target):
+        raise serializers.ValidationError({"target": [error]}, code="url")
 
 
 def keep_masked_target(attrs: dict, channel: NotificationChannel | None) -> None:
@@ -117,6 +120,14 @@ class NotificationChannelSerializer(ModelSerializer):
 
     def to_representation(self, instance):
         return {**super().to_representation(instance), "target": instance.shown_target}
+
+
+class ChannelTestSerializer(serializers.Serializer):
+    """What a test message to a channel came to."""
+
+    sent = serializers.BooleanField(help_text=_("Whether the channel's service took the message."))
+    error = serializers.CharField(allow_blank=True, help_text=_(
+        "Why it did not, with the channel's address masked; empty when it was sent."))
 
 
 class NestedChannelSerializer(ModelSerializer):
