@@ -125,3 +125,16 @@ def hooks(monkeypatch):
     server.release.set()
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def messengers(monkeypatch):
+    """A local stand-in for the chat services that checks each one's documented payload
+    (tests/incidents/messengers.py: /<kind>/ok, /fail, /hang, /reset)."""
+    from incidents import notify
+    from tests.incidents import messengers as service
+
+    monkeypatch.setattr(notify, "WEBHOOK_TIMEOUT", (1, 0.3))
+    server = service.start()
+    yield server
+    service.stop(server)
