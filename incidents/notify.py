@@ -36,7 +36,7 @@ from incidents.models import (
 )
 from portal.lib.languages import language_of
 from portal.lib.outbound import check_url, guard_response
-from portal.lib.secrets import redact, scrub
+from portal.lib.secrets import mask_webhook, redact, scrub
 
 logger = logging.getLogger(__name__)
 
@@ -306,9 +306,11 @@ def deliver(notification: Notification, message: Message) -> str:
 
 
 def failure_text(exc: Exception, kind: str, target: str) -> str:
-    # requests quotes the URL in its errors ("… for url: https://hooks…/T0/B0/secret"): the
-    # stored error, the timeline and the log get the masked form.
-    return scrub(f"{type(exc).__name__}: {exc}", target, lambda t: shown_target(kind, t))[:1000] or "error"
+    # requests quotes the URL in its errors ("… for url: https://hooks…/T0/B0/secret"), urllib3 its
+    # path alone ("Max retries exceeded with url: /T0/B0/secret"): the stored error, the timeline
+    # and the log get the masked form. scrub knows a webhook's pieces by its mask function.
+    mask = mask_webhook if shown_target(kind, target) == mask_webhook(target) else (lambda t: shown_target(kind, t))
+    return scrub(f"{type(exc).__name__}: {exc}", target, mask)[:1000] or "error"
 
 
 def send_test_message(channel: NotificationChannel, *, by=None) -> str:

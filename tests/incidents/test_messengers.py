@@ -173,6 +173,15 @@ def test_a_failing_channel_is_retried_then_failed_while_the_others_are_sent_once
     assert len(mailoutbox) == 1
 
 
+def test_a_refused_connection_is_recorded_without_the_hooks_path(paging, messengers):
+    # urllib3 names the path alone ("Max retries exceeded with url: /…/T0K3N"), not the whole URL.
+    make_channel(paging, kind="dooray", target="http://127.0.0.1:9/services/1/2/T0K3N")
+    incident = open_and_sweep()
+    dooray = Notification.objects.get(incident=incident, kind="dooray")
+    assert "ConnectionError" in dooray.last_error and "T0K3N" not in dooray.last_error
+    assert "url: /•••" in dooray.last_error
+
+
 VALID = {
     "jandi": ["https://wh.jandi.com/connect-api/webhook/11320800/a3c8e9f0b1d2c3e4f5a6b7c8d9e0f1a2"],
     "dooray": ["https://hook.dooray.com/services/3204376758577275363/3514081992077299709/HOTTporbR6CBAVodltB-Dw",
