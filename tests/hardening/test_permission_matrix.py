@@ -72,7 +72,8 @@ API = {
     "service": CRUD_MANAGER,
     "tier": CRUD_MANAGER,
     "contact": CRUD_MANAGER,
-    "notificationchannel": CRUD_MANAGER,
+    # A test message reaches a person's phone: whoever may change the channel may send one.
+    "notificationchannel": {**CRUD_MANAGER, "test": {"POST": MANAGER}},
     "escalationpolicy": CRUD_MANAGER,
     # An operator on shift may announce a maintenance window (a bounded one) and end it; changing one is a manager's.
     "maintenancewindow": {"list": {"GET": VIEWER, "POST": OPERATOR},

@@ -42,8 +42,14 @@ REMINDER_HOOK = "HOOKremindcopy4T6x"
 SQL_PASSWORD = "PWsqlprobe9R2x"
 REDIS_PASSWORD = "PWredisprobe4N7x"
 AGENT_TOKEN = "opa_AGENThosttoken1V5x"  # an agent's token: only its hash is stored
+# The messengers' hook URLs (issue 15): the token is the last piece of the path.
+MESSENGER_HOOKS = {
+    "jandi": ("https://wh.jandi.com/connect-api/webhook/11320800/", "HOOKjandi5c0de7x"),
+    "dooray": ("https://hook.dooray.com/services/3204376758577275363/3514081992077299709/", "HOOKdooray8R1x"),
+    "kakaowork": ("https://kakaowork.com/bots/hook/", "HOOKkakaowork3J6x"),
+}
 SECRETS = [DSN_PASSWORD, URL_PASSWORD, URL_TOKEN, HEADER_TOKEN, CHANNEL_HOOK, NOTIFICATION_HOOK, REMINDER_HOOK,
-           SQL_PASSWORD, REDIS_PASSWORD, AGENT_TOKEN]
+           SQL_PASSWORD, REDIS_PASSWORD, AGENT_TOKEN, *(secret for _url, secret in MESSENGER_HOOKS.values())]
 # Pings, alert intake and POST-only verbs.
 SKIPPED_PAGES = {"heartbeat", "heartbeat-fail", "integration-alerts", "logout", "set_language", "agent-checks"}
 
@@ -54,6 +60,8 @@ def planted(db, roles, settings, tmp_path):
     service = make_service("payments")
     contact = make_contact("Ana", tier=make_tier(), channel=False)
     channel = make_channel(contact, kind="slack", target=f"https://hooks.slack.com/services/T0/B0/{CHANNEL_HOOK}")
+    for kind, (url, secret) in MESSENGER_HOOKS.items():
+        make_channel(contact, kind=kind, target=url + secret)
     incident = make_incident(service)
     Notification.objects.create(incident=incident, step=1, condition="always", contact=contact, channel=channel,
                                 kind="slack", target=f"https://hooks.slack.com/services/T0/B1/{NOTIFICATION_HOOK}")
@@ -215,6 +223,16 @@ def test_no_page_shows_a_planted_secret(planted, make_user, role):
     for name, url in readable_routes(planted, api=False):
         response = client.get(url)
         assert_no_secret(response, secrets, f"page {name} as {role}")
+
+
+def test_a_channels_test_message_answers_without_its_secret(planted, api_as):
+    # Nothing listens on port 9: the refusal quotes the hook's path, which must come back masked.
+    api = api_as("manager")
+    for kind, (_url, secret) in MESSENGER_HOOKS.items():
+        channel = make_channel(planted["contact"], kind=kind, target=f"http://127.0.0.1:9/hook/{secret}")
+        response = api.post(reverse("notificationchannel-test", args=[channel.pk]))
+        assert response.json()["sent"] is False
+        assert_no_secret(response, [secret], f"test message to a {kind} channel")
 
 
 def test_ordering_the_channels_api_by_target_does_not_follow_the_secret(planted, api_as):
