@@ -5,20 +5,18 @@ written as Apprise's form:// URL."""
 import json
 import re
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 import pytest
 import time_machine
 
-from incidents import acklinks, notify, services
-from incidents.escalation import escalate_due
+from incidents import acklinks, notify
 from incidents.models import EventKind, Notification, NotificationChannel, NotificationStatus, TimelineEvent
-from tests.incidents.factories import make_channel, make_contact, make_policy, make_service, make_tier
-from tests.incidents.worker import worker
+from tests.incidents.factories import make_channel, make_contact, make_tier
+from tests.incidents.paging import T0, make_paged_contact, open_and_sweep, retry
 
-T0 = datetime(2026, 3, 3, 1, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
 SECRET = "GW-SECRET-KEY-42"
 
@@ -62,23 +60,7 @@ def gateway(monkeypatch):
 @pytest.fixture
 def paging(db, settings):
     settings.BASE_URL = "https://ops.example.com"
-    tier = make_tier(1, "Operations")
-    contact = make_contact("ops", tier=tier)
-    make_policy("sev1", [{"after": timedelta(0), "tier": tier}])
-    return contact
-
-
-def open_and_sweep(at=T0):
-    with time_machine.travel(at, tick=False):
-        incident, _ = services.open_incident(service=make_service("api"), title="API down", severity="sev1")
-        with worker():
-            escalate_due(now=at)
-    return incident
-
-
-def retry(at):
-    with time_machine.travel(at, tick=False):
-        return notify.retry_notifications(now=at)
+    return make_paged_contact()
 
 
 def sms_url(gateway, path="ok/send"):

@@ -2,22 +2,19 @@
 documented payload; every webhook kind's failures end in a recorded retry, then failure."""
 
 import copy
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-import time_machine
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import translation
 
-from incidents import notify, services
-from incidents.escalation import escalate_due
+from incidents import notify
 from incidents.models import EventKind, Notification, NotificationChannel, NotificationStatus, TimelineEvent
-from tests.incidents.factories import make_channel, make_contact, make_policy, make_service, make_tier
+from tests.incidents.factories import make_channel, make_contact
 from tests.incidents.messengers import SAMPLES, dooray_shape, jandi_shape, kakaowork_shape
-from tests.incidents.worker import worker
+from tests.incidents.paging import T0, make_paged_contact, open_and_sweep, retry
 
-T0 = datetime(2026, 3, 3, 1, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
 MESSENGERS = ("jandi", "dooray", "kakaowork")
 WEBHOOK_KINDS = ("slack", "teams", "webhook", *MESSENGERS)
@@ -25,23 +22,7 @@ WEBHOOK_KINDS = ("slack", "teams", "webhook", *MESSENGERS)
 
 @pytest.fixture
 def paging(db):
-    tier = make_tier(1, "Operations")
-    contact = make_contact("ops", tier=tier)
-    make_policy("sev1", [{"after": timedelta(0), "tier": tier}])
-    return contact
-
-
-def open_and_sweep(at=T0):
-    with time_machine.travel(at, tick=False):
-        incident, _ = services.open_incident(service=make_service("api"), title="API down", severity="sev1")
-        with worker():
-            escalate_due(now=at)
-    return incident
-
-
-def retry(at):
-    with time_machine.travel(at, tick=False):
-        return notify.retry_notifications(now=at)
+    return make_paged_contact()
 
 
 def page(incident, at=T0 + 65 * MIN):

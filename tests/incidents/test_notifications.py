@@ -1,42 +1,23 @@
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import time_machine
 from django.utils import translation
 
 from incidents import acklinks, notify, services, tasks
-from incidents.escalation import escalate_due
 from incidents.models import EventKind, Notification, NotificationStatus, TimelineEvent
 from tests.incidents.cards import SAMPLE, texts, workflows_card
-from tests.incidents.factories import make_channel, make_contact, make_policy, make_service, make_tier
-from tests.incidents.worker import worker
+from tests.incidents.factories import make_channel, make_contact, make_policy, make_tier
+from tests.incidents.paging import T0, make_paged_contact, open_and_sweep, retry
 
-T0 = datetime(2026, 3, 3, 1, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
 
 
 @pytest.fixture
 def paging(db):
     """One Tier 1 contact paged at once for a SEV1, with an e-mail channel; add more channels per test."""
-    tier = make_tier(1, "Operations")
-    contact = make_contact("ops", tier=tier)
-    make_policy("sev1", [{"after": timedelta(0), "tier": tier}])
-    return contact
-
-
-def open_and_sweep(at=T0, **extra):
-    with time_machine.travel(at, tick=False):
-        incident, _ = services.open_incident(service=make_service("api"), title="API down", severity="sev1",
-                                             **extra)
-        with worker():  # the sweep writes the rows; its delivery task sends them
-            escalate_due(now=at)
-    return incident
-
-
-def retry(at):
-    with time_machine.travel(at, tick=False):
-        return notify.retry_notifications(now=at)
+    return make_paged_contact()
 
 
 def by_kind(incident):
