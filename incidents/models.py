@@ -153,6 +153,10 @@ class NotificationChannel(models.Model):
     # An e-mail address for `email`, an http(s) URL for the webhook kinds.
     target = EncryptedTextField(_("address or URL"), max_length=500)
     enabled = models.BooleanField(_("enabled"), default=True)
+    # Everyone a page reached hears when its incident is resolved, on the channel it reached them on.
+    resolution_notices = models.BooleanField(_("tell when resolved"), default=True,
+                                             help_text=_("Send a notice here when an incident it was paged "
+                                                         "for is resolved."))
 
     class Meta:
         ordering = ["contact", "kind", "id"]
@@ -529,6 +533,7 @@ class EventKind(models.TextChoices):
     CHANGE = "change", _("field changed")
     ALERT = "alert", _("alert")
     RETRIGGERED = "retriggered", _("re-triggered")
+    ESCALATION_SUMMARY = "escalation_summary", _("escalation summary")
 
 
 class TimelineEvent(models.Model):

@@ -21,7 +21,7 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
 from incidents import acklinks, apprise_channels
@@ -252,11 +252,30 @@ def step_label(facts: PageFacts) -> str:
     return f"{label} · {facts.paged_as}" if facts.paged_as else label
 
 
+def resolution_message(incident: Incident, *, resolved_by: str, now: datetime) -> dict:
+    """The resolution notice to someone a page reached, in the active language, as Notification.message
+    stores it (the outbox sends it as written)."""
+    url = incident_links(incident)[0]
+    subject = one_line(_("[Resolved] [%(severity)s] %(service)s: %(title)s") % {
+        "severity": incident.severity.upper(), "service": incident.service.name, "title": incident.title})
+    facts = [(_("Resolved"), formats.date_format(timezone.localtime(now), "DATETIME_FORMAT")),
+             (_("Resolved by"), resolved_by or _("the portal")),
+             (_("Open for"), format_age(now - incident.created_at))]
+    text = "\n".join([subject, *(f"{label}: {value}" for label, value in facts), _("Incident: %(url)s") % {"url": url}])
+    return {"subject": subject, "text": text, "url": url, "facts": facts,
+            "fields": {"notice": "resolved", "event": "resolved", "incident": incident.pk, "title": incident.title,
+                       "severity": incident.severity, "service": incident.service.name, "status": "resolved",
+                       "resolved_at": now.isoformat(), "resolved_by": resolved_by,
+                       "open_for_seconds": int((now - incident.created_at).total_seconds()), "url": url,
+                       "language": translation.get_language()}}
+
+
 def stored_message(stored: dict) -> Message:
     """A notice's message as it was written when it was queued (Notification.message)."""
     url = stored.get("url", "")
     return Message(subject=stored.get("subject", ""), text=stored.get("text", ""), url=url, acknowledge_url=url,
-                   severity=stored.get("severity", ""), fields=stored.get("fields", {}))
+                   severity=stored.get("severity", ""), fields=stored.get("fields", {}),
+                   facts=tuple(tuple(fact) for fact in stored.get("facts", ())))
 
 
 def send_email(target: str, message: Message) -> None:
@@ -313,7 +332,8 @@ def send_teams(target: str, message: Message) -> None:
         # A notice (see Notification.notice) is its text, with no page facts or acknowledge button.
         # A TextBlock breaks a line at a blank line only.
         text = {"type": "TextBlock", "text": teams_text(message.text).replace("\n", "\n\n"), "wrap": True}
-        _post(target, adaptive_card([title, text], [open_url(_("Open status page"), message.url)]), message)
+        label = _("Open incident") if message.fields.get("notice") == "resolved" else _("Open status page")
+        _post(target, adaptive_card([title, text], [open_url(label, message.url)]), message)
         return
     title["color"] = "Attention" if message.fields.get("severity") in ("sev1", "sev2") else "Warning"
     facts = message.facts or [
