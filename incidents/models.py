@@ -16,7 +16,7 @@ from incidents.apprise_channels import target_error
 from portal.holidays import WorkCalendar
 from portal.lib.fields import EncryptedTextField
 from portal.lib.outbound import validate_outbound_url
-from portal.lib.secrets import mask_webhook
+from portal.lib.secrets import mask_webhook, redact
 
 
 class Severity(models.TextChoices):
@@ -650,6 +650,17 @@ class Notification(models.Model):
     @property
     def shown_target(self) -> str:
         return shown_target(self.kind, self.target)
+
+    @property
+    def delivery_state(self) -> str:
+        """sent, queued (not tried yet), retrying (tried, will be again), failed or cancelled."""
+        if self.status == NotificationStatus.PENDING:
+            return "retrying" if self.attempts else "queued"
+        return self.status
+
+    @property
+    def shown_error(self) -> str:
+        return redact(self.last_error, 300)
 
 
 # Postmortems (DESIGN §3) ------------------------------------------------------

@@ -381,6 +381,15 @@ def recipient_language(notification) -> str:
     return language_of(contact.user if contact is not None else None)
 
 
+# How deliver() writes the errors of a request that may have reached the receiver before it timed out:
+# requests' read timeout, and a socket timeout (an SMTP server that took the message and went quiet).
+TIMED_OUT = ("ReadTimeout:", "TimeoutError:")
+
+
+def timed_out(error: str) -> bool:
+    return error.startswith(TIMED_OUT)
+
+
 def deliver(notification: Notification, message: Message) -> str:
     """Send one notification; the error text, or "" on success. Never raises."""
     try:
@@ -432,7 +441,37 @@ def _send_chunk(now: datetime, incident_ids, limit: int) -> int:
         with ThreadPoolExecutor(max_workers=min(SEND_THREADS, len(jobs))) as pool:
             errors = list(pool.map(lambda job: deliver(*job), jobs))
     _record(claimed, errors, now)
+    _escalate_failed_steps({(n.incident_id, n.escalation_round, n.step, n.repeat) for n in claimed
+                            if n.status == NotificationStatus.FAILED and not n.notice}, now)
     return len(claimed)
+
+
+def _escalate_failed_steps(failed: set[tuple[int, int, int, int]], now: datetime) -> None:
+    """A step whose every page has failed for good pages the next step at once (and says so in red on the
+    timeline) instead of leaving the incident with nobody told until the next step's time."""
+    # escalation imports this module (the pager sends its pages through send_pending).
+    from incidents.escalation import escalate_after_failed_step
+
+    if not failed:
+        return
+    rows = defaultdict(list)
+    for *key, status, name, kind, error in (
+            Notification.objects.filter(incident_id__in={key[0] for key in failed}, notice__isnull=True)
+            .order_by("pk").values_list("incident_id", "escalation_round", "step", "repeat", "status",
+                                        "contact__name", "kind", "last_error")):
+        rows[tuple(key)].append((status, name, kind, error))
+    paged = []
+    for key in sorted(failed):
+        if not all(status == NotificationStatus.FAILED for status, *_rest in rows[key]):
+            continue
+        failures = [{"who": f"{name or '–'} ({kind})", "contact": name, "kind": kind,
+                     "error": redact(error, ERROR_BODY_CHARS)} for _status, name, kind, error in rows[key]]
+        incident_id, escalation_round, step, repeat = key
+        if escalate_after_failed_step(incident_id=incident_id, escalation_round=escalation_round, step=step,
+                                      repeat=repeat, failures=failures, now=now):
+            paged.append(incident_id)
+    if paged:
+        send_pending(now=now, incident_ids=paged)
 
 
 def retry_notifications(*, now: datetime | None = None) -> int:
@@ -480,15 +519,19 @@ def _record(claimed: list[Notification], errors: list[str], now: datetime) -> No
                                         kind=EventKind.NOTIFICATION_SENT,
                                         message=f"{notification.get_kind_display()} sent to {who}."))
             continue
+        # A request that timed out may have been processed by the receiver: it is tried once more (under
+        # the same Idempotency-Key), never again after that.
+        retried_timeout = timed_out(notification.last_error)
         notification.last_error = error
-        if notification.attempts >= MAX_ATTEMPTS:
+        if notification.attempts >= MAX_ATTEMPTS or retried_timeout:
             notification.status = NotificationStatus.FAILED
             notification.next_attempt_at = None
+            why = " (the first timed out and was tried once more)" if retried_timeout else ""
             events.append(TimelineEvent(
                 incident_id=notification.incident_id, at=now, data={**data, "error": error},
                 kind=EventKind.NOTIFICATION_FAILED,
                 message=f"{notification.get_kind_display()} to {who} failed after "
-                        f"{notification.attempts} attempts: {error}",
+                        f"{notification.attempts} attempts{why}: {error}",
             ))
         else:
             notification.next_attempt_at = now + backoff(notification.attempts)
