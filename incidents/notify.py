@@ -128,7 +128,7 @@ WHY_CHARS = 300  # of a probe's message or an alert's description: enough to say
 
 @dataclass(frozen=True)
 class PageFacts:
-    """What one page says, whatever its channel: built once (page_facts), rendered per language
+    """What one page says, whatever its channel: built once (gather_facts), rendered per language
     (build_message) and per format (the senders)."""
 
     incident: int
@@ -150,7 +150,7 @@ class PageFacts:
 
 @dataclass
 class PageContext:
-    """What page_facts reads about several incidents at once: a constant number of queries per chunk."""
+    """What gather_facts reads about several incidents at once: a constant number of queries per chunk."""
 
     why: dict[int, str]
     paged: dict[tuple[int, int], list[tuple[int, str]]]  # (incident, round) → [(contact id, name)]
@@ -179,8 +179,8 @@ class PageContext:
         return cls(why, dict(paged), tiers, schedules)
 
 
-def page_facts(incident: Incident, now: datetime, notification: Notification | None = None, *,
-               context: PageContext | None = None) -> PageFacts:
+def gather_facts(incident: Incident, now: datetime, notification: Notification | None = None, *,
+                 context: PageContext | None = None) -> PageFacts:
     """The facts of a page about `incident`, as sent in `notification` (its step, its contact's own
     acknowledge link), or outside any step when None."""
     context = context or PageContext.load([incident])
@@ -267,7 +267,7 @@ def resolution_message(incident: Incident, *, resolved_by: str, now: datetime) -
                        "severity": incident.severity, "service": incident.service.name, "status": "resolved",
                        "resolved_at": now.isoformat(), "resolved_by": resolved_by,
                        "open_for_seconds": int((now - incident.created_at).total_seconds()), "url": url,
-                       "language": translation.get_language()}}
+                       "link_title": _("Open incident"), "language": translation.get_language()}}
 
 
 def stored_message(stored: dict) -> Message:
@@ -325,6 +325,21 @@ def status_label(status: str) -> str:
     return str(Status(status).label) if status in Status.values else status
 
 
+def page_facts(message: Message) -> list[tuple[str, str]]:
+    """What a card shows of a page, in the reader's language: the facts build_message wrote, or for a
+    message built elsewhere (a reminder) the ones its fields hold."""
+    return list(message.facts) or [
+        (_("Severity"), message.severity),
+        (_("Service"), message.fields.get("service", "")),
+        (_("Status"), status_label(message.fields.get("status", ""))),
+        (_("Open for"), format_age(timedelta(seconds=message.fields.get("open_for_seconds", 0)))),
+    ]
+
+
+def notice_link_title(message: Message) -> str:
+    return message.fields.get("link_title") or _("Open status page")
+
+
 def send_teams(target: str, message: Message) -> None:
     title = {"type": "TextBlock", "text": teams_text(message.subject), "weight": "Bolder", "size": "Medium",
              "wrap": True}
@@ -332,19 +347,12 @@ def send_teams(target: str, message: Message) -> None:
         # A notice (see Notification.notice) is its text, with no page facts or acknowledge button.
         # A TextBlock breaks a line at a blank line only.
         text = {"type": "TextBlock", "text": teams_text(message.text).replace("\n", "\n\n"), "wrap": True}
-        label = _("Open incident") if message.fields.get("notice") == "resolved" else _("Open status page")
-        _post(target, adaptive_card([title, text], [open_url(label, message.url)]), message)
+        _post(target, adaptive_card([title, text], [open_url(notice_link_title(message), message.url)]), message)
         return
     title["color"] = "Attention" if message.fields.get("severity") in ("sev1", "sev2") else "Warning"
-    facts = message.facts or [
-        (_("Severity"), message.severity),
-        (_("Service"), message.fields.get("service", "")),
-        (_("Status"), status_label(message.fields.get("status", ""))),
-        (_("Open for"), format_age(timedelta(seconds=message.fields.get("open_for_seconds", 0)))),
-    ]
     _post(target, adaptive_card(
         [title, {"type": "FactSet", "facts": [{"title": name, "value": teams_text(str(value))}
-                                              for name, value in facts]}],
+                                              for name, value in page_facts(message)]}],
         [open_url(_("Open incident"), message.url), open_url(_("Acknowledge"), message.acknowledge_url)],
     ), message)
 
@@ -432,7 +440,7 @@ def _send_chunk(now: datetime, incident_ids, limit: int) -> int:
         if notification.notice:
             jobs.append((notification, stored_message(notification.message or {})))
             continue
-        facts = page_facts(notification.incident, now, notification, context=context)
+        facts = gather_facts(notification.incident, now, notification, context=context)
         with translation.override(recipient_language(notification)):
             jobs.append((notification, build_message(facts)))
     if len(jobs) == 1:

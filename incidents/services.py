@@ -158,11 +158,12 @@ def _end_round(incident: Incident, *, by, reason: str, now: datetime) -> None:
                  .exclude(status=NotificationStatus.CANCELLED)
                  .select_related("contact", "channel__contact__user__preference")
                  .order_by("created_at", "pk"))
-    paged = {}
+    first_pages = {}  # contact id → the first page of the round to them
     for page in pages:
         if page.contact_id is not None:
-            paged.setdefault(page.contact_id, {"contact": page.contact_id, "name": page.contact.name,
-                                               "step": page.step + 1, "at": page.created_at.isoformat()})
+            first_pages.setdefault(page.contact_id, page)
+    paged = {pk: {"contact": pk, "name": page.contact.name, "step": page.step + 1, "at": page.created_at.isoformat()}
+             for pk, page in first_pages.items()}
     acknowledged = (TimelineEvent.objects.filter(incident=incident, kind=EventKind.STATUS, data__action="acknowledge",
                                                  at__gte=incident.escalation_started_at or incident.created_at)
                     .select_related("actor_user", "actor_contact").order_by("at", "id").first())
@@ -172,9 +173,8 @@ def _end_round(incident: Incident, *, by, reason: str, now: datetime) -> None:
                "acknowledged_at": acknowledged.at.isoformat() if acknowledged else None,
                "acknowledged_by": acknowledged.actor if acknowledged else None}
     if pages or (incident.escalation_snapshot or {}).get("steps"):
-        first = {page.contact_id: page.created_at for page in reversed(pages)}
-        who = "; ".join(f"{p['name']} (step {p['step']}, {timezone.localtime(first[pk]):%H:%M})"
-                        for pk, p in paged.items()) or "nobody"
+        who = "; ".join(f"{page.contact.name} (step {page.step + 1}, {timezone.localtime(page.created_at):%H:%M})"
+                        for page in first_pages.values()) or "nobody"
         acked = (f"acknowledged by {acknowledged.actor} at {timezone.localtime(acknowledged.at):%H:%M}"
                  if acknowledged else "not acknowledged")
         _record(incident, EventKind.ESCALATION_SUMMARY, None, now, f"Paged {who}; {acked}.", summary)

@@ -47,7 +47,7 @@ def test_the_email_says_severity_service_title_status_age_and_links(paging, mail
     settings.BASE_URL = "https://ops.example.com"
     incident = open_and_sweep()
     with time_machine.travel(T0 + 65 * MIN, tick=False):
-        notify.send_email("x@example.com", notify.build_message(notify.page_facts(incident, T0 + 65 * MIN)))
+        notify.send_email("x@example.com", notify.build_message(notify.gather_facts(incident, T0 + 65 * MIN)))
     first, later = mailoutbox
     assert first.subject == "[SEV1] api: API down"
     assert first.to == [paging.email]
@@ -98,7 +98,7 @@ def test_the_card_check_takes_the_documented_sample_and_refuses_a_message_card()
 def test_a_teams_card_speaks_korean_to_a_korean_reader(paging, hooks):
     incident = open_and_sweep()
     with translation.override("ko"):
-        notify.send_teams(f"{hooks.url}/ok", notify.build_message(notify.page_facts(incident, T0 + 65 * MIN)))
+        notify.send_teams(f"{hooks.url}/ok", notify.build_message(notify.gather_facts(incident, T0 + 65 * MIN)))
     card = workflows_card(hooks.received[-1][1])
     assert texts(card)[1:] == ["심각도: SEV1 · 치명적", "서비스: api", "상태: 발생", "경과 시간: 1시간 5분"]
     assert [a["title"] for a in card["actions"]] == ["장애 열기", "확인"]
