@@ -259,7 +259,7 @@ def resolution_message(incident: Incident, *, resolved_by: str, now: datetime) -
     subject = one_line(_("[Resolved] [%(severity)s] %(service)s: %(title)s") % {
         "severity": incident.severity.upper(), "service": incident.service.name, "title": incident.title})
     facts = [(_("Resolved"), formats.date_format(timezone.localtime(now), "DATETIME_FORMAT")),
-             (_("Resolved by"), resolved_by or _("the portal")),
+             (_("Resolved by"), resolved_by or _("automatically")),
              (_("Open for"), format_age(now - incident.created_at))]
     text = "\n".join([subject, *(f"{label}: {value}" for label, value in facts), _("Incident: %(url)s") % {"url": url}])
     return {"subject": subject, "text": text, "url": url, "facts": facts,

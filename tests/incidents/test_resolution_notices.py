@@ -115,6 +115,7 @@ def test_a_notice_is_in_its_readers_language_and_a_teams_card_opens_the_incident
     [mail] = [m for m in mailoutbox if m.to == ["mina@example.com"] and "SEV1" in m.subject and "[" in m.subject
               and "해결" in m.subject]
     assert mail.subject == "[해결됨] [SEV1] api: API down"
+    assert "해결한 사람: 자동" in mail.body  # nobody resolved it by hand (a probe's recovery)
     card = workflows_card(hooks.received[-1][1])
     assert texts(card)[0] == "[해결됨] [SEV1] api: API down"
     assert [(a["title"], a["url"]) for a in card["actions"]] == [
