@@ -148,7 +148,7 @@ class ChannelForm(forms.ModelForm):
 
     class Meta:
         model = NotificationChannel
-        fields = ["contact", "kind", "target", "enabled"]
+        fields = ["contact", "kind", "target", "enabled", "resolution_notices"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -203,9 +203,9 @@ def send_test_message(modeladmin, request, queryset):
 class NotificationChannelAdmin(SecretFieldsAdmin, admin.ModelAdmin):
     form = ChannelForm
     secret_fields = {"target": "shown_target"}
-    list_display = ["contact", "kind", address_or_url, "enabled"]
+    list_display = ["contact", "kind", address_or_url, "enabled", "resolution_notices"]
     list_select_related = ["contact"]
-    list_filter = ["kind", "enabled"]
+    list_filter = ["kind", "enabled", "resolution_notices"]
     search_fields = ["contact__name"]  # never the target: a search would answer guesses of a webhook's path
     autocomplete_fields = ["contact"]
     actions = [send_test_message]

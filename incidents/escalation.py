@@ -11,7 +11,7 @@ import json
 import logging
 from collections import defaultdict
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from functools import partial
 from zoneinfo import ZoneInfo
@@ -219,6 +219,53 @@ def escalate_incident(*, incident_id: int, now: datetime | None = None) -> bool:
     if ids:
         send_pending(now=now, incident_ids=ids)
     return bool(ids)
+
+
+def escalate_after_failed_step(*, incident_id: int, escalation_round: int, step: int, repeat: int,
+                               failures: list[dict], now: datetime) -> bool:
+    """Every page of one firing of a step failed for good: say so on the timeline (in red) and page the
+    next step now rather than at its time. True when the next step was paged (its rows are pending).
+
+    Once per firing: the check for the event and its insert share the incident's lock (a row lock on
+    PostgreSQL, the write lock on SQLite), so two senders recording the last failures at once page once.
+    """
+    with transaction.atomic():
+        locked = Incident.objects.filter(pk=incident_id, escalation_round=escalation_round)
+        if connection.features.has_select_for_update:
+            locked = locked.select_for_update()
+        row = locked.values_list("pk", "status", "severity", "escalation_snapshot", "escalation_started_at",
+                                 "escalation_round", "escalation_step", "next_escalation_at").first()
+        if row is None:
+            return False
+        incident = _Claimed(*row)
+        if TimelineEvent.objects.filter(incident_id=incident_id, kind=EventKind.ESCALATION_FAILED,
+                                        data__reason="deliveries_failed", data__round=escalation_round,
+                                        data__step=step, data__repeat=repeat).exists():
+            return False
+        planned = firings(incident.escalation_snapshot or {}, incident.escalation_started_at or now)
+        following = next((f for f in planned if f.step == step + 1 and f.repeat == 0), None)
+        page_next = (following is not None and incident.escalation_step < following.step
+                     and holds(following.spec["condition"], incident.status))
+        names = ", ".join(failure["who"] for failure in failures)
+        label = f"Step {step + 1}" + (f" (repeat {repeat})" if repeat else "")
+        message = f"{label}: every page failed ({names})." + (
+            f" Paging step {step + 2} now." if page_next else "")
+        TimelineEvent.objects.create(
+            incident_id=incident_id, at=now, kind=EventKind.ESCALATION_FAILED, message=message,
+            data={"reason": "deliveries_failed", "round": escalation_round, "step": step, "repeat": repeat,
+                  "failures": failures, "next_step": following.step if page_next else None})
+        if not page_next:
+            return False
+        directory = _Directory.load([incident], now)
+        notifications, events = [], []
+        _fire(incident, replace(following, at=now), directory, notifications, events)
+        incident.escalation_step = following.step
+        # The step fired early is not fired again at its time; what comes after it still is.
+        incident.next_escalation_at = min(
+            (f.at for f in planned if f.at > now and not (f.repeat == 0 and f.step <= following.step)
+             and holds(f.spec["condition"], incident.status)), default=None)
+        _write([incident], notifications, events)
+    return True
 
 
 def _escalate_batch(queryset, now: datetime, batch_size: int, *, delivery: list[int] | None) -> list[int]:

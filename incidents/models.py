@@ -17,7 +17,7 @@ from incidents.apprise_channels import target_error
 from portal.holidays import WorkCalendar
 from portal.lib.fields import EncryptedTextField
 from portal.lib.outbound import validate_outbound_url
-from portal.lib.secrets import mask_webhook
+from portal.lib.secrets import mask_webhook, redact
 
 
 class Severity(models.TextChoices):
@@ -157,6 +157,10 @@ class NotificationChannel(models.Model):
     # An e-mail address for `email`, an http(s) URL for the webhook kinds.
     target = EncryptedTextField(_("address or URL"), max_length=500)
     enabled = models.BooleanField(_("enabled"), default=True)
+    # Everyone a page reached hears when its incident is resolved, on the channel it reached them on.
+    resolution_notices = models.BooleanField(_("tell when resolved"), default=True,
+                                             help_text=_("Send a notice here when an incident it was paged "
+                                                         "for is resolved."))
 
     class Meta:
         ordering = ["contact", "kind", "id"]
@@ -535,6 +539,7 @@ class EventKind(models.TextChoices):
     CHANGE = "change", _("field changed")
     ALERT = "alert", _("alert")
     RETRIGGERED = "retriggered", _("re-triggered")
+    ESCALATION_SUMMARY = "escalation_summary", _("escalation summary")
 
 
 class TimelineEvent(models.Model):
@@ -651,6 +656,17 @@ class Notification(models.Model):
     @property
     def shown_target(self) -> str:
         return shown_target(self.kind, self.target)
+
+    @property
+    def delivery_state(self) -> str:
+        """sent, queued (not tried yet), retrying (tried, will be again), failed or cancelled."""
+        if self.status == NotificationStatus.PENDING:
+            return "retrying" if self.attempts else "queued"
+        return self.status
+
+    @property
+    def shown_error(self) -> str:
+        return redact(self.last_error, 300)
 
 
 # Postmortems (DESIGN §3) ------------------------------------------------------

@@ -10,6 +10,7 @@ import json
 import logging
 import re
 import uuid
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -20,7 +21,7 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
 from incidents import acklinks, apprise_channels, korean_channels
@@ -30,10 +31,13 @@ from incidents.models import (
     Notification,
     NotificationChannel,
     NotificationStatus,
+    Severity,
     Status,
+    Tier,
     TimelineEvent,
     shown_target,
 )
+from incidents.targets import schedule_names
 from portal.lib.languages import language_of
 from portal.lib.outbound import check_url, guard_response
 from portal.lib.secrets import mask_webhook, redact, scrub
@@ -69,6 +73,8 @@ class Message:
     acknowledge_url: str
     severity: str
     fields: dict = field(default_factory=dict)
+    # A page's facts as (label, value) in the reader's language: a Teams card's FactSet, the text's lines.
+    facts: tuple = ()
     # The same for every attempt of one notification: a receiver drops a page it has seen,
     # e.g. one answered just before the sending worker was killed and so sent again.
     idempotency_key: str = ""
@@ -118,50 +124,159 @@ def teams_text(text: str) -> str:
     return TEAMS_LIST.sub(r"\1\\\2", text)
 
 
-def build_message(incident: Incident, now: datetime) -> Message:
+WHY_CHARS = 300  # of a probe's message or an alert's description: enough to say why, not a log
+
+
+@dataclass(frozen=True)
+class PageFacts:
+    """What one page says, whatever its channel: built once (gather_facts), rendered per language
+    (build_message) and per format (the senders)."""
+
+    incident: int
+    title: str
+    severity: str
+    service: str
+    status: str
+    created_at: datetime
+    open_for: timedelta
+    why: str
+    url: str
+    acknowledge_url: str
+    step: int | None = None  # 0-based index of the step that paged, None for a message sent outside a step
+    steps: int = 0
+    repeat: int = 0
+    paged_as: str = ""  # "Tier 2: Developers", an on-call schedule's name…
+    others: tuple[str, ...] = ()  # who else this round has paged, by name, in the order paged
+
+
+@dataclass
+class PageContext:
+    """What gather_facts reads about several incidents at once: a constant number of queries per chunk."""
+
+    why: dict[int, str]
+    paged: dict[tuple[int, int], list[tuple[int, str]]]  # (incident, round) → [(contact id, name)]
+    tiers: dict[int, str]
+    schedules: dict[int, str]
+
+    @classmethod
+    def load(cls, incidents: list[Incident]) -> "PageContext":
+        ids = [incident.pk for incident in incidents]
+        why = {incident.pk: incident.description for incident in incidents}
+        # A re-triggered incident (a flapping probe) pages for the reason it came back, not the first one.
+        for incident_id, message in (TimelineEvent.objects.filter(incident_id__in=ids, kind=EventKind.RETRIGGERED)
+                                     .order_by("at", "id").values_list("incident_id", "message")):
+            why[incident_id] = message
+        paged = defaultdict(list)
+        rows = (Notification.objects.filter(incident_id__in=ids, notice__isnull=True, contact__isnull=False)
+                .exclude(status=NotificationStatus.CANCELLED).order_by("pk")
+                .values_list("incident_id", "escalation_round", "contact_id", "contact__name"))
+        for incident_id, escalation_round, contact_id, name in rows:
+            if all(contact_id != seen for seen, _name in paged[incident_id, escalation_round]):
+                paged[incident_id, escalation_round].append((contact_id, name))
+        specs = [spec for incident in incidents for spec in (incident.escalation_snapshot or {}).get("steps", ())]
+        tier_ids = {spec["tier"] for spec in specs if spec.get("tier")}
+        tiers = {tier.pk: str(tier) for tier in Tier.objects.filter(pk__in=tier_ids)} if tier_ids else {}
+        schedules = schedule_names({pk for spec in specs for pk in spec.get("schedules") or ()})
+        return cls(why, dict(paged), tiers, schedules)
+
+
+def gather_facts(incident: Incident, now: datetime, notification: Notification | None = None, *,
+                 context: PageContext | None = None) -> PageFacts:
+    """The facts of a page about `incident`, as sent in `notification` (its step, its contact's own
+    acknowledge link), or outside any step when None."""
+    context = context or PageContext.load([incident])
     url, ack_url = incident_links(incident)
-    severity = incident.get_severity_display()
-    age = format_age(incident.open_for(now))
-    subject = one_line(f"[{incident.severity.upper()}] {incident.service.name}: {incident.title}")
-    text = "\n".join([
-        subject,
-        _("Severity: %(severity)s") % {"severity": severity},
-        _("Service: %(name)s") % {"name": incident.service.name},
-        _("Status: %(status)s") % {"status": incident.get_status_display()},
-        _("Open for: %(age)s") % {"age": age},
-        _("Incident: %(url)s") % {"url": url},
-        _("Acknowledge: %(url)s") % {"url": ack_url},
-    ])
+    facts = {}
+    if notification is not None:
+        steps = (incident.escalation_snapshot or {}).get("steps") or []
+        spec = steps[notification.step] if notification.step < len(steps) else {}
+        paged = context.paged.get((incident.pk, notification.escalation_round), [])
+        facts = {"step": notification.step, "steps": len(steps), "repeat": notification.repeat,
+                 "paged_as": _paged_as(spec, context),
+                 "others": tuple(name for pk, name in paged if pk != notification.contact_id)}
+        if notification.contact_id is not None:
+            ack_url = acklinks.link_url(notification)
+    return PageFacts(
+        incident=incident.pk, title=incident.title, severity=incident.severity, service=incident.service.name,
+        status=incident.status, created_at=incident.created_at, open_for=incident.open_for(now),
+        why=redact(" ".join((context.why.get(incident.pk) or "").split()), WHY_CHARS),
+        url=url, acknowledge_url=ack_url, **facts)
+
+
+def _paged_as(spec: dict, context: PageContext) -> str:
+    names = [context.tiers[spec["tier"]]] if spec.get("tier") in context.tiers else []
+    names += [context.schedules[pk] for pk in spec.get("schedules") or () if pk in context.schedules]
+    return ", ".join(names)
+
+
+def build_message(facts: PageFacts) -> Message:
+    """A page in the active language: the labelled facts every format shows, and the plain text of them."""
+    severity = str(Severity(facts.severity).label) if facts.severity in Severity.values else facts.severity
+    subject = one_line(f"[{facts.severity.upper()}] {facts.service}: {facts.title}")
+    labelled = []
+    if facts.why:
+        labelled.append((_("Why"), facts.why))
+    labelled += [(_("Severity"), severity), (_("Service"), facts.service), (_("Status"), status_label(facts.status)),
+                 (_("Open for"), format_age(facts.open_for))]
+    if facts.step is not None:
+        labelled.append((_("Step"), step_label(facts)))
+        labelled.append((_("Also paged"), ", ".join(facts.others) or _("nobody else yet")))
+    lines = [subject, *(f"{label}: {value}" for label, value in labelled),
+             _("Incident: %(url)s") % {"url": facts.url}, _("Acknowledge: %(url)s") % {"url": facts.acknowledge_url}]
     fields = {
-        "incident": incident.pk,
-        "title": incident.title,
-        "severity": incident.severity,
-        "service": incident.service.name,
-        "status": incident.status,
-        "created_at": incident.created_at.isoformat(),
-        "open_for_seconds": int(incident.open_for(now).total_seconds()),
-        "url": url,
-        "acknowledge_url": ack_url,
+        "event": "page",
+        "incident": facts.incident,
+        "title": facts.title,
+        "severity": facts.severity,
+        "service": facts.service,
+        "status": facts.status,
+        "why": facts.why,
+        "created_at": facts.created_at.isoformat(),
+        "open_for_seconds": int(facts.open_for.total_seconds()),
+        "step": facts.step + 1 if facts.step is not None else None,
+        "steps": facts.steps,
+        "repeat": facts.repeat,
+        "paged_as": facts.paged_as,
+        "also_paged": list(facts.others),
+        "url": facts.url,
+        "acknowledge_url": facts.acknowledge_url,
     }
-    return Message(subject=subject, text=text, url=url, acknowledge_url=ack_url, severity=str(severity),
-                   fields=fields)
+    return Message(subject=subject, text="\n".join(lines), url=facts.url, acknowledge_url=facts.acknowledge_url,
+                   severity=severity, fields=fields, facts=tuple(labelled))
 
 
-def with_acknowledge_link(message: Message, notification: Notification) -> Message:
-    """A page to a contact carries that contact's own one-click link (incidents.acklinks) in place
-    of the incident's acknowledge page, which needs a login."""
-    if notification.contact_id is None:
-        return message
-    url = acklinks.link_url(notification)
-    return replace(message, acknowledge_url=url, text=message.text.replace(message.acknowledge_url, url),
-                   fields={**message.fields, "acknowledge_url": url})
+def step_label(facts: PageFacts) -> str:
+    """"2 of 3 · Tier 2: Developers" (and the repeat, for a repeated last step)."""
+    label = _("%(step)d of %(steps)d") % {"step": facts.step + 1, "steps": max(facts.steps, facts.step + 1)}
+    if facts.repeat:
+        label += " · " + _("repeat %(repeat)d") % {"repeat": facts.repeat}
+    return f"{label} · {facts.paged_as}" if facts.paged_as else label
+
+
+def resolution_message(incident: Incident, *, resolved_by: str, now: datetime) -> dict:
+    """The resolution notice to someone a page reached, in the active language, as Notification.message
+    stores it (the outbox sends it as written)."""
+    url = incident_links(incident)[0]
+    subject = one_line(_("[Resolved] [%(severity)s] %(service)s: %(title)s") % {
+        "severity": incident.severity.upper(), "service": incident.service.name, "title": incident.title})
+    facts = [(_("Resolved"), formats.date_format(timezone.localtime(now), "DATETIME_FORMAT")),
+             (_("Resolved by"), resolved_by or _("automatically")),
+             (_("Open for"), format_age(now - incident.created_at))]
+    text = "\n".join([subject, *(f"{label}: {value}" for label, value in facts), _("Incident: %(url)s") % {"url": url}])
+    return {"subject": subject, "text": text, "url": url, "facts": facts,
+            "fields": {"notice": "resolved", "event": "resolved", "incident": incident.pk, "title": incident.title,
+                       "severity": incident.severity, "service": incident.service.name, "status": "resolved",
+                       "resolved_at": now.isoformat(), "resolved_by": resolved_by,
+                       "open_for_seconds": int((now - incident.created_at).total_seconds()), "url": url,
+                       "link_title": _("Open incident"), "language": translation.get_language()}}
 
 
 def stored_message(stored: dict) -> Message:
     """A notice's message as it was written when it was queued (Notification.message)."""
     url = stored.get("url", "")
     return Message(subject=stored.get("subject", ""), text=stored.get("text", ""), url=url, acknowledge_url=url,
-                   severity=stored.get("severity", ""), fields=stored.get("fields", {}))
+                   severity=stored.get("severity", ""), fields=stored.get("fields", {}),
+                   facts=tuple(tuple(fact) for fact in stored.get("facts", ())))
 
 
 def send_email(target: str, message: Message) -> None:
@@ -212,8 +327,9 @@ def status_label(status: str) -> str:
 
 
 def page_facts(message: Message) -> list[tuple[str, str]]:
-    """What a card shows of a page, in the reader's language."""
-    return [
+    """What a card shows of a page, in the reader's language: the facts build_message wrote, or for a
+    message built elsewhere (a reminder) the ones its fields hold."""
+    return list(message.facts) or [
         (_("Severity"), message.severity),
         (_("Service"), message.fields.get("service", "")),
         (_("Status"), status_label(message.fields.get("status", ""))),
@@ -274,10 +390,17 @@ def send_apprise(target: str, message: Message) -> None:
 
 
 def send_sms(target: str, message: Message) -> None:
-    """A text message: the title and the acknowledge link (the link the reader needs on a phone)."""
-    link = message.acknowledge_url if not message.fields.get("notice") else message.url
-    text = f"{one_line(message.subject)[:apprise_channels.SMS_CHARS - len(link) - 1]}\n{link}"
-    apprise_channels.send(target, text, "", WEBHOOK_TIMEOUT)
+    """A text message: the title, why, the step and who else was paged as far as they fit, then the links
+    the reader needs on a phone (acknowledge, open)."""
+    links = [message.url] if message.fields.get("notice") else [message.acknowledge_url, message.url]
+    facts = dict(message.facts)
+    words = [one_line(message.subject), *(one_line(f"{label}: {facts[label]}") for label in
+                                          (_("Why"), _("Step"), _("Also paged")) if facts.get(label))]
+    room = apprise_channels.SMS_CHARS - sum(len(link) + 1 for link in links)
+    head = " · ".join(words)
+    if len(head) > room:
+        head = head[:max(room - 1, 0)] + "…"
+    apprise_channels.send(target, "\n".join([head, *links]), "", WEBHOOK_TIMEOUT)
 
 
 SENDERS = {"email": send_email, "slack": send_slack, "teams": send_teams, "webhook": send_webhook,
@@ -289,6 +412,15 @@ def recipient_language(notification) -> str:
     """The language a notification or reminder is written in: its contact's user's choice, else the default."""
     contact = notification.contact
     return language_of(contact.user if contact is not None else None)
+
+
+# How deliver() writes the errors of a request that may have reached the receiver before it timed out:
+# requests' read timeout, and a socket timeout (an SMTP server that took the message and went quiet).
+TIMED_OUT = ("ReadTimeout:", "TimeoutError:")
+
+
+def timed_out(error: str) -> bool:
+    return error.startswith(TIMED_OUT)
 
 
 def deliver(notification: Notification, message: Message) -> str:
@@ -362,24 +494,53 @@ def _send_chunk(now: datetime, incident_ids, limit: int) -> int:
     claimed = _claim(now, incident_ids, limit)
     if not claimed:
         return 0
-    messages = {}
+    pages = [n for n in claimed if not n.notice]
+    context = PageContext.load(list({n.incident_id: n.incident for n in pages}.values())) if pages else None
     jobs = []
     for notification in claimed:
         if notification.notice:
             jobs.append((notification, stored_message(notification.message or {})))
             continue
-        key = (notification.incident_id, recipient_language(notification))
-        if key not in messages:
-            with translation.override(key[1]):
-                messages[key] = build_message(notification.incident, now)
-        jobs.append((notification, with_acknowledge_link(messages[key], notification)))
+        facts = gather_facts(notification.incident, now, notification, context=context)
+        with translation.override(recipient_language(notification)):
+            jobs.append((notification, build_message(facts)))
     if len(jobs) == 1:
         errors = [deliver(*jobs[0])]
     else:
         with ThreadPoolExecutor(max_workers=min(SEND_THREADS, len(jobs))) as pool:
             errors = list(pool.map(lambda job: deliver(*job), jobs))
     _record(claimed, errors, now)
+    _escalate_failed_steps({(n.incident_id, n.escalation_round, n.step, n.repeat) for n in claimed
+                            if n.status == NotificationStatus.FAILED and not n.notice}, now)
     return len(claimed)
+
+
+def _escalate_failed_steps(failed: set[tuple[int, int, int, int]], now: datetime) -> None:
+    """A step whose every page has failed for good pages the next step at once (and says so in red on the
+    timeline) instead of leaving the incident with nobody told until the next step's time."""
+    # escalation imports this module (the pager sends its pages through send_pending).
+    from incidents.escalation import escalate_after_failed_step
+
+    if not failed:
+        return
+    rows = defaultdict(list)
+    for *key, status, name, kind, error in (
+            Notification.objects.filter(incident_id__in={key[0] for key in failed}, notice__isnull=True)
+            .order_by("pk").values_list("incident_id", "escalation_round", "step", "repeat", "status",
+                                        "contact__name", "kind", "last_error")):
+        rows[tuple(key)].append((status, name, kind, error))
+    paged = []
+    for key in sorted(failed):
+        if not all(status == NotificationStatus.FAILED for status, *_rest in rows[key]):
+            continue
+        failures = [{"who": f"{name or '–'} ({kind})", "contact": name, "kind": kind,
+                     "error": redact(error, ERROR_BODY_CHARS)} for _status, name, kind, error in rows[key]]
+        incident_id, escalation_round, step, repeat = key
+        if escalate_after_failed_step(incident_id=incident_id, escalation_round=escalation_round, step=step,
+                                      repeat=repeat, failures=failures, now=now):
+            paged.append(incident_id)
+    if paged:
+        send_pending(now=now, incident_ids=paged)
 
 
 def retry_notifications(*, now: datetime | None = None) -> int:
@@ -427,15 +588,19 @@ def _record(claimed: list[Notification], errors: list[str], now: datetime) -> No
                                         kind=EventKind.NOTIFICATION_SENT,
                                         message=f"{notification.get_kind_display()} sent to {who}."))
             continue
+        # A request that timed out may have been processed by the receiver: it is tried once more (under
+        # the same Idempotency-Key), never again after that.
+        retried_timeout = timed_out(notification.last_error)
         notification.last_error = error
-        if notification.attempts >= MAX_ATTEMPTS:
+        if notification.attempts >= MAX_ATTEMPTS or retried_timeout:
             notification.status = NotificationStatus.FAILED
             notification.next_attempt_at = None
+            why = " (the first timed out and was tried once more)" if retried_timeout else ""
             events.append(TimelineEvent(
                 incident_id=notification.incident_id, at=now, data={**data, "error": error},
                 kind=EventKind.NOTIFICATION_FAILED,
                 message=f"{notification.get_kind_display()} to {who} failed after "
-                        f"{notification.attempts} attempts: {error}",
+                        f"{notification.attempts} attempts{why}: {error}",
             ))
         else:
             notification.next_attempt_at = now + backoff(notification.attempts)

@@ -109,7 +109,7 @@ class NotificationChannelSerializer(ModelSerializer):
 
     class Meta:
         model = NotificationChannel
-        fields = ["id", "contact", "kind", "target", "enabled"]
+        fields = ["id", "contact", "kind", "target", "enabled", "resolution_notices"]
 
     def validate(self, attrs):
         keep_masked_target(attrs, self.instance)

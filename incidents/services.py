@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -33,9 +33,10 @@ from incidents.models import (
     StepCondition,
     TimelineEvent,
 )
-from incidents.notify import retry_notifications, send_pending
+from incidents.notify import resolution_message, retry_notifications, send_pending
 from portal.errors import DomainError
 from portal.lib.history import record_change
+from portal.lib.languages import language_of
 
 __all__ = [
     "acknowledge", "add_event", "add_note", "close", "edit_incident", "escalate_due", "escalate_incident", "mitigate",
@@ -142,9 +143,58 @@ def resolve(*, incident: Incident, by, reason: str = "") -> Incident:
     """Resolve: every escalation step and pending notification stops. `reason` is the
     timeline's message when no person resolves it (e.g. "resolved by integration X")."""
     now = timezone.now()
-    _transition(incident, "resolve", Status.RESOLVED, by, now,
-                {"resolved_at": now, "resolved_by": _user(by), "next_escalation_at": None}, message=reason)
+    with transaction.atomic():
+        _transition(incident, "resolve", Status.RESOLVED, by, now,
+                    {"resolved_at": now, "resolved_by": _user(by), "next_escalation_at": None}, message=reason)
+        _end_round(incident, by=by, reason=reason, now=now)
     return incident
+
+
+def _end_round(incident: Incident, *, by, reason: str, now: datetime) -> None:
+    """The escalation round is over: a summary on the timeline (who was paged when, who acknowledged),
+    and a resolution notice queued in the outbox for every channel a page of this round reached."""
+    pages = list(Notification.objects.filter(incident=incident, escalation_round=incident.escalation_round,
+                                             notice__isnull=True)
+                 .exclude(status=NotificationStatus.CANCELLED)
+                 .select_related("contact", "channel__contact__user__preference")
+                 .order_by("created_at", "pk"))
+    first_pages = {}  # contact id → the first page of the round to them
+    for page in pages:
+        if page.contact_id is not None:
+            first_pages.setdefault(page.contact_id, page)
+    paged = {pk: {"contact": pk, "name": page.contact.name, "step": page.step + 1, "at": page.created_at.isoformat()}
+             for pk, page in first_pages.items()}
+    acknowledged = (TimelineEvent.objects.filter(incident=incident, kind=EventKind.STATUS, data__action="acknowledge",
+                                                 at__gte=incident.escalation_started_at or incident.created_at)
+                    .select_related("actor_user", "actor_contact").order_by("at", "id").first())
+    summary = {"round": incident.escalation_round, "paged": list(paged.values()),
+               "sent": sum(1 for page in pages if page.status == NotificationStatus.SENT),
+               "failed": sum(1 for page in pages if page.status == NotificationStatus.FAILED),
+               "acknowledged_at": acknowledged.at.isoformat() if acknowledged else None,
+               "acknowledged_by": acknowledged.actor if acknowledged else None}
+    if pages or (incident.escalation_snapshot or {}).get("steps"):
+        who = "; ".join(f"{page.contact.name} (step {page.step + 1}, {timezone.localtime(page.created_at):%H:%M})"
+                        for page in first_pages.values()) or "nobody"
+        acked = (f"acknowledged by {acknowledged.actor} at {timezone.localtime(acknowledged.at):%H:%M}"
+                 if acknowledged else "not acknowledged")
+        _record(incident, EventKind.ESCALATION_SUMMARY, None, now, f"Paged {who}; {acked}.", summary)
+    reached = {page.channel_id: page.channel for page in pages
+               if page.status == NotificationStatus.SENT and page.channel is not None}
+    notices = [channel for channel in reached.values() if channel.enabled and channel.resolution_notices]
+    if not notices:
+        return
+    resolved_by = by.get_username() if _user(by) else reason
+    rows = []
+    for channel in notices:
+        with translation.override(language_of(channel.contact.user)):
+            message = resolution_message(incident, resolved_by=resolved_by, now=now)
+        rows.append(Notification(
+            incident=incident, escalation_round=incident.escalation_round, step=0,
+            condition=StepCondition.NOT_RESOLVED, contact=channel.contact, channel=channel, kind=channel.kind,
+            target=channel.target, notice=f"resolved:{incident.pk}:{incident.escalation_round}",
+            recipient=f"channel:{channel.pk}", message=message, created_at=now))
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    transaction.on_commit(lambda: _enqueue_delivery(incident.pk))
 
 
 def close(*, incident: Incident, by) -> Incident:
@@ -314,6 +364,15 @@ def _escalate_soon(incident: Incident, now: datetime) -> None:
         transaction.on_commit(lambda: _enqueue_escalation(incident.pk))
 
 
+def _enqueue_delivery(incident_id: int) -> None:
+    from django_q.tasks import async_task
+
+    try:
+        async_task("incidents.tasks.send_notifications", [incident_id])
+    except Exception:  # the rows are committed: the minute retry job sends them if the broker is down
+        logger.exception("could not enqueue the delivery of incident %s's resolution notices", incident_id)
+
+
 def _enqueue_escalation(incident_id: int) -> None:
     from django_q.tasks import async_task
 
@@ -370,7 +429,8 @@ def _transition(incident: Incident, action: str, to: str, by, now: datetime, cha
 
 
 def _cancel_notifications(incident: Incident, status: str) -> None:
-    pending = Notification.objects.filter(incident=incident, status=NotificationStatus.PENDING)
+    # Pages only: a notice (a status page's, a resolution notice) is news whatever the status becomes.
+    pending = Notification.objects.filter(incident=incident, status=NotificationStatus.PENDING, notice__isnull=True)
     if status in (Status.ACKNOWLEDGED, Status.MITIGATED):
         pending = pending.filter(condition=StepCondition.NOT_ACKNOWLEDGED)
     elif status not in (Status.RESOLVED, Status.CLOSED):

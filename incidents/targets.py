@@ -18,6 +18,8 @@ class ScheduleTargets:
     steps: Callable[[list[int]], dict[int, list[int]]]
     # Schedule ids and a moment → {schedule id: contact id on call, or None}.
     on_call: Callable[[set[int], datetime], dict[int, int | None]]
+    # Schedule ids → {schedule id: name}.
+    names: Callable[[set[int]], dict[int, str]] | None = None
 
 
 _registered: ScheduleTargets | None = None
@@ -40,3 +42,11 @@ def resolve_schedules(schedule_ids: Iterable[int], at: datetime) -> dict[int, in
     if _registered is None or not schedule_ids:
         return {}
     return _registered.on_call(schedule_ids, at)
+
+
+def schedule_names(schedule_ids: Iterable[int]) -> dict[int, str]:
+    """{schedule id: name}, for what a page says it was sent as."""
+    schedule_ids = set(schedule_ids)
+    if _registered is None or _registered.names is None or not schedule_ids:
+        return {}
+    return _registered.names(schedule_ids)

@@ -52,6 +52,7 @@ logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
 TIMELINE_LIMIT = 300
+DELIVERY_LIMIT = 100  # the latest sends shown on the incident page; the API lists them all
 
 TRANSITIONS = {
     "acknowledge": services.acknowledge,
@@ -117,6 +118,9 @@ def render_detail(request, incident, *, note_form=None, status=200):
         "postmortem": Postmortem.objects.filter(incident=incident).only("id", "status").first(),
         "now": timezone.now(),
     }
+    if request.user.has_perm("incidents.view_notification"):
+        context["deliveries"] = list(incident.notifications.select_related("contact")
+                                     .order_by("-created_at", "-id")[:DELIVERY_LIMIT])
     context["panels"] = incident_panels(request, incident)
     return render(request, "incidents/detail.html", context, status=status)
 

@@ -19,4 +19,5 @@ class OncallConfig(AppConfig):
         from incidents.targets import ScheduleTargets, register_schedule_targets
         from oncall import services
 
-        register_schedule_targets(ScheduleTargets(steps=services.schedules_of_steps, on_call=services.on_call))
+        register_schedule_targets(ScheduleTargets(steps=services.schedules_of_steps, on_call=services.on_call,
+                                                   names=services.schedule_names))

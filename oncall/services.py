@@ -63,6 +63,10 @@ def on_call(schedule_ids: set[int], at: datetime) -> dict[int, int | None]:
     return {schedule.pk: schedule.on_call_at(at) for schedule in schedules}
 
 
+def schedule_names(schedule_ids: set[int]) -> dict[int, str]:
+    return dict(Schedule.objects.filter(pk__in=schedule_ids).values_list("pk", "name"))
+
+
 def now_and_next(schedules, at: datetime) -> list[dict]:
     """Per schedule (prefetched with schedules_with_rotations): the shift under way and the next one."""
     zone = portal_zone()

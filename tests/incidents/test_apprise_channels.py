@@ -95,17 +95,19 @@ def test_an_ntfy_topic_on_its_own_server_gets_ntfys_publish_json(paging, gateway
     assert "/incidents/ack/" in body["message"]
 
 
-def test_an_sms_gateway_gets_its_form_with_the_title_and_the_acknowledge_link(paging, gateway):
+def test_an_sms_gateway_gets_its_form_with_the_title_the_reason_and_the_links(paging, gateway):
     make_channel(paging, kind="sms", target=sms_url(gateway))
-    incident = open_and_sweep()
+    incident = open_and_sweep(description="expected disk_free_gb >= 5, got 3")
     sms = Notification.objects.get(incident=incident, kind="sms")
     assert sms.status == NotificationStatus.SENT, sms.last_error
     [(path, kind, body)] = gateway.received
     assert (path, kind) == ("/ok/send", "application/x-www-form-urlencoded")
     assert set(body) == {"key", "sender", "receiver", "msg"}
     assert (body["key"], body["sender"], body["receiver"]) == (SECRET, "0212345678", "01012345678")
-    title, link = body["msg"].split("\n")
-    assert title == "[SEV1] api: API down" and link.startswith("https://ops.example.com/incidents/ack/")
+    head, ack, link = body["msg"].split("\n")
+    assert head.startswith("[SEV1] api: API down · Why: expected disk_free_gb >= 5, got 3 · Step: 1 of 1")
+    assert ack.startswith("https://ops.example.com/incidents/ack/")
+    assert link == f"https://ops.example.com/incidents/{incident.pk}/"
     assert len(body["msg"]) <= 320
 
 

@@ -26,7 +26,7 @@ def paging(db):
 
 
 def page(incident, at=T0 + 65 * MIN):
-    return notify.build_message(incident, at)
+    return notify.build_message(notify.gather_facts(incident, at))
 
 
 def test_the_shape_checks_take_the_documented_samples_and_refuse_other_shapes():
@@ -64,20 +64,21 @@ def test_jandi_dooray_and_kakaowork_get_their_documented_json_with_the_page(pagi
     assert jandi["body"].startswith("[SEV1] api: API down\n")
     assert f"[Open incident]({incident_url})" in jandi["body"] and f"[Acknowledge]({ack}" in jandi["body"]
     assert jandi["connectColor"] == "#D32F2F"
-    assert [(i["title"], i["description"]) for i in jandi["connectInfo"]] == [
-        ("Severity", "SEV1 · critical"), ("Service", "api"), ("Status", "triggered"), ("Open for", "0 min")]
+    facts = [("Severity", "SEV1 · critical"), ("Service", "api"), ("Status", "triggered"), ("Open for", "0 min"),
+             ("Step", "1 of 1 · Tier 1: Operations"), ("Also paged", "nobody else yet")]
+    assert [(i["title"], i["description"]) for i in jandi["connectInfo"]] == facts
 
     dooray = posts["dooray"].body
     assert dooray["botName"] == "Ops portal" and dooray["text"] == "[SEV1] api: API down"
     first, acknowledge = dooray["attachments"]
     assert first["titleLink"] == incident_url and first["color"] == "red"
-    assert first["text"] == "Severity: SEV1 · critical\nService: api\nStatus: triggered\nOpen for: 0 min"
+    assert first["text"] == "\n".join(f"{name}: {value}" for name, value in facts)
     assert acknowledge["title"] == "Acknowledge" and acknowledge["titleLink"].startswith(ack)
 
     kakao = posts["kakaowork"].body
     assert kakao["text"] == "[SEV1] api: API down"
     terms = {b["term"]: b["content"]["text"] for b in kakao["blocks"] if b["type"] == "description"}
-    assert terms == {"Severity": "SEV1 · critical", "Service": "api", "Status": "triggered", "Open for": "0 min"}
+    assert terms == dict(facts)
     buttons = [(b["text"], b["action"]["value"]) for b in kakao["blocks"] if b["type"] == "button"]
     assert buttons[0] == ("Open incident", incident_url)
     assert buttons[1][0] == "Acknowledge" and buttons[1][1].startswith(ack)
@@ -142,14 +143,16 @@ def test_a_failing_channel_is_retried_then_failed_while_the_others_are_sent_once
     assert "T0K3N" not in failing.last_error
     assert sent[other].status == sent["email"].status == NotificationStatus.SENT
 
-    for at in (T0 + MIN, T0 + 3 * MIN, T0 + 7 * MIN):
+    # A timed-out request may have been processed by the receiver: it is tried once more, never again.
+    attempts = 2 if mode == "hang" else 4
+    for at in (T0 + MIN, T0 + 3 * MIN, T0 + 7 * MIN)[:attempts - 1]:
         assert retry(at) == 1
     failing.refresh_from_db()
-    assert (failing.status, failing.attempts, failing.next_attempt_at) == ("failed", 4, None)
+    assert (failing.status, failing.attempts, failing.next_attempt_at) == ("failed", attempts, None)
     [failed] = TimelineEvent.objects.filter(incident=incident, kind=EventKind.NOTIFICATION_FAILED)
-    assert failed.data["notification"] == failing.pk and "after 4 attempts" in failed.message
+    assert failed.data["notification"] == failing.pk and f"after {attempts} attempts" in failed.message
     assert retry(T0 + 60 * MIN) == 0
-    assert [post.mode for post in messengers.posts if post.kind == kind] == [mode] * 4
+    assert [post.mode for post in messengers.posts if post.kind == kind] == [mode] * attempts
     assert [post.mode for post in messengers.posts if post.kind == other] == ["ok"]
     assert len(mailoutbox) == 1
 

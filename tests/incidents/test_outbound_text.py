@@ -61,7 +61,7 @@ def page(incident, kind, target):
 
 def test_a_slack_title_with_a_channel_mention_and_a_disguised_link_arrives_as_text(db, receiver):
     incident = make_incident(make_service("db"), severity="sev1", title=FORGED)
-    notify.send_slack(f"{receiver.url}/ok", notify.build_message(incident, NOW))
+    notify.send_slack(f"{receiver.url}/ok", notify.build_message(notify.gather_facts(incident, NOW)))
     [payload] = receiver.received
     assert "<!channel>" not in payload["text"] and "<https://evil" not in payload["text"]
     assert "&lt;!channel&gt; &lt;https://evil.example|Click here&gt; &amp; &lt;@U123&gt;" in payload["text"]
@@ -70,7 +70,7 @@ def test_a_slack_title_with_a_channel_mention_and_a_disguised_link_arrives_as_te
 def test_a_teams_title_with_markdown_and_html_shows_as_typed(db, receiver):
     title = "[Click here](https://evil.example) **now** <a href='https://evil.example'>x</a>"
     incident = make_incident(make_service("db"), severity="sev1", title=title)
-    notify.send_teams(f"{receiver.url}/ok", notify.build_message(incident, NOW))
+    notify.send_teams(f"{receiver.url}/ok", notify.build_message(notify.gather_facts(incident, NOW)))
     [payload] = receiver.received
     title = texts(workflows_card(payload))[0]
     assert "[Click here](https" not in title and "**now**" not in title
@@ -122,7 +122,7 @@ def test_any_title_makes_slack_text_without_raw_angle_brackets_and_an_email_with
     posted = []
     monkeypatch.setattr(notify, "_post", lambda url, payload, message: posted.append(payload))
     incident = make_incident(make_service(), severity="sev1", title=title)
-    message = notify.build_message(incident, NOW)
+    message = notify.build_message(notify.gather_facts(incident, NOW))
     notify.send_slack("https://hooks.slack.example/T0/B0/x", message)
     assert "<" not in posted[-1]["text"] and ">" not in posted[-1]["text"]
     notify.send_email("ops@example.com", message)  # BadHeaderError would fail the test

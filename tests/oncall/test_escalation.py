@@ -141,3 +141,13 @@ def test_through_the_scheduled_tasks_the_mail_goes_to_the_person_on_call(rota, m
             tasks.escalate()
     assert [m.to for m in mailoutbox] == [[rota["people"][name].email] for name in ("dan", "carol", "carol")]
     assert paged(incident) == [(0, "dan"), (1, "carol"), (2, "carol")]
+
+
+def test_a_page_from_a_schedule_step_names_the_schedule_and_who_was_paged_before(rota, mailoutbox):
+    incident = open_at(TUESDAY_10, rota)
+    sweep(TUESDAY_10)
+    sweep(TUESDAY_10 + 30 * MIN)
+    [mail] = [m for m in mailoutbox if m.to == [rota["people"]["ann"].email]]
+    assert "Step: 2 of 3 · primary" in mail.body
+    assert "Also paged: dan" in mail.body
+    assert f"/incidents/{incident.pk}/" in mail.body
