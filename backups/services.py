@@ -87,15 +87,14 @@ def resolve_fixed(*, run: BackupRun) -> Incident | None:
         return None
     problems = {event.data.get("problem") for event in
                 incident.events.filter(kind__in=[EventKind.CREATED, EventKind.DUPLICATE]).only("data")}
-    reason = _("Backup #%(id)s of %(name)s was verified.") % {"id": run.pk, "name": run.target.name}
+    verified = {"backup": run.pk, "target_name": run.target.name}
     if problems <= FIXED_BY_A_VERIFIED_RUN:
         try:
-            resolve(incident=incident, by=None, reason=reason)
+            resolve(incident=incident, by=None, data={**verified, "variant": "backup_verified"})
         except DomainError:
             return None  # resolved by somebody a moment ago
         return incident
-    add_event(incident=incident, kind=EventKind.NOTE,
-              message=_("%(reason)s Other problems reported here need their own fix.") % {"reason": reason})
+    add_event(incident=incident, kind=EventKind.NOTE, data={**verified, "variant": "backup_verified_partly"})
     return None
 
 

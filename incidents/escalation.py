@@ -477,17 +477,15 @@ class _Directory:
         if key not in self._events:
             contacts, channels = self.pages(spec, severity)
             data = {"round": escalation_round, "step": firing.step, "repeat": firing.repeat,
-                    "tier": spec.get("tier"), "contacts": [c.pk for c in contacts], "condition": spec["condition"]}
+                    "tier": spec.get("tier"), "contacts": [c.pk for c in contacts], "condition": spec["condition"],
+                    "names": [c.name for c in contacts]}
             if spec.get("schedules"):
                 # Who each schedule resolved to when the step fired (JSON keys are text).
                 data["on_call"] = {str(pk): contact for pk, contact in self.resolved(spec).items()}
             data = TimelineEvent._meta.get_field("data").get_db_prep_save(data, connection)
-            label = f"Step {firing.step + 1}" + (f" (repeat {firing.repeat})" if firing.repeat else "")
-            if channels:
-                names = ", ".join(contact.name for contact in contacts)
-                self._events[key] = (EventKind.ESCALATION.value, f"{label}: paging {names}.", data)
-            else:
-                self._events[key] = (EventKind.ESCALATION_FAILED.value, f"{label}: nobody available to page.", data)
+            # The sentence is incidents.timeline's, in the reader's language: no message.
+            kind = EventKind.ESCALATION if channels else EventKind.ESCALATION_FAILED
+            self._events[key] = (kind.value, "", data)
         return self._events[key]
 
 

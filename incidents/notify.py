@@ -345,7 +345,7 @@ def _record(claimed: list[Notification], errors: list[str], now: datetime) -> No
         notification.claim = None
         who = notification.contact.name if notification.contact else notification.shown_target
         data = {"notification": notification.pk, "contact": notification.contact_id, "kind": notification.kind,
-                "step": notification.step,
+                "who": who, "step": notification.step,
                 "repeat": notification.repeat, "attempts": notification.attempts}
         if not error:
             notification.status = NotificationStatus.SENT
@@ -355,8 +355,7 @@ def _record(claimed: list[Notification], errors: list[str], now: datetime) -> No
             if notification.notice:
                 continue  # the notice is on the timeline once, not once per subscriber
             events.append(TimelineEvent(incident_id=notification.incident_id, at=now, data=data,
-                                        kind=EventKind.NOTIFICATION_SENT,
-                                        message=f"{notification.get_kind_display()} sent to {who}."))
+                                        kind=EventKind.NOTIFICATION_SENT))
             continue
         notification.last_error = error
         if notification.attempts >= MAX_ATTEMPTS:
@@ -364,10 +363,7 @@ def _record(claimed: list[Notification], errors: list[str], now: datetime) -> No
             notification.next_attempt_at = None
             events.append(TimelineEvent(
                 incident_id=notification.incident_id, at=now, data={**data, "error": error},
-                kind=EventKind.NOTIFICATION_FAILED,
-                message=f"{notification.get_kind_display()} to {who} failed after "
-                        f"{notification.attempts} attempts: {error}",
-            ))
+                kind=EventKind.NOTIFICATION_FAILED))
         else:
             notification.next_attempt_at = now + backoff(notification.attempts)
     sent = [n.pk for n in claimed if n.status == NotificationStatus.SENT]

@@ -85,8 +85,8 @@ def save_postmortem(*, postmortem: Postmortem, by, items: list[ActionItem] | Non
             item.save()
         if created:
             add_event(incident=postmortem.incident, kind=EventKind.POSTMORTEM, by=by, now=now,
-                      message=_("Postmortem draft started: %(title)s") % {"title": postmortem.title},
-                      data={"postmortem": postmortem.pk, "to": PostmortemStatus.DRAFT})
+                      data={"postmortem": postmortem.pk, "to": PostmortemStatus.DRAFT, "variant": "draft",
+                            "title": postmortem.title})
     return postmortem
 
 
@@ -147,7 +147,7 @@ def submit_postmortem(*, postmortem: Postmortem, by, now: datetime | None = None
     """Draft → in review."""
     now = now or timezone.now()
     _move(postmortem, by, now, "submit", (PostmortemStatus.DRAFT,), PostmortemStatus.IN_REVIEW,
-          {"submitted_at": now}, _("Postmortem submitted for review."))
+          {"submitted_at": now})
     return postmortem
 
 
@@ -159,8 +159,7 @@ def publish_postmortem(*, postmortem: Postmortem, by, now: datetime | None = Non
         raise DomainError(_("Only a manager can publish a postmortem."), code="forbidden")
     with transaction.atomic():
         _move(postmortem, by, now, "publish", (PostmortemStatus.DRAFT, PostmortemStatus.IN_REVIEW),
-              PostmortemStatus.PUBLISHED, {"published_at": now, "published_by": by},
-              _("Postmortem published."))
+              PostmortemStatus.PUBLISHED, {"published_at": now, "published_by": by})
         close_if_done(postmortem=postmortem, by=by, now=now)
     return postmortem
 
@@ -177,8 +176,8 @@ def complete_action_item(*, item: ActionItem, by, now: datetime | None = None) -
         record_change(item, by=by)
         postmortem = item.postmortem
         add_event(incident=postmortem.incident, kind=EventKind.POSTMORTEM, by=by, now=now,
-                  message=_("Action item done: %(item)s") % {"item": item.description[:200]},
-                  data={"postmortem": postmortem.pk, "action_item": item.pk})
+                  data={"postmortem": postmortem.pk, "action_item": item.pk, "variant": "item_done",
+                        "item": item.description[:200]})
         close_if_done(postmortem=postmortem, by=by, now=now)
     return item
 
@@ -193,16 +192,15 @@ def close_if_done(*, postmortem: Postmortem, by, now: datetime) -> bool:
         status=PostmortemStatus.CLOSED, closed_at=now)
     if closed:
         add_event(incident=postmortem.incident, kind=EventKind.POSTMORTEM, by=by, now=now,
-                  message=_("Every action item is done: postmortem closed."),
                   data={"postmortem": postmortem.pk, "from": PostmortemStatus.PUBLISHED,
-                        "to": PostmortemStatus.CLOSED})
+                        "to": PostmortemStatus.CLOSED, "variant": "moved"})
     postmortem.refresh_from_db()
     if closed:
         record_change(postmortem, by=by)
     return bool(closed)
 
 
-def _move(postmortem, by, now, action, sources, to, changes, message) -> None:
+def _move(postmortem, by, now, action, sources, to, changes) -> None:
     with transaction.atomic():
         current = Postmortem.objects.filter(pk=postmortem.pk).values_list("status", flat=True).first()
         if current not in sources:
@@ -212,8 +210,9 @@ def _move(postmortem, by, now, action, sources, to, changes, message) -> None:
         updated = Postmortem.objects.filter(pk=postmortem.pk, status=current).update(status=to, **changes)
         if not updated:
             raise DomainError(_("The postmortem changed meanwhile."), code="conflict", conflict=True)
-        add_event(incident=postmortem.incident, kind=EventKind.POSTMORTEM, by=by, now=now, message=message,
-                  data={"postmortem": postmortem.pk, "from": current, "to": to, "action": action})
+        add_event(incident=postmortem.incident, kind=EventKind.POSTMORTEM, by=by, now=now,
+                  data={"postmortem": postmortem.pk, "from": current, "to": to, "action": action,
+                        "variant": "moved"})
     postmortem.refresh_from_db()
     record_change(postmortem, by=by)
 

@@ -243,8 +243,7 @@ def mark_public(*, incident: Incident, by, title_ko: str = "", title_en: str = "
             public.title_ko, public.title_en = title_ko.strip(), title_en.strip()
             public.save(update_fields=["title_ko", "title_en"])
         incidents_services.add_event(incident=incident, kind=EventKind.NOTE, by=by,
-                                     message=_("Marked public on the status page."),
-                                     data={"public_incident": public.pk})
+                                     data={"public_incident": public.pk, "variant": "public"})
         transaction.on_commit(lambda: forget(pages_of(incident)))
     return public
 
@@ -264,10 +263,8 @@ def post_update(*, incident: Incident, by, status: str, text_ko: str = "", text_
         update = PublicUpdate.objects.create(public_incident=public, status=status, text_ko=text_ko.strip(),
                                              text_en=text_en.strip(), posted_at=now, posted_by=by)
         incidents_services.add_event(
-            incident=incident, kind=EventKind.NOTE, by=by, now=now,
-            message=_("Public update (%(status)s): %(text)s") % {"status": update.get_status_display(),
-                                                                 "text": update.text_en or update.text_ko},
-            data={"public_update": update.pk, "status": status})
+            incident=incident, kind=EventKind.NOTE, by=by, now=now, message=update.text_en or update.text_ko,
+            data={"public_update": update.pk, "status": status, "variant": "public_update"})
         transaction.on_commit(lambda: forget(pages_of(incident)))
     return update
 
@@ -367,9 +364,8 @@ def send_notice(*, page: StatusPage, incident: Incident, kind: str, by, channels
         Notification.objects.bulk_create(rows, ignore_conflicts=True)
         incidents_services.add_event(
             incident=incident, kind=EventKind.NOTE, by=by, now=now,
-            message=_("Notice “%(kind)s” queued for %(count)d recipients of status page %(page)s.")
-            % {"kind": notice.get_kind_display(), "count": len(rows), "page": page.slug},
-            data={"notice": notice.pk})
+            data={"notice": notice.pk, "variant": "notice", "kind": notice.kind, "count": len(rows),
+                  "page": page.slug})
         transaction.on_commit(lambda: _enqueue_delivery(incident.pk))
     return notice
 

@@ -125,7 +125,7 @@ def test_a_webhook_answering_500_is_retried_with_backoff_then_failed_while_email
     assert (hook.status, hook.attempts, hook.next_attempt_at) == ("failed", 4, None)
     assert "HTTP 500: boom" in hook.last_error
     [failed] = TimelineEvent.objects.filter(incident=incident, kind=EventKind.NOTIFICATION_FAILED)
-    assert "after 4 attempts" in failed.message
+    assert "after 4 attempts" in failed.text
     assert retry(T0 + 60 * MIN) == 0
     assert len([p for p, _ in hooks.received if p == "/fail"]) == 4
     assert len(mailoutbox) == 1
