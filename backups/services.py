@@ -40,6 +40,7 @@ from backups.models import (
 from incidents.models import OPEN_STATUSES, EventKind, Incident
 from incidents.services import add_event, open_incident, resolve
 from portal.errors import DomainError, QueueUnavailable
+from portal.lib.display import format_duration
 from portal.lib.history import record_change
 from portal.lib.paths import backup_path
 
@@ -462,7 +463,7 @@ def rehearse(*, target: BackupTarget) -> Rehearsal:
             elif rto is not None and duration > rto:
                 passed = False
                 error = _("The restore took %(took)s, longer than the RTO of %(rto)s.") % {
-                    "took": _seconds(duration), "rto": _seconds(rto)}
+                    "took": format_duration(duration), "rto": format_duration(rto)}
             else:
                 error = ""
             rehearsal.finish(passed=passed, detail=detail, error=error)
@@ -478,10 +479,6 @@ def rehearse(*, target: BackupTarget) -> Rehearsal:
                        title=_("Restore rehearsal of %(name)s failed") % {"name": target.name},
                        description=rehearsal.error)
     return rehearsal
-
-
-def _seconds(duration: timedelta) -> str:
-    return _("%(seconds).1f s") % {"seconds": duration.total_seconds()}
 
 
 def rehearse_all() -> list[Rehearsal]:

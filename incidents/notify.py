@@ -33,6 +33,7 @@ from incidents.models import (
     TimelineEvent,
     shown_target,
 )
+from portal.lib.display import format_duration
 from portal.lib.languages import language_of
 from portal.lib.outbound import check_url, guard_response
 from portal.lib.secrets import redact, scrub
@@ -79,18 +80,6 @@ def incident_links(incident: Incident) -> tuple[str, str]:
             settings.BASE_URL + reverse("incidents:acknowledge", args=[incident.pk]))
 
 
-def format_age(age: timedelta) -> str:
-    minutes = max(int(age.total_seconds() // 60), 0)
-    days, minutes = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    parts = [_("%(days)d d") % {"days": days}] if days else []
-    if hours:
-        parts.append(_("%(hours)d h") % {"hours": hours})
-    if minutes or not parts:
-        parts.append(_("%(minutes)d min") % {"minutes": minutes})
-    return " ".join(parts)
-
-
 LINE_BREAKS = re.compile(r"[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]+")
 
 
@@ -120,7 +109,7 @@ def teams_text(text: str) -> str:
 def build_message(incident: Incident, now: datetime) -> Message:
     url, ack_url = incident_links(incident)
     severity = incident.get_severity_display()
-    age = format_age(incident.open_for(now))
+    age = format_duration(incident.open_for(now))
     subject = one_line(f"[{incident.severity.upper()}] {incident.service.name}: {incident.title}")
     text = "\n".join([
         subject,
@@ -224,7 +213,7 @@ def send_teams(target: str, message: Message) -> None:
         (_("Severity"), message.severity),
         (_("Service"), message.fields.get("service", "")),
         (_("Status"), status_label(message.fields.get("status", ""))),
-        (_("Open for"), format_age(timedelta(seconds=message.fields.get("open_for_seconds", 0)))),
+        (_("Open for"), format_duration(message.fields.get("open_for_seconds", 0))),
     ]
     _post(target, adaptive_card(
         [title, {"type": "FactSet", "facts": [{"title": name, "value": teams_text(str(value))}

@@ -5,7 +5,7 @@ on the incident's timeline (EventKind.POSTMORTEM), so the incident page tells
 the whole story. Rules raise `portal.errors.DomainError`.
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -29,6 +29,7 @@ from incidents.models import (
 )
 from incidents.services import add_event
 from portal.errors import DomainError
+from portal.lib.display import format_duration
 from portal.lib.history import record_change
 
 # The events worth drawing into a postmortem's timeline by default: what
@@ -269,14 +270,6 @@ def dashboard_panel(*, request, now) -> dict:
 # Export -------------------------------------------------------------------------
 
 
-def format_duration(value: timedelta | None) -> str:
-    if value is None:
-        return "–"
-    minutes = max(int(value.total_seconds() // 60), 0)
-    hours, minutes = divmod(minutes, 60)
-    return _("%(hours)d h %(minutes)d min") % {"hours": hours, "minutes": minutes}
-
-
 def report_context(postmortem: Postmortem) -> dict:
     zone = portal_zone()
     def local(at):
@@ -288,7 +281,7 @@ def report_context(postmortem: Postmortem) -> dict:
         "occurred": local(postmortem.occurred_at),
         "detected": local(postmortem.detected_at),
         "recovered": local(postmortem.recovered_at),
-        "downtime": format_duration(postmortem.downtime),
+        "downtime": format_duration(postmortem.downtime) if postmortem.downtime is not None else "–",
         "steps": postmortem.response_steps(),
         "links": postmortem.link_list(),
         "items": list(postmortem.action_items.select_related("owner").order_by("id")),

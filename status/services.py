@@ -34,8 +34,9 @@ from incidents.models import (
     Status,
     StepCondition,
 )
-from incidents.notify import format_age, one_line
+from incidents.notify import one_line
 from portal.errors import DomainError
+from portal.lib.display import format_duration
 from status.models import (
     CONFIRMATION_RESEND_AFTER,
     ComponentState,
@@ -280,7 +281,7 @@ def _when(at: datetime | None) -> str:
 def data_loss_default(incident: Incident) -> str:
     rpo = incident.service.rpo
     if rpo:
-        return _("none (RPO within %(rpo)s)") % {"rpo": format_age(rpo)}
+        return _("none (RPO within %(rpo)s)") % {"rpo": format_duration(rpo)}
     return _("none")
 
 
@@ -296,7 +297,7 @@ def notice_context(*, page: StatusPage, incident: Incident, language: str, data_
             "page": page.title(language),
             "started_at": _when(outage_start(incident)),
             "ended_at": _when(incident.resolved_at),
-            "downtime": format_age(downtime(incident, now)),
+            "downtime": format_duration(downtime(incident, now)),
             "scope": str(Scope(incident.scope).label),
             # Empty: the default, in the notice's own language.
             "data_loss": data_loss.strip() or data_loss_default(incident),

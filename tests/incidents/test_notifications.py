@@ -9,7 +9,14 @@ from incidents import acklinks, notify, services, tasks
 from incidents.escalation import escalate_due
 from incidents.models import EventKind, Notification, NotificationStatus, TimelineEvent
 from tests.incidents.cards import SAMPLE, texts, workflows_card
-from tests.incidents.factories import make_channel, make_contact, make_policy, make_service, make_tier
+from tests.incidents.factories import (
+    make_channel,
+    make_contact,
+    make_incident,
+    make_policy,
+    make_service,
+    make_tier,
+)
 from tests.incidents.worker import worker
 
 T0 = datetime(2026, 3, 3, 1, 0, tzinfo=UTC)
@@ -54,7 +61,7 @@ def test_the_email_says_severity_service_title_status_age_and_links(paging, mail
     assert "Severity: SEV1 · critical" in first.body
     assert "Service: api" in first.body
     assert "Status: triggered" in first.body
-    assert "Open for: 0 min" in first.body
+    assert "Open for: 0 s" in first.body
     assert "Open for: 1 h 5 min" in later.body
     assert f"https://ops.example.com/incidents/{incident.pk}/" in first.body
     # The page carries the contact's own one-click link; a message built for nobody, the login page.
@@ -76,7 +83,7 @@ def test_slack_teams_and_generic_webhooks_get_their_own_payloads(paging, hooks, 
     assert "[SEV1] api: API down" in slack["text"]
     teams = workflows_card(next(p for p in payloads if p.get("type") == "message"))
     assert texts(teams) == ["[SEV1] api: API down", "Severity: SEV1 · critical", "Service: api",
-                            "Status: triggered", "Open for: 0 min"]
+                            "Status: triggered", "Open for: 0 s"]
     assert [a["title"] for a in teams["actions"]] == ["Open incident", "Acknowledge"]
     assert teams["actions"][0]["url"].endswith(f"/incidents/{incident.pk}/")
     generic = next(p for p in payloads if "incident" in p)
@@ -202,10 +209,11 @@ def test_backoff_doubles_from_one_minute():
     assert [notify.backoff(n) for n in (1, 2, 3)] == [MIN, 2 * MIN, 4 * MIN]
 
 
-@pytest.mark.parametrize(("age", "text"), [(timedelta(seconds=59), "0 min"), (timedelta(minutes=90), "1 h 30 min"),
+@pytest.mark.parametrize(("age", "text"), [(timedelta(seconds=59), "59 s"), (timedelta(minutes=90), "1 h 30 min"),
                                            (timedelta(days=2, hours=3), "2 d 3 h")])
-def test_ages_read_like_a_person_would_say_them(age, text):
-    assert notify.format_age(age) == text
+def test_ages_read_like_a_person_would_say_them(db, age, text):
+    incident = make_incident(make_service("api"), created_at=T0)
+    assert f"Open for: {text}" in notify.build_message(incident, T0 + age).text
 
 
 def test_every_attempt_of_one_page_carries_the_same_idempotency_key(paging, hooks):
