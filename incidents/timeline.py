@@ -9,7 +9,6 @@ Adding a sentence is one entry in RENDERERS: (kind, variant) → a function of (
 Events without an entry (a kind added elsewhere, rows written before this) show their stored message.
 """
 
-from django.apps import apps
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -24,7 +23,7 @@ from incidents.models import (
     Severity,
     Status,
 )
-from portal.lib.display import format_duration, format_value
+from portal.lib.display import choice_label, format_duration, format_value
 
 
 def render(event) -> str:
@@ -45,14 +44,6 @@ def _label(choices, value) -> str:
         return str(choices(value).label)
     except ValueError:
         return str(value)
-
-
-def _choice(field: str, value) -> str:
-    """The label of another app's choice by "app.Model.field", looked up when shown: incidents
-    imports no sibling app."""
-    app_label, model_name, field_name = field.split(".")
-    choices = dict(apps.get_model(app_label, model_name)._meta.get_field(field_name).flatchoices)
-    return str(choices.get(value, value))
 
 
 def _with_detail(text: str, message: str) -> str:
@@ -192,12 +183,12 @@ def note_public(data, message):
 
 def note_public_update(data, message):
     return _("Public update (%(status)s): %(text)s") % {
-        "status": _choice("status.PublicUpdate.status", data["status"]), "text": message}
+        "status": choice_label(data["status"], "status.PublicUpdate.status"), "text": message}
 
 
 def note_notice(data, message):
     return _("Notice “%(kind)s” queued for %(count)d recipients of status page %(page)s.") % {
-        "kind": _choice("status.Notice.kind", data["kind"]), "count": data["count"], "page": data["page"]}
+        "kind": choice_label(data["kind"], "status.Notice.kind"), "count": data["count"], "page": data["page"]}
 
 
 def probe_failing(data, message):
@@ -250,7 +241,7 @@ def checklist_started(data, message):
 
 
 def checklist_ticked(data, message):
-    state = _("undone") if data.get("undo") else _choice("checklists.RunItem.state", data["state"])
+    state = _("undone") if data.get("undo") else choice_label(data["state"], "checklists.RunItem.state")
     text = _("%(item)s: %(state)s") % {"item": data["text"], "state": state}
     return f"{text} — {message}" if message else text
 

@@ -3,6 +3,7 @@ reader's language (the active translation) and the portal's time zone."""
 
 from datetime import date, datetime, timedelta
 
+from django.apps import apps
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
@@ -26,6 +27,14 @@ def format_duration(value: timedelta | int | float | None) -> str:
     if (seconds and not (days or hours)) or not parts:
         parts.append(_("%(n)d s") % {"n": seconds})
     return " ".join(parts)
+
+
+def choice_label(value, field: str) -> str:
+    """The label of a stored choice by "app_label.Model.field", for values kept outside their model
+    (snapshots, event parameters): the value itself when it is no longer a choice."""
+    app_label, model_name, field_name = field.split(".")
+    choices = dict(apps.get_model(app_label, model_name)._meta.get_field(field_name).flatchoices)
+    return str(choices.get(value, value))
 
 
 def format_bool(value: bool) -> str:
