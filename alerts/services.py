@@ -28,7 +28,6 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from alerts.models import Alert, AlertStatus, Delivery, Integration, Outcome
 from alerts.payloads import Incoming
@@ -126,9 +125,9 @@ def _fire(integration: Integration, row: Alert, incoming: Incoming, where, now: 
     if incident is not None and incident.is_open:
         if row.noted_at is None or now - row.noted_at >= integration.repeat_every:
             incidents.add_event(
-                incident=incident, kind=EventKind.ALERT, now=now, data=_event_data(integration, incoming),
-                message=_("Still firing: %(title)s (%(count)d deliveries)") % {"title": incoming.title,
-                                                                              "count": row.fire_count})
+                incident=incident, kind=EventKind.ALERT, now=now,
+                data={**_event_data(integration, incoming), "variant": "still_firing", "title": incoming.title,
+                      "count": row.fire_count})
             row.noted_at = now
         row.outcome = Outcome.REPEAT
         return
@@ -150,13 +149,11 @@ def _fire(integration: Integration, row: Alert, incoming: Incoming, where, now: 
             detected_at=now, now=now)
     else:
         incident, created = joined, False
-    message = _("Alert firing (%(integration)s): %(title)s") % {"integration": integration.name,
-                                                                 "title": incoming.title}
-    if previous is not None and created:
-        message += " · " + _("fired again after incident #%(id)d was resolved") % {"id": previous.pk}
-    incidents.add_event(incident=incident, kind=EventKind.ALERT, now=now, message=message,
-                        data={**_event_data(integration, incoming),
-                              "previous_incident": previous.pk if previous is not None else None})
+    incidents.add_event(incident=incident, kind=EventKind.ALERT, now=now,
+                        data={**_event_data(integration, incoming), "variant": "firing",
+                              "integration_name": integration.name, "title": incoming.title,
+                              "previous_incident": previous.pk if previous is not None else None,
+                              "fired_again": previous is not None and created})
     row.incident, row.noted_at = incident, now
     row.outcome = Outcome.OPENED if created else Outcome.GROUPED
 
@@ -176,24 +173,22 @@ def _resolve(integration: Integration, row: Alert, incoming: Incoming, now: date
                  + sum(1 for other in batch.values()
                        if other is not row and other.incident_id == incident.pk and other.status == AlertStatus.FIRING))
     if still:
-        incidents.add_event(incident=incident, kind=EventKind.ALERT, now=now, data=data,
-                            message=_("Alert resolved: %(title)s (%(count)d of the group still firing)")
-                            % {"title": incoming.title, "count": still})
+        incidents.add_event(incident=incident, kind=EventKind.ALERT, now=now,
+                            data={**data, "variant": "resolved_in_group", "title": incoming.title, "count": still})
         row.outcome = Outcome.RESOLVED
         return
     if incident.escalation_round > 0 or incident.commander_id:
         # A person re-opened it or took command: the sender's word no longer closes it.
-        incidents.add_event(incident=incident, kind=EventKind.ALERT, now=now, data=data,
-                            message=_("Resolved at the source (%(integration)s); left open: a person holds "
-                                      "this incident.") % {"integration": integration.name})
+        incidents.add_event(incident=incident, kind=EventKind.ALERT, now=now,
+                            data={**data, "variant": "kept_open", "integration_name": integration.name})
         row.outcome = Outcome.KEPT_OPEN
         return
-    incidents.add_event(incident=incident, kind=EventKind.ALERT, now=now, data=data,
-                        message=_("Alert resolved: %(title)s") % {"title": incoming.title})
+    incidents.add_event(incident=incident, kind=EventKind.ALERT, now=now,
+                        data={**data, "variant": "resolved", "title": incoming.title})
     # DomainError: somebody resolved it a moment ago; nothing left to do.
     with contextlib.suppress(DomainError):
         incidents.resolve(incident=incident, by=None,
-                          reason=_("Resolved by integration %(name)s") % {"name": integration.name})
+                          data={"variant": "integration", "integration_name": integration.name})
     row.outcome = Outcome.RESOLVED
 
 

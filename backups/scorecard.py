@@ -13,6 +13,7 @@ from django.db.models import OuterRef, Subquery
 from django.utils.translation import gettext as _
 
 from backups.models import BackupRun, BackupTarget, OffsiteStatus, Rehearsal, RunStatus, Verification
+from portal.lib.display import format_duration
 
 # The rehearsals and checks are monthly; a little slack before their evidence counts as old.
 EVIDENCE_MAX_AGE = timedelta(days=40)
@@ -37,10 +38,6 @@ class Card:
             self.status = status
 
 
-def _hours(duration: timedelta) -> str:
-    return _("%(hours).1f h") % {"hours": duration.total_seconds() / 3600}
-
-
 def _grade(card: Card, what: str, value: timedelta, goal: timedelta | None, tolerable: timedelta | None) -> None:
     if goal is None:
         card.flag("amber", _("No %(what)s target is set for the service.") % {"what": what})
@@ -48,11 +45,12 @@ def _grade(card: Card, what: str, value: timedelta, goal: timedelta | None, tole
         return
     elif tolerable is not None and value <= tolerable:
         card.flag("amber", _("%(what)s: %(value)s, past the target %(goal)s but within the tolerable "
-                             "%(tolerable)s.") % {"what": what, "value": _hours(value), "goal": _hours(goal),
-                                                  "tolerable": _hours(tolerable)})
+                             "%(tolerable)s.") % {"what": what, "value": format_duration(value),
+                                                  "goal": format_duration(goal),
+                                                  "tolerable": format_duration(tolerable)})
     else:
         card.flag("red", _("%(what)s: %(value)s, past the target %(goal)s.") % {
-            "what": what, "value": _hours(value), "goal": _hours(goal)})
+            "what": what, "value": format_duration(value), "goal": format_duration(goal)})
 
 
 def scorecards(*, now: datetime) -> list[Card]:

@@ -40,6 +40,7 @@ from backups.models import (
 from incidents.models import OPEN_STATUSES, EventKind, Incident
 from incidents.services import add_event, open_incident, resolve
 from portal.errors import DomainError, QueueUnavailable
+from portal.lib.display import format_duration
 from portal.lib.history import record_change
 from portal.lib.paths import backup_path
 
@@ -87,15 +88,14 @@ def resolve_fixed(*, run: BackupRun) -> Incident | None:
         return None
     problems = {event.data.get("problem") for event in
                 incident.events.filter(kind__in=[EventKind.CREATED, EventKind.DUPLICATE]).only("data")}
-    reason = _("Backup #%(id)s of %(name)s was verified.") % {"id": run.pk, "name": run.target.name}
+    verified = {"backup": run.pk, "target_name": run.target.name}
     if problems <= FIXED_BY_A_VERIFIED_RUN:
         try:
-            resolve(incident=incident, by=None, reason=reason)
+            resolve(incident=incident, by=None, data={**verified, "variant": "backup_verified"})
         except DomainError:
             return None  # resolved by somebody a moment ago
         return incident
-    add_event(incident=incident, kind=EventKind.NOTE,
-              message=_("%(reason)s Other problems reported here need their own fix.") % {"reason": reason})
+    add_event(incident=incident, kind=EventKind.NOTE, data={**verified, "variant": "backup_verified_partly"})
     return None
 
 
@@ -463,7 +463,7 @@ def rehearse(*, target: BackupTarget) -> Rehearsal:
             elif rto is not None and duration > rto:
                 passed = False
                 error = _("The restore took %(took)s, longer than the RTO of %(rto)s.") % {
-                    "took": _seconds(duration), "rto": _seconds(rto)}
+                    "took": format_duration(duration), "rto": format_duration(rto)}
             else:
                 error = ""
             rehearsal.finish(passed=passed, detail=detail, error=error)
@@ -479,10 +479,6 @@ def rehearse(*, target: BackupTarget) -> Rehearsal:
                        title=_("Restore rehearsal of %(name)s failed") % {"name": target.name},
                        description=rehearsal.error)
     return rehearsal
-
-
-def _seconds(duration: timedelta) -> str:
-    return _("%(seconds).1f s") % {"seconds": duration.total_seconds()}
 
 
 def rehearse_all() -> list[Rehearsal]:

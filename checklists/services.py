@@ -226,8 +226,7 @@ def start_run(*, template: Template, by, incident: Incident | None = None, now: 
         if incident is not None:
             incident_services.add_event(
                 incident=incident, kind=EventKind.CHECKLIST, by=by, now=now,
-                message=_("Checklist started: %(name)s") % {"name": template.name},
-                data={"run": run.pk, "template": template.pk})
+                data={"run": run.pk, "template": template.pk, "variant": "started", "name": template.name})
     return run
 
 
@@ -290,11 +289,10 @@ def _set_state(run_item: RunItem, state: str, by, now: datetime, *, note: str, v
             record_changes(Run.objects.filter(pk=current["run_id"]), by=by)
         run = Run.objects.select_related("incident").only("id", "name", "incident").get(pk=current["run_id"])
         if run.incident_id:
-            label = _("undone") if undo else ItemState(state).label
             incident_services.add_event(
-                incident=run.incident, kind=EventKind.CHECKLIST, by=by, now=now,
-                message=f"{run_item.text}: {label}" + (f" — {note}" if note else ""),
-                data={"run": run.pk, "run_item": run_item.pk, "state": state, "undo": undo})
+                incident=run.incident, kind=EventKind.CHECKLIST, by=by, now=now, message=note or "",
+                data={"run": run.pk, "run_item": run_item.pk, "state": state, "undo": undo, "variant": "ticked",
+                      "text": run_item.text})
     for name, val in fields.items():
         setattr(run_item, name, val)
     return run_item
@@ -325,7 +323,7 @@ def complete_run(*, run: Run, by, handover: dict | None = None, now: datetime | 
         if run.incident_id:
             incident_services.add_event(
                 incident=run.incident, kind=EventKind.CHECKLIST, by=by, now=now,
-                message=_("Checklist completed: %(name)s") % {"name": run.name}, data={"run": run.pk})
+                data={"run": run.pk, "variant": "completed", "name": run.name})
     run.refresh_from_db()
     record_change(run, by=by)
     return run
@@ -396,8 +394,8 @@ def open_incident_for_item(*, run_item: RunItem, by, title: str = "", severity: 
         RunItem.objects.filter(pk=run_item.pk).update(incident=incident)
         incident_services.add_event(
             incident=incident, kind=EventKind.CHECKLIST, by=by,
-            message=_("Checklist item failed: %(text)s (%(run)s)") % {"text": run_item.text, "run": run.name},
-            data={"run": run.pk, "run_item": run_item.pk})
+            data={"run": run.pk, "run_item": run_item.pk, "variant": "item_failed", "text": run_item.text,
+                  "name": run.name})
     run_item.incident = incident
     return incident, created
 

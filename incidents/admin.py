@@ -283,7 +283,7 @@ class RecurringMaintenanceWindowAdmin(admin.ModelAdmin):
 
 class TimelineInline(admin.TabularInline):
     model = TimelineEvent
-    fields = ["at", "kind", "actor_user", "actor_contact", "message"]
+    fields = ["at", "kind", "actor_user", "actor_contact", "event_text"]
     readonly_fields = fields
     extra = 0
     ordering = ["at", "id"]
@@ -298,6 +298,10 @@ class TimelineInline(admin.TabularInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor_user", "actor_contact")
+
+    @admin.display(description=_("what happened"))
+    def event_text(self, event) -> str:
+        return event.text
 
 
 def _bulk(modeladmin, request, queryset, action) -> int:
@@ -375,14 +379,18 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(TimelineEvent)
 class TimelineEventAdmin(ReadOnlyAdmin):
-    list_display = ["at", "incident", "kind", "actor_user", "actor_contact", "message"]
+    list_display = ["at", "incident", "kind", "actor_user", "actor_contact", "event_text"]
     list_select_related = ["incident", "actor_user", "actor_contact"]
     list_filter = ["kind", ("at", admin.DateFieldListFilter)]
     search_fields = ["message", "incident__title"]
     date_hierarchy = "at"
     raw_id_fields = ["incident", "actor_user", "actor_contact"]
     actions = [export_csv]
-    csv_fields = ["id", "incident_id", "at", "kind", "actor_user__username", "actor_contact__name", "message"]
+    csv_fields = ["id", "incident_id", "at", "kind", "actor_user__username", "actor_contact__name", "message", "text"]
+
+    @admin.display(description=_("what happened"))
+    def event_text(self, event) -> str:
+        return event.text
 
 
 @admin.register(Notification)

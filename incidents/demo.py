@@ -137,7 +137,7 @@ def seed() -> str:
             resolved_at=start + fix, closed_at=start + fix + timedelta(days=1) if closed else None,
         )
         events = [
-            (start, EventKind.CREATED, "Declared by the operations lead.", {}),
+            (start, EventKind.CREATED, "", {"title": title}),
             (start + ack, EventKind.STATUS, "", {"from": Status.TRIGGERED, "to": Status.ACKNOWLEDGED}),
             (start + ack + timedelta(minutes=1), EventKind.NOTE, "Looking at the logs and the last deploy.", {}),
             (start + fix - timedelta(minutes=5), EventKind.STATUS, "",
@@ -149,7 +149,7 @@ def seed() -> str:
                            {"from": Status.RESOLVED, "to": Status.CLOSED}))
         TimelineEvent.objects.bulk_create(
             TimelineEvent(incident=incident, at=at, kind=kind, actor_contact=operator, data=data,
-                          message=message or f"{data['from']} → {data['to']}")
+                          message=message)
             for at, kind, message, data in events
         )
         created["incidents"] += 1
@@ -164,9 +164,8 @@ def seed() -> str:
         )
         TimelineEvent.objects.bulk_create([
             TimelineEvent(incident=incident, at=start, kind=EventKind.CREATED, actor_contact=operator,
-                          message="Declared during the morning checklist."),
+                          data={"title": title}),
             TimelineEvent(incident=incident, at=start + ack, kind=EventKind.STATUS, actor_contact=operator,
-                          message="triggered → acknowledged",
                           data={"from": Status.TRIGGERED, "to": Status.ACKNOWLEDGED}),
         ])
         created["incidents"] += 1

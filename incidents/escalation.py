@@ -246,13 +246,10 @@ def escalate_after_failed_step(*, incident_id: int, escalation_round: int, step:
         following = next((f for f in planned if f.step == step + 1 and f.repeat == 0), None)
         page_next = (following is not None and incident.escalation_step < following.step
                      and holds(following.spec["condition"], incident.status))
-        names = ", ".join(failure["who"] for failure in failures)
-        label = f"Step {step + 1}" + (f" (repeat {repeat})" if repeat else "")
-        message = f"{label}: every page failed ({names})." + (
-            f" Paging step {step + 2} now." if page_next else "")
         TimelineEvent.objects.create(
-            incident_id=incident_id, at=now, kind=EventKind.ESCALATION_FAILED, message=message,
-            data={"reason": "deliveries_failed", "round": escalation_round, "step": step, "repeat": repeat,
+            incident_id=incident_id, at=now, kind=EventKind.ESCALATION_FAILED,  # incidents.timeline says it
+            data={"variant": "deliveries_failed", "reason": "deliveries_failed", "round": escalation_round,
+                  "step": step, "repeat": repeat,
                   "failures": failures, "next_step": following.step if page_next else None})
         if not page_next:
             return False
@@ -524,17 +521,15 @@ class _Directory:
         if key not in self._events:
             contacts, channels = self.pages(spec, severity)
             data = {"round": escalation_round, "step": firing.step, "repeat": firing.repeat,
-                    "tier": spec.get("tier"), "contacts": [c.pk for c in contacts], "condition": spec["condition"]}
+                    "tier": spec.get("tier"), "contacts": [c.pk for c in contacts], "condition": spec["condition"],
+                    "names": [c.name for c in contacts]}
             if spec.get("schedules"):
                 # Who each schedule resolved to when the step fired (JSON keys are text).
                 data["on_call"] = {str(pk): contact for pk, contact in self.resolved(spec).items()}
             data = TimelineEvent._meta.get_field("data").get_db_prep_save(data, connection)
-            label = f"Step {firing.step + 1}" + (f" (repeat {firing.repeat})" if firing.repeat else "")
-            if channels:
-                names = ", ".join(contact.name for contact in contacts)
-                self._events[key] = (EventKind.ESCALATION.value, f"{label}: paging {names}.", data)
-            else:
-                self._events[key] = (EventKind.ESCALATION_FAILED.value, f"{label}: nobody available to page.", data)
+            # The sentence is incidents.timeline's, in the reader's language: no message.
+            kind = EventKind.ESCALATION if channels else EventKind.ESCALATION_FAILED
+            self._events[key] = (kind.value, "", data)
         return self._events[key]
 
 

@@ -91,7 +91,7 @@ class ReopenForm(forms.Form):
 class TimelineChoiceField(forms.ModelMultipleChoiceField):
     def label_from_instance(self, event):
         local = timezone.localtime(event.at)
-        return f"{local:%Y-%m-%d %H:%M} · {event.get_kind_display()} · {event.message[:120]}"
+        return f"{local:%Y-%m-%d %H:%M} · {event.get_kind_display()} · {event.text[:120]}"
 
 
 class PostmortemForm(forms.ModelForm):

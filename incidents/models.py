@@ -567,6 +567,13 @@ class TimelineEvent(models.Model):
         return f"{self.incident_id} {self.at:%Y-%m-%d %H:%M} {self.kind}"
 
     @property
+    def text(self) -> str:
+        """What happened, as a sentence in the active language (incidents.timeline)."""
+        from incidents.timeline import render  # it reads this module's choices
+
+        return render(self)
+
+    @property
     def actor(self) -> str:
         if self.actor_user_id:
             return self.actor_user.get_username()

@@ -38,6 +38,7 @@ from incidents.models import (
     shown_target,
 )
 from incidents.targets import schedule_names
+from portal.lib.display import format_duration
 from portal.lib.languages import language_of
 from portal.lib.outbound import check_url, guard_response
 from portal.lib.secrets import mask_webhook, redact, scrub
@@ -84,18 +85,6 @@ def incident_links(incident: Incident) -> tuple[str, str]:
     """Absolute URLs of the incident page and of its one-click acknowledge page."""
     return (settings.BASE_URL + incident.get_absolute_url(),
             settings.BASE_URL + reverse("incidents:acknowledge", args=[incident.pk]))
-
-
-def format_age(age: timedelta) -> str:
-    minutes = max(int(age.total_seconds() // 60), 0)
-    days, minutes = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    parts = [_("%(days)d d") % {"days": days}] if days else []
-    if hours:
-        parts.append(_("%(hours)d h") % {"hours": hours})
-    if minutes or not parts:
-        parts.append(_("%(minutes)d min") % {"minutes": minutes})
-    return " ".join(parts)
 
 
 LINE_BREAKS = re.compile(r"[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]+")
@@ -217,7 +206,7 @@ def build_message(facts: PageFacts) -> Message:
     if facts.why:
         labelled.append((_("Why"), facts.why))
     labelled += [(_("Severity"), severity), (_("Service"), facts.service), (_("Status"), status_label(facts.status)),
-                 (_("Open for"), format_age(facts.open_for))]
+                 (_("Open for"), format_duration(facts.open_for))]
     if facts.step is not None:
         labelled.append((_("Step"), step_label(facts)))
         labelled.append((_("Also paged"), ", ".join(facts.others) or _("nobody else yet")))
@@ -261,7 +250,7 @@ def resolution_message(incident: Incident, *, resolved_by: str, now: datetime) -
         "severity": incident.severity.upper(), "service": incident.service.name, "title": incident.title})
     facts = [(_("Resolved"), formats.date_format(timezone.localtime(now), "DATETIME_FORMAT")),
              (_("Resolved by"), resolved_by or _("automatically")),
-             (_("Open for"), format_age(now - incident.created_at))]
+             (_("Open for"), format_duration(now - incident.created_at))]
     text = "\n".join([subject, *(f"{label}: {value}" for label, value in facts), _("Incident: %(url)s") % {"url": url}])
     return {"subject": subject, "text": text, "url": url, "facts": facts,
             "fields": {"notice": "resolved", "event": "resolved", "incident": incident.pk, "title": incident.title,
@@ -333,7 +322,7 @@ def page_facts(message: Message) -> list[tuple[str, str]]:
         (_("Severity"), message.severity),
         (_("Service"), message.fields.get("service", "")),
         (_("Status"), status_label(message.fields.get("status", ""))),
-        (_("Open for"), format_age(timedelta(seconds=message.fields.get("open_for_seconds", 0)))),
+        (_("Open for"), format_duration(message.fields.get("open_for_seconds", 0))),
     ]
 
 
@@ -575,7 +564,7 @@ def _record(claimed: list[Notification], errors: list[str], now: datetime) -> No
         notification.claim = None
         who = notification.contact.name if notification.contact else notification.shown_target
         data = {"notification": notification.pk, "contact": notification.contact_id, "kind": notification.kind,
-                "step": notification.step,
+                "who": who, "step": notification.step,
                 "repeat": notification.repeat, "attempts": notification.attempts}
         if not error:
             notification.status = NotificationStatus.SENT
@@ -585,8 +574,7 @@ def _record(claimed: list[Notification], errors: list[str], now: datetime) -> No
             if notification.notice:
                 continue  # the notice is on the timeline once, not once per subscriber
             events.append(TimelineEvent(incident_id=notification.incident_id, at=now, data=data,
-                                        kind=EventKind.NOTIFICATION_SENT,
-                                        message=f"{notification.get_kind_display()} sent to {who}."))
+                                        kind=EventKind.NOTIFICATION_SENT))
             continue
         # A request that timed out may have been processed by the receiver: it is tried once more (under
         # the same Idempotency-Key), never again after that.
@@ -595,13 +583,10 @@ def _record(claimed: list[Notification], errors: list[str], now: datetime) -> No
         if notification.attempts >= MAX_ATTEMPTS or retried_timeout:
             notification.status = NotificationStatus.FAILED
             notification.next_attempt_at = None
-            why = " (the first timed out and was tried once more)" if retried_timeout else ""
             events.append(TimelineEvent(
-                incident_id=notification.incident_id, at=now, data={**data, "error": error},
-                kind=EventKind.NOTIFICATION_FAILED,
-                message=f"{notification.get_kind_display()} to {who} failed after "
-                        f"{notification.attempts} attempts{why}: {error}",
-            ))
+                incident_id=notification.incident_id, at=now, data={**data, "error": error,
+                                                                 "timed_out": retried_timeout},
+                kind=EventKind.NOTIFICATION_FAILED))
         else:
             notification.next_attempt_at = now + backoff(notification.attempts)
     sent = [n.pk for n in claimed if n.status == NotificationStatus.SENT]

@@ -5,7 +5,7 @@ on the incident's timeline (EventKind.POSTMORTEM), so the incident page tells
 the whole story. Rules raise `portal.errors.DomainError`.
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -29,6 +29,7 @@ from incidents.models import (
 )
 from incidents.services import add_event
 from portal.errors import DomainError
+from portal.lib.display import format_duration
 from portal.lib.history import record_change
 
 # The events worth drawing into a postmortem's timeline by default: what
@@ -85,8 +86,8 @@ def save_postmortem(*, postmortem: Postmortem, by, items: list[ActionItem] | Non
             item.save()
         if created:
             add_event(incident=postmortem.incident, kind=EventKind.POSTMORTEM, by=by, now=now,
-                      message=_("Postmortem draft started: %(title)s") % {"title": postmortem.title},
-                      data={"postmortem": postmortem.pk, "to": PostmortemStatus.DRAFT})
+                      data={"postmortem": postmortem.pk, "to": PostmortemStatus.DRAFT, "variant": "draft",
+                            "title": postmortem.title})
     return postmortem
 
 
@@ -147,7 +148,7 @@ def submit_postmortem(*, postmortem: Postmortem, by, now: datetime | None = None
     """Draft → in review."""
     now = now or timezone.now()
     _move(postmortem, by, now, "submit", (PostmortemStatus.DRAFT,), PostmortemStatus.IN_REVIEW,
-          {"submitted_at": now}, _("Postmortem submitted for review."))
+          {"submitted_at": now})
     return postmortem
 
 
@@ -159,8 +160,7 @@ def publish_postmortem(*, postmortem: Postmortem, by, now: datetime | None = Non
         raise DomainError(_("Only a manager can publish a postmortem."), code="forbidden")
     with transaction.atomic():
         _move(postmortem, by, now, "publish", (PostmortemStatus.DRAFT, PostmortemStatus.IN_REVIEW),
-              PostmortemStatus.PUBLISHED, {"published_at": now, "published_by": by},
-              _("Postmortem published."))
+              PostmortemStatus.PUBLISHED, {"published_at": now, "published_by": by})
         close_if_done(postmortem=postmortem, by=by, now=now)
     return postmortem
 
@@ -177,8 +177,8 @@ def complete_action_item(*, item: ActionItem, by, now: datetime | None = None) -
         record_change(item, by=by)
         postmortem = item.postmortem
         add_event(incident=postmortem.incident, kind=EventKind.POSTMORTEM, by=by, now=now,
-                  message=_("Action item done: %(item)s") % {"item": item.description[:200]},
-                  data={"postmortem": postmortem.pk, "action_item": item.pk})
+                  data={"postmortem": postmortem.pk, "action_item": item.pk, "variant": "item_done",
+                        "item": item.description[:200]})
         close_if_done(postmortem=postmortem, by=by, now=now)
     return item
 
@@ -193,16 +193,15 @@ def close_if_done(*, postmortem: Postmortem, by, now: datetime) -> bool:
         status=PostmortemStatus.CLOSED, closed_at=now)
     if closed:
         add_event(incident=postmortem.incident, kind=EventKind.POSTMORTEM, by=by, now=now,
-                  message=_("Every action item is done: postmortem closed."),
                   data={"postmortem": postmortem.pk, "from": PostmortemStatus.PUBLISHED,
-                        "to": PostmortemStatus.CLOSED})
+                        "to": PostmortemStatus.CLOSED, "variant": "moved"})
     postmortem.refresh_from_db()
     if closed:
         record_change(postmortem, by=by)
     return bool(closed)
 
 
-def _move(postmortem, by, now, action, sources, to, changes, message) -> None:
+def _move(postmortem, by, now, action, sources, to, changes) -> None:
     with transaction.atomic():
         current = Postmortem.objects.filter(pk=postmortem.pk).values_list("status", flat=True).first()
         if current not in sources:
@@ -212,8 +211,9 @@ def _move(postmortem, by, now, action, sources, to, changes, message) -> None:
         updated = Postmortem.objects.filter(pk=postmortem.pk, status=current).update(status=to, **changes)
         if not updated:
             raise DomainError(_("The postmortem changed meanwhile."), code="conflict", conflict=True)
-        add_event(incident=postmortem.incident, kind=EventKind.POSTMORTEM, by=by, now=now, message=message,
-                  data={"postmortem": postmortem.pk, "from": current, "to": to, "action": action})
+        add_event(incident=postmortem.incident, kind=EventKind.POSTMORTEM, by=by, now=now,
+                  data={"postmortem": postmortem.pk, "from": current, "to": to, "action": action,
+                        "variant": "moved"})
     postmortem.refresh_from_db()
     record_change(postmortem, by=by)
 
@@ -270,14 +270,6 @@ def dashboard_panel(*, request, now) -> dict:
 # Export -------------------------------------------------------------------------
 
 
-def format_duration(value: timedelta | None) -> str:
-    if value is None:
-        return "–"
-    minutes = max(int(value.total_seconds() // 60), 0)
-    hours, minutes = divmod(minutes, 60)
-    return _("%(hours)d h %(minutes)d min") % {"hours": hours, "minutes": minutes}
-
-
 def report_context(postmortem: Postmortem) -> dict:
     zone = portal_zone()
     def local(at):
@@ -289,7 +281,7 @@ def report_context(postmortem: Postmortem) -> dict:
         "occurred": local(postmortem.occurred_at),
         "detected": local(postmortem.detected_at),
         "recovered": local(postmortem.recovered_at),
-        "downtime": format_duration(postmortem.downtime),
+        "downtime": format_duration(postmortem.downtime) if postmortem.downtime is not None else "–",
         "steps": postmortem.response_steps(),
         "links": postmortem.link_list(),
         "items": list(postmortem.action_items.select_related("owner").order_by("id")),

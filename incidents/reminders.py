@@ -93,18 +93,15 @@ def _send_claimed(today, now) -> int:
         reminder.attempts += 1
         who = reminder.contact.name if reminder.contact else reminder.shown_target
         data = {"reminder": reminder.pk, "reason": reminder.reason, "contact": reminder.contact_id,
-                "kind": reminder.kind}
+                "kind": reminder.kind, "who": who, "variant": "reminder"}
         if error:
             reminder.status, reminder.last_error = NotificationStatus.FAILED, error
             events.append(TimelineEvent(incident_id=reminder.incident_id, at=now, kind=EventKind.NOTIFICATION_FAILED,
-                                        data={**data, "error": error},
-                                        message=_("Reminder to %(who)s failed: %(error)s")
-                                        % {"who": who, "error": error}))
+                                        data={**data, "error": error}))
         else:
             reminder.status, reminder.sent_at = NotificationStatus.SENT, now
             events.append(TimelineEvent(incident_id=reminder.incident_id, at=now, kind=EventKind.NOTIFICATION_SENT,
-                                        data=data, message=_("Reminder (%(reason)s) sent to %(who)s.")
-                                        % {"reason": reminder.get_reason_display(), "who": who}))
+                                        data=data))
     with transaction.atomic():
         Reminder.objects.bulk_update(claimed, ["status", "attempts", "last_error", "sent_at"])
         TimelineEvent.objects.bulk_create(events)

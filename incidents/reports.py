@@ -32,6 +32,7 @@ from incidents.models import (
     Severity,
     portal_zone,
 )
+from portal.lib.display import format_duration
 
 MAX_MONTHS = 36
 METRICS = ("mtta", "mttr")
@@ -355,18 +356,7 @@ def period_from(first: date | None, last: date | None, *, now: datetime) -> Peri
 
 
 def format_seconds(seconds) -> str:
-    if seconds is None:
-        return "–"
-    minutes_total = round(seconds / 60)
-    hours, mins = divmod(minutes_total, 60)
-    days, hours = divmod(hours, 24)
-    if days:
-        return f"{days} d {hours} h {mins} min"
-    if hours:
-        return f"{hours} h {mins} min"
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    return f"{mins} min"
+    return "–" if seconds is None else format_duration(seconds)
 
 
 def table(rows: list[dict]) -> list[list[str]]:

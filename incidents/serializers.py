@@ -401,10 +401,13 @@ class NoteSerializer(serializers.Serializer):
 
 class TimelineEventSerializer(ModelSerializer):
     actor = CharField(read_only=True)
+    text = CharField(read_only=True, help_text=_("What happened, as a sentence in the request's language; "
+                                                 "`message` holds only free text (a note, a reason, an error)."))
 
     class Meta:
         model = TimelineEvent
-        fields = ["id", "incident", "at", "kind", "actor", "actor_user", "actor_contact", "message", "data"]
+        fields = ["id", "incident", "at", "kind", "actor", "actor_user", "actor_contact", "message", "text",
+                  "data"]
         read_only_fields = fields
 
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Model
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -81,7 +81,7 @@ def open_incident(*, service: Service, title: str, severity: str, source: str = 
                 existing = _open_with_key(dedup_key)
                 if existing is None:
                     raise
-        _record(existing, EventKind.DUPLICATE, by, now, f"Repeated alert: {title}",
+        _record(existing, EventKind.DUPLICATE, by, now, "",
                 {**(data or {}), "source": source, "title": title, "severity": severity})
         return existing, False
 
@@ -127,8 +127,7 @@ def acknowledge_by_link(*, incident: Incident, contact, link: int) -> Incident:
     changes = {"acknowledged_at": now, "acknowledged_by": _user(by)} if fresh["acknowledged_at"] is None else {}
     _transition(incident, "acknowledge", Status.ACKNOWLEDGED, by, now, changes,
                 extra_filter={"acknowledged_at__isnull": fresh["acknowledged_at"] is None}, fresh=fresh,
-                contact=contact, data={"link": link},
-                message=f"{fresh['status']} → {Status.ACKNOWLEDGED} by {contact.name} (link in the page)")
+                contact=contact, data={"link": link, "variant": "link", "contact_name": contact.name})
     return incident
 
 
@@ -139,13 +138,15 @@ def mitigate(*, incident: Incident, by) -> Incident:
     return incident
 
 
-def resolve(*, incident: Incident, by, reason: str = "") -> Incident:
-    """Resolve: every escalation step and pending notification stops. `reason` is the
-    timeline's message when no person resolves it (e.g. "resolved by integration X")."""
+def resolve(*, incident: Incident, by, reason: str = "", data: dict | None = None) -> Incident:
+    """Resolve: every escalation step and pending notification stops. `reason` is free text for the
+    timeline; when no person resolves it, `data` names why for incidents.timeline to say it in the
+    reader's language (`{"variant": "integration", "integration_name": "prom"}`)."""
     now = timezone.now()
     with transaction.atomic():
         _transition(incident, "resolve", Status.RESOLVED, by, now,
-                    {"resolved_at": now, "resolved_by": _user(by), "next_escalation_at": None}, message=reason)
+                    {"resolved_at": now, "resolved_by": _user(by), "next_escalation_at": None}, message=reason,
+                    data=data)
         _end_round(incident, by=by, reason=reason, now=now)
     return incident
 
@@ -172,12 +173,8 @@ def _end_round(incident: Incident, *, by, reason: str, now: datetime) -> None:
                "failed": sum(1 for page in pages if page.status == NotificationStatus.FAILED),
                "acknowledged_at": acknowledged.at.isoformat() if acknowledged else None,
                "acknowledged_by": acknowledged.actor if acknowledged else None}
-    if pages or (incident.escalation_snapshot or {}).get("steps"):
-        who = "; ".join(f"{page.contact.name} (step {page.step + 1}, {timezone.localtime(page.created_at):%H:%M})"
-                        for page in first_pages.values()) or "nobody"
-        acked = (f"acknowledged by {acknowledged.actor} at {timezone.localtime(acknowledged.at):%H:%M}"
-                 if acknowledged else "not acknowledged")
-        _record(incident, EventKind.ESCALATION_SUMMARY, None, now, f"Paged {who}; {acked}.", summary)
+    if pages or (incident.escalation_snapshot or {}).get("steps"):  # incidents.timeline says it
+        _record(incident, EventKind.ESCALATION_SUMMARY, None, now, "", summary)
     reached = {page.channel_id: page.channel for page in pages
                if page.status == NotificationStatus.SENT and page.channel is not None}
     notices = [channel for channel in reached.values() if channel.enabled and channel.resolution_notices]
@@ -225,9 +222,11 @@ def reopen(*, incident: Incident, by, reason: str = "") -> Incident:
     return incident
 
 
-def retrigger(*, incident: Incident, reason: str, page_window: timedelta, now: datetime | None = None) -> Incident:
+def retrigger(*, incident: Incident, reason: str, page_window: timedelta, now: datetime | None = None,
+              cause: dict | None = None) -> Incident:
     """The cause of a resolved incident came back (a flapping probe): re-open that incident instead
-    of opening another, with a "re-triggered" event saying why.
+    of opening another, with a "re-triggered" event saying why: `reason` as free text, `cause` as
+    parameters for incidents.timeline (a probe's `{"count": 3, "since": 240.0}` failures again).
 
     It pages per its policy at most once per `page_window`: when its last round of paging started
     within the window, that round goes on where the resolve stopped it (steps that fired do not fire
@@ -257,9 +256,10 @@ def retrigger(*, incident: Incident, reason: str, page_window: timedelta, now: d
             # The status the check above read: a resolve or reopen racing this one wins, this one raises.
             _transition(incident, "reopen", Status.TRIGGERED, None, now, changes,
                         fresh={"status": Status.RESOLVED, "acknowledged_at": None},
-                        message=_("re-triggered: %(reason)s") % {"reason": reason})
+                        message=reason, data={"variant": "retriggered", **({"cause": cause} if cause else {})})
             _record(incident, EventKind.RETRIGGERED, None, now, reason,
-                    {"paged": not paged_recently, "round": incident.escalation_round})
+                    {"paged": not paged_recently, "round": incident.escalation_round,
+                     **({"cause": cause} if cause else {})})
     except IntegrityError:
         raise DomainError(_("Another open incident has the same deduplication key."), code="duplicate",
                           conflict=True) from None
@@ -298,15 +298,18 @@ def edit_incident(*, incident: Incident, by, changes: dict, now: datetime | None
         for name, (_old, value) in moved.items():
             setattr(stored, name, value)
         stored.save(update_fields=list(moved))
-        message = "; ".join(f"{name}: {_shown(old)} → {_shown(new)}" for name, (old, new) in sorted(moved.items()))
-        _record(stored, EventKind.CHANGE, by, now, message,
-                {"changes": {name: {"from": _plain(old), "to": _plain(new)} for name, (old, new) in moved.items()}})
+        _record(stored, EventKind.CHANGE, by, now, "",
+                {"changes": {name: _moved(old, new) for name, (old, new) in moved.items()}})
     return stored
 
 
-def _shown(value) -> str:
-    text = "–" if value in (None, "") else str(value)
-    return text if len(text) <= 80 else text[:79] + "…"
+def _moved(old, new) -> dict:
+    """An edited field's two values for the event's data; a related row's name too, as it is now."""
+    moved = {"from": _plain(old), "to": _plain(new)}
+    for end, value in (("from", old), ("to", new)):
+        if isinstance(value, Model):
+            moved[f"{end}_shown"] = str(value)
+    return moved
 
 
 def _plain(value):
@@ -352,8 +355,9 @@ def _create_incident(*, by, now, detected_at, service, severity, data=None, **fi
         escalation_snapshot=snapshot, escalation_started_at=now, escalation_step=-1,
         next_escalation_at=first_escalation_at(snapshot, now), **fields,
     )
-    _record(incident, EventKind.CREATED, by, now, f"Opened: {incident.title}",
-            {**(data or {}), "severity": severity, "source": incident.source, "policy": snapshot.get("policy")})
+    _record(incident, EventKind.CREATED, by, now, "",
+            {**(data or {}), "title": incident.title, "severity": severity, "source": incident.source,
+             "policy": snapshot.get("policy")})
     _escalate_soon(incident, now)
     return incident
 
@@ -421,7 +425,7 @@ def _transition(incident: Incident, action: str, to: str, by, now: datetime, cha
         if not updated:
             raise DomainError(_("The incident changed meanwhile; cannot %(action)s it now.")
                               % {"action": ACTION_LABELS[action]}, code="conflict", conflict=True)
-        _record(incident, EventKind.STATUS, by, now, message or f"{fresh['status']} → {to}",
+        _record(incident, EventKind.STATUS, by, now, message,
                 {"from": fresh["status"], "to": to, "action": action, **(data or {})}, contact=contact)
         _cancel_notifications(incident, to)
     incident.refresh_from_db()

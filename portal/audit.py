@@ -10,12 +10,15 @@ from django.apps import apps
 from django.db.models import CharField, Value
 from django.utils.translation import gettext_lazy as _
 
+from portal.lib.display import format_value
 from portal.roles import PORTAL_APPS
 
 SYSTEM = "system"
 # Shown as changed, never with their values: a URL, connection string or header may hold a password.
 SECRET_FIELDS = {"config", "source", "token", "target"}
 ACTIONS = {"+": _("created"), "~": _("changed"), "-": _("deleted")}
+# The change reasons background tasks give (portal.lib.history), in the reader's language.
+REASONS = {"overdue": _("overdue")}
 COLUMNS = ("history_id", "history_date", "history_type", "history_user_id", "history_change_reason", "id")
 
 
@@ -65,6 +68,13 @@ def short(value) -> str:
     return text if len(text) <= 80 else text[:79] + "…"
 
 
+def shown(model_field, value) -> str:
+    """A field's stored value as people read it: a choice's label, yes/no, a local time, #id of a row."""
+    if model_field.is_relation and value is not None:
+        return f"#{value}"
+    return short(format_value(value, dict(model_field.flatchoices) if model_field.choices else None))
+
+
 def entries(rows) -> list[Entry]:
     """The rows of one page, with who did it and what changed against the previous version."""
     by_model: dict[str, list[int]] = {}
@@ -85,14 +95,15 @@ def entries(rows) -> list[Entry]:
                       name=short(getattr(record, "name", None) or getattr(record, "title", None) or ""),
                       action=str(ACTIONS.get(record.history_type, record.history_type)),
                       user=record.history_user.get_username() if record.history_user else str(_("system")),
-                      reason=record.history_change_reason or "")
+                      reason=str(REASONS.get(record.history_change_reason, record.history_change_reason or "")))
         previous = record.prev_record if record.history_type == "~" else None
         if previous is not None:
             for change in record.diff_against(previous).changes:
-                label = str(opts.get_field(change.field).verbose_name)
+                model_field = opts.get_field(change.field)
+                label = str(model_field.verbose_name)
                 if change.field in SECRET_FIELDS:
                     entry.fields.append((label, "…", "…"))
                 else:
-                    entry.fields.append((label, short(change.old), short(change.new)))
+                    entry.fields.append((label, shown(model_field, change.old), shown(model_field, change.new)))
         result.append(entry)
     return result

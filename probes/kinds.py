@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portal import parsers
+from portal.lib.display import format_duration
 from portal.lib.outbound import (
     RefusedAddress,
     check_host,
@@ -924,8 +925,8 @@ def check_backup_freshness(config: dict, limits: Limits, *, now: datetime | None
     share = round(age / target.service.rpo * 100, 1)
     return Result(grade(share, limits), share, None, _("newest verified backup of %(name)s is %(age)s old "
                                                        "(RPO %(rpo)s)") % {"name": target.name,
-                                                                            "age": timesince_text(age),
-                                                                            "rpo": timesince_text(target.service.rpo)})
+                                                                            "age": format_duration(age),
+                                                                            "rpo": format_duration(target.service.rpo)})
 
 
 # Host kinds: checked by the host's agent (probes/agent/portal_agent.py), which pushes the result;
@@ -1021,10 +1022,6 @@ def _data_kind(name: str) -> Callable:
     return call
 
 
-def timesince_text(delta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
 
 
 CHECKS = {

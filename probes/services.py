@@ -15,7 +15,6 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Min
 from django.utils import timezone
-from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 
 from incidents import services as incidents
@@ -206,10 +205,9 @@ def _open_or_remind(probe: Probe, action: str, result: Result, at: datetime) -> 
         title=_("Probe %(name)s is %(status)s") % {"name": probe.name, "status": result.status},
         description=result.message, now=at)
     if action == Action.OPEN or created:
-        incidents.add_event(incident=incident, kind=EventKind.PROBE, now=at,
-                            message=_("%(count)s consecutive failures: %(message)s") % {
-                                "count": probe.consecutive_failures, "message": result.message},
-                            data={"probe": probe.pk, "status": result.status, "value": result.value})
+        incidents.add_event(incident=incident, kind=EventKind.PROBE, now=at, message=result.message,
+                            data={"probe": probe.pk, "status": result.status, "value": result.value,
+                                  "variant": "failing", "count": probe.consecutive_failures})
     probe.alerting, probe.last_alert_at, probe.incident = True, at, incident
 
 
@@ -220,11 +218,10 @@ def _retrigger(probe: Probe, result: Result, at: datetime) -> bool:
     if (not probe.reopen_minutes or incident is None or incident.status != IncidentStatus.RESOLVED
             or incident.resolved_at is None or at - incident.resolved_at > probe.reopen_window):
         return False
-    reason = _("%(count)s consecutive failures again, %(since)s after recovering: %(message)s") % {
-        "count": probe.consecutive_failures, "since": timesince(incident.resolved_at, at),
-        "message": result.message}
     try:
-        incidents.retrigger(incident=incident, reason=reason, page_window=probe.reopen_window, now=at)
+        incidents.retrigger(incident=incident, reason=result.message, page_window=probe.reopen_window, now=at,
+                            cause={"count": probe.consecutive_failures,
+                                   "since": (at - incident.resolved_at).total_seconds()})
     except DomainError:
         return False  # closed or open again meanwhile, or its key taken: a new incident as before
     probe.alerting, probe.last_alert_at = True, at
@@ -238,9 +235,9 @@ def _recover(probe: Probe, result: Result, at: datetime) -> None:
     if incident is None or not incident.is_open:
         return
     incidents.add_event(incident=incident, kind=EventKind.PROBE, now=at,
-                        message=_("Recovered: %(count)s consecutive successes (%(message)s)") % {
-                            "count": probe.consecutive_successes, "message": result.message},
-                        data={"probe": probe.pk, "status": result.status, "recovered": True})
+                        message=result.message,
+                        data={"probe": probe.pk, "status": result.status, "recovered": True, "variant": "recovered",
+                              "count": probe.consecutive_successes})
     if probe.auto_resolve:
         # DomainError: somebody resolved it a moment ago; nothing left to do.
         with contextlib.suppress(DomainError):
@@ -422,8 +419,9 @@ def _agent_silent(host: Host, now: datetime) -> None:
     incident, _created = incidents.open_incident(
         service=host.service, severity=host.severity, dedup_key=silent_key(host), source=Source.PROBE,
         title=AGENT_SILENT % {"host": host.name}, description=message, now=now)
-    incidents.add_event(incident=incident, kind=EventKind.PROBE, now=now, message=message,
-                        data={"host": host.pk, "silent": True})
+    incidents.add_event(incident=incident, kind=EventKind.PROBE, now=now,
+                        data={"host": host.pk, "silent": True, "variant": "agent_silent",
+                              "since": host.last_seen_at.isoformat(timespec="seconds")})
     Host.objects.filter(pk=host.pk).update(silent_incident=incident)
     host.silent, host.silent_incident = True, incident
 
@@ -435,8 +433,7 @@ def _agent_back(host: Host, now: datetime) -> None:
     if incident is None or not incident.is_open:
         return
     incidents.add_event(incident=incident, kind=EventKind.PROBE, now=now,
-                        message=_("Recovered: the agent of %(host)s reports again") % {"host": host.name},
-                        data={"host": host.pk, "recovered": True})
+                        data={"host": host.pk, "recovered": True, "variant": "agent_back", "host_name": host.name})
     with contextlib.suppress(DomainError):
         incidents.resolve(incident=incident, by=None)
 

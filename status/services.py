@@ -34,8 +34,9 @@ from incidents.models import (
     Status,
     StepCondition,
 )
-from incidents.notify import format_age, one_line
+from incidents.notify import one_line
 from portal.errors import DomainError
+from portal.lib.display import format_duration
 from status.models import (
     CONFIRMATION_RESEND_AFTER,
     ComponentState,
@@ -243,8 +244,7 @@ def mark_public(*, incident: Incident, by, title_ko: str = "", title_en: str = "
             public.title_ko, public.title_en = title_ko.strip(), title_en.strip()
             public.save(update_fields=["title_ko", "title_en"])
         incidents_services.add_event(incident=incident, kind=EventKind.NOTE, by=by,
-                                     message=_("Marked public on the status page."),
-                                     data={"public_incident": public.pk})
+                                     data={"public_incident": public.pk, "variant": "public"})
         transaction.on_commit(lambda: forget(pages_of(incident)))
     return public
 
@@ -264,10 +264,8 @@ def post_update(*, incident: Incident, by, status: str, text_ko: str = "", text_
         update = PublicUpdate.objects.create(public_incident=public, status=status, text_ko=text_ko.strip(),
                                              text_en=text_en.strip(), posted_at=now, posted_by=by)
         incidents_services.add_event(
-            incident=incident, kind=EventKind.NOTE, by=by, now=now,
-            message=_("Public update (%(status)s): %(text)s") % {"status": update.get_status_display(),
-                                                                 "text": update.text_en or update.text_ko},
-            data={"public_update": update.pk, "status": status})
+            incident=incident, kind=EventKind.NOTE, by=by, now=now, message=update.text_en or update.text_ko,
+            data={"public_update": update.pk, "status": status, "variant": "public_update"})
         transaction.on_commit(lambda: forget(pages_of(incident)))
     return update
 
@@ -283,7 +281,7 @@ def _when(at: datetime | None) -> str:
 def data_loss_default(incident: Incident) -> str:
     rpo = incident.service.rpo
     if rpo:
-        return _("none (RPO within %(rpo)s)") % {"rpo": format_age(rpo)}
+        return _("none (RPO within %(rpo)s)") % {"rpo": format_duration(rpo)}
     return _("none")
 
 
@@ -299,7 +297,7 @@ def notice_context(*, page: StatusPage, incident: Incident, language: str, data_
             "page": page.title(language),
             "started_at": _when(outage_start(incident)),
             "ended_at": _when(incident.resolved_at),
-            "downtime": format_age(downtime(incident, now)),
+            "downtime": format_duration(downtime(incident, now)),
             "scope": str(Scope(incident.scope).label),
             # Empty: the default, in the notice's own language.
             "data_loss": data_loss.strip() or data_loss_default(incident),
@@ -367,9 +365,8 @@ def send_notice(*, page: StatusPage, incident: Incident, kind: str, by, channels
         Notification.objects.bulk_create(rows, ignore_conflicts=True)
         incidents_services.add_event(
             incident=incident, kind=EventKind.NOTE, by=by, now=now,
-            message=_("Notice “%(kind)s” queued for %(count)d recipients of status page %(page)s.")
-            % {"kind": notice.get_kind_display(), "count": len(rows), "page": page.slug},
-            data={"notice": notice.pk})
+            data={"notice": notice.pk, "variant": "notice", "kind": notice.kind, "count": len(rows),
+                  "page": page.slug})
         transaction.on_commit(lambda: _enqueue_delivery(incident.pk))
     return notice
 

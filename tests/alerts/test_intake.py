@@ -35,7 +35,7 @@ def judgment():
 
 
 def events(incident, kind=EventKind.ALERT):
-    return list(incident.events.filter(kind=kind).order_by("at", "id").values_list("message", flat=True))
+    return [event.text for event in incident.events.filter(kind=kind).order_by("at", "id")]
 
 
 @pytest.mark.parametrize(("kind", "firing", "resolved", "severity", "category"), [
@@ -71,7 +71,7 @@ def test_a_documented_sample_opens_one_routed_escalating_incident_then_resolves_
     incident.refresh_from_db()
     assert incident.status == Status.RESOLVED and incident.resolved_by is None
     status_event = incident.events.filter(kind=EventKind.STATUS).get()
-    assert status_event.message == "Resolved by integration prom"
+    assert status_event.text == "Resolved by integration prom"
     assert events(incident)[-1].startswith("Alert resolved: ")
     assert Delivery.objects.filter(integration=integration, status_code=200).count() == 7
 

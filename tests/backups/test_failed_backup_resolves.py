@@ -33,8 +33,8 @@ def test_a_failed_run_incident_resolves_when_the_next_run_is_verified(make_targe
     assert good.verification == Verification.PASSED
     incident = incident_of(target)
     assert incident.status == Status.RESOLVED and incident.resolved_by is None
-    assert incident.events.filter(kind=EventKind.STATUS, message=f"Backup #{good.pk} of {target.name} was verified."
-                                  ).exists()
+    assert f"Backup #{good.pk} of {target.name} was verified." in [
+        event.text for event in incident.events.filter(kind=EventKind.STATUS)]
 
 
 def test_a_failed_verification_incident_resolves_on_the_next_verified_run(make_target):
@@ -81,7 +81,7 @@ def test_an_incident_that_also_holds_a_failed_rehearsal_stays_open_with_a_note(m
     incident = incident_of(target)
     assert incident.status == Status.TRIGGERED
     note = incident.events.get(kind=EventKind.NOTE)
-    assert f"Backup #{good.pk}" in note.message and "own fix" in note.message
+    assert f"Backup #{good.pk}" in note.text and "own fix" in note.text
 
 
 def test_a_verified_run_resolves_a_no_fresh_backup_incident(make_target):

@@ -91,7 +91,7 @@ def test_starting_an_incident_checklist_through_the_api_links_it_to_the_incident
     run_id = response.json()["id"]
     item = response.json()["items"][0]["id"]
     api.post(f"{RUNS}/{run_id}/tick", {"item": item, "state": "done"}, format="json")
-    messages = list(incident.events.filter(kind=EventKind.CHECKLIST).values_list("message", flat=True))
+    messages = [event.text for event in incident.events.filter(kind=EventKind.CHECKLIST)]
     assert any("Check the health endpoint" in m for m in messages)
 
 

@@ -50,7 +50,7 @@ def test_the_incident_page_shows_the_matching_playbook_sanitised_and_starts_its_
     run = Run.objects.get(incident=incident)
     assert response["Location"] == run.get_absolute_url()
     client.post(reverse("checklists:tick", args=[run.pk, run.items.get().pk]), {"state": "done"})
-    messages = list(incident.events.filter(kind=EventKind.CHECKLIST).values_list("message", flat=True))
+    messages = [event.text for event in incident.events.filter(kind=EventKind.CHECKLIST)]
     assert any("Recovery list" in m for m in messages) and any("Write down the time" in m for m in messages)
     assert "Write down the time: done" in client.get(incident.get_absolute_url()).content.decode()
 

@@ -1,9 +1,10 @@
 """Every state change of incidents, postmortems, checklist runs, probes, backup targets
 and restores is attributable to a user or to the system, and managers can see it."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
@@ -106,6 +107,22 @@ def test_a_manager_sees_who_changed_what(client_as, api_as, failing_probe):
     assert "Billing API down" in by_operator and failing_probe.name not in by_operator
     by_system = client.get(reverse("audit"), {"user": "system", "model": "probes.probe"}).content.decode()
     assert failing_probe.name in by_system and "Billing API down" not in by_system
+
+
+def test_the_audit_page_shows_labels_yes_no_and_local_times_in_the_readers_language(client_as, failing_probe,
+                                                                                       settings):
+    settings.TIME_ZONE = "Asia/Seoul"
+    with time_machine.travel(datetime(2027, 1, 5, 6, 14, 50, 561309, tzinfo=UTC), tick=False):
+        probes.run_due(now=timezone.now())
+    client = client_as("manager")
+    english = client.get(reverse("audit"), {"model": "probes.probe"}, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    korean = client.get(reverse("audit"), {"model": "probes.probe"}, HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert "status: not run yet → critical" in english and "alerting: no → yes" in english
+    assert "incident: – → #" in english
+    assert "아직 실행 안 됨 → 심각" in korean and "알림 중: 아니요 → 예" in korean
+    for raw in ("True", "False", "+00:00", "critical", "unknown"):
+        assert raw not in korean
+    assert "2027-01-05 15:14:50" in korean  # the last run, in the portal's time zone
 
 
 def test_the_audit_page_never_shows_a_secret(client_as, api_as, failing_probe):

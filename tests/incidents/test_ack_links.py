@@ -58,7 +58,7 @@ def test_opening_the_link_only_asks_and_its_button_acknowledges_as_the_contact_w
     [event] = status_events(incident)
     assert (event.actor_contact, event.actor_user) == (contact, None)
     assert event.data["link"] == Notification.objects.get(incident=incident, contact=contact).pk
-    assert "Mina" in event.message
+    assert "Mina" in event.text
 
 
 def test_a_contact_linked_to_a_login_user_acknowledges_as_that_user(client, paged, make_user):

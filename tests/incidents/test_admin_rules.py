@@ -240,7 +240,7 @@ def test_a_severity_change_in_the_admin_leaves_a_change_event(staff):
     incident.refresh_from_db()
     assert incident.severity == "sev4"
     event = incident.events.get(kind=EventKind.CHANGE)
-    assert event.actor_user == operator.user and event.message == "severity: sev1 → sev4"
+    assert event.actor_user == operator.user and event.text == "severity: SEV1 · critical → SEV4 · low"
     assert event.data == {"changes": {"severity": {"from": "sev1", "to": "sev4"}}}
 
 

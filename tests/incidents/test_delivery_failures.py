@@ -66,7 +66,7 @@ def test_a_step_whose_every_page_failed_pages_the_next_step_at_once(team, hooks,
     assert "Step: 2 of 2 · Tier 2: Developers" in mailoutbox[0].body
     assert "Also paged: Mina" in mailoutbox[0].body
     [failed] = TimelineEvent.objects.filter(incident=incident, kind=EventKind.ESCALATION_FAILED)
-    assert failed.message == "Step 1: every page failed (Mina (webhook)). Paging step 2 now."
+    assert failed.text == "Step 1: every page failed (Mina (webhook)). Paging step 2 now."
     assert failed.data["reason"] == "deliveries_failed" and failed.data["next_step"] == 1
     assert failed.data["failures"][0]["error"].startswith("SendError: HTTP 500: boom")
     incident.refresh_from_db()
@@ -97,7 +97,7 @@ def test_the_last_step_failing_is_on_the_timeline_with_nobody_left_to_page(db, h
     for minutes in (1, 3, 7):
         retry(T0 + minutes * MIN)
     [failed] = TimelineEvent.objects.filter(incident=incident, kind=EventKind.ESCALATION_FAILED)
-    assert failed.message == "Step 1: every page failed (Mina (webhook))."
+    assert failed.text == "Step 1: every page failed (Mina (webhook))."
     assert failed.data["next_step"] is None
 
 
@@ -146,7 +146,7 @@ def test_a_timed_out_page_is_tried_once_more_with_the_same_key_then_failed(team,
     retry(T0 + 10 * MIN)
     assert len(hooks.keys) == 2
     [event] = TimelineEvent.objects.filter(incident=incident, kind=EventKind.NOTIFICATION_FAILED)
-    assert "failed after 2 attempts (the first timed out and was tried once more)" in event.message
+    assert "failed after 2 attempts (the first timed out and was tried once more)" in event.text
     # Nobody was reached at step 1: step 2 is paged now.
     assert dev_pages(incident).count() == 1
 

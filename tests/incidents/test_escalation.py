@@ -242,7 +242,7 @@ def test_a_step_with_nobody_available_is_recorded_as_failed_and_the_chain_goes_o
         sweep(T0 + minutes * MIN)
     failed = TimelineEvent.objects.filter(incident=incident, kind=EventKind.ESCALATION_FAILED).order_by("id")
     assert [e.data["step"] for e in failed] == [0, 1]
-    assert "nobody available" in failed[0].message
+    assert "nobody available" in failed[0].text
     assert paged(incident) == [(2, 0, "ops")]
 
 

@@ -64,7 +64,7 @@ def test_jandi_dooray_and_kakaowork_get_their_documented_json_with_the_page(pagi
     assert jandi["body"].startswith("[SEV1] api: API down\n")
     assert f"[Open incident]({incident_url})" in jandi["body"] and f"[Acknowledge]({ack}" in jandi["body"]
     assert jandi["connectColor"] == "#D32F2F"
-    facts = [("Severity", "SEV1 · critical"), ("Service", "api"), ("Status", "triggered"), ("Open for", "0 min"),
+    facts = [("Severity", "SEV1 · critical"), ("Service", "api"), ("Status", "triggered"), ("Open for", "0 s"),
              ("Step", "1 of 1 · Tier 1: Operations"), ("Also paged", "nobody else yet")]
     assert [(i["title"], i["description"]) for i in jandi["connectInfo"]] == facts
 
@@ -150,7 +150,7 @@ def test_a_failing_channel_is_retried_then_failed_while_the_others_are_sent_once
     failing.refresh_from_db()
     assert (failing.status, failing.attempts, failing.next_attempt_at) == ("failed", attempts, None)
     [failed] = TimelineEvent.objects.filter(incident=incident, kind=EventKind.NOTIFICATION_FAILED)
-    assert failed.data["notification"] == failing.pk and f"after {attempts} attempts" in failed.message
+    assert failed.data["notification"] == failing.pk and f"after {attempts} attempts" in failed.text
     assert retry(T0 + 60 * MIN) == 0
     assert [post.mode for post in messengers.posts if post.kind == kind] == [mode] * attempts
     assert [post.mode for post in messengers.posts if post.kind == other] == ["ok"]

@@ -61,7 +61,7 @@ def test_an_email_page_says_why_which_step_and_tier_who_else_was_paged_and_both_
         "Severity: SEV1 · critical",
         "Service: api",
         "Status: triggered",
-        "Open for: 0 min",
+        "Open for: 0 s",
         "Step: 1 of 2 · Tier 1: Operations",
         "Also paged: Joon",
     ]
@@ -107,7 +107,7 @@ def test_slack_teams_webhook_and_apprise_pages_carry_the_same_facts(team, hooks)
 
     card = workflows_card(next(p for p in payloads if p.get("type") == "message"))
     assert texts(card) == ["[SEV1] api: API down", f"Why: {notify.teams_text(SHOWN_WHY)}", "Severity: SEV1 · critical",
-                           "Service: api", "Status: triggered", "Open for: 0 min",
+                           "Service: api", "Status: triggered", "Open for: 0 s",
                            "Step: 1 of 2 · Tier 1: Operations", "Also paged: Joon"]
     [open_action, ack_action] = card["actions"]
     assert (open_action["title"], open_action["url"]) == ("Open incident", incident_url)

@@ -135,7 +135,7 @@ def test_a_new_user_files_submits_publishes_and_downloads_a_postmortem_through_t
     for heading in ("## Overview", "## Cause", "## Recovery", "## Prevention", "## Lessons"):
         assert heading in text
     assert "- **Occurred**: 2026-03-08 08:57" in text and "- **Recovered**: 2026-03-08 09:48" in text
-    assert "- **Downtime**: 0 h 51 min" in text and "- **Scope**: full outage" in text
+    assert "- **Downtime**: 51 min" in text and "- **Scope**: full outage" in text
     assert "1. Roll back\n2. Restart workers" in text
     assert "- [ ] Rename model files atomically" in text and "- [ ] Expose the live model version" in text
     printable = browser.get(reverse("incidents:postmortem-print", args=[incident.pk]))

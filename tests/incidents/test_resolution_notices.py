@@ -151,7 +151,7 @@ def test_the_timeline_sums_up_who_was_paged_when_and_who_acknowledged(team, make
                                         (Notification.objects.get(kind="email", step=1).contact, 2, T0 + 30 * MIN)]],
         "sent": 3, "failed": 0, "acknowledged_at": (T0 + 32 * MIN).isoformat(), "acknowledged_by": "joon",
     }
-    assert summary.message == "Paged Joon (step 1, 01:00); Mina (step 1, 01:00); Dev (step 2, 01:30); " \
+    assert summary.text == "Paged Joon (step 1, 01:00); Mina (step 1, 01:00); Dev (step 2, 01:30); " \
                               "acknowledged by joon at 01:32."
 
 

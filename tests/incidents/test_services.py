@@ -80,7 +80,7 @@ def test_a_second_alert_with_the_same_dedup_key_adds_to_the_open_incident(servic
     assert again.pk == first.pk
     assert Incident.objects.count() == 1
     [duplicate] = events(first, EventKind.DUPLICATE)
-    assert "API down again" in duplicate.message
+    assert "API down again" in duplicate.text
 
 
 def test_a_resolved_incident_frees_its_dedup_key(service):

@@ -59,7 +59,7 @@ def test_a_step_targeting_a_schedule_pages_exactly_the_person_on_call(rota):
     assert paged(incident) == [(0, "dan"), (1, "ann")]  # ann's week; bob is not paged
     event = TimelineEvent.objects.filter(incident=incident, kind=EventKind.ESCALATION, data__step=1).get()
     assert event.data["on_call"] == {str(rota["schedule"].pk): rota["people"]["ann"].pk}
-    assert event.message == "Step 2: paging ann."
+    assert event.text == "Step 2: paging ann."
 
 
 def test_an_override_made_after_the_incident_opened_applies_to_later_steps_only(rota):

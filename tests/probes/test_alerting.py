@@ -52,7 +52,7 @@ def test_two_failures_open_nothing_and_the_third_opens_one_incident(probe, clock
     assert (incident.severity, incident.source, incident.status) == ("sev1", "probe", Status.TRIGGERED)
     assert "Route API health" in incident.title
     assert state.alerting and state.incident_id == incident.pk
-    assert incident.events.filter(kind=EventKind.PROBE, message__contains="3 consecutive failures").exists()
+    assert any("3 consecutive failures" in e.text for e in incident.events.filter(kind=EventKind.PROBE))
 
 
 def test_failures_after_the_third_add_to_the_same_incident_without_new_ones(probe, clock):
@@ -96,7 +96,7 @@ def test_one_success_does_not_recover_and_the_second_resolves_with_an_event(prob
     incident.refresh_from_db()
     assert incident.status == Status.RESOLVED
     assert not state.alerting
-    assert incident.events.filter(kind=EventKind.PROBE, message__startswith="Recovered").count() == 1
+    assert [e.text.startswith("Recovered") for e in incident.events.filter(kind=EventKind.PROBE)].count(True) == 1
 
 
 def test_without_auto_resolve_recovery_only_adds_an_event(probe, clock):
@@ -104,7 +104,7 @@ def test_without_auto_resolve_recovery_only_adds_an_event(probe, clock):
     feed(probe, *[critical()] * 3, ok(), ok(), clock=clock)
     incident = probe_incidents(probe).get()
     assert incident.status == Status.TRIGGERED
-    assert incident.events.filter(kind=EventKind.PROBE, message__startswith="Recovered").exists()
+    assert any(e.text.startswith("Recovered") for e in incident.events.filter(kind=EventKind.PROBE))
 
 
 def test_a_later_outage_opens_a_new_incident_after_recovery(probe, clock):

@@ -75,9 +75,9 @@ def test_down_40s_up_30s_four_times_is_one_incident_paged_once(probe, clock):
     assert pages(incident, "ops") == 1
     retriggered = incident.events.filter(kind=EventKind.RETRIGGERED)
     assert retriggered.count() == 4
-    assert "connection failed: refused" in retriggered.last().message
+    assert "connection failed: refused" in retriggered.last().text
     assert not any(event.data["paged"] for event in retriggered)
-    assert incident.events.filter(kind=EventKind.STATUS, message__startswith="re-triggered").count() == 4
+    assert [e.text.startswith("re-triggered") for e in incident.events.filter(kind=EventKind.STATUS)].count(True) == 4
 
 
 def test_a_retriggered_incident_keeps_its_escalation_going_from_where_it_stopped(probe, clock):
