@@ -29,6 +29,7 @@ from incidents.models import (
     Incident,
     Notification,
     NotificationStatus,
+    Purpose,
     Status,
     TimelineEvent,
     shown_target,
@@ -217,7 +218,8 @@ def send_teams(target: str, message: Message) -> None:
         # A notice (see Notification.notice) is its text, with no page facts or acknowledge button.
         # A TextBlock breaks a line at a blank line only.
         text = {"type": "TextBlock", "text": teams_text(message.text).replace("\n", "\n\n"), "wrap": True}
-        _post(target, adaptive_card([title, text], [open_url(_("Open status page"), message.url)]), message)
+        label = message.fields.get("link_label") or _("Open status page")
+        _post(target, adaptive_card([title, text], [open_url(label, message.url)]), message)
         return
     title["color"] = "Attention" if message.fields.get("severity") in ("sev1", "sev2") else "Warning"
     facts = [
@@ -253,7 +255,10 @@ SENDERS = {"email": send_email, "slack": send_slack, "teams": send_teams, "webho
 
 
 def recipient_language(notification) -> str:
-    """The language a notification or reminder is written in: its contact's user's choice, else the default."""
+    """The language a notification is written in: the one it was queued in, else its contact's user's
+    choice, else the default."""
+    if language := (notification.message or {}).get("language"):
+        return language
     contact = notification.contact
     return language_of(contact.user if contact is not None else None)
 
@@ -347,21 +352,28 @@ def _record(claimed: list[Notification], errors: list[str], now: datetime) -> No
         data = {"notification": notification.pk, "contact": notification.contact_id, "kind": notification.kind,
                 "step": notification.step,
                 "repeat": notification.repeat, "attempts": notification.attempts}
+        if notification.purpose == Purpose.REMINDER:
+            data["reason"] = (notification.message or {}).get("fields", {}).get("reminder", "")
         if not error:
             notification.status = NotificationStatus.SENT
             notification.sent_at = now
             notification.next_attempt_at = None
             notification.last_error = ""
-            if notification.notice:
-                continue  # the notice is on the timeline once, not once per subscriber
-            events.append(TimelineEvent(incident_id=notification.incident_id, at=now, data=data,
-                                        kind=EventKind.NOTIFICATION_SENT,
-                                        message=f"{notification.get_kind_display()} sent to {who}."))
+            # A notice or a routed event is on the timeline once (where it was queued), not once per
+            # recipient; a message about no incident has no timeline.
+            if notification.incident_id and notification.purpose in (Purpose.PAGE, Purpose.REMINDER):
+                events.append(TimelineEvent(incident_id=notification.incident_id, at=now, data=data,
+                                            kind=EventKind.NOTIFICATION_SENT,
+                                            message=f"{notification.get_kind_display()} sent to {who}."))
             continue
         notification.last_error = error
         if notification.attempts >= MAX_ATTEMPTS:
             notification.status = NotificationStatus.FAILED
             notification.next_attempt_at = None
+            if not notification.incident_id:
+                logger.warning("message %s (%s) to %s failed for good: %s", notification.pk, notification.notice,
+                               notification.shown_target, error)
+                continue
             events.append(TimelineEvent(
                 incident_id=notification.incident_id, at=now, data={**data, "error": error},
                 kind=EventKind.NOTIFICATION_FAILED,

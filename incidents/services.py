@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from incidents import outbox, routes
 from incidents.escalation import escalate_due, escalate_incident, firings, first_escalation_at, snapshot_policy
 from incidents.models import (
     ALLOWED_FROM,
@@ -25,6 +26,8 @@ from incidents.models import (
     Incident,
     Notification,
     NotificationStatus,
+    Purpose,
+    RouteEvent,
     Scope,
     Service,
     Severity,
@@ -38,8 +41,9 @@ from portal.errors import DomainError
 from portal.lib.history import record_change
 
 __all__ = [
-    "acknowledge", "add_event", "add_note", "close", "edit_incident", "escalate_due", "escalate_incident", "mitigate",
-    "open_incident", "reopen", "resolve", "retrigger", "retry_notifications", "send_pending",
+    "acknowledge", "add_event", "add_note", "close", "edit_incident", "emit_event", "escalate_due", "escalate_incident",
+    "mitigate", "open_incident", "queue_message", "reopen", "resolve", "retrigger", "retry_notifications",
+    "send_pending",
 ]
 
 logger = logging.getLogger(__name__)
@@ -305,6 +309,7 @@ def _create_incident(*, by, now, detected_at, service, severity, data=None, **fi
     _record(incident, EventKind.CREATED, by, now, f"Opened: {incident.title}",
             {**(data or {}), "severity": severity, "source": incident.source, "policy": snapshot.get("policy")})
     _escalate_soon(incident, now)
+    routes.emit_incident(incident, RouteEvent.INCIDENT_OPENED, now=now)
     return incident
 
 
@@ -365,12 +370,20 @@ def _transition(incident: Incident, action: str, to: str, by, now: datetime, cha
         _record(incident, EventKind.STATUS, by, now, message or f"{fresh['status']} → {to}",
                 {"from": fresh["status"], "to": to, "action": action, **(data or {})}, contact=contact)
         _cancel_notifications(incident, to)
+        if to in ROUTED_STATUSES:
+            routes.emit_incident(incident, ROUTED_STATUSES[to], now=now)
     incident.refresh_from_db()
     record_change(incident, by=by)
 
 
+# Status changes that team channels may subscribe to (incidents.routes).
+ROUTED_STATUSES = {Status.ACKNOWLEDGED: RouteEvent.INCIDENT_ACKNOWLEDGED, Status.RESOLVED: RouteEvent.INCIDENT_RESOLVED}
+
+
 def _cancel_notifications(incident: Incident, status: str) -> None:
-    pending = Notification.objects.filter(incident=incident, status=NotificationStatus.PENDING)
+    # Pages only: a notice, a reminder or a routed event ("resolved") is sent whatever the status.
+    pending = Notification.objects.filter(incident=incident, status=NotificationStatus.PENDING,
+                                          purpose=Purpose.PAGE)
     if status in (Status.ACKNOWLEDGED, Status.MITIGATED):
         pending = pending.filter(condition=StepCondition.NOT_ACKNOWLEDGED)
     elif status not in (Status.RESOLVED, Status.CLOSED):
@@ -386,3 +399,31 @@ def _record(incident: Incident, kind: str, by, now: datetime, message: str, data
 
 def _user(by):
     return by if getattr(by, "is_authenticated", False) else None
+
+
+# The one outbox, for the other apps (incidents.outbox, incidents.routes) -------------------
+
+
+def emit_event(*, event: str, key: str, severity: str, title: str, service: Service | None = None, detail: str = "",
+               url: str = "", incident: Incident | None = None, now: datetime | None = None) -> int:
+    """Tell the team channels that subscribed to this kind of event (a probe warning, a backup that
+    failed, an overdue checklist …); pages nobody. `key` names this occurrence (e.g. a probe result's
+    id): emitting it again queues nothing. Returns the number of messages queued."""
+    if event not in RouteEvent.values:
+        raise ValueError(f"unknown route event {event!r}")
+    return routes.emit(event=event, key=key, service_id=service.pk if service else None,
+                       service_name=service.name if service else "", severity=severity, title=title, detail=detail,
+                       url=url, now=now or timezone.now(), incident_id=incident.pk if incident else None)
+
+
+def queue_message(*, purpose: str, key: str, recipient: str, kind: str, target: str, subject: str, text: str,
+                  url: str, language: str, link_label: str = "", contact=None, incident: Incident | None = None,
+                  now: datetime | None = None) -> bool:
+    """Queue one message (written in `language`) into the outbox, once per (key, recipient); whether it
+    was new. send_pending (or the minute's retry sweep) sends it."""
+    if purpose == Purpose.PAGE or purpose not in Purpose.values:
+        raise ValueError(f"not a message purpose: {purpose!r}")
+    message = outbox.rendered(subject=subject, text=text, url=url, language=language, link_label=link_label)
+    row = outbox.outgoing(purpose=purpose, key=key, recipient=recipient, kind=kind, target=target, message=message,
+                          now=now or timezone.now(), incident_id=incident.pk if incident else None, contact=contact)
+    return outbox.queue([row]) == 1
