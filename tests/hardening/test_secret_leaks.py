@@ -62,7 +62,7 @@ def planted(db, roles, settings, tmp_path):
                                 recipient=f"channel:{channel.pk}", step=0, condition="not_resolved",
                                 incident=incident, contact=contact, channel=channel, kind="webhook",
                                 target=f"https://hooks.example.com/remind/{REMINDER_HOOK}")
-    Route.objects.create(name="ops room", kind="slack", events=["probe_warning"],
+    route = Route.objects.create(name="team room", kind="slack", events=["probe_warning"],
                          target=f"https://hooks.slack.com/services/T0/B2/{ROUTE_HOOK}")
     probe = make_probe(service, kind="http", name="api", config={
         "url": f"https://mon:{URL_PASSWORD}@api.example.com/health?token={URL_TOKEN}",
@@ -87,7 +87,7 @@ def planted(db, roles, settings, tmp_path):
     target.save()
     return World(folder=tmp_path, service=service, contact=contact, notificationchannel=channel,
                  incident=incident, probe=probe, heartbeat=heartbeat, backuptarget=target, host=host,
-                 integration=integration)
+                 integration=integration, route=route)
 
 
 def heartbeat_secrets(world) -> list[str]:
