@@ -391,7 +391,7 @@ class NotificationAdmin(ReadOnlyAdmin):
                   "condition", "contact__name", "kind", "shown_target", "status", "attempts", "last_error",
                   "created_at", "sent_at"]
 
-    @admin.display(description=_("subject"))
+    @admin.display(description=_("message subject"))
     def subject(self, obj):
         return obj.subject
 

@@ -9,6 +9,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django.utils.translation import ngettext
 from simple_history.models import HistoricalRecords
 
@@ -574,7 +575,7 @@ class NotificationStatus(models.TextChoices):
 class Purpose(models.TextChoices):
     """What an outbox row is for; only pages are escalation steps to a contact."""
 
-    PAGE = "page", _("page")
+    PAGE = "page", _("escalation page")
     NOTICE = "notice", _("status page notice")
     REMINDER = "reminder", _("postmortem or action item reminder")
     CHECKLIST_OVERDUE = "checklist_overdue", _("overdue checklist")
@@ -671,16 +672,16 @@ class Notification(models.Model):
 
 
 class RouteEvent(models.TextChoices):
-    INCIDENT_OPENED = "incident_opened", _("incident opened")
-    INCIDENT_ACKNOWLEDGED = "incident_acknowledged", _("incident acknowledged")
-    INCIDENT_RESOLVED = "incident_resolved", _("incident resolved")
-    PROBE_WARNING = "probe_warning", _("probe warning")
-    PROBE_CRITICAL = "probe_critical", _("probe critical")
-    PROBE_RECOVERED = "probe_recovered", _("probe recovered")
-    BACKUP_FAILED = "backup_failed", _("backup failed")
-    BACKUP_RECOVERED = "backup_recovered", _("backup succeeded after failing")
-    CHECKLIST_OVERDUE = "checklist_overdue", _("checklist overdue")
-    POSTMORTEM_PUBLISHED = "postmortem_published", _("postmortem published")
+    INCIDENT_OPENED = "incident_opened", pgettext_lazy("route event", "incident opened")
+    INCIDENT_ACKNOWLEDGED = "incident_acknowledged", pgettext_lazy("route event", "incident acknowledged")
+    INCIDENT_RESOLVED = "incident_resolved", pgettext_lazy("route event", "incident resolved")
+    PROBE_WARNING = "probe_warning", pgettext_lazy("route event", "probe warning")
+    PROBE_CRITICAL = "probe_critical", pgettext_lazy("route event", "probe critical")
+    PROBE_RECOVERED = "probe_recovered", pgettext_lazy("route event", "probe recovered")
+    BACKUP_FAILED = "backup_failed", pgettext_lazy("route event", "backup failed")
+    BACKUP_RECOVERED = "backup_recovered", pgettext_lazy("route event", "backup succeeded after failing")
+    CHECKLIST_OVERDUE = "checklist_overdue", pgettext_lazy("route event", "checklist overdue")
+    POSTMORTEM_PUBLISHED = "postmortem_published", pgettext_lazy("route event", "postmortem published")
 
 
 SEVERITY_RANK = {Severity.SEV1: 1, Severity.SEV2: 2, Severity.SEV3: 3, Severity.SEV4: 4}
@@ -702,9 +703,9 @@ class Route(models.Model):
                                     default=Severity.SEV4,
                                     help_text=_("Events less severe than this are not sent."))
     # Both empty: at any time. Start after end: over midnight (22:00–06:00).
-    hours_start = models.TimeField(_("from"), null=True, blank=True,
+    hours_start = models.TimeField(_("hours from"), null=True, blank=True,
                                    help_text=_("Send only from this time (the portal's time zone)."))
-    hours_end = models.TimeField(_("until"), null=True, blank=True)
+    hours_end = models.TimeField(_("hours until"), null=True, blank=True)
     enabled = models.BooleanField(_("enabled"), default=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 

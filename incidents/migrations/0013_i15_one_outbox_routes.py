@@ -16,7 +16,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='notification',
             name='purpose',
-            field=models.CharField(choices=[('page', 'page'), ('notice', 'status page notice'), ('reminder', 'postmortem or action item reminder'), ('checklist_overdue', 'overdue checklist'), ('route', 'routed event'), ('report', 'report')], db_default='page', default='page', max_length=20, verbose_name='purpose'),
+            field=models.CharField(choices=[('page', 'escalation page'), ('notice', 'status page notice'), ('reminder', 'postmortem or action item reminder'), ('checklist_overdue', 'overdue checklist'), ('route', 'routed event'), ('report', 'report')], db_default='page', default='page', max_length=20, verbose_name='purpose'),
         ),
         migrations.AlterField(
             model_name='notification',
@@ -38,8 +38,8 @@ class Migration(migrations.Migration):
                 ('language', models.CharField(choices=[('en', 'English'), ('ko', 'Korean')], default='en', max_length=10, verbose_name='language')),
                 ('events', models.JSONField(default=list, help_text='The kinds of events this channel hears of.', verbose_name='events')),
                 ('min_severity', models.CharField(choices=[('sev1', 'SEV1 · critical'), ('sev2', 'SEV2 · high'), ('sev3', 'SEV3 · medium'), ('sev4', 'SEV4 · low')], default='sev4', help_text='Events less severe than this are not sent.', max_length=10, verbose_name='minimum severity')),
-                ('hours_start', models.TimeField(blank=True, help_text="Send only from this time (the portal's time zone).", null=True, verbose_name='from')),
-                ('hours_end', models.TimeField(blank=True, null=True, verbose_name='until')),
+                ('hours_start', models.TimeField(blank=True, help_text="Send only from this time (the portal's time zone).", null=True, verbose_name='hours from')),
+                ('hours_end', models.TimeField(blank=True, null=True, verbose_name='hours until')),
                 ('enabled', models.BooleanField(default=True, verbose_name='enabled')),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='created')),
                 ('services', models.ManyToManyField(blank=True, help_text='None: every service.', related_name='routes', to='incidents.service', verbose_name='services')),

@@ -149,7 +149,7 @@ def test_a_row_whose_worker_died_after_sending_is_sent_again_with_the_same_idemp
 
 def test_queueing_a_message_twice_adds_one_row():
     kwargs = {"purpose": Purpose.REPORT, "key": "scorecard:2026-03", "recipient": "user:1", "kind": "email",
-                  "target": "boss@example.com", "subject": "s", "text": "t", "url": "http://portal/", "language": "ko"}
+              "target": "boss@example.com", "subject": "s", "text": "t", "url": "http://portal/", "language": "ko"}
     assert services.queue_message(**kwargs) is True
     assert services.queue_message(**kwargs) is False
     assert Notification.objects.count() == 1
