@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from incidents import postmortems, services
-from incidents.forms import RouteForm
+from incidents.forms import MaskedTargetForm, RouteForm
 from incidents.models import (
     ActionItem,
     Contact,
@@ -26,11 +26,9 @@ from incidents.models import (
     Service,
     Tier,
     TimelineEvent,
-    shown_target,
 )
 from portal.errors import DomainError
 from portal.lib.admin import HistoryAdmin, SecretFieldsAdmin
-from portal.lib.secrets import keep_stored
 
 
 class Echo:
@@ -144,24 +142,10 @@ def address_or_url(obj):
     return obj.shown_target
 
 
-class ChannelForm(forms.ModelForm):
-    """Shows a webhook URL masked; saving it back unchanged keeps the stored URL."""
-
+class ChannelForm(MaskedTargetForm):
     class Meta:
         model = NotificationChannel
         fields = ["contact", "kind", "target", "enabled"]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance.pk:
-            self.initial["target"] = self.instance.shown_target
-
-    def clean_target(self):
-        target = self.cleaned_data["target"]
-        if self.instance.pk:
-            old = NotificationChannel.objects.get(pk=self.instance.pk)
-            target = keep_stored(target, old.target, lambda t: shown_target(old.kind, t))
-        return target
 
 
 class ChannelInline(SecretFieldsAdmin, admin.TabularInline):

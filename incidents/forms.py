@@ -222,9 +222,25 @@ class ReportForm(forms.Form):
         return data
 
 
-class RouteForm(forms.ModelForm):
-    """A route, on its page and in the admin. The target is shown masked; sent back unchanged, the
-    stored one stays."""
+class MaskedTargetForm(forms.ModelForm):
+    """A channel's or a route's form: the webhook URL is shown masked; saved back unchanged, the
+    stored URL stays."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["target"] = self.instance.shown_target
+
+    def clean_target(self):
+        target = self.cleaned_data["target"]
+        if self.instance.pk:
+            old = type(self.instance).objects.get(pk=self.instance.pk)
+            target = keep_stored(target, old.target, lambda t: shown_target(old.kind, t))
+        return target
+
+
+class RouteForm(MaskedTargetForm):
+    """A route, on its page and in the admin."""
 
     events = forms.MultipleChoiceField(label=_("events"), choices=RouteEvent.choices,
                                        widget=forms.CheckboxSelectMultiple)
@@ -235,15 +251,3 @@ class RouteForm(forms.ModelForm):
                   "hours_end", "enabled"]
         widgets = {"services": forms.CheckboxSelectMultiple, "hours_start": forms.TimeInput(attrs={"type": "time"}),
                    "hours_end": forms.TimeInput(attrs={"type": "time"})}
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance.pk:
-            self.initial["target"] = self.instance.shown_target
-
-    def clean_target(self):
-        target = self.cleaned_data["target"]
-        if self.instance.pk:
-            old = Route.objects.get(pk=self.instance.pk)
-            target = keep_stored(target, old.target, lambda t: shown_target(old.kind, t))
-        return target
