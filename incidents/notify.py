@@ -361,7 +361,7 @@ def _record(claimed: list[Notification], errors: list[str], now: datetime) -> No
             notification.last_error = ""
             # A notice or a routed event is on the timeline once (where it was queued), not once per
             # recipient; a message about no incident has no timeline.
-            if notification.incident_id and notification.purpose in (Purpose.PAGE, Purpose.REMINDER):
+            if notification.incident_id and (notification.notice is None or notification.purpose == Purpose.REMINDER):
                 events.append(TimelineEvent(incident_id=notification.incident_id, at=now, data=data,
                                             kind=EventKind.NOTIFICATION_SENT,
                                             message=f"{notification.get_kind_display()} sent to {who}."))
