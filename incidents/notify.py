@@ -359,8 +359,8 @@ def _record(claimed: list[Notification], errors: list[str], now: datetime) -> No
             notification.sent_at = now
             notification.next_attempt_at = None
             notification.last_error = ""
-            # A notice or a routed event is on the timeline once (where it was queued), not once per
-            # recipient; a message about no incident has no timeline.
+            # Pages and reminders are on the timeline per send; a status notice once, where it was
+            # queued, not per subscriber; a routed event is no part of the incident's story.
             if notification.incident_id and (notification.notice is None or notification.purpose == Purpose.REMINDER):
                 events.append(TimelineEvent(incident_id=notification.incident_id, at=now, data=data,
                                             kind=EventKind.NOTIFICATION_SENT,
