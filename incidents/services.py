@@ -381,9 +381,8 @@ ROUTED_STATUSES = {Status.ACKNOWLEDGED: RouteEvent.INCIDENT_ACKNOWLEDGED, Status
 
 
 def _cancel_notifications(incident: Incident, status: str) -> None:
-    # Pages only: a notice, a reminder or a routed event ("resolved") is sent whatever the status.
-    pending = Notification.objects.filter(incident=incident, status=NotificationStatus.PENDING,
-                                          purpose=Purpose.PAGE)
+    # Pages only (no key): a notice, a reminder or a routed event ("resolved") is sent whatever the status.
+    pending = Notification.objects.filter(incident=incident, status=NotificationStatus.PENDING, notice__isnull=True)
     if status in (Status.ACKNOWLEDGED, Status.MITIGATED):
         pending = pending.filter(condition=StepCondition.NOT_ACKNOWLEDGED)
     elif status not in (Status.RESOLVED, Status.CLOSED):
