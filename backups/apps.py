@@ -27,6 +27,10 @@ class BackupsConfig(AppConfig):
         # restic check --read-data-subset of every off-site repository, monthly after the rehearsals.
         {"name": "backups.check_repositories", "func": "backups.tasks.check_repositories", "schedule_type": "C",
          "cron": "0 5 2 * *", "cluster": "long"},
+        # The recoverability scorecard to the managers, after the month's rehearsals and checks; the
+        # month is the outbox key, so a second run (or cluster) mails nothing twice.
+        {"name": "backups.mail_scorecard", "func": "backups.tasks.mail_scorecard", "schedule_type": "C",
+         "cron": "0 8 2 * *", "cluster": None},
     ]
 
     def collect_metrics(self):

@@ -17,10 +17,13 @@ from pathlib import Path
 
 import psutil
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_q.tasks import async_task
 
 from backups import kinds, restic, retention
@@ -37,11 +40,13 @@ from backups.models import (
     Trigger,
     Verification,
 )
-from incidents.models import OPEN_STATUSES, EventKind, Incident
-from incidents.services import add_event, open_incident, resolve
+from backups.scorecard import ORDER, scorecards
+from incidents.models import OPEN_STATUSES, ChannelKind, EventKind, Incident, Purpose, RouteEvent, Severity
+from incidents.services import add_event, emit_event, open_incident, queue_message, resolve, send_pending
 from portal.errors import DomainError, QueueUnavailable
 from portal.lib.display import format_duration
 from portal.lib.history import record_change
+from portal.lib.languages import language_of
 from portal.lib.paths import backup_path
 
 logger = logging.getLogger(__name__)
@@ -74,8 +79,27 @@ def dedup_key(target: BackupTarget) -> str:
 
 def report_problem(*, target: BackupTarget, problem: str, title: str, description: str,
                    severity: str = "sev3") -> None:
-    open_incident(service=target.service, title=title, severity=severity, source="backup",
-                  dedup_key=dedup_key(target), description=description, data={"problem": problem})
+    now = timezone.now()
+    incident, _created = open_incident(service=target.service, title=title, severity=severity, source="backup",
+                                       dedup_key=dedup_key(target), description=description, data={"problem": problem},
+                                       now=now)
+    emit_event(event=RouteEvent.BACKUP_FAILED, key=f"target:{target.pk}:{problem}:{int(now.timestamp() * 1000)}",
+               severity=severity, title=title, service=target.service, detail=description,
+               url=settings.BASE_URL + target.get_absolute_url(), incident=incident, now=now)
+
+
+def report_recovery(*, run: BackupRun) -> bool:
+    """A verified run right after a failed one tells the team channels that route it; whether it did."""
+    previous = (BackupRun.objects.filter(target_id=run.target_id, pk__lt=run.pk).exclude(trigger=Trigger.PRE_RESTORE)
+                .order_by("-pk").only("status", "verification").first())
+    if previous is None or (previous.status != RunStatus.FAILED and previous.verification != Verification.FAILED):
+        return False
+    target = run.target
+    emit_event(event=RouteEvent.BACKUP_RECOVERED, key=f"run:{run.pk}", severity=Severity.SEV4,
+               title=_("Backup of %(name)s succeeded again") % {"name": target.name}, service=target.service,
+               detail=_("Backup #%(id)s was verified after a failed one.") % {"id": run.pk},
+               url=settings.BASE_URL + run.get_absolute_url())
+    return True
 
 
 def resolve_fixed(*, run: BackupRun) -> Incident | None:
@@ -232,6 +256,8 @@ def perform_backup(*, run: BackupRun, progress: Callable[[int], None] | None = N
         verify_backup(run=run)
     if run.verification == Verification.PASSED:
         resolve_fixed(run=run)
+    if run.verification in (Verification.PASSED, Verification.SKIPPED):
+        report_recovery(run=run)
     if run.verification in (Verification.PASSED, Verification.SKIPPED) and run.trigger != Trigger.PRE_RESTORE:
         apply_retention(target=target)
         if target.repository_id:
@@ -725,3 +751,49 @@ def queue_check(*, repository: Repository) -> None:
 
 def check_repositories() -> list[Repository]:
     return [check_repository(repository=r) for r in Repository.objects.filter(initialised_at__isnull=False)]
+
+
+# --- The monthly recoverability scorecard -------------------------------------------
+
+GRADE_LABELS = {"green": gettext_lazy("green"), "amber": gettext_lazy("amber"), "red": gettext_lazy("red")}
+
+
+def mail_scorecard(*, now: datetime | None = None) -> int:
+    """Queue this month's recoverability scorecard to every manager with an e-mail address, in their
+    language, through the one outbox (once a month: the month is the message's key); the number queued."""
+    now = now or timezone.now()
+    month = timezone.localtime(now).strftime("%Y-%m")
+    # The manager role is the group of that name (portal.roles).
+    managers = (get_user_model().objects.filter(groups__name="manager", is_active=True).exclude(email="")
+                .select_related("preference").order_by("pk").distinct())
+    url = settings.BASE_URL + reverse("backups:scorecard")
+    texts: dict[str, tuple[str, str]] = {}
+    queued = 0
+    for user in managers:
+        language = language_of(user)
+        if language not in texts:
+            with translation.override(language):
+                texts[language] = _scorecard_text(scorecards(now=now), month, url)
+        subject, text = texts[language]
+        with translation.override(language):
+            label = _("Open the scorecard")
+        queued += queue_message(purpose=Purpose.REPORT, key=f"scorecard:{month}", recipient=f"user:{user.pk}",
+                                kind=ChannelKind.EMAIL, target=user.email, subject=subject, text=text, url=url,
+                                language=language, link_label=label, now=now)
+    if queued:
+        send_pending(now=now)
+    return queued
+
+
+def _scorecard_text(cards, month: str, url: str) -> tuple[str, str]:
+    counts = {grade: sum(card.status == grade for card in cards) for grade in GRADE_LABELS}
+    subject = _("Recoverability scorecard %(month)s: %(red)d red, %(amber)d amber, %(green)d green") % {
+        "month": month, **counts}
+    lines = [subject, ""]
+    for card in sorted(cards, key=lambda c: (-ORDER[c.status], c.service.name)):
+        lines.append(f"{card.service.name}: {GRADE_LABELS[card.status]}")
+        lines += [f"  - {reason}" for reason in card.reasons]
+    if not cards:
+        lines.append(_("No service has a backup target yet."))
+    lines += ["", url]
+    return subject, "\n".join(lines)

@@ -49,3 +49,8 @@ def check_repositories(repository_id: int | None = None) -> int:
     if repository_id is None:
         return sum(bool(r.last_check_passed) for r in services.check_repositories())
     return int(bool(services.check_repository(repository=Repository.objects.get(pk=repository_id)).last_check_passed))
+
+
+def mail_scorecard() -> int:
+    """Monthly: the recoverability scorecard to the managers, through the outbox."""
+    return services.mail_scorecard(now=timezone.now())

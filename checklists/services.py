@@ -9,7 +9,6 @@ import logging
 from datetime import datetime
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import formats, timezone, translation
@@ -31,7 +30,7 @@ from checklists.models import (
     Tick,
 )
 from incidents import services as incident_services
-from incidents.models import Contact, EventKind, Incident, Severity, Source
+from incidents.models import ChannelKind, Contact, EventKind, Incident, Purpose, RouteEvent, Severity, Source
 from portal.errors import DomainError
 from portal.holidays import WorkCalendar
 from portal.lib.history import record_change, record_changes
@@ -159,30 +158,40 @@ def mark_overdue(*, now: datetime) -> int:
 
 
 def remind_overdue(*, now: datetime | None = None) -> int:
-    """E-mail the assignee of each overdue run, once."""
+    """Queue an e-mail to each assignee of each overdue run, once, in the one outbox (incidents
+    sends, retries and records it), and tell the team channels that route overdue checklists.
+    The number of runs reminded."""
     now = now or timezone.now()
-    sent = 0
+    reminded = 0
     for run in Run.objects.filter(status=RunStatus.OVERDUE, reminded_at__isnull=True).select_related(
-            "assignee_contact__user__preference", "assignee_tier"):
-        # The claim: a second sweep (or cluster) finds reminded_at set and sends nothing.
-        if not Run.objects.filter(pk=run.pk, reminded_at__isnull=True).update(reminded_at=now):
-            continue
-        by_language = _assignee_emails_by_language(run)
-        mailed = False
-        for language, recipients in sorted(by_language.items()):
-            # Each reader gets the reminder in their own language.
-            with translation.override(language):
-                subject = _("Overdue checklist: %(name)s") % {"name": run.name}
-                body = _("The checklist “%(name)s” was due at %(due)s and is not completed.\n%(url)s") % {
-                    "name": run.name, "due": formats.date_format(timezone.localtime(run.due_at), "DATETIME_FORMAT"),
-                    "url": f"{settings.BASE_URL}{run.get_absolute_url()}"}
-            try:
-                send_mail(subject, body, None, recipients)
-                mailed = True
-            except Exception:  # a mail server being down must not stop the sweep
-                logger.exception("could not send the overdue reminder of run %s", run.pk)
-        sent += mailed
-    return sent
+            "assignee_contact__user__preference", "assignee_tier", "template__service", "incident"):
+        with transaction.atomic():
+            # The claim: a second sweep (or cluster) finds reminded_at set and queues nothing; the
+            # messages are queued in the same transaction, so a crash loses neither.
+            if not Run.objects.filter(pk=run.pk, reminded_at__isnull=True).update(reminded_at=now):
+                continue
+            url = f"{settings.BASE_URL}{run.get_absolute_url()}"
+            for language, recipients in sorted(_assignee_emails_by_language(run).items()):
+                # Each reader gets the reminder in their own language.
+                with translation.override(language):
+                    subject = _("Overdue checklist: %(name)s") % {"name": run.name}
+                    body = _("The checklist “%(name)s” was due at %(due)s and is not completed.\n%(url)s") % {
+                        "name": run.name, "due": formats.date_format(timezone.localtime(run.due_at),
+                                                                      "DATETIME_FORMAT"), "url": url}
+                    label = _("Open checklist")
+                for address in recipients:
+                    incident_services.queue_message(
+                        purpose=Purpose.CHECKLIST_OVERDUE, key=f"checklist_overdue:{run.pk}",
+                        recipient=f"email:{address}", kind=ChannelKind.EMAIL, target=address, subject=subject,
+                        text=body, url=url, language=language, link_label=label, incident=run.incident, now=now)
+            service = run.template.service if run.template_id else None
+            incident_services.emit_event(
+                event=RouteEvent.CHECKLIST_OVERDUE, key=f"run:{run.pk}", severity=Severity.SEV3, title=run.name,
+                service=service, url=url, incident=run.incident, now=now,
+                detail=formats.date_format(timezone.localtime(run.due_at), "DATETIME_FORMAT"))
+        reminded += 1
+    incident_services.send_pending(now=now)
+    return reminded
 
 
 def _assignee_emails_by_language(run: Run) -> dict[str, list[str]]:

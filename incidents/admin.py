@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from incidents import notify, postmortems, services
+from incidents.forms import MaskedTargetForm, RouteForm
 from incidents.models import (
     ActionItem,
     Contact,
@@ -21,15 +22,13 @@ from incidents.models import (
     NotificationChannel,
     Postmortem,
     RecurringMaintenanceWindow,
-    Reminder,
+    Route,
     Service,
     Tier,
     TimelineEvent,
-    shown_target,
 )
 from portal.errors import DomainError
 from portal.lib.admin import HistoryAdmin, SecretFieldsAdmin
-from portal.lib.secrets import keep_stored
 
 
 class Echo:
@@ -143,24 +142,10 @@ def address_or_url(obj):
     return obj.shown_target
 
 
-class ChannelForm(forms.ModelForm):
-    """Shows a webhook URL masked; saving it back unchanged keeps the stored URL."""
-
+class ChannelForm(MaskedTargetForm):
     class Meta:
         model = NotificationChannel
         fields = ["contact", "kind", "target", "enabled", "resolution_notices"]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance.pk:
-            self.initial["target"] = self.instance.shown_target
-
-    def clean_target(self):
-        target = self.cleaned_data["target"]
-        if self.instance.pk:
-            old = NotificationChannel.objects.get(pk=self.instance.pk)
-            target = keep_stored(target, old.target, lambda t: shown_target(old.kind, t))
-        return target
 
 
 class ChannelInline(SecretFieldsAdmin, admin.TabularInline):
@@ -395,18 +380,25 @@ class TimelineEventAdmin(ReadOnlyAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "incident", "step", "repeat", "contact", "kind", address_or_url, "status",
-                    "attempts", "sent_at"]
+    """The one outbox: pages, notices, reminders, overdue checklists, routed events and reports."""
+
+    list_display = ["created_at", "purpose", "incident", "subject", "contact", "kind", address_or_url, "status",
+                    "attempts", "next_attempt_at", "sent_at"]
     exclude = ["target"]
-    readonly_fields = [address_or_url]
+    readonly_fields = [address_or_url, "notice", "recipient", "subject"]
     list_select_related = ["incident", "contact"]
-    list_filter = ["status", "kind", ("created_at", admin.DateFieldListFilter)]
-    search_fields = ["last_error", "incident__title"]
+    list_filter = ["status", "purpose", "kind", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["last_error", "incident__title", "notice"]
     date_hierarchy = "created_at"
     raw_id_fields = ["incident", "contact", "channel"]
     actions = [export_csv]
-    csv_fields = ["id", "incident_id", "escalation_round", "step", "repeat", "condition", "contact__name", "kind",
-                  "shown_target", "status", "attempts", "last_error", "created_at", "sent_at"]
+    csv_fields = ["id", "purpose", "incident_id", "notice", "recipient", "escalation_round", "step", "repeat",
+                  "condition", "contact__name", "kind", "shown_target", "status", "attempts", "last_error",
+                  "created_at", "sent_at"]
+
+    @admin.display(description=_("message subject"))
+    def subject(self, obj):
+        return obj.subject
 
 
 # Postmortems -----------------------------------------------------------------------
@@ -487,17 +479,15 @@ class ActionItemAdmin(ServiceRulesAdmin):
         postmortems.delete_action_item(item=obj, by=request.user)
 
 
-@admin.register(Reminder)
-class ReminderAdmin(ReadOnlyAdmin):
-    list_display = ["day", "reason", "incident", "action_item", "contact", "kind", address_or_url, "status",
-                    "sent_at"]
-    exclude = ["target"]
-    readonly_fields = [address_or_url]
-    list_select_related = ["incident", "action_item", "contact"]
-    list_filter = ["reason", "status", "kind"]
-    search_fields = ["subject", "incident__title"]
-    date_hierarchy = "day"
-    raw_id_fields = ["incident", "action_item", "contact", "channel"]
-    actions = [export_csv]
-    csv_fields = ["id", "day", "reason", "subject", "incident_id", "action_item_id", "contact__name", "kind",
-                  "shown_target", "status", "attempts", "last_error", "sent_at"]
+@admin.register(Route)
+class RouteAdmin(SecretFieldsAdmin, admin.ModelAdmin):
+    form = RouteForm
+    secret_fields = {"target": "shown_target"}
+    list_display = ["name", "kind", address_or_url, "min_severity", "hours_start", "hours_end", "enabled"]
+    list_filter = ["kind", "min_severity", "enabled"]
+    search_fields = ["name"]  # never the target
+    filter_horizontal = ["services"]
+
+    @admin.display(description=_("address or URL"))
+    def shown_target(self, obj):
+        return obj.shown_target

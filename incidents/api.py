@@ -21,6 +21,7 @@ from incidents.models import (
     NotificationChannel,
     Postmortem,
     RecurringMaintenanceWindow,
+    Route,
     Service,
     Tier,
     TimelineEvent,
@@ -44,6 +45,7 @@ from incidents.serializers import (
     ReopenSerializer,
     ReportQuerySerializer,
     ReportSerializer,
+    RouteSerializer,
     ServiceSerializer,
     TierSerializer,
     TimelineEventSerializer,
@@ -122,6 +124,17 @@ class NotificationChannelViewSet(viewsets.ModelViewSet):
         channel = self.get_object()
         error = notify.send_test_message(channel, by=request.user)
         return Response(ChannelTestSerializer({"sent": not error, "error": error}).data)
+
+
+class RouteViewSet(viewsets.ModelViewSet):
+    """Team channels that hear of events (never pages): by event kind, service, minimum severity and hours."""
+
+    queryset = Route.objects.prefetch_related("services").order_by("name", "id")
+    serializer_class = RouteSerializer
+    filterset_fields = ["kind", "enabled", "min_severity"]
+    search_fields = ["name"]
+    # Never the target: sorting by a secret answers guesses about it.
+    ordering_fields = ["name", "id"]
 
 
 class EscalationPolicyViewSet(viewsets.ModelViewSet):
@@ -326,11 +339,12 @@ class IncidentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 class NotificationFilter(FilterSet):
     class Meta:
         model = Notification
-        fields = ["incident", "status", "kind", "contact"]
+        fields = ["incident", "purpose", "status", "kind", "contact"]
 
 
 class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
-    """Every send to a channel, with its attempts and last error. Read-only."""
+    """The one outbox: every message the portal sends (pages, notices, reminders, overdue checklists,
+    routed events, reports), with its attempts and last error. Read-only."""
 
     queryset = Notification.objects.order_by("-created_at", "-id")
     serializer_class = NotificationSerializer

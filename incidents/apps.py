@@ -24,7 +24,8 @@ class IncidentsConfig(AppConfig):
     manager_permissions = ["incidents.publish_postmortem", "incidents.view_reports"]
 
     nav = [("incidents:list", _("Incidents")), ("incidents:who-to-call", _("Who to call")),
-           ("incidents:postmortems", _("Postmortems")), ("incidents:reports", _("Reports"), "incidents.view_reports")]
+           ("incidents:postmortems", _("Postmortems")), ("incidents:reports", _("Reports"), "incidents.view_reports"),
+           ("incidents:routes", _("Routes"), "incidents.change_route")]
     dashboard_panels = [("incidents/_dashboard_panel.html", "incidents.dashboard.panel"),
                         ("incidents/postmortems/_dashboard_panel.html", "incidents.postmortems.dashboard_panel")]
 
@@ -33,7 +34,7 @@ class IncidentsConfig(AppConfig):
          "cluster": None},
         {"name": "incidents.retry_notifications", "func": "incidents.tasks.retry_notifications",
          "schedule_type": "I", "minutes": 1, "cluster": None},
-        # Daily; the Reminder rows make a second run the same day send nothing.
+        # Daily; the outbox's keys make a second run the same day send nothing.
         {"name": "incidents.send_reminders", "func": "incidents.tasks.send_reminders", "schedule_type": "D",
          "cluster": None},
     ]

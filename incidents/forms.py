@@ -10,12 +10,16 @@ from incidents.models import (
     Contact,
     Incident,
     Postmortem,
+    Route,
+    RouteEvent,
     Service,
     Severity,
     Status,
     TimelineEvent,
+    shown_target,
 )
 from incidents.reports import MAX_MONTHS
+from portal.lib.secrets import keep_stored
 
 
 class DateTimeLocalInput(forms.DateTimeInput):
@@ -216,3 +220,34 @@ class ReportForm(forms.Form):
             elif (last.year - first.year) * 12 + last.month - first.month >= MAX_MONTHS:
                 self.add_error("last", _("A report covers at most %(months)d months.") % {"months": MAX_MONTHS})
         return data
+
+
+class MaskedTargetForm(forms.ModelForm):
+    """A channel's or a route's form: the webhook URL is shown masked; saved back unchanged, the
+    stored URL stays."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["target"] = self.instance.shown_target
+
+    def clean_target(self):
+        target = self.cleaned_data["target"]
+        if self.instance.pk:
+            old = type(self.instance).objects.get(pk=self.instance.pk)
+            target = keep_stored(target, old.target, lambda t: shown_target(old.kind, t))
+        return target
+
+
+class RouteForm(MaskedTargetForm):
+    """A route, on its page and in the admin."""
+
+    events = forms.MultipleChoiceField(label=_("events"), choices=RouteEvent.choices,
+                                       widget=forms.CheckboxSelectMultiple)
+
+    class Meta:
+        model = Route
+        fields = ["name", "kind", "target", "language", "events", "services", "min_severity", "hours_start",
+                  "hours_end", "enabled"]
+        widgets = {"services": forms.CheckboxSelectMultiple, "hours_start": forms.TimeInput(attrs={"type": "time"}),
+                   "hours_end": forms.TimeInput(attrs={"type": "time"})}

@@ -9,7 +9,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from incidents import korean_channels
@@ -589,6 +589,17 @@ class NotificationStatus(models.TextChoices):
     CANCELLED = "cancelled", _("cancelled")
 
 
+class Purpose(models.TextChoices):
+    """What an outbox row is for; only pages are escalation steps to a contact."""
+
+    PAGE = "page", _("escalation page")
+    NOTICE = "notice", _("status page notice")
+    REMINDER = "reminder", _("postmortem or action item reminder")
+    CHECKLIST_OVERDUE = "checklist_overdue", _("overdue checklist")
+    ROUTE = "route", _("routed event")
+    REPORT = "report", _("report")
+
+
 class NotificationQuerySet(models.QuerySet):
     def due(self, now):
         """Pending sends whose (next) attempt time has come."""
@@ -597,7 +608,7 @@ class NotificationQuerySet(models.QuerySet):
         )
 
     def stale(self):
-        """Pending sends whose step condition no longer holds: resolved, or acknowledged for a
+        """Pending pages whose step condition no longer holds: resolved, or acknowledged for a
         `not_acknowledged` step."""
         return self.filter(status=NotificationStatus.PENDING, notice__isnull=True).filter(
             ~Q(incident__status__in=OPEN_STATUSES)
@@ -606,14 +617,21 @@ class NotificationQuerySet(models.QuerySet):
 
 
 class Notification(models.Model):
-    """One send to one channel for one firing of one escalation step.
+    """The one outbox: every message the portal sends is a row, claimed with a lease, retried with
+    backoff and sent once (incidents.notify.send_pending).
 
-    The unique key (incident, round, step, repeat, channel) is what makes the
-    sweep idempotent: a second sweep finds the row and sends nothing.
+    A page is one send to one channel for one firing of one escalation step; its unique key
+    (incident, round, step, repeat, channel) is what makes the sweep idempotent. Every other
+    message (a status-page notice, a reminder, an overdue checklist, a routed event, a report) is
+    written when it is queued (`message`) and keyed (`notice`, `recipient`): queueing it twice
+    adds nothing (incidents.outbox).
     """
 
-    incident = models.ForeignKey(Incident, verbose_name=_("incident"), on_delete=models.CASCADE,
-                                 related_name="notifications")
+    incident = models.ForeignKey(Incident, verbose_name=_("incident"), on_delete=models.CASCADE, null=True,
+                                 blank=True, related_name="notifications")
+    # db_default: the sweep's raw bulk insert of pages names its columns and leaves this one out.
+    purpose = models.CharField(_("purpose"), max_length=20, choices=Purpose.choices, default=Purpose.PAGE,
+                               db_default=Purpose.PAGE)
     escalation_round = models.PositiveIntegerField(_("escalation round"), default=0)
     step = models.PositiveSmallIntegerField(_("step"))
     repeat = models.PositiveSmallIntegerField(_("repeat"), default=0)
@@ -633,11 +651,10 @@ class Notification(models.Model):
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     # The sender that took this row, so two workers never send it twice.
     claim = models.UUIDField(null=True, blank=True, editable=False)
-    # A notice about the incident (another app's, e.g. "status:12"), not a page: its text is written
-    # once when it is queued and sent as stored, to `recipient` (that app's key for the address),
-    # once per (notice, recipient). Empty (NULL) for escalation pages, so the raw bulk insert of the
-    # sweep leaves them out.
-    notice = models.CharField(_("notice"), max_length=50, null=True, blank=True, editable=False)  # noqa: DJ001
+    # A message that is not a page: its key (that app's, e.g. "status:12", "reminder:postmortem:4:2026-03-13")
+    # and `recipient` (that app's key for the address, e.g. "channel:3", "route:2"), once per pair.
+    # Empty (NULL) for escalation pages, so the raw bulk insert of the sweep leaves them out.
+    notice = models.CharField(_("key"), max_length=100, null=True, blank=True, editable=False)  # noqa: DJ001
     recipient = models.CharField(_("recipient"), max_length=50, null=True, blank=True, editable=False)  # noqa: DJ001
     message = models.JSONField(_("message"), null=True, blank=True, editable=False)
 
@@ -658,6 +675,8 @@ class Notification(models.Model):
         ]
 
     def __str__(self):
+        if self.notice:
+            return f"{self.notice} → {self.shown_target} ({self.status})"
         return f"{self.incident_id} step {self.step}.{self.repeat} → {self.shown_target} ({self.status})"
 
     @property
@@ -674,6 +693,100 @@ class Notification(models.Model):
     @property
     def shown_error(self) -> str:
         return redact(self.last_error, 300)
+
+    @property
+    def subject(self) -> str:
+        return (self.message or {}).get("subject", "")
+
+
+class RouteEvent(models.TextChoices):
+    INCIDENT_OPENED = "incident_opened", pgettext_lazy("route event", "incident opened")
+    INCIDENT_ACKNOWLEDGED = "incident_acknowledged", pgettext_lazy("route event", "incident acknowledged")
+    INCIDENT_RESOLVED = "incident_resolved", pgettext_lazy("route event", "incident resolved")
+    PROBE_WARNING = "probe_warning", pgettext_lazy("route event", "probe warning")
+    PROBE_CRITICAL = "probe_critical", pgettext_lazy("route event", "probe critical")
+    PROBE_RECOVERED = "probe_recovered", pgettext_lazy("route event", "probe recovered")
+    BACKUP_FAILED = "backup_failed", pgettext_lazy("route event", "backup failed")
+    BACKUP_RECOVERED = "backup_recovered", pgettext_lazy("route event", "backup succeeded after failing")
+    CHECKLIST_OVERDUE = "checklist_overdue", pgettext_lazy("route event", "checklist overdue")
+    POSTMORTEM_PUBLISHED = "postmortem_published", pgettext_lazy("route event", "postmortem published")
+
+
+SEVERITY_RANK = {Severity.SEV1: 1, Severity.SEV2: 2, Severity.SEV3: 3, Severity.SEV4: 4}
+
+
+class Route(models.Model):
+    """A team channel (never a contact, never a page) that hears of some kinds of events, of some
+    services, from a severity up, within its hours (incidents.routes)."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    kind = models.CharField(_("kind"), max_length=10, choices=ChannelKind.choices)
+    target = EncryptedTextField(_("address or URL"), max_length=500)
+    language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES,
+                                default=settings.LANGUAGE_CODE)
+    events = models.JSONField(_("events"), default=list, help_text=_("The kinds of events this channel hears of."))
+    services = models.ManyToManyField(Service, verbose_name=_("services"), blank=True, related_name="routes",
+                                      help_text=_("None: every service."))
+    min_severity = models.CharField(_("minimum severity"), max_length=10, choices=Severity.choices,
+                                    default=Severity.SEV4,
+                                    help_text=_("Events less severe than this are not sent."))
+    # Both empty: at any time. Start after end: over midnight (22:00–06:00).
+    hours_start = models.TimeField(_("hours from"), null=True, blank=True,
+                                   help_text=_("Send only from this time (the portal's time zone)."))
+    hours_end = models.TimeField(_("hours until"), null=True, blank=True)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("route")
+        verbose_name_plural = _("routes")
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        errors = {}
+        unknown = [e for e in self.events or [] if e not in RouteEvent.values] if isinstance(self.events, list) \
+            else [self.events]
+        if not self.events or unknown:
+            errors["events"] = _("Choose one or more of: %(kinds)s.") % {"kinds": ", ".join(RouteEvent.values)}
+        if (self.hours_start is None) != (self.hours_end is None):
+            errors["hours_end"] = _("Give both ends of the hours, or neither.")
+        elif self.hours_start is not None and self.hours_start == self.hours_end:
+            errors["hours_end"] = _("The hours must not start and end at the same time.")
+        if self.kind != ChannelKind.EMAIL and self.target:
+            try:
+                validate_outbound_url(self.target)
+            except ValidationError as exc:
+                errors["target"] = exc.messages
+        if self.kind in (ChannelKind.APPRISE, ChannelKind.SMS) and self.target and \
+                (error := target_error(self.kind, self.target)):
+            errors["target"] = error
+        if self.target and (error := korean_channels.target_error(self.kind, self.target)):
+            errors["target"] = error
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def shown_target(self) -> str:
+        return shown_target(self.kind, self.target)
+
+    def event_labels(self) -> list[str]:
+        return [str(RouteEvent(event).label) for event in self.events if event in RouteEvent.values]
+
+    def in_hours(self, at: datetime) -> bool:
+        if self.hours_start is None or self.hours_end is None:
+            return True
+        now = timezone.localtime(at, ZoneInfo(settings.TIME_ZONE)).time()
+        if self.hours_start < self.hours_end:
+            return self.hours_start <= now < self.hours_end
+        return now >= self.hours_start or now < self.hours_end
+
+    def hears(self, *, event: str, severity: str, at: datetime) -> bool:
+        """Whether an event of this kind and severity is sent to this route now (services aside)."""
+        return (self.enabled and event in self.events and self.in_hours(at)
+                and SEVERITY_RANK.get(severity, 4) <= SEVERITY_RANK[self.min_severity])
 
 
 # Postmortems (DESIGN §3) ------------------------------------------------------
@@ -926,48 +1039,3 @@ class ActionItem(models.Model):
 class ReminderReason(models.TextChoices):
     POSTMORTEM_DUE = "postmortem_due", _("postmortem due")
     ACTION_ITEM_OVERDUE = "action_item_overdue", _("action item overdue")
-
-
-class Reminder(models.Model):
-    """One follow-up reminder to one channel about one subject on one day.
-
-    The unique key (subject, day, channel) is what makes the daily job
-    idempotent: running it twice, or on two clusters, sends nothing twice.
-    """
-
-    reason = models.CharField(_("reason"), max_length=20, choices=ReminderReason.choices)
-    # "postmortem:<incident id>" or "action_item:<item id>".
-    subject = models.CharField(_("subject"), max_length=50)
-    day = models.DateField(_("day"))
-    incident = models.ForeignKey(Incident, verbose_name=_("incident"), on_delete=models.CASCADE,
-                                 related_name="reminders")
-    action_item = models.ForeignKey(ActionItem, verbose_name=_("action item"), null=True, blank=True,
-                                    on_delete=models.CASCADE, related_name="reminders")
-    contact = models.ForeignKey(Contact, verbose_name=_("contact"), null=True, on_delete=models.SET_NULL,
-                                related_name="reminders")
-    channel = models.ForeignKey(NotificationChannel, verbose_name=_("channel"), null=True,
-                                on_delete=models.SET_NULL, related_name="reminders")
-    kind = models.CharField(_("kind"), max_length=10, choices=ChannelKind.choices)
-    target = EncryptedTextField(_("address or URL"), max_length=500)
-    status = models.CharField(_("status"), max_length=10, choices=NotificationStatus.choices,
-                              default=NotificationStatus.PENDING)
-    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
-    last_error = models.TextField(_("last error"), blank=True)
-    created_at = models.DateTimeField(_("created"), default=timezone.now)
-    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
-    claim = models.UUIDField(null=True, blank=True, editable=False)
-
-    class Meta:
-        ordering = ["-day", "-id"]
-        verbose_name = _("reminder")
-        verbose_name_plural = _("reminders")
-        constraints = [
-            models.UniqueConstraint(fields=["subject", "day", "channel"], name="one_reminder_per_subject_day_channel"),
-        ]
-
-    def __str__(self):
-        return f"{self.subject} {self.day} → {self.shown_target} ({self.status})"
-
-    @property
-    def shown_target(self) -> str:
-        return shown_target(self.kind, self.target)

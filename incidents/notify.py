@@ -31,6 +31,7 @@ from incidents.models import (
     Notification,
     NotificationChannel,
     NotificationStatus,
+    Purpose,
     Severity,
     Status,
     Tier,
@@ -327,7 +328,7 @@ def page_facts(message: Message) -> list[tuple[str, str]]:
 
 
 def notice_link_title(message: Message) -> str:
-    return message.fields.get("link_title") or _("Open status page")
+    return message.fields.get("link_title") or message.fields.get("link_label") or _("Open status page")
 
 
 def send_teams(target: str, message: Message) -> None:
@@ -398,7 +399,10 @@ SENDERS = {"email": send_email, "slack": send_slack, "teams": send_teams, "webho
 
 
 def recipient_language(notification) -> str:
-    """The language a notification or reminder is written in: its contact's user's choice, else the default."""
+    """The language a notification is written in: the one it was queued in, else its contact's user's
+    choice, else the default."""
+    if language := (notification.message or {}).get("language"):
+        return language
     contact = notification.contact
     return language_of(contact.user if contact is not None else None)
 
@@ -566,15 +570,19 @@ def _record(claimed: list[Notification], errors: list[str], now: datetime) -> No
         data = {"notification": notification.pk, "contact": notification.contact_id, "kind": notification.kind,
                 "who": who, "step": notification.step,
                 "repeat": notification.repeat, "attempts": notification.attempts}
+        if notification.purpose == Purpose.REMINDER:
+            data["reason"] = (notification.message or {}).get("fields", {}).get("reminder", "")
+            data["variant"] = "reminder"
         if not error:
             notification.status = NotificationStatus.SENT
             notification.sent_at = now
             notification.next_attempt_at = None
             notification.last_error = ""
-            if notification.notice:
-                continue  # the notice is on the timeline once, not once per subscriber
-            events.append(TimelineEvent(incident_id=notification.incident_id, at=now, data=data,
-                                        kind=EventKind.NOTIFICATION_SENT))
+            # Pages and reminders are on the timeline per send; a notice once, where it was queued, not
+            # per subscriber; a routed event is no part of the incident's story.
+            if notification.incident_id and (notification.notice is None or notification.purpose == Purpose.REMINDER):
+                events.append(TimelineEvent(incident_id=notification.incident_id, at=now, data=data,
+                                            kind=EventKind.NOTIFICATION_SENT))
             continue
         # A request that timed out may have been processed by the receiver: it is tried once more (under
         # the same Idempotency-Key), never again after that.
@@ -583,6 +591,10 @@ def _record(claimed: list[Notification], errors: list[str], now: datetime) -> No
         if notification.attempts >= MAX_ATTEMPTS or retried_timeout:
             notification.status = NotificationStatus.FAILED
             notification.next_attempt_at = None
+            if not notification.incident_id:
+                logger.warning("message %s (%s) to %s failed for good: %s", notification.pk, notification.notice,
+                               notification.shown_target, error)
+                continue
             events.append(TimelineEvent(
                 incident_id=notification.incident_id, at=now, data={**data, "error": error,
                                                                  "timed_out": retried_timeout},

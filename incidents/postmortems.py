@@ -7,6 +7,7 @@ the whole story. Rules raise `portal.errors.DomainError`.
 
 from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -21,13 +22,14 @@ from incidents.models import (
     Incident,
     Postmortem,
     PostmortemStatus,
+    RouteEvent,
     TimelineEvent,
     add_business_days,
     portal_zone,
     postmortem_due_days,
     postmortem_overdue_q,
 )
-from incidents.services import add_event
+from incidents.services import add_event, emit_event
 from portal.errors import DomainError
 from portal.lib.display import format_duration
 from portal.lib.history import record_change
@@ -162,6 +164,11 @@ def publish_postmortem(*, postmortem: Postmortem, by, now: datetime | None = Non
         _move(postmortem, by, now, "publish", (PostmortemStatus.DRAFT, PostmortemStatus.IN_REVIEW),
               PostmortemStatus.PUBLISHED, {"published_at": now, "published_by": by})
         close_if_done(postmortem=postmortem, by=by, now=now)
+        incident = postmortem.incident
+        emit_event(event=RouteEvent.POSTMORTEM_PUBLISHED, key=f"postmortem:{postmortem.pk}:{int(now.timestamp())}",
+                   severity=incident.severity, title=postmortem.title or incident.title, service=incident.service,
+                   detail=postmortem.summary[:500], url=settings.BASE_URL + postmortem.get_absolute_url(),
+                   incident=incident, now=now)
     return postmortem
 
 

@@ -1,41 +1,30 @@
 """Daily follow-up: remind owners of missing postmortems and overdue action items.
 
-The channels are the escalation's (incidents.notify.SENDERS through `deliver`).
-Idempotent by design: each (subject, day, channel) is one Reminder row, created
-with ignore_conflicts and then claimed with a conditional update before
-sending, so a second run the same day, or a second cluster, sends nothing.
+Each (subject, day, channel) is one row of the one outbox (incidents.outbox), written in the
+contact's language and keyed, so a second run the same day, or a second cluster, queues nothing;
+incidents.notify.send_pending sends it, retries it with backoff and records it.
 """
 
-import uuid
 from datetime import datetime
 
 from django.conf import settings
-from django.db import transaction
 from django.urls import reverse
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
-from incidents.models import (
-    ActionItem,
-    Contact,
-    EventKind,
-    Incident,
-    NotificationStatus,
-    Reminder,
-    ReminderReason,
-    TimelineEvent,
-)
-from incidents.notify import Message, deliver, recipient_language
+from incidents import outbox
+from incidents.models import ActionItem, Contact, Incident, Notification, Purpose, ReminderReason
+from incidents.notify import recipient_language, send_pending
 from incidents.postmortems import local_date, missing_postmortems, overdue_action_items, postmortem_deadline
 
 
 def send_reminders(*, now: datetime | None = None) -> int:
-    """Create today's reminder rows (once), then send the ones nobody has sent yet."""
+    """Queue today's reminders (once), then send what is due; the number of reminders queued."""
     now = now or timezone.now()
     today = local_date(now)
-    rows = [*_postmortem_rows(now, today), *_action_item_rows(now, today)]
-    Reminder.objects.bulk_create(rows, ignore_conflicts=True)
-    return _send_claimed(today, now)
+    queued = outbox.queue([*_postmortem_rows(now, today), *_action_item_rows(now, today)])
+    send_pending(now=now)
+    return queued
 
 
 def _recipients_of(incident: Incident) -> list[Contact]:
@@ -50,7 +39,7 @@ def _recipients_of(incident: Incident) -> list[Contact]:
     return people
 
 
-def _postmortem_rows(now, today) -> list[Reminder]:
+def _postmortem_rows(now, today) -> list[Notification]:
     incidents = missing_postmortems(now=now).select_related(
         "service__owner", "commander__contact", "resolved_by__contact", "postmortem__author__contact",
     ).prefetch_related("service__owner__channels", "commander__contact__channels",
@@ -63,9 +52,9 @@ def _postmortem_rows(now, today) -> list[Reminder]:
     return rows
 
 
-def _action_item_rows(now, today) -> list[Reminder]:
+def _action_item_rows(now, today) -> list[Notification]:
     items = overdue_action_items(now=now).filter(owner__active=True).select_related(
-        "owner", "postmortem__incident").prefetch_related("owner__channels")
+        "owner__user__preference", "postmortem__incident__service").prefetch_related("owner__channels")
     rows = []
     for item in items:
         rows += _rows_for(item.owner, reason=ReminderReason.ACTION_ITEM_OVERDUE, subject=f"action_item:{item.pk}",
@@ -73,60 +62,37 @@ def _action_item_rows(now, today) -> list[Reminder]:
     return rows
 
 
-def _rows_for(contact: Contact, *, now, **fields) -> list[Reminder]:
-    return [Reminder(contact=contact, channel=channel, kind=channel.kind, target=channel.target, created_at=now,
-                     **fields)
-            for channel in contact.channels.all() if channel.enabled]
+def _rows_for(contact: Contact, *, now, reason: str, subject: str, day, incident: Incident,
+              action_item: ActionItem | None = None) -> list[Notification]:
+    channels = [channel for channel in contact.channels.all() if channel.enabled]
+    if not channels:
+        return []
+    with translation.override(recipient_language(Notification(contact=contact))):
+        message = build_reminder(reason=reason, incident=incident, action_item=action_item)
+    return [outbox.outgoing(purpose=Purpose.REMINDER, key=f"reminder:{subject}:{day.isoformat()}",
+                            recipient=f"channel:{channel.pk}", kind=channel.kind, target=channel.target,
+                            message=message, now=now, incident_id=incident.pk, contact=contact, channel=channel)
+            for channel in channels]
 
 
-def _send_claimed(today, now) -> int:
-    token = uuid.uuid4()
-    # Only the run that flips a row from unclaimed takes it: two workers never send it twice.
-    Reminder.objects.filter(day=today, status=NotificationStatus.PENDING, claim__isnull=True).update(claim=token)
-    claimed = list(Reminder.objects.filter(claim=token).select_related(
-        "incident__service", "action_item__owner", "contact__user__preference").order_by("pk"))
-    events = []
-    for reminder in claimed:
-        with translation.override(recipient_language(reminder)):
-            message = build_reminder(reminder)
-        error = deliver(reminder, message)
-        reminder.attempts += 1
-        who = reminder.contact.name if reminder.contact else reminder.shown_target
-        data = {"reminder": reminder.pk, "reason": reminder.reason, "contact": reminder.contact_id,
-                "kind": reminder.kind, "who": who, "variant": "reminder"}
-        if error:
-            reminder.status, reminder.last_error = NotificationStatus.FAILED, error
-            events.append(TimelineEvent(incident_id=reminder.incident_id, at=now, kind=EventKind.NOTIFICATION_FAILED,
-                                        data={**data, "error": error}))
-        else:
-            reminder.status, reminder.sent_at = NotificationStatus.SENT, now
-            events.append(TimelineEvent(incident_id=reminder.incident_id, at=now, kind=EventKind.NOTIFICATION_SENT,
-                                        data=data))
-    with transaction.atomic():
-        Reminder.objects.bulk_update(claimed, ["status", "attempts", "last_error", "sent_at"])
-        TimelineEvent.objects.bulk_create(events)
-    return sum(1 for r in claimed if r.status == NotificationStatus.SENT)
-
-
-def build_reminder(reminder: Reminder) -> Message:
-    incident = reminder.incident
+def build_reminder(*, reason: str, incident: Incident, action_item: ActionItem | None) -> dict:
+    """The reminder in the active language, as the outbox stores it."""
     url = settings.BASE_URL + reverse("incidents:postmortem", args=[incident.pk])
-    if reminder.reason == ReminderReason.POSTMORTEM_DUE:
+    if reason == ReminderReason.POSTMORTEM_DUE:
         deadline = postmortem_deadline(incident)
         subject = _("[Postmortem due] #%(id)s %(title)s") % {"id": incident.pk, "title": incident.title}
         due = formats.date_format(timezone.localtime(deadline), "DATETIME_FORMAT") if deadline else "–"
         lines = [subject, _("Service: %(name)s") % {"name": incident.service.name},
                  _("A published postmortem was due by %(deadline)s.") % {"deadline": due}]
     else:
-        item: ActionItem = reminder.action_item
-        subject = _("[Action item overdue] %(item)s") % {"item": item.description[:80]}
+        subject = _("[Action item overdue] %(item)s") % {"item": action_item.description[:80]}
         lines = [subject, _("Incident: #%(id)s %(title)s") % {"id": incident.pk, "title": incident.title},
-                 _("Due: %(date)s") % {"date": formats.date_format(item.due_date) if item.due_date else "–"}]
-        if item.tracker_url:
-            lines.append(item.tracker_url)
+                 _("Due: %(date)s") % {"date": formats.date_format(action_item.due_date)
+                                        if action_item.due_date else "–"}]
+        if action_item.tracker_url:
+            lines.append(action_item.tracker_url)
     lines.append(url)
-    fields = {"reminder": reminder.reason, "incident": incident.pk, "title": incident.title,
-              "severity": incident.severity, "service": incident.service.name, "url": url,
-              "action_item": reminder.action_item_id}
-    return Message(subject=subject, text="\n".join(lines), url=url, acknowledge_url=url,
-                   severity=str(incident.get_severity_display()), fields=fields)
+    return outbox.rendered(subject=subject, text="\n".join(lines), url=url, language=translation.get_language(),
+                           severity=str(incident.get_severity_display()), link_label=_("Open postmortem"),
+                           reminder=reason, incident=incident.pk, title=incident.title, service=incident.service.name,
+                           action_item=action_item.pk if action_item else None)

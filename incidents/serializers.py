@@ -27,6 +27,8 @@ from incidents.models import (
     NotificationChannel,
     Postmortem,
     RecurringMaintenanceWindow,
+    Route,
+    RouteEvent,
     Scope,
     Service,
     Severity,
@@ -412,10 +414,17 @@ class TimelineEventSerializer(ModelSerializer):
 
 
 class NotificationSerializer(ModelSerializer):
+    """A row of the one outbox. `key` and `recipient` name a message that is not a page (its
+    idempotency key); `subject` is what it says, as it was written when it was queued."""
+
+    key = serializers.CharField(source="notice", read_only=True, allow_null=True)
+    subject = serializers.CharField(read_only=True)
+
     class Meta:
         model = Notification
-        fields = ["id", "incident", "escalation_round", "step", "repeat", "condition", "contact", "channel", "kind",
-                  "target", "status", "attempts", "last_error", "next_attempt_at", "created_at", "sent_at"]
+        fields = ["id", "purpose", "incident", "key", "recipient", "subject", "escalation_round", "step", "repeat",
+                  "condition", "contact", "channel", "kind", "target", "status", "attempts", "last_error",
+                  "next_attempt_at", "created_at", "sent_at"]
         read_only_fields = fields
 
     def to_representation(self, instance):
@@ -606,3 +615,36 @@ class ReportSerializer(serializers.Serializer):
     total = ReportRowSerializer()
     by_severity = ReportRowSerializer(many=True)
     by_month = ReportRowSerializer(many=True)
+
+
+class RouteSerializer(ModelSerializer):
+    """A team channel's subscription to events. `target` is written in full and read back masked."""
+
+    events = serializers.ListField(child=serializers.ChoiceField(choices=RouteEvent.choices), min_length=1,
+                                   max_length=len(RouteEvent.choices))
+    services = PrimaryKeyRelatedField(queryset=Service.objects.all(), many=True, required=False)
+
+    class Meta:
+        model = Route
+        fields = ["id", "name", "kind", "target", "language", "events", "services", "min_severity", "hours_start",
+                  "hours_end", "enabled", "created_at"]
+        read_only_fields = ["created_at"]
+
+    def validate(self, attrs):
+        keep_masked_target(attrs, self.instance)
+        kind = attrs.get("kind", getattr(self.instance, "kind", None))
+        target = attrs.get("target", getattr(self.instance, "target", ""))
+        validate_channel_target(kind, target)
+        attrs["events"] = list(dict.fromkeys(attrs.get("events", getattr(self.instance, "events", []))))
+        start = attrs.get("hours_start", getattr(self.instance, "hours_start", None))
+        end = attrs.get("hours_end", getattr(self.instance, "hours_end", None))
+        if (start is None) != (end is None):
+            raise serializers.ValidationError({"hours_end": _("Give both ends of the hours, or neither.")},
+                                              code="hours")
+        if start is not None and start == end:
+            raise serializers.ValidationError(
+                {"hours_end": _("The hours must not start and end at the same time.")}, code="hours")
+        return attrs
+
+    def to_representation(self, instance):
+        return {**super().to_representation(instance), "target": instance.shown_target}

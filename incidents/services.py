@@ -15,6 +15,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from incidents import outbox, routes
 from incidents.escalation import escalate_due, escalate_incident, firings, first_escalation_at, snapshot_policy
 from incidents.models import (
     ALLOWED_FROM,
@@ -25,6 +26,8 @@ from incidents.models import (
     Incident,
     Notification,
     NotificationStatus,
+    Purpose,
+    RouteEvent,
     Scope,
     Service,
     Severity,
@@ -39,8 +42,9 @@ from portal.lib.history import record_change
 from portal.lib.languages import language_of
 
 __all__ = [
-    "acknowledge", "add_event", "add_note", "close", "edit_incident", "escalate_due", "escalate_incident", "mitigate",
-    "open_incident", "reopen", "resolve", "retrigger", "retry_notifications", "send_pending",
+    "acknowledge", "add_event", "add_note", "close", "edit_incident", "emit_event", "escalate_due", "escalate_incident",
+    "mitigate", "open_incident", "queue_message", "reopen", "resolve", "retrigger", "retry_notifications",
+    "send_pending",
 ]
 
 logger = logging.getLogger(__name__)
@@ -188,7 +192,7 @@ def _end_round(incident: Incident, *, by, reason: str, now: datetime) -> None:
         rows.append(Notification(
             incident=incident, escalation_round=incident.escalation_round, step=0,
             condition=StepCondition.NOT_RESOLVED, contact=channel.contact, channel=channel, kind=channel.kind,
-            target=channel.target, notice=f"resolved:{incident.pk}:{incident.escalation_round}",
+            target=channel.target, purpose=Purpose.NOTICE, notice=f"resolved:{incident.pk}:{incident.escalation_round}",
             recipient=f"channel:{channel.pk}", message=message, created_at=now))
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
     transaction.on_commit(lambda: _enqueue_delivery(incident.pk))
@@ -359,6 +363,7 @@ def _create_incident(*, by, now, detected_at, service, severity, data=None, **fi
             {**(data or {}), "title": incident.title, "severity": severity, "source": incident.source,
              "policy": snapshot.get("policy")})
     _escalate_soon(incident, now)
+    routes.emit_incident(incident, RouteEvent.INCIDENT_OPENED, now=now)
     return incident
 
 
@@ -428,12 +433,19 @@ def _transition(incident: Incident, action: str, to: str, by, now: datetime, cha
         _record(incident, EventKind.STATUS, by, now, message,
                 {"from": fresh["status"], "to": to, "action": action, **(data or {})}, contact=contact)
         _cancel_notifications(incident, to)
+        if to in ROUTED_STATUSES:
+            routes.emit_incident(incident, ROUTED_STATUSES[to], now=now)
     incident.refresh_from_db()
     record_change(incident, by=by)
 
 
+# Status changes that team channels may subscribe to (incidents.routes).
+ROUTED_STATUSES = {Status.ACKNOWLEDGED: RouteEvent.INCIDENT_ACKNOWLEDGED, Status.RESOLVED: RouteEvent.INCIDENT_RESOLVED}
+
+
 def _cancel_notifications(incident: Incident, status: str) -> None:
-    # Pages only: a notice (a status page's, a resolution notice) is news whatever the status becomes.
+    # Pages only (no key): a notice (a status page's, a resolution notice), a reminder or a routed
+    # event ("resolved") is sent whatever the status.
     pending = Notification.objects.filter(incident=incident, status=NotificationStatus.PENDING, notice__isnull=True)
     if status in (Status.ACKNOWLEDGED, Status.MITIGATED):
         pending = pending.filter(condition=StepCondition.NOT_ACKNOWLEDGED)
@@ -450,3 +462,31 @@ def _record(incident: Incident, kind: str, by, now: datetime, message: str, data
 
 def _user(by):
     return by if getattr(by, "is_authenticated", False) else None
+
+
+# The one outbox, for the other apps (incidents.outbox, incidents.routes) -------------------
+
+
+def emit_event(*, event: str, key: str, severity: str, title: str, service: Service | None = None, detail: str = "",
+               url: str = "", incident: Incident | None = None, now: datetime | None = None) -> int:
+    """Tell the team channels that subscribed to this kind of event (a probe warning, a backup that
+    failed, an overdue checklist …); pages nobody. `key` names this occurrence (e.g. a probe result's
+    id): emitting it again queues nothing. Returns the number of messages queued."""
+    if event not in RouteEvent.values:
+        raise ValueError(f"unknown route event {event!r}")
+    return routes.emit(event=event, key=key, service_id=service.pk if service else None,
+                       service_name=service.name if service else "", severity=severity, title=title, detail=detail,
+                       url=url, now=now or timezone.now(), incident_id=incident.pk if incident else None)
+
+
+def queue_message(*, purpose: str, key: str, recipient: str, kind: str, target: str, subject: str, text: str,
+                  url: str, language: str, link_label: str = "", contact=None, incident: Incident | None = None,
+                  now: datetime | None = None) -> bool:
+    """Queue one message (written in `language`) into the outbox, once per (key, recipient); whether it
+    was new. send_pending (or the minute's retry sweep) sends it."""
+    if purpose == Purpose.PAGE or purpose not in Purpose.values:
+        raise ValueError(f"not a message purpose: {purpose!r}")
+    message = outbox.rendered(subject=subject, text=text, url=url, language=language, link_label=link_label)
+    row = outbox.outgoing(purpose=purpose, key=key, recipient=recipient, kind=kind, target=target, message=message,
+                          now=now or timezone.now(), incident_id=incident.pk if incident else None, contact=contact)
+    return outbox.queue([row]) == 1

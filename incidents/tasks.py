@@ -13,8 +13,8 @@ def escalate_incident(incident_id: int) -> bool:
     return services.escalate_incident(incident_id=incident_id)
 
 
-def send_notifications(incident_ids: list[int]) -> int:
-    """After a sweep batch commits: send its pending notifications."""
+def send_notifications(incident_ids: list[int] | None = None) -> int:
+    """After a sweep batch commits: send its pending notifications (None: every due message)."""
     return services.send_pending(incident_ids=incident_ids)
 
 

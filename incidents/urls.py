@@ -24,5 +24,9 @@ urlpatterns = [
     path("<int:pk>/postmortem/publish/", views.postmortem_publish, name="postmortem-publish"),
     path("<int:pk>/postmortem/print/", views.postmortem_print, name="postmortem-print"),
     path("<int:pk>/postmortem.md", views.postmortem_markdown, name="postmortem-markdown"),
+    path("routes/", views.route_list, name="routes"),
+    path("routes/new/", views.route_new, name="route-new"),
+    path("routes/<int:pk>/", views.route_edit, name="route-edit"),
+    path("routes/<int:pk>/delete/", views.route_delete, name="route-delete"),
     path("action-items/<int:pk>/complete/", views.action_item_complete, name="action-item-complete"),
 ]

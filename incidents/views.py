@@ -30,6 +30,7 @@ from incidents.forms import (
     PostmortemForm,
     ReopenForm,
     ReportForm,
+    RouteForm,
 )
 from incidents.models import (
     ActionItem,
@@ -40,6 +41,7 @@ from incidents.models import (
     Notification,
     Postmortem,
     PostmortemStatus,
+    Route,
     Tier,
 )
 from incidents.postmortems import local_date
@@ -466,3 +468,45 @@ def incident_reports(request):
         "severity_table": reports.table([report["total"], *report["by_severity"]]),
         "month_table": reports.table(report["by_month"]),
     })
+
+
+# Routes: team channels for non-paging events ---------------------------------------
+
+
+@require_safe
+@permission_required("incidents.view_route", raise_exception=True)
+def route_list(request):
+    routes = Route.objects.prefetch_related("services").order_by("name")
+    return render(request, "incidents/routes.html", {
+        "routes": routes, "can_edit": request.user.has_perm("incidents.change_route"),
+        "can_add": request.user.has_perm("incidents.add_route"),
+        "can_delete": request.user.has_perm("incidents.delete_route")})
+
+
+@permission_required("incidents.add_route", raise_exception=True)
+def route_new(request):
+    return _route_form(request, Route())
+
+
+@permission_required("incidents.change_route", raise_exception=True)
+def route_edit(request, pk):
+    return _route_form(request, get_object_or_404(Route, pk=pk))
+
+
+def _route_form(request, route: Route):
+    form = RouteForm(request.POST or None, instance=route)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("Route saved."))
+        return redirect("incidents:routes")
+    return render(request, "incidents/route_form.html", {"form": form, "route": route},
+                  status=400 if form.errors else 200)
+
+
+@require_POST
+@permission_required("incidents.delete_route", raise_exception=True)
+def route_delete(request, pk):
+    route = get_object_or_404(Route, pk=pk)
+    route.delete()
+    messages.success(request, _("Route %(name)s deleted.") % {"name": route.name})
+    return redirect("incidents:routes")

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from incidents import services as incidents
-from incidents.models import EventKind, Source, services_in_maintenance
+from incidents.models import EventKind, RouteEvent, Source, services_in_maintenance
 from incidents.models import Status as IncidentStatus
 from portal.errors import DomainError
 from portal.lib import shutdown
@@ -155,7 +155,7 @@ def record_results(*, outcomes: list[Outcome]) -> list[ProbeResult]:
             for probe, result, at in outcomes]
     with transaction.atomic():
         ProbeResult.objects.bulk_create(rows, batch_size=500)
-        alerts = []
+        alerts, routed = [], []
         before = {probe.pk: (probe.status, probe.alerting) for probe, _result, _at in outcomes}
         for probe, result, at in outcomes:
             action = probe.apply(status=result.status, value=result.value, latency_ms=result.latency_ms,
@@ -165,8 +165,12 @@ def record_results(*, outcomes: list[Outcome]) -> list[ProbeResult]:
                 probe.sample = result.sample
             if action:
                 alerts.append((probe, action, result, at))
+            if event := _route_event(probe, before[probe.pk][0], action):
+                routed.append((probe, event, result, at))
         if alerts:
             _alert(alerts)
+        if routed:
+            _route(routed)
         Probe.objects.bulk_update([probe for probe, _result, _at in outcomes], STATE_FIELDS, batch_size=250)
         # History for flips only, not for every result (the results are their own record),
         # nor for a new probe's first status, unless it alerts at once.
@@ -190,6 +194,32 @@ def _alert(alerts: list[tuple[Probe, str, Result, datetime]]) -> None:
                 _open_or_remind(probe, action, result, when)
         except Exception:  # one probe's alert must not lose the other results
             logger.exception("alerting for probe %s failed", probe.pk)
+
+
+def _route_event(probe: Probe, status_before: str, action: str | None) -> str | None:
+    """The event team channels may route (incidents.routes): a flip into warning, the alert, the recovery."""
+    if action == Action.OPEN:
+        return RouteEvent.PROBE_CRITICAL
+    if action == Action.RECOVER:
+        return RouteEvent.PROBE_RECOVERED
+    if probe.status == Status.WARNING and status_before != Status.WARNING:
+        return RouteEvent.PROBE_WARNING
+    return None
+
+
+def _route(routed: list[tuple[Probe, str, Result, datetime]]) -> None:
+    at = max(when for _p, _e, _r, when in routed)
+    in_maintenance = services_in_maintenance({probe.service_id for probe, *_rest in routed}, at)
+    for probe, event, result, when in routed:
+        if probe.service_id in in_maintenance and event != RouteEvent.PROBE_RECOVERED:
+            continue  # a window silences warnings as it silences pages
+        try:
+            incidents.emit_event(event=event, key=f"probe:{probe.pk}:{int(when.timestamp() * 1000)}",
+                                 severity=probe.severity, title=probe.name, service=probe.service,
+                                 detail=result.message or "", url=settings.BASE_URL + probe.get_absolute_url(),
+                                 incident=probe.incident if event != RouteEvent.PROBE_WARNING else None, now=when)
+        except Exception:  # a route must not lose the results
+            logger.exception("routing probe %s's %s failed", probe.pk, event)
 
 
 def _open_or_remind(probe: Probe, action: str, result: Result, at: datetime) -> None:

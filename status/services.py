@@ -29,6 +29,7 @@ from incidents.models import (
     MaintenanceWindow,
     Notification,
     NotificationChannel,
+    Purpose,
     Scope,
     Severity,
     Status,
@@ -387,7 +388,8 @@ def _row(notice: Notice, *, subscriber: Subscriber | None = None, channel: Notif
     message = {"subject": notice.subject(language), "text": text, "url": url,
                "fields": {"notice": notice.kind, "page": notice.page.slug, "language": language,
                           "subject": notice.subject(language), "text": notice.text(language), "url": url}}
-    return Notification(incident_id=notice.incident_id, step=0, condition=StepCondition.NOT_RESOLVED,
+    return Notification(purpose=Purpose.NOTICE, incident_id=notice.incident_id, step=0,
+                        condition=StepCondition.NOT_RESOLVED,
                         contact=contact, channel=channel, kind=kind, target=target, notice=notice.outbox_key,
                         recipient=recipient, message=message, created_at=notice.created_at)
 

@@ -92,7 +92,8 @@ def api_as(make_user):
 
 
 class Hooks(BaseHTTPRequestHandler):
-    """/ok answers 200, /fail 500, /hang never answers within the client's read timeout."""
+    """/ok answers 200, /fail 500, /hang never answers within the client's read timeout,
+    /flaky 500 to its first request and 200 after."""
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -101,9 +102,10 @@ class Hooks(BaseHTTPRequestHandler):
         if self.path == "/hang":
             self.server.release.wait(timeout=10)
             return
-        self.send_response(200 if self.path == "/ok" else 500)
+        ok = self.path == "/ok" or (self.path == "/flaky" and sum(p == "/flaky" for p, _ in self.server.received) > 1)
+        self.send_response(200 if ok else 500)
         self.end_headers()
-        self.wfile.write(b"ok" if self.path == "/ok" else b"boom")
+        self.wfile.write(b"ok" if ok else b"boom")
 
     def log_message(self, *args):
         pass

@@ -46,7 +46,7 @@ from alerts.models import Alert, Delivery, Integration
 from backups.models import BackupRun, BackupTarget, Rehearsal, Repository, RestoreRun
 from checklists.models import HandoverNote, Playbook
 from incidents import acklinks
-from incidents.models import ActionItem, MaintenanceWindow, Notification, Postmortem, RecurringMaintenanceWindow
+from incidents.models import ActionItem, MaintenanceWindow, Notification, Postmortem, RecurringMaintenanceWindow, Route
 from oncall.models import Layer, Override, PersonalFeed
 from oncall.models import Schedule as Schedule_
 from oncall.services import save_layer
@@ -74,6 +74,7 @@ API = {
     "contact": CRUD_MANAGER,
     # A test message reaches a person's phone: whoever may change the channel may send one.
     "notificationchannel": {**CRUD_MANAGER, "test": {"POST": MANAGER}},
+    "route": CRUD_MANAGER,
     "escalationpolicy": CRUD_MANAGER,
     # An operator on shift may announce a maintenance window (a bounded one) and end it; changing one is a manager's.
     "maintenancewindow": {"list": {"GET": VIEWER, "POST": OPERATOR},
@@ -178,6 +179,10 @@ PAGES = {
     "incidents:postmortem-submit": {"POST": OPERATOR},
     "incidents:postmortem-publish": {"POST": MANAGER},
     "incidents:action-item-complete": {"POST": OPERATOR},
+    "incidents:routes": {"GET": VIEWER},
+    "incidents:route-new": {"GET": MANAGER, "POST": MANAGER},
+    "incidents:route-edit": {"GET": MANAGER, "POST": MANAGER},
+    "incidents:route-delete": {"POST": MANAGER},
     "checklists:my-shift": {"GET": VIEWER},
     "checklists:runs": {"GET": VIEWER},
     "checklists:run": {"GET": VIEWER},
@@ -270,6 +275,7 @@ ADMIN_RULES = {
     "incidents.tier": CONFIGURATION,
     "incidents.contact": CONFIGURATION,
     "incidents.notificationchannel": CONFIGURATION,
+    "incidents.route": CONFIGURATION,
     "incidents.escalationpolicy": CONFIGURATION,
     "incidents.maintenancewindow": {**CONFIGURATION, "add": OPERATOR, "delete": OPERATOR},
     "incidents.recurringmaintenancewindow": CONFIGURATION,
@@ -280,7 +286,6 @@ ADMIN_RULES = {
     "incidents.notification": RECORD,
     "incidents.postmortem": {**CONFIGURATION, "add": OPERATOR, "change": OPERATOR},
     "incidents.actionitem": {**CONFIGURATION, "add": OPERATOR, "change": OPERATOR},
-    "incidents.reminder": RECORD,
     "checklists.template": CONFIGURATION,
     "checklists.run": {**CONFIGURATION, "add": OPERATOR, "change": OPERATOR},
     "checklists.tick": RECORD,
@@ -394,6 +399,8 @@ BUILDERS = {
     "tier": lambda w: make_tier(),
     "contact": lambda w: make_contact(tier=w["tier"], channel=False),
     "notificationchannel": lambda w: make_channel(w["contact"]),
+    "route": lambda w: Route.objects.create(name="ops room", kind="webhook", target="https://hooks.example.com/r",
+                                            events=["probe_warning"]),
     "escalationpolicy": lambda w: make_policy(service=w["service"]),
     "maintenancewindow": lambda w: MaintenanceWindow.objects.create(
         service=w["service"], starts_at=timezone.now(), ends_at=timezone.now() + timedelta(hours=1)),
@@ -473,7 +480,8 @@ def kwargs_for(name: str, pattern: URLPattern, world: dict) -> dict:
     basename = name.rsplit("-", 1)[0]
     app = name.split(":")[0] if ":" in name else ""
     pk_of = {
-        "incidents": "actionitem" if name == "incidents:action-item-complete" else "incident",
+        "incidents": ("actionitem" if name == "incidents:action-item-complete" else
+                      "route" if name.startswith("incidents:route") else "incident"),
         "checklists": ("handovernote" if name == "checklists:handover-acknowledge" else
                        "playbook" if name.startswith("checklists:playbook") else
                        "checklisttemplate" if name == "checklists:template" else "checklistrun"),

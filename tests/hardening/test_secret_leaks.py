@@ -3,7 +3,7 @@
 One distinct secret sits in every credential field: a backup target's DSN
 password, a probe URL's password and `?token=`, its Authorization header, a
 webhook URL in a channel and in the notification and reminder rows copied from
-it, and a heartbeat's ping token. Then every admin view (list, search by the
+it, a route's team channel URL, and a heartbeat's ping token. Then every admin view (list, search by the
 secret, change, history list and history detail, delete, CSV export), every
 API list and detail and every page is read as each role with staff on; no
 response holds a secret, and searching by a secret finds nothing.
@@ -23,7 +23,7 @@ from rest_framework.test import APIClient
 
 from alerts.models import Integration
 from backups.models import BackupTarget
-from incidents.models import Notification, NotificationChannel, Reminder
+from incidents.models import Notification, NotificationChannel, Route
 from portal.lib.fields import EncryptedJSONField, EncryptedTextField
 from probes.models import Host, Probe, hash_token
 from tests.hardening.test_permission_matrix import World, is_api, kwargs_for, url_patterns
@@ -39,6 +39,7 @@ HEADER_TOKEN = "HDRprobeauth8M4x"
 CHANNEL_HOOK = "HOOKslackchan6P3x"
 NOTIFICATION_HOOK = "HOOKnotifcopy2W8x"
 REMINDER_HOOK = "HOOKremindcopy4T6x"
+ROUTE_HOOK = "HOOKteamroute7J2x"
 SQL_PASSWORD = "PWsqlprobe9R2x"
 REDIS_PASSWORD = "PWredisprobe4N7x"
 AGENT_TOKEN = "opa_AGENThosttoken1V5x"  # an agent's token: only its hash is stored
@@ -49,7 +50,8 @@ MESSENGER_HOOKS = {
     "kakaowork": ("https://kakaowork.com/bots/hook/", "HOOKkakaowork3J6x"),
 }
 SECRETS = [DSN_PASSWORD, URL_PASSWORD, URL_TOKEN, HEADER_TOKEN, CHANNEL_HOOK, NOTIFICATION_HOOK, REMINDER_HOOK,
-           SQL_PASSWORD, REDIS_PASSWORD, AGENT_TOKEN, *(secret for _url, secret in MESSENGER_HOOKS.values())]
+           ROUTE_HOOK, SQL_PASSWORD, REDIS_PASSWORD, AGENT_TOKEN,
+           *(secret for _url, secret in MESSENGER_HOOKS.values())]
 # Pings, alert intake and POST-only verbs.
 SKIPPED_PAGES = {"heartbeat", "heartbeat-fail", "integration-alerts", "logout", "set_language", "agent-checks"}
 
@@ -65,9 +67,12 @@ def planted(db, roles, settings, tmp_path):
     incident = make_incident(service)
     Notification.objects.create(incident=incident, step=1, condition="always", contact=contact, channel=channel,
                                 kind="slack", target=f"https://hooks.slack.com/services/T0/B1/{NOTIFICATION_HOOK}")
-    Reminder.objects.create(reason="postmortem", subject=f"postmortem:{incident.pk}", day=datetime.date.today(),
-                            incident=incident, contact=contact, channel=channel, kind="webhook",
-                            target=f"https://hooks.example.com/remind/{REMINDER_HOOK}")
+    Notification.objects.create(purpose="reminder", notice=f"reminder:postmortem:{incident.pk}:{datetime.date.today()}",
+                                recipient=f"channel:{channel.pk}", step=0, condition="not_resolved",
+                                incident=incident, contact=contact, channel=channel, kind="webhook",
+                                target=f"https://hooks.example.com/remind/{REMINDER_HOOK}")
+    route = Route.objects.create(name="team room", kind="slack", events=["probe_warning"],
+                         target=f"https://hooks.slack.com/services/T0/B2/{ROUTE_HOOK}")
     probe = make_probe(service, kind="http", name="api", config={
         "url": f"https://mon:{URL_PASSWORD}@api.example.com/health?token={URL_TOKEN}",
         "headers": {"Authorization": f"Bearer {HEADER_TOKEN}"}})
@@ -91,7 +96,7 @@ def planted(db, roles, settings, tmp_path):
     target.save()
     return World(folder=tmp_path, service=service, contact=contact, notificationchannel=channel,
                  incident=incident, probe=probe, heartbeat=heartbeat, backuptarget=target, host=host,
-                 integration=integration)
+                 integration=integration, route=route)
 
 
 def heartbeat_secrets(world) -> list[str]:
@@ -164,7 +169,7 @@ def secret_field_names(model) -> set[str]:
 def test_every_credential_field_is_encrypted():
     assert secret_field_names(BackupTarget) == {"source"}
     assert secret_field_names(Probe) == {"config", "token"}
-    for model in (NotificationChannel, Notification, Reminder):
+    for model in (NotificationChannel, Notification, Route):
         assert secret_field_names(model) == {"target"}
 
 

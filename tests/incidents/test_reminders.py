@@ -6,7 +6,7 @@ from django.core import mail
 from django.urls import reverse
 
 from incidents import postmortems, tasks
-from incidents.models import ActionItem, Reminder, Status, add_business_days
+from incidents.models import ActionItem, Notification, Status, add_business_days
 from tests.incidents.factories import make_contact, make_incident, make_service
 
 pytestmark = pytest.mark.django_db
@@ -54,7 +54,7 @@ def test_a_missing_postmortem_is_flagged_after_five_business_days_and_reminded_o
         assert "[Postmortem due]" in mail.outbox[0].subject
     with at(datetime(2026, 3, 14, 8, 0, tzinfo=UTC)):
         assert tasks.send_reminders() == 1  # the next day, again
-    assert Reminder.objects.count() == 2 and len(mail.outbox) == 2
+    assert Notification.objects.filter(purpose="reminder", status="sent").count() == 2 and len(mail.outbox) == 2
     assert incident.events.filter(kind="notification_sent", data__reason="postmortem_due").count() == 2
 
     postmortem = postmortems.save_postmortem(postmortem=postmortems.draft_for(incident), by=None)
@@ -91,10 +91,17 @@ def test_overdue_action_items_are_reminded_daily_to_their_owner(incident, make_u
         assert tasks.send_reminders() == 0
 
 
-def test_a_failing_channel_is_recorded_and_does_not_stop_the_others(incident, commander):
+def test_a_failing_channel_is_retried_then_recorded_and_does_not_stop_the_others(incident, commander):
     commander.contact.channels.create(kind="webhook", target="http://127.0.0.1:9/hook")
     with at(datetime(2026, 3, 13, 12, 0, tzinfo=UTC)):
-        assert tasks.send_reminders() == 1
-    failed = Reminder.objects.get(kind="webhook")
-    assert failed.status == "failed" and failed.last_error
+        assert tasks.send_reminders() == 2
+    assert len(mail.outbox) == 1
+    failed = Notification.objects.get(purpose="reminder", kind="webhook")
+    assert failed.status == "pending" and failed.attempts == 1 and failed.last_error
+    for minutes in (2, 5, 10):  # backoff 1, 2, 4 minutes
+        with at(datetime(2026, 3, 13, 12, minutes, tzinfo=UTC)):
+            tasks.retry_notifications()
+    failed.refresh_from_db()
+    assert failed.status == "failed" and failed.attempts == 4
     assert incident.events.filter(kind="notification_failed").count() == 1
+    assert len(mail.outbox) == 1

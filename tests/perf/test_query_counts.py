@@ -29,6 +29,7 @@ from incidents.models import (
     Notification,
     Postmortem,
     RecurringMaintenanceWindow,
+    Route,
     TimelineEvent,
 )
 from oncall.models import Layer, Override
@@ -146,6 +147,13 @@ def notifications(n, state):
         contact = make_contact()
         Notification.objects.create(incident=make_incident(), step=0, condition="not_resolved", contact=contact,
                                     channel=contact.channels.get(), kind="email", target=contact.email)
+
+
+def routes(n, state):
+    for i in range(n):
+        route = Route.objects.create(name=f"route {Route.objects.count()}-{i}", kind="webhook",
+                                     target="https://hooks.example.com/r", events=["probe_warning"])
+        route.services.add(make_service(), make_service())
 
 
 def backup_targets(n, state):
@@ -305,6 +313,7 @@ API_LISTS = {
     "incident-list": incidents,
     "incident-timeline": timeline,
     "notification-list": notifications,
+    "route-list": routes,
     "backuptarget-list": backup_targets,
     "backuprun-list": backup_runs,
     "restorerun-list": restores,
