@@ -81,6 +81,13 @@ class NoteForm(forms.Form):
     text = forms.CharField(label=_("Note"), max_length=20000, widget=forms.Textarea(attrs={"rows": 3}))
 
 
+class ResolveForm(forms.Form):
+    summary = forms.CharField(
+        label=_("Resolution summary"), max_length=4000, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("What fixed it: the next person on call and the postmortem read it."),
+        error_messages={"required": _("Say what fixed it before resolving.")})
+
+
 class ReopenForm(forms.Form):
     reason = forms.CharField(label=_("Reason for re-opening"), required=False, max_length=2000)
 

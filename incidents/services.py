@@ -138,12 +138,15 @@ def mitigate(*, incident: Incident, by) -> Incident:
     return incident
 
 
-def resolve(*, incident: Incident, by, reason: str = "") -> Incident:
+def resolve(*, incident: Incident, by, reason: str = "", summary: str = "") -> Incident:
     """Resolve: every escalation step and pending notification stops. `reason` is the
-    timeline's message when no person resolves it (e.g. "resolved by integration X")."""
+    timeline's message when no person resolves it (e.g. "resolved by integration X");
+    `summary` what fixed it, kept on the incident and in the timeline event's data."""
     now = timezone.now()
+    summary = summary.strip()
     _transition(incident, "resolve", Status.RESOLVED, by, now,
-                {"resolved_at": now, "resolved_by": _user(by), "next_escalation_at": None}, message=reason)
+                {"resolved_at": now, "resolved_by": _user(by), "next_escalation_at": None,
+                 "resolution_summary": summary}, message=reason, data={"summary": summary} if summary else None)
     return incident
 
 

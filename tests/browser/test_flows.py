@@ -66,6 +66,7 @@ def test_incident_from_declaration_to_a_published_postmortem(log_in, t, shot, lo
     page.get_by_role("button", name=t("Add note")).click()
     timeline = page.locator("section", has=page.get_by_role("heading", name=t("Timeline")))
     expect(timeline).to_contain_text("Rolled back to the previous release")
+    page.get_by_label(t("Resolution summary")).fill("Rolled back to the previous release; checkout works.")
     page.get_by_role("button", name=t("Resolve"), exact=True).click()
     expect(state).to_contain_text(t("resolved"))
     shot(page, "incident-2-resolved", readme="incident")
