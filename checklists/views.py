@@ -129,9 +129,12 @@ def _item_response(request, run_item, *, error: DomainError | None = None, field
     run = run_item.run
     if wants_json(request):
         if error is not None or field_errors:
-            message = error.message if error else " ".join(str(e) for errs in field_errors.values() for e in errs)
+            # Per field, so the page shows each message next to its field (the reason for a skip).
+            errors = ({error.field or "__all__": [error.message]} if error is not None
+                      else {field: [str(e) for e in errs] for field, errs in field_errors.items()})
+            message = " ".join(e for errs in errors.values() for e in errs)
             status = 409 if error is not None and error.conflict else 400
-            return JsonResponse({"error": message}, status=status)
+            return JsonResponse({"error": message, "errors": errors}, status=status)
         item = RunItem.objects.select_related("probe", "by", "incident").get(pk=run_item.pk)
         counts = list(RunItem.objects.filter(run=run).values_list("state", "required"))
         html = render_to_string("checklists/_run_item.html", {
