@@ -205,6 +205,16 @@ def _assignee_emails_by_language(run: Run) -> dict[str, list[str]]:
 # Starting by hand ----------------------------------------------------------------
 
 
+def start_scheduled_run(*, template: Template, occurrence: datetime, now: datetime | None = None) -> Run:
+    """The run of one scheduled occurrence, named after its period and due a due window after it,
+    as the scheduler makes it; the scheduler later finds it there and makes no second one."""
+    run = _insert_run(template, occurrence, RunStatus.OPEN, now or timezone.now(), snapshot=True)
+    if run is None:
+        raise DomainError(_("This occurrence already has its run."), field="occurrence", code="duplicate",
+                          conflict=True)
+    return run
+
+
 def start_run(*, template: Template, by, incident: Incident | None = None, now: datetime | None = None) -> Run:
     """Start a run now (incident/recovery checklists from an incident page, or any template by hand)."""
     now = now or timezone.now()
