@@ -136,21 +136,3 @@ def test_the_admin_incident_list_gives_titles_room(log_in):
         assert title.bounding_box()["height"] <= 2.5 * line + 12, f"«{title.inner_text()}» takes more than two lines"
     assert page.evaluate("document.documentElement.scrollWidth") <= 1366
 
-
-def test_skipping_without_a_reason_says_so_next_to_the_field(log_in, t):
-    page = log_in("admin", **PHONE)
-    dialogs = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    page.goto("/checklists/runs/")
-    page.locator("main#main a[href^='/checklists/runs/']").first.click()
-    item = page.locator("li.run-item", has=page.get_by_role("button", name=t("skipped"), exact=True)).first
-    item.get_by_role("button", name=t("skipped"), exact=True).click()
-    reason = item.get_by_label(t("Note or reason"))
-    expect(item.get_by_role("alert")).to_have_text(t("Say why the item is skipped."))
-    expect(reason).to_have_attribute("aria-invalid", "true")
-    expect(reason).to_be_focused()
-    assert dialogs == []
-    reason.fill("Host is being replaced")
-    item.get_by_role("button", name=t("skipped"), exact=True).click()
-    expect(page.get_by_text("Host is being replaced")).to_be_visible()
-    expect(page.get_by_role("alert")).to_have_count(0)
