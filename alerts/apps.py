@@ -8,7 +8,7 @@ class AlertsConfig(AppConfig):
 
     # Integrations are configuration: managers add, change and rotate them (portal.roles);
     # their URL is a credential, so the page and the API show it to managers only.
-    nav = [("alerts:integrations", _("Integrations"), "alerts.change_integration")]
+    nav_more = [("alerts:integrations", _("Integrations"), "alerts.change_integration")]
     # The alerts behind an incident (labels, annotations, links) on its page.
     incident_panels = [("alerts/_incident_panel.html", "alerts.views.incident_panel")]
 

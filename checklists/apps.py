@@ -19,6 +19,8 @@ class ChecklistsConfig(AppConfig):
 
     nav = [("checklists:my-shift", _("My shift")), ("checklists:runs", _("Checklists")),
            ("checklists:playbooks", _("Playbooks"))]
+    # Templates and the runbook import are where checklists come from, not part of one's shift.
+    nav_also = {"checklists:runs": ["checklists:templates", "checklists:template", "checklists:import"]}
     dashboard_panels = [("checklists/_dashboard_panel.html", "checklists.dashboard.panel")]
     # Playbooks and incident checklists on the incident page (see incidents.views.incident_panels).
     incident_panels = [("checklists/_incident_panel.html", "checklists.incident_panel")]

@@ -6,7 +6,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from checklists import services
+from checklists import schedules, services
 from checklists.models import ItemState, Kind, Playbook, Run, RunStatus, Template
 from incidents.models import Service, Tier
 
@@ -75,12 +75,22 @@ tail -100 /srv/app/logs/api.log
 ## Recovery
 ```bash
 systemctl restart route-api
-curl -fsS http://127.0.0.1:8000/api/health
+curl -fsS {portal}/api/health
 ```
 
 ## Rollback
 Deploy the previous release tag and restart.
 """
+
+
+def demo_occurrence(template: Template, now):
+    """The daily check's run of today (09:00, due 11:00) while it is still on time, else the next
+    day's: the demo's run is due at the check's own time, never at first start plus two hours,
+    and never starts out overdue (which would e-mail a reminder)."""
+    occurrence = schedules.latest_at_or_before(template.schedule, now)
+    if occurrence + template.due_window <= now:
+        occurrence = schedules.next_after(template.schedule, now)
+    return occurrence
 
 
 def seed() -> str:
@@ -103,12 +113,13 @@ def seed() -> str:
         by_key[key] = template
     if service is not None:
         Playbook.objects.get_or_create(source_key=f"{DEMO}:api-down", defaults={
-            "title": "API server down", "service": service, "category": "API down", "body": PLAYBOOK_BODY,
+            "title": "API server down", "service": service, "category": "API down",
+            "body": PLAYBOOK_BODY.replace("{portal}", settings.BASE_URL),
             "template": by_key["incident-recovery"]})
     daily = by_key["daily-0900"]
     runs = 0
     if not Run.objects.filter(template=daily, status__in=(RunStatus.OPEN, RunStatus.IN_PROGRESS)).exists():
-        run = services.start_run(template=daily, by=None)
+        run = services.start_scheduled_run(template=daily, occurrence=demo_occurrence(daily, timezone.now()))
         first = run.items.order_by("position").first()
         if first is not None:
             services.tick(run_item=first, state=ItemState.DONE, by=None, note="", value="healthy",

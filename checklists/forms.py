@@ -29,6 +29,7 @@ class HandoverForm(forms.Form):
 class OpenIncidentForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=200)
     severity = forms.ChoiceField(label=_("Severity"), choices=Severity.choices, initial=Severity.SEV3)
+    category = forms.CharField(label=_("Category"), max_length=100, required=False)
 
 
 class StartRunForm(forms.Form):

@@ -214,6 +214,16 @@ def _assignee_emails_by_language(run: Run) -> dict[str, list[str]]:
 # Starting by hand ----------------------------------------------------------------
 
 
+def start_scheduled_run(*, template: Template, occurrence: datetime, now: datetime | None = None) -> Run:
+    """The run of one scheduled occurrence, named after its period and due a due window after it,
+    as the scheduler makes it; the scheduler later finds it there and makes no second one."""
+    run = _insert_run(template, occurrence, RunStatus.OPEN, now or timezone.now(), snapshot=True)
+    if run is None:
+        raise DomainError(_("This occurrence already has its run."), field="occurrence", code="duplicate",
+                          conflict=True)
+    return run
+
+
 def start_run(*, template: Template, by, incident: Incident | None = None, now: datetime | None = None) -> Run:
     """Start a run now (incident/recovery checklists from an incident page, or any template by hand)."""
     now = now or timezone.now()
@@ -384,9 +394,21 @@ def acknowledge_handover(*, note: HandoverNote, by, now: datetime | None = None)
 # A failed item → an incident ---------------------------------------------------------
 
 
+def related_open_incidents(*, service, category: str = "") -> list[Incident]:
+    """Open incidents of the service (of the category too, when there is one), newest first: a
+    failed item shows them, so nobody opens a second incident for what is already being handled."""
+    if service is None:
+        return []
+    incidents = Incident.objects.open().filter(service=service)
+    if category:
+        incidents = incidents.filter(category__iexact=category)
+    return list(incidents.order_by("-created_at", "-id")[:5])
+
+
 def open_incident_for_item(*, run_item: RunItem, by, title: str = "", severity: str = Severity.SEV3,
-                           description: str = "") -> tuple[Incident, bool]:
-    """Open (or join) the incident for a failed item, and link it to the item."""
+                           description: str = "", category: str = "") -> tuple[Incident, bool]:
+    """Open (or join) the incident for a failed item, and link it to the item. Its description
+    names the open incidents of the same service and category, if any."""
     run = run_item.run
     if run_item.state != ItemState.FAILED:
         raise DomainError(_("Only a failed item can open an incident."), field="state", conflict=True)
@@ -394,11 +416,16 @@ def open_incident_for_item(*, run_item: RunItem, by, title: str = "", severity: 
     if service is None:
         raise DomainError(_("This checklist has no service; open the incident from the incidents page."),
                           field="service")
+    description = description or default_incident_description(run_item)
+    related = related_open_incidents(service=service, category=category)
+    if related:
+        description += "\n\n" + _("Already open for this service and category: %(incidents)s") % {
+            "incidents": ", ".join(f"#{incident.pk} {incident.title}" for incident in related)}
     with transaction.atomic():
         incident, created = incident_services.open_incident(
             service=service, title=title or default_incident_title(run_item), severity=severity,
             source=Source.CHECKLIST, dedup_key=f"checklist-item-{run_item.pk}", by=by,
-            description=description or default_incident_description(run_item),
+            description=description, category=category,
         )
         RunItem.objects.filter(pk=run_item.pk).update(incident=incident)
         incident_services.add_event(

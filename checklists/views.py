@@ -107,6 +107,13 @@ def run_detail(request, pk):
     return render_run(request, get_run(pk))
 
 
+def _related_incidents(run, items) -> list:
+    """What a failed item without an incident shows: the open incidents of the checklist's service."""
+    if not any(item.state == ItemState.FAILED and not item.incident_id for item in items):
+        return []
+    return services.related_open_incidents(service=run.template.service, category=run.template.incident_category)
+
+
 def render_run(request, run, *, status=200, tick_errors=None):
     items = list(run.items.all())
     can_tick = request.user.has_perm("checklists.change_run") and run.is_active()
@@ -115,6 +122,7 @@ def render_run(request, run, *, status=200, tick_errors=None):
         "run": run, "items": items, "handled": handled, "total": len(items),
         "open_required": [i for i in items if i.required and i.state == ItemState.OPEN],
         "can_tick": can_tick, "tick_errors": tick_errors or {},
+        "related_incidents": _related_incidents(run, items),
         "can_open_incident": request.user.has_perm("incidents.add_incident") and run.template.service_id,
         "states": TickForm.base_fields["state"].choices,
         "handovers": pending_handovers(exclude_run=run) if run.template.is_shift() else [],
@@ -129,13 +137,17 @@ def _item_response(request, run_item, *, error: DomainError | None = None, field
     run = run_item.run
     if wants_json(request):
         if error is not None or field_errors:
-            message = error.message if error else " ".join(str(e) for errs in field_errors.values() for e in errs)
+            # Per field, so the page shows each message next to its field (the reason for a skip).
+            errors = ({error.field or "__all__": [error.message]} if error is not None
+                      else {field: [str(e) for e in errs] for field, errs in field_errors.items()})
+            message = " ".join(e for errs in errors.values() for e in errs)
             status = 409 if error is not None and error.conflict else 400
-            return JsonResponse({"error": message}, status=status)
+            return JsonResponse({"error": message, "errors": errors}, status=status)
         item = RunItem.objects.select_related("probe", "by", "incident").get(pk=run_item.pk)
         counts = list(RunItem.objects.filter(run=run).values_list("state", "required"))
         html = render_to_string("checklists/_run_item.html", {
             "run": run, "item": item, "can_tick": True, "states": TickForm.base_fields["state"].choices,
+            "related_incidents": _related_incidents(run, [item]),
             "can_open_incident": request.user.has_perm("incidents.add_incident") and run.template.service_id,
         }, request=request)
         handled = sum(1 for state, _required in counts if state != ItemState.OPEN)
@@ -210,7 +222,9 @@ def run_complete(request, pk):
 @permission_required("incidents.add_incident", raise_exception=True)
 def run_open_incident(request, pk, item_pk):
     run_item = get_run_item(pk, item_pk)
-    form = OpenIncidentForm(request.POST or None, initial={"title": services.default_incident_title(run_item)})
+    template = run_item.run.template
+    form = OpenIncidentForm(request.POST or None, initial={"title": services.default_incident_title(run_item),
+                                                           "category": template.incident_category})
     if request.method == "POST" and form.is_valid():
         try:
             incident, _created = services.open_incident_for_item(run_item=run_item, by=request.user,
@@ -221,9 +235,12 @@ def run_open_incident(request, pk, item_pk):
             messages.success(request, _("Incident #%(id)d opened for this item.") % {"id": incident.pk})
             return redirect(incident)
     status = 400 if form.is_bound and form.errors else 200
+    category = form.cleaned_data.get("category", "") if form.is_bound and form.is_valid() else (
+        form["category"].value() or "")
     return render(request, "checklists/open_incident.html", {
         "run": run_item.run, "item": run_item, "form": form,
         "description": services.default_incident_description(run_item),
+        "related_incidents": services.related_open_incidents(service=template.service, category=category),
     }, status=status)
 
 

@@ -7,6 +7,7 @@ bypass the escalation engine, so seeding never pages anybody.
 
 from datetime import time, timedelta
 
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from incidents.models import (
@@ -105,6 +106,15 @@ def seed() -> str:
             NotificationChannel.objects.create(contact=contact, kind=ChannelKind.EMAIL, target=email)
             created["contacts"] += 1
         contacts[name] = contact
+
+    # The admin created at first start is the Operations lead: the demo's shift checklists belong to
+    # Tier 1, and "My shift" shows a person their tier's runs. (Rather than widening My shift to
+    # runs of no tier of one's own: on a real team that would be everybody's runs.)
+    lead = contacts["Mina Seo"]
+    admin = get_user_model().objects.filter(username="admin", is_superuser=True, contact__isnull=True).first()
+    if admin is not None and lead.user_id is None:
+        lead.user = admin
+        lead.save(update_fields=["user"])
 
     services = {}
     for name, description, rto, rpo in SERVICES:

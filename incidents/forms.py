@@ -1,7 +1,11 @@
+import re
+from datetime import datetime
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from incidents.models import (
@@ -21,12 +25,48 @@ from incidents.models import (
 from incidents.reports import MAX_MONTHS
 from portal.lib.secrets import keep_stored
 
+TIME_24_PATTERN = "([01][0-9]|2[0-3]):[0-5][0-9]"
+TIME_24 = re.compile(TIME_24_PATTERN)
 
-class DateTimeLocalInput(forms.DateTimeInput):
-    input_type = "datetime-local"
 
-    def __init__(self, **kwargs):
-        super().__init__(format="%Y-%m-%dT%H:%M", **kwargs)
+class DateTimeLocalInput(forms.MultiWidget):
+    """A date picker and a 24-hour time ("14:30"), in the portal's time zone. A datetime-local
+    input shows the browser's clock, 12-hour with AM/PM in an English locale. The field reads
+    "<date> <time>"; a single "<name>" value (a script posting ISO times) is taken as it is."""
+
+    def __init__(self, attrs=None):
+        time_attrs = {"class": "time-24", "placeholder": "HH:MM", "pattern": TIME_24_PATTERN, "maxlength": 5,
+                      "size": 5, "autocomplete": "off", "aria-label": _("time (24-hour, HH:MM)")}
+        super().__init__([forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+                          forms.TimeInput(attrs=time_attrs, format="%H:%M")], attrs)
+
+    # The field's label names the date picker; the time field has its own aria-label.
+    use_fieldset = False
+
+    def id_for_label(self, id_):
+        return f"{id_}_0" if id_ else ""
+
+    def decompress(self, value):
+        if isinstance(value, datetime):
+            local = timezone.localtime(value) if timezone.is_aware(value) else value
+            return [local.date(), local.time().replace(second=0, microsecond=0)]
+        if isinstance(value, str) and value.strip():  # as posted, shown again with its error
+            date, _sep, time = value.strip().replace("T", " ").partition(" ")
+            return [date, time[:5] if TIME_24.fullmatch(time[:5]) else time]
+        return [None, None]
+
+    def value_from_datadict(self, data, files, name):
+        if name in data:
+            return data[name]
+        date, time = (widget.value_from_datadict(data, files, f"{name}{suffix}")
+                      for widget, suffix in zip(self.widgets, self.widgets_names, strict=True))
+        return " ".join(part.strip() for part in (date or "", time or "") if part.strip())
+
+    def value_omitted_from_data(self, data, files, name):
+        return name not in data and super().value_omitted_from_data(data, files, name)
+
+    def render(self, name, value, attrs=None, renderer=None):
+        return format_html('<span class="datetime-24">{}</span>', super().render(name, value, attrs, renderer))
 
 
 class IncidentFilterForm(forms.Form):
@@ -83,6 +123,13 @@ class DeclareIncidentForm(forms.ModelForm):
 
 class NoteForm(forms.Form):
     text = forms.CharField(label=_("Note"), max_length=20000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class ResolveForm(forms.Form):
+    summary = forms.CharField(
+        label=_("Resolution summary"), max_length=4000, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("What fixed it: the next person on call and the postmortem read it."),
+        error_messages={"required": _("Say what fixed it before resolving.")})
 
 
 class ReopenForm(forms.Form):

@@ -462,6 +462,8 @@ class Incident(models.Model):
     resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
     resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("resolved by"), null=True,
                                     blank=True, on_delete=models.SET_NULL, related_name="+")
+    resolution_summary = models.TextField(_("resolution summary"), blank=True,
+                                          help_text=_("What fixed it, as the person who resolved it wrote it."))
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
 
     # Escalation state. The policy is copied here when the incident triggers

@@ -142,15 +142,19 @@ def mitigate(*, incident: Incident, by) -> Incident:
     return incident
 
 
-def resolve(*, incident: Incident, by, reason: str = "", data: dict | None = None) -> Incident:
+def resolve(*, incident: Incident, by, reason: str = "", data: dict | None = None, summary: str = "") -> Incident:
     """Resolve: every escalation step and pending notification stops. `reason` is free text for the
     timeline; when no person resolves it, `data` names why for incidents.timeline to say it in the
-    reader's language (`{"variant": "integration", "integration_name": "prom"}`)."""
+    reader's language (`{"variant": "integration", "integration_name": "prom"}`). `summary` is what
+    fixed it, kept on the incident and in the timeline event's data."""
     now = timezone.now()
+    summary = summary.strip()
+    if summary:
+        data = {**(data or {}), "summary": summary}
     with transaction.atomic():
         _transition(incident, "resolve", Status.RESOLVED, by, now,
-                    {"resolved_at": now, "resolved_by": _user(by), "next_escalation_at": None}, message=reason,
-                    data=data)
+                    {"resolved_at": now, "resolved_by": _user(by), "next_escalation_at": None,
+                     "resolution_summary": summary}, message=reason, data=data)
         _end_round(incident, by=by, reason=reason, now=now)
     return incident
 

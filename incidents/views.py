@@ -30,6 +30,7 @@ from incidents.forms import (
     PostmortemForm,
     ReopenForm,
     ReportForm,
+    ResolveForm,
     RouteForm,
 )
 from incidents.models import (
@@ -105,7 +106,7 @@ def incident_detail(request, pk):
     return render_detail(request, get_incident(pk))
 
 
-def render_detail(request, incident, *, note_form=None, status=200):
+def render_detail(request, incident, *, note_form=None, resolve_form=None, status=200):
     recent = list(incident.events.select_related("actor_user", "actor_contact").order_by("-at", "-id")
                   [:TIMELINE_LIMIT + 1])
     can_change = request.user.has_perm("incidents.change_incident")
@@ -117,6 +118,7 @@ def render_detail(request, incident, *, note_form=None, status=200):
         "can_note": request.user.has_perm("incidents.add_timelineevent"),
         "note_form": note_form or NoteForm(),
         "reopen_form": ReopenForm(),
+        "resolve_form": resolve_form or ResolveForm(),
         "postmortem": Postmortem.objects.filter(incident=incident).only("id", "status").first(),
         "now": timezone.now(),
     }
@@ -203,6 +205,16 @@ def _link_refused(request, reason: str):
 @permission_required("incidents.change_incident", raise_exception=True)
 def incident_transition(request, pk, name):
     return _apply(request, get_incident(pk), name)
+
+
+@require_POST
+@permission_required("incidents.change_incident", raise_exception=True)
+def incident_resolve(request, pk):
+    incident = get_incident(pk)
+    form = ResolveForm(request.POST)
+    if not form.is_valid():
+        return render_detail(request, incident, resolve_form=form, status=400)
+    return _apply(request, incident, "resolve", summary=form.cleaned_data["summary"])
 
 
 @require_POST

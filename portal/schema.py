@@ -34,6 +34,11 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class PortalAutoSchema(AutoSchema):
+    def get_tags(self):
+        # One group per app (incidents, checklists, probes…), not the path's first part ("v1" for
+        # all); @extend_schema(tags=…) still overrides it. An @api_view's class takes its function's module.
+        return [type(self.view).__module__.split(".")[0]]
+
     def get_operation(self, path, path_regex, path_prefix, method, registry):
         operation = super().get_operation(path, path_regex, path_prefix, method, registry)
         if operation is None:

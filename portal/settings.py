@@ -290,6 +290,19 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # drf-spectacular's defaults, and no validator badge: Swagger UI would fetch it from validator.swagger.io.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True, "displayOperationId": True,
+                            "validatorUrl": None},
+    # One group per app (portal.schema.PortalAutoSchema.get_tags), in the menu's order.
+    "TAGS": [
+        {"name": "incidents", "description": "Incidents, timelines, postmortems, contacts and escalation."},
+        {"name": "checklists", "description": "Checklist templates, runs, handovers, playbooks, runbook import."},
+        {"name": "probes", "description": "Probes, results, heartbeats and host agents."},
+        {"name": "backups", "description": "Backup targets, runs, restores, rehearsals and off-site copies."},
+        {"name": "oncall", "description": "On-call schedules, layers and overrides."},
+        {"name": "alerts", "description": "Alert integrations: incoming alerts from monitoring tools."},
+        {"name": "portal", "description": "Health, metrics and the portal's own settings."},
+    ],
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
                              "portal.schema.describe_ids_and_links"],

@@ -193,15 +193,16 @@ def api_metrics(request):
 @permission_required("portal.view_audit", raise_exception=True)
 def audit(request):
     """Who changed what, newest first, filterable by kind of object and by user ("system": background tasks)."""
-    model, user = request.GET.get("model", ""), request.GET.get("user", "")
+    # "by", not "user": the base layout reads `user` as the logged-in person (menu, account).
+    model, by = request.GET.get("model", ""), request.GET.get("user", "")
     models = audit_trail.audited_models()
     if model not in models:
         model = ""
-    if user != audit_trail.SYSTEM and not user.isdigit():
-        user = ""
-    page = Paginator(audit_trail.changes(model=model, user=user), 50).get_page(request.GET.get("page"))
+    if by != audit_trail.SYSTEM and not by.isdigit():
+        by = ""
+    page = Paginator(audit_trail.changes(model=model, user=by), 50).get_page(request.GET.get("page"))
     context = {
-        "page": page, "entries": audit_trail.entries(list(page)), "model": model, "user": user,
+        "page": page, "entries": audit_trail.entries(list(page)), "model": model, "by": by,
         "models": [(label, m._meta.verbose_name) for label, m in models.items()],
         "users": get_user_model().objects.order_by("username").values_list("pk", "username"),
         "system": audit_trail.SYSTEM,

@@ -9,7 +9,8 @@ class ProbesConfig(AppConfig):
     # Operators may press "run now"; managers edit probes (portal.roles).
     operator_permissions = ["probes.run_probe"]
 
-    nav = [("probes:grid", _("Probes")), ("probes:hosts", _("Hosts"), "probes.view_host")]
+    nav = [("probes:grid", _("Probes"))]
+    nav_more = [("probes:hosts", _("Hosts"), "probes.view_host")]
     dashboard_panels = [("probes/_dashboard_panel.html", "probes.dashboard.panel")]
 
     schedules = [

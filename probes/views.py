@@ -79,6 +79,8 @@ def probe_detail(request, pk):
         "probe": probe, "page": results, "now": now,
         "chart": chart(history, width=480, height=160, axes=True),
         "unit": value_unit(probe.kind, probe.config),
+        # The thresholds it is judged by (its own or its kind's), in their unit: "warning 70 %".
+        "limits": services.limits_of(probe), "limits_unit": default_thresholds(probe.kind, probe.config)[2],
         # The time axis: the first hour charted, its middle, now.
         "chart_from": now - timedelta(hours=SPARKLINE_HOURS - 1), "chart_middle": now - timedelta(hours=12),
         # The ping URL is the heartbeat's credential: only those who may change the probe see it.

@@ -14,7 +14,7 @@ class StatusConfig(AppConfig):
         "status.change_component",
     ]
 
-    nav = [("status:pages", _("Status pages"))]
+    nav_more = [("status:pages", _("Status pages"))]
     # Public title, public updates and notices on the incident page (incidents.views.incident_panels).
     incident_panels = [("status/_incident_panel.html", "status.views.incident_panel")]
 

@@ -5,6 +5,7 @@ role, label and text (the catalog's), never by CSS class, so restyling does not 
 """
 
 import http.server
+import re
 import threading
 
 import pytest
@@ -66,6 +67,7 @@ def test_incident_from_declaration_to_a_published_postmortem(log_in, t, shot, lo
     page.get_by_role("button", name=t("Add note")).click()
     timeline = page.locator("section", has=page.get_by_role("heading", name=t("Timeline")))
     expect(timeline).to_contain_text("Rolled back to the previous release")
+    page.get_by_label(t("Resolution summary")).fill("Rolled back to the previous release; checkout works.")
     page.get_by_role("button", name=t("Resolve"), exact=True).click()
     expect(state).to_contain_text(t("resolved"))
     shot(page, "incident-2-resolved", readme="incident")
@@ -141,10 +143,10 @@ def test_shift_checklist_ticked_on_a_phone_and_handed_over(log_in, t, shot):
     expect(page.get_by_text(t("%(handled)s / %(total)s handled", handled=2, total=4))).to_be_visible()
 
     backup = item("Last night's backup is verified")
-    with page.expect_event("dialog") as refused:
-        backup.get_by_role("button", name=t("skipped"), exact=True).tap()
-    assert refused.value.message == t("Say why the item is skipped.")
-    refused.value.dismiss()
+    # Refused inline, next to the reason's field (issue 23), not in a dialog box.
+    backup.get_by_role("button", name=t("skipped"), exact=True).tap()
+    expect(backup.get_by_role("alert")).to_have_text(t("Say why the item is skipped."))
+    expect(backup.get_by_label(t("Note or reason"))).to_be_focused()
     expect(backup.get_by_role("button", name=t("skipped"), exact=True)).to_be_visible()
     backup.get_by_label(t("Note or reason")).fill("Backup server under maintenance until 11:00")
     backup.get_by_role("button", name=t("skipped"), exact=True).tap()
@@ -184,7 +186,10 @@ def test_shift_checklist_ticked_on_a_phone_and_handed_over(log_in, t, shot):
 
     next_shift = log_in("max")
     next_shift.goto("/checklists/")
-    handover = next_shift.get_by_role("region", name=t("Handover from %(run)s", run="Daily 09:00 check"))
+    # The run is named after its day ("Daily 09:00 check — 2026-12-07"), as the scheduler names it.
+    before, after = t("Handover from %(run)s", run="\n").split("\n")
+    handover = next_shift.get_by_role(
+        "region", name=re.compile(f"{re.escape(before)}Daily 09:00 check — [0-9-]+{re.escape(after)}"))
     expect(handover).to_contain_text("Disk incident open; check it first.")
     handover.get_by_role("button", name=t("Acknowledge handover")).click()
     expect_message(next_shift, t("Handover acknowledged."))

@@ -59,6 +59,7 @@ def test_a_public_sev1_shows_as_major_outage_with_its_update_until_resolved(port
     expect(visitor.get_by_role("main")).not_to_contain_text("storefront-k8s-prod")
     shot(visitor, "status-2-major-outage", readme="status-page")
 
+    operator.get_by_label(t("Resolution summary")).fill("Restarted the ingress on node-7.")
     operator.get_by_role("button", name=t("Resolve"), exact=True).click()
     state = operator.locator("section", has=operator.get_by_role("heading", name=t("State")))
     expect(state).to_contain_text(t("resolved"))

@@ -66,6 +66,8 @@ def test_skipping_needs_a_reason(client_as, run):
     first = items(run)[0]
     response = client.post(tick_url(run, first), {"state": "skipped"}, HTTP_ACCEPT="application/json")
     assert response.status_code == 400 and "why" in response.json()["error"]
+    # Said next to the reason's field on the page (run.js), not in a dialog box.
+    assert response.json()["errors"] == {"note": ["Say why the item is skipped."]}
     first.refresh_from_db()
     assert first.state == ItemState.OPEN
     client.post(tick_url(run, first), {"state": "skipped", "note": "Host is being replaced"})
@@ -222,3 +224,11 @@ def test_the_list_pages_use_a_constant_number_of_queries(client_as, django_asser
         make_run(make_template(items=[f"item {n}" for n in range(5)]))
     with django_assert_max_num_queries(len(ctx.captured_queries)):
         assert client.get(reverse(url_name)).status_code == 200
+
+
+def test_a_refused_tick_of_a_bad_state_names_its_field(client_as, run):
+    client = client_as("operator")
+    response = client.post(tick_url(run, items(run)[0]), {"state": "nonsense"}, HTTP_ACCEPT="application/json")
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["state"]
+

@@ -105,7 +105,8 @@ def test_an_operator_moves_an_incident_through_its_statuses(client_as, service):
     incident = open_one(service)
     for name, status in [("acknowledge", "acknowledged"), ("mitigate", "mitigated"), ("resolve", "resolved"),
                          ("close", "closed")]:
-        response = client.post(reverse(f"incidents:{name}", args=[incident.pk]))
+        data = {"summary": "Rolled back the deploy."} if name == "resolve" else {}
+        response = client.post(reverse(f"incidents:{name}", args=[incident.pk]), data)
         assert response.status_code == 302
         incident.refresh_from_db()
         assert incident.status == status

@@ -103,7 +103,8 @@ def test_a_new_user_files_submits_publishes_and_downloads_a_postmortem_through_t
     page = browser.get(edit_url)
     assert page.status_code == 200
     html = page.content.decode()
-    assert 'value="API answers 502"' in html and 'value="2026-03-08T08:57"' in html  # pre-filled from the incident
+    assert 'value="API answers 502"' in html  # pre-filled from the incident, on a 24-hour clock
+    assert 'name="occurred_at_0" value="2026-03-08"' in html and 'name="occurred_at_1" value="08:57"' in html
     data = form_data(page, csrfmiddlewaretoken=token_of(page), trigger="A model file replaced during reload",
                      root_cause="Copy in place", response="Roll back\nRestart workers", lessons="Deploy atomically",
                      action="submit")

@@ -49,8 +49,29 @@
     });
   }
 
+  // The language switch acts as soon as a language is chosen; its button is for pages without script.
+  function setUpLanguageSwitch() {
+    var select = document.getElementById("lang-select");
+    if (!select) return;
+    select.addEventListener("change", function () { select.form.submit(); });
+  }
+
+  // A menu that folds out ("More", the account) closes when one clicks elsewhere or presses Escape.
+  function setUpFoldOutMenus() {
+    var menus = document.querySelectorAll("details.nav-more, details.account");
+    function closeAll(except) {
+      menus.forEach(function (menu) { if (menu !== except) menu.open = false; });
+    }
+    document.addEventListener("click", function (event) {
+      closeAll(event.target.closest("details.nav-more, details.account"));
+    });
+    document.addEventListener("keydown", function (event) { if (event.key === "Escape") closeAll(null); });
+  }
+
   function start() {
     setUpNavToggle();
+    setUpLanguageSwitch();
+    setUpFoldOutMenus();
     setUpBusyButtons();
   }
 
