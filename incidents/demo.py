@@ -9,6 +9,7 @@ from datetime import time, timedelta
 
 from django.utils import timezone
 
+from incidents import rollups
 from incidents.models import (
     ActionItem,
     ActionItemKind,
@@ -152,6 +153,7 @@ def seed() -> str:
                           message=message or f"{data['from']} → {data['to']}")
             for at, kind, message, data in events
         )
+        rollups.refresh_incident(incident.pk)
         created["incidents"] += 1
 
     service, title, severity, category, scope, ago, ack = OPEN_INCIDENT
@@ -169,6 +171,7 @@ def seed() -> str:
                           message="triggered → acknowledged",
                           data={"from": Status.TRIGGERED, "to": Status.ACKNOWLEDGED}),
         ])
+        rollups.refresh_incident(incident.pk)
         created["incidents"] += 1
 
     created["postmortems"] = seed_postmortem(contacts, now)
