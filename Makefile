@@ -7,7 +7,7 @@ RUN_STAMP := $(VENV)/.run-installed
 DEV_STAMP := $(VENV)/.dev-installed
 CATALOGS  := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/django.po))
 
-.PHONY: run test test-slow test-browser test-fuzz fuzz bench lint messages clean help
+.PHONY: run test test-slow test-browser test-fuzz fuzz bench lint messages ci-setup clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -72,7 +72,7 @@ test-browser: $(DEV_STAMP) messages | $(CHROMIUM) $(KOREAN_FONT)
 	PORTAL_DATA_DIR=$${PORTAL_DATA_DIR:-$(CURDIR)/var/test-browser} $(BIN)/pytest -m browser $(PYTEST_ARGS)
 
 test-fuzz: $(DEV_STAMP) messages
-	$(BIN)/pytest -m fuzz -o log_cli=true --log-cli-level=INFO $(PYTEST_ARGS)
+	PORTAL_DATA_DIR=$${PORTAL_DATA_DIR:-$(CURDIR)/var/test-fuzz} $(BIN)/pytest -m fuzz -o log_cli=true --log-cli-level=INFO $(PYTEST_ARGS)
 
 fuzz: $(DEV_STAMP) messages
 	PORTAL_FUZZ_EXAMPLES=$${EXAMPLES:-100} PORTAL_FUZZ_SEED=$${SEED:-20261202} $(BIN)/pytest -m fuzz -o log_cli=true --log-cli-level=INFO $(PYTEST_ARGS)
@@ -85,5 +85,9 @@ lint: $(DEV_STAMP)
 bench: $(DEV_STAMP) messages | $(RESTIC)
 	$(PY) bench/run.py --backend $${BACKEND:-sqlite} --scale $${SCALE:-small}
 
+# What the legs of .ci/run share, made once before they start side by side (two apt-get or two
+# catalogue builds at once would trip over each other).
+ci-setup: $(DEV_STAMP) messages | $(RESTIC) $(SSHD) $(CHROMIUM) $(KOREAN_FONT)
+
 clean:
-	rm -rf $(VENV) var/test var/test-slow var/test-browser var/lint var/bench var/screenshots .pytest_cache .hypothesis
+	rm -rf $(VENV) var/test var/test-slow var/test-browser var/test-fuzz var/ci var/lint var/bench var/screenshots .pytest_cache .hypothesis

@@ -3,13 +3,14 @@ import csv
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from incidents import notify, postmortems, services
+from incidents import notify, postmortems, rollups, services
 from incidents.forms import MaskedTargetForm, RouteForm
 from incidents.models import (
     ActionItem,
@@ -353,6 +354,12 @@ class IncidentAdmin(ServiceRulesAdmin):
     def save_model(self, request, obj, form, change):
         changes = {name: form.cleaned_data[name] for name in form.changed_data if name in services.EDITABLE_FIELDS}
         services.edit_incident(incident=obj, by=request.user, changes=changes)
+
+    def delete_model(self, request, obj):
+        key = rollups.key_of(obj)
+        with transaction.atomic():
+            super().delete_model(request, obj)
+            rollups.refresh([key])
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -10,6 +10,7 @@ from datetime import time, timedelta
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from incidents import rollups
 from incidents.models import (
     ActionItem,
     ActionItemKind,
@@ -162,6 +163,7 @@ def seed() -> str:
                           message=message)
             for at, kind, message, data in events
         )
+        rollups.refresh_incident(incident.pk)
         created["incidents"] += 1
 
     service, title, severity, category, scope, ago, ack = OPEN_INCIDENT
@@ -178,6 +180,7 @@ def seed() -> str:
             TimelineEvent(incident=incident, at=start + ack, kind=EventKind.STATUS, actor_contact=operator,
                           data={"from": Status.TRIGGERED, "to": Status.ACKNOWLEDGED}),
         ])
+        rollups.refresh_incident(incident.pk)
         created["incidents"] += 1
 
     created["postmortems"] = seed_postmortem(contacts, now)

@@ -1041,3 +1041,38 @@ class ActionItem(models.Model):
 class ReminderReason(models.TextChoices):
     POSTMORTEM_DUE = "postmortem_due", _("postmortem due")
     ACTION_ITEM_OVERDUE = "action_item_overdue", _("action item overdue")
+
+
+class IncidentRollup(models.Model):
+    """The incidents created on one day (in the portal's time zone) for one service and severity,
+    summed up for the reports and the dashboard (incidents.rollups keeps it, from the incidents).
+
+    The durations are kept whole, each sorted list in microseconds, not as a sketch: a report's
+    median and p95 over any set of days, services and severities must equal the ones computed from
+    the incidents themselves, and only the values give that (a t-digest or histogram is approximate).
+    A day holds a few incidents per service and severity, so the lists stay short."""
+
+    day = models.DateField(_("day"))
+    service = models.ForeignKey(Service, verbose_name=_("service"), on_delete=models.CASCADE, related_name="+")
+    severity = models.CharField(_("severity"), max_length=4, choices=Severity.choices)
+    incidents = models.PositiveIntegerField(_("incidents"), default=0)
+    # Per resolved incident: MTTA (first ack − created, or resolved − created without an ack),
+    # MTTR (resolved − created) and downtime (resolved − impact start, or created when unknown).
+    tta_us = models.JSONField(_("times to acknowledge (µs)"), default=list)
+    ttr_us = models.JSONField(_("times to resolve (µs)"), default=list)
+    downtime_us = models.JSONField(_("downtimes (µs)"), default=list)
+
+    class Meta:
+        ordering = ["day", "service", "severity"]
+        verbose_name = _("incident rollup")
+        verbose_name_plural = _("incident rollups")
+        constraints = [
+            models.UniqueConstraint(fields=["day", "service", "severity"], name="one_rollup_per_day_service_severity"),
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.service_id} {self.severity}: {self.incidents}"
+
+    @property
+    def resolved(self) -> int:
+        return len(self.ttr_us)

@@ -15,7 +15,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from incidents import outbox, routes
+from incidents import outbox, rollups, routes
 from incidents.escalation import escalate_due, escalate_incident, firings, first_escalation_at, snapshot_policy
 from incidents.models import (
     ALLOWED_FROM,
@@ -279,6 +279,8 @@ def retrigger(*, incident: Incident, reason: str, page_window: timedelta, now: d
 # a `change` timeline event. Status, times, source and dedup key are the services'.
 EDITABLE_FIELDS = frozenset({"service", "title", "description", "severity", "category", "scope", "commander",
                              "impact_started_at", "detected_at"})
+# The editable fields a rollup depends on (its key, and the downtime's start).
+ROLLUP_FIELDS = frozenset({"service", "severity", "impact_started_at"})
 
 
 def edit_incident(*, incident: Incident, by, changes: dict, now: datetime | None = None) -> Incident:
@@ -303,9 +305,12 @@ def edit_incident(*, incident: Incident, by, changes: dict, now: datetime | None
                  if getattr(stored, name) != value}
         if not moved:
             return stored
+        before = rollups.key_of(stored)
         for name, (_old, value) in moved.items():
             setattr(stored, name, value)
         stored.save(update_fields=list(moved))
+        if moved.keys() & ROLLUP_FIELDS:
+            rollups.refresh_incident(stored.pk, before=before)
         _record(stored, EventKind.CHANGE, by, now, "",
                 {"changes": {name: _moved(old, new) for name, (old, new) in moved.items()}})
     return stored
@@ -366,6 +371,7 @@ def _create_incident(*, by, now, detected_at, service, severity, data=None, **fi
     _record(incident, EventKind.CREATED, by, now, "",
             {**(data or {}), "title": incident.title, "severity": severity, "source": incident.source,
              "policy": snapshot.get("policy")})
+    rollups.refresh([rollups.key_of(incident)])
     _escalate_soon(incident, now)
     routes.emit_incident(incident, RouteEvent.INCIDENT_OPENED, now=now)
     return incident
@@ -437,6 +443,8 @@ def _transition(incident: Incident, action: str, to: str, by, now: datetime, cha
         _record(incident, EventKind.STATUS, by, now, message,
                 {"from": fresh["status"], "to": to, "action": action, **(data or {})}, contact=contact)
         _cancel_notifications(incident, to)
+        if changes.keys() & {"acknowledged_at", "resolved_at"}:
+            rollups.refresh_incident(incident.pk)
         if to in ROUTED_STATUSES:
             routes.emit_incident(incident, ROUTED_STATUSES[to], now=now)
     incident.refresh_from_db()

@@ -7,6 +7,7 @@ straight to the model.
 from datetime import timedelta
 from itertools import count
 
+from incidents import rollups
 from incidents.models import (
     Contact,
     EscalationPolicy,
@@ -68,7 +69,9 @@ def make_policy(severity: str = "sev1", steps: list[dict] | None = None, *, serv
 def make_incident(service: Service | None = None, *, severity: str = "sev2", title: str | None = None,
                   **fields) -> Incident:
     """A bare incident row, written directly: no timeline, no escalation. For workflows
-    use `incidents.services.open_incident`."""
-    return Incident.objects.create(
+    use `incidents.services.open_incident`. Its day's rollup is brought up to date, as the services do."""
+    incident = Incident.objects.create(
         service=service or make_service(), severity=severity, title=title or f"incident {next(_seq)}", **fields
     )
+    rollups.refresh_incident(incident.pk)
+    return incident

@@ -5,7 +5,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import transaction
-from django.db.models import Min
+from django.db.models import Min, Sum
 
 from backups.models import BackupRun, BackupTarget
 from checklists.models import Item, Run, RunItem, Section, Template
@@ -15,6 +15,7 @@ from incidents.models import (
     EscalationPolicy,
     EscalationStep,
     Incident,
+    IncidentRollup,
     NotificationChannel,
     Postmortem,
     Service,
@@ -98,6 +99,8 @@ def test_it_writes_exactly_the_rows_of_its_scale():
     assert BackupTarget.objects.count() == scale.targets
     assert BackupRun.objects.count() == scale.backup_runs
     assert Postmortem.objects.exists() and ActionItem.objects.exists()
+    # Written in bulk: the rollups the reports read are built from them at once.
+    assert IncidentRollup.objects.aggregate(n=Sum("incidents"))["n"] == scale.incidents
     assert "seeded in" in output and "incidents" in output
 
 

@@ -31,6 +31,7 @@ from django.utils.dateparse import parse_datetime
 from backups.models import BackupRun, BackupTarget, Trigger, Verification
 from backups.models import RunStatus as BackupStatus
 from checklists.models import Item, ItemState, Run, RunItem, RunStatus, Section, Template
+from incidents import rollups
 from incidents.demo import POLICIES, TIERS
 from incidents.escalation import snapshot_policy
 from incidents.models import (
@@ -244,6 +245,8 @@ class Seeder:
             counts["incidents"] += len(rows)
             counts["events"] += bulk(TimelineEvent, (event for offset, incident in enumerate(rows)
                                                      for event in self.events(incident, lengths[start + offset])))
+        # Written in bulk, past the services: their rollups (what reports and the dashboard read) at once.
+        counts["rollups"] = rollups.rebuild()
         return counts
 
     def postmortems(self) -> dict:

@@ -1,0 +1,102 @@
+"""Per-day rollups of the incidents' metrics, per service and severity (issue 22).
+
+Reports and the dashboard read `IncidentRollup` rows instead of every incident of
+the period: a year of reports reads at most days × services × severities rows,
+whatever the number of incidents. A rollup is never adjusted by increments: the
+services recompute the rows an incident belongs to (before and after a change),
+from the incidents themselves, in the transaction that changes it, holding the
+row's lock so two changes to one day never overwrite each other. So a rollup is
+always what the direct computation would give, re-opened incidents and edited
+impact starts included. `manage.py rebuild_rollups` recomputes them all (after a
+bulk import, or a change of PORTAL_TIME_ZONE, which moves the days' boundaries).
+"""
+
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from incidents.models import Incident, IncidentRollup, portal_zone
+
+Key = tuple[date, int, str]  # (day in the portal's time zone, service id, severity)
+MICROSECOND = timedelta(microseconds=1)
+FIELDS = ("created_at", "impact_started_at", "acknowledged_at", "resolved_at")
+
+
+def key_of(incident: Incident) -> Key:
+    return day_of(incident.created_at), incident.service_id, incident.severity
+
+
+def day_of(moment: datetime) -> date:
+    return timezone.localtime(moment, portal_zone()).date()
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    zone = portal_zone()
+    return datetime.combine(day, time(0), tzinfo=zone), datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+
+
+def durations(created_at, impact_started_at, acknowledged_at, resolved_at) -> tuple[int, int, int] | None:
+    """(MTTA, MTTR, downtime) of one incident in microseconds; None while it is not resolved."""
+    if resolved_at is None:
+        return None
+    return ((acknowledged_at or resolved_at) - created_at) // MICROSECOND, (resolved_at - created_at) // MICROSECOND, \
+        (resolved_at - (impact_started_at or created_at)) // MICROSECOND
+
+
+def _fill(row: IncidentRollup, incidents: Iterable[tuple]) -> IncidentRollup:
+    row.incidents = 0
+    tta, ttr, downtime = [], [], []
+    for values in incidents:
+        row.incidents += 1
+        found = durations(*values)
+        if found:
+            tta.append(found[0])
+            ttr.append(found[1])
+            downtime.append(found[2])
+    row.tta_us, row.ttr_us, row.downtime_us = sorted(tta), sorted(ttr), sorted(downtime)
+    return row
+
+
+def refresh(keys: Iterable[Key]) -> None:
+    """Recompute the rollups of these (day, service, severity) keys from their incidents."""
+    for day, service_id, severity in sorted(set(keys)):
+        with transaction.atomic():
+            row, _created = IncidentRollup.objects.get_or_create(day=day, service_id=service_id, severity=severity)
+            # Held until the caller's transaction ends: a second change to the same day waits,
+            # then reads the incidents as the first one left them (PostgreSQL; SQLite writes one at a time).
+            row = IncidentRollup.objects.select_for_update().get(pk=row.pk)
+            start, end = day_bounds(day)
+            _fill(row, Incident.objects.filter(service_id=service_id, severity=severity, created_at__gte=start,
+                                               created_at__lt=end).order_by().values_list(*FIELDS))
+            if row.incidents:
+                row.save()
+            else:
+                row.delete()
+
+
+def refresh_incident(incident_id: int, *, before: Key | None = None) -> None:
+    """Recompute the rollup an incident is in now, and the one it was in `before` a change."""
+    stored = Incident.objects.filter(pk=incident_id).values("created_at", "service_id", "severity").first()
+    keys = [before] if before else []
+    if stored:
+        keys.append((day_of(stored["created_at"]), stored["service_id"], stored["severity"]))
+    refresh(keys)
+
+
+def rebuild(*, incident_model=Incident, rollup_model=IncidentRollup, batch: int = 5000) -> int:
+    """Every rollup again from every incident (the models are parameters for the data migration).
+    Returns the number of rollup rows."""
+    zone = portal_zone()
+    rows: dict[Key, list[tuple]] = {}
+    for created_at, service_id, severity, *times in incident_model.objects.order_by().values_list(
+            "created_at", "service_id", "severity", *FIELDS[1:]).iterator(chunk_size=batch):
+        key = (timezone.localtime(created_at, zone).date(), service_id, severity)
+        rows.setdefault(key, []).append((created_at, *times))
+    with transaction.atomic():
+        rollup_model.objects.all().delete()
+        rollup_model.objects.bulk_create(
+            (_fill(rollup_model(day=day, service_id=service_id, severity=severity), incidents)
+             for (day, service_id, severity), incidents in rows.items()), batch_size=1000)
+    return len(rows)
