@@ -33,9 +33,9 @@ from django.utils.translation import gettext as _
 from alerts.models import Alert, AlertStatus, Delivery, Integration, Outcome
 from alerts.payloads import Incoming
 from alerts.routing import route, services_for
+from core.errors import DomainError
 from incidents import services as incidents
 from incidents.models import EventKind, Incident, Service, Source, services_in_maintenance
-from portal.errors import DomainError
 
 logger = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from portal.lib.fields import EncryptedTextField
-from portal.lib.secrets import mask_dsn, mask_url
+from core.fields import EncryptedTextField
+from core.secrets import mask_dsn, mask_url
 
 
 class Kind(models.TextChoices):
@@ -111,7 +111,7 @@ class Repository(models.Model):
 
     def clean(self):
         from backups.restic import validate_url
-        from portal.lib.paths import backup_path
+        from core.paths import backup_path
 
         problem = validate_url(self.url or "")
         if problem:
@@ -182,7 +182,7 @@ class BackupTarget(models.Model):
         return mask_dsn(self.source) if self.kind == Kind.POSTGRES else self.source
 
     def clean(self):
-        from portal.lib.paths import backup_path
+        from core.paths import backup_path
 
         errors = {}
         if self.kind in (Kind.SQLITE, Kind.DIRECTORY, Kind.FILE):

@@ -37,11 +37,11 @@ from backups.models import (
     Trigger,
     Verification,
 )
+from core.errors import DomainError, QueueUnavailable
+from core.history import record_change
+from core.paths import backup_path
 from incidents.models import OPEN_STATUSES, EventKind, Incident
 from incidents.services import add_event, open_incident, resolve
-from portal.errors import DomainError, QueueUnavailable
-from portal.lib.history import record_change
-from portal.lib.paths import backup_path
 
 logger = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from checklists import schedules
 from checklists.markdown import parser
 from checklists.models import Kind, Playbook, Template
 from checklists.services import replace_sections
-from portal.errors import DomainError
+from core.errors import DomainError
 
 TEMPLATE, PLAYBOOK, SKIP = "template", "playbook", "skip"
 ACTIONS = (TEMPLATE, PLAYBOOK, SKIP)

@@ -9,6 +9,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from core.admin import HistoryAdmin, SecretFieldsAdmin
+from core.errors import DomainError
+from core.secrets import keep_stored
 from incidents import postmortems, services
 from incidents.models import (
     ActionItem,
@@ -27,9 +30,6 @@ from incidents.models import (
     TimelineEvent,
     shown_target,
 )
-from portal.errors import DomainError
-from portal.lib.admin import HistoryAdmin, SecretFieldsAdmin
-from portal.lib.secrets import keep_stored
 
 
 class Echo:

@@ -23,6 +23,8 @@ from django.db.models.constants import OnConflict
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from core.fields import EncryptedTextField
+from core.holidays import WorkCalendar
 from incidents.models import (
     OPEN_STATUSES,
     Contact,
@@ -38,8 +40,6 @@ from incidents.models import (
 )
 from incidents.notify import send_pending
 from incidents.targets import resolve_schedules, schedules_of_steps
-from portal.holidays import WorkCalendar
-from portal.lib.fields import EncryptedTextField
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def business_hours() -> tuple[time, time, tuple[int, ...]]:
 
 def next_business_start(at: datetime, calendar: WorkCalendar | None = None) -> datetime:
     """`at` itself if it falls in business hours, else the next business-hours start.
-    Public holidays and company days (portal.holidays) are not business days."""
+    Public holidays and company days (core.holidays) are not business days."""
     start, end, days = business_hours()
     calendar = calendar or WorkCalendar.load()
     tz = ZoneInfo(settings.TIME_ZONE)

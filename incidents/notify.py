@@ -23,6 +23,9 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from core.languages import language_of
+from core.outbound import check_url, guard_response
+from core.secrets import redact, scrub
 from incidents import acklinks, apprise_channels
 from incidents.models import (
     EventKind,
@@ -33,9 +36,6 @@ from incidents.models import (
     TimelineEvent,
     shown_target,
 )
-from portal.lib.languages import language_of
-from portal.lib.outbound import check_url, guard_response
-from portal.lib.secrets import redact, scrub
 
 logger = logging.getLogger(__name__)
 

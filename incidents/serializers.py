@@ -12,6 +12,18 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import get_error_detail
 
+from core.outbound import validate_outbound_url
+from core.secrets import keep_stored
+from core.serializers import (
+    MAX_ID,
+    BooleanField,
+    CharField,
+    DurationField,
+    ModelSerializer,
+    PageURLField,
+    PrimaryKeyRelatedField,
+    whole_nested,
+)
 from incidents.apprise_channels import target_error
 from incidents.models import (
     DECLARABLE_SOURCE_CHOICES,
@@ -35,18 +47,6 @@ from incidents.models import (
     shown_target,
 )
 from incidents.reports import MAX_MONTHS
-from portal.lib.outbound import validate_outbound_url
-from portal.lib.secrets import keep_stored
-from portal.serializers import (
-    MAX_ID,
-    BooleanField,
-    CharField,
-    DurationField,
-    ModelSerializer,
-    PageURLField,
-    PrimaryKeyRelatedField,
-    whole_nested,
-)
 
 NON_NEGATIVE = timedelta(0)
 

@@ -1,7 +1,7 @@
 """The one door other apps use to work with incidents.
 
 Every function is keyword-only, runs in one transaction, writes its timeline
-event in that transaction, and raises `portal.errors.DomainError` when a rule
+event in that transaction, and raises `core.errors.DomainError` when a rule
 forbids what was asked (`conflict=True` when the incident changed meanwhile).
 """
 
@@ -15,6 +15,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from core.errors import DomainError
+from core.history import record_change
 from incidents.escalation import escalate_due, escalate_incident, firings, first_escalation_at, snapshot_policy
 from incidents.models import (
     ALLOWED_FROM,
@@ -34,8 +36,6 @@ from incidents.models import (
     TimelineEvent,
 )
 from incidents.notify import retry_notifications, send_pending
-from portal.errors import DomainError
-from portal.lib.history import record_change
 
 __all__ = [
     "acknowledge", "add_event", "add_note", "close", "edit_incident", "escalate_due", "escalate_incident", "mitigate",

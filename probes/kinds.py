@@ -27,8 +27,8 @@ from django.core.validators import URLValidator
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from portal import parsers
-from portal.lib.outbound import (
+from core import parsers
+from core.outbound import (
     RefusedAddress,
     check_host,
     check_peer,
@@ -37,8 +37,8 @@ from portal.lib.outbound import (
     validate_outbound_host,
     validate_outbound_url,
 )
-from portal.lib.paths import allowed_path, readable_path
-from portal.lib.secrets import mask_url, redact, scrub
+from core.paths import allowed_path, readable_path
+from core.secrets import mask_url, redact, scrub
 from probes import messages
 from probes.models import HOST_KINDS, Kind, Status
 

@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
+from core.errors import DomainError
 from incidents import services as incidents_services
 from incidents.models import (
     OPEN_STATUSES,
@@ -35,7 +36,6 @@ from incidents.models import (
     StepCondition,
 )
 from incidents.notify import format_age, one_line
-from portal.errors import DomainError
 from status.models import (
     CONFIRMATION_RESEND_AFTER,
     ComponentState,

@@ -6,9 +6,9 @@ import pytest
 import time_machine
 from django.urls import reverse
 
+from core.errors import DomainError
 from incidents import postmortems, services
 from incidents.models import ActionItem, EventKind, Incident, Postmortem, PostmortemStatus, Status
-from portal.errors import DomainError
 from tests.adminform import change_form_data, error_messages, post_change_form, staff_client
 from tests.incidents.factories import make_contact, make_incident, make_service
 

@@ -8,10 +8,10 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from core.errors import DomainError
 from incidents import services as incident_services
 from incidents.escalation import escalate_due
 from incidents.models import EventKind, Incident, Notification, Status
-from portal.errors import DomainError
 from probes import services
 from probes.kinds import validate_http
 from probes.models import Probe

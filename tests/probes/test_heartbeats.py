@@ -130,7 +130,7 @@ def test_pings_are_throttled_per_client(beat, settings):
 
 
 def test_a_heartbeat_cannot_be_run_from_the_portal(beat):
-    from portal.errors import DomainError
+    from core.errors import DomainError
 
     with pytest.raises(DomainError):
         services.run_probe(probe=beat)

@@ -11,7 +11,7 @@ from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema_field
 
-from portal.serializers import MAX_ID
+from core.serializers import MAX_ID
 
 
 class UTCIsoDateTimeField(IsoDateTimeField):

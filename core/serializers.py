@@ -33,7 +33,7 @@ class PageURLField(serializers.Field):
         return f"{self._prefix}{getattr(instance, self.key)}{self._suffix}"
 
 
-# What the API takes, as its schema says it (portal/schema.py publishes the same bounds):
+# What the API takes, as its schema says it (core/schema.py publishes the same bounds):
 # ids fit a 64-bit column, durations are written as DRF writes them back, text is text.
 MAX_ID = 10**18 - 1
 MAX_SECONDS = 10**9
