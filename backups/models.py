@@ -237,9 +237,11 @@ class OffsiteStatus(models.TextChoices):
 
 class BackupRunQuerySet(models.QuerySet):
     def verified(self):
-        """Runs whose file exists and passed verification (or was written with verification off)."""
+        """Runs whose file exists and passed verification (or was written with verification off),
+        newest first. By id, along the (target, -id) index: a target runs one backup at a time,
+        so its newer runs finish later, and ordering by finished_at would read every run."""
         return self.filter(status=RunStatus.SUCCEEDED, pruned_at=None,
-                           verification__in=(Verification.PASSED, Verification.SKIPPED))
+                           verification__in=(Verification.PASSED, Verification.SKIPPED)).order_by("-id")
 
     def stale(self, *, now: datetime, after: timedelta):
         return self.filter(status=RunStatus.RUNNING, heartbeat_at__lt=now - after)

@@ -428,9 +428,9 @@ def rehearse(*, target: BackupTarget) -> Rehearsal:
     service's RTO; from the off-site repository when the target has one. Incident on failure."""
     if target.repository_id:
         backup = target.runs.verified().filter(offsite_status=OffsiteStatus.SUCCEEDED,
-                                               snapshot_forgotten_at=None).order_by("-id").first()
+                                               snapshot_forgotten_at=None).first()
     else:
-        backup = target.runs.verified().order_by("-id").first()
+        backup = target.runs.verified().first()
     rto = target.service.rto
     rehearsal = Rehearsal.objects.create(target=target, backup=backup, rto=rto,
                                          snapshot_id=backup.snapshot_id if backup and target.repository_id else "")
@@ -490,8 +490,8 @@ def rehearse_all() -> list[Rehearsal]:
 
 
 def latest_verified_age(*, target: BackupTarget, now: datetime) -> timedelta | None:
-    """Age of the newest verified backup (None: there is none); the backup_freshness probe reads this."""
-    finished = target.runs.verified().order_by("-finished_at").values_list("finished_at", flat=True).first()
+    """Age of the newest verified backup (None: there is none)."""
+    finished = target.runs.verified().values_list("finished_at", flat=True).first()
     return None if finished is None else now - finished
 
 

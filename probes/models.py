@@ -39,7 +39,6 @@ class Kind(models.TextChoices):
     TLS_EXPIRY = "tls_expiry", _("TLS certificate expiry")
     PROMETHEUS = "prometheus", _("Prometheus metric")
     HEARTBEAT = "heartbeat", _("heartbeat (push)")
-    BACKUP_FRESHNESS = "backup_freshness", _("backup freshness (age against the RPO)")
     DIRECTORY = "directory", _("directory size")
     SQL = "sql", _("SQL query (one value)")
     REDIS = "redis", _("Redis INFO field")
