@@ -499,7 +499,7 @@ class PostmortemSerializer(ModelSerializer):
 
 class PostmortemListSerializer(ModelSerializer):
     """A postmortem in a list: what it is about and where it stands. The detail adds the write-up,
-    its action items, timeline events and reviewers (nesting those per row cost 4× a bare list)."""
+    its action items, timeline events and reviewers (too costly to nest per row of a list)."""
 
     downtime = DurationField(read_only=True, allow_null=True)
     url = PageURLField("incidents:postmortem", key="incident_id")

@@ -46,7 +46,7 @@ class ProbeViewSet(viewsets.ModelViewSet):
     action_permissions = {"run": "probes.run_probe"}
 
     def get_queryset(self):
-        # The service's name joined in as a column: a Service instance per row cost a tenth of a list.
+        # The service's name joined in as a column, not a Service instance per row.
         return Probe.objects.annotate(service_name=F("service__name")).worst_first()
 
     def perform_create(self, serializer):

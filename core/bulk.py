@@ -1,0 +1,121 @@
+"""Many rows written in a fixed number of statements (the escalation sweep's notifications,
+timeline events and moved cursors).
+
+`insert` and `update` take rows as the ORM does (Python values, foreign keys by id) and have
+two paths that write the same rows (tests/core/test_bulk.py holds them to it):
+
+- plain: the ORM's bulk_create and bulk_update;
+- fast: the same statements built from the models' _meta, because the ORM compiles every value
+  of every row, and bulk_update adds a CASE WHEN per row. Each distinct value is prepared once
+  (incidents of one policy share their event data and channel targets, and an encrypted column
+  costs a Fernet encryption per value). SQLite gets one prepared INSERT run with executemany
+  and one UPDATE … FROM (VALUES …); PostgreSQL one INSERT … SELECT FROM unnest(arrays) and one
+  UPDATE … FROM unnest(arrays), with the arrays bound on the server in binary (see _cursor).
+
+Only quoted identifiers and column types from _meta go into the SQL text; every value is a
+parameter. FAST_VENDORS says where the fast path is taken: only where the plain one misses the
+sweep's budget (README, "Performance").
+"""
+
+from contextlib import contextmanager
+
+from django.db import connection
+
+FAST_VENDORS = frozenset({"postgresql"})
+
+
+def insert(model, names: tuple[str, ...], rows: list[tuple], *, ignore_conflicts: bool = False,
+           fast: bool | None = None) -> None:
+    """Insert `rows`, each a tuple of values for the fields `names` (in that order)."""
+    if not rows:
+        return
+    if not _fast(fast):
+        attnames = [model._meta.get_field(name).attname for name in names]
+        model.objects.bulk_create([model(**dict(zip(attnames, row, strict=True))) for row in rows],
+                                  batch_size=len(rows), ignore_conflicts=ignore_conflicts)
+        return
+    from django.db.models.constants import OnConflict
+
+    on_conflict = OnConflict.IGNORE if ignore_conflicts else None
+    fields = [model._meta.get_field(name) for name in names]
+    rows = _prepared(fields, rows)
+    ops, qn = connection.ops, connection.ops.quote_name
+    head = (f"{ops.insert_statement(on_conflict=on_conflict)} {qn(model._meta.db_table)} "
+            f"({', '.join(qn(f.column) for f in fields)})")
+    tail = ops.on_conflict_suffix_sql(fields, on_conflict, None, None)
+    with _cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"{head} SELECT * FROM {_unnest(fields)}{tail}",  # noqa: S608
+                           [list(column) for column in zip(*rows, strict=True)])
+        else:
+            cursor.executemany(f"{head} VALUES ({', '.join(['%s'] * len(fields))}){tail}", rows)
+
+
+def update(model, names: tuple[str, ...], rows: list[tuple], *, fast: bool | None = None) -> None:
+    """Set the fields names[1:] of each row whose primary key is its first value."""
+    if not rows:
+        return
+    if not _fast(fast):
+        attnames = [model._meta.get_field(name).attname for name in names]
+        model.objects.bulk_update([model(**dict(zip(attnames, row, strict=True))) for row in rows],
+                                  attnames[1:], batch_size=len(rows))
+        return
+    fields = [model._meta.get_field(name) for name in names]
+    rows = _prepared(fields, rows)
+    qn = connection.ops.quote_name
+    if connection.vendor == "postgresql":
+        source = f"{_unnest(fields)} AS v({', '.join(f'column{n}' for n in range(1, len(fields) + 1))})"
+        params = [list(column) for column in zip(*rows, strict=True)]
+    else:  # SQLite ≥ 3.33 has UPDATE … FROM; its VALUES columns are named column1, column2 …
+        source = f"(VALUES {', '.join(['(' + ', '.join(['%s'] * len(fields)) + ')'] * len(rows))}) AS v"
+        params = [value for row in rows for value in row]
+    table = qn(model._meta.db_table)
+    assignments = ", ".join(f"{qn(f.column)} = v.column{n}" for n, f in enumerate(fields[1:], start=2))
+    with _cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET {assignments} FROM {source} "  # noqa: S608
+                       f"WHERE {table}.{qn(fields[0].column)} = v.column1", params)
+
+
+def _fast(fast: bool | None) -> bool:
+    return connection.vendor in FAST_VENDORS if fast is None else fast
+
+
+def _prepared(fields, rows: list[tuple]) -> list[tuple]:
+    """Each value in its database form, prepared once per distinct value of a column. Values that
+    cannot be hashed (a JSON field's dict) are told apart by identity: the rows share them."""
+    memo = {}
+
+    def prep(n, value):
+        try:
+            key = (n, type(value), value)
+            hash(key)
+        except TypeError:
+            key = (n, id(value))
+        if key not in memo:
+            memo[key] = fields[n].get_db_prep_save(value, connection)
+        return memo[key]
+
+    return [tuple(prep(n, value) for n, value in enumerate(row)) for row in rows]
+
+
+def _unnest(fields) -> str:
+    # One typed array parameter per column, sent in binary (%b, see _cursor): a column of
+    # NULLs stays typed, and the statement is the same whatever the row count.
+    return f"unnest({', '.join(f'%b::{f.db_type(connection)}[]' for f in fields)})"
+
+
+@contextmanager
+def _cursor():
+    """Django's cursor, except on PostgreSQL: one of Django's cursors that binds parameters on the
+    server, so that the unnest() arrays travel in psycopg's binary format. Django's default binds
+    on the client, quoting every value of every array into the statement's text."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            yield cursor
+        return
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    connection.ensure_connection()
+    raw = ServerBindingCursor(connection.connection)
+    with connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw) as cursor:
+        yield cursor
