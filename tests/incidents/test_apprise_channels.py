@@ -15,7 +15,7 @@ import time_machine
 from incidents import acklinks, notify, services
 from incidents.escalation import escalate_due
 from incidents.models import EventKind, Notification, NotificationChannel, NotificationStatus, TimelineEvent
-from tests.incidents.factories import make_channel, make_contact, make_policy, make_service, make_tier
+from tests.incidents.factories import make_channel, make_contact, make_service, make_tier
 from tests.incidents.worker import worker
 
 T0 = datetime(2026, 3, 3, 1, 0, tzinfo=UTC)
@@ -60,12 +60,9 @@ def gateway(monkeypatch):
 
 
 @pytest.fixture
-def paging(db, settings):
+def paging(paging, settings):
     settings.BASE_URL = "https://ops.example.com"
-    tier = make_tier(1, "Operations")
-    contact = make_contact("ops", tier=tier)
-    make_policy("sev1", [{"after": timedelta(0), "tier": tier}])
-    return contact
+    return paging
 
 
 def open_and_sweep(at=T0):

@@ -16,15 +16,6 @@ T0 = datetime(2026, 3, 3, 1, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
 
 
-@pytest.fixture
-def paging(db):
-    """One Tier 1 contact paged at once for a SEV1, with an e-mail channel; add more channels per test."""
-    tier = make_tier(1, "Operations")
-    contact = make_contact("ops", tier=tier)
-    make_policy("sev1", [{"after": timedelta(0), "tier": tier}])
-    return contact
-
-
 def open_and_sweep(at=T0, **extra):
     with time_machine.travel(at, tick=False):
         incident, _ = services.open_incident(service=make_service("api"), title="API down", severity="sev1",
