@@ -18,7 +18,7 @@ help:
 	@echo "make test-fuzz  schemathesis in every phase against a served portal, as admin and viewer (CI budget)"
 	@echo "make fuzz    the same, longer: EXAMPLES=100 (per operation and phase), SEED=… to vary"
 	@echo "make bench   run the benchmarks and print the table (BACKEND=postgres for PostgreSQL + Redis, SCALE=full)"
-	@echo "make lint    ruff, migrations check, OpenAPI schema check"
+	@echo "make lint    ruff, import layers (lint-imports), migrations check, OpenAPI schema check"
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found %s)" % sys.version.split()[0])'
@@ -79,6 +79,7 @@ fuzz: $(DEV_STAMP) messages
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	PORTAL_DATA_DIR=$(CURDIR)/var/lint $(PY) manage.py makemigrations --check --dry-run
 	PORTAL_DATA_DIR=$(CURDIR)/var/lint $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 

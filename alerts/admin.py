@@ -4,8 +4,8 @@ from django.utils.translation import ngettext
 
 from alerts import services
 from alerts.models import Alert, Delivery, Integration
-from portal.lib.admin import HistoryAdmin
-from portal.lib.secrets import mask_token
+from core.admin import HistoryAdmin
+from core.secrets import mask_token
 
 
 @admin.action(description=_("Make new URLs for the selected integrations"), permissions=["change"])

@@ -17,9 +17,9 @@ from rest_framework.response import Response
 from alerts import payloads, services
 from alerts.models import Integration
 from alerts.serializers import DeliverySerializer, IntegrationSerializer
-from portal.filters import FilterSet
-from portal.permissions import Public
-from portal.schema import ErrorSerializer
+from core.filters import FilterSet
+from core.permissions import Public
+from core.schema import ErrorSerializer
 
 DELIVERIES_SHOWN = 50
 

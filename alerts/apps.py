@@ -6,7 +6,7 @@ class AlertsConfig(AppConfig):
     name = "alerts"
     verbose_name = _("Alert integrations")
 
-    # Integrations are configuration: managers add, change and rotate them (portal.roles);
+    # Integrations are configuration: managers add, change and rotate them (core.roles);
     # their URL is a credential, so the page and the API show it to managers only.
     nav_more = [("alerts:integrations", _("Integrations"), "alerts.change_integration")]
     # The alerts behind an incident (labels, annotations, links) on its page.

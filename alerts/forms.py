@@ -1,7 +1,7 @@
 from django import forms
 
 from alerts.models import Integration
-from portal.parsers import JSONFormField
+from core.parsers import JSONFormField
 
 
 class IntegrationForm(forms.ModelForm):

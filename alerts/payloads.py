@@ -24,8 +24,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from alerts.models import AlertStatus, Kind
+from core.serializers import CharField
 from incidents.models import Severity
-from portal.serializers import CharField
 
 MAX_ALERTS = 5000
 MAX_LABELS = 100

@@ -10,8 +10,8 @@ from rest_framework import serializers
 from alerts import routing
 from alerts.models import Delivery, Integration
 from alerts.routing import validate_rules
+from core.serializers import ModelSerializer
 from incidents.models import Severity
-from portal.serializers import ModelSerializer
 
 
 def intake_url(integration: Integration) -> str:

@@ -7,9 +7,9 @@ from simple_history.template_utils import HistoricalRecordContextHelper
 from backups import services
 from backups.forms import RepositoryForm
 from backups.models import BackupRun, BackupTarget, Kind, Rehearsal, Repository, RestoreRun, Trigger
-from portal.errors import DomainError
-from portal.lib.admin import HistoryAdmin, SecretFieldsAdmin
-from portal.lib.secrets import keep_stored, mask_dsn
+from core.admin import HistoryAdmin, SecretFieldsAdmin
+from core.errors import DomainError
+from core.secrets import keep_stored, mask_dsn
 
 
 @admin.action(description=_("Run a backup now"), permissions=["add"])

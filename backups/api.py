@@ -20,9 +20,9 @@ from backups.serializers import (
     RestoreRunSerializer,
     ScorecardSerializer,
 )
-from portal.errors import DomainError
-from portal.filters import FilterBackend
-from portal.pagination import AppendOnlyPagination
+from core.errors import DomainError
+from core.filters import FilterBackend
+from core.pagination import AppendOnlyPagination
 
 
 class BackupTargetViewSet(viewsets.ModelViewSet):

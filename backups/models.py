@@ -11,8 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from portal.lib.fields import EncryptedTextField
-from portal.lib.secrets import mask_dsn, mask_url
+from core.fields import EncryptedTextField
+from core.secrets import mask_dsn, mask_url
 
 
 class Kind(models.TextChoices):
@@ -111,7 +111,7 @@ class Repository(models.Model):
 
     def clean(self):
         from backups.restic import validate_url
-        from portal.lib.paths import backup_path
+        from core.paths import backup_path
 
         problem = validate_url(self.url or "")
         if problem:
@@ -182,7 +182,7 @@ class BackupTarget(models.Model):
         return mask_dsn(self.source) if self.kind == Kind.POSTGRES else self.source
 
     def clean(self):
-        from portal.lib.paths import backup_path
+        from core.paths import backup_path
 
         errors = {}
         if self.kind in (Kind.SQLITE, Kind.DIRECTORY, Kind.FILE):
@@ -237,9 +237,11 @@ class OffsiteStatus(models.TextChoices):
 
 class BackupRunQuerySet(models.QuerySet):
     def verified(self):
-        """Runs whose file exists and passed verification (or was written with verification off)."""
+        """Runs whose file exists and passed verification (or was written with verification off),
+        newest first. By id, along the (target, -id) index: a target runs one backup at a time,
+        so its newer runs finish later, and ordering by finished_at would read every run."""
         return self.filter(status=RunStatus.SUCCEEDED, pruned_at=None,
-                           verification__in=(Verification.PASSED, Verification.SKIPPED))
+                           verification__in=(Verification.PASSED, Verification.SKIPPED)).order_by("-id")
 
     def stale(self, *, now: datetime, after: timedelta):
         return self.filter(status=RunStatus.RUNNING, heartbeat_at__lt=now - after)

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 from django.db.models import OuterRef, Subquery
 from django.utils.translation import gettext as _
 
-from backups.models import BackupRun, BackupTarget, OffsiteStatus, Rehearsal, RunStatus, Verification
-from portal.lib.display import format_duration
+from backups.models import BackupRun, BackupTarget, OffsiteStatus, Rehearsal
+from core.display import format_duration
 
 # The rehearsals and checks are monthly; a little slack before their evidence counts as old.
 EVIDENCE_MAX_AGE = timedelta(days=40)
@@ -55,8 +55,7 @@ def _grade(card: Card, what: str, value: timedelta, goal: timedelta | None, tole
 
 def scorecards(*, now: datetime) -> list[Card]:
     runs = BackupRun.objects.filter(target=OuterRef("pk")).order_by("-id")
-    verified = runs.filter(status=RunStatus.SUCCEEDED, pruned_at=None,
-                           verification__in=(Verification.PASSED, Verification.SKIPPED))
+    verified = runs.verified()
     offsite = verified.filter(offsite_status=OffsiteStatus.SUCCEEDED, snapshot_forgotten_at=None)
     targets = list(BackupTarget.objects.filter(enabled=True).select_related("service", "repository")
                .annotate(local_at=Subquery(verified.values("finished_at")[:1]),

@@ -18,8 +18,8 @@ from backups.models import (
     RestoreStatus,
     RunStatus,
 )
-from portal.lib.secrets import keep_stored, mask_dsn
-from portal.serializers import CharField, ModelSerializer, PrimaryKeyRelatedField
+from core.secrets import keep_stored, mask_dsn
+from core.serializers import CharField, ModelSerializer, PrimaryKeyRelatedField
 
 
 def status_field(choices):

@@ -41,13 +41,13 @@ from backups.models import (
     Verification,
 )
 from backups.scorecard import ORDER, scorecards
+from core.display import format_duration
+from core.errors import DomainError, QueueUnavailable
+from core.history import record_change
+from core.languages import language_of
+from core.paths import backup_path
 from incidents.models import OPEN_STATUSES, ChannelKind, EventKind, Incident, Purpose, RouteEvent, Severity
 from incidents.services import add_event, emit_event, open_incident, queue_message, resolve, send_pending
-from portal.errors import DomainError, QueueUnavailable
-from portal.lib.display import format_duration
-from portal.lib.history import record_change
-from portal.lib.languages import language_of
-from portal.lib.paths import backup_path
 
 logger = logging.getLogger(__name__)
 
@@ -454,9 +454,9 @@ def rehearse(*, target: BackupTarget) -> Rehearsal:
     service's RTO; from the off-site repository when the target has one. Incident on failure."""
     if target.repository_id:
         backup = target.runs.verified().filter(offsite_status=OffsiteStatus.SUCCEEDED,
-                                               snapshot_forgotten_at=None).order_by("-id").first()
+                                               snapshot_forgotten_at=None).first()
     else:
-        backup = target.runs.verified().order_by("-id").first()
+        backup = target.runs.verified().first()
     rto = target.service.rto
     rehearsal = Rehearsal.objects.create(target=target, backup=backup, rto=rto,
                                          snapshot_id=backup.snapshot_id if backup and target.repository_id else "")
@@ -512,8 +512,8 @@ def rehearse_all() -> list[Rehearsal]:
 
 
 def latest_verified_age(*, target: BackupTarget, now: datetime) -> timedelta | None:
-    """Age of the newest verified backup (None: there is none); the backup_freshness probe reads this."""
-    finished = target.runs.verified().order_by("-finished_at").values_list("finished_at", flat=True).first()
+    """Age of the newest verified backup (None: there is none)."""
+    finished = target.runs.verified().values_list("finished_at", flat=True).first()
     return None if finished is None else now - finished
 
 
@@ -763,7 +763,7 @@ def mail_scorecard(*, now: datetime | None = None) -> int:
     language, through the one outbox (once a month: the month is the message's key); the number queued."""
     now = now or timezone.now()
     month = timezone.localtime(now).strftime("%Y-%m")
-    # The manager role is the group of that name (portal.roles).
+    # The manager role is the group of that name (core.roles).
     managers = (get_user_model().objects.filter(groups__name="manager", is_active=True).exclude(email="")
                 .select_related("preference").order_by("pk").distinct())
     url = settings.BASE_URL + reverse("backups:scorecard")

@@ -15,7 +15,7 @@ from backups.dashboard import targets_with_freshness
 from backups.forms import RepositoryForm, RestoreForm
 from backups.models import ACTIVE_STATUSES, BackupRun, BackupTarget, Kind, Repository, Trigger
 from backups.scorecard import scorecards
-from portal.errors import DomainError
+from core.errors import DomainError
 
 PAGE_SIZE = 50
 RECENT_RUNS = 30

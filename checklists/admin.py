@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.db.models import F
 
 from checklists.models import HandoverNote, Item, Playbook, Run, RunItem, Section, Template, Tick
+from core.admin import HistoryAdmin
 from incidents.admin import export_csv
-from portal.lib.admin import HistoryAdmin
 
 
 class SectionInline(admin.TabularInline):

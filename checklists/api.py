@@ -23,9 +23,9 @@ from checklists.serializers import (
     TickSerializer,
     UntickSerializer,
 )
-from portal.errors import DomainError
-from portal.pagination import AppendOnlyPagination
-from portal.parsers import JSONParser
+from core.errors import DomainError
+from core.pagination import AppendOnlyPagination
+from core.parsers import JSONParser
 
 
 class TemplateViewSet(viewsets.ModelViewSet):

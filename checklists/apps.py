@@ -9,7 +9,7 @@ class ChecklistsConfig(AppConfig):
     # Operators do the shift: tick and complete runs, start incident checklists,
     # write and acknowledge handover notes. Editing templates and playbooks and
     # importing runbooks stays with managers (they get add/change/delete on every
-    # model here through portal.roles).
+    # model here through core.roles).
     operator_permissions = [
         "checklists.add_run",
         "checklists.change_run",

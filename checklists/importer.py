@@ -27,14 +27,14 @@ from checklists import schedules
 from checklists.markdown import parser
 from checklists.models import Kind, Playbook, Template
 from checklists.services import replace_sections
-from portal.errors import DomainError
+from core.errors import DomainError
 
 TEMPLATE, PLAYBOOK, SKIP = "template", "playbook", "skip"
 ACTIONS = (TEMPLATE, PLAYBOOK, SKIP)
 
 _CHECKBOX = re.compile(r"^\[([ xX])\]\s+(.+)$", re.S)
 # No lazy group before `\s*$` and no leading `\s*` in a search: on a line of spaces either
-# backtracks quadratically (20 000 spaces took 10 s). Whitespace is stripped in code instead.
+# backtracks quadratically. Whitespace is stripped in code instead.
 _BOX_LINE = re.compile(r"^\s*(?:[-*+]\s+\[[ xX]\]|□|☐)\s+(.+)$")
 _OPTIONAL = re.compile(r"[(（](?:optional|선택)[)）]", re.I)
 # What the size check counts, line by line, before markdown-it (whose cost grows with the
@@ -382,7 +382,7 @@ def _item(text: str) -> PlannedItem:
 def _extract_items(tokens, env: dict) -> list[PlannedItem]:
     items: list[PlannedItem] = []
     # Details and commands gather in lists joined once at the end: joining onto the string
-    # built so far copied it for every line, quadratic in an item's length (1 MiB took 20 s).
+    # built so far would copy it for every line, quadratic in an item's length.
     details: dict[int, list[str]] = {}
     commands: dict[int, list[str]] = {}
     owners: list[PlannedItem | None] = []  # per open list item: the checkbox item it holds

@@ -27,7 +27,7 @@ INCIDENT_KINDS = (Kind.INCIDENT, Kind.RECOVERY)
 
 
 class OnHoliday(models.TextChoices):
-    """What a scheduled occurrence does on a public holiday or company day (portal.holidays)."""
+    """What a scheduled occurrence does on a public holiday or company day (core.holidays)."""
 
     RUN = "run", _("run anyway")
     SKIP = "skip", _("skip")

@@ -15,8 +15,8 @@ from checklists.models import (
     Section,
     Template,
 )
-from portal.parsers import JSONSerializerField
-from portal.serializers import BooleanField, CharField, ModelSerializer, PrimaryKeyRelatedField, whole_nested
+from core.parsers import JSONSerializerField
+from core.serializers import BooleanField, CharField, ModelSerializer, PrimaryKeyRelatedField, whole_nested
 
 # Named choice fields: several apps have a "kind" or "status" enum, and the
 # OpenAPI schema needs each to have its own name (see the ENUM_NAME_OVERRIDES note).

@@ -8,10 +8,12 @@ each other's items; a rule that forbids what was asked raises DomainError.
 import logging
 from datetime import datetime
 
+from django.apps import apps
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import formats, timezone, translation
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from checklists import schedules
@@ -29,12 +31,12 @@ from checklists.models import (
     Template,
     Tick,
 )
+from core.errors import DomainError
+from core.history import record_change, record_changes
+from core.holidays import WorkCalendar
+from core.languages import language_of
 from incidents import services as incident_services
 from incidents.models import ChannelKind, Contact, EventKind, Incident, Purpose, RouteEvent, Severity, Source
-from portal.errors import DomainError
-from portal.holidays import WorkCalendar
-from portal.lib.history import record_change, record_changes
-from portal.lib.languages import language_of
 
 logger = logging.getLogger(__name__)
 
@@ -369,15 +371,12 @@ def open_incident_summary() -> list[dict]:
     ]
 
 
-def noisy_probes_text() -> str:
-    """A starting point for the handover's probes field: probes off or not ok right now."""
-    from probes.models import Probe
-
-    lines = []
-    for probe in Probe.objects.select_related("service").exclude(status="ok").order_by("service__name", "name")[:30]:
-        state = _("disabled") if not probe.enabled else probe.get_status_display()
-        lines.append(f"- {probe.service.name} / {probe.name}: {state}")
-    return "\n".join(lines)
+def handover_initial() -> dict[str, str]:
+    """Starting text for the handover form's fields, offered by other apps through their AppConfig
+    (`handover_fields = {field: "app.module.function"}`), so that checklists imports none of them."""
+    return {field: import_string(function)()
+            for config in apps.get_app_configs()
+            for field, function in getattr(config, "handover_fields", {}).items()}
 
 
 def acknowledge_handover(*, note: HandoverNote, by, now: datetime | None = None) -> HandoverNote:

@@ -40,9 +40,9 @@ from checklists.models import (
     RunStatus,
     Template,
 )
+from core import panels
+from core.errors import DomainError
 from incidents.models import Incident
-from portal import panels
-from portal.errors import DomainError
 
 PAGE_SIZE = 50
 HANDOVERS_SHOWN = 3
@@ -202,7 +202,7 @@ def run_untick(request, pk, item_pk):
 def run_complete(request, pk):
     run = get_run(pk)
     wants_handover = run.wants_handover()
-    initial = {"probes": services.noisy_probes_text()} if wants_handover and request.method == "GET" else None
+    initial = services.handover_initial() if wants_handover and request.method == "GET" else None
     form = HandoverForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:

@@ -10,6 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from core.admin import HistoryAdmin, SecretFieldsAdmin
+from core.errors import DomainError
 from incidents import notify, postmortems, rollups, services
 from incidents.forms import MaskedTargetForm, RouteForm
 from incidents.models import (
@@ -28,8 +30,6 @@ from incidents.models import (
     Tier,
     TimelineEvent,
 )
-from portal.errors import DomainError
-from portal.lib.admin import HistoryAdmin, SecretFieldsAdmin
 
 
 class Echo:

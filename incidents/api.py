@@ -8,6 +8,11 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core.errors import DomainError
+from core.filters import BooleanFilter, FilterSet, IdFilter, IsoDateTimeFilter
+from core.pagination import AppendOnlyPagination
+from core.parsers import JSONParser
+from core.schema import ErrorSerializer
 from incidents import notify, postmortems, reports, services
 from incidents.models import (
     ActionItem,
@@ -50,11 +55,6 @@ from incidents.serializers import (
     TierSerializer,
     TimelineEventSerializer,
 )
-from portal.errors import DomainError
-from portal.filters import BooleanFilter, FilterSet, IdFilter, IsoDateTimeFilter
-from portal.pagination import AppendOnlyPagination
-from portal.parsers import JSONParser
-from portal.schema import ErrorSerializer
 
 
 def delete_unless_used(instance):

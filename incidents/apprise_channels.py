@@ -5,7 +5,7 @@
 address, with `:field=value` for its fixed fields (sender, receiver, API key) and `:message=name`
 naming the field that takes the text, e.g. `forms://sms.example.com/send?:key=K&:to=01012345678&:message=msg`.
 
-Outbound checks (portal.lib.outbound): the host named in the URL is checked when the channel is
+Outbound checks (core.outbound): the host named in the URL is checked when the channel is
 saved and, after DNS, before each send. Apprise makes its own connections, so the per-hop peer check
 our own webhooks get (guard_response) is not available here.
 """
@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 
 from django.utils.translation import gettext as _
 
-from portal.lib.outbound import check_host
+from core.outbound import check_host
 
 SMS_SCHEMES = ("form", "forms", "json", "jsons", "xml", "xmls")
 SMS_CHARS = 320  # two SMS segments, or one LMS: the title and the acknowledge link fit

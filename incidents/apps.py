@@ -7,7 +7,7 @@ class IncidentsConfig(AppConfig):
     verbose_name = _("Incidents")
 
     # What an operator may do beyond reading (DESIGN §7); managers get every
-    # add/change/delete of this app on top (portal.roles).
+    # add/change/delete of this app on top (core.roles).
     operator_permissions = [
         "incidents.add_incident",
         "incidents.change_incident",

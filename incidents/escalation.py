@@ -10,7 +10,6 @@ still happen (or NULL).
 import json
 import logging
 from collections import defaultdict
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from functools import partial
@@ -19,10 +18,11 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.db.models import F, Prefetch, Q, TextField
-from django.db.models.constants import OnConflict
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from core import bulk
+from core.holidays import WorkCalendar
 from incidents.models import (
     OPEN_STATUSES,
     Contact,
@@ -38,8 +38,6 @@ from incidents.models import (
 )
 from incidents.notify import send_pending
 from incidents.targets import resolve_schedules, schedules_of_steps
-from portal.holidays import WorkCalendar
-from portal.lib.fields import EncryptedTextField
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +52,7 @@ def business_hours() -> tuple[time, time, tuple[int, ...]]:
 
 def next_business_start(at: datetime, calendar: WorkCalendar | None = None) -> datetime:
     """`at` itself if it falls in business hours, else the next business-hours start.
-    Public holidays and company days (portal.holidays) are not business days."""
+    Public holidays and company days (core.holidays) are not business days."""
     start, end, days = business_hours()
     calendar = calendar or WorkCalendar.load()
     tz = ZoneInfo(settings.TIME_ZONE)
@@ -290,9 +288,9 @@ def _escalate_batch(queryset, now: datetime, batch_size: int, *, delivery: list[
 
 
 def _enqueue_delivery(incident_ids: list[int]) -> None:
-    """One task per DELIVERY_CHUNK incidents, through one broker. Queued per batch, the tasks cost
-    a tenth of the sweep: django-q2 sets up a broker for each, and its ORM broker closes the
-    database connection before each (on SQLite, the last one to close checkpoints the WAL)."""
+    """One task per DELIVERY_CHUNK incidents, through one broker, not one per batch: django-q2 sets
+    up a broker for each task, and its ORM broker closes the database connection before each (on
+    SQLite, the last one to close checkpoints the WAL)."""
     from django_q.brokers import get_broker
     from django_q.tasks import async_task
 
@@ -314,100 +312,17 @@ EVENT_COLUMNS = ("incident", "at", "kind", "message", "data")
 
 
 def _write(incidents: "list[_Claimed]", notifications: list[tuple], events: list[tuple]) -> None:
-    """Write a batch's notifications, timeline events and moved cursors in a fixed number of statements.
-
-    bulk_create and bulk_update compile every value of every row through the
-    ORM (bulk_update a CASE WHEN per row on top): for 500 due incidents that
-    was most of a second per batch, ten seconds for the worst minute. The
-    values here are already in their database form, so each table gets one
-    statement: one prepared INSERT run with executemany on SQLite (in-process),
-    one INSERT … SELECT FROM unnest(arrays) on PostgreSQL (where executemany
-    would cost a round trip and a parse per row), and the cursors one UPDATE … FROM.
-    Only quoted identifiers and column types from the models' _meta go into the
-    SQL text; every value is a parameter.
-    """
-    _insert(Notification, NOTIFICATION_COLUMNS, notifications, on_conflict=OnConflict.IGNORE)
-    _insert(TimelineEvent, EVENT_COLUMNS, events)
-    adapt = connection.ops.adapt_datetimefield_value
-    _update(Incident, ("id", "next_escalation_at", "escalation_step"),
-            [(i.pk, adapt(i.next_escalation_at), i.escalation_step) for i in incidents])
-
-
-def _insert(model, names: tuple[str, ...], rows: list[tuple], on_conflict=None) -> None:
-    if not rows:
-        return
-    fields = [model._meta.get_field(name) for name in names]
-    # Raw SQL skips the ORM: an encrypted column (a webhook URL) is encrypted here, once per
-    # distinct value: a sweep pages the same few targets thousands of times, and a Fernet
-    # encryption costs tens of microseconds.
-    encrypted = [n for n, f in enumerate(fields) if isinstance(f, EncryptedTextField)]
-    if encrypted:
-        memo: dict[tuple[int, object], object] = {}
-
-        def prep(n, value):
-            if (n, value) not in memo:
-                memo[n, value] = fields[n].get_prep_value(value)
-            return memo[n, value]
-
-        rows = [tuple(prep(n, v) if n in encrypted else v for n, v in enumerate(row)) for row in rows]
-    ops, qn = connection.ops, connection.ops.quote_name
-    head = (f"{ops.insert_statement(on_conflict=on_conflict)} {qn(model._meta.db_table)} "
-            f"({', '.join(qn(f.column) for f in fields)})")
-    tail = ops.on_conflict_suffix_sql(fields, on_conflict, None, None)
-    with _bulk_cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"{head} SELECT * FROM {_unnest(fields)}{tail}",  # noqa: S608
-                           [list(column) for column in zip(*rows, strict=True)])
-        else:
-            cursor.executemany(f"{head} VALUES ({', '.join(['%s'] * len(fields))}){tail}", rows)
-
-
-def _update(model, names: tuple[str, ...], rows: list[tuple]) -> None:
-    """Set names[1:] of each row whose primary key is names[0]."""
-    fields = [model._meta.get_field(name) for name in names]
-    qn = connection.ops.quote_name
-    if connection.vendor == "postgresql":
-        source = f"{_unnest(fields)} AS v({', '.join(f'column{n}' for n in range(1, len(fields) + 1))})"
-        params = [list(column) for column in zip(*rows, strict=True)]
-    else:  # SQLite ≥ 3.33 has UPDATE … FROM; its VALUES columns are named column1, column2 …
-        source = f"(VALUES {', '.join(['(' + ', '.join(['%s'] * len(fields)) + ')'] * len(rows))}) AS v"
-        params = [value for row in rows for value in row]
-    table = qn(model._meta.db_table)
-    assignments = ", ".join(f"{qn(f.column)} = v.column{n}" for n, f in enumerate(fields[1:], start=2))
-    with _bulk_cursor() as cursor:
-        cursor.execute(f"UPDATE {table} SET {assignments} FROM {source} "  # noqa: S608
-                       f"WHERE {table}.{qn(fields[0].column)} = v.column1", params)
-
-
-def _unnest(fields) -> str:
-    # One typed array parameter per column, sent in binary (%b, see _bulk_cursor): a column of
-    # NULLs stays typed, and the statement is the same whatever the row count.
-    return f"unnest({', '.join(f'%b::{f.db_type(connection)}[]' for f in fields)})"
-
-
-@contextmanager
-def _bulk_cursor():
-    """Django's cursor, except on PostgreSQL: one of Django's cursors that binds parameters on the
-    server, so that the unnest() arrays travel in psycopg's binary format. Django's default binds
-    on the client: every value of every array was quoted into the statement's text, a regular
-    expression per value, 1.4 s of a 2.6 s sweep over 9 900 incidents."""
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
-            yield cursor
-        return
-    from django.db.backends.postgresql.base import ServerBindingCursor
-
-    connection.ensure_connection()
-    raw = ServerBindingCursor(connection.connection)
-    with connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw) as cursor:
-        yield cursor
+    """Write a batch's notifications, timeline events and moved cursors in a fixed number of statements."""
+    bulk.insert(Notification, NOTIFICATION_COLUMNS, notifications, ignore_conflicts=True)
+    bulk.insert(TimelineEvent, EVENT_COLUMNS, events)
+    bulk.update(Incident, ("id", "next_escalation_at", "escalation_step"),
+                [(i.pk, i.next_escalation_at, i.escalation_step) for i in incidents])
 
 
 @dataclass(slots=True)
 class _Claimed:
-    """What deciding and firing read of a due incident, and the two columns they move. Loading whole
-    rows cost more than the decisions; a model instance per row (signals, descriptors) was a fifth
-    of a sweep."""
+    """What deciding and firing read of a due incident, and the two columns they move: not a model
+    instance (signals, descriptors) nor the whole row, which would cost more than the decisions."""
 
     pk: int
     status: str
@@ -454,8 +369,8 @@ class _Directory:
         self.calendar = calendar or WorkCalendar()
         # Schedule id → the contact on call at `now` (or None), as incidents.targets resolved it.
         self.on_call = on_call or {}
-        # The sweep's time as the database stores it, for every row the batch writes.
-        self.stamp = TimelineEvent._meta.get_field("at").get_db_prep_save(now, connection)
+        # The sweep's time, for every row the batch writes.
+        self.stamp = now
         self.by_id = {c.pk: c for c in contacts}
         self.by_tier = defaultdict(list)
         for contact in contacts:
@@ -515,7 +430,7 @@ class _Directory:
         return self._pages[key]
 
     def event(self, spec: dict, severity: str, escalation_round: int, firing: Firing) -> tuple:
-        """(kind, message, data) of a firing's timeline event, as database values. They depend on the
+        """(kind, message, data) of a firing's timeline event. They depend on the
         step, the severity and the round, not on the incident: one per batch, not one per incident."""
         key = (*self._key(spec), severity, escalation_round, firing.step, firing.repeat, spec["condition"])
         if key not in self._events:
@@ -526,7 +441,6 @@ class _Directory:
             if spec.get("schedules"):
                 # Who each schedule resolved to when the step fired (JSON keys are text).
                 data["on_call"] = {str(pk): contact for pk, contact in self.resolved(spec).items()}
-            data = TimelineEvent._meta.get_field("data").get_db_prep_save(data, connection)
             # The sentence is incidents.timeline's, in the reader's language: no message.
             kind = EventKind.ESCALATION if channels else EventKind.ESCALATION_FAILED
             self._events[key] = (kind.value, "", data)
@@ -553,8 +467,8 @@ def _escalate(incident: _Claimed, now: datetime, directory: _Directory, notifica
 
 
 def _fire(incident, firing: Firing, directory: _Directory, notifications: list, events: list) -> None:
-    """Append the firing's notification rows and timeline event, as database values in the order
-    of NOTIFICATION_COLUMNS and EVENT_COLUMNS."""
+    """Append the firing's notification rows and timeline event, in the order of
+    NOTIFICATION_COLUMNS and EVENT_COLUMNS."""
     spec = firing.spec
     _contacts, channels = directory.pages(spec, incident.severity)
     at = directory.stamp

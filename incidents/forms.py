@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from core.secrets import keep_stored
 from incidents.models import (
     OPEN_STATUSES,
     ActionItem,
@@ -23,7 +24,6 @@ from incidents.models import (
     shown_target,
 )
 from incidents.reports import MAX_MONTHS
-from portal.lib.secrets import keep_stored
 
 TIME_24_PATTERN = "([01][0-9]|2[0-3]):[0-5][0-9]"
 TIME_24 = re.compile(TIME_24_PATTERN)

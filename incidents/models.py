@@ -12,12 +12,12 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, pgettext_lazy
 from simple_history.models import HistoricalRecords
 
+from core.fields import EncryptedTextField
+from core.holidays import WorkCalendar
+from core.outbound import validate_outbound_url
+from core.secrets import mask_webhook, redact
 from incidents import korean_channels
 from incidents.apprise_channels import target_error
-from portal.holidays import WorkCalendar
-from portal.lib.fields import EncryptedTextField
-from portal.lib.outbound import validate_outbound_url
-from portal.lib.secrets import mask_webhook, redact
 
 
 class Severity(models.TextChoices):

@@ -24,6 +24,10 @@ from django.urls import reverse
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
+from core.display import format_duration
+from core.languages import language_of
+from core.outbound import check_url, guard_response
+from core.secrets import mask_webhook, redact, scrub
 from incidents import acklinks, apprise_channels, korean_channels
 from incidents.models import (
     EventKind,
@@ -39,10 +43,6 @@ from incidents.models import (
     shown_target,
 )
 from incidents.targets import schedule_names
-from portal.lib.display import format_duration
-from portal.lib.languages import language_of
-from portal.lib.outbound import check_url, guard_response
-from portal.lib.secrets import mask_webhook, redact, scrub
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Every workflow is keyword-only, runs in one transaction and records its step
 on the incident's timeline (EventKind.POSTMORTEM), so the incident page tells
-the whole story. Rules raise `portal.errors.DomainError`.
+the whole story. Rules raise `core.errors.DomainError`.
 """
 
 from datetime import datetime
@@ -13,6 +13,9 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.display import format_duration
+from core.errors import DomainError
+from core.history import record_change
 from incidents.models import (
     PUBLISHED_STATUSES,
     REQUIRES_POSTMORTEM,
@@ -30,9 +33,6 @@ from incidents.models import (
     postmortem_overdue_q,
 )
 from incidents.services import add_event, emit_event
-from portal.errors import DomainError
-from portal.lib.display import format_duration
-from portal.lib.history import record_change
 
 # The events worth drawing into a postmortem's timeline by default: what
 # happened and what people did, not every notification.

@@ -27,6 +27,7 @@ from django.db.models.functions import Cast, Coalesce, Substr
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.display import format_duration
 from incidents.models import (
     PUBLISHED_STATUSES,
     REQUIRES_POSTMORTEM,
@@ -39,7 +40,6 @@ from incidents.models import (
     portal_zone,
 )
 from incidents.rollups import MICROSECOND
-from portal.lib.display import format_duration
 
 MAX_MONTHS = 36
 METRICS = ("mtta", "mttr")

@@ -12,6 +12,18 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import get_error_detail
 
+from core.outbound import validate_outbound_url
+from core.secrets import keep_stored
+from core.serializers import (
+    MAX_ID,
+    BooleanField,
+    CharField,
+    DurationField,
+    ModelSerializer,
+    PageURLField,
+    PrimaryKeyRelatedField,
+    whole_nested,
+)
 from incidents import korean_channels
 from incidents.apprise_channels import target_error
 from incidents.models import (
@@ -38,18 +50,6 @@ from incidents.models import (
     shown_target,
 )
 from incidents.reports import MAX_MONTHS
-from portal.lib.outbound import validate_outbound_url
-from portal.lib.secrets import keep_stored
-from portal.serializers import (
-    MAX_ID,
-    BooleanField,
-    CharField,
-    DurationField,
-    ModelSerializer,
-    PageURLField,
-    PrimaryKeyRelatedField,
-    whole_nested,
-)
 
 NON_NEGATIVE = timedelta(0)
 
@@ -522,7 +522,7 @@ class PostmortemSerializer(ModelSerializer):
 
 class PostmortemListSerializer(ModelSerializer):
     """A postmortem in a list: what it is about and where it stands. The detail adds the write-up,
-    its action items, timeline events and reviewers (nesting those per row cost 4× a bare list)."""
+    its action items, timeline events and reviewers (too costly to nest per row of a list)."""
 
     downtime = DurationField(read_only=True, allow_null=True)
     url = PageURLField("incidents:postmortem", key="incident_id")

@@ -1,7 +1,7 @@
 """The one door other apps use to work with incidents.
 
 Every function is keyword-only, runs in one transaction, writes its timeline
-event in that transaction, and raises `portal.errors.DomainError` when a rule
+event in that transaction, and raises `core.errors.DomainError` when a rule
 forbids what was asked (`conflict=True` when the incident changed meanwhile).
 """
 
@@ -15,6 +15,9 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from core.errors import DomainError
+from core.history import record_change
+from core.languages import language_of
 from incidents import outbox, rollups, routes
 from incidents.escalation import escalate_due, escalate_incident, firings, first_escalation_at, snapshot_policy
 from incidents.models import (
@@ -37,9 +40,6 @@ from incidents.models import (
     TimelineEvent,
 )
 from incidents.notify import resolution_message, retry_notifications, send_pending
-from portal.errors import DomainError
-from portal.lib.history import record_change
-from portal.lib.languages import language_of
 
 __all__ = [
     "acknowledge", "add_event", "add_note", "close", "edit_incident", "emit_event", "escalate_due", "escalate_incident",

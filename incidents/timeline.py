@@ -14,6 +14,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from core.display import choice_label, format_duration, format_value
 from incidents.models import (
     ChannelKind,
     EventKind,
@@ -24,7 +25,6 @@ from incidents.models import (
     Severity,
     Status,
 )
-from portal.lib.display import choice_label, format_duration, format_value
 
 
 def render(event) -> str:

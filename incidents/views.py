@@ -20,6 +20,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from core import panels
+from core.errors import DomainError
+from core.holidays import WorkCalendar
+from core.middleware import role_not_required
 from incidents import acklinks, postmortems, reports, services
 from incidents.admin import Echo
 from incidents.forms import (
@@ -46,10 +50,6 @@ from incidents.models import (
     Tier,
 )
 from incidents.postmortems import local_date
-from portal import panels
-from portal.errors import DomainError
-from portal.holidays import WorkCalendar
-from portal.middleware import role_not_required
 
 logger = logging.getLogger(__name__)
 

@@ -10,6 +10,9 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 
+from core.filters import FilterSet, IsoDateTimeFilter
+from core.parsers import JSONParser
+from core.permissions import RolePermission
 from incidents.models import Contact
 from oncall.models import Layer, Override, Schedule, portal_zone
 from oncall.rotation import current_and_next
@@ -20,9 +23,6 @@ from oncall.serializers import (
     OnCallScheduleSerializer,
 )
 from oncall.services import schedules_with_rotations
-from portal.filters import FilterSet, IsoDateTimeFilter
-from portal.parsers import JSONParser
-from portal.permissions import RolePermission
 
 
 class ScheduleViewSet(viewsets.ModelViewSet):

@@ -14,8 +14,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from core.fields import EncryptedTextField
 from oncall import rotation as rotations
-from portal.lib.fields import EncryptedTextField
 
 
 def new_token() -> str:

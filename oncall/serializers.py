@@ -3,10 +3,10 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.fields import get_error_detail
 
+from core.serializers import ModelSerializer, PageURLField, PrimaryKeyRelatedField
 from incidents.models import Contact, EscalationStep
 from oncall.models import Layer, Override, Schedule
 from oncall.services import check_layer
-from portal.serializers import ModelSerializer, PageURLField, PrimaryKeyRelatedField
 
 
 class OnCallScheduleSerializer(ModelSerializer):

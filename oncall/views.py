@@ -13,11 +13,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
+from core.middleware import role_not_required
 from incidents.models import Contact
 from oncall import feeds, services
 from oncall.forms import OverrideForm
 from oncall.models import Override, PersonalFeed, Schedule, portal_zone
-from portal.middleware import role_not_required
 
 GRID_DAYS = 28
 

@@ -6,8 +6,8 @@ from django_q.models import Schedule, Task
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework import viewsets
 
-from portal.filters import FilterSet, IsoDateTimeFilter
-from portal.serializers import ScheduleSerializer, TaskSerializer
+from core.filters import FilterSet, IsoDateTimeFilter
+from core.serializers import ScheduleSerializer, TaskSerializer
 
 
 class TaskFilter(FilterSet):

@@ -25,20 +25,20 @@ class PortalConfig(AppConfig):
         # every other app's permissions and tables exist.
         post_migrate.connect(after_migrate, sender=self)
         # Our login page, the admin's and force_login all end here: restore the
-        # user's stored language into the session (portal.lib.languages).
-        from portal.lib.languages import on_login
+        # user's stored language into the session (core.languages).
+        from core.languages import on_login
 
         user_logged_in.connect(on_login, dispatch_uid="portal.languages.on_login")
-        # Workers end a looping task early when `serve` stops them (portal.lib.shutdown).
+        # Workers end a looping task early when `serve` stops them (core.shutdown).
         from django_q.signals import post_spawn
 
-        from portal.lib.shutdown import catch_in_worker
+        from core.shutdown import catch_in_worker
 
         post_spawn.connect(catch_in_worker, dispatch_uid="portal.shutdown.catch_in_worker")
 
 
 def after_migrate(sender, **kwargs):
-    from portal.roles import ensure_roles
+    from core.roles import ensure_roles
     from portal.schedules import ensure_schedules
 
     ensure_roles()

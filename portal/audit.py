@@ -1,6 +1,6 @@
 """The audit trail: who changed what, across every model of the portal's apps that
 keeps history (django-simple-history). A change with no user was made by a
-background task and is shown as "system" (portal.lib.history).
+background task and is shown as "system" (core.history).
 """
 
 from dataclasses import dataclass, field
@@ -10,14 +10,14 @@ from django.apps import apps
 from django.db.models import CharField, Value
 from django.utils.translation import gettext_lazy as _
 
-from portal.lib.display import format_value
-from portal.roles import PORTAL_APPS
+from core.display import format_value
+from core.roles import PORTAL_APPS
 
 SYSTEM = "system"
 # Shown as changed, never with their values: a URL, connection string or header may hold a password.
 SECRET_FIELDS = {"config", "source", "token", "target"}
 ACTIONS = {"+": _("created"), "~": _("changed"), "-": _("deleted")}
-# The change reasons background tasks give (portal.lib.history), in the reader's language.
+# The change reasons background tasks give (core.history), in the reader's language.
 REASONS = {"overdue": _("overdue")}
 COLUMNS = ("history_id", "history_date", "history_type", "history_user_id", "history_change_reason", "id")
 

@@ -7,7 +7,7 @@ no known password ever ships with the portal.
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from portal.roles import ROLES
+from core.roles import ROLES
 
 
 def seed() -> str:

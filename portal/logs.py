@@ -12,7 +12,7 @@ import re
 
 from gunicorn import glogging
 
-from portal.lib.secrets import MASK, SECRET_WORDS
+from core.secrets import MASK, SECRET_WORDS
 
 HEARTBEAT_TOKEN = re.compile(r"(/heartbeats/)[^/?#\s\"']+")
 FEED_TOKEN = re.compile(r"(/feed/)[^/?#\s\"']+?(\.ics)?(?=[/?#\s\"']|$)")

@@ -26,7 +26,7 @@ env.private_dir(DATA_DIR)
 
 DEBUG = env.env_bool("PORTAL_DEBUG", False)
 SECRET_KEY = env.secret_key("PORTAL_SECRET_KEY", DATA_DIR)
-# Keys of the encrypted fields (portal.lib.fields): the first encrypts, all decrypt.
+# Keys of the encrypted fields (core.fields): the first encrypts, all decrypt.
 FIELD_KEYS = env.field_keys("PORTAL_FIELD_KEYS", DATA_DIR)
 PORT = env.env_int("PORTAL_PORT", 8000, minimum=1, maximum=65535)
 ALLOWED_HOSTS = env.env_list("PORTAL_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
@@ -36,10 +36,10 @@ BASE_URL = env.env_str("PORTAL_BASE_URL", f"http://127.0.0.1:{PORT}").rstrip("/"
 # Folders that probes may read and backups may read and write. None by default: what a probe reads
 # is shown to viewers, so the operator names the folders (a log directory). The data dir, the code
 # and backup destinations are never readable by probes, even under a root; backups may also use the
-# data dir, where the portal keeps its own copies (portal.lib.paths).
+# data dir, where the portal keeps its own copies (core.paths).
 FILE_ROOTS = env.env_paths("PORTAL_FILE_ROOTS", [])
 # Probes and webhooks never connect to link-local or cloud metadata addresses (169.254.169.254 hands
-# out the instance's credentials) unless this says they may (portal.lib.outbound).
+# out the instance's credentials) unless this says they may (core.outbound).
 ALLOW_LINK_LOCAL = env.env_bool("PORTAL_ALLOW_LINK_LOCAL", False)
 # Below this much free space in the data dir, /api/health says "degraded".
 DISK_MIN_FREE_GB = env.env_int("PORTAL_DISK_MIN_FREE_GB", 1, minimum=0)
@@ -91,12 +91,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "portal.middleware.SessionLanguageMiddleware",
+    "core.middleware.SessionLanguageMiddleware",
     # Before any view reads the body; after auth so its 413 page has the menu.
-    "portal.middleware.BodySizeLimitMiddleware",
-    "portal.middleware.RepeatedQueryParameterMiddleware",
-    "portal.middleware.LoginRequiredMiddleware",
-    "portal.middleware.RoleRequiredMiddleware",
+    "core.middleware.BodySizeLimitMiddleware",
+    "core.middleware.RepeatedQueryParameterMiddleware",
+    "core.middleware.LoginRequiredMiddleware",
+    "core.middleware.RoleRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -166,13 +166,13 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = env.env_int("PORTAL_LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=100)
 AXES_COOLOFF_TIME = timedelta(minutes=env.env_int("PORTAL_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
 LOGIN_ADDRESS_FAILURE_LIMIT = env.env_int("PORTAL_LOGIN_ADDRESS_FAILURE_LIMIT", 30, minimum=1, maximum=10_000)
-# axes has one limit for all parameters; portal.security.LoginAttemptHandler gives
+# axes has one limit for all parameters; core.security.LoginAttemptHandler gives
 # the address (the second entry) its own. The order matters to it.
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
-AXES_HANDLER = "portal.security.LoginAttemptHandler"
+AXES_HANDLER = "core.security.LoginAttemptHandler"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "portal.views.locked_out"
-AXES_CLIENT_IP_CALLABLE = "portal.security.client_ip"
+AXES_CLIENT_IP_CALLABLE = "core.security.client_ip"
 AXES_HTTP_RESPONSE_CODE = 429
 # A locked-out user who keeps trying must not stay locked forever.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
@@ -246,12 +246,12 @@ CONTENT_SECURITY_POLICY = {
 
 # Request bodies: form and JSON fields are held in memory up to Django's
 # limit; anything larger (uploads included) is refused with 413 before it is
-# read (portal.middleware.BodySizeLimitMiddleware).
+# read (core.middleware.BodySizeLimitMiddleware).
 MAX_REQUEST_BYTES = env.env_int("PORTAL_MAX_UPLOAD_MB", 10, minimum=1, maximum=1024) * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
-# JSON bodies and fields nested deeper than this are refused with 400 (portal.parsers): a
+# JSON bodies and fields nested deeper than this are refused with 400 (core.parsers): a
 # 2 KB body of 1 000 brackets otherwise exhausts the recursion of whatever walks it.
 JSON_MAX_DEPTH = env.env_int("PORTAL_JSON_MAX_DEPTH", 32, minimum=2, maximum=200)
 # Runbook imports (checklists.importer): bounded so that a dry run stays well under a second.
@@ -265,20 +265,20 @@ REST_FRAMEWORK = {
         "portal.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["portal.permissions.RolePermission"],
+    "DEFAULT_PERMISSION_CLASSES": ["core.permissions.RolePermission"],
     # JSON in: a form or multipart body cannot say null, so its "null" reached fields as text.
     # Uploads (runbook imports) name their own parsers.
-    # portal.parsers.JSONParser refuses bodies nested deeper than JSON_MAX_DEPTH with 400.
-    "DEFAULT_PARSER_CLASSES": ["portal.parsers.JSONParser"],
-    "DEFAULT_PAGINATION_CLASS": "portal.pagination.PortalPagination",
+    # core.parsers.JSONParser refuses bodies nested deeper than JSON_MAX_DEPTH with 400.
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.PortalPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
-        "portal.filters.FilterBackend",
+        "core.filters.FilterBackend",
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "portal.schema.PortalAutoSchema",
-    "EXCEPTION_HANDLER": "portal.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "core.schema.PortalAutoSchema",
+    "EXCEPTION_HANDLER": "core.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"anon": "60/min"},
 }
 SPECTACULAR_SETTINGS = {
@@ -286,14 +286,14 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Incidents, checklists, probes and backups of an operations team.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["portal.permissions.HasRole"],
+    "SERVE_PERMISSIONS": ["core.permissions.HasRole"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # drf-spectacular's defaults, and no validator badge: Swagger UI would fetch it from validator.swagger.io.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True, "displayOperationId": True,
                             "validatorUrl": None},
-    # One group per app (portal.schema.PortalAutoSchema.get_tags), in the menu's order.
+    # One group per app (core.schema.PortalAutoSchema.get_tags), in the menu's order.
     "TAGS": [
         {"name": "incidents", "description": "Incidents, timelines, postmortems, contacts and escalation."},
         {"name": "checklists", "description": "Checklist templates, runs, handovers, playbooks, runbook import."},
@@ -305,7 +305,7 @@ SPECTACULAR_SETTINGS = {
     ],
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
-                             "portal.schema.describe_ids_and_links"],
+                             "core.schema.describe_ids_and_links"],
     # Several models have a "kind" or "status"; name each enum after its model.
     "ENUM_NAME_OVERRIDES": {
         "ChannelKindEnum": "incidents.models.ChannelKind",

@@ -9,11 +9,11 @@ from rest_framework.routers import DefaultRouter
 from alerts import api as alerts_api
 from backups import api as backups_api
 from checklists import api as checklists_api
+from core.middleware import role_not_required
+from core.permissions import HasRole
 from incidents import api as incidents_api
 from oncall import api as oncall_api
 from portal import api, views
-from portal.middleware import role_not_required
-from portal.permissions import HasRole
 from probes import api as probes_api
 
 

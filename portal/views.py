@@ -30,12 +30,12 @@ from rest_framework.decorators import (
 from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
 
+from core.languages import remember_language
+from core.permissions import HasRole, Public, ScrapeToken
+from core.roles import role_of
 from portal import audit as audit_trail
 from portal import health, metrics, services
 from portal.forms import TokenCreateForm, TokenRevokeForm
-from portal.lib.languages import remember_language
-from portal.permissions import HasRole, Public, ScrapeToken
-from portal.roles import role_of
 
 
 @require_safe

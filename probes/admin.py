@@ -6,8 +6,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from simple_history.template_utils import HistoricalRecordContextHelper
 
-from portal.lib.admin import HistoryAdmin, SecretFieldsAdmin
-from portal.lib.secrets import mask_token
+from core.admin import HistoryAdmin, SecretFieldsAdmin
+from core.secrets import mask_token
 from probes import services
 from probes.models import Host, Probe, ProbeResult, keep_stored_config, mask_config
 

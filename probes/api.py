@@ -21,10 +21,10 @@ from rest_framework.decorators import (
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 
-from portal.filters import FilterBackend, FilterSet, IsoDateTimeFilter
-from portal.pagination import AppendOnlyPagination
-from portal.permissions import Public
-from portal.schema import ErrorSerializer
+from core.filters import FilterBackend, FilterSet, IsoDateTimeFilter
+from core.pagination import AppendOnlyPagination
+from core.permissions import Public
+from core.schema import ErrorSerializer
 from probes import services
 from probes.models import Kind, Probe, ProbeResult
 from probes.serializers import ProbeResultSerializer, ProbeSerializer
@@ -46,7 +46,7 @@ class ProbeViewSet(viewsets.ModelViewSet):
     action_permissions = {"run": "probes.run_probe"}
 
     def get_queryset(self):
-        # The service's name joined in as a column: a Service instance per row cost a tenth of a list.
+        # The service's name joined in as a column, not a Service instance per row.
         return Probe.objects.annotate(service_name=F("service__name")).worst_first()
 
     def perform_create(self, serializer):

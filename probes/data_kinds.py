@@ -23,10 +23,10 @@ from django.utils.translation import gettext as _
 from sqlparse import tokens as T
 from sqlparse.sql import Function, Identifier, IdentifierList, Parenthesis
 
-from portal import parsers
-from portal.lib.outbound import RefusedAddress, check_host, validate_outbound_host
-from portal.lib.paths import readable_path
-from portal.lib.secrets import mask_url, scrub
+from core import parsers
+from core.outbound import RefusedAddress, check_host, validate_outbound_host
+from core.paths import readable_path
+from core.secrets import mask_url, scrub
 from probes.kinds import (
     Limits,
     Result,

@@ -133,10 +133,6 @@ def config_fields(kind: str) -> dict[str, forms.Field]:
         Kind.HEARTBEAT: {"grace_seconds": forms.IntegerField(label=_("Grace (seconds)"), initial=300,
                                                              help_text=_("Extra time after the period before it "
                                                                          "turns critical."))},
-        Kind.BACKUP_FRESHNESS: {"target": forms.TypedChoiceField(
-            label=_("Backup target"), coerce=int,
-            choices=lambda: [(t.pk, t.name) for t in backup_targets()],
-            help_text=_("Only targets whose service has an RPO; thresholds are a percentage of it."))},
         Kind.HOST_DISK: {"path": _host_path_field(), "measure": _measure_field()},
         Kind.HOST_FILE: {"path": _host_path_field(),
                          "min_size_bytes": forms.IntegerField(label=_("Minimum size (bytes)"), required=False),
@@ -155,12 +151,6 @@ def config_fields(kind: str) -> dict[str, forms.Field]:
             label=_("Command"), max_length=2000,
             help_text=_("The program and its arguments, run without a shell; exit code 0 is healthy."))},
     }[kind]
-
-
-def backup_targets():
-    from backups.models import BackupTarget
-
-    return BackupTarget.objects.filter(service__rpo__isnull=False).order_by("name")
 
 
 def _pairs(text: str, sep: str, key: str) -> dict:

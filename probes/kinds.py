@@ -24,12 +24,10 @@ import urllib3
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from portal import parsers
-from portal.lib.display import format_duration
-from portal.lib.outbound import (
+from core import parsers
+from core.outbound import (
     RefusedAddress,
     check_host,
     check_peer,
@@ -38,8 +36,8 @@ from portal.lib.outbound import (
     validate_outbound_host,
     validate_outbound_url,
 )
-from portal.lib.paths import allowed_path, readable_path
-from portal.lib.secrets import mask_url, redact, scrub
+from core.paths import allowed_path, readable_path
+from core.secrets import mask_url, redact, scrub
 from probes import messages
 from probes.models import HOST_KINDS, Kind, Status
 
@@ -93,7 +91,6 @@ DEFAULT_THRESHOLDS = {
     Kind.LOG_ERRORS: (1.0, 10.0, ""),
     Kind.TLS_EXPIRY: (30.0, 7.0, "d"),
     Kind.PROMETHEUS: (None, None, ""),
-    Kind.BACKUP_FRESHNESS: (80.0, 100.0, "% of RPO"),
     Kind.DIRECTORY: (None, None, "GB"),
     Kind.SQL: (None, None, ""),
     Kind.REDIS: (None, None, ""),
@@ -899,36 +896,6 @@ def check_heartbeat(config: dict, limits: Limits) -> Result:
     return Result(Status.CRITICAL, message=_("no ping within the period and grace time"))
 
 
-def validate_backup_freshness(config: dict) -> dict:
-    from backups.models import BackupTarget
-
-    errors = {}
-    target = _int(config, "target", errors, default=None, minimum=1, maximum=2**62, required=True)
-    if "target" not in errors and not BackupTarget.objects.filter(pk=target, service__rpo__isnull=False).exists():
-        errors["target"] = _("No backup target with this id whose service has an RPO.")
-    _raise(errors)
-    return {"target": target}
-
-
-def check_backup_freshness(config: dict, limits: Limits, *, now: datetime | None = None) -> Result:
-    """The value is the newest verified backup's age as a percentage of the service's RPO."""
-    # The backups app's one door for this: probes reads, never writes, backups.
-    from backups.models import BackupTarget
-    from backups.services import latest_verified_age
-
-    target = BackupTarget.objects.select_related("service").filter(pk=config["target"]).first()
-    if target is None or target.service.rpo is None:
-        return Result(Status.ERROR, message=_("the backup target is gone or its service has no RPO"))
-    age = latest_verified_age(target=target, now=now or timezone.now())
-    if age is None:
-        return Result(Status.CRITICAL, message=_("%(name)s has no verified backup") % {"name": target.name})
-    share = round(age / target.service.rpo * 100, 1)
-    return Result(grade(share, limits), share, None, _("newest verified backup of %(name)s is %(age)s old "
-                                                       "(RPO %(rpo)s)") % {"name": target.name,
-                                                                            "age": format_duration(age),
-                                                                            "rpo": format_duration(target.service.rpo)})
-
-
 # Host kinds: checked by the host's agent (probes/agent/portal_agent.py), which pushes the result;
 # the portal validates their settings and grades the value. Their paths are the host's own, so
 # PORTAL_FILE_ROOTS does not apply, but an agent only runs what the portal assigned to it.
@@ -1037,7 +1004,6 @@ CHECKS = {
     Kind.TLS_EXPIRY: check_tls_expiry,
     Kind.PROMETHEUS: check_prometheus,
     Kind.HEARTBEAT: check_heartbeat,
-    Kind.BACKUP_FRESHNESS: check_backup_freshness,
     **dict.fromkeys(HOST_KINDS, check_on_host),
     Kind.DIRECTORY: _data_kind("check_directory"),
     Kind.SQL: _data_kind("check_sql"),
@@ -1058,7 +1024,6 @@ VALIDATORS = {
     Kind.TLS_EXPIRY: validate_tls_expiry,
     Kind.PROMETHEUS: validate_prometheus,
     Kind.HEARTBEAT: validate_heartbeat,
-    Kind.BACKUP_FRESHNESS: validate_backup_freshness,
     Kind.HOST_DISK: validate_host_disk,
     Kind.HOST_FILE: validate_host_file,
     Kind.HOST_DIRECTORY: validate_host_directory,

@@ -12,9 +12,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from core.fields import EncryptedJSONField
+from core.secrets import MASK, keep_stored, mask_headers, mask_url
 from incidents.models import Service, Severity
-from portal.lib.fields import EncryptedJSONField
-from portal.lib.secrets import MASK, keep_stored, mask_headers, mask_url
 from probes.messages import render as render_message
 
 # A reminder never repeats more often than this, whatever the probe says (DESIGN §5).
@@ -39,7 +39,6 @@ class Kind(models.TextChoices):
     TLS_EXPIRY = "tls_expiry", _("TLS certificate expiry")
     PROMETHEUS = "prometheus", _("Prometheus metric")
     HEARTBEAT = "heartbeat", _("heartbeat (push)")
-    BACKUP_FRESHNESS = "backup_freshness", _("backup freshness (age against the RPO)")
     DIRECTORY = "directory", _("directory size")
     SQL = "sql", _("SQL query (one value)")
     REDIS = "redis", _("Redis INFO field")

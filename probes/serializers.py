@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from portal.serializers import ModelSerializer
+from core.serializers import ModelSerializer
 from probes.kinds import validate_probe
 from probes.models import Probe, ProbeResult, keep_stored_config
 

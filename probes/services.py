@@ -17,13 +17,13 @@ from django.db.models import F, Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core import shutdown
+from core.errors import DomainError
+from core.history import record_changes
+from core.secrets import redact
 from incidents import services as incidents
 from incidents.models import EventKind, RouteEvent, Source, services_in_maintenance
 from incidents.models import Status as IncidentStatus
-from portal.errors import DomainError
-from portal.lib import shutdown
-from portal.lib.history import record_changes
-from portal.lib.secrets import redact
 from probes.kinds import Limits, Result, failed, grade, limits_for, lower_is_worse, run_check
 from probes.models import Action, AgentBatch, Host, Probe, ProbeResult, Status, hash_token
 
@@ -56,7 +56,7 @@ def run_scheduler(*, seconds: float = 55, sleep=shutdown.sleep, clock=time.monot
 
     django-q2's scheduler fires about every 30 s, so intervals under a minute
     need the loop; the tick sleeps until the next probe is due (at most 5 s,
-    so a new probe does not wait long). A stopping worker (portal.lib.shutdown)
+    so a new probe does not wait long). A stopping worker (core.shutdown)
     ends the loop after the round it is in, so Ctrl+C does not wait for the minute.
     """
     end = clock() + seconds
@@ -470,3 +470,13 @@ def _agent_back(host: Host, now: datetime) -> None:
 
 def silent_key(host: Host) -> str:
     return f"host:{host.pk}:silent"
+
+
+def handover_text() -> str:
+    """A starting point for a shift handover's probes field (checklists, through
+    ProbesConfig.handover_fields): probes off or not ok right now."""
+    lines = []
+    for probe in Probe.objects.select_related("service").exclude(status="ok").order_by("service__name", "name")[:30]:
+        state = _("disabled") if not probe.enabled else probe.get_status_display()
+        lines.append(f"- {probe.service.name} / {probe.name}: {state}")
+    return "\n".join(lines)

@@ -15,7 +15,7 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
-from portal.errors import DomainError
+from core.errors import DomainError
 from probes import services
 from probes.forms import HostForm, ProbeForm
 from probes.kinds import default_thresholds, value_unit

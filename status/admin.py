@@ -3,8 +3,8 @@ from django.contrib import admin
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from portal.lib.admin import SecretFieldsAdmin
-from portal.lib.secrets import keep_stored, mask_webhook
+from core.admin import SecretFieldsAdmin
+from core.secrets import keep_stored, mask_webhook
 from status import services
 from status.models import (
     Component,

@@ -18,9 +18,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.fields import EncryptedTextField
+from core.outbound import validate_outbound_url
 from incidents.models import Incident, NotificationChannel, Service
-from portal.lib.fields import EncryptedTextField
-from portal.lib.outbound import validate_outbound_url
 
 
 class Language(models.TextChoices):

@@ -21,6 +21,8 @@ from django.urls import reverse
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
+from core.display import format_duration
+from core.errors import DomainError
 from incidents import services as incidents_services
 from incidents.models import (
     OPEN_STATUSES,
@@ -36,8 +38,6 @@ from incidents.models import (
     StepCondition,
 )
 from incidents.notify import one_line
-from portal.errors import DomainError
-from portal.lib.display import format_duration
 from status.models import (
     CONFIRMATION_RESEND_AFTER,
     ComponentState,

@@ -4,7 +4,7 @@ from status import views
 
 app_name = "status"
 
-# Public: everything under /status/ (portal.middleware.PUBLIC_PREFIXES). Nothing else may go there.
+# Public: everything under /status/ (core.middleware.PUBLIC_PREFIXES). Nothing else may go there.
 public_urlpatterns = [
     path("status/<slug:slug>/", views.status_page, name="page"),
     path("status/<slug:slug>/status.json", views.status_json, name="json"),

@@ -1,4 +1,4 @@
-"""Status pages. The views under /status/ are public (portal.middleware exempts that prefix and
+"""Status pages. The views under /status/ are public (core.middleware exempts that prefix and
 nothing else); they read only status.services.snapshot and the subscription services. The team's
 views (/status-pages/…) need a login like every other page and check the role on each write."""
 
@@ -19,9 +19,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
+from core.errors import DomainError
+from core.security import client_ip
 from incidents.models import Incident
-from portal.errors import DomainError
-from portal.security import client_ip
 from status import services
 from status.forms import NoticeForm, OverrideForm, PublicIncidentForm, PublicUpdateForm, SubscribeForm
 from status.models import LANGUAGE_CODES, Component, PublicIncident, StatusPage

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.utils import translation
 
-from portal.roles import ensure_roles
+from core.roles import ensure_roles
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import portal.lib.fields
+import core.fields
 from django.db import migrations, models
 
 
@@ -34,7 +34,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=100, unique=True, verbose_name='name')),
                 ('kind', models.CharField(choices=[('email', 'e-mail'), ('slack', 'Slack-compatible webhook'), ('teams', 'Microsoft Teams webhook'), ('webhook', 'generic JSON webhook'), ('apprise', 'Apprise URL (ntfy, Telegram, Discord, Matrix, …)'), ('sms', 'SMS gateway (Apprise form/JSON/XML URL)')], max_length=10, verbose_name='kind')),
-                ('target', portal.lib.fields.EncryptedTextField(max_length=500, verbose_name='address or URL')),
+                ('target', core.fields.EncryptedTextField(max_length=500, verbose_name='address or URL')),
                 ('language', models.CharField(choices=[('en', 'English'), ('ko', 'Korean')], default='en', max_length=10, verbose_name='language')),
                 ('events', models.JSONField(default=list, help_text='The kinds of events this channel hears of.', verbose_name='events')),
                 ('min_severity', models.CharField(choices=[('sev1', 'SEV1 · critical'), ('sev2', 'SEV2 · high'), ('sev3', 'SEV3 · medium'), ('sev4', 'SEV4 · low')], default='sev4', help_text='Events less severe than this are not sent.', max_length=10, verbose_name='minimum severity')),

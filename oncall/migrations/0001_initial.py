@@ -4,7 +4,7 @@ import django.core.validators
 import django.db.models.deletion
 import django.utils.timezone
 import oncall.models
-import portal.lib.fields
+import core.fields
 import simple_history.models
 from django.conf import settings
 from django.db import migrations, models
@@ -48,7 +48,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
                 ('name', models.CharField(db_index=True, max_length=100, verbose_name='name')),
                 ('description', models.TextField(blank=True, verbose_name='description')),
-                ('feed_token', portal.lib.fields.EncryptedTextField(default=oncall.models.new_token, editable=False, verbose_name='calendar feed token')),
+                ('feed_token', core.fields.EncryptedTextField(default=oncall.models.new_token, editable=False, verbose_name='calendar feed token')),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='created')),
                 ('history_id', models.AutoField(primary_key=True, serialize=False)),
                 ('history_date', models.DateTimeField(db_index=True)),
@@ -87,7 +87,7 @@ class Migration(migrations.Migration):
             name='PersonalFeed',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token', portal.lib.fields.EncryptedTextField(default=oncall.models.new_token, editable=False, verbose_name='calendar feed token')),
+                ('token', core.fields.EncryptedTextField(default=oncall.models.new_token, editable=False, verbose_name='calendar feed token')),
                 ('contact', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='incidents.contact', verbose_name='contact')),
             ],
             options={
@@ -101,7 +101,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=100, unique=True, verbose_name='name')),
                 ('description', models.TextField(blank=True, verbose_name='description')),
-                ('feed_token', portal.lib.fields.EncryptedTextField(default=oncall.models.new_token, editable=False, verbose_name='calendar feed token')),
+                ('feed_token', core.fields.EncryptedTextField(default=oncall.models.new_token, editable=False, verbose_name='calendar feed token')),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='created')),
                 ('escalation_steps', models.ManyToManyField(blank=True, related_name='+', to='incidents.escalationstep', verbose_name='escalation steps')),
             ],

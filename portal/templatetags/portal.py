@@ -2,14 +2,14 @@ from datetime import timedelta
 
 from django import template
 
-from portal.lib import display
+from core import display
 
 register = template.Library()
 
 
 @register.filter
 def duration(value: timedelta | int | float | None) -> str:
-    """`{{ incident.open_for|duration }}`: portal.lib.display.format_duration, for templates."""
+    """`{{ incident.open_for|duration }}`: core.display.format_duration, for templates."""
     return display.format_duration(value)
 
 

@@ -3,7 +3,7 @@
 import django.core.validators
 import django.db.models.deletion
 import django.utils.timezone
-import portal.lib.fields
+import core.fields
 import status.models
 from django.conf import settings
 from django.db import migrations, models
@@ -136,7 +136,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('kind', models.CharField(choices=[('email', 'e-mail'), ('webhook', 'webhook')], default='email', max_length=10, verbose_name='kind')),
                 ('email', models.EmailField(blank=True, max_length=254, verbose_name='e-mail')),
-                ('url', portal.lib.fields.EncryptedTextField(blank=True, max_length=500, verbose_name='webhook URL')),
+                ('url', core.fields.EncryptedTextField(blank=True, max_length=500, verbose_name='webhook URL')),
                 ('language', models.CharField(choices=[('ko', 'Korean'), ('en', 'English')], default='ko', max_length=2, verbose_name='language')),
                 ('token', models.CharField(default=status.models.new_token, editable=False, max_length=64, unique=True, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9_-]+$')])),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='subscribed')),

@@ -136,7 +136,7 @@ def test_a_source_outside_the_file_roots_fails_the_run_and_writes_nothing(make_t
 def test_a_second_backup_of_a_busy_target_is_refused_with_a_conflict(make_target):
     import pytest
 
-    from portal.errors import DomainError
+    from core.errors import DomainError
 
     target = make_target("sqlite")
     services.queue_backup(target=target, trigger="manual")

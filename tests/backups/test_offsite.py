@@ -92,7 +92,7 @@ def test_a_snapshot_that_no_longer_matches_the_backups_checksum_restores_nothing
 
 
 def test_a_run_without_a_snapshot_cannot_be_restored_from_the_repository(make_target):
-    from portal.errors import DomainError
+    from core.errors import DomainError
 
     target = make_target("sqlite")
     run = services.run_backup(target=target, trigger=Trigger.MANUAL)
@@ -124,7 +124,7 @@ def test_an_unreachable_sftp_host_is_a_recorded_understandable_error(sftp_server
     with socket_closed() as port:
         repository = Repository.objects.create(
             name="dr", url=f"sftp://{sftp_server.user}@127.0.0.1:{port}/{tmp_path}/nowhere", password=PASSWORD)
-        from portal.errors import DomainError
+        from core.errors import DomainError
 
         with pytest.raises(DomainError) as caught:
             services.init_repository(repository=repository)

@@ -120,7 +120,7 @@ def test_the_run_page_shows_the_copy_and_offers_a_restore_when_only_the_snapshot
 
 
 def test_a_folder_outside_the_file_roots_is_never_initialised(db, roots):
-    from portal.errors import DomainError
+    from core.errors import DomainError
 
     repository = Repository.objects.create(name="nas", url="/etc/portal-restic", password=PASSWORD)
     with pytest.raises(DomainError) as caught:

@@ -82,7 +82,7 @@ def test_the_password_is_in_no_page_api_answer_or_admin_view(local_repository, m
 
 
 def test_the_password_column_is_rotated_with_the_other_field_keys():
-    from portal.lib.fields import encrypted_columns
+    from core.fields import encrypted_columns
 
     assert ("backups_repository", "id", "password") in encrypted_columns()
     # The history table keeps no copy of it.

@@ -6,7 +6,7 @@ import pytest
 
 from backups import services
 from backups.models import RestoreStatus, RunStatus, Trigger, Verification
-from portal.errors import DomainError
+from core.errors import DomainError
 from tests.backups.conftest import make_sqlite
 
 

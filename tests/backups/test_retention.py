@@ -6,7 +6,7 @@ import pytest
 
 from backups import services
 from backups.models import BackupRun, RunStatus, Verification
-from portal.errors import DomainError
+from core.errors import DomainError
 
 START = datetime(2026, 3, 1, 2, 0, tzinfo=ZoneInfo("UTC"))
 

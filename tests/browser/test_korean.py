@@ -29,7 +29,7 @@ DATA_DUMP = """
 import json
 from django.apps import apps
 from django.db import models
-from portal.roles import PORTAL_APPS
+from core.roles import PORTAL_APPS
 values = set()
 for label in PORTAL_APPS:
     for model in apps.get_app_config(label).get_models():

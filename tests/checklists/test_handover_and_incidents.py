@@ -4,6 +4,7 @@ from checklists.models import HandoverNote, Playbook, Run
 from incidents.models import EventKind
 from tests.checklists.factories import make_run, make_template
 from tests.incidents.factories import make_incident, make_service
+from tests.probes.factories import make_probe
 
 
 def test_completing_a_shift_run_asks_for_the_handover_with_open_incidents_filled_in(client_as):
@@ -17,6 +18,16 @@ def test_completing_a_shift_run_asks_for_the_handover_with_open_incidents_filled
                                                                 "planned_changes": "DB upgrade 22:00"})
     note = HandoverNote.objects.get(run=run)
     assert note.open_incidents[0]["id"] == incident.pk and note.planned_changes == "DB upgrade 22:00"
+
+
+def test_the_handover_form_starts_with_the_probes_that_are_not_ok_offered_by_the_probes_app(client_as):
+    make_probe(make_service("Payments"), name="checkout", status="critical")
+    make_probe(name="quiet", status="ok")
+    run = make_run(make_template("Daily 09:00", schedule="0 9 * * *", items=["One"]))
+    client = client_as("operator")
+    client.post(reverse("checklists:tick", args=[run.pk, run.items.get().pk]), {"state": "done"})
+    form = client.get(reverse("checklists:complete", args=[run.pk])).context["form"]
+    assert form.initial["probes"] == "- Payments / checkout: critical"
 
 
 def test_the_next_shift_sees_the_handover_until_it_is_acknowledged(client_as):

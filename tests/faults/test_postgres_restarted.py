@@ -25,7 +25,7 @@ SETUP = """
     from django.utils import timezone
     from django_q.tasks import async_task
     from incidents.models import Service
-    from portal.roles import ensure_roles
+    from core.roles import ensure_roles
     from probes.models import Probe
     ensure_roles()
     user = get_user_model().objects.create_superuser("admin", password="faults-pw-123")

@@ -16,7 +16,7 @@ SETUP = """
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
     from django.contrib.sessions.backends.db import SessionStore
     from rest_framework.authtoken.models import Token
-    from portal.roles import ensure_roles
+    from core.roles import ensure_roles
     ensure_roles()
     user = get_user_model().objects.create_superuser("admin", password="faults-pw-123")
     session = SessionStore()

@@ -12,7 +12,7 @@ missing or null field the schema allows — is still a failure.
 import schemathesis
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-# Codes that depend on stored rows (portal.errors.STATE_CODES): alone they answer 409; beside a
+# Codes that depend on stored rows (core.errors.STATE_CODES): alone they answer 409; beside a
 # rule's code the answer is the rule's 400.
 STATE_CODES = frozenset({"unique", "does_not_exist", "closed", "immutable"})
 RULE_CODES = frozenset({

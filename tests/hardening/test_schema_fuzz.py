@@ -162,6 +162,6 @@ def schemathesis(web, token: str, role: str, option: str | None, paths: str | No
 
 
 def test_the_fuzz_checks_know_the_apis_state_codes():
-    from portal.errors import STATE_CODES
+    from core.errors import STATE_CODES
 
     assert fuzz_checks.STATE_CODES == STATE_CODES

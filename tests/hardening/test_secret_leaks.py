@@ -23,8 +23,8 @@ from rest_framework.test import APIClient
 
 from alerts.models import Integration
 from backups.models import BackupTarget
+from core.fields import EncryptedJSONField, EncryptedTextField
 from incidents.models import Notification, NotificationChannel, Route
-from portal.lib.fields import EncryptedJSONField, EncryptedTextField
 from probes.models import Host, Probe, hash_token
 from tests.hardening.test_permission_matrix import World, is_api, kwargs_for, url_patterns
 from tests.incidents.factories import make_channel, make_contact, make_incident, make_service, make_tier

@@ -3,24 +3,17 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import time_machine
 from django.urls import reverse
 
+from core.errors import DomainError
 from incidents import postmortems, services
 from incidents.models import ActionItem, EventKind, Incident, Postmortem, PostmortemStatus, Status
-from portal.errors import DomainError
 from tests.adminform import change_form_data, error_messages, post_change_form, staff_client
 from tests.incidents.factories import make_contact, make_incident, make_service
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
 
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def _frozen():
-    with time_machine.travel(NOW, tick=False):
-        yield
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import time_machine
 from incidents import acklinks, notify
 from incidents.models import EventKind, Notification, NotificationChannel, NotificationStatus, TimelineEvent
 from tests.incidents.factories import make_channel, make_contact, make_tier
-from tests.incidents.paging import T0, make_paged_contact, open_and_sweep, retry
+from tests.incidents.paging import T0, open_and_sweep, retry
 
 MIN = timedelta(minutes=1)
 SECRET = "GW-SECRET-KEY-42"
@@ -58,9 +58,9 @@ def gateway(monkeypatch):
 
 
 @pytest.fixture
-def paging(db, settings):
+def paging(paging, settings):
     settings.BASE_URL = "https://ops.example.com"
-    return make_paged_contact()
+    return paging
 
 
 def sms_url(gateway, path="ok/send"):

@@ -7,10 +7,10 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from core.holidays import WorkCalendar
 from incidents import escalation, notify, services, tasks
 from incidents.escalation import escalate_due, next_business_start
 from incidents.models import EscalationPolicy, EventKind, Notification, NotificationStatus, TimelineEvent
-from portal.holidays import WorkCalendar
 from tests.incidents.factories import make_contact, make_policy, make_service, make_tier
 from tests.incidents.worker import capture_tasks, run, worker
 

@@ -13,16 +13,11 @@ from incidents import notify
 from incidents.models import EventKind, Notification, NotificationChannel, NotificationStatus, TimelineEvent
 from tests.incidents.factories import make_channel, make_contact
 from tests.incidents.messengers import SAMPLES, dooray_shape, jandi_shape, kakaowork_shape
-from tests.incidents.paging import T0, make_paged_contact, open_and_sweep, retry
+from tests.incidents.paging import T0, open_and_sweep, retry
 
 MIN = timedelta(minutes=1)
 MESSENGERS = ("jandi", "dooray", "kakaowork")
 WEBHOOK_KINDS = ("slack", "teams", "webhook", *MESSENGERS)
-
-
-@pytest.fixture
-def paging(db):
-    return make_paged_contact()
 
 
 def page(incident, at=T0 + 65 * MIN):

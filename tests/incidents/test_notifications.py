@@ -9,15 +9,9 @@ from incidents import acklinks, notify, services, tasks
 from incidents.models import EventKind, Notification, NotificationStatus, TimelineEvent
 from tests.incidents.cards import SAMPLE, texts, workflows_card
 from tests.incidents.factories import make_channel, make_contact, make_incident, make_policy, make_service, make_tier
-from tests.incidents.paging import T0, make_paged_contact, open_and_sweep, retry
+from tests.incidents.paging import T0, open_and_sweep, retry
 
 MIN = timedelta(minutes=1)
-
-
-@pytest.fixture
-def paging(db):
-    """One Tier 1 contact paged at once for a SEV1, with an e-mail channel; add more channels per test."""
-    return make_paged_contact()
 
 
 def by_kind(incident):

@@ -3,24 +3,17 @@ import io
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-import time_machine
 from django.urls import reverse
 
 from incidents.models import ActionItem, ActionItemStatus, Postmortem, PostmortemStatus, Status
 from incidents.reports import Period, build_report, percentile
 from tests.incidents.factories import make_contact, make_incident, make_service
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
 
 NOW = datetime(2026, 4, 10, 12, 0, tzinfo=UTC)
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 MARCH = Period(first=date(2026, 3, 1), last=date(2026, 3, 1))
-
-
-@pytest.fixture(autouse=True)
-def _frozen():
-    with time_machine.travel(NOW, tick=False):
-        yield
 
 
 def minutes(n):

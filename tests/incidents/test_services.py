@@ -4,9 +4,9 @@ import pytest
 import time_machine
 from django.db import IntegrityError
 
+from core.errors import DomainError
 from incidents import services
 from incidents.models import EventKind, Incident, Notification, NotificationStatus, Status, TimelineEvent
-from portal.errors import DomainError
 from tests.incidents.factories import make_contact, make_incident, make_policy, make_service, make_tier
 
 T0 = datetime(2026, 3, 3, 1, 0, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""The holiday calendar (portal.holidays): KR public holidays incl. lunar and substitute days, plus
+"""The holiday calendar (core.holidays): KR public holidays incl. lunar and substitute days, plus
 company days from the admin, as business hours, contact availability, checklists and due dates see them."""
 
 from datetime import date, datetime, timedelta
@@ -9,11 +9,11 @@ import time_machine
 
 from checklists import services as checklist_services
 from checklists.models import Run
+from core.holidays import WorkCalendar
 from incidents import services
 from incidents.escalation import next_business_start
 from incidents.models import add_business_days
 from portal.env import ConfigError, env_holidays
-from portal.holidays import WorkCalendar
 from portal.models import CompanyDay
 from tests.adminform import staff_client
 from tests.checklists.factories import make_template

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import Min, Sum
 
 from backups.models import BackupRun, BackupTarget
+from bench.management.commands.seed_bench import SCALES, Command
 from checklists.models import Item, Run, RunItem, Section, Template
 from incidents.models import (
     ActionItem,
@@ -22,7 +23,6 @@ from incidents.models import (
     Tier,
     TimelineEvent,
 )
-from portal.management.commands.seed_bench import SCALES
 from probes.models import Probe, ProbeResult
 
 ANCHOR = "2026-03-01T12:00:00+00:00"
@@ -36,7 +36,7 @@ pytestmark = pytest.mark.django_db
 
 def seed(**options) -> str:
     out = StringIO()
-    call_command("seed_bench", scale="tiny", anchor=ANCHOR, stdout=out, **options)
+    call_command(Command(), scale="tiny", anchor=ANCHOR, stdout=out, **options)
     return out.getvalue()
 
 

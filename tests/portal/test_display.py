@@ -6,7 +6,7 @@ import pytest
 from django.template import Context, Template
 from django.utils import translation
 
-from portal.lib.display import format_duration, format_value
+from core.display import format_duration, format_value
 
 
 @pytest.mark.parametrize(("value", "english", "korean"), [

@@ -1,4 +1,4 @@
-"""Credentials are encrypted at rest (portal.lib.fields), with keys beside secret_key."""
+"""Credentials are encrypted at rest (core.fields), with keys beside secret_key."""
 
 import io
 

@@ -5,9 +5,9 @@ import pytest
 
 from backups.api import BackupRunViewSet
 from backups.models import BackupRun
+from core.filters import FilterBackend, names_a_filter
 from incidents.api import IncidentFilter
 from incidents.models import Status
-from portal.filters import FilterBackend, names_a_filter
 from tests.incidents.factories import make_incident, make_service
 
 pytestmark = pytest.mark.django_db

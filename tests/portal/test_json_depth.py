@@ -5,7 +5,7 @@ import json
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from portal import parsers
+from core import parsers
 from probes.kinds import parse_expectation
 from tests.probes.factories import make_probe
 

@@ -1,7 +1,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from portal.lib.paths import allowed_path
+from core.paths import allowed_path
 
 
 def test_a_path_under_a_root_is_allowed(settings, tmp_path):

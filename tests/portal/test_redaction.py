@@ -1,6 +1,6 @@
 import pytest
 
-from portal.lib.secrets import MASK, redact
+from core.secrets import MASK, redact
 
 
 @pytest.mark.parametrize("text, secret", [

@@ -1,7 +1,7 @@
 from django.contrib.auth.models import Group
 from django_q.models import Schedule
 
-from portal.roles import ensure_roles, role_codenames
+from core.roles import ensure_roles, role_codenames
 from portal.schedules import declared_schedules, ensure_schedules
 
 

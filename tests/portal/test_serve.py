@@ -91,7 +91,7 @@ def test_serve_starts_web_and_workers_and_stops_them_all_on_ctrl_c(serve_env):
         assert "gunicorn" in names
         assert names.count("qcluster") >= 2
         # Stop while the main cluster runs a probe tick: a task that loops for most of a minute,
-        # which held Ctrl+C until the cluster was killed (portal.lib.shutdown).
+        # which held Ctrl+C until the cluster was killed (core.shutdown).
         subprocess.run([sys.executable, "manage.py", "shell", "--no-imports", "-c",
                         "from django_q.tasks import async_task; async_task('probes.tasks.tick')"],
                        cwd=ROOT, env=serve_env, check=True, timeout=60)

@@ -1,4 +1,4 @@
-"""The stop request `serve` sends to django-q2's workers (portal.lib.shutdown)."""
+"""The stop request `serve` sends to django-q2's workers (core.shutdown)."""
 
 import os
 import signal
@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from portal.lib import shutdown
+from core import shutdown
 
 
 @pytest.fixture

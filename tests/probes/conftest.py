@@ -9,6 +9,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import time_machine
 
 HEALTH = {
     "/health": {"status": "healthy", "disk_free_gb": 12.5, "database": "ok"},
@@ -196,3 +197,10 @@ def file_root(db, settings, tmp_path):
     root = tmp_path.resolve()
     settings.FILE_ROOTS = [root]
     return root
+
+
+@pytest.fixture
+def clock(request):
+    """Time stopped at the test module's START; the test moves it (`clock.shift(…)`)."""
+    with time_machine.travel(request.module.START, tick=False) as traveller:
+        yield traveller

@@ -7,7 +7,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import time_machine
 from rest_framework.test import APIClient
 
 from incidents.models import Incident
@@ -19,12 +18,6 @@ from tests.probes.factories import make_probe
 pytestmark = pytest.mark.django_db
 
 START = datetime(2026, 3, 3, 2, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(START, tick=False) as traveller:
-        yield traveller
 
 
 @pytest.fixture(autouse=True)

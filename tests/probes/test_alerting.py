@@ -4,7 +4,6 @@ maintenance suppresses, reminders respect their interval."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import time_machine
 from django.db import IntegrityError
 from django.utils import timezone
 
@@ -17,12 +16,6 @@ from tests.probes.factories import critical, make_probe, ok, warning
 pytestmark = pytest.mark.django_db
 
 START = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(START, tick=False) as traveller:
-        yield traveller
 
 
 @pytest.fixture

@@ -5,13 +5,12 @@ a probe that keeps flipping is shown as flapping."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import time_machine
 from django.utils import timezone
 
+from core.errors import DomainError
 from incidents import services as incident_services
 from incidents.escalation import escalate_due
 from incidents.models import EventKind, Incident, Notification, Status
-from portal.errors import DomainError
 from probes import services
 from probes.kinds import validate_http
 from probes.models import Probe
@@ -23,12 +22,6 @@ pytestmark = pytest.mark.django_db
 START = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
 SEC = timedelta(seconds=1)
 API = "/api/v1"
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(START, tick=False) as traveller:
-        yield traveller
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import time_machine
 from rest_framework.test import APIClient
 
 from incidents.models import Incident
@@ -15,12 +14,6 @@ from tests.probes.factories import make_probe
 pytestmark = pytest.mark.django_db
 
 START = datetime(2026, 3, 3, 2, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(START, tick=False) as traveller:
-        yield traveller
 
 
 @pytest.fixture
@@ -130,7 +123,7 @@ def test_pings_are_throttled_per_client(beat, settings):
 
 
 def test_a_heartbeat_cannot_be_run_from_the_portal(beat):
-    from portal.errors import DomainError
+    from core.errors import DomainError
 
     with pytest.raises(DomainError):
         services.run_probe(probe=beat)

@@ -6,10 +6,10 @@ import socket
 
 import pytest
 
+from core import outbound
+from core.outbound import RefusedAddress, check_host
 from incidents import notify
 from incidents.models import ChannelKind, Notification, NotificationStatus
-from portal.lib import outbound
-from portal.lib.outbound import RefusedAddress, check_host
 from probes import services
 from probes.kinds import Limits, Result, check_http, check_prometheus, check_tcp, validate_http, validate_prometheus
 from probes.models import Kind, Probe, ProbeResult

@@ -138,7 +138,7 @@ def test_the_tick_loops_so_a_10_second_probe_runs_six_times_a_minute():
 
 
 def test_a_stopping_worker_ends_the_tick_after_the_round_it_is_in():
-    """`serve` asks the workers to stop (portal.lib.shutdown): the tick returns instead of looping out
+    """`serve` asks the workers to stop (core.shutdown): the tick returns instead of looping out
     its minute, which held Ctrl+C until the cluster was killed."""
     with time_machine.travel(START, tick=False) as traveller:
         make_probe(kind="memory", interval=10)

@@ -6,10 +6,10 @@ import pytest
 import time_machine
 from django.urls import reverse
 
+from core.errors import DomainError
 from incidents import notify
 from incidents import services as incidents_services
 from incidents.models import EventKind, Notification, NotificationStatus, TimelineEvent
-from portal.errors import DomainError
 from status import services
 from status.models import Notice, NoticeTemplate, Subscriber
 from tests.incidents.cards import texts, workflows_card

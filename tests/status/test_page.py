@@ -188,7 +188,7 @@ def test_a_public_update_goes_on_the_incident_timeline(page, make_user):
 
 
 def test_a_public_update_needs_a_public_incident_a_known_status_and_a_text(page):
-    from portal.errors import DomainError
+    from core.errors import DomainError
 
     incident = make_incident(page.components.get().service)
     with pytest.raises(DomainError):

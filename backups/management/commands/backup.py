@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from backups import services
 from backups.models import BackupRun, BackupTarget, Kind, Trigger
-from portal.errors import DomainError
+from core.errors import DomainError
 
 
 class ProgressBar:

@@ -5,8 +5,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from core.roles import ensure_roles
 from portal.env import env_bool
-from portal.roles import ensure_roles
 
 
 class Command(BaseCommand):

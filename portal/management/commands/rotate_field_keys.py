@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 
-from portal.lib.fields import encrypted_columns, rewrite_column, rotate
+from core.fields import encrypted_columns, rewrite_column, rotate
 
 
 class Command(BaseCommand):

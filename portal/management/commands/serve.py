@@ -29,9 +29,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 from django_q.tasks import async_task
 
+from core import shutdown
 from portal.env import env_int
 from portal.health import CHILDREN_STATE
-from portal.lib import shutdown
 
 MANAGE = str(Path(settings.BASE_DIR) / "manage.py")
 PR_SET_PDEATHSIG = 1
@@ -51,7 +51,7 @@ def die_with_parent():
 
 def start_cluster_child():
     die_with_parent()
-    shutdown.ignore_in_children()  # only workers catch the stop request (portal.lib.shutdown)
+    shutdown.ignore_in_children()  # only workers catch the stop request (core.shutdown)
 
 
 def port_in_use(host: str, port: int) -> str | None:

@@ -5,8 +5,8 @@ from django.shortcuts import render
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from portal.lib import languages
-from portal.roles import role_of
+from core import languages
+from core.roles import role_of
 
 # The public status pages (status.urls.public_urlpatterns): the only pages open without a login.
 PUBLIC_PREFIXES = ("/status/",)
@@ -88,7 +88,7 @@ class SessionLanguageMiddleware:
 
     Runs after LocaleMiddleware (which went by cookie, then Accept-Language) and
     after the session is loaded, and overrides it with the session's choice
-    (portal.lib.languages). It also writes the cookie, so a fresh browser
+    (core.languages). It also writes the cookie, so a fresh browser
     keeps the language after logging out. The API is left to Accept-Language.
     """
 

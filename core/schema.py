@@ -1,7 +1,7 @@
 """The OpenAPI schema says what the API really answers, errors included (DESIGN §10).
 
 drf-spectacular documents the success answer of each operation only. Every
-operation can also fail in the portal's one error shape (portal/errors.py):
+operation can also fail in the portal's one error shape (core/errors.py):
 bad input 400, no login 401, a role that may not 403, nothing at that id 404,
 a state conflict 409, a body too large 413, too many calls 429. They are added here, to the
 operations that can give them, so clients (and the schema fuzz test) can rely
@@ -15,14 +15,14 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
-from portal.serializers import DURATION_PATTERN, MAX_ID, MAX_SECONDS, DurationField
+from core.serializers import DURATION_PATTERN, MAX_ID, MAX_SECONDS, DurationField
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 NO_NUL = "^[^\\x00]*$"
 
 
 class ErrorSerializer(serializers.Serializer):
-    """The one error shape (portal/errors.py). Invalid fields are keys of their own, each with a
+    """The one error shape (core/errors.py). Invalid fields are keys of their own, each with a
     list of messages (an object of such for a nested object or list), beside these three."""
 
     detail = serializers.CharField(help_text=_("What went wrong, in a sentence for people."))
@@ -62,7 +62,7 @@ class PortalAutoSchema(AutoSchema):
         if "query" in where:
             yield "414", _("The address is longer than the server takes (about 4 000 characters).")  # gunicorn
         if "requestBody" in operation:
-            yield "413", _("The body is larger than PORTAL_MAX_UPLOAD_MB.")  # portal.middleware.BodySizeLimitMiddleware
+            yield "413", _("The body is larger than PORTAL_MAX_UPLOAD_MB.")  # core.middleware.BodySizeLimitMiddleware
         if body_types:
             yield "415", _("The body is not of a type this operation takes (JSON, unless it says otherwise).")
         if secured:

@@ -5,12 +5,12 @@ from django.db import models
 from django.http import Http404
 from simple_history.admin import SimpleHistoryAdmin
 
-from portal.parsers import JSONFormField
+from core.parsers import JSONFormField
 
 
 class HistoryAdmin(SimpleHistoryAdmin):
     """SimpleHistoryAdmin whose history page answers 404, not 500, for an id that is not a valid key,
-    and whose JSON fields refuse JSON nested too deep (portal.parsers)."""
+    and whose JSON fields refuse JSON nested too deep (core.parsers)."""
 
     formfield_overrides = {models.JSONField: {"form_class": JSONFormField}}
 

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from functools import cache
 
 import holidays
+from django.apps import apps
 from django.conf import settings
 
 WORK_DAYS = (0, 1, 2, 3, 4)  # ISO weekdays, Monday = 0
@@ -30,9 +31,9 @@ class WorkCalendar:
 
     @classmethod
     def load(cls) -> "WorkCalendar":
-        from portal.models import CompanyDay
-
-        return cls(settings.PORTAL_HOLIDAYS, dict(CompanyDay.objects.values_list("date", "name")))
+        # By name: the rows belong to the site app (portal), which sits above this base layer.
+        company_days = apps.get_model("portal", "CompanyDay").objects.values_list("date", "name")
+        return cls(settings.PORTAL_HOLIDAYS, dict(company_days))
 
     def holiday(self, day: date) -> str | None:
         """The name of the holiday or company day `day` is, else None."""

@@ -39,7 +39,7 @@ def exception_handler(exc, context):
     """Every error of the API in one shape: `detail` (a sentence for people), `code` (stable,
     for programs), `codes` (every rule the request broke) and, for invalid input, a key per
     field with its messages (nested for nested objects). Documented as ErrorSerializer in
-    portal/schema.py."""
+    core/schema.py."""
     if isinstance(exc, DomainError):
         body = {"detail": exc.message, "code": exc.code, "codes": [exc.code]}
         if exc.field:

@@ -3,7 +3,7 @@ import hmac
 from django.conf import settings
 from rest_framework.permissions import SAFE_METHODS, BasePermission, DjangoModelPermissions
 
-from portal.roles import role_of
+from core.roles import role_of
 
 
 class RolePermission(DjangoModelPermissions):

@@ -9,7 +9,7 @@ admin and the API never list them in search or ordering.
 
 The value in Python is the clear text: code that uses the credential (a probe,
 a backup, a send) reads it as before; what people see goes through
-portal.lib.secrets' masks.
+core.secrets' masks.
 """
 
 import json
@@ -103,7 +103,7 @@ class EncryptedJSONField(models.TextField):
         return None
 
     def formfield(self, **kwargs):
-        from portal.parsers import JSONFormField  # bounded nesting; parsers imports DRF, which needs settings
+        from core.parsers import JSONFormField  # bounded nesting; parsers imports DRF, which needs settings
 
         return super(models.TextField, self).formfield(**{"form_class": JSONFormField, **kwargs})
 

@@ -9,6 +9,7 @@ choice, else settings.LANGUAGE_CODE.
 
 from contextlib import contextmanager
 
+from django.apps import apps
 from django.conf import settings
 from django.utils import translation
 
@@ -30,12 +31,12 @@ def language_for(user):
 
 def remember_language(request, language: str, user=None) -> None:
     """The switch: this session shows `language`, and a signed-in user keeps it for the next login."""
-    from portal.models import UserPreference  # lib modules load before the app registry is ready
-
+    # By name: the rows belong to the site app (portal), which sits above this base layer.
+    preferences = apps.get_model("portal", "UserPreference").objects
     user = user or request.user
     request.session[SESSION_KEY] = language
     if user.is_authenticated:
-        UserPreference.objects.update_or_create(user=user, defaults={"language": language})
+        preferences.update_or_create(user=user, defaults={"language": language})
 
 
 def on_login(sender, request, user, **kwargs):

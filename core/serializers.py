@@ -19,7 +19,7 @@ class PageURLField(serializers.Field):
     """The portal page of an object, as its get_absolute_url() gives it: `view_name` with the
     object's `key` as its one argument.
 
-    reverse() walks the URL resolver; once per row it was a tenth of a list request. The field
+    reverse() walks the URL resolver, too slow to do once per row of a list. The field
     reverses once per serializer (a list's rows share one) and puts each row's key in.
     """
 
@@ -33,7 +33,7 @@ class PageURLField(serializers.Field):
         return f"{self._prefix}{getattr(instance, self.key)}{self._suffix}"
 
 
-# What the API takes, as its schema says it (portal/schema.py publishes the same bounds):
+# What the API takes, as its schema says it (core/schema.py publishes the same bounds):
 # ids fit a 64-bit column, durations are written as DRF writes them back, text is text.
 MAX_ID = 10**18 - 1
 MAX_SECONDS = 10**9

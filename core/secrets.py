@@ -4,7 +4,7 @@ Webhook URLs (their path is the credential), connection strings with a
 password, URLs with user:password@ and credential headers are masked in pages,
 API output, the admin and logs. A masked value sent back unchanged (a form or
 a PUT that round-trips what it was shown) keeps the stored secret:
-`keep_stored(new, old, mask)`. At rest they are encrypted (portal.lib.fields).
+`keep_stored(new, old, mask)`. At rest they are encrypted (core.fields).
 """
 
 import re
