@@ -104,7 +104,7 @@ def test_changing_the_kind_revalidates_the_config(api_as, service):
 
 
 def test_an_operator_runs_a_probe_now_and_a_viewer_cannot(api_as, service, http_server):
-    probe = make_probe(service, config={"url": http_server.url + "/health"}, warning=None, critical=None)
+    probe = make_probe(service, config={"url": http_server.url + "/health"}, warning=10_000, critical=20_000)
     assert api_as("viewer").post(f"{API}/probes/{probe.pk}/run").status_code == 403
     response = api_as("operator").post(f"{API}/probes/{probe.pk}/run")
     assert response.status_code == 200

@@ -50,7 +50,7 @@ def test_the_demo_configs_pass_their_own_validators(roles):
 
 
 def test_the_admin_lists_probes_and_runs_them(client_as, http_server):
-    probe = make_probe(name="health", config={"url": http_server.url + "/health"}, warning=None, critical=None)
+    probe = make_probe(name="health", config={"url": http_server.url + "/health"}, warning=10_000, critical=20_000)
     client = client_as("admin")
     assert client.get("/admin/probes/probe/").status_code == 200
     assert client.get("/admin/probes/proberesult/").status_code == 200

@@ -82,7 +82,7 @@ def test_the_ping_url_is_a_credential_that_viewers_do_not_see(client_as, service
 
 
 def test_an_operator_runs_a_probe_now_from_its_page(client_as, service, http_server):
-    probe = make_probe(service, config={"url": http_server.url + "/health"}, warning=None, critical=None)
+    probe = make_probe(service, config={"url": http_server.url + "/health"}, warning=10_000, critical=20_000)
     client = client_as("operator")
     assert "Run now" in client.get(probe.get_absolute_url()).content.decode()
     response = client.post(f"/probes/{probe.pk}/run/", follow=True)
