@@ -120,6 +120,7 @@ def test_a_korean_reader_meets_no_english_from_declaration_to_the_audit_trail(lo
     expect(state).to_contain_text(t("acknowledged"))
     page.get_by_label(t("Note")).fill("이전 릴리스로 되돌렸습니다.")
     page.get_by_role("button", name=t("Add note")).click()
+    expect(timeline).to_contain_text("이전 릴리스로 되돌렸습니다.")  # the note's page has loaded
     page.get_by_label(t("Resolution summary")).fill("이전 릴리스로 되돌려 복구했습니다.")
     page.get_by_role("button", name=t("Resolve"), exact=True).click()
     expect(state).to_contain_text(t("resolved"))
