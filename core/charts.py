@@ -30,13 +30,15 @@ def nice_top(value: float) -> float:
 
 
 def bar_chart(*, title: str, labels: Sequence[str], series: Sequence[tuple[str, Sequence[float | None]]],
-              fmt: Callable[[float], str], empty: str, stacked: bool = False, label_every: int = 1) -> dict:
+              fmt: Callable[[float], str], empty: str, stacked: bool = False, label_every: int = 1,
+              height: int = HEIGHT) -> dict:
     """Geometry for `series` ([(name, one value per label)]) over the groups `labels`.
 
     `fmt` writes a value with its unit (the axis, the tooltips and the table use it); None is no
     value (drawn as no bar, "–" in the table). With nothing above zero the chart is `empty`: the
     template says so in words instead of drawing an empty frame. `label_every` thins the group
-    labels on a crowded axis (every group keeps its tooltip and table column)."""
+    labels on a crowded axis (every group keeps its tooltip and table column); a smaller `height`
+    makes a small chart for a dashboard panel (with fewer ticks)."""
     for name, values in series:
         if len(values) != len(labels):
             raise ValueError(f"series {name!r} has {len(values)} values for {len(labels)} groups")
@@ -46,7 +48,8 @@ def bar_chart(*, title: str, labels: Sequence[str], series: Sequence[tuple[str, 
     else:
         largest = max((v for _, values in series for v in values if v is not None), default=0)
     top = nice_top(largest)
-    plot_width, plot_height = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    plot_width, plot_height = WIDTH - LEFT - RIGHT, height - TOP - BOTTOM
+    ticks = TICKS if height >= HEIGHT else 2
     baseline = TOP + plot_height
     slot = plot_width / max(len(labels), 1)
     group_width = slot * 0.8
@@ -63,22 +66,22 @@ def bar_chart(*, title: str, labels: Sequence[str], series: Sequence[tuple[str, 
             value = values[index]
             if value is None or value <= 0:
                 continue
-            height = height_of(value)
+            tall = height_of(value)
             if stacked:
-                x, y = left, stack - height
+                x, y = left, stack - tall
                 stack = y
             else:
-                x, y = left + number * bar_width, baseline - height
+                x, y = left + number * bar_width, baseline - tall
             bars.append({"x": round(x, 1), "y": round(y, 1), "width": round(max(bar_width - 1, 1), 1),
-                         "height": round(height, 1), "css": f"series-{number % SERIES_CLASSES}",
+                         "height": round(tall, 1), "css": f"series-{number % SERIES_CLASSES}",
                          "title": f"{label}, {name}: {fmt(value)}"})
         groups.append({"label": label, "x": round(left + group_width / 2, 1), "bars": bars,
                        "show_label": index % max(label_every, 1) == 0})
-    ticks = [{"y": round(baseline - plot_height * step / TICKS, 1), "text": fmt(top * step / TICKS)}
-             for step in range(TICKS + 1)]
     return {
-        "title": title, "width": WIDTH, "height": HEIGHT, "left": LEFT, "right": WIDTH - RIGHT,
-        "top": TOP, "baseline": baseline, "label_y": baseline + 18, "ticks": ticks, "groups": groups,
+        "title": title, "width": WIDTH, "height": height, "left": LEFT, "right": WIDTH - RIGHT,
+        "top": TOP, "baseline": baseline, "label_y": baseline + 18,
+        "ticks": [{"y": round(baseline - plot_height * step / ticks, 1), "text": fmt(top * step / ticks)}
+                  for step in range(ticks + 1)], "groups": groups,
         "legend": [{"name": name, "css": f"series-{n % SERIES_CLASSES}"} for n, (name, _) in enumerate(series)],
         "labels": list(labels),
         "rows": [{"name": name, "cells": ["–" if v is None else fmt(v) for v in values]} for name, values in series],

@@ -1,9 +1,10 @@
 """The reports page's trend charts (issue 22): MTTA/MTTR per month by severity and incidents per
 week by service, read from the per-day rollups."""
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+import time_machine
 from django.urls import reverse
 
 from core.display import format_duration
@@ -81,3 +82,27 @@ def test_the_reports_page_draws_the_trends_with_their_tables(client_as, hand_bui
     assert html.count('class="bar-trend"') == 3 and "MTTR per month by severity (mean)" in html
     assert "<title>2026-03, SEV1 · critical: 6 min 40 s</title>" in html
     assert "style=\"" not in html
+
+
+def test_the_dashboard_draws_the_median_mttr_of_each_of_the_last_30_days(client_as):
+    service = make_service("API")
+    now = datetime(2026, 3, 31, 12, 0, tzinfo=UTC)
+    resolved(service, "sev1", minutes(1), minutes(40), created_at=now - timedelta(days=1))
+    resolved(service, "sev2", minutes(1), minutes(20), created_at=now - timedelta(days=1))
+    resolved(service, "sev2", minutes(1), minutes(100), created_at=now - timedelta(days=1))
+    resolved(service, "sev3", minutes(1), minutes(5), created_at=now - timedelta(days=45))  # too old
+    with time_machine.travel(now, tick=False):
+        page = client_as("viewer").get(reverse("dashboard"))
+    panel = next(p["context"] for p in page.context["panels"] if "mttr_trend" in p["context"])
+    trend = panel["mttr_trend"]
+    assert trend["labels"][0] == "03-02" and trend["labels"][-1] == "03-31" and len(trend["labels"]) == 30
+    assert trend["rows"][0]["cells"][-2:] == ["40 min", "–"] and set(trend["rows"][0]["cells"][:-2]) == {"–"}
+    html = page.content.decode()
+    assert "Median MTTR per day, last 30 days" in html and "<title>03-30, Median MTTR: 40 min</title>" in html
+
+
+def test_the_dashboard_says_so_when_nothing_was_resolved_lately(client_as):
+    page = client_as("viewer").get(reverse("dashboard"))
+    panel = next(p["context"] for p in page.context["panels"] if "mttr_trend" in p["context"])
+    assert panel["mttr_trend"]["empty"] == "No resolved incidents in this period."
+    assert "No resolved incidents in this period." in page.content.decode()
