@@ -72,7 +72,7 @@ def run_trends(runs: list[BackupRun]) -> list[dict]:
         charts.bar_chart(title=_("Backup duration, recent runs"), labels=labels, label_every=step,
                          series=[(_("Duration"), [(run.finished_at - run.started_at).total_seconds()
                                                   for run in done])],
-                         fmt=format_duration, empty=_("No successful backup yet.")),
+                         fmt=format_duration, scale=charts.nice_duration_top, empty=_("No successful backup yet.")),
     ]
 
 

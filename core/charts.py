@@ -29,16 +29,32 @@ def nice_top(value: float) -> float:
     return 10 * power  # pragma: no cover: the loop always ends at 10 × power
 
 
+MINUTE, HOUR, DAY = 60, 3600, 86400
+# Axis tops for durations whose quarters are round too (4 h: 1 h ticks), not 1 h 23 min.
+DURATION_TOPS = (4, 20, 40, MINUTE, 2 * MINUTE, 4 * MINUTE, 8 * MINUTE, 20 * MINUTE, 40 * MINUTE, HOUR,
+                 2 * HOUR, 4 * HOUR, 8 * HOUR, 12 * HOUR, DAY, 2 * DAY, 4 * DAY, 8 * DAY, 20 * DAY, 40 * DAY)
+
+
+def nice_duration_top(seconds: float) -> float:
+    """The axis' top for durations in seconds: the first of DURATION_TOPS at or above `seconds`
+    (beyond them, a round number of 4-day steps)."""
+    for top in DURATION_TOPS:
+        if seconds <= top:
+            return top
+    return 4 * DAY * nice_top(seconds / (4 * DAY))
+
+
 def bar_chart(*, title: str, labels: Sequence[str], series: Sequence[tuple[str, Sequence[float | None]]],
               fmt: Callable[[float], str], empty: str, stacked: bool = False, label_every: int = 1,
-              height: int = HEIGHT) -> dict:
+              height: int = HEIGHT, scale: Callable[[float], float] = nice_top) -> dict:
     """Geometry for `series` ([(name, one value per label)]) over the groups `labels`.
 
     `fmt` writes a value with its unit (the axis, the tooltips and the table use it); None is no
     value (drawn as no bar, "–" in the table). With nothing above zero the chart is `empty`: the
     template says so in words instead of drawing an empty frame. `label_every` thins the group
     labels on a crowded axis (every group keeps its tooltip and table column); a smaller `height`
-    makes a small chart for a dashboard panel (with fewer ticks)."""
+    makes a small chart for a dashboard panel (with fewer ticks). `scale` picks the axis' top for
+    the largest value (nice_duration_top for durations in seconds)."""
     for name, values in series:
         if len(values) != len(labels):
             raise ValueError(f"series {name!r} has {len(values)} values for {len(labels)} groups")
@@ -47,7 +63,7 @@ def bar_chart(*, title: str, labels: Sequence[str], series: Sequence[tuple[str, 
         largest = max(totals, default=0)
     else:
         largest = max((v for _, values in series for v in values if v is not None), default=0)
-    top = nice_top(largest)
+    top = scale(largest) if largest > 0 else 1
     plot_width, plot_height = WIDTH - LEFT - RIGHT, height - TOP - BOTTOM
     ticks = TICKS if height >= HEIGHT else 2
     baseline = TOP + plot_height

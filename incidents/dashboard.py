@@ -62,4 +62,5 @@ def mttr_trend(per_day: dict[date, list[int]], since: date) -> dict:
     return charts.bar_chart(
         title=_("Median MTTR per day, last %(days)d days") % {"days": RECENT_DAYS},
         labels=[day.strftime("%m-%d") for day in days], series=[(_("Median MTTR"), medians)],
-        fmt=format_seconds, label_every=7, height=140, empty=_("No resolved incidents in this period."))
+        fmt=format_seconds, scale=charts.nice_duration_top, label_every=7, height=140,
+        empty=_("No resolved incidents in this period."))

@@ -422,7 +422,8 @@ def _severity_trends(rollups, period: Period, from_impact: bool) -> list[dict]:
                 means[(metric, month, severity)] = math.fsum(found) / len(found) / 1e6
     titles = {"mtta": _("MTTA per month by severity (mean)"), "mttr": _("MTTR per month by severity (mean)")}
     return [charts_lib.bar_chart(
-        title=str(titles[metric]), labels=months, fmt=format_duration, label_every=_label_step(len(months), 12),
+        title=str(titles[metric]), labels=months, fmt=format_duration, scale=charts_lib.nice_duration_top,
+        label_every=_label_step(len(months), 6),
         series=[(str(label), [means.get((metric, month, value)) for month in months])
                 for value, label in Severity.choices],
         empty=str(_("No resolved incidents in this period."))) for metric in METRICS]

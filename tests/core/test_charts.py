@@ -1,7 +1,8 @@
 import pytest
 
 from core import charts
-from core.charts import bar_chart, nice_top
+from core.charts import bar_chart, nice_duration_top, nice_top
+from core.display import format_duration
 
 
 def draw(series, labels=("a", "b", "c"), **options):
@@ -65,3 +66,15 @@ def test_crowded_labels_are_thinned_but_every_group_is_in_the_table():
 def test_a_series_of_the_wrong_length_is_refused():
     with pytest.raises(ValueError):
         draw([("s", [1, 2])])
+
+
+@pytest.mark.parametrize(("seconds", "top"), [(3, 4), (45, 60), (100, 120), (3000, 3600), (5000, 7200),
+                                              (10 * 3600, 12 * 3600), (50 * 86400, 80 * 86400)])
+def test_a_duration_axis_ends_on_a_round_duration_with_round_quarters(seconds, top):
+    assert nice_duration_top(seconds) == top
+
+
+def test_a_duration_chart_ticks_read_as_durations():
+    chart = bar_chart(title="T", labels=["a"], series=[("s", [5000])], fmt=format_duration, empty="-",
+                      scale=nice_duration_top)
+    assert [tick["text"] for tick in chart["ticks"]] == ["0 s", "30 min", "1 h", "1 h 30 min", "2 h"]
