@@ -68,7 +68,7 @@ def run_trends(runs: list[BackupRun]) -> list[dict]:
     return [
         charts.bar_chart(title=_("Backup size, recent runs"), labels=labels, label_every=step,
                          series=[(_("Size"), [run.size for run in done])], fmt=filesizeformat,
-                         empty=_("No successful backup yet.")),
+                         scale=charts.nice_bytes_top, empty=_("No successful backup yet.")),
         charts.bar_chart(title=_("Backup duration, recent runs"), labels=labels, label_every=step,
                          series=[(_("Duration"), [(run.finished_at - run.started_at).total_seconds()
                                                   for run in done])],

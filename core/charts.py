@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Sequence
 
 WIDTH, HEIGHT = 640, 240
-LEFT, RIGHT, TOP, BOTTOM = 76, 8, 12, 28  # room for the value axis' labels and the group labels
+LEFT, RIGHT, TOP, BOTTOM = 100, 8, 12, 36  # room for the value axis' labels and the group labels
 SERIES_CLASSES = 6  # portal.css colours series-0 … series-5; more series reuse them
 TICKS = 4
 MIN_BAR = 1.5  # a small positive value still shows as a sliver, not as nothing
@@ -27,6 +27,16 @@ def nice_top(value: float) -> float:
         if value <= step * power * (1 + 1e-9):
             return step * power
     return 10 * power  # pragma: no cover: the loop always ends at 10 × power
+
+
+def nice_count_top(count: float) -> float:
+    """The axis' top for counts: a whole number of whole quarters (4: ticks 1, 2, 3), never 0.5."""
+    return max(4, 4 * nice_top(count / 4))
+
+
+def nice_bytes_top(size: float) -> float:
+    """The axis' top for sizes in bytes: a power of two, so its quarters read as 1 MB, 2 MB…"""
+    return max(4, 2 ** math.ceil(math.log2(size))) if size > 0 else 4
 
 
 MINUTE, HOUR, DAY = 60, 3600, 86400
@@ -95,7 +105,7 @@ def bar_chart(*, title: str, labels: Sequence[str], series: Sequence[tuple[str, 
                        "show_label": index % max(label_every, 1) == 0})
     return {
         "title": title, "width": WIDTH, "height": height, "left": LEFT, "right": WIDTH - RIGHT,
-        "top": TOP, "baseline": baseline, "label_y": baseline + 18,
+        "top": TOP, "baseline": baseline, "label_y": baseline + 28,
         "ticks": [{"y": round(baseline - plot_height * step / ticks, 1), "text": fmt(top * step / ticks)}
                   for step in range(ticks + 1)], "groups": groups,
         "legend": [{"name": name, "css": f"series-{n % SERIES_CLASSES}"} for n, (name, _) in enumerate(series)],

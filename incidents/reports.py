@@ -446,7 +446,8 @@ def _weekly_by_service(rollups, period: Period) -> dict:
         series.append((str(_("Other")), [sum(counts[name][i] for name in rest) for i in range(len(weeks))]))
     return charts_lib.bar_chart(
         title=str(_("Incidents per week by service")), labels=[w.strftime("%m-%d") for w in weeks],
-        series=series, stacked=True, fmt=_count, label_every=_label_step(len(weeks), 8),
+        series=series, stacked=True, fmt=_count, scale=charts_lib.nice_count_top,
+        label_every=_label_step(len(weeks), 8),
         empty=str(_("No incidents in this period.")))
 
 

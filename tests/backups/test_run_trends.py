@@ -57,3 +57,11 @@ def test_the_charts_are_bounded_to_the_recent_runs_and_cost_no_extra_query(
     with django_assert_max_num_queries(len(few.captured_queries)):
         _, (size, _) = charts_of(client, target)
     assert len(size["labels"]) == RECENT_RUNS and size["rows"][0]["cells"][-1] == f"{RECENT_RUNS + 12}.0\xa0MB"
+
+
+def test_the_size_axis_reads_in_round_megabytes(client_as, make_target):
+    target = make_target()
+    add_runs(target, 3)
+    _, (size, _) = charts_of(client_as("viewer"), target)
+    assert [tick["text"] for tick in size["ticks"]] == ["0\xa0bytes", "1.0\xa0MB",
+                                                        "2.0\xa0MB", "3.0\xa0MB", "4.0\xa0MB"]

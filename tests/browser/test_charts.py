@@ -8,6 +8,7 @@ Screenshots: var/screenshots/<locale>/charts-<page>-<scheme>-<device>.png.
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import SCREENSHOTS
 from tests.browser.test_flows import PHONE
 
 pytestmark = pytest.mark.browser
@@ -27,7 +28,10 @@ MEASURE = """(svg) => {
           barFill: bar ? getComputedStyle(bar).fill : null,
           labelFill: getComputedStyle(label).fill,
           background: getComputedStyle(document.body).backgroundColor,
-          wide: [...document.querySelectorAll("main *")].filter(el => el.getBoundingClientRect().right > document.documentElement.clientWidth + 1).slice(0, 6).map(el => el.tagName + "." + el.className + " " + Math.round(el.getBoundingClientRect().right))};
+          // What sticks out, to name in a failure.
+          wide: [...document.querySelectorAll("main *")]
+            .filter((el) => el.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+            .slice(0, 6).map((el) => `${el.tagName}.${el.className} ${Math.round(el.getBoundingClientRect().right)}`)};
 }"""
 
 
@@ -47,7 +51,7 @@ def check_charts(page, count: int, scheme: str):
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("device", ["desktop", "phone"])
-def test_the_dashboard_and_reports_draw_their_trends_inside_the_window(log_in, t, shot, scheme, device):
+def test_the_dashboard_and_reports_draw_their_trends_inside_the_window(log_in, t, shot, locale, scheme, device):
     options = dict(PHONE if device == "phone" else DESKTOP)
     page = log_in("max", color_scheme=scheme, **options)
     expect(page.locator("figcaption", has_text=t("Median MTTR per day, last %(days)d days", days=30))).to_be_visible()
@@ -61,6 +65,10 @@ def test_the_dashboard_and_reports_draw_their_trends_inside_the_window(log_in, t
         expect(page.locator("figcaption", has_text=t(title))).to_be_visible()
     check_charts(page, 3, scheme)
     shot(page, f"charts-reports-{scheme}-{device}")
+    # The drawings themselves at their real size, to read their type and colours.
+    for index, name in enumerate(("mtta", "mttr", "weekly")):
+        page.locator("figure.svg-chart").nth(index).screenshot(
+            path=str(SCREENSHOTS / locale / f"charts-reports-{name}-{scheme}-{device}.png"))
 
     # The figures behind a drawing, for a screen reader or a reader who wants numbers.
     figure = page.locator("figure.svg-chart").filter(has_text=t("Incidents per week by service"))

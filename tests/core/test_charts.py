@@ -1,7 +1,7 @@
 import pytest
 
 from core import charts
-from core.charts import bar_chart, nice_duration_top, nice_top
+from core.charts import bar_chart, nice_bytes_top, nice_count_top, nice_duration_top, nice_top
 from core.display import format_duration
 
 
@@ -78,3 +78,13 @@ def test_a_duration_chart_ticks_read_as_durations():
     chart = bar_chart(title="T", labels=["a"], series=[("s", [5000])], fmt=format_duration, empty="-",
                       scale=nice_duration_top)
     assert [tick["text"] for tick in chart["ticks"]] == ["0 s", "30 min", "1 h", "1 h 30 min", "2 h"]
+
+
+@pytest.mark.parametrize(("count", "top"), [(1, 4), (2, 4), (4, 4), (7, 8), (30, 40), (150, 200)])
+def test_a_count_axis_ticks_whole_numbers(count, top):
+    assert nice_count_top(count) == top
+
+
+@pytest.mark.parametrize(("size", "top"), [(1, 4), (3 * 2**20, 4 * 2**20), (5 * 2**20, 8 * 2**20), (2**30, 2**30)])
+def test_a_size_axis_ends_on_a_power_of_two(size, top):
+    assert nice_bytes_top(size) == top
