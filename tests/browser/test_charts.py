@@ -76,3 +76,10 @@ def test_the_dashboard_and_reports_draw_their_trends_inside_the_window(log_in, t
     table = figure.locator("table.chart-table")
     expect(table).to_be_visible()
     expect(table.locator("tbody tr").first).to_be_visible()
+
+    # A backup target's size and duration of its recent runs (the demo's target has run once).
+    page.goto("/backups/")
+    page.locator("main a[href*='/backups/targets/']").first.click()
+    expect(page.locator("figcaption", has_text=t("Backup size, recent runs"))).to_be_visible()
+    check_charts(page, 2, scheme)
+    shot(page, f"charts-backup-{scheme}-{device}")
