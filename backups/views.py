@@ -1,11 +1,14 @@
 """Backup pages. Login is required everywhere by middleware; writes check the role."""
 
+import math
+
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.db import connection
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
@@ -13,8 +16,10 @@ from django.views.decorators.http import require_POST, require_safe
 from backups import services
 from backups.dashboard import targets_with_freshness
 from backups.forms import RepositoryForm, RestoreForm
-from backups.models import ACTIVE_STATUSES, BackupRun, BackupTarget, Kind, Repository, Trigger
+from backups.models import ACTIVE_STATUSES, BackupRun, BackupTarget, Kind, Repository, RunStatus, Trigger
 from backups.scorecard import scorecards
+from core import charts
+from core.display import format_duration
 from core.errors import DomainError
 
 PAGE_SIZE = 50
@@ -48,8 +53,27 @@ def target_detail(request, pk):
     # The page refreshes itself while anything it shows is still queued or running.
     polling = any(r.is_active() for r in runs) or any(r.status in ACTIVE_STATUSES for r in restores)
     context = {"target": target, "runs": runs, "now": now, "rehearsals": rehearsals, "restores": restores,
-               "can_run": request.user.has_perm("backups.add_backuprun"), "polling": polling}
+               "trends": run_trends(runs), "can_run": request.user.has_perm("backups.add_backuprun"),
+               "polling": polling}
     return render(request, "backups/target.html", context)
+
+
+def run_trends(runs: list[BackupRun]) -> list[dict]:
+    """Size and duration of the target's recent successful runs (the ones the page already
+    fetched, at most RECENT_RUNS), oldest first: a growing backup or a slowing one shows here."""
+    done = [run for run in reversed(runs)
+            if run.status == RunStatus.SUCCEEDED and run.started_at and run.finished_at]
+    labels = [f"#{run.pk}" for run in done]
+    step = max(math.ceil(len(done) / 10), 1)
+    return [
+        charts.bar_chart(title=_("Backup size, recent runs"), labels=labels, label_every=step,
+                         series=[(_("Size"), [run.size for run in done])], fmt=filesizeformat,
+                         scale=charts.nice_bytes_top, empty=_("No successful backup yet.")),
+        charts.bar_chart(title=_("Backup duration, recent runs"), labels=labels, label_every=step,
+                         series=[(_("Duration"), [(run.finished_at - run.started_at).total_seconds()
+                                                  for run in done])],
+                         fmt=format_duration, scale=charts.nice_duration_top, empty=_("No successful backup yet.")),
+    ]
 
 
 @require_safe

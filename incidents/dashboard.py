@@ -1,10 +1,12 @@
 """The dashboard's incidents panel: open incidents by severity, with their age, and the last
 30 days' MTTA/MTTR per severity from the per-day rollups (incidents.rollups)."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.db.models import Count, Min
+from django.utils.translation import gettext as _
 
+from core import charts
 from incidents.models import Incident, IncidentRollup, Severity
 from incidents.reports import format_seconds, summarize
 from incidents.rollups import day_of
@@ -26,20 +28,23 @@ def panel(*, request, now) -> dict:
         "open_incidents": list(open_incidents.select_related("service").order_by("severity", "created_at")
                                [:OPEN_INCIDENTS_SHOWN]),
         "recent_days": RECENT_DAYS,
-        "recent": recent(now),
+        **recent(now),
     }
 
 
-def recent(now) -> list[dict]:
+def recent(now) -> dict:
     """Incidents created in the last RECENT_DAYS days (today included) per severity, with the
-    median MTTA and MTTR of the resolved ones: one query over the rollups."""
+    median MTTA and MTTR of the resolved ones, and the median MTTR of each day as a small
+    chart: one query over the rollups."""
     since = day_of(now) - timedelta(days=RECENT_DAYS - 1)
     found = {value: {"incidents": 0, "tta": [], "ttr": []} for value in Severity.values}
-    for severity, count, tta_us, ttr_us in IncidentRollup.objects.filter(day__gte=since).order_by().values_list(
-            "severity", "incidents", "tta_us", "ttr_us"):
+    per_day = {}
+    for day, severity, count, tta_us, ttr_us in IncidentRollup.objects.filter(day__gte=since).order_by().values_list(
+            "day", "severity", "incidents", "tta_us", "ttr_us"):
         found[severity]["incidents"] += count
         found[severity]["tta"] += tta_us
         found[severity]["ttr"] += ttr_us
+        per_day.setdefault(day, []).extend(ttr_us)
     rows = []
     for value, label in Severity.choices:
         row = found[value]
@@ -47,4 +52,15 @@ def recent(now) -> list[dict]:
         rows.append({"severity": value, "label": label, "incidents": row["incidents"], "resolved": len(row["ttr"]),
                      "mtta_median": mtta, "mttr_median": mttr,
                      "mtta_text": format_seconds(mtta), "mttr_text": format_seconds(mttr)})
-    return rows
+    return {"recent": rows, "mttr_trend": mttr_trend(per_day, since)}
+
+
+def mttr_trend(per_day: dict[date, list[int]], since: date) -> dict:
+    """The median MTTR of the incidents created each day (in µs per incident), oldest day first."""
+    days = [since + timedelta(days=n) for n in range(RECENT_DAYS)]
+    medians = [summarize([us / 1e6 for us in per_day.get(day, [])])["median"] for day in days]
+    return charts.bar_chart(
+        title=_("Median MTTR per day, last %(days)d days") % {"days": RECENT_DAYS},
+        labels=[day.strftime("%m-%d") for day in days], series=[(_("Median MTTR"), medians)],
+        fmt=format_seconds, scale=charts.nice_duration_top, label_every=7, height=140,
+        empty=_("No resolved incidents in this period."))

@@ -27,6 +27,7 @@ from django.db.models.functions import Cast, Coalesce, Substr
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core import charts as charts_lib
 from core.display import format_duration
 from incidents.models import (
     PUBLISHED_STATUSES,
@@ -393,6 +394,70 @@ def charts(report: dict) -> list[dict]:
         bar_chart(severities, lambda r: minutes(r["mttr"]["p95"]), title=str(_("MTTR p95 per severity (minutes)")),
                   unit="min"),
     ]
+
+
+TOP_SERVICES = 5
+
+
+def trend_charts(*, period: Period, service=None, from_impact: bool = False) -> list[dict]:
+    """MTTA and MTTR per month by severity, and incidents per week by service (the top
+    TOP_SERVICES and "Other"), from the rollups: two grouped queries over at most
+    days × services × severities rows, whatever the number of incidents."""
+    rollups = IncidentRollup.objects.filter(day__gte=period.first, day__lt=add_months(period.last, 1)).order_by()
+    if service is not None:
+        rollups = rollups.filter(service=service)
+    return [*_severity_trends(rollups, period, from_impact), _weekly_by_service(rollups, period)]
+
+
+def _severity_trends(rollups, period: Period, from_impact: bool) -> list[dict]:
+    months = [month.strftime("%Y-%m") for month in period.months()]
+    cells = rollups.annotate(month=Substr(Cast("day", TextField()), 1, 7)).values("month", "severity").annotate(
+        tta=JoinedText("tta_us"), ttr=JoinedText("downtime_us" if from_impact else "ttr_us"),
+    ).values_list("month", "severity", "tta", "ttr")
+    means = {}
+    for month, severity, *joined in cells:
+        for metric, text in zip(METRICS, joined, strict=True):
+            found = list(chain.from_iterable(json.loads(f"[{text or ''}]")))
+            if found:
+                means[(metric, month, severity)] = math.fsum(found) / len(found) / 1e6
+    titles = {"mtta": _("MTTA per month by severity (mean)"), "mttr": _("MTTR per month by severity (mean)")}
+    return [charts_lib.bar_chart(
+        title=str(titles[metric]), labels=months, fmt=format_duration, scale=charts_lib.nice_duration_top,
+        label_every=_label_step(len(months), 6),
+        series=[(str(label), [means.get((metric, month, value)) for month in months])
+                for value, label in Severity.choices],
+        empty=str(_("No resolved incidents in this period."))) for metric in METRICS]
+
+
+def _weekly_by_service(rollups, period: Period) -> dict:
+    first_monday = period.first - timedelta(days=period.first.weekday())
+    weeks = []
+    week = first_monday
+    while week < add_months(period.last, 1):
+        weeks.append(week)
+        week += timedelta(days=7)
+    counts: dict[str, list[int]] = {}
+    for day, name, count in rollups.values("day", "service__name").annotate(count=Sum("incidents")).values_list(
+            "day", "service__name", "count"):
+        counts.setdefault(name, [0] * len(weeks))[(day - first_monday).days // 7] += count
+    ranked = sorted(counts, key=lambda name: (-sum(counts[name]), name))
+    series = [(name, counts[name]) for name in ranked[:TOP_SERVICES]]
+    if rest := ranked[TOP_SERVICES:]:
+        series.append((str(_("Other")), [sum(counts[name][i] for name in rest) for i in range(len(weeks))]))
+    return charts_lib.bar_chart(
+        title=str(_("Incidents per week by service")), labels=[w.strftime("%m-%d") for w in weeks],
+        series=series, stacked=True, fmt=_count, scale=charts_lib.nice_count_top,
+        label_every=_label_step(len(weeks), 8),
+        empty=str(_("No incidents in this period.")))
+
+
+def _count(value: float) -> str:
+    return f"{value:g}"
+
+
+def _label_step(count: int, most: int) -> int:
+    """Label every n-th group so that at most `most` labels share the axis."""
+    return max(math.ceil(count / most), 1)
 
 
 CSV_COLUMNS = ["grouping", "key", "incidents", "resolved", "open", "mtta_mean_s", "mtta_median_s", "mtta_p95_s",

@@ -476,7 +476,10 @@ def incident_reports(request):
     query = request.GET.copy()
     query["download"] = "csv"
     return render(request, "incidents/reports/report.html", {
-        "form": form, "report": report, "charts": reports.charts(report), "csv_query": query.urlencode(),
+        "form": form, "report": report, "charts": reports.charts(report),
+        "trends": reports.trend_charts(period=period, service=data.get("service"),
+                                       from_impact=bool(data.get("from_impact"))),
+        "csv_query": query.urlencode(),
         "severity_table": reports.table([report["total"], *report["by_severity"]]),
         "month_table": reports.table(report["by_month"]),
     })
