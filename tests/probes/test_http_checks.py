@@ -2,8 +2,10 @@
 
 import time
 
-from probes.kinds import BODY_LIMIT, Limits, check_http, validate_http
+from probes.kinds import BODY_LIMIT, HttpSettings, Limits, check_http
 from tests.probes.conftest import HUGE
+
+validate_http = HttpSettings.clean_config
 
 LIMITS = Limits(timeout=2.0, warning=100, critical=500)
 
