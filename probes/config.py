@@ -23,6 +23,13 @@ from core.paths import allowed_path
 WINDOWS_ABSOLUTE = re.compile(r"^(?:[A-Za-z]:[\\/]|\\\\[^\\/]+[\\/])")
 
 
+def validate_host_name(host: str) -> None:
+    """A name or address the portal may connect to (ValidationError(code="refused_address") if not)."""
+    if "\x00" in host or any(char.isspace() for char in host):
+        raise ValidationError(_("Enter a host name or IP address."))
+    validate_outbound_host(host)
+
+
 class Setting(forms.Field):
     """One config key. In the probe form (`as_text`) it only turns the posted text into the JSON
     value; the kind's `clean_config` judges it once, there and in the API alike."""
@@ -76,7 +83,7 @@ class Text(Setting, forms.CharField):
 
 
 class Choice(Setting, forms.ChoiceField):
-    """One of `choices`; `message` says which when it is not."""
+    """One of `choices`; `message` says which when it is not (`%(choices)s`: their keys)."""
 
     def __init__(self, *, choices, message, upper=False, **kwargs):
         self.message, self.upper = message, upper
@@ -91,8 +98,9 @@ class Choice(Setting, forms.ChoiceField):
     def read(self, value):
         if not isinstance(value, str):
             raise ValidationError(_("Enter text."))
-        if value not in {key for key, _label in self.choices}:
-            raise ValidationError(str(self.message))
+        keys = [key for key, _label in self.choices]
+        if value not in keys:
+            raise ValidationError(str(self.message) % {"choices": ", ".join(keys)})
         return value
 
 
@@ -149,7 +157,7 @@ class HostName(Text):
 
     def read(self, value):
         value = super().read(value)
-        validate_outbound_host(value)
+        validate_host_name(value)
         return value
 
 

@@ -25,7 +25,7 @@ from sqlparse import tokens as T
 from sqlparse.sql import Function, Identifier, IdentifierList, Parenthesis
 
 from core import parsers
-from core.outbound import RefusedAddress, check_host, validate_outbound_host
+from core.outbound import RefusedAddress, check_host
 from core.paths import readable_path
 from core.secrets import mask_url, scrub
 from probes import config
@@ -117,7 +117,7 @@ class SqlUrl(config.Text):
             raise ValidationError(_("Name the host and the database: %(example)s.") % {
                 "example": f"{parts.scheme}://user:password@host/database"})
         else:
-            validate_outbound_host(parts.hostname)  # keeps its code, refused_address
+            config.validate_host_name(parts.hostname)  # keeps its code, refused_address
         return url
 
 
@@ -239,7 +239,7 @@ class RedisUrl(config.Text):
             parts = None
         if parts is None or parts.scheme not in ("redis", "rediss") or not parts.hostname:
             raise ValidationError(_("Enter a redis:// or rediss:// URL, e.g. redis://:password@host:6379/0."))
-        validate_outbound_host(parts.hostname)
+        config.validate_host_name(parts.hostname)
         return url
 
 

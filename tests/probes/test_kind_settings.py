@@ -53,6 +53,31 @@ def test_the_api_reports_a_new_kinds_errors_under_config(queue_kind):
     assert errors == {"config": {"queue": ["This field is required."], "depth": ["Enter a whole number."]}}
 
 
+def test_a_choice_not_offered_names_the_choices_as_before():
+    with pytest.raises(ValidationError) as raised:
+        validate_config(Kind.HTTP, {"url": "http://127.0.0.1:9/", "method": "put", "health": "sometimes"})
+    assert raised.value.message_dict == {"method": ["Choose one of GET, HEAD, POST."],
+                                         "health": ["Choose one of auto, require, off."]}
+    with pytest.raises(ValidationError) as raised:
+        validate_config(Kind.PROMQL, {"url": "http://127.0.0.1:9", "query": "up", "reduce": "median"})
+    assert raised.value.message_dict == {"reduce": ["Choose one of single, max, min, sum, avg."]}
+    assert validate_config(Kind.HTTP, {"url": "http://127.0.0.1:9/", "method": " head "})["method"] == "HEAD"
+
+
+@pytest.mark.parametrize("kind", [Kind.TCP, Kind.TLS_EXPIRY, Kind.SQL, Kind.REDIS])
+def test_a_host_with_a_nul_character_is_a_400_not_a_500(api_as, kind):
+    config = {"host": "db\u0000.example", "port": 5432, "url": "postgresql://u@db\u0000x/app", "query": "SELECT 1",
+              "field": "used_memory"}
+    if kind == Kind.REDIS:
+        config["url"] = "redis://db\u0000x:6379/0"
+    keys = KINDS[kind].settings.base_fields
+    response = api_as("manager").post("/api/v1/probes", {
+        "service": make_service().pk, "name": "nul", "kind": kind,
+        "config": {key: value for key, value in config.items() if key in keys}}, format="json")
+    assert response.status_code == 400
+    assert set(response.json()["config"]) <= {"host", "url"}
+
+
 @pytest.mark.parametrize("kind", Kind.values)
 def test_every_kind_is_declared_and_its_form_shows_exactly_its_settings(kind):
     assert kind in KINDS
