@@ -88,12 +88,12 @@ def make_probes(url: str, count: int, *, spread_seconds: float = 0):
     from django.utils import timezone
 
     from incidents.models import Service
-    from probes.kinds import validate_http
+    from probes.kinds import HttpSettings
     from probes.models import Probe
 
     clear()
     service = Service.objects.create(name=SERVICE)
-    config = validate_http({"url": url, "expect": ["status in [ok, healthy]"]})
+    config = HttpSettings.clean_config({"url": url, "expect": ["status in [ok, healthy]"]})
     now = timezone.now()
     Probe.objects.bulk_create([
         Probe(service=service, name=f"http-{i}", kind="http", config=config, interval=60, timeout=5,

@@ -53,7 +53,7 @@ def _literal(host: str) -> str | None:
         pass
     try:
         return socket.inet_ntoa(socket.inet_aton(host))
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL character in the name
         return None
 
 

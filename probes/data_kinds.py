@@ -20,51 +20,25 @@ import requests
 import sqlparse
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from sqlparse import tokens as T
 from sqlparse.sql import Function, Identifier, IdentifierList, Parenthesis
 
 from core import parsers
-from core.outbound import RefusedAddress, check_host, validate_outbound_host
+from core.outbound import RefusedAddress, check_host
 from core.paths import readable_path
 from core.secrets import mask_url, scrub
-from probes.kinds import (
-    Limits,
-    Result,
-    _bool,
-    _int,
-    _raise,
-    _readable,
-    _request_failure,
-    _text,
-    _url,
-    fetch,
-    grade,
-)
-from probes.models import Status
+from probes import config
+from probes.config import KindSettings
+from probes.kinds import CHOOSE, Limits, Result, _direction, _readable, _request_failure, fetch, grade, register
+from probes.models import Kind, Status
 
 SQL_SCHEMES = {"postgresql": "postgresql", "postgres": "postgresql", "mysql": "mysql", "mariadb": "mysql",
                "sqlite": "sqlite"}
-DIRECTIONS = ("above", "below")
-EMPTY_CHOICES = ("error", "critical", "ok")
-PROMQL_REDUCE = ("single", "max", "min", "sum", "avg")
 APPLICATION_NAME = "ops-portal-probe"
 # Words that make a SELECT write or lock; refused even though the read-only transaction would stop them.
 WRITING_WORDS = {"INTO", "FOR UPDATE", "FOR SHARE", "LOCK", "FOR NO KEY UPDATE", "FOR KEY SHARE"}
 GIB = 2**30
-
-
-def _direction(config, errors):
-    direction = _text(config, "direction", errors, required=False, default="above") or "above"
-    if direction not in DIRECTIONS:
-        errors["direction"] = _("Choose above or below.")
-    return direction
-
-
-def _empty(config, errors):
-    empty = _text(config, "empty", errors, required=False, default="error") or "error"
-    if empty not in EMPTY_CHOICES:
-        errors["empty"] = _("Choose error, critical or ok.")
-    return empty
 
 
 def _graded(value: float, limits: Limits, config: dict, latency: float, message: str) -> Result:
@@ -122,48 +96,29 @@ def _select_list(statement):
     return None
 
 
-def _sql_url(config, errors):
-    url = _text(config, "url", errors)
-    if not url or "url" in errors:
-        return url
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        errors["url"] = _("Enter a connection URL such as postgresql://user:password@host:5432/database.")
-        return url
-    scheme = SQL_SCHEMES.get(parts.scheme.lower())
-    if scheme is None:
-        errors["url"] = _("Enter a postgresql://, mysql:// (MariaDB too) or sqlite:/// URL.")
-    elif scheme == "sqlite":
+class SqlUrl(config.Text):
+    def read(self, value):
+        url = super().read(value)
         try:
-            readable_path(unquote(parts.path))
-        except ValidationError as exc:
-            errors["url"] = exc.messages[0]
-    elif not parts.hostname or not parts.path.strip("/"):
-        errors["url"] = _("Name the host and the database: %(example)s.") % {
-            "example": f"{parts.scheme}://user:password@host/database"}
-    else:
-        try:
-            validate_outbound_host(parts.hostname)
-        except ValidationError as exc:
-            errors["url"] = exc
-    return url
-
-
-def validate_sql(config: dict) -> dict:
-    errors = {}
-    cleaned = {"url": _sql_url(config, errors), "query": _text(config, "query", errors),
-               "direction": _direction(config, errors), "empty": _empty(config, errors)}
-    if cleaned["query"] and "query" not in errors:
-        if len(cleaned["query"]) > 5000:
-            errors["query"] = _("At most 5000 characters.")
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError:
+            raise ValidationError(_("Enter a connection URL such as postgresql://user:password@host:5432/database.")) \
+                from None
+        scheme = SQL_SCHEMES.get(parts.scheme.lower())
+        if scheme is None:
+            raise ValidationError(_("Enter a postgresql://, mysql:// (MariaDB too) or sqlite:/// URL."))
+        if scheme == "sqlite":
+            try:
+                readable_path(unquote(parts.path))
+            except ValidationError as exc:
+                raise ValidationError(exc.messages[0]) from None
+        elif not parts.hostname or not parts.path.strip("/"):
+            raise ValidationError(_("Name the host and the database: %(example)s.") % {
+                "example": f"{parts.scheme}://user:password@host/database"})
         else:
-            problem = check_scalar_query(cleaned["query"])
-            if problem:
-                errors["query"] = problem
-    _raise(errors)
-    return cleaned
+            config.validate_host_name(parts.hostname)  # keeps its code, refused_address
+        return url
 
 
 def _scalar(rows) -> tuple[bool, float | None, str]:
@@ -274,29 +229,18 @@ def check_sql(config: dict, limits: Limits) -> Result:
 
 # Redis ---------------------------------------------------------------------------
 
-def validate_redis(config: dict) -> dict:
-    errors = {}
-    url = _text(config, "url", errors)
-    if url and "url" not in errors:
+class RedisUrl(config.Text):
+    def read(self, value):
+        url = super().read(value)
         try:
             parts = urlsplit(url)
             parts.port  # noqa: B018
         except ValueError:
             parts = None
         if parts is None or parts.scheme not in ("redis", "rediss") or not parts.hostname:
-            errors["url"] = _("Enter a redis:// or rediss:// URL, e.g. redis://:password@host:6379/0.")
-        else:
-            try:
-                validate_outbound_host(parts.hostname)
-            except ValidationError as exc:
-                errors["url"] = exc
-    cleaned = {"url": url, "field": _text(config, "field", errors),
-               "section": _text(config, "section", errors, required=False),
-               "direction": _direction(config, errors)}
-    if cleaned["field"] and not cleaned["field"].replace("_", "").replace(".", "").isalnum():
-        errors["field"] = _("Enter a field name of INFO, e.g. used_memory or connected_clients.")
-    _raise(errors)
-    return cleaned
+            raise ValidationError(_("Enter a redis:// or rediss:// URL, e.g. redis://:password@host:6379/0."))
+        config.validate_host_name(parts.hostname)
+        return url
 
 
 def check_redis(config: dict, limits: Limits) -> Result:
@@ -329,20 +273,6 @@ def check_redis(config: dict, limits: Limits) -> Result:
 
 
 # PromQL --------------------------------------------------------------------------
-
-def validate_promql(config: dict) -> dict:
-    errors = {}
-    cleaned = {"url": _url(config, "url", errors), "query": _text(config, "query", errors),
-               "reduce": _text(config, "reduce", errors, required=False, default="single") or "single",
-               "empty": _empty(config, errors), "direction": _direction(config, errors),
-               "verify_tls": _bool(config, "verify_tls", errors, default=True)}
-    if cleaned["reduce"] not in PROMQL_REDUCE:
-        errors["reduce"] = _("Choose one of %(choices)s.") % {"choices": ", ".join(PROMQL_REDUCE)}
-    if len(cleaned["query"]) > 2000:
-        errors["query"] = _("At most 2000 characters.")
-    _raise(errors)
-    return cleaned
-
 
 def promql_value(data) -> tuple[list[float], str]:
     """The sample values of an instant query's answer, and what they were (the series' labels)."""
@@ -399,20 +329,6 @@ def check_promql(config: dict, limits: Limits) -> Result:
 
 # Directory size ------------------------------------------------------------------
 
-def validate_directory(config: dict) -> dict:
-    errors = {}
-    raw = _text(config, "path", errors)
-    if raw and "path" not in errors:
-        try:
-            raw = str(readable_path(raw))
-        except ValidationError as exc:
-            errors["path"] = exc.messages[0]
-    cleaned = {"path": raw,
-               "max_files": _int(config, "max_files", errors, default=100_000, minimum=1, maximum=10_000_000)}
-    _raise(errors)
-    return cleaned
-
-
 def check_directory(config: dict, limits: Limits) -> Result:
     """The value is the folder's total size in GB (files under it, links not followed)."""
     path, refused = _readable(config["path"])
@@ -437,3 +353,70 @@ def check_directory(config: dict, limits: Limits) -> Result:
     size = round(total / GIB, 3)
     return Result(grade(size, limits), size, _ms(started), _("%(size)s GB in %(files)s files") % {
         "size": size, "files": files})
+
+
+# The kinds' settings -------------------------------------------------------------
+
+def _empty():
+    return config.Choice(label=gettext_lazy("When there is no value"), message=gettext_lazy(
+        "Choose error, critical or ok."), choices=[("error", gettext_lazy("error")),
+                                                  ("critical", gettext_lazy("critical")), ("ok", gettext_lazy("ok"))])
+
+
+@register(Kind.SQL, check=check_sql)
+class SqlSettings(KindSettings):
+    url = SqlUrl(label=gettext_lazy("Connection URL"), required=True, max_length=2000, help_text=gettext_lazy(
+        "postgresql://user:password@host:5432/db, mysql://… (MariaDB too) or sqlite:////absolute/path.db; "
+        "the password is stored encrypted and shown masked."))
+    query = config.Text(label=gettext_lazy("Query"), required=True, max_length=5000, widget=config.lines(),
+                        help_text=gettext_lazy("One SELECT returning one value, e.g. SELECT count(*) FROM "
+                                               "workflow_instances WHERE status = 'FAILED'."))
+    direction = _direction()
+    empty = _empty()
+
+    def rules(self, cleaned, errors):
+        if cleaned.get("query"):
+            if len(cleaned["query"]) > 5000:
+                errors["query"] = _("At most 5000 characters.")
+            elif problem := check_scalar_query(cleaned["query"]):
+                errors["query"] = problem
+
+
+@register(Kind.REDIS, check=check_redis)
+class RedisSettings(KindSettings):
+    url = RedisUrl(label=gettext_lazy("Redis URL"), required=True, max_length=2000,
+                   help_text=gettext_lazy("redis://:password@host:6379/0; the password is stored encrypted."))
+    section = config.Text(label=gettext_lazy("INFO section"), max_length=50,
+                          help_text=gettext_lazy("e.g. memory; empty: the default sections."))
+    field = config.Text(label=gettext_lazy("Field"), required=True, max_length=100,
+                        help_text=gettext_lazy("e.g. used_memory."))
+    direction = _direction()
+
+    def rules(self, cleaned, errors):
+        if cleaned.get("field") and not cleaned["field"].replace("_", "").replace(".", "").isalnum():
+            errors["field"] = _("Enter a field name of INFO, e.g. used_memory or connected_clients.")
+
+
+@register(Kind.PROMQL, check=check_promql)
+class PromqlSettings(KindSettings):
+    url = config.Url(label=gettext_lazy("Prometheus URL"),
+                     help_text=gettext_lazy("The server's base URL, e.g. http://prometheus:9090."))
+    query = config.Text(label=gettext_lazy("PromQL query"), required=True, max_length=2000, widget=config.lines())
+    reduce = config.Choice(label=gettext_lazy("Several series"), message=CHOOSE, choices=[
+        ("single", gettext_lazy("must be one series")), ("max", gettext_lazy("take the largest")),
+        ("min", gettext_lazy("take the smallest")), ("sum", gettext_lazy("add them up")),
+        ("avg", gettext_lazy("take the mean"))])
+    empty = _empty()
+    direction = _direction()
+    verify_tls = config.Boolean(label=gettext_lazy("Verify the TLS certificate"))
+
+    def rules(self, cleaned, errors):
+        if len(cleaned.get("query", "")) > 2000:
+            errors["query"] = _("At most 2000 characters.")
+
+
+@register(Kind.DIRECTORY, check=check_directory, thresholds=(None, None, "GB"))
+class DirectorySettings(KindSettings):
+    path = config.Path(allowed=readable_path)
+    max_files = config.Integer(label=gettext_lazy("Stop after this many files"), default=100_000, minimum=1,
+                               maximum=10_000_000)

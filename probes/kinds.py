@@ -1,10 +1,10 @@
-"""Probe kinds: one plain check function and one config validator per kind.
+"""Probe kinds: one plain check function and one settings declaration per kind (`register`).
 
 A check takes the probe's cleaned config and its limits and returns a Result;
 it never raises for a failing target (that is a critical result) and is
-bounded by `timeout`. Validators turn raw config into cleaned config or raise
-ValidationError keyed by config field, so forms and the API show errors where
-they belong.
+bounded by `timeout`. A kind's settings (probes.config.KindSettings) turn raw config into
+cleaned config or raise ValidationError keyed by config field, so forms and the API show
+errors where they belong; the same fields draw the probe form.
 """
 
 import json
@@ -23,8 +23,8 @@ import requests
 import urllib3
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from core import parsers
 from core.outbound import (
@@ -33,12 +33,11 @@ from core.outbound import (
     check_peer,
     check_url,
     guard_response,
-    validate_outbound_host,
-    validate_outbound_url,
 )
 from core.paths import allowed_path, readable_path
 from core.secrets import mask_url, redact, scrub
-from probes import messages
+from probes import config, messages
+from probes.config import KindSettings
 from probes.models import HOST_KINDS, Kind, Status
 
 BODY_LIMIT = 1024 * 1024  # bytes of a response body we ever read
@@ -55,7 +54,7 @@ class Result:
     value: float | None = None
     latency_ms: float | None = None
     message: str = ""
-    # What a sampled kind (SAMPLED_KINDS) keeps for its next run; None: nothing to keep.
+    # What a sampled kind (KindSpec.sampled) keeps for its next run; None: nothing to keep.
     sample: dict | None = None
     # Why it failed, rendered in the reader's language (probes.messages), and the raw detail.
     code: str = ""
@@ -79,38 +78,40 @@ class Limits:
 
 # Thresholds ------------------------------------------------------------------
 
-# (warning, critical, unit); None: the kind has no default thresholds.
-DEFAULT_THRESHOLDS = {
-    Kind.HTTP: (100.0, 500.0, "ms"),
-    Kind.TCP: (100.0, 500.0, "ms"),
-    Kind.DISK: (80.0, 90.0, "%"),
-    Kind.MEMORY: (80.0, 90.0, "%"),
-    Kind.CPU: (70.0, 85.0, "%"),
-    Kind.FILE: (None, None, "min"),
-    Kind.SQLITE: (64.0, 256.0, "MiB"),
-    Kind.LOG_ERRORS: (1.0, 10.0, ""),
-    Kind.TLS_EXPIRY: (30.0, 7.0, "d"),
-    Kind.PROMETHEUS: (None, None, ""),
-    Kind.DIRECTORY: (None, None, "GB"),
-    Kind.SQL: (None, None, ""),
-    Kind.REDIS: (None, None, ""),
-    Kind.PROMQL: (None, None, ""),
-    Kind.HOST_DISK: (80.0, 90.0, "%"),
-    Kind.HOST_FILE: (None, None, "min"),
-    Kind.HOST_DIRECTORY: (None, None, "GB"),
-    Kind.HOST_SQLITE: (64.0, 256.0, "MiB"),
-    Kind.HOST_LOG_ERRORS: (1.0, 10.0, ""),
-    Kind.HOST_PROCESS: (None, None, ""),
-    Kind.HOST_COMMAND: (None, None, ""),
-}
+@dataclass(frozen=True)
+class KindSpec:
+    """What a kind is: its settings (one declaration: validation, API and form), its check and
+    its default (warning, critical, unit); None: no default threshold."""
+    settings: type[KindSettings]
+    check: Callable
+    thresholds: tuple = (None, None, "")
+    lower_is_worse: bool = False  # a smaller value is worse (days left on a certificate)
+    sampled: bool = False  # the check keeps a sample for its next run (Probe.sample)
+
+
+KINDS: dict[str, KindSpec] = {}
+CHECKS: dict[str, Callable] = {}  # kind → check, what run_check calls
+
+
+def register(*kinds: str, check: Callable, thresholds: tuple = (None, None, ""), lower_is_worse: bool = False,
+             sampled: bool = False):
+    """Class decorator: `kinds` are configured by this KindSettings and checked by `check`."""
+    def declare(settings: type[KindSettings]) -> type[KindSettings]:
+        for kind in kinds:
+            KINDS[kind] = KindSpec(settings, check, thresholds, lower_is_worse, sampled)
+            CHECKS[kind] = check
+        return settings
+
+    return declare
+
+
 # A disk measured in free GB (`measure: free_gb`): less is worse.
 FREE_GB_THRESHOLDS = (10.0, 5.0, "GB free")
-DISK_KINDS = (Kind.DISK, Kind.HOST_DISK)
 DISK_MEASURES = ("used_percent", "free_gb")
-# Kinds where a smaller value is worse (days left on a certificate).
-LOWER_IS_WORSE = {Kind.TLS_EXPIRY}
-# Kinds whose config says which way is worse (`direction: below`).
-DIRECTED_KINDS = {Kind.PROMETHEUS, Kind.SQL, Kind.REDIS, Kind.PROMQL}
+
+
+def _has_setting(kind: str, key: str) -> bool:
+    return kind in KINDS and key in KINDS[kind].settings.base_fields
 
 
 def value_unit(kind: str, config: dict | None = None) -> str:
@@ -124,14 +125,16 @@ def value_unit(kind: str, config: dict | None = None) -> str:
 
 
 def lower_is_worse(kind: str, config: dict) -> bool:
-    return (kind in LOWER_IS_WORSE or (kind in DIRECTED_KINDS and config.get("direction") == "below")
-            or (kind in DISK_KINDS and config.get("measure") == "free_gb"))
+    # A kind with a `direction` setting says which way is worse; a disk measured in free GB, lower.
+    return ((kind in KINDS and KINDS[kind].lower_is_worse)
+            or (_has_setting(kind, "direction") and config.get("direction") == "below")
+            or (_has_setting(kind, "measure") and config.get("measure") == "free_gb"))
 
 
 def default_thresholds(kind: str, config: dict | None = None) -> tuple:
-    if kind in DISK_KINDS and (config or {}).get("measure") == "free_gb":
+    if _has_setting(kind, "measure") and (config or {}).get("measure") == "free_gb":
         return FREE_GB_THRESHOLDS
-    return DEFAULT_THRESHOLDS.get(kind, (None, None, ""))
+    return KINDS[kind].thresholds if kind in KINDS else (None, None, "")
 
 
 def limits_for(kind: str, warning, critical, timeout: float, config: dict | None = None) -> Limits:
@@ -169,82 +172,6 @@ def _ms(started: float) -> float:
 
 # Config helpers --------------------------------------------------------------
 
-def _text(config, key, errors, *, required=True, default=""):
-    value = config.get(key, default)
-    if value is None:
-        value = default
-    if not isinstance(value, str):
-        errors[key] = _("Enter text.")
-        return default
-    value = value.strip()
-    if required and not value:
-        errors[key] = _("This field is required.")
-    return value
-
-
-def _int(config, key, errors, *, default, minimum, maximum, required=False):
-    value = config.get(key, default)
-    if value in (None, ""):
-        if required:
-            errors[key] = _("This field is required.")
-        return default
-    try:
-        if isinstance(value, bool) or float(value) != int(float(value)):
-            raise ValueError
-        value = int(float(value))
-    except (TypeError, ValueError):
-        errors[key] = _("Enter a whole number.")
-        return default
-    if not minimum <= value <= maximum:
-        errors[key] = _("Enter a number from %(min)s to %(max)s.") % {"min": minimum, "max": maximum}
-    return value
-
-
-def _bool(config, key, errors, *, default):
-    value = config.get(key, default)
-    if value in (None, ""):
-        return default
-    if not isinstance(value, bool):
-        errors[key] = _("Enter true or false.")
-        return default
-    return value
-
-
-def _url(config, key, errors):
-    url = _text(config, key, errors)
-    if url and key not in errors:
-        try:
-            URLValidator(schemes=["http", "https"])(url)
-        except ValidationError:
-            errors[key] = _("Enter an http:// or https:// URL.")
-            return url
-        try:
-            validate_outbound_url(url)
-        except ValidationError as exc:
-            errors[key] = exc  # keeps its code, refused_address
-    return url
-
-
-def _host(config, key, errors):
-    host = _text(config, key, errors)
-    if host and key not in errors:
-        try:
-            validate_outbound_host(host)
-        except ValidationError as exc:
-            errors[key] = exc
-    return host
-
-
-def _path(config, key, errors, *, allowed=allowed_path):
-    raw = _text(config, key, errors)
-    if raw and key not in errors:
-        try:
-            return str(allowed(raw))
-        except ValidationError as exc:
-            errors[key] = exc.messages[0]
-    return raw
-
-
 def _readable(path: str) -> tuple[Path | None, Result | None]:
     """(the resolved path to read, None), or (None, the refusal as a result). Checked again at run
     time: roots change, probes saved before them stay, a symlink can be swapped. (Backup
@@ -253,19 +180,6 @@ def _readable(path: str) -> tuple[Path | None, Result | None]:
         return readable_path(path, backups=False), None
     except ValidationError as exc:
         return None, Result(Status.ERROR, message=exc.messages[0])
-
-
-def _string_dict(config, key, errors):
-    value = config.get(key) or {}
-    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        errors[key] = _("Enter an object of text names and text values.")
-        return {}
-    return value
-
-
-def _raise(errors):
-    if errors:
-        raise ValidationError(errors)
 
 
 # JSON expectations: "status in [ok, healthy]", "disk_free_gb >= 5", "database == ok"
@@ -401,45 +315,6 @@ HTML_TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
 TITLE_SHOWN = 80  # characters of an HTML page's title a result quotes
 
 
-def _expectations(config, key, errors):
-    expect = config.get(key) or []
-    if not isinstance(expect, list) or not all(isinstance(e, str) for e in expect):
-        errors[key] = _("Enter a list of expectations.")
-        return []
-    for line in expect:
-        try:
-            parse_expectation(line)
-        except ValueError:
-            errors[key] = _("Cannot read %(line)r; write e.g. `status in [ok, healthy]` or "
-                            "`disk_free_gb >= 5`.") % {"line": line}
-            break
-    return expect
-
-
-def validate_http(config: dict) -> dict:
-    errors = {}
-    cleaned = {
-        "url": _url(config, "url", errors),
-        "method": _text(config, "method", errors, required=False, default="GET").upper() or "GET",
-        "headers": _string_dict(config, "headers", errors),
-        "verify_tls": _bool(config, "verify_tls", errors, default=True),
-        "follow_redirects": _bool(config, "follow_redirects", errors, default=True),
-        "health": _text(config, "health", errors, required=False, default="auto") or "auto",
-    }
-    if cleaned["method"] not in HTTP_METHODS:
-        errors["method"] = _("Choose one of %(methods)s.") % {"methods": ", ".join(HTTP_METHODS)}
-    if cleaned["health"] not in HEALTH_MODES:
-        errors["health"] = _("Choose one of %(modes)s.") % {"modes": ", ".join(HEALTH_MODES)}
-    codes = config.get("expected_status") or [200]
-    if not isinstance(codes, list) or not all(isinstance(c, int) and 100 <= c <= 599 for c in codes):
-        errors["expected_status"] = _("Enter a list of HTTP status codes (100–599).")
-    cleaned["expected_status"] = codes
-    cleaned["expect"] = _expectations(config, "expect", errors)
-    cleaned["expect_warning"] = _expectations(config, "expect_warning", errors)
-    _raise(errors)
-    return cleaned
-
-
 def _not_json(body: bytes) -> str:
     """Why a body that should be JSON is not, in words an on-call reader understands."""
     head = body[:BODY_LIMIT]
@@ -528,14 +403,6 @@ def check_http(config: dict, limits: Limits) -> Result:
     return Result(status, latency, latency, "; ".join([*reasons, *context]))
 
 
-def validate_tcp(config: dict) -> dict:
-    errors = {}
-    cleaned = {"host": _host(config, "host", errors),
-               "port": _int(config, "port", errors, default=None, minimum=1, maximum=65535, required=True)}
-    _raise(errors)
-    return cleaned
-
-
 def check_tcp(config: dict, limits: Limits) -> Result:
     started = time.monotonic()
     try:
@@ -561,20 +428,6 @@ def _disk_path(value: str) -> Path:
         raise
 
 
-def _measure(config, errors):
-    measure = _text(config, "measure", errors, required=False, default="used_percent") or "used_percent"
-    if measure not in DISK_MEASURES:
-        errors["measure"] = _("Choose used_percent or free_gb.")
-    return measure
-
-
-def validate_disk(config: dict) -> dict:
-    errors = {}
-    cleaned = {"path": _path(config, "path", errors, allowed=_disk_path), "measure": _measure(config, errors)}
-    _raise(errors)
-    return cleaned
-
-
 def disk_usage(path: str) -> tuple[float, float]:
     """(percent used, GB free)."""
     usage = psutil.disk_usage(path)
@@ -593,14 +446,9 @@ def check_disk(config: dict, limits: Limits, *, measure: Callable[[str], tuple] 
     return Result(grade(used, limits), used, None, message)
 
 
-def validate_nothing(config: dict) -> dict:
-    return {}
-
-
-# CPU and memory are judged on a sustained value, never on one instantaneous reading: a busy second
-# (a deploy, a neighbour's build) must not page anybody. Each run keeps a sample on its probe
+# CPU and memory (sampled kinds) are judged on a sustained value, never on one instantaneous
+# reading: a busy second (a deploy, a neighbour's build) must not page anybody. Each run keeps a sample on its probe
 # (Probe.sample) that the next run, in whichever worker, starts from.
-SAMPLED_KINDS = {Kind.CPU, Kind.MEMORY}
 # A previous CPU reading older than this is no baseline (the portal was down, the probe paused).
 CPU_BASELINE_MAX_AGE = 3600.0
 # Memory: the mean of the readings of this many last seconds (the current one included).
@@ -679,17 +527,6 @@ def check_memory(config: dict, limits: Limits, *, previous: dict | None = None,
     return Result(grade(mean, limits), mean, None, message, {"readings": readings})
 
 
-def validate_file(config: dict) -> dict:
-    errors = {}
-    cleaned = {"path": _path(config, "path", errors, allowed=readable_path),
-               "min_size_bytes": _int(config, "min_size_bytes", errors, default=0, minimum=0, maximum=2**62),
-               "max_size_bytes": _int(config, "max_size_bytes", errors, default=0, minimum=0, maximum=2**62)}
-    if cleaned["max_size_bytes"] and cleaned["max_size_bytes"] < cleaned["min_size_bytes"]:
-        errors["max_size_bytes"] = _("The maximum must not be below the minimum (0: no maximum).")
-    _raise(errors)
-    return cleaned
-
-
 def check_file(config: dict, limits: Limits, *, now: float | None = None) -> Result:
     """The value is the file's age in minutes; thresholds apply to it."""
     path, refused = _readable(config["path"])
@@ -713,16 +550,6 @@ def check_file(config: dict, limits: Limits, *, now: float | None = None) -> Res
 
 
 SQLITE_CHECKS = ("quick_check", "integrity_check")
-
-
-def validate_sqlite(config: dict) -> dict:
-    errors = {}
-    cleaned = {"path": _path(config, "path", errors, allowed=readable_path),
-               "check": _text(config, "check", errors, required=False, default="quick_check") or "quick_check"}
-    if cleaned["check"] not in SQLITE_CHECKS:
-        errors["check"] = _("Choose quick_check or integrity_check.")
-    _raise(errors)
-    return cleaned
 
 
 def check_sqlite(config: dict, limits: Limits) -> Result:
@@ -752,19 +579,6 @@ def check_sqlite(config: dict, limits: Limits) -> Result:
                   _("%(pragma)s ok; WAL %(wal)s MiB") % {"pragma": pragma, "wal": wal_mib})
 
 
-def validate_log_errors(config: dict) -> dict:
-    errors = {}
-    cleaned = {"path": _path(config, "path", errors, allowed=readable_path),
-               "pattern": _text(config, "pattern", errors, required=False, default="ERROR") or "ERROR",
-               "tail_kib": _int(config, "tail_kib", errors, default=64, minimum=1, maximum=10240)}
-    try:
-        re.compile(cleaned["pattern"])
-    except re.error as exc:
-        errors["pattern"] = _("Not a valid regular expression: %(error)s") % {"error": exc}
-    _raise(errors)
-    return cleaned
-
-
 def check_log_errors(config: dict, limits: Limits) -> Result:
     """The value is how many lines in the last `tail_kib` KiB match the pattern."""
     path, refused = _readable(config["path"])
@@ -789,13 +603,6 @@ def check_log_errors(config: dict, limits: Limits) -> Result:
     return Result(grade(len(matches), limits), len(matches), None, message)
 
 
-def validate_process(config: dict) -> dict:
-    errors = {}
-    cleaned = {"name": _text(config, "name", errors)}
-    _raise(errors)
-    return cleaned
-
-
 def check_process(config: dict, limits: Limits) -> Result:
     """The value is how many processes have that name; none is critical."""
     name = config["name"]
@@ -803,16 +610,6 @@ def check_process(config: dict, limits: Limits) -> Result:
     if not count:
         return Result(Status.CRITICAL, 0, None, _("no process named %(name)s") % {"name": name})
     return Result(Status.OK, count, None, _("%(count)s running") % {"count": count})
-
-
-def validate_tls_expiry(config: dict) -> dict:
-    errors = {}
-    cleaned = {"host": _host(config, "host", errors),
-               "port": _int(config, "port", errors, default=443, minimum=1, maximum=65535),
-               "server_name": _text(config, "server_name", errors, required=False),
-               "verify_tls": _bool(config, "verify_tls", errors, default=True)}
-    _raise(errors)
-    return cleaned
 
 
 def check_tls_expiry(config: dict, limits: Limits, *, now: datetime | None = None) -> Result:
@@ -843,21 +640,6 @@ def check_tls_expiry(config: dict, limits: Limits, *, now: datetime | None = Non
                   _("expires %(date)s (%(days)s days)") % {"date": expires.date().isoformat(), "days": days})
 
 
-def validate_prometheus(config: dict) -> dict:
-    errors = {}
-    cleaned = {"url": _url(config, "url", errors),
-               "metric": _text(config, "metric", errors),
-               "labels": _string_dict(config, "labels", errors),
-               "direction": _text(config, "direction", errors, required=False, default="above") or "above",
-               "verify_tls": _bool(config, "verify_tls", errors, default=True)}
-    if cleaned["metric"] and not re.fullmatch(r"[a-zA-Z_:][a-zA-Z0-9_:]*", cleaned["metric"]):
-        errors["metric"] = _("Not a Prometheus metric name.")
-    if cleaned["direction"] not in ("above", "below"):
-        errors["direction"] = _("Choose above or below.")
-    _raise(errors)
-    return cleaned
-
-
 def check_prometheus(config: dict, limits: Limits) -> Result:
     from prometheus_client.parser import text_string_to_metric_families
 
@@ -884,13 +666,6 @@ def check_prometheus(config: dict, limits: Limits) -> Result:
                                                                    "labels": json.dumps(wanted) if wanted else ""})
 
 
-def validate_heartbeat(config: dict) -> dict:
-    errors = {}
-    cleaned = {"grace_seconds": _int(config, "grace_seconds", errors, default=300, minimum=0, maximum=7 * 86400)}
-    _raise(errors)
-    return cleaned
-
-
 def check_heartbeat(config: dict, limits: Limits) -> Result:
     """Only called when the heartbeat is overdue: its next run is pushed forward on every ping."""
     return Result(Status.CRITICAL, message=_("no ping within the period and grace time"))
@@ -900,77 +675,6 @@ def check_heartbeat(config: dict, limits: Limits) -> Result:
 # the portal validates their settings and grades the value. Their paths are the host's own, so
 # PORTAL_FILE_ROOTS does not apply, but an agent only runs what the portal assigned to it.
 
-WINDOWS_ABSOLUTE = re.compile(r"^(?:[A-Za-z]:[\\/]|\\\\[^\\/]+[\\/])")
-COMMAND_ARGS_LIMIT = 50
-
-
-def _host_path(config, key, errors):
-    path = _text(config, key, errors)
-    if path and key not in errors:
-        if "\x00" in path or len(path) > 1000:
-            errors[key] = _("Enter a path of at most 1000 characters.")
-        elif not (path.startswith("/") or WINDOWS_ABSOLUTE.match(path)):
-            errors[key] = _("Enter an absolute path on the host (/var/log/app.log or C:\\data\\app.log).")
-    return path
-
-
-def validate_host_disk(config: dict) -> dict:
-    errors = {}
-    cleaned = {"path": _host_path(config, "path", errors), "measure": _measure(config, errors)}
-    _raise(errors)
-    return cleaned
-
-
-def validate_host_file(config: dict) -> dict:
-    errors = {}
-    cleaned = {"path": _host_path(config, "path", errors),
-               "min_size_bytes": _int(config, "min_size_bytes", errors, default=0, minimum=0, maximum=2**62),
-               "max_size_bytes": _int(config, "max_size_bytes", errors, default=0, minimum=0, maximum=2**62)}
-    if cleaned["max_size_bytes"] and cleaned["max_size_bytes"] < cleaned["min_size_bytes"]:
-        errors["max_size_bytes"] = _("The maximum must not be below the minimum (0: no maximum).")
-    _raise(errors)
-    return cleaned
-
-
-def validate_host_directory(config: dict) -> dict:
-    errors = {}
-    cleaned = {"path": _host_path(config, "path", errors)}
-    _raise(errors)
-    return cleaned
-
-
-def validate_host_sqlite(config: dict) -> dict:
-    errors = {}
-    cleaned = {"path": _host_path(config, "path", errors),
-               "check": _text(config, "check", errors, required=False, default="quick_check") or "quick_check"}
-    if cleaned["check"] not in SQLITE_CHECKS:
-        errors["check"] = _("Choose quick_check or integrity_check.")
-    _raise(errors)
-    return cleaned
-
-
-def validate_host_log_errors(config: dict) -> dict:
-    errors = {}
-    cleaned = {"path": _host_path(config, "path", errors),
-               "pattern": _text(config, "pattern", errors, required=False, default="ERROR") or "ERROR",
-               "tail_kib": _int(config, "tail_kib", errors, default=64, minimum=1, maximum=10240)}
-    try:
-        re.compile(cleaned["pattern"])
-    except re.error as exc:
-        errors["pattern"] = _("Not a valid regular expression: %(error)s") % {"error": exc}
-    _raise(errors)
-    return cleaned
-
-
-def validate_host_command(config: dict) -> dict:
-    """A program and its arguments, run without a shell; the value is its exit code (not 0: critical)."""
-    errors = {}
-    argv = config.get("argv")
-    if not isinstance(argv, list) or not argv or len(argv) > COMMAND_ARGS_LIMIT or not all(
-            isinstance(arg, str) and arg and "\x00" not in arg and len(arg) <= 1000 for arg in argv):
-        errors["argv"] = _("Enter the program and its arguments (at most %(count)s).") % {"count": COMMAND_ARGS_LIMIT}
-    _raise(errors)
-    return {"argv": argv}
 
 
 def check_on_host(config: dict, limits: Limits) -> Result:
@@ -978,71 +682,216 @@ def check_on_host(config: dict, limits: Limits) -> Result:
     return Result(Status.ERROR, message=_("checked by the host's agent, not by the portal"))
 
 
-def _data_kind(name: str) -> Callable:
-    """A kind of probes.data_kinds, which builds on this module's helpers: looked up when called."""
-    def call(*args, **kwargs):
-        from probes import data_kinds
+# Kinds: one declaration each --------------------------------------------------------
+# A kind is its settings (a KindSettings: validation, the API's config, the probe form's fields)
+# registered with its check. Adding one: a Kind choice, a check function, a class here.
 
-        return getattr(data_kinds, name)(*args, **kwargs)
-
-    call.__name__ = name
-    return call
+CHOOSE = gettext_lazy("Choose one of %(choices)s.")
+EXPECTATION_HELP = gettext_lazy("Cannot read %(line)r; write e.g. `status in [ok, healthy]` or `disk_free_gb >= 5`.")
+SIZE_RULE = gettext_lazy("The maximum must not be below the minimum (0: no maximum).")
 
 
+def _choices(*keys: str):
+    return [(key, key) for key in keys]
 
 
-CHECKS = {
-    Kind.HTTP: check_http,
-    Kind.TCP: check_tcp,
-    Kind.DISK: check_disk,
-    Kind.CPU: check_cpu,
-    Kind.MEMORY: check_memory,
-    Kind.FILE: check_file,
-    Kind.SQLITE: check_sqlite,
-    Kind.LOG_ERRORS: check_log_errors,
-    Kind.PROCESS: check_process,
-    Kind.TLS_EXPIRY: check_tls_expiry,
-    Kind.PROMETHEUS: check_prometheus,
-    Kind.HEARTBEAT: check_heartbeat,
-    **dict.fromkeys(HOST_KINDS, check_on_host),
-    Kind.DIRECTORY: _data_kind("check_directory"),
-    Kind.SQL: _data_kind("check_sql"),
-    Kind.REDIS: _data_kind("check_redis"),
-    Kind.PROMQL: _data_kind("check_promql"),
-}
+def _verify_tls():
+    return config.Boolean(label=gettext_lazy("Verify the TLS certificate"))
 
-VALIDATORS = {
-    Kind.HTTP: validate_http,
-    Kind.TCP: validate_tcp,
-    Kind.DISK: validate_disk,
-    Kind.CPU: validate_nothing,
-    Kind.MEMORY: validate_nothing,
-    Kind.FILE: validate_file,
-    Kind.SQLITE: validate_sqlite,
-    Kind.LOG_ERRORS: validate_log_errors,
-    Kind.PROCESS: validate_process,
-    Kind.TLS_EXPIRY: validate_tls_expiry,
-    Kind.PROMETHEUS: validate_prometheus,
-    Kind.HEARTBEAT: validate_heartbeat,
-    Kind.HOST_DISK: validate_host_disk,
-    Kind.HOST_FILE: validate_host_file,
-    Kind.HOST_DIRECTORY: validate_host_directory,
-    Kind.HOST_SQLITE: validate_host_sqlite,
-    Kind.HOST_LOG_ERRORS: validate_host_log_errors,
-    Kind.HOST_PROCESS: validate_process,
-    Kind.HOST_COMMAND: validate_host_command,
-    Kind.DIRECTORY: _data_kind("validate_directory"),
-    Kind.SQL: _data_kind("validate_sql"),
-    Kind.REDIS: _data_kind("validate_redis"),
-    Kind.PROMQL: _data_kind("validate_promql"),
-}
+
+def _direction():
+    return config.Choice(label=gettext_lazy("Worse when the value is"), message=gettext_lazy("Choose above or below."),
+                         choices=[("above", gettext_lazy("above the thresholds")),
+                                  ("below", gettext_lazy("below the thresholds"))])
+
+
+def _measure():
+    return config.Choice(label=gettext_lazy("Measure"), message=gettext_lazy("Choose used_percent or free_gb."),
+                         choices=[(DISK_MEASURES[0], gettext_lazy("percentage used")),
+                                  (DISK_MEASURES[1], gettext_lazy("free GB (lower is worse)"))])
+
+
+def _sqlite_check():
+    return config.Choice(label=gettext_lazy("Check"), choices=_choices(*SQLITE_CHECKS),
+                         message=gettext_lazy("Choose quick_check or integrity_check."))
+
+
+def _pattern():
+    return config.Text(label=gettext_lazy("Pattern (regular expression)"), default="ERROR", max_length=500)
+
+
+def _tail_kib():
+    return config.Integer(label=gettext_lazy("Read the last KiB"), default=64, minimum=1, maximum=10240)
+
+
+def _size(label, **kwargs):
+    return config.Integer(label=label, default=0, minimum=0, maximum=2**62, **kwargs)
+
+
+def _process_name():
+    return config.Text(label=gettext_lazy("Process name"), required=True, max_length=255)
+
+
+@register(Kind.HTTP, check=check_http, thresholds=(100.0, 500.0, "ms"))
+class HttpSettings(KindSettings):
+    url = config.Url(label=gettext_lazy("URL"))
+    method = config.Choice(label=gettext_lazy("Method"), choices=_choices(*HTTP_METHODS), upper=True, message=CHOOSE)
+    expected_status = config.StatusCodes(label=gettext_lazy("Expected status codes"),
+                                         help_text=gettext_lazy("Comma-separated, e.g. 200, 204."))
+    expect = config.Lines(label=gettext_lazy("JSON expectations"), check=parse_expectation, message=EXPECTATION_HELP,
+                          help_text=gettext_lazy("One per line, e.g. status in [ok, healthy] or "
+                                                 "disk_free_gb >= 5. Not met: critical."))
+    expect_warning = config.Lines(
+        label=gettext_lazy("JSON expectations for a warning"), check=parse_expectation, message=EXPECTATION_HELP,
+        help_text=gettext_lazy("Not met: warning, e.g. disk_free_gb >= 10 next to disk_free_gb >= 5 above."))
+    health = config.Choice(label=gettext_lazy("Health status in the body"), message=CHOOSE, choices=[
+        ("auto", gettext_lazy("read it when the body is JSON with a status (pass/ok/UP, warn/degraded, fail/DOWN)")),
+        ("require", gettext_lazy("require it: a body without one, or an HTML page, is critical")),
+        ("off", gettext_lazy("ignore it"))])
+    headers = config.Pairs(label=gettext_lazy("Request headers"), sep=":",
+                           help_text=gettext_lazy("One per line: Name: value."))
+    verify_tls = _verify_tls()
+    follow_redirects = config.Boolean(label=gettext_lazy("Follow redirects"))
+
+
+@register(Kind.TCP, check=check_tcp, thresholds=(100.0, 500.0, "ms"))
+class TcpSettings(KindSettings):
+    host = config.HostName()
+    port = config.Integer(label=gettext_lazy("Port"), required=True, minimum=1, maximum=65535)
+
+
+@register(Kind.DISK, check=check_disk, thresholds=(80.0, 90.0, "%"))
+class DiskSettings(KindSettings):
+    path = config.Path(allowed=_disk_path)
+    measure = _measure()
+
+
+@register(Kind.CPU, check=check_cpu, thresholds=(70.0, 85.0, "%"), sampled=True)
+@register(Kind.MEMORY, check=check_memory, thresholds=(80.0, 90.0, "%"), sampled=True)
+class NoSettings(KindSettings):
+    pass
+
+
+class SizeRule(KindSettings):
+    def rules(self, cleaned, errors):
+        if cleaned.get("max_size_bytes") and cleaned["max_size_bytes"] < cleaned.get("min_size_bytes", 0):
+            errors["max_size_bytes"] = str(SIZE_RULE)
+
+
+@register(Kind.FILE, check=check_file, thresholds=(None, None, "min"))
+class FileSettings(SizeRule):
+    path = config.Path(allowed=readable_path)
+    min_size_bytes = _size(gettext_lazy("Minimum size (bytes)"))
+    max_size_bytes = _size(gettext_lazy("Maximum size (bytes)"), help_text=gettext_lazy("Empty or 0: no maximum."))
+
+
+@register(Kind.SQLITE, check=check_sqlite, thresholds=(64.0, 256.0, "MiB"))
+class SqliteSettings(KindSettings):
+    path = config.Path(allowed=readable_path)
+    check = _sqlite_check()
+
+
+class PatternRule(KindSettings):
+    def rules(self, cleaned, errors):
+        try:
+            re.compile(cleaned.get("pattern", "ERROR"))
+        except re.error as exc:
+            errors["pattern"] = _("Not a valid regular expression: %(error)s") % {"error": exc}
+
+
+@register(Kind.LOG_ERRORS, check=check_log_errors, thresholds=(1.0, 10.0, ""))
+class LogErrorsSettings(PatternRule):
+    path = config.Path(allowed=readable_path)
+    pattern = _pattern()
+    tail_kib = _tail_kib()
+
+
+@register(Kind.PROCESS, check=check_process)
+@register(Kind.HOST_PROCESS, check=check_on_host)
+class ProcessSettings(KindSettings):
+    name = _process_name()
+
+
+@register(Kind.TLS_EXPIRY, check=check_tls_expiry, thresholds=(30.0, 7.0, "d"), lower_is_worse=True)
+class TlsExpirySettings(KindSettings):
+    host = config.HostName()
+    port = config.Integer(label=gettext_lazy("Port"), default=443, minimum=1, maximum=65535)
+    server_name = config.Text(label=gettext_lazy("Server name (SNI)"), max_length=255)
+    verify_tls = _verify_tls()
+
+
+@register(Kind.PROMETHEUS, check=check_prometheus)
+class PrometheusSettings(KindSettings):
+    url = config.Url(label=gettext_lazy("Metrics URL"))
+    metric = config.Text(label=gettext_lazy("Sample name"), required=True, max_length=200)
+    labels = config.Pairs(label=gettext_lazy("Labels"), sep="=", help_text=gettext_lazy("One per line: name=value."))
+    direction = _direction()
+    verify_tls = _verify_tls()
+
+    def rules(self, cleaned, errors):
+        if cleaned.get("metric") and not re.fullmatch(r"[a-zA-Z_:][a-zA-Z0-9_:]*", cleaned["metric"]):
+            errors["metric"] = _("Not a Prometheus metric name.")
+
+
+@register(Kind.HEARTBEAT, check=check_heartbeat)
+class HeartbeatSettings(KindSettings):
+    grace_seconds = config.Integer(
+        label=gettext_lazy("Grace (seconds)"), default=300, minimum=0, maximum=7 * 86400,
+        help_text=gettext_lazy("Extra time after the period before it turns critical."))
+
+
+# Host kinds: checked by the host's agent (probes/agent/portal_agent.py), which pushes the result;
+# the portal validates their settings and grades the value. Their paths are the host's own, so
+# PORTAL_FILE_ROOTS does not apply, but an agent only runs what the portal assigned to it.
+
+@register(Kind.HOST_DISK, check=check_on_host, thresholds=(80.0, 90.0, "%"))
+class HostDiskSettings(KindSettings):
+    path = config.HostPath()
+    measure = _measure()
+
+
+@register(Kind.HOST_FILE, check=check_on_host, thresholds=(None, None, "min"))
+class HostFileSettings(SizeRule):
+    path = config.HostPath()
+    min_size_bytes = _size(gettext_lazy("Minimum size (bytes)"))
+    max_size_bytes = _size(gettext_lazy("Maximum size (bytes)"), help_text=gettext_lazy("Empty or 0: no maximum."))
+
+
+@register(Kind.HOST_DIRECTORY, check=check_on_host, thresholds=(None, None, "GB"))
+class HostDirectorySettings(KindSettings):
+    path = config.HostPath()
+
+
+@register(Kind.HOST_SQLITE, check=check_on_host, thresholds=(64.0, 256.0, "MiB"))
+class HostSqliteSettings(KindSettings):
+    path = config.HostPath()
+    check = _sqlite_check()
+
+
+@register(Kind.HOST_LOG_ERRORS, check=check_on_host, thresholds=(1.0, 10.0, ""))
+class HostLogErrorsSettings(PatternRule):
+    path = config.HostPath()
+    pattern = _pattern()
+    tail_kib = _tail_kib()
+
+
+@register(Kind.HOST_COMMAND, check=check_on_host)
+class HostCommandSettings(KindSettings):
+    """A program and its arguments, run without a shell; the value is its exit code (not 0: critical)."""
+    argv = config.Argv(label=gettext_lazy("Command"), help_text=gettext_lazy(
+        "The program and its arguments, run without a shell; exit code 0 is healthy."))
+
+
+# The kinds that ask a data store for a number (sql, redis, promql, directory) declare themselves
+# in probes.data_kinds, which builds on this module.
+from probes import data_kinds  # noqa: E402, F401
 
 
 def validate_config(kind: str, config) -> dict:
     """Cleaned config, or ValidationError keyed by config field ("__all__" when it is not an object)."""
     if not isinstance(config, dict):
         raise ValidationError(_("Enter an object of settings."))
-    return VALIDATORS[kind](config)
+    return KINDS[kind].settings.clean_config(config)
 
 
 def _coded(error_dict: dict) -> dict:
@@ -1084,7 +933,7 @@ def run_check(kind: str, config: dict, limits: Limits, *, previous: dict | None 
     `previous`: the sample a sampled kind kept at its last run (Probe.sample)."""
     started = time.monotonic()
     try:
-        if kind in SAMPLED_KINDS:
+        if KINDS[kind].sampled:
             return CHECKS[kind](config, limits, previous=previous)
         return CHECKS[kind](config, limits)
     except Exception as exc:

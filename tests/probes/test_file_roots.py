@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from backups.models import BackupTarget
-from probes.kinds import Limits, check_file, check_log_errors, check_sqlite, validate_log_errors
+from probes.kinds import Limits, LogErrorsSettings, check_file, check_log_errors, check_sqlite
 from probes.models import Kind, Probe
 from tests.incidents.factories import make_service
+
+validate_log_errors = LogErrorsSettings.clean_config
 
 API = "/api/v1"
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,10 +12,12 @@ from incidents import services as incident_services
 from incidents.escalation import escalate_due
 from incidents.models import EventKind, Incident, Notification, Status
 from probes import services
-from probes.kinds import validate_http
+from probes.kinds import HttpSettings
 from probes.models import Probe
 from tests.incidents.factories import make_contact, make_policy, make_tier
 from tests.probes.factories import critical, make_probe, ok
+
+validate_http = HttpSettings.clean_config
 
 pytestmark = pytest.mark.django_db
 

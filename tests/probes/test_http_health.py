@@ -5,9 +5,11 @@ expected told apart from JSON."""
 import pytest
 from django.core.exceptions import ValidationError
 
-from probes.kinds import Limits, check_http, validate_http
+from probes.kinds import HttpSettings, Limits, check_http
 from probes.models import Probe
 from tests.incidents.factories import make_service
+
+validate_http = HttpSettings.clean_config
 
 API = "/api/v1"
 

@@ -10,7 +10,10 @@ import psutil
 import pytest
 
 from probes.kinds import (
+    FileSettings,
     Limits,
+    LogErrorsSettings,
+    SqliteSettings,
     check_cpu,
     check_disk,
     check_file,
@@ -20,11 +23,12 @@ from probes.kinds import (
     check_sqlite,
     check_tcp,
     limits_for,
-    validate_file,
-    validate_log_errors,
-    validate_sqlite,
 )
 from probes.models import Kind
+
+validate_file = FileSettings.clean_config
+validate_log_errors = LogErrorsSettings.clean_config
+validate_sqlite = SqliteSettings.clean_config
 
 
 @pytest.mark.parametrize(("used", "expected"), [(79.9, "ok"), (80, "warning"), (89.9, "warning"), (90, "critical")])

@@ -11,10 +11,13 @@ from core.outbound import RefusedAddress, check_host
 from incidents import notify
 from incidents.models import ChannelKind, Notification, NotificationStatus
 from probes import services
-from probes.kinds import Limits, Result, check_http, check_prometheus, check_tcp, validate_http, validate_prometheus
+from probes.kinds import HttpSettings, Limits, PrometheusSettings, Result, check_http, check_prometheus, check_tcp
 from probes.models import Kind, Probe, ProbeResult
 from tests.incidents.factories import make_channel, make_contact, make_incident, make_service
 from tests.probes.factories import make_probe
+
+validate_http = HttpSettings.clean_config
+validate_prometheus = PrometheusSettings.clean_config
 
 API = "/api/v1"
 LIMITS = Limits(2, None, None)

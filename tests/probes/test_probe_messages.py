@@ -8,10 +8,12 @@ import pytest
 import requests
 
 from probes import messages, services
-from probes.kinds import Limits, check_http, validate_http
+from probes.kinds import HttpSettings, Limits, check_http
 from probes.models import ProbeResult
 from tests.incidents.factories import make_service
 from tests.probes.factories import make_probe
+
+validate_http = HttpSettings.clean_config
 
 pytestmark = pytest.mark.django_db
 

@@ -3,16 +3,20 @@
 import pytest
 
 from probes.kinds import (
+    HttpSettings,
     Limits,
+    PrometheusSettings,
+    TlsExpirySettings,
     check_http,
     check_prometheus,
     check_tls_expiry,
     limits_for,
-    validate_http,
-    validate_prometheus,
-    validate_tls_expiry,
 )
 from probes.models import Kind
+
+validate_http = HttpSettings.clean_config
+validate_prometheus = PrometheusSettings.clean_config
+validate_tls_expiry = TlsExpirySettings.clean_config
 
 # Skipping verification is what these tests ask for; urllib3 warns about it.
 pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")

@@ -56,7 +56,7 @@ from incidents.models import (
     Tier,
     TimelineEvent,
 )
-from probes.kinds import validate_http, validate_tcp
+from probes.kinds import HttpSettings, TcpSettings
 from probes.models import Probe, ProbeResult
 from probes.models import Status as ProbeStatus
 
@@ -277,8 +277,9 @@ class Seeder:
 
     def probes(self) -> dict:
         rng, per = self.rng, spread(self.scale.results, self.scale.probes)
-        http = validate_http({"url": "http://127.0.0.1:9/api/health", "expect": ["status in [ok, healthy]"]})
-        tcp = validate_tcp({"host": "127.0.0.1", "port": 9})
+        http = HttpSettings.clean_config({"url": "http://127.0.0.1:9/api/health",
+                                          "expect": ["status in [ok, healthy]"]})
+        tcp = TcpSettings.clean_config({"host": "127.0.0.1", "port": 9})
         probes = []
         for i in range(self.scale.probes):
             kind = "tcp" if i % 5 == 4 else "http"
