@@ -33,3 +33,24 @@ def test_korean_translations_keep_their_placeholders():
 def test_the_compiled_catalog_is_used():
     with translation.override("ko"):
         assert translation.gettext("Dashboard") == "대시보드"
+
+
+def test_no_message_is_defined_twice():
+    """Two branches may append the same msgid; pybabel compiles that silently (the later wins), msgfmt refuses it."""
+    import re
+    from collections import Counter
+
+    keys, context, current, field = [], "", None, None
+    for line in CATALOG.read_text(encoding="utf-8").splitlines() + [""]:
+        if line.startswith(("msgctxt ", "msgid ", "msgid_plural ", "msgstr")) or not line.strip():
+            if current is not None and field != "msgid":
+                keys.append((context, current))
+                context, current = "", None
+            field = line.split(" ", 1)[0].split("[")[0] if line.strip() else None
+        text = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', line))
+        if field == "msgctxt":
+            context = (context if line.startswith('"') else "") + text
+        elif field == "msgid":
+            current = (current if line.startswith('"') else "") + text
+    duplicates = [key for key, count in Counter(key for key in keys if key[1]).items() if count > 1]
+    assert duplicates == []
