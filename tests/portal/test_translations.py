@@ -41,7 +41,7 @@ def test_no_message_is_defined_twice():
     from collections import Counter
 
     keys, context, current, field = [], "", None, None
-    for line in CATALOG.read_text(encoding="utf-8").splitlines() + [""]:
+    for line in [*CATALOG.read_text(encoding="utf-8").splitlines(), ""]:
         if line.startswith(("msgctxt ", "msgid ", "msgid_plural ", "msgstr")) or not line.strip():
             if current is not None and field != "msgid":
                 keys.append((context, current))
