@@ -29,10 +29,25 @@ from django.utils import timezone
 from bench.run import percentile
 from incidents import services
 from incidents.models import Availability, Contact, Incident, Notification, Service
+from probes.models import ProbeResult
 
 ARMED = 60  # steps due over SPREAD seconds
 SPREAD = 30.0
 NEW = 20  # incidents opened, one every half second
+# The probe load beside the pager, as the clusters run it: every enabled probe due each second,
+# checked and recorded by the probes' own tick (probes.services.run_due).
+PROBE_LOAD = """
+import time
+import django
+django.setup()
+from django.utils import timezone
+from probes import services
+from probes.models import Probe
+while True:
+    Probe.objects.filter(enabled=True).update(next_run_at=timezone.now())
+    services.run_due()
+    time.sleep(1)
+"""
 
 
 def figures(seconds):
@@ -59,6 +74,9 @@ def main():
     open_incidents = Incident.objects.open()
     open_count = open_incidents.count()
     open_incidents.update(next_escalation_at=now + timedelta(days=1))  # waiting, as most are
+    results_before = ProbeResult.objects.count()
+    load = subprocess.Popen([sys.executable, "-c", PROBE_LOAD], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     pager = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "page"], cwd=ROOT,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -88,6 +106,9 @@ def main():
     finally:
         pager.send_signal(signal.SIGTERM)
         pager.wait(timeout=15)
+        load.kill()
+        load.wait(timeout=15)
+    probe_load = f", beside {ProbeResult.objects.count() - results_before} probe results written"
     step_rows = {row["incident"]: row["fired"] for row in Notification.objects.filter(incident__in=due, step=1,
                                                                                     created_at__gte=armed_at)
                  .values("incident").annotate(fired=Min("created_at"))}
@@ -96,9 +117,9 @@ def main():
     first_page = [(seen[pk] - at).total_seconds() for pk, at in opened.items() if pk in seen]
     rows = []
     for name, seconds, expected, budget in (
-            (f"step lateness (fired), {open_count} open", fired, len(due), 5),
-            (f"step lateness (seen sent), {open_count} open", sent, len(due), 5),
-            ("first page of a new incident (seen sent)", first_page, len(opened), 2)):
+            (f"step lateness (fired), {open_count} open{probe_load}", fired, len(due), 5),
+            (f"step lateness (seen sent), {open_count} open{probe_load}", sent, len(due), 5),
+            (f"first page of a new incident (seen sent){probe_load}", first_page, len(opened), 2)):
         missing = expected - len(seconds)
         rows.append({"scenario": name, "figure": (figures(seconds) if seconds else "none") +
                      (f", {missing} of {expected} not paged" if missing else ""),
