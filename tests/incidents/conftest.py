@@ -4,6 +4,7 @@ import pytest
 import time_machine
 
 from tests.incidents.paging import make_paged_contact
+from tests.incidents.report_data import make_hand_built
 
 
 @pytest.fixture
@@ -17,3 +18,9 @@ def frozen(request):
 def paging(db):
     """One Tier 1 contact paged at once for a SEV1, with an e-mail channel; add more channels per test."""
     return make_paged_contact()
+
+
+@pytest.fixture
+def hand_built():
+    """Four resolved incidents, one never acknowledged, one still open; others outside the period or service."""
+    return make_hand_built()

@@ -11,7 +11,7 @@ from core.display import format_duration
 from incidents.models import Severity, Status
 from incidents.reports import Period, build_report, trend_charts
 from tests.incidents.factories import make_incident, make_service
-from tests.incidents.test_reports import MARCH, NOW, T0, hand_built, minutes, resolved  # noqa: F401
+from tests.incidents.report_data import MARCH, NOW, T0, minutes, resolved
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +22,7 @@ def by_name(chart):
     return {row["name"]: row["cells"] for row in chart["rows"]}
 
 
-def test_mtta_and_mttr_per_month_by_severity_are_the_reports_means(hand_built):  # noqa: F811
+def test_mtta_and_mttr_per_month_by_severity_are_the_reports_means(hand_built):
     mtta, mttr, _ = trend_charts(period=MARCH, service=hand_built)
     report = build_report(period=MARCH, service=hand_built, now=NOW)
     assert mtta["labels"] == ["2026-03"] and list(by_name(mtta)) == [str(label) for _, label in Severity.choices]
@@ -75,7 +75,7 @@ def test_the_reports_page_says_when_there_is_nothing_to_draw(client_as):
     assert html.count('<details class="chart-data">') == 3
 
 
-def test_the_reports_page_draws_the_trends_with_their_tables(client_as, hand_built):  # noqa: F811
+def test_the_reports_page_draws_the_trends_with_their_tables(client_as, hand_built):
     page = client_as("manager").get(reverse("incidents:reports"), {"first": "2026-03", "last": "2026-03",
                                                                    "service": hand_built.pk})
     html = page.content.decode()
