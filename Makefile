@@ -78,6 +78,7 @@ fuzz: $(DEV_STAMP) messages
 	PORTAL_FUZZ_EXAMPLES=$${EXAMPLES:-100} PORTAL_FUZZ_SEED=$${SEED:-20261202} $(BIN)/pytest -m fuzz -o log_cli=true --log-cli-level=INFO $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)
+	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	PORTAL_DATA_DIR=$(CURDIR)/var/lint $(PY) manage.py makemigrations --check --dry-run

@@ -11,14 +11,27 @@ from core.secrets import mask_token
 @admin.action(description=_("Make new URLs for the selected integrations"), permissions=["change"])
 def rotate_urls(modeladmin, request, queryset):
     rotated = [services.rotate_token(integration=integration) for integration in queryset]
-    messages.success(request, ngettext("%(count)d integration has a new URL.",
-                                       "%(count)d integrations have a new URL.", len(rotated))
-                     % {"count": len(rotated)})
+    messages.success(
+        request,
+        ngettext(
+            "%(count)d integration has a new URL.",
+            "%(count)d integrations have a new URL.",
+            len(rotated),
+        )
+        % {"count": len(rotated)},
+    )
 
 
 @admin.register(Integration)
 class IntegrationAdmin(HistoryAdmin):
-    list_display = ["name", "kind", "default_service", "default_severity", "group_by_key", "enabled"]
+    list_display = [
+        "name",
+        "kind",
+        "default_service",
+        "default_severity",
+        "group_by_key",
+        "enabled",
+    ]
     list_filter = ["kind", "enabled", "default_service"]
     search_fields = ["name"]
     list_select_related = ["default_service"]
@@ -44,8 +57,16 @@ class RecordAdmin(admin.ModelAdmin):
 
 @admin.register(Alert)
 class AlertAdmin(RecordAdmin):
-    list_display = ["title", "integration", "fingerprint", "status", "outcome", "fire_count", "last_seen_at",
-                    "incident"]
+    list_display = [
+        "title",
+        "integration",
+        "fingerprint",
+        "status",
+        "outcome",
+        "fire_count",
+        "last_seen_at",
+        "incident",
+    ]
     list_filter = ["status", "outcome", "integration"]
     search_fields = ["title", "fingerprint"]
     list_select_related = ["integration", "incident"]

@@ -13,6 +13,10 @@ class AlertsConfig(AppConfig):
     incident_panels = [("alerts/_incident_panel.html", "alerts.views.incident_panel")]
 
     schedules = [
-        {"name": "alerts.prune_deliveries", "func": "alerts.tasks.prune_deliveries", "schedule_type": "H",
-         "cluster": None},
+        {
+            "name": "alerts.prune_deliveries",
+            "func": "alerts.tasks.prune_deliveries",
+            "schedule_type": "H",
+            "cluster": None,
+        },
     ]

@@ -24,18 +24,24 @@ class Integration(models.Model):
     name = models.CharField(_("name"), max_length=100, unique=True)
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
     token = models.UUIDField(_("URL token"), default=uuid.uuid4, unique=True, editable=False)
-    default_service = models.ForeignKey(Service, verbose_name=_("default service"), on_delete=models.PROTECT,
-                                        related_name="+")
-    default_severity = models.CharField(_("default severity"), max_length=4, choices=Severity.choices,
-                                        default=Severity.SEV2)
+    default_service = models.ForeignKey(
+        Service, verbose_name=_("default service"), on_delete=models.PROTECT, related_name="+"
+    )
+    default_severity = models.CharField(
+        _("default severity"), max_length=4, choices=Severity.choices, default=Severity.SEV2
+    )
     enabled = models.BooleanField(_("enabled"), default=True)
     group_by_key = models.BooleanField(
-        _("one incident per alert group"), default=False,
-        help_text=_("All alerts of one groupKey go to one incident, each on its timeline."))
+        _("one incident per alert group"),
+        default=False,
+        help_text=_("All alerts of one groupKey go to one incident, each on its timeline."),
+    )
     repeat_minutes = models.PositiveIntegerField(
-        _("note a repeat at most every (minutes)"), default=60,
+        _("note a repeat at most every (minutes)"),
+        default=60,
         validators=[MinValueValidator(1), MaxValueValidator(7 * 24 * 60)],
-        help_text=_("A still-firing alert adds at most one timeline event per this many minutes."))
+        help_text=_("A still-firing alert adds at most one timeline event per this many minutes."),
+    )
     # Ordered routing rules, checked as a whole by alerts.routing.validate_rules.
     rules = models.JSONField(_("routing rules"), default=list, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -63,8 +69,9 @@ class Integration(models.Model):
 
         errors = validate_rules(self.rules)
         if errors:
-            raise ValidationError({"rules": [ValidationError(line, code="rule")
-                                             for line in flatten(errors, "rules")]})
+            raise ValidationError(
+                {"rules": [ValidationError(line, code="rule") for line in flatten(errors, "rules")]}
+            )
 
 
 class AlertStatus(models.TextChoices):
@@ -88,10 +95,13 @@ class Outcome(models.TextChoices):
 class Alert(models.Model):
     """The portal's view of one alert (one fingerprint of one integration), updated on each delivery."""
 
-    integration = models.ForeignKey(Integration, verbose_name=_("integration"), on_delete=models.CASCADE,
-                                    related_name="alerts")
+    integration = models.ForeignKey(
+        Integration, verbose_name=_("integration"), on_delete=models.CASCADE, related_name="alerts"
+    )
     fingerprint = models.CharField(_("fingerprint"), max_length=200)
-    status = models.CharField(_("status"), max_length=8, choices=AlertStatus.choices, default=AlertStatus.FIRING)
+    status = models.CharField(
+        _("status"), max_length=8, choices=AlertStatus.choices, default=AlertStatus.FIRING
+    )
     outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices, blank=True)
     title = models.CharField(_("title"), max_length=200, blank=True)
     group_key = models.TextField(_("group key"), blank=True)
@@ -107,17 +117,28 @@ class Alert(models.Model):
     fire_count = models.PositiveIntegerField(_("times seen firing"), default=0)
     # The last timeline event it added (repeats add one at most every integration.repeat_every).
     noted_at = models.DateTimeField(_("last noted"), null=True, blank=True)
-    incident = models.ForeignKey("incidents.Incident", verbose_name=_("incident"), null=True, blank=True,
-                                 on_delete=models.SET_NULL, related_name="+")
+    incident = models.ForeignKey(
+        "incidents.Incident",
+        verbose_name=_("incident"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     class Meta:
         ordering = ["-last_seen_at", "-id"]
         verbose_name = _("alert")
         verbose_name_plural = _("alerts")
-        indexes = [models.Index(fields=["incident"], name="alert_incident"),
-                   models.Index(fields=["integration", "-last_seen_at"], name="alert_integration_seen")]
-        constraints = [models.UniqueConstraint(fields=["integration", "fingerprint"],
-                                               name="one_alert_per_fingerprint")]
+        indexes = [
+            models.Index(fields=["incident"], name="alert_incident"),
+            models.Index(fields=["integration", "-last_seen_at"], name="alert_integration_seen"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["integration", "fingerprint"], name="one_alert_per_fingerprint"
+            )
+        ]
 
     def __str__(self):
         return f"{self.integration_id}:{self.fingerprint} {self.status}"
@@ -127,8 +148,12 @@ class Delivery(models.Model):
     """One request to an integration's URL, accepted or refused, with what arrived
     (the first DELIVERY_BODY_LIMIT characters). Pruned hourly by alerts.tasks."""
 
-    integration = models.ForeignKey(Integration, verbose_name=_("integration"), on_delete=models.CASCADE,
-                                    related_name="deliveries")
+    integration = models.ForeignKey(
+        Integration,
+        verbose_name=_("integration"),
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+    )
     received_at = models.DateTimeField(_("received"), default=timezone.now)
     status_code = models.PositiveSmallIntegerField(_("answer"))
     alert_count = models.PositiveIntegerField(_("alerts"), default=0)
@@ -140,8 +165,12 @@ class Delivery(models.Model):
         ordering = ["-received_at", "-id"]
         verbose_name = _("delivery")
         verbose_name_plural = _("deliveries")
-        indexes = [models.Index(fields=["integration", "-received_at", "-id"], name="delivery_integration"),
-                   models.Index(fields=["received_at"], name="delivery_received")]
+        indexes = [
+            models.Index(
+                fields=["integration", "-received_at", "-id"], name="delivery_integration"
+            ),
+            models.Index(fields=["received_at"], name="delivery_received"),
+        ]
 
     def __str__(self):
         return f"{self.integration_id} {self.received_at:%Y-%m-%d %H:%M:%S} {self.status_code}"

@@ -80,11 +80,15 @@ class Timestamp(serializers.Field):
 class TextMap(serializers.DictField):
     """Labels or annotations: names to text, at most MAX_LABELS of them."""
 
-    default_error_messages = {"too_many": _("At most %(max)d entries."),
-                              "name": _("Names are 1 to 200 characters, without NUL.")}
+    default_error_messages = {
+        "too_many": _("At most %(max)d entries."),
+        "name": _("Names are 1 to 200 characters, without NUL."),
+    }
 
     def __init__(self, **kwargs):
-        super().__init__(child=CharField(allow_blank=True, max_length=10_000, trim_whitespace=False), **kwargs)
+        super().__init__(
+            child=CharField(allow_blank=True, max_length=10_000, trim_whitespace=False), **kwargs
+        )
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
@@ -123,7 +127,9 @@ class PrometheusWebhook(serializers.Serializer):
 
 
 class GrafanaAlert(PrometheusAlert):
-    values = serializers.DictField(child=serializers.FloatField(allow_null=True), required=False, allow_null=True)
+    values = serializers.DictField(
+        child=serializers.FloatField(allow_null=True), required=False, allow_null=True
+    )
     valueString = CharField(required=False, allow_blank=True, max_length=10_000)
     dashboardURL = CharField(required=False, allow_blank=True, max_length=2000)
     panelURL = CharField(required=False, allow_blank=True, max_length=2000)
@@ -150,11 +156,17 @@ class GenericAlert(serializers.Serializer):
     def validate_details(self, details):
         # Kept on the timeline as JSON; PostgreSQL cannot store NUL in it.
         if "\\u0000" in json.dumps(details):
-            raise serializers.ValidationError(_("Text without NUL characters."), code="null_characters")
+            raise serializers.ValidationError(
+                _("Text without NUL characters."), code="null_characters"
+            )
         return details
 
 
-SHAPES = {Kind.ALERTMANAGER: PrometheusWebhook, Kind.GRAFANA: GrafanaWebhook, Kind.GENERIC: GenericAlert}
+SHAPES = {
+    Kind.ALERTMANAGER: PrometheusWebhook,
+    Kind.GRAFANA: GrafanaWebhook,
+    Kind.GENERIC: GenericAlert,
+}
 
 
 def parse(kind: str, data) -> list[Incoming]:
@@ -175,22 +187,39 @@ def _prometheus(alert: dict, group_key: str) -> Incoming:
     summary = annotations.get("summary") or annotations.get("title") or ""
     title = f"{name}: {summary}" if name and summary else (name or summary or alert["fingerprint"])
     return Incoming(
-        fingerprint=alert["fingerprint"], status=alert["status"], title=_clip(title), labels=labels,
-        annotations=annotations, links=safe_links({name: alert.get(name) for name in LINK_FIELDS}),
-        starts_at=alert.get("startsAt"), ends_at=alert.get("endsAt"), group_key=group_key,
-        description=annotations.get("description", ""), values=alert.get("values"))
+        fingerprint=alert["fingerprint"],
+        status=alert["status"],
+        title=_clip(title),
+        labels=labels,
+        annotations=annotations,
+        links=safe_links({name: alert.get(name) for name in LINK_FIELDS}),
+        starts_at=alert.get("startsAt"),
+        ends_at=alert.get("endsAt"),
+        group_key=group_key,
+        description=annotations.get("description", ""),
+        values=alert.get("values"),
+    )
 
 
 def _generic(body: dict) -> Incoming:
     details = body.get("details") or {}
-    labels = {key: str(value) for key, value in details.items()
-              if isinstance(value, str | int | float | bool) and len(str(value)) <= 1000}
+    labels = {
+        key: str(value)
+        for key, value in details.items()
+        if isinstance(value, str | int | float | bool) and len(str(value)) <= 1000
+    }
     for name in ("severity", "service"):
         if body.get(name):
             labels[name] = body[name]
-    return Incoming(fingerprint=body["dedup_key"], status=body["status"], title=_clip(body["title"]),
-                    labels=dict(list(labels.items())[:MAX_LABELS]), annotations={"summary": body["title"]},
-                    severity=body.get("severity"), service_name=body.get("service"))
+    return Incoming(
+        fingerprint=body["dedup_key"],
+        status=body["status"],
+        title=_clip(body["title"]),
+        labels=dict(list(labels.items())[:MAX_LABELS]),
+        annotations={"summary": body["title"]},
+        severity=body.get("severity"),
+        service_name=body.get("service"),
+    )
 
 
 def safe_links(links: dict) -> dict:
@@ -210,4 +239,4 @@ def safe_links(links: dict) -> dict:
 
 def _clip(text: str, limit: int = 200) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -45,8 +45,16 @@ def validate_rules(rules) -> dict:
     if len(rules) > MAX_RULES:
         return {"non_field_errors": [_("At most %(max)d routing rules.") % {"max": MAX_RULES}]}
     errors = {}
-    names = {rule.get("service") for rule in rules if isinstance(rule, dict) and isinstance(rule.get("service"), str)}
-    known = set(Service.objects.filter(name__in=names).values_list("name", flat=True)) if names else set()
+    names = {
+        rule.get("service")
+        for rule in rules
+        if isinstance(rule, dict) and isinstance(rule.get("service"), str)
+    }
+    known = (
+        set(Service.objects.filter(name__in=names).values_list("name", flat=True))
+        if names
+        else set()
+    )
     for index, rule in enumerate(rules):
         found = _rule_errors(rule, known)
         if found:
@@ -60,7 +68,9 @@ def _rule_errors(rule, known_services: set[str]) -> dict:
     errors = {}
     unknown = set(rule) - RULE_FIELDS
     if unknown:
-        errors["non_field_errors"] = [_("Unknown fields: %(fields)s.") % {"fields": ", ".join(sorted(unknown))}]
+        errors["non_field_errors"] = [
+            _("Unknown fields: %(fields)s.") % {"fields": ", ".join(sorted(unknown))}
+        ]
     matchers = rule.get("match")
     if not isinstance(matchers, list) or not matchers:
         errors["match"] = [_("A rule needs a list of at least one matcher.")]
@@ -70,17 +80,27 @@ def _rule_errors(rule, known_services: set[str]) -> dict:
         found = {str(i): e for i, matcher in enumerate(matchers) if (e := _matcher_errors(matcher))}
         if found:
             errors["match"] = found
-    if "service" in rule and (not isinstance(rule["service"], str) or rule["service"] not in known_services):
+    if "service" in rule and (
+        not isinstance(rule["service"], str) or rule["service"] not in known_services
+    ):
         errors["service"] = [_("No service is named %(name)r.") % {"name": rule["service"]}]
     if "severity" in rule and rule["severity"] not in Severity.values:
-        errors["severity"] = [_("Severity is one of %(choices)s.") % {"choices": ", ".join(Severity.values)}]
-    if "category" in rule and (not isinstance(rule["category"], str) or len(rule["category"]) > MAX_TEXT):
-        errors["category"] = [_("A category is text of at most %(max)d characters.") % {"max": MAX_TEXT}]
+        errors["severity"] = [
+            _("Severity is one of %(choices)s.") % {"choices": ", ".join(Severity.values)}
+        ]
+    if "category" in rule and (
+        not isinstance(rule["category"], str) or len(rule["category"]) > MAX_TEXT
+    ):
+        errors["category"] = [
+            _("A category is text of at most %(max)d characters.") % {"max": MAX_TEXT}
+        ]
     for flag in ("page", "stop"):
         if flag in rule and not isinstance(rule[flag], bool):
             errors[flag] = [_("Must be true or false.")]
     if not errors and not set(rule) & {"service", "severity", "category", "page", "stop"}:
-        errors["non_field_errors"] = [_("A rule sets at least one of service, severity, category, page or stop.")]
+        errors["non_field_errors"] = [
+            _("A rule sets at least one of service, severity, category, page or stop.")
+        ]
     return errors
 
 
@@ -90,11 +110,17 @@ def _matcher_errors(matcher) -> dict:
     errors = {}
     unknown = set(matcher) - MATCHER_FIELDS
     if unknown:
-        errors["non_field_errors"] = [_("Unknown fields: %(fields)s.") % {"fields": ", ".join(sorted(unknown))}]
+        errors["non_field_errors"] = [
+            _("Unknown fields: %(fields)s.") % {"fields": ", ".join(sorted(unknown))}
+        ]
     named = [key for key in ("label", "annotation") if key in matcher]
     if len(named) != 1:
         errors["label"] = [_("A matcher names either a label or an annotation.")]
-    elif not isinstance(matcher[named[0]], str) or not matcher[named[0]] or len(matcher[named[0]]) > MAX_TEXT:
+    elif (
+        not isinstance(matcher[named[0]], str)
+        or not matcher[named[0]]
+        or len(matcher[named[0]]) > MAX_TEXT
+    ):
         errors[named[0]] = [_("A name of 1 to %(max)d characters.") % {"max": MAX_TEXT}]
     op = matcher.get("op", "equals")
     if op not in OPS:
@@ -112,7 +138,9 @@ def _matcher_errors(matcher) -> dict:
             try:
                 re.compile(pattern)
             except re.error as error:
-                errors["value"] = [_("Not a valid regular expression: %(error)s.") % {"error": error}]
+                errors["value"] = [
+                    _("Not a valid regular expression: %(error)s.") % {"error": error}
+                ]
     return errors
 
 
@@ -144,12 +172,23 @@ def _compiled(pattern: str) -> re.Pattern:
     return compiled
 
 
-def route(integration, labels: dict, annotations: dict, *, services: dict[str, Service],
-          base_service: Service | None = None, base_severity: str | None = None) -> Route:
+def route(
+    integration,
+    labels: dict,
+    annotations: dict,
+    *,
+    services: dict[str, Service],
+    base_service: Service | None = None,
+    base_severity: str | None = None,
+) -> Route:
     """Where one alert goes. `services` maps the names the rules use to services (one query per
     delivery, see services_for); a rule naming a service deleted since falls back to the default."""
-    fields = {"service": base_service or integration.default_service,
-              "severity": base_severity or integration.default_severity, "category": "", "page": True}
+    fields = {
+        "service": base_service or integration.default_service,
+        "severity": base_severity or integration.default_severity,
+        "category": "",
+        "page": True,
+    }
     for rule in integration.rules or ():
         if not all(matches(matcher, labels, annotations) for matcher in rule["match"]):
             continue
@@ -165,14 +204,22 @@ def route(integration, labels: dict, annotations: dict, *, services: dict[str, S
 
 def services_for(integration) -> dict[str, Service]:
     names = {rule["service"] for rule in integration.rules or () if rule.get("service")}
-    return {service.name: service for service in Service.objects.filter(name__in=names)} if names else {}
+    return (
+        {service.name: service for service in Service.objects.filter(name__in=names)}
+        if names
+        else {}
+    )
 
 
 def flatten(errors: dict, prefix: str = "") -> list[str]:
     """`{"1": {"match": {"0": {"value": ["bad"]}}}}` → ["rules[1].match[0].value: bad"] for one-line messages."""
     lines = []
     for key, value in errors.items():
-        path = prefix if key == "non_field_errors" else (f"{prefix}[{key}]" if key.isdigit() else f"{prefix}.{key}")
+        path = (
+            prefix
+            if key == "non_field_errors"
+            else (f"{prefix}[{key}]" if key.isdigit() else f"{prefix}.{key}")
+        )
         if isinstance(value, dict):
             lines.extend(flatten(value, path))
         else:

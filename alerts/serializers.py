@@ -19,20 +19,33 @@ def intake_url(integration: Integration) -> str:
 
 
 MATCHER_SCHEMA = {
-    "type": "object", "additionalProperties": False,
-    "properties": {"label": {"type": "string", "minLength": 1, "maxLength": routing.MAX_TEXT},
-                   "annotation": {"type": "string", "minLength": 1, "maxLength": routing.MAX_TEXT},
-                   "op": {"type": "string", "enum": list(routing.OPS)},
-                   "value": {"type": "string", "maxLength": routing.MAX_PATTERN}},
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "label": {"type": "string", "minLength": 1, "maxLength": routing.MAX_TEXT},
+        "annotation": {"type": "string", "minLength": 1, "maxLength": routing.MAX_TEXT},
+        "op": {"type": "string", "enum": list(routing.OPS)},
+        "value": {"type": "string", "maxLength": routing.MAX_PATTERN},
+    },
     "description": "Names either a label or an annotation; `exists` takes no value, the others need one.",
 }
 RULE_SCHEMA = {
-    "type": "object", "additionalProperties": False, "required": ["match"],
-    "properties": {"match": {"type": "array", "minItems": 1, "maxItems": routing.MAX_MATCHERS, "items": MATCHER_SCHEMA},
-                   "service": {"type": "string", "description": "The name of an existing service."},
-                   "severity": {"type": "string", "enum": list(Severity.values)},
-                   "category": {"type": "string", "maxLength": routing.MAX_TEXT},
-                   "page": {"type": "boolean"}, "stop": {"type": "boolean"}},
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["match"],
+    "properties": {
+        "match": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": routing.MAX_MATCHERS,
+            "items": MATCHER_SCHEMA,
+        },
+        "service": {"type": "string", "description": "The name of an existing service."},
+        "severity": {"type": "string", "enum": list(Severity.values)},
+        "category": {"type": "string", "maxLength": routing.MAX_TEXT},
+        "page": {"type": "boolean"},
+        "stop": {"type": "boolean"},
+    },
     "description": "Sets at least one of service, severity, category, page, or stops.",
 }
 
@@ -48,8 +61,19 @@ class IntegrationSerializer(ModelSerializer):
 
     class Meta:
         model = Integration
-        fields = ["id", "name", "kind", "url", "default_service", "default_severity", "enabled", "group_by_key",
-                  "repeat_minutes", "rules", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "url",
+            "default_service",
+            "default_severity",
+            "enabled",
+            "group_by_key",
+            "repeat_minutes",
+            "rules",
+            "created_at",
+        ]
         read_only_fields = ["created_at"]
 
     @extend_schema_field({"type": "string", "format": "uri", "nullable": True})

@@ -42,8 +42,21 @@ DELIVERY_BODY_LIMIT = 64 * 1024
 DELIVERY_KEEP = 1000  # per integration
 DELIVERY_RETENTION_DAYS = 14
 # What a delivery changes on an Alert row.
-ALERT_STATE = ["status", "outcome", "title", "group_key", "labels", "annotations", "links", "starts_at", "ends_at",
-               "last_seen_at", "fire_count", "noted_at", "incident"]
+ALERT_STATE = [
+    "status",
+    "outcome",
+    "title",
+    "group_key",
+    "labels",
+    "annotations",
+    "links",
+    "starts_at",
+    "ends_at",
+    "last_seen_at",
+    "fire_count",
+    "noted_at",
+    "incident",
+]
 
 
 def dedup_key(integration: Integration, alert: Incoming) -> str:
@@ -56,7 +69,9 @@ def dedup_key(integration: Integration, alert: Incoming) -> str:
     return key
 
 
-def ingest(*, integration: Integration, alerts: list[Incoming], now: datetime | None = None) -> dict:
+def ingest(
+    *, integration: Integration, alerts: list[Incoming], now: datetime | None = None
+) -> dict:
     """Apply one delivery's alerts; returns counts per outcome and the incidents touched."""
     now = now or timezone.now()
     summary = {"alerts": len(alerts), "outcomes": {}, "incidents": []}
@@ -68,19 +83,45 @@ def ingest(*, integration: Integration, alerts: list[Incoming], now: datetime | 
     rule_services = services_for(integration)
     with transaction.atomic():
         Alert.objects.bulk_create(
-            [Alert(integration=integration, fingerprint=a.fingerprint, status=a.status, first_seen_at=now,
-                   last_seen_at=now) for a in alerts],
-            ignore_conflicts=True, batch_size=500)
-        rows = {row.fingerprint: row for row in Alert.objects.select_for_update(of=("self",))
-                .select_related("incident").filter(integration=integration,
-                                                   fingerprint__in=[a.fingerprint for a in alerts])
-                .order_by("fingerprint")}
-        routes = {a.fingerprint: route(integration, a.labels, a.annotations, services=rule_services,
-                                       base_service=by_name.get(a.service_name), base_severity=a.severity)
-                  for a in alerts if a.status == AlertStatus.FIRING}
+            [
+                Alert(
+                    integration=integration,
+                    fingerprint=a.fingerprint,
+                    status=a.status,
+                    first_seen_at=now,
+                    last_seen_at=now,
+                )
+                for a in alerts
+            ],
+            ignore_conflicts=True,
+            batch_size=500,
+        )
+        rows = {
+            row.fingerprint: row
+            for row in Alert.objects.select_for_update(of=("self",))
+            .select_related("incident")
+            .filter(integration=integration, fingerprint__in=[a.fingerprint for a in alerts])
+            .order_by("fingerprint")
+        }
+        routes = {
+            a.fingerprint: route(
+                integration,
+                a.labels,
+                a.annotations,
+                services=rule_services,
+                base_service=by_name.get(a.service_name),
+                base_severity=a.severity,
+            )
+            for a in alerts
+            if a.status == AlertStatus.FIRING
+        }
         # Only alerts that may open an incident ask about maintenance (a repeat does not).
-        paged_services = {where.service.pk for fingerprint, where in routes.items()
-                          if where.page and not (rows[fingerprint].incident and rows[fingerprint].incident.is_open)}
+        paged_services = {
+            where.service.pk
+            for fingerprint, where in routes.items()
+            if where.page
+            and not (rows[fingerprint].incident and rows[fingerprint].incident.is_open)
+        }
         silenced = services_in_maintenance(paged_services, now) if paged_services else set()
         touched = set()
         for incoming in alerts:
@@ -111,23 +152,42 @@ def _refresh(row: Alert, incoming: Incoming, now: datetime) -> None:
 
 
 def _event_data(integration: Integration, incoming: Incoming) -> dict:
-    data = {"integration": integration.pk, "fingerprint": incoming.fingerprint, "status": incoming.status,
-            "labels": incoming.labels, "annotations": incoming.annotations, "links": incoming.links}
+    data = {
+        "integration": integration.pk,
+        "fingerprint": incoming.fingerprint,
+        "status": incoming.status,
+        "labels": incoming.labels,
+        "annotations": incoming.annotations,
+        "links": incoming.links,
+    }
     if incoming.values:
         data["values"] = incoming.values
     return data
 
 
-def _fire(integration: Integration, row: Alert, incoming: Incoming, where, now: datetime,
-          silenced: set[int]) -> None:
+def _fire(
+    integration: Integration,
+    row: Alert,
+    incoming: Incoming,
+    where,
+    now: datetime,
+    silenced: set[int],
+) -> None:
     row.fire_count += 1
     incident = row.incident
     if incident is not None and incident.is_open:
         if row.noted_at is None or now - row.noted_at >= integration.repeat_every:
             incidents.add_event(
-                incident=incident, kind=EventKind.ALERT, now=now,
-                data={**_event_data(integration, incoming), "variant": "still_firing", "title": incoming.title,
-                      "count": row.fire_count})
+                incident=incident,
+                kind=EventKind.ALERT,
+                now=now,
+                data={
+                    **_event_data(integration, incoming),
+                    "variant": "still_firing",
+                    "title": incoming.title,
+                    "count": row.fire_count,
+                },
+            )
             row.noted_at = now
         row.outcome = Outcome.REPEAT
         return
@@ -143,23 +203,46 @@ def _fire(integration: Integration, row: Alert, incoming: Incoming, where, now: 
     joined = Incident.objects.open().filter(dedup_key=key).first() if grouped else None
     if joined is None:
         incident, created = incidents.open_incident(
-            service=where.service, severity=where.severity, category=where.category, source=Source.ALERT,
-            dedup_key=key, title=incoming.title, description=incoming.description[:10_000],
-            impact_started_at=incoming.starts_at if incoming.starts_at and incoming.starts_at <= now else None,
-            detected_at=now, now=now)
+            service=where.service,
+            severity=where.severity,
+            category=where.category,
+            source=Source.ALERT,
+            dedup_key=key,
+            title=incoming.title,
+            description=incoming.description[:10_000],
+            impact_started_at=incoming.starts_at
+            if incoming.starts_at and incoming.starts_at <= now
+            else None,
+            detected_at=now,
+            now=now,
+        )
     else:
         incident, created = joined, False
-    incidents.add_event(incident=incident, kind=EventKind.ALERT, now=now,
-                        data={**_event_data(integration, incoming), "variant": "firing",
-                              "integration_name": integration.name, "title": incoming.title,
-                              "previous_incident": previous.pk if previous is not None else None,
-                              "fired_again": previous is not None and created})
+    incidents.add_event(
+        incident=incident,
+        kind=EventKind.ALERT,
+        now=now,
+        data={
+            **_event_data(integration, incoming),
+            "variant": "firing",
+            "integration_name": integration.name,
+            "title": incoming.title,
+            "previous_incident": previous.pk if previous is not None else None,
+            "fired_again": previous is not None and created,
+        },
+    )
     row.incident, row.noted_at = incident, now
     row.outcome = Outcome.OPENED if created else Outcome.GROUPED
 
 
-def _resolve(integration: Integration, row: Alert, incoming: Incoming, now: datetime, *,
-             batch: dict[str, Alert]) -> None:
+def _resolve(
+    integration: Integration,
+    row: Alert,
+    incoming: Incoming,
+    now: datetime,
+    *,
+    batch: dict[str, Alert],
+) -> None:
     incident = row.incident
     if incident is None or not incident.is_open:
         row.outcome = Outcome.IGNORED
@@ -168,36 +251,68 @@ def _resolve(integration: Integration, row: Alert, incoming: Incoming, now: date
     still = 0
     if integration.group_by_key:
         # This delivery's rows are saved at its end: count them as they are in memory.
-        still = (Alert.objects.filter(incident=incident, status=AlertStatus.FIRING)
-                 .exclude(pk__in=[other.pk for other in batch.values()]).count()
-                 + sum(1 for other in batch.values()
-                       if other is not row and other.incident_id == incident.pk and other.status == AlertStatus.FIRING))
+        still = Alert.objects.filter(incident=incident, status=AlertStatus.FIRING).exclude(
+            pk__in=[other.pk for other in batch.values()]
+        ).count() + sum(
+            1
+            for other in batch.values()
+            if other is not row
+            and other.incident_id == incident.pk
+            and other.status == AlertStatus.FIRING
+        )
     if still:
-        incidents.add_event(incident=incident, kind=EventKind.ALERT, now=now,
-                            data={**data, "variant": "resolved_in_group", "title": incoming.title, "count": still})
+        incidents.add_event(
+            incident=incident,
+            kind=EventKind.ALERT,
+            now=now,
+            data={**data, "variant": "resolved_in_group", "title": incoming.title, "count": still},
+        )
         row.outcome = Outcome.RESOLVED
         return
     if incident.escalation_round > 0 or incident.commander_id:
         # A person re-opened it or took command: the sender's word no longer closes it.
-        incidents.add_event(incident=incident, kind=EventKind.ALERT, now=now,
-                            data={**data, "variant": "kept_open", "integration_name": integration.name})
+        incidents.add_event(
+            incident=incident,
+            kind=EventKind.ALERT,
+            now=now,
+            data={**data, "variant": "kept_open", "integration_name": integration.name},
+        )
         row.outcome = Outcome.KEPT_OPEN
         return
-    incidents.add_event(incident=incident, kind=EventKind.ALERT, now=now,
-                        data={**data, "variant": "resolved", "title": incoming.title})
+    incidents.add_event(
+        incident=incident,
+        kind=EventKind.ALERT,
+        now=now,
+        data={**data, "variant": "resolved", "title": incoming.title},
+    )
     # DomainError: somebody resolved it a moment ago; nothing left to do.
     with contextlib.suppress(DomainError):
-        incidents.resolve(incident=incident, by=None,
-                          data={"variant": "integration", "integration_name": integration.name})
+        incidents.resolve(
+            incident=incident,
+            by=None,
+            data={"variant": "integration", "integration_name": integration.name},
+        )
     row.outcome = Outcome.RESOLVED
 
 
-def record_delivery(*, integration: Integration, status_code: int, body: bytes, alert_count: int = 0,
-                    errors=None, now: datetime | None = None) -> Delivery:
+def record_delivery(
+    *,
+    integration: Integration,
+    status_code: int,
+    body: bytes,
+    alert_count: int = 0,
+    errors=None,
+    now: datetime | None = None,
+) -> Delivery:
     return Delivery.objects.create(
-        integration=integration, received_at=now or timezone.now(), status_code=status_code,
-        alert_count=alert_count, errors=_storable(errors or {}), body_size=len(body),
-        body=body[:DELIVERY_BODY_LIMIT].decode("utf-8", errors="replace").replace("\x00", "\ufffd"))
+        integration=integration,
+        received_at=now or timezone.now(),
+        status_code=status_code,
+        alert_count=alert_count,
+        errors=_storable(errors or {}),
+        body_size=len(body),
+        body=body[:DELIVERY_BODY_LIMIT].decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
+    )
 
 
 def _storable(errors):
@@ -212,15 +327,19 @@ def rotate_token(*, integration: Integration) -> Integration:
     return integration
 
 
-def prune_deliveries(*, now: datetime | None = None, days: int = DELIVERY_RETENTION_DAYS,
-                     keep: int = DELIVERY_KEEP) -> int:
+def prune_deliveries(
+    *, now: datetime | None = None, days: int = DELIVERY_RETENTION_DAYS, keep: int = DELIVERY_KEEP
+) -> int:
     """Delete deliveries older than `days`, and all but the newest `keep` of each integration."""
     cutoff = (now or timezone.now()) - timedelta(days=days)
     deleted = Delivery.objects.filter(received_at__lt=cutoff).delete()[0]
     for integration_id in Integration.objects.values_list("id", flat=True):
         while True:
-            extra = list(Delivery.objects.filter(integration_id=integration_id).order_by("-received_at", "-id")
-                         .values_list("id", flat=True)[keep:keep + 5000])
+            extra = list(
+                Delivery.objects.filter(integration_id=integration_id)
+                .order_by("-received_at", "-id")
+                .values_list("id", flat=True)[keep : keep + 5000]
+            )
             if not extra:
                 break
             deleted += Delivery.objects.filter(id__in=extra).delete()[0]

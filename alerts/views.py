@@ -35,7 +35,9 @@ def integration_detail(request, pk):
         "rules_json": json.dumps(integration.rules, indent=2, ensure_ascii=False),
         "is_prometheus": integration.kind == Kind.ALERTMANAGER,
         "is_grafana": integration.kind == Kind.GRAFANA,
-        "alerts": integration.alerts.select_related("incident").order_by("-last_seen_at", "-id")[:ALERTS_SHOWN],
+        "alerts": integration.alerts.select_related("incident").order_by("-last_seen_at", "-id")[
+            :ALERTS_SHOWN
+        ],
         "deliveries": integration.deliveries.order_by("-received_at", "-id")[:DELIVERIES_SHOWN],
     }
     return render(request, "alerts/detail.html", context)
@@ -58,7 +60,9 @@ def _edit(request, integration):
         messages.success(request, _("Integration saved."))
         return redirect(integration)
     status = 400 if form.is_bound and form.errors else 200
-    return render(request, "alerts/form.html", {"form": form, "integration": integration}, status=status)
+    return render(
+        request, "alerts/form.html", {"form": form, "integration": integration}, status=status
+    )
 
 
 @require_POST
@@ -66,12 +70,17 @@ def _edit(request, integration):
 def integration_rotate(request, pk):
     integration = get_object_or_404(Integration, pk=pk)
     services.rotate_token(integration=integration)
-    messages.success(request, _("A new URL was made; the old one no longer works. Update the sender."))
+    messages.success(
+        request, _("A new URL was made; the old one no longer works. Update the sender.")
+    )
     return redirect(integration)
 
 
 def incident_panel(*, incident, user) -> dict:
     """Context for the incident page: the alerts behind it, with labels, annotations and links."""
-    alerts = list(Alert.objects.filter(incident=incident).select_related("integration")
-                  .order_by("-last_seen_at", "-id")[:PANEL_ALERTS])
+    alerts = list(
+        Alert.objects.filter(incident=incident)
+        .select_related("integration")
+        .order_by("-last_seen_at", "-id")[:PANEL_ALERTS]
+    )
     return {"alerts": alerts}

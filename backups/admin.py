@@ -21,8 +21,11 @@ def run_backup_now(modeladmin, request, queryset):
             queued += 1
         except DomainError as exc:
             messages.warning(request, exc.message)
-    messages.success(request, ngettext("%(count)d backup queued.", "%(count)d backups queued.", queued)
-                     % {"count": queued})
+    messages.success(
+        request,
+        ngettext("%(count)d backup queued.", "%(count)d backups queued.", queued)
+        % {"count": queued},
+    )
 
 
 class TargetForm(forms.ModelForm):
@@ -36,7 +39,11 @@ class TargetForm(forms.ModelForm):
     def clean_source(self):
         source = self.cleaned_data["source"]
         if self.instance.pk:
-            old = BackupTarget.objects.filter(pk=self.instance.pk).values_list("kind", "source").first()
+            old = (
+                BackupTarget.objects.filter(pk=self.instance.pk)
+                .values_list("kind", "source")
+                .first()
+            )
             if old and old[0] == Kind.POSTGRES:
                 source = keep_stored(source, old[1], mask_dsn)
         return source
@@ -53,9 +60,21 @@ class MaskedHistory(HistoricalRecordContextHelper):
 class BackupTargetAdmin(SecretFieldsAdmin, HistoryAdmin):
     form = TargetForm
     secret_fields = {"source": "shown_source"}
-    list_display = ["name", "service", "kind", "schedule", "keep_last", "verify", "enabled", "next_run_at"]
+    list_display = [
+        "name",
+        "service",
+        "kind",
+        "schedule",
+        "keep_last",
+        "verify",
+        "enabled",
+        "next_run_at",
+    ]
     list_filter = ["kind", "enabled", "verify", "service"]
-    search_fields = ["name", "destination"]  # never the source: a search would answer guesses of its password
+    search_fields = [
+        "name",
+        "destination",
+    ]  # never the source: a search would answer guesses of its password
     list_select_related = ["service"]
     autocomplete_fields = ["service"]
     readonly_fields = ["next_run_at", "created_at"]
@@ -71,8 +90,17 @@ class BackupTargetAdmin(SecretFieldsAdmin, HistoryAdmin):
 
 @admin.register(BackupRun)
 class BackupRunAdmin(HistoryAdmin):
-    list_display = ["id", "target", "trigger", "status", "started_at", "size", "verification", "offsite_status",
-                    "pruned_at"]
+    list_display = [
+        "id",
+        "target",
+        "trigger",
+        "status",
+        "started_at",
+        "size",
+        "verification",
+        "offsite_status",
+        "pruned_at",
+    ]
     list_filter = ["status", "trigger", "verification", "offsite_status", "target"]
     search_fields = ["target__name", "file", "sha256"]
     date_hierarchy = "queued_at"
@@ -89,7 +117,15 @@ class BackupRunAdmin(HistoryAdmin):
 
 @admin.register(RestoreRun)
 class RestoreRunAdmin(HistoryAdmin):
-    list_display = ["id", "target", "backup", "status", "requested_by", "requested_at", "finished_at"]
+    list_display = [
+        "id",
+        "target",
+        "backup",
+        "status",
+        "requested_by",
+        "requested_at",
+        "finished_at",
+    ]
     list_filter = ["status", "target"]
     date_hierarchy = "requested_at"
     list_select_related = ["target", "requested_by"]
@@ -120,17 +156,36 @@ class RehearsalAdmin(admin.ModelAdmin):
 @admin.register(Repository)
 class RepositoryAdmin(HistoryAdmin):
     form = RepositoryForm
-    list_display = ["name", "shown_url", "snapshot_count", "size", "last_check_at", "last_check_passed", "error"]
+    list_display = [
+        "name",
+        "shown_url",
+        "snapshot_count",
+        "size",
+        "last_check_at",
+        "last_check_passed",
+        "error",
+    ]
     list_filter = ["last_check_passed"]
     search_fields = ["name", "url"]
-    readonly_fields = ["initialised_at", "status_at", "snapshot_count", "size", "error", "last_check_at",
-                       "last_check_passed", "last_check_detail", "created_at"]
+    readonly_fields = [
+        "initialised_at",
+        "status_at",
+        "snapshot_count",
+        "size",
+        "error",
+        "last_check_at",
+        "last_check_passed",
+        "last_check_detail",
+        "created_at",
+    ]
 
     def get_fields(self, request, obj=None):
         fields = super().get_fields(request, obj)
         if self.has_change_permission(request, obj):
             return fields
-        return [name for name in fields if name != "password"]  # a viewer sees no password input at all
+        return [
+            name for name in fields if name != "password"
+        ]  # a viewer sees no password input at all
 
     @admin.display(description=_("repository"))
     def shown_url(self, obj):

@@ -38,8 +38,11 @@ class BackupTargetViewSet(viewsets.ModelViewSet):
         return BackupTarget.objects.select_related("service").order_by("name")
 
     def perform_create(self, serializer):
-        serializer.save(next_run_at=BackupTarget(schedule=serializer.validated_data.get(
-            "schedule", BackupTarget().schedule)).next_run_after(timezone.now()))
+        serializer.save(
+            next_run_at=BackupTarget(
+                schedule=serializer.validated_data.get("schedule", BackupTarget().schedule)
+            ).next_run_after(timezone.now())
+        )
 
     def perform_update(self, serializer):
         target = serializer.save()
@@ -51,8 +54,12 @@ class BackupTargetViewSet(viewsets.ModelViewSet):
         try:
             instance.delete()
         except ProtectedError:
-            raise DomainError(_("%(name)s has backup runs; disable it instead of deleting it.") % {"name": instance},
-                              code="protected", conflict=True) from None
+            raise DomainError(
+                _("%(name)s has backup runs; disable it instead of deleting it.")
+                % {"name": instance},
+                code="protected",
+                conflict=True,
+            ) from None
 
     @extend_schema(request=None, responses={202: BackupRunSerializer})
     @action(detail=True, methods=["post"])
@@ -75,8 +82,11 @@ class BackupRunViewSet(viewsets.ReadOnlyModelViewSet):
     pagination_class = AppendOnlyPagination
     filterset_fields = ["target", "status", "trigger", "verification"]
     filter_backends = [FilterBackend]
-    action_permissions = {"verify": "backups.add_backuprun", "restore": "backups.restore_backuprun",
-                          "copy": "backups.add_backuprun"}
+    action_permissions = {
+        "verify": "backups.add_backuprun",
+        "restore": "backups.restore_backuprun",
+        "copy": "backups.add_backuprun",
+    }
 
     def get_queryset(self):
         return BackupRun.objects.select_related("target")
@@ -87,7 +97,9 @@ class BackupRunViewSet(viewsets.ReadOnlyModelViewSet):
         """Re-read the checksum and check the file with its format's tool (on the long-job cluster)."""
         run = self.get_object()
         if not run.is_restorable():
-            raise DomainError(_("Backup #%(id)s has no file to verify.") % {"id": run.pk}, conflict=True)
+            raise DomainError(
+                _("Backup #%(id)s has no file to verify.") % {"id": run.pk}, conflict=True
+            )
         services.queue_verify(run=run)
         return Response(BackupRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
@@ -106,10 +118,13 @@ class BackupRunViewSet(viewsets.ReadOnlyModelViewSet):
         first; `confirm` must be the target's name."""
         body = RestoreRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        restore = services.request_restore(run=self.get_object(), by=request.user,
-                                           confirm=body.validated_data["confirm"],
-                                           target=body.validated_data.get("target"),
-                                           from_repository=body.validated_data["from_repository"])
+        restore = services.request_restore(
+            run=self.get_object(),
+            by=request.user,
+            confirm=body.validated_data["confirm"],
+            target=body.validated_data.get("target"),
+            from_repository=body.validated_data["from_repository"],
+        )
         return Response(RestoreRunSerializer(restore).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -144,8 +159,11 @@ class RepositoryViewSet(viewsets.ModelViewSet):
     serializer_class = RepositorySerializer
     search_fields = ["name"]
     ordering_fields = ["name", "created_at"]
-    action_permissions = {"init": "backups.change_repository", "refresh": "backups.change_repository",
-                          "check": "backups.change_repository"}
+    action_permissions = {
+        "init": "backups.change_repository",
+        "refresh": "backups.change_repository",
+        "check": "backups.change_repository",
+    }
 
     def get_queryset(self):
         return Repository.objects.order_by("name")
@@ -154,20 +172,28 @@ class RepositoryViewSet(viewsets.ModelViewSet):
         try:
             instance.delete()
         except ProtectedError:
-            raise DomainError(_("%(name)s holds copies of backups; unset it on its targets first.") % {
-                "name": instance}, code="protected", conflict=True) from None
+            raise DomainError(
+                _("%(name)s holds copies of backups; unset it on its targets first.")
+                % {"name": instance},
+                code="protected",
+                conflict=True,
+            ) from None
 
     @extend_schema(request=None, responses={200: RepositorySerializer})
     @action(detail=True, methods=["post"])
     def init(self, request, pk=None):
         """`restic init`: create the repository at its location with its password."""
-        return Response(RepositorySerializer(services.init_repository(repository=self.get_object())).data)
+        return Response(
+            RepositorySerializer(services.init_repository(repository=self.get_object())).data
+        )
 
     @extend_schema(request=None, responses={200: RepositorySerializer})
     @action(detail=True, methods=["post"])
     def refresh(self, request, pk=None):
         """Read snapshot count and size now; an unreachable host or wrong password lands in `error`."""
-        return Response(RepositorySerializer(services.refresh_repository(repository=self.get_object())).data)
+        return Response(
+            RepositorySerializer(services.refresh_repository(repository=self.get_object())).data
+        )
 
     @extend_schema(request=None, responses={202: RepositorySerializer})
     @action(detail=True, methods=["post"])

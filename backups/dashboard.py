@@ -12,10 +12,15 @@ def with_freshness(queryset=None):
     # Newest first by id (BackupRunQuerySet.verified says why), not MAX(finished_at) over a join.
     runs_of_target = BackupRun.objects.filter(target=OuterRef("pk")).order_by("-id")
     last_verified = BackupRun.objects.filter(target=OuterRef("pk")).verified()
-    return ((queryset if queryset is not None else BackupTarget.objects.all()).select_related("service", "repository")
-            .annotate(last_verified_at=Subquery(last_verified.values("finished_at")[:1]),
-                      last_run_id=Subquery(runs_of_target.values("pk")[:1]))
-            .order_by("name"))
+    return (
+        (queryset if queryset is not None else BackupTarget.objects.all())
+        .select_related("service", "repository")
+        .annotate(
+            last_verified_at=Subquery(last_verified.values("finished_at")[:1]),
+            last_run_id=Subquery(runs_of_target.values("pk")[:1]),
+        )
+        .order_by("name")
+    )
 
 
 def targets_with_freshness(now, queryset=None) -> list[BackupTarget]:
@@ -36,10 +41,16 @@ def panel(*, request, now) -> dict:
 
 def verified_ages():
     now = timezone.now()
-    age = GaugeMetricFamily("portal_backup_last_verified_age_seconds",
-                            "Seconds since the newest verified backup of each target finished.", labels=["target"])
-    has = GaugeMetricFamily("portal_backup_has_verified",
-                            "1 when a target has at least one verified backup.", labels=["target"])
+    age = GaugeMetricFamily(
+        "portal_backup_last_verified_age_seconds",
+        "Seconds since the newest verified backup of each target finished.",
+        labels=["target"],
+    )
+    has = GaugeMetricFamily(
+        "portal_backup_has_verified",
+        "1 when a target has at least one verified backup.",
+        labels=["target"],
+    )
     for target in targets_with_freshness(now):
         if target.age is not None:
             age.add_metric([target.name], target.age.total_seconds())

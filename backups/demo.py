@@ -17,26 +17,44 @@ def sample_database() -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     con = sqlite3.connect(path)
     with con:
-        con.execute("CREATE TABLE IF NOT EXISTS item (id INTEGER PRIMARY KEY, name TEXT, qty INTEGER)")
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS item (id INTEGER PRIMARY KEY, name TEXT, qty INTEGER)"
+        )
         if con.execute("SELECT count(*) FROM item").fetchone()[0] == 0:
-            con.executemany("INSERT INTO item (name, qty) VALUES (?, ?)",
-                            [(f"part-{n}", n % 17) for n in range(SAMPLE_ROWS)])
+            con.executemany(
+                "INSERT INTO item (name, qty) VALUES (?, ?)",
+                [(f"part-{n}", n % 17) for n in range(SAMPLE_ROWS)],
+            )
     con.close()
     return str(path)
 
 
 def seed() -> str:
     now = timezone.now()
-    service = Service.objects.filter(name="Internal API").first() or Service.objects.order_by("name").first()
+    service = (
+        Service.objects.filter(name="Internal API").first()
+        or Service.objects.order_by("name").first()
+    )
     if service is None:
         service = Service.objects.create(name="Ops portal")
     destination = str(settings.DATA_DIR / "backups")
-    specs = [("portal-db", Kind.PORTAL_DB, ""), ("inventory-sample", Kind.SQLITE, sample_database())]
+    specs = [
+        ("portal-db", Kind.PORTAL_DB, ""),
+        ("inventory-sample", Kind.SQLITE, sample_database()),
+    ]
     created = ran = 0
     for name, kind, source in specs:
-        target, new = BackupTarget.objects.get_or_create(name=name, defaults={
-            "service": service, "kind": kind, "source": source, "destination": destination,
-            "schedule": "0 2 * * *", "keep_last": 30})
+        target, new = BackupTarget.objects.get_or_create(
+            name=name,
+            defaults={
+                "service": service,
+                "kind": kind,
+                "source": source,
+                "destination": destination,
+                "schedule": "0 2 * * *",
+                "keep_last": 30,
+            },
+        )
         if new:
             target.next_run_at = target.next_run_after(now)
             target.save(update_fields=["next_run_at"])

@@ -5,18 +5,29 @@ from backups.models import Repository
 
 
 class RestoreForm(forms.Form):
-    confirm = forms.CharField(label=_("Type the target's name to confirm"), max_length=80,
-                              widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
-    from_repository = forms.BooleanField(label=_("Read the backup from its off-site snapshot"), required=False)
+    confirm = forms.CharField(
+        label=_("Type the target's name to confirm"),
+        max_length=80,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    from_repository = forms.BooleanField(
+        label=_("Read the backup from its off-site snapshot"), required=False
+    )
 
 
 class RepositoryForm(forms.ModelForm):
     """The password input never shows the stored value; left empty on an edit, the stored one stays."""
 
-    password = forms.CharField(label=_("password"), required=False, strip=False,
-                               widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-                               help_text=_("restic's repository password. Kept encrypted and never shown again. "
-                                           "Leave empty to keep the stored one."))
+    password = forms.CharField(
+        label=_("password"),
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=_(
+            "restic's repository password. Kept encrypted and never shown again. "
+            "Leave empty to keep the stored one."
+        ),
+    )
 
     class Meta:
         model = Repository

@@ -65,7 +65,9 @@ def private_opener(path, flags: int) -> int:
 
 
 @contextlib.contextmanager
-def hashing_file(path: Path, progress: Progress, *, compress: bool = False) -> Iterator[HashingWriter]:
+def hashing_file(
+    path: Path, progress: Progress, *, compress: bool = False
+) -> Iterator[HashingWriter]:
     """Open `path` for writing through a HashingWriter (gzip-compressed when asked); fsync on success."""
     with open(path, "wb", opener=private_opener) as raw:
         writer = HashingWriter(raw, progress)
@@ -167,13 +169,18 @@ def sha256_of(path: Path) -> tuple[str, int]:
 
 def disk_full_message(exc: BaseException) -> str | None:
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return _("The destination disk is full (no space left on device); the partial file was removed.")
+        return _(
+            "The destination disk is full (no space left on device); the partial file was removed."
+        )
     if isinstance(exc, sqlite3.OperationalError) and "disk is full" in str(exc):
-        return _("The destination disk is full (SQLite: database or disk is full); the partial file was removed.")
+        return _(
+            "The destination disk is full (SQLite: database or disk is full); the partial file was removed."
+        )
     return None
 
 
 # --- SQLite -----------------------------------------------------------------
+
 
 class _SourceChanged(Exception):
     pass
@@ -208,7 +215,9 @@ def _close_copy(dst: sqlite3.Connection) -> None:
         dst.close()
 
 
-def copy_sqlite(src: sqlite3.Connection, path: Path, progress: Progress, *, durable: bool = True) -> None:
+def copy_sqlite(
+    src: sqlite3.Connection, path: Path, progress: Progress, *, durable: bool = True
+) -> None:
     """The online backup API into a new file at `path`, in steps so progress shows, on disk when it
     returns (unless not `durable`: a scratch copy). A write to the source by another process restarts
     a stepped backup; under constant writes it would never end, so on the first restart the copy
@@ -246,7 +255,9 @@ def copy_sqlite(src: sqlite3.Connection, path: Path, progress: Progress, *, dura
         writeback.finish()
 
 
-def backup_sqlite_path(source: str, temp: Path, progress: Progress, *, compress: bool) -> tuple[str, int]:
+def backup_sqlite_path(
+    source: str, temp: Path, progress: Progress, *, compress: bool
+) -> tuple[str, int]:
     """Copy a live SQLite database into `temp`; returns (sha256, size) of the file written."""
     src = sqlite3.connect(sqlite_uri(source), uri=True, timeout=30)
     db_path = temp.with_name(temp.name + ".db") if compress else temp
@@ -255,7 +266,9 @@ def backup_sqlite_path(source: str, temp: Path, progress: Progress, *, compress:
     except sqlite3.DatabaseError as exc:
         if disk_full_message(exc):
             raise
-        raise BackupError(_("SQLite could not copy %(path)s: %(error)s") % {"path": source, "error": exc}) from exc
+        raise BackupError(
+            _("SQLite could not copy %(path)s: %(error)s") % {"path": source, "error": exc}
+        ) from exc
     finally:
         src.close()
     if compress:
@@ -273,11 +286,17 @@ def backup_sqlite_path(source: str, temp: Path, progress: Progress, *, compress:
 
 # --- PostgreSQL -------------------------------------------------------------
 
+
 def pg_tool(name: str) -> str:
     found = shutil.which(name)
     if not found:
-        raise BackupError(_("%(tool)s was not found on this machine: install the Debian package "
-                            "postgresql-client (apt install postgresql-client).") % {"tool": name})
+        raise BackupError(
+            _(
+                "%(tool)s was not found on this machine: install the Debian package "
+                "postgresql-client (apt install postgresql-client)."
+            )
+            % {"tool": name}
+        )
     return found
 
 
@@ -292,15 +311,21 @@ def run_pg(args: list[str], *, password: str | None = None) -> str:
     """Run a PostgreSQL client tool to completion; BackupError with its stderr on failure."""
     done = subprocess.run(args, capture_output=True, text=True, env=pg_env(password), check=False)
     if done.returncode != 0:
-        raise BackupError(_("%(tool)s failed: %(error)s") % {"tool": Path(args[0]).name,
-                                                             "error": done.stderr.strip()[-2000:]})
+        raise BackupError(
+            _("%(tool)s failed: %(error)s")
+            % {"tool": Path(args[0]).name, "error": done.stderr.strip()[-2000:]}
+        )
     return done.stdout
 
 
 def pg_dump_into(dsn: str, out, *, password: str | None = None) -> None:
     with tempfile.TemporaryFile() as errors:
-        proc = subprocess.Popen([pg_tool("pg_dump"), "-Fc", "--no-password", "--dbname", dsn],
-                                stdout=subprocess.PIPE, stderr=errors, env=pg_env(password))
+        proc = subprocess.Popen(
+            [pg_tool("pg_dump"), "-Fc", "--no-password", "--dbname", dsn],
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            env=pg_env(password),
+        )
         try:
             while chunk := proc.stdout.read(CHUNK):
                 out.write(chunk)
@@ -321,8 +346,12 @@ def portal_pg() -> tuple[str, str | None]:
     from psycopg.conninfo import make_conninfo
 
     conf = connection.settings_dict
-    parts = {"dbname": conf["NAME"], "host": conf.get("HOST") or None, "port": str(conf.get("PORT") or "") or None,
-             "user": conf.get("USER") or None}
+    parts = {
+        "dbname": conf["NAME"],
+        "host": conf.get("HOST") or None,
+        "port": str(conf.get("PORT") or "") or None,
+        "user": conf.get("USER") or None,
+    }
     return make_conninfo("", **{k: v for k, v in parts.items() if v}), conf.get("PASSWORD") or None
 
 
@@ -344,12 +373,15 @@ def pg_source(target: BackupTarget) -> tuple[str, str | None]:
 
 # --- Backups by kind ----------------------------------------------------------
 
+
 def backup_sqlite(target: BackupTarget, temp: Path, progress: Progress) -> tuple[str, str, int]:
     sha, size = backup_sqlite_path(target.source, temp, progress, compress=target.compress)
     return Format.SQLITE, sha, size
 
 
-def copy_damaged_sqlite(target: BackupTarget, temp: Path, progress: Progress) -> tuple[str, str, int]:
+def copy_damaged_sqlite(
+    target: BackupTarget, temp: Path, progress: Progress
+) -> tuple[str, str, int]:
     """The bytes of a database SQLite can no longer open, as they are (the runbooks' ".broken" copy)."""
     with open(target.source, "rb") as src, hashing_file(temp, progress) as out:
         shutil.copyfileobj(src, out, CHUNK)
@@ -372,9 +404,14 @@ def backup_portal_db(target: BackupTarget, temp: Path, progress: Progress) -> tu
     if connection.vendor == "postgresql":
         return backup_postgres(target, temp, progress)
     if connection.vendor == "sqlite":
-        sha, size = backup_sqlite_path(connection.settings_dict["NAME"], temp, progress, compress=target.compress)
+        sha, size = backup_sqlite_path(
+            connection.settings_dict["NAME"], temp, progress, compress=target.compress
+        )
         return Format.SQLITE, sha, size
-    raise BackupError(_("The portal's database engine %(vendor)s cannot be backed up.") % {"vendor": connection.vendor})
+    raise BackupError(
+        _("The portal's database engine %(vendor)s cannot be backed up.")
+        % {"vendor": connection.vendor}
+    )
 
 
 def backup_directory(target: BackupTarget, temp: Path, progress: Progress) -> tuple[str, str, int]:
@@ -393,7 +430,10 @@ def backup_directory(target: BackupTarget, temp: Path, progress: Progress) -> tu
             return None
         return info
 
-    with hashing_file(temp, progress, compress=True) as out, tarfile.open(fileobj=out, mode="w|") as tar:
+    with (
+        hashing_file(temp, progress, compress=True) as out,
+        tarfile.open(fileobj=out, mode="w|") as tar,
+    ):
         tar.add(root, arcname=".", filter=keep)
     return Format.TAR, out.hashing.sha.hexdigest(), out.hashing.size
 
@@ -415,24 +455,39 @@ BACKUPS = {
     Kind.FILE: backup_file,
 }
 
-EXTENSIONS = {Format.SQLITE: "sqlite3", Format.PG_DUMP: "dump", Format.TAR: "tar.gz", Format.FILE: "bak"}
+EXTENSIONS = {
+    Format.SQLITE: "sqlite3",
+    Format.PG_DUMP: "dump",
+    Format.TAR: "tar.gz",
+    Format.FILE: "bak",
+}
 
 
 def format_of(target: BackupTarget) -> str:
     """The format a target's backups have (and so the only format it accepts in a restore)."""
     if target.kind == Kind.PORTAL_DB:
         return Format.PG_DUMP if connection.vendor == "postgresql" else Format.SQLITE
-    return {Kind.SQLITE: Format.SQLITE, Kind.POSTGRES: Format.PG_DUMP, Kind.DIRECTORY: Format.TAR,
-            Kind.FILE: Format.FILE}[target.kind]
+    return {
+        Kind.SQLITE: Format.SQLITE,
+        Kind.POSTGRES: Format.PG_DUMP,
+        Kind.DIRECTORY: Format.TAR,
+        Kind.FILE: Format.FILE,
+    }[target.kind]
 
 
 def extension(target: BackupTarget) -> str:
     ext = EXTENSIONS[format_of(target)]
-    return f"{ext}.gz" if target.compress and target.kind in (Kind.SQLITE, Kind.FILE, Kind.PORTAL_DB) and \
-        format_of(target) != Format.PG_DUMP else ext
+    return (
+        f"{ext}.gz"
+        if target.compress
+        and target.kind in (Kind.SQLITE, Kind.FILE, Kind.PORTAL_DB)
+        and format_of(target) != Format.PG_DUMP
+        else ext
+    )
 
 
 # --- Reading backups back -------------------------------------------------------
+
 
 @contextlib.contextmanager
 def plain_copy(path: Path) -> Iterator[Path]:
@@ -460,10 +515,15 @@ def open_readonly(path: Path) -> sqlite3.Connection:
 
 
 def table_counts(con: sqlite3.Connection) -> dict[str, int]:
-    names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+    names = [
+        r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")
+    ]
     # Table names cannot be bound parameters: quote them as SQL identifiers ("" inside).
     quoted = {name: '"' + name.replace('"', '""') + '"' for name in names}
-    return {name: con.execute("SELECT count(*) FROM " + quoted[name]).fetchone()[0] for name in names}  # noqa: S608
+    return {
+        name: con.execute("SELECT count(*) FROM " + quoted[name]).fetchone()[0]  # noqa: S608
+        for name in names
+    }
 
 
 def verify_sqlite(path: Path) -> tuple[bool, str]:
@@ -512,11 +572,16 @@ def verify_file(path: Path) -> tuple[bool, str]:
     return True, _("The file reads back completely.")
 
 
-VERIFIERS = {Format.SQLITE: verify_sqlite, Format.PG_DUMP: verify_pg_dump, Format.TAR: verify_tar,
-             Format.FILE: verify_file}
+VERIFIERS = {
+    Format.SQLITE: verify_sqlite,
+    Format.PG_DUMP: verify_pg_dump,
+    Format.TAR: verify_tar,
+    Format.FILE: verify_file,
+}
 
 
 # --- Restores ---------------------------------------------------------------------
+
 
 def sidecars(path: str) -> list[Path]:
     return [Path(path + "-wal"), Path(path + "-shm")]
@@ -559,12 +624,27 @@ def restore_sqlite(backup: Path, into: str) -> tuple[bool, str]:
 def restore_pg_dump(backup: Path, into: str, *, password: str | None = None) -> tuple[bool, str]:
     import psycopg
 
-    run_pg([pg_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--no-privileges",
-            "--single-transaction", "--exit-on-error", "--no-password", "--dbname", into, str(backup)],
-           password=password)
+    run_pg(
+        [
+            pg_tool("pg_restore"),
+            "--clean",
+            "--if-exists",
+            "--no-owner",
+            "--no-privileges",
+            "--single-transaction",
+            "--exit-on-error",
+            "--no-password",
+            "--dbname",
+            into,
+            str(backup),
+        ],
+        password=password,
+    )
     with psycopg.connect(into, password=password) if password else psycopg.connect(into) as con:
-        tables = con.execute("SELECT count(*) FROM information_schema.tables "
-                             "WHERE table_schema NOT IN ('pg_catalog', 'information_schema')").fetchone()[0]
+        tables = con.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema NOT IN ('pg_catalog', 'information_schema')"
+        ).fetchone()[0]
     return True, _("pg_restore finished; %(count)d tables present") % {"count": tables}
 
 
@@ -606,6 +686,7 @@ RESTORES = {Format.SQLITE: restore_sqlite, Format.TAR: restore_tar, Format.FILE:
 
 # --- Rehearsals: restore into scratch and look inside -------------------------------
 
+
 def rehearse_sqlite(target: BackupTarget, backup: Path, scratch: Path) -> tuple[bool, dict]:
     copy = scratch / "rehearsal.sqlite3"
     ok, detail = restore_sqlite(backup, str(copy))
@@ -633,18 +714,41 @@ def rehearse_pg_dump(target: BackupTarget, backup: Path, scratch: Path) -> tuple
         con.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(scratch_db)))
     try:
         into = make_conninfo(dsn, dbname=scratch_db)
-        run_pg([pg_tool("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error", "--no-password",
-                "--dbname", into, str(backup)], password=password)
+        run_pg(
+            [
+                pg_tool("pg_restore"),
+                "--no-owner",
+                "--no-privileges",
+                "--exit-on-error",
+                "--no-password",
+                "--dbname",
+                into,
+                str(backup),
+            ],
+            password=password,
+        )
         params = conninfo_to_dict(into) | ({"password": password} if password else {})
         with psycopg.connect(**params) as con:
-            tables = con.execute("SELECT table_schema, table_name FROM information_schema.tables WHERE "
-                                 "table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', "
-                                 "'information_schema') ORDER BY 1, 2").fetchall()
-            counts = {f"{schema}.{name}": con.execute(sql.SQL("SELECT count(*) FROM {}.{}").format(
-                sql.Identifier(schema), sql.Identifier(name))).fetchone()[0] for schema, name in tables}
+            tables = con.execute(
+                "SELECT table_schema, table_name FROM information_schema.tables WHERE "
+                "table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', "
+                "'information_schema') ORDER BY 1, 2"
+            ).fetchall()
+            counts = {
+                f"{schema}.{name}": con.execute(
+                    sql.SQL("SELECT count(*) FROM {}.{}").format(
+                        sql.Identifier(schema), sql.Identifier(name)
+                    )
+                ).fetchone()[0]
+                for schema, name in tables
+            }
     finally:
         with psycopg.connect(admin, autocommit=True) as con:
-            con.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(scratch_db)))
+            con.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(scratch_db)
+                )
+            )
     return True, {"pg_restore_list": listing[1], "tables": counts}
 
 
@@ -659,5 +763,9 @@ def rehearse_file(target: BackupTarget, backup: Path, scratch: Path) -> tuple[bo
     return ok, {"restore": detail}
 
 
-REHEARSALS = {Format.SQLITE: rehearse_sqlite, Format.PG_DUMP: rehearse_pg_dump, Format.TAR: rehearse_tar,
-              Format.FILE: rehearse_file}
+REHEARSALS = {
+    Format.SQLITE: rehearse_sqlite,
+    Format.PG_DUMP: rehearse_pg_dump,
+    Format.TAR: rehearse_tar,
+    Format.FILE: rehearse_file,
+}

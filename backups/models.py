@@ -71,14 +71,29 @@ class Repository(models.Model):
     """A restic repository that receives each verified backup of the targets naming it."""
 
     name = models.CharField(_("name"), max_length=80, unique=True)
-    url = models.CharField(_("repository"), max_length=1000, help_text=_(
-        "A folder (e.g. a mounted NAS: /mnt/backup/restic), sftp:user@host:/path, s3:host/bucket/path or "
-        "rest:https://host:8000/path. S3 and REST credentials come from the worker's environment."))
-    password = EncryptedTextField(_("password"), help_text=_(
-        "restic's repository password. Kept encrypted and never shown again: without it the off-site "
-        "copies cannot be read, so keep a copy in the password safe."))
-    upload_limit_kib = models.PositiveIntegerField(_("upload limit (KiB/s)"), null=True, blank=True, help_text=_(
-        "So a nightly copy over a WAN link leaves room for other traffic. Empty: no limit."))
+    url = models.CharField(
+        _("repository"),
+        max_length=1000,
+        help_text=_(
+            "A folder (e.g. a mounted NAS: /mnt/backup/restic), sftp:user@host:/path, s3:host/bucket/path or "
+            "rest:https://host:8000/path. S3 and REST credentials come from the worker's environment."
+        ),
+    )
+    password = EncryptedTextField(
+        _("password"),
+        help_text=_(
+            "restic's repository password. Kept encrypted and never shown again: without it the off-site "
+            "copies cannot be read, so keep a copy in the password safe."
+        ),
+    )
+    upload_limit_kib = models.PositiveIntegerField(
+        _("upload limit (KiB/s)"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "So a nightly copy over a WAN link leaves room for other traffic. Empty: no limit."
+        ),
+    )
     initialised_at = models.DateTimeField(_("initialised"), null=True, blank=True)
     status_at = models.DateTimeField(_("status read"), null=True, blank=True)
     snapshot_count = models.PositiveIntegerField(_("snapshots"), null=True, blank=True)
@@ -106,7 +121,7 @@ class Repository(models.Model):
     def shown_url(self) -> str:
         """A REST server's user:password@ masked; other forms hold no credential."""
         if self.url.startswith("rest:"):
-            return "rest:" + mask_url(self.url[len("rest:"):])
+            return "rest:" + mask_url(self.url[len("rest:") :])
         return self.url
 
     def clean(self):
@@ -130,28 +145,51 @@ class Repository(models.Model):
 
 
 class BackupTarget(models.Model):
-    name = models.CharField(_("name"), max_length=80, unique=True, validators=[target_name_validator])
-    service = models.ForeignKey("incidents.Service", verbose_name=_("service"), on_delete=models.PROTECT,
-                                related_name="backup_targets")
+    name = models.CharField(
+        _("name"), max_length=80, unique=True, validators=[target_name_validator]
+    )
+    service = models.ForeignKey(
+        "incidents.Service",
+        verbose_name=_("service"),
+        on_delete=models.PROTECT,
+        related_name="backup_targets",
+    )
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
-    source = EncryptedTextField(_("source"), max_length=1000, blank=True, help_text=_(
-        "A path, or for PostgreSQL a connection string (postgres://user@host:5432/db). "
-        "Empty for the portal's own database."))
+    source = EncryptedTextField(
+        _("source"),
+        max_length=1000,
+        blank=True,
+        help_text=_(
+            "A path, or for PostgreSQL a connection string (postgres://user@host:5432/db). "
+            "Empty for the portal's own database."
+        ),
+    )
     destination = models.CharField(_("destination folder"), max_length=1000)
-    excludes = models.TextField(_("exclude patterns"), blank=True,
-                                help_text=_("For directories: one glob pattern per line, e.g. *.log"))
+    excludes = models.TextField(
+        _("exclude patterns"),
+        blank=True,
+        help_text=_("For directories: one glob pattern per line, e.g. *.log"),
+    )
     schedule = models.CharField(_("schedule (cron)"), max_length=100, default=default_schedule)
     keep_last = models.PositiveIntegerField(_("keep last"), default=30)
     keep_daily = models.PositiveIntegerField(_("keep daily"), default=0)
     keep_weekly = models.PositiveIntegerField(_("keep weekly"), default=0)
     keep_monthly = models.PositiveIntegerField(_("keep monthly"), default=0)
-    compress = models.BooleanField(_("compress (gzip)"), default=False,
-                                   help_text=_("For files and SQLite copies; archives and dumps are always "
-                                               "compressed."))
+    compress = models.BooleanField(
+        _("compress (gzip)"),
+        default=False,
+        help_text=_("For files and SQLite copies; archives and dumps are always compressed."),
+    )
     verify = models.BooleanField(_("verify after backup"), default=True)
-    repository = models.ForeignKey(Repository, verbose_name=_("off-site repository"), null=True, blank=True,
-                                   on_delete=models.PROTECT, related_name="targets", help_text=_(
-                                       "Each verified backup is copied there as a restic snapshot."))
+    repository = models.ForeignKey(
+        Repository,
+        verbose_name=_("off-site repository"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="targets",
+        help_text=_("Each verified backup is copied there as a restic snapshot."),
+    )
     enabled = models.BooleanField(_("enabled"), default=True)
     next_run_at = models.DateTimeField(_("next run"), null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -165,9 +203,15 @@ class BackupTarget(models.Model):
         constraints = [
             # An empty policy would delete every backup but the newest verified one.
             models.CheckConstraint(
-                condition=Q(keep_last__gt=0) | Q(keep_daily__gt=0) | Q(keep_weekly__gt=0) | Q(keep_monthly__gt=0),
-                name="backup_target_retention_not_empty"),
-            models.CheckConstraint(condition=Q(kind__in=Kind.values), name="backup_target_kind_known"),
+                condition=Q(keep_last__gt=0)
+                | Q(keep_daily__gt=0)
+                | Q(keep_weekly__gt=0)
+                | Q(keep_monthly__gt=0),
+                name="backup_target_retention_not_empty",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=Kind.values), name="backup_target_kind_known"
+            ),
         ]
 
     def __str__(self):
@@ -191,18 +235,25 @@ class BackupTarget(models.Model):
             except ValidationError as exc:
                 errors["source"] = exc.messages
         elif self.kind == Kind.POSTGRES and not (
-                self.source.startswith(("postgres://", "postgresql://")) or "dbname=" in self.source):
+            self.source.startswith(("postgres://", "postgresql://")) or "dbname=" in self.source
+        ):
             errors["source"] = [_("Give a connection string: postgres://user@host:5432/dbname.")]
         elif self.kind == Kind.PORTAL_DB and self.source:
-            errors["source"] = [_("Leave the source empty: the portal backs up the database it runs on.")]
+            errors["source"] = [
+                _("Leave the source empty: the portal backs up the database it runs on.")
+            ]
         try:
             backup_path(self.destination)
         except ValidationError as exc:
             errors["destination"] = exc.messages
         if not croniter.is_valid(self.schedule or ""):
-            errors["schedule"] = [_("This is not a cron expression (five fields, e.g. 0 2 * * * for 02:00 daily).")]
+            errors["schedule"] = [
+                _("This is not a cron expression (five fields, e.g. 0 2 * * * for 02:00 daily).")
+            ]
         if not self.keeps_something():
-            errors["keep_last"] = [_("Keep at least one backup: set keep last, daily, weekly or monthly.")]
+            errors["keep_last"] = [
+                _("Keep at least one backup: set keep last, daily, weekly or monthly.")
+            ]
         if errors:
             raise ValidationError(errors)
 
@@ -240,20 +291,33 @@ class BackupRunQuerySet(models.QuerySet):
         """Runs whose file exists and passed verification (or was written with verification off),
         newest first. By id, along the (target, -id) index: a target runs one backup at a time,
         so its newer runs finish later, and ordering by finished_at would read every run."""
-        return self.filter(status=RunStatus.SUCCEEDED, pruned_at=None,
-                           verification__in=(Verification.PASSED, Verification.SKIPPED)).order_by("-id")
+        return self.filter(
+            status=RunStatus.SUCCEEDED,
+            pruned_at=None,
+            verification__in=(Verification.PASSED, Verification.SKIPPED),
+        ).order_by("-id")
 
     def stale(self, *, now: datetime, after: timedelta):
         return self.filter(status=RunStatus.RUNNING, heartbeat_at__lt=now - after)
 
 
 class BackupRun(models.Model):
-    target = models.ForeignKey(BackupTarget, verbose_name=_("target"), on_delete=models.PROTECT, related_name="runs")
+    target = models.ForeignKey(
+        BackupTarget, verbose_name=_("target"), on_delete=models.PROTECT, related_name="runs"
+    )
     trigger = models.CharField(_("trigger"), max_length=20, choices=Trigger.choices)
-    status = models.CharField(_("status"), max_length=20, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    status = models.CharField(
+        _("status"), max_length=20, choices=RunStatus.choices, default=RunStatus.QUEUED
+    )
     format = models.CharField(_("format"), max_length=20, choices=Format.choices, blank=True)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("requested by"), null=True,
-                                     blank=True, on_delete=models.SET_NULL, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requested by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     queued_at = models.DateTimeField(_("queued"), default=timezone.now)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
@@ -264,16 +328,28 @@ class BackupRun(models.Model):
     file = models.CharField(_("file"), max_length=1200, blank=True)
     size = models.BigIntegerField(_("size"), null=True, blank=True)
     sha256 = models.CharField(_("SHA-256"), max_length=64, blank=True)
-    verification = models.CharField(_("verification"), max_length=20, choices=Verification.choices,
-                                     default=Verification.PENDING)
+    verification = models.CharField(
+        _("verification"), max_length=20, choices=Verification.choices, default=Verification.PENDING
+    )
     verified_at = models.DateTimeField(_("verified"), null=True, blank=True)
     verification_detail = models.TextField(_("verification detail"), blank=True)
     error = models.TextField(_("error"), blank=True)
     pruned_at = models.DateTimeField(_("deleted by retention"), null=True, blank=True)
-    offsite_status = models.CharField(_("off-site copy"), max_length=20, choices=OffsiteStatus.choices,
-                                      blank=True, default=OffsiteStatus.NONE)
-    repository = models.ForeignKey(Repository, verbose_name=_("copied to"), null=True, blank=True,
-                                   on_delete=models.PROTECT, related_name="runs")
+    offsite_status = models.CharField(
+        _("off-site copy"),
+        max_length=20,
+        choices=OffsiteStatus.choices,
+        blank=True,
+        default=OffsiteStatus.NONE,
+    )
+    repository = models.ForeignKey(
+        Repository,
+        verbose_name=_("copied to"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="runs",
+    )
     snapshot_id = models.CharField(_("snapshot"), max_length=64, blank=True)
     offsite_bytes_added = models.BigIntegerField(_("bytes added off-site"), null=True, blank=True)
     offsite_duration = models.DurationField(_("copy duration"), null=True, blank=True)
@@ -292,9 +368,14 @@ class BackupRun(models.Model):
         permissions = [("restore_backuprun", _("Can restore a backup over the target's data"))]
         constraints = [
             # The claim: two clusters (or a click and the schedule) never back up one target at once.
-            models.UniqueConstraint(fields=["target"], condition=Q(status__in=["queued", "running"]),
-                                    name="one_active_backup_per_target"),
-            models.CheckConstraint(condition=Q(status__in=RunStatus.values), name="backup_run_status_known"),
+            models.UniqueConstraint(
+                fields=["target"],
+                condition=Q(status__in=["queued", "running"]),
+                name="one_active_backup_per_target",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=RunStatus.values), name="backup_run_status_known"
+            ),
         ]
 
     def __str__(self):
@@ -325,7 +406,9 @@ class BackupRun(models.Model):
         self.sha256 = sha256
         self.finished_at = now or timezone.now()
         self.verification = Verification.PENDING if self.target.verify else Verification.SKIPPED
-        self.save(update_fields=["status", "size", "bytes_done", "sha256", "finished_at", "verification"])
+        self.save(
+            update_fields=["status", "size", "bytes_done", "sha256", "finished_at", "verification"]
+        )
 
     def mark_verified(self, *, passed: bool, detail: str, now: datetime | None = None) -> None:
         self.verification = Verification.PASSED if passed else Verification.FAILED
@@ -334,8 +417,12 @@ class BackupRun(models.Model):
         self.save(update_fields=["verification", "verification_detail", "verified_at"])
 
     def is_restorable_offsite(self) -> bool:
-        return (self.offsite_status == OffsiteStatus.SUCCEEDED and bool(self.snapshot_id)
-                and self.snapshot_forgotten_at is None and self.repository_id is not None)
+        return (
+            self.offsite_status == OffsiteStatus.SUCCEEDED
+            and bool(self.snapshot_id)
+            and self.snapshot_forgotten_at is None
+            and self.repository_id is not None
+        )
 
     def mark_pruned(self, *, now: datetime) -> None:
         self.pruned_at = now
@@ -355,19 +442,40 @@ class RestoreStatus(models.TextChoices):
 
 
 class RestoreRun(models.Model):
-    backup = models.ForeignKey(BackupRun, verbose_name=_("restored backup"), on_delete=models.PROTECT,
-                               related_name="restores")
-    target = models.ForeignKey(BackupTarget, verbose_name=_("restored into target"), on_delete=models.PROTECT,
-                               related_name="restores")
+    backup = models.ForeignKey(
+        BackupRun,
+        verbose_name=_("restored backup"),
+        on_delete=models.PROTECT,
+        related_name="restores",
+    )
+    target = models.ForeignKey(
+        BackupTarget,
+        verbose_name=_("restored into target"),
+        on_delete=models.PROTECT,
+        related_name="restores",
+    )
     destination = models.CharField(_("restored into"), max_length=1000)
-    safety_run = models.ForeignKey(BackupRun, verbose_name=_("safety copy"), null=True, blank=True,
-                                   on_delete=models.PROTECT, related_name="+")
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("requested by"), null=True,
-                                     blank=True, on_delete=models.SET_NULL, related_name="+")
+    safety_run = models.ForeignKey(
+        BackupRun,
+        verbose_name=_("safety copy"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requested by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     requested_at = models.DateTimeField(_("requested"), default=timezone.now)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
-    status = models.CharField(_("status"), max_length=20, choices=RestoreStatus.choices,
-                              default=RestoreStatus.QUEUED)
+    status = models.CharField(
+        _("status"), max_length=20, choices=RestoreStatus.choices, default=RestoreStatus.QUEUED
+    )
     from_repository = models.BooleanField(_("from the off-site repository"), default=False)
     integrity = models.TextField(_("integrity check"), blank=True)
     error = models.TextField(_("error"), blank=True)
@@ -395,10 +503,17 @@ class RestoreRun(models.Model):
 
 
 class Rehearsal(models.Model):
-    target = models.ForeignKey(BackupTarget, verbose_name=_("target"), on_delete=models.PROTECT,
-                               related_name="rehearsals")
-    backup = models.ForeignKey(BackupRun, verbose_name=_("rehearsed backup"), null=True, blank=True,
-                               on_delete=models.PROTECT, related_name="rehearsals")
+    target = models.ForeignKey(
+        BackupTarget, verbose_name=_("target"), on_delete=models.PROTECT, related_name="rehearsals"
+    )
+    backup = models.ForeignKey(
+        BackupRun,
+        verbose_name=_("rehearsed backup"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="rehearsals",
+    )
     started_at = models.DateTimeField(_("started"), default=timezone.now)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     passed = models.BooleanField(_("passed"), null=True)

@@ -29,7 +29,9 @@ TIMEOUT = 6 * 3600
 SHORT_TIMEOUT = 600
 
 _SFTP_SHORT = re.compile(r"^sftp:(?:(?P<user>[^@/]+)@)?(?P<host>[^:/]+):(?P<path>.+)$")
-_SFTP_LONG = re.compile(r"^sftp://(?:(?P<user>[^@/]+)@)?(?P<host>[^:/]+)(?::(?P<port>\d+))?/(?P<path>.+)$")
+_SFTP_LONG = re.compile(
+    r"^sftp://(?:(?P<user>[^@/]+)@)?(?P<host>[^:/]+)(?::(?P<port>\d+))?/(?P<path>.+)$"
+)
 
 
 class ResticError(Exception):
@@ -78,8 +80,10 @@ def validate_url(url: str) -> str | None:
         return None
     if url.startswith("/"):
         return None
-    return _("Give an absolute path (a mounted NAS folder), sftp:user@host:/path, s3:host/bucket or "
-             "rest:https://host/.")
+    return _(
+        "Give an absolute path (a mounted NAS folder), sftp:user@host:/path, s3:host/bucket or "
+        "rest:https://host/."
+    )
 
 
 @contextmanager
@@ -90,9 +94,14 @@ def _environment(repo: Repo) -> Iterator[dict]:
         with os.fdopen(fd, "w") as fh:
             fh.write(repo.password)
         env = {key: value for key, value in os.environ.items() if not key.startswith("RESTIC_")}
-        env.update({"RESTIC_REPOSITORY": repo.url, "RESTIC_PASSWORD_FILE": str(password_file),
-                    # restic's cache would otherwise go to the portal user's home.
-                    "RESTIC_CACHE_DIR": str(Path(settings.DATA_DIR) / "restic-cache")})
+        env.update(
+            {
+                "RESTIC_REPOSITORY": repo.url,
+                "RESTIC_PASSWORD_FILE": str(password_file),
+                # restic's cache would otherwise go to the portal user's home.
+                "RESTIC_CACHE_DIR": str(Path(settings.DATA_DIR) / "restic-cache"),
+            }
+        )
         yield env
 
 
@@ -113,25 +122,60 @@ def explain(stderr: str, returncode: int) -> ResticError:
     text = stderr.lower()
     if "wrong password" in text:
         return ResticError(_("The repository password is wrong (or the key was removed)."), raw)
-    if any(s in text for s in ("connection refused", "could not resolve", "no route to host",
-                               "connection timed out", "permission denied (publickey", "host key verification",
-                               "unable to start the sftp session", "ssh command exited")):
-        return ResticError(_("The repository's host cannot be reached over SSH (refused, unknown host, "
-                             "or its key was not accepted)."), raw)
-    if "does not exist" in text or "unable to open config file" in text or "is there a repository" in text:
-        return ResticError(_("There is no restic repository at this location: initialise it first, or "
-                             "check that the folder or bucket is mounted."), raw)
-    if "repository master key and config already initialized" in text or "config file already exists" in text:
+    if any(
+        s in text
+        for s in (
+            "connection refused",
+            "could not resolve",
+            "no route to host",
+            "connection timed out",
+            "permission denied (publickey",
+            "host key verification",
+            "unable to start the sftp session",
+            "ssh command exited",
+        )
+    ):
+        return ResticError(
+            _(
+                "The repository's host cannot be reached over SSH (refused, unknown host, "
+                "or its key was not accepted)."
+            ),
+            raw,
+        )
+    if (
+        "does not exist" in text
+        or "unable to open config file" in text
+        or "is there a repository" in text
+    ):
+        return ResticError(
+            _(
+                "There is no restic repository at this location: initialise it first, or "
+                "check that the folder or bucket is mounted."
+            ),
+            raw,
+        )
+    if (
+        "repository master key and config already initialized" in text
+        or "config file already exists" in text
+    ):
         return ResticError(_("A restic repository already exists at this location."), raw)
     if "repository is already locked" in text:
-        return ResticError(_("Another restic command holds the repository's lock."), raw, locked=True)
+        return ResticError(
+            _("Another restic command holds the repository's lock."), raw, locked=True
+        )
     if "no space left" in text:
         return ResticError(_("The repository's disk is full."), raw)
     return ResticError(_("restic failed."), raw)
 
 
-def run(repo: Repo, args: list[str], *, timeout: float = SHORT_TIMEOUT, stdout=None,
-        on_line: Callable[[dict], None] | None = None) -> str:
+def run(
+    repo: Repo,
+    args: list[str],
+    *,
+    timeout: float = SHORT_TIMEOUT,
+    stdout=None,
+    on_line: Callable[[dict], None] | None = None,
+) -> str:
     """Run one restic command; returns stdout (unless redirected); raises ResticError.
 
     With `on_line`, stdout is read line by line as JSON messages (`--json` progress); only the
@@ -140,10 +184,17 @@ def run(repo: Repo, args: list[str], *, timeout: float = SHORT_TIMEOUT, stdout=N
         try:
             # stderr to a file: restic may write much of it while we read stdout, and a full pipe
             # would stop it.
-            process = subprocess.Popen(_argv(repo, args), env=env, stdin=subprocess.DEVNULL,
-                                       stdout=stdout or subprocess.PIPE, stderr=errors)
+            process = subprocess.Popen(
+                _argv(repo, args),
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=stdout or subprocess.PIPE,
+                stderr=errors,
+            )
         except FileNotFoundError:
-            raise ResticError(_("restic is not installed on this host (apt-get install restic).")) from None
+            raise ResticError(
+                _("restic is not installed on this host (apt-get install restic).")
+            ) from None
         timed_out = threading.Event()
 
         def stop() -> None:
@@ -179,13 +230,16 @@ def run(repo: Repo, args: list[str], *, timeout: float = SHORT_TIMEOUT, stdout=N
         errors.seek(0)
         err = errors.read().decode(errors="replace")
     if timed_out.is_set():
-        raise ResticError(_("restic did not finish within %(seconds)d seconds.") % {"seconds": timeout})
+        raise ResticError(
+            _("restic did not finish within %(seconds)d seconds.") % {"seconds": timeout}
+        )
     if process.returncode != 0:
         raise explain(err, process.returncode)
     return b"".join(kept).decode(errors="replace")
 
 
 # --- The commands the portal uses ---------------------------------------------------------------
+
 
 def init(repo: Repo) -> None:
     run(repo, ["init"])
@@ -214,8 +268,14 @@ class Copied:
     seconds: float
 
 
-def backup(repo: Repo, path: Path, *, tags: list[str], host: str,
-           progress: Callable[[int], None] | None = None) -> Copied:
+def backup(
+    repo: Repo,
+    path: Path,
+    *,
+    tags: list[str],
+    host: str,
+    progress: Callable[[int], None] | None = None,
+) -> Copied:
     summary = {}
 
     def read(message: dict) -> None:
@@ -230,8 +290,11 @@ def backup(repo: Repo, path: Path, *, tags: list[str], host: str,
     run(repo, [*args, "--", str(path)], timeout=TIMEOUT, on_line=read)
     if not summary.get("snapshot_id"):
         raise ResticError(_("restic finished without naming the snapshot it wrote."))
-    return Copied(snapshot_id=summary["snapshot_id"], bytes_added=int(summary.get("data_added") or 0),
-                  seconds=float(summary.get("total_duration") or 0))
+    return Copied(
+        snapshot_id=summary["snapshot_id"],
+        bytes_added=int(summary.get("data_added") or 0),
+        seconds=float(summary.get("total_duration") or 0),
+    )
 
 
 def snapshots(repo: Repo, *, tags: list[str] = ()) -> list[dict]:
@@ -249,10 +312,16 @@ def forget(repo: Repo, *, tag: str, keep: dict[str, int]) -> list[str]:
     rules = [arg for rule, count in keep.items() if count for arg in (f"--keep-{rule}", str(count))]
     if not rules:
         raise ResticError(_("The retention policy keeps nothing; refusing to forget snapshots."))
-    out = run(repo, ["forget", "--prune", "--json", "--tag", tag, "--group-by", "host", *rules], timeout=TIMEOUT)
+    out = run(
+        repo,
+        ["forget", "--prune", "--json", "--tag", tag, "--group-by", "host", *rules],
+        timeout=TIMEOUT,
+    )
     # The JSON report is one line; prune may print its progress around it.
     report = next((line for line in out.splitlines() if line.startswith("[")), "[]")
-    return [snap.get("id") for group in json.loads(report) or [] for snap in group.get("remove") or []]
+    return [
+        snap.get("id") for group in json.loads(report) or [] for snap in group.get("remove") or []
+    ]
 
 
 def check(repo: Repo, *, subset: str = "5%") -> str:

@@ -1,6 +1,5 @@
 """Which backups a target's policy keeps: restic's rules, where a backup kept by any rule stays."""
 
-
 from django.utils import timezone
 
 from backups.models import BackupRun, BackupTarget, Trigger, Verification
@@ -19,7 +18,7 @@ def plan(target: BackupTarget, runs: list[BackupRun]) -> tuple[list[BackupRun], 
     The newest verified backup is always kept, whatever the rules say.
     """
     runs = sorted(runs, key=lambda r: (r.started_at or r.queued_at, r.pk), reverse=True)
-    kept = {run.pk for run in runs[:target.keep_last]}
+    kept = {run.pk for run in runs[: target.keep_last]}
     for field, bucket_of in RULES.items():
         wanted = getattr(target, field)
         seen = []
@@ -38,7 +37,9 @@ def plan(target: BackupTarget, runs: list[BackupRun]) -> tuple[list[BackupRun], 
 
 def candidates(target: BackupTarget) -> list[BackupRun]:
     # Safety copies taken before a restore are never rotated away by the schedule's policy.
-    return list(target.runs.filter(status="succeeded", pruned_at=None).exclude(file="")
-                .exclude(trigger=Trigger.PRE_RESTORE).select_related("target"))
-
-
+    return list(
+        target.runs.filter(status="succeeded", pruned_at=None)
+        .exclude(file="")
+        .exclude(trigger=Trigger.PRE_RESTORE)
+        .select_related("target")
+    )

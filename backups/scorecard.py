@@ -38,37 +38,61 @@ class Card:
             self.status = status
 
 
-def _grade(card: Card, what: str, value: timedelta, goal: timedelta | None, tolerable: timedelta | None) -> None:
+def _grade(
+    card: Card, what: str, value: timedelta, goal: timedelta | None, tolerable: timedelta | None
+) -> None:
     if goal is None:
         card.flag("amber", _("No %(what)s target is set for the service.") % {"what": what})
     elif value <= goal:
         return
     elif tolerable is not None and value <= tolerable:
-        card.flag("amber", _("%(what)s: %(value)s, past the target %(goal)s but within the tolerable "
-                             "%(tolerable)s.") % {"what": what, "value": format_duration(value),
-                                                  "goal": format_duration(goal),
-                                                  "tolerable": format_duration(tolerable)})
+        card.flag(
+            "amber",
+            _(
+                "%(what)s: %(value)s, past the target %(goal)s but within the tolerable "
+                "%(tolerable)s."
+            )
+            % {
+                "what": what,
+                "value": format_duration(value),
+                "goal": format_duration(goal),
+                "tolerable": format_duration(tolerable),
+            },
+        )
     else:
-        card.flag("red", _("%(what)s: %(value)s, past the target %(goal)s.") % {
-            "what": what, "value": format_duration(value), "goal": format_duration(goal)})
+        card.flag(
+            "red",
+            _("%(what)s: %(value)s, past the target %(goal)s.")
+            % {"what": what, "value": format_duration(value), "goal": format_duration(goal)},
+        )
 
 
 def scorecards(*, now: datetime) -> list[Card]:
     runs = BackupRun.objects.filter(target=OuterRef("pk")).order_by("-id")
     verified = runs.verified()
     offsite = verified.filter(offsite_status=OffsiteStatus.SUCCEEDED, snapshot_forgotten_at=None)
-    targets = list(BackupTarget.objects.filter(enabled=True).select_related("service", "repository")
-               .annotate(local_at=Subquery(verified.values("finished_at")[:1]),
-                         offsite_at=Subquery(offsite.values("offsite_finished_at")[:1]),
-                         last_rehearsal_id=Subquery(Rehearsal.objects.filter(
-                             target=OuterRef("pk"), finished_at__isnull=False).order_by("-id").values("pk")[:1]))
-                   .order_by("service__name", "name"))
+    targets = list(
+        BackupTarget.objects.filter(enabled=True)
+        .select_related("service", "repository")
+        .annotate(
+            local_at=Subquery(verified.values("finished_at")[:1]),
+            offsite_at=Subquery(offsite.values("offsite_finished_at")[:1]),
+            last_rehearsal_id=Subquery(
+                Rehearsal.objects.filter(target=OuterRef("pk"), finished_at__isnull=False)
+                .order_by("-id")
+                .values("pk")[:1]
+            ),
+        )
+        .order_by("service__name", "name")
+    )
     cards: dict[int, Card] = {}
     for target in targets:
         cards.setdefault(target.service_id, Card(service=target.service)).targets.append(target)
     found = Rehearsal.objects.in_bulk([t.last_rehearsal_id for t in targets if t.last_rehearsal_id])
     for card in cards.values():
-        newest = max((t.last_rehearsal_id for t in card.targets if t.last_rehearsal_id), default=None)
+        newest = max(
+            (t.last_rehearsal_id for t in card.targets if t.last_rehearsal_id), default=None
+        )
         _grade_card(card, found.get(newest), now)
     return list(cards.values())
 
@@ -81,30 +105,62 @@ def _grade_card(card: Card, rehearsal: Rehearsal | None, now: datetime) -> None:
         else:
             age = now - target.local_at
             card.local_age = max(card.local_age or age, age)
-            _grade(card, _("Newest local backup of %(target)s") % {"target": target.name}, age, service.rpo,
-                   service.tolerable_rpo)
+            _grade(
+                card,
+                _("Newest local backup of %(target)s") % {"target": target.name},
+                age,
+                service.rpo,
+                service.tolerable_rpo,
+            )
         if target.repository is None:
-            card.flag("amber", _("%(target)s is not copied off the machine: a lost disk takes the data and its "
-                                 "backups.") % {"target": target.name})
+            card.flag(
+                "amber",
+                _(
+                    "%(target)s is not copied off the machine: a lost disk takes the data and its "
+                    "backups."
+                )
+                % {"target": target.name},
+            )
             continue
         if target.offsite_at is None:
-            card.flag("red", _("%(target)s has no copy in %(repository)s.") % {
-                "target": target.name, "repository": target.repository.name})
+            card.flag(
+                "red",
+                _("%(target)s has no copy in %(repository)s.")
+                % {"target": target.name, "repository": target.repository.name},
+            )
         else:
             age = now - target.offsite_at
             card.offsite_age = max(card.offsite_age or age, age)
-            _grade(card, _("Newest off-site copy of %(target)s") % {"target": target.name}, age, service.rpo,
-                   service.tolerable_rpo)
+            _grade(
+                card,
+                _("Newest off-site copy of %(target)s") % {"target": target.name},
+                age,
+                service.rpo,
+                service.tolerable_rpo,
+            )
         repository = target.repository
-        if card.last_check_at is None or (repository.last_check_at and repository.last_check_at < card.last_check_at):
-            card.last_check_at, card.last_check_passed = repository.last_check_at, repository.last_check_passed
+        if card.last_check_at is None or (
+            repository.last_check_at and repository.last_check_at < card.last_check_at
+        ):
+            card.last_check_at, card.last_check_passed = (
+                repository.last_check_at,
+                repository.last_check_passed,
+            )
         if repository.last_check_at is None:
-            card.flag("amber", _("%(repository)s was never checked.") % {"repository": repository.name})
+            card.flag(
+                "amber", _("%(repository)s was never checked.") % {"repository": repository.name}
+            )
         elif repository.last_check_passed is False:
-            card.flag("red", _("The last check of %(repository)s failed.") % {"repository": repository.name})
+            card.flag(
+                "red",
+                _("The last check of %(repository)s failed.") % {"repository": repository.name},
+            )
         elif now - repository.last_check_at > EVIDENCE_MAX_AGE:
-            card.flag("amber", _("The last check of %(repository)s is older than %(days)d days.") % {
-                "repository": repository.name, "days": EVIDENCE_MAX_AGE.days})
+            card.flag(
+                "amber",
+                _("The last check of %(repository)s is older than %(days)d days.")
+                % {"repository": repository.name, "days": EVIDENCE_MAX_AGE.days},
+            )
     card.last_rehearsal = rehearsal
     if rehearsal is None:
         card.flag("amber", _("No restore was ever rehearsed."))
@@ -112,6 +168,15 @@ def _grade_card(card: Card, rehearsal: Rehearsal | None, now: datetime) -> None:
     if not rehearsal.passed:
         card.flag("red", _("The last rehearsal failed: %(error)s") % {"error": rehearsal.error})
     elif now - rehearsal.started_at > EVIDENCE_MAX_AGE:
-        card.flag("amber", _("The last rehearsal is older than %(days)d days.") % {"days": EVIDENCE_MAX_AGE.days})
+        card.flag(
+            "amber",
+            _("The last rehearsal is older than %(days)d days.") % {"days": EVIDENCE_MAX_AGE.days},
+        )
     if rehearsal.duration is not None and rehearsal.passed:
-        _grade(card, _("Rehearsed restore time"), rehearsal.duration, service.rto, service.tolerable_rto)
+        _grade(
+            card,
+            _("Rehearsed restore time"),
+            rehearsal.duration,
+            service.rto,
+            service.tolerable_rto,
+        )

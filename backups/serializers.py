@@ -35,14 +35,35 @@ def status_field(choices):
 class BackupTargetSerializer(ModelSerializer):
     class Meta:
         model = BackupTarget
-        fields = ["id", "name", "service", "kind", "source", "destination", "excludes", "schedule", "keep_last",
-                  "keep_daily", "keep_weekly", "keep_monthly", "compress", "verify", "repository", "enabled",
-                  "next_run_at", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "service",
+            "kind",
+            "source",
+            "destination",
+            "excludes",
+            "schedule",
+            "keep_last",
+            "keep_daily",
+            "keep_weekly",
+            "keep_monthly",
+            "compress",
+            "verify",
+            "repository",
+            "enabled",
+            "next_run_at",
+            "created_at",
+        ]
         read_only_fields = ["next_run_at", "created_at"]
 
     def validate(self, attrs):
         # A connection string is read back without its password; sent back so, it keeps the stored one.
-        if self.instance is not None and "source" in attrs and attrs.get("kind", self.instance.kind) == Kind.POSTGRES:
+        if (
+            self.instance is not None
+            and "source" in attrs
+            and attrs.get("kind", self.instance.kind) == Kind.POSTGRES
+        ):
             attrs["source"] = keep_stored(attrs["source"], self.instance.source, mask_dsn)
         # The model's clean() holds the rules shared with the page's form (paths, cron, retention).
         candidate = copy.copy(self.instance) if self.instance else BackupTarget()
@@ -67,21 +88,54 @@ class BackupRunSerializer(ModelSerializer):
 
     class Meta:
         model = BackupRun
-        fields = ["id", "target", "target_name", "trigger", "status", "format", "requested_by", "queued_at",
-                  "started_at", "finished_at", "heartbeat_at", "bytes_done", "file", "size", "sha256",
-                  "verification", "verified_at", "verification_detail", "error", "pruned_at", "offsite_status",
-                  "repository", "snapshot_id", "offsite_bytes_added", "offsite_duration", "offsite_finished_at",
-                  "offsite_error", "snapshot_forgotten_at"]
+        fields = [
+            "id",
+            "target",
+            "target_name",
+            "trigger",
+            "status",
+            "format",
+            "requested_by",
+            "queued_at",
+            "started_at",
+            "finished_at",
+            "heartbeat_at",
+            "bytes_done",
+            "file",
+            "size",
+            "sha256",
+            "verification",
+            "verified_at",
+            "verification_detail",
+            "error",
+            "pruned_at",
+            "offsite_status",
+            "repository",
+            "snapshot_id",
+            "offsite_bytes_added",
+            "offsite_duration",
+            "offsite_finished_at",
+            "offsite_error",
+            "snapshot_forgotten_at",
+        ]
         read_only_fields = fields
 
 
 class RestoreRequestSerializer(serializers.Serializer):
     confirm = CharField(help_text=_("The target's name, typed out: restoring replaces its data."))
-    from_repository = serializers.BooleanField(default=False, help_text=_(
-        "Read the backup from its snapshot in the off-site repository instead of the local file."))
-    target = PrimaryKeyRelatedField(queryset=BackupTarget.objects.all(), required=False,
-                                                help_text=_("Restore into another target of the same kind "
-                                                            "(default: the backup's own target)."))
+    from_repository = serializers.BooleanField(
+        default=False,
+        help_text=_(
+            "Read the backup from its snapshot in the off-site repository instead of the local file."
+        ),
+    )
+    target = PrimaryKeyRelatedField(
+        queryset=BackupTarget.objects.all(),
+        required=False,
+        help_text=_(
+            "Restore into another target of the same kind (default: the backup's own target)."
+        ),
+    )
 
 
 class RestoreRunSerializer(ModelSerializer):
@@ -89,16 +143,39 @@ class RestoreRunSerializer(ModelSerializer):
 
     class Meta:
         model = RestoreRun
-        fields = ["id", "backup", "target", "destination", "safety_run", "requested_by", "requested_at",
-                  "finished_at", "status", "from_repository", "integrity", "error"]
+        fields = [
+            "id",
+            "backup",
+            "target",
+            "destination",
+            "safety_run",
+            "requested_by",
+            "requested_at",
+            "finished_at",
+            "status",
+            "from_repository",
+            "integrity",
+            "error",
+        ]
         read_only_fields = fields
 
 
 class RehearsalSerializer(ModelSerializer):
     class Meta:
         model = Rehearsal
-        fields = ["id", "target", "backup", "started_at", "finished_at", "passed", "detail", "error", "snapshot_id",
-                  "duration", "rto"]
+        fields = [
+            "id",
+            "target",
+            "backup",
+            "started_at",
+            "finished_at",
+            "passed",
+            "detail",
+            "error",
+            "snapshot_id",
+            "duration",
+            "rto",
+        ]
         read_only_fields = fields
 
 
@@ -106,16 +183,43 @@ class RepositorySerializer(ModelSerializer):
     """The password is write-only: given to create and in a whole update (PUT); a PATCH without it keeps the
     stored one."""
 
-    password = CharField(write_only=True, required=True, max_length=1000, style={"input_type": "password"},
-                         trim_whitespace=False)
+    password = CharField(
+        write_only=True,
+        required=True,
+        max_length=1000,
+        style={"input_type": "password"},
+        trim_whitespace=False,
+    )
 
     class Meta:
         model = Repository
-        fields = ["id", "name", "url", "password", "upload_limit_kib", "initialised_at", "status_at",
-                  "snapshot_count", "size", "error", "last_check_at", "last_check_passed", "last_check_detail",
-                  "created_at"]
-        read_only_fields = ["initialised_at", "status_at", "snapshot_count", "size", "error", "last_check_at",
-                            "last_check_passed", "last_check_detail", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "url",
+            "password",
+            "upload_limit_kib",
+            "initialised_at",
+            "status_at",
+            "snapshot_count",
+            "size",
+            "error",
+            "last_check_at",
+            "last_check_passed",
+            "last_check_detail",
+            "created_at",
+        ]
+        read_only_fields = [
+            "initialised_at",
+            "status_at",
+            "snapshot_count",
+            "size",
+            "error",
+            "last_check_at",
+            "last_check_passed",
+            "last_check_detail",
+            "created_at",
+        ]
 
     def validate(self, attrs):
         candidate = copy.copy(self.instance) if self.instance else Repository()
@@ -142,8 +246,14 @@ class ScorecardSerializer(serializers.Serializer):
     tolerable_rpo = serializers.DurationField(source="service.tolerable_rpo", allow_null=True)
     local_backup_age = serializers.DurationField(source="local_age", allow_null=True)
     offsite_backup_age = serializers.DurationField(source="offsite_age", allow_null=True)
-    last_rehearsal_at = serializers.DateTimeField(source="last_rehearsal.started_at", allow_null=True, default=None)
-    last_rehearsal_passed = serializers.BooleanField(source="last_rehearsal.passed", allow_null=True, default=None)
-    restore_duration = serializers.DurationField(source="last_rehearsal.duration", allow_null=True, default=None)
+    last_rehearsal_at = serializers.DateTimeField(
+        source="last_rehearsal.started_at", allow_null=True, default=None
+    )
+    last_rehearsal_passed = serializers.BooleanField(
+        source="last_rehearsal.passed", allow_null=True, default=None
+    )
+    restore_duration = serializers.DurationField(
+        source="last_rehearsal.duration", allow_null=True, default=None
+    )
     last_check_at = serializers.DateTimeField(allow_null=True)
     last_check_passed = serializers.BooleanField(allow_null=True)

@@ -46,8 +46,23 @@ from core.errors import DomainError, QueueUnavailable
 from core.history import record_change
 from core.languages import language_of
 from core.paths import backup_path
-from incidents.models import OPEN_STATUSES, ChannelKind, EventKind, Incident, Purpose, RouteEvent, Severity
-from incidents.services import add_event, emit_event, open_incident, queue_message, resolve, send_pending
+from incidents.models import (
+    OPEN_STATUSES,
+    ChannelKind,
+    EventKind,
+    Incident,
+    Purpose,
+    RouteEvent,
+    Severity,
+)
+from incidents.services import (
+    add_event,
+    emit_event,
+    open_incident,
+    queue_message,
+    resolve,
+    send_pending,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -77,28 +92,56 @@ def dedup_key(target: BackupTarget) -> str:
     return f"backup:{target.pk}"
 
 
-def report_problem(*, target: BackupTarget, problem: str, title: str, description: str,
-                   severity: str = "sev3") -> None:
+def report_problem(
+    *, target: BackupTarget, problem: str, title: str, description: str, severity: str = "sev3"
+) -> None:
     now = timezone.now()
-    incident, _created = open_incident(service=target.service, title=title, severity=severity, source="backup",
-                                       dedup_key=dedup_key(target), description=description, data={"problem": problem},
-                                       now=now)
-    emit_event(event=RouteEvent.BACKUP_FAILED, key=f"target:{target.pk}:{problem}:{int(now.timestamp() * 1000)}",
-               severity=severity, title=title, service=target.service, detail=description,
-               url=settings.BASE_URL + target.get_absolute_url(), incident=incident, now=now)
+    incident, _created = open_incident(
+        service=target.service,
+        title=title,
+        severity=severity,
+        source="backup",
+        dedup_key=dedup_key(target),
+        description=description,
+        data={"problem": problem},
+        now=now,
+    )
+    emit_event(
+        event=RouteEvent.BACKUP_FAILED,
+        key=f"target:{target.pk}:{problem}:{int(now.timestamp() * 1000)}",
+        severity=severity,
+        title=title,
+        service=target.service,
+        detail=description,
+        url=settings.BASE_URL + target.get_absolute_url(),
+        incident=incident,
+        now=now,
+    )
 
 
 def report_recovery(*, run: BackupRun) -> bool:
     """A verified run right after a failed one tells the team channels that route it; whether it did."""
-    previous = (BackupRun.objects.filter(target_id=run.target_id, pk__lt=run.pk).exclude(trigger=Trigger.PRE_RESTORE)
-                .order_by("-pk").only("status", "verification").first())
-    if previous is None or (previous.status != RunStatus.FAILED and previous.verification != Verification.FAILED):
+    previous = (
+        BackupRun.objects.filter(target_id=run.target_id, pk__lt=run.pk)
+        .exclude(trigger=Trigger.PRE_RESTORE)
+        .order_by("-pk")
+        .only("status", "verification")
+        .first()
+    )
+    if previous is None or (
+        previous.status != RunStatus.FAILED and previous.verification != Verification.FAILED
+    ):
         return False
     target = run.target
-    emit_event(event=RouteEvent.BACKUP_RECOVERED, key=f"run:{run.pk}", severity=Severity.SEV4,
-               title=_("Backup of %(name)s succeeded again") % {"name": target.name}, service=target.service,
-               detail=_("Backup #%(id)s was verified after a failed one.") % {"id": run.pk},
-               url=settings.BASE_URL + run.get_absolute_url())
+    emit_event(
+        event=RouteEvent.BACKUP_RECOVERED,
+        key=f"run:{run.pk}",
+        severity=Severity.SEV4,
+        title=_("Backup of %(name)s succeeded again") % {"name": target.name},
+        service=target.service,
+        detail=_("Backup #%(id)s was verified after a failed one.") % {"id": run.pk},
+        url=settings.BASE_URL + run.get_absolute_url(),
+    )
     return True
 
 
@@ -107,11 +150,17 @@ def resolve_fixed(*, run: BackupRun) -> Incident | None:
     reported into it is one a verified run fixes (a failed run or verification, no fresh backup);
     one that also holds, say, a failed off-site copy stays open with a note. An incident from before
     problems were recorded has none to go by and stays open too."""
-    incident = Incident.objects.filter(dedup_key=dedup_key(run.target), status__in=OPEN_STATUSES).first()
+    incident = Incident.objects.filter(
+        dedup_key=dedup_key(run.target), status__in=OPEN_STATUSES
+    ).first()
     if incident is None:
         return None
-    problems = {event.data.get("problem") for event in
-                incident.events.filter(kind__in=[EventKind.CREATED, EventKind.DUPLICATE]).only("data")}
+    problems = {
+        event.data.get("problem")
+        for event in incident.events.filter(kind__in=[EventKind.CREATED, EventKind.DUPLICATE]).only(
+            "data"
+        )
+    }
     verified = {"backup": run.pk, "target_name": run.target.name}
     if problems <= FIXED_BY_A_VERIFIED_RUN:
         try:
@@ -119,19 +168,27 @@ def resolve_fixed(*, run: BackupRun) -> Incident | None:
         except DomainError:
             return None  # resolved by somebody a moment ago
         return incident
-    add_event(incident=incident, kind=EventKind.NOTE, data={**verified, "variant": "backup_verified_partly"})
+    add_event(
+        incident=incident,
+        kind=EventKind.NOTE,
+        data={**verified, "variant": "backup_verified_partly"},
+    )
     return None
 
 
 # --- Backing up -------------------------------------------------------------
+
 
 def _create_run(*, target: BackupTarget, trigger: str, by=None) -> BackupRun:
     try:
         with transaction.atomic():
             return BackupRun.objects.create(target=target, trigger=trigger, requested_by=by)
     except IntegrityError:
-        raise DomainError(_("A backup of %(name)s is already queued or running.") % {"name": target.name},
-                          code="busy", conflict=True) from None
+        raise DomainError(
+            _("A backup of %(name)s is already queued or running.") % {"name": target.name},
+            code="busy",
+            conflict=True,
+        ) from None
 
 
 def _enqueue_long(func: str, pk: int, *, on_failure: Callable[[str], None] | None = None) -> None:
@@ -144,8 +201,10 @@ def _enqueue_long(func: str, pk: int, *, on_failure: Callable[[str], None] | Non
             async_task(func, pk, cluster=settings.LONG_QUEUE)
         except Exception as exc:  # redis.RedisError, or a database error with the ORM broker
             logger.warning("could not queue %s(%s): %s", func, pk, exc)
-            message = _("The task queue cannot be reached, so nothing was started; try again once "
-                        "/api/health reports the queue ok.")
+            message = _(
+                "The task queue cannot be reached, so nothing was started; try again once "
+                "/api/health reports the queue ok."
+            )
             if on_failure:
                 on_failure(message)
             raise QueueUnavailable(message) from exc
@@ -160,8 +219,14 @@ def queue_backup(*, target: BackupTarget, trigger: str, by=None) -> BackupRun:
     return run
 
 
-def run_backup(*, target: BackupTarget, trigger: str, by=None, progress: Callable[[int], None] | None = None,
-               backup: Callable | None = None) -> BackupRun:
+def run_backup(
+    *,
+    target: BackupTarget,
+    trigger: str,
+    by=None,
+    progress: Callable[[int], None] | None = None,
+    backup: Callable | None = None,
+) -> BackupRun:
     """Back up now in this process (CLI, demo data, safety copies)."""
     run = _create_run(target=target, trigger=trigger, by=by)
     return perform_backup(run=run, progress=progress, backup=backup)
@@ -210,13 +275,18 @@ def check_paths(target: BackupTarget) -> Path:
     return destination
 
 
-def perform_backup(*, run: BackupRun, progress: Callable[[int], None] | None = None,
-                   backup: Callable | None = None) -> BackupRun:
+def perform_backup(
+    *, run: BackupRun, progress: Callable[[int], None] | None = None, backup: Callable | None = None
+) -> BackupRun:
     """Write, fsync and rename the backup file; verify it; rotate old ones after a verified success."""
     now = timezone.now()
     claimed = BackupRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
-        status=RunStatus.RUNNING, started_at=now, heartbeat_at=now, worker_pid=os.getpid(),
-        worker_host=socket.gethostname())
+        status=RunStatus.RUNNING,
+        started_at=now,
+        heartbeat_at=now,
+        worker_pid=os.getpid(),
+        worker_host=socket.gethostname(),
+    )
     run.refresh_from_db()
     if not claimed:
         return run
@@ -232,7 +302,9 @@ def perform_backup(*, run: BackupRun, progress: Callable[[int], None] | None = N
     run.save(update_fields=["file", "format"])
     temp = partial_path(final)
     try:
-        fmt, sha, size = (backup or kinds.BACKUPS[target.kind])(target, temp, _reporter(run, progress))
+        fmt, sha, size = (backup or kinds.BACKUPS[target.kind])(
+            target, temp, _reporter(run, progress)
+        )
         # Whatever wrote it (a backup kind, pg_dump, a test's stand-in), the published file is private.
         temp.chmod(0o600)
         os.replace(temp, final)
@@ -240,8 +312,10 @@ def perform_backup(*, run: BackupRun, progress: Callable[[int], None] | None = N
     except BaseException as exc:
         _remove_partials(final)
         if not isinstance(exc, Exception):
-            run.mark_failed(_("Interrupted (%(signal)s); the partial file was removed.")
-                            % {"signal": type(exc).__name__})
+            run.mark_failed(
+                _("Interrupted (%(signal)s); the partial file was removed.")
+                % {"signal": type(exc).__name__}
+            )
             raise
         if isinstance(exc, kinds.BackupError):
             message = str(exc)
@@ -258,7 +332,10 @@ def perform_backup(*, run: BackupRun, progress: Callable[[int], None] | None = N
         resolve_fixed(run=run)
     if run.verification in (Verification.PASSED, Verification.SKIPPED):
         report_recovery(run=run)
-    if run.verification in (Verification.PASSED, Verification.SKIPPED) and run.trigger != Trigger.PRE_RESTORE:
+    if (
+        run.verification in (Verification.PASSED, Verification.SKIPPED)
+        and run.trigger != Trigger.PRE_RESTORE
+    ):
         apply_retention(target=target)
         if target.repository_id:
             copy_offsite(run=run)
@@ -267,8 +344,12 @@ def perform_backup(*, run: BackupRun, progress: Callable[[int], None] | None = N
 
 def _fail(run: BackupRun, message: str) -> BackupRun:
     run.mark_failed(message)
-    report_problem(target=run.target, problem=Problem.RUN_FAILED,
-                   title=_("Backup of %(name)s failed") % {"name": run.target.name}, description=message)
+    report_problem(
+        target=run.target,
+        problem=Problem.RUN_FAILED,
+        title=_("Backup of %(name)s failed") % {"name": run.target.name},
+        description=message,
+    )
     return run
 
 
@@ -280,15 +361,23 @@ def verify_backup(*, run: BackupRun) -> BackupRun:
     else:
         sha, _size = kinds.sha256_of(path)
         if sha != run.sha256:
-            run.mark_verified(passed=False, detail=_("Checksum mismatch: recorded %(recorded)s, the file now has "
-                                                     "%(actual)s.") % {"recorded": run.sha256, "actual": sha})
+            run.mark_verified(
+                passed=False,
+                detail=_("Checksum mismatch: recorded %(recorded)s, the file now has %(actual)s.")
+                % {"recorded": run.sha256, "actual": sha},
+            )
         else:
             passed, detail = kinds.VERIFIERS[run.format](path)
-            run.mark_verified(passed=passed, detail=_("Checksum matches. %(detail)s") % {"detail": detail})
+            run.mark_verified(
+                passed=passed, detail=_("Checksum matches. %(detail)s") % {"detail": detail}
+            )
     if run.verification == Verification.FAILED:
-        report_problem(target=run.target, problem=Problem.VERIFICATION_FAILED,
-                       title=_("Backup of %(name)s failed verification") % {
-            "name": run.target.name}, description=run.verification_detail)
+        report_problem(
+            target=run.target,
+            problem=Problem.VERIFICATION_FAILED,
+            title=_("Backup of %(name)s failed verification") % {"name": run.target.name},
+            description=run.verification_detail,
+        )
     return run
 
 
@@ -298,11 +387,17 @@ def queue_verify(*, run: BackupRun) -> None:
 
 # --- Retention ----------------------------------------------------------------
 
-def apply_retention(*, target: BackupTarget, dry_run: bool = False, now: datetime | None = None) -> list[BackupRun]:
+
+def apply_retention(
+    *, target: BackupTarget, dry_run: bool = False, now: datetime | None = None
+) -> list[BackupRun]:
     """Delete the backups the policy no longer keeps (or, dry, list them); returns those runs."""
     if not target.keeps_something():
-        raise DomainError(_("The retention policy of %(name)s keeps nothing; refusing to delete backups.")
-                          % {"name": target.name}, field="keep_last")
+        raise DomainError(
+            _("The retention policy of %(name)s keeps nothing; refusing to delete backups.")
+            % {"name": target.name},
+            field="keep_last",
+        )
     runs = retention.candidates(target)
     if not any(r.verification in (Verification.PASSED, Verification.SKIPPED) for r in runs):
         # Without one known-good backup, deleting anything could leave nothing restorable.
@@ -319,55 +414,108 @@ def apply_retention(*, target: BackupTarget, dry_run: bool = False, now: datetim
 
 # --- Restoring -----------------------------------------------------------------
 
-def check_restore(*, run: BackupRun, target: BackupTarget, confirm: str, from_repository: bool = False) -> None:
+
+def check_restore(
+    *, run: BackupRun, target: BackupTarget, confirm: str, from_repository: bool = False
+) -> None:
     """The rules a restore must pass before anything is touched (cheap ones; the checksum comes later)."""
     if confirm != target.name:
         # Whether it matches depends on the stored name: a conflict, as a wrong If-Match would be.
-        raise DomainError(_("Type the target's name (%(name)s) to confirm the restore.") % {"name": target.name},
-                          field="confirm", code="confirm_mismatch", conflict=True)
+        raise DomainError(
+            _("Type the target's name (%(name)s) to confirm the restore.") % {"name": target.name},
+            field="confirm",
+            code="confirm_mismatch",
+            conflict=True,
+        )
     if from_repository:
         if not run.is_restorable_offsite():
-            raise DomainError(_("Backup #%(id)s has no snapshot in an off-site repository.") % {"id": run.pk},
-                              code="no_snapshot", conflict=True)
+            raise DomainError(
+                _("Backup #%(id)s has no snapshot in an off-site repository.") % {"id": run.pk},
+                code="no_snapshot",
+                conflict=True,
+            )
     elif not run.is_restorable() or not Path(run.file).is_file():
-        raise DomainError(_("Backup #%(id)s has no file to restore from.") % {"id": run.pk}, code="no_file",
-                          conflict=True)
+        raise DomainError(
+            _("Backup #%(id)s has no file to restore from.") % {"id": run.pk},
+            code="no_file",
+            conflict=True,
+        )
     wanted = kinds.format_of(target)
     if run.format != wanted:
-        raise DomainError(_("Backup #%(id)s is a %(has)s; %(name)s needs a %(wants)s.") % {
-            "id": run.pk, "has": run.get_format_display(), "name": target.name,
-            "wants": dict(run._meta.get_field("format").choices)[wanted]}, code="wrong_kind")
+        raise DomainError(
+            _("Backup #%(id)s is a %(has)s; %(name)s needs a %(wants)s.")
+            % {
+                "id": run.pk,
+                "has": run.get_format_display(),
+                "name": target.name,
+                "wants": dict(run._meta.get_field("format").choices)[wanted],
+            },
+            code="wrong_kind",
+        )
     if target.kind == Kind.PORTAL_DB and connection.vendor == "postgresql":
-        raise DomainError(_("The portal cannot restore its own PostgreSQL database while it runs on it: stop the "
-                            "portal and its workers, then run pg_restore --clean --if-exists --single-transaction "
-                            "--dbname <portal database> %(file)s.") % {"file": run.file}, code="portal_running")
+        raise DomainError(
+            _(
+                "The portal cannot restore its own PostgreSQL database while it runs on it: stop the "
+                "portal and its workers, then run pg_restore --clean --if-exists --single-transaction "
+                "--dbname <portal database> %(file)s."
+            )
+            % {"file": run.file},
+            code="portal_running",
+        )
     if target.kind in PATH_KINDS:
         try:
             backup_path(target.source)
         except ValidationError as exc:
             raise DomainError("; ".join(exc.messages), field="target") from None
     if not from_repository and Path(run.file).stat().st_size != run.size:
-        raise DomainError(_("Checksum error: backup #%(id)s changed on disk since it was written.") % {"id": run.pk},
-                          code="checksum")
+        raise DomainError(
+            _("Checksum error: backup #%(id)s changed on disk since it was written.")
+            % {"id": run.pk},
+            code="checksum",
+        )
 
 
-def request_restore(*, run: BackupRun, by, confirm: str, target: BackupTarget | None = None,
-                    enqueue: bool = True, from_repository: bool = False) -> RestoreRun:
+def request_restore(
+    *,
+    run: BackupRun,
+    by,
+    confirm: str,
+    target: BackupTarget | None = None,
+    enqueue: bool = True,
+    from_repository: bool = False,
+) -> RestoreRun:
     target = target or run.target
     check_restore(run=run, target=target, confirm=confirm, from_repository=from_repository)
     into = connection.settings_dict["NAME"] if target.kind == Kind.PORTAL_DB else target.source
-    restore = RestoreRun.objects.create(backup=run, target=target, destination=into, requested_by=by,
-                                        from_repository=from_repository)
+    restore = RestoreRun.objects.create(
+        backup=run,
+        target=target,
+        destination=into,
+        requested_by=by,
+        from_repository=from_repository,
+    )
     if enqueue:
         _enqueue_long("backups.tasks.perform_restore", restore.pk, on_failure=restore.mark_failed)
     return restore
 
 
-def restore_backup(*, run: BackupRun, by, confirm: str, target: BackupTarget | None = None,
-                   from_repository: bool = False) -> RestoreRun:
+def restore_backup(
+    *,
+    run: BackupRun,
+    by,
+    confirm: str,
+    target: BackupTarget | None = None,
+    from_repository: bool = False,
+) -> RestoreRun:
     """Restore now in this process (CLI); raises DomainError if a rule forbids it."""
-    restore = request_restore(run=run, by=by, confirm=confirm, target=target, enqueue=False,
-                              from_repository=from_repository)
+    restore = request_restore(
+        run=run,
+        by=by,
+        confirm=confirm,
+        target=target,
+        enqueue=False,
+        from_repository=from_repository,
+    )
     restore = perform_restore(restore=restore)
     if restore.status == RestoreStatus.FAILED and restore.error.startswith(_("Checksum error")):
         raise DomainError(restore.error, code="checksum")
@@ -377,7 +525,8 @@ def restore_backup(*, run: BackupRun, by, confirm: str, target: BackupTarget | N
 def perform_restore(*, restore: RestoreRun) -> RestoreRun:
     """Checksum, safety copy (`pre_restore` run), restore into place, integrity check."""
     claimed = RestoreRun.objects.filter(pk=restore.pk, status=RestoreStatus.QUEUED).update(
-        status=RestoreStatus.RUNNING)
+        status=RestoreStatus.RUNNING
+    )
     restore.refresh_from_db()
     if not claimed:
         return restore
@@ -386,11 +535,15 @@ def perform_restore(*, restore: RestoreRun) -> RestoreRun:
     if not restore.from_repository:
         return _restore_from(restore, Path(run.file))
     try:
-        fetched = fetch_snapshot(run=run, into=Path(tempfile.mkdtemp(prefix=".restore-", dir=check_paths(target))))
+        fetched = fetch_snapshot(
+            run=run, into=Path(tempfile.mkdtemp(prefix=".restore-", dir=check_paths(target)))
+        )
     except (restic.ResticError, ValidationError, OSError) as exc:
         message = str(exc) if not isinstance(exc, ValidationError) else "; ".join(exc.messages)
-        restore.mark_failed(_("Reading snapshot %(snapshot)s failed: %(error)s. Nothing was changed.") % {
-            "snapshot": run.snapshot_id, "error": message})
+        restore.mark_failed(
+            _("Reading snapshot %(snapshot)s failed: %(error)s. Nothing was changed.")
+            % {"snapshot": run.snapshot_id, "error": message}
+        )
         return restore
     try:
         return _restore_from(restore, fetched)
@@ -402,22 +555,41 @@ def _restore_from(restore: RestoreRun, file: Path) -> RestoreRun:
     run, target = restore.backup, restore.target
     sha, _size = kinds.sha256_of(file) if file.is_file() else ("", 0)
     if sha != run.sha256:
-        restore.mark_failed(_("Checksum error: backup #%(id)s no longer matches its recorded SHA-256; "
-                              "nothing was changed.") % {"id": run.pk})
+        restore.mark_failed(
+            _(
+                "Checksum error: backup #%(id)s no longer matches its recorded SHA-256; "
+                "nothing was changed."
+            )
+            % {"id": run.pk}
+        )
         return restore
-    if target.kind != Kind.PORTAL_DB and target.kind in PATH_KINDS and not Path(target.source).exists():
+    if (
+        target.kind != Kind.PORTAL_DB
+        and target.kind in PATH_KINDS
+        and not Path(target.source).exists()
+    ):
         safety = None  # nothing there to save
     else:
         safety = run_backup(target=target, trigger=Trigger.PRE_RESTORE, by=restore.requested_by)
-        if safety.status == RunStatus.FAILED and target.kind == Kind.SQLITE and kinds.is_damaged(safety.error):
+        if (
+            safety.status == RunStatus.FAILED
+            and target.kind == Kind.SQLITE
+            and kinds.is_damaged(safety.error)
+        ):
             # SQLite cannot read the current file, so no consistent copy exists: keep its bytes as they are.
-            safety = run_backup(target=target, trigger=Trigger.PRE_RESTORE, by=restore.requested_by,
-                                backup=kinds.copy_damaged_sqlite)
+            safety = run_backup(
+                target=target,
+                trigger=Trigger.PRE_RESTORE,
+                by=restore.requested_by,
+                backup=kinds.copy_damaged_sqlite,
+            )
         if safety.status != RunStatus.SUCCEEDED:
             restore.safety_run = safety
             restore.save(update_fields=["safety_run"])
-            restore.mark_failed(_("The safety copy of the current data failed (%(error)s); nothing was "
-                                  "restored.") % {"error": safety.error})
+            restore.mark_failed(
+                _("The safety copy of the current data failed (%(error)s); nothing was restored.")
+                % {"error": safety.error}
+            )
             return restore
         restore.safety_run = safety
         restore.save(update_fields=["safety_run"])
@@ -427,15 +599,19 @@ def _restore_from(restore: RestoreRun, file: Path) -> RestoreRun:
         logger.exception("restore of %s from #%s failed", target.name, run.pk)
         if target.kind == Kind.PORTAL_DB:
             _rerecord(restore, run, safety)
-        restore.mark_failed(_("The restore failed: %(error)s. The safety copy is backup #%(safety)s.") % {
-            "error": exc, "safety": safety.pk if safety else "-"})
+        restore.mark_failed(
+            _("The restore failed: %(error)s. The safety copy is backup #%(safety)s.")
+            % {"error": exc, "safety": safety.pk if safety else "-"}
+        )
         return restore
     if target.kind == Kind.PORTAL_DB:
         _rerecord(restore, run, safety)
     if passed:
         restore.mark_succeeded(detail)
     else:
-        restore.mark_failed(_("The restored data failed its integrity check: %(detail)s") % {"detail": detail})
+        restore.mark_failed(
+            _("The restored data failed its integrity check: %(detail)s") % {"detail": detail}
+        )
     return restore
 
 
@@ -449,25 +625,42 @@ def _rerecord(restore: RestoreRun, run: BackupRun, safety: BackupRun | None) -> 
 
 # --- Rehearsals, freshness, sweeps ---------------------------------------------
 
+
 def rehearse(*, target: BackupTarget) -> Rehearsal:
     """Restore the newest verified backup into a scratch folder, look inside and time it against the
     service's RTO; from the off-site repository when the target has one. Incident on failure."""
     if target.repository_id:
-        backup = target.runs.verified().filter(offsite_status=OffsiteStatus.SUCCEEDED,
-                                               snapshot_forgotten_at=None).first()
+        backup = (
+            target.runs.verified()
+            .filter(offsite_status=OffsiteStatus.SUCCEEDED, snapshot_forgotten_at=None)
+            .first()
+        )
     else:
         backup = target.runs.verified().first()
     rto = target.service.rto
-    rehearsal = Rehearsal.objects.create(target=target, backup=backup, rto=rto,
-                                         snapshot_id=backup.snapshot_id if backup and target.repository_id else "")
+    rehearsal = Rehearsal.objects.create(
+        target=target,
+        backup=backup,
+        rto=rto,
+        snapshot_id=backup.snapshot_id if backup and target.repository_id else "",
+    )
     if backup is None:
-        rehearsal.finish(passed=False, detail={}, error=_("There is no verified backup to rehearse.")
-                         if not target.repository_id else _("There is no verified backup in the off-site "
-                                                            "repository to rehearse."))
-    elif not target.repository_id and not (Path(backup.file).is_file()
-                                           and kinds.sha256_of(Path(backup.file))[0] == backup.sha256):
-        rehearsal.finish(passed=False, detail={}, error=_("Backup #%(id)s is missing or no longer matches its "
-                                                          "checksum.") % {"id": backup.pk})
+        rehearsal.finish(
+            passed=False,
+            detail={},
+            error=_("There is no verified backup to rehearse.")
+            if not target.repository_id
+            else _("There is no verified backup in the off-site repository to rehearse."),
+        )
+    elif not target.repository_id and not (
+        Path(backup.file).is_file() and kinds.sha256_of(Path(backup.file))[0] == backup.sha256
+    ):
+        rehearsal.finish(
+            passed=False,
+            detail={},
+            error=_("Backup #%(id)s is missing or no longer matches its checksum.")
+            % {"id": backup.pk},
+        )
     else:
         # Next to the backup file: on the disk the backups live on, inside PORTAL_FILE_ROOTS.
         folder = Path(backup.file).parent
@@ -479,8 +672,13 @@ def rehearse(*, target: BackupTarget) -> Rehearsal:
             if target.repository_id:
                 file = fetch_snapshot(run=backup, into=scratch)
                 if kinds.sha256_of(file)[0] != backup.sha256:
-                    raise kinds.BackupError(_("The file restored from snapshot %(snapshot)s does not match the "
-                                              "backup's checksum.") % {"snapshot": backup.snapshot_id})
+                    raise kinds.BackupError(
+                        _(
+                            "The file restored from snapshot %(snapshot)s does not match the "
+                            "backup's checksum."
+                        )
+                        % {"snapshot": backup.snapshot_id}
+                    )
             passed, detail = kinds.REHEARSALS[backup.format](target, file, scratch)
             duration = timedelta(seconds=time.monotonic() - started)
             rehearsal.duration = duration
@@ -489,7 +687,9 @@ def rehearse(*, target: BackupTarget) -> Rehearsal:
             elif rto is not None and duration > rto:
                 passed = False
                 error = _("The restore took %(took)s, longer than the RTO of %(rto)s.") % {
-                    "took": format_duration(duration), "rto": format_duration(rto)}
+                    "took": format_duration(duration),
+                    "rto": format_duration(rto),
+                }
             else:
                 error = ""
             rehearsal.finish(passed=passed, detail=detail, error=error)
@@ -501,14 +701,20 @@ def rehearse(*, target: BackupTarget) -> Rehearsal:
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     if not rehearsal.passed:
-        report_problem(target=target, problem=Problem.REHEARSAL_FAILED,
-                       title=_("Restore rehearsal of %(name)s failed") % {"name": target.name},
-                       description=rehearsal.error)
+        report_problem(
+            target=target,
+            problem=Problem.REHEARSAL_FAILED,
+            title=_("Restore rehearsal of %(name)s failed") % {"name": target.name},
+            description=rehearsal.error,
+        )
     return rehearsal
 
 
 def rehearse_all() -> list[Rehearsal]:
-    return [rehearse(target=t) for t in BackupTarget.objects.filter(enabled=True).select_related("service")]
+    return [
+        rehearse(target=t)
+        for t in BackupTarget.objects.filter(enabled=True).select_related("service")
+    ]
 
 
 def latest_verified_age(*, target: BackupTarget, now: datetime) -> timedelta | None:
@@ -520,14 +726,20 @@ def latest_verified_age(*, target: BackupTarget, now: datetime) -> timedelta | N
 def check_freshness(*, now: datetime) -> list[BackupTarget]:
     """Open an incident for every target without a verified backup younger than its service's RPO."""
     late = []
-    for target in BackupTarget.objects.filter(enabled=True, service__rpo__isnull=False).select_related("service"):
+    for target in BackupTarget.objects.filter(
+        enabled=True, service__rpo__isnull=False
+    ).select_related("service"):
         age = latest_verified_age(target=target, now=now)
         if age is None or age > target.service.rpo:
             late.append(target)
-            report_problem(target=target, severity="sev2", problem=Problem.NOT_FRESH,
-                           title=_("No verified backup of %(name)s within its RPO") % {"name": target.name},
-                           description=_("RPO %(rpo)s; newest verified backup: %(age)s old.") % {
-                               "rpo": target.service.rpo, "age": age if age is not None else _("none")})
+            report_problem(
+                target=target,
+                severity="sev2",
+                problem=Problem.NOT_FRESH,
+                title=_("No verified backup of %(name)s within its RPO") % {"name": target.name},
+                description=_("RPO %(rpo)s; newest verified backup: %(age)s old.")
+                % {"rpo": target.service.rpo, "age": age if age is not None else _("none")},
+            )
     return late
 
 
@@ -535,9 +747,14 @@ def dispatch_due(*, now: datetime) -> list[BackupRun]:
     """Queue the targets whose cron slot has come. The conditional update on next_run_at is the
     claim: when two clusters run this at once, only one moves the slot and queues the run."""
     queued = []
-    for target in BackupTarget.objects.filter(enabled=True).exclude(next_run_at__gt=now).select_related("service"):
+    for target in (
+        BackupTarget.objects.filter(enabled=True)
+        .exclude(next_run_at__gt=now)
+        .select_related("service")
+    ):
         claimed = BackupTarget.objects.filter(pk=target.pk, next_run_at=target.next_run_at).update(
-            next_run_at=target.next_run_after(now))
+            next_run_at=target.next_run_after(now)
+        )
         if not claimed or target.next_run_at is None:
             continue
         try:
@@ -551,26 +768,37 @@ def sweep_stale(*, now: datetime) -> list[BackupRun]:
     """Fail the runs a dead worker left behind and remove their partial files."""
     host = socket.gethostname()
     failed = []
-    for run in BackupRun.objects.filter(status__in=(RunStatus.RUNNING, RunStatus.QUEUED)).select_related("target"):
+    for run in BackupRun.objects.filter(
+        status__in=(RunStatus.RUNNING, RunStatus.QUEUED)
+    ).select_related("target"):
         if run.status == RunStatus.QUEUED:
             if run.queued_at >= now - QUEUED_TOO_LONG:
                 continue
             message = _("The backup task was never picked up by the long-job cluster.")
         elif run.worker_host == host and run.worker_pid and not psutil.pid_exists(run.worker_pid):
-            message = _("The worker (process %(pid)s on %(host)s) stopped while writing this backup; the partial "
-                        "file was removed.") % {"pid": run.worker_pid, "host": host}
+            message = _(
+                "The worker (process %(pid)s on %(host)s) stopped while writing this backup; the partial "
+                "file was removed."
+            ) % {"pid": run.worker_pid, "host": host}
         elif run.heartbeat_at and run.heartbeat_at < now - STALE_AFTER:
-            message = _("No progress for %(minutes)d minutes: the worker is gone; the partial file was "
-                        "removed.") % {"minutes": STALE_AFTER.total_seconds() // 60}
+            message = _(
+                "No progress for %(minutes)d minutes: the worker is gone; the partial file was "
+                "removed."
+            ) % {"minutes": STALE_AFTER.total_seconds() // 60}
         else:
             continue
         if BackupRun.objects.filter(pk=run.pk, status=run.status).update(
-                status=RunStatus.FAILED, error=message, finished_at=now):
+            status=RunStatus.FAILED, error=message, finished_at=now
+        ):
             if run.file:
                 _remove_partials(Path(run.file))
             run.refresh_from_db()
-            report_problem(target=run.target, problem=Problem.RUN_FAILED,
-                           title=_("Backup of %(name)s failed") % {"name": run.target.name}, description=message)
+            report_problem(
+                target=run.target,
+                problem=Problem.RUN_FAILED,
+                title=_("Backup of %(name)s failed") % {"name": run.target.name},
+                description=message,
+            )
             failed.append(run)
     return failed + _sweep_stale_copies(now=now, host=host)
 
@@ -579,21 +807,31 @@ def _sweep_stale_copies(*, now: datetime, host: str) -> list[BackupRun]:
     """Off-site copies whose worker died: restic never wrote a snapshot for them (it saves the
     snapshot last), so the copy is failed and the next run sends the data again."""
     failed = []
-    for run in BackupRun.objects.filter(offsite_status=OffsiteStatus.RUNNING).select_related("target"):
+    for run in BackupRun.objects.filter(offsite_status=OffsiteStatus.RUNNING).select_related(
+        "target"
+    ):
         if run.worker_host == host and run.worker_pid and not psutil.pid_exists(run.worker_pid):
-            message = _("The worker (process %(pid)s on %(host)s) stopped while copying this backup off-site; "
-                        "the local backup is kept.") % {"pid": run.worker_pid, "host": host}
+            message = _(
+                "The worker (process %(pid)s on %(host)s) stopped while copying this backup off-site; "
+                "the local backup is kept."
+            ) % {"pid": run.worker_pid, "host": host}
         elif run.heartbeat_at and run.heartbeat_at < now - STALE_AFTER:
-            message = _("No progress of the off-site copy for %(minutes)d minutes: the worker is gone; the local "
-                        "backup is kept.") % {"minutes": STALE_AFTER.total_seconds() // 60}
+            message = _(
+                "No progress of the off-site copy for %(minutes)d minutes: the worker is gone; the local "
+                "backup is kept."
+            ) % {"minutes": STALE_AFTER.total_seconds() // 60}
         else:
             continue
         if BackupRun.objects.filter(pk=run.pk, offsite_status=OffsiteStatus.RUNNING).update(
-                offsite_status=OffsiteStatus.FAILED, offsite_error=message, offsite_finished_at=now):
+            offsite_status=OffsiteStatus.FAILED, offsite_error=message, offsite_finished_at=now
+        ):
             run.refresh_from_db()
-            report_problem(target=run.target, problem=Problem.OFFSITE_FAILED,
-                           title=_("Off-site copy of %(name)s failed") % {
-                "name": run.target.name}, description=message)
+            report_problem(
+                target=run.target,
+                problem=Problem.OFFSITE_FAILED,
+                title=_("Off-site copy of %(name)s failed") % {"name": run.target.name},
+                description=message,
+            )
             failed.append(run)
     return failed
 
@@ -616,28 +854,52 @@ def copy_offsite(*, run: BackupRun) -> BackupRun:
     if repository is None:
         return run
     started = timezone.now()
-    claimed = BackupRun.objects.filter(pk=run.pk).exclude(offsite_status=OffsiteStatus.RUNNING).update(
-        offsite_status=OffsiteStatus.RUNNING, repository=repository, offsite_error="", heartbeat_at=started,
-        worker_pid=os.getpid(), worker_host=socket.gethostname())
+    claimed = (
+        BackupRun.objects.filter(pk=run.pk)
+        .exclude(offsite_status=OffsiteStatus.RUNNING)
+        .update(
+            offsite_status=OffsiteStatus.RUNNING,
+            repository=repository,
+            offsite_error="",
+            heartbeat_at=started,
+            worker_pid=os.getpid(),
+            worker_host=socket.gethostname(),
+        )
+    )
     run.refresh_from_db()
     if not claimed:
         return run
     repo = repository.as_restic()
     try:
-        copied = restic.unlocking(repo, lambda: restic.backup(repo, Path(run.file), tags=_tags(run), host=RESTIC_HOST,
-                                                              progress=_heartbeat(run)))
+        copied = restic.unlocking(
+            repo,
+            lambda: restic.backup(
+                repo, Path(run.file), tags=_tags(run), host=RESTIC_HOST, progress=_heartbeat(run)
+            ),
+        )
     except restic.ResticError as exc:
-        BackupRun.objects.filter(pk=run.pk).update(offsite_status=OffsiteStatus.FAILED, offsite_error=str(exc),
-                                                   offsite_finished_at=timezone.now())
+        BackupRun.objects.filter(pk=run.pk).update(
+            offsite_status=OffsiteStatus.FAILED,
+            offsite_error=str(exc),
+            offsite_finished_at=timezone.now(),
+        )
         run.refresh_from_db()
-        report_problem(target=run.target, problem=Problem.OFFSITE_FAILED,
-                       title=_("Off-site copy of %(name)s to %(repository)s failed") % {
-            "name": run.target.name, "repository": repository.name},
-            description=_("%(error)s The local backup #%(id)s is kept.") % {"error": exc, "id": run.pk})
+        report_problem(
+            target=run.target,
+            problem=Problem.OFFSITE_FAILED,
+            title=_("Off-site copy of %(name)s to %(repository)s failed")
+            % {"name": run.target.name, "repository": repository.name},
+            description=_("%(error)s The local backup #%(id)s is kept.")
+            % {"error": exc, "id": run.pk},
+        )
         return run
     BackupRun.objects.filter(pk=run.pk).update(
-        offsite_status=OffsiteStatus.SUCCEEDED, snapshot_id=copied.snapshot_id, offsite_bytes_added=copied.bytes_added,
-        offsite_duration=timezone.now() - started, offsite_finished_at=timezone.now())
+        offsite_status=OffsiteStatus.SUCCEEDED,
+        snapshot_id=copied.snapshot_id,
+        offsite_bytes_added=copied.bytes_added,
+        offsite_duration=timezone.now() - started,
+        offsite_finished_at=timezone.now(),
+    )
     run.refresh_from_db()
     forget_offsite(target=run.target)
     return run
@@ -658,19 +920,32 @@ def _heartbeat(run: BackupRun) -> Callable[[int], None]:
 def forget_offsite(*, target: BackupTarget) -> list[BackupRun]:
     """restic's retention with the target's own policy; marks the runs whose snapshot is gone."""
     repository = target.repository
-    keep = {"last": target.keep_last, "daily": target.keep_daily, "weekly": target.keep_weekly,
-            "monthly": target.keep_monthly}
+    keep = {
+        "last": target.keep_last,
+        "daily": target.keep_daily,
+        "weekly": target.keep_weekly,
+        "monthly": target.keep_monthly,
+    }
     try:
         repo = repository.as_restic()
-        forgotten = restic.unlocking(repo, lambda: restic.forget(repo, tag=f"target-id:{target.pk}", keep=keep))
+        forgotten = restic.unlocking(
+            repo, lambda: restic.forget(repo, tag=f"target-id:{target.pk}", keep=keep)
+        )
     except restic.ResticError as exc:
-        report_problem(target=target, problem=Problem.OFFSITE_FAILED,
-                       title=_("Retention in %(repository)s failed for %(name)s") % {
-            "repository": repository.name, "name": target.name}, description=str(exc))
+        report_problem(
+            target=target,
+            problem=Problem.OFFSITE_FAILED,
+            title=_("Retention in %(repository)s failed for %(name)s")
+            % {"repository": repository.name, "name": target.name},
+            description=str(exc),
+        )
         return []
     short = {snapshot_id[:8] for snapshot_id in forgotten}
-    runs = [run for run in target.runs.filter(snapshot_forgotten_at=None).exclude(snapshot_id="")
-            if run.snapshot_id[:8] in short]
+    runs = [
+        run
+        for run in target.runs.filter(snapshot_forgotten_at=None).exclude(snapshot_id="")
+        if run.snapshot_id[:8] in short
+    ]
     now = timezone.now()
     BackupRun.objects.filter(pk__in=[run.pk for run in runs]).update(snapshot_forgotten_at=now)
     return runs
@@ -707,8 +982,9 @@ def refresh_repository(*, repository: Repository) -> Repository:
     except restic.ResticError as exc:
         Repository.objects.filter(pk=repository.pk).update(error=str(exc), status_at=timezone.now())
     else:
-        Repository.objects.filter(pk=repository.pk).update(error="", snapshot_count=count, size=size,
-                                                           status_at=timezone.now())
+        Repository.objects.filter(pk=repository.pk).update(
+            error="", snapshot_count=count, size=size, status_at=timezone.now()
+        )
     repository.refresh_from_db()
     return repository
 
@@ -721,27 +997,41 @@ def check_repository(*, repository: Repository, subset: str = "5%") -> Repositor
         passed, detail = True, output.splitlines()[-1] if output else _("no errors were found")
     except restic.ResticError as exc:
         passed, detail = False, str(exc)
-    Repository.objects.filter(pk=repository.pk).update(last_check_at=timezone.now(), last_check_passed=passed,
-                                                       last_check_detail=detail)
+    Repository.objects.filter(pk=repository.pk).update(
+        last_check_at=timezone.now(), last_check_passed=passed, last_check_detail=detail
+    )
     repository.refresh_from_db()
     if not passed:
         target = repository.targets.select_related("service").order_by("name").first()
         if target is not None:
-            open_incident(service=target.service, severity="sev2", source="backup",
-                          dedup_key=f"restic:{repository.pk}",
-                          title=_("restic check of %(repository)s failed") % {"repository": repository.name},
-                          description=detail)
+            open_incident(
+                service=target.service,
+                severity="sev2",
+                source="backup",
+                dedup_key=f"restic:{repository.pk}",
+                title=_("restic check of %(repository)s failed") % {"repository": repository.name},
+                description=detail,
+            )
     return repository
 
 
 def queue_copy(*, run: BackupRun) -> None:
     """Send a verified backup off-site again (after a failed copy)."""
     if run.target.repository_id is None:
-        raise DomainError(_("%(name)s names no off-site repository.") % {"name": run.target.name},
-                          code="no_repository", conflict=True)
-    if not run.is_restorable() or run.verification not in (Verification.PASSED, Verification.SKIPPED):
-        raise DomainError(_("Backup #%(id)s is not a verified backup with a file.") % {"id": run.pk},
-                          code="no_file", conflict=True)
+        raise DomainError(
+            _("%(name)s names no off-site repository.") % {"name": run.target.name},
+            code="no_repository",
+            conflict=True,
+        )
+    if not run.is_restorable() or run.verification not in (
+        Verification.PASSED,
+        Verification.SKIPPED,
+    ):
+        raise DomainError(
+            _("Backup #%(id)s is not a verified backup with a file.") % {"id": run.pk},
+            code="no_file",
+            conflict=True,
+        )
     _enqueue_long("backups.tasks.copy_offsite", run.pk)
 
 
@@ -750,12 +1040,19 @@ def queue_check(*, repository: Repository) -> None:
 
 
 def check_repositories() -> list[Repository]:
-    return [check_repository(repository=r) for r in Repository.objects.filter(initialised_at__isnull=False)]
+    return [
+        check_repository(repository=r)
+        for r in Repository.objects.filter(initialised_at__isnull=False)
+    ]
 
 
 # --- The monthly recoverability scorecard -------------------------------------------
 
-GRADE_LABELS = {"green": gettext_lazy("green"), "amber": gettext_lazy("amber"), "red": gettext_lazy("red")}
+GRADE_LABELS = {
+    "green": gettext_lazy("green"),
+    "amber": gettext_lazy("amber"),
+    "red": gettext_lazy("red"),
+}
 
 
 def mail_scorecard(*, now: datetime | None = None) -> int:
@@ -764,8 +1061,14 @@ def mail_scorecard(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     month = timezone.localtime(now).strftime("%Y-%m")
     # The manager role is the group of that name (core.roles).
-    managers = (get_user_model().objects.filter(groups__name="manager", is_active=True).exclude(email="")
-                .select_related("preference").order_by("pk").distinct())
+    managers = (
+        get_user_model()
+        .objects.filter(groups__name="manager", is_active=True)
+        .exclude(email="")
+        .select_related("preference")
+        .order_by("pk")
+        .distinct()
+    )
     url = settings.BASE_URL + reverse("backups:scorecard")
     texts: dict[str, tuple[str, str]] = {}
     queued = 0
@@ -777,9 +1080,19 @@ def mail_scorecard(*, now: datetime | None = None) -> int:
         subject, text = texts[language]
         with translation.override(language):
             label = _("Open the scorecard")
-        queued += queue_message(purpose=Purpose.REPORT, key=f"scorecard:{month}", recipient=f"user:{user.pk}",
-                                kind=ChannelKind.EMAIL, target=user.email, subject=subject, text=text, url=url,
-                                language=language, link_label=label, now=now)
+        queued += queue_message(
+            purpose=Purpose.REPORT,
+            key=f"scorecard:{month}",
+            recipient=f"user:{user.pk}",
+            kind=ChannelKind.EMAIL,
+            target=user.email,
+            subject=subject,
+            text=text,
+            url=url,
+            language=language,
+            link_label=label,
+            now=now,
+        )
     if queued:
         send_pending(now=now)
     return queued
@@ -787,8 +1100,9 @@ def mail_scorecard(*, now: datetime | None = None) -> int:
 
 def _scorecard_text(cards, month: str, url: str) -> tuple[str, str]:
     counts = {grade: sum(card.status == grade for card in cards) for grade in GRADE_LABELS}
-    subject = _("Recoverability scorecard %(month)s: %(red)d red, %(amber)d amber, %(green)d green") % {
-        "month": month, **counts}
+    subject = _(
+        "Recoverability scorecard %(month)s: %(red)d red, %(amber)d amber, %(green)d green"
+    ) % {"month": month, **counts}
     lines = [subject, ""]
     for card in sorted(cards, key=lambda c: (-ORDER[c.status], c.service.name)):
         lines.append(f"{card.service.name}: {GRADE_LABELS[card.status]}")

@@ -12,11 +12,15 @@ def dispatch() -> int:
 
 
 def perform_backup(run_id: int) -> str:
-    return services.perform_backup(run=BackupRun.objects.select_related("target__service").get(pk=run_id)).status
+    return services.perform_backup(
+        run=BackupRun.objects.select_related("target__service").get(pk=run_id)
+    ).status
 
 
 def verify_backup(run_id: int) -> str:
-    return services.verify_backup(run=BackupRun.objects.select_related("target__service").get(pk=run_id)).verification
+    return services.verify_backup(
+        run=BackupRun.objects.select_related("target__service").get(pk=run_id)
+    ).verification
 
 
 def perform_restore(restore_id: int) -> str:
@@ -48,7 +52,13 @@ def check_repositories(repository_id: int | None = None) -> int:
     """Monthly (every initialised repository), or one on request; returns how many passed."""
     if repository_id is None:
         return sum(bool(r.last_check_passed) for r in services.check_repositories())
-    return int(bool(services.check_repository(repository=Repository.objects.get(pk=repository_id)).last_check_passed))
+    return int(
+        bool(
+            services.check_repository(
+                repository=Repository.objects.get(pk=repository_id)
+            ).last_check_passed
+        )
+    )
 
 
 def mail_scorecard() -> int:

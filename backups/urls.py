@@ -16,8 +16,23 @@ urlpatterns = [
     path("repositories/new/", views.repository_new, name="repository-new"),
     path("repositories/<int:pk>/", views.repository_detail, name="repository"),
     path("repositories/<int:pk>/edit/", views.repository_edit, name="repository-edit"),
-    path("repositories/<int:pk>/init/", views.repository_action, {"verb": "init"}, name="repository-init"),
-    path("repositories/<int:pk>/refresh/", views.repository_action, {"verb": "refresh"}, name="repository-refresh"),
-    path("repositories/<int:pk>/check/", views.repository_action, {"verb": "check"}, name="repository-check"),
+    path(
+        "repositories/<int:pk>/init/",
+        views.repository_action,
+        {"verb": "init"},
+        name="repository-init",
+    ),
+    path(
+        "repositories/<int:pk>/refresh/",
+        views.repository_action,
+        {"verb": "refresh"},
+        name="repository-refresh",
+    ),
+    path(
+        "repositories/<int:pk>/check/",
+        views.repository_action,
+        {"verb": "check"},
+        name="repository-check",
+    ),
     path("recoverability/", views.scorecard, name="scorecard"),
 ]

@@ -16,7 +16,15 @@ from django.views.decorators.http import require_POST, require_safe
 from backups import services
 from backups.dashboard import targets_with_freshness
 from backups.forms import RepositoryForm, RestoreForm
-from backups.models import ACTIVE_STATUSES, BackupRun, BackupTarget, Kind, Repository, RunStatus, Trigger
+from backups.models import (
+    ACTIVE_STATUSES,
+    BackupRun,
+    BackupTarget,
+    Kind,
+    Repository,
+    RunStatus,
+    Trigger,
+)
 from backups.scorecard import scorecards
 from core import charts
 from core.display import format_duration
@@ -27,16 +35,24 @@ RECENT_RUNS = 30
 
 
 def get_run(pk) -> BackupRun:
-    return get_object_or_404(BackupRun.objects.select_related("target__service", "requested_by", "repository"),
-                             pk=pk)
+    return get_object_or_404(
+        BackupRun.objects.select_related("target__service", "requested_by", "repository"), pk=pk
+    )
 
 
 @require_safe
 @permission_required("backups.view_backuptarget", raise_exception=True)
 def target_list(request):
     now = timezone.now()
-    return render(request, "backups/targets.html", {"targets": targets_with_freshness(now), "now": now,
-                                                    "can_run": request.user.has_perm("backups.add_backuprun")})
+    return render(
+        request,
+        "backups/targets.html",
+        {
+            "targets": targets_with_freshness(now),
+            "now": now,
+            "can_run": request.user.has_perm("backups.add_backuprun"),
+        },
+    )
 
 
 @require_safe
@@ -52,27 +68,53 @@ def target_detail(request, pk):
     rehearsals = list(target.rehearsals.order_by("-id")[:12])
     # The page refreshes itself while anything it shows is still queued or running.
     polling = any(r.is_active() for r in runs) or any(r.status in ACTIVE_STATUSES for r in restores)
-    context = {"target": target, "runs": runs, "now": now, "rehearsals": rehearsals, "restores": restores,
-               "trends": run_trends(runs), "can_run": request.user.has_perm("backups.add_backuprun"),
-               "polling": polling}
+    context = {
+        "target": target,
+        "runs": runs,
+        "now": now,
+        "rehearsals": rehearsals,
+        "restores": restores,
+        "trends": run_trends(runs),
+        "can_run": request.user.has_perm("backups.add_backuprun"),
+        "polling": polling,
+    }
     return render(request, "backups/target.html", context)
 
 
 def run_trends(runs: list[BackupRun]) -> list[dict]:
     """Size and duration of the target's recent successful runs (the ones the page already
     fetched, at most RECENT_RUNS), oldest first: a growing backup or a slowing one shows here."""
-    done = [run for run in reversed(runs)
-            if run.status == RunStatus.SUCCEEDED and run.started_at and run.finished_at]
+    done = [
+        run
+        for run in reversed(runs)
+        if run.status == RunStatus.SUCCEEDED and run.started_at and run.finished_at
+    ]
     labels = [f"#{run.pk}" for run in done]
     step = max(math.ceil(len(done) / 10), 1)
     return [
-        charts.bar_chart(title=_("Backup size, recent runs"), labels=labels, label_every=step,
-                         series=[(_("Size"), [run.size for run in done])], fmt=filesizeformat,
-                         scale=charts.nice_bytes_top, empty=_("No successful backup yet.")),
-        charts.bar_chart(title=_("Backup duration, recent runs"), labels=labels, label_every=step,
-                         series=[(_("Duration"), [(run.finished_at - run.started_at).total_seconds()
-                                                  for run in done])],
-                         fmt=format_duration, scale=charts.nice_duration_top, empty=_("No successful backup yet.")),
+        charts.bar_chart(
+            title=_("Backup size, recent runs"),
+            labels=labels,
+            label_every=step,
+            series=[(_("Size"), [run.size for run in done])],
+            fmt=filesizeformat,
+            scale=charts.nice_bytes_top,
+            empty=_("No successful backup yet."),
+        ),
+        charts.bar_chart(
+            title=_("Backup duration, recent runs"),
+            labels=labels,
+            label_every=step,
+            series=[
+                (
+                    _("Duration"),
+                    [(run.finished_at - run.started_at).total_seconds() for run in done],
+                )
+            ],
+            fmt=format_duration,
+            scale=charts.nice_duration_top,
+            empty=_("No successful backup yet."),
+        ),
     ]
 
 
@@ -81,18 +123,27 @@ def run_trends(runs: list[BackupRun]) -> list[dict]:
 def run_list(request):
     runs = BackupRun.objects.select_related("target").order_by("-id")
     page = Paginator(runs, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "backups/runs.html", {
-        "page": page, "polling": any(r.is_active() for r in page.object_list)})
+    return render(
+        request,
+        "backups/runs.html",
+        {"page": page, "polling": any(r.is_active() for r in page.object_list)},
+    )
 
 
 @require_safe
 @permission_required("backups.view_backuprun", raise_exception=True)
 def run_detail(request, pk):
     run = get_run(pk)
-    return render(request, "backups/run.html", {
-        "run": run, "polling": run.is_active(),
-        "can_restore": request.user.has_perm("backups.restore_backuprun") and (
-            run.is_restorable() or run.is_restorable_offsite())})
+    return render(
+        request,
+        "backups/run.html",
+        {
+            "run": run,
+            "polling": run.is_active(),
+            "can_restore": request.user.has_perm("backups.restore_backuprun")
+            and (run.is_restorable() or run.is_restorable_offsite()),
+        },
+    )
 
 
 @require_POST
@@ -117,7 +168,9 @@ def verify_now(request, pk):
     except DomainError as exc:
         messages.error(request, exc.message)
         return redirect(run)
-    messages.success(request, _("Verification queued: the checksum is re-read and the file checked again."))
+    messages.success(
+        request, _("Verification queued: the checksum is re-read and the file checked again.")
+    )
     return redirect(run)
 
 
@@ -127,26 +180,42 @@ def restore(request, pk):
     form = RestoreForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            restore_run = services.request_restore(run=run, by=request.user, confirm=form.cleaned_data["confirm"],
-                                                   from_repository=form.cleaned_data["from_repository"])
+            restore_run = services.request_restore(
+                run=run,
+                by=request.user,
+                confirm=form.cleaned_data["confirm"],
+                from_repository=form.cleaned_data["from_repository"],
+            )
         except DomainError as exc:
             form.add_error("confirm" if exc.field == "confirm" else None, exc.message)
         else:
-            messages.success(request, _("Restore #%(id)s queued. A safety copy of the current data is taken "
-                                        "first.") % {"id": restore_run.pk})
+            messages.success(
+                request,
+                _("Restore #%(id)s queued. A safety copy of the current data is taken first.")
+                % {"id": restore_run.pk},
+            )
             return redirect(run.target)
-    context = {"run": run, "form": form, "portal_db": run.target.kind == Kind.PORTAL_DB,
-               "offsite": run.is_restorable_offsite(),
-               "portal_engine": connection.vendor}
+    context = {
+        "run": run,
+        "form": form,
+        "portal_db": run.target.kind == Kind.PORTAL_DB,
+        "offsite": run.is_restorable_offsite(),
+        "portal_engine": connection.vendor,
+    }
     return render(request, "backups/restore.html", context, status=400 if form.errors else 200)
 
 
 @require_safe
 @permission_required("backups.view_repository", raise_exception=True)
 def repository_list(request):
-    return render(request, "backups/repositories.html", {
-        "repositories": Repository.objects.order_by("name"),
-        "can_edit": request.user.has_perm("backups.add_repository")})
+    return render(
+        request,
+        "backups/repositories.html",
+        {
+            "repositories": Repository.objects.order_by("name"),
+            "can_edit": request.user.has_perm("backups.add_repository"),
+        },
+    )
 
 
 @permission_required("backups.add_repository", raise_exception=True)
@@ -165,18 +234,33 @@ def _repository_form(request, repository: Repository):
         repository = form.save()
         messages.success(request, _("Saved. Initialise the repository if it does not exist yet."))
         return redirect(repository)
-    return render(request, "backups/repository_form.html", {"form": form, "repository": repository},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "backups/repository_form.html",
+        {"form": form, "repository": repository},
+        status=400 if form.errors else 200,
+    )
 
 
 @require_safe
 @permission_required("backups.view_repository", raise_exception=True)
 def repository_detail(request, pk):
     repository = get_object_or_404(Repository, pk=pk)
-    runs = (BackupRun.objects.filter(repository=repository).select_related("target").order_by("-id")[:RECENT_RUNS])
-    return render(request, "backups/repository.html", {
-        "repository": repository, "runs": runs, "targets": repository.targets.order_by("name"),
-        "can_edit": request.user.has_perm("backups.change_repository")})
+    runs = (
+        BackupRun.objects.filter(repository=repository)
+        .select_related("target")
+        .order_by("-id")[:RECENT_RUNS]
+    )
+    return render(
+        request,
+        "backups/repository.html",
+        {
+            "repository": repository,
+            "runs": runs,
+            "targets": repository.targets.order_by("name"),
+            "can_edit": request.user.has_perm("backups.change_repository"),
+        },
+    )
 
 
 @require_POST
@@ -193,7 +277,9 @@ def repository_action(request, pk, verb):
                 messages.error(request, repository.error)
         else:
             services.queue_check(repository=repository)
-            messages.success(request, _("restic check queued; its result shows here when it is done."))
+            messages.success(
+                request, _("restic check queued; its result shows here when it is done.")
+            )
     except DomainError as exc:
         messages.error(request, exc.message)
     return redirect(repository)

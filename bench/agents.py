@@ -50,12 +50,25 @@ def make_hosts(count: int) -> list[tuple[str, list[int]]]:
         hosts.append(host)
     Host.objects.bulk_create(hosts)
     hosts = list(Host.objects.filter(service=service).order_by("name"))
-    Probe.objects.bulk_create([
-        Probe(service=service, host=host, name=f"{host.name} log {n}", kind="host_log_errors", next_run_at=None,
-              config={"path": f"/var/log/app{n}.log", "pattern": "ERROR", "tail_kib": 64})
-        for host in hosts for n in range(CHECKS_PER_HOST)], batch_size=500)
+    Probe.objects.bulk_create(
+        [
+            Probe(
+                service=service,
+                host=host,
+                name=f"{host.name} log {n}",
+                kind="host_log_errors",
+                next_run_at=None,
+                config={"path": f"/var/log/app{n}.log", "pattern": "ERROR", "tail_kib": 64},
+            )
+            for host in hosts
+            for n in range(CHECKS_PER_HOST)
+        ],
+        batch_size=500,
+    )
     by_host = {}
-    for host_id, probe_id in Probe.objects.filter(service=service).values_list("host_id", "id").order_by("id"):
+    for host_id, probe_id in (
+        Probe.objects.filter(service=service).values_list("host_id", "id").order_by("id")
+    ):
         by_host.setdefault(host_id, []).append(probe_id)
     names = {host.name: host.pk for host in hosts}
     return [(token, by_host[names[f"{SERVICE}-{i}"]]) for i, token in enumerate(tokens)]
@@ -105,21 +118,46 @@ def tree_cpu(process) -> dict:
     return {"total": total, "web": web}
 
 
-def agent_cycle(base: str, token: str, probe_ids: list[int], pushes: list, gets: list, errors: list):
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json", "X-Agent-Version": "bench"}
+def agent_cycle(
+    base: str, token: str, probe_ids: list[int], pushes: list, gets: list, errors: list
+):
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/json",
+        "X-Agent-Version": "bench",
+    }
     try:
         started = time.perf_counter()
-        with urllib.request.urlopen(urllib.request.Request(base + "/api/v1/agent/checks", headers=headers),
-                                    timeout=30) as response:
+        with urllib.request.urlopen(
+            urllib.request.Request(base + "/api/v1/agent/checks", headers=headers), timeout=30
+        ) as response:
             response.read()
         gets.append(time.perf_counter() - started)
         now = datetime.now(UTC).isoformat()
-        body = json.dumps({"batch": str(uuid.uuid4()), "agent_version": "bench", "results": [
-            {"probe": pk, "at": now, "status": "ok", "value": 0, "latency_ms": 1.5, "message": "0 matching lines"}
-            for pk in probe_ids]}).encode()
+        body = json.dumps(
+            {
+                "batch": str(uuid.uuid4()),
+                "agent_version": "bench",
+                "results": [
+                    {
+                        "probe": pk,
+                        "at": now,
+                        "status": "ok",
+                        "value": 0,
+                        "latency_ms": 1.5,
+                        "message": "0 matching lines",
+                    }
+                    for pk in probe_ids
+                ],
+            }
+        ).encode()
         started = time.perf_counter()
-        with urllib.request.urlopen(urllib.request.Request(base + "/api/v1/agent/results", data=body,
-                                                           headers=headers, method="POST"), timeout=30) as response:
+        with urllib.request.urlopen(
+            urllib.request.Request(
+                base + "/api/v1/agent/results", data=body, headers=headers, method="POST"
+            ),
+            timeout=30,
+        ) as response:
             answer = json.loads(response.read())
         pushes.append(time.perf_counter() - started)
         if answer["accepted"] != len(probe_ids):
@@ -136,8 +174,13 @@ def run(hosts: int, seconds: float) -> dict:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = open(Path(os.environ["PORTAL_DATA_DIR"]) / "agents-serve.log", "w")  # noqa: SIM115 - closed below
-    server = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "serve", "--no-setup", "--port", str(port)],
-                              env=environ, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "serve", "--no-setup", "--port", str(port)],
+        env=environ,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     pushes, gets, errors, threads = [], [], [], []
     try:
         wait_healthy(base, server)
@@ -152,7 +195,9 @@ def run(hosts: int, seconds: float) -> dict:
             due = int(elapsed * hosts / 60) + 1
             while fired < due:
                 token, ids = agents[fired % hosts]
-                thread = threading.Thread(target=agent_cycle, args=(base, token, ids, pushes, gets, errors))
+                thread = threading.Thread(
+                    target=agent_cycle, args=(base, token, ids, pushes, gets, errors)
+                )
                 thread.start()
                 threads.append(thread)
                 fired += 1
@@ -176,9 +221,9 @@ def run(hosts: int, seconds: float) -> dict:
     return {
         "scenario": f"agents: {hosts} hosts × {CHECKS_PER_HOST} results/min for {seconds:.0f} s (GET + push)",
         "figure": f"push p50 {percentile(pushes, 0.5) * 1000:.0f} / p95 {p95:.0f} ms, GET p95 "
-                  f"{percentile(gets, 0.95) * 1000:.0f} ms; server CPU {share * 100:.1f} % of one core "
-                  f"(web {web_share * 100:.1f} %); {len(pushes)} pushes, {stored} results, {len(errors)} errors"
-                  + (f" ({errors[0][:60]})" if errors else ""),
+        f"{percentile(gets, 0.95) * 1000:.0f} ms; server CPU {share * 100:.1f} % of one core "
+        f"(web {web_share * 100:.1f} %); {len(pushes)} pushes, {stored} results, {len(errors)} errors"
+        + (f" ({errors[0][:60]})" if errors else ""),
         "baseline": "one core",
         "ratio": round(share, 3),
         "budget": f"p95 < {BUDGET_P95_MS} ms, CPU < {BUDGET_CPU * 100:.0f} %",
@@ -189,7 +234,9 @@ def run(hosts: int, seconds: float) -> dict:
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--hosts", type=int, default=200)
-    parser.add_argument("--seconds", type=float, default=60, help="length of the run (one report per host a minute)")
+    parser.add_argument(
+        "--seconds", type=float, default=60, help="length of the run (one report per host a minute)"
+    )
     args = parser.parse_args()
     import django
 

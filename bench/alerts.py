@@ -43,26 +43,48 @@ BUDGET = 100.0  # alerts/s
 
 
 def alert(n: int) -> dict:
-    return {"status": "firing", "labels": {"alertname": "BenchDown", "instance": f"host-{n}:9100",
-                                           "severity": "critical"},
-            "annotations": {"summary": f"host-{n} is down"}, "startsAt": "2026-12-07T08:00:00.123456789Z",
-            "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "http://prometheus.bench:9090/graph",
-            "fingerprint": f"{PREFIX}{n:06}"}
+    return {
+        "status": "firing",
+        "labels": {"alertname": "BenchDown", "instance": f"host-{n}:9100", "severity": "critical"},
+        "annotations": {"summary": f"host-{n} is down"},
+        "startsAt": "2026-12-07T08:00:00.123456789Z",
+        "endsAt": "0001-01-01T00:00:00Z",
+        "generatorURL": "http://prometheus.bench:9090/graph",
+        "fingerprint": f"{PREFIX}{n:06}",
+    }
 
 
 def webhook(alerts: list[dict]) -> str:
-    return json.dumps({"version": "4", "groupKey": "{}:{alertname=\"BenchDown\"}", "truncatedAlerts": 0,
-                       "status": "firing", "receiver": "ops-portal", "groupLabels": {"alertname": "BenchDown"},
-                       "commonLabels": {"alertname": "BenchDown"}, "commonAnnotations": {},
-                       "externalURL": "http://alertmanager.bench:9093", "alerts": alerts})
+    return json.dumps(
+        {
+            "version": "4",
+            "groupKey": '{}:{alertname="BenchDown"}',
+            "truncatedAlerts": 0,
+            "status": "firing",
+            "receiver": "ops-portal",
+            "groupLabels": {"alertname": "BenchDown"},
+            "commonLabels": {"alertname": "BenchDown"},
+            "commonAnnotations": {},
+            "externalURL": "http://alertmanager.bench:9093",
+            "alerts": alerts,
+        }
+    )
 
 
 def fresh_integration(name: str) -> Integration:
     service, _ = Service.objects.get_or_create(name=f"{PREFIX}service")
     Integration.objects.filter(name=f"{PREFIX}{name}").delete()
-    return Integration.objects.create(name=f"{PREFIX}{name}", kind="alertmanager", default_service=service,
-                                      rules=[{"match": [{"label": "severity", "op": "equals",
-                                                         "value": "critical"}], "severity": "sev1"}])
+    return Integration.objects.create(
+        name=f"{PREFIX}{name}",
+        kind="alertmanager",
+        default_service=service,
+        rules=[
+            {
+                "match": [{"label": "severity", "op": "equals", "value": "critical"}],
+                "severity": "sev1",
+            }
+        ],
+    )
 
 
 def post_all(client: Client, url: str, bodies: list[str]) -> float:
@@ -83,9 +105,14 @@ def bare_rate(client: Client, count: int) -> float:
 
 def row(scenario: str, alerts: int, seconds: float, baseline: float) -> dict:
     rate = alerts / seconds
-    return {"scenario": scenario, "figure": f"{rate:.0f} alerts/s ({seconds:.2f} s)",
-            "baseline": f"bare Django view {baseline:.0f} req/s", "ratio": baseline / rate,
-            "budget": f"≥ {BUDGET:.0f} alerts/s", "verdict": "ok" if rate >= BUDGET else "MISS"}
+    return {
+        "scenario": scenario,
+        "figure": f"{rate:.0f} alerts/s ({seconds:.2f} s)",
+        "baseline": f"bare Django view {baseline:.0f} req/s",
+        "ratio": baseline / rate,
+        "budget": f"≥ {BUDGET:.0f} alerts/s",
+        "verdict": "ok" if rate >= BUDGET else "MISS",
+    }
 
 
 def main():
@@ -102,18 +129,24 @@ def main():
         integration = fresh_integration("one-request")
         url = reverse("integration-alerts", args=[integration.token])
         seconds = post_all(client, url, [webhook([alert(i) for i in range(n)])])
-        rows.append(row(f"alert intake ({backend}): {n} distinct in 1 request", n, seconds, baseline))
+        rows.append(
+            row(f"alert intake ({backend}): {n} distinct in 1 request", n, seconds, baseline)
+        )
 
         integration = fresh_integration("many-requests")
         url = reverse("integration-alerts", args=[integration.token])
         seconds = post_all(client, url, [webhook([alert(i)]) for i in range(n)])
-        rows.append(row(f"alert intake ({backend}): {n} distinct, 1 per request", n, seconds, baseline))
+        rows.append(
+            row(f"alert intake ({backend}): {n} distinct, 1 per request", n, seconds, baseline)
+        )
 
         integration = fresh_integration("repeats")
         url = reverse("integration-alerts", args=[integration.token])
         seconds = post_all(client, url, [webhook([alert(0)])] * n)
         rows.append(row(f"alert intake ({backend}): {n} repeats of 1", n, seconds, baseline))
-        assert Incident.objects.filter(dedup_key__startswith=f"alert:{integration.pk}:").count() == 1
+        assert (
+            Incident.objects.filter(dedup_key__startswith=f"alert:{integration.pk}:").count() == 1
+        )
     finally:
         Incident.objects.filter(service__name=f"{PREFIX}service").delete()
         Integration.objects.filter(name__startswith=PREFIX).delete()

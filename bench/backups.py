@@ -38,8 +38,11 @@ def build_database(path: Path, size_mb: int) -> None:
     con.execute("PRAGMA synchronous=OFF")
     con.execute("CREATE TABLE blobs (id INTEGER PRIMARY KEY, data BLOB)")
     count = size_mb * 1024 * 1024 // BLOB
-    con.execute("WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < ?) "
-                "INSERT INTO blobs (data) SELECT randomblob(?) FROM n", (count, BLOB))
+    con.execute(
+        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < ?) "
+        "INSERT INTO blobs (data) SELECT randomblob(?) FROM n",
+        (count, BLOB),
+    )
     con.commit()
     con.close()
 
@@ -52,8 +55,14 @@ def timed(function) -> float:
 
 def row(scenario, figure, baseline, ratio, budget, minimum):
     verdict = "-" if ratio is None else ("PASS" if ratio >= minimum else "MISS")
-    return {"scenario": scenario, "figure": figure, "baseline": baseline,
-            "ratio": None if ratio is None else round(ratio, 2), "budget": budget, "verdict": verdict}
+    return {
+        "scenario": scenario,
+        "figure": figure,
+        "baseline": baseline,
+        "ratio": None if ratio is None else round(ratio, 2),
+        "budget": budget,
+        "verdict": verdict,
+    }
 
 
 def main() -> None:
@@ -73,21 +82,35 @@ def main() -> None:
         # Flush the freshly built file first, so neither measurement pays for writing it out.
         subprocess.run(["sync"], check=True)
         copy = work / "cp-copy.sqlite3"
-        cp_seconds = timed(lambda: (subprocess.run(["cp", str(source), str(copy)], check=True),
-                                    subprocess.run(["sync"], check=True)))
+        cp_seconds = timed(
+            lambda: (
+                subprocess.run(["cp", str(source), str(copy)], check=True),
+                subprocess.run(["sync"], check=True),
+            )
+        )
         copy.unlink()
 
         service, _ = Service.objects.get_or_create(name="Bench backups")
-        target = BackupTarget.objects.create(name=f"bench-{uuid.uuid4().hex[:6]}", service=service, kind="sqlite",
-                                             source=str(source), destination=str(work / "out"), verify=False)
+        target = BackupTarget.objects.create(
+            name=f"bench-{uuid.uuid4().hex[:6]}",
+            service=service,
+            kind="sqlite",
+            source=str(source),
+            destination=str(work / "out"),
+            verify=False,
+        )
         subprocess.run(["sync"], check=True)
         runs = []
-        backup_seconds = timed(lambda: runs.append(services.run_backup(target=target, trigger="manual")))
+        backup_seconds = timed(
+            lambda: runs.append(services.run_backup(target=target, trigger="manual"))
+        )
         run = runs[0]
         if run.status != "succeeded":
             raise SystemExit(f"backup failed: {run.error}")
 
-        sha_seconds = timed(lambda: subprocess.run(["sha256sum", run.file], check=True, capture_output=True))
+        sha_seconds = timed(
+            lambda: subprocess.run(["sha256sum", run.file], check=True, capture_output=True)
+        )
         ours = []
         our_sha_seconds = timed(lambda: ours.append(kinds.sha256_of(Path(run.file))))
         assert ours[0][0] == run.sha256
@@ -96,12 +119,30 @@ def main() -> None:
         cp_rate, backup_rate = size_mb / cp_seconds, size_mb / backup_seconds
         sha_rate, our_sha_rate = size_mb / sha_seconds, size_mb / our_sha_seconds
         rows = [
-            row(f"backup {size_mb:.0f} MB SQLite (run_backup: backup API + SHA-256 + fsync + rename)",
-                f"{backup_rate:.0f} MB/s", f"cp+sync {cp_rate:.0f} MB/s", backup_rate / cp_rate, ">= 0.5 x cp", 0.5),
-            row("checksum SHA-256 of the backup", f"{our_sha_rate:.0f} MB/s", f"sha256sum {sha_rate:.0f} MB/s",
-                our_sha_rate / sha_rate, ">= 0.8 x sha256sum", 0.8),
-            row("verify (checksum re-read + integrity_check)", f"{verify_seconds:.1f} s ({run.verification})",
-                "-", None, "-", 0),
+            row(
+                f"backup {size_mb:.0f} MB SQLite (run_backup: backup API + SHA-256 + fsync + rename)",
+                f"{backup_rate:.0f} MB/s",
+                f"cp+sync {cp_rate:.0f} MB/s",
+                backup_rate / cp_rate,
+                ">= 0.5 x cp",
+                0.5,
+            ),
+            row(
+                "checksum SHA-256 of the backup",
+                f"{our_sha_rate:.0f} MB/s",
+                f"sha256sum {sha_rate:.0f} MB/s",
+                our_sha_rate / sha_rate,
+                ">= 0.8 x sha256sum",
+                0.8,
+            ),
+            row(
+                "verify (checksum re-read + integrity_check)",
+                f"{verify_seconds:.1f} s ({run.verification})",
+                "-",
+                None,
+                "-",
+                0,
+            ),
         ]
         print(json.dumps(rows, indent=1))
     finally:

@@ -46,10 +46,21 @@ def setup(start: datetime) -> None:
         Run.objects.filter(template__name__startswith=PREFIX).delete()
         Template.objects.filter(name__startswith=PREFIX).delete()
         for n in range(TEMPLATES):
-            template = Template.objects.create(name=f"{PREFIX}{n}", schedule=f"{n % 60} {n % 24} * * *",
-                                               created_at=start)
-            services.replace_sections(template, [{"title": "Checks", "items": [
-                {"text": f"item {i}", "command": "curl -fsS http://127.0.0.1/health"} for i in range(ITEMS)]}])
+            template = Template.objects.create(
+                name=f"{PREFIX}{n}", schedule=f"{n % 60} {n % 24} * * *", created_at=start
+            )
+            services.replace_sections(
+                template,
+                [
+                    {
+                        "title": "Checks",
+                        "items": [
+                            {"text": f"item {i}", "command": "curl -fsS http://127.0.0.1/health"}
+                            for i in range(ITEMS)
+                        ],
+                    }
+                ],
+            )
 
 
 def timed(now: datetime) -> tuple[float, int, dict]:
@@ -75,7 +86,9 @@ def main() -> None:
     start = datetime(2026, 3, 1, tzinfo=UTC)
     setup(start)
     first = start + timedelta(days=1)
-    rows = [row(f"materialise {TEMPLATES} templates × {ITEMS} items (one pass, all due)", *timed(first))]
+    rows = [
+        row(f"materialise {TEMPLATES} templates × {ITEMS} items (one pass, all due)", *timed(first))
+    ]
     rows.append(row("next pass, nothing due", *timed(first + timedelta(seconds=30))))
     rows.append(row("pass after two days of downtime", *timed(first + timedelta(days=2))))
     with transaction.atomic():

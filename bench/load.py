@@ -61,15 +61,24 @@ def main():
     args = parser.parse_args()
     headers = dict(h.split(": ", 1) for h in args.header)
     latencies, errors, lock = [[] for _ in args.urls], [0 for _ in args.urls], threading.Lock()
-    per = [args.requests // args.concurrency + (1 if i < args.requests % args.concurrency else 0)
-           for i in range(args.concurrency)]
-    threads = [threading.Thread(target=worker, args=(args.urls, headers, n, latencies, errors, lock)) for n in per]
+    per = [
+        args.requests // args.concurrency + (1 if i < args.requests % args.concurrency else 0)
+        for i in range(args.concurrency)
+    ]
+    threads = [
+        threading.Thread(target=worker, args=(args.urls, headers, n, latencies, errors, lock))
+        for n in per
+    ]
     started = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    print(json.dumps({"latencies": latencies, "errors": errors, "elapsed": time.perf_counter() - started}))
+    print(
+        json.dumps(
+            {"latencies": latencies, "errors": errors, "elapsed": time.perf_counter() - started}
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -35,12 +35,22 @@ PASSWORD = secrets.token_urlsafe(24)  # a throwaway repository: nobody needs it 
 
 
 def restic_by_hand(repository: Path, file: Path) -> float:
-    env = {**os.environ, "RESTIC_REPOSITORY": str(repository), "RESTIC_PASSWORD": PASSWORD,
-           "RESTIC_CACHE_DIR": str(repository.parent / "cache")}
+    env = {
+        **os.environ,
+        "RESTIC_REPOSITORY": str(repository),
+        "RESTIC_PASSWORD": PASSWORD,
+        "RESTIC_CACHE_DIR": str(repository.parent / "cache"),
+    }
     subprocess.run(["restic", "init"], env=env, check=True, capture_output=True)
     subprocess.run(["sync"], check=True)
-    return timed(lambda: subprocess.run(["restic", "backup", "--host", "bench", str(file)], env=env, check=True,
-                                        capture_output=True))
+    return timed(
+        lambda: subprocess.run(
+            ["restic", "backup", "--host", "bench", str(file)],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+    )
 
 
 def main() -> None:
@@ -56,8 +66,14 @@ def main() -> None:
     try:
         build_database(source, options.size_mb)
         service, _ = Service.objects.get_or_create(name="Bench off-site")
-        target = BackupTarget.objects.create(name=f"bench-{uuid.uuid4().hex[:6]}", service=service, kind="sqlite",
-                                             source=str(source), destination=str(work / "out"), verify=False)
+        target = BackupTarget.objects.create(
+            name=f"bench-{uuid.uuid4().hex[:6]}",
+            service=service,
+            kind="sqlite",
+            source=str(source),
+            destination=str(work / "out"),
+            verify=False,
+        )
         local = services.run_backup(target=target, trigger="manual")
         if local.status != "succeeded":
             raise SystemExit(f"backup failed: {local.error}")
@@ -66,8 +82,12 @@ def main() -> None:
 
         subprocess.run(["sync"], check=True)
         copy = work / "cp-copy.sqlite3"
-        cp_seconds = timed(lambda: (subprocess.run(["cp", str(file), str(copy)], check=True),
-                                    subprocess.run(["sync"], check=True)))
+        cp_seconds = timed(
+            lambda: (
+                subprocess.run(["cp", str(file), str(copy)], check=True),
+                subprocess.run(["sync"], check=True),
+            )
+        )
         copy.unlink()
         hand_seconds = restic_by_hand(work / "restic-by-hand", file)
         # The wrapper's `restic backup --json` alone (no unlock, forget --prune or database writes).
@@ -76,8 +96,9 @@ def main() -> None:
         subprocess.run(["sync"], check=True)
         wrapper_seconds = timed(lambda: restic.backup(bare, file, tags=["bench"], host="bench"))
 
-        repository = Repository.objects.create(name=f"bench-{uuid.uuid4().hex[:6]}", url=str(work / "restic-portal"),
-                                               password=PASSWORD)
+        repository = Repository.objects.create(
+            name=f"bench-{uuid.uuid4().hex[:6]}", url=str(work / "restic-portal"), password=PASSWORD
+        )
         services.init_repository(repository=repository)
         target.repository = repository
         target.save(update_fields=["repository"])
@@ -97,17 +118,32 @@ def main() -> None:
         first_rate, second_rate = size_mb / first_seconds, size_mb / second_seconds
         wrapper_rate = size_mb / wrapper_seconds
         rows = [
-            row(f"off-site copy {size_mb:.0f} MB SQLite backup, local restic repository (copy_offsite)",
+            row(
+                f"off-site copy {size_mb:.0f} MB SQLite backup, local restic repository (copy_offsite)",
                 f"{first_rate:.0f} MB/s, {local.offsite_bytes_added / 1e6:.0f} MB added",
-                f"restic by hand {hand_rate:.0f} MB/s; cp+sync {cp_rate:.0f} MB/s", first_rate / hand_rate,
-                ">= 0.8 x restic by hand", 0.8),
-            row("restic backup --json through backups.restic alone", f"{wrapper_rate:.0f} MB/s",
-                f"restic by hand {hand_rate:.0f} MB/s", wrapper_rate / hand_rate, ">= 0.8 x restic by hand", 0.8),
-            row("second off-site copy, unchanged data (deduplicated)",
+                f"restic by hand {hand_rate:.0f} MB/s; cp+sync {cp_rate:.0f} MB/s",
+                first_rate / hand_rate,
+                ">= 0.8 x restic by hand",
+                0.8,
+            ),
+            row(
+                "restic backup --json through backups.restic alone",
+                f"{wrapper_rate:.0f} MB/s",
+                f"restic by hand {hand_rate:.0f} MB/s",
+                wrapper_rate / hand_rate,
+                ">= 0.8 x restic by hand",
+                0.8,
+            ),
+            row(
+                "second off-site copy, unchanged data (deduplicated)",
                 f"{second_rate:.0f} MB/s, {second.offsite_bytes_added / 1e6:.2f} MB added",
                 f"first copy {local.offsite_bytes_added / 1e6:.0f} MB added",
-                None if not local.offsite_bytes_added else 1 - second.offsite_bytes_added / local.offsite_bytes_added,
-                ">= 0.99 not re-sent", 0.99),
+                None
+                if not local.offsite_bytes_added
+                else 1 - second.offsite_bytes_added / local.offsite_bytes_added,
+                ">= 0.99 not re-sent",
+                0.99,
+            ),
         ]
         print(json.dumps(rows, indent=1))
     finally:

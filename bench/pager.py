@@ -51,7 +51,7 @@ while True:
 
 
 def figures(seconds):
-    return f"p50 {percentile(seconds, .5):.2f} s, p95 {percentile(seconds, .95):.2f} s, max {max(seconds):.2f} s"
+    return f"p50 {percentile(seconds, 0.5):.2f} s, p95 {percentile(seconds, 0.95):.2f} s, max {max(seconds):.2f} s"
 
 
 def watch_sent(ids, step_of, seen, since, timeout):
@@ -59,8 +59,9 @@ def watch_sent(ids, step_of, seen, since, timeout):
     Notification.sent_at is its round's start, not the moment the send committed."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and len(seen) < len(ids):
-        rows = Notification.objects.filter(incident__in=[pk for pk in ids if pk not in seen], status="sent",
-                                           created_at__gte=since).values_list("incident", "step")
+        rows = Notification.objects.filter(
+            incident__in=[pk for pk in ids if pk not in seen], status="sent", created_at__gte=since
+        ).values_list("incident", "step")
         at = timezone.now()
         for pk, step in rows:
             if step == step_of.get(pk, step):
@@ -75,31 +76,43 @@ def main():
     open_count = open_incidents.count()
     open_incidents.update(next_escalation_at=now + timedelta(days=1))  # waiting, as most are
     results_before = ProbeResult.objects.count()
-    load = subprocess.Popen([sys.executable, "-c", PROBE_LOAD], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    pager = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "page"], cwd=ROOT,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    load = subprocess.Popen(
+        [sys.executable, "-c", PROBE_LOAD],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    pager = subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "page"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         time.sleep(3)  # the pager's Django start-up, which `serve` pays once
         armed_at = timezone.now()
         start = armed_at + timedelta(seconds=2)
         due = {}
-        for incident in open_incidents.order_by("pk")[:ARMED * 3]:
+        for incident in open_incidents.order_by("pk")[: ARMED * 3]:
             steps = (incident.escalation_snapshot or {}).get("steps") or []
             if len(steps) < 2 or len(due) >= ARMED:
                 continue
             at = start + timedelta(seconds=SPREAD * len(due) / ARMED)
             # A round of its own: pages of an earlier run (or the dataset) are not this one's.
             Incident.objects.filter(pk=incident.pk).update(
-                escalation_started_at=at - timedelta(seconds=steps[1]["after"]), escalation_step=0,
-                next_escalation_at=at, escalation_round=F("escalation_round") + 1)
+                escalation_started_at=at - timedelta(seconds=steps[1]["after"]),
+                escalation_step=0,
+                next_escalation_at=at,
+                escalation_round=F("escalation_round") + 1,
+            )
             due[incident.pk] = at
         service = Service.objects.filter(pk__in=open_incidents.values("service")).first()
         opened, seen = {}, {}
         step_of = dict.fromkeys(due, 1)
         for _ in range(NEW):
-            incident, _created = services.open_incident(service=service, title="bench: first page",
-                                                        severity="sev1")
+            incident, _created = services.open_incident(
+                service=service, title="bench: first page", severity="sev1"
+            )
             opened[incident.pk] = incident.created_at
             watch_sent([*due, *opened], step_of, seen, armed_at, 0.5)
         watch_sent([*due, *opened], step_of, seen, armed_at, SPREAD + 30)
@@ -109,22 +122,35 @@ def main():
         load.kill()
         load.wait(timeout=15)
     probe_load = f", beside {ProbeResult.objects.count() - results_before} probe results written"
-    step_rows = {row["incident"]: row["fired"] for row in Notification.objects.filter(incident__in=due, step=1,
-                                                                                    created_at__gte=armed_at)
-                 .values("incident").annotate(fired=Min("created_at"))}
+    step_rows = {
+        row["incident"]: row["fired"]
+        for row in Notification.objects.filter(incident__in=due, step=1, created_at__gte=armed_at)
+        .values("incident")
+        .annotate(fired=Min("created_at"))
+    }
     fired = [(step_rows[pk] - at).total_seconds() for pk, at in due.items() if pk in step_rows]
     sent = [(seen[pk] - at).total_seconds() for pk, at in due.items() if pk in seen]
     first_page = [(seen[pk] - at).total_seconds() for pk, at in opened.items() if pk in seen]
     rows = []
     for name, seconds, expected, budget in (
-            (f"step lateness (fired), {open_count} open{probe_load}", fired, len(due), 5),
-            (f"step lateness (seen sent), {open_count} open{probe_load}", sent, len(due), 5),
-            (f"first page of a new incident (seen sent){probe_load}", first_page, len(opened), 2)):
+        (f"step lateness (fired), {open_count} open{probe_load}", fired, len(due), 5),
+        (f"step lateness (seen sent), {open_count} open{probe_load}", sent, len(due), 5),
+        (f"first page of a new incident (seen sent){probe_load}", first_page, len(opened), 2),
+    ):
         missing = expected - len(seconds)
-        rows.append({"scenario": name, "figure": (figures(seconds) if seconds else "none") +
-                     (f", {missing} of {expected} not paged" if missing else ""),
-                     "baseline": "-", "ratio": None, "budget": f"p95 ≤ {budget} s",
-                     "verdict": "PASS" if seconds and not missing and percentile(seconds, .95) <= budget else "MISS"})
+        rows.append(
+            {
+                "scenario": name,
+                "figure": (figures(seconds) if seconds else "none")
+                + (f", {missing} of {expected} not paged" if missing else ""),
+                "baseline": "-",
+                "ratio": None,
+                "budget": f"p95 ≤ {budget} s",
+                "verdict": "PASS"
+                if seconds and not missing and percentile(seconds, 0.95) <= budget
+                else "MISS",
+            }
+        )
     print(json.dumps(rows))
 
 

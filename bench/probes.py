@@ -54,7 +54,9 @@ def serve(delay: float) -> None:
 
     class Server(ThreadingHTTPServer):
         daemon_threads = True
-        request_queue_size = 1024  # 50 probes connect at once; the default backlog of 5 would drop SYNs
+        request_queue_size = (
+            1024  # 50 probes connect at once; the default backlog of 5 would drop SYNs
+        )
 
     server = Server(("127.0.0.1", 0), Handler)
     print(server.server_address[1], flush=True)
@@ -62,7 +64,9 @@ def serve(delay: float) -> None:
 
 
 def start_server():
-    process = subprocess.Popen([sys.executable, __file__, "--serve"], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--serve"], stdout=subprocess.PIPE, text=True
+    )
     port = int(process.stdout.readline())
     return process, f"http://127.0.0.1:{port}/api/health"
 
@@ -95,10 +99,21 @@ def make_probes(url: str, count: int, *, spread_seconds: float = 0):
     service = Service.objects.create(name=SERVICE)
     config = HttpSettings.clean_config({"url": url, "expect": ["status in [ok, healthy]"]})
     now = timezone.now()
-    Probe.objects.bulk_create([
-        Probe(service=service, name=f"http-{i}", kind="http", config=config, interval=60, timeout=5,
-              next_run_at=now + timedelta(seconds=spread_seconds * i / count))
-        for i in range(count)], batch_size=500)
+    Probe.objects.bulk_create(
+        [
+            Probe(
+                service=service,
+                name=f"http-{i}",
+                kind="http",
+                config=config,
+                interval=60,
+                timeout=5,
+                next_run_at=now + timedelta(seconds=spread_seconds * i / count),
+            )
+            for i in range(count)
+        ],
+        batch_size=500,
+    )
 
 
 def clear():
@@ -128,15 +143,19 @@ def one_tick(url: str) -> dict:
         ran = services.run_due(limit=1000)
         seconds = time.perf_counter() - started
     rss_after = psutil.Process().memory_info().rss
-    statuses = dict(ProbeResult.objects.filter(probe__service__name=SERVICE).values_list("status")
-                    .annotate(n=Count("id")).order_by())
+    statuses = dict(
+        ProbeResult.objects.filter(probe__service__name=SERVICE)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
     ideal = math.ceil(count / pool) * DELAY
     ratio = seconds / ideal
     clear()
     return {
         "scenario": f"probe tick: {count} HTTP probes, target answers in 100 ms, pool {pool}",
         "figure": f"{seconds:.2f} s ({ran} ran, results {statuses}, {len(queries)} queries, "
-                  f"RSS +{(rss_after - rss_before) / 2**20:.0f} MiB)",
+        f"RSS +{(rss_after - rss_before) / 2**20:.0f} MiB)",
         "baseline": f"ideal {ideal:.2f} s",
         "ratio": round(ratio, 2),
         "budget": "≤ 3 × ideal",
@@ -158,8 +177,17 @@ def sustain(seconds: float) -> None:
     wall = time.monotonic() - started
     cpu_after = me.cpu_times()
     cpu = (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)
-    print(json.dumps({"ran": ran, "wall": wall, "cpu": cpu, "rss_mib": me.memory_info().rss / 2**20,
-                      "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(
+        json.dumps(
+            {
+                "ran": ran,
+                "wall": wall,
+                "cpu": cpu,
+                "rss_mib": me.memory_info().rss / 2**20,
+                "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
 
 
 def sustained(url: str, seconds: float) -> dict:
@@ -167,17 +195,26 @@ def sustained(url: str, seconds: float) -> dict:
 
     count = 1000
     make_probes(url, count, spread_seconds=60)
-    child = subprocess.run([sys.executable, __file__, "--sustain", str(seconds)], capture_output=True, text=True,
-                           check=True, timeout=seconds + 60)
+    child = subprocess.run(
+        [sys.executable, __file__, "--sustain", str(seconds)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 60,
+    )
     out = json.loads(child.stdout.strip().splitlines()[-1])
     share = out["cpu"] / out["wall"]
     expected = count * seconds / 60
-    errors = ProbeResult.objects.filter(probe__service__name=SERVICE).exclude(status__in=["ok", "warning"]).count()
+    errors = (
+        ProbeResult.objects.filter(probe__service__name=SERVICE)
+        .exclude(status__in=["ok", "warning"])
+        .count()
+    )
     clear()
     return {
         "scenario": f"sustained: {count} HTTP probes at 60 s interval for {seconds:.0f} s (tick loop, child process)",
         "figure": f"CPU {share * 100:.1f} % of one core; RSS {out['rss_mib']:.0f} MiB (peak {out['max_rss_mib']:.0f}); "
-                  f"{out['ran']} runs (≈{expected:.0f} due), {errors} failed",
+        f"{out['ran']} runs (≈{expected:.0f} due), {errors} failed",
         "baseline": "one core",
         "ratio": round(share, 3),
         "budget": "< 50 % of one core",

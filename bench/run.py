@@ -28,8 +28,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 # Per scale: requests per HTTP scenario, django-q task history rows, seconds of the sustained probe run.
-PER_SCALE = {"small": {"requests": 200, "tasks": 10_000, "probe_seconds": 75},
-             "full": {"requests": 1500, "tasks": 100_000, "probe_seconds": 180}}
+PER_SCALE = {
+    "small": {"requests": 200, "tasks": 10_000, "probe_seconds": 75},
+    "full": {"requests": 1500, "tasks": 100_000, "probe_seconds": 180},
+}
 
 
 def free_port() -> int:
@@ -50,21 +52,36 @@ def percentile(values, q):
 def load(urls, requests, concurrency, headers=()) -> list[dict]:
     """Figures per URL of `requests` GETs each; several URLs are sent in turn on every connection
     (see bench/load.py), so a scenario and its baseline are measured under the same conditions."""
-    cmd = [PY, str(ROOT / "bench" / "load.py"), *urls, "--requests", str(requests), "--concurrency", str(concurrency)]
+    cmd = [
+        PY,
+        str(ROOT / "bench" / "load.py"),
+        *urls,
+        "--requests",
+        str(requests),
+        "--concurrency",
+        str(concurrency),
+    ]
     for header in headers:
         cmd += ["--header", header]
     out = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
     figures = []
     for latencies, errors in zip(out["latencies"], out["errors"], strict=True):
-        figures.append({
-            "requests": len(latencies), "errors": errors,
-            "p50_ms": percentile(latencies, 0.5) * 1000, "p95_ms": percentile(latencies, 0.95) * 1000,
-            "p99_ms": percentile(latencies, 0.99) * 1000,
-            # Alone, the URL's requests/s; sharing the connections, what its latencies allow them
-            # (Little's law: connections / mean latency).
-            "rps": (len(latencies) / out["elapsed"] if len(urls) == 1
-                    else concurrency / (sum(latencies) / len(latencies))),
-        })
+        figures.append(
+            {
+                "requests": len(latencies),
+                "errors": errors,
+                "p50_ms": percentile(latencies, 0.5) * 1000,
+                "p95_ms": percentile(latencies, 0.95) * 1000,
+                "p99_ms": percentile(latencies, 0.99) * 1000,
+                # Alone, the URL's requests/s; sharing the connections, what its latencies allow them
+                # (Little's law: connections / mean latency).
+                "rps": (
+                    len(latencies) / out["elapsed"]
+                    if len(urls) == 1
+                    else concurrency / (sum(latencies) / len(latencies))
+                ),
+            }
+        )
     return figures
 
 
@@ -73,13 +90,19 @@ def prepare_environment(backend: str, data_dir: Path) -> dict:
     data_dir.mkdir(parents=True)
     environ = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
     environ.update(
-        DJANGO_SETTINGS_MODULE="bench.settings", PORTAL_DATA_DIR=str(data_dir), PORTAL_DEBUG="false",
-        PORTAL_DEMO_DATA="false", PORTAL_ADMIN_PASSWORD="bench-" + os.urandom(8).hex(), PYTHONUNBUFFERED="1",
+        DJANGO_SETTINGS_MODULE="bench.settings",
+        PORTAL_DATA_DIR=str(data_dir),
+        PORTAL_DEBUG="false",
+        PORTAL_DEMO_DATA="false",
+        PORTAL_ADMIN_PASSWORD="bench-" + os.urandom(8).hex(),
+        PYTHONUNBUFFERED="1",
     )
     if backend == "postgres":
         import psycopg
 
-        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        with psycopg.connect(
+            "postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True
+        ) as conn:
             conn.execute("DROP DATABASE IF EXISTS portal_bench WITH (FORCE)")
             conn.execute("CREATE DATABASE portal_bench")
         environ["PORTAL_DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/portal_bench"
@@ -93,8 +116,12 @@ def main():
     parser.add_argument("--scale", choices=list(PER_SCALE), default="small")
     parser.add_argument("--requests", type=int, help="per HTTP scenario (default: by scale)")
     parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--only", action="append", choices=["api", "pages", "work"],
-                        help="run only these groups of scenarios (repeatable; default: all)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=["api", "pages", "work"],
+        help="run only these groups of scenarios (repeatable; default: all)",
+    )
     args = parser.parse_args()
     per_scale = PER_SCALE[args.scale]
 
@@ -110,17 +137,30 @@ def main():
     for step in (["migrate", "--noinput", "-v0"], ["collectstatic", "--noinput", "-v0"]):
         subprocess.run([*manage, *step], env=environ, check=True, cwd=ROOT)
     seed_started = time.monotonic()
-    subprocess.run([*manage, "seed_bench", "--scale", args.scale], env=environ, check=True, cwd=ROOT)
+    subprocess.run(
+        [*manage, "seed_bench", "--scale", args.scale], env=environ, check=True, cwd=ROOT
+    )
     seed_seconds = time.monotonic() - seed_started
-    seeded = subprocess.run([PY, str(ROOT / "bench" / "seed.py"), "--tasks", str(per_scale["tasks"])],
-                            env=environ, check=True, capture_output=True, text=True, cwd=ROOT)
+    seeded = subprocess.run(
+        [PY, str(ROOT / "bench" / "seed.py"), "--tasks", str(per_scale["tasks"])],
+        env=environ,
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     creds = json.loads(seeded.stdout)
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with open(data_dir / "serve.log", "w") as log:
-        server = subprocess.Popen([*manage, "serve", "--no-setup", "--port", str(port)], env=environ, cwd=ROOT,
-                                  stdout=log, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            [*manage, "serve", "--no-setup", "--port", str(port)],
+            env=environ,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
             wait_healthy(base, server)
             rows = []
@@ -141,32 +181,64 @@ def main():
     print_table(rows, args, machine, seed_seconds, elapsed)
     if args.only:
         return
-    (ROOT / "bench" / "results.json").write_text(json.dumps({
-        "backend": args.backend, "scale": args.scale, "requests_per_scenario": args.requests,
-        "concurrency": args.concurrency, "machine": machine, "seed_seconds": round(seed_seconds, 1),
-        "elapsed_seconds": round(elapsed, 1), "rows": rows}, indent=2, ensure_ascii=False))
+    (ROOT / "bench" / "results.json").write_text(
+        json.dumps(
+            {
+                "backend": args.backend,
+                "scale": args.scale,
+                "requests_per_scenario": args.requests,
+                "concurrency": args.concurrency,
+                "machine": machine,
+                "seed_seconds": round(seed_seconds, 1),
+                "elapsed_seconds": round(elapsed, 1),
+                "rows": rows,
+            },
+            indent=2,
+            ensure_ascii=False,
+        )
+    )
 
 
 def describe_machine() -> dict:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor())
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     import psutil
 
-    return {"cpus": os.cpu_count(), "cpu": model, "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
-            "python": platform.python_version(), "load_average": [round(x, 2) for x in os.getloadavg()]}
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": model,
+        "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
 
 
 def web_worker_rss(server) -> dict:
     """RSS of each gunicorn worker (the children of the gunicorn master) after the API scenarios."""
     import psutil
 
-    workers = [child for proc in psutil.Process(server.pid).children(recursive=True)
-               if "gunicorn" in " ".join(proc.cmdline()) for child in proc.children()]
+    workers = [
+        child
+        for proc in psutil.Process(server.pid).children(recursive=True)
+        if "gunicorn" in " ".join(proc.cmdline())
+        for child in proc.children()
+    ]
     rss = [w.memory_info().rss / 2**20 for w in workers]
     worst = max(rss, default=float("nan"))
-    return {"scenario": f"web worker RSS after the API scenarios ({len(rss)} workers)",
-            "figure": f"max {worst:.0f} MiB ({', '.join(f'{r:.0f}' for r in rss)})", "baseline": "-",
-            "ratio": None, "budget": "≤ 150 MB", "verdict": "PASS" if worst * 2**20 <= 150e6 else "MISS"}
+    return {
+        "scenario": f"web worker RSS after the API scenarios ({len(rss)} workers)",
+        "figure": f"max {worst:.0f} MiB ({', '.join(f'{r:.0f}' for r in rss)})",
+        "baseline": "-",
+        "ratio": None,
+        "budget": "≤ 150 MB",
+        "verdict": "PASS" if worst * 2**20 <= 150e6 else "MISS",
+    }
 
 
 def wait_healthy(base, server, timeout=120):
@@ -190,38 +262,118 @@ API_SCENARIOS = [
     ("GET /api/health", "/api/health", "/api/bench/bare-health", None, None),
     ("API list tasks", "/api/v1/tasks", "/api/bench/bare/tasks", 1.5, "token"),
     ("API list incidents", "/api/v1/incidents", "/api/bench/bare/incidents", 1.5, "token"),
-    ("API list incidents?status=resolved", "/api/v1/incidents?status=resolved", "/api/bench/bare/incidents", 1.5,
-     "token"),
-    ("API detail incident", "/api/v1/incidents/{incident}", "/api/bench/bare/incidents", 1.5, "token"),
-    ("API timeline of one incident (cursor)", "/api/v1/incidents/{incident}/timeline", "/api/bench/bare/timeline",
-     1.5, "token"),
+    (
+        "API list incidents?status=resolved",
+        "/api/v1/incidents?status=resolved",
+        "/api/bench/bare/incidents",
+        1.5,
+        "token",
+    ),
+    (
+        "API detail incident",
+        "/api/v1/incidents/{incident}",
+        "/api/bench/bare/incidents",
+        1.5,
+        "token",
+    ),
+    (
+        "API timeline of one incident (cursor)",
+        "/api/v1/incidents/{incident}/timeline",
+        "/api/bench/bare/timeline",
+        1.5,
+        "token",
+    ),
     ("API list postmortems", "/api/v1/postmortems", "/api/bench/bare/postmortems", 1.5, "token"),
-    ("API detail postmortem", "/api/v1/postmortems/{postmortem}", "/api/bench/bare/postmortems", 1.5, "token"),
+    (
+        "API detail postmortem",
+        "/api/v1/postmortems/{postmortem}",
+        "/api/bench/bare/postmortems",
+        1.5,
+        "token",
+    ),
     ("API list probes", "/api/v1/probes", "/api/bench/bare/probes", 1.5, "token"),
     ("API detail probe", "/api/v1/probes/{probe}", "/api/bench/bare/probes", 1.5, "token"),
-    ("API list probe results (cursor)", "/api/v1/probe-results", "/api/bench/bare/probe-results", 1.5, "token"),
-    ("API list results of one probe", "/api/v1/probe-results?probe={probe}", "/api/bench/bare/probe-results", 1.5,
-     "token"),
-    ("API detail probe result", "/api/v1/probe-results/{result}", "/api/bench/bare/probe-results", 1.5, "token"),
-    ("API list checklist runs (cursor)", "/api/v1/checklist-runs", "/api/bench/bare/checklist-runs", 1.5, "token"),
-    ("API detail checklist run", "/api/v1/checklist-runs/{run}", "/api/bench/bare/checklist-runs", 1.5, "token"),
-    ("API list backup runs (cursor)", "/api/v1/backup-runs", "/api/bench/bare/backup-runs", 1.5, "token"),
-    ("API detail backup run", "/api/v1/backup-runs/{backup_run}", "/api/bench/bare/backup-runs", 1.5, "token"),
+    (
+        "API list probe results (cursor)",
+        "/api/v1/probe-results",
+        "/api/bench/bare/probe-results",
+        1.5,
+        "token",
+    ),
+    (
+        "API list results of one probe",
+        "/api/v1/probe-results?probe={probe}",
+        "/api/bench/bare/probe-results",
+        1.5,
+        "token",
+    ),
+    (
+        "API detail probe result",
+        "/api/v1/probe-results/{result}",
+        "/api/bench/bare/probe-results",
+        1.5,
+        "token",
+    ),
+    (
+        "API list checklist runs (cursor)",
+        "/api/v1/checklist-runs",
+        "/api/bench/bare/checklist-runs",
+        1.5,
+        "token",
+    ),
+    (
+        "API detail checklist run",
+        "/api/v1/checklist-runs/{run}",
+        "/api/bench/bare/checklist-runs",
+        1.5,
+        "token",
+    ),
+    (
+        "API list backup runs (cursor)",
+        "/api/v1/backup-runs",
+        "/api/bench/bare/backup-runs",
+        1.5,
+        "token",
+    ),
+    (
+        "API detail backup run",
+        "/api/v1/backup-runs/{backup_run}",
+        "/api/bench/bare/backup-runs",
+        1.5,
+        "token",
+    ),
 ]
 PAGE_SCENARIOS = [
     # The dashboard's budget is server time: measured one request at a time.
     ("page: dashboard (one at a time)", "/", None, 100.0, "session"),
     ("page: dashboard (4 at once)", "/", None, None, "session"),
     ("page: incident list", "/incidents/", None, None, "session"),
-    ("page: incident list, filtered", "/incidents/?status=triggered&severity=sev1", None, None, "session"),
+    (
+        "page: incident list, filtered",
+        "/incidents/?status=triggered&severity=sev1",
+        None,
+        None,
+        "session",
+    ),
     ("page: incident reports (12 months)", "/incidents/reports/", None, None, "session"),
     ("page: probe grid", "/probes/", None, None, "session"),
     ("page: checklist runs", "/checklists/runs/", None, None, "session"),
     ("page: checklist run", "/checklists/runs/{run}/", None, None, "session"),
     # Public, anonymous, cached 15 s (issue 17): held to the bare Django view.
-    ("page: public status page (anonymous)", "/status/{status_page}/", "/api/bench/bare-health", 3.0, None),
-    ("JSON: public status page (anonymous)", "/status/{status_page}/status.json", "/api/bench/bare-health", 3.0,
-     None),
+    (
+        "page: public status page (anonymous)",
+        "/status/{status_page}/",
+        "/api/bench/bare-health",
+        3.0,
+        None,
+    ),
+    (
+        "JSON: public status page (anonymous)",
+        "/status/{status_page}/status.json",
+        "/api/bench/bare-health",
+        3.0,
+        None,
+    ),
 ]
 
 
@@ -241,9 +393,17 @@ def run_scenarios(base, creds, args, scenarios):
         headers = headers_for(auth, creds)
         [warm] = load([base + path], 30, c, headers)
         if warm["errors"]:
-            rows.append({"scenario": name, "path": path, "figure": f"{warm['errors']} of 30 requests failed",
-                         "baseline": "-", "ratio": None, "budget": "see var/bench/<backend>/serve.log",
-                         "verdict": "MISS"})
+            rows.append(
+                {
+                    "scenario": name,
+                    "path": path,
+                    "figure": f"{warm['errors']} of 30 requests failed",
+                    "baseline": "-",
+                    "ratio": None,
+                    "budget": "see var/bench/<backend>/serve.log",
+                    "verdict": "MISS",
+                }
+            )
             print(f"  {name}: {path} answers errors; see var/bench/<backend>/serve.log", flush=True)
             continue
         concurrency = 1 if "one at a time" in name else c
@@ -252,44 +412,83 @@ def run_scenarios(base, creds, args, scenarios):
             measured, base_figures = load([base + path, base + baseline], n, concurrency, headers)
         else:
             [measured] = load([base + path], n, concurrency, headers)
-        row = {"scenario": name, "path": path, **measured,
-               "figure": f"p50 {measured['p50_ms']:.1f} p95 {measured['p95_ms']:.1f} p99 {measured['p99_ms']:.1f} ms, "
-                         f"{measured['rps']:.0f}/s", "baseline": "-", "ratio": None, "budget": "-", "verdict": "-"}
+        row = {
+            "scenario": name,
+            "path": path,
+            **measured,
+            "figure": f"p50 {measured['p50_ms']:.1f} p95 {measured['p95_ms']:.1f} p99 {measured['p99_ms']:.1f} ms, "
+            f"{measured['rps']:.0f}/s",
+            "baseline": "-",
+            "ratio": None,
+            "budget": "-",
+            "verdict": "-",
+        }
         if measured["errors"]:
             row.update(verdict="MISS", budget=f"{measured['errors']} errors")
         if baseline:
             kind = "bare view" if "health" in baseline else "bare DRF list"
-            row.update(baseline=f"{kind} p95 {base_figures['p95_ms']:.1f} ms, {base_figures['rps']:.0f}/s",
-                       baseline_p95_ms=base_figures["p95_ms"], ratio=measured["p95_ms"] / base_figures["p95_ms"])
+            row.update(
+                baseline=f"{kind} p95 {base_figures['p95_ms']:.1f} ms, {base_figures['rps']:.0f}/s",
+                baseline_p95_ms=base_figures["p95_ms"],
+                ratio=measured["p95_ms"] / base_figures["p95_ms"],
+            )
             if budget and not measured["errors"]:
-                row.update(budget=f"p95 ≤ {budget} × bare", verdict="PASS" if row["ratio"] <= budget else "MISS")
+                row.update(
+                    budget=f"p95 ≤ {budget} × bare",
+                    verdict="PASS" if row["ratio"] <= budget else "MISS",
+                )
         elif budget and not measured["errors"]:
-            row.update(budget=f"p95 ≤ {budget:.0f} ms", verdict="PASS" if measured["p95_ms"] <= budget else "MISS")
+            row.update(
+                budget=f"p95 ≤ {budget:.0f} ms",
+                verdict="PASS" if measured["p95_ms"] <= budget else "MISS",
+            )
         rows.append(row)
         print(f"  {name}: {row['figure']}  {row['verdict']}", flush=True)
     return rows
 
 
 def sweep_rows(environ):
-    out = json.loads(subprocess.run([PY, str(ROOT / "bench" / "sweep.py")], env=environ, check=True,
-                                    capture_output=True, text=True, cwd=ROOT).stdout)
+    out = json.loads(
+        subprocess.run(
+            [PY, str(ROOT / "bench" / "sweep.py")],
+            env=environ,
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        ).stdout
+    )
     rows = []
     for key in ("idle", "some", "due"):
         figures = out[key]
         extra = f", {out['due']['notifications']} notifications" if key == "due" else ""
-        rows.append({
-            "scenario": f"escalation sweep, {out['open']} open, {figures['incidents']} due",
-            "figure": f"{figures['seconds'] * 1000:.1f} ms, {figures['queries']} queries{extra}",
-            "baseline": "-", "ratio": None, "budget": "≤ 1000 ms",
-            "verdict": "PASS" if figures["seconds"] <= 1 else "MISS",
-        })
+        rows.append(
+            {
+                "scenario": f"escalation sweep, {out['open']} open, {figures['incidents']} due",
+                "figure": f"{figures['seconds'] * 1000:.1f} ms, {figures['queries']} queries{extra}",
+                "baseline": "-",
+                "ratio": None,
+                "budget": "≤ 1000 ms",
+                "verdict": "PASS" if figures["seconds"] <= 1 else "MISS",
+            }
+        )
     return rows
 
 
 # Scenarios of the apps that are not HTTP requests: each script prints a JSON
 # list of {"scenario", "figure", "baseline", "ratio", "budget", "verdict"}.
-WORK_SCRIPTS = ("probes.py", "backups.py", "reports.py", "checklists.py", "runbook.py", "status.py", "offsite.py",
-                "agents.py", "alerts.py", "pager.py")
+WORK_SCRIPTS = (
+    "probes.py",
+    "backups.py",
+    "reports.py",
+    "checklists.py",
+    "runbook.py",
+    "status.py",
+    "offsite.py",
+    "agents.py",
+    "alerts.py",
+    "pager.py",
+)
 
 
 def work_rows(environ, per_scale):
@@ -298,13 +497,27 @@ def work_rows(environ, per_scale):
         path = ROOT / "bench" / script
         if not path.exists():
             continue
-        extra = ["--seconds", str(per_scale["probe_seconds"])] if script in ("probes.py", "agents.py") else []
+        extra = (
+            ["--seconds", str(per_scale["probe_seconds"])]
+            if script in ("probes.py", "agents.py")
+            else []
+        )
         print(f"bench/{script}…", flush=True)
-        result = subprocess.run([PY, str(path), *extra], env=environ, capture_output=True, text=True, cwd=ROOT)
+        result = subprocess.run(
+            [PY, str(path), *extra], env=environ, capture_output=True, text=True, cwd=ROOT
+        )
         if result.returncode:
             last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-            rows.append({"scenario": script, "figure": f"failed: {last[:80]}", "baseline": "-", "ratio": None,
-                         "budget": "-", "verdict": "MISS"})
+            rows.append(
+                {
+                    "scenario": script,
+                    "figure": f"failed: {last[:80]}",
+                    "baseline": "-",
+                    "ratio": None,
+                    "budget": "-",
+                    "verdict": "MISS",
+                }
+            )
             continue
         rows.extend(json.loads(result.stdout))
     return rows
@@ -316,17 +529,23 @@ def fmt(value, spec):
 
 def print_table(rows, args, machine, seed_seconds, elapsed):
     header = f"{'scenario':48} {'figure':52} {'baseline':34} {'ratio':>6}  {'budget':22} verdict"
-    print(f"\nbenchmarks on {args.backend}, scale {args.scale} (seeded in {seed_seconds:.0f} s), "
-          f"{machine['cpus']} × {machine['cpu']}, {machine['ram_gb']} GB RAM; HTTP: {args.requests} requests per "
-          f"scenario, {args.concurrency} connections from a separate process on 127.0.0.1")
+    print(
+        f"\nbenchmarks on {args.backend}, scale {args.scale} (seeded in {seed_seconds:.0f} s), "
+        f"{machine['cpus']} × {machine['cpu']}, {machine['ram_gb']} GB RAM; HTTP: {args.requests} requests per "
+        f"scenario, {args.concurrency} connections from a separate process on 127.0.0.1"
+    )
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r['scenario'][:48]:48} {r['figure'][:52]:52} {r['baseline'][:34]:34} {fmt(r['ratio'], '6.2f')}  "
-              f"{r['budget'][:22]:22} {r['verdict']}")
+        print(
+            f"{r['scenario'][:48]:48} {r['figure'][:52]:52} {r['baseline'][:34]:34} {fmt(r['ratio'], '6.2f')}  "
+            f"{r['budget'][:22]:22} {r['verdict']}"
+        )
     verdicts = [r["verdict"] for r in rows]
-    print(f"\n{verdicts.count('PASS')} PASS, {verdicts.count('MISS')} MISS; whole run {elapsed / 60:.1f} min; "
-          f"load average at the end {machine['load_average']}")
+    print(
+        f"\n{verdicts.count('PASS')} PASS, {verdicts.count('MISS')} MISS; whole run {elapsed / 60:.1f} min; "
+        f"load average at the end {machine['load_average']}"
+    )
 
 
 if __name__ == "__main__":

@@ -41,23 +41,34 @@ def fill(head: str, unit: str) -> bytes:
 
 
 def at_the_caps() -> bytes:
-    sections, items = settings.RUNBOOK_MAX_SECTIONS, settings.RUNBOOK_MAX_ITEMS // settings.RUNBOOK_MAX_SECTIONS
+    sections, items = (
+        settings.RUNBOOK_MAX_SECTIONS,
+        settings.RUNBOOK_MAX_ITEMS // settings.RUNBOOK_MAX_SECTIONS,
+    )
     width = SIZE // (sections * items) - 40
-    return "".join(f"## Check {n} daily 09:00\n" + "".join(f"- [ ] item {n}.{i} {'x' * width}\n"
-                                                           for i in range(items))
-                   for n in range(sections)).encode()[:SIZE]
+    return "".join(
+        f"## Check {n} daily 09:00\n"
+        + "".join(f"- [ ] item {n}.{i} {'x' * width}\n" for i in range(items))
+        for n in range(sections)
+    ).encode()[:SIZE]
 
 
 FILES = [
     ("one item, 175k detail bullets (main: 20 s)", fill("# Daily 09:00\n- [ ] a\n", "  - b\n")),
     ("80k tiny sections (main: 47 s)", fill("", "## s\n- [ ] a\n")),
     ("500 sections × 10 items, long lines", at_the_caps()),
-    ("one paragraph of prose", fill("# Daily\n- [ ] a\n\n", "words words words words words words words\n")),
+    (
+        "one paragraph of prose",
+        fill("# Daily\n- [ ] a\n\n", "words words words words words words words\n"),
+    ),
     ("350k short paragraphs", fill("# Daily\n- [ ] a\n\n", "a\n\n")),
     ("260k horizontal rules", fill("# Daily\n- [ ] a\n\n", "***\n")),
     ("a table of 100k rows", fill("# Daily\n- [ ] a\n\n| a | b |\n|---|---|\n", "| x | y |\n")),
     ("an item on a line of 1 M spaces", fill("# Daily\n\n□ a", " ")),
-    ("1 MiB of code in one fence", fill("# Daily\n- [ ] a\n  ```\n", "  echo a b c d e f g h i j k l m n\n")),
+    (
+        "1 MiB of code in one fence",
+        fill("# Daily\n- [ ] a\n  ```\n", "  echo a b c d e f g h i j k l m n\n"),
+    ),
 ]
 
 
@@ -69,23 +80,38 @@ def dry_run(data: bytes) -> tuple[float, str]:
         outcome = f"{len(plan.entries)} entries"
     except importer.RunbookError:
         outcome = "refused"
-    return time.perf_counter() - began, f"{outcome}, CPU {(time.process_time() - cpu) * 1000:.0f} ms"
+    return (
+        time.perf_counter() - began,
+        f"{outcome}, CPU {(time.process_time() - cpu) * 1000:.0f} ms",
+    )
 
 
 # The manifest storage needs `collectstatic`, which a page rendered in-process can do without.
-@override_settings(STORAGES={**settings.STORAGES, "staticfiles": {
-    "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}})
+@override_settings(
+    STORAGES={
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+)
 def page() -> tuple[float, str]:
-    user = get_user_model().objects.filter(username=USERNAME).first() or get_user_model().objects.create_superuser(
-        USERNAME, password=os.urandom(12).hex())
+    user = get_user_model().objects.filter(
+        username=USERNAME
+    ).first() or get_user_model().objects.create_superuser(USERNAME, password=os.urandom(12).hex())
     client = Client(SERVER_NAME="127.0.0.1")
     client.force_login(user)
-    client.get("/checklists/templates/import/")  # the URL resolver and templates load once per process
+    client.get(
+        "/checklists/templates/import/"
+    )  # the URL resolver and templates load once per process
     began, cpu = time.perf_counter(), time.process_time()
-    response = client.post("/checklists/templates/import/", {"file": SimpleUploadedFile("caps.md", at_the_caps())})
+    response = client.post(
+        "/checklists/templates/import/", {"file": SimpleUploadedFile("caps.md", at_the_caps())}
+    )
     elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
     user.delete()
-    return elapsed, f"HTTP {response.status_code}, {len(response.content) // 1024} KB, CPU {cpu * 1000:.0f} ms"
+    return (
+        elapsed,
+        f"HTTP {response.status_code}, {len(response.content) // 1024} KB, CPU {cpu * 1000:.0f} ms",
+    )
 
 
 def row(scenario: str, elapsed: float, outcome: str) -> dict:

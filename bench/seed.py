@@ -40,9 +40,16 @@ def seed_tasks(n: int) -> None:
     now = timezone.now()
     for start in range(0, n, BATCH):
         Task.objects.bulk_create(
-            Task(id=uuid.uuid4().hex, name=f"bench-{i}", func="portal.tasks.heartbeat", group="bench",
-                 started=now - timedelta(seconds=i), stopped=now - timedelta(seconds=i), success=i % 10 != 0,
-                 result=None if i % 10 else "bench failure")
+            Task(
+                id=uuid.uuid4().hex,
+                name=f"bench-{i}",
+                func="portal.tasks.heartbeat",
+                group="bench",
+                started=now - timedelta(seconds=i),
+                stopped=now - timedelta(seconds=i),
+                success=i % 10 != 0,
+                result=None if i % 10 else "bench failure",
+            )
             for i in range(start, min(n, start + BATCH))
         )
 
@@ -68,32 +75,55 @@ def seed_status_page() -> str:
 
     page = StatusPage.objects.create(slug="bench", title_ko="벤치 상태", title_en="Bench status")
     services = list(Service.objects.order_by("pk"))
-    Component.objects.bulk_create(Component(page=page, service=s, name_ko=f"구성 {n}", name_en=f"Component {n}",
-                                            position=n) for n, s in enumerate(services))
+    Component.objects.bulk_create(
+        Component(page=page, service=s, name_ko=f"구성 {n}", name_en=f"Component {n}", position=n)
+        for n, s in enumerate(services)
+    )
     since = timezone.now() - timedelta(days=UPTIME_DAYS)
     incidents = Incident.objects.filter(created_at__gte=since).values_list("pk", "created_at")
     publics = PublicIncident.objects.bulk_create(
-        PublicIncident(incident_id=pk, title_en=f"Public incident {pk}", title_ko=f"공개 장애 {pk}", created_at=at)
-        for pk, at in incidents)
+        PublicIncident(
+            incident_id=pk,
+            title_en=f"Public incident {pk}",
+            title_ko=f"공개 장애 {pk}",
+            created_at=at,
+        )
+        for pk, at in incidents
+    )
     for start in range(0, len(publics), BATCH):
         PublicUpdate.objects.bulk_create(
-            PublicUpdate(public_incident=p, status=status, text_en="We are looking into it.",
-                         text_ko="확인하고 있습니다.", posted_at=p.created_at + timedelta(minutes=minutes))
-            for p in publics[start:start + BATCH] for status, minutes in (("investigating", 5), ("monitoring", 40)))
+            PublicUpdate(
+                public_incident=p,
+                status=status,
+                text_en="We are looking into it.",
+                text_ko="확인하고 있습니다.",
+                posted_at=p.created_at + timedelta(minutes=minutes),
+            )
+            for p in publics[start : start + BATCH]
+            for status, minutes in (("investigating", 5), ("monitoring", 40))
+        )
     return page.slug
 
 
 def sample_ids() -> dict:
     """The rows the detail scenarios ask for: the newest of each, and the open incident with
     the longest timeline (so its timeline fills a whole page)."""
-    incident = (Incident.objects.open().annotate(n=Count("events")).order_by("-n", "-pk")
-                .values_list("pk", flat=True).first())
+    incident = (
+        Incident.objects.open()
+        .annotate(n=Count("events"))
+        .order_by("-n", "-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
     return {
         "incident": incident,
         "postmortem": Postmortem.objects.order_by("-pk").values_list("pk", flat=True).first(),
         "probe": Probe.objects.order_by("pk").values_list("pk", flat=True).first(),
         "result": ProbeResult.objects.order_by("-pk").values_list("pk", flat=True).first(),
-        "run": Run.objects.filter(status=RunStatus.OPEN).order_by("-pk").values_list("pk", flat=True).first(),
+        "run": Run.objects.filter(status=RunStatus.OPEN)
+        .order_by("-pk")
+        .values_list("pk", flat=True)
+        .first(),
         "backup_run": BackupRun.objects.order_by("-pk").values_list("pk", flat=True).first(),
     }
 
@@ -106,14 +136,25 @@ def main():
         user = get_user_model().objects.create_superuser("bench", password=uuid.uuid4().hex)
         token = Token.objects.create(user=user)
         session = SessionStore()
-        session[SESSION_KEY], session[BACKEND_SESSION_KEY] = str(user.pk), "django.contrib.auth.backends.ModelBackend"
+        session[SESSION_KEY], session[BACKEND_SESSION_KEY] = (
+            str(user.pk),
+            "django.contrib.auth.backends.ModelBackend",
+        )
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
         session.create()
         seed_tasks(args.tasks)
         status_page = seed_status_page()
     send_todays_reminders()
-    print(json.dumps({"token": token.key, "session": session.session_key, "status_page": status_page,
-                      **sample_ids()}))
+    print(
+        json.dumps(
+            {
+                "token": token.key,
+                "session": session.session_key,
+                "status_page": status_page,
+                **sample_ids(),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -52,24 +52,33 @@ def main():
     now = timezone.now()
     # The dataset parks escalations so that the portal's own workers leave them alone:
     # arm them as if every open incident had triggered just now (Tier 1 paged).
-    open_incidents.update(escalation_started_at=now, escalation_step=0, next_escalation_at=now + timedelta(minutes=30))
-    step_two = now + timedelta(minutes=31)  # every open incident's next step (Tier 2) is due at +30 min
+    open_incidents.update(
+        escalation_started_at=now, escalation_step=0, next_escalation_at=now + timedelta(minutes=30)
+    )
+    step_two = now + timedelta(
+        minutes=31
+    )  # every open incident's next step (Tier 2) is due at +30 min
     idle = timed(now)
     # A typical minute: 1 % of the open incidents due, the rest waiting.
-    few = list(open_incidents.order_by("pk").values_list("pk", flat=True)[: max(open_count // 100, 1)])
+    few = list(
+        open_incidents.order_by("pk").values_list("pk", flat=True)[: max(open_count // 100, 1)]
+    )
     parked = open_incidents.exclude(pk__in=few).values_list("pk", flat=True)
     Incident.objects.filter(pk__in=list(parked)).update(next_escalation_at=now + timedelta(days=1))
     some = timed(step_two)
     # The worst minute: every other open incident due at once.
     Incident.objects.filter(pk__in=list(parked)).update(
-        next_escalation_at=F("escalation_started_at") + timedelta(minutes=30))
+        next_escalation_at=F("escalation_started_at") + timedelta(minutes=30)
+    )
     before = Notification.objects.count()
     due = timed(step_two)
     due["notifications"] = Notification.objects.count() - before
     started = time.perf_counter()
     deliver = {"notifications": send_pending(now=step_two)}
     deliver["seconds"] = time.perf_counter() - started
-    print(json.dumps({"open": open_count, "idle": idle, "some": some, "due": due, "deliver": deliver}))
+    print(
+        json.dumps({"open": open_count, "idle": idle, "some": some, "due": due, "deliver": deliver})
+    )
 
 
 if __name__ == "__main__":

@@ -9,11 +9,18 @@ def incident_panel(*, incident, user) -> dict:
     from checklists.markdown import render
     from checklists.models import Playbook, Run, Template
 
-    playbooks = [p for p in Playbook.objects.filter(Q(service=incident.service_id) | Q(service__isnull=True))
-                 .select_related("template").order_by("title") if p.matches(incident)]
+    playbooks = [
+        p
+        for p in Playbook.objects.filter(Q(service=incident.service_id) | Q(service__isnull=True))
+        .select_related("template")
+        .order_by("title")
+        if p.matches(incident)
+    ]
     return {
         "checklist_playbooks": [{"playbook": p, "html": render(p.body)} for p in playbooks],
         "checklist_templates": list(Template.objects.for_incident(incident)),
-        "checklist_runs": list(Run.objects.filter(incident=incident).with_progress().order_by("-id")),
+        "checklist_runs": list(
+            Run.objects.filter(incident=incident).with_progress().order_by("-id")
+        ),
         "checklist_can_start": user.has_perm("checklists.add_run"),
     }

@@ -15,7 +15,13 @@ class SectionInline(admin.TabularInline):
 class ItemInline(admin.StackedInline):
     model = Item
     extra = 0
-    fields = [("position", "section", "required"), "text", "command", ("expected", "probe"), "details"]
+    fields = [
+        ("position", "section", "required"),
+        "text",
+        "command",
+        ("expected", "probe"),
+        "details",
+    ]
     raw_id_fields = ["probe"]
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
@@ -28,7 +34,16 @@ class ItemInline(admin.StackedInline):
 
 @admin.register(Template)
 class TemplateAdmin(HistoryAdmin):
-    list_display = ["name", "kind", "service", "schedule", "due_window", "assignee_tier", "active", "version"]
+    list_display = [
+        "name",
+        "kind",
+        "service",
+        "schedule",
+        "due_window",
+        "assignee_tier",
+        "active",
+        "version",
+    ]
     list_filter = ["kind", "active", "service", "assignee_tier"]
     search_fields = ["name", "description", "source_key"]
     list_select_related = ["service", "assignee_tier"]
@@ -37,7 +52,16 @@ class TemplateAdmin(HistoryAdmin):
     readonly_fields = ["version", "source_key", "materialized_through", "created_at", "updated_at"]
     inlines = [SectionInline, ItemInline]
     actions = [export_csv]
-    csv_fields = ["id", "name", "kind", "service__name", "schedule", "due_window", "active", "version"]
+    csv_fields = [
+        "id",
+        "name",
+        "kind",
+        "service__name",
+        "schedule",
+        "due_window",
+        "active",
+        "version",
+    ]
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
@@ -50,7 +74,18 @@ class RunItemInline(admin.TabularInline):
     model = RunItem
     extra = 0
     can_delete = False
-    fields = ["position", "section", "text", "required", "state", "by", "at", "note", "value", "incident"]
+    fields = [
+        "position",
+        "section",
+        "text",
+        "required",
+        "state",
+        "by",
+        "at",
+        "note",
+        "value",
+        "incident",
+    ]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
@@ -62,22 +97,62 @@ class RunItemInline(admin.TabularInline):
 
 @admin.register(Run)
 class RunAdmin(HistoryAdmin):
-    list_display = ["name", "template", "status", "occurrence", "due_at", "assignee_tier", "assignee_contact",
-                    "completed_at", "completed_by"]
-    list_filter = ["status", "template", "assignee_tier", "assignee_contact", ("created_at", admin.DateFieldListFilter)]
+    list_display = [
+        "name",
+        "template",
+        "status",
+        "occurrence",
+        "due_at",
+        "assignee_tier",
+        "assignee_contact",
+        "completed_at",
+        "completed_by",
+    ]
+    list_filter = [
+        "status",
+        "template",
+        "assignee_tier",
+        "assignee_contact",
+        ("created_at", admin.DateFieldListFilter),
+    ]
     search_fields = ["name", "template__name"]
     date_hierarchy = "created_at"
     list_select_related = ["template", "assignee_tier", "assignee_contact", "completed_by"]
     raw_id_fields = ["assignee_contact", "started_by", "completed_by"]
     # Status and incident move only through the run's own flow (tick, complete, abandon,
     # start from an incident), which checks every item is handled and writes the timeline.
-    readonly_fields = ["status", "incident", "template", "template_version", "occurrence", "created_at",
-                       "started_at", "started_by", "completed_at", "completed_by", "reminded_at"]
+    readonly_fields = [
+        "status",
+        "incident",
+        "template",
+        "template_version",
+        "occurrence",
+        "created_at",
+        "started_at",
+        "started_by",
+        "completed_at",
+        "completed_by",
+        "reminded_at",
+    ]
     inlines = [RunItemInline]
     actions = [export_csv]
-    csv_fields = ["id", "name", "template__name", "template_version", "status", "occurrence", "due_at",
-                  "assignee_tier__name", "assignee_contact__name", "created_at", "started_at",
-                  "started_by__username", "completed_at", "completed_by__username", "incident_id"]
+    csv_fields = [
+        "id",
+        "name",
+        "template__name",
+        "template_version",
+        "status",
+        "occurrence",
+        "due_at",
+        "assignee_tier__name",
+        "assignee_contact__name",
+        "created_at",
+        "started_at",
+        "started_by__username",
+        "completed_at",
+        "completed_by__username",
+        "incident_id",
+    ]
 
 
 @admin.register(Tick)
@@ -121,4 +196,3 @@ class PlaybookAdmin(HistoryAdmin):
     list_select_related = ["service", "template"]
     autocomplete_fields = ["service"]
     readonly_fields = ["source_key", "updated_at"]
-

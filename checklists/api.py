@@ -40,8 +40,12 @@ class TemplateViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self):
         items = Item.objects.order_by("position", "id")
-        sections = Section.objects.order_by("position", "id").prefetch_related(Prefetch("items", queryset=items))
-        return Template.objects.order_by("name").prefetch_related(Prefetch("sections", queryset=sections))
+        sections = Section.objects.order_by("position", "id").prefetch_related(
+            Prefetch("items", queryset=items)
+        )
+        return Template.objects.order_by("name").prefetch_related(
+            Prefetch("sections", queryset=sections)
+        )
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
@@ -51,18 +55,27 @@ class TemplateViewSet(viewsets.ModelViewSet):
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         sections = data.pop("sections", None)
-        serializer.instance = services.save_template(template=serializer.instance, fields=data, sections=sections)
+        serializer.instance = services.save_template(
+            template=serializer.instance, fields=data, sections=sections
+        )
 
     def perform_destroy(self, instance):
         try:
             instance.delete()
         except ProtectedError:
-            raise DomainError(_("This template has runs; make it inactive instead of deleting it."),
-                              code="protected", conflict=True) from None
+            raise DomainError(
+                _("This template has runs; make it inactive instead of deleting it."),
+                code="protected",
+                conflict=True,
+            ) from None
 
 
-class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
-                 viewsets.GenericViewSet):
+class RunViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
     """Checklist runs, newest first (cursor pages; a list shows progress, a run its items). `tick`, `untick`
     and `complete` change them."""
 
@@ -70,8 +83,11 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
     pagination_class = AppendOnlyPagination
     filterset_fields = ["template", "status", "incident"]
     ordering_fields = None
-    action_permissions = {"tick": "checklists.change_run", "untick": "checklists.change_run",
-                          "complete": "checklists.change_run"}
+    action_permissions = {
+        "tick": "checklists.change_run",
+        "untick": "checklists.change_run",
+        "complete": "checklists.change_run",
+    }
 
     def get_queryset(self):
         runs = Run.objects.with_progress().order_by("-id")
@@ -81,15 +97,22 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
         return runs.prefetch_related(Prefetch("items", queryset=items))
 
     def get_serializer_class(self):
-        return {"list": RunListSerializer, "create": RunStartSerializer, "tick": TickSerializer,
-                "untick": UntickSerializer, "complete": CompleteSerializer}.get(self.action, RunSerializer)
+        return {
+            "list": RunListSerializer,
+            "create": RunStartSerializer,
+            "tick": TickSerializer,
+            "untick": UntickSerializer,
+            "complete": CompleteSerializer,
+        }.get(self.action, RunSerializer)
 
     @extend_schema(request=RunStartSerializer, responses={201: RunSerializer})
     def create(self, request, *args, **kwargs):
         serializer = RunStartSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         run = services.start_run(by=request.user, **serializer.validated_data)
-        return Response(RunSerializer(self.get_queryset().get(pk=run.pk)).data, status=status.HTTP_201_CREATED)
+        return Response(
+            RunSerializer(self.get_queryset().get(pk=run.pk)).data, status=status.HTTP_201_CREATED
+        )
 
     def _item(self, run, item_id) -> RunItem:
         return get_object_or_404(RunItem.objects.select_related("probe"), pk=item_id, run=run)
@@ -97,8 +120,14 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
     def _answer(self, run):
         return Response(RunSerializer(self.get_queryset().get(pk=run.pk)).data)
 
-    @extend_schema(request=TickSerializer, responses={200: RunSerializer, 400: OpenApiResponse(description=_(
-        "Bad state, or skipped without a reason.")), 409: OpenApiResponse(description=_("The run is closed."))})
+    @extend_schema(
+        request=TickSerializer,
+        responses={
+            200: RunSerializer,
+            400: OpenApiResponse(description=_("Bad state, or skipped without a reason.")),
+            409: OpenApiResponse(description=_("The run is closed.")),
+        },
+    )
     @action(detail=True, methods=["post"])
     def tick(self, request, pk=None):
         run = self.get_object()
@@ -109,8 +138,13 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
         if data["from_probe"]:
             services.tick_from_probe(run_item=run_item, by=request.user)
         else:
-            services.tick(run_item=run_item, by=request.user, state=data["state"], note=data.get("note", ""),
-                          value=data.get("value", ""))
+            services.tick(
+                run_item=run_item,
+                by=request.user,
+                state=data["state"],
+                note=data.get("note", ""),
+                value=data.get("value", ""),
+            )
         return self._answer(run)
 
     @extend_schema(request=UntickSerializer, responses={200: RunSerializer})
@@ -119,11 +153,20 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
         run = self.get_object()
         serializer = UntickSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.untick(run_item=self._item(run, serializer.validated_data["item"]), by=request.user)
+        services.untick(
+            run_item=self._item(run, serializer.validated_data["item"]), by=request.user
+        )
         return self._answer(run)
 
-    @extend_schema(request=CompleteSerializer, responses={200: RunSerializer, 409: OpenApiResponse(
-        description=_("A required item is still open, or the run is closed."))})
+    @extend_schema(
+        request=CompleteSerializer,
+        responses={
+            200: RunSerializer,
+            409: OpenApiResponse(
+                description=_("A required item is still open, or the run is closed.")
+            ),
+        },
+    )
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
         run = self.get_object()
@@ -141,7 +184,9 @@ class HandoverNoteViewSet(viewsets.ReadOnlyModelViewSet):
     action_permissions = {"acknowledge": "checklists.change_handovernote"}
 
     def get_queryset(self):
-        return HandoverNote.objects.select_related("author", "acknowledged_by").order_by("-created_at", "-id")
+        return HandoverNote.objects.select_related("author", "acknowledged_by").order_by(
+            "-created_at", "-id"
+        )
 
     @extend_schema(request=None, responses={200: HandoverNoteSerializer})
     @action(detail=True, methods=["post"])
@@ -168,16 +213,24 @@ class RunbookImportViewSet(viewsets.ViewSet):
     action_permissions = {"create": "checklists.add_template"}
     serializer_class = RunbookImportSerializer
 
-    @extend_schema(request=RunbookImportSerializer, responses={200: OpenApiResponse(description=_(
-        "The plan (dry run) or what was created/updated.")), 400: OpenApiResponse(description=_(
-            "The file cannot be imported; nothing was written."))})
+    @extend_schema(
+        request=RunbookImportSerializer,
+        responses={
+            200: OpenApiResponse(description=_("The plan (dry run) or what was created/updated.")),
+            400: OpenApiResponse(
+                description=_("The file cannot be imported; nothing was written.")
+            ),
+        },
+    )
     def create(self, request):
         serializer = RunbookImportSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         upload = data["file"]
         try:
-            plan = importer.read_runbook(upload.read(importer.max_bytes() + 1), filename=upload.name)
+            plan = importer.read_runbook(
+                upload.read(importer.max_bytes() + 1), filename=upload.name
+            )
             if data.get("choices"):
                 plan.override(data["choices"])
             if data["dry_run"]:
@@ -185,6 +238,13 @@ class RunbookImportViewSet(viewsets.ViewSet):
             result = importer.import_plan(plan=plan, service=data.get("service"))
         except importer.RunbookError as exc:
             # The one error shape, with every problem under `file` (each with its line number).
-            return Response({"file": exc.problems, "detail": exc.message, "code": exc.code, "codes": [exc.code]},
-                            status=status.HTTP_400_BAD_REQUEST)
+            return Response(
+                {
+                    "file": exc.problems,
+                    "detail": exc.message,
+                    "code": exc.code,
+                    "codes": [exc.code],
+                },
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         return Response({"dry_run": False, "plan": plan.as_dict(), **result.as_dict()})

@@ -17,10 +17,15 @@ class ChecklistsConfig(AppConfig):
         "checklists.change_handovernote",
     ]
 
-    nav = [("checklists:my-shift", _("My shift")), ("checklists:runs", _("Checklists")),
-           ("checklists:playbooks", _("Playbooks"))]
+    nav = [
+        ("checklists:my-shift", _("My shift")),
+        ("checklists:runs", _("Checklists")),
+        ("checklists:playbooks", _("Playbooks")),
+    ]
     # Templates and the runbook import are where checklists come from, not part of one's shift.
-    nav_also = {"checklists:runs": ["checklists:templates", "checklists:template", "checklists:import"]}
+    nav_also = {
+        "checklists:runs": ["checklists:templates", "checklists:template", "checklists:import"]
+    }
     dashboard_panels = [("checklists/_dashboard_panel.html", "checklists.dashboard.panel")]
     # Playbooks and incident checklists on the incident page (see incidents.views.incident_panels).
     incident_panels = [("checklists/_incident_panel.html", "checklists.incident_panel")]
@@ -28,8 +33,18 @@ class ChecklistsConfig(AppConfig):
     schedules = [
         # Every minute; a second cluster or a second call creates nothing twice
         # (unique run per template and occurrence).
-        {"name": "checklists.materialize", "func": "checklists.tasks.materialize", "schedule_type": "I",
-         "minutes": 1, "cluster": None},
-        {"name": "checklists.remind_overdue", "func": "checklists.tasks.remind_overdue", "schedule_type": "I",
-         "minutes": 5, "cluster": None},
+        {
+            "name": "checklists.materialize",
+            "func": "checklists.tasks.materialize",
+            "schedule_type": "I",
+            "minutes": 1,
+            "cluster": None,
+        },
+        {
+            "name": "checklists.remind_overdue",
+            "func": "checklists.tasks.remind_overdue",
+            "schedule_type": "I",
+            "minutes": 5,
+            "cluster": None,
+        },
     ]

@@ -10,31 +10,51 @@ TICK_STATES = [(s.value, s.label) for s in ItemState if s != ItemState.OPEN]
 
 class TickForm(forms.Form):
     state = forms.ChoiceField(label=_("State"), choices=TICK_STATES)
-    note = forms.CharField(label=_("Note or reason"), required=False, max_length=2000,
-                           widget=forms.TextInput(attrs={"autocomplete": "off"}))
-    value = forms.CharField(label=_("Value"), required=False, max_length=200,
-                            widget=forms.TextInput(attrs={"autocomplete": "off"}))
+    note = forms.CharField(
+        label=_("Note or reason"),
+        required=False,
+        max_length=2000,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    value = forms.CharField(
+        label=_("Value"),
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
 
 
 class HandoverForm(forms.Form):
-    risks = forms.CharField(label=_("Risks"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
-    probes = forms.CharField(label=_("Silenced or noisy probes"), required=False,
-                             widget=forms.Textarea(attrs={"rows": 3}))
-    planned_changes = forms.CharField(label=_("Planned changes"), required=False,
-                                      widget=forms.Textarea(attrs={"rows": 3}))
-    text = forms.CharField(label=_("Notes for the next shift"), required=False,
-                           widget=forms.Textarea(attrs={"rows": 4}))
+    risks = forms.CharField(
+        label=_("Risks"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    probes = forms.CharField(
+        label=_("Silenced or noisy probes"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    planned_changes = forms.CharField(
+        label=_("Planned changes"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    text = forms.CharField(
+        label=_("Notes for the next shift"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
 
 
 class OpenIncidentForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=200)
-    severity = forms.ChoiceField(label=_("Severity"), choices=Severity.choices, initial=Severity.SEV3)
+    severity = forms.ChoiceField(
+        label=_("Severity"), choices=Severity.choices, initial=Severity.SEV3
+    )
     category = forms.CharField(label=_("Category"), max_length=100, required=False)
 
 
 class StartRunForm(forms.Form):
-    template = forms.ModelChoiceField(label=_("Checklist"), queryset=Template.objects.filter(
-        active=True, kind__in=INCIDENT_KINDS))
+    template = forms.ModelChoiceField(
+        label=_("Checklist"), queryset=Template.objects.filter(active=True, kind__in=INCIDENT_KINDS)
+    )
 
 
 class PlaybookForm(forms.ModelForm):
@@ -46,7 +66,9 @@ class PlaybookForm(forms.ModelForm):
 
 class ImportUploadForm(forms.Form):
     file = forms.FileField(label=_("Runbook (markdown, at most 1 MiB)"))
-    service = forms.ModelChoiceField(label=_("Service"), queryset=Service.objects.order_by("name"), required=False)
+    service = forms.ModelChoiceField(
+        label=_("Service"), queryset=Service.objects.order_by("name"), required=False
+    )
 
 
 class ImportChoicesForm(forms.Form):
@@ -55,24 +77,34 @@ class ImportChoicesForm(forms.Form):
     def __init__(self, *args, plan: importer.Plan, **kwargs):
         super().__init__(*args, **kwargs)
         self.plan = plan
-        labels = {importer.TEMPLATE: _("checklist template"), importer.PLAYBOOK: _("playbook"),
-                  importer.SKIP: _("skip")}
+        labels = {
+            importer.TEMPLATE: _("checklist template"),
+            importer.PLAYBOOK: _("playbook"),
+            importer.SKIP: _("skip"),
+        }
         self.rows = []
         for n, entry in enumerate(plan.entries):
-            action = forms.ChoiceField(label=entry.title, choices=[(c, labels[c]) for c in entry.choices],
-                                       initial=entry.action)
+            action = forms.ChoiceField(
+                label=entry.title,
+                choices=[(c, labels[c]) for c in entry.choices],
+                initial=entry.action,
+            )
             self.fields[f"action_{n}"] = action
             row = {"entry": entry, "action": f"action_{n}", "cron": None}
             if importer.TEMPLATE in entry.choices:
-                self.fields[f"cron_{n}"] = forms.CharField(label=_("Schedule (cron)"), required=False,
-                                                           initial=entry.cron, max_length=100)
+                self.fields[f"cron_{n}"] = forms.CharField(
+                    label=_("Schedule (cron)"), required=False, initial=entry.cron, max_length=100
+                )
                 row["cron"] = f"cron_{n}"
             self.rows.append(row)
 
     def bound_rows(self):
         for row in self.rows:
-            yield {"entry": row["entry"], "action": self[row["action"]],
-                   "cron": self[row["cron"]] if row["cron"] else None}
+            yield {
+                "entry": row["entry"],
+                "action": self[row["action"]],
+                "cron": self[row["cron"]] if row["cron"] else None,
+            }
 
     def clean(self):
         data = super().clean()

@@ -44,17 +44,26 @@ _HEADING_LINE = re.compile(r"^ {0,3}(?:>\s*)*#{1,6}(?:[ \t]|$)")
 _UNDERLINE = re.compile(r"^ {0,3}(?:=+|-+)[ \t]*$")  # a heading when under text, a rule when not
 # markdown-it's inline rules are most of its time on a large file, so the importer runs only
 # its block rules and reads inline text itself when there is no markup in it (see _plain).
-_BLOCKS = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"]).disable("inline")
+_BLOCKS = (
+    MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"]).disable("inline")
+)
 _INLINE_MARKUP = re.compile(r"[\\`*_~\[\]!<&]")
 _BOX_PREFIX = re.compile(r"\[[ xX]\](?=\s)")
 # Other lines that start a block of their own even right under text: a list item, a rule,
 # a link reference, a quote or a table row.
-_BLOCK_LINE = re.compile(r"^[ \t>]*(?:[-*+]|\d{1,9}[.)]|□|☐)(?:[ \t]|$)|^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$"
-                         r"|^ {0,3}(?:\[|>)|.*\|")
-_FAILURE = re.compile(r"증상|원인|해결|조치|복구\s*절차|롤백|트러블\s*슈팅|symptom|cause|resolution|playbook|"
-                      r"troubleshoot|diagnos|rollback", re.I)
+_BLOCK_LINE = re.compile(
+    r"^[ \t>]*(?:[-*+]|\d{1,9}[.)]|□|☐)(?:[ \t]|$)|^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$"
+    r"|^ {0,3}(?:\[|>)|.*\|"
+)
+_FAILURE = re.compile(
+    r"증상|원인|해결|조치|복구\s*절차|롤백|트러블\s*슈팅|symptom|cause|resolution|playbook|"
+    r"troubleshoot|diagnos|rollback",
+    re.I,
+)
 _LEADING_JUNK = re.compile(r"^[^\w(\[]+")
-_CATEGORY_PREFIX = re.compile(r"^(?:type|문제|유형|problem|issue|level|case)\s*\d+\s*[:.)\-–]\s*", re.I)
+_CATEGORY_PREFIX = re.compile(
+    r"^(?:type|문제|유형|problem|issue|level|case)\s*\d+\s*[:.)\-–]\s*", re.I
+)
 _NUMBERING = re.compile(r"^\d+(?:\.\d+)*\.?\s+")
 _KIND_WORDS = [
     (Kind.RECOVERY, re.compile(r"복구|recovery|restore|재해", re.I)),
@@ -108,10 +117,19 @@ class Entry:
 
     def as_dict(self) -> dict:
         return {
-            "key": self.key, "title": self.title, "line": self.line, "action": self.action,
-            "choices": self.choices, "kind": self.kind, "cron": self.cron, "phrase": self.phrase,
-            "category": self.category, "note": self.note,
-            "sections": [{"title": s.title, "items": [vars(i) for i in s.items]} for s in self.sections],
+            "key": self.key,
+            "title": self.title,
+            "line": self.line,
+            "action": self.action,
+            "choices": self.choices,
+            "kind": self.kind,
+            "cron": self.cron,
+            "phrase": self.phrase,
+            "category": self.category,
+            "note": self.note,
+            "sections": [
+                {"title": s.title, "items": [vars(i) for i in s.items]} for s in self.sections
+            ],
             "body": self.body,
         }
 
@@ -132,8 +150,10 @@ class Plan:
                 continue
             action = choice.get("action", entry.action)
             if action not in entry.choices:
-                problems.append(_("“%(title)s” cannot become a %(action)s.") % {"title": entry.title,
-                                                                                "action": action})
+                problems.append(
+                    _("“%(title)s” cannot become a %(action)s.")
+                    % {"title": entry.title, "action": action}
+                )
                 continue
             entry.action = action
             if action == PLAYBOOK and not entry.category:
@@ -159,23 +179,34 @@ class Plan:
         return {"filename": self.filename, "entries": [e.as_dict() for e in self.entries]}
 
     def as_text(self) -> str:
-        lines = [_("%(file)s: %(t)d template(s), %(p)d playbook(s)") % {
-            "file": self.filename, "t": len(self.templates()), "p": len(self.playbooks())}]
+        lines = [
+            _("%(file)s: %(t)d template(s), %(p)d playbook(s)")
+            % {"file": self.filename, "t": len(self.templates()), "p": len(self.playbooks())}
+        ]
         for e in self.entries:
             where = _("line %(line)d") % {"line": e.line}
             if e.action == TEMPLATE:
                 cron = e.cron or _("no schedule")
-                lines.append(f"  [{where}] {e.title} → {_('template')} ({e.kind}, {cron}), "
-                             + _("%(s)d section(s), %(i)d item(s)") % {"s": len(e.sections), "i": e.item_count()})
+                lines.append(
+                    f"  [{where}] {e.title} → {_('template')} ({e.kind}, {cron}), "
+                    + _("%(s)d section(s), %(i)d item(s)")
+                    % {"s": len(e.sections), "i": e.item_count()}
+                )
                 for section in e.sections:
                     lines.append(f"      § {section.title}")
                     for item in section.items:
                         mark = "" if item.required else _(" (optional)")
-                        lines.append(f"        - [ ] {item.text}{mark}" + (" ⌘" if item.command else ""))
+                        lines.append(
+                            f"        - [ ] {item.text}{mark}" + (" ⌘" if item.command else "")
+                        )
             elif e.action == PLAYBOOK:
-                lines.append(f"  [{where}] {e.title} → {_('playbook')} ({_('category')}: {e.category})")
+                lines.append(
+                    f"  [{where}] {e.title} → {_('playbook')} ({_('category')}: {e.category})"
+                )
             else:
-                lines.append(f"  [{where}] {e.title} → {_('skipped')}" + (f" ({e.note})" if e.note else ""))
+                lines.append(
+                    f"  [{where}] {e.title} → {_('skipped')}" + (f" ({e.note})" if e.note else "")
+                )
         return "\n".join(lines)
 
 
@@ -200,13 +231,17 @@ def decode(data: bytes) -> str:
     if len(data) > max_bytes():
         limit = max_bytes()
         size = f"{limit / 2**20:g} MiB" if limit >= 2**20 else f"{limit / 2**10:g} KiB"
-        raise RunbookError([_("The file is larger than %(size)s (PORTAL_RUNBOOK_MAX_BYTES).") % {"size": size}])
+        raise RunbookError(
+            [_("The file is larger than %(size)s (PORTAL_RUNBOOK_MAX_BYTES).") % {"size": size}]
+        )
     if b"\x00" in data:
         raise RunbookError([_("This is a binary file, not a markdown text.")])
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise RunbookError([_("The file is not UTF-8 text (byte %(pos)d).") % {"pos": exc.start}]) from None
+        raise RunbookError(
+            [_("The file is not UTF-8 text (byte %(pos)d).") % {"pos": exc.start}]
+        ) from None
     if not text.strip():
         raise RunbookError([_("The file is empty.")])
     return text
@@ -261,13 +296,25 @@ def check_size(lines: list[str]) -> None:
         elif _BLOCK_LINE.match(line) or (line.strip() and not previous.strip()):
             blocks += 1
         if sections > settings.RUNBOOK_MAX_SECTIONS:  # no need to read further to say so
-            raise RunbookError([_("The file has more than %(limit)d headings, more than may be imported at "
-                                  "once (PORTAL_RUNBOOK_MAX_SECTIONS): split it.") % {
-                "limit": settings.RUNBOOK_MAX_SECTIONS}])
+            raise RunbookError(
+                [
+                    _(
+                        "The file has more than %(limit)d headings, more than may be imported at "
+                        "once (PORTAL_RUNBOOK_MAX_SECTIONS): split it."
+                    )
+                    % {"limit": settings.RUNBOOK_MAX_SECTIONS}
+                ]
+            )
         if blocks > settings.RUNBOOK_MAX_ITEMS:
-            raise RunbookError([_("The file has more than %(limit)d list items, paragraphs and other blocks, more "
-                                  "than may be imported at once (PORTAL_RUNBOOK_MAX_ITEMS): split it.") % {
-                "limit": settings.RUNBOOK_MAX_ITEMS}])
+            raise RunbookError(
+                [
+                    _(
+                        "The file has more than %(limit)d list items, paragraphs and other blocks, more "
+                        "than may be imported at once (PORTAL_RUNBOOK_MAX_ITEMS): split it."
+                    )
+                    % {"limit": settings.RUNBOOK_MAX_ITEMS}
+                ]
+            )
 
 
 def read_runbook(data: bytes, *, filename: str) -> Plan:
@@ -286,9 +333,15 @@ def read_runbook(data: bytes, *, filename: str) -> Plan:
         try:
             node.phrase = schedules.parse_phrase(node.title, inherited)
         except schedules.ScheduleError as exc:
-            problems.append(_("Line %(line)d, heading “%(title)s”: %(error)s") % {
-                "line": node.line + 1, "title": node.title, "error": exc})
-        node.frequency = node.phrase.frequency if node.phrase else (schedules.find_frequency(node.title) or inherited)
+            problems.append(
+                _("Line %(line)d, heading “%(title)s”: %(error)s")
+                % {"line": node.line + 1, "title": node.title, "error": exc}
+            )
+        node.frequency = (
+            node.phrase.frequency
+            if node.phrase
+            else (schedules.find_frequency(node.title) or inherited)
+        )
     if problems:
         raise RunbookError(problems)
     _assign_keys(root)
@@ -299,7 +352,9 @@ def read_runbook(data: bytes, *, filename: str) -> Plan:
         _plan(child, lines, entries)
     entries.sort(key=lambda e: e.line)
     if not any(e.action != SKIP for e in entries):
-        raise RunbookError([_("Found no checklist (“- [ ] item” lines) and no failure section in this file.")])
+        raise RunbookError(
+            [_("Found no checklist (“- [ ] item” lines) and no failure section in this file.")]
+        )
     return Plan(filename=filename, entries=entries)
 
 
@@ -445,7 +500,7 @@ def _extract_items(tokens, env: dict) -> list[PlannedItem]:
 
 
 def _body(node: _Node, lines: list[str]) -> str:
-    return "\n".join(lines[node.line + 1:node.end]).strip()
+    return "\n".join(lines[node.line + 1 : node.end]).strip()
 
 
 def _plan(node: _Node, lines: list[str], entries: list[Entry]) -> None:
@@ -453,9 +508,17 @@ def _plan(node: _Node, lines: list[str], entries: list[Entry]) -> None:
         if _is_playbook(node):
             entries.append(_playbook_entry(node, lines))
             return
-        entries.append(Entry(key=node.key, title=clean_title(node.title), line=node.line + 1, level=node.level,
-                             action=SKIP, choices=[SKIP, PLAYBOOK] if _body(node, lines) else [SKIP],
-                             note=_("no checklist items, no failure section")))
+        entries.append(
+            Entry(
+                key=node.key,
+                title=clean_title(node.title),
+                line=node.line + 1,
+                level=node.level,
+                action=SKIP,
+                choices=[SKIP, PLAYBOOK] if _body(node, lines) else [SKIP],
+                note=_("no checklist items, no failure section"),
+            )
+        )
         for child in node.children:
             _plan(child, lines, entries)
         return
@@ -470,8 +533,17 @@ def _plan(node: _Node, lines: list[str], entries: list[Entry]) -> None:
     if node.items:
         entries.append(_template_entry(node, lines, _name(node), [node]))
     else:
-        entries.append(Entry(key=node.key, title=clean_title(node.title), line=node.line + 1, level=node.level,
-                             action=SKIP, choices=[SKIP], note=_("holds checklists with their own schedules")))
+        entries.append(
+            Entry(
+                key=node.key,
+                title=clean_title(node.title),
+                line=node.line + 1,
+                level=node.level,
+                action=SKIP,
+                choices=[SKIP],
+                note=_("holds checklists with their own schedules"),
+            )
+        )
     for child in node.children:
         _plan(child, lines, entries)
 
@@ -487,22 +559,42 @@ def _name(node: _Node) -> str:
 
 
 def _template_entry(node: _Node, lines: list[str], name: str, parts: list[_Node]) -> Entry:
-    sections = [PlannedSection(title=clean_title(part.title) or name, items=part.items) for part in parts
-                if part.items]
+    sections = [
+        PlannedSection(title=clean_title(part.title) or name, items=part.items)
+        for part in parts
+        if part.items
+    ]
     phrase = node.phrase
     words = " ".join([n.title for n in parts] + [a.title for a in _ancestors(node)])
     kind = Kind.ROUTINE
     if phrase is None:
         kind = next((k for k, pattern in _KIND_WORDS if pattern.search(words)), Kind.ROUTINE)
-    return Entry(key=node.key or name, title=name, line=node.line + 1, level=node.level, action=TEMPLATE,
-                 choices=[TEMPLATE, PLAYBOOK, SKIP], kind=kind, cron=phrase.cron if phrase else "",
-                 phrase=node.title if phrase else "", sections=sections, body=_body(node, lines))
+    return Entry(
+        key=node.key or name,
+        title=name,
+        line=node.line + 1,
+        level=node.level,
+        action=TEMPLATE,
+        choices=[TEMPLATE, PLAYBOOK, SKIP],
+        kind=kind,
+        cron=phrase.cron if phrase else "",
+        phrase=node.title if phrase else "",
+        sections=sections,
+        body=_body(node, lines),
+    )
 
 
 def _playbook_entry(node: _Node, lines: list[str]) -> Entry:
-    return Entry(key=node.key, title=clean_title(node.title), line=node.line + 1, level=node.level,
-                 action=PLAYBOOK, choices=[PLAYBOOK, SKIP], body=_body(node, lines),
-                 category=category_of(node.title))
+    return Entry(
+        key=node.key,
+        title=clean_title(node.title),
+        line=node.line + 1,
+        level=node.level,
+        action=PLAYBOOK,
+        choices=[PLAYBOOK, SKIP],
+        body=_body(node, lines),
+        category=category_of(node.title),
+    )
 
 
 def _ancestors(node: _Node):
@@ -519,7 +611,9 @@ def _own_failure_label(node: _Node) -> bool:
         strongs = re.findall(r"\*\*([^*]+)\*\*|__([^_]+)__", tok.content)
         if any(_FAILURE.search(a or b) for a, b in strongs):
             return True
-        if re.match(r"^\s*(?:증상|원인|해결|조치|symptoms?|cause|resolution)\s*[:：]", tok.content, re.I):
+        if re.match(
+            r"^\s*(?:증상|원인|해결|조치|symptoms?|cause|resolution)\s*[:：]", tok.content, re.I
+        ):
             return True
     return False
 
@@ -549,18 +643,33 @@ def _due_window(cron: str) -> timedelta:
     if not cron:
         return timedelta(hours=2)
     kind = schedules.frequency(cron)
-    return {"weekly": timedelta(days=1), "monthly": timedelta(days=3), "quarterly": timedelta(days=7),
-            "yearly": timedelta(days=14)}.get(kind, timedelta(hours=2))
+    return {
+        "weekly": timedelta(days=1),
+        "monthly": timedelta(days=3),
+        "quarterly": timedelta(days=7),
+        "yearly": timedelta(days=14),
+    }.get(kind, timedelta(hours=2))
 
 
 def _signature(template: Template) -> tuple:
-    sections = [(s.title, [(i.text, i.command, i.details, i.required) for i in s.items.order_by("position", "id")])
-                for s in template.sections.order_by("position", "id")]
+    sections = [
+        (
+            s.title,
+            [
+                (i.text, i.command, i.details, i.required)
+                for i in s.items.order_by("position", "id")
+            ],
+        )
+        for s in template.sections.order_by("position", "id")
+    ]
     return template.name, template.kind, template.schedule, template.service_id, sections
 
 
 def _planned_signature(entry: Entry, service) -> tuple:
-    sections = [(s.title, [(i.text, i.command, i.details, i.required) for i in s.items]) for s in entry.sections]
+    sections = [
+        (s.title, [(i.text, i.command, i.details, i.required) for i in s.items])
+        for s in entry.sections
+    ]
     return entry.title[:200], entry.kind, entry.cron, service.pk if service else None, sections
 
 
@@ -571,7 +680,9 @@ def import_plan(*, plan: Plan, service=None) -> Result:
         for entry in plan.templates():
             key = source_key(plan.filename, entry.key)
             template = Template.objects.filter(source_key=key).first()
-            sections = [{"title": s.title, "items": [vars(i) for i in s.items]} for s in entry.sections]
+            sections = [
+                {"title": s.title, "items": [vars(i) for i in s.items]} for s in entry.sections
+            ]
             if template is None:
                 template = Template(source_key=key)
                 bucket = result.created
@@ -586,8 +697,9 @@ def import_plan(*, plan: Plan, service=None) -> Result:
             template.schedule = entry.cron
             template.service = service
             template.due_window = _due_window(entry.cron)
-            template.description = template.description or _("Imported from %(file)s, line %(line)d.") % {
-                "file": plan.filename, "line": entry.line}
+            template.description = template.description or _(
+                "Imported from %(file)s, line %(line)d."
+            ) % {"file": plan.filename, "line": entry.line}
             template.full_clean(exclude=["source_key"])
             template.save()
             replace_sections(template, sections)
@@ -595,8 +707,12 @@ def import_plan(*, plan: Plan, service=None) -> Result:
         for entry in plan.playbooks():
             key = source_key(plan.filename, entry.key)
             playbook = Playbook.objects.filter(source_key=key).first()
-            fields = {"title": entry.title[:200], "service": service, "category": entry.category or entry.title[:100],
-                      "body": entry.body or entry.title}
+            fields = {
+                "title": entry.title[:200],
+                "service": service,
+                "category": entry.category or entry.title[:100],
+                "body": entry.body or entry.title,
+            }
             if playbook is None:
                 Playbook.objects.create(source_key=key, **fields)
                 result.created.append(entry.title)

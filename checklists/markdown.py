@@ -8,7 +8,11 @@ but read by everyone, and an imported runbook is someone else's text.
 import nh3
 from markdown_it import MarkdownIt
 
-_md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table").enable("strikethrough")
+_md = (
+    MarkdownIt("commonmark", {"html": False, "linkify": False})
+    .enable("table")
+    .enable("strikethrough")
+)
 
 _ATTRIBUTES = {**nh3.ALLOWED_ATTRIBUTES, "code": {"class"}, "pre": {"class"}}
 
@@ -18,4 +22,6 @@ def parser() -> MarkdownIt:
 
 
 def render(source: str) -> str:
-    return nh3.clean(_md.render(source or ""), attributes=_ATTRIBUTES, link_rel="noopener noreferrer")
+    return nh3.clean(
+        _md.render(source or ""), attributes=_ATTRIBUTES, link_rel="noopener noreferrer"
+    )

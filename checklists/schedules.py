@@ -26,8 +26,10 @@ class ScheduleError(ValueError):
 def validate(cron: str) -> str:
     cron = " ".join((cron or "").split())
     if len(cron.split()) != 5 or not croniter.is_valid(cron):
-        raise ScheduleError(_("“%(cron)s” is not a cron expression (five fields, e.g. 0 9 * * * for 09:00 "
-                              "daily).") % {"cron": cron})
+        raise ScheduleError(
+            _("“%(cron)s” is not a cron expression (five fields, e.g. 0 9 * * * for 09:00 daily).")
+            % {"cron": cron}
+        )
     return cron
 
 
@@ -85,7 +87,15 @@ class Preset:
         }[self.frequency]
 
 
-PRESET_FREQUENCIES = ("daily", "weekly", "monthly", "monthly_last", "quarterly", "quarterly_last", "yearly")
+PRESET_FREQUENCIES = (
+    "daily",
+    "weekly",
+    "monthly",
+    "monthly_last",
+    "quarterly",
+    "quarterly_last",
+    "yearly",
+)
 
 
 # Reading a cron back: the period of a run and a human description ----------
@@ -127,8 +137,14 @@ def describe(cron: str) -> str:
         kind = frequency(cron)
     except ValueError:
         return cron
-    labels = {"daily": _("daily"), "weekly": _("weekly"), "monthly": _("monthly"), "quarterly": _("quarterly"),
-              "yearly": _("yearly"), "intraday": _("several times a day")}
+    labels = {
+        "daily": _("daily"),
+        "weekly": _("weekly"),
+        "monthly": _("monthly"),
+        "quarterly": _("quarterly"),
+        "yearly": _("yearly"),
+        "intraday": _("several times a day"),
+    }
     return f"{labels[kind]} ({cron})"
 
 
@@ -145,16 +161,24 @@ _FREQ_WORDS = [
     ("daily", r"매일|일일|daily|every day"),
 ]
 _KO_WEEKDAY = re.compile(r"([월화수목금토일])요일")
-_EN_WEEKDAY = re.compile(r"\b(mon|tue|wed|thu|fri|sat|sun)(?:day|s|sday|nesday|r|rs|rsday|urday)?\b", re.I)
+_EN_WEEKDAY = re.compile(
+    r"\b(mon|tue|wed|thu|fri|sat|sun)(?:day|s|sday|nesday|r|rs|rsday|urday)?\b", re.I
+)
 # Something that looks like a weekday but is not one ("Funday", "화성일"): refuse it.
 _BAD_EN_WEEKDAY = re.compile(r"\b([a-z]+day)\b", re.I)
 _BAD_KO_WEEKDAY = re.compile(r"(\S+)요일")
-_CLOCK = re.compile(r"(오전|오후|저녁|아침|밤|새벽)?\s*(\d{1,2})\s*(?::\s*(\d{2})|시(?:\s*(\d{1,2})\s*분)?)"
-                    r"(?:\s*(am|pm|a\.m\.|p\.m\.))?", re.I)
+_CLOCK = re.compile(
+    r"(오전|오후|저녁|아침|밤|새벽)?\s*(\d{1,2})\s*(?::\s*(\d{2})|시(?:\s*(\d{1,2})\s*분)?)"
+    r"(?:\s*(am|pm|a\.m\.|p\.m\.))?",
+    re.I,
+)
 _EN_HOUR = re.compile(r"\b(\d{1,2})\s*(am|pm)\b", re.I)
-_DAY_OF_MONTH = re.compile(r"(?<![\d:])(\d{1,2})\s*일(?!\s*[회간])|\bday\s+(\d{1,2})\b|\b(\d{1,2})(?:st|nd|rd|th)\b",
-                           re.I)
-_MONTH = re.compile(r"(\d{1,2})\s*월(?!요일)|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b", re.I)
+_DAY_OF_MONTH = re.compile(
+    r"(?<![\d:])(\d{1,2})\s*일(?!\s*[회간])|\bday\s+(\d{1,2})\b|\b(\d{1,2})(?:st|nd|rd|th)\b", re.I
+)
+_MONTH = re.compile(
+    r"(\d{1,2})\s*월(?!요일)|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b", re.I
+)
 _EN_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _LAST = re.compile(r"마지막|\blast\b", re.I)
 _FIRST_WEEK = re.compile(r"첫\s*(?:째\s*)?주|first week", re.I)
@@ -197,7 +221,11 @@ def _refuse_bad_weekday(text: str) -> None:
 def _clock(text: str) -> tuple[int, int] | None:
     match = _CLOCK.search(text)
     if match:
-        period, hour, minute = match.group(1), int(match.group(2)), int(match.group(3) or match.group(4) or 0)
+        period, hour, minute = (
+            match.group(1),
+            int(match.group(2)),
+            int(match.group(3) or match.group(4) or 0),
+        )
         suffix = (match.group(5) or "").lower().replace(".", "")
     else:
         match = _EN_HOUR.search(text)
@@ -206,13 +234,17 @@ def _clock(text: str) -> tuple[int, int] | None:
         period, hour, minute, suffix = None, int(match.group(1)), 0, match.group(2).lower()
     afternoon = period in ("오후", "저녁", "밤") or suffix == "pm"
     if (period or suffix) and not 0 <= hour <= 12:
-        raise ScheduleError(_("“%(time)s” is not a time of day.") % {"time": match.group(0).strip()})
+        raise ScheduleError(
+            _("“%(time)s” is not a time of day.") % {"time": match.group(0).strip()}
+        )
     if afternoon and hour < 12:
         hour += 12
     elif (period in ("오전", "아침", "새벽") or suffix == "am") and hour == 12:
         hour = 0
     if not (0 <= hour <= 23 and 0 <= minute <= 59):
-        raise ScheduleError(_("“%(time)s” is not a time of day.") % {"time": match.group(0).strip()})
+        raise ScheduleError(
+            _("“%(time)s” is not a time of day.") % {"time": match.group(0).strip()}
+        )
     return hour, minute
 
 
@@ -233,8 +265,14 @@ def parse_phrase(text: str, inherited: str | None = None) -> Phrase | None:
     if weekday is None and own is not None:
         _refuse_bad_weekday(text)
     clock = _clock(text)
-    if own is None and clock is None and weekday is None and not _DAY_OF_MONTH.search(text) \
-            and not _FIRST_WEEK.search(text) and not _LAST_WEEK.search(text):
+    if (
+        own is None
+        and clock is None
+        and weekday is None
+        and not _DAY_OF_MONTH.search(text)
+        and not _FIRST_WEEK.search(text)
+        and not _LAST_WEEK.search(text)
+    ):
         return None  # a heading under "매주" that names no time of its own
     if clock is None:
         clock = (18, 0) if _EVENING.search(text) else (9, 0)

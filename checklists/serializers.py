@@ -16,7 +16,13 @@ from checklists.models import (
     Template,
 )
 from core.parsers import JSONSerializerField
-from core.serializers import BooleanField, CharField, ModelSerializer, PrimaryKeyRelatedField, whole_nested
+from core.serializers import (
+    BooleanField,
+    CharField,
+    ModelSerializer,
+    PrimaryKeyRelatedField,
+    whole_nested,
+)
 
 # Named choice fields: several apps have a "kind" or "status" enum, and the
 # OpenAPI schema needs each to have its own name (see the ENUM_NAME_OVERRIDES note).
@@ -49,9 +55,26 @@ class TemplateSerializer(ModelSerializer):
 
     class Meta:
         model = Template
-        fields = ["id", "name", "kind", "description", "service", "incident_category", "schedule", "on_holiday",
-                  "schedule_description", "due_window", "assignee_tier", "assignee_contact", "assignee_group",
-                  "active", "version", "sections", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "description",
+            "service",
+            "incident_category",
+            "schedule",
+            "on_holiday",
+            "schedule_description",
+            "due_window",
+            "assignee_tier",
+            "assignee_contact",
+            "assignee_group",
+            "active",
+            "version",
+            "sections",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = ["version", "created_at", "updated_at"]
 
     def to_internal_value(self, data):
@@ -72,8 +95,23 @@ class RunItemSerializer(ModelSerializer):
 
     class Meta:
         model = RunItem
-        fields = ["id", "position", "section", "text", "details", "command", "expected", "required", "probe",
-                  "state", "by", "at", "note", "value", "incident"]
+        fields = [
+            "id",
+            "position",
+            "section",
+            "text",
+            "details",
+            "command",
+            "expected",
+            "required",
+            "probe",
+            "state",
+            "by",
+            "at",
+            "note",
+            "value",
+            "incident",
+        ]
         read_only_fields = fields
 
 
@@ -90,9 +128,25 @@ class RunSerializer(ModelSerializer):
 
     class Meta:
         model = Run
-        fields = ["id", "template", "template_version", "name", "occurrence", "status", "due_at", "incident",
-                  "assignee_tier", "assignee_contact", "assignee_group", "created_at", "started_at",
-                  "completed_at", "handled", "total", "items"]
+        fields = [
+            "id",
+            "template",
+            "template_version",
+            "name",
+            "occurrence",
+            "status",
+            "due_at",
+            "incident",
+            "assignee_tier",
+            "assignee_contact",
+            "assignee_group",
+            "created_at",
+            "started_at",
+            "completed_at",
+            "handled",
+            "total",
+            "items",
+        ]
         read_only_fields = fields
 
     def get_handled(self, run) -> int:
@@ -115,21 +169,27 @@ class RunListSerializer(RunSerializer):
 
 class RunStartSerializer(serializers.Serializer):
     template = PrimaryKeyRelatedField(queryset=Template.objects.all())
-    incident = PrimaryKeyRelatedField(queryset=Run._meta.get_field("incident").related_model.objects,
-                                                  required=False, allow_null=True)
+    incident = PrimaryKeyRelatedField(
+        queryset=Run._meta.get_field("incident").related_model.objects,
+        required=False,
+        allow_null=True,
+    )
 
 
 class TickSerializer(serializers.Serializer):
     item = serializers.IntegerField(help_text=_("The id of the run item."))
-    state = serializers.ChoiceField(choices=TICK_STATES, required=False,
-                                    help_text=_("Required unless from_probe is set."))
+    state = serializers.ChoiceField(
+        choices=TICK_STATES, required=False, help_text=_("Required unless from_probe is set.")
+    )
     note = CharField(required=False, allow_blank=True, max_length=2000)
     value = CharField(required=False, allow_blank=True, max_length=200)
     from_probe = BooleanField(required=False, default=False)
 
     def validate(self, data):
         if not data.get("from_probe") and not data.get("state"):
-            raise serializers.ValidationError({"state": _("Choose done, failed, skipped or n/a.")}, code="rule")
+            raise serializers.ValidationError(
+                {"state": _("Choose done, failed, skipped or n/a.")}, code="rule"
+            )
         return data
 
 
@@ -146,12 +206,25 @@ class CompleteSerializer(serializers.Serializer):
 
 class HandoverNoteSerializer(ModelSerializer):
     author = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
-    acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    acknowledged_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = HandoverNote
-        fields = ["id", "run", "author", "created_at", "open_incidents", "risks", "probes", "planned_changes",
-                  "text", "acknowledged_at", "acknowledged_by"]
+        fields = [
+            "id",
+            "run",
+            "author",
+            "created_at",
+            "open_incidents",
+            "risks",
+            "probes",
+            "planned_changes",
+            "text",
+            "acknowledged_at",
+            "acknowledged_by",
+        ]
         read_only_fields = fields
 
 
@@ -177,10 +250,16 @@ class PlaybookSerializer(ModelSerializer):
 class RunbookImportSerializer(serializers.Serializer):
     file = serializers.FileField()
     service = PrimaryKeyRelatedField(
-        queryset=Template._meta.get_field("service").related_model.objects, required=False)
+        queryset=Template._meta.get_field("service").related_model.objects, required=False
+    )
     dry_run = BooleanField(default=True)
-    choices = JSONSerializerField(required=False, binary=True, help_text=_(
-        'Per section key: {"action": "template"|"playbook"|"skip", "cron": "0 9 * * *"}.'))
+    choices = JSONSerializerField(
+        required=False,
+        binary=True,
+        help_text=_(
+            'Per section key: {"action": "template"|"playbook"|"skip", "cron": "0 9 * * *"}.'
+        ),
+    )
 
     def to_internal_value(self, data):
         try:
@@ -188,10 +267,14 @@ class RunbookImportSerializer(serializers.Serializer):
         except serializers.ValidationError as exc:
             # A multipart field holds choices as JSON text, which no schema can check.
             if "choices" in exc.detail and exc.get_codes()["choices"] == ["invalid"]:
-                exc.detail["choices"] = [serializers.ErrorDetail(exc.detail["choices"][0], code="json")]
+                exc.detail["choices"] = [
+                    serializers.ErrorDetail(exc.detail["choices"][0], code="json")
+                ]
             raise
 
     def validate_choices(self, value):
         if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
-            raise serializers.ValidationError(_("An object of objects, keyed by section key."), code="json")
+            raise serializers.ValidationError(
+                _("An object of objects, keyed by section key."), code="json"
+            )
         return value

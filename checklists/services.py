@@ -36,7 +36,16 @@ from core.history import record_change, record_changes
 from core.holidays import WorkCalendar
 from core.languages import language_of
 from incidents import services as incident_services
-from incidents.models import ChannelKind, Contact, EventKind, Incident, Purpose, RouteEvent, Severity, Source
+from incidents.models import (
+    ChannelKind,
+    Contact,
+    EventKind,
+    Incident,
+    Purpose,
+    RouteEvent,
+    Severity,
+    Source,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -75,19 +84,27 @@ def _effective(template: Template, occurrence: datetime, calendar: WorkCalendar)
     if template.on_holiday == OnHoliday.SKIP:
         return None
     day = calendar.next_working_day(local.date())
-    return timezone.make_aware(datetime.combine(day, local.time().replace(tzinfo=None)), local.tzinfo)
+    return timezone.make_aware(
+        datetime.combine(day, local.time().replace(tzinfo=None)), local.tzinfo
+    )
 
 
-def _materialize_template(template: Template, now: datetime, calendar: WorkCalendar) -> tuple[int, int]:
+def _materialize_template(
+    template: Template, now: datetime, calendar: WorkCalendar
+) -> tuple[int, int]:
     try:
         latest = schedules.latest_at_or_before(template.schedule, now)
     except (ValueError, KeyError):
-        logger.warning("checklist template %s has a bad schedule %r", template.pk, template.schedule)
+        logger.warning(
+            "checklist template %s has a bad schedule %r", template.pk, template.schedule
+        )
         return 0, 0
     since = template.materialized_through or template.created_at
     if latest <= since:
         return 0, 0
-    owed = schedules.occurrences_between(template.schedule, since, latest, MISSED_RECORDED_AT_MOST + 1)
+    owed = schedules.occurrences_between(
+        template.schedule, since, latest, MISSED_RECORDED_AT_MOST + 1
+    )
     # An occurrence moved to a working day that has not come yet holds the mark before it: a
     # later pass opens its run then.
     plan, through = [], since
@@ -101,7 +118,11 @@ def _materialize_template(template: Template, now: datetime, calendar: WorkCalen
     # Occurrences moved onto the same time as a later one (a daily checklist over 설날) are that
     # later one's run, not missed ones.
     by_time = {effective: occurrence for occurrence, effective in plan}
-    plan = [(occurrence, effective) for occurrence, effective in plan if by_time[effective] == occurrence]
+    plan = [
+        (occurrence, effective)
+        for occurrence, effective in plan
+        if by_time[effective] == occurrence
+    ]
     created = missed = 0
     with transaction.atomic():
         for occurrence, _effective_at in plan[:-1]:
@@ -109,25 +130,42 @@ def _materialize_template(template: Template, now: datetime, calendar: WorkCalen
                 missed += 1
         if plan:
             occurrence, effective = plan[-1]
-            if _insert_run(template, occurrence, RunStatus.OPEN, now, snapshot=True, opens_at=effective):
+            if _insert_run(
+                template, occurrence, RunStatus.OPEN, now, snapshot=True, opens_at=effective
+            ):
                 created += 1
         if through > since:
             # Monotonic: a slower parallel pass never moves the mark backwards.
-            Template.objects.filter(pk=template.pk).exclude(materialized_through__gte=through).update(
-                materialized_through=through)
+            Template.objects.filter(pk=template.pk).exclude(
+                materialized_through__gte=through
+            ).update(materialized_through=through)
     return created, missed
 
 
-def _insert_run(template: Template, occurrence: datetime, status: str, now: datetime, *,
-                snapshot: bool = False, opens_at: datetime | None = None) -> Run | None:
+def _insert_run(
+    template: Template,
+    occurrence: datetime,
+    status: str,
+    now: datetime,
+    *,
+    snapshot: bool = False,
+    opens_at: datetime | None = None,
+) -> Run | None:
     try:
         # A savepoint: losing the race to another cluster must not break our transaction.
         with transaction.atomic():
             run = Run.objects.create(
-                template=template, template_version=template.version, occurrence=occurrence,
-                name=template.run_name(occurrence), status=status, created_at=now,
-                due_at=(opens_at or occurrence) + template.due_window if status != RunStatus.MISSED else None,
-                assignee_tier_id=template.assignee_tier_id, assignee_contact_id=template.assignee_contact_id,
+                template=template,
+                template_version=template.version,
+                occurrence=occurrence,
+                name=template.run_name(occurrence),
+                status=status,
+                created_at=now,
+                due_at=(opens_at or occurrence) + template.due_window
+                if status != RunStatus.MISSED
+                else None,
+                assignee_tier_id=template.assignee_tier_id,
+                assignee_contact_id=template.assignee_contact_id,
                 assignee_group_id=template.assignee_group_id,
             )
     except IntegrityError:
@@ -138,23 +176,41 @@ def _insert_run(template: Template, occurrence: datetime, status: str, now: date
 
 
 def _snapshot_items(run: Run, template: Template) -> None:
-    items = Item.objects.filter(template=template).select_related("section").order_by(
-        "section__position", "section_id", "position", "id")
-    RunItem.objects.bulk_create([
-        RunItem(run=run, item=item, position=n, section=item.section.title if item.section else "",
-                text=item.text, details=item.details, command=item.command, expected=item.expected,
-                required=item.required, probe_id=item.probe_id)
-        for n, item in enumerate(items)
-    ])
+    items = (
+        Item.objects.filter(template=template)
+        .select_related("section")
+        .order_by("section__position", "section_id", "position", "id")
+    )
+    RunItem.objects.bulk_create(
+        [
+            RunItem(
+                run=run,
+                item=item,
+                position=n,
+                section=item.section.title if item.section else "",
+                text=item.text,
+                details=item.details,
+                command=item.command,
+                expected=item.expected,
+                required=item.required,
+                probe_id=item.probe_id,
+            )
+            for n, item in enumerate(items)
+        ]
+    )
 
 
 def mark_overdue(*, now: datetime) -> int:
-    late = list(Run.objects.filter(status__in=(RunStatus.OPEN, RunStatus.IN_PROGRESS), due_at__lt=now)
-                .values_list("pk", flat=True))
+    late = list(
+        Run.objects.filter(
+            status__in=(RunStatus.OPEN, RunStatus.IN_PROGRESS), due_at__lt=now
+        ).values_list("pk", flat=True)
+    )
     if not late:
         return 0
-    changed = Run.objects.filter(pk__in=late, status__in=(RunStatus.OPEN, RunStatus.IN_PROGRESS)).update(
-        status=RunStatus.OVERDUE)
+    changed = Run.objects.filter(
+        pk__in=late, status__in=(RunStatus.OPEN, RunStatus.IN_PROGRESS)
+    ).update(status=RunStatus.OVERDUE)
     record_changes(Run.objects.filter(pk__in=late, status=RunStatus.OVERDUE), reason="overdue")
     return changed
 
@@ -165,8 +221,11 @@ def remind_overdue(*, now: datetime | None = None) -> int:
     The number of runs reminded."""
     now = now or timezone.now()
     reminded = 0
-    for run in Run.objects.filter(status=RunStatus.OVERDUE, reminded_at__isnull=True).select_related(
-            "assignee_contact__user__preference", "assignee_tier", "template__service", "incident"):
+    for run in Run.objects.filter(
+        status=RunStatus.OVERDUE, reminded_at__isnull=True
+    ).select_related(
+        "assignee_contact__user__preference", "assignee_tier", "template__service", "incident"
+    ):
         with transaction.atomic():
             # The claim: a second sweep (or cluster) finds reminded_at set and queues nothing; the
             # messages are queued in the same transaction, so a crash loses neither.
@@ -177,20 +236,43 @@ def remind_overdue(*, now: datetime | None = None) -> int:
                 # Each reader gets the reminder in their own language.
                 with translation.override(language):
                     subject = _("Overdue checklist: %(name)s") % {"name": run.name}
-                    body = _("The checklist “%(name)s” was due at %(due)s and is not completed.\n%(url)s") % {
-                        "name": run.name, "due": formats.date_format(timezone.localtime(run.due_at),
-                                                                      "DATETIME_FORMAT"), "url": url}
+                    body = _(
+                        "The checklist “%(name)s” was due at %(due)s and is not completed.\n%(url)s"
+                    ) % {
+                        "name": run.name,
+                        "due": formats.date_format(
+                            timezone.localtime(run.due_at), "DATETIME_FORMAT"
+                        ),
+                        "url": url,
+                    }
                     label = _("Open checklist")
                 for address in recipients:
                     incident_services.queue_message(
-                        purpose=Purpose.CHECKLIST_OVERDUE, key=f"checklist_overdue:{run.pk}",
-                        recipient=f"email:{address}", kind=ChannelKind.EMAIL, target=address, subject=subject,
-                        text=body, url=url, language=language, link_label=label, incident=run.incident, now=now)
+                        purpose=Purpose.CHECKLIST_OVERDUE,
+                        key=f"checklist_overdue:{run.pk}",
+                        recipient=f"email:{address}",
+                        kind=ChannelKind.EMAIL,
+                        target=address,
+                        subject=subject,
+                        text=body,
+                        url=url,
+                        language=language,
+                        link_label=label,
+                        incident=run.incident,
+                        now=now,
+                    )
             service = run.template.service if run.template_id else None
             incident_services.emit_event(
-                event=RouteEvent.CHECKLIST_OVERDUE, key=f"run:{run.pk}", severity=Severity.SEV3, title=run.name,
-                service=service, url=url, incident=run.incident, now=now,
-                detail=formats.date_format(timezone.localtime(run.due_at), "DATETIME_FORMAT"))
+                event=RouteEvent.CHECKLIST_OVERDUE,
+                key=f"run:{run.pk}",
+                severity=Severity.SEV3,
+                title=run.name,
+                service=service,
+                url=url,
+                incident=run.incident,
+                now=now,
+                detail=formats.date_format(timezone.localtime(run.due_at), "DATETIME_FORMAT"),
+            )
         reminded += 1
     incident_services.send_pending(now=now)
     return reminded
@@ -200,10 +282,13 @@ def _assignee_emails_by_language(run: Run) -> dict[str, list[str]]:
     if run.assignee_contact and run.assignee_contact.email:
         contacts = [run.assignee_contact]
     elif run.assignee_tier_id:
-        contacts = Contact.objects.filter(tier_id=run.assignee_tier_id, active=True).select_related("user__preference")
+        contacts = Contact.objects.filter(tier_id=run.assignee_tier_id, active=True).select_related(
+            "user__preference"
+        )
     elif run.assignee_group_id:
-        contacts = Contact.objects.filter(user__groups=run.assignee_group_id, active=True).select_related(
-            "user__preference")
+        contacts = Contact.objects.filter(
+            user__groups=run.assignee_group_id, active=True
+        ).select_related("user__preference")
     else:
         contacts = []
     by_language = {}
@@ -216,46 +301,85 @@ def _assignee_emails_by_language(run: Run) -> dict[str, list[str]]:
 # Starting by hand ----------------------------------------------------------------
 
 
-def start_scheduled_run(*, template: Template, occurrence: datetime, now: datetime | None = None) -> Run:
+def start_scheduled_run(
+    *, template: Template, occurrence: datetime, now: datetime | None = None
+) -> Run:
     """The run of one scheduled occurrence, named after its period and due a due window after it,
     as the scheduler makes it; the scheduler later finds it there and makes no second one."""
     run = _insert_run(template, occurrence, RunStatus.OPEN, now or timezone.now(), snapshot=True)
     if run is None:
-        raise DomainError(_("This occurrence already has its run."), field="occurrence", code="duplicate",
-                          conflict=True)
+        raise DomainError(
+            _("This occurrence already has its run."),
+            field="occurrence",
+            code="duplicate",
+            conflict=True,
+        )
     return run
 
 
-def start_run(*, template: Template, by, incident: Incident | None = None, now: datetime | None = None) -> Run:
+def start_run(
+    *, template: Template, by, incident: Incident | None = None, now: datetime | None = None
+) -> Run:
     """Start a run now (incident/recovery checklists from an incident page, or any template by hand)."""
     now = now or timezone.now()
     if not template.active:
-        raise DomainError(_("This checklist template is not active."), field="template", code="inactive",
-                          conflict=True)
+        raise DomainError(
+            _("This checklist template is not active."),
+            field="template",
+            code="inactive",
+            conflict=True,
+        )
     if incident is not None and template.kind not in INCIDENT_KINDS:
-        raise DomainError(_("Only incident and recovery checklists can be started from an incident."),
-                          field="template", code="wrong_kind", conflict=True)
+        raise DomainError(
+            _("Only incident and recovery checklists can be started from an incident."),
+            field="template",
+            code="wrong_kind",
+            conflict=True,
+        )
     with transaction.atomic():
         name = template.name if incident is None else f"{template.name} — #{incident.pk}"
         run = Run.objects.create(
-            template=template, template_version=template.version, name=name, status=RunStatus.OPEN,
-            created_at=now, due_at=now + template.due_window, incident=incident, started_by=by,
-            assignee_tier_id=template.assignee_tier_id, assignee_contact_id=template.assignee_contact_id,
+            template=template,
+            template_version=template.version,
+            name=name,
+            status=RunStatus.OPEN,
+            created_at=now,
+            due_at=now + template.due_window,
+            incident=incident,
+            started_by=by,
+            assignee_tier_id=template.assignee_tier_id,
+            assignee_contact_id=template.assignee_contact_id,
             assignee_group_id=template.assignee_group_id,
         )
         _snapshot_items(run, template)
         if incident is not None:
             incident_services.add_event(
-                incident=incident, kind=EventKind.CHECKLIST, by=by, now=now,
-                data={"run": run.pk, "template": template.pk, "variant": "started", "name": template.name})
+                incident=incident,
+                kind=EventKind.CHECKLIST,
+                by=by,
+                now=now,
+                data={
+                    "run": run.pk,
+                    "template": template.pk,
+                    "variant": "started",
+                    "name": template.name,
+                },
+            )
     return run
 
 
 # Ticking -------------------------------------------------------------------------
 
 
-def tick(*, run_item: RunItem, state: str, by, note: str = "", value: str = "",
-         now: datetime | None = None) -> RunItem:
+def tick(
+    *,
+    run_item: RunItem,
+    state: str,
+    by,
+    note: str = "",
+    value: str = "",
+    now: datetime | None = None,
+) -> RunItem:
     """Set one item's state. Skipping needs a reason (the note)."""
     now = now or timezone.now()
     note, value = (note or "").strip(), (value or "").strip()
@@ -282,38 +406,76 @@ def tick_from_probe(*, run_item: RunItem, by, now: datetime | None = None) -> Ru
     state = ItemState.DONE if probe.status == "ok" else ItemState.FAILED
     value = "" if probe.last_value is None else f"{probe.last_value:g}"
     note = _("From probe %(name)s: %(status)s at %(at)s. %(message)s") % {
-        "name": probe.name, "status": probe.get_status_display(),
-        "at": timezone.localtime(probe.last_run_at).strftime("%Y-%m-%d %H:%M"), "message": probe.last_message}
+        "name": probe.name,
+        "status": probe.get_status_display(),
+        "at": timezone.localtime(probe.last_run_at).strftime("%Y-%m-%d %H:%M"),
+        "message": probe.last_message,
+    }
     return tick(run_item=run_item, state=state, by=by, note=note.strip(), value=value, now=now)
 
 
-def _set_state(run_item: RunItem, state: str, by, now: datetime, *, note: str, value: str,
-               undo: bool) -> RunItem:
+def _set_state(
+    run_item: RunItem, state: str, by, now: datetime, *, note: str, value: str, undo: bool
+) -> RunItem:
     with transaction.atomic():
         current = RunItem.objects.filter(pk=run_item.pk).values("state", "run_id").first()
         if current is None:
             raise DomainError(_("This item no longer exists."), code="not_found", conflict=True)
         if undo and current["state"] == ItemState.OPEN:
             raise DomainError(_("This item is not ticked."), code="not_ticked", conflict=True)
-        fields = {"state": state, "by": by if not undo else None, "at": now if not undo else None,
-                  "note": note, "value": value}
+        fields = {
+            "state": state,
+            "by": by if not undo else None,
+            "at": now if not undo else None,
+            "note": note,
+            "value": value,
+        }
         # One row, one statement, and only while the run is still being worked on:
         # a tick never touches another item and never reopens a completed run.
-        changed = RunItem.objects.filter(pk=run_item.pk, run__status__in=ACTIVE_STATUSES).update(**fields)
+        changed = RunItem.objects.filter(pk=run_item.pk, run__status__in=ACTIVE_STATUSES).update(
+            **fields
+        )
         if not changed:
-            raise DomainError(_("This run is closed; its items can no longer change."), code="run_closed",
-                              conflict=True)
-        Tick.objects.create(run_item_id=run_item.pk, state=state, previous_state=current["state"], undo=undo,
-                            by=by, at=now, note=note, value=value)
+            raise DomainError(
+                _("This run is closed; its items can no longer change."),
+                code="run_closed",
+                conflict=True,
+            )
+        Tick.objects.create(
+            run_item_id=run_item.pk,
+            state=state,
+            previous_state=current["state"],
+            undo=undo,
+            by=by,
+            at=now,
+            note=note,
+            value=value,
+        )
         if Run.objects.filter(pk=current["run_id"], status=RunStatus.OPEN).update(
-                status=RunStatus.IN_PROGRESS, started_at=now, started_by=by):
+            status=RunStatus.IN_PROGRESS, started_at=now, started_by=by
+        ):
             record_changes(Run.objects.filter(pk=current["run_id"]), by=by)
-        run = Run.objects.select_related("incident").only("id", "name", "incident").get(pk=current["run_id"])
+        run = (
+            Run.objects.select_related("incident")
+            .only("id", "name", "incident")
+            .get(pk=current["run_id"])
+        )
         if run.incident_id:
             incident_services.add_event(
-                incident=run.incident, kind=EventKind.CHECKLIST, by=by, now=now, message=note or "",
-                data={"run": run.pk, "run_item": run_item.pk, "state": state, "undo": undo, "variant": "ticked",
-                      "text": run_item.text})
+                incident=run.incident,
+                kind=EventKind.CHECKLIST,
+                by=by,
+                now=now,
+                message=note or "",
+                data={
+                    "run": run.pk,
+                    "run_item": run_item.pk,
+                    "state": state,
+                    "undo": undo,
+                    "variant": "ticked",
+                    "text": run_item.text,
+                },
+            )
     for name, val in fields.items():
         setattr(run_item, name, val)
     return run_item
@@ -326,25 +488,43 @@ def complete_run(*, run: Run, by, handover: dict | None = None, now: datetime | 
     with transaction.atomic():
         # One conditional statement: if someone unticks a required item meanwhile,
         # either their undo is refused (run closed) or this completion is.
-        changed = Run.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES).exclude(Exists(open_required)).update(
-            status=RunStatus.COMPLETED, completed_at=now, completed_by=by)
+        changed = (
+            Run.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES)
+            .exclude(Exists(open_required))
+            .update(status=RunStatus.COMPLETED, completed_at=now, completed_by=by)
+        )
         if not changed:
             fresh = Run.objects.filter(pk=run.pk).values_list("status", flat=True).first()
             if fresh not in ACTIVE_STATUSES:
-                raise DomainError(_("This run is already closed."), code="run_closed", conflict=True)
+                raise DomainError(
+                    _("This run is already closed."), code="run_closed", conflict=True
+                )
             count = RunItem.objects.filter(run=run, required=True, state=ItemState.OPEN).count()
-            raise DomainError(_("%(count)d required item(s) are still open.") % {"count": count},
-                              code="required_open", conflict=True)
+            raise DomainError(
+                _("%(count)d required item(s) are still open.") % {"count": count},
+                code="required_open",
+                conflict=True,
+            )
         Run.objects.filter(pk=run.pk, started_at__isnull=True).update(started_at=now, started_by=by)
         if handover is not None and run.template.is_shift():
-            HandoverNote.objects.create(run=run, author=by, created_at=now,
-                                        open_incidents=open_incident_summary(),
-                                        **{k: (handover.get(k) or "").strip()
-                                           for k in ("risks", "probes", "planned_changes", "text")})
+            HandoverNote.objects.create(
+                run=run,
+                author=by,
+                created_at=now,
+                open_incidents=open_incident_summary(),
+                **{
+                    k: (handover.get(k) or "").strip()
+                    for k in ("risks", "probes", "planned_changes", "text")
+                },
+            )
         if run.incident_id:
             incident_services.add_event(
-                incident=run.incident, kind=EventKind.CHECKLIST, by=by, now=now,
-                data={"run": run.pk, "variant": "completed", "name": run.name})
+                incident=run.incident,
+                kind=EventKind.CHECKLIST,
+                by=by,
+                now=now,
+                data={"run": run.pk, "variant": "completed", "name": run.name},
+            )
     run.refresh_from_db()
     record_change(run, by=by)
     return run
@@ -354,7 +534,8 @@ def abandon_run(*, run: Run, by, now: datetime | None = None) -> Run:
     now = now or timezone.now()
     with transaction.atomic():
         if not Run.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES).update(
-                status=RunStatus.ABANDONED, completed_at=now, completed_by=by):
+            status=RunStatus.ABANDONED, completed_at=now, completed_by=by
+        ):
             raise DomainError(_("This run is already closed."), code="run_closed", conflict=True)
     run.refresh_from_db()
     record_change(run, by=by)
@@ -366,26 +547,38 @@ def abandon_run(*, run: Run, by, now: datetime | None = None) -> Run:
 
 def open_incident_summary() -> list[dict]:
     return [
-        {"id": i.pk, "title": i.title, "severity": i.severity, "status": i.status, "service": i.service.name}
-        for i in Incident.objects.open().select_related("service").order_by("severity", "created_at")[:50]
+        {
+            "id": i.pk,
+            "title": i.title,
+            "severity": i.severity,
+            "status": i.status,
+            "service": i.service.name,
+        }
+        for i in Incident.objects.open()
+        .select_related("service")
+        .order_by("severity", "created_at")[:50]
     ]
 
 
 def handover_initial() -> dict[str, str]:
     """Starting text for the handover form's fields, offered by other apps through their AppConfig
     (`handover_fields = {field: "app.module.function"}`), so that checklists imports none of them."""
-    return {field: import_string(function)()
-            for config in apps.get_app_configs()
-            for field, function in getattr(config, "handover_fields", {}).items()}
+    return {
+        field: import_string(function)()
+        for config in apps.get_app_configs()
+        for field, function in getattr(config, "handover_fields", {}).items()
+    }
 
 
 def acknowledge_handover(*, note: HandoverNote, by, now: datetime | None = None) -> HandoverNote:
     now = now or timezone.now()
     with transaction.atomic():
         if not HandoverNote.objects.filter(pk=note.pk, acknowledged_at__isnull=True).update(
-                acknowledged_at=now, acknowledged_by=by):
-            raise DomainError(_("This handover note is already acknowledged."), code="acknowledged",
-                              conflict=True)
+            acknowledged_at=now, acknowledged_by=by
+        ):
+            raise DomainError(
+                _("This handover note is already acknowledged."), code="acknowledged", conflict=True
+            )
     note.refresh_from_db()
     return note
 
@@ -404,33 +597,58 @@ def related_open_incidents(*, service, category: str = "") -> list[Incident]:
     return list(incidents.order_by("-created_at", "-id")[:5])
 
 
-def open_incident_for_item(*, run_item: RunItem, by, title: str = "", severity: str = Severity.SEV3,
-                           description: str = "", category: str = "") -> tuple[Incident, bool]:
+def open_incident_for_item(
+    *,
+    run_item: RunItem,
+    by,
+    title: str = "",
+    severity: str = Severity.SEV3,
+    description: str = "",
+    category: str = "",
+) -> tuple[Incident, bool]:
     """Open (or join) the incident for a failed item, and link it to the item. Its description
     names the open incidents of the same service and category, if any."""
     run = run_item.run
     if run_item.state != ItemState.FAILED:
-        raise DomainError(_("Only a failed item can open an incident."), field="state", conflict=True)
+        raise DomainError(
+            _("Only a failed item can open an incident."), field="state", conflict=True
+        )
     service = run.template.service
     if service is None:
-        raise DomainError(_("This checklist has no service; open the incident from the incidents page."),
-                          field="service")
+        raise DomainError(
+            _("This checklist has no service; open the incident from the incidents page."),
+            field="service",
+        )
     description = description or default_incident_description(run_item)
     related = related_open_incidents(service=service, category=category)
     if related:
         description += "\n\n" + _("Already open for this service and category: %(incidents)s") % {
-            "incidents": ", ".join(f"#{incident.pk} {incident.title}" for incident in related)}
+            "incidents": ", ".join(f"#{incident.pk} {incident.title}" for incident in related)
+        }
     with transaction.atomic():
         incident, created = incident_services.open_incident(
-            service=service, title=title or default_incident_title(run_item), severity=severity,
-            source=Source.CHECKLIST, dedup_key=f"checklist-item-{run_item.pk}", by=by,
-            description=description, category=category,
+            service=service,
+            title=title or default_incident_title(run_item),
+            severity=severity,
+            source=Source.CHECKLIST,
+            dedup_key=f"checklist-item-{run_item.pk}",
+            by=by,
+            description=description,
+            category=category,
         )
         RunItem.objects.filter(pk=run_item.pk).update(incident=incident)
         incident_services.add_event(
-            incident=incident, kind=EventKind.CHECKLIST, by=by,
-            data={"run": run.pk, "run_item": run_item.pk, "variant": "item_failed", "text": run_item.text,
-                  "name": run.name})
+            incident=incident,
+            kind=EventKind.CHECKLIST,
+            by=by,
+            data={
+                "run": run.pk,
+                "run_item": run_item.pk,
+                "variant": "item_failed",
+                "text": run_item.text,
+                "name": run.name,
+            },
+        )
     run_item.incident = incident
     return incident, created
 
@@ -440,7 +658,10 @@ def default_incident_title(run_item: RunItem) -> str:
 
 
 def default_incident_description(run_item: RunItem) -> str:
-    parts = [_("Run: %(run)s") % {"run": run_item.run.name}, _("Item: %(text)s") % {"text": run_item.text}]
+    parts = [
+        _("Run: %(run)s") % {"run": run_item.run.name},
+        _("Item: %(text)s") % {"text": run_item.text},
+    ]
     if run_item.note:
         parts.append(_("Note: %(note)s") % {"note": run_item.note})
     if run_item.value:
@@ -451,7 +672,9 @@ def default_incident_description(run_item: RunItem) -> str:
 # Editing templates ------------------------------------------------------------------
 
 
-def save_template(*, template: Template | None, fields: dict, sections: list[dict] | None) -> Template:
+def save_template(
+    *, template: Template | None, fields: dict, sections: list[dict] | None
+) -> Template:
     """Create or update a template; new sections/items replace the old ones and bump the version.
 
     Runs already made keep their own copy of the items, so history is never rewritten.
@@ -474,12 +697,22 @@ def replace_sections(template: Template, sections: list[dict]) -> None:
     template.items.all().delete()
     template.sections.all().delete()
     for s_pos, section_data in enumerate(sections):
-        section = Section.objects.create(template=template, title=section_data.get("title") or template.name,
-                                         position=s_pos)
-        Item.objects.bulk_create([
-            Item(template=template, section=section, position=i_pos, text=item["text"],
-                 details=item.get("details", ""), command=item.get("command", ""),
-                 expected=item.get("expected", ""), required=item.get("required", True),
-                 probe=item.get("probe"))
-            for i_pos, item in enumerate(section_data.get("items", []))
-        ])
+        section = Section.objects.create(
+            template=template, title=section_data.get("title") or template.name, position=s_pos
+        )
+        Item.objects.bulk_create(
+            [
+                Item(
+                    template=template,
+                    section=section,
+                    position=i_pos,
+                    text=item["text"],
+                    details=item.get("details", ""),
+                    command=item.get("command", ""),
+                    expected=item.get("expected", ""),
+                    required=item.get("required", True),
+                    probe=item.get("probe"),
+                )
+                for i_pos, item in enumerate(section_data.get("items", []))
+            ]
+        )

@@ -9,4 +9,3 @@ def materialize() -> dict:
 
 def remind_overdue() -> int:
     return services.remind_overdue()
-

@@ -10,9 +10,13 @@ urlpatterns = [
     path("runs/<int:pk>/", views.run_detail, name="run"),
     path("runs/<int:pk>/items/<int:item_pk>/tick/", views.run_tick, name="tick"),
     path("runs/<int:pk>/items/<int:item_pk>/untick/", views.run_untick, name="untick"),
-    path("runs/<int:pk>/items/<int:item_pk>/incident/", views.run_open_incident, name="open-incident"),
+    path(
+        "runs/<int:pk>/items/<int:item_pk>/incident/", views.run_open_incident, name="open-incident"
+    ),
     path("runs/<int:pk>/complete/", views.run_complete, name="complete"),
-    path("handovers/<int:pk>/acknowledge/", views.handover_acknowledge, name="handover-acknowledge"),
+    path(
+        "handovers/<int:pk>/acknowledge/", views.handover_acknowledge, name="handover-acknowledge"
+    ),
     path("incidents/<int:incident_pk>/start/", views.start_for_incident, name="start-for-incident"),
     path("templates/", views.template_list, name="templates"),
     path("templates/<int:pk>/", views.template_detail, name="template"),

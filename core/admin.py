@@ -44,4 +44,5 @@ class SecretFieldsAdmin:
         if self.has_change_permission(request, obj):
             return readonly
         return [self.secret_fields.get(name, name) for name in readonly] + [
-            shown for shown in self.secret_fields.values() if shown not in readonly]
+            shown for shown in self.secret_fields.values() if shown not in readonly
+        ]

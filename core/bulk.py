@@ -27,29 +27,42 @@ from django.db.models.constants import OnConflict
 FAST_FROM_ROWS = 50
 
 
-def insert(model, names: tuple[str, ...], rows: list[tuple], *, ignore_conflicts: bool = False,
-           fast: bool | None = None) -> None:
+def insert(
+    model,
+    names: tuple[str, ...],
+    rows: list[tuple],
+    *,
+    ignore_conflicts: bool = False,
+    fast: bool | None = None,
+) -> None:
     """Insert `rows`, each a tuple of values for the fields `names` (in that order)."""
     if not rows:
         return
     if not _fast(fast, rows):
         attnames = [model._meta.get_field(name).attname for name in names]
-        model.objects.bulk_create([model(**dict(zip(attnames, row, strict=True))) for row in rows],
-                                  batch_size=len(rows), ignore_conflicts=ignore_conflicts)
+        model.objects.bulk_create(
+            [model(**dict(zip(attnames, row, strict=True))) for row in rows],
+            batch_size=len(rows),
+            ignore_conflicts=ignore_conflicts,
+        )
         return
     on_conflict = OnConflict.IGNORE if ignore_conflicts else None
     fields = [model._meta.get_field(name) for name in names]
     columns = _columns(fields, rows)
     ops, qn = connection.ops, connection.ops.quote_name
-    head = (f"{ops.insert_statement(on_conflict=on_conflict)} {qn(model._meta.db_table)} "
-            f"({', '.join(qn(f.column) for f in fields)})")
+    head = (
+        f"{ops.insert_statement(on_conflict=on_conflict)} {qn(model._meta.db_table)} "
+        f"({', '.join(qn(f.column) for f in fields)})"
+    )
     tail = ops.on_conflict_suffix_sql(fields, on_conflict, None, None)
     with _cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(f"{head} SELECT * FROM {_unnest(fields)}{tail}", columns)  # noqa: S608
         else:
-            cursor.executemany(f"{head} VALUES ({', '.join(['%s'] * len(fields))}){tail}",
-                               list(zip(*columns, strict=True)))
+            cursor.executemany(
+                f"{head} VALUES ({', '.join(['%s'] * len(fields))}){tail}",
+                list(zip(*columns, strict=True)),
+            )
 
 
 def update(model, names: tuple[str, ...], rows: list[tuple], *, fast: bool | None = None) -> None:
@@ -58,23 +71,35 @@ def update(model, names: tuple[str, ...], rows: list[tuple], *, fast: bool | Non
         return
     if not _fast(fast, rows):
         attnames = [model._meta.get_field(name).attname for name in names]
-        model.objects.bulk_update([model(**dict(zip(attnames, row, strict=True))) for row in rows],
-                                  attnames[1:], batch_size=len(rows))
+        model.objects.bulk_update(
+            [model(**dict(zip(attnames, row, strict=True))) for row in rows],
+            attnames[1:],
+            batch_size=len(rows),
+        )
         return
     fields = [model._meta.get_field(name) for name in names]
     columns = _columns(fields, rows)
     qn = connection.ops.quote_name
     if connection.vendor == "postgresql":
-        source = f"{_unnest(fields)} AS v({', '.join(f'column{n}' for n in range(1, len(fields) + 1))})"
+        source = (
+            f"{_unnest(fields)} AS v({', '.join(f'column{n}' for n in range(1, len(fields) + 1))})"
+        )
         params = columns
     else:  # SQLite ≥ 3.33 has UPDATE … FROM; its VALUES columns are named column1, column2 …
-        source = f"(VALUES {', '.join(['(' + ', '.join(['%s'] * len(fields)) + ')'] * len(rows))}) AS v"
+        source = (
+            f"(VALUES {', '.join(['(' + ', '.join(['%s'] * len(fields)) + ')'] * len(rows))}) AS v"
+        )
         params = [value for row in zip(*columns, strict=True) for value in row]
     table = qn(model._meta.db_table)
-    assignments = ", ".join(f"{qn(f.column)} = v.column{n}" for n, f in enumerate(fields[1:], start=2))
+    assignments = ", ".join(
+        f"{qn(f.column)} = v.column{n}" for n, f in enumerate(fields[1:], start=2)
+    )
     with _cursor() as cursor:
-        cursor.execute(f"UPDATE {table} SET {assignments} FROM {source} "  # noqa: S608
-                       f"WHERE {table}.{qn(fields[0].column)} = v.column1", params)
+        cursor.execute(
+            f"UPDATE {table} SET {assignments} FROM {source} "  # noqa: S608
+            f"WHERE {table}.{qn(fields[0].column)} = v.column1",
+            params,
+        )
 
 
 def _fast(fast: bool | None, rows: list[tuple]) -> bool:
@@ -113,5 +138,9 @@ def _cursor():
 
     connection.ensure_connection()
     raw = ServerBindingCursor(connection.connection)
-    with connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw) as cursor:
+    with (
+        connection.make_debug_cursor(raw)
+        if connection.queries_logged
+        else connection.make_cursor(raw) as cursor
+    ):
         yield cursor

@@ -41,8 +41,28 @@ def nice_bytes_top(size: float) -> float:
 
 MINUTE, HOUR, DAY = 60, 3600, 86400
 # Axis tops for durations whose quarters are round too (4 h: 1 h ticks), not 1 h 23 min.
-DURATION_TOPS = (4, 20, 40, MINUTE, 2 * MINUTE, 4 * MINUTE, 8 * MINUTE, 20 * MINUTE, 40 * MINUTE, HOUR,
-                 2 * HOUR, 4 * HOUR, 8 * HOUR, 12 * HOUR, DAY, 2 * DAY, 4 * DAY, 8 * DAY, 20 * DAY, 40 * DAY)
+DURATION_TOPS = (
+    4,
+    20,
+    40,
+    MINUTE,
+    2 * MINUTE,
+    4 * MINUTE,
+    8 * MINUTE,
+    20 * MINUTE,
+    40 * MINUTE,
+    HOUR,
+    2 * HOUR,
+    4 * HOUR,
+    8 * HOUR,
+    12 * HOUR,
+    DAY,
+    2 * DAY,
+    4 * DAY,
+    8 * DAY,
+    20 * DAY,
+    40 * DAY,
+)
 
 
 def nice_duration_top(seconds: float) -> float:
@@ -54,9 +74,18 @@ def nice_duration_top(seconds: float) -> float:
     return 4 * DAY * nice_top(seconds / (4 * DAY))
 
 
-def bar_chart(*, title: str, labels: Sequence[str], series: Sequence[tuple[str, Sequence[float | None]]],
-              fmt: Callable[[float], str], empty: str, stacked: bool = False, label_every: int = 1,
-              height: int = HEIGHT, scale: Callable[[float], float] = nice_top) -> dict:
+def bar_chart(
+    *,
+    title: str,
+    labels: Sequence[str],
+    series: Sequence[tuple[str, Sequence[float | None]]],
+    fmt: Callable[[float], str],
+    empty: str,
+    stacked: bool = False,
+    label_every: int = 1,
+    height: int = HEIGHT,
+    scale: Callable[[float], float] = nice_top,
+) -> dict:
     """Geometry for `series` ([(name, one value per label)]) over the groups `labels`.
 
     `fmt` writes a value with its unit (the axis, the tooltips and the table use it); None is no
@@ -98,18 +127,46 @@ def bar_chart(*, title: str, labels: Sequence[str], series: Sequence[tuple[str, 
                 stack = y
             else:
                 x, y = left + number * bar_width, baseline - tall
-            bars.append({"x": round(x, 1), "y": round(y, 1), "width": round(max(bar_width - 1, 1), 1),
-                         "height": round(tall, 1), "css": f"series-{number % SERIES_CLASSES}",
-                         "title": f"{label}, {name}: {fmt(value)}"})
-        groups.append({"label": label, "x": round(left + group_width / 2, 1), "bars": bars,
-                       "show_label": index % max(label_every, 1) == 0})
+            bars.append(
+                {
+                    "x": round(x, 1),
+                    "y": round(y, 1),
+                    "width": round(max(bar_width - 1, 1), 1),
+                    "height": round(tall, 1),
+                    "css": f"series-{number % SERIES_CLASSES}",
+                    "title": f"{label}, {name}: {fmt(value)}",
+                }
+            )
+        groups.append(
+            {
+                "label": label,
+                "x": round(left + group_width / 2, 1),
+                "bars": bars,
+                "show_label": index % max(label_every, 1) == 0,
+            }
+        )
     return {
-        "title": title, "width": WIDTH, "height": height, "left": LEFT, "right": WIDTH - RIGHT,
-        "top": TOP, "baseline": baseline, "label_y": baseline + 28,
-        "ticks": [{"y": round(baseline - plot_height * step / ticks, 1), "text": fmt(top * step / ticks)}
-                  for step in range(ticks + 1)], "groups": groups,
-        "legend": [{"name": name, "css": f"series-{n % SERIES_CLASSES}"} for n, (name, _) in enumerate(series)],
+        "title": title,
+        "width": WIDTH,
+        "height": height,
+        "left": LEFT,
+        "right": WIDTH - RIGHT,
+        "top": TOP,
+        "baseline": baseline,
+        "label_y": baseline + 28,
+        "ticks": [
+            {"y": round(baseline - plot_height * step / ticks, 1), "text": fmt(top * step / ticks)}
+            for step in range(ticks + 1)
+        ],
+        "groups": groups,
+        "legend": [
+            {"name": name, "css": f"series-{n % SERIES_CLASSES}"}
+            for n, (name, _) in enumerate(series)
+        ],
         "labels": list(labels),
-        "rows": [{"name": name, "cells": ["–" if v is None else fmt(v) for v in values]} for name, values in series],
+        "rows": [
+            {"name": name, "cells": ["–" if v is None else fmt(v) for v in values]}
+            for name, values in series
+        ],
         "empty": empty if largest <= 0 else "",
     }

@@ -13,7 +13,9 @@ class DomainError(Exception):
     not allowed from the current status). The API answers 400, or 409 for a
     conflict with the current state; pages show the message."""
 
-    def __init__(self, message: str, *, code: str = "rule", field: str | None = None, conflict: bool = False):
+    def __init__(
+        self, message: str, *, code: str = "rule", field: str | None = None, conflict: bool = False
+    ):
         super().__init__(message)
         self.message = message
         self.code = code
@@ -46,7 +48,9 @@ def exception_handler(exc, context):
             body[exc.field] = [exc.message]
         if isinstance(exc, QueueUnavailable):
             return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE)
-        return Response(body, status=status.HTTP_409_CONFLICT if exc.conflict else status.HTTP_400_BAD_REQUEST)
+        return Response(
+            body, status=status.HTTP_409_CONFLICT if exc.conflict else status.HTTP_400_BAD_REQUEST
+        )
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(get_error_detail(exc))  # keeps each message's code
     response = drf_exception_handler(exc, context)
@@ -73,9 +77,13 @@ def validation_body(exc) -> tuple[dict, bool]:
         detail, codes = {"detail": detail}, {"detail": codes}
     leaves = set(_leaves(codes))
     messages = detail.pop("detail", None) or detail.get(api_settings.NON_FIELD_ERRORS_KEY)
-    summary = " ".join(_leaves(messages)) if messages else str(exceptions.ValidationError.default_detail)
+    summary = (
+        " ".join(_leaves(messages)) if messages else str(exceptions.ValidationError.default_detail)
+    )
     code = next(iter(leaves)) if len(leaves) == 1 else "invalid"
-    return {**detail, "detail": summary, "code": code, "codes": sorted(leaves)}, bool(leaves) and leaves <= STATE_CODES
+    return {**detail, "detail": summary, "code": code, "codes": sorted(leaves)}, bool(
+        leaves
+    ) and leaves <= STATE_CODES
 
 
 def _leaves(tree):

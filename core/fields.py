@@ -41,7 +41,8 @@ def decrypt(token: str) -> str:
     except InvalidToken:
         raise ImproperlyConfigured(
             "An encrypted field cannot be read with the keys in PORTAL_FIELD_KEYS / secret_fields.key: "
-            "a key in use was removed or the value was never encrypted.") from None
+            "a key in use was removed or the value was never encrypted."
+        ) from None
 
 
 def rotate(token: str) -> str:
@@ -103,7 +104,9 @@ class EncryptedJSONField(models.TextField):
         return None
 
     def formfield(self, **kwargs):
-        from core.parsers import JSONFormField  # bounded nesting; parsers imports DRF, which needs settings
+        from core.parsers import (
+            JSONFormField,
+        )  # bounded nesting; parsers imports DRF, which needs settings
 
         return super(models.TextField, self).formfield(**{"form_class": JSONFormField, **kwargs})
 
@@ -127,9 +130,13 @@ def encrypted_columns() -> list[tuple[str, str, str]]:
     """(table, primary key, column) of every encrypted field of every installed model, history included."""
     from django.apps import apps
 
-    return [(model._meta.db_table, model._meta.pk.column, field.column)
-            for model in apps.get_models() if not model._meta.proxy
-            for field in model._meta.local_fields if isinstance(field, EncryptedTextField | EncryptedJSONField)]
+    return [
+        (model._meta.db_table, model._meta.pk.column, field.column)
+        for model in apps.get_models()
+        if not model._meta.proxy
+        for field in model._meta.local_fields
+        if isinstance(field, EncryptedTextField | EncryptedJSONField)
+    ]
 
 
 def encrypt_columns(*columns: tuple[str, str, str]):
@@ -141,5 +148,8 @@ def encrypt_columns(*columns: tuple[str, str, str]):
         for table, pk, column in columns:
             rewrite_column(schema_editor.connection, table, pk, column, change)
 
-    return migrations.RunPython(lambda apps, schema_editor: convert(schema_editor, encrypt),
-                                lambda apps, schema_editor: convert(schema_editor, decrypt), elidable=False)
+    return migrations.RunPython(
+        lambda apps, schema_editor: convert(schema_editor, encrypt),
+        lambda apps, schema_editor: convert(schema_editor, decrypt),
+        elidable=False,
+    )

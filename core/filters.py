@@ -22,8 +22,9 @@ class UTCIsoDateTimeField(IsoDateTimeField):
         try:
             return value.astimezone(UTC)
         except OverflowError:
-            raise ValidationError(_("Enter a date and time between the years 1 and 9999 (in UTC)."),
-                                  code="overflow") from None
+            raise ValidationError(
+                _("Enter a date and time between the years 1 and 9999 (in UTC)."), code="overflow"
+            ) from None
 
 
 class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
@@ -75,8 +76,10 @@ class FilterSet(django_filters.FilterSet):
         valid = self.is_bound and self.form.is_valid()
         for name, filter_ in self.filters.items():
             if self.data.get(name) == "" and not isinstance(filter_, django_filters.CharFilter):
-                self.form.add_error(name, ValidationError(_("Give a value, or leave the parameter out."),
-                                                          code="blank"))
+                self.form.add_error(
+                    name,
+                    ValidationError(_("Give a value, or leave the parameter out."), code="blank"),
+                )
                 valid = False
         return valid
 

@@ -17,8 +17,9 @@ def record_changes(objects: Iterable[models.Model], *, by=None, reason: str = ""
     objects = list(objects)
     if not objects:
         return
-    type(objects[0]).history.bulk_history_create(objects, update=True, default_user=by,
-                                                 default_change_reason=reason)
+    type(objects[0]).history.bulk_history_create(
+        objects, update=True, default_user=by, default_change_reason=reason
+    )
 
 
 def record_change(instance: models.Model, *, by=None, reason: str = "") -> None:

@@ -45,9 +45,14 @@ class RoleRequiredMiddleware:
         return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
-        if request.path_info.startswith(("/api/", *PUBLIC_PREFIXES)) or not request.user.is_authenticated:
+        if (
+            request.path_info.startswith(("/api/", *PUBLIC_PREFIXES))
+            or not request.user.is_authenticated
+        ):
             return None
-        if not getattr(view_func, "role_required", True) or not getattr(view_func, "login_required", True):
+        if not getattr(view_func, "role_required", True) or not getattr(
+            view_func, "login_required", True
+        ):
             return None
         if role_of(request.user) is not None:
             return None
@@ -79,7 +84,9 @@ def too_large(request):
     limit = settings.MAX_REQUEST_BYTES // (1024 * 1024)
     message = _("The request is too large: at most %(limit)d MiB may be sent.") % {"limit": limit}
     if request.path_info.startswith("/api/"):
-        return JsonResponse({"detail": message, "code": "too_large", "codes": ["too_large"]}, status=413)
+        return JsonResponse(
+            {"detail": message, "code": "too_large", "codes": ["too_large"]}, status=413
+        )
     return render(request, "413.html", {"message": message}, status=413)
 
 
@@ -123,6 +130,8 @@ class RepeatedQueryParameterMiddleware:
             if repeated:
                 message = _("Give each parameter once.")
                 body = {key: [message] for key in repeated}
-                return JsonResponse({**body, "detail": message, "code": "repeated", "codes": ["repeated"]},
-                                    status=400)
+                return JsonResponse(
+                    {**body, "detail": message, "code": "repeated", "codes": ["repeated"]},
+                    status=400,
+                )
         return self.get_response(request)

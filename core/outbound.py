@@ -18,7 +18,9 @@ from django.utils.translation import gettext as _
 
 METADATA_HOSTS = {"metadata.google.internal", "metadata.goog", "instance-data.ec2.internal"}
 REFUSED_NETWORKS = [
-    ipaddress.ip_network("169.254.0.0/16"),  # link-local; 169.254.169.254 is AWS, GCP, Azure, OpenStack metadata
+    ipaddress.ip_network(
+        "169.254.0.0/16"
+    ),  # link-local; 169.254.169.254 is AWS, GCP, Azure, OpenStack metadata
     ipaddress.ip_network("fe80::/10"),
     ipaddress.ip_network("fd00:ec2::254/128"),  # AWS metadata over IPv6
     ipaddress.ip_network("100.100.100.200/32"),  # Alibaba Cloud metadata
@@ -64,8 +66,13 @@ def check_host(host: str, *, resolve: bool) -> None:
     name = host.strip("[]").rstrip(".").lower()
     literal = _literal(name)
     if name in METADATA_HOSTS or (literal and refused_ip(literal)):
-        raise RefusedAddress(_("%(host)s is a link-local or cloud metadata address; the portal does not "
-                               "connect there (see PORTAL_ALLOW_LINK_LOCAL).") % {"host": host})
+        raise RefusedAddress(
+            _(
+                "%(host)s is a link-local or cloud metadata address; the portal does not "
+                "connect there (see PORTAL_ALLOW_LINK_LOCAL)."
+            )
+            % {"host": host}
+        )
     if resolve and literal is None:
         try:
             infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
@@ -73,9 +80,13 @@ def check_host(host: str, *, resolve: bool) -> None:
             return  # the connection will fail on its own, with its own error
         for info in infos:
             if refused_ip(info[4][0]):
-                raise RefusedAddress(_("%(host)s resolves to %(address)s, a link-local or cloud metadata "
-                                       "address; the portal does not connect there (see PORTAL_ALLOW_LINK_LOCAL).")
-                                     % {"host": host, "address": info[4][0]})
+                raise RefusedAddress(
+                    _(
+                        "%(host)s resolves to %(address)s, a link-local or cloud metadata "
+                        "address; the portal does not connect there (see PORTAL_ALLOW_LINK_LOCAL)."
+                    )
+                    % {"host": host, "address": info[4][0]}
+                )
 
 
 def check_url(url: str, *, resolve: bool) -> None:
@@ -96,8 +107,10 @@ def check_peer(sock) -> None:
     except (OSError, AttributeError):
         return
     if refused_ip(address):
-        raise RefusedAddress(_("the connection went to %(address)s, a link-local or cloud metadata address")
-                             % {"address": address})
+        raise RefusedAddress(
+            _("the connection went to %(address)s, a link-local or cloud metadata address")
+            % {"address": address}
+        )
 
 
 def response_socket(response):

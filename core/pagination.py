@@ -10,7 +10,9 @@ def strict_page_size(paginator, request) -> int:
     if raw is None:
         return paginator.page_size
     if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
-        raise ValidationError({paginator.page_size_query_param: [_("Enter a whole number of at least 1.")]})
+        raise ValidationError(
+            {paginator.page_size_query_param: [_("Enter a whole number of at least 1.")]}
+        )
     return min(int(raw), paginator.max_page_size)
 
 
@@ -18,8 +20,9 @@ def documented(paginator, parameters: list[dict]) -> list[dict]:
     for parameter in parameters:
         if parameter["name"] == paginator.page_size_query_param:
             parameter["schema"] = {**parameter["schema"], "minimum": 1}
-            parameter["description"] = _("Rows per page, at most %(max)d (larger values give %(max)d).") % {
-                "max": paginator.max_page_size}
+            parameter["description"] = _(
+                "Rows per page, at most %(max)d (larger values give %(max)d)."
+            ) % {"max": paginator.max_page_size}
     return parameters
 
 
@@ -35,7 +38,9 @@ class PortalPagination(PageNumberPagination):
         # DRF reads `?page=` (empty) as page 1; the schema promises an integer: no such page.
         number = request.query_params.get(self.page_query_param)
         if number == "":
-            raise NotFound(self.invalid_page_message.format(page_number=number, message=_("No page given.")))
+            raise NotFound(
+                self.invalid_page_message.format(page_number=number, message=_("No page given."))
+            )
         return super().get_page_number(request, paginator)
 
     def get_schema_operation_parameters(self, view):

@@ -15,5 +15,7 @@ def collect(page: str, *, request, now) -> list[dict]:
         for template, function, *permission in getattr(config, "panels", {}).get(page, ()):
             if permission and not request.user.has_perm(permission[0]):
                 continue
-            panels.append({"template": template, "context": import_string(function)(request=request, now=now)})
+            panels.append(
+                {"template": template, "context": import_string(function)(request=request, now=now)}
+            )
     return panels

@@ -30,7 +30,8 @@ def allowed_path(value: str | Path, *, roots: list[Path] | None = None) -> Path:
             return path
     raise ValidationError(
         _("%(path)s is outside the folders the portal may use (%(roots)s); see PORTAL_FILE_ROOTS."),
-        code="outside_roots", params={"path": str(path), "roots": ", ".join(str(r) for r in roots) or _("none set")},
+        code="outside_roots",
+        params={"path": str(path), "roots": ", ".join(str(r) for r in roots) or _("none set")},
     )
 
 
@@ -52,7 +53,9 @@ def portal_own_paths(*, backups: bool = True) -> list[Path]:
         if database["ENGINE"].endswith("sqlite3") and str(database.get("NAME", "")).startswith("/"):
             paths.append(Path(database["NAME"]))
     if backups:
-        destinations = apps.get_model("backups", "BackupTarget").objects.values_list("destination", flat=True)
+        destinations = apps.get_model("backups", "BackupTarget").objects.values_list(
+            "destination", flat=True
+        )
         paths += [Path(d) for d in destinations if d.startswith("/")]
     return [path.resolve() for path in paths]
 
@@ -67,7 +70,10 @@ def readable_path(value: str | Path, *, backups: bool = True) -> Path:
     for own in portal_own_paths(backups=backups):
         if path == own or path.is_relative_to(own):
             raise ValidationError(
-                _("%(path)s belongs to the portal itself (its data, code or backups); probes may not read it."),
-                code="portal_own_path", params={"path": str(path)},
+                _(
+                    "%(path)s belongs to the portal itself (its data, code or backups); probes may not read it."
+                ),
+                code="portal_own_path",
+                params={"path": str(path)},
             )
     return path

@@ -13,7 +13,16 @@ from django.db import transaction
 
 VIEWER, OPERATOR, MANAGER = "viewer", "operator", "manager"
 ROLES = (VIEWER, OPERATOR, MANAGER)
-PORTAL_APPS = ("portal", "incidents", "checklists", "probes", "backups", "status", "oncall", "alerts")
+PORTAL_APPS = (
+    "portal",
+    "incidents",
+    "checklists",
+    "probes",
+    "backups",
+    "status",
+    "oncall",
+    "alerts",
+)
 # Background-task history is readable by everyone with a role.
 READABLE_APPS = (*PORTAL_APPS, "django_q")
 

@@ -26,11 +26,17 @@ class ErrorSerializer(serializers.Serializer):
     list of messages (an object of such for a nested object or list), beside these three."""
 
     detail = serializers.CharField(help_text=_("What went wrong, in a sentence for people."))
-    code = serializers.CharField(help_text=_("A stable code for what refused the call: the rule's own code when "
-                                             "one rule did (e.g. invalid_transition, required, not_found), else "
-                                             "invalid."))
-    codes = serializers.ListField(child=serializers.CharField(),
-                                  help_text=_("The code of every rule the call broke, each once."))
+    code = serializers.CharField(
+        help_text=_(
+            "A stable code for what refused the call: the rule's own code when "
+            "one rule did (e.g. invalid_transition, required, not_found), else "
+            "invalid."
+        )
+    )
+    codes = serializers.ListField(
+        child=serializers.CharField(),
+        help_text=_("The code of every rule the call broke, each once."),
+    )
 
 
 class PortalAutoSchema(AutoSchema):
@@ -46,7 +52,9 @@ class PortalAutoSchema(AutoSchema):
         responses = operation["responses"]
         for code, description in self._error_responses(operation):
             if code not in responses:
-                responses[code] = self._get_response_for_code(OpenApiResponse(ErrorSerializer, description), code)
+                responses[code] = self._get_response_for_code(
+                    OpenApiResponse(ErrorSerializer, description), code
+                )
         if "414" in responses:  # gunicorn answers it, before Django: a short HTML page
             responses["414"]["content"] = {"text/html": {"schema": {"type": "string"}}}
         operation["responses"] = dict(sorted(responses.items()))
@@ -58,13 +66,29 @@ class PortalAutoSchema(AutoSchema):
         # A text/plain body (heartbeats) is kept as it comes, never refused.
         body_types = set(operation.get("requestBody", {}).get("content", {})) - {"text/plain"}
         if body_types or "query" in where:
-            yield "400", _("Invalid input: a message per field (or `detail`), and a `code` for rule errors.")
+            yield (
+                "400",
+                _(
+                    "Invalid input: a message per field (or `detail`), and a `code` for rule errors."
+                ),
+            )
         if "query" in where:
-            yield "414", _("The address is longer than the server takes (about 4 000 characters).")  # gunicorn
+            yield (
+                "414",
+                _("The address is longer than the server takes (about 4 000 characters)."),
+            )  # gunicorn
         if "requestBody" in operation:
-            yield "413", _("The body is larger than PORTAL_MAX_UPLOAD_MB.")  # core.middleware.BodySizeLimitMiddleware
+            yield (
+                "413",
+                _("The body is larger than PORTAL_MAX_UPLOAD_MB."),
+            )  # core.middleware.BodySizeLimitMiddleware
         if body_types:
-            yield "415", _("The body is not of a type this operation takes (JSON, unless it says otherwise).")
+            yield (
+                "415",
+                _(
+                    "The body is not of a type this operation takes (JSON, unless it says otherwise)."
+                ),
+            )
         if secured:
             yield "401", _("Not logged in, or the token is wrong.")
             yield "403", _("Your role does not allow this.")
@@ -73,27 +97,52 @@ class PortalAutoSchema(AutoSchema):
         elif self._is_list_view() and self._get_paginator() is not None:
             yield "404", _("No such page.")
         if secured and self.method in UNSAFE_METHODS:
-            yield "409", _("Not possible in the current state: a name already taken, an id that no row has, "
-                           "a transition the status does not allow, or a change made meanwhile.")
+            yield (
+                "409",
+                _(
+                    "Not possible in the current state: a name already taken, an id that no row has, "
+                    "a transition the status does not allow, or a change made meanwhile."
+                ),
+            )
         if self.view.get_throttles():
             yield "429", _("Too many calls; try again later.")
 
     def _map_serializer_field(self, field, direction, bypass_extensions=False):
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
         if isinstance(field, DurationField) and direction == "request":
-            meta = {key: schema[key] for key in ("nullable", "description", "default") if key in schema}
-            schema = {"oneOf": [{"type": "string", "pattern": DURATION_PATTERN},
-                                {"type": "number", "minimum": 0, "maximum": MAX_SECONDS}], **meta}
-        elif isinstance(field, serializers.JSONField) and direction == "request" and "type" not in schema:
+            meta = {
+                key: schema[key] for key in ("nullable", "description", "default") if key in schema
+            }
+            schema = {
+                "oneOf": [
+                    {"type": "string", "pattern": DURATION_PATTERN},
+                    {"type": "number", "minimum": 0, "maximum": MAX_SECONDS},
+                ],
+                **meta,
+            }
+        elif (
+            isinstance(field, serializers.JSONField)
+            and direction == "request"
+            and "type" not in schema
+        ):
             default = stored_default(field)
             if isinstance(default, dict | list):  # a column of objects (a probe's config) or lists
                 schema["type"] = "object" if isinstance(default, dict) else "array"
-        elif isinstance(field, serializers.PrimaryKeyRelatedField) and schema.get("type") == "integer":
+        elif (
+            isinstance(field, serializers.PrimaryKeyRelatedField)
+            and schema.get("type") == "integer"
+        ):
             schema.update(minimum=0, maximum=MAX_ID)
-        elif (isinstance(field, serializers.CharField) and direction == "request"
-              and schema.get("type") == "string" and not {"format", "pattern", "enum"} & set(schema)
-              and not any(isinstance(validator, RegexValidator) for validator in field.validators)):
-            schema["pattern"] = NO_NUL  # DRF refuses the NUL character in text (PostgreSQL cannot store it)
+        elif (
+            isinstance(field, serializers.CharField)
+            and direction == "request"
+            and schema.get("type") == "string"
+            and not {"format", "pattern", "enum"} & set(schema)
+            and not any(isinstance(validator, RegexValidator) for validator in field.validators)
+        ):
+            schema["pattern"] = (
+                NO_NUL  # DRF refuses the NUL character in text (PostgreSQL cannot store it)
+            )
         if direction == "response" and stored_as_null(field) and "$ref" not in schema:
             # A field declared by hand (e.g. to make it required on input) loses the model's
             # null=True; what is read back can still be null (an owner deleted: SET_NULL).
@@ -130,9 +179,12 @@ def describe_ids_and_links(result, generator, request, public):
             for parameter in operation.get("parameters", []):
                 if parameter["in"] == "path" and parameter["schema"].get("pattern") == ID_PATTERN:
                     parameter["schema"] = {"type": "integer", "minimum": 0, "maximum": MAX_ID}
-                elif (parameter["in"] == "query" and parameter["name"] != "ordering"
-                      and parameter["schema"].get("type") == "string"
-                      and not {"enum", "format", "pattern"} & set(parameter["schema"])):
+                elif (
+                    parameter["in"] == "query"
+                    and parameter["name"] != "ordering"
+                    and parameter["schema"].get("type") == "string"
+                    and not {"enum", "format", "pattern"} & set(parameter["schema"])
+                ):
                     # Search, text filters and cursors refuse NUL (400, or 404 for a cursor);
                     # OrderingFilter ignores what it does not know.
                     parameter["schema"]["pattern"] = NO_NUL

@@ -12,7 +12,18 @@ from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 MASK = "•••"
 
-SECRET_WORDS = ("auth", "token", "secret", "password", "passwd", "key", "session", "cookie", "signature", "sig")
+SECRET_WORDS = (
+    "auth",
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "key",
+    "session",
+    "cookie",
+    "signature",
+    "sig",
+)
 
 
 def is_secret_name(name: str) -> bool:
@@ -23,7 +34,9 @@ def is_secret_name(name: str) -> bool:
 def _split(url: str):
     try:
         parts = urlsplit(url)
-        valid_port = parts.port is None or parts.port >= 0  # reading .port raises on a malformed one
+        valid_port = (
+            parts.port is None or parts.port >= 0
+        )  # reading .port raises on a malformed one
     except ValueError:
         return None
     return parts if valid_port and parts.scheme and parts.netloc else None
@@ -39,10 +52,16 @@ def mask_url(url: str) -> str:
         userinfo, _at, host = netloc.rpartition("@")
         user = userinfo.partition(":")[0]
         netloc = f"{user}:{MASK}@{host}"
-    query = "&".join(
-        f"{name}={MASK}" if found and is_secret_name(unquote_plus(name)) else f"{name}{found}{value}"
-        for name, found, value in (pair.partition("=") for pair in parts.query.split("&"))
-    ) if parts.query else ""
+    query = (
+        "&".join(
+            f"{name}={MASK}"
+            if found and is_secret_name(unquote_plus(name))
+            else f"{name}{found}{value}"
+            for name, found, value in (pair.partition("=") for pair in parts.query.split("&"))
+        )
+        if parts.query
+        else ""
+    )
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
@@ -66,7 +85,9 @@ def mask_dsn(dsn: str) -> str:
 
 
 def mask_headers(headers: dict) -> dict:
-    return {name: MASK if is_secret_name(name) else value for name, value in (headers or {}).items()}
+    return {
+        name: MASK if is_secret_name(name) else value for name, value in (headers or {}).items()
+    }
 
 
 def scrub(text: str, secret: str, mask) -> str:
@@ -88,9 +109,15 @@ def scrub(text: str, secret: str, mask) -> str:
         text = text.replace(parts.password, MASK)
     masked = _split(mask(secret))
     if mask is mask_webhook:
-        pieces = [(parts.path + ("?" + parts.query if parts.query else ""), "/" + MASK), (parts.path, "/" + MASK)]
+        pieces = [
+            (parts.path + ("?" + parts.query if parts.query else ""), "/" + MASK),
+            (parts.path, "/" + MASK),
+        ]
     elif masked is not None and masked.query != parts.query:
-        pieces = [(parts.path + "?" + parts.query, masked.path + "?" + masked.query), (parts.query, masked.query)]
+        pieces = [
+            (parts.path + "?" + parts.query, masked.path + "?" + masked.query),
+            (parts.query, masked.query),
+        ]
     else:
         pieces = []
     for piece, replacement in pieces:

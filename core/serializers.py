@@ -53,15 +53,25 @@ class DurationField(serializers.DurationField):
     """`[DD ][[HH:]MM:]SS[.uuuuuu]` (the form DRF writes durations in) or a number of seconds.
     ISO 8601 and PostgreSQL's forms, which DRF's own also reads, are not published, so not taken."""
 
-    default_error_messages = {"pattern": _("Write a duration as [DD ][[HH:]MM:]SS (e.g. 00:30:00 or "
-                                           "1 00:00:00) or as a number of seconds from 0 to %(max)d.")}
+    default_error_messages = {
+        "pattern": _(
+            "Write a duration as [DD ][[HH:]MM:]SS (e.g. 00:30:00 or "
+            "1 00:00:00) or as a number of seconds from 0 to %(max)d."
+        )
+    }
     pattern = re.compile(DURATION_PATTERN)
 
     def to_internal_value(self, data):
-        if isinstance(data, int | float) and not isinstance(data, bool) and 0 <= data <= MAX_SECONDS:
+        if (
+            isinstance(data, int | float)
+            and not isinstance(data, bool)
+            and 0 <= data <= MAX_SECONDS
+        ):
             return timedelta(seconds=data)
         if not isinstance(data, str) or not self.pattern.match(data):
-            raise serializers.ValidationError(self.error_messages["pattern"] % {"max": MAX_SECONDS}, code="invalid")
+            raise serializers.ValidationError(
+                self.error_messages["pattern"] % {"max": MAX_SECONDS}, code="invalid"
+            )
         return super().to_internal_value(data)
 
 
@@ -70,8 +80,12 @@ class URLField(serializers.URLField):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.validators = [URLValidator(message=self.error_messages["invalid"], code="url")
-                           if isinstance(validator, URLValidator) else validator for validator in self.validators]
+        self.validators = [
+            URLValidator(message=self.error_messages["invalid"], code="url")
+            if isinstance(validator, URLValidator)
+            else validator
+            for validator in self.validators
+        ]
 
 
 class EmailField(serializers.EmailField):
@@ -79,8 +93,12 @@ class EmailField(serializers.EmailField):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.validators = [EmailValidator(message=self.error_messages["invalid"], code="email")
-                           if isinstance(validator, EmailValidator) else validator for validator in self.validators]
+        self.validators = [
+            EmailValidator(message=self.error_messages["invalid"], code="email")
+            if isinstance(validator, EmailValidator)
+            else validator
+            for validator in self.validators
+        ]
 
 
 class BooleanField(serializers.BooleanField):
@@ -110,7 +128,9 @@ class PrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
     @classmethod
     def many_init(cls, *args, **kwargs):
         list_kwargs = {"child_relation": cls(*args, **kwargs)}
-        list_kwargs.update({key: value for key, value in kwargs.items() if key in MANY_RELATION_KWARGS})
+        list_kwargs.update(
+            {key: value for key, value in kwargs.items() if key in MANY_RELATION_KWARGS}
+        )
         return ManyRelatedField(**list_kwargs)
 
     def to_internal_value(self, data):
@@ -119,8 +139,9 @@ class PrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("incorrect_type", data_type=type(data).__name__)
         if not 0 <= data <= MAX_ID:
-            raise serializers.ValidationError(_("Ids are whole numbers from 0 to %(max)d.") % {"max": MAX_ID},
-                                              code="invalid")
+            raise serializers.ValidationError(
+                _("Ids are whole numbers from 0 to %(max)d.") % {"max": MAX_ID}, code="invalid"
+            )
         return super().to_internal_value(data)
 
 
@@ -156,7 +177,18 @@ class TaskSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Task
-        fields = ["id", "name", "func", "group", "cluster", "started", "stopped", "success", "attempt_count", "error"]
+        fields = [
+            "id",
+            "name",
+            "func",
+            "group",
+            "cluster",
+            "started",
+            "stopped",
+            "success",
+            "attempt_count",
+            "error",
+        ]
 
     def get_error(self, task) -> str:
         return "" if task.success else str(task.result)[:2000]
@@ -165,4 +197,14 @@ class TaskSerializer(serializers.ModelSerializer):
 class ScheduleSerializer(serializers.ModelSerializer):
     class Meta:
         model = Schedule
-        fields = ["id", "name", "func", "schedule_type", "minutes", "cron", "cluster", "next_run", "repeats"]
+        fields = [
+            "id",
+            "name",
+            "func",
+            "schedule_type",
+            "minutes",
+            "cron",
+            "cluster",
+            "next_run",
+            "repeats",
+        ]

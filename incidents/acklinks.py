@@ -40,7 +40,9 @@ def signer() -> signing.TimestampSigner:
 
 
 def make_token(notification) -> str:
-    return signer().sign_object({"n": notification.pk, "i": notification.incident_id, "c": notification.contact_id})
+    return signer().sign_object(
+        {"n": notification.pk, "i": notification.incident_id, "c": notification.contact_id}
+    )
 
 
 def link_url(notification) -> str:

@@ -51,7 +51,11 @@ def csv_cell(value) -> str:
 def export_csv(modeladmin, request, queryset):
     fields = modeladmin.csv_fields
     writer = csv.writer(Echo())
-    rows = queryset.select_related(*modeladmin.list_select_related or ()).order_by("pk").iterator(chunk_size=2000)
+    rows = (
+        queryset.select_related(*modeladmin.list_select_related or ())
+        .order_by("pk")
+        .iterator(chunk_size=2000)
+    )
 
     def lines():
         yield writer.writerow(fields)
@@ -59,8 +63,11 @@ def export_csv(modeladmin, request, queryset):
             yield writer.writerow([csv_cell(_csv_value(obj, name)) for name in fields])
 
     name = f"{modeladmin.model._meta.model_name}s-{timezone.now():%Y%m%d-%H%M%S}.csv"
-    return StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8",
-                                 headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return StreamingHttpResponse(
+        lines(),
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 def _csv_value(obj, name):
@@ -103,8 +110,13 @@ class ServiceRulesAdmin(ReadOnlyHistoryAdmin):
         except DomainError as exc:
             self.message_user(request, exc.message, messages.ERROR)
             opts = self.model._meta
-            return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_change",
-                                                args=[object_id], current_app=self.admin_site.name))
+            return HttpResponseRedirect(
+                reverse(
+                    f"admin:{opts.app_label}_{opts.model_name}_change",
+                    args=[object_id],
+                    current_app=self.admin_site.name,
+                )
+            )
 
     def delete_queryset(self, request, queryset):
         refused = []
@@ -114,8 +126,11 @@ class ServiceRulesAdmin(ReadOnlyHistoryAdmin):
             except DomainError as exc:
                 refused.append(f"{obj}: {exc.message}")
         if refused:
-            self.message_user(request, _("Not deleted: %(list)s") % {"list": "; ".join(refused[:20])},
-                              messages.ERROR)
+            self.message_user(
+                request,
+                _("Not deleted: %(list)s") % {"list": "; ".join(refused[:20])},
+                messages.ERROR,
+            )
 
 
 @admin.register(Service)
@@ -127,8 +142,19 @@ class ServiceAdmin(ReadOnlyHistoryAdmin):
     autocomplete_fields = ["owner"]
     date_hierarchy = "created_at"
     actions = [export_csv]
-    csv_fields = ["id", "name", "description", "owner__name", "rto", "rpo", "tolerable_rto", "tolerable_rpo",
-                  "runbook_url", "dashboard_url", "created_at"]
+    csv_fields = [
+        "id",
+        "name",
+        "description",
+        "owner__name",
+        "rto",
+        "rpo",
+        "tolerable_rto",
+        "tolerable_rpo",
+        "runbook_url",
+        "dashboard_url",
+        "created_at",
+    ]
 
 
 @admin.register(Tier)
@@ -162,15 +188,35 @@ class ChannelInline(SecretFieldsAdmin, admin.TabularInline):
 
 @admin.register(Contact)
 class ContactAdmin(ReadOnlyHistoryAdmin):
-    list_display = ["name", "role", "tier", "availability", "phone", "email", "chat_handle", "active"]
+    list_display = [
+        "name",
+        "role",
+        "tier",
+        "availability",
+        "phone",
+        "email",
+        "chat_handle",
+        "active",
+    ]
     list_select_related = ["tier"]
     list_filter = ["tier", "availability", "active"]
     search_fields = ["name", "role", "email", "phone", "chat_handle"]
     raw_id_fields = ["user"]
     inlines = [ChannelInline]
     actions = [export_csv]
-    csv_fields = ["id", "name", "role", "tier__name", "availability", "work_start", "work_end", "phone", "email",
-                  "chat_handle", "active"]
+    csv_fields = [
+        "id",
+        "name",
+        "role",
+        "tier__name",
+        "availability",
+        "work_start",
+        "work_end",
+        "phone",
+        "email",
+        "chat_handle",
+        "active",
+    ]
 
 
 @admin.action(description=_("Send a test message"), permissions=["change"])
@@ -178,11 +224,17 @@ def send_test_message(modeladmin, request, queryset):
     for channel in queryset.select_related("contact__user__preference").order_by("pk"):
         error = notify.send_test_message(channel, by=request.user)
         if error:
-            messages.error(request, _("Test message to %(channel)s (%(target)s) failed: %(error)s")
-                           % {"channel": channel, "target": channel.shown_target, "error": error})
+            messages.error(
+                request,
+                _("Test message to %(channel)s (%(target)s) failed: %(error)s")
+                % {"channel": channel, "target": channel.shown_target, "error": error},
+            )
         else:
-            messages.success(request, _("Test message sent to %(channel)s (%(target)s).")
-                             % {"channel": channel, "target": channel.shown_target})
+            messages.success(
+                request,
+                _("Test message sent to %(channel)s (%(target)s).")
+                % {"channel": channel, "target": channel.shown_target},
+            )
 
 
 @admin.register(NotificationChannel)
@@ -192,7 +244,9 @@ class NotificationChannelAdmin(SecretFieldsAdmin, admin.ModelAdmin):
     list_display = ["contact", "kind", address_or_url, "enabled", "resolution_notices"]
     list_select_related = ["contact"]
     list_filter = ["kind", "enabled", "resolution_notices"]
-    search_fields = ["contact__name"]  # never the target: a search would answer guesses of a webhook's path
+    search_fields = [
+        "contact__name"
+    ]  # never the target: a search would answer guesses of a webhook's path
     autocomplete_fields = ["contact"]
     actions = [send_test_message]
 
@@ -224,7 +278,9 @@ class MaintenanceWindowForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        window = MaintenanceWindow(starts_at=cleaned.get("starts_at"), ends_at=cleaned.get("ends_at"))
+        window = MaintenanceWindow(
+            starts_at=cleaned.get("starts_at"), ends_at=cleaned.get("ends_at")
+        )
         window.check_length(by=self.user)
         return cleaned
 
@@ -300,8 +356,11 @@ def _bulk(modeladmin, request, queryset, action) -> int:
         else:
             done += 1
     if refused:
-        modeladmin.message_user(request, _("Not changed: %(list)s") % {"list": "; ".join(refused[:20])},
-                                messages.WARNING)
+        modeladmin.message_user(
+            request,
+            _("Not changed: %(list)s") % {"list": "; ".join(refused[:20])},
+            messages.WARNING,
+        )
     return done
 
 
@@ -309,16 +368,22 @@ def _bulk(modeladmin, request, queryset, action) -> int:
 def acknowledge_incidents(modeladmin, request, queryset):
     done = _bulk(modeladmin, request, queryset, services.acknowledge)
     if done:
-        modeladmin.message_user(request, ngettext("%(count)d incident acknowledged.",
-                                                  "%(count)d incidents acknowledged.", done) % {"count": done})
+        modeladmin.message_user(
+            request,
+            ngettext("%(count)d incident acknowledged.", "%(count)d incidents acknowledged.", done)
+            % {"count": done},
+        )
 
 
 @admin.action(description=_("Resolve selected incidents"), permissions=["change"])
 def resolve_incidents(modeladmin, request, queryset):
     done = _bulk(modeladmin, request, queryset, services.resolve)
     if done:
-        modeladmin.message_user(request, ngettext("%(count)d incident resolved.",
-                                                  "%(count)d incidents resolved.", done) % {"count": done})
+        modeladmin.message_user(
+            request,
+            ngettext("%(count)d incident resolved.", "%(count)d incidents resolved.", done)
+            % {"count": done},
+        )
 
 
 @admin.register(Incident)
@@ -328,21 +393,56 @@ class IncidentAdmin(ServiceRulesAdmin):
     list_display = ["id", "title", "service", "severity", "status", "source", "created_at"]
     list_display_links = ["id", "title"]
     list_select_related = ["service"]
-    list_filter = ["status", "severity", "service", "source", ("created_at", admin.DateFieldListFilter)]
+    list_filter = [
+        "status",
+        "severity",
+        "service",
+        "source",
+        ("created_at", admin.DateFieldListFilter),
+    ]
     search_fields = ["title", "description", "dedup_key"]
     date_hierarchy = "created_at"
     autocomplete_fields = ["service"]
     raw_id_fields = ["commander", "responders", "acknowledged_by", "resolved_by"]
     # Status and its timestamps change only through the services (actions above
     # or the incident page), so every change leaves a timeline event.
-    readonly_fields = ["status", "created_at", "acknowledged_at", "acknowledged_by", "mitigated_at", "resolved_at",
-                       "resolved_by", "closed_at", "escalation_snapshot", "escalation_started_at",
-                       "escalation_round", "escalation_step", "next_escalation_at", "source", "dedup_key"]
+    readonly_fields = [
+        "status",
+        "created_at",
+        "acknowledged_at",
+        "acknowledged_by",
+        "mitigated_at",
+        "resolved_at",
+        "resolved_by",
+        "closed_at",
+        "escalation_snapshot",
+        "escalation_started_at",
+        "escalation_round",
+        "escalation_step",
+        "next_escalation_at",
+        "source",
+        "dedup_key",
+    ]
     inlines = [TimelineInline]
     actions = [acknowledge_incidents, resolve_incidents, export_csv]
-    csv_fields = ["id", "title", "service__name", "severity", "status", "source", "category", "scope", "dedup_key",
-                  "impact_started_at", "detected_at", "created_at", "acknowledged_at", "mitigated_at",
-                  "resolved_at", "closed_at"]
+    csv_fields = [
+        "id",
+        "title",
+        "service__name",
+        "severity",
+        "status",
+        "source",
+        "category",
+        "scope",
+        "dedup_key",
+        "impact_started_at",
+        "detected_at",
+        "created_at",
+        "acknowledged_at",
+        "mitigated_at",
+        "resolved_at",
+        "closed_at",
+    ]
 
     class Media:
         css = {"all": ["portal/admin.css"]}
@@ -352,7 +452,11 @@ class IncidentAdmin(ServiceRulesAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        changes = {name: form.cleaned_data[name] for name in form.changed_data if name in services.EDITABLE_FIELDS}
+        changes = {
+            name: form.cleaned_data[name]
+            for name in form.changed_data
+            if name in services.EDITABLE_FIELDS
+        }
         services.edit_incident(incident=obj, by=request.user, changes=changes)
 
     def delete_model(self, request, obj):
@@ -382,7 +486,16 @@ class TimelineEventAdmin(ReadOnlyAdmin):
     date_hierarchy = "at"
     raw_id_fields = ["incident", "actor_user", "actor_contact"]
     actions = [export_csv]
-    csv_fields = ["id", "incident_id", "at", "kind", "actor_user__username", "actor_contact__name", "message", "text"]
+    csv_fields = [
+        "id",
+        "incident_id",
+        "at",
+        "kind",
+        "actor_user__username",
+        "actor_contact__name",
+        "message",
+        "text",
+    ]
 
     @admin.display(description=_("what happened"))
     def event_text(self, event) -> str:
@@ -393,8 +506,19 @@ class TimelineEventAdmin(ReadOnlyAdmin):
 class NotificationAdmin(ReadOnlyAdmin):
     """The one outbox: pages, notices, reminders, overdue checklists, routed events and reports."""
 
-    list_display = ["created_at", "purpose", "incident", "subject", "contact", "kind", address_or_url, "status",
-                    "attempts", "next_attempt_at", "sent_at"]
+    list_display = [
+        "created_at",
+        "purpose",
+        "incident",
+        "subject",
+        "contact",
+        "kind",
+        address_or_url,
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "sent_at",
+    ]
     exclude = ["target"]
     readonly_fields = [address_or_url, "notice", "recipient", "subject"]
     list_select_related = ["incident", "contact"]
@@ -403,9 +527,25 @@ class NotificationAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     raw_id_fields = ["incident", "contact", "channel"]
     actions = [export_csv]
-    csv_fields = ["id", "purpose", "incident_id", "notice", "recipient", "escalation_round", "step", "repeat",
-                  "condition", "contact__name", "kind", "shown_target", "status", "attempts", "last_error",
-                  "created_at", "sent_at"]
+    csv_fields = [
+        "id",
+        "purpose",
+        "incident_id",
+        "notice",
+        "recipient",
+        "escalation_round",
+        "step",
+        "repeat",
+        "condition",
+        "contact__name",
+        "kind",
+        "shown_target",
+        "status",
+        "attempts",
+        "last_error",
+        "created_at",
+        "sent_at",
+    ]
 
     @admin.display(description=_("message subject"))
     def subject(self, obj):
@@ -417,7 +557,16 @@ class NotificationAdmin(ReadOnlyAdmin):
 
 class ActionItemInline(admin.TabularInline):
     model = ActionItem
-    fields = ["description", "kind", "owner", "priority", "due_date", "tracker_url", "status", "done_at"]
+    fields = [
+        "description",
+        "kind",
+        "owner",
+        "priority",
+        "due_date",
+        "tracker_url",
+        "status",
+        "done_at",
+    ]
     readonly_fields = ["status", "done_at"]
     autocomplete_fields = ["owner"]
     extra = 0
@@ -425,9 +574,22 @@ class ActionItemInline(admin.TabularInline):
 
 @admin.register(Postmortem)
 class PostmortemAdmin(ServiceRulesAdmin):
-    list_display = ["title", "incident", "severity", "status", "author", "created_at", "published_at"]
+    list_display = [
+        "title",
+        "incident",
+        "severity",
+        "status",
+        "author",
+        "created_at",
+        "published_at",
+    ]
     list_select_related = ["incident", "author"]
-    list_filter = ["status", "severity", "incident__service", ("created_at", admin.DateFieldListFilter)]
+    list_filter = [
+        "status",
+        "severity",
+        "incident__service",
+        ("created_at", admin.DateFieldListFilter),
+    ]
     search_fields = ["title", "summary", "root_cause", "incident__title"]
     date_hierarchy = "created_at"
     raw_id_fields = ["incident", "author", "published_by", "reviewers", "timeline_events"]
@@ -435,8 +597,21 @@ class PostmortemAdmin(ServiceRulesAdmin):
     readonly_fields = ["status", "submitted_at", "published_at", "published_by", "closed_at"]
     inlines = [ActionItemInline]
     actions = [export_csv]
-    csv_fields = ["id", "incident_id", "title", "severity", "status", "scope", "occurred_at", "detected_at",
-                  "recovered_at", "author__username", "created_at", "published_at", "closed_at"]
+    csv_fields = [
+        "id",
+        "incident_id",
+        "title",
+        "severity",
+        "status",
+        "scope",
+        "occurred_at",
+        "detected_at",
+        "recovered_at",
+        "author__username",
+        "created_at",
+        "published_at",
+        "closed_at",
+    ]
 
     def save_model(self, request, obj, form, change):
         postmortems.save_postmortem(postmortem=obj, by=request.user)
@@ -470,18 +645,45 @@ class OverdueFilter(admin.SimpleListFilter):
 
 @admin.register(ActionItem)
 class ActionItemAdmin(ServiceRulesAdmin):
-    list_display = ["description", "postmortem", "kind", "owner", "priority", "due_date", "status", "done_at"]
+    list_display = [
+        "description",
+        "postmortem",
+        "kind",
+        "owner",
+        "priority",
+        "due_date",
+        "status",
+        "done_at",
+    ]
     list_select_related = ["postmortem", "owner"]
-    list_filter = ["status", OverdueFilter, "kind", "priority", "owner", "postmortem__severity",
-                   "postmortem__incident__service"]
+    list_filter = [
+        "status",
+        OverdueFilter,
+        "kind",
+        "priority",
+        "owner",
+        "postmortem__severity",
+        "postmortem__incident__service",
+    ]
     search_fields = ["description", "postmortem__title", "owner__name"]
     date_hierarchy = "due_date"
     raw_id_fields = ["postmortem"]
     autocomplete_fields = ["owner"]
     readonly_fields = ["status", "done_at"]
     actions = [export_csv]
-    csv_fields = ["id", "postmortem_id", "description", "kind", "owner__name", "priority", "due_date", "tracker_url",
-                  "status", "done_at", "created_at"]
+    csv_fields = [
+        "id",
+        "postmortem_id",
+        "description",
+        "kind",
+        "owner__name",
+        "priority",
+        "due_date",
+        "tracker_url",
+        "status",
+        "done_at",
+        "created_at",
+    ]
 
     def save_model(self, request, obj, form, change):
         postmortems.save_action_item(item=obj, by=request.user)
@@ -494,7 +696,15 @@ class ActionItemAdmin(ServiceRulesAdmin):
 class RouteAdmin(SecretFieldsAdmin, admin.ModelAdmin):
     form = RouteForm
     secret_fields = {"target": "shown_target"}
-    list_display = ["name", "kind", address_or_url, "min_severity", "hours_start", "hours_end", "enabled"]
+    list_display = [
+        "name",
+        "kind",
+        address_or_url,
+        "min_severity",
+        "hours_start",
+        "hours_end",
+        "enabled",
+    ]
     list_filter = ["kind", "min_severity", "enabled"]
     search_fields = ["name"]  # never the target
     filter_horizontal = ["services"]

@@ -61,8 +61,12 @@ def delete_unless_used(instance):
     try:
         instance.delete()
     except ProtectedError:
-        raise DomainError(_("%(name)s is still in use (by incidents or escalation steps) and cannot be deleted.")
-                          % {"name": instance}, code="protected", conflict=True) from None
+        raise DomainError(
+            _("%(name)s is still in use (by incidents or escalation steps) and cannot be deleted.")
+            % {"name": instance},
+            code="protected",
+            conflict=True,
+        ) from None
 
 
 class ServiceViewSet(viewsets.ModelViewSet):
@@ -115,10 +119,15 @@ class NotificationChannelViewSet(viewsets.ModelViewSet):
     # Whoever may change a channel may check it: a test message reaches a person's phone.
     action_permissions = {"send_test": "incidents.change_notificationchannel"}
 
-    @extend_schema(request=None, responses={200: ChannelTestSerializer},
-                   description=_("Send a test message through the channel now (a disabled one too) and answer "
-                                 "what came of it. A failed delivery is an answer, not an error: sent is false "
-                                 "and error says why, with the channel's address masked."))
+    @extend_schema(
+        request=None,
+        responses={200: ChannelTestSerializer},
+        description=_(
+            "Send a test message through the channel now (a disabled one too) and answer "
+            "what came of it. A failed delivery is an answer, not an error: sent is false "
+            "and error says why, with the channel's address masked."
+        ),
+    )
     @action(detail=True, methods=["post"], url_path="test", url_name="test")
     def send_test(self, request, pk=None):
         channel = self.get_object()
@@ -148,8 +157,9 @@ class EscalationPolicyViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self):
         steps = EscalationStep.objects.prefetch_related("contacts").order_by("position")
-        return EscalationPolicy.objects.prefetch_related(Prefetch("steps", queryset=steps)).order_by(
-            "service__name", "severity", "id")
+        return EscalationPolicy.objects.prefetch_related(
+            Prefetch("steps", queryset=steps)
+        ).order_by("service__name", "severity", "id")
 
 
 class MaintenanceWindowFilter(FilterSet):
@@ -187,7 +197,9 @@ class RecurringMaintenanceWindowViewSet(viewsets.ModelViewSet):
     def perform_create(self, serializer):
         serializer.save(created_by=self.request.user)
 
-    @extend_schema(request=None, responses={200: RecurringMaintenanceWindowSerializer, 409: ErrorSerializer})
+    @extend_schema(
+        request=None, responses={200: RecurringMaintenanceWindowSerializer, 409: ErrorSerializer}
+    )
     @action(detail=True, methods=["post"])
     def end(self, request, pk=None):
         window = self.get_object()
@@ -223,16 +235,24 @@ TRANSITIONS = {
 
 transition_responses = {
     200: IncidentSerializer,
-    409: OpenApiResponse(ErrorSerializer, description=_("Not allowed from the current status (code "
-                                                        "invalid_transition), or changed meanwhile (conflict).")),
+    409: OpenApiResponse(
+        ErrorSerializer,
+        description=_(
+            "Not allowed from the current status (code "
+            "invalid_transition), or changed meanwhile (conflict)."
+        ),
+    ),
 }
 
 
 @extend_schema_view(
-    create=extend_schema(request=IncidentCreateSerializer,
-                         responses={201: IncidentSerializer, 200: IncidentSerializer},
-                         description=_("Open an incident (201), or add to the open one with the same "
-                                       "dedup key (200).")),
+    create=extend_schema(
+        request=IncidentCreateSerializer,
+        responses={201: IncidentSerializer, 200: IncidentSerializer},
+        description=_(
+            "Open an incident (201), or add to the open one with the same dedup key (200)."
+        ),
+    ),
 )
 class IncidentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Incidents, open ones first. State changes are the POST actions."""
@@ -269,8 +289,10 @@ class IncidentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         serializer = IncidentCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         incident, created = services.declare_incident(by=request.user, **serializer.validated_data)
-        return Response(self._incident_data(incident),
-                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(
+            self._incident_data(incident),
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
 
     def _incident_data(self, incident):
         return IncidentSerializer(self.get_queryset().get(pk=incident.pk)).data
@@ -311,7 +333,9 @@ class IncidentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         incident = self.get_object()
         serializer = ReopenSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.reopen(incident=incident, by=request.user, reason=serializer.validated_data["reason"])
+        services.reopen(
+            incident=incident, by=request.user, reason=serializer.validated_data["reason"]
+        )
         return Response(self._incident_data(incident))
 
     @extend_schema(request=NoteSerializer, responses={201: TimelineEventSerializer})
@@ -321,9 +345,13 @@ class IncidentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         incident = self.get_object()
         serializer = NoteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        event = services.add_note(incident=incident, by=request.user, text=serializer.validated_data["text"])
+        event = services.add_note(
+            incident=incident, by=request.user, text=serializer.validated_data["text"]
+        )
         if not isinstance(event, TimelineEvent):
-            event = TimelineEvent.objects.filter(incident=incident, kind=EventKind.NOTE).latest("at", "id")
+            event = TimelineEvent.objects.filter(incident=incident, kind=EventKind.NOTE).latest(
+                "at", "id"
+            )
         return Response(TimelineEventSerializer(event).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=TimelineEventSerializer(many=True), filters=False)
@@ -331,7 +359,9 @@ class IncidentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     def timeline(self, request, pk=None):
         """The incident's timeline, oldest first; append-only, paged by cursor."""
         incident = self.get_object()
-        events = TimelineEvent.objects.filter(incident=incident).select_related("actor_user", "actor_contact")
+        events = TimelineEvent.objects.filter(incident=incident).select_related(
+            "actor_user", "actor_contact"
+        )
         page = self.paginate_queryset(events)
         return self.get_paginated_response(TimelineEventSerializer(page, many=True).data)
 
@@ -365,8 +395,13 @@ class PostmortemFilter(FilterSet):
 
 postmortem_step_responses = {
     200: PostmortemSerializer,
-    409: OpenApiResponse(ErrorSerializer, description=_("Not allowed from the current status (code "
-                                                        "invalid_transition), or changed meanwhile (conflict).")),
+    409: OpenApiResponse(
+        ErrorSerializer,
+        description=_(
+            "Not allowed from the current status (code "
+            "invalid_transition), or changed meanwhile (conflict)."
+        ),
+    ),
 }
 
 
@@ -387,8 +422,9 @@ class PostmortemViewSet(viewsets.ModelViewSet):
         if self.action == "list":
             return postmortems
         items = ActionItem.objects.order_by("id")
-        return (postmortems.select_related("incident")
-                .prefetch_related(Prefetch("action_items", queryset=items), "timeline_events", "reviewers"))
+        return postmortems.select_related("incident").prefetch_related(
+            Prefetch("action_items", queryset=items), "timeline_events", "reviewers"
+        )
 
     def get_serializer_class(self):
         return PostmortemListSerializer if self.action == "list" else PostmortemSerializer
@@ -399,8 +435,12 @@ class PostmortemViewSet(viewsets.ModelViewSet):
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         timeline, reviewers = data.pop("timeline_events", None), data.pop("reviewers", None)
-        serializer.instance = postmortems.save_postmortem(postmortem=Postmortem(**data), by=self.request.user,
-                                                          timeline=timeline, reviewers=reviewers)
+        serializer.instance = postmortems.save_postmortem(
+            postmortem=Postmortem(**data),
+            by=self.request.user,
+            timeline=timeline,
+            reviewers=reviewers,
+        )
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
@@ -408,15 +448,19 @@ class PostmortemViewSet(viewsets.ModelViewSet):
         postmortem = serializer.instance
         for name, value in data.items():
             setattr(postmortem, name, value)
-        postmortems.save_postmortem(postmortem=postmortem, by=self.request.user, timeline=timeline,
-                                    reviewers=reviewers)
+        postmortems.save_postmortem(
+            postmortem=postmortem, by=self.request.user, timeline=timeline, reviewers=reviewers
+        )
 
     def perform_destroy(self, instance):
         postmortems.delete_postmortem(postmortem=instance, by=self.request.user)
 
     def _answer(self, postmortem):
-        return Response(PostmortemSerializer(self.get_queryset().get(pk=postmortem.pk),
-                                             context=self.get_serializer_context()).data)
+        return Response(
+            PostmortemSerializer(
+                self.get_queryset().get(pk=postmortem.pk), context=self.get_serializer_context()
+            ).data
+        )
 
     @extend_schema(request=None, responses=postmortem_step_responses)
     @action(detail=True, methods=["post"])
@@ -464,8 +508,9 @@ class ActionItemViewSet(viewsets.ModelViewSet):
         return {**super().get_serializer_context(), "today": local_date(timezone.now())}
 
     def perform_create(self, serializer):
-        serializer.instance = postmortems.save_action_item(item=ActionItem(**serializer.validated_data),
-                                                           by=self.request.user)
+        serializer.instance = postmortems.save_action_item(
+            item=ActionItem(**serializer.validated_data), by=self.request.user
+        )
 
     def perform_update(self, serializer):
         item = serializer.instance
@@ -476,8 +521,10 @@ class ActionItemViewSet(viewsets.ModelViewSet):
     def perform_destroy(self, instance):
         postmortems.delete_action_item(item=instance, by=self.request.user)
 
-    @extend_schema(request=None, responses={200: ActionItemSerializer,
-                                            409: OpenApiResponse(description=_("Already done."))})
+    @extend_schema(
+        request=None,
+        responses={200: ActionItemSerializer, 409: OpenApiResponse(description=_("Already done."))},
+    )
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
         """Mark done; the postmortem closes when every item is done."""
@@ -499,6 +546,7 @@ class ReportViewSet(viewsets.ViewSet):
         data = query.validated_data
         now = timezone.now()
         period = reports.period_from(data.get("first"), data.get("last"), now=now)
-        report = reports.build_report(period=period, service=data.get("service"),
-                                      from_impact=data["from_impact"], now=now)
+        report = reports.build_report(
+            period=period, service=data.get("service"), from_impact=data["from_impact"], now=now
+        )
         return Response(ReportSerializer(report).data)

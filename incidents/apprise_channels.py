@@ -39,8 +39,10 @@ def target_error(kind: str, target: str) -> str:
     """Why `target` cannot be this kind's address; "" when it can."""
     scheme = target.partition("://")[0].lower() if "://" in target else ""
     if kind == "sms" and scheme not in SMS_SCHEMES:
-        return _("Enter the gateway as an Apprise form://, json:// or xml:// URL (forms://, jsons://, xmls:// "
-                 "for HTTPS).")
+        return _(
+            "Enter the gateway as an Apprise form://, json:// or xml:// URL (forms://, jsons://, xmls:// "
+            "for HTTPS)."
+        )
     if plugin_for(target) is None:
         return _("Apprise does not recognise this URL.")
     return ""

@@ -23,19 +23,39 @@ class IncidentsConfig(AppConfig):
     # Publishing a postmortem and reading the reports are the manager's (DESIGN §7).
     manager_permissions = ["incidents.publish_postmortem", "incidents.view_reports"]
 
-    nav = [("incidents:list", _("Incidents")), ("incidents:who-to-call", _("Who to call")),
-           ("incidents:postmortems", _("Postmortems")), ("incidents:reports", _("Reports"), "incidents.view_reports")]
+    nav = [
+        ("incidents:list", _("Incidents")),
+        ("incidents:who-to-call", _("Who to call")),
+        ("incidents:postmortems", _("Postmortems")),
+        ("incidents:reports", _("Reports"), "incidents.view_reports"),
+    ]
     # Set up once by a manager, not visited every shift: in the menu's "More" so the menu stays one line.
     nav_more = [("incidents:routes", _("Routes"), "incidents.change_route")]
-    dashboard_panels = [("incidents/_dashboard_panel.html", "incidents.dashboard.panel"),
-                        ("incidents/postmortems/_dashboard_panel.html", "incidents.postmortems.dashboard_panel")]
+    dashboard_panels = [
+        ("incidents/_dashboard_panel.html", "incidents.dashboard.panel"),
+        ("incidents/postmortems/_dashboard_panel.html", "incidents.postmortems.dashboard_panel"),
+    ]
 
     schedules = [
-        {"name": "incidents.escalate", "func": "incidents.tasks.escalate", "schedule_type": "I", "minutes": 1,
-         "cluster": None},
-        {"name": "incidents.retry_notifications", "func": "incidents.tasks.retry_notifications",
-         "schedule_type": "I", "minutes": 1, "cluster": None},
+        {
+            "name": "incidents.escalate",
+            "func": "incidents.tasks.escalate",
+            "schedule_type": "I",
+            "minutes": 1,
+            "cluster": None,
+        },
+        {
+            "name": "incidents.retry_notifications",
+            "func": "incidents.tasks.retry_notifications",
+            "schedule_type": "I",
+            "minutes": 1,
+            "cluster": None,
+        },
         # Daily; the outbox's keys make a second run the same day send nothing.
-        {"name": "incidents.send_reminders", "func": "incidents.tasks.send_reminders", "schedule_type": "D",
-         "cluster": None},
+        {
+            "name": "incidents.send_reminders",
+            "func": "incidents.tasks.send_reminders",
+            "schedule_type": "D",
+            "cluster": None,
+        },
     ]

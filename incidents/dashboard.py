@@ -17,16 +17,30 @@ RECENT_DAYS = 30
 
 def panel(*, request, now) -> dict:
     open_incidents = Incident.objects.open()
-    stats = {row["severity"]: row for row in open_incidents.values("severity").annotate(
-        count=Count("id"), oldest=Min("created_at")).order_by()}
-    by_severity = [{"severity": value, "label": label, "count": stats.get(value, {}).get("count", 0),
-                    "oldest": stats.get(value, {}).get("oldest")} for value, label in Severity.choices]
+    stats = {
+        row["severity"]: row
+        for row in open_incidents.values("severity")
+        .annotate(count=Count("id"), oldest=Min("created_at"))
+        .order_by()
+    }
+    by_severity = [
+        {
+            "severity": value,
+            "label": label,
+            "count": stats.get(value, {}).get("count", 0),
+            "oldest": stats.get(value, {}).get("oldest"),
+        }
+        for value, label in Severity.choices
+    ]
     return {
         "now": now,
         "open_by_severity": by_severity,
         "open_total": sum(row["count"] for row in by_severity),
-        "open_incidents": list(open_incidents.select_related("service").order_by("severity", "created_at")
-                               [:OPEN_INCIDENTS_SHOWN]),
+        "open_incidents": list(
+            open_incidents.select_related("service").order_by("severity", "created_at")[
+                :OPEN_INCIDENTS_SHOWN
+            ]
+        ),
         "recent_days": RECENT_DAYS,
         **recent(now),
     }
@@ -39,8 +53,11 @@ def recent(now) -> dict:
     since = day_of(now) - timedelta(days=RECENT_DAYS - 1)
     found = {value: {"incidents": 0, "tta": [], "ttr": []} for value in Severity.values}
     per_day = {}
-    for day, severity, count, tta_us, ttr_us in IncidentRollup.objects.filter(day__gte=since).order_by().values_list(
-            "day", "severity", "incidents", "tta_us", "ttr_us"):
+    for day, severity, count, tta_us, ttr_us in (
+        IncidentRollup.objects.filter(day__gte=since)
+        .order_by()
+        .values_list("day", "severity", "incidents", "tta_us", "ttr_us")
+    ):
         found[severity]["incidents"] += count
         found[severity]["tta"] += tta_us
         found[severity]["ttr"] += ttr_us
@@ -48,10 +65,21 @@ def recent(now) -> dict:
     rows = []
     for value, label in Severity.choices:
         row = found[value]
-        mtta, mttr = (summarize([us / 1e6 for us in row[name]])["median"] for name in ("tta", "ttr"))
-        rows.append({"severity": value, "label": label, "incidents": row["incidents"], "resolved": len(row["ttr"]),
-                     "mtta_median": mtta, "mttr_median": mttr,
-                     "mtta_text": format_seconds(mtta), "mttr_text": format_seconds(mttr)})
+        mtta, mttr = (
+            summarize([us / 1e6 for us in row[name]])["median"] for name in ("tta", "ttr")
+        )
+        rows.append(
+            {
+                "severity": value,
+                "label": label,
+                "incidents": row["incidents"],
+                "resolved": len(row["ttr"]),
+                "mtta_median": mtta,
+                "mttr_median": mttr,
+                "mtta_text": format_seconds(mtta),
+                "mttr_text": format_seconds(mttr),
+            }
+        )
     return {"recent": rows, "mttr_trend": mttr_trend(per_day, since)}
 
 
@@ -61,6 +89,11 @@ def mttr_trend(per_day: dict[date, list[int]], since: date) -> dict:
     medians = [summarize([us / 1e6 for us in per_day.get(day, [])])["median"] for day in days]
     return charts.bar_chart(
         title=_("Median MTTR per day, last %(days)d days") % {"days": RECENT_DAYS},
-        labels=[day.strftime("%m-%d") for day in days], series=[(_("Median MTTR"), medians)],
-        fmt=format_seconds, scale=charts.nice_duration_top, label_every=7, height=140,
-        empty=_("No resolved incidents in this period."))
+        labels=[day.strftime("%m-%d") for day in days],
+        series=[(_("Median MTTR"), medians)],
+        fmt=format_seconds,
+        scale=charts.nice_duration_top,
+        label_every=7,
+        height=140,
+        empty=_("No resolved incidents in this period."),
+    )

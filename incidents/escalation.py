@@ -69,8 +69,12 @@ def next_business_start(at: datetime, calendar: WorkCalendar | None = None) -> d
 def snapshot_policy(*, service, severity: str) -> dict:
     """The policy for this service and severity (else the default one) as plain data."""
     policy = (
-        EscalationPolicy.objects.filter(Q(service=service) | Q(service__isnull=True), severity=severity)
-        .order_by(F("service_id").asc(nulls_last=True))  # the service's own policy wins over the default
+        EscalationPolicy.objects.filter(
+            Q(service=service) | Q(service__isnull=True), severity=severity
+        )
+        .order_by(
+            F("service_id").asc(nulls_last=True)
+        )  # the service's own policy wins over the default
         .prefetch_related(Prefetch("steps__contacts", queryset=Contact.objects.only("pk")))
         .first()
     )
@@ -111,19 +115,31 @@ def _due(at: datetime, spec: dict, calendar: WorkCalendar | None) -> datetime:
     return next_business_start(at, calendar) if spec.get("business_hours_only") else at
 
 
-def firings(snapshot: dict, started_at: datetime, calendar: WorkCalendar | None = None) -> list[Firing]:
+def firings(
+    snapshot: dict, started_at: datetime, calendar: WorkCalendar | None = None
+) -> list[Firing]:
     steps = snapshot.get("steps") or []
     if calendar is None and any(spec.get("business_hours_only") for spec in steps):
         calendar = WorkCalendar.load()
     found = []
     for index, spec in enumerate(steps):
-        found.append(Firing(index, 0, _due(started_at + timedelta(seconds=spec["after"]), spec, calendar), spec))
+        found.append(
+            Firing(
+                index, 0, _due(started_at + timedelta(seconds=spec["after"]), spec, calendar), spec
+            )
+        )
     every, limit = snapshot.get("repeat_every"), snapshot.get("repeat_limit") or 0
     if found and every and limit:
         last = found[-1]
         for repeat in range(1, limit + 1):
-            found.append(Firing(last.step, repeat,
-                                _due(last.at + timedelta(seconds=every * repeat), last.spec, calendar), last.spec))
+            found.append(
+                Firing(
+                    last.step,
+                    repeat,
+                    _due(last.at + timedelta(seconds=every * repeat), last.spec, calendar),
+                    last.spec,
+                )
+            )
     return found
 
 
@@ -182,8 +198,12 @@ def page_due(*, now: datetime | None = None, batch_size: int = 500) -> int:
 
 def seconds_to_next_step(*, now: datetime, poll: float = PAGER_POLL) -> float:
     """How long the pager may sleep: until the next step is due, at most `poll`."""
-    upcoming = Incident.objects.filter(next_escalation_at__isnull=False).order_by("next_escalation_at") \
-        .values_list("next_escalation_at", flat=True).first()
+    upcoming = (
+        Incident.objects.filter(next_escalation_at__isnull=False)
+        .order_by("next_escalation_at")
+        .values_list("next_escalation_at", flat=True)
+        .first()
+    )
     if upcoming is None:
         return poll
     return min(max((upcoming - now).total_seconds(), 0.0), poll)
@@ -219,8 +239,15 @@ def escalate_incident(*, incident_id: int, now: datetime | None = None) -> bool:
     return bool(ids)
 
 
-def escalate_after_failed_step(*, incident_id: int, escalation_round: int, step: int, repeat: int,
-                               failures: list[dict], now: datetime) -> bool:
+def escalate_after_failed_step(
+    *,
+    incident_id: int,
+    escalation_round: int,
+    step: int,
+    repeat: int,
+    failures: list[dict],
+    now: datetime,
+) -> bool:
     """Every page of one firing of a step failed for good: say so on the timeline (in red) and page the
     next step now rather than at its time. True when the next step was paged (its rows are pending).
 
@@ -231,24 +258,49 @@ def escalate_after_failed_step(*, incident_id: int, escalation_round: int, step:
         locked = Incident.objects.filter(pk=incident_id, escalation_round=escalation_round)
         if connection.features.has_select_for_update:
             locked = locked.select_for_update()
-        row = locked.values_list("pk", "status", "severity", "escalation_snapshot", "escalation_started_at",
-                                 "escalation_round", "escalation_step", "next_escalation_at").first()
+        row = locked.values_list(
+            "pk",
+            "status",
+            "severity",
+            "escalation_snapshot",
+            "escalation_started_at",
+            "escalation_round",
+            "escalation_step",
+            "next_escalation_at",
+        ).first()
         if row is None:
             return False
         incident = _Claimed(*row)
-        if TimelineEvent.objects.filter(incident_id=incident_id, kind=EventKind.ESCALATION_FAILED,
-                                        data__reason="deliveries_failed", data__round=escalation_round,
-                                        data__step=step, data__repeat=repeat).exists():
+        if TimelineEvent.objects.filter(
+            incident_id=incident_id,
+            kind=EventKind.ESCALATION_FAILED,
+            data__reason="deliveries_failed",
+            data__round=escalation_round,
+            data__step=step,
+            data__repeat=repeat,
+        ).exists():
             return False
         planned = firings(incident.escalation_snapshot or {}, incident.escalation_started_at or now)
         following = next((f for f in planned if f.step == step + 1 and f.repeat == 0), None)
-        page_next = (following is not None and incident.escalation_step < following.step
-                     and holds(following.spec["condition"], incident.status))
+        page_next = (
+            following is not None
+            and incident.escalation_step < following.step
+            and holds(following.spec["condition"], incident.status)
+        )
         TimelineEvent.objects.create(
-            incident_id=incident_id, at=now, kind=EventKind.ESCALATION_FAILED,  # incidents.timeline says it
-            data={"variant": "deliveries_failed", "reason": "deliveries_failed", "round": escalation_round,
-                  "step": step, "repeat": repeat,
-                  "failures": failures, "next_step": following.step if page_next else None})
+            incident_id=incident_id,
+            at=now,
+            kind=EventKind.ESCALATION_FAILED,  # incidents.timeline says it
+            data={
+                "variant": "deliveries_failed",
+                "reason": "deliveries_failed",
+                "round": escalation_round,
+                "step": step,
+                "repeat": repeat,
+                "failures": failures,
+                "next_step": following.step if page_next else None,
+            },
+        )
         if not page_next:
             return False
         directory = _Directory.load([incident], now)
@@ -257,13 +309,22 @@ def escalate_after_failed_step(*, incident_id: int, escalation_round: int, step:
         incident.escalation_step = following.step
         # The step fired early is not fired again at its time; what comes after it still is.
         incident.next_escalation_at = min(
-            (f.at for f in planned if f.at > now and not (f.repeat == 0 and f.step <= following.step)
-             and holds(f.spec["condition"], incident.status)), default=None)
+            (
+                f.at
+                for f in planned
+                if f.at > now
+                and not (f.repeat == 0 and f.step <= following.step)
+                and holds(f.spec["condition"], incident.status)
+            ),
+            default=None,
+        )
         _write([incident], notifications, events)
     return True
 
 
-def _escalate_batch(queryset, now: datetime, batch_size: int, *, delivery: list[int] | None) -> list[int]:
+def _escalate_batch(
+    queryset, now: datetime, batch_size: int, *, delivery: list[int] | None
+) -> list[int]:
     if not queryset.filter(next_escalation_at__lte=now).exists():
         # The common case, answered from the partial index without taking
         # SQLite's write lock (transactions there BEGIN IMMEDIATE).
@@ -299,15 +360,35 @@ def _enqueue_delivery(incident_ids: list[int]) -> None:
     try:
         broker = get_broker()
         for start in range(0, len(incident_ids), DELIVERY_CHUNK):
-            async_task("incidents.tasks.send_notifications", incident_ids[start:start + DELIVERY_CHUNK],
-                       broker=broker)
-    except Exception:  # the rows are committed: the minute retry job sends them if the broker is down
-        logger.exception("could not enqueue the delivery of %s incidents' notifications", len(incident_ids))
+            async_task(
+                "incidents.tasks.send_notifications",
+                incident_ids[start : start + DELIVERY_CHUNK],
+                broker=broker,
+            )
+    except (
+        Exception
+    ):  # the rows are committed: the minute retry job sends them if the broker is down
+        logger.exception(
+            "could not enqueue the delivery of %s incidents' notifications", len(incident_ids)
+        )
 
 
 # The columns the sweep writes; every other column is nullable and starts empty.
-NOTIFICATION_COLUMNS = ("incident", "escalation_round", "step", "repeat", "condition", "contact", "channel", "kind",
-                        "target", "status", "attempts", "last_error", "created_at")
+NOTIFICATION_COLUMNS = (
+    "incident",
+    "escalation_round",
+    "step",
+    "repeat",
+    "condition",
+    "contact",
+    "channel",
+    "kind",
+    "target",
+    "status",
+    "attempts",
+    "last_error",
+    "created_at",
+)
 EVENT_COLUMNS = ("incident", "at", "kind", "message", "data")
 
 
@@ -315,8 +396,11 @@ def _write(incidents: "list[_Claimed]", notifications: list[tuple], events: list
     """Write a batch's notifications, timeline events and moved cursors in a fixed number of statements."""
     bulk.insert(Notification, NOTIFICATION_COLUMNS, notifications, ignore_conflicts=True)
     bulk.insert(TimelineEvent, EVENT_COLUMNS, events)
-    bulk.update(Incident, ("id", "next_escalation_at", "escalation_step"),
-                [(i.pk, i.next_escalation_at, i.escalation_step) for i in incidents])
+    bulk.update(
+        Incident,
+        ("id", "next_escalation_at", "escalation_step"),
+        [(i.pk, i.next_escalation_at, i.escalation_step) for i in incidents],
+    )
 
 
 @dataclass(slots=True)
@@ -343,15 +427,29 @@ def _claim(queryset, now: datetime, batch_size: int) -> list[_Claimed]:
     # BEGIN IMMEDIATE (portal.env.sqlite_config): this batch holds the database
     # write lock from this first read until it commits its moved cursors, so a
     # second sweep reads the due rows only afterwards and finds them handled.
-    rows = due.values_list("pk", "status", "severity", Cast("escalation_snapshot", TextField()),
-                           "escalation_started_at", "escalation_round", "escalation_step", "next_escalation_at")
+    rows = due.values_list(
+        "pk",
+        "status",
+        "severity",
+        Cast("escalation_snapshot", TextField()),
+        "escalation_started_at",
+        "escalation_round",
+        "escalation_step",
+        "next_escalation_at",
+    )
     # The snapshot read as text and decoded once per distinct text: incidents of one policy share it.
     snapshots = {}
     claimed = []
-    for pk, status, severity, text, started_at, escalation_round, step, next_at in rows[:batch_size]:
+    for pk, status, severity, text, started_at, escalation_round, step, next_at in rows[
+        :batch_size
+    ]:
         if text not in snapshots:
             snapshots[text] = json.loads(text) if text else {}
-        claimed.append(_Claimed(pk, status, severity, snapshots[text], started_at, escalation_round, step, next_at))
+        claimed.append(
+            _Claimed(
+                pk, status, severity, snapshots[text], started_at, escalation_round, step, next_at
+            )
+        )
     return claimed
 
 
@@ -363,8 +461,14 @@ class _Directory:
     `now`, so it is worked out once per (step, severity), not once per incident.
     """
 
-    def __init__(self, contacts, now: datetime, *, on_call: dict[int, int | None] | None = None,
-                 calendar: WorkCalendar | None = None):
+    def __init__(
+        self,
+        contacts,
+        now: datetime,
+        *,
+        on_call: dict[int, int | None] | None = None,
+        calendar: WorkCalendar | None = None,
+    ):
         self.now = now
         self.calendar = calendar or WorkCalendar()
         # Schedule id → the contact on call at `now` (or None), as incidents.targets resolved it.
@@ -395,13 +499,19 @@ class _Directory:
         contacts = (
             Contact.objects.filter(Q(tier_id__in=tiers) | Q(pk__in=named), active=True)
             .order_by("name", "pk")
-            .prefetch_related(Prefetch("channels", queryset=NotificationChannel.objects.filter(enabled=True)))
+            .prefetch_related(
+                Prefetch("channels", queryset=NotificationChannel.objects.filter(enabled=True))
+            )
         )
         return cls(list(contacts), now, on_call=on_call, calendar=calendar)
 
     @staticmethod
     def _key(spec: dict) -> tuple:
-        return spec.get("tier"), tuple(spec.get("contacts") or ()), tuple(spec.get("schedules") or ())
+        return (
+            spec.get("tier"),
+            tuple(spec.get("contacts") or ()),
+            tuple(spec.get("schedules") or ()),
+        )
 
     def resolved(self, spec: dict) -> dict[int, int | None]:
         """The step's schedules and who is on call for each now."""
@@ -421,23 +531,41 @@ class _Directory:
                 available.append(self.by_id[pk])
         return available
 
-    def pages(self, spec: dict, severity: str) -> tuple[list[Contact], list[tuple[Contact, NotificationChannel]]]:
+    def pages(
+        self, spec: dict, severity: str
+    ) -> tuple[list[Contact], list[tuple[Contact, NotificationChannel]]]:
         """The contacts a step pages for this severity now, and their (contact, channel) pairs."""
         key = (*self._key(spec), severity)
         if key not in self._pages:
             contacts = self.recipients(spec, severity)
-            self._pages[key] = (contacts, [(c, channel) for c in contacts for channel in c.channels.all()])
+            self._pages[key] = (
+                contacts,
+                [(c, channel) for c in contacts for channel in c.channels.all()],
+            )
         return self._pages[key]
 
     def event(self, spec: dict, severity: str, escalation_round: int, firing: Firing) -> tuple:
         """(kind, message, data) of a firing's timeline event. They depend on the
         step, the severity and the round, not on the incident: one per batch, not one per incident."""
-        key = (*self._key(spec), severity, escalation_round, firing.step, firing.repeat, spec["condition"])
+        key = (
+            *self._key(spec),
+            severity,
+            escalation_round,
+            firing.step,
+            firing.repeat,
+            spec["condition"],
+        )
         if key not in self._events:
             contacts, channels = self.pages(spec, severity)
-            data = {"round": escalation_round, "step": firing.step, "repeat": firing.repeat,
-                    "tier": spec.get("tier"), "contacts": [c.pk for c in contacts], "condition": spec["condition"],
-                    "names": [c.name for c in contacts]}
+            data = {
+                "round": escalation_round,
+                "step": firing.step,
+                "repeat": firing.repeat,
+                "tier": spec.get("tier"),
+                "contacts": [c.pk for c in contacts],
+                "condition": spec["condition"],
+                "names": [c.name for c in contacts],
+            }
             if spec.get("schedules"):
                 # Who each schedule resolved to when the step fired (JSON keys are text).
                 data["on_call"] = {str(pk): contact for pk, contact in self.resolved(spec).items()}
@@ -447,11 +575,15 @@ class _Directory:
         return self._events[key]
 
 
-def _escalate(incident: _Claimed, now: datetime, directory: _Directory, notifications: list, events: list) -> None:
+def _escalate(
+    incident: _Claimed, now: datetime, directory: _Directory, notifications: list, events: list
+) -> None:
     if incident.status not in OPEN_STATUSES or incident.escalation_started_at is None:
         incident.next_escalation_at = None
         return
-    planned = firings(incident.escalation_snapshot or {}, incident.escalation_started_at, directory.calendar)
+    planned = firings(
+        incident.escalation_snapshot or {}, incident.escalation_started_at, directory.calendar
+    )
     since = incident.next_escalation_at
     due = {}
     for firing in planned:
@@ -462,18 +594,41 @@ def _escalate(incident: _Claimed, now: datetime, directory: _Directory, notifica
         _fire(incident, firing, directory, notifications, events)
         incident.escalation_step = max(incident.escalation_step, firing.step)
     incident.next_escalation_at = min(
-        (f.at for f in planned if f.at > now and holds(f.spec["condition"], incident.status)), default=None
+        (f.at for f in planned if f.at > now and holds(f.spec["condition"], incident.status)),
+        default=None,
     )
 
 
-def _fire(incident, firing: Firing, directory: _Directory, notifications: list, events: list) -> None:
+def _fire(
+    incident, firing: Firing, directory: _Directory, notifications: list, events: list
+) -> None:
     """Append the firing's notification rows and timeline event, in the order of
     NOTIFICATION_COLUMNS and EVENT_COLUMNS."""
     spec = firing.spec
     _contacts, channels = directory.pages(spec, incident.severity)
     at = directory.stamp
-    events.append((incident.pk, at, *directory.event(spec, incident.severity, incident.escalation_round, firing)))
+    events.append(
+        (
+            incident.pk,
+            at,
+            *directory.event(spec, incident.severity, incident.escalation_round, firing),
+        )
+    )
     for contact, channel in channels:
-        notifications.append((incident.pk, incident.escalation_round, firing.step, firing.repeat, spec["condition"],
-                              contact.pk, channel.pk, channel.kind, channel.target, NotificationStatus.PENDING.value,
-                              0, "", at))
+        notifications.append(
+            (
+                incident.pk,
+                incident.escalation_round,
+                firing.step,
+                firing.repeat,
+                spec["condition"],
+                contact.pk,
+                channel.pk,
+                channel.kind,
+                channel.target,
+                NotificationStatus.PENDING.value,
+                0,
+                "",
+                at,
+            )
+        )

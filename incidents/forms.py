@@ -35,10 +35,22 @@ class DateTimeLocalInput(forms.MultiWidget):
     "<date> <time>"; a single "<name>" value (a script posting ISO times) is taken as it is."""
 
     def __init__(self, attrs=None):
-        time_attrs = {"class": "time-24", "placeholder": "HH:MM", "pattern": TIME_24_PATTERN, "maxlength": 5,
-                      "size": 5, "autocomplete": "off", "aria-label": _("time (24-hour, HH:MM)")}
-        super().__init__([forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-                          forms.TimeInput(attrs=time_attrs, format="%H:%M")], attrs)
+        time_attrs = {
+            "class": "time-24",
+            "placeholder": "HH:MM",
+            "pattern": TIME_24_PATTERN,
+            "maxlength": 5,
+            "size": 5,
+            "autocomplete": "off",
+            "aria-label": _("time (24-hour, HH:MM)"),
+        }
+        super().__init__(
+            [
+                forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+                forms.TimeInput(attrs=time_attrs, format="%H:%M"),
+            ],
+            attrs,
+        )
 
     # The field's label names the date picker; the time field has its own aria-label.
     use_fieldset = False
@@ -58,30 +70,45 @@ class DateTimeLocalInput(forms.MultiWidget):
     def value_from_datadict(self, data, files, name):
         if name in data:
             return data[name]
-        date, time = (widget.value_from_datadict(data, files, f"{name}{suffix}")
-                      for widget, suffix in zip(self.widgets, self.widgets_names, strict=True))
+        date, time = (
+            widget.value_from_datadict(data, files, f"{name}{suffix}")
+            for widget, suffix in zip(self.widgets, self.widgets_names, strict=True)
+        )
         return " ".join(part.strip() for part in (date or "", time or "") if part.strip())
 
     def value_omitted_from_data(self, data, files, name):
         return name not in data and super().value_omitted_from_data(data, files, name)
 
     def render(self, name, value, attrs=None, renderer=None):
-        return format_html('<span class="datetime-24">{}</span>', super().render(name, value, attrs, renderer))
+        return format_html(
+            '<span class="datetime-24">{}</span>', super().render(name, value, attrs, renderer)
+        )
 
 
 class IncidentFilterForm(forms.Form):
     OPEN = "open"
 
     q = forms.CharField(label=_("Search in title"), required=False, max_length=200)
-    status = forms.ChoiceField(label=_("Status"), required=False,
-                               choices=[("", _("any")), (OPEN, _("open (not resolved)")), *Status.choices])
-    severity = forms.ChoiceField(label=_("Severity"), required=False, choices=[("", _("any")), *Severity.choices])
-    service = forms.ModelChoiceField(label=_("Service"), required=False, queryset=Service.objects.order_by("name"),
-                                     empty_label=_("any"))
-    date_from = forms.DateField(label=_("Created from"), required=False,
-                                widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label=_("Created until"), required=False,
-                              widget=forms.DateInput(attrs={"type": "date"}))
+    status = forms.ChoiceField(
+        label=_("Status"),
+        required=False,
+        choices=[("", _("any")), (OPEN, _("open (not resolved)")), *Status.choices],
+    )
+    severity = forms.ChoiceField(
+        label=_("Severity"), required=False, choices=[("", _("any")), *Severity.choices]
+    )
+    service = forms.ModelChoiceField(
+        label=_("Service"),
+        required=False,
+        queryset=Service.objects.order_by("name"),
+        empty_label=_("any"),
+    )
+    date_from = forms.DateField(
+        label=_("Created from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("Created until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
 
     def clean(self):
         data = super().clean()
@@ -113,23 +140,38 @@ class IncidentFilterForm(forms.Form):
 class DeclareIncidentForm(forms.ModelForm):
     class Meta:
         model = Incident
-        fields = ["service", "title", "severity", "scope", "category", "description", "impact_started_at"]
+        fields = [
+            "service",
+            "title",
+            "severity",
+            "scope",
+            "category",
+            "description",
+            "impact_started_at",
+        ]
         widgets = {
             "description": forms.Textarea(attrs={"rows": 4}),
             "impact_started_at": DateTimeLocalInput(),
         }
-        help_texts = {"impact_started_at": _("When users were first affected, if earlier than now.")}
+        help_texts = {
+            "impact_started_at": _("When users were first affected, if earlier than now.")
+        }
 
 
 class NoteForm(forms.Form):
-    text = forms.CharField(label=_("Note"), max_length=20000, widget=forms.Textarea(attrs={"rows": 3}))
+    text = forms.CharField(
+        label=_("Note"), max_length=20000, widget=forms.Textarea(attrs={"rows": 3})
+    )
 
 
 class ResolveForm(forms.Form):
     summary = forms.CharField(
-        label=_("Resolution summary"), max_length=4000, widget=forms.Textarea(attrs={"rows": 3}),
+        label=_("Resolution summary"),
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("What fixed it: the next person on call and the postmortem read it."),
-        error_messages={"required": _("Say what fixed it before resolving.")})
+        error_messages={"required": _("Say what fixed it before resolving.")},
+    )
 
 
 class ReopenForm(forms.Form):
@@ -146,25 +188,68 @@ class TimelineChoiceField(forms.ModelMultipleChoiceField):
 
 
 class PostmortemForm(forms.ModelForm):
-    timeline_events = TimelineChoiceField(label=_("Timeline"), required=False, queryset=TimelineEvent.objects.none(),
-                                          widget=forms.CheckboxSelectMultiple)
+    timeline_events = TimelineChoiceField(
+        label=_("Timeline"),
+        required=False,
+        queryset=TimelineEvent.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+    )
 
     class Meta:
         model = Postmortem
-        fields = ["title", "severity", "scope", "summary", "impact", "occurred_at", "detected_at", "recovered_at",
-                  "trigger", "root_cause", "detection", "response", "timeline_events", "went_well", "went_wrong",
-                  "got_lucky", "lessons", "links"]
+        fields = [
+            "title",
+            "severity",
+            "scope",
+            "summary",
+            "impact",
+            "occurred_at",
+            "detected_at",
+            "recovered_at",
+            "trigger",
+            "root_cause",
+            "detection",
+            "response",
+            "timeline_events",
+            "went_well",
+            "went_wrong",
+            "got_lucky",
+            "lessons",
+            "links",
+        ]
         widgets = {
-            **{name: forms.Textarea(attrs={"rows": 3}) for name in (
-                "summary", "impact", "trigger", "root_cause", "detection", "response", "went_well", "went_wrong",
-                "got_lucky", "lessons", "links")},
+            **{
+                name: forms.Textarea(attrs={"rows": 3})
+                for name in (
+                    "summary",
+                    "impact",
+                    "trigger",
+                    "root_cause",
+                    "detection",
+                    "response",
+                    "went_well",
+                    "went_wrong",
+                    "got_lucky",
+                    "lessons",
+                    "links",
+                )
+            },
             "occurred_at": DateTimeLocalInput(),
             "detected_at": DateTimeLocalInput(),
             "recovered_at": DateTimeLocalInput(),
         }
 
     SECTIONS = {
-        "overview": ["title", "severity", "scope", "summary", "impact", "occurred_at", "detected_at", "recovered_at"],
+        "overview": [
+            "title",
+            "severity",
+            "scope",
+            "summary",
+            "impact",
+            "occurred_at",
+            "detected_at",
+            "recovered_at",
+        ],
         "cause": ["trigger", "root_cause", "detection", "response"],
         "lessons": ["went_well", "went_wrong", "got_lucky", "lessons", "links"],
     }
@@ -195,7 +280,9 @@ class PostmortemForm(forms.ModelForm):
             try:
                 validator(link)
             except ValidationError:
-                raise ValidationError(_("%(link)s is not an http(s) URL.") % {"link": link[:200]}) from None
+                raise ValidationError(
+                    _("%(link)s is not an http(s) URL.") % {"link": link[:200]}
+                ) from None
         return "\n".join(links)
 
     def clean(self):
@@ -209,15 +296,20 @@ class PostmortemForm(forms.ModelForm):
 
 
 class ActionItemForm(forms.ModelForm):
-    owner = forms.ModelChoiceField(label=_("Owner"), queryset=Contact.objects.filter(active=True).order_by("name"),
-                                   error_messages={"required": _("Each action item needs an owner.")})
+    owner = forms.ModelChoiceField(
+        label=_("Owner"),
+        queryset=Contact.objects.filter(active=True).order_by("name"),
+        error_messages={"required": _("Each action item needs an owner.")},
+    )
     tracker_url = forms.URLField(label=_("tracker link"), required=False, assume_scheme="https")
 
     class Meta:
         model = ActionItem
         fields = ["description", "kind", "owner", "priority", "due_date", "tracker_url"]
-        widgets = {"description": forms.Textarea(attrs={"rows": 2}),
-                   "due_date": forms.DateInput(attrs={"type": "date"})}
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 2}),
+            "due_date": forms.DateInput(attrs={"type": "date"}),
+        }
         error_messages = {"description": {"required": _("Say what should be done.")}}
 
     def __init__(self, *args, today=None, **kwargs):
@@ -241,21 +333,35 @@ class BaseActionItemFormSet(forms.BaseInlineFormSet):
 
 
 ActionItemFormSet = forms.inlineformset_factory(
-    Postmortem, ActionItem, form=ActionItemForm, formset=BaseActionItemFormSet, extra=1, can_delete=True,
-    max_num=50, validate_max=True,
+    Postmortem,
+    ActionItem,
+    form=ActionItemForm,
+    formset=BaseActionItemFormSet,
+    extra=1,
+    can_delete=True,
+    max_num=50,
+    validate_max=True,
 )
 
 
 def month_choices_field(label):
-    return forms.DateField(label=label, required=False, input_formats=["%Y-%m"],
-                           widget=forms.DateInput(attrs={"type": "month"}, format="%Y-%m"))
+    return forms.DateField(
+        label=label,
+        required=False,
+        input_formats=["%Y-%m"],
+        widget=forms.DateInput(attrs={"type": "month"}, format="%Y-%m"),
+    )
 
 
 class ReportForm(forms.Form):
     first = month_choices_field(_("From month"))
     last = month_choices_field(_("To month"))
-    service = forms.ModelChoiceField(label=_("Service"), required=False, queryset=Service.objects.order_by("name"),
-                                     empty_label=_("all services"))
+    service = forms.ModelChoiceField(
+        label=_("Service"),
+        required=False,
+        queryset=Service.objects.order_by("name"),
+        empty_label=_("all services"),
+    )
     from_impact = forms.BooleanField(label=_("MTTR from impact start"), required=False)
 
     def clean(self):
@@ -265,7 +371,9 @@ class ReportForm(forms.Form):
             if last < first:
                 self.add_error("last", _("The last month is before the first."))
             elif (last.year - first.year) * 12 + last.month - first.month >= MAX_MONTHS:
-                self.add_error("last", _("A report covers at most %(months)d months.") % {"months": MAX_MONTHS})
+                self.add_error(
+                    "last", _("A report covers at most %(months)d months.") % {"months": MAX_MONTHS}
+                )
         return data
 
 
@@ -289,12 +397,26 @@ class MaskedTargetForm(forms.ModelForm):
 class RouteForm(MaskedTargetForm):
     """A route, on its page and in the admin."""
 
-    events = forms.MultipleChoiceField(label=_("events"), choices=RouteEvent.choices,
-                                       widget=forms.CheckboxSelectMultiple)
+    events = forms.MultipleChoiceField(
+        label=_("events"), choices=RouteEvent.choices, widget=forms.CheckboxSelectMultiple
+    )
 
     class Meta:
         model = Route
-        fields = ["name", "kind", "target", "language", "events", "services", "min_severity", "hours_start",
-                  "hours_end", "enabled"]
-        widgets = {"services": forms.CheckboxSelectMultiple, "hours_start": forms.TimeInput(attrs={"type": "time"}),
-                   "hours_end": forms.TimeInput(attrs={"type": "time"})}
+        fields = [
+            "name",
+            "kind",
+            "target",
+            "language",
+            "events",
+            "services",
+            "min_severity",
+            "hours_start",
+            "hours_end",
+            "enabled",
+        ]
+        widgets = {
+            "services": forms.CheckboxSelectMultiple,
+            "hours_start": forms.TimeInput(attrs={"type": "time"}),
+            "hours_end": forms.TimeInput(attrs={"type": "time"}),
+        }

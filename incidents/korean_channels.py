@@ -37,8 +37,10 @@ NOTICE_COLOR = ("#607D8B", "green")
 LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
 HOOK_URLS = {
     "jandi": (lambda host: host == "wh.jandi.com", re.compile(r"/connect-api/webhook/\d+/\w+/?")),
-    "dooray": (lambda host: host == "dooray.com" or host.endswith((".dooray.com", ".gov-dooray.com")),
-               re.compile(r"/services/\d+/\d+/[\w-]+/?")),
+    "dooray": (
+        lambda host: host == "dooray.com" or host.endswith((".dooray.com", ".gov-dooray.com")),
+        re.compile(r"/services/\d+/\d+/[\w-]+/?"),
+    ),
     "kakaowork": (lambda host: host == "kakaowork.com", re.compile(r"/bots/hook/\w+/?")),
 }
 
@@ -64,10 +66,17 @@ def target_error(kind: str, target: str) -> str:
     if parts is not None and host in LOOPBACK_HOSTS and parts.scheme in ("http", "https"):
         return ""
     host_ok, path = HOOK_URLS[kind]
-    if parts is not None and parts.scheme == "https" and host_ok(host) and path.fullmatch(parts.path):
+    if (
+        parts is not None
+        and parts.scheme == "https"
+        and host_ok(host)
+        and path.fullmatch(parts.path)
+    ):
         return ""
     return {
-        "jandi": _("Enter a JANDI incoming webhook URL: https://wh.jandi.com/connect-api/webhook/…"),
+        "jandi": _(
+            "Enter a JANDI incoming webhook URL: https://wh.jandi.com/connect-api/webhook/…"
+        ),
         "dooray": _("Enter a Dooray! incoming hook URL: https://hook.dooray.com/services/…"),
         "kakaowork": _("Enter a KakaoWork bot webhook URL: https://kakaowork.com/bots/hook/…"),
     }[kind]
@@ -81,7 +90,9 @@ def plain(text: str) -> str:
 def jandi(card: Card) -> dict:
     links = " · ".join(f"[{plain(label)}]({url})" for label, url in card.links)
     body = "\n".join(part for part in (plain(card.title), plain(card.text), links) if part)
-    info = [{"title": plain(name), "description": plain(value)} for name, value in card.facts if value]
+    info = [
+        {"title": plain(name), "description": plain(value)} for name, value in card.facts if value
+    ]
     payload = {"body": body, "connectColor": JANDI_COLORS.get(card.severity, NOTICE_COLOR[0])}
     if info:
         payload["connectInfo"] = info
@@ -92,10 +103,18 @@ def dooray(card: Card) -> dict:
     color = DOORAY_COLORS.get(card.severity, NOTICE_COLOR[1])
     facts = "\n".join(f"{plain(name)}: {plain(value)}" for name, value in card.facts if value)
     first_url = card.links[0][1] if card.links else ""
-    attachments = [{"title": plain(card.title), "titleLink": first_url, "text": facts or plain(card.text),
-                    "color": color}]
-    attachments += [{"title": plain(label), "titleLink": url, "text": "", "color": color}
-                     for label, url in card.links[1:]]
+    attachments = [
+        {
+            "title": plain(card.title),
+            "titleLink": first_url,
+            "text": facts or plain(card.text),
+            "color": color,
+        }
+    ]
+    attachments += [
+        {"title": plain(label), "titleLink": url, "text": "", "color": color}
+        for label, url in card.links[1:]
+    ]
     return {"botName": BOT_NAME, "text": plain(card.title), "attachments": attachments}
 
 
@@ -104,10 +123,23 @@ def kakaowork(card: Card) -> dict:
     blocks = [{"type": "text", "text": card.title, "markdown": False}]
     if card.text:
         blocks.append({"type": "text", "text": card.text, "markdown": False})
-    blocks += [{"type": "description", "term": name, "accent": True,
-                "content": {"type": "text", "text": value, "markdown": False}}
-               for name, value in card.facts if value]
-    blocks += [{"type": "button", "text": label, "style": "primary" if i else "default",
-                "action": {"type": "open_system_browser", "value": url}}
-               for i, (label, url) in enumerate(card.links)]
+    blocks += [
+        {
+            "type": "description",
+            "term": name,
+            "accent": True,
+            "content": {"type": "text", "text": value, "markdown": False},
+        }
+        for name, value in card.facts
+        if value
+    ]
+    blocks += [
+        {
+            "type": "button",
+            "text": label,
+            "style": "primary" if i else "default",
+            "action": {"type": "open_system_browser", "value": url},
+        }
+        for i, (label, url) in enumerate(card.links)
+    ]
     return {"text": card.title, "blocks": blocks}

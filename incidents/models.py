@@ -30,8 +30,14 @@ class Severity(models.TextChoices):
 class Service(models.Model):
     name = models.CharField(_("name"), max_length=100, unique=True)
     description = models.TextField(_("description"), blank=True)
-    owner = models.ForeignKey("Contact", verbose_name=_("owner"), null=True, blank=True,
-                              on_delete=models.SET_NULL, related_name="owned_services")
+    owner = models.ForeignKey(
+        "Contact",
+        verbose_name=_("owner"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_services",
+    )
     rto = models.DurationField(_("recovery time objective (RTO)"), null=True, blank=True)
     rpo = models.DurationField(_("recovery point objective (RPO)"), null=True, blank=True)
     # The runbooks name a target and, past it, what is still acceptable: between the two is amber.
@@ -81,20 +87,33 @@ def default_work_days():
 class Contact(models.Model):
     name = models.CharField(_("name"), max_length=100)
     role = models.CharField(_("role"), max_length=100, blank=True)
-    tier = models.ForeignKey(Tier, verbose_name=_("tier"), null=True, blank=True,
-                             on_delete=models.SET_NULL, related_name="contacts")
+    tier = models.ForeignKey(
+        Tier,
+        verbose_name=_("tier"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="contacts",
+    )
     phone = models.CharField(_("phone"), max_length=40, blank=True)
     email = models.EmailField(_("e-mail"), blank=True)
     chat_handle = models.CharField(_("chat handle"), max_length=100, blank=True)
-    availability = models.CharField(_("availability"), max_length=20, choices=Availability.choices,
-                                    default=Availability.ALWAYS)
+    availability = models.CharField(
+        _("availability"), max_length=20, choices=Availability.choices, default=Availability.ALWAYS
+    )
     work_start = models.TimeField(_("working hours start"), default=time(9, 0))
     work_end = models.TimeField(_("working hours end"), default=time(18, 0))
     # ISO weekday numbers, Monday = 0, in the portal's time zone.
     work_days = models.JSONField(_("working days"), default=default_work_days)
     active = models.BooleanField(_("active"), default=True)
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, verbose_name=_("login user"), null=True, blank=True,
-                                on_delete=models.SET_NULL, related_name="contact")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("login user"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="contact",
+    )
 
     history = HistoricalRecords()
 
@@ -106,7 +125,9 @@ class Contact(models.Model):
     def __str__(self):
         return self.name
 
-    def is_available(self, at: datetime, severity: str, calendar: WorkCalendar | None = None) -> bool:
+    def is_available(
+        self, at: datetime, severity: str, calendar: WorkCalendar | None = None
+    ) -> bool:
         """Whether this contact may be paged at `at` for an incident of `severity`."""
         if not self.active:
             return False
@@ -124,8 +145,9 @@ class Contact(models.Model):
         if self.work_start <= self.work_end:
             return calendar.is_working_day(day, days) and self.work_start <= t < self.work_end
         # A night shift (22:00–06:00) belongs to the day it starts on.
-        return ((calendar.is_working_day(day, days) and t >= self.work_start)
-                or (calendar.is_working_day(day - timedelta(days=1), days) and t < self.work_end))
+        return (calendar.is_working_day(day, days) and t >= self.work_start) or (
+            calendar.is_working_day(day - timedelta(days=1), days) and t < self.work_end
+        )
 
 
 class ChannelKind(models.TextChoices):
@@ -145,22 +167,27 @@ def shown_target(kind: str, target: str) -> str:
     path of a webhook URL is its credential, an e-mail address is not secret."""
     if kind == ChannelKind.EMAIL:
         return target
-    if kind == ChannelKind.APPRISE:  # a service's token may stand where a host would (tgram://TOKEN/chat)
+    if (
+        kind == ChannelKind.APPRISE
+    ):  # a service's token may stand where a host would (tgram://TOKEN/chat)
         return f"{target.partition('://')[0]}://•••" if "://" in target else "•••"
     return mask_webhook(target)
 
 
 class NotificationChannel(models.Model):
-    contact = models.ForeignKey(Contact, verbose_name=_("contact"), on_delete=models.CASCADE,
-                                related_name="channels")
+    contact = models.ForeignKey(
+        Contact, verbose_name=_("contact"), on_delete=models.CASCADE, related_name="channels"
+    )
     kind = models.CharField(_("kind"), max_length=10, choices=ChannelKind.choices)
     # An e-mail address for `email`, an http(s) URL for the webhook kinds.
     target = EncryptedTextField(_("address or URL"), max_length=500)
     enabled = models.BooleanField(_("enabled"), default=True)
     # Everyone a page reached hears when its incident is resolved, on the channel it reached them on.
-    resolution_notices = models.BooleanField(_("tell when resolved"), default=True,
-                                             help_text=_("Send a notice here when an incident it was paged "
-                                                         "for is resolved."))
+    resolution_notices = models.BooleanField(
+        _("tell when resolved"),
+        default=True,
+        help_text=_("Send a notice here when an incident it was paged for is resolved."),
+    )
 
     class Meta:
         ordering = ["contact", "kind", "id"]
@@ -197,9 +224,15 @@ class EscalationPolicy(models.Model):
     """Who to page, and when, for one service (or every service) and severity."""
 
     name = models.CharField(_("name"), max_length=100)
-    service = models.ForeignKey(Service, verbose_name=_("service"), null=True, blank=True,
-                                on_delete=models.CASCADE, related_name="policies",
-                                help_text=_("Empty: the default policy for services without their own."))
+    service = models.ForeignKey(
+        Service,
+        verbose_name=_("service"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="policies",
+        help_text=_("Empty: the default policy for services without their own."),
+    )
     severity = models.CharField(_("severity"), max_length=4, choices=Severity.choices)
     # Repeat the last step every N minutes, at most K times, while its condition holds.
     repeat_every = models.DurationField(_("repeat last step every"), null=True, blank=True)
@@ -213,9 +246,14 @@ class EscalationPolicy(models.Model):
         verbose_name = _("escalation policy")
         verbose_name_plural = _("escalation policies")
         constraints = [
-            models.UniqueConstraint(fields=["service", "severity"], name="one_policy_per_service_severity"),
-            models.UniqueConstraint(fields=["severity"], condition=Q(service__isnull=True),
-                                    name="one_default_policy_per_severity"),
+            models.UniqueConstraint(
+                fields=["service", "severity"], name="one_policy_per_service_severity"
+            ),
+            models.UniqueConstraint(
+                fields=["severity"],
+                condition=Q(service__isnull=True),
+                name="one_default_policy_per_severity",
+            ),
         ]
 
     def __str__(self):
@@ -223,22 +261,37 @@ class EscalationPolicy(models.Model):
 
 
 class EscalationStep(models.Model):
-    policy = models.ForeignKey(EscalationPolicy, verbose_name=_("policy"), on_delete=models.CASCADE,
-                               related_name="steps")
+    policy = models.ForeignKey(
+        EscalationPolicy, verbose_name=_("policy"), on_delete=models.CASCADE, related_name="steps"
+    )
     position = models.PositiveSmallIntegerField(_("position"))
     after = models.DurationField(_("after"), help_text=_("Delay from the incident's trigger time."))
-    tier = models.ForeignKey(Tier, verbose_name=_("tier"), null=True, blank=True, on_delete=models.PROTECT,
-                             related_name="+")
-    contacts = models.ManyToManyField(Contact, verbose_name=_("contacts"), blank=True, related_name="+")
-    condition = models.CharField(_("condition"), max_length=20, choices=StepCondition.choices,
-                                 default=StepCondition.NOT_RESOLVED)
+    tier = models.ForeignKey(
+        Tier,
+        verbose_name=_("tier"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    contacts = models.ManyToManyField(
+        Contact, verbose_name=_("contacts"), blank=True, related_name="+"
+    )
+    condition = models.CharField(
+        _("condition"),
+        max_length=20,
+        choices=StepCondition.choices,
+        default=StepCondition.NOT_RESOLVED,
+    )
     business_hours_only = models.BooleanField(_("business hours only"), default=False)
 
     class Meta:
         ordering = ["policy", "position"]
         verbose_name = _("escalation step")
         verbose_name_plural = _("escalation steps")
-        constraints = [models.UniqueConstraint(fields=["policy", "position"], name="unique_step_position")]
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "position"], name="unique_step_position")
+        ]
 
     def __str__(self):
         return f"{self.policy} #{self.position}"
@@ -254,13 +307,23 @@ class MaintenanceWindowQuerySet(models.QuerySet):
 
 
 class MaintenanceWindow(models.Model):
-    service = models.ForeignKey(Service, verbose_name=_("service"), on_delete=models.CASCADE,
-                                related_name="maintenance_windows")
+    service = models.ForeignKey(
+        Service,
+        verbose_name=_("service"),
+        on_delete=models.CASCADE,
+        related_name="maintenance_windows",
+    )
     starts_at = models.DateTimeField(_("starts"))
     ends_at = models.DateTimeField(_("ends"))
     reason = models.CharField(_("reason"), max_length=200, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True,
-                                   blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     objects = MaintenanceWindowQuerySet.as_manager()
 
@@ -268,8 +331,11 @@ class MaintenanceWindow(models.Model):
         ordering = ["-starts_at"]
         verbose_name = _("maintenance window")
         verbose_name_plural = _("maintenance windows")
-        constraints = [models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")),
-                                              name="maintenance_ends_after_start")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")), name="maintenance_ends_after_start"
+            )
+        ]
 
     def __str__(self):
         return f"{self.service} {self.starts_at:%Y-%m-%d %H:%M}–{self.ends_at:%H:%M}"
@@ -285,8 +351,11 @@ class MaintenanceWindow(models.Model):
         else:
             days = settings.PORTAL_OPERATOR_MAINTENANCE_DAYS
         if self.ends_at - self.starts_at > timedelta(days=days):
-            message = ngettext("A maintenance window you set may last at most %(days)d day.",
-                               "A maintenance window you set may last at most %(days)d days.", days) % {"days": days}
+            message = ngettext(
+                "A maintenance window you set may last at most %(days)d day.",
+                "A maintenance window you set may last at most %(days)d days.",
+                days,
+            ) % {"days": days}
             raise ValidationError({"ends_at": ValidationError(message, code="too_long")})
 
 
@@ -297,19 +366,36 @@ class RecurringMaintenanceWindow(models.Model):
     """A window that comes back on a cron rule in the portal's time zone (every Tuesday 02:00,
     the first Sunday of the month…) and lasts `duration` each time. One occurrence may be ended early."""
 
-    service = models.ForeignKey(Service, verbose_name=_("service"), on_delete=models.CASCADE,
-                                related_name="recurring_maintenance_windows")
-    cron = models.CharField(_("repeats (cron)"), max_length=100,
-                            help_text=_("Five cron fields in the portal's time zone: 0 2 * * 2 is every Tuesday at "
-                                        "02:00, 0 3 1 * * the 1st of every month at 03:00."))
+    service = models.ForeignKey(
+        Service,
+        verbose_name=_("service"),
+        on_delete=models.CASCADE,
+        related_name="recurring_maintenance_windows",
+    )
+    cron = models.CharField(
+        _("repeats (cron)"),
+        max_length=100,
+        help_text=_(
+            "Five cron fields in the portal's time zone: 0 2 * * 2 is every Tuesday at "
+            "02:00, 0 3 1 * * the 1st of every month at 03:00."
+        ),
+    )
     duration = models.DurationField(_("lasts"))
     reason = models.CharField(_("reason"), max_length=200, blank=True)
     active = models.BooleanField(_("active"), default=True)
     # The occurrence (its start) that was ended early, and when.
-    ended_occurrence = models.DateTimeField(_("occurrence ended early"), null=True, blank=True, editable=False)
+    ended_occurrence = models.DateTimeField(
+        _("occurrence ended early"), null=True, blank=True, editable=False
+    )
     ended_at = models.DateTimeField(_("ended at"), null=True, blank=True, editable=False)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True,
-                                   blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     history = HistoricalRecords()
 
@@ -317,8 +403,12 @@ class RecurringMaintenanceWindow(models.Model):
         ordering = ["service__name", "id"]
         verbose_name = _("recurring maintenance window")
         verbose_name_plural = _("recurring maintenance windows")
-        constraints = [models.CheckConstraint(condition=Q(duration__gt=timedelta(0)),
-                                              name="recurring_maintenance_positive_duration")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(duration__gt=timedelta(0)),
+                name="recurring_maintenance_positive_duration",
+            )
+        ]
 
     def __str__(self):
         return f"{self.service} {self.cron} ({self.duration})"
@@ -327,12 +417,22 @@ class RecurringMaintenanceWindow(models.Model):
         errors = {}
         cron = " ".join((self.cron or "").split())
         if len(cron.split()) != 5 or not croniter.is_valid(cron):
-            errors["cron"] = [ValidationError(_("Give five cron fields, e.g. 0 2 * * 2 for every Tuesday at 02:00."),
-                                              code="cron")]
+            errors["cron"] = [
+                ValidationError(
+                    _("Give five cron fields, e.g. 0 2 * * 2 for every Tuesday at 02:00."),
+                    code="cron",
+                )
+            ]
         self.cron = cron
-        if self.duration is not None and not timedelta(0) < self.duration <= RECURRING_MAINTENANCE_MAX:
-            errors["duration"] = [ValidationError(_("A recurring window lasts more than nothing and at most "
-                                                    "7 days."), code="rule")]
+        if (
+            self.duration is not None
+            and not timedelta(0) < self.duration <= RECURRING_MAINTENANCE_MAX
+        ):
+            errors["duration"] = [
+                ValidationError(
+                    _("A recurring window lasts more than nothing and at most 7 days."), code="rule"
+                )
+            ]
         if errors:
             raise ValidationError(errors)
 
@@ -372,9 +472,14 @@ def services_in_maintenance(service_ids, at: datetime) -> set[int]:
     """Which of these services are inside a maintenance window, one-off or recurring, at `at`:
     their failures are recorded but page nobody."""
     service_ids = set(service_ids)
-    found = set(MaintenanceWindow.objects.active(at).filter(service_id__in=service_ids)
-                .values_list("service_id", flat=True))
-    for window in RecurringMaintenanceWindow.objects.filter(service_id__in=service_ids - found, active=True):
+    found = set(
+        MaintenanceWindow.objects.active(at)
+        .filter(service_id__in=service_ids)
+        .values_list("service_id", flat=True)
+    )
+    for window in RecurringMaintenanceWindow.objects.filter(
+        service_id__in=service_ids - found, active=True
+    ):
         if window.is_active(at):
             found.add(window.service_id)
     return found
@@ -418,7 +523,9 @@ class Source(models.TextChoices):
 
 # What a person may name as an incident's source; the others are the portal's own alerts.
 DECLARABLE_SOURCES = (Source.MANUAL, Source.API)
-DECLARABLE_SOURCE_CHOICES = [(value, label) for value, label in Source.choices if value in DECLARABLE_SOURCES]
+DECLARABLE_SOURCE_CHOICES = [
+    (value, label) for value, label in Source.choices if value in DECLARABLE_SOURCES
+]
 # Dedup keys the portal's alerts use (probes and heartbeats `probe:<id>`, backups `backup:<id>`,
 # alert integrations `alert:<integration>:<fingerprint>`):
 # an incident declared with one would absorb the real alert as a "repeated alert".
@@ -436,39 +543,77 @@ class IncidentQuerySet(models.QuerySet):
 
 
 class Incident(models.Model):
-    service = models.ForeignKey(Service, verbose_name=_("service"), on_delete=models.PROTECT,
-                                related_name="incidents")
+    service = models.ForeignKey(
+        Service, verbose_name=_("service"), on_delete=models.PROTECT, related_name="incidents"
+    )
     title = models.CharField(_("title"), max_length=200)
     description = models.TextField(_("description"), blank=True)
     severity = models.CharField(_("severity"), max_length=4, choices=Severity.choices)
-    category = models.CharField(_("category"), max_length=100, blank=True,
-                                help_text=_("e.g. API down, database unreachable, network, performance"))
-    scope = models.CharField(_("scope"), max_length=10, choices=Scope.choices, default=Scope.PARTIAL)
-    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.TRIGGERED)
-    source = models.CharField(_("source"), max_length=10, choices=Source.choices, default=Source.MANUAL)
+    category = models.CharField(
+        _("category"),
+        max_length=100,
+        blank=True,
+        help_text=_("e.g. API down, database unreachable, network, performance"),
+    )
+    scope = models.CharField(
+        _("scope"), max_length=10, choices=Scope.choices, default=Scope.PARTIAL
+    )
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.TRIGGERED
+    )
+    source = models.CharField(
+        _("source"), max_length=10, choices=Source.choices, default=Source.MANUAL
+    )
     dedup_key = models.CharField(_("deduplication key"), max_length=200, blank=True, default="")
-    commander = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("commander"), null=True, blank=True,
-                                  on_delete=models.SET_NULL, related_name="commanded_incidents")
-    responders = models.ManyToManyField(settings.AUTH_USER_MODEL, verbose_name=_("responders"), blank=True,
-                                        related_name="incidents_responded")
+    commander = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("commander"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="commanded_incidents",
+    )
+    responders = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("responders"),
+        blank=True,
+        related_name="incidents_responded",
+    )
 
     impact_started_at = models.DateTimeField(_("impact started"), null=True, blank=True)
     detected_at = models.DateTimeField(_("detected"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     acknowledged_at = models.DateTimeField(_("acknowledged"), null=True, blank=True)
-    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("acknowledged by"), null=True,
-                                        blank=True, on_delete=models.SET_NULL, related_name="+")
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("acknowledged by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     mitigated_at = models.DateTimeField(_("mitigated"), null=True, blank=True)
     resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
-    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("resolved by"), null=True,
-                                    blank=True, on_delete=models.SET_NULL, related_name="+")
-    resolution_summary = models.TextField(_("resolution summary"), blank=True,
-                                          help_text=_("What fixed it, as the person who resolved it wrote it."))
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("resolved by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    resolution_summary = models.TextField(
+        _("resolution summary"),
+        blank=True,
+        help_text=_("What fixed it, as the person who resolved it wrote it."),
+    )
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
 
     # Escalation state. The policy is copied here when the incident triggers
     # (and again on re-open), so editing a policy never changes a running one.
-    escalation_snapshot = models.JSONField(_("escalation policy snapshot"), default=dict, blank=True)
+    escalation_snapshot = models.JSONField(
+        _("escalation policy snapshot"), default=dict, blank=True
+    )
     escalation_started_at = models.DateTimeField(_("escalation started"), null=True, blank=True)
     escalation_round = models.PositiveIntegerField(_("escalation round"), default=0)
     escalation_step = models.IntegerField(_("last escalation step fired"), default=-1)
@@ -476,12 +621,22 @@ class Incident(models.Model):
     # 0 while open, 1 after; kept by the database itself, so "open first, newest
     # first" reads an index instead of sorting every incident on each request.
     open_rank = models.GeneratedField(
-        expression=models.Case(models.When(status__in=OPEN_STATUSES, then=models.Value(0)), default=models.Value(1)),
-        output_field=models.PositiveSmallIntegerField(), db_persist=True)
+        expression=models.Case(
+            models.When(status__in=OPEN_STATUSES, then=models.Value(0)), default=models.Value(1)
+        ),
+        output_field=models.PositiveSmallIntegerField(),
+        db_persist=True,
+    )
 
     objects = IncidentQuerySet.as_manager()
-    history = HistoricalRecords(excluded_fields=["escalation_snapshot", "escalation_step", "next_escalation_at",
-                                                 "open_rank"])
+    history = HistoricalRecords(
+        excluded_fields=[
+            "escalation_snapshot",
+            "escalation_step",
+            "next_escalation_at",
+            "open_rank",
+        ]
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -489,22 +644,32 @@ class Incident(models.Model):
         verbose_name_plural = _("incidents")
         indexes = [
             # A status filter keeps the list's "open first, newest first" order an index scan.
-            models.Index(fields=["status", "open_rank", "-created_at", "-id"], name="incident_status_list"),
+            models.Index(
+                fields=["status", "open_rank", "-created_at", "-id"], name="incident_status_list"
+            ),
             # The page count of a status filter walks an index: status alone is a fifth of the one above.
             models.Index(fields=["status"], name="incident_status"),
             # The dashboard's "resolved without a published postmortem", oldest first. Not a
             # partial index: SQLite cannot match one against a query's bound parameters.
             models.Index(fields=["resolved_at"], name="incident_resolved"),
             models.Index(fields=["open_rank", "-created_at", "-id"], name="incident_open_first"),
-            models.Index(fields=["open_rank", "severity", "created_at"], name="incident_open_by_severity"),
-            models.Index(fields=["next_escalation_at"], name="incident_next_escalation",
-                         condition=Q(next_escalation_at__isnull=False)),
+            models.Index(
+                fields=["open_rank", "severity", "created_at"], name="incident_open_by_severity"
+            ),
+            models.Index(
+                fields=["next_escalation_at"],
+                name="incident_next_escalation",
+                condition=Q(next_escalation_at__isnull=False),
+            ),
         ]
         constraints = [
             # One failing probe opens one incident: at most one open incident per key.
-            models.UniqueConstraint(fields=["dedup_key"], name="one_open_incident_per_dedup_key",
-                                    condition=Q(status__in=["triggered", "acknowledged", "mitigated"])
-                                    & ~Q(dedup_key="")),
+            models.UniqueConstraint(
+                fields=["dedup_key"],
+                name="one_open_incident_per_dedup_key",
+                condition=Q(status__in=["triggered", "acknowledged", "mitigated"])
+                & ~Q(dedup_key=""),
+            ),
         ]
 
     def __str__(self):
@@ -547,14 +712,27 @@ class EventKind(models.TextChoices):
 class TimelineEvent(models.Model):
     """Append-only: the audit trail and the source of every metric."""
 
-    incident = models.ForeignKey(Incident, verbose_name=_("incident"), on_delete=models.CASCADE,
-                                 related_name="events")
+    incident = models.ForeignKey(
+        Incident, verbose_name=_("incident"), on_delete=models.CASCADE, related_name="events"
+    )
     at = models.DateTimeField(_("time"), default=timezone.now)
     kind = models.CharField(_("kind"), max_length=20, choices=EventKind.choices)
-    actor_user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("by user"), null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+")
-    actor_contact = models.ForeignKey(Contact, verbose_name=_("by contact"), null=True, blank=True,
-                                      on_delete=models.SET_NULL, related_name="+")
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by user"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor_contact = models.ForeignKey(
+        Contact,
+        verbose_name=_("by contact"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     message = models.TextField(_("message"), blank=True)
     # Machine-readable detail: {"from": "triggered", "to": "acknowledged"}, step index…
     data = models.JSONField(_("data"), default=dict, blank=True)
@@ -629,23 +807,48 @@ class Notification(models.Model):
     adds nothing (incidents.outbox).
     """
 
-    incident = models.ForeignKey(Incident, verbose_name=_("incident"), on_delete=models.CASCADE, null=True,
-                                 blank=True, related_name="notifications")
+    incident = models.ForeignKey(
+        Incident,
+        verbose_name=_("incident"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notifications",
+    )
     # db_default: the sweep's raw bulk insert of pages names its columns and leaves this one out.
-    purpose = models.CharField(_("purpose"), max_length=20, choices=Purpose.choices, default=Purpose.PAGE,
-                               db_default=Purpose.PAGE)
+    purpose = models.CharField(
+        _("purpose"),
+        max_length=20,
+        choices=Purpose.choices,
+        default=Purpose.PAGE,
+        db_default=Purpose.PAGE,
+    )
     escalation_round = models.PositiveIntegerField(_("escalation round"), default=0)
     step = models.PositiveSmallIntegerField(_("step"))
     repeat = models.PositiveSmallIntegerField(_("repeat"), default=0)
     condition = models.CharField(_("condition"), max_length=20, choices=StepCondition.choices)
-    contact = models.ForeignKey(Contact, verbose_name=_("contact"), null=True, on_delete=models.SET_NULL,
-                                related_name="notifications")
-    channel = models.ForeignKey(NotificationChannel, verbose_name=_("channel"), null=True,
-                                on_delete=models.SET_NULL, related_name="notifications")
+    contact = models.ForeignKey(
+        Contact,
+        verbose_name=_("contact"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="notifications",
+    )
+    channel = models.ForeignKey(
+        NotificationChannel,
+        verbose_name=_("channel"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="notifications",
+    )
     kind = models.CharField(_("kind"), max_length=10, choices=ChannelKind.choices)
     target = EncryptedTextField(_("address or URL"), max_length=500)
-    status = models.CharField(_("status"), max_length=10, choices=NotificationStatus.choices,
-                              default=NotificationStatus.PENDING)
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=NotificationStatus.choices,
+        default=NotificationStatus.PENDING,
+    )
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True)
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
@@ -657,7 +860,9 @@ class Notification(models.Model):
     # and `recipient` (that app's key for the address, e.g. "channel:3", "route:2"), once per pair.
     # Empty (NULL) for escalation pages, so the raw bulk insert of the sweep leaves them out.
     notice = models.CharField(_("key"), max_length=100, null=True, blank=True, editable=False)  # noqa: DJ001
-    recipient = models.CharField(_("recipient"), max_length=50, null=True, blank=True, editable=False)  # noqa: DJ001
+    recipient = models.CharField(  # noqa: DJ001
+        _("recipient"), max_length=50, null=True, blank=True, editable=False
+    )
     message = models.JSONField(_("message"), null=True, blank=True, editable=False)
 
     objects = NotificationQuerySet.as_manager()
@@ -667,13 +872,21 @@ class Notification(models.Model):
         verbose_name = _("notification")
         verbose_name_plural = _("notifications")
         constraints = [
-            models.UniqueConstraint(fields=["incident", "escalation_round", "step", "repeat", "channel"],
-                                    condition=Q(notice__isnull=True), name="one_notification_per_step_firing_channel"),
-            models.UniqueConstraint(fields=["notice", "recipient"], name="one_notification_per_notice_recipient"),
+            models.UniqueConstraint(
+                fields=["incident", "escalation_round", "step", "repeat", "channel"],
+                condition=Q(notice__isnull=True),
+                name="one_notification_per_step_firing_channel",
+            ),
+            models.UniqueConstraint(
+                fields=["notice", "recipient"], name="one_notification_per_notice_recipient"
+            ),
         ]
         indexes = [
-            models.Index(fields=["status", "next_attempt_at"], name="notification_retry",
-                         condition=Q(status="pending")),
+            models.Index(
+                fields=["status", "next_attempt_at"],
+                name="notification_retry",
+                condition=Q(status="pending"),
+            ),
         ]
 
     def __str__(self):
@@ -703,15 +916,24 @@ class Notification(models.Model):
 
 class RouteEvent(models.TextChoices):
     INCIDENT_OPENED = "incident_opened", pgettext_lazy("route event", "incident opened")
-    INCIDENT_ACKNOWLEDGED = "incident_acknowledged", pgettext_lazy("route event", "incident acknowledged")
+    INCIDENT_ACKNOWLEDGED = (
+        "incident_acknowledged",
+        pgettext_lazy("route event", "incident acknowledged"),
+    )
     INCIDENT_RESOLVED = "incident_resolved", pgettext_lazy("route event", "incident resolved")
     PROBE_WARNING = "probe_warning", pgettext_lazy("route event", "probe warning")
     PROBE_CRITICAL = "probe_critical", pgettext_lazy("route event", "probe critical")
     PROBE_RECOVERED = "probe_recovered", pgettext_lazy("route event", "probe recovered")
     BACKUP_FAILED = "backup_failed", pgettext_lazy("route event", "backup failed")
-    BACKUP_RECOVERED = "backup_recovered", pgettext_lazy("route event", "backup succeeded after failing")
+    BACKUP_RECOVERED = (
+        "backup_recovered",
+        pgettext_lazy("route event", "backup succeeded after failing"),
+    )
     CHECKLIST_OVERDUE = "checklist_overdue", pgettext_lazy("route event", "checklist overdue")
-    POSTMORTEM_PUBLISHED = "postmortem_published", pgettext_lazy("route event", "postmortem published")
+    POSTMORTEM_PUBLISHED = (
+        "postmortem_published",
+        pgettext_lazy("route event", "postmortem published"),
+    )
 
 
 SEVERITY_RANK = {Severity.SEV1: 1, Severity.SEV2: 2, Severity.SEV3: 3, Severity.SEV4: 4}
@@ -724,17 +946,33 @@ class Route(models.Model):
     name = models.CharField(_("name"), max_length=100, unique=True)
     kind = models.CharField(_("kind"), max_length=10, choices=ChannelKind.choices)
     target = EncryptedTextField(_("address or URL"), max_length=500)
-    language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES,
-                                default=settings.LANGUAGE_CODE)
-    events = models.JSONField(_("events"), default=list, help_text=_("The kinds of events this channel hears of."))
-    services = models.ManyToManyField(Service, verbose_name=_("services"), blank=True, related_name="routes",
-                                      help_text=_("None: every service."))
-    min_severity = models.CharField(_("minimum severity"), max_length=10, choices=Severity.choices,
-                                    default=Severity.SEV4,
-                                    help_text=_("Events less severe than this are not sent."))
+    language = models.CharField(
+        _("language"), max_length=10, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
+    )
+    events = models.JSONField(
+        _("events"), default=list, help_text=_("The kinds of events this channel hears of.")
+    )
+    services = models.ManyToManyField(
+        Service,
+        verbose_name=_("services"),
+        blank=True,
+        related_name="routes",
+        help_text=_("None: every service."),
+    )
+    min_severity = models.CharField(
+        _("minimum severity"),
+        max_length=10,
+        choices=Severity.choices,
+        default=Severity.SEV4,
+        help_text=_("Events less severe than this are not sent."),
+    )
     # Both empty: at any time. Start after end: over midnight (22:00–06:00).
-    hours_start = models.TimeField(_("hours from"), null=True, blank=True,
-                                   help_text=_("Send only from this time (the portal's time zone)."))
+    hours_start = models.TimeField(
+        _("hours from"),
+        null=True,
+        blank=True,
+        help_text=_("Send only from this time (the portal's time zone)."),
+    )
     hours_end = models.TimeField(_("hours until"), null=True, blank=True)
     enabled = models.BooleanField(_("enabled"), default=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
@@ -749,10 +987,15 @@ class Route(models.Model):
 
     def clean(self):
         errors = {}
-        unknown = [e for e in self.events or [] if e not in RouteEvent.values] if isinstance(self.events, list) \
+        unknown = (
+            [e for e in self.events or [] if e not in RouteEvent.values]
+            if isinstance(self.events, list)
             else [self.events]
+        )
         if not self.events or unknown:
-            errors["events"] = _("Choose one or more of: %(kinds)s.") % {"kinds": ", ".join(RouteEvent.values)}
+            errors["events"] = _("Choose one or more of: %(kinds)s.") % {
+                "kinds": ", ".join(RouteEvent.values)
+            }
         if (self.hours_start is None) != (self.hours_end is None):
             errors["hours_end"] = _("Give both ends of the hours, or neither.")
         elif self.hours_start is not None and self.hours_start == self.hours_end:
@@ -762,8 +1005,11 @@ class Route(models.Model):
                 validate_outbound_url(self.target)
             except ValidationError as exc:
                 errors["target"] = exc.messages
-        if self.kind in (ChannelKind.APPRISE, ChannelKind.SMS) and self.target and \
-                (error := target_error(self.kind, self.target)):
+        if (
+            self.kind in (ChannelKind.APPRISE, ChannelKind.SMS)
+            and self.target
+            and (error := target_error(self.kind, self.target))
+        ):
             errors["target"] = error
         if self.target and (error := korean_channels.target_error(self.kind, self.target)):
             errors["target"] = error
@@ -787,8 +1033,12 @@ class Route(models.Model):
 
     def hears(self, *, event: str, severity: str, at: datetime) -> bool:
         """Whether an event of this kind and severity is sent to this route now (services aside)."""
-        return (self.enabled and event in self.events and self.in_hours(at)
-                and SEVERITY_RANK.get(severity, 4) <= SEVERITY_RANK[self.min_severity])
+        return (
+            self.enabled
+            and event in self.events
+            and self.in_hours(at)
+            and SEVERITY_RANK.get(severity, 4) <= SEVERITY_RANK[self.min_severity]
+        )
 
 
 # Postmortems (DESIGN §3) ------------------------------------------------------
@@ -828,7 +1078,9 @@ def postmortem_overdue_q(now: datetime, days: int) -> Q:
     # today, and the days (a weekend and its Friday) whose deadline is today itself.
     due_today, day = [], today
     while True:
-        deadline = add_business_days(datetime.combine(day, time(12), tzinfo=zone), days, calendar).date()
+        deadline = add_business_days(
+            datetime.combine(day, time(12), tzinfo=zone), days, calendar
+        ).date()
         if deadline < today:
             break
         if deadline == today:
@@ -837,8 +1089,10 @@ def postmortem_overdue_q(now: datetime, days: int) -> Q:
     q = Q(resolved_at__lt=datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone))
     local_now = timezone.localtime(now, zone).time()
     for due_day in due_today:
-        q |= Q(resolved_at__gte=datetime.combine(due_day, time(0), tzinfo=zone),
-               resolved_at__lte=datetime.combine(due_day, local_now, tzinfo=zone))
+        q |= Q(
+            resolved_at__gte=datetime.combine(due_day, time(0), tzinfo=zone),
+            resolved_at__lte=datetime.combine(due_day, local_now, tzinfo=zone),
+        )
     return q
 
 
@@ -865,42 +1119,72 @@ class PostmortemQuerySet(models.QuerySet):
 class Postmortem(models.Model):
     """One per incident: what happened, why, and what we do so it does not happen again."""
 
-    incident = models.OneToOneField(Incident, verbose_name=_("incident"), on_delete=models.CASCADE,
-                                    related_name="postmortem")
+    incident = models.OneToOneField(
+        Incident, verbose_name=_("incident"), on_delete=models.CASCADE, related_name="postmortem"
+    )
     title = models.CharField(_("title"), max_length=200)
-    status = models.CharField(_("status"), max_length=10, choices=PostmortemStatus.choices,
-                              default=PostmortemStatus.DRAFT)
+    status = models.CharField(
+        _("status"), max_length=10, choices=PostmortemStatus.choices, default=PostmortemStatus.DRAFT
+    )
     severity = models.CharField(_("severity"), max_length=4, choices=Severity.choices)
-    scope = models.CharField(_("scope"), max_length=10, choices=Scope.choices, default=Scope.PARTIAL)
+    scope = models.CharField(
+        _("scope"), max_length=10, choices=Scope.choices, default=Scope.PARTIAL
+    )
     summary = models.TextField(_("summary"), blank=True)
-    impact = models.TextField(_("impact"), blank=True,
-                              help_text=_("Who and what was affected, for how long, how many users or requests."))
+    impact = models.TextField(
+        _("impact"),
+        blank=True,
+        help_text=_("Who and what was affected, for how long, how many users or requests."),
+    )
     occurred_at = models.DateTimeField(_("occurred"))
     detected_at = models.DateTimeField(_("detected"), null=True, blank=True)
     recovered_at = models.DateTimeField(_("recovered"), null=True, blank=True)
-    trigger = models.TextField(_("trigger"), blank=True, help_text=_("The change or event that set it off."))
-    root_cause = models.TextField(_("root cause(s)"), blank=True,
-                                  help_text=_("Why it could happen; five whys welcome."))
-    detection = models.TextField(_("detection"), blank=True,
-                                 help_text=_("How it was noticed and how long that took."))
-    response = models.TextField(_("response and recovery steps"), blank=True, help_text=_("One step per line."))
+    trigger = models.TextField(
+        _("trigger"), blank=True, help_text=_("The change or event that set it off.")
+    )
+    root_cause = models.TextField(
+        _("root cause(s)"), blank=True, help_text=_("Why it could happen; five whys welcome.")
+    )
+    detection = models.TextField(
+        _("detection"), blank=True, help_text=_("How it was noticed and how long that took.")
+    )
+    response = models.TextField(
+        _("response and recovery steps"), blank=True, help_text=_("One step per line.")
+    )
     went_well = models.TextField(_("what went well"), blank=True)
     went_wrong = models.TextField(_("what went wrong"), blank=True)
     got_lucky = models.TextField(_("where we got lucky"), blank=True)
     lessons = models.TextField(_("lessons learned"), blank=True)
     links = models.TextField(_("supporting links"), blank=True, help_text=_("One URL per line."))
-    timeline_events = models.ManyToManyField(TimelineEvent, verbose_name=_("timeline"), blank=True,
-                                             related_name="+")
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("author"), null=True, blank=True,
-                               on_delete=models.SET_NULL, related_name="postmortems")
-    reviewers = models.ManyToManyField(settings.AUTH_USER_MODEL, verbose_name=_("reviewers"), blank=True,
-                                       related_name="postmortems_reviewed")
+    timeline_events = models.ManyToManyField(
+        TimelineEvent, verbose_name=_("timeline"), blank=True, related_name="+"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("author"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="postmortems",
+    )
+    reviewers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reviewers"),
+        blank=True,
+        related_name="postmortems_reviewed",
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
     published_at = models.DateTimeField(_("published"), null=True, blank=True)
-    published_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("published by"), null=True,
-                                     blank=True, on_delete=models.SET_NULL, related_name="+")
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("published by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
 
     objects = PostmortemQuerySet.as_manager()
@@ -915,10 +1199,14 @@ class Postmortem(models.Model):
             ("view_reports", _("Can view incident reports")),
         ]
         constraints = [
-            models.CheckConstraint(condition=Q(detected_at__isnull=True) | Q(detected_at__gte=F("occurred_at")),
-                                   name="postmortem_detected_after_occurred"),
-            models.CheckConstraint(condition=Q(recovered_at__isnull=True) | Q(recovered_at__gte=F("occurred_at")),
-                                   name="postmortem_recovered_after_occurred"),
+            models.CheckConstraint(
+                condition=Q(detected_at__isnull=True) | Q(detected_at__gte=F("occurred_at")),
+                name="postmortem_detected_after_occurred",
+            ),
+            models.CheckConstraint(
+                condition=Q(recovered_at__isnull=True) | Q(recovered_at__gte=F("occurred_at")),
+                name="postmortem_recovered_after_occurred",
+            ),
         ]
 
     def __str__(self):
@@ -941,7 +1229,9 @@ class Postmortem(models.Model):
         manager, for follow-ups found later; never once closed."""
         if self.is_editable:
             return True
-        return self.status == PostmortemStatus.PUBLISHED and _has_perm(user, "incidents.publish_postmortem")
+        return self.status == PostmortemStatus.PUBLISHED and _has_perm(
+            user, "incidents.publish_postmortem"
+        )
 
     def may_delete_items(self, user) -> bool:
         """Deleting an action item is a manager's call, and only before publication:
@@ -993,20 +1283,35 @@ class ActionItemQuerySet(models.QuerySet):
 
 
 class ActionItem(models.Model):
-    postmortem = models.ForeignKey(Postmortem, verbose_name=_("postmortem"), on_delete=models.CASCADE,
-                                   related_name="action_items")
+    postmortem = models.ForeignKey(
+        Postmortem,
+        verbose_name=_("postmortem"),
+        on_delete=models.CASCADE,
+        related_name="action_items",
+    )
     description = models.TextField(_("description"))
-    kind = models.CharField(_("kind"), max_length=10, choices=ActionItemKind.choices,
-                            default=ActionItemKind.PREVENT)
+    kind = models.CharField(
+        _("kind"), max_length=10, choices=ActionItemKind.choices, default=ActionItemKind.PREVENT
+    )
     # The contact is who gets the reminders, through the escalation channels.
-    owner = models.ForeignKey(Contact, verbose_name=_("owner"), null=True, on_delete=models.SET_NULL,
-                              related_name="action_items")
-    priority = models.CharField(_("priority"), max_length=6, choices=ActionItemPriority.choices,
-                                default=ActionItemPriority.MEDIUM)
+    owner = models.ForeignKey(
+        Contact,
+        verbose_name=_("owner"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="action_items",
+    )
+    priority = models.CharField(
+        _("priority"),
+        max_length=6,
+        choices=ActionItemPriority.choices,
+        default=ActionItemPriority.MEDIUM,
+    )
     due_date = models.DateField(_("due date"), null=True, blank=True)
     tracker_url = models.URLField(_("tracker link"), blank=True)
-    status = models.CharField(_("status"), max_length=12, choices=ActionItemStatus.choices,
-                              default=ActionItemStatus.OPEN)
+    status = models.CharField(
+        _("status"), max_length=12, choices=ActionItemStatus.choices, default=ActionItemStatus.OPEN
+    )
     done_at = models.DateTimeField(_("done"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
@@ -1018,14 +1323,18 @@ class ActionItem(models.Model):
         verbose_name = _("action item")
         verbose_name_plural = _("action items")
         constraints = [
-            models.CheckConstraint(condition=Q(status="done", done_at__isnull=False)
-                                   | (~Q(status="done") & Q(done_at__isnull=True)),
-                                   name="action_item_done_at_iff_done"),
+            models.CheckConstraint(
+                condition=Q(status="done", done_at__isnull=False)
+                | (~Q(status="done") & Q(done_at__isnull=True)),
+                name="action_item_done_at_iff_done",
+            ),
         ]
         # "Not done and past due, soonest first" walks due_date; status alone cannot
         # serve a NOT-equal filter.
-        indexes = [models.Index(fields=["status", "due_date"], name="action_item_status_due"),
-                   models.Index(fields=["due_date"], name="action_item_due")]
+        indexes = [
+            models.Index(fields=["status", "due_date"], name="action_item_status_due"),
+            models.Index(fields=["due_date"], name="action_item_due"),
+        ]
 
     def __str__(self):
         return self.description[:80]
@@ -1053,7 +1362,9 @@ class IncidentRollup(models.Model):
     A day holds a few incidents per service and severity, so the lists stay short."""
 
     day = models.DateField(_("day"))
-    service = models.ForeignKey(Service, verbose_name=_("service"), on_delete=models.CASCADE, related_name="+")
+    service = models.ForeignKey(
+        Service, verbose_name=_("service"), on_delete=models.CASCADE, related_name="+"
+    )
     severity = models.CharField(_("severity"), max_length=4, choices=Severity.choices)
     incidents = models.PositiveIntegerField(_("incidents"), default=0)
     # Per resolved incident: MTTA (first ack − created, or resolved − created without an ack),
@@ -1067,7 +1378,9 @@ class IncidentRollup(models.Model):
         verbose_name = _("incident rollup")
         verbose_name_plural = _("incident rollups")
         constraints = [
-            models.UniqueConstraint(fields=["day", "service", "severity"], name="one_rollup_per_day_service_severity"),
+            models.UniqueConstraint(
+                fields=["day", "service", "severity"], name="one_rollup_per_day_service_severity"
+            ),
         ]
 
     def __str__(self):

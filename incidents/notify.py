@@ -84,8 +84,10 @@ class Message:
 
 def incident_links(incident: Incident) -> tuple[str, str]:
     """Absolute URLs of the incident page and of its one-click acknowledge page."""
-    return (settings.BASE_URL + incident.get_absolute_url(),
-            settings.BASE_URL + reverse("incidents:acknowledge", args=[incident.pk]))
+    return (
+        settings.BASE_URL + incident.get_absolute_url(),
+        settings.BASE_URL + reverse("incidents:acknowledge", args=[incident.pk]),
+    )
 
 
 LINE_BREAKS = re.compile(r"[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]+")
@@ -103,7 +105,9 @@ def slack_text(text: str) -> str:
 
 
 TEAMS_MARKDOWN = re.compile(r"([\\`*_#!|~]|(?<=\])\()")
-TEAMS_LIST = re.compile(r"^([ \t]*)([-+]|\d+\.)(?=[ \t])", re.MULTILINE)  # "- x" and "1. x" start a list
+TEAMS_LIST = re.compile(
+    r"^([ \t]*)([-+]|\d+\.)(?=[ \t])", re.MULTILINE
+)  # "- x" and "1. x" start a list
 
 
 def teams_text(text: str) -> str:
@@ -132,7 +136,9 @@ class PageFacts:
     why: str
     url: str
     acknowledge_url: str
-    step: int | None = None  # 0-based index of the step that paged, None for a message sent outside a step
+    step: int | None = (
+        None  # 0-based index of the step that paged, None for a message sent outside a step
+    )
     steps: int = 0
     repeat: int = 0
     paged_as: str = ""  # "Tier 2: Developers", an on-call schedule's name…
@@ -153,25 +159,46 @@ class PageContext:
         ids = [incident.pk for incident in incidents]
         why = {incident.pk: incident.description for incident in incidents}
         # A re-triggered incident (a flapping probe) pages for the reason it came back, not the first one.
-        for incident_id, message in (TimelineEvent.objects.filter(incident_id__in=ids, kind=EventKind.RETRIGGERED)
-                                     .order_by("at", "id").values_list("incident_id", "message")):
+        for incident_id, message in (
+            TimelineEvent.objects.filter(incident_id__in=ids, kind=EventKind.RETRIGGERED)
+            .order_by("at", "id")
+            .values_list("incident_id", "message")
+        ):
             why[incident_id] = message
         paged = defaultdict(list)
-        rows = (Notification.objects.filter(incident_id__in=ids, notice__isnull=True, contact__isnull=False)
-                .exclude(status=NotificationStatus.CANCELLED).order_by("pk")
-                .values_list("incident_id", "escalation_round", "contact_id", "contact__name"))
+        rows = (
+            Notification.objects.filter(
+                incident_id__in=ids, notice__isnull=True, contact__isnull=False
+            )
+            .exclude(status=NotificationStatus.CANCELLED)
+            .order_by("pk")
+            .values_list("incident_id", "escalation_round", "contact_id", "contact__name")
+        )
         for incident_id, escalation_round, contact_id, name in rows:
             if all(contact_id != seen for seen, _name in paged[incident_id, escalation_round]):
                 paged[incident_id, escalation_round].append((contact_id, name))
-        specs = [spec for incident in incidents for spec in (incident.escalation_snapshot or {}).get("steps", ())]
+        specs = [
+            spec
+            for incident in incidents
+            for spec in (incident.escalation_snapshot or {}).get("steps", ())
+        ]
         tier_ids = {spec["tier"] for spec in specs if spec.get("tier")}
-        tiers = {tier.pk: str(tier) for tier in Tier.objects.filter(pk__in=tier_ids)} if tier_ids else {}
+        tiers = (
+            {tier.pk: str(tier) for tier in Tier.objects.filter(pk__in=tier_ids)}
+            if tier_ids
+            else {}
+        )
         schedules = schedule_names({pk for spec in specs for pk in spec.get("schedules") or ()})
         return cls(why, dict(paged), tiers, schedules)
 
 
-def gather_facts(incident: Incident, now: datetime, notification: Notification | None = None, *,
-                 context: PageContext | None = None) -> PageFacts:
+def gather_facts(
+    incident: Incident,
+    now: datetime,
+    notification: Notification | None = None,
+    *,
+    context: PageContext | None = None,
+) -> PageFacts:
     """The facts of a page about `incident`, as sent in `notification` (its step, its contact's own
     acknowledge link), or outside any step when None."""
     context = context or PageContext.load([incident])
@@ -181,38 +208,62 @@ def gather_facts(incident: Incident, now: datetime, notification: Notification |
         steps = (incident.escalation_snapshot or {}).get("steps") or []
         spec = steps[notification.step] if notification.step < len(steps) else {}
         paged = context.paged.get((incident.pk, notification.escalation_round), [])
-        facts = {"step": notification.step, "steps": len(steps), "repeat": notification.repeat,
-                 "paged_as": _paged_as(spec, context),
-                 "others": tuple(name for pk, name in paged if pk != notification.contact_id)}
+        facts = {
+            "step": notification.step,
+            "steps": len(steps),
+            "repeat": notification.repeat,
+            "paged_as": _paged_as(spec, context),
+            "others": tuple(name for pk, name in paged if pk != notification.contact_id),
+        }
         if notification.contact_id is not None:
             ack_url = acklinks.link_url(notification)
     return PageFacts(
-        incident=incident.pk, title=incident.title, severity=incident.severity, service=incident.service.name,
-        status=incident.status, created_at=incident.created_at, open_for=incident.open_for(now),
+        incident=incident.pk,
+        title=incident.title,
+        severity=incident.severity,
+        service=incident.service.name,
+        status=incident.status,
+        created_at=incident.created_at,
+        open_for=incident.open_for(now),
         why=redact(" ".join((context.why.get(incident.pk) or "").split()), WHY_CHARS),
-        url=url, acknowledge_url=ack_url, **facts)
+        url=url,
+        acknowledge_url=ack_url,
+        **facts,
+    )
 
 
 def _paged_as(spec: dict, context: PageContext) -> str:
     names = [context.tiers[spec["tier"]]] if spec.get("tier") in context.tiers else []
-    names += [context.schedules[pk] for pk in spec.get("schedules") or () if pk in context.schedules]
+    names += [
+        context.schedules[pk] for pk in spec.get("schedules") or () if pk in context.schedules
+    ]
     return ", ".join(names)
 
 
 def build_message(facts: PageFacts) -> Message:
     """A page in the active language: the labelled facts every format shows, and the plain text of them."""
-    severity = str(Severity(facts.severity).label) if facts.severity in Severity.values else facts.severity
+    severity = (
+        str(Severity(facts.severity).label) if facts.severity in Severity.values else facts.severity
+    )
     subject = one_line(f"[{facts.severity.upper()}] {facts.service}: {facts.title}")
     labelled = []
     if facts.why:
         labelled.append((_("Why"), facts.why))
-    labelled += [(_("Severity"), severity), (_("Service"), facts.service), (_("Status"), status_label(facts.status)),
-                 (_("Open for"), format_duration(facts.open_for))]
+    labelled += [
+        (_("Severity"), severity),
+        (_("Service"), facts.service),
+        (_("Status"), status_label(facts.status)),
+        (_("Open for"), format_duration(facts.open_for)),
+    ]
     if facts.step is not None:
         labelled.append((_("Step"), step_label(facts)))
         labelled.append((_("Also paged"), ", ".join(facts.others) or _("nobody else yet")))
-    lines = [subject, *(f"{label}: {value}" for label, value in labelled),
-             _("Incident: %(url)s") % {"url": facts.url}, _("Acknowledge: %(url)s") % {"url": facts.acknowledge_url}]
+    lines = [
+        subject,
+        *(f"{label}: {value}" for label, value in labelled),
+        _("Incident: %(url)s") % {"url": facts.url},
+        _("Acknowledge: %(url)s") % {"url": facts.acknowledge_url},
+    ]
     fields = {
         "event": "page",
         "incident": facts.incident,
@@ -231,13 +282,23 @@ def build_message(facts: PageFacts) -> Message:
         "url": facts.url,
         "acknowledge_url": facts.acknowledge_url,
     }
-    return Message(subject=subject, text="\n".join(lines), url=facts.url, acknowledge_url=facts.acknowledge_url,
-                   severity=severity, fields=fields, facts=tuple(labelled))
+    return Message(
+        subject=subject,
+        text="\n".join(lines),
+        url=facts.url,
+        acknowledge_url=facts.acknowledge_url,
+        severity=severity,
+        fields=fields,
+        facts=tuple(labelled),
+    )
 
 
 def step_label(facts: PageFacts) -> str:
-    """"2 of 3 · Tier 2: Developers" (and the repeat, for a repeated last step)."""
-    label = _("%(step)d of %(steps)d") % {"step": facts.step + 1, "steps": max(facts.steps, facts.step + 1)}
+    """ "2 of 3 · Tier 2: Developers" (and the repeat, for a repeated last step)."""
+    label = _("%(step)d of %(steps)d") % {
+        "step": facts.step + 1,
+        "steps": max(facts.steps, facts.step + 1),
+    }
     if facts.repeat:
         label += " · " + _("repeat %(repeat)d") % {"repeat": facts.repeat}
     return f"{label} · {facts.paged_as}" if facts.paged_as else label
@@ -247,31 +308,68 @@ def resolution_message(incident: Incident, *, resolved_by: str, now: datetime) -
     """The resolution notice to someone a page reached, in the active language, as Notification.message
     stores it (the outbox sends it as written)."""
     url = incident_links(incident)[0]
-    subject = one_line(_("[Resolved] [%(severity)s] %(service)s: %(title)s") % {
-        "severity": incident.severity.upper(), "service": incident.service.name, "title": incident.title})
-    facts = [(_("Resolved"), formats.date_format(timezone.localtime(now), "DATETIME_FORMAT")),
-             (_("Resolved by"), resolved_by or _("automatically")),
-             (_("Open for"), format_duration(now - incident.created_at))]
-    text = "\n".join([subject, *(f"{label}: {value}" for label, value in facts), _("Incident: %(url)s") % {"url": url}])
-    return {"subject": subject, "text": text, "url": url, "facts": facts,
-            "fields": {"notice": "resolved", "event": "resolved", "incident": incident.pk, "title": incident.title,
-                       "severity": incident.severity, "service": incident.service.name, "status": "resolved",
-                       "resolved_at": now.isoformat(), "resolved_by": resolved_by,
-                       "open_for_seconds": int((now - incident.created_at).total_seconds()), "url": url,
-                       "link_title": _("Open incident"), "language": translation.get_language()}}
+    subject = one_line(
+        _("[Resolved] [%(severity)s] %(service)s: %(title)s")
+        % {
+            "severity": incident.severity.upper(),
+            "service": incident.service.name,
+            "title": incident.title,
+        }
+    )
+    facts = [
+        (_("Resolved"), formats.date_format(timezone.localtime(now), "DATETIME_FORMAT")),
+        (_("Resolved by"), resolved_by or _("automatically")),
+        (_("Open for"), format_duration(now - incident.created_at)),
+    ]
+    text = "\n".join(
+        [
+            subject,
+            *(f"{label}: {value}" for label, value in facts),
+            _("Incident: %(url)s") % {"url": url},
+        ]
+    )
+    return {
+        "subject": subject,
+        "text": text,
+        "url": url,
+        "facts": facts,
+        "fields": {
+            "notice": "resolved",
+            "event": "resolved",
+            "incident": incident.pk,
+            "title": incident.title,
+            "severity": incident.severity,
+            "service": incident.service.name,
+            "status": "resolved",
+            "resolved_at": now.isoformat(),
+            "resolved_by": resolved_by,
+            "open_for_seconds": int((now - incident.created_at).total_seconds()),
+            "url": url,
+            "link_title": _("Open incident"),
+            "language": translation.get_language(),
+        },
+    }
 
 
 def stored_message(stored: dict) -> Message:
     """A notice's message as it was written when it was queued (Notification.message)."""
     url = stored.get("url", "")
-    return Message(subject=stored.get("subject", ""), text=stored.get("text", ""), url=url, acknowledge_url=url,
-                   severity=stored.get("severity", ""), fields=stored.get("fields", {}),
-                   facts=tuple(tuple(fact) for fact in stored.get("facts", ())))
+    return Message(
+        subject=stored.get("subject", ""),
+        text=stored.get("text", ""),
+        url=url,
+        acknowledge_url=url,
+        severity=stored.get("severity", ""),
+        fields=stored.get("fields", {}),
+        facts=tuple(tuple(fact) for fact in stored.get("facts", ())),
+    )
 
 
 def send_email(target: str, message: Message) -> None:
     # A header that cannot be written is a rendering problem, never a reason to lose the page.
-    EmailMessage(subject=one_line(message.subject), body=message.text, to=[target]).send(fail_silently=False)
+    EmailMessage(subject=one_line(message.subject), body=message.text, to=[target]).send(
+        fail_silently=False
+    )
 
 
 def _post(url: str, payload: dict, message: Message, headers: dict | None = None) -> None:
@@ -279,8 +377,15 @@ def _post(url: str, payload: dict, message: Message, headers: dict | None = None
     if message.idempotency_key:
         headers["Idempotency-Key"] = message.idempotency_key
     check_url(url, resolve=True)
-    with requests.post(url, data=json.dumps(payload), timeout=WEBHOOK_TIMEOUT, headers=headers,
-                       allow_redirects=False, stream=True, hooks={"response": guard_response}) as response:
+    with requests.post(
+        url,
+        data=json.dumps(payload),
+        timeout=WEBHOOK_TIMEOUT,
+        headers=headers,
+        allow_redirects=False,
+        stream=True,
+        hooks={"response": guard_response},
+    ) as response:
         if 200 <= response.status_code < 300:
             return
         # The answer ends up in last_error, which the API and the timeline show: read a little of
@@ -301,10 +406,23 @@ ADAPTIVE_CARD_VERSION = "1.4"  # what Teams renders on desktop, web and mobile
 def adaptive_card(body: list[dict], actions: list[dict]) -> dict:
     """A Teams Workflows webhook message: one Adaptive Card in the Bot Framework envelope (the
     "When a Teams webhook request is received" trigger posts attachments[0].content as it is)."""
-    return {"type": "message", "attachments": [{"contentType": ADAPTIVE_CARD, "contentUrl": None, "content": {
-        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard",
-        "version": ADAPTIVE_CARD_VERSION, "msteams": {"width": "Full"}, "body": body, "actions": actions,
-    }}]}
+    return {
+        "type": "message",
+        "attachments": [
+            {
+                "contentType": ADAPTIVE_CARD,
+                "contentUrl": None,
+                "content": {
+                    "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                    "type": "AdaptiveCard",
+                    "version": ADAPTIVE_CARD_VERSION,
+                    "msteams": {"width": "Full"},
+                    "body": body,
+                    "actions": actions,
+                },
+            }
+        ],
+    }
 
 
 def open_url(title: str, url: str) -> dict:
@@ -328,39 +446,80 @@ def page_facts(message: Message) -> list[tuple[str, str]]:
 
 
 def notice_link_title(message: Message) -> str:
-    return message.fields.get("link_title") or message.fields.get("link_label") or _("Open status page")
+    return (
+        message.fields.get("link_title")
+        or message.fields.get("link_label")
+        or _("Open status page")
+    )
 
 
 def send_teams(target: str, message: Message) -> None:
-    title = {"type": "TextBlock", "text": teams_text(message.subject), "weight": "Bolder", "size": "Medium",
-             "wrap": True}
+    title = {
+        "type": "TextBlock",
+        "text": teams_text(message.subject),
+        "weight": "Bolder",
+        "size": "Medium",
+        "wrap": True,
+    }
     if message.fields.get("notice"):
         # A notice (see Notification.notice) is its text, with no page facts or acknowledge button.
         # A TextBlock breaks a line at a blank line only.
-        text = {"type": "TextBlock", "text": teams_text(message.text).replace("\n", "\n\n"), "wrap": True}
-        _post(target, adaptive_card([title, text], [open_url(notice_link_title(message), message.url)]), message)
+        text = {
+            "type": "TextBlock",
+            "text": teams_text(message.text).replace("\n", "\n\n"),
+            "wrap": True,
+        }
+        _post(
+            target,
+            adaptive_card([title, text], [open_url(notice_link_title(message), message.url)]),
+            message,
+        )
         return
-    title["color"] = "Attention" if message.fields.get("severity") in ("sev1", "sev2") else "Warning"
-    _post(target, adaptive_card(
-        [title, {"type": "FactSet", "facts": [{"title": name, "value": teams_text(str(value))}
-                                              for name, value in page_facts(message)]}],
-        [open_url(_("Open incident"), message.url), open_url(_("Acknowledge"), message.acknowledge_url)],
-    ), message)
+    title["color"] = (
+        "Attention" if message.fields.get("severity") in ("sev1", "sev2") else "Warning"
+    )
+    _post(
+        target,
+        adaptive_card(
+            [
+                title,
+                {
+                    "type": "FactSet",
+                    "facts": [
+                        {"title": name, "value": teams_text(str(value))}
+                        for name, value in page_facts(message)
+                    ],
+                },
+            ],
+            [
+                open_url(_("Open incident"), message.url),
+                open_url(_("Acknowledge"), message.acknowledge_url),
+            ],
+        ),
+        message,
+    )
 
 
 def card(message: Message) -> korean_channels.Card:
     """A page or notice as the messengers' builders take it (incidents.korean_channels)."""
     if message.fields.get("notice"):
-        return korean_channels.Card(title=one_line(message.subject), text=message.text,
-                                    links=[(notice_link_title(message), message.url)])
+        return korean_channels.Card(
+            title=one_line(message.subject),
+            text=message.text,
+            links=[(notice_link_title(message), message.url)],
+        )
     return korean_channels.Card(
-        title=one_line(message.subject), severity=message.fields.get("severity", ""), facts=page_facts(message),
+        title=one_line(message.subject),
+        severity=message.fields.get("severity", ""),
+        facts=page_facts(message),
         links=[(_("Open incident"), message.url), (_("Acknowledge"), message.acknowledge_url)],
     )
 
 
 def send_jandi(target: str, message: Message) -> None:
-    _post(target, korean_channels.jandi(card(message)), message, headers=korean_channels.JANDI_HEADERS)
+    _post(
+        target, korean_channels.jandi(card(message)), message, headers=korean_channels.JANDI_HEADERS
+    )
 
 
 def send_dooray(target: str, message: Message) -> None:
@@ -372,7 +531,11 @@ def send_kakaowork(target: str, message: Message) -> None:
 
 
 def send_webhook(target: str, message: Message) -> None:
-    _post(target, {**message.fields, "text": message.text, "idempotency_key": message.idempotency_key}, message)
+    _post(
+        target,
+        {**message.fields, "text": message.text, "idempotency_key": message.idempotency_key},
+        message,
+    )
 
 
 def send_apprise(target: str, message: Message) -> None:
@@ -382,20 +545,36 @@ def send_apprise(target: str, message: Message) -> None:
 def send_sms(target: str, message: Message) -> None:
     """A text message: the title, why, the step and who else was paged as far as they fit, then the links
     the reader needs on a phone (acknowledge, open)."""
-    links = [message.url] if message.fields.get("notice") else [message.acknowledge_url, message.url]
+    links = (
+        [message.url] if message.fields.get("notice") else [message.acknowledge_url, message.url]
+    )
     facts = dict(message.facts)
-    words = [one_line(message.subject), *(one_line(f"{label}: {facts[label]}") for label in
-                                          (_("Why"), _("Step"), _("Also paged")) if facts.get(label))]
+    words = [
+        one_line(message.subject),
+        *(
+            one_line(f"{label}: {facts[label]}")
+            for label in (_("Why"), _("Step"), _("Also paged"))
+            if facts.get(label)
+        ),
+    ]
     room = apprise_channels.SMS_CHARS - sum(len(link) + 1 for link in links)
     head = " · ".join(words)
     if len(head) > room:
-        head = head[:max(room - 1, 0)] + "…"
+        head = head[: max(room - 1, 0)] + "…"
     apprise_channels.send(target, "\n".join([head, *links]), "", WEBHOOK_TIMEOUT)
 
 
-SENDERS = {"email": send_email, "slack": send_slack, "teams": send_teams, "webhook": send_webhook,
-           "apprise": send_apprise, "sms": send_sms,
-           "jandi": send_jandi, "dooray": send_dooray, "kakaowork": send_kakaowork}
+SENDERS = {
+    "email": send_email,
+    "slack": send_slack,
+    "teams": send_teams,
+    "webhook": send_webhook,
+    "apprise": send_apprise,
+    "sms": send_sms,
+    "jandi": send_jandi,
+    "dooray": send_dooray,
+    "kakaowork": send_kakaowork,
+}
 
 
 def recipient_language(notification) -> str:
@@ -425,7 +604,9 @@ def deliver(notification: Notification, message: Message) -> str:
             SENDERS[notification.kind](notification.target, replace(message, idempotency_key=key))
     except Exception as exc:  # a broken channel must never break the sweep or the other channels
         error = failure_text(exc, notification.kind, notification.target)
-        logger.warning("notification %s to %s failed: %s", notification.pk, notification.shown_target, error)
+        logger.warning(
+            "notification %s to %s failed: %s", notification.pk, notification.shown_target, error
+        )
         return error
     return ""
 
@@ -434,7 +615,11 @@ def failure_text(exc: Exception, kind: str, target: str) -> str:
     # requests quotes the URL in its errors ("… for url: https://hooks…/T0/B0/secret"), urllib3 its
     # path alone ("Max retries exceeded with url: /T0/B0/secret"): the stored error, the timeline
     # and the log get the masked form. scrub knows a webhook's pieces by its mask function.
-    mask = mask_webhook if shown_target(kind, target) == mask_webhook(target) else (lambda t: shown_target(kind, t))
+    mask = (
+        mask_webhook
+        if shown_target(kind, target) == mask_webhook(target)
+        else (lambda t: shown_target(kind, t))
+    )
     return scrub(f"{type(exc).__name__}: {exc}", target, mask)[:1000] or "error"
 
 
@@ -448,14 +633,18 @@ def send_test_message(channel: NotificationChannel, *, by=None) -> str:
     with translation.override(language_of(channel.contact.user)):
         message = Message(
             subject=_("Test message from the ops portal"),
-            text="\n".join([
-                _("Pages for %(contact)s reach this channel (%(kind)s).")
-                % {"contact": channel.contact.name, "kind": channel.get_kind_display()},
-                _("Sent by %(user)s to check the channel; nothing needs to be done.")
-                % {"user": by.get_username() if by is not None else _("the portal")},
-                _("Portal: %(url)s") % {"url": url},
-            ]),
-            url=url, acknowledge_url=url, severity="",
+            text="\n".join(
+                [
+                    _("Pages for %(contact)s reach this channel (%(kind)s).")
+                    % {"contact": channel.contact.name, "kind": channel.get_kind_display()},
+                    _("Sent by %(user)s to check the channel; nothing needs to be done.")
+                    % {"user": by.get_username() if by is not None else _("the portal")},
+                    _("Portal: %(url)s") % {"url": url},
+                ]
+            ),
+            url=url,
+            acknowledge_url=url,
+            severity="",
             fields={"notice": "test", "link_title": _("Open the portal")},
             idempotency_key=f"channel-test-{uuid.uuid4()}",
         )
@@ -463,7 +652,12 @@ def send_test_message(channel: NotificationChannel, *, by=None) -> str:
             SENDERS[channel.kind](channel.target, message)
         except Exception as exc:  # the result is shown to the manager who asked, never raised
             error = failure_text(exc, channel.kind, channel.target)
-            logger.warning("test message to channel %s (%s) failed: %s", channel.pk, channel.shown_target, error)
+            logger.warning(
+                "test message to channel %s (%s) failed: %s",
+                channel.pk,
+                channel.shown_target,
+                error,
+            )
             return error
     logger.info("test message sent to channel %s (%s)", channel.pk, channel.shown_target)
     return ""
@@ -488,7 +682,11 @@ def _send_chunk(now: datetime, incident_ids, limit: int) -> int:
     if not claimed:
         return 0
     pages = [n for n in claimed if not n.notice]
-    context = PageContext.load(list({n.incident_id: n.incident for n in pages}.values())) if pages else None
+    context = (
+        PageContext.load(list({n.incident_id: n.incident for n in pages}.values()))
+        if pages
+        else None
+    )
     jobs = []
     for notification in claimed:
         if notification.notice:
@@ -503,8 +701,14 @@ def _send_chunk(now: datetime, incident_ids, limit: int) -> int:
         with ThreadPoolExecutor(max_workers=min(SEND_THREADS, len(jobs))) as pool:
             errors = list(pool.map(lambda job: deliver(*job), jobs))
     _record(claimed, errors, now)
-    _escalate_failed_steps({(n.incident_id, n.escalation_round, n.step, n.repeat) for n in claimed
-                            if n.status == NotificationStatus.FAILED and not n.notice}, now)
+    _escalate_failed_steps(
+        {
+            (n.incident_id, n.escalation_round, n.step, n.repeat)
+            for n in claimed
+            if n.status == NotificationStatus.FAILED and not n.notice
+        },
+        now,
+    )
     return len(claimed)
 
 
@@ -518,19 +722,42 @@ def _escalate_failed_steps(failed: set[tuple[int, int, int, int]], now: datetime
         return
     rows = defaultdict(list)
     for *key, status, name, kind, error in (
-            Notification.objects.filter(incident_id__in={key[0] for key in failed}, notice__isnull=True)
-            .order_by("pk").values_list("incident_id", "escalation_round", "step", "repeat", "status",
-                                        "contact__name", "kind", "last_error")):
+        Notification.objects.filter(incident_id__in={key[0] for key in failed}, notice__isnull=True)
+        .order_by("pk")
+        .values_list(
+            "incident_id",
+            "escalation_round",
+            "step",
+            "repeat",
+            "status",
+            "contact__name",
+            "kind",
+            "last_error",
+        )
+    ):
         rows[tuple(key)].append((status, name, kind, error))
     paged = []
     for key in sorted(failed):
         if not all(status == NotificationStatus.FAILED for status, *_rest in rows[key]):
             continue
-        failures = [{"who": f"{name or '–'} ({kind})", "contact": name, "kind": kind,
-                     "error": redact(error, ERROR_BODY_CHARS)} for _status, name, kind, error in rows[key]]
+        failures = [
+            {
+                "who": f"{name or '–'} ({kind})",
+                "contact": name,
+                "kind": kind,
+                "error": redact(error, ERROR_BODY_CHARS),
+            }
+            for _status, name, kind, error in rows[key]
+        ]
         incident_id, escalation_round, step, repeat = key
-        if escalate_after_failed_step(incident_id=incident_id, escalation_round=escalation_round, step=step,
-                                      repeat=repeat, failures=failures, now=now):
+        if escalate_after_failed_step(
+            incident_id=incident_id,
+            escalation_round=escalation_round,
+            step=step,
+            repeat=repeat,
+            failures=failures,
+            now=now,
+        ):
             paged.append(incident_id)
     if paged:
         send_pending(now=now, incident_ids=paged)
@@ -547,17 +774,24 @@ def _claim(now: datetime, incident_ids, limit: int) -> list[Notification]:
     due = Notification.objects.due(now)
     if incident_ids is not None:
         due = due.filter(incident_id__in=incident_ids)
-    ids = list(due.exclude(pk__in=Notification.objects.stale()).order_by("pk").values_list("pk", flat=True)[:limit])
+    ids = list(
+        due.exclude(pk__in=Notification.objects.stale())
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
     if not ids:
         return []
     # The update re-checks "still due" row by row under the row lock
     # (PostgreSQL) or the database write lock (SQLite): of two workers that read
     # the same ids, only the first takes each row. Pushing next_attempt_at out is the lease.
     token = uuid.uuid4()
-    Notification.objects.due(now).filter(pk__in=ids).update(claim=token, next_attempt_at=now + SEND_LEASE)
+    Notification.objects.due(now).filter(pk__in=ids).update(
+        claim=token, next_attempt_at=now + SEND_LEASE
+    )
     return list(
         Notification.objects.filter(pk__in=ids, claim=token)
-        .select_related("incident__service", "contact__user__preference").order_by("pk")
+        .select_related("incident__service", "contact__user__preference")
+        .order_by("pk")
     )
 
 
@@ -567,9 +801,15 @@ def _record(claimed: list[Notification], errors: list[str], now: datetime) -> No
         notification.attempts += 1
         notification.claim = None
         who = notification.contact.name if notification.contact else notification.shown_target
-        data = {"notification": notification.pk, "contact": notification.contact_id, "kind": notification.kind,
-                "who": who, "step": notification.step,
-                "repeat": notification.repeat, "attempts": notification.attempts}
+        data = {
+            "notification": notification.pk,
+            "contact": notification.contact_id,
+            "kind": notification.kind,
+            "who": who,
+            "step": notification.step,
+            "repeat": notification.repeat,
+            "attempts": notification.attempts,
+        }
         if notification.purpose == Purpose.REMINDER:
             data["reason"] = (notification.message or {}).get("fields", {}).get("reminder", "")
             data["variant"] = "reminder"
@@ -580,9 +820,17 @@ def _record(claimed: list[Notification], errors: list[str], now: datetime) -> No
             notification.last_error = ""
             # Pages and reminders are on the timeline per send; a notice once, where it was queued, not
             # per subscriber; a routed event is no part of the incident's story.
-            if notification.incident_id and (notification.notice is None or notification.purpose == Purpose.REMINDER):
-                events.append(TimelineEvent(incident_id=notification.incident_id, at=now, data=data,
-                                            kind=EventKind.NOTIFICATION_SENT))
+            if notification.incident_id and (
+                notification.notice is None or notification.purpose == Purpose.REMINDER
+            ):
+                events.append(
+                    TimelineEvent(
+                        incident_id=notification.incident_id,
+                        at=now,
+                        data=data,
+                        kind=EventKind.NOTIFICATION_SENT,
+                    )
+                )
             continue
         # A request that timed out may have been processed by the receiver: it is tried once more (under
         # the same Idempotency-Key), never again after that.
@@ -592,13 +840,22 @@ def _record(claimed: list[Notification], errors: list[str], now: datetime) -> No
             notification.status = NotificationStatus.FAILED
             notification.next_attempt_at = None
             if not notification.incident_id:
-                logger.warning("message %s (%s) to %s failed for good: %s", notification.pk, notification.notice,
-                               notification.shown_target, error)
+                logger.warning(
+                    "message %s (%s) to %s failed for good: %s",
+                    notification.pk,
+                    notification.notice,
+                    notification.shown_target,
+                    error,
+                )
                 continue
-            events.append(TimelineEvent(
-                incident_id=notification.incident_id, at=now, data={**data, "error": error,
-                                                                 "timed_out": retried_timeout},
-                kind=EventKind.NOTIFICATION_FAILED))
+            events.append(
+                TimelineEvent(
+                    incident_id=notification.incident_id,
+                    at=now,
+                    data={**data, "error": error, "timed_out": retried_timeout},
+                    kind=EventKind.NOTIFICATION_FAILED,
+                )
+            )
         else:
             notification.next_attempt_at = now + backoff(notification.attempts)
     sent = [n.pk for n in claimed if n.status == NotificationStatus.SENT]
@@ -608,9 +865,15 @@ def _record(claimed: list[Notification], errors: list[str], now: datetime) -> No
         # cheaper than bulk_update's CASE per row (which SQLite also splits).
         if sent:
             Notification.objects.filter(pk__in=sent).update(
-                status=NotificationStatus.SENT, attempts=F("attempts") + 1, sent_at=now, last_error="",
-                next_attempt_at=None, claim=None,
+                status=NotificationStatus.SENT,
+                attempts=F("attempts") + 1,
+                sent_at=now,
+                last_error="",
+                next_attempt_at=None,
+                claim=None,
             )
         if unsent:
-            Notification.objects.bulk_update(unsent, ["status", "attempts", "last_error", "next_attempt_at", "claim"])
+            Notification.objects.bulk_update(
+                unsent, ["status", "attempts", "last_error", "next_attempt_at", "claim"]
+            )
         TimelineEvent.objects.bulk_create(events)

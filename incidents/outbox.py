@@ -16,20 +16,63 @@ from incidents.models import Notification, StepCondition
 logger = logging.getLogger(__name__)
 
 
-def rendered(*, subject: str, text: str, url: str, language: str, severity: str = "", link_label: str = "",
-             **fields) -> dict:
+def rendered(
+    *,
+    subject: str,
+    text: str,
+    url: str,
+    language: str,
+    severity: str = "",
+    link_label: str = "",
+    **fields,
+) -> dict:
     """A message as a row stores it (incidents.notify.stored_message reads it back)."""
-    return {"subject": subject, "text": text, "url": url, "severity": severity, "language": language,
-            "fields": {"notice": True, "subject": subject, "text": text, "url": url, "language": language,
-                       "link_label": link_label, **fields}}
+    return {
+        "subject": subject,
+        "text": text,
+        "url": url,
+        "severity": severity,
+        "language": language,
+        "fields": {
+            "notice": True,
+            "subject": subject,
+            "text": text,
+            "url": url,
+            "language": language,
+            "link_label": link_label,
+            **fields,
+        },
+    }
 
 
-def outgoing(*, purpose: str, key: str, recipient: str, kind: str, target: str, message: dict, now: datetime,
-             incident_id: int | None = None, contact=None, channel=None) -> Notification:
+def outgoing(
+    *,
+    purpose: str,
+    key: str,
+    recipient: str,
+    kind: str,
+    target: str,
+    message: dict,
+    now: datetime,
+    incident_id: int | None = None,
+    contact=None,
+    channel=None,
+) -> Notification:
     """An unsaved outbox row (queue() saves it)."""
-    return Notification(purpose=purpose, notice=key, recipient=recipient, kind=kind, target=target,
-                        message=message, created_at=now, incident_id=incident_id, contact=contact, channel=channel,
-                        step=0, condition=StepCondition.NOT_RESOLVED)
+    return Notification(
+        purpose=purpose,
+        notice=key,
+        recipient=recipient,
+        kind=kind,
+        target=target,
+        message=message,
+        created_at=now,
+        incident_id=incident_id,
+        contact=contact,
+        channel=channel,
+        step=0,
+        condition=StepCondition.NOT_RESOLVED,
+    )
 
 
 def queue(rows: list[Notification]) -> int:

@@ -36,15 +36,25 @@ from incidents.services import add_event, emit_event
 
 # The events worth drawing into a postmortem's timeline by default: what
 # happened and what people did, not every notification.
-TIMELINE_KINDS = (EventKind.CREATED, EventKind.STATUS, EventKind.ESCALATION, EventKind.NOTE, EventKind.PROBE,
-                  EventKind.CHECKLIST, EventKind.CHANGE)
+TIMELINE_KINDS = (
+    EventKind.CREATED,
+    EventKind.STATUS,
+    EventKind.ESCALATION,
+    EventKind.NOTE,
+    EventKind.PROBE,
+    EventKind.CHECKLIST,
+    EventKind.CHANGE,
+)
 PANEL_ROWS = 10
 
 
 def draft_for(incident: Incident, *, by=None) -> Postmortem:
     """An unsaved postmortem pre-filled from the incident: times, severity, scope."""
     return Postmortem(
-        incident=incident, title=incident.title, severity=incident.severity, scope=incident.scope,
+        incident=incident,
+        title=incident.title,
+        severity=incident.severity,
+        scope=incident.scope,
         summary=incident.description,
         occurred_at=incident.impact_started_at or incident.created_at,
         detected_at=incident.detected_at or incident.created_at,
@@ -57,26 +67,43 @@ def default_timeline(incident: Incident):
     return incident.events.filter(kind__in=TIMELINE_KINDS)
 
 
-def save_postmortem(*, postmortem: Postmortem, by, items: list[ActionItem] | None = None,
-                    deleted: list[ActionItem] | None = None, timeline: list[TimelineEvent] | None = None,
-                    reviewers: list | None = None, now: datetime | None = None) -> Postmortem:
+def save_postmortem(
+    *,
+    postmortem: Postmortem,
+    by,
+    items: list[ActionItem] | None = None,
+    deleted: list[ActionItem] | None = None,
+    timeline: list[TimelineEvent] | None = None,
+    reviewers: list | None = None,
+    now: datetime | None = None,
+) -> Postmortem:
     """Create or update a draft / in-review postmortem and its action items."""
     now = now or timezone.now()
-    if postmortem.pk and not Postmortem.objects.filter(pk=postmortem.pk, status__in=[
-            PostmortemStatus.DRAFT, PostmortemStatus.IN_REVIEW]).exists():
-        raise DomainError(_("A published postmortem can no longer be edited."), code="published", conflict=True)
+    if (
+        postmortem.pk
+        and not Postmortem.objects.filter(
+            pk=postmortem.pk, status__in=[PostmortemStatus.DRAFT, PostmortemStatus.IN_REVIEW]
+        ).exists()
+    ):
+        raise DomainError(
+            _("A published postmortem can no longer be edited."), code="published", conflict=True
+        )
     check_times(postmortem)
     with transaction.atomic():
         created = postmortem.pk is None
         if created:
             if Postmortem.objects.filter(incident_id=postmortem.incident_id).exists():
-                raise DomainError(_("This incident already has a postmortem."), field="incident", conflict=True)
+                raise DomainError(
+                    _("This incident already has a postmortem."), field="incident", conflict=True
+                )
             postmortem.created_at = now
             if postmortem.author_id is None and getattr(by, "is_authenticated", False):
                 postmortem.author = by
         postmortem.save()
         if timeline is not None:
-            postmortem.timeline_events.set([e for e in timeline if e.incident_id == postmortem.incident_id])
+            postmortem.timeline_events.set(
+                [e for e in timeline if e.incident_id == postmortem.incident_id]
+            )
         if reviewers is not None:
             postmortem.reviewers.set(reviewers)
         for item in deleted or ():
@@ -87,9 +114,18 @@ def save_postmortem(*, postmortem: Postmortem, by, items: list[ActionItem] | Non
             item.postmortem = postmortem
             item.save()
         if created:
-            add_event(incident=postmortem.incident, kind=EventKind.POSTMORTEM, by=by, now=now,
-                      data={"postmortem": postmortem.pk, "to": PostmortemStatus.DRAFT, "variant": "draft",
-                            "title": postmortem.title})
+            add_event(
+                incident=postmortem.incident,
+                kind=EventKind.POSTMORTEM,
+                by=by,
+                now=now,
+                data={
+                    "postmortem": postmortem.pk,
+                    "to": PostmortemStatus.DRAFT,
+                    "variant": "draft",
+                    "title": postmortem.title,
+                },
+            )
     return postmortem
 
 
@@ -99,7 +135,9 @@ def delete_postmortem(*, postmortem: Postmortem, by) -> None:
     if current is None:
         return
     if current.is_published:
-        raise DomainError(_("A published postmortem cannot be deleted."), code="published", conflict=True)
+        raise DomainError(
+            _("A published postmortem cannot be deleted."), code="published", conflict=True
+        )
     if not current.may_delete(by):
         raise DomainError(_("Only a manager can delete a postmortem."), code="forbidden")
     current.delete()
@@ -107,9 +145,16 @@ def delete_postmortem(*, postmortem: Postmortem, by) -> None:
 
 def save_action_item(*, item: ActionItem, by) -> ActionItem:
     """Add or edit one action item, if its postmortem still takes changes from this user."""
-    if item.pk and ActionItem.objects.filter(pk=item.pk).exclude(postmortem_id=item.postmortem_id).exists():
-        raise DomainError(_("An action item cannot move to another postmortem."), field="postmortem",
-                          code="immutable", conflict=True)
+    if (
+        item.pk
+        and ActionItem.objects.filter(pk=item.pk).exclude(postmortem_id=item.postmortem_id).exists()
+    ):
+        raise DomainError(
+            _("An action item cannot move to another postmortem."),
+            field="postmortem",
+            code="immutable",
+            conflict=True,
+        )
     with transaction.atomic():
         postmortem = Postmortem.objects.select_for_update().get(pk=item.postmortem_id)
         _check_items(postmortem, by)
@@ -131,26 +176,54 @@ def _check_items(postmortem: Postmortem, by, *, delete: bool = False) -> None:
     if allowed:
         return
     if postmortem.status == PostmortemStatus.CLOSED:
-        raise DomainError(_("This postmortem is closed."), field="postmortem", code="closed", conflict=True)
+        raise DomainError(
+            _("This postmortem is closed."), field="postmortem", code="closed", conflict=True
+        )
     if postmortem.is_published:
-        raise DomainError(_("This postmortem is published: only a manager may add or edit its action items, "
-                            "and nobody may delete them."), field="postmortem", code="published", conflict=True)
+        raise DomainError(
+            _(
+                "This postmortem is published: only a manager may add or edit its action items, "
+                "and nobody may delete them."
+            ),
+            field="postmortem",
+            code="published",
+            conflict=True,
+        )
     raise DomainError(_("Only a manager can delete action items."), code="forbidden")
 
 
 def check_times(postmortem: Postmortem) -> None:
     """The order of the times, as field errors (forms and serializers check it too, by field)."""
-    if postmortem.occurred_at and postmortem.detected_at and postmortem.detected_at < postmortem.occurred_at:
-        raise DomainError(_("Detection cannot come before the incident occurred."), field="detected_at")
-    if postmortem.occurred_at and postmortem.recovered_at and postmortem.recovered_at < postmortem.occurred_at:
-        raise DomainError(_("Recovery cannot come before the incident occurred."), field="recovered_at")
+    if (
+        postmortem.occurred_at
+        and postmortem.detected_at
+        and postmortem.detected_at < postmortem.occurred_at
+    ):
+        raise DomainError(
+            _("Detection cannot come before the incident occurred."), field="detected_at"
+        )
+    if (
+        postmortem.occurred_at
+        and postmortem.recovered_at
+        and postmortem.recovered_at < postmortem.occurred_at
+    ):
+        raise DomainError(
+            _("Recovery cannot come before the incident occurred."), field="recovered_at"
+        )
 
 
 def submit_postmortem(*, postmortem: Postmortem, by, now: datetime | None = None) -> Postmortem:
     """Draft → in review."""
     now = now or timezone.now()
-    _move(postmortem, by, now, "submit", (PostmortemStatus.DRAFT,), PostmortemStatus.IN_REVIEW,
-          {"submitted_at": now})
+    _move(
+        postmortem,
+        by,
+        now,
+        "submit",
+        (PostmortemStatus.DRAFT,),
+        PostmortemStatus.IN_REVIEW,
+        {"submitted_at": now},
+    )
     return postmortem
 
 
@@ -161,14 +234,28 @@ def publish_postmortem(*, postmortem: Postmortem, by, now: datetime | None = Non
     if not getattr(by, "has_perm", lambda _p: False)("incidents.publish_postmortem"):
         raise DomainError(_("Only a manager can publish a postmortem."), code="forbidden")
     with transaction.atomic():
-        _move(postmortem, by, now, "publish", (PostmortemStatus.DRAFT, PostmortemStatus.IN_REVIEW),
-              PostmortemStatus.PUBLISHED, {"published_at": now, "published_by": by})
+        _move(
+            postmortem,
+            by,
+            now,
+            "publish",
+            (PostmortemStatus.DRAFT, PostmortemStatus.IN_REVIEW),
+            PostmortemStatus.PUBLISHED,
+            {"published_at": now, "published_by": by},
+        )
         close_if_done(postmortem=postmortem, by=by, now=now)
         incident = postmortem.incident
-        emit_event(event=RouteEvent.POSTMORTEM_PUBLISHED, key=f"postmortem:{postmortem.pk}:{int(now.timestamp())}",
-                   severity=incident.severity, title=postmortem.title or incident.title, service=incident.service,
-                   detail=postmortem.summary[:500], url=settings.BASE_URL + postmortem.get_absolute_url(),
-                   incident=incident, now=now)
+        emit_event(
+            event=RouteEvent.POSTMORTEM_PUBLISHED,
+            key=f"postmortem:{postmortem.pk}:{int(now.timestamp())}",
+            severity=incident.severity,
+            title=postmortem.title or incident.title,
+            service=incident.service,
+            detail=postmortem.summary[:500],
+            url=settings.BASE_URL + postmortem.get_absolute_url(),
+            incident=incident,
+            now=now,
+        )
     return postmortem
 
 
@@ -176,16 +263,30 @@ def complete_action_item(*, item: ActionItem, by, now: datetime | None = None) -
     """Mark an action item done; the postmortem closes when it was the last open one."""
     now = now or timezone.now()
     with transaction.atomic():
-        updated = ActionItem.objects.filter(pk=item.pk).exclude(status=ActionItemStatus.DONE).update(
-            status=ActionItemStatus.DONE, done_at=now)
+        updated = (
+            ActionItem.objects.filter(pk=item.pk)
+            .exclude(status=ActionItemStatus.DONE)
+            .update(status=ActionItemStatus.DONE, done_at=now)
+        )
         if not updated:
-            raise DomainError(_("This action item is already done."), code="invalid_transition", conflict=True)
+            raise DomainError(
+                _("This action item is already done."), code="invalid_transition", conflict=True
+            )
         item.refresh_from_db()
         record_change(item, by=by)
         postmortem = item.postmortem
-        add_event(incident=postmortem.incident, kind=EventKind.POSTMORTEM, by=by, now=now,
-                  data={"postmortem": postmortem.pk, "action_item": item.pk, "variant": "item_done",
-                        "item": item.description[:200]})
+        add_event(
+            incident=postmortem.incident,
+            kind=EventKind.POSTMORTEM,
+            by=by,
+            now=now,
+            data={
+                "postmortem": postmortem.pk,
+                "action_item": item.pk,
+                "variant": "item_done",
+                "item": item.description[:200],
+            },
+        )
         close_if_done(postmortem=postmortem, by=by, now=now)
     return item
 
@@ -197,11 +298,21 @@ def close_if_done(*, postmortem: Postmortem, by, now: datetime) -> bool:
         return False
     # Conditional: of two people completing the last two items at once, one closes it.
     closed = Postmortem.objects.filter(pk=postmortem.pk, status=PostmortemStatus.PUBLISHED).update(
-        status=PostmortemStatus.CLOSED, closed_at=now)
+        status=PostmortemStatus.CLOSED, closed_at=now
+    )
     if closed:
-        add_event(incident=postmortem.incident, kind=EventKind.POSTMORTEM, by=by, now=now,
-                  data={"postmortem": postmortem.pk, "from": PostmortemStatus.PUBLISHED,
-                        "to": PostmortemStatus.CLOSED, "variant": "moved"})
+        add_event(
+            incident=postmortem.incident,
+            kind=EventKind.POSTMORTEM,
+            by=by,
+            now=now,
+            data={
+                "postmortem": postmortem.pk,
+                "from": PostmortemStatus.PUBLISHED,
+                "to": PostmortemStatus.CLOSED,
+                "variant": "moved",
+            },
+        )
     postmortem.refresh_from_db()
     if closed:
         record_change(postmortem, by=by)
@@ -210,17 +321,36 @@ def close_if_done(*, postmortem: Postmortem, by, now: datetime) -> bool:
 
 def _move(postmortem, by, now, action, sources, to, changes) -> None:
     with transaction.atomic():
-        current = Postmortem.objects.filter(pk=postmortem.pk).values_list("status", flat=True).first()
+        current = (
+            Postmortem.objects.filter(pk=postmortem.pk).values_list("status", flat=True).first()
+        )
         if current not in sources:
-            raise DomainError(_("Cannot %(action)s a postmortem that is %(status)s.")
-                              % {"action": action, "status": current}, code="invalid_transition",
-                              conflict=True)
-        updated = Postmortem.objects.filter(pk=postmortem.pk, status=current).update(status=to, **changes)
+            raise DomainError(
+                _("Cannot %(action)s a postmortem that is %(status)s.")
+                % {"action": action, "status": current},
+                code="invalid_transition",
+                conflict=True,
+            )
+        updated = Postmortem.objects.filter(pk=postmortem.pk, status=current).update(
+            status=to, **changes
+        )
         if not updated:
-            raise DomainError(_("The postmortem changed meanwhile."), code="conflict", conflict=True)
-        add_event(incident=postmortem.incident, kind=EventKind.POSTMORTEM, by=by, now=now,
-                  data={"postmortem": postmortem.pk, "from": current, "to": to, "action": action,
-                        "variant": "moved"})
+            raise DomainError(
+                _("The postmortem changed meanwhile."), code="conflict", conflict=True
+            )
+        add_event(
+            incident=postmortem.incident,
+            kind=EventKind.POSTMORTEM,
+            by=by,
+            now=now,
+            data={
+                "postmortem": postmortem.pk,
+                "from": current,
+                "to": to,
+                "action": action,
+                "variant": "moved",
+            },
+        )
     postmortem.refresh_from_db()
     record_change(postmortem, by=by)
 
@@ -236,9 +366,11 @@ def postmortem_deadline(incident: Incident) -> datetime | None:
 
 def missing_postmortems(*, now: datetime):
     """SEV1/SEV2 incidents resolved more than N business days ago without a published postmortem."""
-    return (Incident.objects.filter(severity__in=REQUIRES_POSTMORTEM, resolved_at__isnull=False)
-            .filter(postmortem_overdue_q(now, postmortem_due_days()))
-            .exclude(postmortem__status__in=PUBLISHED_STATUSES))
+    return (
+        Incident.objects.filter(severity__in=REQUIRES_POSTMORTEM, resolved_at__isnull=False)
+        .filter(postmortem_overdue_q(now, postmortem_due_days()))
+        .exclude(postmortem__status__in=PUBLISHED_STATUSES)
+    )
 
 
 def overdue_action_items(*, now: datetime):
@@ -255,14 +387,18 @@ COUNT_CAP = 1000
 def capped_count(queryset) -> str:
     """Exact up to the cap, then "1000+": the dashboard needs the size of the backlog,
     not a count of every row of a years-long history on each page view."""
-    found = queryset[:COUNT_CAP + 1].count()
+    found = queryset[: COUNT_CAP + 1].count()
     return f"{COUNT_CAP}+" if found > COUNT_CAP else str(found)
 
 
 def dashboard_panel(*, request, now) -> dict:
     """The dashboard's follow-up panel: missing postmortems and overdue action items."""
     missing = missing_postmortems(now=now).select_related("service").order_by("resolved_at")
-    overdue = overdue_action_items(now=now).select_related("owner", "postmortem__incident").order_by("due_date")
+    overdue = (
+        overdue_action_items(now=now)
+        .select_related("owner", "postmortem__incident")
+        .order_by("due_date")
+    )
     return {
         "now": now,
         "today": local_date(now),
@@ -279,6 +415,7 @@ def dashboard_panel(*, request, now) -> dict:
 
 def report_context(postmortem: Postmortem) -> dict:
     zone = portal_zone()
+
     def local(at):
         return timezone.localtime(at, zone) if at else None
 
@@ -288,7 +425,9 @@ def report_context(postmortem: Postmortem) -> dict:
         "occurred": local(postmortem.occurred_at),
         "detected": local(postmortem.detected_at),
         "recovered": local(postmortem.recovered_at),
-        "downtime": format_duration(postmortem.downtime) if postmortem.downtime is not None else "–",
+        "downtime": format_duration(postmortem.downtime)
+        if postmortem.downtime is not None
+        else "–",
         "steps": postmortem.response_steps(),
         "links": postmortem.link_list(),
         "items": list(postmortem.action_items.select_related("owner").order_by("id")),

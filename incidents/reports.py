@@ -71,9 +71,16 @@ class Period:
         boundaries, which every database evaluates natively (no per-row time-zone
         conversion) on rows already limited to the period."""
         months = self.months()
-        whens = [models.When(**{f"{field}__lt": datetime.combine(month, time(0), tzinfo=portal_zone())},
-                             then=models.Value(index)) for index, month in enumerate(months[1:])]
-        return models.Case(*whens, default=models.Value(len(months) - 1), output_field=models.IntegerField())
+        whens = [
+            models.When(
+                **{f"{field}__lt": datetime.combine(month, time(0), tzinfo=portal_zone())},
+                then=models.Value(index),
+            )
+            for index, month in enumerate(months[1:])
+        ]
+        return models.Case(
+            *whens, default=models.Value(len(months) - 1), output_field=models.IntegerField()
+        )
 
     def key(self, index: int) -> str:
         return self.months()[index].strftime("%Y-%m")
@@ -106,7 +113,11 @@ def summarize(values: list[float]) -> dict:
     if not values:
         return {"mean": None, "median": None, "p95": None}
     # fsum: the exact sum whatever the order, so the rollups' mean equals the direct one to the bit.
-    return {"mean": math.fsum(values) / len(values), "median": percentile(values, 0.5), "p95": percentile(values, 0.95)}
+    return {
+        "mean": math.fsum(values) / len(values),
+        "median": percentile(values, 0.5),
+        "p95": percentile(values, 0.95),
+    }
 
 
 class PercentileCont(models.Aggregate):
@@ -127,8 +138,13 @@ class JoinedText(models.Aggregate):
     output_field = models.TextField()
 
     def as_postgresql(self, compiler, connection, **extra_context):
-        return self.as_sql(compiler, connection, function="STRING_AGG",
-                           template="%(function)s((%(expressions)s)::text, ',')", **extra_context)
+        return self.as_sql(
+            compiler,
+            connection,
+            function="STRING_AGG",
+            template="%(function)s((%(expressions)s)::text, ',')",
+            **extra_context,
+        )
 
 
 class JulianDay(models.Func):
@@ -144,16 +160,22 @@ def elapsed(end, start) -> ExpressionWrapper:
     (SQLite stores durations as microseconds: rounded to the millisecond, which
     drops julianday's floating-point noise.)"""
     if connection.vendor == "sqlite":
-        micros = models.Func((JulianDay(end) - JulianDay(start)) * 86_400_000.0, function="ROUND") * 1000
-        return ExpressionWrapper(models.functions.Cast(micros, models.BigIntegerField()), output_field=DurationField())
+        micros = (
+            models.Func((JulianDay(end) - JulianDay(start)) * 86_400_000.0, function="ROUND") * 1000
+        )
+        return ExpressionWrapper(
+            models.functions.Cast(micros, models.BigIntegerField()), output_field=DurationField()
+        )
     return ExpressionWrapper(end - start, output_field=DurationField())
 
 
 def _durations(from_impact: bool):
     start = Coalesce("impact_started_at", "created_at") if from_impact else F("created_at")
     return {
-        "mtta": ExpressionWrapper(Coalesce("acknowledged_at", "resolved_at") - F("created_at"),
-                                  output_field=DurationField()),
+        "mtta": ExpressionWrapper(
+            Coalesce("acknowledged_at", "resolved_at") - F("created_at"),
+            output_field=DurationField(),
+        ),
         "mttr": ExpressionWrapper(F("resolved_at") - start, output_field=DurationField()),
     }
 
@@ -165,54 +187,87 @@ def incidents_in(period: Period, service=None):
     return incidents
 
 
-def build_report(*, period: Period, service=None, from_impact: bool = False, now: datetime | None = None) -> dict:
+def build_report(
+    *, period: Period, service=None, from_impact: bool = False, now: datetime | None = None
+) -> dict:
     """The report the pages, the API and the CSV show, read from the per-day rollups
     (incidents.rollups): three queries over at most days × services × severities rows and the
     postmortems, whatever the number of incidents. Equal to `build_report_direct`."""
     now = now or timezone.now()
     zone = portal_zone()
-    rollups = IncidentRollup.objects.filter(day__gte=period.first, day__lt=add_months(period.last, 1)).order_by()
+    rollups = IncidentRollup.objects.filter(
+        day__gte=period.first, day__lt=add_months(period.last, 1)
+    ).order_by()
     if service is not None:
         rollups = rollups.filter(service=service)
     # Summed in the database into cells of (month, severity, the service's RTO), at most
     # months × 4 × the distinct RTOs, each with its duration lists joined as JSON text, which is
     # decoded in one json.loads per cell: no Python work per rollup row.
     text = TextField()
-    cells = rollups.annotate(month=Substr(Cast("day", text), 1, 7)).values("month", "severity", "service__rto") \
-        .annotate(count=Sum("incidents"), tta=JoinedText("tta_us"), ttr=JoinedText("ttr_us"),
-                  downtime=JoinedText("downtime_us")).values_list(
-            "month", "severity", "service__rto", "count", "tta", "ttr", "downtime")
+    cells = (
+        rollups.annotate(month=Substr(Cast("day", text), 1, 7))
+        .values("month", "severity", "service__rto")
+        .annotate(
+            count=Sum("incidents"),
+            tta=JoinedText("tta_us"),
+            ttr=JoinedText("ttr_us"),
+            downtime=JoinedText("downtime_us"),
+        )
+        .values_list("month", "severity", "service__rto", "count", "tta", "ttr", "downtime")
+    )
     groups = {"total": {}, "severity": {}, "month": {}}
     values = {}
     for month, severity, rto, count, tta, ttr, downtime in cells:
-        tta_us, ttr_us, downtime_us = (list(chain.from_iterable(json.loads(f"[{joined}]")))
-                                       for joined in (tta, ttr, downtime))
+        tta_us, ttr_us, downtime_us = (
+            list(chain.from_iterable(json.loads(f"[{joined}]"))) for joined in (tta, ttr, downtime)
+        )
         resolved = len(ttr_us)
         rto_met = sum(1 for us in downtime_us if us <= rto // MICROSECOND) if rto is not None else 0
-        row = {"incidents": count, "resolved": resolved, "downtime_total": timedelta(microseconds=sum(downtime_us)),
-               "rto_met": rto_met, "rto_missed": resolved - rto_met if rto is not None else 0,
-               "postmortems_required": resolved if severity in REQUIRES_POSTMORTEM else 0}
+        row = {
+            "incidents": count,
+            "resolved": resolved,
+            "downtime_total": timedelta(microseconds=sum(downtime_us)),
+            "rto_met": rto_met,
+            "rto_missed": resolved - rto_met if rto is not None else 0,
+            "postmortems_required": resolved if severity in REQUIRES_POSTMORTEM else 0,
+        }
         durations = {"mtta": tta_us, "mttr": downtime_us if from_impact else ttr_us}
         for key in (("total", "all"), ("severity", severity), ("month", month)):
             _add(groups, *key, row)
             for metric, found in durations.items():
                 values.setdefault((*key, metric), []).extend(found)
     incidents = incidents_in(period, service).order_by()
-    published = Postmortem.objects.filter(
-        incident__in=incidents.filter(resolved_at__isnull=False, severity__in=REQUIRES_POSTMORTEM),
-        status__in=PUBLISHED_STATUSES).order_by().annotate(
-        month=period.month_index("incident__created_at"),
-    ).values("month", "incident__severity").annotate(postmortems_published=Count("id"))
+    published = (
+        Postmortem.objects.filter(
+            incident__in=incidents.filter(
+                resolved_at__isnull=False, severity__in=REQUIRES_POSTMORTEM
+            ),
+            status__in=PUBLISHED_STATUSES,
+        )
+        .order_by()
+        .annotate(
+            month=period.month_index("incident__created_at"),
+        )
+        .values("month", "incident__severity")
+        .annotate(postmortems_published=Count("id"))
+    )
     for row in published:
-        for key in (("total", "all"), ("severity", row["incident__severity"]), ("month", period.key(row["month"]))):
+        for key in (
+            ("total", "all"),
+            ("severity", row["incident__severity"]),
+            ("month", period.key(row["month"])),
+        ):
             _add(groups, *key, row)
     _add_action_items(groups, incidents, period, timezone.localtime(now, zone).date())
     stats = {key: summarize([us / 1e6 for us in found]) for key, found in values.items()}
-    return _assemble(groups, stats, period=period, service=service, from_impact=from_impact, zone=zone)
+    return _assemble(
+        groups, stats, period=period, service=service, from_impact=from_impact, zone=zone
+    )
 
 
-def build_report_direct(*, period: Period, service=None, from_impact: bool = False,
-                        now: datetime | None = None) -> dict:
+def build_report_direct(
+    *, period: Period, service=None, from_impact: bool = False, now: datetime | None = None
+) -> dict:
     """The same report computed from the incidents themselves, each time (what the rollups must equal)."""
     now = now or timezone.now()
     zone = portal_zone()
@@ -222,26 +277,53 @@ def build_report_direct(*, period: Period, service=None, from_impact: bool = Fal
     downtime = elapsed(F("resolved_at"), Coalesce("impact_started_at", "created_at"))
     resolved = Q(resolved_at__isnull=False)
     required = resolved & Q(severity__in=REQUIRES_POSTMORTEM)
-    counts = incidents.annotate(month=month, downtime=downtime).values("month", "severity").annotate(
-        incidents=Count("id"),
-        resolved=Count("id", filter=resolved),
-        downtime_total=Sum("downtime", filter=resolved),
-        rto_met=Count("id", filter=resolved & Q(service__rto__isnull=False, downtime__lte=F("service__rto"))),
-        rto_missed=Count("id", filter=resolved & Q(service__rto__isnull=False, downtime__gt=F("service__rto"))),
-        postmortems_required=Count("id", filter=required),
-        postmortems_published=Count("id", filter=required & Q(postmortem__status__in=PUBLISHED_STATUSES)),
+    counts = (
+        incidents.annotate(month=month, downtime=downtime)
+        .values("month", "severity")
+        .annotate(
+            incidents=Count("id"),
+            resolved=Count("id", filter=resolved),
+            downtime_total=Sum("downtime", filter=resolved),
+            rto_met=Count(
+                "id",
+                filter=resolved & Q(service__rto__isnull=False, downtime__lte=F("service__rto")),
+            ),
+            rto_missed=Count(
+                "id",
+                filter=resolved & Q(service__rto__isnull=False, downtime__gt=F("service__rto")),
+            ),
+            postmortems_required=Count("id", filter=required),
+            postmortems_published=Count(
+                "id", filter=required & Q(postmortem__status__in=PUBLISHED_STATUSES)
+            ),
+        )
     )
     groups = {"total": {}, "severity": {}, "month": {}}
     for row in counts:
-        for key in (("total", "all"), ("severity", row["severity"]), ("month", period.key(row["month"]))):
+        for key in (
+            ("total", "all"),
+            ("severity", row["severity"]),
+            ("month", period.key(row["month"])),
+        ):
             _add(groups, *key, row)
     _add_action_items(groups, incidents, period, today)
     stats = _duration_stats(incidents, from_impact, zone, period)
-    return _assemble(groups, stats, period=period, service=service, from_impact=from_impact, zone=zone)
+    return _assemble(
+        groups, stats, period=period, service=service, from_impact=from_impact, zone=zone
+    )
 
 
-SUMS = ("incidents", "resolved", "downtime_total", "rto_met", "rto_missed", "postmortems_required",
-        "postmortems_published", "action_items_open", "action_items_overdue")
+SUMS = (
+    "incidents",
+    "resolved",
+    "downtime_total",
+    "rto_met",
+    "rto_missed",
+    "postmortems_required",
+    "postmortems_published",
+    "action_items_open",
+    "action_items_overdue",
+)
 
 
 def _add(groups: dict, kind: str, key: str, row: dict) -> None:
@@ -254,44 +336,80 @@ def _add(groups: dict, kind: str, key: str, row: dict) -> None:
 
 
 def _add_action_items(groups: dict, incidents, period: Period, today: date) -> None:
-    items = ActionItem.objects.filter(postmortem__incident__in=incidents).exclude(
-        status=ActionItemStatus.DONE).order_by().annotate(
-        month=period.month_index("postmortem__incident__created_at"),
-        severity=F("postmortem__incident__severity"),
-    ).values("month", "severity").annotate(
-        open=Count("id"), overdue=Count("id", filter=Q(due_date__lt=today)))
+    items = (
+        ActionItem.objects.filter(postmortem__incident__in=incidents)
+        .exclude(status=ActionItemStatus.DONE)
+        .order_by()
+        .annotate(
+            month=period.month_index("postmortem__incident__created_at"),
+            severity=F("postmortem__incident__severity"),
+        )
+        .values("month", "severity")
+        .annotate(open=Count("id"), overdue=Count("id", filter=Q(due_date__lt=today)))
+    )
     for row in items:
-        for key in (("total", "all"), ("severity", row["severity"]), ("month", period.key(row["month"]))):
-            _add(groups, *key, {"action_items_open": row["open"], "action_items_overdue": row["overdue"]})
+        for key in (
+            ("total", "all"),
+            ("severity", row["severity"]),
+            ("month", period.key(row["month"])),
+        ):
+            _add(
+                groups,
+                *key,
+                {"action_items_open": row["open"], "action_items_overdue": row["overdue"]},
+            )
 
 
-def _assemble(groups: dict, stats: dict, *, period: Period, service, from_impact: bool, zone) -> dict:
+def _assemble(
+    groups: dict, stats: dict, *, period: Period, service, from_impact: bool, zone
+) -> dict:
     def finish(kind, key, label):
         row = groups[kind].get(key, _empty_row())
-        row.update(key=key, label=label, open=row["incidents"] - row["resolved"],
-                   downtime_seconds=row.pop("downtime_total").total_seconds())
+        row.update(
+            key=key,
+            label=label,
+            open=row["incidents"] - row["resolved"],
+            downtime_seconds=row.pop("downtime_total").total_seconds(),
+        )
         required_count = row["postmortems_required"]
-        row["postmortem_rate"] = row["postmortems_published"] / required_count if required_count else None
+        row["postmortem_rate"] = (
+            row["postmortems_published"] / required_count if required_count else None
+        )
         for metric in METRICS:
             row[metric] = stats.get((kind, key, metric)) or summarize([])
         return row
 
     return {
-        "period": {"first": period.first.strftime("%Y-%m"), "last": period.last.strftime("%Y-%m"),
-                   "start": period.start.isoformat(), "end": period.end.isoformat()},
+        "period": {
+            "first": period.first.strftime("%Y-%m"),
+            "last": period.last.strftime("%Y-%m"),
+            "start": period.start.isoformat(),
+            "end": period.end.isoformat(),
+        },
         "service": getattr(service, "pk", service),
         "from_impact": from_impact,
         "time_zone": str(zone),
         "total": finish("total", "all", str(_("All"))),
         "by_severity": [finish("severity", value, str(label)) for value, label in Severity.choices],
-        "by_month": [finish("month", month.strftime("%Y-%m"), month.strftime("%Y-%m")) for month in period.months()],
+        "by_month": [
+            finish("month", month.strftime("%Y-%m"), month.strftime("%Y-%m"))
+            for month in period.months()
+        ],
     }
 
 
 def _empty_row() -> dict:
-    return {"incidents": 0, "resolved": 0, "downtime_total": timedelta(0), "rto_met": 0, "rto_missed": 0,
-            "postmortems_required": 0, "postmortems_published": 0, "action_items_open": 0,
-            "action_items_overdue": 0}
+    return {
+        "incidents": 0,
+        "resolved": 0,
+        "downtime_total": timedelta(0),
+        "rto_met": 0,
+        "rto_missed": 0,
+        "postmortems_required": 0,
+        "postmortems_published": 0,
+        "action_items_open": 0,
+        "action_items_overdue": 0,
+    }
 
 
 def _duration_stats(incidents, from_impact: bool, zone, period: Period) -> dict:
@@ -333,16 +451,31 @@ def _stats_in_database(resolved, period: Period) -> dict:
         aggregates[f"{metric}_p95"] = PercentileCont(metric, 0.95)
     groupings = [
         ("total", None, resolved.aggregate(**aggregates) | {"key": "all"}),
-        *(("severity", "severity", row) for row in resolved.values("severity").annotate(**aggregates)),
-        *(("month", "month", row) for row in resolved.annotate(month=period.month_index("created_at"))
-          .values("month").annotate(**aggregates)),
+        *(
+            ("severity", "severity", row)
+            for row in resolved.values("severity").annotate(**aggregates)
+        ),
+        *(
+            ("month", "month", row)
+            for row in resolved.annotate(month=period.month_index("created_at"))
+            .values("month")
+            .annotate(**aggregates)
+        ),
     ]
     stats = {}
     for kind, field, row in groupings:
-        key = "all" if field is None else (period.key(row["month"]) if field == "month" else row["severity"])
+        key = (
+            "all"
+            if field is None
+            else (period.key(row["month"]) if field == "month" else row["severity"])
+        )
         for metric in METRICS:
             stats[(kind, key, metric)] = {
-                part: (row[f"{metric}_{part}"].total_seconds() if row[f"{metric}_{part}"] is not None else None)
+                part: (
+                    row[f"{metric}_{part}"].total_seconds()
+                    if row[f"{metric}_{part}"] is not None
+                    else None
+                )
                 for part in ("mean", "median", "p95")
             }
     return stats
@@ -364,11 +497,28 @@ def bar_chart(rows: list[dict], value, *, title: str, unit: str = "") -> dict:
     for index, (row, v) in enumerate(zip(rows, values, strict=True)):
         height = 0 if v is None else usable * v / top
         x = CHART_PAD + index * slot + (slot - bar_width) / 2
-        bars.append({"x": round(x, 1), "y": round(CHART_HEIGHT - CHART_PAD - height, 1), "width": round(bar_width, 1),
-                     "height": round(height, 1), "label": row["label"], "value": v,
-                     "label_x": round(x + bar_width / 2, 1), "text": _fmt(v, unit)})
-    return {"title": title, "width": CHART_WIDTH, "height": CHART_HEIGHT, "bars": bars, "unit": unit,
-            "baseline": CHART_HEIGHT - CHART_PAD, "label_y": CHART_HEIGHT - CHART_PAD + 14, "top": _fmt(top, unit)}
+        bars.append(
+            {
+                "x": round(x, 1),
+                "y": round(CHART_HEIGHT - CHART_PAD - height, 1),
+                "width": round(bar_width, 1),
+                "height": round(height, 1),
+                "label": row["label"],
+                "value": v,
+                "label_x": round(x + bar_width / 2, 1),
+                "text": _fmt(v, unit),
+            }
+        )
+    return {
+        "title": title,
+        "width": CHART_WIDTH,
+        "height": CHART_HEIGHT,
+        "bars": bars,
+        "unit": unit,
+        "baseline": CHART_HEIGHT - CHART_PAD,
+        "label_y": CHART_HEIGHT - CHART_PAD + 14,
+        "top": _fmt(top, unit),
+    }
 
 
 def _fmt(value, unit: str) -> str:
@@ -387,12 +537,24 @@ def charts(report: dict) -> list[dict]:
     months, severities = report["by_month"], report["by_severity"]
     return [
         bar_chart(months, lambda r: r["incidents"], title=str(_("Incidents per month"))),
-        bar_chart(months, lambda r: minutes(r["mtta"]["median"]), title=str(_("Median MTTA per month (minutes)")),
-                  unit="min"),
-        bar_chart(months, lambda r: minutes(r["mttr"]["median"]), title=str(_("Median MTTR per month (minutes)")),
-                  unit="min"),
-        bar_chart(severities, lambda r: minutes(r["mttr"]["p95"]), title=str(_("MTTR p95 per severity (minutes)")),
-                  unit="min"),
+        bar_chart(
+            months,
+            lambda r: minutes(r["mtta"]["median"]),
+            title=str(_("Median MTTA per month (minutes)")),
+            unit="min",
+        ),
+        bar_chart(
+            months,
+            lambda r: minutes(r["mttr"]["median"]),
+            title=str(_("Median MTTR per month (minutes)")),
+            unit="min",
+        ),
+        bar_chart(
+            severities,
+            lambda r: minutes(r["mttr"]["p95"]),
+            title=str(_("MTTR p95 per severity (minutes)")),
+            unit="min",
+        ),
     ]
 
 
@@ -403,7 +565,9 @@ def trend_charts(*, period: Period, service=None, from_impact: bool = False) -> 
     """MTTA and MTTR per month by severity, and incidents per week by service (the top
     TOP_SERVICES and "Other"), from the rollups: two grouped queries over at most
     days × services × severities rows, whatever the number of incidents."""
-    rollups = IncidentRollup.objects.filter(day__gte=period.first, day__lt=add_months(period.last, 1)).order_by()
+    rollups = IncidentRollup.objects.filter(
+        day__gte=period.first, day__lt=add_months(period.last, 1)
+    ).order_by()
     if service is not None:
         rollups = rollups.filter(service=service)
     return [*_severity_trends(rollups, period, from_impact), _weekly_by_service(rollups, period)]
@@ -411,22 +575,40 @@ def trend_charts(*, period: Period, service=None, from_impact: bool = False) -> 
 
 def _severity_trends(rollups, period: Period, from_impact: bool) -> list[dict]:
     months = [month.strftime("%Y-%m") for month in period.months()]
-    cells = rollups.annotate(month=Substr(Cast("day", TextField()), 1, 7)).values("month", "severity").annotate(
-        tta=JoinedText("tta_us"), ttr=JoinedText("downtime_us" if from_impact else "ttr_us"),
-    ).values_list("month", "severity", "tta", "ttr")
+    cells = (
+        rollups.annotate(month=Substr(Cast("day", TextField()), 1, 7))
+        .values("month", "severity")
+        .annotate(
+            tta=JoinedText("tta_us"),
+            ttr=JoinedText("downtime_us" if from_impact else "ttr_us"),
+        )
+        .values_list("month", "severity", "tta", "ttr")
+    )
     means = {}
     for month, severity, *joined in cells:
         for metric, text in zip(METRICS, joined, strict=True):
             found = list(chain.from_iterable(json.loads(f"[{text or ''}]")))
             if found:
                 means[(metric, month, severity)] = math.fsum(found) / len(found) / 1e6
-    titles = {"mtta": _("MTTA per month by severity (mean)"), "mttr": _("MTTR per month by severity (mean)")}
-    return [charts_lib.bar_chart(
-        title=str(titles[metric]), labels=months, fmt=format_duration, scale=charts_lib.nice_duration_top,
-        label_every=_label_step(len(months), 6),
-        series=[(str(label), [means.get((metric, month, value)) for month in months])
-                for value, label in Severity.choices],
-        empty=str(_("No resolved incidents in this period."))) for metric in METRICS]
+    titles = {
+        "mtta": _("MTTA per month by severity (mean)"),
+        "mttr": _("MTTR per month by severity (mean)"),
+    }
+    return [
+        charts_lib.bar_chart(
+            title=str(titles[metric]),
+            labels=months,
+            fmt=format_duration,
+            scale=charts_lib.nice_duration_top,
+            label_every=_label_step(len(months), 6),
+            series=[
+                (str(label), [means.get((metric, month, value)) for month in months])
+                for value, label in Severity.choices
+            ],
+            empty=str(_("No resolved incidents in this period.")),
+        )
+        for metric in METRICS
+    ]
 
 
 def _weekly_by_service(rollups, period: Period) -> dict:
@@ -437,18 +619,28 @@ def _weekly_by_service(rollups, period: Period) -> dict:
         weeks.append(week)
         week += timedelta(days=7)
     counts: dict[str, list[int]] = {}
-    for day, name, count in rollups.values("day", "service__name").annotate(count=Sum("incidents")).values_list(
-            "day", "service__name", "count"):
+    for day, name, count in (
+        rollups.values("day", "service__name")
+        .annotate(count=Sum("incidents"))
+        .values_list("day", "service__name", "count")
+    ):
         counts.setdefault(name, [0] * len(weeks))[(day - first_monday).days // 7] += count
     ranked = sorted(counts, key=lambda name: (-sum(counts[name]), name))
     series = [(name, counts[name]) for name in ranked[:TOP_SERVICES]]
     if rest := ranked[TOP_SERVICES:]:
-        series.append((str(_("Other")), [sum(counts[name][i] for name in rest) for i in range(len(weeks))]))
+        series.append(
+            (str(_("Other")), [sum(counts[name][i] for name in rest) for i in range(len(weeks))])
+        )
     return charts_lib.bar_chart(
-        title=str(_("Incidents per week by service")), labels=[w.strftime("%m-%d") for w in weeks],
-        series=series, stacked=True, fmt=_count, scale=charts_lib.nice_count_top,
+        title=str(_("Incidents per week by service")),
+        labels=[w.strftime("%m-%d") for w in weeks],
+        series=series,
+        stacked=True,
+        fmt=_count,
+        scale=charts_lib.nice_count_top,
         label_every=_label_step(len(weeks), 8),
-        empty=str(_("No incidents in this period.")))
+        empty=str(_("No incidents in this period.")),
+    )
 
 
 def _count(value: float) -> str:
@@ -460,22 +652,53 @@ def _label_step(count: int, most: int) -> int:
     return max(math.ceil(count / most), 1)
 
 
-CSV_COLUMNS = ["grouping", "key", "incidents", "resolved", "open", "mtta_mean_s", "mtta_median_s", "mtta_p95_s",
-               "mttr_mean_s", "mttr_median_s", "mttr_p95_s", "downtime_s", "rto_met", "rto_missed",
-               "postmortems_required", "postmortems_published", "postmortem_rate", "action_items_open",
-               "action_items_overdue"]
+CSV_COLUMNS = [
+    "grouping",
+    "key",
+    "incidents",
+    "resolved",
+    "open",
+    "mtta_mean_s",
+    "mtta_median_s",
+    "mtta_p95_s",
+    "mttr_mean_s",
+    "mttr_median_s",
+    "mttr_p95_s",
+    "downtime_s",
+    "rto_met",
+    "rto_missed",
+    "postmortems_required",
+    "postmortems_published",
+    "postmortem_rate",
+    "action_items_open",
+    "action_items_overdue",
+]
 
 
 def csv_rows(report: dict):
     yield CSV_COLUMNS
-    for grouping, rows in (("total", [report["total"]]), ("severity", report["by_severity"]),
-                           ("month", report["by_month"])):
+    for grouping, rows in (
+        ("total", [report["total"]]),
+        ("severity", report["by_severity"]),
+        ("month", report["by_month"]),
+    ):
         for row in rows:
-            yield [grouping, row["key"], row["incidents"], row["resolved"], row["open"],
-                   *(_cell(row[m][p]) for m in METRICS for p in ("mean", "median", "p95")),
-                   _cell(row["downtime_seconds"]), row["rto_met"], row["rto_missed"], row["postmortems_required"],
-                   row["postmortems_published"], _cell(row["postmortem_rate"]), row["action_items_open"],
-                   row["action_items_overdue"]]
+            yield [
+                grouping,
+                row["key"],
+                row["incidents"],
+                row["resolved"],
+                row["open"],
+                *(_cell(row[m][p]) for m in METRICS for p in ("mean", "median", "p95")),
+                _cell(row["downtime_seconds"]),
+                row["rto_met"],
+                row["rto_missed"],
+                row["postmortems_required"],
+                row["postmortems_published"],
+                _cell(row["postmortem_rate"]),
+                row["action_items_open"],
+                row["action_items_overdue"],
+            ]
 
 
 def _cell(value) -> str:
@@ -503,12 +726,16 @@ def table(rows: list[dict]) -> list[list[str]]:
     cells = []
     for row in rows:
         rate = "" if row["postmortem_rate"] is None else f" ({row['postmortem_rate']:.0%})"
-        cells.append([
-            row["label"], str(row["incidents"]), str(row["open"]),
-            *(format_seconds(row[m][p]) for m in METRICS for p in ("mean", "median", "p95")),
-            format_seconds(row["downtime_seconds"]) if row["resolved"] else "–",
-            f"{row['rto_met']} / {row['rto_missed']}",
-            f"{row['postmortems_published']} / {row['postmortems_required']}{rate}",
-            f"{row['action_items_open']} / {row['action_items_overdue']}",
-        ])
+        cells.append(
+            [
+                row["label"],
+                str(row["incidents"]),
+                str(row["open"]),
+                *(format_seconds(row[m][p]) for m in METRICS for p in ("mean", "median", "p95")),
+                format_seconds(row["downtime_seconds"]) if row["resolved"] else "–",
+                f"{row['rto_met']} / {row['rto_missed']}",
+                f"{row['postmortems_published']} / {row['postmortems_required']}{rate}",
+                f"{row['action_items_open']} / {row['action_items_overdue']}",
+            ]
+        )
     return cells

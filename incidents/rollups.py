@@ -34,15 +34,22 @@ def day_of(moment: datetime) -> date:
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
     zone = portal_zone()
-    return datetime.combine(day, time(0), tzinfo=zone), datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+    return datetime.combine(day, time(0), tzinfo=zone), datetime.combine(
+        day + timedelta(days=1), time(0), tzinfo=zone
+    )
 
 
-def durations(created_at, impact_started_at, acknowledged_at, resolved_at) -> tuple[int, int, int] | None:
+def durations(
+    created_at, impact_started_at, acknowledged_at, resolved_at
+) -> tuple[int, int, int] | None:
     """(MTTA, MTTR, downtime) of one incident in microseconds; None while it is not resolved."""
     if resolved_at is None:
         return None
-    return ((acknowledged_at or resolved_at) - created_at) // MICROSECOND, (resolved_at - created_at) // MICROSECOND, \
-        (resolved_at - (impact_started_at or created_at)) // MICROSECOND
+    return (
+        ((acknowledged_at or resolved_at) - created_at) // MICROSECOND,
+        (resolved_at - created_at) // MICROSECOND,
+        (resolved_at - (impact_started_at or created_at)) // MICROSECOND,
+    )
 
 
 def _fill(row: IncidentRollup, incidents: Iterable[tuple]) -> IncidentRollup:
@@ -63,13 +70,24 @@ def refresh(keys: Iterable[Key]) -> None:
     """Recompute the rollups of these (day, service, severity) keys from their incidents."""
     for day, service_id, severity in sorted(set(keys)):
         with transaction.atomic():
-            row, _created = IncidentRollup.objects.get_or_create(day=day, service_id=service_id, severity=severity)
+            row, _created = IncidentRollup.objects.get_or_create(
+                day=day, service_id=service_id, severity=severity
+            )
             # Held until the caller's transaction ends: a second change to the same day waits,
             # then reads the incidents as the first one left them (PostgreSQL; SQLite writes one at a time).
             row = IncidentRollup.objects.select_for_update().get(pk=row.pk)
             start, end = day_bounds(day)
-            _fill(row, Incident.objects.filter(service_id=service_id, severity=severity, created_at__gte=start,
-                                               created_at__lt=end).order_by().values_list(*FIELDS))
+            _fill(
+                row,
+                Incident.objects.filter(
+                    service_id=service_id,
+                    severity=severity,
+                    created_at__gte=start,
+                    created_at__lt=end,
+                )
+                .order_by()
+                .values_list(*FIELDS),
+            )
             if row.incidents:
                 row.save()
             else:
@@ -78,7 +96,11 @@ def refresh(keys: Iterable[Key]) -> None:
 
 def refresh_incident(incident_id: int, *, before: Key | None = None) -> None:
     """Recompute the rollup an incident is in now, and the one it was in `before` a change."""
-    stored = Incident.objects.filter(pk=incident_id).values("created_at", "service_id", "severity").first()
+    stored = (
+        Incident.objects.filter(pk=incident_id)
+        .values("created_at", "service_id", "severity")
+        .first()
+    )
     keys = [before] if before else []
     if stored:
         keys.append((day_of(stored["created_at"]), stored["service_id"], stored["severity"]))
@@ -90,13 +112,20 @@ def rebuild(*, incident_model=Incident, rollup_model=IncidentRollup, batch: int 
     Returns the number of rollup rows."""
     zone = portal_zone()
     rows: dict[Key, list[tuple]] = {}
-    for created_at, service_id, severity, *times in incident_model.objects.order_by().values_list(
-            "created_at", "service_id", "severity", *FIELDS[1:]).iterator(chunk_size=batch):
+    for created_at, service_id, severity, *times in (
+        incident_model.objects.order_by()
+        .values_list("created_at", "service_id", "severity", *FIELDS[1:])
+        .iterator(chunk_size=batch)
+    ):
         key = (timezone.localtime(created_at, zone).date(), service_id, severity)
         rows.setdefault(key, []).append((created_at, *times))
     with transaction.atomic():
         rollup_model.objects.all().delete()
         rollup_model.objects.bulk_create(
-            (_fill(rollup_model(day=day, service_id=service_id, severity=severity), incidents)
-             for (day, service_id, severity), incidents in rows.items()), batch_size=1000)
+            (
+                _fill(rollup_model(day=day, service_id=service_id, severity=severity), incidents)
+                for (day, service_id, severity), incidents in rows.items()
+            ),
+            batch_size=1000,
+        )
     return len(rows)

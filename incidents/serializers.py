@@ -55,19 +55,34 @@ NON_NEGATIVE = timedelta(0)
 
 
 class ServiceSerializer(ModelSerializer):
-    rto = DurationField(required=False, allow_null=True, min_value=NON_NEGATIVE,
-                                    help_text=_("Seconds or HH:MM:SS."))
-    rpo = DurationField(required=False, allow_null=True, min_value=NON_NEGATIVE,
-                                    help_text=_("Seconds or HH:MM:SS."))
-    tolerable_rto = DurationField(required=False, allow_null=True, min_value=NON_NEGATIVE,
-                                  help_text=_("Seconds or HH:MM:SS."))
-    tolerable_rpo = DurationField(required=False, allow_null=True, min_value=NON_NEGATIVE,
-                                  help_text=_("Seconds or HH:MM:SS."))
+    rto = DurationField(
+        required=False, allow_null=True, min_value=NON_NEGATIVE, help_text=_("Seconds or HH:MM:SS.")
+    )
+    rpo = DurationField(
+        required=False, allow_null=True, min_value=NON_NEGATIVE, help_text=_("Seconds or HH:MM:SS.")
+    )
+    tolerable_rto = DurationField(
+        required=False, allow_null=True, min_value=NON_NEGATIVE, help_text=_("Seconds or HH:MM:SS.")
+    )
+    tolerable_rpo = DurationField(
+        required=False, allow_null=True, min_value=NON_NEGATIVE, help_text=_("Seconds or HH:MM:SS.")
+    )
 
     class Meta:
         model = Service
-        fields = ["id", "name", "description", "owner", "rto", "rpo", "tolerable_rto", "tolerable_rpo",
-                  "runbook_url", "dashboard_url", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "description",
+            "owner",
+            "rto",
+            "rpo",
+            "tolerable_rto",
+            "tolerable_rpo",
+            "runbook_url",
+            "dashboard_url",
+            "created_at",
+        ]
         read_only_fields = ["created_at"]
 
 
@@ -86,7 +101,10 @@ def validate_channel_target(kind: str, target: str) -> None:
     elif kind == ChannelKind.EMAIL:
         validator, code = EmailValidator(message=_("Enter a valid e-mail address.")), "email"
     else:
-        validator, code = URLValidator(schemes=["http", "https"], message=_("Enter an http:// or https:// URL.")), "url"
+        validator, code = (
+            URLValidator(schemes=["http", "https"], message=_("Enter an http:// or https:// URL.")),
+            "url",
+        )
     try:
         validator(target)
     except DjangoValidationError as exc:
@@ -102,8 +120,14 @@ def validate_channel_target(kind: str, target: str) -> None:
 
 def keep_masked_target(attrs: dict, channel: NotificationChannel | None) -> None:
     """A target sent back exactly as it was shown (masked) keeps the stored one."""
-    if channel is not None and "target" in attrs and attrs.get("kind", channel.kind) == channel.kind:
-        attrs["target"] = keep_stored(attrs["target"], channel.target, lambda t: shown_target(channel.kind, t))
+    if (
+        channel is not None
+        and "target" in attrs
+        and attrs.get("kind", channel.kind) == channel.kind
+    ):
+        attrs["target"] = keep_stored(
+            attrs["target"], channel.target, lambda t: shown_target(channel.kind, t)
+        )
 
 
 class NotificationChannelSerializer(ModelSerializer):
@@ -128,8 +152,10 @@ class ChannelTestSerializer(serializers.Serializer):
     """What a test message to a channel came to."""
 
     sent = serializers.BooleanField(help_text=_("Whether the channel's service took the message."))
-    error = serializers.CharField(allow_blank=True, help_text=_(
-        "Why it did not, with the channel's address masked; empty when it was sent."))
+    error = serializers.CharField(
+        allow_blank=True,
+        help_text=_("Why it did not, with the channel's address masked; empty when it was sent."),
+    )
 
 
 class NestedChannelSerializer(ModelSerializer):
@@ -147,8 +173,11 @@ class NestedChannelSerializer(ModelSerializer):
         stored = self._stored(attrs.get("id"))
         kind = attrs.get("kind", getattr(stored, "kind", None))
         target = attrs.get("target", getattr(stored, "target", None))
-        missing = {name: [_("This field is required.")] for name, value in (("kind", kind), ("target", target))
-                   if value is None}
+        missing = {
+            name: [_("This field is required.")]
+            for name, value in (("kind", kind), ("target", target))
+            if value is None
+        }
         if missing:
             raise serializers.ValidationError(missing, code="required")
         if "kind" in attrs or "target" in attrs:
@@ -167,15 +196,31 @@ class NestedChannelSerializer(ModelSerializer):
 
 class ContactSerializer(ModelSerializer):
     work_days = serializers.ListField(
-        child=serializers.IntegerField(min_value=0, max_value=6), required=False, max_length=7,
+        child=serializers.IntegerField(min_value=0, max_value=6),
+        required=False,
+        max_length=7,
         help_text=_("Weekdays in the portal's time zone, Monday = 0."),
     )
     channels = NestedChannelSerializer(many=True, required=False)
 
     class Meta:
         model = Contact
-        fields = ["id", "name", "role", "tier", "phone", "email", "chat_handle", "availability", "work_start",
-                  "work_end", "work_days", "active", "user", "channels"]
+        fields = [
+            "id",
+            "name",
+            "role",
+            "tier",
+            "phone",
+            "email",
+            "chat_handle",
+            "availability",
+            "work_start",
+            "work_end",
+            "work_days",
+            "active",
+            "user",
+            "channels",
+        ]
 
     def validate_work_days(self, value):
         if len(set(value)) != len(value):
@@ -186,8 +231,9 @@ class ContactSerializer(ModelSerializer):
         start = attrs.get("work_start", getattr(self.instance, "work_start", None))
         end = attrs.get("work_end", getattr(self.instance, "work_end", None))
         if start is not None and start == end:
-            raise serializers.ValidationError({"work_end": [_("Working hours must not start and end at once.")]},
-                                              code="rule")
+            raise serializers.ValidationError(
+                {"work_end": [_("Working hours must not start and end at once.")]}, code="rule"
+            )
         return attrs
 
     @transaction.atomic
@@ -195,7 +241,8 @@ class ContactSerializer(ModelSerializer):
         channels = validated_data.pop("channels", [])
         contact = super().create(validated_data)
         NotificationChannel.objects.bulk_create(
-            NotificationChannel(contact=contact, **{k: v for k, v in c.items() if k != "id"}) for c in channels
+            NotificationChannel(contact=contact, **{k: v for k, v in c.items() if k != "id"})
+            for c in channels
         )
         return contact
 
@@ -211,8 +258,9 @@ class ContactSerializer(ModelSerializer):
             for data in channels:
                 pk = data.pop("id", None)
                 if pk is not None and pk not in existing:
-                    raise serializers.ValidationError({"channels": [_("Channel %(id)s is not this contact's.")
-                                                                    % {"id": pk}]})
+                    raise serializers.ValidationError(
+                        {"channels": [_("Channel %(id)s is not this contact's.") % {"id": pk}]}
+                    )
                 channel = existing.get(pk) or NotificationChannel(contact=contact)
                 keep_masked_target(data, channel if channel.pk else None)
                 for key, value in data.items():
@@ -224,10 +272,14 @@ class ContactSerializer(ModelSerializer):
 
 
 class EscalationStepSerializer(ModelSerializer):
-    position = serializers.IntegerField(required=False, min_value=0,
-                                        help_text=_("Order of the step; defaults to its place in the list."))
-    after = DurationField(min_value=NON_NEGATIVE,
-                                      help_text=_("Delay from the trigger time: seconds or HH:MM:SS."))
+    position = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        help_text=_("Order of the step; defaults to its place in the list."),
+    )
+    after = DurationField(
+        min_value=NON_NEGATIVE, help_text=_("Delay from the trigger time: seconds or HH:MM:SS.")
+    )
     contacts = PrimaryKeyRelatedField(many=True, required=False, queryset=Contact.objects.all())
 
     class Meta:
@@ -239,7 +291,8 @@ class EscalationStepSerializer(ModelSerializer):
     def validate(self, attrs):
         if not attrs.get("tier") and not attrs.get("contacts"):
             raise serializers.ValidationError(
-                {"tier": [_("A step needs a target: a tier or at least one contact.")]}, code="rule")
+                {"tier": [_("A step needs a target: a tier or at least one contact.")]}, code="rule"
+            )
         return attrs
 
 
@@ -247,12 +300,25 @@ class EscalationPolicySerializer(ModelSerializer):
     """A policy with its steps, validated and saved as one whole."""
 
     steps = EscalationStepSerializer(many=True, required=False)
-    repeat_every = DurationField(required=False, allow_null=True, min_value=timedelta(minutes=1),
-                                             help_text=_("Seconds or HH:MM:SS; at least one minute."))
+    repeat_every = DurationField(
+        required=False,
+        allow_null=True,
+        min_value=timedelta(minutes=1),
+        help_text=_("Seconds or HH:MM:SS; at least one minute."),
+    )
 
     class Meta:
         model = EscalationPolicy
-        fields = ["id", "name", "service", "severity", "repeat_every", "repeat_limit", "steps", "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "service",
+            "severity",
+            "repeat_every",
+            "repeat_limit",
+            "steps",
+            "updated_at",
+        ]
         read_only_fields = ["updated_at"]
         # Uniqueness per (service, severity) is checked in validate(): the
         # generated validators would make `service` required, but empty means
@@ -277,13 +343,21 @@ class EscalationPolicySerializer(ModelSerializer):
 
         if (get("repeat_limit") or 0) > 0 and not get("repeat_every"):
             raise serializers.ValidationError(
-                {"repeat_every": [_("Say how often to repeat when the repeat limit is above zero.")]}, code="rule")
+                {
+                    "repeat_every": [
+                        _("Say how often to repeat when the repeat limit is above zero.")
+                    ]
+                },
+                code="rule",
+            )
         same = EscalationPolicy.objects.filter(service=get("service"), severity=get("severity"))
         if self.instance is not None:
             same = same.exclude(pk=self.instance.pk)
         if same.exists():
             raise serializers.ValidationError(
-                {"severity": [_("This service already has a policy for this severity.")]}, code="unique")
+                {"severity": [_("This service already has a policy for this severity.")]},
+                code="unique",
+            )
         return attrs
 
     @transaction.atomic
@@ -321,8 +395,12 @@ class MaintenanceWindowSerializer(ModelSerializer):
         starts = attrs.get("starts_at", getattr(self.instance, "starts_at", None))
         ends = attrs.get("ends_at", getattr(self.instance, "ends_at", None))
         if starts and ends and ends <= starts:
-            raise serializers.ValidationError({"ends_at": [_("The window must end after it starts.")]}, code="rule")
-        MaintenanceWindow(starts_at=starts, ends_at=ends).check_length(by=self.context["request"].user)
+            raise serializers.ValidationError(
+                {"ends_at": [_("The window must end after it starts.")]}, code="rule"
+            )
+        MaintenanceWindow(starts_at=starts, ends_at=ends).check_length(
+            by=self.context["request"].user
+        )
         return attrs
 
 
@@ -332,13 +410,27 @@ class RecurringMaintenanceWindowSerializer(ModelSerializer):
 
     class Meta:
         model = RecurringMaintenanceWindow
-        fields = ["id", "service", "cron", "duration", "reason", "active", "next_starts_at", "active_now",
-                  "ended_occurrence", "ended_at", "created_by"]
+        fields = [
+            "id",
+            "service",
+            "cron",
+            "duration",
+            "reason",
+            "active",
+            "next_starts_at",
+            "active_now",
+            "ended_occurrence",
+            "ended_at",
+            "created_by",
+        ]
         read_only_fields = ["ended_occurrence", "ended_at", "created_by"]
 
     def validate(self, attrs):
-        window = RecurringMaintenanceWindow(**{**{f: getattr(self.instance, f) for f in ("cron", "duration")},
-                                               **attrs} if self.instance else attrs)
+        window = RecurringMaintenanceWindow(
+            **{**{f: getattr(self.instance, f) for f in ("cron", "duration")}, **attrs}
+            if self.instance
+            else attrs
+        )
         try:
             window.clean()
         except DjangoValidationError as exc:
@@ -359,10 +451,32 @@ class IncidentSerializer(ModelSerializer):
 
     class Meta:
         model = Incident
-        fields = ["id", "url", "service", "service_name", "title", "description", "severity", "category", "scope",
-                  "status", "source", "dedup_key", "commander", "responders", "impact_started_at", "detected_at",
-                  "created_at", "acknowledged_at", "acknowledged_by", "mitigated_at", "resolved_at", "resolved_by",
-                  "closed_at", "next_escalation_at"]
+        fields = [
+            "id",
+            "url",
+            "service",
+            "service_name",
+            "title",
+            "description",
+            "severity",
+            "category",
+            "scope",
+            "status",
+            "source",
+            "dedup_key",
+            "commander",
+            "responders",
+            "impact_started_at",
+            "detected_at",
+            "created_at",
+            "acknowledged_at",
+            "acknowledged_by",
+            "mitigated_at",
+            "resolved_at",
+            "resolved_by",
+            "closed_at",
+            "next_escalation_at",
+        ]
         read_only_fields = fields
 
 
@@ -371,7 +485,9 @@ class IncidentListSerializer(IncidentSerializer):
     which the detail answer has (a list page stays one query for the rows)."""
 
     class Meta(IncidentSerializer.Meta):
-        fields = [f for f in IncidentSerializer.Meta.fields if f not in ("description", "responders")]
+        fields = [
+            f for f in IncidentSerializer.Meta.fields if f not in ("description", "responders")
+        ]
         read_only_fields = fields
 
 
@@ -385,10 +501,17 @@ class IncidentCreateSerializer(serializers.Serializer):
     category = CharField(required=False, allow_blank=True, default="", max_length=100)
     scope = serializers.ChoiceField(choices=Scope.choices, default=Scope.PARTIAL)
     source = serializers.ChoiceField(choices=DECLARABLE_SOURCE_CHOICES, default=Source.API)
-    dedup_key = CharField(required=False, allow_blank=True, default="", max_length=200,
-                          help_text=_("While an incident with this key is open, a second call adds to it instead "
-                                      "of opening another. Keys starting with probe:, alert: or backup: are the "
-                                      "portal's own."))
+    dedup_key = CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=200,
+        help_text=_(
+            "While an incident with this key is open, a second call adds to it instead "
+            "of opening another. Keys starting with probe:, alert: or backup: are the "
+            "portal's own."
+        ),
+    )
     impact_started_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     detected_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
@@ -403,13 +526,28 @@ class NoteSerializer(serializers.Serializer):
 
 class TimelineEventSerializer(ModelSerializer):
     actor = CharField(read_only=True)
-    text = CharField(read_only=True, help_text=_("What happened, as a sentence in the request's language; "
-                                                 "`message` holds only free text (a note, a reason, an error)."))
+    text = CharField(
+        read_only=True,
+        help_text=_(
+            "What happened, as a sentence in the request's language; "
+            "`message` holds only free text (a note, a reason, an error)."
+        ),
+    )
 
     class Meta:
         model = TimelineEvent
-        fields = ["id", "incident", "at", "kind", "actor", "actor_user", "actor_contact", "message", "text",
-                  "data"]
+        fields = [
+            "id",
+            "incident",
+            "at",
+            "kind",
+            "actor",
+            "actor_user",
+            "actor_contact",
+            "message",
+            "text",
+            "data",
+        ]
         read_only_fields = fields
 
 
@@ -422,9 +560,28 @@ class NotificationSerializer(ModelSerializer):
 
     class Meta:
         model = Notification
-        fields = ["id", "purpose", "incident", "key", "recipient", "subject", "escalation_round", "step", "repeat",
-                  "condition", "contact", "channel", "kind", "target", "status", "attempts", "last_error",
-                  "next_attempt_at", "created_at", "sent_at"]
+        fields = [
+            "id",
+            "purpose",
+            "incident",
+            "key",
+            "recipient",
+            "subject",
+            "escalation_round",
+            "step",
+            "repeat",
+            "condition",
+            "contact",
+            "channel",
+            "kind",
+            "target",
+            "status",
+            "attempts",
+            "last_error",
+            "next_attempt_at",
+            "created_at",
+            "sent_at",
+        ]
         read_only_fields = fields
 
     def to_representation(self, instance):
@@ -432,14 +589,28 @@ class NotificationSerializer(ModelSerializer):
 
 
 class ActionItemSerializer(ModelSerializer):
-    owner = PrimaryKeyRelatedField(queryset=Contact.objects.all(),
-                                               error_messages={"null": _("Each action item needs an owner.")})
+    owner = PrimaryKeyRelatedField(
+        queryset=Contact.objects.all(),
+        error_messages={"null": _("Each action item needs an owner.")},
+    )
     is_overdue = serializers.SerializerMethodField()
 
     class Meta:
         model = ActionItem
-        fields = ["id", "postmortem", "description", "kind", "owner", "priority", "due_date", "tracker_url",
-                  "status", "done_at", "created_at", "is_overdue"]
+        fields = [
+            "id",
+            "postmortem",
+            "description",
+            "kind",
+            "owner",
+            "priority",
+            "due_date",
+            "tracker_url",
+            "status",
+            "done_at",
+            "created_at",
+            "is_overdue",
+        ]
         read_only_fields = ["status", "done_at", "created_at"]
 
     def get_is_overdue(self, item) -> bool:
@@ -454,11 +625,18 @@ class ActionItemSerializer(ModelSerializer):
         due = attrs.get("due_date")
         today = self.context.get("today") or timezone.localdate()
         if self.instance is None and due and due < today:
-            raise serializers.ValidationError({"due_date": [_("A new action item cannot be due in the past.")]},
-                                              code="rule")
-        if self.instance is not None and "postmortem" in attrs and attrs["postmortem"] != self.instance.postmortem:
-            raise serializers.ValidationError({"postmortem": [_("An action item cannot move to another postmortem.")]},
-                                              code="immutable")
+            raise serializers.ValidationError(
+                {"due_date": [_("A new action item cannot be due in the past.")]}, code="rule"
+            )
+        if (
+            self.instance is not None
+            and "postmortem" in attrs
+            and attrs["postmortem"] != self.instance.postmortem
+        ):
+            raise serializers.ValidationError(
+                {"postmortem": [_("An action item cannot move to another postmortem.")]},
+                code="immutable",
+            )
         # Whether the postmortem still takes changes, and from whom: postmortems.save_action_item.
         return attrs
 
@@ -468,20 +646,59 @@ class PostmortemSerializer(ModelSerializer):
     action_items = ActionItemSerializer(many=True, read_only=True)
     downtime = DurationField(read_only=True, allow_null=True)
     url = PageURLField("incidents:postmortem", key="incident_id")
-    timeline_events = PrimaryKeyRelatedField(many=True, required=False,
-                                                         queryset=TimelineEvent.objects.all())
-    links = CharField(required=False, allow_blank=True, max_length=5000,
-                                  help_text=_("One http(s) URL per line."))
+    timeline_events = PrimaryKeyRelatedField(
+        many=True, required=False, queryset=TimelineEvent.objects.all()
+    )
+    links = CharField(
+        required=False, allow_blank=True, max_length=5000, help_text=_("One http(s) URL per line.")
+    )
 
     class Meta:
         model = Postmortem
-        fields = ["id", "url", "incident", "title", "status", "severity", "scope", "summary", "impact", "occurred_at",
-                  "detected_at", "recovered_at", "downtime", "trigger", "root_cause", "detection", "response",
-                  "went_well", "went_wrong", "got_lucky", "lessons", "links", "timeline_events", "author",
-                  "reviewers", "created_at", "updated_at", "submitted_at", "published_at", "published_by",
-                  "closed_at", "action_items"]
-        read_only_fields = ["status", "author", "created_at", "updated_at", "submitted_at", "published_at",
-                            "published_by", "closed_at"]
+        fields = [
+            "id",
+            "url",
+            "incident",
+            "title",
+            "status",
+            "severity",
+            "scope",
+            "summary",
+            "impact",
+            "occurred_at",
+            "detected_at",
+            "recovered_at",
+            "downtime",
+            "trigger",
+            "root_cause",
+            "detection",
+            "response",
+            "went_well",
+            "went_wrong",
+            "got_lucky",
+            "lessons",
+            "links",
+            "timeline_events",
+            "author",
+            "reviewers",
+            "created_at",
+            "updated_at",
+            "submitted_at",
+            "published_at",
+            "published_by",
+            "closed_at",
+            "action_items",
+        ]
+        read_only_fields = [
+            "status",
+            "author",
+            "created_at",
+            "updated_at",
+            "submitted_at",
+            "published_at",
+            "published_by",
+            "closed_at",
+        ]
         validators = []  # one per incident: checked in validate() with a field error
 
     def validate_links(self, value):
@@ -491,8 +708,9 @@ class PostmortemSerializer(ModelSerializer):
             try:
                 validator(link)
             except DjangoValidationError:
-                raise serializers.ValidationError(_("%(link)s is not an http(s) URL.") % {"link": link[:200]},
-                                                  code="url") from None
+                raise serializers.ValidationError(
+                    _("%(link)s is not an http(s) URL.") % {"link": link[:200]}, code="url"
+                ) from None
         return "\n".join(links)
 
     def validate(self, attrs):
@@ -500,12 +718,18 @@ class PostmortemSerializer(ModelSerializer):
             return attrs.get(name, getattr(self.instance, name, None))
 
         incident = get("incident")
-        if self.instance is not None and "incident" in attrs and attrs["incident"] != self.instance.incident:
-            raise serializers.ValidationError({"incident": [_("A postmortem cannot move to another incident.")]},
-                                              code="immutable")
+        if (
+            self.instance is not None
+            and "incident" in attrs
+            and attrs["incident"] != self.instance.incident
+        ):
+            raise serializers.ValidationError(
+                {"incident": [_("A postmortem cannot move to another incident.")]}, code="immutable"
+            )
         if self.instance is None and Postmortem.objects.filter(incident=incident).exists():
-            raise serializers.ValidationError({"incident": [_("This incident already has a postmortem.")]},
-                                              code="unique")
+            raise serializers.ValidationError(
+                {"incident": [_("This incident already has a postmortem.")]}, code="unique"
+            )
         occurred, errors = get("occurred_at"), {}
         if occurred and get("detected_at") and get("detected_at") < occurred:
             errors["detected_at"] = [_("Detection cannot come before the incident occurred.")]
@@ -515,8 +739,13 @@ class PostmortemSerializer(ModelSerializer):
             raise serializers.ValidationError(errors, code="rule")
         for event in attrs.get("timeline_events", []):
             if event.incident_id != incident.pk:
-                raise serializers.ValidationError({"timeline_events": [_("Event %(id)s is not this incident's.")
-                                                                       % {"id": event.pk}]})
+                raise serializers.ValidationError(
+                    {
+                        "timeline_events": [
+                            _("Event %(id)s is not this incident's.") % {"id": event.pk}
+                        ]
+                    }
+                )
         return attrs
 
 
@@ -529,12 +758,32 @@ class PostmortemListSerializer(ModelSerializer):
 
     class Meta:
         model = Postmortem
-        fields = ["id", "url", "incident", "title", "status", "severity", "scope", "occurred_at", "detected_at",
-                  "recovered_at", "downtime", "author", "created_at", "updated_at", "submitted_at", "published_at",
-                  "published_by", "closed_at"]
+        fields = [
+            "id",
+            "url",
+            "incident",
+            "title",
+            "status",
+            "severity",
+            "scope",
+            "occurred_at",
+            "detected_at",
+            "recovered_at",
+            "downtime",
+            "author",
+            "created_at",
+            "updated_at",
+            "submitted_at",
+            "published_at",
+            "published_by",
+            "closed_at",
+        ]
         read_only_fields = fields
 
-@extend_schema_field({"type": "string", "pattern": r"^\d{4}-(0[1-9]|1[0-2])$", "example": "2026-03"})
+
+@extend_schema_field(
+    {"type": "string", "pattern": r"^\d{4}-(0[1-9]|1[0-2])$", "example": "2026-03"}
+)
 class MonthField(serializers.DateField):
     """A month written YYYY-MM (the schema must not say "date": a YYYY-MM-DD is refused)."""
 
@@ -553,14 +802,20 @@ class ReportQuerySerializer(serializers.Serializer):
     last = MonthField(required=False, help_text=_("Last month, YYYY-MM."))
     # An id, as the list filters take it: one that no service has gives an empty report.
     service = serializers.IntegerField(required=False, min_value=0, max_value=MAX_ID)
-    from_impact = BooleanField(required=False, default=False,
-                                           help_text=_("Measure MTTR from the impact start instead of creation."))
+    from_impact = BooleanField(
+        required=False,
+        default=False,
+        help_text=_("Measure MTTR from the impact start instead of creation."),
+    )
 
     def to_internal_value(self, data):
         # DRF reads an empty query parameter as absent (and `from_impact=` as false); the schema
         # promises a month, an id and a boolean.
-        blank = {name: [_("Give a value, or leave the parameter out.")] for name in self.fields
-                 if data.get(name) == ""}
+        blank = {
+            name: [_("Give a value, or leave the parameter out.")]
+            for name in self.fields
+            if data.get(name) == ""
+        }
         if blank:
             raise serializers.ValidationError(blank, code="blank")
         return super().to_internal_value(data)
@@ -569,10 +824,18 @@ class ReportQuerySerializer(serializers.Serializer):
         first, last = attrs.get("first"), attrs.get("last")
         if first and last:
             if last < first:
-                raise serializers.ValidationError({"last": [_("The last month is before the first.")]}, code="rule")
+                raise serializers.ValidationError(
+                    {"last": [_("The last month is before the first.")]}, code="rule"
+                )
             if (last.year - first.year) * 12 + last.month - first.month >= MAX_MONTHS:
-                raise serializers.ValidationError({"last": [_("A report covers at most %(months)d months.")
-                                                            % {"months": MAX_MONTHS}]}, code="rule")
+                raise serializers.ValidationError(
+                    {
+                        "last": [
+                            _("A report covers at most %(months)d months.") % {"months": MAX_MONTHS}
+                        ]
+                    },
+                    code="rule",
+                )
         return attrs
 
 
@@ -620,14 +883,29 @@ class ReportSerializer(serializers.Serializer):
 class RouteSerializer(ModelSerializer):
     """A team channel's subscription to events. `target` is written in full and read back masked."""
 
-    events = serializers.ListField(child=serializers.ChoiceField(choices=RouteEvent.choices), min_length=1,
-                                   max_length=len(RouteEvent.choices))
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=RouteEvent.choices),
+        min_length=1,
+        max_length=len(RouteEvent.choices),
+    )
     services = PrimaryKeyRelatedField(queryset=Service.objects.all(), many=True, required=False)
 
     class Meta:
         model = Route
-        fields = ["id", "name", "kind", "target", "language", "events", "services", "min_severity", "hours_start",
-                  "hours_end", "enabled", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "target",
+            "language",
+            "events",
+            "services",
+            "min_severity",
+            "hours_start",
+            "hours_end",
+            "enabled",
+            "created_at",
+        ]
         read_only_fields = ["created_at"]
 
     def validate(self, attrs):
@@ -635,15 +913,19 @@ class RouteSerializer(ModelSerializer):
         kind = attrs.get("kind", getattr(self.instance, "kind", None))
         target = attrs.get("target", getattr(self.instance, "target", ""))
         validate_channel_target(kind, target)
-        attrs["events"] = list(dict.fromkeys(attrs.get("events", getattr(self.instance, "events", []))))
+        attrs["events"] = list(
+            dict.fromkeys(attrs.get("events", getattr(self.instance, "events", [])))
+        )
         start = attrs.get("hours_start", getattr(self.instance, "hours_start", None))
         end = attrs.get("hours_end", getattr(self.instance, "hours_end", None))
         if (start is None) != (end is None):
-            raise serializers.ValidationError({"hours_end": _("Give both ends of the hours, or neither.")},
-                                              code="hours")
+            raise serializers.ValidationError(
+                {"hours_end": _("Give both ends of the hours, or neither.")}, code="hours"
+            )
         if start is not None and start == end:
             raise serializers.ValidationError(
-                {"hours_end": _("The hours must not start and end at the same time.")}, code="hours")
+                {"hours_end": _("The hours must not start and end at the same time.")}, code="hours"
+            )
         return attrs
 
     def to_representation(self, instance):

@@ -64,13 +64,19 @@ def duplicate(data, message):
 
 
 def status(data, message):
-    moved = _("%(from)s → %(to)s") % {"from": _label(Status, data["from"]), "to": _label(Status, data["to"])}
+    moved = _("%(from)s → %(to)s") % {
+        "from": _label(Status, data["from"]),
+        "to": _label(Status, data["to"]),
+    }
     return _with_detail(moved, message)
 
 
 def status_by_link(data, message):
     return _("%(from)s → %(to)s by %(contact)s (link in the page)") % {
-        "from": _label(Status, data["from"]), "to": _label(Status, data["to"]), "contact": data["contact_name"]}
+        "from": _label(Status, data["from"]),
+        "to": _label(Status, data["to"]),
+        "contact": data["contact_name"],
+    }
 
 
 def status_retriggered(data, message):
@@ -81,10 +87,11 @@ def retriggered(data, message):
     cause = data.get("cause")
     if not cause:
         return message
-    return ngettext("%(count)d consecutive failure again, %(since)s after recovering: %(message)s",
-                    "%(count)d consecutive failures again, %(since)s after recovering: %(message)s",
-                    cause["count"]) % {"count": cause["count"], "since": format_duration(cause["since"]),
-                                       "message": message}
+    return ngettext(
+        "%(count)d consecutive failure again, %(since)s after recovering: %(message)s",
+        "%(count)d consecutive failures again, %(since)s after recovering: %(message)s",
+        cause["count"],
+    ) % {"count": cause["count"], "since": format_duration(cause["since"]), "message": message}
 
 
 def status_by_integration(data, message):
@@ -92,13 +99,19 @@ def status_by_integration(data, message):
 
 
 def status_backup_verified(data, message):
-    return _("Backup #%(id)s of %(name)s was verified.") % {"id": data["backup"], "name": data["target_name"]}
+    return _("Backup #%(id)s of %(name)s was verified.") % {
+        "id": data["backup"],
+        "name": data["target_name"],
+    }
 
 
 def escalation(data, message):
     names = ", ".join(data["names"])
     if data.get("repeat"):
-        return _("Step %(step)d (repeat %(repeat)d): paging %(names)s.") % {**_step(data), "names": names}
+        return _("Step %(step)d (repeat %(repeat)d): paging %(names)s.") % {
+            **_step(data),
+            "names": names,
+        }
     return _("Step %(step)d: paging %(names)s.") % {**_step(data), "names": names}
 
 
@@ -110,8 +123,11 @@ def escalation_failed(data, message):
 
 def escalation_deliveries_failed(data, message):
     values = {**_step(data), "names": ", ".join(failure["who"] for failure in data["failures"])}
-    text = (_("Step %(step)d (repeat %(repeat)d): every page failed (%(names)s).") if data.get("repeat")
-            else _("Step %(step)d: every page failed (%(names)s).")) % values
+    text = (
+        _("Step %(step)d (repeat %(repeat)d): every page failed (%(names)s).")
+        if data.get("repeat")
+        else _("Step %(step)d: every page failed (%(names)s).")
+    ) % values
     if data.get("next_step") is not None:
         text += " " + _("Paging step %(step)d now.") % {"step": data["next_step"] + 1}
     return text
@@ -122,33 +138,50 @@ def _clock(value: str) -> str:
 
 
 def escalation_summary(data, message):
-    paged = "; ".join(_("%(name)s (step %(step)d, %(time)s)") % {**page, "time": _clock(page["at"])}
-                      for page in data["paged"]) or _("nobody")
+    paged = "; ".join(
+        _("%(name)s (step %(step)d, %(time)s)") % {**page, "time": _clock(page["at"])}
+        for page in data["paged"]
+    ) or _("nobody")
     if data.get("acknowledged_at"):
-        acked = _("acknowledged by %(who)s at %(time)s") % {"who": data["acknowledged_by"],
-                                                             "time": _clock(data["acknowledged_at"])}
+        acked = _("acknowledged by %(who)s at %(time)s") % {
+            "who": data["acknowledged_by"],
+            "time": _clock(data["acknowledged_at"]),
+        }
     else:
         acked = _("not acknowledged")
     return _("Paged %(who)s; %(acked)s.") % {"who": paged, "acked": acked}
 
 
 def notification_sent(data, message):
-    return _("%(channel)s sent to %(who)s.") % {"channel": _label(ChannelKind, data["kind"]),
-                                                  "who": data["who"]}
+    return _("%(channel)s sent to %(who)s.") % {
+        "channel": _label(ChannelKind, data["kind"]),
+        "who": data["who"],
+    }
 
 
 def notification_failed(data, message):
-    values = {"channel": _label(ChannelKind, data["kind"]), "who": data["who"], "attempts": data["attempts"],
-              "error": data["error"]}
+    values = {
+        "channel": _label(ChannelKind, data["kind"]),
+        "who": data["who"],
+        "attempts": data["attempts"],
+        "error": data["error"],
+    }
     if data.get("timed_out"):
-        return _("%(channel)s to %(who)s failed after %(attempts)d attempts (the first timed out and was tried "
-                 "once more): %(error)s") % values
+        return (
+            _(
+                "%(channel)s to %(who)s failed after %(attempts)d attempts (the first timed out and was tried "
+                "once more): %(error)s"
+            )
+            % values
+        )
     return _("%(channel)s to %(who)s failed after %(attempts)d attempts: %(error)s") % values
 
 
 def reminder_sent(data, message):
-    return _("Reminder (%(reason)s) sent to %(who)s.") % {"reason": _label(ReminderReason, data["reason"]),
-                                                          "who": data["who"]}
+    return _("Reminder (%(reason)s) sent to %(who)s.") % {
+        "reason": _label(ReminderReason, data["reason"]),
+        "who": data["who"],
+    }
 
 
 def reminder_failed(data, message):
@@ -163,14 +196,21 @@ def change(data, message):
     parts = []
     for name, moved in sorted(data["changes"].items()):
         field = Incident._meta.get_field(name)
-        parts.append(_("%(field)s: %(from)s → %(to)s") % {
-            "field": field.verbose_name, "from": _changed_value(name, moved, "from"),
-            "to": _changed_value(name, moved, "to")})
+        parts.append(
+            _("%(field)s: %(from)s → %(to)s")
+            % {
+                "field": field.verbose_name,
+                "from": _changed_value(name, moved, "from"),
+                "to": _changed_value(name, moved, "to"),
+            }
+        )
     return "; ".join(parts)
 
 
 def _changed_value(name, moved, end):
-    shown = moved.get(f"{end}_shown")  # a related row's name as it was then (a service, a commander)
+    shown = moved.get(
+        f"{end}_shown"
+    )  # a related row's name as it was then (a service, a commander)
     if shown is not None:
         return shown
     choices = CHANGE_CHOICES.get(name)
@@ -202,7 +242,8 @@ def action_item_done(data, message):
 
 def note_backup_verified_partly(data, message):
     return _("%(reason)s Other problems reported here need their own fix.") % {
-        "reason": status_backup_verified(data, message)}
+        "reason": status_backup_verified(data, message)
+    }
 
 
 def note_public(data, message):
@@ -211,27 +252,39 @@ def note_public(data, message):
 
 def note_public_update(data, message):
     return _("Public update (%(status)s): %(text)s") % {
-        "status": choice_label(data["status"], "status.PublicUpdate.status"), "text": message}
+        "status": choice_label(data["status"], "status.PublicUpdate.status"),
+        "text": message,
+    }
 
 
 def note_notice(data, message):
     return _("Notice “%(kind)s” queued for %(count)d recipients of status page %(page)s.") % {
-        "kind": choice_label(data["kind"], "status.Notice.kind"), "count": data["count"], "page": data["page"]}
+        "kind": choice_label(data["kind"], "status.Notice.kind"),
+        "count": data["count"],
+        "page": data["page"],
+    }
 
 
 def probe_failing(data, message):
-    return ngettext("%(count)d consecutive failure: %(message)s", "%(count)d consecutive failures: %(message)s",
-                    data["count"]) % {"count": data["count"], "message": message}
+    return ngettext(
+        "%(count)d consecutive failure: %(message)s",
+        "%(count)d consecutive failures: %(message)s",
+        data["count"],
+    ) % {"count": data["count"], "message": message}
 
 
 def probe_recovered(data, message):
-    return ngettext("Recovered: %(count)d consecutive success (%(message)s)",
-                    "Recovered: %(count)d consecutive successes (%(message)s)",
-                    data["count"]) % {"count": data["count"], "message": message}
+    return ngettext(
+        "Recovered: %(count)d consecutive success (%(message)s)",
+        "Recovered: %(count)d consecutive successes (%(message)s)",
+        data["count"],
+    ) % {"count": data["count"], "message": message}
 
 
 def probe_agent_silent(data, message):
-    return _("no report from the agent since %(at)s") % {"at": format_value(parse_datetime(data["since"]))}
+    return _("no report from the agent since %(at)s") % {
+        "at": format_value(parse_datetime(data["since"]))
+    }
 
 
 def probe_agent_back(data, message):
@@ -239,15 +292,22 @@ def probe_agent_back(data, message):
 
 
 def alert_firing(data, message):
-    text = _("Alert firing (%(integration)s): %(title)s") % {"integration": data["integration_name"],
-                                                             "title": data["title"]}
+    text = _("Alert firing (%(integration)s): %(title)s") % {
+        "integration": data["integration_name"],
+        "title": data["title"],
+    }
     if data.get("fired_again"):
-        text += " · " + _("fired again after incident #%(id)d was resolved") % {"id": data["previous_incident"]}
+        text += " · " + _("fired again after incident #%(id)d was resolved") % {
+            "id": data["previous_incident"]
+        }
     return text
 
 
 def alert_still_firing(data, message):
-    return _("Still firing: %(title)s (%(count)d deliveries)") % {"title": data["title"], "count": data["count"]}
+    return _("Still firing: %(title)s (%(count)d deliveries)") % {
+        "title": data["title"],
+        "count": data["count"],
+    }
 
 
 def alert_resolved(data, message):
@@ -256,12 +316,15 @@ def alert_resolved(data, message):
 
 def alert_resolved_in_group(data, message):
     return _("Alert resolved: %(title)s (%(count)d of the group still firing)") % {
-        "title": data["title"], "count": data["count"]}
+        "title": data["title"],
+        "count": data["count"],
+    }
 
 
 def alert_kept_open(data, message):
-    return _("Resolved at the source (%(integration)s); left open: a person holds this incident.") % {
-        "integration": data["integration_name"]}
+    return _(
+        "Resolved at the source (%(integration)s); left open: a person holds this incident."
+    ) % {"integration": data["integration_name"]}
 
 
 def checklist_started(data, message):
@@ -269,7 +332,9 @@ def checklist_started(data, message):
 
 
 def checklist_ticked(data, message):
-    state = _("undone") if data.get("undo") else choice_label(data["state"], "checklists.RunItem.state")
+    state = (
+        _("undone") if data.get("undo") else choice_label(data["state"], "checklists.RunItem.state")
+    )
     text = _("%(item)s: %(state)s") % {"item": data["text"], "state": state}
     return f"{text} — {message}" if message else text
 
@@ -279,7 +344,10 @@ def checklist_completed(data, message):
 
 
 def checklist_item_failed(data, message):
-    return _("Checklist item failed: %(text)s (%(run)s)") % {"text": data["text"], "run": data["name"]}
+    return _("Checklist item failed: %(text)s (%(run)s)") % {
+        "text": data["text"],
+        "run": data["name"],
+    }
 
 
 RENDERERS = {

@@ -28,5 +28,7 @@ urlpatterns = [
     path("routes/new/", views.route_new, name="route-new"),
     path("routes/<int:pk>/", views.route_edit, name="route-edit"),
     path("routes/<int:pk>/delete/", views.route_delete, name="route-delete"),
-    path("action-items/<int:pk>/complete/", views.action_item_complete, name="action-item-complete"),
+    path(
+        "action-items/<int:pk>/complete/", views.action_item_complete, name="action-item-complete"
+    ),
 ]

@@ -67,7 +67,9 @@ TRANSITIONS = {
 
 def get_incident(pk) -> Incident:
     return get_object_or_404(
-        Incident.objects.select_related("service", "commander", "acknowledged_by", "resolved_by"), pk=pk)
+        Incident.objects.select_related("service", "commander", "acknowledged_by", "resolved_by"),
+        pk=pk,
+    )
 
 
 @require_safe
@@ -79,7 +81,9 @@ def incident_list(request):
         form.is_valid()
         incidents = form.filter(incidents)
     page = Paginator(incidents, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "incidents/list.html", {"form": form, "page": page, "now": timezone.now()})
+    return render(
+        request, "incidents/list.html", {"form": form, "page": page, "now": timezone.now()}
+    )
 
 
 @permission_required("incidents.add_incident", raise_exception=True)
@@ -87,14 +91,19 @@ def incident_declare(request):
     form = DeclareIncidentForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            incident, created = services.declare_incident(by=request.user, source="manual", **form.cleaned_data)
+            incident, created = services.declare_incident(
+                by=request.user, source="manual", **form.cleaned_data
+            )
         except DomainError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
             if created:
                 messages.success(request, _("Incident declared. The escalation policy is running."))
             else:
-                messages.info(request, _("An open incident with the same key exists; your report was added to it."))
+                messages.info(
+                    request,
+                    _("An open incident with the same key exists; your report was added to it."),
+                )
             return redirect(incident)
     status = 400 if form.is_bound and form.errors else 200
     return render(request, "incidents/declare.html", {"form": form}, status=status)
@@ -107,8 +116,11 @@ def incident_detail(request, pk):
 
 
 def render_detail(request, incident, *, note_form=None, resolve_form=None, status=200):
-    recent = list(incident.events.select_related("actor_user", "actor_contact").order_by("-at", "-id")
-                  [:TIMELINE_LIMIT + 1])
+    recent = list(
+        incident.events.select_related("actor_user", "actor_contact").order_by("-at", "-id")[
+            : TIMELINE_LIMIT + 1
+        ]
+    )
     can_change = request.user.has_perm("incidents.change_incident")
     context = {
         "incident": incident,
@@ -123,8 +135,11 @@ def render_detail(request, incident, *, note_form=None, resolve_form=None, statu
         "now": timezone.now(),
     }
     if request.user.has_perm("incidents.view_notification"):
-        context["deliveries"] = list(incident.notifications.select_related("contact")
-                                     .order_by("-created_at", "-id")[:DELIVERY_LIMIT])
+        context["deliveries"] = list(
+            incident.notifications.select_related("contact").order_by("-created_at", "-id")[
+                :DELIVERY_LIMIT
+            ]
+        )
     context["panels"] = incident_panels(request, incident)
     return render(request, "incidents/detail.html", context, status=status)
 
@@ -149,8 +164,11 @@ def incident_acknowledge(request, pk):
             raise PermissionDenied
         return _apply(request, incident, "acknowledge")
     can_change = request.user.has_perm("incidents.change_incident")
-    return render(request, "incidents/acknowledge.html", {"incident": incident, "can_change": can_change,
-                                                          "now": timezone.now()})
+    return render(
+        request,
+        "incidents/acknowledge.html",
+        {"incident": incident, "can_change": can_change, "now": timezone.now()},
+    )
 
 
 @login_not_required
@@ -164,9 +182,13 @@ def acknowledge_link(request, token):
     except acklinks.BadLink as exc:
         logger.warning("acknowledge link refused: %s", exc.reason)
         return _link_refused(request, exc.reason)
-    notification = (Notification.objects.filter(pk=link.notification_id, incident_id=link.incident_id,
-                                                 contact_id=link.contact_id)
-                    .select_related("incident__service", "contact__user").first())
+    notification = (
+        Notification.objects.filter(
+            pk=link.notification_id, incident_id=link.incident_id, contact_id=link.contact_id
+        )
+        .select_related("incident__service", "contact__user")
+        .first()
+    )
     if notification is None:  # its contact or the incident was deleted since
         logger.warning("acknowledge link refused: notification %s is gone", link.notification_id)
         return _link_refused(request, "gone")
@@ -176,29 +198,49 @@ def acknowledge_link(request, token):
         try:
             services.acknowledge_by_link(incident=incident, contact=contact, link=notification.pk)
         except DomainError as exc:
-            logger.warning("acknowledge link of notification %s refused: %s", notification.pk, exc.code)
+            logger.warning(
+                "acknowledge link of notification %s refused: %s", notification.pk, exc.code
+            )
             messages.error(request, exc.message)
             status = 409
         else:
             acknowledged = True
         incident.refresh_from_db()
-    return render(request, "incidents/acknowledge_link.html", {
-        "incident": incident, "contact": contact, "acknowledged": acknowledged, "now": timezone.now(),
-        "login_url": f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': incident.get_absolute_url()})}",
-    }, status=status)
+    return render(
+        request,
+        "incidents/acknowledge_link.html",
+        {
+            "incident": incident,
+            "contact": contact,
+            "acknowledged": acknowledged,
+            "now": timezone.now(),
+            "login_url": f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': incident.get_absolute_url()})}",
+        },
+        status=status,
+    )
 
 
 LINK_REFUSALS = {
-    "expired": gettext_lazy("This acknowledge link has expired. Sign in to acknowledge the incident."),
-    "invalid": gettext_lazy("This acknowledge link is not valid. Sign in to acknowledge the incident."),
-    "gone": gettext_lazy("This acknowledge link no longer leads anywhere. Sign in to see the incidents."),
+    "expired": gettext_lazy(
+        "This acknowledge link has expired. Sign in to acknowledge the incident."
+    ),
+    "invalid": gettext_lazy(
+        "This acknowledge link is not valid. Sign in to acknowledge the incident."
+    ),
+    "gone": gettext_lazy(
+        "This acknowledge link no longer leads anywhere. Sign in to see the incidents."
+    ),
 }
 
 
 def _link_refused(request, reason: str):
     status = {"expired": 410, "gone": 404}.get(reason, 400)
-    return render(request, "incidents/acknowledge_link.html",
-                  {"refused": LINK_REFUSALS[reason], "login_url": resolve_url(settings.LOGIN_URL)}, status=status)
+    return render(
+        request,
+        "incidents/acknowledge_link.html",
+        {"refused": LINK_REFUSALS[reason], "login_url": resolve_url(settings.LOGIN_URL)},
+        status=status,
+    )
 
 
 @require_POST
@@ -236,8 +278,11 @@ def _apply(request, incident, name, **extra):
         messages.error(request, exc.message)
     else:
         incident.refresh_from_db(fields=["status"])
-        messages.success(request, _("Incident #%(id)s is now %(status)s.")
-                         % {"id": incident.pk, "status": incident.get_status_display()})
+        messages.success(
+            request,
+            _("Incident #%(id)s is now %(status)s.")
+            % {"id": incident.pk, "status": incident.get_status_display()},
+        )
     return redirect(incident)
 
 
@@ -268,46 +313,75 @@ def who_to_call(request):
     for tier in tiers:
         reachable, off_duty = [], 0
         for contact in tier.contacts.all():
-            if contact.availability == Availability.BUSINESS_HOURS and not contact.is_working(now, calendar):
+            if contact.availability == Availability.BUSINESS_HOURS and not contact.is_working(
+                now, calendar
+            ):
                 off_duty += 1
             else:
-                reachable.append({"contact": contact,
-                                  "emergency_only": contact.availability == Availability.EMERGENCY_ONLY})
+                reachable.append(
+                    {
+                        "contact": contact,
+                        "emergency_only": contact.availability == Availability.EMERGENCY_ONLY,
+                    }
+                )
         rows.append({"tier": tier, "contacts": reachable, "off_duty": off_duty})
-    return render(request, "incidents/who_to_call.html", {
-        "rows": rows, "now": now, "panels": panels.collect("who_to_call", request=request, now=now)})
+    return render(
+        request,
+        "incidents/who_to_call.html",
+        {
+            "rows": rows,
+            "now": now,
+            "panels": panels.collect("who_to_call", request=request, now=now),
+        },
+    )
 
 
 # Postmortems ------------------------------------------------------------------------
 
 
 def get_postmortem(incident_pk) -> Postmortem:
-    return get_object_or_404(Postmortem.objects.select_related(
-        "incident__service", "author", "published_by"), incident_id=incident_pk)
+    return get_object_or_404(
+        Postmortem.objects.select_related("incident__service", "author", "published_by"),
+        incident_id=incident_pk,
+    )
 
 
 @require_safe
 @permission_required("incidents.view_postmortem", raise_exception=True)
 def postmortem_list(request):
     status = request.GET.get("status", "")
-    found = Postmortem.objects.select_related("incident__service", "author").annotate(
-        items_open=Count("action_items", filter=~Q(action_items__status=ActionItemStatus.DONE)),
-        items_overdue=Count("action_items", filter=~Q(action_items__status=ActionItemStatus.DONE)
-                            & Q(action_items__due_date__lt=local_date(timezone.now()))),
-    ).order_by("-created_at", "-id")
+    found = (
+        Postmortem.objects.select_related("incident__service", "author")
+        .annotate(
+            items_open=Count("action_items", filter=~Q(action_items__status=ActionItemStatus.DONE)),
+            items_overdue=Count(
+                "action_items",
+                filter=~Q(action_items__status=ActionItemStatus.DONE)
+                & Q(action_items__due_date__lt=local_date(timezone.now())),
+            ),
+        )
+        .order_by("-created_at", "-id")
+    )
     if status in PostmortemStatus.values:
         found = found.filter(status=status)
     page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"page": page, "status": status, "statuses": PostmortemStatus.choices,
-               "panel": postmortems.dashboard_panel(request=request, now=timezone.now())}
+    context = {
+        "page": page,
+        "status": status,
+        "statuses": PostmortemStatus.choices,
+        "panel": postmortems.dashboard_panel(request=request, now=timezone.now()),
+    }
     return render(request, "incidents/postmortems/list.html", context)
 
 
 @require_safe
 @permission_required("incidents.view_postmortem", raise_exception=True)
 def postmortem_detail(request, pk):
-    postmortem = Postmortem.objects.select_related("incident__service", "author", "published_by").filter(
-        incident_id=pk).first()
+    postmortem = (
+        Postmortem.objects.select_related("incident__service", "author", "published_by")
+        .filter(incident_id=pk)
+        .first()
+    )
     if postmortem is None:
         incident = get_incident(pk)
         if request.user.has_perm("incidents.add_postmortem"):
@@ -318,7 +392,8 @@ def postmortem_detail(request, pk):
         **postmortems.report_context(postmortem),
         "today": local_date(timezone.now()),
         "can_edit": postmortem.is_editable and user.has_perm("incidents.change_postmortem"),
-        "can_submit": postmortem.status == PostmortemStatus.DRAFT and user.has_perm("incidents.change_postmortem"),
+        "can_submit": postmortem.status == PostmortemStatus.DRAFT
+        and user.has_perm("incidents.change_postmortem"),
         "can_publish": postmortem.is_editable and user.has_perm("incidents.publish_postmortem"),
         "can_complete": user.has_perm("incidents.change_actionitem"),
     }
@@ -328,7 +403,9 @@ def postmortem_detail(request, pk):
 @require_safe
 @permission_required("incidents.view_postmortem", raise_exception=True)
 def postmortem_print(request, pk):
-    return render(request, "incidents/postmortems/print.html", postmortems.report_context(get_postmortem(pk)))
+    return render(
+        request, "incidents/postmortems/print.html", postmortems.report_context(get_postmortem(pk))
+    )
 
 
 @require_safe
@@ -336,8 +413,11 @@ def postmortem_print(request, pk):
 def postmortem_markdown(request, pk):
     postmortem = get_postmortem(pk)
     day = timezone.localtime(postmortem.occurred_at).date().isoformat()
-    return HttpResponse(postmortems.render_markdown(postmortem), content_type="text/markdown; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="incident-report-{day}-{pk}.md"'})
+    return HttpResponse(
+        postmortems.render_markdown(postmortem),
+        content_type="text/markdown; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="incident-report-{day}-{pk}.md"'},
+    )
 
 
 @permission_required("incidents.add_postmortem", raise_exception=True)
@@ -345,10 +425,13 @@ def postmortem_markdown(request, pk):
 def postmortem_edit(request, pk):
     """The postmortem form with its action items: save as draft, submit, or publish (managers)."""
     incident = get_incident(pk)
-    postmortem = Postmortem.objects.filter(incident=incident).first() or postmortems.draft_for(incident,
-                                                                                            by=request.user)
+    postmortem = Postmortem.objects.filter(incident=incident).first() or postmortems.draft_for(
+        incident, by=request.user
+    )
     if not postmortem.is_editable:
-        messages.info(request, _("This postmortem is published; its action items can still be completed."))
+        messages.info(
+            request, _("This postmortem is published; its action items can still be completed.")
+        )
         return redirect(postmortem)
     today = local_date(timezone.now())
     show_errors, status = True, 200
@@ -372,11 +455,21 @@ def postmortem_edit(request, pk):
                     return redirect(postmortem)
             status = 400
     else:
-        initial = {} if postmortem.pk else {"timeline_events": list(postmortems.default_timeline(incident))}
+        initial = (
+            {}
+            if postmortem.pk
+            else {"timeline_events": list(postmortems.default_timeline(incident))}
+        )
         form = PostmortemForm(instance=postmortem, incident=incident, initial=initial)
         formset = _items_formset(request, postmortem, None, today=today)
-    context = {"incident": incident, "postmortem": postmortem, "form": form, "formset": formset,
-               "show_errors": show_errors, "can_publish": request.user.has_perm("incidents.publish_postmortem")}
+    context = {
+        "incident": incident,
+        "postmortem": postmortem,
+        "form": form,
+        "formset": formset,
+        "show_errors": show_errors,
+        "can_publish": request.user.has_perm("incidents.publish_postmortem"),
+    }
     return render(request, "incidents/postmortems/form.html", context, status=status)
 
 
@@ -402,9 +495,13 @@ def _save_postmortem(request, form, formset, action) -> bool:
     items = formset.save(commit=False)
     try:
         with transaction.atomic():
-            postmortems.save_postmortem(postmortem=postmortem, by=request.user, items=items,
-                                        deleted=formset.deleted_objects,
-                                        timeline=list(form.cleaned_data["timeline_events"]))
+            postmortems.save_postmortem(
+                postmortem=postmortem,
+                by=request.user,
+                items=items,
+                deleted=formset.deleted_objects,
+                timeline=list(form.cleaned_data["timeline_events"]),
+            )
             if action == "submit":
                 postmortems.submit_postmortem(postmortem=postmortem, by=request.user)
             elif action == "publish":
@@ -420,7 +517,9 @@ def _save_postmortem(request, form, formset, action) -> bool:
 @require_POST
 @permission_required("incidents.change_postmortem", raise_exception=True)
 def postmortem_submit(request, pk):
-    return _postmortem_step(request, pk, postmortems.submit_postmortem, _("Postmortem submitted for review."))
+    return _postmortem_step(
+        request, pk, postmortems.submit_postmortem, _("Postmortem submitted for review.")
+    )
 
 
 @require_POST
@@ -465,24 +564,39 @@ def incident_reports(request):
         return render(request, "incidents/reports/report.html", {"form": form}, status=400)
     data = form.cleaned_data if form.is_bound else {}
     period = reports.period_from(data.get("first"), data.get("last"), now=now)
-    report = reports.build_report(period=period, service=data.get("service"),
-                                  from_impact=bool(data.get("from_impact")), now=now)
+    report = reports.build_report(
+        period=period,
+        service=data.get("service"),
+        from_impact=bool(data.get("from_impact")),
+        now=now,
+    )
     if request.GET.get("download") == "csv":
         writer = csv.writer(Echo())
         name = f"incident-report-{report['period']['first']}-{report['period']['last']}.csv"
-        return StreamingHttpResponse((writer.writerow(row) for row in reports.csv_rows(report)),
-                                     content_type="text/csv; charset=utf-8",
-                                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        return StreamingHttpResponse(
+            (writer.writerow(row) for row in reports.csv_rows(report)),
+            content_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
     query = request.GET.copy()
     query["download"] = "csv"
-    return render(request, "incidents/reports/report.html", {
-        "form": form, "report": report, "charts": reports.charts(report),
-        "trends": reports.trend_charts(period=period, service=data.get("service"),
-                                       from_impact=bool(data.get("from_impact"))),
-        "csv_query": query.urlencode(),
-        "severity_table": reports.table([report["total"], *report["by_severity"]]),
-        "month_table": reports.table(report["by_month"]),
-    })
+    return render(
+        request,
+        "incidents/reports/report.html",
+        {
+            "form": form,
+            "report": report,
+            "charts": reports.charts(report),
+            "trends": reports.trend_charts(
+                period=period,
+                service=data.get("service"),
+                from_impact=bool(data.get("from_impact")),
+            ),
+            "csv_query": query.urlencode(),
+            "severity_table": reports.table([report["total"], *report["by_severity"]]),
+            "month_table": reports.table(report["by_month"]),
+        },
+    )
 
 
 # Routes: team channels for non-paging events ---------------------------------------
@@ -492,10 +606,16 @@ def incident_reports(request):
 @permission_required("incidents.view_route", raise_exception=True)
 def route_list(request):
     routes = Route.objects.prefetch_related("services").order_by("name")
-    return render(request, "incidents/routes.html", {
-        "routes": routes, "can_edit": request.user.has_perm("incidents.change_route"),
-        "can_add": request.user.has_perm("incidents.add_route"),
-        "can_delete": request.user.has_perm("incidents.delete_route")})
+    return render(
+        request,
+        "incidents/routes.html",
+        {
+            "routes": routes,
+            "can_edit": request.user.has_perm("incidents.change_route"),
+            "can_add": request.user.has_perm("incidents.add_route"),
+            "can_delete": request.user.has_perm("incidents.delete_route"),
+        },
+    )
 
 
 @permission_required("incidents.add_route", raise_exception=True)
@@ -514,8 +634,12 @@ def _route_form(request, route: Route):
         form.save()
         messages.success(request, _("Route saved."))
         return redirect("incidents:routes")
-    return render(request, "incidents/route_form.html", {"form": form, "route": route},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "incidents/route_form.html",
+        {"form": form, "route": route},
+        status=400 if form.errors else 200,
+    )
 
 
 @require_POST

@@ -8,7 +8,15 @@ class LayerInline(admin.TabularInline):
     """The schedule's layers at a glance; a layer is added on its own page, where its rotation is."""
 
     model = Layer
-    fields = ["name", "level", "rotation", "handoff_weekday", "handoff_hour", "handoff_minute", "starts_on"]
+    fields = [
+        "name",
+        "level",
+        "rotation",
+        "handoff_weekday",
+        "handoff_hour",
+        "handoff_minute",
+        "starts_on",
+    ]
     readonly_fields = fields
     show_change_link = True
     extra = 0
@@ -39,7 +47,15 @@ class LayerMemberInline(admin.TabularInline):
 
 @admin.register(Layer)
 class LayerAdmin(admin.ModelAdmin):
-    list_display = ["name", "schedule", "level", "rotation", "handoff_weekday", "handoff_hour", "starts_on"]
+    list_display = [
+        "name",
+        "schedule",
+        "level",
+        "rotation",
+        "handoff_weekday",
+        "handoff_hour",
+        "starts_on",
+    ]
     list_select_related = ["schedule"]
     list_filter = ["schedule", "rotation"]
     search_fields = ["name", "schedule__name"]
@@ -48,7 +64,15 @@ class LayerAdmin(admin.ModelAdmin):
 
 @admin.register(Override)
 class OverrideAdmin(admin.ModelAdmin):
-    list_display = ["schedule", "contact", "covers_for", "starts_at", "ends_at", "reason", "created_by"]
+    list_display = [
+        "schedule",
+        "contact",
+        "covers_for",
+        "starts_at",
+        "ends_at",
+        "reason",
+        "created_by",
+    ]
     list_select_related = ["schedule", "contact", "covers_for", "created_by"]
     list_filter = ["schedule"]
     search_fields = ["contact__name", "covers_for__name", "reason"]
@@ -56,10 +80,14 @@ class OverrideAdmin(admin.ModelAdmin):
     date_hierarchy = "starts_at"
 
     def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) and (obj is None or obj.may_change(request.user))
+        return super().has_change_permission(request, obj) and (
+            obj is None or obj.may_change(request.user)
+        )
 
     def has_delete_permission(self, request, obj=None):
-        return super().has_delete_permission(request, obj) and (obj is None or obj.may_change(request.user))
+        return super().has_delete_permission(request, obj) and (
+            obj is None or obj.may_change(request.user)
+        )
 
     def save_model(self, request, obj, form, change):
         if not obj.may_change(request.user):

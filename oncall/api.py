@@ -34,8 +34,10 @@ class ScheduleViewSet(viewsets.ModelViewSet):
     def get_queryset(self):
         return Schedule.objects.prefetch_related("escalation_steps").order_by("name", "id")
 
-    @extend_schema(parameters=[OpenApiParameter("at", OpenApiTypes.DATETIME, description="Default: now.")],
-                   responses=OnCallNowSerializer)
+    @extend_schema(
+        parameters=[OpenApiParameter("at", OpenApiTypes.DATETIME, description="Default: now.")],
+        responses=OnCallNowSerializer,
+    )
     @action(detail=True, methods=["get"], url_path="on-call", url_name="now", filter_backends=[])
     def on_call(self, request, pk=None):
         at = request.query_params.get("at")
@@ -48,17 +50,28 @@ class ScheduleViewSet(viewsets.ModelViewSet):
             except serializers.ValidationError as exc:
                 raise serializers.ValidationError({"at": exc.detail}) from None
         schedule = schedules_with_rotations().get(pk=self.get_object().pk)
-        current, upcoming = current_and_next(schedule.layer_specs(), schedule.override_specs(), at, portal_zone())
-        names = dict(Contact.objects.filter(pk__in={s.contact for s in (current, upcoming) if s}).values_list(
-            "pk", "name"))
+        current, upcoming = current_and_next(
+            schedule.layer_specs(), schedule.override_specs(), at, portal_zone()
+        )
+        names = dict(
+            Contact.objects.filter(
+                pk__in={s.contact for s in (current, upcoming) if s}
+            ).values_list("pk", "name")
+        )
 
         def shown(shift):
             if shift is None:
                 return None
-            return {"contact": shift.contact, "name": names.get(shift.contact), "starts_at": shift.starts_at,
-                    "ends_at": shift.ends_at}
+            return {
+                "contact": shift.contact,
+                "name": names.get(shift.contact),
+                "starts_at": shift.starts_at,
+                "ends_at": shift.ends_at,
+            }
 
-        return Response(OnCallNowSerializer({"at": at, "current": shown(current), "next": shown(upcoming)}).data)
+        return Response(
+            OnCallNowSerializer({"at": at, "current": shown(current), "next": shown(upcoming)}).data
+        )
 
 
 class LayerViewSet(viewsets.ModelViewSet):
@@ -101,16 +114,20 @@ class OverrideViewSet(viewsets.ModelViewSet):
 
     def _check(self, override):
         if not override.may_change(self.request.user):
-            raise PermissionDenied(_("You may only set overrides that put you on call or cover for you."))
+            raise PermissionDenied(
+                _("You may only set overrides that put you on call or cover for you.")
+            )
 
     def perform_create(self, serializer):
         self._check(Override(**serializer.validated_data))
         serializer.save(created_by=self.request.user)
 
     def perform_update(self, serializer):
-        changed = Override(contact_id=serializer.instance.contact_id, covers_for_id=serializer.instance.covers_for_id)
+        changed = Override(
+            contact_id=serializer.instance.contact_id,
+            covers_for_id=serializer.instance.covers_for_id,
+        )
         for name, value in serializer.validated_data.items():
             setattr(changed, name, value)
         self._check(changed)
         serializer.save()
-

@@ -28,7 +28,9 @@ def _calendar(name: str) -> Calendar:
     return calendar
 
 
-def _event(calendar: Calendar, *, uid: str, summary: str, start: datetime, end: datetime, now: datetime) -> None:
+def _event(
+    calendar: Calendar, *, uid: str, summary: str, start: datetime, end: datetime, now: datetime
+) -> None:
     event = Event()
     event.add("uid", uid)
     event.add("dtstamp", now)
@@ -54,9 +56,14 @@ def schedule_calendar(schedule: Schedule, *, now: datetime) -> bytes:
     names = _names({s.contact for s in shifts})
     calendar = _calendar(schedule.name)
     for shift in shifts:
-        _event(calendar, uid=f"oncall-{schedule.pk}-{shift.contact}-{int(shift.starts_at.timestamp())}",
-               summary=f"{names.get(shift.contact, '?')} · {schedule.name}", start=shift.starts_at,
-               end=shift.ends_at, now=now)
+        _event(
+            calendar,
+            uid=f"oncall-{schedule.pk}-{shift.contact}-{int(shift.starts_at.timestamp())}",
+            summary=f"{names.get(shift.contact, '?')} · {schedule.name}",
+            start=shift.starts_at,
+            end=shift.ends_at,
+            now=now,
+        )
     return calendar.to_ical()
 
 
@@ -68,6 +75,12 @@ def personal_calendar(contact, *, now: datetime) -> bytes:
     for schedule in schedules_with_rotations(Schedule.objects.order_by("name")):
         for shift in schedule.shifts(start, end):
             if shift.contact == contact.pk:
-                _event(calendar, uid=f"oncall-{schedule.pk}-{contact.pk}-{int(shift.starts_at.timestamp())}",
-                       summary=f"On call · {schedule.name}", start=shift.starts_at, end=shift.ends_at, now=now)
+                _event(
+                    calendar,
+                    uid=f"oncall-{schedule.pk}-{contact.pk}-{int(shift.starts_at.timestamp())}",
+                    summary=f"On call · {schedule.name}",
+                    start=shift.starts_at,
+                    end=shift.ends_at,
+                    now=now,
+                )
     return calendar.to_ical()

@@ -30,7 +30,8 @@ class OverrideForm(forms.ModelForm):
         cleaned = super().clean()
         if not self.manager:
             if self.own is None:
-                raise forms.ValidationError(_("Your login has no contact: ask a manager to link one."),
-                                            code="no_contact")
+                raise forms.ValidationError(
+                    _("Your login has no contact: ask a manager to link one."), code="no_contact"
+                )
             self.instance.contact = self.own
         return cleaned

@@ -33,7 +33,9 @@ class LayerSpec:
             return not self.weekdays or day in self.weekdays
         t = local.time()
         if self.from_time < self.to_time:
-            return (not self.weekdays or day in self.weekdays) and self.from_time <= t < self.to_time
+            return (
+                not self.weekdays or day in self.weekdays
+            ) and self.from_time <= t < self.to_time
         # A night restriction (22:00–06:00) belongs to the day it starts on.
         started = day if t >= self.from_time else (day - 1) % 7 if t < self.to_time else None
         return started is not None and (not self.weekdays or started in self.weekdays)
@@ -46,8 +48,14 @@ class LayerSpec:
         if offset < 0 or not self.members:
             return None
         index = offset // self.rotation_days
-        start = datetime.combine(self.anchor + timedelta(days=index * self.rotation_days), self.handoff)
-        return self.members[index % len(self.members)], start, start + timedelta(days=self.rotation_days)
+        start = datetime.combine(
+            self.anchor + timedelta(days=index * self.rotation_days), self.handoff
+        )
+        return (
+            self.members[index % len(self.members)],
+            start,
+            start + timedelta(days=self.rotation_days),
+        )
 
     def who(self, local: datetime) -> int | None:
         if not self.allows(local):
@@ -76,7 +84,9 @@ class LayerSpec:
 
     def overlaps(self, other: "LayerSpec") -> bool:
         """Whether the two restrictions cover some hour of the week in common."""
-        return any(a < d and c < b for a, b in self.weekly_coverage() for c, d in other.weekly_coverage())
+        return any(
+            a < d and c < b for a, b in self.weekly_coverage() for c, d in other.weekly_coverage()
+        )
 
 
 @dataclass(frozen=True)
@@ -101,7 +111,9 @@ def _local(at: datetime, zone: ZoneInfo) -> datetime:
     return at.astimezone(zone).replace(tzinfo=None)
 
 
-def on_call_at(layers: list[LayerSpec], overrides: list[OverrideSpec], at: datetime, zone: ZoneInfo) -> int | None:
+def on_call_at(
+    layers: list[LayerSpec], overrides: list[OverrideSpec], at: datetime, zone: ZoneInfo
+) -> int | None:
     """The contact on call at `at`: an override covering it, else the highest layer
     whose restriction allows it and whose rotation has started; None if nobody."""
     for override in sorted(overrides, key=lambda o: o.order, reverse=True):
@@ -115,8 +127,13 @@ def on_call_at(layers: list[LayerSpec], overrides: list[OverrideSpec], at: datet
     return None
 
 
-def shifts(layers: list[LayerSpec], overrides: list[OverrideSpec], start: datetime, end: datetime,
-           zone: ZoneInfo) -> list[Shift]:
+def shifts(
+    layers: list[LayerSpec],
+    overrides: list[OverrideSpec],
+    start: datetime,
+    end: datetime,
+    zone: ZoneInfo,
+) -> list[Shift]:
     """The final schedule in [start, end): consecutive stretches with one person (or nobody) on call.
 
     Who is on call can only change at a hand-off, a restriction's edge, midnight
@@ -124,11 +141,17 @@ def shifts(layers: list[LayerSpec], overrides: list[OverrideSpec], start: dateti
     those moments only and equal neighbours are merged.
     """
     moments = {start}
-    first, last = _local(start, zone).date() - timedelta(days=1), _local(end, zone).date() + timedelta(days=1)
+    first, last = (
+        _local(start, zone).date() - timedelta(days=1),
+        _local(end, zone).date() + timedelta(days=1),
+    )
     day = first
     while day <= last:
-        for clock in {time(0)} | {layer.handoff for layer in layers} | {
-                t for layer in layers for t in (layer.from_time, layer.to_time) if t is not None}:
+        for clock in (
+            {time(0)}
+            | {layer.handoff for layer in layers}
+            | {t for layer in layers for t in (layer.from_time, layer.to_time) if t is not None}
+        ):
             moments.add(datetime.combine(day, clock).replace(tzinfo=zone))
         day += timedelta(days=1)
     for override in overrides:
@@ -145,8 +168,13 @@ def shifts(layers: list[LayerSpec], overrides: list[OverrideSpec], start: dateti
     return found
 
 
-def current_and_next(layers: list[LayerSpec], overrides: list[OverrideSpec], at: datetime, zone: ZoneInfo,
-                     horizon: timedelta = timedelta(days=62)) -> tuple[Shift | None, Shift | None]:
+def current_and_next(
+    layers: list[LayerSpec],
+    overrides: list[OverrideSpec],
+    at: datetime,
+    zone: ZoneInfo,
+    horizon: timedelta = timedelta(days=62),
+) -> tuple[Shift | None, Shift | None]:
     """The shift under way at `at` and the next one with someone else (or nobody) on call."""
     found = shifts(layers, overrides, at, at + horizon, zone)
     current = found[0] if found else None

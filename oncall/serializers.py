@@ -11,8 +11,12 @@ from oncall.services import check_layer
 
 class OnCallScheduleSerializer(ModelSerializer):
     url = PageURLField("oncall:detail")
-    escalation_steps = PrimaryKeyRelatedField(many=True, required=False, queryset=EscalationStep.objects.all(),
-                                              help_text=_("Escalation steps that page whoever is on call here."))
+    escalation_steps = PrimaryKeyRelatedField(
+        many=True,
+        required=False,
+        queryset=EscalationStep.objects.all(),
+        help_text=_("Escalation steps that page whoever is on call here."),
+    )
 
     class Meta:
         model = Schedule
@@ -31,17 +35,38 @@ class RotationField(serializers.ListField):
 
 
 class OnCallLayerSerializer(ModelSerializer):
-    members = RotationField(child=PrimaryKeyRelatedField(queryset=Contact.objects.all()), min_length=1, max_length=100,
-                            error_messages={"min_length": _("A rotation needs at least one person.")},
-                            help_text=_("The rotation: contact ids in order."))
-    restrict_weekdays = serializers.ListField(child=serializers.IntegerField(min_value=0, max_value=6),
-                                              max_length=7, required=False,
-                                              help_text=_("Only on these weekdays (0 = Monday); empty: every day."))
+    members = RotationField(
+        child=PrimaryKeyRelatedField(queryset=Contact.objects.all()),
+        min_length=1,
+        max_length=100,
+        error_messages={"min_length": _("A rotation needs at least one person.")},
+        help_text=_("The rotation: contact ids in order."),
+    )
+    restrict_weekdays = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=6),
+        max_length=7,
+        required=False,
+        help_text=_("Only on these weekdays (0 = Monday); empty: every day."),
+    )
 
     class Meta:
         model = Layer
-        fields = ["id", "schedule", "name", "level", "rotation", "rotation_days", "handoff_weekday", "handoff_hour",
-                  "handoff_minute", "starts_on", "restrict_weekdays", "restrict_from", "restrict_to", "members"]
+        fields = [
+            "id",
+            "schedule",
+            "name",
+            "level",
+            "rotation",
+            "rotation_days",
+            "handoff_weekday",
+            "handoff_hour",
+            "handoff_minute",
+            "starts_on",
+            "restrict_weekdays",
+            "restrict_from",
+            "restrict_to",
+            "members",
+        ]
 
     def validate(self, attrs):
         members = attrs.pop("members", None)
@@ -69,15 +94,26 @@ class OnCallLayerSerializer(ModelSerializer):
 class OnCallOverrideSerializer(ModelSerializer):
     class Meta:
         model = Override
-        fields = ["id", "schedule", "contact", "covers_for", "starts_at", "ends_at", "reason", "created_by",
-                  "created_at"]
+        fields = [
+            "id",
+            "schedule",
+            "contact",
+            "covers_for",
+            "starts_at",
+            "ends_at",
+            "reason",
+            "created_by",
+            "created_at",
+        ]
         read_only_fields = ["created_by", "created_at"]
 
     def validate(self, attrs):
         starts = attrs.get("starts_at", getattr(self.instance, "starts_at", None))
         ends = attrs.get("ends_at", getattr(self.instance, "ends_at", None))
         if starts and ends and ends <= starts:
-            raise serializers.ValidationError({"ends_at": [_("An override must end after it starts.")]}, code="rule")
+            raise serializers.ValidationError(
+                {"ends_at": [_("An override must end after it starts.")]}, code="rule"
+            )
         return attrs
 
 

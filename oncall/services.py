@@ -15,9 +15,13 @@ def check_layer(layer: Layer, member_ids: list[int]) -> None:
     """A layer's own rules (Layer.clean) and its rotation's: at least one person, nobody twice."""
     errors = {}
     if not member_ids:
-        errors["members"] = [ValidationError(_("A rotation needs at least one person."), code="empty")]
+        errors["members"] = [
+            ValidationError(_("A rotation needs at least one person."), code="empty")
+        ]
     elif len(set(member_ids)) != len(member_ids):
-        errors["members"] = [ValidationError(_("A person appears twice in the rotation."), code="duplicate")]
+        errors["members"] = [
+            ValidationError(_("A person appears twice in the rotation."), code="duplicate")
+        ]
     try:
         layer.clean()
     except ValidationError as exc:
@@ -31,8 +35,9 @@ def save_layer(*, layer: Layer, member_ids: list[int]) -> Layer:
     check_layer(layer, member_ids)
     layer.save()
     layer.memberships.all().delete()
-    LayerMember.objects.bulk_create([LayerMember(layer=layer, contact_id=pk, position=n)
-                                     for n, pk in enumerate(member_ids)])
+    LayerMember.objects.bulk_create(
+        [LayerMember(layer=layer, contact_id=pk, position=n) for n, pk in enumerate(member_ids)]
+    )
     return layer
 
 
@@ -40,7 +45,8 @@ def schedules_with_rotations(queryset=None):
     """Schedules with what `on_call_at` reads, in three queries whatever their number."""
     layers = Layer.objects.prefetch_related("memberships")
     return (queryset if queryset is not None else Schedule.objects.all()).prefetch_related(
-        Prefetch("layers", queryset=layers), "overrides")
+        Prefetch("layers", queryset=layers), "overrides"
+    )
 
 
 # The escalation hook (incidents.targets), registered in OncallConfig.ready() --------------
@@ -48,8 +54,11 @@ def schedules_with_rotations(queryset=None):
 
 def schedules_of_steps(step_ids: list[int]) -> dict[int, list[int]]:
     found: dict[int, list[int]] = {}
-    rows = Schedule.escalation_steps.through.objects.filter(escalationstep_id__in=step_ids).order_by(
-        "escalationstep_id", "schedule_id").values_list("escalationstep_id", "schedule_id")
+    rows = (
+        Schedule.escalation_steps.through.objects.filter(escalationstep_id__in=step_ids)
+        .order_by("escalationstep_id", "schedule_id")
+        .values_list("escalationstep_id", "schedule_id")
+    )
     for step_id, schedule_id in rows:
         found.setdefault(step_id, []).append(schedule_id)
     return found
@@ -59,7 +68,8 @@ def on_call(schedule_ids: set[int], at: datetime) -> dict[int, int | None]:
     overrides = Override.objects.filter(starts_at__lte=at, ends_at__gt=at)
     schedules = Schedule.objects.filter(pk__in=schedule_ids).prefetch_related(
         Prefetch("layers", queryset=Layer.objects.prefetch_related("memberships")),
-        Prefetch("overrides", queryset=overrides))
+        Prefetch("overrides", queryset=overrides),
+    )
     return {schedule.pk: schedule.on_call_at(at) for schedule in schedules}
 
 
@@ -72,8 +82,8 @@ def now_and_next(schedules, at: datetime) -> list[dict]:
     zone = portal_zone()
     rows = []
     for schedule in schedules:
-        current, upcoming = current_and_next(schedule.layer_specs(), schedule.override_specs(), at, zone)
+        current, upcoming = current_and_next(
+            schedule.layer_specs(), schedule.override_specs(), at, zone
+        )
         rows.append({"schedule": schedule, "current": current, "next": upcoming})
     return rows
-
-

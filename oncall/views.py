@@ -26,8 +26,14 @@ def now_panel(*, request, now: datetime) -> dict:
     """The current and next person on call per schedule, for "Who to call now" and "My shift"."""
     schedules = services.schedules_with_rotations(Schedule.objects.order_by("name"))
     rows = services.now_and_next(schedules, now)
-    contacts = Contact.objects.in_bulk({shift.contact for row in rows for shift in (row["current"], row["next"])
-                                        if shift is not None and shift.contact is not None})
+    contacts = Contact.objects.in_bulk(
+        {
+            shift.contact
+            for row in rows
+            for shift in (row["current"], row["next"])
+            if shift is not None and shift.contact is not None
+        }
+    )
     for row in rows:
         for key in ("current", "next"):
             shift = row[key]
@@ -39,7 +45,11 @@ def now_panel(*, request, now: datetime) -> dict:
 @require_safe
 @permission_required("oncall.view_schedule", raise_exception=True)
 def schedule_list(request):
-    return render(request, "oncall/list.html", {"panel_context": now_panel(request=request, now=timezone.now())})
+    return render(
+        request,
+        "oncall/list.html",
+        {"panel_context": now_panel(request=request, now=timezone.now())},
+    )
 
 
 @require_safe
@@ -57,23 +67,39 @@ def schedule_detail(request, pk):
         day = today + timedelta(days=offset)
         day_start = datetime.combine(day, time(0), tzinfo=zone)
         day_end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
-        stretches = [{"contact": contacts.get(s.contact), "from": max(s.starts_at, day_start),
-                      "until": min(s.ends_at, day_end)}
-                     for s in shifts if s.starts_at < day_end and s.ends_at > day_start]
+        stretches = [
+            {
+                "contact": contacts.get(s.contact),
+                "from": max(s.starts_at, day_start),
+                "until": min(s.ends_at, day_end),
+            }
+            for s in shifts
+            if s.starts_at < day_end and s.ends_at > day_start
+        ]
         days.append({"day": day, "stretches": stretches})
-    weeks = [days[n:n + 7] for n in range(0, GRID_DAYS, 7)]
-    upcoming = list(schedule.overrides.filter(ends_at__gt=timezone.now()).select_related("contact", "covers_for")
-                    .order_by("starts_at"))
+    weeks = [days[n : n + 7] for n in range(0, GRID_DAYS, 7)]
+    upcoming = list(
+        schedule.overrides.filter(ends_at__gt=timezone.now())
+        .select_related("contact", "covers_for")
+        .order_by("starts_at")
+    )
     own = getattr(request.user, "contact", None)
-    context = {"schedule": schedule, "weeks": weeks,
-               "override_form": OverrideForm(user=request.user) if request.user.has_perm("oncall.add_override")
-               else None,
-               "layers": schedule.layers.all(), "overrides": upcoming,
-               "own_overrides": [o for o in upcoming if o.may_change(request.user)]
-               if request.user.has_perm("oncall.delete_override") else [],
-               "feed_url": request.build_absolute_uri(feeds.schedule_feed_path(schedule)),
-               "personal_feed_url": (request.build_absolute_uri(feeds.personal_feed_path(own))
-                                     if own is not None else "")}
+    context = {
+        "schedule": schedule,
+        "weeks": weeks,
+        "override_form": OverrideForm(user=request.user)
+        if request.user.has_perm("oncall.add_override")
+        else None,
+        "layers": schedule.layers.all(),
+        "overrides": upcoming,
+        "own_overrides": [o for o in upcoming if o.may_change(request.user)]
+        if request.user.has_perm("oncall.delete_override")
+        else [],
+        "feed_url": request.build_absolute_uri(feeds.schedule_feed_path(schedule)),
+        "personal_feed_url": (
+            request.build_absolute_uri(feeds.personal_feed_path(own)) if own is not None else ""
+        ),
+    }
     return render(request, "oncall/detail.html", context)
 
 
@@ -81,8 +107,11 @@ def schedule_detail(request, pk):
 @permission_required("oncall.add_override", raise_exception=True)
 def override_add(request, pk):
     schedule = get_object_or_404(Schedule, pk=pk)
-    form = OverrideForm(request.POST, user=request.user, instance=Override(schedule=schedule,
-                                                                          created_by=request.user))
+    form = OverrideForm(
+        request.POST,
+        user=request.user,
+        instance=Override(schedule=schedule, created_by=request.user),
+    )
     if form.is_valid():
         form.save()
         messages.success(request, _("Override saved."))

@@ -10,14 +10,29 @@ class PortalConfig(AppConfig):
 
     # Who changed what (portal.audit) and who holds an API token are for managers.
     manager_permissions = ["portal.view_audit", "portal.manage_api_tokens"]
-    nav_more = [("audit", _("Audit"), "portal.view_audit"), ("api-tokens", _("API tokens"), "portal.manage_api_tokens")]
+    nav_more = [
+        ("audit", _("Audit"), "portal.view_audit"),
+        ("api-tokens", _("API tokens"), "portal.manage_api_tokens"),
+    ]
 
     schedules = [
         # One per cluster: each proves its own workers run (see /api/health).
-        {"name": "portal.heartbeat", "func": "portal.tasks.heartbeat", "args": "'portal'",
-         "schedule_type": "I", "minutes": 1, "cluster": None},
-        {"name": "portal.heartbeat.long", "func": "portal.tasks.heartbeat", "args": "'long'",
-         "schedule_type": "I", "minutes": 1, "cluster": "long"},
+        {
+            "name": "portal.heartbeat",
+            "func": "portal.tasks.heartbeat",
+            "args": "'portal'",
+            "schedule_type": "I",
+            "minutes": 1,
+            "cluster": None,
+        },
+        {
+            "name": "portal.heartbeat.long",
+            "func": "portal.tasks.heartbeat",
+            "args": "'long'",
+            "schedule_type": "I",
+            "minutes": 1,
+            "cluster": "long",
+        },
     ]
 
     def ready(self):

@@ -19,11 +19,18 @@ SECRET_FIELDS = {"config", "source", "token", "target"}
 ACTIONS = {"+": _("created"), "~": _("changed"), "-": _("deleted")}
 # The change reasons background tasks give (core.history), in the reader's language.
 REASONS = {"overdue": _("overdue")}
-COLUMNS = ("history_id", "history_date", "history_type", "history_user_id", "history_change_reason", "id")
+COLUMNS = (
+    "history_id",
+    "history_date",
+    "history_type",
+    "history_user_id",
+    "history_change_reason",
+    "id",
+)
 
 
 def audited_models() -> dict[str, type]:
-    """"app_label.model_name" → model, for each model of the portal's apps with a history."""
+    """ "app_label.model_name" → model, for each model of the portal's apps with a history."""
     found = {}
     for label in PORTAL_APPS:
         for model in apps.get_app_config(label).get_models():
@@ -44,8 +51,11 @@ def changes(*, model: str = "", user: str = ""):
             rows = rows.filter(history_user__isnull=True)
         elif user:
             rows = rows.filter(history_user_id=user)
-        queries.append(rows.order_by().annotate(model=Value(label, output_field=CharField())).values(
-            *COLUMNS, "model"))
+        queries.append(
+            rows.order_by()
+            .annotate(model=Value(label, output_field=CharField()))
+            .values(*COLUMNS, "model")
+        )
     if not queries:
         return []
     return queries[0].union(*queries[1:], all=True).order_by("-history_date", "-history_id")
@@ -72,7 +82,9 @@ def shown(model_field, value) -> str:
     """A field's stored value as people read it: a choice's label, yes/no, a local time, #id of a row."""
     if model_field.is_relation and value is not None:
         return f"#{value}"
-    return short(format_value(value, dict(model_field.flatchoices) if model_field.choices else None))
+    return short(
+        format_value(value, dict(model_field.flatchoices) if model_field.choices else None)
+    )
 
 
 def entries(rows) -> list[Entry]:
@@ -83,7 +95,9 @@ def entries(rows) -> list[Entry]:
     records = {}
     models = audited_models()
     for label, ids in by_model.items():
-        for record in models[label].history.filter(history_id__in=ids).select_related("history_user"):
+        for record in (
+            models[label].history.filter(history_id__in=ids).select_related("history_user")
+        ):
             records[(label, record.history_id)] = record
     result = []
     for row in rows:
@@ -91,11 +105,17 @@ def entries(rows) -> list[Entry]:
         if record is None:
             continue
         opts = models[row["model"]]._meta
-        entry = Entry(at=record.history_date, model=str(opts.verbose_name), object_id=row["id"],
-                      name=short(getattr(record, "name", None) or getattr(record, "title", None) or ""),
-                      action=str(ACTIONS.get(record.history_type, record.history_type)),
-                      user=record.history_user.get_username() if record.history_user else str(_("system")),
-                      reason=str(REASONS.get(record.history_change_reason, record.history_change_reason or "")))
+        entry = Entry(
+            at=record.history_date,
+            model=str(opts.verbose_name),
+            object_id=row["id"],
+            name=short(getattr(record, "name", None) or getattr(record, "title", None) or ""),
+            action=str(ACTIONS.get(record.history_type, record.history_type)),
+            user=record.history_user.get_username() if record.history_user else str(_("system")),
+            reason=str(
+                REASONS.get(record.history_change_reason, record.history_change_reason or "")
+            ),
+        )
         previous = record.prev_record if record.history_type == "~" else None
         if previous is not None:
             for change in record.diff_against(previous).changes:
@@ -104,6 +124,8 @@ def entries(rows) -> list[Entry]:
                 if change.field in SECRET_FIELDS:
                     entry.fields.append((label, "…", "…"))
                 else:
-                    entry.fields.append((label, shown(model_field, change.old), shown(model_field, change.new)))
+                    entry.fields.append(
+                        (label, shown(model_field, change.old), shown(model_field, change.new))
+                    )
         result.append(entry)
     return result

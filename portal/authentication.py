@@ -14,11 +14,15 @@ class ExpiringTokenAuthentication(TokenAuthentication):
             raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
-        details = getattr(token, "details", None)  # a token made outside the portal has none: no expiry
+        details = getattr(
+            token, "details", None
+        )  # a token made outside the portal has none: no expiry
         if details is not None:
             now = timezone.now()
             if details.is_expired(now):
                 raise exceptions.AuthenticationFailed(
-                    _("This API token has expired: create a new one on your API token page."), code="token_expired")
+                    _("This API token has expired: create a new one on your API token page."),
+                    code="token_expired",
+                )
             details.record_use(now)
         return token.user, token

@@ -17,18 +17,30 @@ def nav_items(request) -> list[dict]:
     links = []
     for config in apps.get_app_configs():
         also = getattr(config, "nav_also", {})
-        for more, group in ((False, getattr(config, "nav", ())), (True, getattr(config, "nav_more", ()))):
+        for more, group in (
+            (False, getattr(config, "nav", ())),
+            (True, getattr(config, "nav_more", ())),
+        ):
             for name, label, permission in ((*link, None)[:3] for link in group):
                 if permission and not request.user.has_perm(permission):
                     continue
-                links.append({"name": name, "url": reverse(name), "label": label, "also": also.get(name, ()),
-                              "more": more})
+                links.append(
+                    {
+                        "name": name,
+                        "url": reverse(name),
+                        "label": label,
+                        "also": also.get(name, ()),
+                        "more": more,
+                    }
+                )
     owner = next((link for link in links if current in link["also"]), None)
     if owner is None:
         under = [link for link in links if request.path.startswith(link["url"])]
         owner = max(under, key=lambda link: len(link["url"]), default=None)
-    return [{"url": link["url"], "label": link["label"], "active": link is owner, "more": link["more"]}
-            for link in links]
+    return [
+        {"url": link["url"], "label": link["label"], "active": link is owner, "more": link["more"]}
+        for link in links
+    ]
 
 
 def portal(request):

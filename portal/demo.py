@@ -14,7 +14,9 @@ def seed() -> str:
     User = get_user_model()
     created = 0
     for role in ROLES:
-        user, new = User.objects.get_or_create(username=f"demo-{role}", defaults={"first_name": role.title()})
+        user, new = User.objects.get_or_create(
+            username=f"demo-{role}", defaults={"first_name": role.title()}
+        )
         if new:
             user.set_unusable_password()
             user.save(update_fields=["password"])

@@ -51,7 +51,9 @@ def env_bool(name: str, default: bool = False) -> bool:
     raise ConfigError(f"{name}={raw!r} is not a boolean; use true or false")
 
 
-def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+def env_int(
+    name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -72,7 +74,9 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 def env_log_level(name: str, default: str) -> str:
     value = env_str(name, default).upper()
     if value not in LOG_LEVELS:
-        raise ConfigError(f"{name}={os.environ.get(name)!r} is not a log level; use one of {', '.join(LOG_LEVELS)}")
+        raise ConfigError(
+            f"{name}={os.environ.get(name)!r} is not a log level; use one of {', '.join(LOG_LEVELS)}"
+        )
     return value
 
 
@@ -104,7 +108,9 @@ def env_time_zone(name: str, default: str) -> str:
     try:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{name}={value!r} is not a known time zone (e.g. UTC, Asia/Seoul)") from None
+        raise ConfigError(
+            f"{name}={value!r} is not a known time zone (e.g. UTC, Asia/Seoul)"
+        ) from None
     return value
 
 
@@ -114,7 +120,9 @@ def env_holidays(name: str, default: str) -> str:
 
     value = env_str(name, default).upper()
     if value and value not in holidays.list_supported_countries():
-        raise ConfigError(f"{name}={value!r} is not a country the holidays library knows (e.g. KR, US, or empty)")
+        raise ConfigError(
+            f"{name}={value!r} is not a country the holidays library knows (e.g. KR, US, or empty)"
+        )
     return value
 
 
@@ -137,7 +145,9 @@ def database_config(name: str, default_sqlite: Path) -> dict:
     if scheme == "sqlite":
         path = raw.split(":", 1)[1].lstrip("/")
         if not path or raw.startswith("sqlite://:memory:"):
-            raise ConfigError(f"{name}: a SQLite URL needs a file path, e.g. sqlite:////srv/portal/db.sqlite3")
+            raise ConfigError(
+                f"{name}: a SQLite URL needs a file path, e.g. sqlite:////srv/portal/db.sqlite3"
+            )
         return sqlite_config(Path("/" + path))
     raise ConfigError(f"{name} must start with postgres:// or sqlite:/// (got {scheme!r})")
 
@@ -197,7 +207,9 @@ def email_config(name: str) -> dict:
     if url.scheme == "console":
         return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
     if url.scheme not in ("smtp", "smtps") or not url.hostname:
-        raise ConfigError(f"{name} must look like smtp://user:password@host:587 or smtps://… or console://")
+        raise ConfigError(
+            f"{name} must look like smtp://user:password@host:587 or smtps://… or console://"
+        )
     return {
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         "EMAIL_HOST": url.hostname,
@@ -267,7 +279,9 @@ def field_keys(name: str, data_dir: Path) -> list[str]:
         try:
             Fernet(key)
         except ValueError:
-            raise ConfigError(f"{name}: a key is not a Fernet key (32 url-safe base64-encoded bytes)") from None
+            raise ConfigError(
+                f"{name}: a key is not a Fernet key (32 url-safe base64-encoded bytes)"
+            ) from None
     if not keys:
         raise ConfigError(f"{name}: no key")
     return keys

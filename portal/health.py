@@ -37,7 +37,9 @@ def check_broker() -> bool:
     import redis
 
     try:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
+        client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1
+        )
         return bool(client.ping())
     except redis.RedisError:
         return False
@@ -46,8 +48,12 @@ def check_broker() -> bool:
 def cluster_ages(now) -> dict[str, float | None]:
     from portal.models import ClusterHeartbeat
 
-    beats = dict(ClusterHeartbeat.objects.filter(cluster__in=CLUSTERS).values_list("cluster", "beat_at"))
-    return {name: (now - beats[name]).total_seconds() if name in beats else None for name in CLUSTERS}
+    beats = dict(
+        ClusterHeartbeat.objects.filter(cluster__in=CLUSTERS).values_list("cluster", "beat_at")
+    )
+    return {
+        name: (now - beats[name]).total_seconds() if name in beats else None for name in CLUSTERS
+    }
 
 
 def check_queue(now) -> tuple[str, dict]:
@@ -83,7 +89,11 @@ def collect() -> dict:
     processes = check_processes()
     if database != "ok":
         status = "unhealthy"
-    elif queue != "ok" or free < settings.DISK_MIN_FREE_GB or not all(p["running"] for p in processes.values()):
+    elif (
+        queue != "ok"
+        or free < settings.DISK_MIN_FREE_GB
+        or not all(p["running"] for p in processes.values())
+    ):
         status = "degraded"
     else:
         status = "healthy"

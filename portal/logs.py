@@ -17,7 +17,9 @@ from core.secrets import MASK, SECRET_WORDS
 HEARTBEAT_TOKEN = re.compile(r"(/heartbeats/)[^/?#\s\"']+")
 FEED_TOKEN = re.compile(r"(/feed/)[^/?#\s\"']+?(\.ics)?(?=[/?#\s\"']|$)")
 SECRET_WORDS_RE = "|".join(SECRET_WORDS)
-SECRET_QUERY_VALUE = re.compile(rf"([?&;][^=&\s\"']*(?:{SECRET_WORDS_RE})[^=&\s\"']*=)[^&#\s\"']+", re.IGNORECASE)
+SECRET_QUERY_VALUE = re.compile(
+    rf"([?&;][^=&\s\"']*(?:{SECRET_WORDS_RE})[^=&\s\"']*=)[^&#\s\"']+", re.IGNORECASE
+)
 
 
 def mask_log_text(text: str) -> str:

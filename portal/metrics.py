@@ -16,10 +16,18 @@ from prometheus_client.core import GaugeMetricFamily
 from portal import health
 
 _local = CollectorRegistry(auto_describe=True)
-REQUESTS = Counter("portal_http_requests", "HTTP requests by view, method and status.",
-                   ["view", "method", "status"], registry=_local)
-ERRORS = Counter("portal_http_errors", "HTTP 5xx answers and unhandled exceptions by view.",
-                 ["view"], registry=_local)
+REQUESTS = Counter(
+    "portal_http_requests",
+    "HTTP requests by view, method and status.",
+    ["view", "method", "status"],
+    registry=_local,
+)
+ERRORS = Counter(
+    "portal_http_errors",
+    "HTTP 5xx answers and unhandled exceptions by view.",
+    ["view"],
+    registry=_local,
+)
 
 
 def view_label(request) -> str:
@@ -44,7 +52,9 @@ class PortalCollector:
     """Gauges computed from the database at scrape time."""
 
     def collect(self):
-        uptime = GaugeMetricFamily("portal_uptime_seconds", "Seconds since this web process started.")
+        uptime = GaugeMetricFamily(
+            "portal_uptime_seconds", "Seconds since this web process started."
+        )
         uptime.add_metric([], time.monotonic() - health.STARTED)
         yield uptime
 
@@ -58,10 +68,14 @@ class PortalCollector:
         from django.utils import timezone
 
         ages = health.cluster_ages(timezone.now())
-        age = GaugeMetricFamily("portal_queue_heartbeat_age_seconds",
-                                "Seconds since each cluster's last heartbeat task ran.", labels=["cluster"])
-        healthy = GaugeMetricFamily("portal_queue_healthy",
-                                    "1 when each cluster's heartbeat is fresh.", labels=["cluster"])
+        age = GaugeMetricFamily(
+            "portal_queue_heartbeat_age_seconds",
+            "Seconds since each cluster's last heartbeat task ran.",
+            labels=["cluster"],
+        )
+        healthy = GaugeMetricFamily(
+            "portal_queue_healthy", "1 when each cluster's heartbeat is fresh.", labels=["cluster"]
+        )
         for name, seconds in ages.items():
             if seconds is not None:
                 age.add_metric([name], seconds)

@@ -32,9 +32,15 @@ class ClusterHeartbeat(models.Model):
 class UserPreference(models.Model):
     """What a person chose for themselves: today, the language they read the portal and their e-mails in."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE,
-                                related_name="preference")
-    language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES, blank=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="preference",
+    )
+    language = models.CharField(
+        _("language"), max_length=10, choices=settings.LANGUAGES, blank=True
+    )
 
     class Meta:
         verbose_name = _("user preference")
@@ -80,7 +86,9 @@ class TokenDetails(models.Model):
     """
 
     # Not the token's primary key (that is the key itself): this row's id may be shown.
-    token = models.OneToOneField(Token, verbose_name=_("token"), on_delete=models.CASCADE, related_name="details")
+    token = models.OneToOneField(
+        Token, verbose_name=_("token"), on_delete=models.CASCADE, related_name="details"
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
@@ -103,13 +111,14 @@ class TokenDetails(models.Model):
         since = now - LAST_USED_PRECISION
         if self.last_used_at is not None and self.last_used_at > since:
             return False
-        updated = (TokenDetails.objects.filter(pk=self.pk)
-                   .filter(models.Q(last_used_at__isnull=True) | models.Q(last_used_at__lte=since))
-                   .update(last_used_at=now))
+        updated = (
+            TokenDetails.objects.filter(pk=self.pk)
+            .filter(models.Q(last_used_at__isnull=True) | models.Q(last_used_at__lte=since))
+            .update(last_used_at=now)
+        )
         if updated:
             self.last_used_at = now
         return bool(updated)
-
 
 
 class CompanyDay(models.Model):

@@ -47,8 +47,12 @@ DISK_MIN_FREE_GB = env.env_int("PORTAL_DISK_MIN_FREE_GB", 1, minimum=0)
 PORTAL_METRICS_TOKEN = env.env_str("PORTAL_METRICS_TOKEN")
 # The longest maintenance window (days) an operator may announce; managers may plan up to a year.
 # How long a page's one-click acknowledge link works (incidents.acklinks), in seconds.
-PORTAL_ACK_LINK_MAX_AGE = env.env_int("PORTAL_ACK_LINK_MAX_AGE", 24 * 60 * 60, minimum=60, maximum=30 * 24 * 60 * 60)
-PORTAL_OPERATOR_MAINTENANCE_DAYS = env.env_int("PORTAL_OPERATOR_MAINTENANCE_DAYS", 7, minimum=1, maximum=366)
+PORTAL_ACK_LINK_MAX_AGE = env.env_int(
+    "PORTAL_ACK_LINK_MAX_AGE", 24 * 60 * 60, minimum=60, maximum=30 * 24 * 60 * 60
+)
+PORTAL_OPERATOR_MAINTENANCE_DAYS = env.env_int(
+    "PORTAL_OPERATOR_MAINTENANCE_DAYS", 7, minimum=1, maximum=366
+)
 # Public holidays skipped by business hours, checklists and due dates: a country code of the
 # `holidays` library (KR: lunar and substitute holidays included); empty for none.
 PORTAL_HOLIDAYS = env.env_holidays("PORTAL_HOLIDAYS", "KR")
@@ -144,8 +148,13 @@ if REDIS_URL:
 else:
     # Files in the data dir: one cache for gunicorn's workers and the clusters. A per-process cache let
     # one web worker serve a status page another had just invalidated, and counted throttles per worker.
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-                          "LOCATION": DATA_DIR / "cache", "OPTIONS": {"MAX_ENTRIES": 10000}}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": DATA_DIR / "cache",
+            "OPTIONS": {"MAX_ENTRIES": 10000},
+        }
+    }
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -165,7 +174,9 @@ AUTHENTICATION_BACKENDS = [
 ]
 AXES_FAILURE_LIMIT = env.env_int("PORTAL_LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=100)
 AXES_COOLOFF_TIME = timedelta(minutes=env.env_int("PORTAL_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
-LOGIN_ADDRESS_FAILURE_LIMIT = env.env_int("PORTAL_LOGIN_ADDRESS_FAILURE_LIMIT", 30, minimum=1, maximum=10_000)
+LOGIN_ADDRESS_FAILURE_LIMIT = env.env_int(
+    "PORTAL_LOGIN_ADDRESS_FAILURE_LIMIT", 30, minimum=1, maximum=10_000
+)
 # axes has one limit for all parameters; core.security.LoginAttemptHandler gives
 # the address (the second entry) its own. The order matters to it.
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
@@ -255,7 +266,9 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
 # 2 KB body of 1 000 brackets otherwise exhausts the recursion of whatever walks it.
 JSON_MAX_DEPTH = env.env_int("PORTAL_JSON_MAX_DEPTH", 32, minimum=2, maximum=200)
 # Runbook imports (checklists.importer): bounded so that a dry run stays well under a second.
-RUNBOOK_MAX_BYTES = env.env_int("PORTAL_RUNBOOK_MAX_BYTES", 1024 * 1024, minimum=1024, maximum=8 * 1024 * 1024)
+RUNBOOK_MAX_BYTES = env.env_int(
+    "PORTAL_RUNBOOK_MAX_BYTES", 1024 * 1024, minimum=1024, maximum=8 * 1024 * 1024
+)
 RUNBOOK_MAX_SECTIONS = env.env_int("PORTAL_RUNBOOK_MAX_SECTIONS", 500, minimum=1, maximum=5000)
 RUNBOOK_MAX_ITEMS = env.env_int("PORTAL_RUNBOOK_MAX_ITEMS", 5000, minimum=1, maximum=50000)
 
@@ -291,21 +304,39 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # drf-spectacular's defaults, and no validator badge: Swagger UI would fetch it from validator.swagger.io.
-    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True, "displayOperationId": True,
-                            "validatorUrl": None},
+    "SWAGGER_UI_SETTINGS": {
+        "deepLinking": True,
+        "persistAuthorization": True,
+        "displayOperationId": True,
+        "validatorUrl": None,
+    },
     # One group per app (core.schema.PortalAutoSchema.get_tags), in the menu's order.
     "TAGS": [
-        {"name": "incidents", "description": "Incidents, timelines, postmortems, contacts and escalation."},
-        {"name": "checklists", "description": "Checklist templates, runs, handovers, playbooks, runbook import."},
+        {
+            "name": "incidents",
+            "description": "Incidents, timelines, postmortems, contacts and escalation.",
+        },
+        {
+            "name": "checklists",
+            "description": "Checklist templates, runs, handovers, playbooks, runbook import.",
+        },
         {"name": "probes", "description": "Probes, results, heartbeats and host agents."},
-        {"name": "backups", "description": "Backup targets, runs, restores, rehearsals and off-site copies."},
+        {
+            "name": "backups",
+            "description": "Backup targets, runs, restores, rehearsals and off-site copies.",
+        },
         {"name": "oncall", "description": "On-call schedules, layers and overrides."},
-        {"name": "alerts", "description": "Alert integrations: incoming alerts from monitoring tools."},
+        {
+            "name": "alerts",
+            "description": "Alert integrations: incoming alerts from monitoring tools.",
+        },
         {"name": "portal", "description": "Health, metrics and the portal's own settings."},
     ],
     "COMPONENT_SPLIT_REQUEST": True,
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
-                             "core.schema.describe_ids_and_links"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.schema.describe_ids_and_links",
+    ],
     # Several models have a "kind" or "status"; name each enum after its model.
     "ENUM_NAME_OVERRIDES": {
         "ChannelKindEnum": "incidents.models.ChannelKind",
@@ -364,7 +395,13 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     # Heartbeat ping URLs and token= parameters are logged masked (portal.logs).
     "filters": {"mask_secrets": {"()": "portal.logs.MaskSecrets"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_secrets"]}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["mask_secrets"],
+        }
+    },
     # Quiet by default: django-q2 logs ~20 INFO lines a minute. PORTAL_LOG_LEVEL=INFO shows them.
     "root": {"handlers": ["console"], "level": env.env_log_level("PORTAL_LOG_LEVEL", "WARNING")},
     "loggers": {

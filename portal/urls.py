@@ -40,7 +40,9 @@ router.register("services", incidents_api.ServiceViewSet)
 router.register("tiers", incidents_api.TierViewSet)
 router.register("contacts", incidents_api.ContactViewSet, basename="contact")
 router.register("channels", incidents_api.NotificationChannelViewSet)
-router.register("escalation-policies", incidents_api.EscalationPolicyViewSet, basename="escalationpolicy")
+router.register(
+    "escalation-policies", incidents_api.EscalationPolicyViewSet, basename="escalationpolicy"
+)
 router.register("maintenance-windows", incidents_api.MaintenanceWindowViewSet)
 router.register("recurring-maintenance-windows", incidents_api.RecurringMaintenanceWindowViewSet)
 router.register("incidents", incidents_api.IncidentViewSet, basename="incident")
@@ -74,12 +76,23 @@ docs_policy = csp_update({"style-src": [UNSAFE_INLINE], "worker-src": ["blob:"]}
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
-    path("account/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path(
+        "account/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
     # A user without a role may still log out and change their password.
     path("account/logout/", role_not_required(auth_views.LogoutView.as_view()), name="logout"),
-    path("account/password/", role_not_required(auth_views.PasswordChangeView.as_view()), name="password_change"),
-    path("account/password/done/", role_not_required(auth_views.PasswordChangeDoneView.as_view()),
-         name="password_change_done"),
+    path(
+        "account/password/",
+        role_not_required(auth_views.PasswordChangeView.as_view()),
+        name="password_change",
+    ),
+    path(
+        "account/password/done/",
+        role_not_required(auth_views.PasswordChangeDoneView.as_view()),
+        name="password_change_done",
+    ),
     path("account/token/", views.api_token, name="api-token"),
     path("audit/", views.audit, name="audit"),
     path("account/token/create/", views.api_token_create, name="api-token-create"),
@@ -98,10 +111,24 @@ urlpatterns = [
     path("api/health", views.api_health, name="api-health"),
     path("api/metrics", views.api_metrics, name="api-metrics"),
     path("api/schema/", api.SchemaView.as_view(), name="api-schema"),
-    path("api/docs/", docs_policy(SpectacularSwaggerSplitView.as_view(
-        url_name="api-schema", template_name="portal/api_swagger.html")), name="api-docs"),
-    path("api/redoc/", docs_policy(SpectacularRedocView.as_view(
-        url_name="api-schema", template_name="portal/api_redoc.html")), name="api-redoc"),
+    path(
+        "api/docs/",
+        docs_policy(
+            SpectacularSwaggerSplitView.as_view(
+                url_name="api-schema", template_name="portal/api_swagger.html"
+            )
+        ),
+        name="api-docs",
+    ),
+    path(
+        "api/redoc/",
+        docs_policy(
+            SpectacularRedocView.as_view(
+                url_name="api-schema", template_name="portal/api_redoc.html"
+            )
+        ),
+        name="api-redoc",
+    ),
     path("api/v1/heartbeats/<uuid:token>", probes_api.heartbeat, name="heartbeat"),
     path("api/v1/heartbeats/<uuid:token>/fail", probes_api.heartbeat_fail, name="heartbeat-fail"),
     path("api/v1/agent/checks", probes_api.agent_checks, name="agent-checks"),

@@ -45,8 +45,15 @@ def dashboard(request):
     panels = []
     for config in apps.get_app_configs():
         for template, function in getattr(config, "dashboard_panels", ()):
-            panels.append({"template": template, "context": import_string(function)(request=request, now=now)})
-    context = {"health": health.collect(), "role": role_of(request.user), "now": now, "panels": panels}
+            panels.append(
+                {"template": template, "context": import_string(function)(request=request, now=now)}
+            )
+    context = {
+        "health": health.collect(),
+        "role": role_of(request.user),
+        "now": now,
+        "panels": panels,
+    }
     return render(request, "portal/dashboard.html", context)
 
 
@@ -94,7 +101,11 @@ def api_token_create(request):
         return render(request, "portal/token.html", {"token": token, "form": form}, status=400)
     token = services.create_api_token(user=request.user, lifetime=form.cleaned_data["lifetime"])
     messages.success(request, _("A new API token was created. Any previous token no longer works."))
-    return render(request, "portal/token.html", {"token": token, "new_key": token.key, "form": TokenCreateForm()})
+    return render(
+        request,
+        "portal/token.html",
+        {"token": token, "new_key": token.key, "form": TokenCreateForm()},
+    )
 
 
 @require_POST
@@ -136,16 +147,23 @@ HealthSerializer = inline_serializer(
         "database_engine": serializers.CharField(),
         "queue": serializers.ChoiceField(["ok", "stale", "unreachable", "unknown"]),
         "queue_broker": serializers.CharField(),
-        "heartbeat_age_seconds": serializers.DictField(child=serializers.FloatField(allow_null=True)),
+        "heartbeat_age_seconds": serializers.DictField(
+            child=serializers.FloatField(allow_null=True)
+        ),
         "disk_free_gb": serializers.FloatField(),
         "processes": serializers.DictField(
-            child=inline_serializer("HealthProcess", {
-                "running": serializers.BooleanField(),
-                "restarts": serializers.IntegerField(),
-                "exit_code": serializers.IntegerField(required=False),
-            }),
-            help_text=gettext_lazy("The processes `manage.py serve` supervises (web, workers, "
-                                   "long-workers); empty when the portal runs under another supervisor."),
+            child=inline_serializer(
+                "HealthProcess",
+                {
+                    "running": serializers.BooleanField(),
+                    "restarts": serializers.IntegerField(),
+                    "exit_code": serializers.IntegerField(required=False),
+                },
+            ),
+            help_text=gettext_lazy(
+                "The processes `manage.py serve` supervises (web, workers, "
+                "long-workers); empty when the portal runs under another supervisor."
+            ),
         ),
         "time": serializers.DateTimeField(),
     },
@@ -200,9 +218,14 @@ def audit(request):
         model = ""
     if by != audit_trail.SYSTEM and not by.isdigit():
         by = ""
-    page = Paginator(audit_trail.changes(model=model, user=by), 50).get_page(request.GET.get("page"))
+    page = Paginator(audit_trail.changes(model=model, user=by), 50).get_page(
+        request.GET.get("page")
+    )
     context = {
-        "page": page, "entries": audit_trail.entries(list(page)), "model": model, "by": by,
+        "page": page,
+        "entries": audit_trail.entries(list(page)),
+        "model": model,
+        "by": by,
         "models": [(label, m._meta.verbose_name) for label, m in models.items()],
         "users": get_user_model().objects.order_by("username").values_list("pk", "username"),
         "system": audit_trail.SYSTEM,
@@ -213,5 +236,7 @@ def audit(request):
 def page_not_found(request, exception):
     """404: JSON under /api/ (an API client parses the answer, e.g. /api/v1/incidents/1.5), the page elsewhere."""
     if request.path_info.startswith("/api/"):
-        return JsonResponse({"detail": _("Not found."), "code": "not_found", "codes": ["not_found"]}, status=404)
+        return JsonResponse(
+            {"detail": _("Not found."), "code": "not_found", "codes": ["not_found"]}, status=404
+        )
     return defaults.page_not_found(request, exception)

@@ -17,8 +17,11 @@ def run_now(modeladmin, request, queryset):
     probes = [probe for probe in queryset.select_related("service") if not probe.is_heartbeat]
     if probes:
         services.record_results(outcomes=services.run_checks(probes))
-    messages.success(request, ngettext("%(count)d probe ran.", "%(count)d probes ran.", len(probes))
-                     % {"count": len(probes)})
+    messages.success(
+        request,
+        ngettext("%(count)d probe ran.", "%(count)d probes ran.", len(probes))
+        % {"count": len(probes)},
+    )
 
 
 class ProbeAdminForm(forms.ModelForm):
@@ -32,7 +35,9 @@ class ProbeAdminForm(forms.ModelForm):
     def clean_config(self):
         config = self.cleaned_data["config"]
         if self.instance.pk:
-            stored = Probe.objects.filter(pk=self.instance.pk).values_list("config", flat=True).first()
+            stored = (
+                Probe.objects.filter(pk=self.instance.pk).values_list("config", flat=True).first()
+            )
             config = keep_stored_config(config, stored or {})
         return config
 
@@ -48,14 +53,36 @@ class MaskedHistory(HistoricalRecordContextHelper):
 class ProbeAdmin(SecretFieldsAdmin, HistoryAdmin):
     form = ProbeAdminForm
     secret_fields = {"config": "shown_config"}
-    list_display = ["name", "service", "kind", "status", "status_since", "last_latency_ms", "alerting", "enabled"]
+    list_display = [
+        "name",
+        "service",
+        "kind",
+        "status",
+        "status_since",
+        "last_latency_ms",
+        "alerting",
+        "enabled",
+    ]
     list_filter = ["kind", "status", "enabled", "alerting", "service"]
     search_fields = ["name", "service__name"]
     list_select_related = ["service"]
     raw_id_fields = ["incident"]
-    readonly_fields = ["shown_token", "status", "status_since", "consecutive_failures", "consecutive_successes",
-                       "alerting", "last_alert_at", "last_run_at", "last_value", "last_latency_ms", "last_message",
-                       "last_ping_at", "next_run_at", "created_at"]
+    readonly_fields = [
+        "shown_token",
+        "status",
+        "status_since",
+        "consecutive_failures",
+        "consecutive_successes",
+        "alerting",
+        "last_alert_at",
+        "last_run_at",
+        "last_value",
+        "last_latency_ms",
+        "last_message",
+        "last_ping_at",
+        "next_run_at",
+        "created_at",
+    ]
     actions = [run_now]
 
     def has_run_permission(self, request):
@@ -98,12 +125,28 @@ class ProbeResultAdmin(admin.ModelAdmin):
 class HostAdmin(admin.ModelAdmin):
     """Hosts are added on the portal's page, which shows the new token once; here they are edited."""
 
-    list_display = ["name", "service", "last_seen_at", "agent_version", "silent", "allow_commands", "enabled"]
+    list_display = [
+        "name",
+        "service",
+        "last_seen_at",
+        "agent_version",
+        "silent",
+        "allow_commands",
+        "enabled",
+    ]
     list_filter = ["silent", "enabled", "allow_commands"]
     search_fields = ["name"]
     list_select_related = ["service"]
-    readonly_fields = ["last_seen_at", "agent_version", "silent", "silent_incident", "rejected_results",
-                       "last_rejection", "last_rejected_at", "created_at"]
+    readonly_fields = [
+        "last_seen_at",
+        "agent_version",
+        "silent",
+        "silent_incident",
+        "rejected_results",
+        "last_rejection",
+        "last_rejected_at",
+        "created_at",
+    ]
 
     def has_add_permission(self, request):
         return False

@@ -58,9 +58,13 @@ class ProbeViewSet(viewsets.ModelViewSet):
         # An update, not a save: the edit has its history row already, one is enough.
         Probe.objects.filter(pk=probe.pk).update(next_run_at=probe.next_run_at)
 
-    @extend_schema(request=None, responses={200: ProbeResultSerializer,
-                                            409: OpenApiResponse(ErrorSerializer,
-                                                                 description=_("A heartbeat cannot be run."))})
+    @extend_schema(
+        request=None,
+        responses={
+            200: ProbeResultSerializer,
+            409: OpenApiResponse(ErrorSerializer, description=_("A heartbeat cannot be run.")),
+        },
+    )
     @action(detail=True, methods=["post"])
     def run(self, request, pk=None):
         """Run the probe now (bounded by its timeout) and return the result."""
@@ -97,23 +101,37 @@ class HeartbeatThrottle(AnonRateThrottle):
     rate = "300/min"
 
 
-PingAnswer = inline_serializer("HeartbeatPing", {"status": serializers.ChoiceField(["ok", "critical"])})
+PingAnswer = inline_serializer(
+    "HeartbeatPing", {"status": serializers.ChoiceField(["ok", "critical"])}
+)
 
 
 def _ping(request, token, *, failed: bool):
     with transaction.atomic():
-        probe = (Probe.objects.select_for_update().select_related("service")
-                 .filter(token=token, kind=Kind.HEARTBEAT, enabled=True).first())
+        probe = (
+            Probe.objects.select_for_update()
+            .select_related("service")
+            .filter(token=token, kind=Kind.HEARTBEAT, enabled=True)
+            .first()
+        )
         if probe is None:
             raise Http404
-        body = request.body[:500].decode("utf-8", errors="replace") if request.method == "POST" else ""
+        body = (
+            request.body[:500].decode("utf-8", errors="replace") if request.method == "POST" else ""
+        )
         result = services.record_ping(probe=probe, failed=failed, message=body)
     return Response({"status": result.status}, status=status.HTTP_200_OK)
 
 
 heartbeat_doc = extend_schema(
-    methods=["GET", "POST"], request={"text/plain": OpenApiTypes.STR}, auth=[],
-    responses={200: PingAnswer, 404: OpenApiResponse(description=_("No enabled heartbeat has this token."))})
+    methods=["GET", "POST"],
+    request={"text/plain": OpenApiTypes.STR},
+    auth=[],
+    responses={
+        200: PingAnswer,
+        404: OpenApiResponse(description=_("No enabled heartbeat has this token.")),
+    },
+)
 
 
 @heartbeat_doc
@@ -142,6 +160,7 @@ def heartbeat_fail(request, token):
 
 # Push agents --------------------------------------------------------------------
 
+
 class AgentThrottle(AnonRateThrottle):
     """Per client address; many hosts may sit behind one address, each calling twice a minute."""
 
@@ -154,34 +173,64 @@ class AgentResultSerializer(serializers.Serializer):
     status = serializers.ChoiceField(["ok", "critical", "error"])
     value = serializers.FloatField(required=False, allow_null=True)
     latency_ms = serializers.FloatField(required=False, allow_null=True, min_value=0)
-    message = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, max_length=2000)
+    message = serializers.CharField(
+        required=False, allow_blank=True, trim_whitespace=False, max_length=2000
+    )
 
 
 class AgentPushSerializer(serializers.Serializer):
-    batch = serializers.UUIDField(help_text=_("Chosen by the agent; a batch sent twice is recorded once."))
+    batch = serializers.UUIDField(
+        help_text=_("Chosen by the agent; a batch sent twice is recorded once.")
+    )
     agent_version = serializers.CharField(required=False, allow_blank=True, max_length=40)
     results = AgentResultSerializer(many=True, max_length=services.PUSH_RESULTS_LIMIT)
 
 
-AgentCheck = inline_serializer("AgentCheck", {
-    "id": serializers.IntegerField(), "kind": serializers.CharField(), "name": serializers.CharField(),
-    "config": serializers.JSONField(), "timeout": serializers.FloatField()}, many=True)
-AgentChecks = inline_serializer("AgentChecks", {
-    "host": serializers.CharField(), "interval": serializers.IntegerField(),
-    "max_batch": serializers.IntegerField(), "checks": AgentCheck})
-AgentPushAnswer = inline_serializer("AgentPushAnswer", {
-    "accepted": serializers.IntegerField(), "duplicate": serializers.BooleanField(),
-    "rejected": inline_serializer("AgentRejected", {"probe": serializers.IntegerField(),
-                                                     "reason": serializers.CharField()}, many=True)})
+AgentCheck = inline_serializer(
+    "AgentCheck",
+    {
+        "id": serializers.IntegerField(),
+        "kind": serializers.CharField(),
+        "name": serializers.CharField(),
+        "config": serializers.JSONField(),
+        "timeout": serializers.FloatField(),
+    },
+    many=True,
+)
+AgentChecks = inline_serializer(
+    "AgentChecks",
+    {
+        "host": serializers.CharField(),
+        "interval": serializers.IntegerField(),
+        "max_batch": serializers.IntegerField(),
+        "checks": AgentCheck,
+    },
+)
+AgentPushAnswer = inline_serializer(
+    "AgentPushAnswer",
+    {
+        "accepted": serializers.IntegerField(),
+        "duplicate": serializers.BooleanField(),
+        "rejected": inline_serializer(
+            "AgentRejected",
+            {"probe": serializers.IntegerField(), "reason": serializers.CharField()},
+            many=True,
+        ),
+    },
+)
 UNAUTHORIZED = OpenApiResponse(ErrorSerializer, description=_("No enabled host has this token."))
-PERSON = OpenApiResponse(ErrorSerializer, description=_("A person's API token: only a host's agent may call this."))
+PERSON = OpenApiResponse(
+    ErrorSerializer, description=_("A person's API token: only a host's agent may call this.")
+)
 
 
 def _agent_host(request):
     """The host of the bearer token; the same 401 for an unknown, rotated or disabled host.
     A person's API token is refused outright: people read results, only agents push them."""
     if request.user.is_authenticated:
-        raise exceptions.PermissionDenied(_("Only a host's agent may call this, with its own token."))
+        raise exceptions.PermissionDenied(
+            _("Only a host's agent may call this, with its own token.")
+        )
     scheme, _sep, token = request.headers.get("Authorization", "").partition(" ")
     host = services.host_for_token(token.strip()) if scheme.lower() == "bearer" else None
     if host is None:
@@ -218,15 +267,39 @@ def agent_checks(request):
     """The checks assigned to the token's host, for its agent to run (`Authorization: Bearer <token>`)."""
     host = _agent_host(request)
     services.agent_seen(host=host, version=_version(request), now=timezone.now())
-    checks = [{"id": probe.pk, "kind": probe.kind, "name": probe.name, "config": probe.config,
-               "timeout": probe.timeout} for probe in services.host_checks(host=host)]
-    return Response({"host": host.name, "interval": host.interval, "max_batch": services.PUSH_RESULTS_LIMIT,
-                     "checks": checks})
+    checks = [
+        {
+            "id": probe.pk,
+            "kind": probe.kind,
+            "name": probe.name,
+            "config": probe.config,
+            "timeout": probe.timeout,
+        }
+        for probe in services.host_checks(host=host)
+    ]
+    return Response(
+        {
+            "host": host.name,
+            "interval": host.interval,
+            "max_batch": services.PUSH_RESULTS_LIMIT,
+            "checks": checks,
+        }
+    )
 
 
-@extend_schema(auth=[], request=AgentPushSerializer, responses={
-    200: AgentPushAnswer, 400: OpenApiResponse(ErrorSerializer), 401: UNAUTHORIZED, 403: PERSON,
-    413: OpenApiResponse(ErrorSerializer, description=_("More than the push limit (results or bytes)."))})
+@extend_schema(
+    auth=[],
+    request=AgentPushSerializer,
+    responses={
+        200: AgentPushAnswer,
+        400: OpenApiResponse(ErrorSerializer),
+        401: UNAUTHORIZED,
+        403: PERSON,
+        413: OpenApiResponse(
+            ErrorSerializer, description=_("More than the push limit (results or bytes).")
+        ),
+    },
+)
 @login_not_required
 @never_cache
 @api_view(["POST"])
@@ -249,12 +322,19 @@ def agent_results(request):
     serializer = AgentPushSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     data = serializer.validated_data
-    report = services.record_push(host=host, batch=data["batch"], results=data["results"],
-                                  version=_version(request, data))
-    return Response({"accepted": report.accepted, "duplicate": report.duplicate, "rejected": report.rejected})
+    report = services.record_push(
+        host=host, batch=data["batch"], results=data["results"], version=_version(request, data)
+    )
+    return Response(
+        {"accepted": report.accepted, "duplicate": report.duplicate, "rejected": report.rejected}
+    )
 
 
 def _too_large():
-    return Response({"detail": _("At most %(count)s results and %(bytes)s bytes in one push.") % {
-        "count": services.PUSH_RESULTS_LIMIT, "bytes": services.PUSH_BODY_LIMIT}},
-        status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    return Response(
+        {
+            "detail": _("At most %(count)s results and %(bytes)s bytes in one push.")
+            % {"count": services.PUSH_RESULTS_LIMIT, "bytes": services.PUSH_BODY_LIMIT}
+        },
+        status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    )

@@ -17,9 +17,19 @@ class ProbesConfig(AppConfig):
 
     schedules = [
         # The tick loops for up to 55 s, so sub-minute intervals keep their pace.
-        {"name": "probes.tick", "func": "probes.tasks.tick", "schedule_type": "I", "minutes": 1, "cluster": None},
-        {"name": "probes.prune_results", "func": "probes.tasks.prune_results", "schedule_type": "D",
-         "cluster": None},
+        {
+            "name": "probes.tick",
+            "func": "probes.tasks.tick",
+            "schedule_type": "I",
+            "minutes": 1,
+            "cluster": None,
+        },
+        {
+            "name": "probes.prune_results",
+            "func": "probes.tasks.prune_results",
+            "schedule_type": "D",
+            "cluster": None,
+        },
     ]
 
     def collect_metrics(self):

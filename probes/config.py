@@ -120,8 +120,10 @@ class Integer(Setting, forms.IntegerField):
         except (TypeError, ValueError, OverflowError):
             raise ValidationError(_("Enter a whole number.")) from None
         if not self.minimum <= value <= self.maximum:
-            raise ValidationError(_("Enter a number from %(min)s to %(max)s.") % {
-                "min": self.minimum, "max": self.maximum})
+            raise ValidationError(
+                _("Enter a number from %(min)s to %(max)s.")
+                % {"min": self.minimum, "max": self.maximum}
+            )
         return value
 
 
@@ -167,8 +169,12 @@ class Path(Text):
     def __init__(self, *, allowed=allowed_path, **kwargs):
         self.allowed = allowed
         kwargs.setdefault("label", gettext_lazy("Path"))
-        kwargs.setdefault("help_text", gettext_lazy(
-            "Absolute path inside the folders the portal may read (PORTAL_FILE_ROOTS)."))
+        kwargs.setdefault(
+            "help_text",
+            gettext_lazy(
+                "Absolute path inside the folders the portal may read (PORTAL_FILE_ROOTS)."
+            ),
+        )
         super().__init__(required=True, max_length=1000, **kwargs)
 
     def read(self, value):
@@ -183,16 +189,24 @@ class HostPath(Text):
     """A path on a host, as its agent reads it (PORTAL_FILE_ROOTS does not apply there)."""
 
     def __init__(self, **kwargs):
-        super().__init__(label=gettext_lazy("Path on the host"), required=True, max_length=1000,
-                         help_text=gettext_lazy("Absolute, as the host writes it: /var/log/app.log or "
-                                                "C:\\data\\app.log."), **kwargs)
+        super().__init__(
+            label=gettext_lazy("Path on the host"),
+            required=True,
+            max_length=1000,
+            help_text=gettext_lazy(
+                "Absolute, as the host writes it: /var/log/app.log or C:\\data\\app.log."
+            ),
+            **kwargs,
+        )
 
     def read(self, value):
         value = super().read(value)
         if "\x00" in value or len(value) > 1000:
             raise ValidationError(_("Enter a path of at most 1000 characters."))
         if not (value.startswith("/") or WINDOWS_ABSOLUTE.match(value)):
-            raise ValidationError(_("Enter an absolute path on the host (/var/log/app.log or C:\\data\\app.log)."))
+            raise ValidationError(
+                _("Enter an absolute path on the host (/var/log/app.log or C:\\data\\app.log).")
+            )
         return value
 
 
@@ -211,7 +225,9 @@ class Pairs(Setting, forms.CharField):
         return not value
 
     def read(self, value):
-        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
             raise ValidationError(_("Enter an object of text names and text values."))
         return value
 
@@ -222,13 +238,17 @@ class Pairs(Setting, forms.CharField):
                 continue
             name, found, text = line.partition(self.sep)
             if not found or not name.strip():
-                raise ValidationError(_("Write one %(sep)s per line, e.g. name%(sep)svalue.") % {"sep": self.sep})
+                raise ValidationError(
+                    _("Write one %(sep)s per line, e.g. name%(sep)svalue.") % {"sep": self.sep}
+                )
             pairs[name.strip()] = text.strip()
         return pairs
 
     def prepare_value(self, value):
         if isinstance(value, dict):
-            return "\n".join(f"{k}{self.sep}{' ' if self.sep == ':' else ''}{v}" for k, v in value.items())
+            return "\n".join(
+                f"{k}{self.sep}{' ' if self.sep == ':' else ''}{v}" for k, v in value.items()
+            )
         return value
 
 
@@ -267,7 +287,9 @@ class StatusCodes(Setting, forms.CharField):
         return not value
 
     def read(self, value):
-        if not isinstance(value, list) or not all(isinstance(c, int) and 100 <= c <= 599 for c in value):
+        if not isinstance(value, list) or not all(
+            isinstance(c, int) and 100 <= c <= 599 for c in value
+        ):
             raise ValidationError(_("Enter a list of HTTP status codes (100–599)."))
         return value
 
@@ -295,10 +317,19 @@ class Argv(Setting, forms.CharField):
         return super().clean(value)
 
     def read(self, value):
-        if not isinstance(value, list) or not value or len(value) > self.LIMIT or not all(
-                isinstance(arg, str) and arg and "\x00" not in arg and len(arg) <= 1000 for arg in value):
-            raise ValidationError(_("Enter the program and its arguments (at most %(count)s).") % {
-                "count": self.LIMIT})
+        if (
+            not isinstance(value, list)
+            or not value
+            or len(value) > self.LIMIT
+            or not all(
+                isinstance(arg, str) and arg and "\x00" not in arg and len(arg) <= 1000
+                for arg in value
+            )
+        ):
+            raise ValidationError(
+                _("Enter the program and its arguments (at most %(count)s).")
+                % {"count": self.LIMIT}
+            )
         return value
 
     def from_text(self, value):

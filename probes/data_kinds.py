@@ -30,11 +30,26 @@ from core.paths import readable_path
 from core.secrets import mask_url, scrub
 from probes import config
 from probes.config import KindSettings
-from probes.kinds import CHOOSE, Limits, Result, _direction, _readable, _request_failure, fetch, grade, register
+from probes.kinds import (
+    CHOOSE,
+    Limits,
+    Result,
+    _direction,
+    _readable,
+    _request_failure,
+    fetch,
+    grade,
+    register,
+)
 from probes.models import Kind, Status
 
-SQL_SCHEMES = {"postgresql": "postgresql", "postgres": "postgresql", "mysql": "mysql", "mariadb": "mysql",
-               "sqlite": "sqlite"}
+SQL_SCHEMES = {
+    "postgresql": "postgresql",
+    "postgres": "postgresql",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+    "sqlite": "sqlite",
+}
 APPLICATION_NAME = "ops-portal-probe"
 # Words that make a SELECT write or lock; refused even though the read-only transaction would stop them.
 WRITING_WORDS = {"INTO", "FOR UPDATE", "FOR SHARE", "LOCK", "FOR NO KEY UPDATE", "FOR KEY SHARE"}
@@ -42,7 +57,12 @@ GIB = 2**30
 
 
 def _graded(value: float, limits: Limits, config: dict, latency: float, message: str) -> Result:
-    return Result(grade(value, limits, lower_worse=config.get("direction") == "below"), value, latency, message)
+    return Result(
+        grade(value, limits, lower_worse=config.get("direction") == "below"),
+        value,
+        latency,
+        message,
+    )
 
 
 def _empty_result(config: dict, latency: float, message: str) -> Result:
@@ -56,6 +76,7 @@ def _ms(started: float) -> float:
 
 # SQL -----------------------------------------------------------------------------
 
+
 def check_scalar_query(query: str) -> str | None:
     """None when `query` is one SELECT of one column (no INTO, no locking clause), else why not."""
     statements = [s for s in sqlparse.split(query) if s.strip().rstrip(";").strip()]
@@ -64,15 +85,23 @@ def check_scalar_query(query: str) -> str | None:
     statement = sqlparse.parse(statements[0])[0]
     if statement.get_type() != "SELECT":
         return _("Only a SELECT may run here (the probe reads, never writes).")
-    words = " ".join(token.normalized for token in statement.flatten() if token.ttype in T.Keyword
-                     or token.ttype in T.Keyword.DML)
+    words = " ".join(
+        token.normalized
+        for token in statement.flatten()
+        if token.ttype in T.Keyword or token.ttype in T.Keyword.DML
+    )
     if any(f" {word} " in f" {words} " for word in WRITING_WORDS):
         return _("A SELECT that writes or locks rows is refused.")
-    if any(token.ttype in T.Keyword.DML and token.normalized != "SELECT" for token in statement.flatten()):
+    if any(
+        token.ttype in T.Keyword.DML and token.normalized != "SELECT"
+        for token in statement.flatten()
+    ):
         return _("Only a SELECT may run here (the probe reads, never writes).")
     columns = _select_list(statement)
     if columns is None or isinstance(columns, IdentifierList) or (columns.ttype in T.Wildcard):
-        return _("The query must return one value: select one column (e.g. SELECT count(*) FROM …).")
+        return _(
+            "The query must return one value: select one column (e.g. SELECT count(*) FROM …)."
+        )
     return None
 
 
@@ -85,12 +114,17 @@ def _select_list(statement):
         if not seen_select:
             if token.ttype in T.Keyword.DML and token.normalized == "SELECT":
                 seen_select = True
-            elif token.ttype in T.Keyword.CTE or isinstance(token, Identifier | IdentifierList | Parenthesis):
+            elif token.ttype in T.Keyword.CTE or isinstance(
+                token, Identifier | IdentifierList | Parenthesis
+            ):
                 continue  # WITH name AS (…)
             continue
         if token.ttype in T.Keyword and token.normalized in ("DISTINCT", "ALL"):
             continue
-        if isinstance(token, IdentifierList | Identifier | Function | Parenthesis) or token.ttype is not None:
+        if (
+            isinstance(token, IdentifierList | Identifier | Function | Parenthesis)
+            or token.ttype is not None
+        ):
             return token
         return token
     return None
@@ -103,19 +137,24 @@ class SqlUrl(config.Text):
             parts = urlsplit(url)
             parts.port  # noqa: B018 - raises ValueError on a bad port
         except ValueError:
-            raise ValidationError(_("Enter a connection URL such as postgresql://user:password@host:5432/database.")) \
-                from None
+            raise ValidationError(
+                _("Enter a connection URL such as postgresql://user:password@host:5432/database.")
+            ) from None
         scheme = SQL_SCHEMES.get(parts.scheme.lower())
         if scheme is None:
-            raise ValidationError(_("Enter a postgresql://, mysql:// (MariaDB too) or sqlite:/// URL."))
+            raise ValidationError(
+                _("Enter a postgresql://, mysql:// (MariaDB too) or sqlite:/// URL.")
+            )
         if scheme == "sqlite":
             try:
                 readable_path(unquote(parts.path))
             except ValidationError as exc:
                 raise ValidationError(exc.messages[0]) from None
         elif not parts.hostname or not parts.path.strip("/"):
-            raise ValidationError(_("Name the host and the database: %(example)s.") % {
-                "example": f"{parts.scheme}://user:password@host/database"})
+            raise ValidationError(
+                _("Name the host and the database: %(example)s.")
+                % {"example": f"{parts.scheme}://user:password@host/database"}
+            )
         else:
             config.validate_host_name(parts.hostname)  # keeps its code, refused_address
         return url
@@ -144,11 +183,19 @@ def _scalar(rows) -> tuple[bool, float | None, str]:
 def _query_postgresql(parts, query: str, timeout: float):
     import psycopg
 
-    options = f"-c statement_timeout={max(1, int(timeout * 1000))} -c default_transaction_read_only=on"
+    options = (
+        f"-c statement_timeout={max(1, int(timeout * 1000))} -c default_transaction_read_only=on"
+    )
     connection = psycopg.connect(
-        host=parts.hostname, port=parts.port or 5432, dbname=unquote(parts.path.lstrip("/")),
-        user=unquote(parts.username or "") or None, password=unquote(parts.password or "") or None,
-        connect_timeout=max(1, math.ceil(timeout)), application_name=APPLICATION_NAME, options=options)
+        host=parts.hostname,
+        port=parts.port or 5432,
+        dbname=unquote(parts.path.lstrip("/")),
+        user=unquote(parts.username or "") or None,
+        password=unquote(parts.password or "") or None,
+        connect_timeout=max(1, math.ceil(timeout)),
+        application_name=APPLICATION_NAME,
+        options=options,
+    )
     try:
         with connection.cursor() as cursor:
             cursor.execute(query, prepare=False)
@@ -162,10 +209,17 @@ def _query_mysql(parts, query: str, timeout: float):
 
     seconds = max(1, math.ceil(timeout))
     connection = pymysql.connect(
-        host=parts.hostname, port=parts.port or 3306, database=unquote(parts.path.lstrip("/")),
-        user=unquote(parts.username or ""), password=unquote(parts.password or ""),
-        connect_timeout=seconds, read_timeout=seconds + 1, write_timeout=seconds, charset="utf8mb4",
-        program_name=APPLICATION_NAME)
+        host=parts.hostname,
+        port=parts.port or 3306,
+        database=unquote(parts.path.lstrip("/")),
+        user=unquote(parts.username or ""),
+        password=unquote(parts.password or ""),
+        connect_timeout=seconds,
+        read_timeout=seconds + 1,
+        write_timeout=seconds,
+        charset="utf8mb4",
+        program_name=APPLICATION_NAME,
+    )
     try:
         with connection.cursor() as cursor:
             # The server stops the statement itself (MariaDB's max_statement_time, MySQL's
@@ -229,6 +283,7 @@ def check_sql(config: dict, limits: Limits) -> Result:
 
 # Redis ---------------------------------------------------------------------------
 
+
 class RedisUrl(config.Text):
     def read(self, value):
         url = super().read(value)
@@ -238,7 +293,9 @@ class RedisUrl(config.Text):
         except ValueError:
             parts = None
         if parts is None or parts.scheme not in ("redis", "rediss") or not parts.hostname:
-            raise ValidationError(_("Enter a redis:// or rediss:// URL, e.g. redis://:password@host:6379/0."))
+            raise ValidationError(
+                _("Enter a redis:// or rediss:// URL, e.g. redis://:password@host:6379/0.")
+            )
         config.validate_host_name(parts.hostname)
         return url
 
@@ -250,16 +307,24 @@ def check_redis(config: dict, limits: Limits) -> Result:
 
     url = config["url"]
     started = time.monotonic()
-    client = redis.Redis.from_url(url, socket_timeout=limits.timeout, socket_connect_timeout=limits.timeout,
-                                  retry_on_timeout=False, client_name=APPLICATION_NAME)
+    client = redis.Redis.from_url(
+        url,
+        socket_timeout=limits.timeout,
+        socket_connect_timeout=limits.timeout,
+        retry_on_timeout=False,
+        client_name=APPLICATION_NAME,
+    )
     try:
         check_host(urlsplit(url).hostname or "", resolve=True)
         info = client.info(config.get("section") or "default")
     except RefusedAddress as exc:
         return Result(Status.CRITICAL, latency_ms=_ms(started), message=str(exc))
     except redis.RedisError as exc:
-        return Result(Status.CRITICAL, latency_ms=_ms(started),
-                      message=scrub(_("Redis: %(error)s") % {"error": exc}, url, mask_url)[:400])
+        return Result(
+            Status.CRITICAL,
+            latency_ms=_ms(started),
+            message=scrub(_("Redis: %(error)s") % {"error": exc}, url, mask_url)[:400],
+        )
     finally:
         client.close()
     latency = _ms(started)
@@ -267,18 +332,29 @@ def check_redis(config: dict, limits: Limits) -> Result:
     for part in config["field"].split("."):
         value = value.get(part) if isinstance(value, dict) else None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return Result(Status.ERROR, latency_ms=latency,
-                      message=_("INFO has no numeric field %(field)s") % {"field": config["field"]})
+        return Result(
+            Status.ERROR,
+            latency_ms=latency,
+            message=_("INFO has no numeric field %(field)s") % {"field": config["field"]},
+        )
     return _graded(float(value), limits, config, latency, f"{config['field']} = {value}")
 
 
 # PromQL --------------------------------------------------------------------------
 
+
 def promql_value(data) -> tuple[list[float], str]:
     """The sample values of an instant query's answer, and what they were (the series' labels)."""
-    if not isinstance(data, dict) or data.get("status") != "success" or not isinstance(data.get("data"), dict):
+    if (
+        not isinstance(data, dict)
+        or data.get("status") != "success"
+        or not isinstance(data.get("data"), dict)
+    ):
         error = data.get("error") if isinstance(data, dict) else None
-        raise ValueError(_("the query failed: %(error)s") % {"error": str(error or "not a Prometheus answer")[:200]})
+        raise ValueError(
+            _("the query failed: %(error)s")
+            % {"error": str(error or "not a Prometheus answer")[:200]}
+        )
     kind, result = data["data"].get("resultType"), data["data"].get("result")
     if kind == "scalar" and isinstance(result, list) and len(result) == 2:
         return [float(result[1])], "scalar"
@@ -307,8 +383,11 @@ def check_promql(config: dict, limits: Limits) -> Result:
     try:
         data = parsers.loads(fetched.body)
     except ValueError:
-        return Result(Status.CRITICAL, latency_ms=latency, message=_("HTTP %(code)s, not JSON") % {
-            "code": fetched.status_code})
+        return Result(
+            Status.CRITICAL,
+            latency_ms=latency,
+            message=_("HTTP %(code)s, not JSON") % {"code": fetched.status_code},
+        )
     try:
         values, series = promql_value(data)
     except ValueError as exc:
@@ -317,17 +396,26 @@ def check_promql(config: dict, limits: Limits) -> Result:
         return _empty_result(config, latency, _("the query returned no series"))
     reduce = config.get("reduce", "single")
     if reduce == "single" and len(values) > 1:
-        return Result(Status.ERROR, latency_ms=latency, message=_(
-            "%(count)s series (%(series)s); choose how to reduce them to one value") % {
-            "count": len(values), "series": series})
-    value = {"single": values[0] if values else None, "max": max(values), "min": min(values), "sum": sum(values),
-             "avg": sum(values) / len(values)}[reduce]
+        return Result(
+            Status.ERROR,
+            latency_ms=latency,
+            message=_("%(count)s series (%(series)s); choose how to reduce them to one value")
+            % {"count": len(values), "series": series},
+        )
+    value = {
+        "single": values[0] if values else None,
+        "max": max(values),
+        "min": min(values),
+        "sum": sum(values),
+        "avg": sum(values) / len(values),
+    }[reduce]
     if math.isnan(value):
         return Result(Status.ERROR, latency_ms=latency, message=_("the query returned NaN"))
     return _graded(value, limits, config, latency, f"{reduce} {value:g} ({series})")
 
 
 # Directory size ------------------------------------------------------------------
+
 
 def check_directory(config: dict, limits: Limits) -> Result:
     """The value is the folder's total size in GB (files under it, links not followed)."""
@@ -347,30 +435,57 @@ def check_directory(config: dict, limits: Limits) -> Result:
                 continue  # removed while we walked
             files += 1
         if files > config.get("max_files", 100_000) or time.monotonic() > deadline:
-            return Result(Status.ERROR, latency_ms=_ms(started),
-                          message=_("stopped after %(files)s files: too many to sum within the timeout") % {
-                              "files": files})
+            return Result(
+                Status.ERROR,
+                latency_ms=_ms(started),
+                message=_("stopped after %(files)s files: too many to sum within the timeout")
+                % {"files": files},
+            )
     size = round(total / GIB, 3)
-    return Result(grade(size, limits), size, _ms(started), _("%(size)s GB in %(files)s files") % {
-        "size": size, "files": files})
+    return Result(
+        grade(size, limits),
+        size,
+        _ms(started),
+        _("%(size)s GB in %(files)s files") % {"size": size, "files": files},
+    )
 
 
 # The kinds' settings -------------------------------------------------------------
 
+
 def _empty():
-    return config.Choice(label=gettext_lazy("When there is no value"), message=gettext_lazy(
-        "Choose error, critical or ok."), choices=[("error", gettext_lazy("error")),
-                                                  ("critical", gettext_lazy("critical")), ("ok", gettext_lazy("ok"))])
+    return config.Choice(
+        label=gettext_lazy("When there is no value"),
+        message=gettext_lazy("Choose error, critical or ok."),
+        choices=[
+            ("error", gettext_lazy("error")),
+            ("critical", gettext_lazy("critical")),
+            ("ok", gettext_lazy("ok")),
+        ],
+    )
 
 
 @register(Kind.SQL, check=check_sql)
 class SqlSettings(KindSettings):
-    url = SqlUrl(label=gettext_lazy("Connection URL"), required=True, max_length=2000, help_text=gettext_lazy(
-        "postgresql://user:password@host:5432/db, mysql://… (MariaDB too) or sqlite:////absolute/path.db; "
-        "the password is stored encrypted and shown masked."))
-    query = config.Text(label=gettext_lazy("Query"), required=True, max_length=5000, widget=config.lines(),
-                        help_text=gettext_lazy("One SELECT returning one value, e.g. SELECT count(*) FROM "
-                                               "workflow_instances WHERE status = 'FAILED'."))
+    url = SqlUrl(
+        label=gettext_lazy("Connection URL"),
+        required=True,
+        max_length=2000,
+        help_text=gettext_lazy(
+            "postgresql://user:password@host:5432/db, mysql://… (MariaDB too) or sqlite:////absolute/path.db; "
+            "the password is stored encrypted and shown masked."
+        ),
+    )
+    query = config.Text(
+        label=gettext_lazy("Query"),
+        required=True,
+        max_length=5000,
+        widget=config.lines(),
+        help_text=gettext_lazy(
+            "One SELECT returning one value, e.g. SELECT count(*) FROM "
+            "workflow_instances WHERE status = 'FAILED'."
+        ),
+    )
     direction = _direction()
     empty = _empty()
 
@@ -384,28 +499,55 @@ class SqlSettings(KindSettings):
 
 @register(Kind.REDIS, check=check_redis)
 class RedisSettings(KindSettings):
-    url = RedisUrl(label=gettext_lazy("Redis URL"), required=True, max_length=2000,
-                   help_text=gettext_lazy("redis://:password@host:6379/0; the password is stored encrypted."))
-    section = config.Text(label=gettext_lazy("INFO section"), max_length=50,
-                          help_text=gettext_lazy("e.g. memory; empty: the default sections."))
-    field = config.Text(label=gettext_lazy("Field"), required=True, max_length=100,
-                        help_text=gettext_lazy("e.g. used_memory."))
+    url = RedisUrl(
+        label=gettext_lazy("Redis URL"),
+        required=True,
+        max_length=2000,
+        help_text=gettext_lazy("redis://:password@host:6379/0; the password is stored encrypted."),
+    )
+    section = config.Text(
+        label=gettext_lazy("INFO section"),
+        max_length=50,
+        help_text=gettext_lazy("e.g. memory; empty: the default sections."),
+    )
+    field = config.Text(
+        label=gettext_lazy("Field"),
+        required=True,
+        max_length=100,
+        help_text=gettext_lazy("e.g. used_memory."),
+    )
     direction = _direction()
 
     def rules(self, cleaned, errors):
-        if cleaned.get("field") and not cleaned["field"].replace("_", "").replace(".", "").isalnum():
-            errors["field"] = _("Enter a field name of INFO, e.g. used_memory or connected_clients.")
+        if (
+            cleaned.get("field")
+            and not cleaned["field"].replace("_", "").replace(".", "").isalnum()
+        ):
+            errors["field"] = _(
+                "Enter a field name of INFO, e.g. used_memory or connected_clients."
+            )
 
 
 @register(Kind.PROMQL, check=check_promql)
 class PromqlSettings(KindSettings):
-    url = config.Url(label=gettext_lazy("Prometheus URL"),
-                     help_text=gettext_lazy("The server's base URL, e.g. http://prometheus:9090."))
-    query = config.Text(label=gettext_lazy("PromQL query"), required=True, max_length=2000, widget=config.lines())
-    reduce = config.Choice(label=gettext_lazy("Several series"), message=CHOOSE, choices=[
-        ("single", gettext_lazy("must be one series")), ("max", gettext_lazy("take the largest")),
-        ("min", gettext_lazy("take the smallest")), ("sum", gettext_lazy("add them up")),
-        ("avg", gettext_lazy("take the mean"))])
+    url = config.Url(
+        label=gettext_lazy("Prometheus URL"),
+        help_text=gettext_lazy("The server's base URL, e.g. http://prometheus:9090."),
+    )
+    query = config.Text(
+        label=gettext_lazy("PromQL query"), required=True, max_length=2000, widget=config.lines()
+    )
+    reduce = config.Choice(
+        label=gettext_lazy("Several series"),
+        message=CHOOSE,
+        choices=[
+            ("single", gettext_lazy("must be one series")),
+            ("max", gettext_lazy("take the largest")),
+            ("min", gettext_lazy("take the smallest")),
+            ("sum", gettext_lazy("add them up")),
+            ("avg", gettext_lazy("take the mean")),
+        ],
+    )
     empty = _empty()
     direction = _direction()
     verify_tls = config.Boolean(label=gettext_lazy("Verify the TLS certificate"))
@@ -418,5 +560,9 @@ class PromqlSettings(KindSettings):
 @register(Kind.DIRECTORY, check=check_directory, thresholds=(None, None, "GB"))
 class DirectorySettings(KindSettings):
     path = config.Path(allowed=readable_path)
-    max_files = config.Integer(label=gettext_lazy("Stop after this many files"), default=100_000, minimum=1,
-                               maximum=10_000_000)
+    max_files = config.Integer(
+        label=gettext_lazy("Stop after this many files"),
+        default=100_000,
+        minimum=1,
+        maximum=10_000_000,
+    )

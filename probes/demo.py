@@ -18,20 +18,41 @@ MACHINE = {"severity": Severity.SEV4, "failures_before_alert": 5}
 
 def seed() -> str:
     service, _ = Service.objects.get_or_create(
-        name="Ops Portal", defaults={"description": "This portal: web server, background workers, database."})
+        name="Ops Portal",
+        defaults={"description": "This portal: web server, background workers, database."},
+    )
     now = timezone.now()
     specs = [
-        ("Health endpoint", Kind.HTTP, {"url": f"{settings.BASE_URL}/api/health", "method": "GET", "headers": {},
-                                        "expected_status": [200], "expect": ["status in [healthy, ok]"],
-                                        "expect_warning": [], "health": "auto", "verify_tls": True,
-                                        "follow_redirects": True},
-         {"warning": 1000.0, "critical": 5000.0}),
-        ("Data disk", Kind.DISK, {"path": str(settings.DATA_DIR), "measure": "used_percent"},
-         {"interval": 300, **MACHINE}),
+        (
+            "Health endpoint",
+            Kind.HTTP,
+            {
+                "url": f"{settings.BASE_URL}/api/health",
+                "method": "GET",
+                "headers": {},
+                "expected_status": [200],
+                "expect": ["status in [healthy, ok]"],
+                "expect_warning": [],
+                "health": "auto",
+                "verify_tls": True,
+                "follow_redirects": True,
+            },
+            {"warning": 1000.0, "critical": 5000.0},
+        ),
+        (
+            "Data disk",
+            Kind.DISK,
+            {"path": str(settings.DATA_DIR), "measure": "used_percent"},
+            {"interval": 300, **MACHINE},
+        ),
         ("Memory", Kind.MEMORY, {}, {**MACHINE, "warning": 85.0, "critical": 95.0}),
         ("CPU", Kind.CPU, {}, {**MACHINE, "warning": 85.0, "critical": 95.0}),
-        ("Nightly backup job", Kind.HEARTBEAT, {"grace_seconds": 1800},
-         {"interval": 86400, "failures_before_alert": 1, "severity": Severity.SEV3}),
+        (
+            "Nightly backup job",
+            Kind.HEARTBEAT,
+            {"grace_seconds": 1800},
+            {"interval": 86400, "failures_before_alert": 1, "severity": Severity.SEV3},
+        ),
     ]
     created = 0
     for name, kind, config, extra in specs:

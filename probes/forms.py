@@ -12,8 +12,22 @@ PREFIX = "config_"
 class ProbeForm(forms.ModelForm):
     class Meta:
         model = Probe
-        fields = ["service", "host", "name", "interval", "timeout", "warning", "critical", "failures_before_alert",
-                  "successes_to_recover", "reminder_minutes", "severity", "auto_resolve", "reopen_minutes", "enabled"]
+        fields = [
+            "service",
+            "host",
+            "name",
+            "interval",
+            "timeout",
+            "warning",
+            "critical",
+            "failures_before_alert",
+            "successes_to_recover",
+            "reminder_minutes",
+            "severity",
+            "auto_resolve",
+            "reopen_minutes",
+            "enabled",
+        ]
 
     def __init__(self, *args, kind: str, **kwargs):
         self.kind = kind
@@ -22,7 +36,11 @@ class ProbeForm(forms.ModelForm):
         self.stored_config = instance.config if instance is not None and instance.pk else {}
         self.config_fields = KINDS[kind].settings.text_fields()
         if self.stored_config:
-            shown = {PREFIX + key: value for key, value in instance.shown_config.items() if key in self.config_fields}
+            shown = {
+                PREFIX + key: value
+                for key, value in instance.shown_config.items()
+                if key in self.config_fields
+            }
             kwargs["initial"] = {**shown, **kwargs.get("initial", {})}
         super().__init__(*args, **kwargs)
         self.instance.kind = kind
@@ -34,7 +52,9 @@ class ProbeForm(forms.ModelForm):
                 self.fields["host"].disabled = True
         else:
             del self.fields["host"]
-        self.fields["reopen_minutes"].required = False  # empty: as it was (30 minutes for a new probe)
+        self.fields[
+            "reopen_minutes"
+        ].required = False  # empty: as it was (30 minutes for a new probe)
         for key, field in self.config_fields.items():
             self.fields[PREFIX + key] = field
 
@@ -47,12 +67,21 @@ class ProbeForm(forms.ModelForm):
             data["reopen_minutes"] = self.instance.reopen_minutes
         if any(PREFIX + key in self.errors for key in self.config_fields):
             return data  # a setting's text could not be read (a header line without a colon)
-        config = {key: data[PREFIX + key] for key in self.config_fields if data.get(PREFIX + key) is not None}
+        config = {
+            key: data[PREFIX + key]
+            for key in self.config_fields
+            if data.get(PREFIX + key) is not None
+        }
         config = keep_stored_config(config, self.stored_config)
-        cleaned, errors = validate_probe(kind=self.kind, config=config, interval=data.get("interval"),
-                                      timeout=data.get("timeout"), warning=data.get("warning"),
-                                      critical=data.get("critical"),
-                                      host=data.get("host") if self.kind in HOST_KINDS else None)
+        cleaned, errors = validate_probe(
+            kind=self.kind,
+            config=config,
+            interval=data.get("interval"),
+            timeout=data.get("timeout"),
+            warning=data.get("warning"),
+            critical=data.get("critical"),
+            host=data.get("host") if self.kind in HOST_KINDS else None,
+        )
         for field, messages in errors.items():
             if field == "config" and isinstance(messages, dict):
                 for key, key_messages in messages.items():

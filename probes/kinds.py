@@ -62,11 +62,25 @@ class Result:
     detail: str = ""
 
 
-def failed(code: str, params: dict | None = None, *, detail: str = "", status: str = Status.CRITICAL,
-           value: float | None = None, latency_ms: float | None = None) -> Result:
+def failed(
+    code: str,
+    params: dict | None = None,
+    *,
+    detail: str = "",
+    status: str = Status.CRITICAL,
+    value: float | None = None,
+    latency_ms: float | None = None,
+) -> Result:
     """A result that says why in words (probes.messages); `message` is those words as the check ran."""
-    return Result(status, value, latency_ms, messages.render(code, params), code=code, params=params or {},
-                  detail=detail)
+    return Result(
+        status,
+        value,
+        latency_ms,
+        messages.render(code, params),
+        code=code,
+        params=params or {},
+        detail=detail,
+    )
 
 
 @dataclass(frozen=True)
@@ -78,10 +92,12 @@ class Limits:
 
 # Thresholds ------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class KindSpec:
     """What a kind is: its settings (one declaration: validation, API and form), its check and
     its default (warning, critical, unit); None: no default threshold."""
+
     settings: type[KindSettings]
     check: Callable
     thresholds: tuple = (None, None, "")
@@ -93,9 +109,15 @@ KINDS: dict[str, KindSpec] = {}
 CHECKS: dict[str, Callable] = {}  # kind → check, what run_check calls
 
 
-def register(*kinds: str, check: Callable, thresholds: tuple = (None, None, ""), lower_is_worse: bool = False,
-             sampled: bool = False):
+def register(
+    *kinds: str,
+    check: Callable,
+    thresholds: tuple = (None, None, ""),
+    lower_is_worse: bool = False,
+    sampled: bool = False,
+):
     """Class decorator: `kinds` are configured by this KindSettings and checked by `check`."""
+
     def declare(settings: type[KindSettings]) -> type[KindSettings]:
         for kind in kinds:
             KINDS[kind] = KindSpec(settings, check, thresholds, lower_is_worse, sampled)
@@ -126,9 +148,11 @@ def value_unit(kind: str, config: dict | None = None) -> str:
 
 def lower_is_worse(kind: str, config: dict) -> bool:
     # A kind with a `direction` setting says which way is worse; a disk measured in free GB, lower.
-    return ((kind in KINDS and KINDS[kind].lower_is_worse)
-            or (_has_setting(kind, "direction") and config.get("direction") == "below")
-            or (_has_setting(kind, "measure") and config.get("measure") == "free_gb"))
+    return (
+        (kind in KINDS and KINDS[kind].lower_is_worse)
+        or (_has_setting(kind, "direction") and config.get("direction") == "below")
+        or (_has_setting(kind, "measure") and config.get("measure") == "free_gb")
+    )
 
 
 def default_thresholds(kind: str, config: dict | None = None) -> tuple:
@@ -139,8 +163,11 @@ def default_thresholds(kind: str, config: dict | None = None) -> tuple:
 
 def limits_for(kind: str, warning, critical, timeout: float, config: dict | None = None) -> Limits:
     default_warning, default_critical, _unit = default_thresholds(kind, config)
-    return Limits(timeout=timeout, warning=default_warning if warning is None else warning,
-                  critical=default_critical if critical is None else critical)
+    return Limits(
+        timeout=timeout,
+        warning=default_warning if warning is None else warning,
+        critical=default_critical if critical is None else critical,
+    )
 
 
 def validate_thresholds(kind: str, config: dict, warning, critical) -> None:
@@ -149,10 +176,18 @@ def validate_thresholds(kind: str, config: dict, warning, critical) -> None:
         return
     if lower_is_worse(kind, config):
         if limits.warning < limits.critical:
-            raise ValidationError({"warning": _("For this kind a lower value is worse: the warning threshold "
-                                                "must be at or above the critical one.")})
+            raise ValidationError(
+                {
+                    "warning": _(
+                        "For this kind a lower value is worse: the warning threshold "
+                        "must be at or above the critical one."
+                    )
+                }
+            )
     elif limits.warning > limits.critical:
-        raise ValidationError({"warning": _("The warning threshold must not be above the critical one.")})
+        raise ValidationError(
+            {"warning": _("The warning threshold must not be above the critical one.")}
+        )
 
 
 def grade(value: float, limits: Limits, *, lower_worse: bool = False) -> str:
@@ -172,6 +207,7 @@ def _ms(started: float) -> float:
 
 # Config helpers --------------------------------------------------------------
 
+
 def _readable(path: str) -> tuple[Path | None, Result | None]:
     """(the resolved path to read, None), or (None, the refusal as a result). Checked again at run
     time: roots change, probes saved before them stay, a symlink can be swapped. (Backup
@@ -184,7 +220,9 @@ def _readable(path: str) -> tuple[Path | None, Result | None]:
 
 # JSON expectations: "status in [ok, healthy]", "disk_free_gb >= 5", "database == ok"
 
-EXPECTATION = re.compile(r"^\s*(?P<path>[A-Za-z_][\w.-]*)\s*(?P<op>==|!=|>=|<=|>|<|not in|in)\s*(?P<value>.+?)\s*$")
+EXPECTATION = re.compile(
+    r"^\s*(?P<path>[A-Za-z_][\w.-]*)\s*(?P<op>==|!=|>=|<=|>|<|not in|in)\s*(?P<value>.+?)\s*$"
+)
 
 
 def _literal(text: str):
@@ -226,10 +264,14 @@ def explain_expectation(data, expectation: str) -> tuple[str, dict] | None:
         actual = actual[part]
     try:
         met = {
-            "==": lambda: actual == expected, "!=": lambda: actual != expected,
-            ">=": lambda: actual >= expected, "<=": lambda: actual <= expected,
-            ">": lambda: actual > expected, "<": lambda: actual < expected,
-            "in": lambda: actual in expected, "not in": lambda: actual not in expected,
+            "==": lambda: actual == expected,
+            "!=": lambda: actual != expected,
+            ">=": lambda: actual >= expected,
+            "<=": lambda: actual <= expected,
+            ">": lambda: actual > expected,
+            "<": lambda: actual < expected,
+            "in": lambda: actual in expected,
+            "not in": lambda: actual not in expected,
         }[op]()
     except TypeError:
         met = False
@@ -246,6 +288,7 @@ def check_expectation(data, expectation: str) -> str | None:
 
 # Fetching over HTTP, capped ---------------------------------------------------
 
+
 @dataclass
 class Fetched:
     status_code: int
@@ -254,8 +297,15 @@ class Fetched:
     latency_ms: float
 
 
-def fetch(url: str, *, method: str = "GET", headers: dict | None = None, timeout: float,
-          verify: bool = True, redirects: bool = True) -> Fetched:
+def fetch(
+    url: str,
+    *,
+    method: str = "GET",
+    headers: dict | None = None,
+    timeout: float,
+    verify: bool = True,
+    redirects: bool = True,
+) -> Fetched:
     """One request whose body read stops at BODY_LIMIT and whose total time stops at `timeout`.
 
     requests' timeout bounds each socket operation, not the whole exchange; a
@@ -266,9 +316,16 @@ def fetch(url: str, *, method: str = "GET", headers: dict | None = None, timeout
     check_url(url, resolve=True)
     # The hook refuses a redirect to, or a connection landing on, a link-local or metadata address
     # before its body is read: a probe result never shows what such a target answered.
-    with requests.request(method, url, headers={"User-Agent": USER_AGENT, **(headers or {})},
-                          timeout=(timeout, timeout), verify=verify, allow_redirects=redirects,
-                          stream=True, hooks={"response": guard_response}) as response:
+    with requests.request(
+        method,
+        url,
+        headers={"User-Agent": USER_AGENT, **(headers or {})},
+        timeout=(timeout, timeout),
+        verify=verify,
+        allow_redirects=redirects,
+        stream=True,
+        hooks={"response": guard_response},
+    ) as response:
         chunks, size, truncated = [], 0, False
         for chunk in response.iter_content(64 * 1024):
             chunks.append(chunk)
@@ -322,8 +379,9 @@ def _not_json(body: bytes) -> str:
         title = HTML_TITLE.search(head)
         if title:
             text = " ".join(title[1].decode("utf-8", "replace").split())[:TITLE_SHOWN]
-            return _("the body is not JSON but an HTML page (%(title)s): an error, proxy or login page?") % {
-                "title": redact(text)}
+            return _(
+                "the body is not JSON but an HTML page (%(title)s): an error, proxy or login page?"
+            ) % {"title": redact(text)}
         return _("the body is not JSON but an HTML page: an error, proxy or login page?")
     return _("the body is not JSON")
 
@@ -335,7 +393,9 @@ def health_status(data, mode: str) -> tuple[str | None, str]:
     status = HEALTH_WORDS.get(word.strip().lower()) if isinstance(word, str) else None
     if status is None:
         if mode == "require":
-            return Status.CRITICAL, _("no health status in the body (expected e.g. \"status\": \"pass\")")
+            return Status.CRITICAL, _(
+                'no health status in the body (expected e.g. "status": "pass")'
+            )
         return None, ""
     note = _("health %(word)s") % {"word": json.dumps(word)[:40]}
     output = data.get("output")  # the IETF draft's human-readable reason for warn/fail
@@ -351,35 +411,53 @@ def _worse(a: str, b: str) -> str:
 
 def check_http(config: dict, limits: Limits) -> Result:
     try:
-        fetched = fetch(config["url"], method=config.get("method", "GET"), headers=config.get("headers"),
-                        timeout=limits.timeout, verify=config.get("verify_tls", True),
-                        redirects=config.get("follow_redirects", True))
+        fetched = fetch(
+            config["url"],
+            method=config.get("method", "GET"),
+            headers=config.get("headers"),
+            timeout=limits.timeout,
+            verify=config.get("verify_tls", True),
+            redirects=config.get("follow_redirects", True),
+        )
     except (requests.RequestException, RefusedAddress) as exc:
         return _request_failure(exc, config["url"], timeout=limits.timeout)
     latency = fetched.latency_ms
     expected = config.get("expected_status") or [200]
     if fetched.status_code not in expected:
-        return failed("http_status", {"code": fetched.status_code, "expected": ", ".join(map(str, expected))},
-                      value=latency, latency_ms=latency)
+        return failed(
+            "http_status",
+            {"code": fetched.status_code, "expected": ", ".join(map(str, expected))},
+            value=latency,
+            latency_ms=latency,
+        )
     critical_rules, warning_rules = config.get("expect") or [], config.get("expect_warning") or []
     mode = config.get("health", "auto")
     needs_json = bool(critical_rules or warning_rules) or mode == "require"
     status, context, problems = grade(latency, limits), [f"HTTP {fetched.status_code}"], []
     if fetched.truncated:
         if needs_json:
-            return Result(Status.CRITICAL, latency, latency,
-                          _("the body is larger than %(limit)s bytes; not parsed") % {"limit": BODY_LIMIT})
+            return Result(
+                Status.CRITICAL,
+                latency,
+                latency,
+                _("the body is larger than %(limit)s bytes; not parsed") % {"limit": BODY_LIMIT},
+            )
         context.append(_("body read capped at %(limit)s bytes") % {"limit": BODY_LIMIT})
         return Result(status, latency, latency, "; ".join(context))
     try:
-        data = parsers.loads(fetched.body) if needs_json or (mode == "auto" and fetched.body.lstrip()[:1] == b"{") \
+        data = (
+            parsers.loads(fetched.body)
+            if needs_json or (mode == "auto" and fetched.body.lstrip()[:1] == b"{")
             else None
+        )
     except ValueError:
         if needs_json:
             return Result(Status.CRITICAL, latency, latency, _not_json(fetched.body))
         data = None
     # An expectation on `status` is the probe saying how to read it: the conventions step aside.
-    rules_read_status = any(parse_expectation(rule)[0] == "status" for rule in critical_rules + warning_rules)
+    rules_read_status = any(
+        parse_expectation(rule)[0] == "status" for rule in critical_rules + warning_rules
+    )
     if data is not None and mode != "off" and not rules_read_status:
         health, note = health_status(data, mode)
         if health is not None:
@@ -407,7 +485,9 @@ def check_tcp(config: dict, limits: Limits) -> Result:
     started = time.monotonic()
     try:
         check_host(config["host"], resolve=True)
-        with socket.create_connection((config["host"], config["port"]), timeout=limits.timeout) as sock:
+        with socket.create_connection(
+            (config["host"], config["port"]), timeout=limits.timeout
+        ) as sock:
             latency = _ms(started)
             check_peer(sock)
     except RefusedAddress as exc:
@@ -423,7 +503,11 @@ def _disk_path(value: str) -> Path:
         return allowed_path(value)
     except ValidationError:
         # How full the data dir's disk is reads no file in it: the one place outside the roots allowed.
-        if value.startswith("/") and "\x00" not in value and Path(value).resolve() == Path(settings.DATA_DIR).resolve():
+        if (
+            value.startswith("/")
+            and "\x00" not in value
+            and Path(value).resolve() == Path(settings.DATA_DIR).resolve()
+        ):
             return Path(settings.DATA_DIR)
         raise
 
@@ -434,7 +518,9 @@ def disk_usage(path: str) -> tuple[float, float]:
     return usage.percent, round(usage.free / 2**30, 2)
 
 
-def check_disk(config: dict, limits: Limits, *, measure: Callable[[str], tuple] = disk_usage) -> Result:
+def check_disk(
+    config: dict, limits: Limits, *, measure: Callable[[str], tuple] = disk_usage
+) -> Result:
     """The value is the percentage used, or the free GB (`measure: free_gb`, lower is worse)."""
     try:
         used, free_gb = measure(config["path"])
@@ -475,8 +561,14 @@ def _at_most_warning(status: str) -> str:
     return Status.WARNING if status == Status.CRITICAL else status
 
 
-def check_cpu(config: dict, limits: Limits, *, previous: dict | None = None,
-              counters: Callable[[], tuple] | None = None, measure: Callable[[float], float] | None = None) -> Result:
+def check_cpu(
+    config: dict,
+    limits: Limits,
+    *,
+    previous: dict | None = None,
+    counters: Callable[[], tuple] | None = None,
+    measure: Callable[[float], float] | None = None,
+) -> Result:
     """The value is the average CPU use since the previous run. A first run (or one after a long gap,
     or a reboot) has no baseline: it shows a short glance, graded at most a warning, which never pages."""
     now = time.time()
@@ -491,21 +583,35 @@ def check_cpu(config: dict, limits: Limits, *, previous: dict | None = None,
         gap = spent = None
     if gap is None or not 0 < gap <= CPU_BASELINE_MAX_AGE or spent <= 0:
         glance = round((measure or cpu_percent)(limits.timeout), 1)
-        return Result(_at_most_warning(grade(glance, limits)), glance, None,
-                      _("%(used).1f %% CPU right now; judged on the average from the next run on")
-                      % {"used": glance}, sample)
-    return Result(grade(used, limits), used, None,
-                  _("%(used).1f %% CPU on average over the last %(seconds)s s") % {"used": used,
-                                                                                   "seconds": round(gap)},
-                  sample)
+        return Result(
+            _at_most_warning(grade(glance, limits)),
+            glance,
+            None,
+            _("%(used).1f %% CPU right now; judged on the average from the next run on")
+            % {"used": glance},
+            sample,
+        )
+    return Result(
+        grade(used, limits),
+        used,
+        None,
+        _("%(used).1f %% CPU on average over the last %(seconds)s s")
+        % {"used": used, "seconds": round(gap)},
+        sample,
+    )
 
 
 def memory_percent() -> float:
     return psutil.virtual_memory().percent
 
 
-def check_memory(config: dict, limits: Limits, *, previous: dict | None = None,
-                 measure: Callable[[], float] | None = None) -> Result:
+def check_memory(
+    config: dict,
+    limits: Limits,
+    *,
+    previous: dict | None = None,
+    measure: Callable[[], float] | None = None,
+) -> Result:
     """The value is the mean of the readings of the last MEMORY_WINDOW seconds, this one included."""
     now = time.time()
     current = float((measure or memory_percent)())
@@ -517,13 +623,14 @@ def check_memory(config: dict, limits: Limits, *, previous: dict | None = None,
             continue
         if now - MEMORY_WINDOW < at < now:
             kept.append([at, value])
-    readings = [*kept[-(MEMORY_READINGS - 1):], [now, current]]
+    readings = [*kept[-(MEMORY_READINGS - 1) :], [now, current]]
     mean = round(sum(value for _at, value in readings) / len(readings), 1)
     if len(readings) == 1:
         message = _("%(used).1f %% memory used") % {"used": current}
     else:
-        message = _("%(used).1f %% memory used on average over %(count)s readings (%(now).1f %% now)") % {
-            "used": mean, "count": len(readings), "now": current}
+        message = _(
+            "%(used).1f %% memory used on average over %(count)s readings (%(now).1f %% now)"
+        ) % {"used": mean, "count": len(readings), "now": current}
     return Result(grade(mean, limits), mean, None, message, {"readings": readings})
 
 
@@ -540,13 +647,27 @@ def check_file(config: dict, limits: Limits, *, now: float | None = None) -> Res
         return Result(Status.CRITICAL, message=str(exc))
     age = round(((now or time.time()) - stat.st_mtime) / 60, 1)
     if stat.st_size < config.get("min_size_bytes", 0):
-        return Result(Status.CRITICAL, age, None, _("%(size)s bytes, expected at least %(min)s") % {
-            "size": stat.st_size, "min": config["min_size_bytes"]})
+        return Result(
+            Status.CRITICAL,
+            age,
+            None,
+            _("%(size)s bytes, expected at least %(min)s")
+            % {"size": stat.st_size, "min": config["min_size_bytes"]},
+        )
     if config.get("max_size_bytes") and stat.st_size > config["max_size_bytes"]:
-        return Result(Status.CRITICAL, age, None, _("%(size)s bytes, expected at most %(max)s") % {
-            "size": stat.st_size, "max": config["max_size_bytes"]})
-    return Result(grade(age, limits), age, None, _("%(size)s bytes, %(age)s min old") % {
-        "size": stat.st_size, "age": age})
+        return Result(
+            Status.CRITICAL,
+            age,
+            None,
+            _("%(size)s bytes, expected at most %(max)s")
+            % {"size": stat.st_size, "max": config["max_size_bytes"]},
+        )
+    return Result(
+        grade(age, limits),
+        age,
+        None,
+        _("%(size)s bytes, %(age)s min old") % {"size": stat.st_size, "age": age},
+    )
 
 
 SQLITE_CHECKS = ("quick_check", "integrity_check")
@@ -568,15 +689,24 @@ def check_sqlite(config: dict, limits: Limits) -> Result:
         finally:
             connection.close()
     except sqlite3.DatabaseError as exc:
-        return Result(Status.CRITICAL, latency_ms=_ms(started), message=_("%(pragma)s failed: %(error)s") % {
-            "pragma": pragma, "error": exc})
+        return Result(
+            Status.CRITICAL,
+            latency_ms=_ms(started),
+            message=_("%(pragma)s failed: %(error)s") % {"pragma": pragma, "error": exc},
+        )
     latency = _ms(started)
     if rows != ["ok"]:
-        return Result(Status.CRITICAL, latency_ms=latency, message=redact("; ".join(map(str, rows)), 500))
+        return Result(
+            Status.CRITICAL, latency_ms=latency, message=redact("; ".join(map(str, rows)), 500)
+        )
     wal = path.with_name(path.name + "-wal")
     wal_mib = round(wal.stat().st_size / 2**20, 2) if wal.exists() else 0.0
-    return Result(grade(wal_mib, limits), wal_mib, latency,
-                  _("%(pragma)s ok; WAL %(wal)s MiB") % {"pragma": pragma, "wal": wal_mib})
+    return Result(
+        grade(wal_mib, limits),
+        wal_mib,
+        latency,
+        _("%(pragma)s ok; WAL %(wal)s MiB") % {"pragma": pragma, "wal": wal_mib},
+    )
 
 
 def check_log_errors(config: dict, limits: Limits) -> Result:
@@ -624,7 +754,9 @@ def check_tls_expiry(config: dict, limits: Limits, *, now: datetime | None = Non
     server_name = config.get("server_name") or config["host"]
     try:
         check_host(config["host"], resolve=True)
-        with socket.create_connection((config["host"], config["port"]), timeout=limits.timeout) as raw:
+        with socket.create_connection(
+            (config["host"], config["port"]), timeout=limits.timeout
+        ) as raw:
             check_peer(raw)
             with context.wrap_socket(raw, server_hostname=server_name) as tls:
                 der = tls.getpeercert(binary_form=True)
@@ -636,34 +768,51 @@ def check_tls_expiry(config: dict, limits: Limits, *, now: datetime | None = Non
     latency = _ms(started)
     expires = x509.load_der_x509_certificate(der).not_valid_after_utc
     days = round((expires - (now or datetime.now(UTC))).total_seconds() / 86400, 1)
-    return Result(grade(days, limits, lower_worse=True), days, latency,
-                  _("expires %(date)s (%(days)s days)") % {"date": expires.date().isoformat(), "days": days})
+    return Result(
+        grade(days, limits, lower_worse=True),
+        days,
+        latency,
+        _("expires %(date)s (%(days)s days)") % {"date": expires.date().isoformat(), "days": days},
+    )
 
 
 def check_prometheus(config: dict, limits: Limits) -> Result:
     from prometheus_client.parser import text_string_to_metric_families
 
     try:
-        fetched = fetch(config["url"], timeout=limits.timeout, verify=config.get("verify_tls", True))
+        fetched = fetch(
+            config["url"], timeout=limits.timeout, verify=config.get("verify_tls", True)
+        )
     except (requests.RequestException, RefusedAddress) as exc:
         return _request_failure(exc, config["url"], timeout=limits.timeout)
     if fetched.status_code != 200:
-        return Result(Status.CRITICAL, latency_ms=fetched.latency_ms, message=f"HTTP {fetched.status_code}")
+        return Result(
+            Status.CRITICAL, latency_ms=fetched.latency_ms, message=f"HTTP {fetched.status_code}"
+        )
     wanted = config.get("labels") or {}
     try:
-        for family in text_string_to_metric_families(fetched.body.decode("utf-8", errors="replace")):
+        for family in text_string_to_metric_families(
+            fetched.body.decode("utf-8", errors="replace")
+        ):
             for sample in family.samples:
-                if sample.name == config["metric"] and all(sample.labels.get(k) == v for k, v in wanted.items()):
+                if sample.name == config["metric"] and all(
+                    sample.labels.get(k) == v for k, v in wanted.items()
+                ):
                     value = float(sample.value)
                     status = grade(value, limits, lower_worse=config.get("direction") == "below")
                     return Result(status, value, fetched.latency_ms, f"{sample.name} = {value:g}")
     except ValueError:
         # The parser's error quotes the line it choked on, and a scraped page can hold anything
         # (a config dump with db_password=…): results are shown to every viewer.
-        return Result(Status.CRITICAL, latency_ms=fetched.latency_ms, message=_("not a Prometheus text page"))
-    return Result(Status.CRITICAL, latency_ms=fetched.latency_ms,
-                  message=_("no sample %(metric)s%(labels)s") % {"metric": config["metric"],
-                                                                   "labels": json.dumps(wanted) if wanted else ""})
+        return Result(
+            Status.CRITICAL, latency_ms=fetched.latency_ms, message=_("not a Prometheus text page")
+        )
+    return Result(
+        Status.CRITICAL,
+        latency_ms=fetched.latency_ms,
+        message=_("no sample %(metric)s%(labels)s")
+        % {"metric": config["metric"], "labels": json.dumps(wanted) if wanted else ""},
+    )
 
 
 def check_heartbeat(config: dict, limits: Limits) -> Result:
@@ -676,7 +825,6 @@ def check_heartbeat(config: dict, limits: Limits) -> Result:
 # PORTAL_FILE_ROOTS does not apply, but an agent only runs what the portal assigned to it.
 
 
-
 def check_on_host(config: dict, limits: Limits) -> Result:
     """A host's probe runs on its host; the portal never runs it (it is never due here)."""
     return Result(Status.ERROR, message=_("checked by the host's agent, not by the portal"))
@@ -687,7 +835,9 @@ def check_on_host(config: dict, limits: Limits) -> Result:
 # registered with its check. Adding one: a Kind choice, a check function, a class here.
 
 CHOOSE = gettext_lazy("Choose one of %(choices)s.")
-EXPECTATION_HELP = gettext_lazy("Cannot read %(line)r; write e.g. `status in [ok, healthy]` or `disk_free_gb >= 5`.")
+EXPECTATION_HELP = gettext_lazy(
+    "Cannot read %(line)r; write e.g. `status in [ok, healthy]` or `disk_free_gb >= 5`."
+)
 SIZE_RULE = gettext_lazy("The maximum must not be below the minimum (0: no maximum).")
 
 
@@ -700,28 +850,45 @@ def _verify_tls():
 
 
 def _direction():
-    return config.Choice(label=gettext_lazy("Worse when the value is"), message=gettext_lazy("Choose above or below."),
-                         choices=[("above", gettext_lazy("above the thresholds")),
-                                  ("below", gettext_lazy("below the thresholds"))])
+    return config.Choice(
+        label=gettext_lazy("Worse when the value is"),
+        message=gettext_lazy("Choose above or below."),
+        choices=[
+            ("above", gettext_lazy("above the thresholds")),
+            ("below", gettext_lazy("below the thresholds")),
+        ],
+    )
 
 
 def _measure():
-    return config.Choice(label=gettext_lazy("Measure"), message=gettext_lazy("Choose used_percent or free_gb."),
-                         choices=[(DISK_MEASURES[0], gettext_lazy("percentage used")),
-                                  (DISK_MEASURES[1], gettext_lazy("free GB (lower is worse)"))])
+    return config.Choice(
+        label=gettext_lazy("Measure"),
+        message=gettext_lazy("Choose used_percent or free_gb."),
+        choices=[
+            (DISK_MEASURES[0], gettext_lazy("percentage used")),
+            (DISK_MEASURES[1], gettext_lazy("free GB (lower is worse)")),
+        ],
+    )
 
 
 def _sqlite_check():
-    return config.Choice(label=gettext_lazy("Check"), choices=_choices(*SQLITE_CHECKS),
-                         message=gettext_lazy("Choose quick_check or integrity_check."))
+    return config.Choice(
+        label=gettext_lazy("Check"),
+        choices=_choices(*SQLITE_CHECKS),
+        message=gettext_lazy("Choose quick_check or integrity_check."),
+    )
 
 
 def _pattern():
-    return config.Text(label=gettext_lazy("Pattern (regular expression)"), default="ERROR", max_length=500)
+    return config.Text(
+        label=gettext_lazy("Pattern (regular expression)"), default="ERROR", max_length=500
+    )
 
 
 def _tail_kib():
-    return config.Integer(label=gettext_lazy("Read the last KiB"), default=64, minimum=1, maximum=10240)
+    return config.Integer(
+        label=gettext_lazy("Read the last KiB"), default=64, minimum=1, maximum=10240
+    )
 
 
 def _size(label, **kwargs):
@@ -735,21 +902,51 @@ def _process_name():
 @register(Kind.HTTP, check=check_http, thresholds=(100.0, 500.0, "ms"))
 class HttpSettings(KindSettings):
     url = config.Url(label=gettext_lazy("URL"))
-    method = config.Choice(label=gettext_lazy("Method"), choices=_choices(*HTTP_METHODS), upper=True, message=CHOOSE)
-    expected_status = config.StatusCodes(label=gettext_lazy("Expected status codes"),
-                                         help_text=gettext_lazy("Comma-separated, e.g. 200, 204."))
-    expect = config.Lines(label=gettext_lazy("JSON expectations"), check=parse_expectation, message=EXPECTATION_HELP,
-                          help_text=gettext_lazy("One per line, e.g. status in [ok, healthy] or "
-                                                 "disk_free_gb >= 5. Not met: critical."))
+    method = config.Choice(
+        label=gettext_lazy("Method"), choices=_choices(*HTTP_METHODS), upper=True, message=CHOOSE
+    )
+    expected_status = config.StatusCodes(
+        label=gettext_lazy("Expected status codes"),
+        help_text=gettext_lazy("Comma-separated, e.g. 200, 204."),
+    )
+    expect = config.Lines(
+        label=gettext_lazy("JSON expectations"),
+        check=parse_expectation,
+        message=EXPECTATION_HELP,
+        help_text=gettext_lazy(
+            "One per line, e.g. status in [ok, healthy] or disk_free_gb >= 5. Not met: critical."
+        ),
+    )
     expect_warning = config.Lines(
-        label=gettext_lazy("JSON expectations for a warning"), check=parse_expectation, message=EXPECTATION_HELP,
-        help_text=gettext_lazy("Not met: warning, e.g. disk_free_gb >= 10 next to disk_free_gb >= 5 above."))
-    health = config.Choice(label=gettext_lazy("Health status in the body"), message=CHOOSE, choices=[
-        ("auto", gettext_lazy("read it when the body is JSON with a status (pass/ok/UP, warn/degraded, fail/DOWN)")),
-        ("require", gettext_lazy("require it: a body without one, or an HTML page, is critical")),
-        ("off", gettext_lazy("ignore it"))])
-    headers = config.Pairs(label=gettext_lazy("Request headers"), sep=":",
-                           help_text=gettext_lazy("One per line: Name: value."))
+        label=gettext_lazy("JSON expectations for a warning"),
+        check=parse_expectation,
+        message=EXPECTATION_HELP,
+        help_text=gettext_lazy(
+            "Not met: warning, e.g. disk_free_gb >= 10 next to disk_free_gb >= 5 above."
+        ),
+    )
+    health = config.Choice(
+        label=gettext_lazy("Health status in the body"),
+        message=CHOOSE,
+        choices=[
+            (
+                "auto",
+                gettext_lazy(
+                    "read it when the body is JSON with a status (pass/ok/UP, warn/degraded, fail/DOWN)"
+                ),
+            ),
+            (
+                "require",
+                gettext_lazy("require it: a body without one, or an HTML page, is critical"),
+            ),
+            ("off", gettext_lazy("ignore it")),
+        ],
+    )
+    headers = config.Pairs(
+        label=gettext_lazy("Request headers"),
+        sep=":",
+        help_text=gettext_lazy("One per line: Name: value."),
+    )
     verify_tls = _verify_tls()
     follow_redirects = config.Boolean(label=gettext_lazy("Follow redirects"))
 
@@ -774,7 +971,9 @@ class NoSettings(KindSettings):
 
 class SizeRule(KindSettings):
     def rules(self, cleaned, errors):
-        if cleaned.get("max_size_bytes") and cleaned["max_size_bytes"] < cleaned.get("min_size_bytes", 0):
+        if cleaned.get("max_size_bytes") and cleaned["max_size_bytes"] < cleaned.get(
+            "min_size_bytes", 0
+        ):
             errors["max_size_bytes"] = str(SIZE_RULE)
 
 
@@ -782,7 +981,9 @@ class SizeRule(KindSettings):
 class FileSettings(SizeRule):
     path = config.Path(allowed=readable_path)
     min_size_bytes = _size(gettext_lazy("Minimum size (bytes)"))
-    max_size_bytes = _size(gettext_lazy("Maximum size (bytes)"), help_text=gettext_lazy("Empty or 0: no maximum."))
+    max_size_bytes = _size(
+        gettext_lazy("Maximum size (bytes)"), help_text=gettext_lazy("Empty or 0: no maximum.")
+    )
 
 
 @register(Kind.SQLITE, check=check_sqlite, thresholds=(64.0, 256.0, "MiB"))
@@ -824,25 +1025,34 @@ class TlsExpirySettings(KindSettings):
 class PrometheusSettings(KindSettings):
     url = config.Url(label=gettext_lazy("Metrics URL"))
     metric = config.Text(label=gettext_lazy("Sample name"), required=True, max_length=200)
-    labels = config.Pairs(label=gettext_lazy("Labels"), sep="=", help_text=gettext_lazy("One per line: name=value."))
+    labels = config.Pairs(
+        label=gettext_lazy("Labels"), sep="=", help_text=gettext_lazy("One per line: name=value.")
+    )
     direction = _direction()
     verify_tls = _verify_tls()
 
     def rules(self, cleaned, errors):
-        if cleaned.get("metric") and not re.fullmatch(r"[a-zA-Z_:][a-zA-Z0-9_:]*", cleaned["metric"]):
+        if cleaned.get("metric") and not re.fullmatch(
+            r"[a-zA-Z_:][a-zA-Z0-9_:]*", cleaned["metric"]
+        ):
             errors["metric"] = _("Not a Prometheus metric name.")
 
 
 @register(Kind.HEARTBEAT, check=check_heartbeat)
 class HeartbeatSettings(KindSettings):
     grace_seconds = config.Integer(
-        label=gettext_lazy("Grace (seconds)"), default=300, minimum=0, maximum=7 * 86400,
-        help_text=gettext_lazy("Extra time after the period before it turns critical."))
+        label=gettext_lazy("Grace (seconds)"),
+        default=300,
+        minimum=0,
+        maximum=7 * 86400,
+        help_text=gettext_lazy("Extra time after the period before it turns critical."),
+    )
 
 
 # Host kinds: checked by the host's agent (probes/agent/portal_agent.py), which pushes the result;
 # the portal validates their settings and grades the value. Their paths are the host's own, so
 # PORTAL_FILE_ROOTS does not apply, but an agent only runs what the portal assigned to it.
+
 
 @register(Kind.HOST_DISK, check=check_on_host, thresholds=(80.0, 90.0, "%"))
 class HostDiskSettings(KindSettings):
@@ -854,7 +1064,9 @@ class HostDiskSettings(KindSettings):
 class HostFileSettings(SizeRule):
     path = config.HostPath()
     min_size_bytes = _size(gettext_lazy("Minimum size (bytes)"))
-    max_size_bytes = _size(gettext_lazy("Maximum size (bytes)"), help_text=gettext_lazy("Empty or 0: no maximum."))
+    max_size_bytes = _size(
+        gettext_lazy("Maximum size (bytes)"), help_text=gettext_lazy("Empty or 0: no maximum.")
+    )
 
 
 @register(Kind.HOST_DIRECTORY, check=check_on_host, thresholds=(None, None, "GB"))
@@ -878,8 +1090,13 @@ class HostLogErrorsSettings(PatternRule):
 @register(Kind.HOST_COMMAND, check=check_on_host)
 class HostCommandSettings(KindSettings):
     """A program and its arguments, run without a shell; the value is its exit code (not 0: critical)."""
-    argv = config.Argv(label=gettext_lazy("Command"), help_text=gettext_lazy(
-        "The program and its arguments, run without a shell; exit code 0 is healthy."))
+
+    argv = config.Argv(
+        label=gettext_lazy("Command"),
+        help_text=gettext_lazy(
+            "The program and its arguments, run without a shell; exit code 0 is healthy."
+        ),
+    )
 
 
 # The kinds that ask a data store for a number (sql, redis, promql, directory) declare themselves
@@ -898,13 +1115,19 @@ def _coded(error_dict: dict) -> dict:
     """Messages by config field; a message with its own code (refused_address) keeps it for the API."""
     from rest_framework.exceptions import ErrorDetail
 
-    return {field: [ErrorDetail(message, code=error.code) if error.code else message
-                    for error in field_errors for message in error.messages]
-            for field, field_errors in error_dict.items()}
+    return {
+        field: [
+            ErrorDetail(message, code=error.code) if error.code else message
+            for error in field_errors
+            for message in error.messages
+        ]
+        for field, field_errors in error_dict.items()
+    }
 
 
-def validate_probe(*, kind: str, config, interval: int, timeout: float, warning, critical,
-                   host=None) -> tuple[dict, dict]:
+def validate_probe(
+    *, kind: str, config, interval: int, timeout: float, warning, critical, host=None
+) -> tuple[dict, dict]:
     """A whole probe's settings: (cleaned config, errors by field), the config's own errors
     nested under "config" by config key. A host kind needs a host (one that allows commands for a
     command check); other kinds run on the portal and take none."""
@@ -920,7 +1143,9 @@ def validate_probe(*, kind: str, config, interval: int, timeout: float, warning,
     except ValidationError as exc:
         errors["config"] = _coded(exc.error_dict) if hasattr(exc, "error_dict") else exc.messages
     try:
-        validate_thresholds(kind, cleaned or (config if isinstance(config, dict) else {}), warning, critical)
+        validate_thresholds(
+            kind, cleaned or (config if isinstance(config, dict) else {}), warning, critical
+        )
     except ValidationError as exc:
         errors.update(exc.message_dict)
     if timeout is not None and interval is not None and timeout > interval:
@@ -937,6 +1162,9 @@ def run_check(kind: str, config: dict, limits: Limits, *, previous: dict | None 
             return CHECKS[kind](config, limits, previous=previous)
         return CHECKS[kind](config, limits)
     except Exception as exc:
-        return Result(Status.ERROR, latency_ms=_ms(started), message=f"{type(exc).__name__}: {exc}"[:500],
-                      detail=f"{type(exc).__name__}: {exc}"[:500])
-
+        return Result(
+            Status.ERROR,
+            latency_ms=_ms(started),
+            message=f"{type(exc).__name__}: {exc}"[:500],
+            detail=f"{type(exc).__name__}: {exc}"[:500],
+        )

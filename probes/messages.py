@@ -96,7 +96,9 @@ def _seconds(timeout: float | None) -> str:
     return f"{timeout:g}"
 
 
-def expectation_failed(path: str, op: str, expected, actual, *, missing: bool = False) -> tuple[str, dict]:
+def expectation_failed(
+    path: str, op: str, expected, actual, *, missing: bool = False
+) -> tuple[str, dict]:
     """(code, params) for a JSON expectation the document does not meet."""
     if missing:
         return "json_missing", {"field": path}
@@ -105,7 +107,12 @@ def expectation_failed(path: str, op: str, expected, actual, *, missing: bool = 
         values = ", ".join(v if isinstance(v, str) else _shown(v) for v in expected)
         if op == "in":
             return "json_in", {"field": path, "actual": shown[:100], "expected": values[:200]}
-        return "json_compare", {"field": path, "actual": shown[:100], "op": "not in", "expected": f"[{values}]"[:200]}
+        return "json_compare", {
+            "field": path,
+            "actual": shown[:100],
+            "op": "not in",
+            "expected": f"[{values}]"[:200],
+        }
     value = expected if isinstance(expected, str) else json.dumps(expected)
     if op == "==":
         return "json_equal", {"field": path, "actual": shown[:100], "expected": value[:200]}

@@ -53,8 +53,15 @@ class Kind(models.TextChoices):
     HOST_COMMAND = "host_command", _("host: command exit code")
 
 
-HOST_KINDS = (Kind.HOST_DISK, Kind.HOST_FILE, Kind.HOST_DIRECTORY, Kind.HOST_SQLITE, Kind.HOST_LOG_ERRORS,
-              Kind.HOST_PROCESS, Kind.HOST_COMMAND)
+HOST_KINDS = (
+    Kind.HOST_DISK,
+    Kind.HOST_FILE,
+    Kind.HOST_DIRECTORY,
+    Kind.HOST_SQLITE,
+    Kind.HOST_LOG_ERRORS,
+    Kind.HOST_PROCESS,
+    Kind.HOST_COMMAND,
+)
 
 
 class Status(models.TextChoices):
@@ -68,12 +75,26 @@ class Status(models.TextChoices):
 RESULT_STATUSES = (Status.OK, Status.WARNING, Status.CRITICAL, Status.ERROR)
 FAILING = (Status.CRITICAL, Status.ERROR)
 # Worst first: the order of the grid and the dashboard panel.
-SEVERITY_ORDER = {Status.ERROR: 0, Status.CRITICAL: 1, Status.WARNING: 2, Status.UNKNOWN: 3, Status.OK: 4}
+SEVERITY_ORDER = {
+    Status.ERROR: 0,
+    Status.CRITICAL: 1,
+    Status.WARNING: 2,
+    Status.UNKNOWN: 3,
+    Status.OK: 4,
+}
 # The value of the portal_probe_status gauge.
 # Probes worst first: built once (a query resolves its own copy), not on every list request.
-WORST_FIRST = models.Case(*(models.When(status=s, then=models.Value(rank)) for s, rank in SEVERITY_ORDER.items()),
-                          default=models.Value(9))
-STATUS_GAUGE = {Status.OK: 0, Status.WARNING: 1, Status.CRITICAL: 2, Status.ERROR: 3, Status.UNKNOWN: -1}
+WORST_FIRST = models.Case(
+    *(models.When(status=s, then=models.Value(rank)) for s, rank in SEVERITY_ORDER.items()),
+    default=models.Value(9),
+)
+STATUS_GAUGE = {
+    Status.OK: 0,
+    Status.WARNING: 1,
+    Status.CRITICAL: 2,
+    Status.ERROR: 3,
+    Status.UNKNOWN: -1,
+}
 
 
 class Action(models.TextChoices):
@@ -109,8 +130,10 @@ def keep_stored_config(new: dict, old: dict) -> dict:
     if isinstance(new.get("url"), str) and isinstance(old.get("url"), str):
         new["url"] = keep_stored(new["url"], old["url"], mask_url)
     if isinstance(new.get("headers"), dict) and isinstance(old.get("headers"), dict):
-        new["headers"] = {name: old["headers"][name] if value == MASK and name in old["headers"] else value
-                          for name, value in new["headers"].items()}
+        new["headers"] = {
+            name: old["headers"][name] if value == MASK and name in old["headers"] else value
+            for name, value in new["headers"].items()
+        }
     return new
 
 
@@ -126,19 +149,33 @@ class Host(models.Model):
     """A machine whose push agent runs the checks assigned to it and pushes their results."""
 
     name = models.CharField(_("name"), max_length=100, unique=True)
-    service = models.ForeignKey(Service, verbose_name=_("service"), on_delete=models.PROTECT, related_name="hosts",
-                                help_text=_("Where the \"agent silent\" incident is opened."))
+    service = models.ForeignKey(
+        Service,
+        verbose_name=_("service"),
+        on_delete=models.PROTECT,
+        related_name="hosts",
+        help_text=_('Where the "agent silent" incident is opened.'),
+    )
     interval = models.PositiveIntegerField(
-        _("interval (seconds)"), default=60, validators=[MinValueValidator(10), MaxValueValidator(86400)],
-        help_text=_("How often the agent runs its checks and reports."))
+        _("interval (seconds)"),
+        default=60,
+        validators=[MinValueValidator(10), MaxValueValidator(86400)],
+        help_text=_("How often the agent runs its checks and reports."),
+    )
     grace = models.PositiveIntegerField(
-        _("grace (seconds)"), default=120, validators=[MaxValueValidator(7 * 86400)],
-        help_text=_("Extra time after the interval before the agent counts as silent."))
+        _("grace (seconds)"),
+        default=120,
+        validators=[MaxValueValidator(7 * 86400)],
+        help_text=_("Extra time after the interval before the agent counts as silent."),
+    )
     allow_commands = models.BooleanField(
-        _("allow command checks"), default=False,
-        help_text=_("Whether checks that run a command on this host may be assigned to it."))
-    severity = models.CharField(_("incident severity"), max_length=4, choices=Severity.choices,
-                                default=Severity.SEV2)
+        _("allow command checks"),
+        default=False,
+        help_text=_("Whether checks that run a command on this host may be assigned to it."),
+    )
+    severity = models.CharField(
+        _("incident severity"), max_length=4, choices=Severity.choices, default=Severity.SEV2
+    )
     enabled = models.BooleanField(_("enabled"), default=True)
     # Only the hash: the token is shown once, when made (TOKEN_PREFIX + 43 characters).
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
@@ -146,8 +183,14 @@ class Host(models.Model):
     last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True)
     agent_version = models.CharField(_("agent version"), max_length=40, blank=True)
     silent = models.BooleanField(_("silent"), default=False)
-    silent_incident = models.ForeignKey("incidents.Incident", verbose_name=_("silent incident"), null=True,
-                                        blank=True, on_delete=models.SET_NULL, related_name="+")
+    silent_incident = models.ForeignKey(
+        "incidents.Incident",
+        verbose_name=_("silent incident"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     rejected_results = models.PositiveIntegerField(_("rejected results"), default=0)
     last_rejection = models.CharField(_("last rejection"), max_length=300, blank=True)
     last_rejected_at = models.DateTimeField(_("last rejected"), null=True, blank=True)
@@ -156,7 +199,9 @@ class Host(models.Model):
         ordering = ["name"]
         verbose_name = _("host")
         verbose_name_plural = _("hosts")
-        constraints = [models.CheckConstraint(condition=Q(interval__gte=10), name="host_interval_at_least_10s")]
+        constraints = [
+            models.CheckConstraint(condition=Q(interval__gte=10), name="host_interval_at_least_10s")
+        ]
 
     def __str__(self):
         return self.name
@@ -178,52 +223,89 @@ class Host(models.Model):
 
 
 class Probe(models.Model):
-    service = models.ForeignKey(Service, verbose_name=_("service"), on_delete=models.PROTECT, related_name="probes")
+    service = models.ForeignKey(
+        Service, verbose_name=_("service"), on_delete=models.PROTECT, related_name="probes"
+    )
     name = models.CharField(_("name"), max_length=100)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     # Set for the host kinds only: the host whose agent runs the check.
-    host = models.ForeignKey(Host, verbose_name=_("host"), null=True, blank=True, on_delete=models.PROTECT,
-                             related_name="probes")
+    host = models.ForeignKey(
+        Host,
+        verbose_name=_("host"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="probes",
+    )
     # Kind-specific settings, checked by probes.kinds.validate_config.
     config = EncryptedJSONField(_("settings"), default=dict, blank=True)
     interval = models.PositiveIntegerField(
-        _("interval (seconds)"), default=60, validators=[MinValueValidator(10), MaxValueValidator(7 * 86400)],
-        help_text=_("How often it runs; for a heartbeat, the expected period between pings."))
-    timeout = models.FloatField(_("timeout (seconds)"), default=10,
-                                validators=[MinValueValidator(0.1), MaxValueValidator(60)])
-    warning = models.FloatField(_("warning threshold"), null=True, blank=True,
-                                help_text=_("Empty: the kind's default."))
-    critical = models.FloatField(_("critical threshold"), null=True, blank=True,
-                                 help_text=_("Empty: the kind's default."))
+        _("interval (seconds)"),
+        default=60,
+        validators=[MinValueValidator(10), MaxValueValidator(7 * 86400)],
+        help_text=_("How often it runs; for a heartbeat, the expected period between pings."),
+    )
+    timeout = models.FloatField(
+        _("timeout (seconds)"),
+        default=10,
+        validators=[MinValueValidator(0.1), MaxValueValidator(60)],
+    )
+    warning = models.FloatField(
+        _("warning threshold"), null=True, blank=True, help_text=_("Empty: the kind's default.")
+    )
+    critical = models.FloatField(
+        _("critical threshold"), null=True, blank=True, help_text=_("Empty: the kind's default.")
+    )
     failures_before_alert = models.PositiveSmallIntegerField(
-        _("failures before alert"), default=3, validators=[MinValueValidator(1), MaxValueValidator(100)])
+        _("failures before alert"),
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+    )
     successes_to_recover = models.PositiveSmallIntegerField(
-        _("successes to recover"), default=2, validators=[MinValueValidator(1), MaxValueValidator(100)])
+        _("successes to recover"),
+        default=2,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+    )
     reminder_minutes = models.PositiveIntegerField(
-        _("remind every (minutes)"), default=60,
-        validators=[MinValueValidator(REMINDER_FLOOR_MINUTES), MaxValueValidator(7 * 24 * 60)])
-    severity = models.CharField(_("incident severity"), max_length=4, choices=Severity.choices,
-                                default=Severity.SEV2)
+        _("remind every (minutes)"),
+        default=60,
+        validators=[MinValueValidator(REMINDER_FLOOR_MINUTES), MaxValueValidator(7 * 24 * 60)],
+    )
+    severity = models.CharField(
+        _("incident severity"), max_length=4, choices=Severity.choices, default=Severity.SEV2
+    )
     auto_resolve = models.BooleanField(_("resolve the incident on recovery"), default=True)
     reopen_minutes = models.PositiveIntegerField(
-        _("re-open window (minutes)"), default=DEFAULT_FLAP_WINDOW_MINUTES,
+        _("re-open window (minutes)"),
+        default=DEFAULT_FLAP_WINDOW_MINUTES,
         validators=[MaxValueValidator(7 * 24 * 60)],
-        help_text=_("A failure this soon after its incident was resolved re-opens that incident instead of "
-                    "opening a new one, and pages at most once in this window. 0: always a new incident."))
+        help_text=_(
+            "A failure this soon after its incident was resolved re-opens that incident instead of "
+            "opening a new one, and pages at most once in this window. 0: always a new incident."
+        ),
+    )
     enabled = models.BooleanField(_("enabled"), default=True)
     # The credential of a heartbeat's ping URL.
     token = models.UUIDField(_("ping token"), default=uuid.uuid4, unique=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     # State, written by probes.services only.
-    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.UNKNOWN)
+    status = models.CharField(
+        _("status"), max_length=8, choices=Status.choices, default=Status.UNKNOWN
+    )
     status_since = models.DateTimeField(_("status since"), null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(_("consecutive failures"), default=0)
     consecutive_successes = models.PositiveIntegerField(_("consecutive successes"), default=0)
     alerting = models.BooleanField(_("alerting"), default=False)
     last_alert_at = models.DateTimeField(_("last alert"), null=True, blank=True)
-    incident = models.ForeignKey("incidents.Incident", verbose_name=_("incident"), null=True, blank=True,
-                                 on_delete=models.SET_NULL, related_name="+")
+    incident = models.ForeignKey(
+        "incidents.Incident",
+        verbose_name=_("incident"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     last_run_at = models.DateTimeField(_("last run"), null=True, blank=True)
     last_value = models.FloatField(_("last value"), null=True, blank=True)
     last_latency_ms = models.FloatField(_("last latency (ms)"), null=True, blank=True)
@@ -251,25 +333,53 @@ class Probe(models.Model):
     objects = ProbeQuerySet.as_manager()
     # Who changed the settings, and when the status flipped; not every run's numbers
     # (the results keep those) nor the heartbeat's credential.
-    history = HistoricalRecords(excluded_fields=[
-        "token", "consecutive_failures", "consecutive_successes", "last_run_at", "last_value", "last_latency_ms",
-        "last_message", "last_ping_at", "next_run_at", "claim", "latency_24h", "flips", "last_flip_at", "sample",
-        "last_code", "last_params", "last_detail", "value_24h"])
+    history = HistoricalRecords(
+        excluded_fields=[
+            "token",
+            "consecutive_failures",
+            "consecutive_successes",
+            "last_run_at",
+            "last_value",
+            "last_latency_ms",
+            "last_message",
+            "last_ping_at",
+            "next_run_at",
+            "claim",
+            "latency_24h",
+            "flips",
+            "last_flip_at",
+            "sample",
+            "last_code",
+            "last_params",
+            "last_detail",
+            "value_24h",
+        ]
+    )
 
     class Meta:
         ordering = ["service__name", "name"]
         verbose_name = _("probe")
         verbose_name_plural = _("probes")
         permissions = [("run_probe", _("Can run a probe now"))]
-        indexes = [models.Index(fields=["next_run_at"], name="probe_due", condition=Q(enabled=True))]
+        indexes = [
+            models.Index(fields=["next_run_at"], name="probe_due", condition=Q(enabled=True))
+        ]
         constraints = [
-            models.UniqueConstraint(fields=["service", "name"], name="unique_probe_name_per_service"),
-            models.CheckConstraint(condition=Q(interval__gte=10), name="probe_interval_at_least_10s"),
+            models.UniqueConstraint(
+                fields=["service", "name"], name="unique_probe_name_per_service"
+            ),
+            models.CheckConstraint(
+                condition=Q(interval__gte=10), name="probe_interval_at_least_10s"
+            ),
             models.CheckConstraint(condition=Q(timeout__gt=0), name="probe_timeout_positive"),
-            models.CheckConstraint(condition=Q(reminder_minutes__gte=REMINDER_FLOOR_MINUTES),
-                                   name="probe_reminder_floor"),
-            models.CheckConstraint(condition=Q(host__isnull=True) | Q(kind__in=HOST_KINDS),
-                                   name="probe_host_only_for_host_kinds"),
+            models.CheckConstraint(
+                condition=Q(reminder_minutes__gte=REMINDER_FLOOR_MINUTES),
+                name="probe_reminder_floor",
+            ),
+            models.CheckConstraint(
+                condition=Q(host__isnull=True) | Q(kind__in=HOST_KINDS),
+                name="probe_host_only_for_host_kinds",
+            ),
         ]
 
     def __str__(self):
@@ -317,8 +427,11 @@ class Probe(models.Model):
     def is_flapping(self, now: datetime) -> bool:
         """FLAPPING_FLIPS flips in a row, the last one within the flap window: it calms down by
         staying in one state for a window."""
-        return (self.flips >= FLAPPING_FLIPS and self.last_flip_at is not None
-                and now - self.last_flip_at <= self.flap_window)
+        return (
+            self.flips >= FLAPPING_FLIPS
+            and self.last_flip_at is not None
+            and now - self.last_flip_at <= self.flap_window
+        )
 
     @property
     def flapping(self) -> bool:
@@ -331,7 +444,9 @@ class Probe(models.Model):
         if self.on_host:
             self.next_run_at = None  # pushed by its host's agent; never claimed by the scheduler
         elif self.is_heartbeat:
-            self.next_run_at = (self.last_ping_at or now) + timedelta(seconds=self.interval) + self.grace
+            self.next_run_at = (
+                (self.last_ping_at or now) + timedelta(seconds=self.interval) + self.grace
+            )
         elif self.next_run_at is None or self.next_run_at > now + timedelta(seconds=self.interval):
             self.next_run_at = now
 
@@ -340,8 +455,18 @@ class Probe(models.Model):
         """The last message in the reader's language (the stored text when it has no code)."""
         return render_message(self.last_code, self.last_params, self.last_message)
 
-    def apply(self, *, status: str, value, latency_ms, message: str, at: datetime, code: str = "",
-              params: dict | None = None, detail: str = "") -> str | None:
+    def apply(
+        self,
+        *,
+        status: str,
+        value,
+        latency_ms,
+        message: str,
+        at: datetime,
+        code: str = "",
+        params: dict | None = None,
+        detail: str = "",
+    ) -> str | None:
         """Fold one result into the state (unsaved) and say what alerting should do.
 
         Warnings count as healthy for alerting: they are shown, never paged
@@ -353,7 +478,11 @@ class Probe(models.Model):
             self.status, self.status_since = status, at
         self.last_run_at, self.last_value, self.last_latency_ms = at, value, latency_ms
         self.last_message = (message or "")[:500]
-        self.last_code, self.last_params, self.last_detail = code or "", params or {}, (detail or "")[:500]
+        self.last_code, self.last_params, self.last_detail = (
+            code or "",
+            params or {},
+            (detail or "")[:500],
+        )
         if latency_ms is not None:
             self.add_latency_sample(at, latency_ms)
         if value is not None:
@@ -362,7 +491,9 @@ class Probe(models.Model):
             self.consecutive_failures += 1
             self.consecutive_successes = 0
             if not self.alerting:
-                return Action.OPEN if self.consecutive_failures >= self.failures_before_alert else None
+                return (
+                    Action.OPEN if self.consecutive_failures >= self.failures_before_alert else None
+                )
             if self.last_alert_at is None or at - self.last_alert_at >= self.reminder_every:
                 return Action.REMIND
             return None
@@ -419,9 +550,13 @@ class AgentBatch(models.Model):
 class ProbeResult(models.Model):
     """Append-only; pruned after PROBES_RESULT_RETENTION_DAYS (default 30) by a daily job."""
 
-    probe = models.ForeignKey(Probe, verbose_name=_("probe"), on_delete=models.CASCADE, related_name="results")
+    probe = models.ForeignKey(
+        Probe, verbose_name=_("probe"), on_delete=models.CASCADE, related_name="results"
+    )
     at = models.DateTimeField(_("time"), default=timezone.now)
-    status = models.CharField(_("status"), max_length=8, choices=[(s.value, s.label) for s in RESULT_STATUSES])
+    status = models.CharField(
+        _("status"), max_length=8, choices=[(s.value, s.label) for s in RESULT_STATUSES]
+    )
     value = models.FloatField(_("value"), null=True, blank=True)
     latency_ms = models.FloatField(_("latency (ms)"), null=True, blank=True)
     message = models.CharField(_("message"), max_length=500, blank=True)
@@ -435,11 +570,17 @@ class ProbeResult(models.Model):
         verbose_name = _("probe result")
         verbose_name_plural = _("probe results")
         indexes = [
-            models.Index(fields=["probe", "-at", "-id"], name="result_probe_at"),  # the order pages read
+            models.Index(
+                fields=["probe", "-at", "-id"], name="result_probe_at"
+            ),  # the order pages read
             models.Index(fields=["at"], name="result_at"),
         ]
-        constraints = [models.CheckConstraint(condition=Q(status__in=[s.value for s in RESULT_STATUSES]),
-                                              name="result_status_known")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=[s.value for s in RESULT_STATUSES]),
+                name="result_status_known",
+            )
+        ]
 
     def __str__(self):
         return f"{self.probe_id} {self.at:%Y-%m-%d %H:%M:%S} {self.status}"

@@ -40,18 +40,37 @@ RETENTION_DAYS = getattr(settings, "PROBES_RESULT_RETENTION_DAYS", 30)
 MESSAGE_LIMIT = 500  # ProbeResult.message's max_length
 # What Probe.apply changes. next_run_at and last_ping_at are left out on purpose:
 # a ping may move them while a tick runs, and the tick must not undo that.
-STATE_FIELDS = ["status", "status_since", "consecutive_failures", "consecutive_successes", "alerting",
-                "last_alert_at", "incident", "last_run_at", "last_value", "last_latency_ms", "last_message",
-                "latency_24h", "flips", "last_flip_at", "sample", "last_code", "last_params", "last_detail",
-                "value_24h"]
+STATE_FIELDS = [
+    "status",
+    "status_since",
+    "consecutive_failures",
+    "consecutive_successes",
+    "alerting",
+    "last_alert_at",
+    "incident",
+    "last_run_at",
+    "last_value",
+    "last_latency_ms",
+    "last_message",
+    "latency_24h",
+    "flips",
+    "last_flip_at",
+    "sample",
+    "last_code",
+    "last_params",
+    "last_detail",
+    "value_24h",
+]
 
 Outcome = tuple[Probe, Result, datetime]
 
 
 # Scheduling ------------------------------------------------------------------
 
-def run_scheduler(*, seconds: float = 55, sleep=shutdown.sleep, clock=time.monotonic,
-                  stopping=shutdown.requested) -> int:
+
+def run_scheduler(
+    *, seconds: float = 55, sleep=shutdown.sleep, clock=time.monotonic, stopping=shutdown.requested
+) -> int:
     """One django-q2 tick: run due probes until `seconds` have passed, or the worker is stopping.
 
     django-q2's scheduler fires about every 30 s, so intervals under a minute
@@ -77,7 +96,9 @@ def run_scheduler(*, seconds: float = 55, sleep=shutdown.sleep, clock=time.monot
             return total
 
 
-def run_due(*, now: datetime | None = None, limit: int = CLAIM_LIMIT, pool_size: int = POOL_SIZE) -> int:
+def run_due(
+    *, now: datetime | None = None, limit: int = CLAIM_LIMIT, pool_size: int = POOL_SIZE
+) -> int:
     """Claim the probes due at `now`, run them, record the results; returns how many ran."""
     probes = claim_due(now=now or timezone.now(), limit=limit)
     if probes:
@@ -101,7 +122,8 @@ def claim_due(*, now: datetime, limit: int = CLAIM_LIMIT) -> list[Probe]:
         by_interval[interval].append(pk)
     for interval, ids in by_interval.items():
         Probe.objects.filter(pk__in=ids, enabled=True, next_run_at__lte=now).update(
-            claim=token, next_run_at=now + timedelta(seconds=interval))
+            claim=token, next_run_at=now + timedelta(seconds=interval)
+        )
     return list(Probe.objects.filter(claim=token).select_related("service"))
 
 
@@ -119,7 +141,9 @@ def run_checks(probes: list[Probe], *, pool_size: int = POOL_SIZE) -> list[Outco
         return result, timezone.now()
 
     outcomes = []
-    pool = ThreadPoolExecutor(max_workers=max(1, min(pool_size, len(probes))), thread_name_prefix="probe")
+    pool = ThreadPoolExecutor(
+        max_workers=max(1, min(pool_size, len(probes))), thread_name_prefix="probe"
+    )
     try:
         futures = {pool.submit(check, probe): probe for probe in probes}
         pending = set(futures)
@@ -134,8 +158,17 @@ def run_checks(probes: list[Probe], *, pool_size: int = POOL_SIZE) -> list[Outco
                 began = started.get(probe.pk)
                 if began is not None and clock - began > probe.timeout + OVERRUN:
                     pending.discard(future)
-                    outcomes.append((probe, failed("timeout", {"seconds": f"{probe.timeout:g}"},
-                                                   detail=_("no answer within the timeout")), timezone.now()))
+                    outcomes.append(
+                        (
+                            probe,
+                            failed(
+                                "timeout",
+                                {"seconds": f"{probe.timeout:g}"},
+                                detail=_("no answer within the timeout"),
+                            ),
+                            timezone.now(),
+                        )
+                    )
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     return outcomes
@@ -143,24 +176,51 @@ def run_checks(probes: list[Probe], *, pool_size: int = POOL_SIZE) -> list[Outco
 
 # Recording and alerting ------------------------------------------------------
 
+
 def record_results(*, outcomes: list[Outcome]) -> list[ProbeResult]:
     """Write the results in bulk, fold them into each probe's state, and alert."""
     # A message can quote what a target or a file said; everyone with a role reads it.
-    outcomes = [(probe, replace(result, message=redact(result.message or "", MESSAGE_LIMIT),
-                                detail=redact(result.detail or "", MESSAGE_LIMIT)), at)
-                for probe, result, at in outcomes]
-    rows = [ProbeResult(probe=probe, at=at, status=result.status, value=result.value,
-                        latency_ms=result.latency_ms, message=(result.message or "")[:500],
-                        code=result.code, params=result.params or {}, detail=result.detail[:500])
-            for probe, result, at in outcomes]
+    outcomes = [
+        (
+            probe,
+            replace(
+                result,
+                message=redact(result.message or "", MESSAGE_LIMIT),
+                detail=redact(result.detail or "", MESSAGE_LIMIT),
+            ),
+            at,
+        )
+        for probe, result, at in outcomes
+    ]
+    rows = [
+        ProbeResult(
+            probe=probe,
+            at=at,
+            status=result.status,
+            value=result.value,
+            latency_ms=result.latency_ms,
+            message=(result.message or "")[:500],
+            code=result.code,
+            params=result.params or {},
+            detail=result.detail[:500],
+        )
+        for probe, result, at in outcomes
+    ]
     with transaction.atomic():
         ProbeResult.objects.bulk_create(rows, batch_size=500)
         alerts, routed = [], []
         before = {probe.pk: (probe.status, probe.alerting) for probe, _result, _at in outcomes}
         for probe, result, at in outcomes:
-            action = probe.apply(status=result.status, value=result.value, latency_ms=result.latency_ms,
-                                 message=result.message, at=at, code=result.code, params=result.params,
-                                 detail=result.detail)
+            action = probe.apply(
+                status=result.status,
+                value=result.value,
+                latency_ms=result.latency_ms,
+                message=result.message,
+                at=at,
+                code=result.code,
+                params=result.params,
+                detail=result.detail,
+            )
             if result.sample is not None:
                 probe.sample = result.sample
             if action:
@@ -171,12 +231,19 @@ def record_results(*, outcomes: list[Outcome]) -> list[ProbeResult]:
             _alert(alerts)
         if routed:
             _route(routed)
-        Probe.objects.bulk_update([probe for probe, _result, _at in outcomes], STATE_FIELDS, batch_size=250)
+        Probe.objects.bulk_update(
+            [probe for probe, _result, _at in outcomes], STATE_FIELDS, batch_size=250
+        )
         # History for flips only, not for every result (the results are their own record),
         # nor for a new probe's first status, unless it alerts at once.
-        record_changes([probe for probe, _result, _at in outcomes
-                        if probe.alerting != before[probe.pk][1]
-                        or before[probe.pk][0] not in (probe.status, Status.UNKNOWN)])
+        record_changes(
+            [
+                probe
+                for probe, _result, _at in outcomes
+                if probe.alerting != before[probe.pk][1]
+                or before[probe.pk][0] not in (probe.status, Status.UNKNOWN)
+            ]
+        )
     return rows
 
 
@@ -214,10 +281,17 @@ def _route(routed: list[tuple[Probe, str, Result, datetime]]) -> None:
         if probe.service_id in in_maintenance and event != RouteEvent.PROBE_RECOVERED:
             continue  # a window silences warnings as it silences pages
         try:
-            incidents.emit_event(event=event, key=f"probe:{probe.pk}:{int(when.timestamp() * 1000)}",
-                                 severity=probe.severity, title=probe.name, service=probe.service,
-                                 detail=result.message or "", url=settings.BASE_URL + probe.get_absolute_url(),
-                                 incident=probe.incident if event != RouteEvent.PROBE_WARNING else None, now=when)
+            incidents.emit_event(
+                event=event,
+                key=f"probe:{probe.pk}:{int(when.timestamp() * 1000)}",
+                severity=probe.severity,
+                title=probe.name,
+                service=probe.service,
+                detail=result.message or "",
+                url=settings.BASE_URL + probe.get_absolute_url(),
+                incident=probe.incident if event != RouteEvent.PROBE_WARNING else None,
+                now=when,
+            )
         except Exception:  # a route must not lose the results
             logger.exception("routing probe %s's %s failed", probe.pk, event)
 
@@ -230,14 +304,28 @@ def _open_or_remind(probe: Probe, action: str, result: Result, at: datetime) -> 
     # A reminder goes through open_incident too: it adds a "repeated alert" event to
     # the open incident, or opens a new one if somebody resolved it meanwhile.
     incident, created = incidents.open_incident(
-        service=probe.service, severity=probe.severity, dedup_key=dedup_key(probe),
+        service=probe.service,
+        severity=probe.severity,
+        dedup_key=dedup_key(probe),
         source=Source.HEARTBEAT if probe.is_heartbeat else Source.PROBE,
         title=_("Probe %(name)s is %(status)s") % {"name": probe.name, "status": result.status},
-        description=result.message, now=at)
+        description=result.message,
+        now=at,
+    )
     if action == Action.OPEN or created:
-        incidents.add_event(incident=incident, kind=EventKind.PROBE, now=at, message=result.message,
-                            data={"probe": probe.pk, "status": result.status, "value": result.value,
-                                  "variant": "failing", "count": probe.consecutive_failures})
+        incidents.add_event(
+            incident=incident,
+            kind=EventKind.PROBE,
+            now=at,
+            message=result.message,
+            data={
+                "probe": probe.pk,
+                "status": result.status,
+                "value": result.value,
+                "variant": "failing",
+                "count": probe.consecutive_failures,
+            },
+        )
     probe.alerting, probe.last_alert_at, probe.incident = True, at, incident
 
 
@@ -245,13 +333,25 @@ def _retrigger(probe: Probe, result: Result, at: datetime) -> bool:
     """Flap damping: failing again within the re-open window of its last incident's resolve
     re-opens that incident (it pages at most once per window) rather than opening another."""
     incident = probe.incident
-    if (not probe.reopen_minutes or incident is None or incident.status != IncidentStatus.RESOLVED
-            or incident.resolved_at is None or at - incident.resolved_at > probe.reopen_window):
+    if (
+        not probe.reopen_minutes
+        or incident is None
+        or incident.status != IncidentStatus.RESOLVED
+        or incident.resolved_at is None
+        or at - incident.resolved_at > probe.reopen_window
+    ):
         return False
     try:
-        incidents.retrigger(incident=incident, reason=result.message, page_window=probe.reopen_window, now=at,
-                            cause={"count": probe.consecutive_failures,
-                                   "since": (at - incident.resolved_at).total_seconds()})
+        incidents.retrigger(
+            incident=incident,
+            reason=result.message,
+            page_window=probe.reopen_window,
+            now=at,
+            cause={
+                "count": probe.consecutive_failures,
+                "since": (at - incident.resolved_at).total_seconds(),
+            },
+        )
     except DomainError:
         return False  # closed or open again meanwhile, or its key taken: a new incident as before
     probe.alerting, probe.last_alert_at = True, at
@@ -264,10 +364,19 @@ def _recover(probe: Probe, result: Result, at: datetime) -> None:
     incident = probe.incident
     if incident is None or not incident.is_open:
         return
-    incidents.add_event(incident=incident, kind=EventKind.PROBE, now=at,
-                        message=result.message,
-                        data={"probe": probe.pk, "status": result.status, "recovered": True, "variant": "recovered",
-                              "count": probe.consecutive_successes})
+    incidents.add_event(
+        incident=incident,
+        kind=EventKind.PROBE,
+        now=at,
+        message=result.message,
+        data={
+            "probe": probe.pk,
+            "status": result.status,
+            "recovered": True,
+            "variant": "recovered",
+            "count": probe.consecutive_successes,
+        },
+    )
     if probe.auto_resolve:
         # DomainError: somebody resolved it a moment ago; nothing left to do.
         with contextlib.suppress(DomainError):
@@ -280,38 +389,55 @@ def dedup_key(probe: Probe) -> str:
 
 # Run now, heartbeats, retention ---------------------------------------------
 
+
 def run_probe(*, probe: Probe) -> ProbeResult:
     """Run one probe now (the "run now" button), bounded by its timeout."""
     if probe.is_heartbeat:
-        raise DomainError(_("A heartbeat is pushed by its job; it cannot be run from here."), code="heartbeat",
-                          conflict=True)
+        raise DomainError(
+            _("A heartbeat is pushed by its job; it cannot be run from here."),
+            code="heartbeat",
+            conflict=True,
+        )
     if probe.on_host:
-        raise DomainError(_("This check runs on its host; its agent pushes the results."), code="on_host",
-                          conflict=True)
+        raise DomainError(
+            _("This check runs on its host; its agent pushes the results."),
+            code="on_host",
+            conflict=True,
+        )
     [outcome] = run_checks([probe], pool_size=1)
     return record_results(outcomes=[outcome])[0]
 
 
-def record_ping(*, probe: Probe, failed: bool = False, message: str = "", now: datetime | None = None) -> ProbeResult:
+def record_ping(
+    *, probe: Probe, failed: bool = False, message: str = "", now: datetime | None = None
+) -> ProbeResult:
     """A heartbeat ping (or /fail): a result now, and the deadline moved to period + grace from now."""
     now = now or timezone.now()
     text = (message or "").strip()[:500] or (_("failure reported") if failed else _("ping"))
     # Its value: hours since the previous ping (what its chart draws), none for the first.
-    since = round((now - probe.last_ping_at).total_seconds() / 3600, 2) if probe.last_ping_at else None
+    since = (
+        round((now - probe.last_ping_at).total_seconds() / 3600, 2) if probe.last_ping_at else None
+    )
     result = Result(Status.CRITICAL if failed else Status.OK, since, message=text)
     with transaction.atomic():
         Probe.objects.filter(pk=probe.pk).update(
-            last_ping_at=now, next_run_at=now + timedelta(seconds=probe.interval) + probe.grace)
+            last_ping_at=now, next_run_at=now + timedelta(seconds=probe.interval) + probe.grace
+        )
         return record_results(outcomes=[(probe, result, now)])[0]
 
 
-def prune_results(*, now: datetime | None = None, days: int = RETENTION_DAYS, batch_size: int = 5000) -> int:
+def prune_results(
+    *, now: datetime | None = None, days: int = RETENTION_DAYS, batch_size: int = 5000
+) -> int:
     """Delete results older than `days`, a batch at a time so no delete holds the table for long."""
     cutoff = (now or timezone.now()) - timedelta(days=days)
     deleted = 0
     while True:
-        ids = list(ProbeResult.objects.filter(at__lt=cutoff).order_by("at").values_list("id", flat=True)
-                   [:batch_size])
+        ids = list(
+            ProbeResult.objects.filter(at__lt=cutoff)
+            .order_by("at")
+            .values_list("id", flat=True)[:batch_size]
+        )
         if not ids:
             return deleted
         deleted += ProbeResult.objects.filter(id__in=ids).delete()[0]
@@ -319,7 +445,9 @@ def prune_results(*, now: datetime | None = None, days: int = RETENTION_DAYS, ba
 
 def prune_batches(*, now: datetime | None = None, days: int = RETENTION_DAYS) -> int:
     """Batch ids older than the results they guarded: a spool is bounded far below that."""
-    return AgentBatch.objects.filter(received_at__lt=(now or timezone.now()) - timedelta(days=days)).delete()[0]
+    return AgentBatch.objects.filter(
+        received_at__lt=(now or timezone.now()) - timedelta(days=days)
+    ).delete()[0]
 
 
 # Hosts and their push agents -------------------------------------------------
@@ -341,7 +469,11 @@ def host_for_token(token: str) -> Host | None:
     """The enabled host this token belongs to, or None (unknown, rotated or disabled alike)."""
     if not token:
         return None
-    return Host.objects.select_related("service").filter(token_hash=hash_token(token), enabled=True).first()
+    return (
+        Host.objects.select_related("service")
+        .filter(token_hash=hash_token(token), enabled=True)
+        .first()
+    )
 
 
 def host_checks(*, host: Host) -> list[Probe]:
@@ -367,8 +499,14 @@ class PushReport:
     duplicate: bool = False
 
 
-def record_push(*, host: Host, batch: uuid.UUID, results: list[dict], version: str = "",
-                now: datetime | None = None) -> PushReport:
+def record_push(
+    *,
+    host: Host,
+    batch: uuid.UUID,
+    results: list[dict],
+    version: str = "",
+    now: datetime | None = None,
+) -> PushReport:
     """A batch of results from a host's agent, each {probe, at, status, value, latency_ms, message}
     already shaped by the serializer. A result for a probe not assigned to this host (or disabled,
     or a command check the host does not allow) is rejected and counted on the host; the others go
@@ -376,7 +514,9 @@ def record_push(*, host: Host, batch: uuid.UUID, results: list[dict], version: s
     acknowledged and not recorded again."""
     now = now or timezone.now()
     with transaction.atomic():
-        _created, fresh = AgentBatch.objects.get_or_create(host=host, batch=batch, defaults={"received_at": now})
+        _created, fresh = AgentBatch.objects.get_or_create(
+            host=host, batch=batch, defaults={"received_at": now}
+        )
         if not fresh:
             agent_seen(host=host, version=version, now=now)
             return PushReport(accepted=0, rejected=[], duplicate=True)
@@ -395,8 +535,10 @@ def record_push(*, host: Host, batch: uuid.UUID, results: list[dict], version: s
             outcomes.append((probe, _graded(probe, item), item["at"]))
         if rejected:
             Host.objects.filter(pk=host.pk).update(
-                rejected_results=F("rejected_results") + len(rejected), last_rejected_at=now,
-                last_rejection=f"probe {rejected[-1]['probe']}: {rejected[-1]['reason']}"[:300])
+                rejected_results=F("rejected_results") + len(rejected),
+                last_rejected_at=now,
+                last_rejection=f"probe {rejected[-1]['probe']}: {rejected[-1]['reason']}"[:300],
+            )
             logger.warning("host %s pushed %d results it may not push", host.pk, len(rejected))
         agent_seen(host=host, version=version, now=now)
         # One probe's results in time order, each folded into the state after the one before.
@@ -414,7 +556,9 @@ def _graded(probe: Probe, item: dict) -> Result:
     """The agent says whether the check itself passed; the portal grades the value by the probe's thresholds."""
     status, value = item["status"], item.get("value")
     if status == Status.OK and value is not None:
-        status = grade(value, limits_of(probe), lower_worse=lower_is_worse(probe.kind, probe.config))
+        status = grade(
+            value, limits_of(probe), lower_worse=lower_is_worse(probe.kind, probe.config)
+        )
     return Result(status, value, item.get("latency_ms"), item.get("message") or "")
 
 
@@ -424,12 +568,16 @@ def check_silent_hosts(*, now: datetime) -> int:
     until this process has run that long itself: the agents may have been waiting on the portal."""
     went = 0
     up = time.monotonic() - STARTED
-    for host in Host.objects.filter(enabled=True, silent=False, last_seen_at__isnull=False).select_related("service"):
+    for host in Host.objects.filter(
+        enabled=True, silent=False, last_seen_at__isnull=False
+    ).select_related("service"):
         if host.deadline > now or up < host.interval + host.grace:
             continue
         with transaction.atomic():
             # Only one tick marks it (two clusters, or a push arriving meanwhile).
-            if not Host.objects.filter(pk=host.pk, silent=False, last_seen_at=host.last_seen_at).update(silent=True):
+            if not Host.objects.filter(
+                pk=host.pk, silent=False, last_seen_at=host.last_seen_at
+            ).update(silent=True):
                 continue
             _agent_silent(host, now)
             went += 1
@@ -437,21 +585,40 @@ def check_silent_hosts(*, now: datetime) -> int:
 
 
 def _agent_silent(host: Host, now: datetime) -> None:
-    message = _("no report from the agent since %(at)s") % {"at": host.last_seen_at.isoformat(timespec="seconds")}
+    message = _("no report from the agent since %(at)s") % {
+        "at": host.last_seen_at.isoformat(timespec="seconds")
+    }
     probes = list(host.probes.filter(enabled=True))
-    ProbeResult.objects.bulk_create([ProbeResult(probe=probe, at=now, status=Status.ERROR, message=message)
-                                     for probe in probes])
+    ProbeResult.objects.bulk_create(
+        [ProbeResult(probe=probe, at=now, status=Status.ERROR, message=message) for probe in probes]
+    )
     # Their status says so; the host's one incident pages, not one per probe.
     Probe.objects.filter(pk__in=[p.pk for p in probes]).exclude(status=Status.ERROR).update(
-        status=Status.ERROR, status_since=now)
-    Probe.objects.filter(pk__in=[p.pk for p in probes]).update(last_message=message, last_run_at=now,
-                                                               consecutive_successes=0)
+        status=Status.ERROR, status_since=now
+    )
+    Probe.objects.filter(pk__in=[p.pk for p in probes]).update(
+        last_message=message, last_run_at=now, consecutive_successes=0
+    )
     incident, _created = incidents.open_incident(
-        service=host.service, severity=host.severity, dedup_key=silent_key(host), source=Source.PROBE,
-        title=AGENT_SILENT % {"host": host.name}, description=message, now=now)
-    incidents.add_event(incident=incident, kind=EventKind.PROBE, now=now,
-                        data={"host": host.pk, "silent": True, "variant": "agent_silent",
-                              "since": host.last_seen_at.isoformat(timespec="seconds")})
+        service=host.service,
+        severity=host.severity,
+        dedup_key=silent_key(host),
+        source=Source.PROBE,
+        title=AGENT_SILENT % {"host": host.name},
+        description=message,
+        now=now,
+    )
+    incidents.add_event(
+        incident=incident,
+        kind=EventKind.PROBE,
+        now=now,
+        data={
+            "host": host.pk,
+            "silent": True,
+            "variant": "agent_silent",
+            "since": host.last_seen_at.isoformat(timespec="seconds"),
+        },
+    )
     Host.objects.filter(pk=host.pk).update(silent_incident=incident)
     host.silent, host.silent_incident = True, incident
 
@@ -462,8 +629,12 @@ def _agent_back(host: Host, now: datetime) -> None:
     incident = host.silent_incident
     if incident is None or not incident.is_open:
         return
-    incidents.add_event(incident=incident, kind=EventKind.PROBE, now=now,
-                        data={"host": host.pk, "recovered": True, "variant": "agent_back", "host_name": host.name})
+    incidents.add_event(
+        incident=incident,
+        kind=EventKind.PROBE,
+        now=now,
+        data={"host": host.pk, "recovered": True, "variant": "agent_back", "host_name": host.name},
+    )
     with contextlib.suppress(DomainError):
         incidents.resolve(incident=incident, by=None)
 
@@ -476,7 +647,11 @@ def handover_text() -> str:
     """A starting point for a shift handover's probes field (checklists, through
     ProbesConfig.handover_fields): probes off or not ok right now."""
     lines = []
-    for probe in Probe.objects.select_related("service").exclude(status="ok").order_by("service__name", "name")[:30]:
+    for probe in (
+        Probe.objects.select_related("service")
+        .exclude(status="ok")
+        .order_by("service__name", "name")[:30]
+    ):
         state = _("disabled") if not probe.enabled else probe.get_status_display()
         lines.append(f"- {probe.service.name} / {probe.name}: {state}")
     return "\n".join(lines)

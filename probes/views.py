@@ -30,7 +30,9 @@ def get_probe(pk) -> Probe:
     return get_object_or_404(Probe.objects.select_related("service", "incident", "host"), pk=pk)
 
 
-def chart(values: list[float | None], *, width: int, height: int, axes: bool = False) -> dict | None:
+def chart(
+    values: list[float | None], *, width: int, height: int, axes: bool = False
+) -> dict | None:
     """Server-drawn SVG geometry for hourly means, oldest first (None: no sample that hour): the line,
     a dot for every hour with a sample (one result still shows), and with `axes` the room for the
     scale's labels. The scale starts at 0 (or below, for negative values). None: nothing to draw."""
@@ -48,9 +50,19 @@ def chart(values: list[float | None], *, width: int, height: int, axes: bool = F
         return round(left + i * step, 1), round(lower - (v - bottom) / span * (lower - upper), 1)
 
     dots = [(*at(i, v), v) for i, v in present]
-    return {"points": " ".join(f"{x},{y}" for x, y, _v in dots), "dots": dots, "top": top, "bottom": bottom,
-            "left": left, "right": right, "upper": upper, "lower": lower, "middle": round((left + right) / 2, 1),
-            "width": width, "height": height}
+    return {
+        "points": " ".join(f"{x},{y}" for x, y, _v in dots),
+        "dots": dots,
+        "top": top,
+        "bottom": bottom,
+        "left": left,
+        "right": right,
+        "upper": upper,
+        "lower": lower,
+        "middle": round((left + right) / 2, 1),
+        "width": width,
+        "height": height,
+    }
 
 
 CHART_LEFT, CHART_BOTTOM = 64, 24  # room for the value axis' labels and the time axis' labels
@@ -62,10 +74,24 @@ def probe_grid(request):
     now = timezone.now()
     probes = Probe.objects.select_related("service").worst_first()
     page = Paginator(probes, GRID_PAGE_SIZE).get_page(request.GET.get("page"))
-    cards = [{"probe": probe, "spark": chart(probe.sparkline(now), width=96, height=24),
-              "unit": value_unit(probe.kind, probe.config)} for probe in page]
-    return render(request, "probes/grid.html", {"page": page, "cards": cards, "now": now,
-                                                "can_add": request.user.has_perm("probes.add_probe")})
+    cards = [
+        {
+            "probe": probe,
+            "spark": chart(probe.sparkline(now), width=96, height=24),
+            "unit": value_unit(probe.kind, probe.config),
+        }
+        for probe in page
+    ]
+    return render(
+        request,
+        "probes/grid.html",
+        {
+            "page": page,
+            "cards": cards,
+            "now": now,
+            "can_add": request.user.has_perm("probes.add_probe"),
+        },
+    )
 
 
 @require_safe
@@ -73,22 +99,34 @@ def probe_grid(request):
 def probe_detail(request, pk):
     probe = get_probe(pk)
     now = timezone.now()
-    results = Paginator(probe.results.order_by("-at", "-id"), RESULTS_PAGE_SIZE).get_page(request.GET.get("page"))
+    results = Paginator(probe.results.order_by("-at", "-id"), RESULTS_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     history = probe.sparkline(now)
     context = {
-        "probe": probe, "page": results, "now": now,
+        "probe": probe,
+        "page": results,
+        "now": now,
         "chart": chart(history, width=480, height=160, axes=True),
         "unit": value_unit(probe.kind, probe.config),
         # The thresholds it is judged by (its own or its kind's), in their unit: "warning 70 %".
-        "limits": services.limits_of(probe), "limits_unit": default_thresholds(probe.kind, probe.config)[2],
+        "limits": services.limits_of(probe),
+        "limits_unit": default_thresholds(probe.kind, probe.config)[2],
         # The time axis: the first hour charted, its middle, now.
-        "chart_from": now - timedelta(hours=SPARKLINE_HOURS - 1), "chart_middle": now - timedelta(hours=12),
+        "chart_from": now - timedelta(hours=SPARKLINE_HOURS - 1),
+        "chart_middle": now - timedelta(hours=12),
         # The ping URL is the heartbeat's credential: only those who may change the probe see it.
-        "ping_url": ping_url(probe) if probe.is_heartbeat and request.user.has_perm("probes.change_probe") else "",
-        "can_run": request.user.has_perm("probes.run_probe") and not probe.is_heartbeat and not probe.on_host,
+        "ping_url": ping_url(probe)
+        if probe.is_heartbeat and request.user.has_perm("probes.change_probe")
+        else "",
+        "can_run": request.user.has_perm("probes.run_probe")
+        and not probe.is_heartbeat
+        and not probe.on_host,
         "can_change": request.user.has_perm("probes.change_probe"),
-        "maintenance": [{"window": window, "active": window.is_active(now), "next": window.next_occurrence(now)}
-                        for window in probe.service.recurring_maintenance_windows.filter(active=True)],
+        "maintenance": [
+            {"window": window, "active": window.is_active(now), "next": window.next_occurrence(now)}
+            for window in probe.service.recurring_maintenance_windows.filter(active=True)
+        ],
     }
     return render(request, "probes/detail.html", context)
 
@@ -103,9 +141,14 @@ def probe_run(request, pk):
         messages.error(request, exc.message)
     else:
         # The banner's colour follows the result: a failed run is no success.
-        say = {Status.OK: messages.success, Status.WARNING: messages.warning}.get(result.status, messages.error)
-        say(request, _("Ran now: %(status)s. %(message)s") % {
-            "status": result.get_status_display(), "message": result.shown_message})
+        say = {Status.OK: messages.success, Status.WARNING: messages.warning}.get(
+            result.status, messages.error
+        )
+        say(
+            request,
+            _("Ran now: %(status)s. %(message)s")
+            % {"status": result.get_status_display(), "message": result.shown_message},
+        )
     return redirect(probe)
 
 
@@ -113,8 +156,11 @@ def probe_run(request, pk):
 @permission_required("probes.add_probe", raise_exception=True)
 def probe_choose_kind(request):
     # A host's checks are added from its page: this list is the portal's own kinds.
-    return render(request, "probes/choose_kind.html",
-                  {"kinds": [(value, label) for value, label in Kind.choices if value not in HOST_KINDS]})
+    return render(
+        request,
+        "probes/choose_kind.html",
+        {"kinds": [(value, label) for value, label in Kind.choices if value not in HOST_KINDS]},
+    )
 
 
 @permission_required("probes.add_probe", raise_exception=True)
@@ -123,7 +169,9 @@ def probe_create(request, kind):
         raise Http404
     probe = Probe()
     host_id = request.GET.get("host", "")
-    if kind in HOST_KINDS and host_id.isdigit():  # from the host's page: its host and service preset
+    if (
+        kind in HOST_KINDS and host_id.isdigit()
+    ):  # from the host's page: its host and service preset
         host = get_object_or_404(Host, pk=host_id)
         probe.host, probe.service = host, host.service
     return _edit(request, probe, kind)
@@ -136,7 +184,11 @@ def probe_edit(request, pk):
 
 
 def _edit(request, probe, kind):
-    initial = {"host": probe.host_id, "service": probe.service_id} if probe.host_id and not probe.pk else {}
+    initial = (
+        {"host": probe.host_id, "service": probe.service_id}
+        if probe.host_id and not probe.pk
+        else {}
+    )
     form = ProbeForm(request.POST or None, instance=probe, kind=kind, initial=initial)
     if request.method == "POST" and form.is_valid():
         probe = form.save(commit=False)
@@ -145,10 +197,17 @@ def _edit(request, probe, kind):
         messages.success(request, _("Probe saved."))
         return redirect(probe)
     warning, critical, unit = default_thresholds(kind, probe.config)
-    context = {"form": form, "probe": probe, "kind": kind, "kind_label": Kind(kind).label,
-               "defaults": {"warning": warning, "critical": critical, "unit": unit},
-               "config_fields": [form[name] for name in form.config_field_names()],
-               "common_fields": [form[name] for name in form.fields if name not in form.config_field_names()]}
+    context = {
+        "form": form,
+        "probe": probe,
+        "kind": kind,
+        "kind_label": Kind(kind).label,
+        "defaults": {"warning": warning, "critical": critical, "unit": unit},
+        "config_fields": [form[name] for name in form.config_field_names()],
+        "common_fields": [
+            form[name] for name in form.fields if name not in form.config_field_names()
+        ],
+    }
     status = 400 if form.is_bound and form.errors else 200
     return render(request, "probes/form.html", context, status=status)
 
@@ -166,8 +225,15 @@ def get_host(pk) -> Host:
 @permission_required("probes.view_host", raise_exception=True)
 def host_list(request):
     hosts = Host.objects.select_related("service").annotate(checks=Count("probes")).order_by("name")
-    return render(request, "probes/hosts.html", {"hosts": hosts, "now": timezone.now(),
-                                                 "can_add": request.user.has_perm("probes.add_host")})
+    return render(
+        request,
+        "probes/hosts.html",
+        {
+            "hosts": hosts,
+            "now": timezone.now(),
+            "can_add": request.user.has_perm("probes.add_host"),
+        },
+    )
 
 
 @require_safe
@@ -175,12 +241,23 @@ def host_list(request):
 def host_detail(request, pk):
     host = get_host(pk)
     probes = host.probes.select_related("service").worst_first()
-    kinds = [(value, Kind(value).label) for value in HOST_KINDS
-             if value != Kind.HOST_COMMAND or host.allow_commands]
-    return render(request, "probes/host.html", {
-        "host": host, "probes": probes, "now": timezone.now(), "kinds": kinds,
-        "can_add_probe": request.user.has_perm("probes.add_probe"),
-        "can_change": request.user.has_perm("probes.change_host")})
+    kinds = [
+        (value, Kind(value).label)
+        for value in HOST_KINDS
+        if value != Kind.HOST_COMMAND or host.allow_commands
+    ]
+    return render(
+        request,
+        "probes/host.html",
+        {
+            "host": host,
+            "probes": probes,
+            "now": timezone.now(),
+            "kinds": kinds,
+            "can_add_probe": request.user.has_perm("probes.add_probe"),
+            "can_change": request.user.has_perm("probes.change_host"),
+        },
+    )
 
 
 @permission_required("probes.add_host", raise_exception=True)
@@ -191,7 +268,9 @@ def host_create(request):
         token = host.new_token()
         host.save()
         return _show_token(request, host, token, created=True)
-    return render(request, "probes/host_form.html", {"form": form, "host": None}, status=_form_status(form))
+    return render(
+        request, "probes/host_form.html", {"form": form, "host": None}, status=_form_status(form)
+    )
 
 
 @permission_required("probes.change_host", raise_exception=True)
@@ -202,7 +281,9 @@ def host_edit(request, pk):
         form.save()
         messages.success(request, _("Host saved."))
         return redirect(host)
-    return render(request, "probes/host_form.html", {"form": form, "host": host}, status=_form_status(form))
+    return render(
+        request, "probes/host_form.html", {"form": form, "host": host}, status=_form_status(form)
+    )
 
 
 @require_POST
@@ -216,8 +297,11 @@ def host_rotate_token(request, pk):
 
 def _show_token(request, host, token, *, created):
     """The one time the token is shown: the page is not cached, and it is not kept anywhere."""
-    response = render(request, "probes/host_token.html", {
-        "host": host, "token": token, "created": created, "portal_url": settings.BASE_URL})
+    response = render(
+        request,
+        "probes/host_token.html",
+        {"host": host, "token": token, "created": created, "portal_url": settings.BASE_URL},
+    )
     add_never_cache_headers(response)
     return response
 

@@ -62,8 +62,10 @@ class NoticeTemplateAdmin(admin.ModelAdmin):
     list_display = ["kind", "language", "subject", "updated_at"]
     list_filter = ["kind", "language"]
     search_fields = ["subject"]
-    help_texts = _("Values: {{ title }}, {{ service }}, {{ page }}, {{ started_at }}, {{ ended_at }}, "
-                   "{{ downtime }}, {{ scope }}, {{ data_loss }}, {{ update }}, {{ status_url }}.")
+    help_texts = _(
+        "Values: {{ title }}, {{ service }}, {{ page }}, {{ started_at }}, {{ ended_at }}, "
+        "{{ downtime }}, {{ scope }}, {{ data_loss }}, {{ update }}, {{ status_url }}."
+    )
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)

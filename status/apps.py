@@ -23,4 +23,6 @@ class StatusConfig(AppConfig):
 
         from status.defaults import ensure_notice_templates
 
-        post_migrate.connect(ensure_notice_templates, sender=self, dispatch_uid="status.ensure_notice_templates")
+        post_migrate.connect(
+            ensure_notice_templates, sender=self, dispatch_uid="status.ensure_notice_templates"
+        )

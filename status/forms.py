@@ -24,10 +24,18 @@ class PublicIncidentForm(forms.Form):
 
 class PublicUpdateForm(forms.Form):
     status = forms.ChoiceField(label=_("Status"), choices=UpdateStatus.choices)
-    text_ko = forms.CharField(label=_("Text (Korean)"), required=False, max_length=5000,
-                              widget=forms.Textarea(attrs={"rows": 3}))
-    text_en = forms.CharField(label=_("Text (English)"), required=False, max_length=5000,
-                              widget=forms.Textarea(attrs={"rows": 3}))
+    text_ko = forms.CharField(
+        label=_("Text (Korean)"),
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    text_en = forms.CharField(
+        label=_("Text (English)"),
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
 
     def clean(self):
         data = super().clean()
@@ -39,22 +47,36 @@ class PublicUpdateForm(forms.Form):
 class NoticeForm(forms.Form):
     page = forms.ModelChoiceField(label=_("Status page"), queryset=StatusPage.objects.none())
     kind = forms.ChoiceField(label=_("Notice"), choices=NoticeKind.choices)
-    data_loss = forms.CharField(label=_("Data loss"), max_length=300, required=False,
-                                help_text=_("Empty: the service's RPO, in each notice's language."))
-    update_text = forms.CharField(label=_("Update text"), required=False, max_length=5000,
-                                  widget=forms.Textarea(attrs={"rows": 3}))
-    channels = forms.ModelMultipleChoiceField(label=_("Team channels"), required=False,
-                                              queryset=NotificationChannel.objects.none(),
-                                              widget=forms.CheckboxSelectMultiple)
+    data_loss = forms.CharField(
+        label=_("Data loss"),
+        max_length=300,
+        required=False,
+        help_text=_("Empty: the service's RPO, in each notice's language."),
+    )
+    update_text = forms.CharField(
+        label=_("Update text"),
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    channels = forms.ModelMultipleChoiceField(
+        label=_("Team channels"),
+        required=False,
+        queryset=NotificationChannel.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+    )
 
     def __init__(self, *args, incident, **kwargs):
         super().__init__(*args, **kwargs)
         pages = StatusPage.objects.filter(components__service_id=incident.service_id).distinct()
         self.fields["page"].queryset = pages
         self.fields["data_loss"].widget.attrs["placeholder"] = data_loss_default(incident)
-        self.fields["channels"].queryset = (NotificationChannel.objects.filter(enabled=True, pk__in=pages.values(
-            "channels")).select_related("contact"))
-        self.fields["channels"].label_from_instance = lambda c: f"{c.contact} · {c.get_kind_display()}"
+        self.fields["channels"].queryset = NotificationChannel.objects.filter(
+            enabled=True, pk__in=pages.values("channels")
+        ).select_related("contact")
+        self.fields["channels"].label_from_instance = lambda c: (
+            f"{c.contact} · {c.get_kind_display()}"
+        )
 
     def clean(self):
         data = super().clean()
@@ -67,5 +89,8 @@ class NoticeForm(forms.Form):
 
 
 class OverrideForm(forms.Form):
-    override = forms.ChoiceField(label=_("State override"), required=False,
-                                 choices=[("", _("derived from incidents")), *ComponentState.choices])
+    override = forms.ChoiceField(
+        label=_("State override"),
+        required=False,
+        choices=[("", _("derived from incidents")), *ComponentState.choices],
+    )

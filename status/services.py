@@ -112,6 +112,7 @@ def downtime(incident: Incident, now: datetime) -> timedelta:
 
 # The public page --------------------------------------------------------------
 
+
 def cache_key(page_slug: str, language: str, what: str) -> str:
     # Named by the 15 s slot it belongs to: a rendering is never older than its slot, whatever
     # the cache backend's clock (and time-travelling tests agree with Redis).
@@ -121,13 +122,25 @@ def cache_key(page_slug: str, language: str, what: str) -> str:
 
 def forget(page_ids=None) -> None:
     """Drop the cached renderings of these pages (all pages if None) after a public change."""
-    pages = StatusPage.objects.all() if page_ids is None else StatusPage.objects.filter(pk__in=page_ids)
-    cache.delete_many([cache_key(slug, language, what) for slug in pages.values_list("slug", flat=True)
-                       for language in Language.values for what in ("html", "json", "feed")])
+    pages = (
+        StatusPage.objects.all() if page_ids is None else StatusPage.objects.filter(pk__in=page_ids)
+    )
+    cache.delete_many(
+        [
+            cache_key(slug, language, what)
+            for slug in pages.values_list("slug", flat=True)
+            for language in Language.values
+            for what in ("html", "json", "feed")
+        ]
+    )
 
 
 def pages_of(incident: Incident) -> list[int]:
-    return list(StatusPage.objects.filter(components__service_id=incident.service_id).values_list("pk", flat=True))
+    return list(
+        StatusPage.objects.filter(components__service_id=incident.service_id).values_list(
+            "pk", flat=True
+        )
+    )
 
 
 def snapshot(page: StatusPage, language: str, *, now: datetime | None = None) -> dict:
@@ -139,14 +152,26 @@ def snapshot(page: StatusPage, language: str, *, now: datetime | None = None) ->
     public = Incident.objects.filter(service_id__in=service_ids, public__isnull=False)
     # Four facts of every public incident of the 90 days, for the states and the uptime bars.
     facts = defaultdict(list)
-    for service_id, severity, scope, status, created_at, impact_at, resolved_at in (
-            public.filter(Q(open_rank=0) | Q(resolved_at__gte=since))
-            .values_list("service_id", "severity", "scope", "status", "created_at", "impact_started_at",
-                         "resolved_at")):
+    for service_id, severity, scope, status, created_at, impact_at, resolved_at in public.filter(
+        Q(open_rank=0) | Q(resolved_at__gte=since)
+    ).values_list(
+        "service_id",
+        "severity",
+        "scope",
+        "status",
+        "created_at",
+        "impact_started_at",
+        "resolved_at",
+    ):
         is_open = status in OPEN_STATUSES
-        facts[service_id].append((state_of(severity, scope, status),
-                                  STATE_OF.get((severity, scope), ComponentState.DEGRADED),
-                                  impact_at or created_at, now if is_open else resolved_at))
+        facts[service_id].append(
+            (
+                state_of(severity, scope, status),
+                STATE_OF.get((severity, scope), ComponentState.DEGRADED),
+                impact_at or created_at,
+                now if is_open else resolved_at,
+            )
+        )
     today = timezone.localtime(now).date()
     days = [today - timedelta(days=n) for n in range(UPTIME_DAYS - 1, -1, -1)]
     names = {c.service_id: c.name(language) for c in components}
@@ -154,21 +179,44 @@ def snapshot(page: StatusPage, language: str, *, now: datetime | None = None) ->
     for component in components:
         mine = facts[component.service_id]
         state = component.override or worst(current for current, _state, _start, _end in mine)
-        rows.append({"name": component.name(language), "state": state,
-                     "state_label": str(ComponentState(state).label), "uptime": _uptime(mine, days, now)})
+        rows.append(
+            {
+                "name": component.name(language),
+                "state": state,
+                "state_label": str(ComponentState(state).label),
+                "uptime": _uptime(mine, days, now),
+            }
+        )
     overall = worst(row["state"] for row in rows)
     # The newest public incidents, open ones first: a page for people, not an archive.
     shown = list(
         public.filter(Q(open_rank=0) | Q(resolved_at__gte=now - timedelta(days=RECENT_DAYS)))
         .select_related("public")
-        .prefetch_related(Prefetch("public__updates", queryset=PublicUpdate.objects.order_by("-posted_at", "-id")))
-        .only("id", "service_id", "severity", "scope", "status", "created_at", "impact_started_at", "resolved_at",
-              "public__id", "public__title_ko", "public__title_en")
+        .prefetch_related(
+            Prefetch("public__updates", queryset=PublicUpdate.objects.order_by("-posted_at", "-id"))
+        )
+        .only(
+            "id",
+            "service_id",
+            "severity",
+            "scope",
+            "status",
+            "created_at",
+            "impact_started_at",
+            "resolved_at",
+            "public__id",
+            "public__title_ko",
+            "public__title_en",
+        )
         .order_by("open_rank", "-created_at", "-id")[:SHOWN_INCIDENTS]
     )
-    maintenance = (MaintenanceWindow.objects.filter(service_id__in=service_ids, ends_at__gt=now,
-                                                    starts_at__lt=now + MAINTENANCE_AHEAD)
-                   .order_by("starts_at").values_list("service_id", "starts_at", "ends_at")[:SHOWN_MAINTENANCE])
+    maintenance = (
+        MaintenanceWindow.objects.filter(
+            service_id__in=service_ids, ends_at__gt=now, starts_at__lt=now + MAINTENANCE_AHEAD
+        )
+        .order_by("starts_at")
+        .values_list("service_id", "starts_at", "ends_at")[:SHOWN_MAINTENANCE]
+    )
     return {
         "slug": page.slug,
         "title": page.title(language),
@@ -178,7 +226,9 @@ def snapshot(page: StatusPage, language: str, *, now: datetime | None = None) ->
         "state_label": str(ComponentState(overall).label),
         "components": rows,
         "incidents": [_public_incident(i, names, language) for i in shown],
-        "maintenance": [{"component": names[s], "starts_at": a, "ends_at": b} for s, a, b in maintenance],
+        "maintenance": [
+            {"component": names[s], "starts_at": a, "ends_at": b} for s, a, b in maintenance
+        ],
     }
 
 
@@ -210,12 +260,21 @@ def _uptime(facts, days, now) -> dict:
             while day <= timezone.localtime(end, zone).date():
                 worst_of[day] = state
                 day += timedelta(days=1)
-    outage = sum((end - start for start, end in _merged(by_state[ComponentState.PARTIAL]
-                                                          + by_state[ComponentState.MAJOR])), timedelta(0))
+    outage = sum(
+        (
+            end - start
+            for start, end in _merged(
+                by_state[ComponentState.PARTIAL] + by_state[ComponentState.MAJOR]
+            )
+        ),
+        timedelta(0),
+    )
     total = now - first
     percent = max(0.0, 100.0 * (1 - outage / total)) if total else 100.0
-    return {"percent": round(percent, 2),
-            "days": [{"date": d, "state": worst_of.get(d, ComponentState.OPERATIONAL)} for d in days]}
+    return {
+        "percent": round(percent, 2),
+        "days": [{"date": d, "state": worst_of.get(d, ComponentState.OPERATIONAL)} for d in days],
+    }
 
 
 def _public_incident(incident: Incident, names: dict, language: str) -> dict:
@@ -227,31 +286,54 @@ def _public_incident(incident: Incident, names: dict, language: str) -> dict:
         "state": incident_state(incident),
         "started_at": outage_start(incident),
         "resolved_at": incident.resolved_at if incident.status not in OPEN_STATUSES else None,
-        "updates": [{"id": u.pk, "status": u.status, "status_label": str(UpdateStatus(u.status).label),
-                     "text": u.text(language), "posted_at": u.posted_at}
-                    for u in list(public.updates.all())[:SHOWN_UPDATES]],
+        "updates": [
+            {
+                "id": u.pk,
+                "status": u.status,
+                "status_label": str(UpdateStatus(u.status).label),
+                "text": u.text(language),
+                "posted_at": u.posted_at,
+            }
+            for u in list(public.updates.all())[:SHOWN_UPDATES]
+        ],
     }
 
 
 # Public updates ---------------------------------------------------------------
 
-def mark_public(*, incident: Incident, by, title_ko: str = "", title_en: str = "") -> PublicIncident:
+
+def mark_public(
+    *, incident: Incident, by, title_ko: str = "", title_en: str = ""
+) -> PublicIncident:
     if not (title_ko.strip() or title_en.strip()):
         raise DomainError(_("Give a public title in Korean or English."), field="title_en")
     with transaction.atomic():
         public, created = PublicIncident.objects.get_or_create(
-            incident=incident, defaults={"title_ko": title_ko.strip(), "title_en": title_en.strip(), "created_by": by})
+            incident=incident,
+            defaults={"title_ko": title_ko.strip(), "title_en": title_en.strip(), "created_by": by},
+        )
         if not created:
             public.title_ko, public.title_en = title_ko.strip(), title_en.strip()
             public.save(update_fields=["title_ko", "title_en"])
-        incidents_services.add_event(incident=incident, kind=EventKind.NOTE, by=by,
-                                     data={"public_incident": public.pk, "variant": "public"})
+        incidents_services.add_event(
+            incident=incident,
+            kind=EventKind.NOTE,
+            by=by,
+            data={"public_incident": public.pk, "variant": "public"},
+        )
         transaction.on_commit(lambda: forget(pages_of(incident)))
     return public
 
 
-def post_update(*, incident: Incident, by, status: str, text_ko: str = "", text_en: str = "",
-                now: datetime | None = None) -> PublicUpdate:
+def post_update(
+    *,
+    incident: Incident,
+    by,
+    status: str,
+    text_ko: str = "",
+    text_en: str = "",
+    now: datetime | None = None,
+) -> PublicUpdate:
     """Post a public update (the incident must be marked public); it goes on the timeline too."""
     if status not in UpdateStatus.values:
         raise DomainError(_("Unknown status %(value)r.") % {"value": status}, field="status")
@@ -262,16 +344,28 @@ def post_update(*, incident: Incident, by, status: str, text_ko: str = "", text_
         raise DomainError(_("Mark the incident public first."), conflict=True)
     now = now or timezone.now()
     with transaction.atomic():
-        update = PublicUpdate.objects.create(public_incident=public, status=status, text_ko=text_ko.strip(),
-                                             text_en=text_en.strip(), posted_at=now, posted_by=by)
+        update = PublicUpdate.objects.create(
+            public_incident=public,
+            status=status,
+            text_ko=text_ko.strip(),
+            text_en=text_en.strip(),
+            posted_at=now,
+            posted_by=by,
+        )
         incidents_services.add_event(
-            incident=incident, kind=EventKind.NOTE, by=by, now=now, message=update.text_en or update.text_ko,
-            data={"public_update": update.pk, "status": status, "variant": "public_update"})
+            incident=incident,
+            kind=EventKind.NOTE,
+            by=by,
+            now=now,
+            message=update.text_en or update.text_ko,
+            data={"public_update": update.pk, "status": status, "variant": "public_update"},
+        )
         transaction.on_commit(lambda: forget(pages_of(incident)))
     return update
 
 
 # Notices ----------------------------------------------------------------------
+
 
 def _when(at: datetime | None) -> str:
     if at is None:
@@ -286,8 +380,15 @@ def data_loss_default(incident: Incident) -> str:
     return _("none")
 
 
-def notice_context(*, page: StatusPage, incident: Incident, language: str, data_loss: str, update_text: str,
-                   now: datetime) -> dict:
+def notice_context(
+    *,
+    page: StatusPage,
+    incident: Incident,
+    language: str,
+    data_loss: str,
+    update_text: str,
+    now: datetime,
+) -> dict:
     """The values a notice template may use, in `language`; plain strings only."""
     public = getattr(incident, "public", None)
     component = page.components.filter(service_id=incident.service_id).first()
@@ -303,14 +404,20 @@ def notice_context(*, page: StatusPage, incident: Incident, language: str, data_
             # Empty: the default, in the notice's own language.
             "data_loss": data_loss.strip() or data_loss_default(incident),
             "update": update_text,
-            "status_url": settings.BASE_URL + reverse("status:page", args=[page.slug]) + f"?lang={language}",
+            "status_url": settings.BASE_URL
+            + reverse("status:page", args=[page.slug])
+            + f"?lang={language}",
         }
 
 
 def _render(source: str, context: dict) -> str:
     # Plain text: values are not HTML-escaped. Only strings are passed in, so a template can
     # reach nothing but them.
-    return Template("{% autoescape off %}" + source + "{% endautoescape %}").render(Context(context)).strip()
+    return (
+        Template("{% autoescape off %}" + source + "{% endautoescape %}")
+        .render(Context(context))
+        .strip()
+    )
 
 
 def check_template(template: NoticeTemplate) -> None:
@@ -321,8 +428,15 @@ def check_template(template: NoticeTemplate) -> None:
             raise ValidationError({name: str(exc)}) from None
 
 
-def render_notice(*, page: StatusPage, incident: Incident, kind: str, data_loss: str = "", update_text: str = "",
-                  now: datetime | None = None) -> dict:
+def render_notice(
+    *,
+    page: StatusPage,
+    incident: Incident,
+    kind: str,
+    data_loss: str = "",
+    update_text: str = "",
+    now: datetime | None = None,
+) -> dict:
     """{language: (subject, text)} of a notice, from the templates, in both languages."""
     now = now or timezone.now()
     templates = {t.language: t for t in NoticeTemplate.objects.filter(kind=kind)}
@@ -330,49 +444,102 @@ def render_notice(*, page: StatusPage, incident: Incident, kind: str, data_loss:
     for language in Language.values:
         template = templates.get(language)
         if template is None:
-            raise DomainError(_("There is no %(kind)s template in %(language)s.")
-                              % {"kind": NoticeKind(kind).label, "language": Language(language).label}, field="kind")
-        context = notice_context(page=page, incident=incident, language=language, data_loss=data_loss,
-                                 update_text=update_text, now=now)
+            raise DomainError(
+                _("There is no %(kind)s template in %(language)s.")
+                % {"kind": NoticeKind(kind).label, "language": Language(language).label},
+                field="kind",
+            )
+        context = notice_context(
+            page=page,
+            incident=incident,
+            language=language,
+            data_loss=data_loss,
+            update_text=update_text,
+            now=now,
+        )
         with translation.override(language):
-            rendered[language] = (one_line(_render(template.subject, context)), _render(template.body, context))
+            rendered[language] = (
+                one_line(_render(template.subject, context)),
+                _render(template.body, context),
+            )
     return rendered
 
 
 def unsubscribe_url(subscriber: Subscriber) -> str:
-    return settings.BASE_URL + reverse("status:unsubscribe", args=[subscriber.page.slug, subscriber.token])
+    return settings.BASE_URL + reverse(
+        "status:unsubscribe", args=[subscriber.page.slug, subscriber.token]
+    )
 
 
-def send_notice(*, page: StatusPage, incident: Incident, kind: str, by, channels=(), data_loss: str = "",
-                update_text: str = "", now: datetime | None = None) -> Notice:
+def send_notice(
+    *,
+    page: StatusPage,
+    incident: Incident,
+    kind: str,
+    by,
+    channels=(),
+    data_loss: str = "",
+    update_text: str = "",
+    now: datetime | None = None,
+) -> Notice:
     """Queue a notice in the one outbox: a Notification row per confirmed subscriber and per chosen
     team channel, keyed (notice, recipient), so nothing is sent twice; incidents' sender claims,
     sends and retries them."""
     now = now or timezone.now()
-    rendered = render_notice(page=page, incident=incident, kind=kind, data_loss=data_loss, update_text=update_text,
-                             now=now)
+    rendered = render_notice(
+        page=page,
+        incident=incident,
+        kind=kind,
+        data_loss=data_loss,
+        update_text=update_text,
+        now=now,
+    )
     channels = list(channels)
     allowed = set(page.channels.values_list("pk", flat=True))
     if any(channel.pk not in allowed for channel in channels):
         raise DomainError(_("Choose channels of this status page."), field="channels")
     with transaction.atomic():
         notice = Notice.objects.create(
-            page=page, incident=incident, kind=kind, created_by=by, created_at=now, queued_at=now,
-            subject_ko=rendered["ko"][0], text_ko=rendered["ko"][1],
-            subject_en=rendered["en"][0], text_en=rendered["en"][1])
+            page=page,
+            incident=incident,
+            kind=kind,
+            created_by=by,
+            created_at=now,
+            queued_at=now,
+            subject_ko=rendered["ko"][0],
+            text_ko=rendered["ko"][1],
+            subject_en=rendered["en"][0],
+            text_en=rendered["en"][1],
+        )
         notice.channels.set(channels)
-        rows = [_row(notice, subscriber=s) for s in page.subscribers.confirmed().select_related("page")]
+        rows = [
+            _row(notice, subscriber=s) for s in page.subscribers.confirmed().select_related("page")
+        ]
         rows += [_row(notice, channel=c) for c in channels]
         Notification.objects.bulk_create(rows, ignore_conflicts=True)
         incidents_services.add_event(
-            incident=incident, kind=EventKind.NOTE, by=by, now=now,
-            data={"notice": notice.pk, "variant": "notice", "kind": notice.kind, "count": len(rows),
-                  "page": page.slug})
+            incident=incident,
+            kind=EventKind.NOTE,
+            by=by,
+            now=now,
+            data={
+                "notice": notice.pk,
+                "variant": "notice",
+                "kind": notice.kind,
+                "count": len(rows),
+                "page": page.slug,
+            },
+        )
         transaction.on_commit(lambda: _enqueue_delivery(incident.pk))
     return notice
 
 
-def _row(notice: Notice, *, subscriber: Subscriber | None = None, channel: NotificationChannel | None = None):
+def _row(
+    notice: Notice,
+    *,
+    subscriber: Subscriber | None = None,
+    channel: NotificationChannel | None = None,
+):
     if subscriber is not None:
         language, recipient = subscriber.language, f"subscriber:{subscriber.pk}"
         kind, target, contact = subscriber.kind, subscriber.target, None
@@ -385,13 +552,33 @@ def _row(notice: Notice, *, subscriber: Subscriber | None = None, channel: Notif
         recipient, kind, target, footer = f"channel:{channel.pk}", channel.kind, channel.target, ""
     url = settings.BASE_URL + reverse("status:page", args=[notice.page.slug])
     text = notice.text(language) + footer
-    message = {"subject": notice.subject(language), "text": text, "url": url,
-               "fields": {"notice": notice.kind, "page": notice.page.slug, "language": language,
-                          "subject": notice.subject(language), "text": notice.text(language), "url": url}}
-    return Notification(purpose=Purpose.NOTICE, incident_id=notice.incident_id, step=0,
-                        condition=StepCondition.NOT_RESOLVED,
-                        contact=contact, channel=channel, kind=kind, target=target, notice=notice.outbox_key,
-                        recipient=recipient, message=message, created_at=notice.created_at)
+    message = {
+        "subject": notice.subject(language),
+        "text": text,
+        "url": url,
+        "fields": {
+            "notice": notice.kind,
+            "page": notice.page.slug,
+            "language": language,
+            "subject": notice.subject(language),
+            "text": notice.text(language),
+            "url": url,
+        },
+    }
+    return Notification(
+        purpose=Purpose.NOTICE,
+        incident_id=notice.incident_id,
+        step=0,
+        condition=StepCondition.NOT_RESOLVED,
+        contact=contact,
+        channel=channel,
+        kind=kind,
+        target=target,
+        notice=notice.outbox_key,
+        recipient=recipient,
+        message=message,
+        created_at=notice.created_at,
+    )
 
 
 def _footer(subscriber: Subscriber) -> str:
@@ -406,11 +593,14 @@ def _enqueue_delivery(incident_id: int) -> None:
 
     try:
         async_task("incidents.tasks.send_notifications", [incident_id])
-    except Exception:  # the rows are committed: the minute retry job sends them if the broker is down
+    except (
+        Exception
+    ):  # the rows are committed: the minute retry job sends them if the broker is down
         logger.exception("could not enqueue the delivery of incident %s's notices", incident_id)
 
 
 # Subscriptions ----------------------------------------------------------------
+
 
 def subscribe(*, page: StatusPage, email: str, language: str, now: datetime | None = None) -> None:
     """Start a double opt-in. Says nothing about whether the address was known: the same answer
@@ -420,8 +610,11 @@ def subscribe(*, page: StatusPage, email: str, language: str, now: datetime | No
     try:
         with transaction.atomic():
             subscriber, created = Subscriber.objects.get_or_create(
-                page=page, kind=SubscriberKind.EMAIL, email=email,
-                defaults={"language": language, "created_at": now})
+                page=page,
+                kind=SubscriberKind.EMAIL,
+                email=email,
+                defaults={"language": language, "created_at": now},
+            )
     except IntegrityError:  # a parallel request created it first
         return
     if subscriber.confirmed_at is not None:
@@ -429,10 +622,17 @@ def subscribe(*, page: StatusPage, email: str, language: str, now: datetime | No
     if not created and subscriber.confirmation_expired(now):
         # An old, never-confirmed request: start over with a fresh token and date.
         subscriber.delete()
-        subscriber = Subscriber.objects.create(page=page, email=email, language=language, created_at=now)
-    claimed = Subscriber.objects.filter(pk=subscriber.pk).filter(
-        Q(confirmation_sent_at__isnull=True) | Q(confirmation_sent_at__lte=now - CONFIRMATION_RESEND_AFTER)
-    ).update(confirmation_sent_at=now)
+        subscriber = Subscriber.objects.create(
+            page=page, email=email, language=language, created_at=now
+        )
+    claimed = (
+        Subscriber.objects.filter(pk=subscriber.pk)
+        .filter(
+            Q(confirmation_sent_at__isnull=True)
+            | Q(confirmation_sent_at__lte=now - CONFIRMATION_RESEND_AFTER)
+        )
+        .update(confirmation_sent_at=now)
+    )
     if claimed:
         transaction.on_commit(lambda: _enqueue_confirmation(subscriber.pk))
 
@@ -447,26 +647,38 @@ def _enqueue_confirmation(subscriber_id: int) -> None:
 
 
 def send_confirmation(*, subscriber_id: int) -> bool:
-    subscriber = Subscriber.objects.select_related("page").filter(pk=subscriber_id, confirmed_at__isnull=True).first()
+    subscriber = (
+        Subscriber.objects.select_related("page")
+        .filter(pk=subscriber_id, confirmed_at__isnull=True)
+        .first()
+    )
     if subscriber is None:
         return False
     page = subscriber.page
     url = settings.BASE_URL + reverse("status:confirm", args=[page.slug, subscriber.token])
     with translation.override(subscriber.language):
-        subject = _("Confirm your subscription to %(page)s") % {"page": page.title(subscriber.language)}
-        body = "\n\n".join([
-            _("Someone, hopefully you, asked for notices about %(page)s at this address.")
-            % {"page": page.title(subscriber.language)},
-            _("To confirm, open: %(url)s") % {"url": url},
-            _("If it was not you, ignore this mail: nothing will be sent."),
-        ])
-    EmailMessage(subject=one_line(subject), body=body, to=[subscriber.email]).send(fail_silently=False)
+        subject = _("Confirm your subscription to %(page)s") % {
+            "page": page.title(subscriber.language)
+        }
+        body = "\n\n".join(
+            [
+                _("Someone, hopefully you, asked for notices about %(page)s at this address.")
+                % {"page": page.title(subscriber.language)},
+                _("To confirm, open: %(url)s") % {"url": url},
+                _("If it was not you, ignore this mail: nothing will be sent."),
+            ]
+        )
+    EmailMessage(subject=one_line(subject), body=body, to=[subscriber.email]).send(
+        fail_silently=False
+    )
     return True
 
 
 def confirm(*, page: StatusPage, token: str, now: datetime | None = None) -> Subscriber | None:
     now = now or timezone.now()
-    subscriber = Subscriber.objects.filter(page=page, token=token, kind=SubscriberKind.EMAIL).first()
+    subscriber = Subscriber.objects.filter(
+        page=page, token=token, kind=SubscriberKind.EMAIL
+    ).first()
     if subscriber is None or subscriber.confirmation_expired(now):
         return None
     Subscriber.objects.filter(pk=subscriber.pk, confirmed_at__isnull=True).update(confirmed_at=now)

@@ -17,8 +17,14 @@ public_urlpatterns = [
 urlpatterns = [
     *public_urlpatterns,
     path("status-pages/", views.page_list, name="pages"),
-    path("status-pages/components/<int:pk>/override/", views.component_override, name="component-override"),
+    path(
+        "status-pages/components/<int:pk>/override/",
+        views.component_override,
+        name="component-override",
+    ),
     path("status-pages/incidents/<int:pk>/public/", views.incident_mark_public, name="mark-public"),
-    path("status-pages/incidents/<int:pk>/updates/", views.incident_post_update, name="post-update"),
+    path(
+        "status-pages/incidents/<int:pk>/updates/", views.incident_post_update, name="post-update"
+    ),
     path("status-pages/incidents/<int:pk>/notice/", views.incident_notice, name="notice"),
 ]

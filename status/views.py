@@ -23,7 +23,13 @@ from core.errors import DomainError
 from core.security import client_ip
 from incidents.models import Incident
 from status import services
-from status.forms import NoticeForm, OverrideForm, PublicIncidentForm, PublicUpdateForm, SubscribeForm
+from status.forms import (
+    NoticeForm,
+    OverrideForm,
+    PublicIncidentForm,
+    PublicUpdateForm,
+    SubscribeForm,
+)
 from status.models import LANGUAGE_CODES, Component, PublicIncident, StatusPage
 
 # The subscription form, per client address: a few tries, then 429 until the window passes.
@@ -62,8 +68,14 @@ def _public(response, language: str):
 def status_page(request, slug):
     page = _page(slug)
     language = _language(request, page)
-    body = _cached(page, language, "html", lambda data: render_to_string("status/page.html", {
-        "status": data, "language": language, "slug": page.slug}).encode())
+    body = _cached(
+        page,
+        language,
+        "html",
+        lambda data: render_to_string(
+            "status/page.html", {"status": data, "language": language, "slug": page.slug}
+        ).encode(),
+    )
     return _public(HttpResponse(body), language)
 
 
@@ -80,15 +92,28 @@ def status_json(request, slug):
 
 
 def _feed(data: dict) -> bytes:
-    link = settings.BASE_URL + reverse("status:page", args=[data["slug"]]) + f"?lang={data['language']}"
-    feed = feedgenerator.Atom1Feed(title=data["title"], link=link, description=data["title"],
-                                   language=data["language"], feed_url=link)
+    link = (
+        settings.BASE_URL
+        + reverse("status:page", args=[data["slug"]])
+        + f"?lang={data['language']}"
+    )
+    feed = feedgenerator.Atom1Feed(
+        title=data["title"],
+        link=link,
+        description=data["title"],
+        language=data["language"],
+        feed_url=link,
+    )
     for incident in data["incidents"]:
         for update in incident["updates"]:
             feed.add_item(
-                title=f"{incident['title']} · {update['status_label']}", link=link,
-                description=update["text"], pubdate=update["posted_at"], updateddate=update["posted_at"],
-                unique_id=f"{link}#update-{update['id']}")
+                title=f"{incident['title']} · {update['status_label']}",
+                link=link,
+                description=update["text"],
+                pubdate=update["posted_at"],
+                updateddate=update["posted_at"],
+                unique_id=f"{link}#update-{update['id']}",
+            )
     return feed.writeString("utf-8").encode()
 
 
@@ -121,17 +146,37 @@ def subscribe(request, slug):
         status = 200
         if request.method == "POST":
             if _throttled(request):
-                return render(request, "status/subscribe.html", {"page": page, "language": language, "form": form,
-                                                                 "throttled": True}, status=429)
+                return render(
+                    request,
+                    "status/subscribe.html",
+                    {"page": page, "language": language, "form": form, "throttled": True},
+                    status=429,
+                )
             if form.is_valid():
-                services.subscribe(page=page, email=form.cleaned_data["email"],
-                                   language=form.cleaned_data["language"])
-                return render(request, "status/message.html", {"page": page, "language": language, "message": _(
-                    "If the address can receive mail, a confirmation link is on its way. Nothing is sent "
-                    "until it is opened.")})
+                services.subscribe(
+                    page=page,
+                    email=form.cleaned_data["email"],
+                    language=form.cleaned_data["language"],
+                )
+                return render(
+                    request,
+                    "status/message.html",
+                    {
+                        "page": page,
+                        "language": language,
+                        "message": _(
+                            "If the address can receive mail, a confirmation link is on its way. Nothing is sent "
+                            "until it is opened."
+                        ),
+                    },
+                )
             status = 400
-        return render(request, "status/subscribe.html", {"page": page, "language": language, "form": form},
-                      status=status)
+        return render(
+            request,
+            "status/subscribe.html",
+            {"page": page, "language": language, "form": form},
+            status=status,
+        )
 
 
 @require_safe
@@ -141,10 +186,27 @@ def confirm(request, slug, token):
     subscriber = services.confirm(page=page, token=token)
     with translation.override(subscriber.language if subscriber else language):
         if subscriber is None:
-            return render(request, "status/message.html", {"page": page, "language": language, "message": _(
-                "This link is not valid (any more). Subscribe again if you want the notices.")}, status=404)
-        return render(request, "status/message.html", {"page": page, "language": subscriber.language, "message": _(
-            "Subscription confirmed: you will receive the notices of this page.")})
+            return render(
+                request,
+                "status/message.html",
+                {
+                    "page": page,
+                    "language": language,
+                    "message": _(
+                        "This link is not valid (any more). Subscribe again if you want the notices."
+                    ),
+                },
+                status=404,
+            )
+        return render(
+            request,
+            "status/message.html",
+            {
+                "page": page,
+                "language": subscriber.language,
+                "message": _("Subscription confirmed: you will receive the notices of this page."),
+            },
+        )
 
 
 # One-click unsubscribe (RFC 8058) is a POST without a form of ours: the token in the link is the
@@ -156,22 +218,43 @@ def unsubscribe(request, slug, token):
     with translation.override(language):
         if request.method == "POST":
             if services.unsubscribe(page=page, token=token):
-                return render(request, "status/message.html", {"page": page, "language": language, "message": _(
-                    "You are unsubscribed. No more notices will be sent to this address.")})
-            return render(request, "status/message.html", {"page": page, "language": language, "message": _(
-                "This link is not valid (any more).")}, status=404)
+                return render(
+                    request,
+                    "status/message.html",
+                    {
+                        "page": page,
+                        "language": language,
+                        "message": _(
+                            "You are unsubscribed. No more notices will be sent to this address."
+                        ),
+                    },
+                )
+            return render(
+                request,
+                "status/message.html",
+                {
+                    "page": page,
+                    "language": language,
+                    "message": _("This link is not valid (any more)."),
+                },
+                status=404,
+            )
         return render(request, "status/unsubscribe.html", {"page": page, "language": language})
 
 
 # The team's pages -------------------------------------------------------------
+
 
 @require_safe
 @permission_required("status.view_statuspage", raise_exception=True)
 def page_list(request):
     pages = StatusPage.objects.prefetch_related("components__service")
     can_override = request.user.has_perm("status.change_component")
-    return render(request, "status/pages.html", {"pages": pages, "can_override": can_override,
-                                                 "override_form": OverrideForm()})
+    return render(
+        request,
+        "status/pages.html",
+        {"pages": pages, "can_override": can_override, "override_form": OverrideForm()},
+    )
 
 
 @require_POST
@@ -194,11 +277,14 @@ def incident_panel(*, incident, user) -> dict:
     public = PublicIncident.objects.filter(incident=incident).prefetch_related("updates").first()
     return {
         "status_public": public,
-        "status_pages": list(StatusPage.objects.filter(components__service_id=incident.service_id).distinct()),
+        "status_pages": list(
+            StatusPage.objects.filter(components__service_id=incident.service_id).distinct()
+        ),
         "status_can_publish": user.has_perm("status.add_publicupdate"),
         "status_can_notice": user.has_perm("status.add_notice"),
-        "status_public_form": PublicIncidentForm(initial={"title_ko": public.title_ko, "title_en": public.title_en}
-                                                 if public else None),
+        "status_public_form": PublicIncidentForm(
+            initial={"title_ko": public.title_ko, "title_en": public.title_en} if public else None
+        ),
         "status_update_form": PublicUpdateForm(),
     }
 
@@ -248,19 +334,41 @@ def incident_notice(request, pk):
             data = form.cleaned_data
             try:
                 if "send" in request.POST:
-                    notice = services.send_notice(page=data["page"], incident=incident, kind=data["kind"],
-                                                  by=request.user, channels=data["channels"],
-                                                  data_loss=data["data_loss"], update_text=data["update_text"])
-                    messages.success(request, _("Notice queued for its recipients (%(key)s).")
-                                     % {"key": notice.outbox_key})
+                    notice = services.send_notice(
+                        page=data["page"],
+                        incident=incident,
+                        kind=data["kind"],
+                        by=request.user,
+                        channels=data["channels"],
+                        data_loss=data["data_loss"],
+                        update_text=data["update_text"],
+                    )
+                    messages.success(
+                        request,
+                        _("Notice queued for its recipients (%(key)s).")
+                        % {"key": notice.outbox_key},
+                    )
                     return redirect(incident)
-                preview = services.render_notice(page=data["page"], incident=incident, kind=data["kind"],
-                                                 data_loss=data["data_loss"], update_text=data["update_text"])
+                preview = services.render_notice(
+                    page=data["page"],
+                    incident=incident,
+                    kind=data["kind"],
+                    data_loss=data["data_loss"],
+                    update_text=data["update_text"],
+                )
             except DomainError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         if form.errors:
             status = 400
-    return render(request, "status/notice.html", {
-        "incident": incident, "form": form, "status": status,
-        "preview": [(code, *preview[code]) for code in LANGUAGE_CODES] if preview else None,
-        "now": timezone.now()}, status=status)
+    return render(
+        request,
+        "status/notice.html",
+        {
+            "incident": incident,
+            "form": form,
+            "status": status,
+            "preview": [(code, *preview[code]) for code in LANGUAGE_CODES] if preview else None,
+            "now": timezone.now(),
+        },
+        status=status,
+    )

@@ -53,7 +53,9 @@ def make_user(db, roles, django_user_model):
     def make(role: str | None = "viewer", username: str | None = None, **extra):
         username = username or f"{role or 'nobody'}-{django_user_model.objects.count() + 1}"
         if role == "admin":
-            return django_user_model.objects.create_superuser(username, password="pw-123456!", **extra)
+            return django_user_model.objects.create_superuser(
+                username, password="pw-123456!", **extra
+            )
         user = django_user_model.objects.create_user(username, password="pw-123456!", **extra)
         if role:
             user.groups.add(roles[role])
@@ -102,7 +104,9 @@ class Hooks(BaseHTTPRequestHandler):
         if self.path == "/hang":
             self.server.release.wait(timeout=10)
             return
-        ok = self.path == "/ok" or (self.path == "/flaky" and sum(p == "/flaky" for p, _ in self.server.received) > 1)
+        ok = self.path == "/ok" or (
+            self.path == "/flaky" and sum(p == "/flaky" for p, _ in self.server.received) > 1
+        )
         self.send_response(200 if ok else 500)
         self.end_headers()
         self.wfile.write(b"ok" if ok else b"boom")

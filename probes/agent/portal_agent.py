@@ -41,8 +41,8 @@ DEFAULT_HOST = ""
 
 OK, CRITICAL, ERROR = "ok", "critical", "error"
 MESSAGE_LIMIT = 300
-GIB = 1024 ** 3
-MIB = 1024 ** 2
+GIB = 1024**3
+MIB = 1024**2
 CHECKS_CACHE = "checks.json"
 BATCH_SUFFIX = ".batch.json"
 
@@ -57,13 +57,20 @@ def now_iso():
 
 
 def result(probe, status, value=None, message="", latency_ms=None, at=None):
-    return {"probe": probe, "at": at or now_iso(), "status": status, "value": value,
-            "latency_ms": latency_ms, "message": str(message)[:MESSAGE_LIMIT]}
+    return {
+        "probe": probe,
+        "at": at or now_iso(),
+        "status": status,
+        "value": value,
+        "latency_ms": latency_ms,
+        "message": str(message)[:MESSAGE_LIMIT],
+    }
 
 
 # Checks ------------------------------------------------------------------------
 # Each takes the check's config and timeout and returns (status, value, message);
 # the portal grades the value against the probe's thresholds when the status is ok.
+
 
 def check_disk(config, timeout):
     usage = shutil.disk_usage(config["path"])
@@ -112,7 +119,9 @@ def check_sqlite(config, timeout):
         return CRITICAL, None, "the database file does not exist"
     pragma = "integrity_check" if config.get("check") == "integrity_check" else "quick_check"
     try:
-        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
+        connection = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout
+        )
         try:
             rows = [row[0] for row in connection.execute(f"PRAGMA {pragma}").fetchmany(5)]
         finally:
@@ -148,8 +157,13 @@ def check_log_errors(config, timeout):
 
 def process_names(timeout):
     if sys.platform.startswith("win"):
-        output = subprocess.run(["tasklist", "/FO", "CSV", "/NH"], capture_output=True, text=True,
-                                timeout=timeout, check=False).stdout
+        output = subprocess.run(
+            ["tasklist", "/FO", "CSV", "/NH"],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        ).stdout
         names = [line.split('","')[0].strip('"') for line in output.splitlines() if line.strip()]
         # "python.exe" answers to "python" too.
         return names + [name[:-4] for name in names if name.lower().endswith(".exe")]
@@ -163,8 +177,9 @@ def process_names(timeout):
                 except OSError:
                     continue  # ended meanwhile
         return names
-    output = subprocess.run(["ps", "-axo", "comm="], capture_output=True, text=True, timeout=timeout,
-                            check=False).stdout
+    output = subprocess.run(
+        ["ps", "-axo", "comm="], capture_output=True, text=True, timeout=timeout, check=False
+    ).stdout
     return [os.path.basename(line.strip()) for line in output.splitlines() if line.strip()]
 
 
@@ -178,7 +193,9 @@ def check_process(config, timeout):
 
 def check_command(config, timeout):
     try:
-        done = subprocess.run(config["argv"], capture_output=True, text=True, timeout=timeout, check=False)
+        done = subprocess.run(
+            config["argv"], capture_output=True, text=True, timeout=timeout, check=False
+        )
     except subprocess.TimeoutExpired:
         return CRITICAL, None, f"still running after {timeout} s (stopped)"
     except OSError as exc:
@@ -204,15 +221,24 @@ def run_one(check):
     started = time.monotonic()
     function = CHECKS.get(check.get("kind"))
     if function is None:
-        return result(check.get("id"), ERROR, message=f"this agent ({VERSION}) has no check {check.get('kind')!r}")
+        return result(
+            check.get("id"),
+            ERROR,
+            message=f"this agent ({VERSION}) has no check {check.get('kind')!r}",
+        )
     try:
-        status, value, message = function(check.get("config") or {}, float(check.get("timeout") or 10))
+        status, value, message = function(
+            check.get("config") or {}, float(check.get("timeout") or 10)
+        )
     except Exception as exc:  # one check's surprise is its result, never the end of the run
         status, value, message = ERROR, None, f"{type(exc).__name__}: {exc}"
-    return result(check["id"], status, value, message, round((time.monotonic() - started) * 1000, 1))
+    return result(
+        check["id"], status, value, message, round((time.monotonic() - started) * 1000, 1)
+    )
 
 
 # Talking to the portal -----------------------------------------------------------
+
 
 class Refused(Exception):
     """The portal answered and will not take this (bad token, bad batch): retrying will not help."""
@@ -231,9 +257,12 @@ class Portal:
     def request(self, method, path, body=None):
         data = None if body is None else json.dumps(body).encode("utf-8")
         headers = {
-            "Authorization": f"Bearer {self.token}", "Accept": "application/json",
-            "Content-Type": "application/json", "User-Agent": f"ops-portal-agent/{VERSION}",
-            "X-Agent-Version": VERSION}
+            "Authorization": f"Bearer {self.token}",
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+            "User-Agent": f"ops-portal-agent/{VERSION}",
+            "X-Agent-Version": VERSION,
+        }
         # --url is checked to be http(s) in parse_args.
         request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)  # noqa: S310
         try:
@@ -242,7 +271,9 @@ class Portal:
         except urllib.error.HTTPError as exc:
             text = exc.read(2000).decode("utf-8", errors="replace")
             if exc.code in (408, 429) or exc.code >= 500:
-                raise OSError(f"HTTP {exc.code}") from None  # the portal is in trouble: keep and retry
+                raise OSError(
+                    f"HTTP {exc.code}"
+                ) from None  # the portal is in trouble: keep and retry
             raise Refused(exc.code, text) from None
 
     def checks(self):
@@ -273,7 +304,7 @@ class Spool:
         # The time first so names sort oldest first; the batch id keeps them unique.
         self.write(f"{time.time_ns():020d}-{batch['batch']}{BATCH_SUFFIX}", batch)
         waiting = self.pending()
-        for old in waiting[:max(0, len(waiting) - self.limit)]:
+        for old in waiting[: max(0, len(waiting) - self.limit)]:
             log(f"spool full ({self.limit} batches): dropping the oldest, {old.name}")
             old.unlink()
 
@@ -312,9 +343,11 @@ def flush(portal, spool, retries, backoff):
                 break
             except (OSError, ValueError) as exc:
                 if attempt == retries:
-                    log(f"portal unreachable ({exc}); {len(spool.pending())} batches kept in the spool")
+                    log(
+                        f"portal unreachable ({exc}); {len(spool.pending())} batches kept in the spool"
+                    )
                     return sent
-                time.sleep(backoff * (2 ** attempt))
+                time.sleep(backoff * (2**attempt))
         if answer is None:
             continue
         for rejected in answer.get("rejected") or []:
@@ -333,10 +366,14 @@ def load_checks(portal, spool):
         if cached is None:
             log(f"portal unreachable ({exc}) and no cached list of checks yet")
             return None
-        log(f"portal unreachable ({exc}); running the {len(cached.get('checks', []))} cached checks")
+        log(
+            f"portal unreachable ({exc}); running the {len(cached.get('checks', []))} cached checks"
+        )
         return cached
     if DEFAULT_HOST and config.get("host") != DEFAULT_HOST:
-        log(f"this agent was downloaded for {DEFAULT_HOST!r} but its token is {config.get('host')!r}'s")
+        log(
+            f"this agent was downloaded for {DEFAULT_HOST!r} but its token is {config.get('host')!r}'s"
+        )
     spool.write(CHECKS_CACHE, config)
     return config
 
@@ -348,7 +385,13 @@ def run_once(portal, spool, args):
         results = [run_one(check) for check in checks]
         size = max(1, int(config.get("max_batch") or 500))
         for start in range(0, len(results), size):
-            spool.add({"batch": str(uuid.uuid4()), "agent_version": VERSION, "results": results[start:start + size]})
+            spool.add(
+                {
+                    "batch": str(uuid.uuid4()),
+                    "agent_version": VERSION,
+                    "results": results[start : start + size],
+                }
+            )
     sent = flush(portal, spool, args.retries, args.backoff)
     interval = int(config.get("interval") or 60) if config else 60
     return sent, interval
@@ -358,10 +401,14 @@ def dry_run(portal, spool):
     config = load_checks(portal, spool)
     if config is None:
         return 1
-    print(f"host {config.get('host')!r}: every {config.get('interval')} s, {len(config.get('checks') or [])} checks")
+    print(
+        f"host {config.get('host')!r}: every {config.get('interval')} s, {len(config.get('checks') or [])} checks"
+    )
     for check in config.get("checks") or []:
-        print(f"  would run #{check['id']} {check['kind']} {json.dumps(check.get('config'))}"
-              f" (timeout {check.get('timeout')} s)")
+        print(
+            f"  would run #{check['id']} {check['kind']} {json.dumps(check.get('config'))}"
+            f" (timeout {check.get('timeout')} s)"
+        )
     print(f"  {len(spool.pending())} batches waiting in {spool.directory}")
     return 0
 
@@ -376,17 +423,36 @@ def read_token(args):
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description="Run this host's checks for the ops portal and push the results.")
-    parser.add_argument("--url", default=os.environ.get("PORTAL_URL", DEFAULT_URL), help="the portal's base URL")
-    parser.add_argument("--token-file", help="file holding the host's token (or set PORTAL_AGENT_TOKEN)")
-    parser.add_argument("--spool-dir", default=os.environ.get("PORTAL_AGENT_SPOOL", "portal-agent-spool"),
-                        help="where results wait for the portal (default: ./portal-agent-spool)")
-    parser.add_argument("--spool-max", type=int, default=2000, help="batches kept at most while the portal is away")
+    parser = argparse.ArgumentParser(
+        description="Run this host's checks for the ops portal and push the results."
+    )
+    parser.add_argument(
+        "--url", default=os.environ.get("PORTAL_URL", DEFAULT_URL), help="the portal's base URL"
+    )
+    parser.add_argument(
+        "--token-file", help="file holding the host's token (or set PORTAL_AGENT_TOKEN)"
+    )
+    parser.add_argument(
+        "--spool-dir",
+        default=os.environ.get("PORTAL_AGENT_SPOOL", "portal-agent-spool"),
+        help="where results wait for the portal (default: ./portal-agent-spool)",
+    )
+    parser.add_argument(
+        "--spool-max", type=int, default=2000, help="batches kept at most while the portal is away"
+    )
     parser.add_argument("--once", action="store_true", help="run the checks once, push, and exit")
-    parser.add_argument("--dry-run", action="store_true", help="print the assigned checks; run and push nothing")
-    parser.add_argument("--retries", type=int, default=3, help="retries of a push before keeping it for later")
-    parser.add_argument("--backoff", type=float, default=2.0, help="seconds before the first retry (doubling)")
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds for one request to the portal")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the assigned checks; run and push nothing"
+    )
+    parser.add_argument(
+        "--retries", type=int, default=3, help="retries of a push before keeping it for later"
+    )
+    parser.add_argument(
+        "--backoff", type=float, default=2.0, help="seconds before the first retry (doubling)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds for one request to the portal"
+    )
     parser.add_argument("--version", action="version", version=VERSION)
     args = parser.parse_args(argv)
     if not args.url.startswith(("http://", "https://")):

@@ -20,5 +20,7 @@ def post_alerts(client):
 def enqueued(monkeypatch, django_capture_on_commit_callbacks):
     """The background tasks enqueued after each commit (escalations), recorded instead of sent."""
     calls = []
-    monkeypatch.setattr("django_q.tasks.async_task", lambda func, *args: calls.append((func, *args)))
+    monkeypatch.setattr(
+        "django_q.tasks.async_task", lambda func, *args: calls.append((func, *args))
+    )
     return calls

@@ -24,20 +24,26 @@ def with_alert(**changes):
     return body
 
 
-@pytest.mark.parametrize(("body", "field_path"), [
-    ("{not json", ["detail"]),
-    ("[1, 2]", ["non_field_errors"]),
-    (json.dumps({"status": "firing"}), ["alerts"]),
-    (json.dumps(with_alert(status="pending")), ["alerts", 0, "status"]),
-    (json.dumps(firing_without("fingerprint")), ["alerts", 0, "fingerprint"]),
-    (json.dumps(with_alert(labels=["severity=critical"])), ["alerts", 0, "labels"]),
-    (json.dumps(with_alert(labels={"severity": 5})), ["alerts", 0, "labels", "severity"]),
-    (json.dumps(with_alert(startsAt="yesterday")), ["alerts", 0, "startsAt"]),
-    (json.dumps({**sample("alertmanager_firing"), "status": "silenced"}), ["status"]),
-    (json.dumps({**sample("alertmanager_firing"), "alerts": {"a": 1}}), ["alerts"]),
-    (json.dumps(with_alert(labels={"a\u0000b": "x"})), ["alerts", 0, "labels"]),
-    (json.dumps(with_alert(annotations={"summary": "a\u0000b"})), ["alerts", 0, "annotations", "summary"]),
-])
+@pytest.mark.parametrize(
+    ("body", "field_path"),
+    [
+        ("{not json", ["detail"]),
+        ("[1, 2]", ["non_field_errors"]),
+        (json.dumps({"status": "firing"}), ["alerts"]),
+        (json.dumps(with_alert(status="pending")), ["alerts", 0, "status"]),
+        (json.dumps(firing_without("fingerprint")), ["alerts", 0, "fingerprint"]),
+        (json.dumps(with_alert(labels=["severity=critical"])), ["alerts", 0, "labels"]),
+        (json.dumps(with_alert(labels={"severity": 5})), ["alerts", 0, "labels", "severity"]),
+        (json.dumps(with_alert(startsAt="yesterday")), ["alerts", 0, "startsAt"]),
+        (json.dumps({**sample("alertmanager_firing"), "status": "silenced"}), ["status"]),
+        (json.dumps({**sample("alertmanager_firing"), "alerts": {"a": 1}}), ["alerts"]),
+        (json.dumps(with_alert(labels={"a\u0000b": "x"})), ["alerts", 0, "labels"]),
+        (
+            json.dumps(with_alert(annotations={"summary": "a\u0000b"})),
+            ["alerts", 0, "annotations", "summary"],
+        ),
+    ],
+)
 def test_a_malformed_body_is_a_400_naming_the_field_and_is_kept(post_alerts, body, field_path):
     integration = make_integration()
     response = post_alerts(integration, body)
@@ -62,19 +68,33 @@ def test_the_generic_shape_names_its_missing_fields(post_alerts):
 
 def test_nul_characters_in_generic_details_are_refused(post_alerts):
     integration = make_integration("generic")
-    response = post_alerts(integration, {"title": "t", "status": "firing", "dedup_key": "k",
-                                         "details": {"host": "db\u00001", "nested": [{"a\u0000": 1}]}})
+    response = post_alerts(
+        integration,
+        {
+            "title": "t",
+            "status": "firing",
+            "dedup_key": "k",
+            "details": {"host": "db\u00001", "nested": [{"a\u0000": 1}]},
+        },
+    )
     assert response.status_code == 400 and "details" in response.json()
     assert not Incident.objects.exists()
 
 
 def test_a_wrong_uuid_is_a_404_and_keeps_nothing(client, post_alerts):
     make_integration()
-    response = client.post("/api/v1/integrations/00000000-0000-0000-0000-000000000000/alerts",
-                           json.dumps(sample("alertmanager_firing")), content_type="application/json")
+    response = client.post(
+        "/api/v1/integrations/00000000-0000-0000-0000-000000000000/alerts",
+        json.dumps(sample("alertmanager_firing")),
+        content_type="application/json",
+    )
     assert response.status_code == 404
-    assert client.post("/api/v1/integrations/not-a-uuid/alerts", "{}",
-                       content_type="application/json").status_code == 404
+    assert (
+        client.post(
+            "/api/v1/integrations/not-a-uuid/alerts", "{}", content_type="application/json"
+        ).status_code
+        == 404
+    )
     assert not Delivery.objects.exists()
 
 
@@ -90,7 +110,9 @@ def test_a_disabled_integration_answers_410_and_opens_nothing(post_alerts):
 def test_a_body_over_the_limit_is_a_413(post_alerts, settings):
     settings.MAX_REQUEST_BYTES = 50_000
     integration = make_integration()
-    body = prometheus([{"fingerprint": f"f{i}", "annotations": {"description": "x" * 100}} for i in range(1000)])
+    body = prometheus(
+        [{"fingerprint": f"f{i}", "annotations": {"description": "x" * 100}} for i in range(1000)]
+    )
     response = post_alerts(integration, body)
     assert response.status_code == 413
     assert "too large" in response.json()["detail"]
@@ -100,10 +122,15 @@ def test_a_body_over_the_limit_is_a_413(post_alerts, settings):
 def test_a_body_over_the_in_memory_limit_is_a_413_too(post_alerts, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 5_000
     integration = make_integration()
-    body = prometheus([{"fingerprint": f"f{i}", "annotations": {"description": "x" * 100}} for i in range(100)])
+    body = prometheus(
+        [{"fingerprint": f"f{i}", "annotations": {"description": "x" * 100}} for i in range(100)]
+    )
     response = post_alerts(integration, body)
     assert response.status_code == 413
-    assert response.json()["detail"] == "The body is larger than 5000 bytes; send fewer alerts at once."
+    assert (
+        response.json()["detail"]
+        == "The body is larger than 5000 bytes; send fewer alerts at once."
+    )
     assert not Incident.objects.exists()
     assert Delivery.objects.get().status_code == 413
 
@@ -115,8 +142,9 @@ def test_get_is_not_allowed(client):
 
 def test_a_text_body_is_refused_with_415(post_alerts, client):
     integration = make_integration()
-    response = client.post(reverse("integration-alerts", args=[integration.token]), "firing",
-                           content_type="text/plain")
+    response = client.post(
+        reverse("integration-alerts", args=[integration.token]), "firing", content_type="text/plain"
+    )
     assert response.status_code == 415
     assert Delivery.objects.get().status_code == 415
 

@@ -33,9 +33,14 @@ def live_url(transactional_db):
     """A live server in a thread, one thread and database connection per request (pytest-django's
     live_server, with a listen backlog for a burst). An in-memory SQLite is shared, as Django's
     LiveServerTestCase shares it."""
-    shared = {conn.alias: conn for conn in connections.all()
-              if conn.vendor == "sqlite" and conn.is_in_memory_db()}
-    thread = BurstServerThread("127.0.0.1", _StaticFilesHandler, connections_override=shared, port=0)
+    shared = {
+        conn.alias: conn
+        for conn in connections.all()
+        if conn.vendor == "sqlite" and conn.is_in_memory_db()
+    }
+    thread = BurstServerThread(
+        "127.0.0.1", _StaticFilesHandler, connections_override=shared, port=0
+    )
     thread.daemon = True
     thread.start()
     thread.is_ready.wait()
@@ -50,7 +55,9 @@ def post_all(url: str, bodies: list[dict], *, threads: int) -> list[int]:
 
     def post(body):
         start.wait(timeout=30)
-        request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            url, json.dumps(body).encode(), {"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status
 
@@ -73,7 +80,9 @@ def test_overlapping_bursts_open_one_incident_per_fingerprint(live_url):
     integration = make_integration()
     url = live_url + reverse("integration-alerts", args=[integration.token])
     # Ten requests, each with the same 40 alerts in a different order: no duplicate, no deadlock.
-    alerts = [{"fingerprint": f"fp-{i:02}", "labels": {"alertname": "X", "n": str(i)}} for i in range(40)]
+    alerts = [
+        {"fingerprint": f"fp-{i:02}", "labels": {"alertname": "X", "n": str(i)}} for i in range(40)
+    ]
     bodies = [prometheus(alerts[k:] + alerts[:k]) for k in range(0, 40, 4)]
     assert post_all(url, bodies, threads=10) == [200] * 10
     assert Incident.objects.count() == 40

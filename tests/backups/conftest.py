@@ -40,8 +40,9 @@ def make_target(db, roots):
             source = str(make_sqlite(roots / f"src-{uuid.uuid4().hex[:6]}.sqlite3"))
         fields.setdefault("service", make_service())
         fields.setdefault("destination", str(roots / "backups"))
-        return BackupTarget.objects.create(name=name or f"t-{uuid.uuid4().hex[:6]}", kind=kind,
-                                           source=source or "", **fields)
+        return BackupTarget.objects.create(
+            name=name or f"t-{uuid.uuid4().hex[:6]}", kind=kind, source=source or "", **fields
+        )
 
     return make
 
@@ -71,8 +72,9 @@ def local_repository(db, roots, tmp_path):
     from backups import services
     from backups.models import Repository
 
-    repository = Repository.objects.create(name=f"nas-{uuid.uuid4().hex[:6]}", url=str(tmp_path / "restic"),
-                                           password=PASSWORD)
+    repository = Repository.objects.create(
+        name=f"nas-{uuid.uuid4().hex[:6]}", url=str(tmp_path / "restic"), password=PASSWORD
+    )
     return services.init_repository(repository=repository)
 
 
@@ -89,10 +91,13 @@ def sftp_server(tmp_path_factory):
     sshd = shutil.which("sshd") or "/usr/sbin/sshd"
     home = tmp_path_factory.mktemp("sftp")
     for key in ("host_key", "user_key"):
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(home / key)], check=True)
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(home / key)], check=True
+        )
     (home / "authorized_keys").write_text((home / "user_key.pub").read_text())
     port = _free_port()
-    (home / "sshd_config").write_text(textwrap.dedent(f"""\
+    (home / "sshd_config").write_text(
+        textwrap.dedent(f"""\
         ListenAddress 127.0.0.1
         Port {port}
         HostKey {home / "host_key"}
@@ -104,20 +109,25 @@ def sftp_server(tmp_path_factory):
         KbdInteractiveAuthentication no
         PermitRootLogin prohibit-password
         Subsystem sftp internal-sftp
-        """))
+        """)
+    )
     # sshd's privilege separation folder; Debian's service unit makes it the same way.
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
-    server = subprocess.Popen([sshd, "-D", "-e", "-f", str(home / "sshd_config")], stderr=subprocess.PIPE)
+    server = subprocess.Popen(
+        [sshd, "-D", "-e", "-f", str(home / "sshd_config")], stderr=subprocess.PIPE
+    )
     host_key = (home / "host_key.pub").read_text().split()[:2]
     (home / "known_hosts").write_text(f"[127.0.0.1]:{port} {' '.join(host_key)}\n")
-    (home / "ssh_config").write_text(textwrap.dedent(f"""\
+    (home / "ssh_config").write_text(
+        textwrap.dedent(f"""\
         Host 127.0.0.1
           Port {port}
           IdentityFile {home / "user_key"}
           IdentitiesOnly yes
           UserKnownHostsFile {home / "known_hosts"}
           StrictHostKeyChecking yes
-        """))
+        """)
+    )
     deadline = time.monotonic() + 10
     while True:
         try:
@@ -128,7 +138,9 @@ def sftp_server(tmp_path_factory):
                 server.kill()
                 raise RuntimeError(f"sshd did not start: {server.stderr.read().decode()}") from None
             time.sleep(0.05)
-    yield SimpleNamespace(port=port, config=home / "ssh_config", folder=home, user=getpass.getuser())
+    yield SimpleNamespace(
+        port=port, config=home / "ssh_config", folder=home, user=getpass.getuser()
+    )
     server.terminate()
     try:
         server.wait(timeout=5)

@@ -22,10 +22,14 @@ def test_run_records_cannot_be_deleted_in_the_admin(make_user, records):
     admin = staff_client(make_user, "admin")
     for record in records:
         name = record._meta.model_name
-        delete = admin.post(reverse(f"admin:backups_{name}_delete", args=[record.pk]), {"post": "yes"})
+        delete = admin.post(
+            reverse(f"admin:backups_{name}_delete", args=[record.pk]), {"post": "yes"}
+        )
         assert delete.status_code == 403, name
-        bulk = admin.post(reverse(f"admin:backups_{name}_changelist"),
-                          {"action": "delete_selected", "_selected_action": [record.pk], "post": "yes"})
+        bulk = admin.post(
+            reverse(f"admin:backups_{name}_changelist"),
+            {"action": "delete_selected", "_selected_action": [record.pk], "post": "yes"},
+        )
         assert bulk.status_code in (200, 302), name
         assert type(record).objects.filter(pk=record.pk).exists(), name
 

@@ -6,22 +6,34 @@ from tests.incidents.factories import make_service
 
 
 def target_body(roots, **overrides):
-    body = {"name": "nightly", "service": make_service().pk, "kind": "sqlite", "source": str(roots / "db.sqlite3"),
-            "destination": str(roots / "backups"), "schedule": "0 2 * * *", "keep_last": 30}
+    body = {
+        "name": "nightly",
+        "service": make_service().pk,
+        "kind": "sqlite",
+        "source": str(roots / "db.sqlite3"),
+        "destination": str(roots / "backups"),
+        "schedule": "0 2 * * *",
+        "keep_last": 30,
+    }
     return {**body, **overrides}
 
 
-@pytest.mark.parametrize(("overrides", "field"), [
-    ({"source": "/etc/passwd"}, "source"),
-    ({"source": "relative/db.sqlite3"}, "source"),
-    ({"destination": "/var/backups"}, "destination"),
-    ({"schedule": "every night"}, "schedule"),
-    ({"keep_last": 0}, "keep_last"),
-    ({"kind": "mongodb"}, "kind"),
-    ({"name": "../evil"}, "name"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"source": "/etc/passwd"}, "source"),
+        ({"source": "relative/db.sqlite3"}, "source"),
+        ({"destination": "/var/backups"}, "destination"),
+        ({"schedule": "every night"}, "schedule"),
+        ({"keep_last": 0}, "keep_last"),
+        ({"kind": "mongodb"}, "kind"),
+        ({"name": "../evil"}, "name"),
+    ],
+)
 def test_bad_target_input_gets_a_field_error_not_a_500(api_as, roots, overrides, field):
-    response = api_as("manager").post("/api/v1/backup-targets", target_body(roots, **overrides), format="json")
+    response = api_as("manager").post(
+        "/api/v1/backup-targets", target_body(roots, **overrides), format="json"
+    )
     assert response.status_code == 400, response.content
     assert field in response.json()
     assert not BackupTarget.objects.exists()
@@ -33,7 +45,9 @@ def test_a_manager_creates_a_target_with_its_next_run_set(api_as, roots):
     assert BackupTarget.objects.get().next_run_at is not None
 
 
-def test_a_viewer_cannot_run_a_backup_and_an_operator_can(api_as, make_target, django_capture_on_commit_callbacks):
+def test_a_viewer_cannot_run_a_backup_and_an_operator_can(
+    api_as, make_target, django_capture_on_commit_callbacks
+):
     target = make_target("sqlite")
     assert api_as("viewer").post(f"/api/v1/backup-targets/{target.pk}/run").status_code == 403
     with django_capture_on_commit_callbacks() as callbacks:
@@ -58,7 +72,9 @@ def test_an_operator_cannot_restore_and_a_manager_must_confirm(api_as, make_targ
     assert RestoreRun.objects.get().requested_by == manager.user
 
 
-def test_runs_and_targets_lists_use_a_constant_number_of_queries(api_as, make_target, django_assert_max_num_queries):
+def test_runs_and_targets_lists_use_a_constant_number_of_queries(
+    api_as, make_target, django_assert_max_num_queries
+):
     api = api_as("viewer")
     for size in (2, 12):
         while BackupTarget.objects.count() < size:
@@ -69,7 +85,9 @@ def test_runs_and_targets_lists_use_a_constant_number_of_queries(api_as, make_ta
             assert len(api.get("/api/v1/backup-targets").json()["results"]) == size
 
 
-def test_pages_render_with_a_constant_number_of_queries(client_as, make_target, django_assert_max_num_queries):
+def test_pages_render_with_a_constant_number_of_queries(
+    client_as, make_target, django_assert_max_num_queries
+):
     client = client_as("viewer")
     for size in (2, 12):
         while BackupTarget.objects.count() < size:
@@ -119,4 +137,6 @@ def test_a_queued_backup_has_no_format_yet_as_the_schema_says(api_as, make_targe
     response = api.post(f"/api/v1/backup-targets/{target.pk}/run")
     assert response.status_code == 202 and response.json()["format"] == ""
     schemas = api.get("/api/schema/", {"format": "json"}).json()["components"]["schemas"]
-    assert {"$ref": "#/components/schemas/BlankEnum"} in schemas["BackupRun"]["properties"]["format"]["oneOf"]
+    assert {"$ref": "#/components/schemas/BlankEnum"} in schemas["BackupRun"]["properties"][
+        "format"
+    ]["oneOf"]

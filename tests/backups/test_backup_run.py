@@ -41,7 +41,9 @@ def test_a_file_backup_records_the_sha256_of_what_it_wrote(make_target, roots):
 def test_a_compressed_file_backup_hashes_the_compressed_bytes_and_verifies(make_target, roots):
     source = roots / "log.txt"
     source.write_text("line\n" * 50_000)
-    run = services.run_backup(target=make_target("file", source=str(source), compress=True), trigger="manual")
+    run = services.run_backup(
+        target=make_target("file", source=str(source), compress=True), trigger="manual"
+    )
     assert run.file.endswith(".bak.gz")
     assert run.sha256 == hashlib.sha256(Path(run.file).read_bytes()).hexdigest()
     assert run.verification == Verification.PASSED
@@ -52,8 +54,9 @@ def test_a_directory_backup_is_a_tar_gz_without_the_excluded_files(make_target, 
     (tree / "sub").mkdir(parents=True)
     (tree / "app.yml").write_text("a: 1")
     (tree / "sub" / "debug.log").write_text("noise")
-    run = services.run_backup(target=make_target("directory", source=str(tree), excludes="*.log"),
-                              trigger="manual")
+    run = services.run_backup(
+        target=make_target("directory", source=str(tree), excludes="*.log"), trigger="manual"
+    )
     assert run.verification == Verification.PASSED, run.verification_detail
     with tarfile.open(run.file) as tar:
         names = tar.getnames()
@@ -61,7 +64,9 @@ def test_a_directory_backup_is_a_tar_gz_without_the_excluded_files(make_target, 
     assert not any(name.endswith("debug.log") for name in names)
 
 
-def test_a_full_disk_ends_in_a_failed_run_without_leftovers_or_retention(make_target, roots, monkeypatch):
+def test_a_full_disk_ends_in_a_failed_run_without_leftovers_or_retention(
+    make_target, roots, monkeypatch
+):
     source = roots / "big.bin"
     source.write_bytes(b"x" * (10 * 1024 * 1024))
     target = make_target("file", source=str(source), keep_last=1)
@@ -83,7 +88,9 @@ def test_a_full_disk_ends_in_a_failed_run_without_leftovers_or_retention(make_ta
     assert Incident.objects.filter(dedup_key=f"backup:{target.pk}").exists()
 
 
-def test_a_write_back_error_met_while_copying_fails_the_run_without_leftovers(make_target, monkeypatch):
+def test_a_write_back_error_met_while_copying_fails_the_run_without_leftovers(
+    make_target, monkeypatch
+):
     """The copy is synced from a thread while it is made; an error that thread meets is the run's
     error (Linux reports it once: a later fsync through another descriptor would not see it)."""
     target = make_target("sqlite")
@@ -126,7 +133,9 @@ def test_a_missing_pg_dump_is_a_clear_error_naming_the_package(make_target, monk
     assert "pg_dump" in run.error and "postgresql-client" in run.error
 
 
-def test_a_source_outside_the_file_roots_fails_the_run_and_writes_nothing(make_target, settings, tmp_path):
+def test_a_source_outside_the_file_roots_fails_the_run_and_writes_nothing(
+    make_target, settings, tmp_path
+):
     target = make_target("file", source="/etc/hostname")
     run = services.run_backup(target=target, trigger="manual")
     assert run.status == RunStatus.FAILED
@@ -153,10 +162,13 @@ def lax_umask():
     os.umask(previous)
 
 
-@pytest.mark.parametrize(("kind", "compress"), [("sqlite", False), ("sqlite", True), ("file", False),
-                                               ("directory", True)])
-def test_a_backup_file_is_readable_by_its_owner_only_whatever_the_umask(make_target, roots, lax_umask, kind,
-                                                                         compress):
+@pytest.mark.parametrize(
+    ("kind", "compress"),
+    [("sqlite", False), ("sqlite", True), ("file", False), ("directory", True)],
+)
+def test_a_backup_file_is_readable_by_its_owner_only_whatever_the_umask(
+    make_target, roots, lax_umask, kind, compress
+):
     source = {"file": roots / "notes.txt", "directory": roots / "tree"}.get(kind)
     if kind == "file":
         source.write_text("secret notes")

@@ -33,21 +33,36 @@ WRITER = textwrap.dedent("""
 """)
 
 
-def test_a_worker_killed_mid_backup_leaves_no_backup_named_file_and_the_sweep_fails_its_run(make_target, roots):
+def test_a_worker_killed_mid_backup_leaves_no_backup_named_file_and_the_sweep_fails_its_run(
+    make_target, roots
+):
     source = roots / "large.bin"
     with open(source, "wb") as fh:
         fh.truncate(64 * 1024 * 1024)
     target = make_target("file", source=str(source))
     destination = services.check_paths(target)
     final = services._final_path(target, destination, timezone.now())
-    child = subprocess.Popen([sys.executable, "-c", WRITER, str(REPO), str(source), str(services.partial_path(final))],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                             env={**{k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")},
-                                  "PORTAL_DATA_DIR": str(settings.DATA_DIR)})
+    child = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(REPO), str(source), str(services.partial_path(final))],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")},
+            "PORTAL_DATA_DIR": str(settings.DATA_DIR),
+        },
+    )
     assert int(child.stdout.readline()) > 0
-    run = BackupRun.objects.create(target=target, trigger="schedule", status=RunStatus.RUNNING,
-                                   started_at=timezone.now(), heartbeat_at=timezone.now(), worker_pid=child.pid,
-                                   worker_host=socket.gethostname(), file=str(final))
+    run = BackupRun.objects.create(
+        target=target,
+        trigger="schedule",
+        status=RunStatus.RUNNING,
+        started_at=timezone.now(),
+        heartbeat_at=timezone.now(),
+        worker_pid=child.pid,
+        worker_host=socket.gethostname(),
+        file=str(final),
+    )
     assert services.partial_path(final).stat().st_size > 0
 
     child.send_signal(signal.SIGKILL)
@@ -66,11 +81,25 @@ def test_a_worker_killed_mid_backup_leaves_no_backup_named_file_and_the_sweep_fa
 def test_a_run_silent_for_longer_than_the_stale_limit_is_failed_by_the_sweep(make_target):
     target = make_target("file", source="/dev/null")
     now = timezone.now()
-    run = BackupRun.objects.create(target=target, trigger="schedule", status=RunStatus.RUNNING, started_at=now,
-                                   heartbeat_at=now - services.STALE_AFTER * 2, worker_pid=1, worker_host="elsewhere")
+    run = BackupRun.objects.create(
+        target=target,
+        trigger="schedule",
+        status=RunStatus.RUNNING,
+        started_at=now,
+        heartbeat_at=now - services.STALE_AFTER * 2,
+        worker_pid=1,
+        worker_host="elsewhere",
+    )
     fresh_target = make_target("file", source="/dev/null")
-    fresh = BackupRun.objects.create(target=fresh_target, trigger="schedule", status=RunStatus.RUNNING,
-                                     started_at=now, heartbeat_at=now, worker_pid=1, worker_host="elsewhere")
+    fresh = BackupRun.objects.create(
+        target=fresh_target,
+        trigger="schedule",
+        status=RunStatus.RUNNING,
+        started_at=now,
+        heartbeat_at=now,
+        worker_pid=1,
+        worker_host="elsewhere",
+    )
     assert services.sweep_stale(now=now) == [run]
     fresh.refresh_from_db()
     assert fresh.status == RunStatus.RUNNING
@@ -98,12 +127,18 @@ def test_a_sqlite_database_written_to_continuously_is_copied_consistently(make_t
     con.execute("CREATE TABLE seq (id INTEGER PRIMARY KEY, blob BLOB)")
     con.execute("CREATE TABLE padding (data BLOB)")
     with con:
-        con.executemany("INSERT INTO padding VALUES (randomblob(65536))", [()] * 800)  # ~50 MB: several steps
+        con.executemany(
+            "INSERT INTO padding VALUES (randomblob(65536))", [()] * 800
+        )  # ~50 MB: several steps
     con.close()
-    writer = subprocess.Popen([sys.executable, "-c", INSERTER, str(source)], stdout=subprocess.PIPE, text=True)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", INSERTER, str(source)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert writer.stdout.readline().strip() == "going"
-        run = services.run_backup(target=make_target("sqlite", source=str(source)), trigger="manual")
+        run = services.run_backup(
+            target=make_target("sqlite", source=str(source)), trigger="manual"
+        )
     finally:
         writer.kill()
         writer.wait()

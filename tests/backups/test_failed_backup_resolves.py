@@ -34,7 +34,8 @@ def test_a_failed_run_incident_resolves_when_the_next_run_is_verified(make_targe
     incident = incident_of(target)
     assert incident.status == Status.RESOLVED and incident.resolved_by is None
     assert f"Backup #{good.pk} of {target.name} was verified." in [
-        event.text for event in incident.events.filter(kind=EventKind.STATUS)]
+        event.text for event in incident.events.filter(kind=EventKind.STATUS)
+    ]
 
 
 def test_a_failed_verification_incident_resolves_on_the_next_verified_run(make_target):
@@ -68,15 +69,22 @@ def test_a_failed_run_again_after_the_resolve_opens_a_new_incident(make_target):
     services.run_backup(target=target, trigger="schedule", backup=broken)
     services.run_backup(target=target, trigger="schedule")
     services.run_backup(target=target, trigger="schedule", backup=broken)
-    assert list(Incident.objects.filter(dedup_key=f"backup:{target.pk}").order_by("pk")
-                .values_list("status", flat=True)) == ["resolved", "triggered"]
+    assert list(
+        Incident.objects.filter(dedup_key=f"backup:{target.pk}")
+        .order_by("pk")
+        .values_list("status", flat=True)
+    ) == ["resolved", "triggered"]
 
 
 def test_an_incident_that_also_holds_a_failed_rehearsal_stays_open_with_a_note(make_target):
     target = make_target("sqlite")
     services.run_backup(target=target, trigger="schedule", backup=broken)
-    services.report_problem(target=target, problem=services.Problem.REHEARSAL_FAILED,
-                            title=f"Restore rehearsal of {target.name} failed", description="damaged")
+    services.report_problem(
+        target=target,
+        problem=services.Problem.REHEARSAL_FAILED,
+        title=f"Restore rehearsal of {target.name} failed",
+        description="damaged",
+    )
     good = services.run_backup(target=target, trigger="schedule")
     incident = incident_of(target)
     assert incident.status == Status.TRIGGERED
@@ -106,7 +114,12 @@ def test_an_incident_resolved_by_a_person_meanwhile_is_left_alone(make_target, d
 def test_an_incident_with_no_recorded_problem_stays_open(make_target):
     # Opened before problems were recorded (or by another path): nothing says a run fixes it.
     target = make_target("sqlite")
-    incident_services.open_incident(service=target.service, title="Backup trouble", severity="sev3",
-                                    source="backup", dedup_key=f"backup:{target.pk}")
+    incident_services.open_incident(
+        service=target.service,
+        title="Backup trouble",
+        severity="sev3",
+        source="backup",
+        dedup_key=f"backup:{target.pk}",
+    )
     services.run_backup(target=target, trigger="schedule")
     assert incident_of(target).status == Status.TRIGGERED

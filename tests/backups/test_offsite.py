@@ -32,7 +32,9 @@ def tagged(repository, run):
     return restic.snapshots(repository.as_restic(), tags=[f"run:{run.pk}"])
 
 
-def test_init_copy_list_forget_check_and_restore_through_the_repository(repository, make_target, roots):
+def test_init_copy_list_forget_check_and_restore_through_the_repository(
+    repository, make_target, roots
+):
     assert repository.initialised_at is not None
     assert repository.snapshot_count == 0
     target = make_target("sqlite", repository=repository, keep_last=2)
@@ -70,7 +72,9 @@ def test_init_copy_list_forget_check_and_restore_through_the_repository(reposito
     with sqlite3.connect(target.source) as con:
         con.execute("DELETE FROM item")
     con.close()
-    restore = services.restore_backup(run=runs[2], by=None, confirm=target.name, from_repository=True)
+    restore = services.restore_backup(
+        run=runs[2], by=None, confirm=target.name, from_repository=True
+    )
     assert restore.status == RestoreStatus.SUCCEEDED, restore.error
     assert restore.safety_run.trigger == Trigger.PRE_RESTORE
     with sqlite3.connect(target.source) as con:
@@ -79,12 +83,16 @@ def test_init_copy_list_forget_check_and_restore_through_the_repository(reposito
     assert not [p for p in Path(target.destination).iterdir() if p.name.startswith(".restore-")]
 
 
-def test_a_snapshot_that_no_longer_matches_the_backups_checksum_restores_nothing(local_repository, make_target):
+def test_a_snapshot_that_no_longer_matches_the_backups_checksum_restores_nothing(
+    local_repository, make_target
+):
     target = make_target("sqlite", repository=local_repository)
     run = services.run_backup(target=target, trigger=Trigger.MANUAL)
     run.sha256 = "0" * 64
     run.save(update_fields=["sha256"])
-    restore = services.request_restore(run=run, by=None, confirm=target.name, from_repository=True, enqueue=False)
+    restore = services.request_restore(
+        run=run, by=None, confirm=target.name, from_repository=True, enqueue=False
+    )
     restore = services.perform_restore(restore=restore)
     assert restore.status == RestoreStatus.FAILED
     assert restore.error.startswith("Checksum error")
@@ -101,7 +109,9 @@ def test_a_run_without_a_snapshot_cannot_be_restored_from_the_repository(make_ta
     assert caught.value.code == "no_snapshot"
 
 
-def test_a_wrong_password_is_a_recorded_copy_failure_that_keeps_the_local_backup(local_repository, make_target):
+def test_a_wrong_password_is_a_recorded_copy_failure_that_keeps_the_local_backup(
+    local_repository, make_target
+):
     Repository.objects.filter(pk=local_repository.pk).update(password="not the password")
     local_repository.refresh_from_db()
     target = make_target("sqlite", repository=local_repository)
@@ -118,12 +128,16 @@ def test_a_wrong_password_is_a_recorded_copy_failure_that_keeps_the_local_backup
     assert "The repository password is wrong" in refreshed.error
 
 
-def test_an_unreachable_sftp_host_is_a_recorded_understandable_error(sftp_server, settings, db, tmp_path,
-                                                                      make_target):
+def test_an_unreachable_sftp_host_is_a_recorded_understandable_error(
+    sftp_server, settings, db, tmp_path, make_target
+):
     settings.RESTIC_SSH_CONFIG = sftp_server.config
     with socket_closed() as port:
         repository = Repository.objects.create(
-            name="dr", url=f"sftp://{sftp_server.user}@127.0.0.1:{port}/{tmp_path}/nowhere", password=PASSWORD)
+            name="dr",
+            url=f"sftp://{sftp_server.user}@127.0.0.1:{port}/{tmp_path}/nowhere",
+            password=PASSWORD,
+        )
         from core.errors import DomainError
 
         with pytest.raises(DomainError) as caught:
@@ -139,7 +153,9 @@ def test_an_unreachable_sftp_host_is_a_recorded_understandable_error(sftp_server
 
 
 def test_a_missing_repository_folder_says_to_initialise_it(db, tmp_path):
-    repository = Repository.objects.create(name="nas", url=str(tmp_path / "not-mounted"), password=PASSWORD)
+    repository = Repository.objects.create(
+        name="nas", url=str(tmp_path / "not-mounted"), password=PASSWORD
+    )
     repository = services.refresh_repository(repository=repository)
     assert "There is no restic repository at this location" in repository.error
 
@@ -156,7 +172,9 @@ def test_a_failed_check_opens_an_incident(local_repository, make_target):
     assert Incident.objects.filter(dedup_key=f"restic:{repository.pk}").count() == 1
 
 
-def test_a_second_database_copy_of_unchanged_data_adds_almost_nothing(local_repository, make_target, roots):
+def test_a_second_database_copy_of_unchanged_data_adds_almost_nothing(
+    local_repository, make_target, roots
+):
     source = make_sqlite(roots / "big.sqlite3", rows=20000)
     target = make_target("sqlite", source=str(source), repository=local_repository)
     first = services.run_backup(target=target, trigger=Trigger.MANUAL)
@@ -179,10 +197,9 @@ class socket_closed:
         self.sock.close()
 
 
-
-
-def test_a_rehearsal_slower_than_the_rto_fails_and_opens_one_incident_a_fast_one_passes(local_repository,
-                                                                                         make_target):
+def test_a_rehearsal_slower_than_the_rto_fails_and_opens_one_incident_a_fast_one_passes(
+    local_repository, make_target
+):
     from backups.scorecard import scorecards
 
     slow_service = make_service(name="slow", rto=timedelta(microseconds=1), rpo=timedelta(hours=1))
@@ -229,8 +246,12 @@ def test_a_restic_that_hangs_is_stopped_at_its_timeout(local_repository, tmp_pat
     assert "did not finish within" in str(caught.value)
 
 
-def test_a_missing_restic_binary_is_an_understandable_error(local_repository, settings, make_target):
+def test_a_missing_restic_binary_is_an_understandable_error(
+    local_repository, settings, make_target
+):
     settings.RESTIC_BINARY = "/nonexistent/restic"
-    run = services.run_backup(target=make_target("sqlite", repository=local_repository), trigger=Trigger.MANUAL)
+    run = services.run_backup(
+        target=make_target("sqlite", repository=local_repository), trigger=Trigger.MANUAL
+    )
     assert run.offsite_status == OffsiteStatus.FAILED
     assert "restic is not installed" in run.offsite_error

@@ -39,7 +39,8 @@ COPIER = textwrap.dedent("""
 
 @pytest.mark.slow
 def test_a_copy_killed_mid_way_leaves_the_local_backup_and_no_snapshot_and_the_next_copy_succeeds(
-        local_repository, make_target, roots):
+    local_repository, make_target, roots
+):
     source = roots / "payload.bin"
     source.write_bytes(os.urandom(12 * 1024 * 1024))
     target = make_target("file", source=str(source))
@@ -48,13 +49,33 @@ def test_a_copy_killed_mid_way_leaves_the_local_backup_and_no_snapshot_and_the_n
     BackupTarget.objects.filter(pk=target.pk).update(repository=local_repository)
 
     child = subprocess.Popen(
-        [sys.executable, "-c", COPIER, str(REPO), local_repository.url, run.file, f"target:{target.name}",
-         f"run:{run.pk}"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True,
-        env={**os.environ, "PORTAL_DATA_DIR": str(settings.DATA_DIR), "COPY_PASSWORD": local_repository.password})
+        [
+            sys.executable,
+            "-c",
+            COPIER,
+            str(REPO),
+            local_repository.url,
+            run.file,
+            f"target:{target.name}",
+            f"run:{run.pk}",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env={
+            **os.environ,
+            "PORTAL_DATA_DIR": str(settings.DATA_DIR),
+            "COPY_PASSWORD": local_repository.password,
+        },
+    )
     assert int(child.stdout.readline()) > 0
-    type(run).objects.filter(pk=run.pk).update(offsite_status=OffsiteStatus.RUNNING, repository=local_repository,
-                                               worker_pid=child.pid, worker_host=socket.gethostname())
+    type(run).objects.filter(pk=run.pk).update(
+        offsite_status=OffsiteStatus.RUNNING,
+        repository=local_repository,
+        worker_pid=child.pid,
+        worker_host=socket.gethostname(),
+    )
 
     os.killpg(child.pid, signal.SIGKILL)  # the worker and its restic
     child.wait()

@@ -17,15 +17,25 @@ from tests.incidents.factories import make_service
 NIGHT = datetime(2026, 5, 4, 2, 0, tzinfo=ZoneInfo("UTC"))
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"name": "nas", "url": "sftp:backup@nas:/restic"}, "password"),
-    ({"name": "nas", "url": "relative/folder", "password": "pw"}, "url"),
-    ({"name": "nas", "url": "sftp:no-path", "password": "pw"}, "url"),
-    ({"name": "nas", "url": "/etc/restic", "password": "pw"}, "url"),
-    ({"name": "nas", "url": "sftp:backup@nas:/restic", "password": "pw", "upload_limit_kib": -1},
-     "upload_limit_kib"),
-    ({"name": "", "url": "sftp:backup@nas:/restic", "password": "pw"}, "name"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "nas", "url": "sftp:backup@nas:/restic"}, "password"),
+        ({"name": "nas", "url": "relative/folder", "password": "pw"}, "url"),
+        ({"name": "nas", "url": "sftp:no-path", "password": "pw"}, "url"),
+        ({"name": "nas", "url": "/etc/restic", "password": "pw"}, "url"),
+        (
+            {
+                "name": "nas",
+                "url": "sftp:backup@nas:/restic",
+                "password": "pw",
+                "upload_limit_kib": -1,
+            },
+            "upload_limit_kib",
+        ),
+        ({"name": "", "url": "sftp:backup@nas:/restic", "password": "pw"}, "name"),
+    ],
+)
 def test_bad_repository_input_gets_a_field_error_not_a_500(api_as, roots, body, field):
     response = api_as("manager").post("/api/v1/restic-repositories", body, format="json")
     assert response.status_code == 400, response.content
@@ -35,11 +45,15 @@ def test_bad_repository_input_gets_a_field_error_not_a_500(api_as, roots, body, 
 
 def test_a_manager_adds_a_repository_on_the_page_and_initialises_it(client_as, roots, tmp_path):
     client = client_as("manager")
-    response = client.post("/backups/repositories/new/", {"name": "nas", "url": "not a location", "password": "pw"})
+    response = client.post(
+        "/backups/repositories/new/", {"name": "nas", "url": "not a location", "password": "pw"}
+    )
     assert response.status_code == 400
     assert not Repository.objects.exists()
-    response = client.post("/backups/repositories/new/", {"name": "nas", "url": str(tmp_path / "r"),
-                                                          "password": PASSWORD})
+    response = client.post(
+        "/backups/repositories/new/",
+        {"name": "nas", "url": str(tmp_path / "r"), "password": PASSWORD},
+    )
     repository = Repository.objects.get()
     assert response.url == f"/backups/repositories/{repository.pk}/"
     client.post(f"/backups/repositories/{repository.pk}/init/")
@@ -51,13 +65,17 @@ def test_a_manager_adds_a_repository_on_the_page_and_initialises_it(client_as, r
     assert "already exists" in response.content.decode()
 
 
-def test_the_restore_page_can_read_the_backup_from_its_snapshot(client_as, local_repository, make_target):
+def test_the_restore_page_can_read_the_backup_from_its_snapshot(
+    client_as, local_repository, make_target
+):
     target = make_target("sqlite", repository=local_repository)
     run = services.run_backup(target=target, trigger=Trigger.MANUAL)
     client = client_as("manager")
     page = client.get(f"/backups/runs/{run.pk}/restore/")
     assert run.snapshot_id in page.content.decode()
-    client.post(f"/backups/runs/{run.pk}/restore/", {"confirm": target.name, "from_repository": "on"})
+    client.post(
+        f"/backups/runs/{run.pk}/restore/", {"confirm": target.name, "from_repository": "on"}
+    )
     assert RestoreRun.objects.get().from_repository is True
 
 
@@ -65,14 +83,23 @@ def card_for(service):
     return next(card for card in scorecards(now=timezone.now()) if card.service == service)
 
 
-def test_the_scorecard_grades_backup_age_against_the_rpo_and_its_tolerable_value(make_target, local_repository):
-    service = make_service(rpo=timedelta(hours=1), tolerable_rpo=timedelta(hours=4), rto=timedelta(hours=2))
+def test_the_scorecard_grades_backup_age_against_the_rpo_and_its_tolerable_value(
+    make_target, local_repository
+):
+    service = make_service(
+        rpo=timedelta(hours=1), tolerable_rpo=timedelta(hours=4), rto=timedelta(hours=2)
+    )
     target = make_target("sqlite", service=service, repository=local_repository)
     with time_machine.travel(NIGHT, tick=False):
         services.run_backup(target=target, trigger=Trigger.SCHEDULE)
         services.check_repository(repository=local_repository)
-        Rehearsal.objects.create(target=target, passed=True, finished_at=timezone.now(),
-                                 duration=timedelta(minutes=3), rto=service.rto)
+        Rehearsal.objects.create(
+            target=target,
+            passed=True,
+            finished_at=timezone.now(),
+            duration=timedelta(minutes=3),
+            rto=service.rto,
+        )
     with time_machine.travel(NIGHT + timedelta(minutes=30), tick=False):
         assert card_for(service).status == "green", card_for(service).reasons
     with time_machine.travel(NIGHT + timedelta(hours=2), tick=False):
@@ -108,7 +135,8 @@ def test_a_service_without_a_verified_backup_is_red_and_the_api_says_why(make_ta
 
 
 def test_the_run_page_shows_the_copy_and_offers_a_restore_when_only_the_snapshot_is_left(
-        client_as, local_repository, make_target):
+    client_as, local_repository, make_target
+):
     target = make_target("sqlite", repository=local_repository)
     run = services.run_backup(target=target, trigger=Trigger.MANUAL)
     run.mark_pruned(now=timezone.now())

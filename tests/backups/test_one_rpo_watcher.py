@@ -40,9 +40,16 @@ def test_one_stale_backup_target_opens_exactly_one_incident(make_target):
 @pytest.mark.django_db
 def test_a_freshness_probe_can_no_longer_be_created(api_as):
     assert "backup_freshness" not in Kind.values
-    response = api_as("manager").post("/api/v1/probes", {"service": make_service().pk, "name": "rpo",
-                                                         "kind": "backup_freshness", "config": {"target": 1}},
-                                      format="json")
+    response = api_as("manager").post(
+        "/api/v1/probes",
+        {
+            "service": make_service().pk,
+            "name": "rpo",
+            "kind": "backup_freshness",
+            "config": {"target": 1},
+        },
+        format="json",
+    )
     assert response.status_code == 400 and "kind" in response.json()
 
 
@@ -56,16 +63,30 @@ def test_the_migration_deletes_freshness_probes_and_notes_their_open_incidents()
     old = executor.loader.project_state(before + incidents_now).apps
     service = old.get_model("incidents", "Service").objects.create(name="data hub")
     probe_model = old.get_model("probes", "Probe")
-    stale = probe_model.objects.create(service_id=service.pk, name="rpo", kind="backup_freshness",
-                                       config={"target": 1})
-    kept = probe_model.objects.create(service_id=service.pk, name="api", kind="tcp",
-                                      config={"host": "127.0.0.1", "port": 9})
+    stale = probe_model.objects.create(
+        service_id=service.pk, name="rpo", kind="backup_freshness", config={"target": 1}
+    )
+    kept = probe_model.objects.create(
+        service_id=service.pk, name="api", kind="tcp", config={"host": "127.0.0.1", "port": 9}
+    )
     old.get_model("probes", "ProbeResult").objects.create(probe_id=stale.pk, status="critical")
     incident_model = old.get_model("incidents", "Incident")
-    open_one = incident_model.objects.create(service_id=service.pk, title="late", severity="sev3",
-                                             status="triggered", source="probe", dedup_key=f"probe:{stale.pk}")
-    other = incident_model.objects.create(service_id=service.pk, title="api down", severity="sev3",
-                                          status="triggered", source="probe", dedup_key=f"probe:{kept.pk}")
+    open_one = incident_model.objects.create(
+        service_id=service.pk,
+        title="late",
+        severity="sev3",
+        status="triggered",
+        source="probe",
+        dedup_key=f"probe:{stale.pk}",
+    )
+    other = incident_model.objects.create(
+        service_id=service.pk,
+        title="api down",
+        severity="sev3",
+        status="triggered",
+        source="probe",
+        dedup_key=f"probe:{kept.pk}",
+    )
 
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
@@ -91,4 +112,8 @@ def test_the_freshness_check_and_the_dashboard_read_the_same_newest_verified_bac
     assert failed.status == "failed"
     assert target.runs.verified().first() == newest
     (shown,) = targets_with_freshness(now)
-    assert shown.age == services.latest_verified_age(target=target, now=now) == now - newest.finished_at
+    assert (
+        shown.age
+        == services.latest_verified_age(target=target, now=now)
+        == now - newest.finished_at
+    )

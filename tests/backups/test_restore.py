@@ -18,7 +18,9 @@ def rows(path):
         con.close()
 
 
-def test_a_sqlite_restore_takes_a_safety_copy_first_and_passes_integrity_check(make_target, make_user):
+def test_a_sqlite_restore_takes_a_safety_copy_first_and_passes_integrity_check(
+    make_target, make_user
+):
     target = make_target("sqlite")
     backup = services.run_backup(target=target, trigger="manual")
     make_sqlite(target.source, rows=25)  # changes after the backup
@@ -73,7 +75,9 @@ def test_a_postgresql_dump_cannot_be_restored_into_a_sqlite_target(make_target, 
     assert caught.value.code == "wrong_kind"
 
 
-def test_postgresql_is_backed_up_verified_and_restored_against_the_real_server(make_target, pg_database):
+def test_postgresql_is_backed_up_verified_and_restored_against_the_real_server(
+    make_target, pg_database
+):
     target = make_target("postgres", source=pg_database)
     backup = services.run_backup(target=target, trigger="manual")
     assert backup.status == RunStatus.SUCCEEDED, backup.error

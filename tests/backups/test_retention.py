@@ -11,16 +11,28 @@ from core.errors import DomainError
 START = datetime(2026, 3, 1, 2, 0, tzinfo=ZoneInfo("UTC"))
 
 
-def make_backups(target, count, *, every=timedelta(hours=8), verification=Verification.PASSED, start=START):
+def make_backups(
+    target, count, *, every=timedelta(hours=8), verification=Verification.PASSED, start=START
+):
     runs = []
     Path(target.destination).mkdir(parents=True, exist_ok=True)
     for n in range(count):
         at = start + n * every
         path = Path(target.destination) / f"{target.name}_{at:%Y%m%d_%H%M%S}.bak"
         path.write_bytes(b"x")
-        runs.append(BackupRun.objects.create(target=target, trigger="schedule", status=RunStatus.SUCCEEDED,
-                                             started_at=at, finished_at=at, file=str(path), size=1, sha256="0",
-                                             verification=verification))
+        runs.append(
+            BackupRun.objects.create(
+                target=target,
+                trigger="schedule",
+                status=RunStatus.SUCCEEDED,
+                started_at=at,
+                finished_at=at,
+                file=str(path),
+                size=1,
+                sha256="0",
+                verification=verification,
+            )
+        )
     return runs
 
 
@@ -33,7 +45,9 @@ def test_keep_last_3_with_10_backups_keeps_the_3_newest_and_deletes_the_files(ma
     runs = make_backups(target, 10)
     services.apply_retention(target=target)
     assert kept(target) == {r.pk for r in runs[-3:]}
-    assert sorted(p.name for p in Path(target.destination).iterdir()) == sorted(Path(r.file).name for r in runs[-3:])
+    assert sorted(p.name for p in Path(target.destination).iterdir()) == sorted(
+        Path(r.file).name for r in runs[-3:]
+    )
 
 
 def test_keep_daily_7_and_keep_last_2_keep_the_union_of_both_rules(make_target):
@@ -49,8 +63,13 @@ def test_the_newest_verified_backup_survives_even_when_newer_unverified_ones_exi
     target = make_target("file", source="/dev/null", keep_last=2)
     good = make_backups(target, 1)[0]
     make_backups(target, 4, verification=Verification.FAILED, start=START + timedelta(days=1))
-    BackupRun.objects.create(target=target, trigger="schedule", status=RunStatus.FAILED, error="boom",
-                             started_at=START + timedelta(days=3))
+    BackupRun.objects.create(
+        target=target,
+        trigger="schedule",
+        status=RunStatus.FAILED,
+        error="boom",
+        started_at=START + timedelta(days=3),
+    )
     services.apply_retention(target=target)
     assert good.pk in kept(target)
     assert Path(good.file).exists()

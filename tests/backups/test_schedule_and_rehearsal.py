@@ -15,8 +15,9 @@ from tests.incidents.factories import make_service
 NIGHT = datetime(2026, 5, 4, 2, 0, 30, tzinfo=ZoneInfo("UTC"))
 
 
-def test_the_dispatcher_queues_a_due_target_once_even_when_two_clusters_run_it(make_target,
-                                                                                 django_capture_on_commit_callbacks):
+def test_the_dispatcher_queues_a_due_target_once_even_when_two_clusters_run_it(
+    make_target, django_capture_on_commit_callbacks
+):
     target = make_target("sqlite", next_run_at=NIGHT - timedelta(seconds=30))
     with django_capture_on_commit_callbacks() as callbacks:
         first = services.dispatch_due(now=NIGHT)
@@ -112,7 +113,9 @@ def test_the_cli_runs_lists_and_asks_for_yes_before_restoring(make_target, capsy
     assert "passed" in capsys.readouterr()[0]
 
 
-def test_demo_data_creates_two_targets_with_a_verified_backup_and_is_idempotent(db, settings, tmp_path):
+def test_demo_data_creates_two_targets_with_a_verified_backup_and_is_idempotent(
+    db, settings, tmp_path
+):
     from backups import demo
 
     settings.DATA_DIR = tmp_path

@@ -24,8 +24,14 @@ from playwright.sync_api import expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SCREENSHOTS = ROOT / "var" / "screenshots"
 README_SHOTS = ROOT / "docs" / "screenshots"
 LOCALES = {"en": "en-US", "ko": "ko-KR"}
@@ -51,17 +57,30 @@ class Portal:
         self.data_dir = Path(tempfile.mkdtemp(prefix=f"browser-{locale}-"))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "PYTEST_XDIST"))}
-        self.env.update(PORTAL_DATA_DIR=str(self.data_dir), PORTAL_PORT=str(self.port),
-                        PORTAL_ADMIN_PASSWORD=PASSWORD, PORTAL_DEMO_DATA="true", PYTHONUNBUFFERED="1")
+        self.env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "PYTEST_XDIST"))
+        }
+        self.env.update(
+            PORTAL_DATA_DIR=str(self.data_dir),
+            PORTAL_PORT=str(self.port),
+            PORTAL_ADMIN_PASSWORD=PASSWORD,
+            PORTAL_DEMO_DATA="true",
+            PYTHONUNBUFFERED="1",
+        )
         self.log = self.data_dir / "serve.log"
         self.proc = None
 
     def start(self, timeout: float = 240):
         # The same command as `make run`; its output goes to a file that a failure shows.
         with self.log.open("w") as out:
-            self.proc = subprocess.Popen([sys.executable, "manage.py", "serve"], cwd=ROOT, env=self.env,
-                                         stdout=out, stderr=subprocess.STDOUT, text=True)
+            self.proc = subprocess.Popen(
+                [sys.executable, "manage.py", "serve"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if "Ops Portal is running at" in self.log.read_text():
@@ -70,11 +89,19 @@ class Portal:
                 break
             time.sleep(0.2)
         self.stop()
-        raise AssertionError(f"serve did not print its URL within {timeout:.0f} s:\n{self.log.read_text()[-4000:]}")
+        raise AssertionError(
+            f"serve did not print its URL within {timeout:.0f} s:\n{self.log.read_text()[-4000:]}"
+        )
 
     def manage(self, *args: str) -> str:
-        result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env,
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 0, result.stderr
         return result.stdout
 
@@ -134,15 +161,21 @@ def portal(locale):
         yield portal
     finally:
         portal.stop()
-        shutil.rmtree(portal.data_dir, ignore_errors=True)  # a failed start shows its log in the error
+        shutil.rmtree(
+            portal.data_dir, ignore_errors=True
+        )  # a failed start shows its log in the error
 
 
 @pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test-browser` installs it (apt-get install chromium)")
+        pytest.fail(
+            f"{CHROMIUM} is missing: `make test-browser` installs it (apt-get install chromium)"
+        )
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
         yield browser
         browser.close()
 
@@ -159,9 +192,13 @@ def new_page(browser, portal, locale):
 
     def make(**options):
         context = browser.new_context(
-            base_url=portal.url, locale=LOCALES[locale], accept_downloads=True,
+            base_url=portal.url,
+            locale=LOCALES[locale],
+            accept_downloads=True,
             extra_http_headers={"Accept-Language": f"{LOCALES[locale]},{locale};q=0.9"},
-            viewport=options.pop("viewport", {"width": 1280, "height": 900}), **options)
+            viewport=options.pop("viewport", {"width": 1280, "height": 900}),
+            **options,
+        )
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
         return context.new_page()

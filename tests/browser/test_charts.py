@@ -51,24 +51,32 @@ def check_charts(page, count: int, scheme: str):
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("device", ["desktop", "phone"])
-def test_the_dashboard_and_reports_draw_their_trends_inside_the_window(log_in, t, shot, locale, scheme, device):
+def test_the_dashboard_and_reports_draw_their_trends_inside_the_window(
+    log_in, t, shot, locale, scheme, device
+):
     options = dict(PHONE if device == "phone" else DESKTOP)
     page = log_in("max", color_scheme=scheme, **options)
-    expect(page.locator("figcaption", has_text=t("Median MTTR per day, last %(days)d days", days=30))).to_be_visible()
+    expect(
+        page.locator("figcaption", has_text=t("Median MTTR per day, last %(days)d days", days=30))
+    ).to_be_visible()
     check_charts(page, 1, scheme)
     shot(page, f"charts-dashboard-{scheme}-{device}")
 
     page.goto("/incidents/reports/")
     expect(page.get_by_role("heading", name=t("Trends"))).to_be_visible()
-    for title in ("MTTA per month by severity (mean)", "MTTR per month by severity (mean)",
-                  "Incidents per week by service"):
+    for title in (
+        "MTTA per month by severity (mean)",
+        "MTTR per month by severity (mean)",
+        "Incidents per week by service",
+    ):
         expect(page.locator("figcaption", has_text=t(title))).to_be_visible()
     check_charts(page, 3, scheme)
     shot(page, f"charts-reports-{scheme}-{device}")
     # The drawings themselves at their real size, to read their type and colours.
     for index, name in enumerate(("mtta", "mttr", "weekly")):
         page.locator("figure.svg-chart").nth(index).screenshot(
-            path=str(SCREENSHOTS / locale / f"charts-reports-{name}-{scheme}-{device}.png"))
+            path=str(SCREENSHOTS / locale / f"charts-reports-{name}-{scheme}-{device}.png")
+        )
 
     # The figures behind a drawing, for a screen reader or a reader who wants numbers.
     figure = page.locator("figure.svg-chart").filter(has_text=t("Incidents per week by service"))

@@ -27,12 +27,22 @@ def fact(page, term):
     return page.locator(f'xpath=//dt[normalize-space()="{term}"]/following-sibling::dd[1]')
 
 
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "is_mobile": True,
+    "has_touch": True,
+    "device_scale_factor": 2,
+}
 
 
 def test_login_shows_the_dashboard(log_in, t, shot):
     page = log_in("olivia")
-    for panel in ("Portal health", "Open incidents by severity, with age", "Today's checklists", "Backup freshness"):
+    for panel in (
+        "Portal health",
+        "Open incidents by severity, with age",
+        "Today's checklists",
+        "Backup freshness",
+    ):
         expect(page.get_by_role("heading", name=t(panel))).to_be_visible()
     expect(page.get_by_role("main")).to_contain_text("Disk usage at 86 % on the data hub volume")
     nav = page.get_by_role("navigation", name=t("Main"))
@@ -43,14 +53,18 @@ def test_login_shows_the_dashboard(log_in, t, shot):
 def test_incident_from_declaration_to_a_published_postmortem(log_in, t, shot, locale, tmp_path):
     title = f"Checkout API answers 500 ({locale})"
     page = log_in("olivia")
-    page.get_by_role("navigation", name=t("Main")).get_by_role("link", name=t("Incidents"), exact=True).click()
+    page.get_by_role("navigation", name=t("Main")).get_by_role(
+        "link", name=t("Incidents"), exact=True
+    ).click()
     page.get_by_role("link", name=t("Declare an incident")).click()
     page.get_by_label(t.label("service")).select_option(label="Internal API")
     page.get_by_label(t.label("title")).fill(title)
     page.get_by_label(t.label("severity")).select_option("sev2")
     page.get_by_label(t.label("scope")).select_option("partial")
     page.get_by_label(t.label("category")).fill("API down")
-    page.get_by_label(t.label("description")).fill("Half of the checkout requests fail since the 10:05 deploy.")
+    page.get_by_label(t.label("description")).fill(
+        "Half of the checkout requests fail since the 10:05 deploy."
+    )
     shot(page, "incident-1-declare")
     page.get_by_role("button", name=t("Declare incident")).click()
 
@@ -67,24 +81,34 @@ def test_incident_from_declaration_to_a_published_postmortem(log_in, t, shot, lo
     page.get_by_role("button", name=t("Add note")).click()
     timeline = page.locator("section", has=page.get_by_role("heading", name=t("Timeline")))
     expect(timeline).to_contain_text("Rolled back to the previous release")
-    page.get_by_label(t("Resolution summary")).fill("Rolled back to the previous release; checkout works.")
+    page.get_by_label(t("Resolution summary")).fill(
+        "Rolled back to the previous release; checkout works."
+    )
     page.get_by_role("button", name=t("Resolve"), exact=True).click()
     expect(state).to_contain_text(t("resolved"))
     shot(page, "incident-2-resolved", readme="incident")
 
     page.get_by_role("link", name=t("Write postmortem")).click()
     expect(page.get_by_role("heading", name=t("Write a postmortem"))).to_be_visible()
-    page.get_by_role("textbox", name=t.label("summary")).fill("A bad connection-pool setting shipped; checkout failed.")
+    page.get_by_role("textbox", name=t.label("summary")).fill(
+        "A bad connection-pool setting shipped; checkout failed."
+    )
     page.get_by_role("textbox", name=t.label("trigger")).fill("Release 2026.11.3 at 10:05.")
-    page.get_by_role("textbox", name=t.label("root cause(s)")).fill("The pool size came from a staging default.")
+    page.get_by_role("textbox", name=t.label("root cause(s)")).fill(
+        "The pool size came from a staging default."
+    )
     items = page.get_by_role("group", name=t("Action item"))
     expect(items).to_have_count(1)
     page.get_by_role("button", name=t("Add an action item")).click()
     expect(items).to_have_count(2)
-    for item, (text, kind, priority) in zip(items.all(), [
-        ("Validate pool settings in CI", "prevent", "high"),
-        ("Alert on checkout 5xx above 1 %", "detect", "medium"),
-    ], strict=True):
+    for item, (text, kind, priority) in zip(
+        items.all(),
+        [
+            ("Validate pool settings in CI", "prevent", "high"),
+            ("Alert on checkout 5xx above 1 %", "detect", "medium"),
+        ],
+        strict=True,
+    ):
         item.get_by_label(t.label("description")).fill(text)
         item.get_by_label(t.label("kind")).select_option(kind)
         item.get_by_label(t("Owner")).select_option(label="Mina Seo")
@@ -97,7 +121,9 @@ def test_incident_from_declaration_to_a_published_postmortem(log_in, t, shot, lo
     page.context.close()
 
     manager = log_in("max")
-    manager.get_by_role("navigation", name=t("Main")).get_by_role("link", name=t("Postmortems")).click()
+    manager.get_by_role("navigation", name=t("Main")).get_by_role(
+        "link", name=t("Postmortems")
+    ).click()
     manager.get_by_role("link", name=title).click()
     expect(manager).to_have_url(postmortem_url)
     manager.get_by_role("button", name=t("Publish")).click()
@@ -130,8 +156,13 @@ def test_shift_checklist_ticked_on_a_phone_and_handed_over(log_in, t, shot):
     run_url = page.url
     progress = page.get_by_text(t("%(handled)s / %(total)s handled", handled=1, total=4))
     expect(progress).to_be_visible()
-    still_open = page.get_by_text(t.plural("%(counter)s required item is still open.",
-                                           "%(counter)s required items are still open.", 3))
+    still_open = page.get_by_text(
+        t.plural(
+            "%(counter)s required item is still open.",
+            "%(counter)s required items are still open.",
+            3,
+        )
+    )
     expect(still_open).to_be_visible()
 
     def item(text):
@@ -140,7 +171,9 @@ def test_shift_checklist_ticked_on_a_phone_and_handed_over(log_in, t, shot):
     dashboards = item("Dashboards show no new errors overnight")
     dashboards.get_by_role("button", name=t("done"), exact=True).tap()
     expect(dashboards.get_by_role("button", name=t("Undo"))).to_be_visible()
-    expect(page.get_by_text(t("%(handled)s / %(total)s handled", handled=2, total=4))).to_be_visible()
+    expect(
+        page.get_by_text(t("%(handled)s / %(total)s handled", handled=2, total=4))
+    ).to_be_visible()
 
     backup = item("Last night's backup is verified")
     # Refused inline, next to the reason's field (issue 23), not in a dialog box.
@@ -156,14 +189,18 @@ def test_shift_checklist_ticked_on_a_phone_and_handed_over(log_in, t, shot):
     disk = item("Disk use below 80 %")
     disk.get_by_label(t("Value")).fill("86 %")
     disk.get_by_role("button", name=t("failed"), exact=True).tap()
-    expect(page.get_by_text(t("%(handled)s / %(total)s handled", handled=4, total=4))).to_be_visible()
+    expect(
+        page.get_by_text(t("%(handled)s / %(total)s handled", handled=4, total=4))
+    ).to_be_visible()
     expect(still_open).to_be_hidden()
     shot(page, "checklist-1-ticked")
     backup.evaluate("item => item.scrollIntoView({block: 'start'})")
     shot(page, "checklist-1-phone-screen", readme="checklist-phone", full_page=False)
 
     disk.get_by_role("link", name=t("Open incident")).tap()
-    expect(page.get_by_role("heading", name=t("Open an incident for a failed item"))).to_be_visible()
+    expect(
+        page.get_by_role("heading", name=t("Open an incident for a failed item"))
+    ).to_be_visible()
     page.get_by_label(t("Severity")).select_option("sev3")
     page.get_by_role("button", name=t("Open incident")).tap()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Disk use below 80 %")
@@ -171,7 +208,9 @@ def test_shift_checklist_ticked_on_a_phone_and_handed_over(log_in, t, shot):
     shot(page, "checklist-2-incident")
 
     page.goto(run_url)
-    expect(item("Disk use below 80 %").get_by_role("link", name=incident_title.split(" ")[0])).to_be_visible()
+    expect(
+        item("Disk use below 80 %").get_by_role("link", name=incident_title.split(" ")[0])
+    ).to_be_visible()
     page.get_by_role("link", name=t("Complete checklist")).tap()
     expect(page.get_by_role("heading", name=t("Handover note for the next shift"))).to_be_visible()
     expect(page.get_by_role("main")).to_contain_text(incident_title)
@@ -189,7 +228,9 @@ def test_shift_checklist_ticked_on_a_phone_and_handed_over(log_in, t, shot):
     # The run is named after its day ("Daily 09:00 check — 2026-12-07"), as the scheduler names it.
     before, after = t("Handover from %(run)s", run="\n").split("\n")
     handover = next_shift.get_by_role(
-        "region", name=re.compile(f"{re.escape(before)}Daily 09:00 check — [0-9-]+{re.escape(after)}"))
+        "region",
+        name=re.compile(f"{re.escape(before)}Daily 09:00 check — [0-9-]+{re.escape(after)}"),
+    )
     expect(handover).to_contain_text("Disk incident open; check it first.")
     handover.get_by_role("button", name=t("Acknowledge handover")).click()
     expect_message(next_shift, t("Handover acknowledged."))
@@ -230,24 +271,37 @@ def test_runbook_imported_through_the_upload_form_after_its_dry_run(log_in, t, s
     page.get_by_role("button", name=t("Show what would be imported")).click()
 
     main = page.get_by_role("main")
-    expect(main).to_contain_text(t("Dry run of %(file)s: nothing is saved until you press Import. "
-                                   "Choose what each section becomes.", file="datahub.md"))
+    expect(main).to_contain_text(
+        t(
+            "Dry run of %(file)s: nothing is saved until you press Import. "
+            "Choose what each section becomes.",
+            file="datahub.md",
+        )
+    )
 
     def section(title):
         return page.locator("section").filter(has=page.get_by_role("heading", name=title))
 
-    daily, weekly = section("Data hub runbook · Daily 09:00"), section("Data hub runbook · 매주 월요일 10:00")
+    daily, weekly = (
+        section("Data hub runbook · Daily 09:00"),
+        section("Data hub runbook · 매주 월요일 10:00"),
+    )
     expect(daily.get_by_label(t("Schedule (cron)"))).to_have_value("0 9 * * *")
     expect(daily).to_contain_text("ls -l /srv/datahub/export/")
     expect(weekly.get_by_label(t("Schedule (cron)"))).to_have_value("0 10 * * 1")
-    expect(section("Import stuck")).to_contain_text(t("Playbook for incidents of category “%(category)s”.",
-                                                      category="Import stuck"))
+    expect(section("Import stuck")).to_contain_text(
+        t("Playbook for incidents of category “%(category)s”.", category="Import stuck")
+    )
     weekly.get_by_label(t("Schedule (cron)")).fill("30 10 * * 1")
     shot(page, "import-1-dry-run")
     page.get_by_role("button", name=t("Import"), exact=True).click()
 
-    expect_message(page, t("Imported: %(c)d created, %(u)d updated, %(n)d unchanged.", c=3, u=0, n=0))
-    expect(page.get_by_role("row").filter(has_text="매주 월요일 10:00")).to_contain_text("30 10 * * 1")
+    expect_message(
+        page, t("Imported: %(c)d created, %(u)d updated, %(n)d unchanged.", c=3, u=0, n=0)
+    )
+    expect(page.get_by_role("row").filter(has_text="매주 월요일 10:00")).to_contain_text(
+        "30 10 * * 1"
+    )
     shot(page, "import-2-templates")
     page.get_by_role("link", name="Data hub runbook · Daily 09:00").click()
     expect(page.get_by_role("main")).to_contain_text("Yesterday's export file exists")
@@ -258,7 +312,9 @@ def test_runbook_imported_through_the_upload_form_after_its_dry_run(log_in, t, s
 def test_backup_run_from_the_page_is_verified(log_in, t, shot):
     page = log_in("olivia")
     page.get_by_role("navigation", name=t("Main")).get_by_role("link", name=t("Backups")).click()
-    page.get_by_role("row").filter(has_text="inventory-sample").get_by_role("button", name=t("Run now")).click()
+    page.get_by_role("row").filter(has_text="inventory-sample").get_by_role(
+        "button", name=t("Run now")
+    ).click()
     expect_message(page, t("Backup queued; this page shows its progress."))
     expect(page.get_by_role("heading", level=1)).to_contain_text("inventory-sample")
     # The page refreshes itself while the backup runs.
@@ -317,7 +373,9 @@ def test_probe_goes_red_when_its_target_stops_and_green_again(log_in, t, shot, l
     page.get_by_label(t.label("name")).fill(name)
     page.get_by_label(t("URL")).fill(target.url)
     # exact: the warning-level expectations' label starts with the same words
-    page.get_by_role("textbox", name=t("JSON expectations") + ":", exact=True).fill("status in [ok, healthy]")
+    page.get_by_role("textbox", name=t("JSON expectations") + ":", exact=True).fill(
+        "status in [ok, healthy]"
+    )
     shot(page, "probe-1-form")
     page.get_by_role("button", name=t("Save")).click()
     expect_message(page, t("Probe saved."))
@@ -332,7 +390,9 @@ def test_probe_goes_red_when_its_target_stops_and_green_again(log_in, t, shot, l
     target.stop()
     run_now.click()
     expect(state).to_contain_text(t("critical"))
-    expect(fact(page, t("Message"))).to_contain_text(t("connection refused"))  # in words, in the reader's language
+    expect(fact(page, t("Message"))).to_contain_text(
+        t("connection refused")
+    )  # in words, in the reader's language
     page.get_by_role("link", name=t("← All probes")).click()
     card = page.get_by_role("listitem").filter(has=page.get_by_role("link", name=name))
     expect(card).to_contain_text(t("critical"))

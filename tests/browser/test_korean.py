@@ -78,7 +78,11 @@ def no_english(page, sentences, data, where):
     body = page.locator("body").inner_text()
     for value in [*sorted(data, key=len, reverse=True), *PROPER_NOUNS]:
         body = body.replace(value, "\n")
-    found = [(s, body[max(body.find(s) - 60, 0):body.find(s) + len(s) + 60]) for s in sentences if s in body]
+    found = [
+        (s, body[max(body.find(s) - 60, 0) : body.find(s) + len(s) + 60])
+        for s in sentences
+        if s in body
+    ]
     assert not found, f"{where}: English from the catalogue on the page: {found[:10]}"
     runs = ENGLISH_RUN.findall(body)
     assert not runs, f"{where}: English words on the page: {runs[:10]}"
@@ -94,8 +98,9 @@ def reload_until(page, locator, text, timeout=60):
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_a_korean_reader_meets_no_english_from_declaration_to_the_audit_trail(log_in, t, shot, portal, sentences,
-                                                                                scheme):
+def test_a_korean_reader_meets_no_english_from_declaration_to_the_audit_trail(
+    log_in, t, shot, portal, sentences, scheme
+):
     title = f"결제 API 500 응답 ({scheme})"
     page = log_in("olivia", color_scheme=scheme)
     nav = page.get_by_role("navigation", name=t("Main"))
@@ -114,7 +119,9 @@ def test_a_korean_reader_meets_no_english_from_declaration_to_the_audit_trail(lo
     timeline = page.locator("section", has=page.get_by_role("heading", name=t("Timeline")))
     reload_until(page, timeline, t("escalation step"))
     reload_until(page, timeline, t("notification sent"))
-    expect(timeline).to_contain_text(t("%(channel)s sent to %(who)s.", channel=t("e-mail"), who="Mina Seo"))
+    expect(timeline).to_contain_text(
+        t("%(channel)s sent to %(who)s.", channel=t("e-mail"), who="Mina Seo")
+    )
     state = page.locator("section", has=page.get_by_role("heading", name=t("State")))
     page.get_by_role("button", name=t("Acknowledge"), exact=True).click()
     expect(state).to_contain_text(t("acknowledged"))
@@ -125,21 +132,31 @@ def test_a_korean_reader_meets_no_english_from_declaration_to_the_audit_trail(lo
     page.get_by_role("button", name=t("Resolve"), exact=True).click()
     expect(state).to_contain_text(t("resolved"))
     expect(timeline).to_contain_text(t("Opened: %(title)s", title=title))
-    expect(timeline).to_contain_text(t("%(from)s → %(to)s", **{"from": t("acknowledged"), "to": t("resolved")}))
+    expect(timeline).to_contain_text(
+        t("%(from)s → %(to)s", **{"from": t("acknowledged"), "to": t("resolved")})
+    )
     shot(page, f"korean-1-incident-{scheme}")
 
     page.get_by_role("link", name=t("Write postmortem")).click()
-    page.get_by_role("textbox", name=t.label("summary")).fill("잘못된 연결 풀 설정이 배포되었습니다.")
-    page.get_by_role("textbox", name=t.label("root cause(s)")).fill("풀 크기가 스테이징 기본값이었습니다.")
+    page.get_by_role("textbox", name=t.label("summary")).fill(
+        "잘못된 연결 풀 설정이 배포되었습니다."
+    )
+    page.get_by_role("textbox", name=t.label("root cause(s)")).fill(
+        "풀 크기가 스테이징 기본값이었습니다."
+    )
     page.get_by_role("button", name=t("Submit for review")).click()
-    expect(page.get_by_role("status").filter(has_text=t("Postmortem submitted for review."))).to_be_visible()
+    expect(
+        page.get_by_role("status").filter(has_text=t("Postmortem submitted for review."))
+    ).to_be_visible()
     postmortem_url = page.url
     page.context.close()
 
     manager = log_in("max", color_scheme=scheme)
     manager.goto(postmortem_url)
     manager.get_by_role("button", name=t("Publish")).click()
-    expect(manager.get_by_role("status").filter(has_text=t("Postmortem published."))).to_be_visible()
+    expect(
+        manager.get_by_role("status").filter(has_text=t("Postmortem published."))
+    ).to_be_visible()
     data = set(json.loads(portal.manage("shell", "-c", DATA_DUMP).strip().splitlines()[-1]))
     no_english(manager, sentences, data, "postmortem")
     shot(manager, f"korean-2-postmortem-{scheme}")

@@ -70,7 +70,9 @@ OVERFLOW = """([scrollArea, badges]) => {
 def menu_pages(page) -> list[str]:
     """The addresses the main menu and the account menu link to, in their order."""
     links = page.locator("#main-nav a, .account .menu a")
-    return list(dict.fromkeys(links.evaluate_all("links => links.map(a => a.getAttribute('href'))")))
+    return list(
+        dict.fromkeys(links.evaluate_all("links => links.map(a => a.getAttribute('href'))"))
+    )
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +91,8 @@ def pages(browser, portal, locale):
         deeper = page.locator("main#main a").evaluate_all(
             "(links, base) => links.map(a => a.getAttribute('href'))"
             ".filter(href => href && href.startsWith(base) && /^\\/[\\w-]+\\/(?:[\\w-]+\\/)?\\d+\\/$/.test(href))",
-            address)
+            address,
+        )
         if deeper and address != "/" and deeper[0] not in found:
             found.append(deeper[0])
     context.close()
@@ -98,7 +101,9 @@ def pages(browser, portal, locale):
 
 @pytest.mark.parametrize("device", ["desktop", "phone"])
 def test_every_top_level_page_fits_the_window(log_in, pages, shot, t, device):
-    assert len(pages) >= 10, pages  # the menu was read: dashboard, incidents, checklists, probes, backups…
+    assert len(pages) >= 10, (
+        pages
+    )  # the menu was read: dashboard, incidents, checklists, probes, backups…
     page = log_in("admin", **(DESKTOP if device == "desktop" else PHONE))
     problems = {}
     for address in pages:
@@ -110,7 +115,9 @@ def test_every_top_level_page_fits_the_window(log_in, pages, shot, t, device):
         found = page.evaluate(OVERFLOW, [SCROLL_AREA, BADGES])
         if found:
             problems[address] = found[:8]
-    assert not problems, "\n".join(f"{address}:\n  " + "\n  ".join(found) for address, found in problems.items())
+    assert not problems, "\n".join(
+        f"{address}:\n  " + "\n  ".join(found) for address, found in problems.items()
+    )
 
 
 def test_the_menu_is_one_line_on_a_1366_px_desktop(log_in, t):
@@ -133,6 +140,7 @@ def test_the_admin_incident_list_gives_titles_room(log_in):
     for i in range(titles.count()):
         title = titles.nth(i)
         line = title.evaluate("el => parseFloat(getComputedStyle(el).lineHeight) || 20")
-        assert title.bounding_box()["height"] <= 2.5 * line + 12, f"«{title.inner_text()}» takes more than two lines"
+        assert title.bounding_box()["height"] <= 2.5 * line + 12, (
+            f"«{title.inner_text()}» takes more than two lines"
+        )
     assert page.evaluate("document.documentElement.scrollWidth") <= 1366
-

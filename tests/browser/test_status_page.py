@@ -24,15 +24,22 @@ def component(page, name):
     return page.get_by_role("listitem").filter(has_text=name)
 
 
-def test_a_public_sev1_shows_as_major_outage_with_its_update_until_resolved(portal, new_page, log_in, t, shot,
-                                                                            locale):
+def test_a_public_sev1_shows_as_major_outage_with_its_update_until_resolved(
+    portal, new_page, log_in, t, shot, locale
+):
     incident_id = int(portal.manage("shell", "-c", SETUP).strip().splitlines()[-1])
     name = "Storefront" if locale == "en" else "쇼핑몰"
-    update = "Checkout is failing; we are on it." if locale == "en" else "결제가 실패하고 있어 조치 중입니다."
+    update = (
+        "Checkout is failing; we are on it."
+        if locale == "en"
+        else "결제가 실패하고 있어 조치 중입니다."
+    )
 
     visitor = new_page(**PHONE)  # anonymous, on a phone
     visitor.goto(f"/status/shop/?lang={locale}")
-    expect(visitor.get_by_role("heading", level=1)).to_have_text("Shop status" if locale == "en" else "쇼핑몰 상태")
+    expect(visitor.get_by_role("heading", level=1)).to_have_text(
+        "Shop status" if locale == "en" else "쇼핑몰 상태"
+    )
     expect(visitor.get_by_text(t("All systems operational"))).to_be_visible()
     expect(component(visitor, name)).to_contain_text(t("operational").capitalize())
     # No login form, no portal menu: the page stands on its own.
@@ -40,7 +47,9 @@ def test_a_public_sev1_shows_as_major_outage_with_its_update_until_resolved(port
 
     operator = log_in("olivia")
     operator.goto(f"/incidents/{incident_id}/")
-    panel = operator.locator("section", has=operator.get_by_role("heading", name=t("Tell the users")))
+    panel = operator.locator(
+        "section", has=operator.get_by_role("heading", name=t("Tell the users"))
+    )
     panel.get_by_label(t("Public title (English)")).fill("Checkout unavailable")
     panel.get_by_label(t("Public title (Korean)")).fill("결제 불가")
     panel.get_by_role("button", name=t("Mark public")).click()
@@ -54,7 +63,9 @@ def test_a_public_sev1_shows_as_major_outage_with_its_update_until_resolved(port
     visitor.reload()
     expect(component(visitor, name)).to_contain_text(t("major outage").capitalize())
     expect(visitor.get_by_role("main")).to_contain_text(update)
-    expect(visitor.get_by_role("main")).to_contain_text("Checkout unavailable" if locale == "en" else "결제 불가")
+    expect(visitor.get_by_role("main")).to_contain_text(
+        "Checkout unavailable" if locale == "en" else "결제 불가"
+    )
     expect(visitor.get_by_role("main")).not_to_contain_text("ingress OOM")
     expect(visitor.get_by_role("main")).not_to_contain_text("storefront-k8s-prod")
     shot(visitor, "status-2-major-outage", readme="status-page")

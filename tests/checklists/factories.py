@@ -9,8 +9,13 @@ from checklists.models import Kind, Run, Template
 _seq = count(1)
 
 
-def make_template(name: str | None = None, *, items=("Check the health endpoint", "Check disk use"),
-                  sections: list[dict] | None = None, **fields) -> Template:
+def make_template(
+    name: str | None = None,
+    *,
+    items=("Check the health endpoint", "Check disk use"),
+    sections: list[dict] | None = None,
+    **fields,
+) -> Template:
     """A template with one section holding `items` (texts; all required), or the given `sections`."""
     fields.setdefault("kind", Kind.ROUTINE)
     fields.setdefault("due_window", timedelta(hours=2))

@@ -21,7 +21,9 @@ def test_a_staff_operator_cannot_complete_a_run_with_items_unhandled_in_the_admi
     operator = staff_client(make_user, "operator")
     data = change_form_data(operator, change_url(run))
     assert "status" not in data
-    response = operator.post(change_url(run), {**data, "status": RunStatus.COMPLETED, "name": "Morning checks"})
+    response = operator.post(
+        change_url(run), {**data, "status": RunStatus.COMPLETED, "name": "Morning checks"}
+    )
     assert response.status_code == 302
     run.refresh_from_db()
     assert run.name == "Morning checks"  # the fields that are the admin's still save
@@ -32,8 +34,12 @@ def test_the_api_refuses_completing_a_run_with_items_unhandled(api_as):
     run = make_run()
     answer = api_as("operator").post(f"/api/v1/checklist-runs/{run.pk}/complete", {}, format="json")
     assert answer.status_code == 409 and answer.data["code"] == "required_open"
-    assert api_as("manager").patch(f"/api/v1/checklist-runs/{run.pk}", {"status": "completed"},
-                                   format="json").status_code == 405
+    assert (
+        api_as("manager")
+        .patch(f"/api/v1/checklist-runs/{run.pk}", {"status": "completed"}, format="json")
+        .status_code
+        == 405
+    )
     run.refresh_from_db()
     assert run.status == RunStatus.OPEN
 
@@ -53,7 +59,9 @@ def test_handover_notes_are_read_only_in_the_admin_and_the_api(make_user, api_as
     assert "text" not in change_form_data(operator, change_url(note))
     operator.post(change_url(note), {"text": "All quiet", "risks": "none", "_save": "Save"})
     assert operator.get(reverse("admin:checklists_handovernote_add")).status_code == 403
-    answer = api_as("manager").patch(f"/api/v1/handover-notes/{note.pk}", {"text": "All quiet"}, format="json")
+    answer = api_as("manager").patch(
+        f"/api/v1/handover-notes/{note.pk}", {"text": "All quiet"}, format="json"
+    )
     assert answer.status_code == 405
     note.refresh_from_db()
     assert note.text == "Disk on db-2 at 80 %" and note.risks == ""
@@ -65,5 +73,10 @@ def test_ticks_cannot_be_deleted_in_the_admin(make_user):
     tick(run_item=item, state="done", by=make_user("operator"))
     mark = Tick.objects.get()
     admin = staff_client(make_user, "admin")
-    assert admin.post(reverse("admin:checklists_tick_delete", args=[mark.pk]), {"post": "yes"}).status_code == 403
+    assert (
+        admin.post(
+            reverse("admin:checklists_tick_delete", args=[mark.pk]), {"post": "yes"}
+        ).status_code
+        == 403
+    )
     assert Tick.objects.filter(pk=mark.pk).exists()

@@ -13,8 +13,10 @@ from checklists.models import Template
 
 
 def runbook(sections: int, items: int = 1) -> bytes:
-    return "".join(f"## Check {n:03}\n" + "".join(f"- [ ] item {n}.{i}\n" for i in range(items))
-                   for n in range(sections)).encode()
+    return "".join(
+        f"## Check {n:03}\n" + "".join(f"- [ ] item {n}.{i}\n" for i in range(items))
+        for n in range(sections)
+    ).encode()
 
 
 def refusal(data: bytes) -> str:
@@ -34,7 +36,9 @@ def test_more_headings_than_the_setting_allows_are_refused_with_the_count_and_th
 @pytest.mark.django_db
 def test_underlined_headings_count_too(settings):
     settings.RUNBOOK_MAX_SECTIONS = 3
-    assert "PORTAL_RUNBOOK_MAX_SECTIONS" in refusal(b"".join(b"Check %d\n===\n- [ ] a\n" % n for n in range(4)))
+    assert "PORTAL_RUNBOOK_MAX_SECTIONS" in refusal(
+        b"".join(b"Check %d\n===\n- [ ] a\n" % n for n in range(4))
+    )
 
 
 @pytest.mark.django_db
@@ -53,20 +57,29 @@ def test_paragraphs_and_rules_count_as_blocks(settings):
     assert "PORTAL_RUNBOOK_MAX_ITEMS" in refusal(b"# Daily\n- [ ] a\n\n" + b"text\n\n" * 10)
     assert "PORTAL_RUNBOOK_MAX_ITEMS" in refusal(b"# Daily\n- [ ] a\n\n" + b"***\n" * 10)
     # One paragraph of many lines is one block.
-    assert importer.read_runbook(b"# Daily\n- [ ] a\n\n" + b"text\n" * 100, filename="ok.md").entries
+    assert importer.read_runbook(
+        b"# Daily\n- [ ] a\n\n" + b"text\n" * 100, filename="ok.md"
+    ).entries
 
 
 @pytest.mark.django_db
 def test_comments_in_code_blocks_are_not_counted_as_headings(settings):
     settings.RUNBOOK_MAX_SECTIONS = 1
-    text = b"# Daily 09:00\n- [ ] back up\n  ```sh\n" + b"  # a comment\n" * 20 + b"  tar czf x.tgz /srv\n  ```\n"
+    text = (
+        b"# Daily 09:00\n- [ ] back up\n  ```sh\n"
+        + b"  # a comment\n" * 20
+        + b"  tar czf x.tgz /srv\n  ```\n"
+    )
     [entry] = importer.read_runbook(text, filename="ok.md").entries
     assert entry.sections[0].items[0].command.count("# a comment") == 20
 
 
 def test_the_api_refuses_a_file_past_the_default_caps_with_the_file_field(api_as):
-    response = api_as("manager").post("/api/v1/runbook-imports", {
-        "file": SimpleUploadedFile("big.md", runbook(501))}, format="multipart")
+    response = api_as("manager").post(
+        "/api/v1/runbook-imports",
+        {"file": SimpleUploadedFile("big.md", runbook(501))},
+        format="multipart",
+    )
     assert response.status_code == 400
     body = response.json()
     assert body["code"] == "bad_runbook" and "more than 500 headings" in " ".join(body["file"])
@@ -75,16 +88,22 @@ def test_the_api_refuses_a_file_past_the_default_caps_with_the_file_field(api_as
 
 def test_the_byte_cap_follows_the_setting(api_as, settings):
     settings.RUNBOOK_MAX_BYTES = 2048
-    response = api_as("manager").post("/api/v1/runbook-imports", {
-        "file": SimpleUploadedFile("big.md", b"# Daily\n- [ ] a\n" + b"x" * 2048)}, format="multipart")
+    response = api_as("manager").post(
+        "/api/v1/runbook-imports",
+        {"file": SimpleUploadedFile("big.md", b"# Daily\n- [ ] a\n" + b"x" * 2048)},
+        format="multipart",
+    )
     assert response.status_code == 400 and "2 KiB" in " ".join(response.json()["file"])
 
 
 @pytest.mark.django_db
 def test_an_item_with_thousands_of_detail_lines_and_commands_keeps_them_all_in_order():
     # Each line was once joined onto everything before it: quadratic in the item's length.
-    text = ("# Daily\n- [ ] check\n  first line\n" + "".join(f"  - step {n}\n" for n in range(3000))
-            + "".join(f"  ```\n  cmd {n}\n  ```\n" for n in range(500)))
+    text = (
+        "# Daily\n- [ ] check\n  first line\n"
+        + "".join(f"  - step {n}\n" for n in range(3000))
+        + "".join(f"  ```\n  cmd {n}\n  ```\n" for n in range(500))
+    )
     [item] = importer.read_runbook(text.encode(), filename="x.md").entries[0].sections[0].items
     assert item.details.splitlines() == ["first line", *(f"- step {n}" for n in range(3000))]
     assert item.command.splitlines() == [f"cmd {n}" for n in range(500)]
@@ -104,7 +123,9 @@ def shown_sections(page: str) -> list[str]:
 
 def test_the_dry_run_page_shows_fifty_sections_at_a_time_and_keeps_choices_across_pages(client_as):
     client = client_as("manager")
-    response = client.post(reverse("checklists:import"), {"file": SimpleUploadedFile("ops.md", runbook(120))})
+    response = client.post(
+        reverse("checklists:import"), {"file": SimpleUploadedFile("ops.md", runbook(120))}
+    )
     page = response.content.decode()
     assert response.status_code == 200
     assert shown_sections(page) == [f"Check {n:03}" for n in range(50)]
@@ -123,7 +144,9 @@ def test_the_dry_run_page_shows_fifty_sections_at_a_time_and_keeps_choices_acros
     assert 'type="hidden" name="action_0" value="skip"' in page
 
     assert client.post(reverse("checklists:import"), data).status_code == 302
-    assert Template.objects.count() == 119 and not Template.objects.filter(name="Check 000").exists()
+    assert (
+        Template.objects.count() == 119 and not Template.objects.filter(name="Check 000").exists()
+    )
 
 
 def test_a_wrong_schedule_on_a_later_page_shows_that_page(client_as):

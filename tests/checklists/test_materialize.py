@@ -33,7 +33,10 @@ def test_a_daily_0900_seoul_template_creates_its_run_at_0000_utc_exactly_once_wh
     assert run.occurrence == utc(2026, 3, 3, 0, 0)
     assert run.name == "Daily 09:00 — 2026-03-03"
     assert run.due_at == utc(2026, 3, 3, 2, 0)
-    assert [i.text for i in run.items.order_by("position")] == ["Check the health endpoint", "Check disk use"]
+    assert [i.text for i in run.items.order_by("position")] == [
+        "Check the health endpoint",
+        "Check disk use",
+    ]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -109,7 +112,10 @@ def test_a_long_outage_records_a_bounded_number_of_missed_runs(seoul):
     with time_machine.travel(utc(2025, 1, 1), tick=False):
         template = make_template("Every minute", schedule="* * * * *")
     services.materialize_runs(now=utc(2025, 1, 2))
-    assert Run.objects.filter(template=template, status=RunStatus.MISSED).count() == services.MISSED_RECORDED_AT_MOST
+    assert (
+        Run.objects.filter(template=template, status=RunStatus.MISSED).count()
+        == services.MISSED_RECORDED_AT_MOST
+    )
     assert Run.objects.filter(template=template, status=RunStatus.OPEN).count() == 1
 
 
@@ -127,7 +133,9 @@ def test_editing_the_template_never_rewrites_a_run_already_made(seoul):
     with time_machine.travel(utc(2026, 3, 2, 12, 0), tick=False):
         template = make_template("Daily", schedule="0 9 * * *", items=["Old text"])
     services.materialize_runs(now=utc(2026, 3, 3, 0, 0))
-    services.save_template(template=template, fields={}, sections=[{"title": "New", "items": [{"text": "New"}]}])
+    services.save_template(
+        template=template, fields={}, sections=[{"title": "New", "items": [{"text": "New"}]}]
+    )
     template.refresh_from_db()
     run = Run.objects.get(template=template)
     assert [i.text for i in run.items.all()] == ["Old text"]

@@ -25,7 +25,9 @@ def run(service):
 
 def fail_first(client, run):
     first = run.items.order_by("position").first()
-    client.post(reverse("checklists:tick", args=[run.pk, first.pk]), {"state": "failed", "note": "HTTP 503"})
+    client.post(
+        reverse("checklists:tick", args=[run.pk, first.pk]), {"state": "failed", "note": "HTTP 503"}
+    )
     return first
 
 
@@ -37,17 +39,24 @@ def test_a_failed_item_links_the_open_incident_of_its_service_and_category(clien
     client = client_as("operator")
     fail_first(client, run)
     page = client.get(run.get_absolute_url()).content.decode()
-    related = page[page.index('class="related-incidents"'):]
-    related = related[:related.index("</p>")]
+    related = page[page.index('class="related-incidents"') :]
+    related = related[: related.index("</p>")]
     assert f'href="{same.get_absolute_url()}"' in related and "Checkout answers 503" in related
-    assert other_category.title not in related and "Search is slow" not in related and "Old outage" not in related
+    assert (
+        other_category.title not in related
+        and "Search is slow" not in related
+        and "Old outage" not in related
+    )
 
 
 def test_the_tick_answer_of_a_failed_item_links_it_too(client_as, run, service):
     same = make_incident(service, title="Checkout answers 503", category="API down")
     first = run.items.order_by("position").first()
-    response = client_as("operator").post(reverse("checklists:tick", args=[run.pk, first.pk]),
-                                          {"state": "failed"}, HTTP_ACCEPT="application/json")
+    response = client_as("operator").post(
+        reverse("checklists:tick", args=[run.pk, first.pk]),
+        {"state": "failed"},
+        HTTP_ACCEPT="application/json",
+    )
     assert f'href="{same.get_absolute_url()}"' in response.json()["html"]
 
 
@@ -57,14 +66,20 @@ def test_nothing_is_mentioned_when_nothing_is_open(client_as, run):
     assert 'class="related-incidents"' not in client.get(run.get_absolute_url()).content.decode()
 
 
-def test_the_incident_opened_from_the_item_mentions_the_open_one_and_takes_the_category(client_as, run, service):
+def test_the_incident_opened_from_the_item_mentions_the_open_one_and_takes_the_category(
+    client_as, run, service
+):
     same = make_incident(service, title="Checkout answers 503", category="API down")
     client = client_as("operator")
     first = fail_first(client, run)
     url = reverse("checklists:open-incident", args=[run.pk, first.pk])
     form = client.get(url).content.decode()
-    assert 'name="category" value="API down"' in form and f'href="{same.get_absolute_url()}"' in form
-    response = client.post(url, {"title": "Health check fails", "severity": "sev3", "category": "API down"})
+    assert (
+        'name="category" value="API down"' in form and f'href="{same.get_absolute_url()}"' in form
+    )
+    response = client.post(
+        url, {"title": "Health check fails", "severity": "sev3", "category": "API down"}
+    )
     assert response.status_code == 302
     opened = Incident.objects.exclude(pk=same.pk).get()
     assert opened.category == "API down"

@@ -64,7 +64,9 @@ def test_ticking_with_fetch_answers_the_new_item_and_the_progress(client_as, run
 def test_skipping_needs_a_reason(client_as, run):
     client = client_as("operator")
     first = items(run)[0]
-    response = client.post(tick_url(run, first), {"state": "skipped"}, HTTP_ACCEPT="application/json")
+    response = client.post(
+        tick_url(run, first), {"state": "skipped"}, HTTP_ACCEPT="application/json"
+    )
     assert response.status_code == 400 and "why" in response.json()["error"]
     # Said next to the reason's field on the page (run.js), not in a dialog box.
     assert response.json()["errors"] == {"note": ["Say why the item is skipped."]}
@@ -84,7 +86,9 @@ def test_undo_reopens_the_item_and_is_recorded(client_as, run):
     first.refresh_from_db()
     assert first.state == ItemState.OPEN and first.by is None
     assert list(Tick.objects.filter(run_item=first).values_list("state", "undo")) == [
-        ("done", False), ("open", True)]
+        ("done", False),
+        ("open", True),
+    ]
 
 
 def test_a_viewer_can_read_the_run_but_cannot_tick(client_as, run):
@@ -112,8 +116,13 @@ def test_completing_is_refused_while_a_required_item_is_open(client_as, run):
 
 
 def test_optional_items_do_not_block_completion(client_as):
-    run = make_run(make_template(sections=[{"title": "S", "items": [{"text": "Must"},
-                                                                    {"text": "May", "required": False}]}]))
+    run = make_run(
+        make_template(
+            sections=[
+                {"title": "S", "items": [{"text": "Must"}, {"text": "May", "required": False}]}
+            ]
+        )
+    )
     client = client_as("operator")
     client.post(tick_url(run, items(run)[0]), {"state": "failed", "note": "disk 91 %"})
     assert client.post(reverse("checklists:complete", args=[run.pk])).status_code == 302
@@ -124,8 +133,10 @@ def test_a_completed_run_refuses_more_ticks(client_as, run):
     for item in items(run):
         client.post(tick_url(run, item), {"state": "done"})
     client.post(reverse("checklists:complete", args=[run.pk]))
-    response = client.post(reverse("checklists:untick", args=[run.pk, items(run)[0].pk]),
-                           HTTP_ACCEPT="application/json")
+    response = client.post(
+        reverse("checklists:untick", args=[run.pk, items(run)[0].pk]),
+        HTTP_ACCEPT="application/json",
+    )
     assert response.status_code == 409
     assert items(run)[0].state == ItemState.DONE
 
@@ -139,10 +150,16 @@ def test_a_failed_item_opens_an_incident_prefilled_with_the_item(client_as, run)
     assert url in page
     form = client.get(url).content.decode()
     assert "Check the health endpoint" in form and "HTTP 503" in form
-    response = client.post(url, {"title": "Checklist item failed: Check the health endpoint", "severity": "sev2"})
+    response = client.post(
+        url, {"title": "Checklist item failed: Check the health endpoint", "severity": "sev2"}
+    )
     incident = Incident.objects.get()
     assert response.status_code == 302 and response["Location"] == incident.get_absolute_url()
-    assert (incident.service.name, incident.source, incident.severity) == ("Payments", "checklist", "sev2")
+    assert (incident.service.name, incident.source, incident.severity) == (
+        "Payments",
+        "checklist",
+        "sev2",
+    )
     assert "HTTP 503" in incident.description
     first.refresh_from_db()
     assert first.incident == incident
@@ -169,7 +186,11 @@ def test_the_run_page_is_made_for_a_phone(client_as, run):
 
 
 def test_commands_have_a_copy_button(client_as):
-    run = make_run(make_template(sections=[{"title": "S", "items": [{"text": "Health", "command": "curl -fsS x"}]}]))
+    run = make_run(
+        make_template(
+            sections=[{"title": "S", "items": [{"text": "Health", "command": "curl -fsS x"}]}]
+        )
+    )
     page = client_as("operator").get(run.get_absolute_url()).content.decode()
     assert 'data-copy="curl -fsS x"' in page
 
@@ -180,7 +201,9 @@ def test_an_item_linked_to_a_probe_shows_its_status_and_can_be_ticked_from_it(cl
     from tests.probes.factories import make_probe
 
     probe = make_probe(name="API health", status="ok", last_run_at=timezone.now(), last_value=42.0)
-    run = make_run(make_template(sections=[{"title": "S", "items": [{"text": "API up", "probe": probe}]}]))
+    run = make_run(
+        make_template(sections=[{"title": "S", "items": [{"text": "API up", "probe": probe}]}])
+    )
     client = client_as("operator")
     page = client.get(run.get_absolute_url()).content.decode()
     assert "API health" in page and "status-ok" in page
@@ -215,7 +238,9 @@ def test_my_shift_lists_overdue_runs_first_with_words_and_shape(client_as):
 
 
 @pytest.mark.parametrize("url_name", ["checklists:runs", "checklists:my-shift", "dashboard"])
-def test_the_list_pages_use_a_constant_number_of_queries(client_as, django_assert_max_num_queries, url_name):
+def test_the_list_pages_use_a_constant_number_of_queries(
+    client_as, django_assert_max_num_queries, url_name
+):
     client = client_as("operator")
     make_run(make_template())
     with django_assert_max_num_queries(40) as ctx:
@@ -228,7 +253,8 @@ def test_the_list_pages_use_a_constant_number_of_queries(client_as, django_asser
 
 def test_a_refused_tick_of_a_bad_state_names_its_field(client_as, run):
     client = client_as("operator")
-    response = client.post(tick_url(run, items(run)[0]), {"state": "nonsense"}, HTTP_ACCEPT="application/json")
+    response = client.post(
+        tick_url(run, items(run)[0]), {"state": "nonsense"}, HTTP_ACCEPT="application/json"
+    )
     assert response.status_code == 400
     assert list(response.json()["errors"]) == ["state"]
-

@@ -20,13 +20,34 @@ def batch():
     same event data object shared by both events, and one notification written twice."""
     incidents = [make_incident(), make_incident()]
     contact = make_contact("Ana")
-    email, hook = contact.channels.get(), make_channel(contact, "slack", "https://hooks.example.com/T0/B0/s3cret")
-    notifications = [(incident.pk, 0, 1, 0, "unacknowledged", contact.pk, channel.pk, channel.kind,
-                      channel.target, "pending", 0, "", NOW)
-                     for incident in incidents for channel in (email, hook)]
+    email, hook = (
+        contact.channels.get(),
+        make_channel(contact, "slack", "https://hooks.example.com/T0/B0/s3cret"),
+    )
+    notifications = [
+        (
+            incident.pk,
+            0,
+            1,
+            0,
+            "unacknowledged",
+            contact.pk,
+            channel.pk,
+            channel.kind,
+            channel.target,
+            "pending",
+            0,
+            "",
+            NOW,
+        )
+        for incident in incidents
+        for channel in (email, hook)
+    ]
     notifications.append(notifications[0])  # a second sweep's row for the same firing: ignored
     data = {"round": 0, "step": 1, "repeat": 0, "contacts": [contact.pk], "on_call": {"3": None}}
-    events = [(incident.pk, NOW, "escalation", "Step 2: paging Ana.", data) for incident in incidents]
+    events = [
+        (incident.pk, NOW, "escalation", "Step 2: paging Ana.", data) for incident in incidents
+    ]
     cursors = [(incidents[0].pk, NOW + timedelta(minutes=30), 1), (incidents[1].pk, None, 1)]
     return notifications, events, cursors
 
@@ -34,10 +55,24 @@ def batch():
 def written():
     """Every row the batch wrote, without primary keys; the encrypted target as its clear text."""
     return (
-        sorted(Notification.objects.values_list(*[f"{name}_id" if name in ("incident", "contact", "channel")
-                                                  else name for name in NOTIFICATION_COLUMNS])),
-        list(TimelineEvent.objects.order_by("incident_id").values_list("incident_id", "at", "kind", "message", "data")),
-        list(Incident.objects.order_by("pk").values_list("pk", "next_escalation_at", "escalation_step")),
+        sorted(
+            Notification.objects.values_list(
+                *[
+                    f"{name}_id" if name in ("incident", "contact", "channel") else name
+                    for name in NOTIFICATION_COLUMNS
+                ]
+            )
+        ),
+        list(
+            TimelineEvent.objects.order_by("incident_id").values_list(
+                "incident_id", "at", "kind", "message", "data"
+            )
+        ),
+        list(
+            Incident.objects.order_by("pk").values_list(
+                "pk", "next_escalation_at", "escalation_step"
+            )
+        ),
     )
 
 
@@ -68,4 +103,5 @@ def test_the_fast_path_stores_the_webhook_url_encrypted():
         stored = [row[0] for row in cursor.fetchall()]
     assert stored and all("s3cret" not in value for value in stored)
     assert set(Notification.objects.filter(kind="slack").values_list("target", flat=True)) == {
-        "https://hooks.example.com/T0/B0/s3cret"}
+        "https://hooks.example.com/T0/B0/s3cret"
+    }

@@ -6,12 +6,20 @@ from core.display import format_duration
 
 
 def draw(series, labels=("a", "b", "c"), **options):
-    return bar_chart(title="T", labels=list(labels), series=series, fmt=lambda v: f"{v:g} u", empty="Nothing",
-                     **options)
+    return bar_chart(
+        title="T",
+        labels=list(labels),
+        series=series,
+        fmt=lambda v: f"{v:g} u",
+        empty="Nothing",
+        **options,
+    )
 
 
-@pytest.mark.parametrize(("value", "top"), [(0, 1), (0.3, 0.5), (1, 1), (1.2, 2), (2.2, 2.5), (7, 10),
-                                            (480, 500), (3600, 5000)])
+@pytest.mark.parametrize(
+    ("value", "top"),
+    [(0, 1), (0.3, 0.5), (1, 1), (1.2, 2), (2.2, 2.5), (7, 10), (480, 500), (3600, 5000)],
+)
 def test_the_axis_top_is_a_round_number_at_or_above_the_largest_value(value, top):
     assert nice_top(value) == pytest.approx(top)
 
@@ -20,7 +28,9 @@ def test_bars_are_scaled_to_the_axis_top_and_stand_on_the_baseline():
     chart = draw([("s", [5, 10, None])])
     first, second = (group["bars"] for group in chart["groups"][:2])
     plot = chart["baseline"] - chart["top"]
-    assert second[0]["height"] == pytest.approx(plot) and first[0]["height"] == pytest.approx(plot / 2, abs=0.1)
+    assert second[0]["height"] == pytest.approx(plot) and first[0]["height"] == pytest.approx(
+        plot / 2, abs=0.1
+    )
     assert second[0]["y"] + second[0]["height"] == pytest.approx(chart["baseline"])
     assert chart["groups"][2]["bars"] == []  # None is no bar
     assert [t["text"] for t in chart["ticks"]] == ["0 u", "2.5 u", "5 u", "7.5 u", "10 u"]
@@ -32,14 +42,22 @@ def test_everything_drawn_stays_inside_the_viewbox():
     for group in chart["groups"]:
         for bar in group["bars"]:
             assert bar["x"] >= charts.LEFT and bar["x"] + bar["width"] <= chart["right"]
-            assert chart["top"] - 0.1 <= bar["y"] and bar["y"] + bar["height"] <= chart["baseline"] + 0.1
+            assert (
+                chart["top"] - 0.1 <= bar["y"]
+                and bar["y"] + bar["height"] <= chart["baseline"] + 0.1
+            )
 
 
 def test_a_single_point_and_a_tiny_value_are_still_visible():
     single = draw([("s", [42])], labels=["only"])
-    assert single["groups"][0]["bars"][0]["height"] > 100 and single["groups"][0]["bars"][0]["width"] > 10
+    assert (
+        single["groups"][0]["bars"][0]["height"] > 100
+        and single["groups"][0]["bars"][0]["width"] > 10
+    )
     tiny = draw([("s", [1000, 0.001, 0])])
-    assert tiny["groups"][1]["bars"][0]["height"] >= charts.MIN_BAR and tiny["groups"][2]["bars"] == []
+    assert (
+        tiny["groups"][1]["bars"][0]["height"] >= charts.MIN_BAR and tiny["groups"][2]["bars"] == []
+    )
 
 
 def test_no_data_gives_the_empty_message_instead_of_a_frame():
@@ -49,7 +67,11 @@ def test_no_data_gives_the_empty_message_instead_of_a_frame():
 
 def test_grouped_series_sit_side_by_side_and_stacked_series_on_top_of_each_other():
     grouped = draw([("a", [2, 0, 0]), ("b", [4, 0, 0])])["groups"][0]["bars"]
-    assert grouped[0]["x"] < grouped[1]["x"] and grouped[0]["css"] == "series-0" and grouped[1]["css"] == "series-1"
+    assert (
+        grouped[0]["x"] < grouped[1]["x"]
+        and grouped[0]["css"] == "series-0"
+        and grouped[1]["css"] == "series-1"
+    )
     stacked = draw([("a", [2, 0, 0]), ("b", [4, 0, 0])], stacked=True)
     lower, upper = stacked["groups"][0]["bars"]
     assert lower["x"] == upper["x"] and upper["y"] + upper["height"] == pytest.approx(lower["y"])
@@ -68,16 +90,38 @@ def test_a_series_of_the_wrong_length_is_refused():
         draw([("s", [1, 2])])
 
 
-@pytest.mark.parametrize(("seconds", "top"), [(3, 4), (45, 60), (100, 120), (3000, 3600), (5000, 7200),
-                                              (10 * 3600, 12 * 3600), (50 * 86400, 80 * 86400)])
+@pytest.mark.parametrize(
+    ("seconds", "top"),
+    [
+        (3, 4),
+        (45, 60),
+        (100, 120),
+        (3000, 3600),
+        (5000, 7200),
+        (10 * 3600, 12 * 3600),
+        (50 * 86400, 80 * 86400),
+    ],
+)
 def test_a_duration_axis_ends_on_a_round_duration_with_round_quarters(seconds, top):
     assert nice_duration_top(seconds) == top
 
 
 def test_a_duration_chart_ticks_read_as_durations():
-    chart = bar_chart(title="T", labels=["a"], series=[("s", [5000])], fmt=format_duration, empty="-",
-                      scale=nice_duration_top)
-    assert [tick["text"] for tick in chart["ticks"]] == ["0 s", "30 min", "1 h", "1 h 30 min", "2 h"]
+    chart = bar_chart(
+        title="T",
+        labels=["a"],
+        series=[("s", [5000])],
+        fmt=format_duration,
+        empty="-",
+        scale=nice_duration_top,
+    )
+    assert [tick["text"] for tick in chart["ticks"]] == [
+        "0 s",
+        "30 min",
+        "1 h",
+        "1 h 30 min",
+        "2 h",
+    ]
 
 
 @pytest.mark.parametrize(("count", "top"), [(1, 4), (2, 4), (4, 4), (7, 8), (30, 40), (150, 200)])
@@ -85,6 +129,8 @@ def test_a_count_axis_ticks_whole_numbers(count, top):
     assert nice_count_top(count) == top
 
 
-@pytest.mark.parametrize(("size", "top"), [(1, 4), (3 * 2**20, 4 * 2**20), (5 * 2**20, 8 * 2**20), (2**30, 2**30)])
+@pytest.mark.parametrize(
+    ("size", "top"), [(1, 4), (3 * 2**20, 4 * 2**20), (5 * 2**20, 8 * 2**20), (2**30, 2**30)]
+)
 def test_a_size_axis_ends_on_a_power_of_two(size, top):
     assert nice_bytes_top(size) == top

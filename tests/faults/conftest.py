@@ -63,13 +63,22 @@ class Portal:
         # is a root too, for backups written into it.
         self.files = root / "files"
         self.files.mkdir(exist_ok=True)
-        environ = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "Q_CLUSTER", "PYTEST_XDIST"))}
+        environ = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("PORTAL_", "Q_CLUSTER", "PYTEST_XDIST"))
+        }
         # One set of field keys for every portal of the run (and this process): a database copied
         # from the template, or written by another data dir's processes, still decrypts.
-        environ.update(PORTAL_DATA_DIR=str(self.data_dir), PORTAL_DATABASE_URL=database_url,
-                       PORTAL_FILE_ROOTS=f"{self.files},{self.data_dir}",
-                       PORTAL_FIELD_KEYS=",".join(settings.FIELD_KEYS),
-                       PYTHONUNBUFFERED="1", DJANGO_SETTINGS_MODULE="portal.settings", **extra_env)
+        environ.update(
+            PORTAL_DATA_DIR=str(self.data_dir),
+            PORTAL_DATABASE_URL=database_url,
+            PORTAL_FILE_ROOTS=f"{self.files},{self.data_dir}",
+            PORTAL_FIELD_KEYS=",".join(settings.FIELD_KEYS),
+            PYTHONUNBUFFERED="1",
+            DJANGO_SETTINGS_MODULE="portal.settings",
+            **extra_env,
+        )
         if redis_url:
             environ["PORTAL_REDIS_URL"] = redis_url
         self.env = environ
@@ -78,30 +87,56 @@ class Portal:
     def python(self, code: str, *, timeout: float = 120, **env) -> object:
         """Run `code` after django.setup() in a new process; the JSON of its last printed line."""
         script = "import django\ndjango.setup()\n" + textwrap.dedent(code)
-        done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env={**self.env, **env},
-                              capture_output=True, text=True, timeout=timeout, check=False)
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=ROOT,
+            env={**self.env, **env},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
         if done.returncode:
             raise AssertionError(f"snippet failed ({done.returncode}):\n{done.stderr[-3000:]}")
         lines = done.stdout.strip().splitlines()
         return json.loads(lines[-1]) if lines else None
 
-    def manage(self, *args, timeout: float = 180, check: bool = True, **env) -> subprocess.CompletedProcess:
-        done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env={**self.env, **env},
-                              capture_output=True, text=True, timeout=timeout, check=False)
+    def manage(
+        self, *args, timeout: float = 180, check: bool = True, **env
+    ) -> subprocess.CompletedProcess:
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env={**self.env, **env},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
         if check and done.returncode:
-            raise AssertionError(f"manage.py {' '.join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
+            raise AssertionError(
+                f"manage.py {' '.join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+            )
         return done
 
     def start(self, name: str, argv: list[str], **env) -> subprocess.Popen:
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen(argv, cwd=ROOT, env={**self.env, **env}, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env={**self.env, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         proc.log = log
         proc.name = name
         self.processes.append((name, proc))
         return proc
 
-    def qcluster(self, name: str = "workers", *, cluster: str | None = None, **env) -> subprocess.Popen:
+    def qcluster(
+        self, name: str = "workers", *, cluster: str | None = None, **env
+    ) -> subprocess.Popen:
         if cluster:
             env["Q_CLUSTER_NAME"] = cluster
         return self.start(name, [sys.executable, "manage.py", "qcluster"], **env)
@@ -112,14 +147,36 @@ class Portal:
             self.manage("collectstatic", "--noinput", "-v0")
         run_dir = self.data_dir / "run"
         run_dir.mkdir(exist_ok=True)
-        return self.start("web", [sys.executable, "-m", "gunicorn", "portal.wsgi:application",
-                                  "--bind", f"127.0.0.1:{port}", "--workers", "1", "--worker-class", "gthread",
-                                  "--threads", "4", "--timeout", "60", "--worker-tmp-dir", str(run_dir),
-                                  "--no-control-socket"])
+        return self.start(
+            "web",
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "portal.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "1",
+                "--worker-class",
+                "gthread",
+                "--threads",
+                "4",
+                "--timeout",
+                "60",
+                "--worker-tmp-dir",
+                str(run_dir),
+                "--no-control-socket",
+            ],
+        )
 
     def log_tail(self, name: str, lines: int = 60) -> str:
         path = self.logs / f"{name}.log"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+        return (
+            "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+            if path.exists()
+            else ""
+        )
 
     @staticmethod
     def kill(proc: subprocess.Popen) -> None:
@@ -161,7 +218,9 @@ def pg_template():
     name = f"portal_faults_template_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(pg_admin_dsn(), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    Portal(Path(f"/tmp/{name}"), pg_admin_dsn(name).replace("postgresql", "postgres")).manage("migrate", "-v0")
+    Portal(Path(f"/tmp/{name}"), pg_admin_dsn(name).replace("postgresql", "postgres")).manage(
+        "migrate", "-v0"
+    )
     yield name
     with psycopg.connect(pg_admin_dsn(), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -221,9 +280,23 @@ class RedisServer:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
-             "--dir", str(self.root)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.root),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         wait_for(self.ping, timeout=20, what="redis-server answers PING")
 
     def ping(self) -> bool:
@@ -333,20 +406,48 @@ class PostgresServer:
         self.root.mkdir()
         shutil.chown(self.root, "postgres")
         self.data = self.root / "data"
-        self.as_postgres(["initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync",
-                          "-E", "UTF8"])
+        self.as_postgres(
+            [
+                "initdb",
+                "-D",
+                str(self.data),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ]
+        )
 
     def as_postgres(self, argv: list[str], check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run(["su", "postgres", "-c", " ".join(argv)], capture_output=True, text=True,
-                              check=check, timeout=120)
+        return subprocess.run(
+            ["su", "postgres", "-c", " ".join(argv)],
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=120,
+        )
 
     def url(self, dbname: str) -> str:
         return f"postgres://postgres@127.0.0.1:{self.port}/{dbname}"
 
     def start(self) -> None:
         options = f"'-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off'"
-        self.as_postgres(["pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w",
-                          "start"])
+        self.as_postgres(
+            [
+                "pg_ctl",
+                "-D",
+                str(self.data),
+                "-o",
+                options,
+                "-l",
+                str(self.root / "log"),
+                "-w",
+                "start",
+            ]
+        )
 
     def stop(self, mode: str = "fast") -> None:
         self.as_postgres(["pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop"], check=False)
@@ -354,7 +455,9 @@ class PostgresServer:
     def create_database(self, name: str) -> str:
         import psycopg
 
-        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres", autocommit=True) as conn:
+        with psycopg.connect(
+            f"postgresql://postgres@127.0.0.1:{self.port}/postgres", autocommit=True
+        ) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 

@@ -40,10 +40,26 @@ print(json.dumps({
 
 
 def webhook(fingerprints) -> bytes:
-    return json.dumps({"version": "4", "groupKey": "{}:{}", "status": "firing", "receiver": "portal", "alerts": [
-        {"status": "firing", "labels": {"alertname": "Down", "n": fp}, "annotations": {"summary": fp},
-         "startsAt": "2026-12-07T08:00:00Z", "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "",
-         "fingerprint": fp} for fp in fingerprints]}).encode()
+    return json.dumps(
+        {
+            "version": "4",
+            "groupKey": "{}:{}",
+            "status": "firing",
+            "receiver": "portal",
+            "alerts": [
+                {
+                    "status": "firing",
+                    "labels": {"alertname": "Down", "n": fp},
+                    "annotations": {"summary": fp},
+                    "startsAt": "2026-12-07T08:00:00Z",
+                    "endsAt": "0001-01-01T00:00:00Z",
+                    "generatorURL": "",
+                    "fingerprint": fp,
+                }
+                for fp in fingerprints
+            ],
+        }
+    ).encode()
 
 
 def post_all(url: str, bodies: list[bytes], threads: int) -> list[int]:
@@ -71,10 +87,30 @@ def test_alert_storms_on_two_gunicorn_workers_open_each_incident_once(make_porta
     port = free_port()
     run_dir = portal.data_dir / "run"
     run_dir.mkdir(exist_ok=True)
-    web = portal.start("web", [sys.executable, "-m", "gunicorn", "portal.wsgi:application",
-                               "--bind", f"127.0.0.1:{port}", "--workers", "2", "--worker-class", "gthread",
-                               "--threads", "4", "--backlog", "256", "--timeout", "120",
-                               "--worker-tmp-dir", str(run_dir), "--no-control-socket"])
+    web = portal.start(
+        "web",
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "portal.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "4",
+            "--backlog",
+            "256",
+            "--timeout",
+            "120",
+            "--worker-tmp-dir",
+            str(run_dir),
+            "--no-control-socket",
+        ],
+    )
     base = f"http://127.0.0.1:{port}"
 
     def healthy():
@@ -98,5 +134,11 @@ def test_alert_storms_on_two_gunicorn_workers_open_each_incident_once(make_porta
     portal.stop(web)
 
     outcome = portal.python(OUTCOME)
-    assert outcome == {"incidents": 1 + 200 + 1000, "keys": 0, "alerts": 1201, "unlinked": 0,
-                       "fired": [2, 5, 50], "deliveries": 50 + 1000 + 2}
+    assert outcome == {
+        "incidents": 1 + 200 + 1000,
+        "keys": 0,
+        "alerts": 1201,
+        "unlinked": 0,
+        "fired": [2, 5, 50],
+        "deliveries": 50 + 1000 + 2,
+    }

@@ -55,7 +55,9 @@ OUTCOME = """
 """
 
 
-def test_a_cluster_killed_while_paging_loses_and_repeats_no_notification(make_portal, scaled_redis_url, hook):
+def test_a_cluster_killed_while_paging_loses_and_repeats_no_notification(
+    make_portal, scaled_redis_url, hook
+):
     portal = make_portal(redis_url=scaled_redis_url)
     portal.python(SETUP.format(contacts=CONTACTS, incidents=INCIDENTS, url=hook.url))
     expected = INCIDENTS * CONTACTS * 2
@@ -89,9 +91,12 @@ def test_a_cluster_killed_while_paging_loses_and_repeats_no_notification(make_po
 
     # The pages the killed cluster had claimed are sent by the new one within two minutes, not
     # after a lease of many minutes; the one cut off mid-request is sent again, since it was never answered.
-    wait_for(lambda: len(keys_answered()) >= expected, timeout=120,
-             what=f"all {expected} pages answered after the restart (answered before the kill: {answered_before}; "
-                  f"now: {len(keys_answered())} distinct)")
+    wait_for(
+        lambda: len(keys_answered()) >= expected,
+        timeout=120,
+        what=f"all {expected} pages answered after the restart (answered before the kill: {answered_before}; "
+        f"now: {len(keys_answered())} distinct)",
+    )
     outcome = portal.python(OUTCOME)
 
     pages = keys_answered()
@@ -107,8 +112,11 @@ def test_a_cluster_killed_while_paging_loses_and_repeats_no_notification(make_po
     for at, _path, body in pages_answered():
         first_answers.setdefault(body["idempotency_key"], at)
     assert all(first_answers[key] < restarted_at for key in repeated)
-    per_contact = Counter((path, body["incident"]) for _at, path, body in pages_answered()
-                          if body["idempotency_key"] not in repeated or _at >= restarted_at)
+    per_contact = Counter(
+        (path, body["incident"])
+        for _at, path, body in pages_answered()
+        if body["idempotency_key"] not in repeated or _at >= restarted_at
+    )
     assert len(per_contact) == INCIDENTS * CONTACTS
     steps = Counter(tuple(event) for event in outcome["escalations"])
     assert len(steps) == INCIDENTS * 2 and set(steps.values()) == {1}

@@ -50,7 +50,7 @@ def test_a_backup_that_fills_the_disk_fails_clearly_and_keeps_the_previous_one(s
         import json
         from backups.models import BackupTarget
         from incidents.models import Service
-        BackupTarget.objects.create(name="portal", kind="portal_db", destination="{portal.data_dir / 'backups'}",
+        BackupTarget.objects.create(name="portal", kind="portal_db", destination="{portal.data_dir / "backups"}",
                                     service=Service.objects.create(name="portal"))
         print(json.dumps(True))
     """)
@@ -73,7 +73,9 @@ def test_a_backup_that_fills_the_disk_fails_clearly_and_keeps_the_previous_one(s
     assert "disk is full" in failed["error"], failed
     assert "partial file was removed" in failed["error"]
     # Nothing half-written is left, and the earlier backup is untouched.
-    assert sorted(p.name for p in (portal.data_dir / "backups").iterdir()) == [good["file"].rsplit("/", 1)[1]]
+    assert sorted(p.name for p in (portal.data_dir / "backups").iterdir()) == [
+        good["file"].rsplit("/", 1)[1]
+    ]
     assert good_again == good
     assert sha256(good["file"]) == good_sha
     incidents = portal.python("""
@@ -89,7 +91,9 @@ def test_a_backup_that_fills_the_disk_fails_clearly_and_keeps_the_previous_one(s
 
     def health():
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=5) as response:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{port}/api/health", timeout=5
+            ) as response:
                 return response.status, json.load(response)
         except OSError:
             return None

@@ -43,13 +43,17 @@ STATE = """
 
 
 def test_a_webhook_that_never_answers_times_out_is_recorded_for_retry_and_holds_up_nobody(
-        make_portal, scaled_redis_url, hook):
+    make_portal, scaled_redis_url, hook
+):
     portal = make_portal(redis_url=scaled_redis_url)
     portal.python(SETUP.format(url=hook.url))
     cluster = portal.qcluster()
 
-    wait_for(lambda: {"/hang/hangs", "/ok/answers"} <= set(hook.paths()), timeout=60,
-             what="both contacts' webhooks were called")
+    wait_for(
+        lambda: {"/hang/hangs", "/ok/answers"} <= set(hook.paths()),
+        timeout=60,
+        what="both contacts' webhooks were called",
+    )
     called = {path: at for at, path, _body in hook.received}
     # Sent side by side: the hanging endpoint did not delay the other contact.
     assert abs(called["/ok/answers"] - called["/hang/hangs"]) < 2

@@ -42,13 +42,26 @@ STATE = """
 def test_a_message_whose_sender_is_killed_mid_send_is_sent_once_after_its_lease(make_portal, hook):
     portal = make_portal()
     portal.python(QUEUE.format(url=hook.url))
-    hook.intercept = lambda path, body: len(hook.received) == 1  # the first delivery never gets an answer
-    sender = portal.start("sender", [sys.executable, "-c", "import django\ndjango.setup()\n" + SEND.replace(
-        "\n    ", "\n").strip()])
+    hook.intercept = lambda path, body: (
+        len(hook.received) == 1
+    )  # the first delivery never gets an answer
+    sender = portal.start(
+        "sender",
+        [
+            sys.executable,
+            "-c",
+            "import django\ndjango.setup()\n" + SEND.replace("\n    ", "\n").strip(),
+        ],
+    )
     wait_for(lambda: hook.received, timeout=30, what="the sender posted the reminder")
     portal.kill(sender)  # SIGKILL while it waits for the answer
 
-    assert portal.python(STATE) == {"status": "pending", "attempts": 0, "claimed": True, "error": ""}
+    assert portal.python(STATE) == {
+        "status": "pending",
+        "attempts": 0,
+        "claimed": True,
+        "error": "",
+    }
     assert portal.python(SEND) == 0  # the lease holds: a second worker takes nothing
     assert len(hook.received) == 1
 

@@ -46,7 +46,8 @@ def pager(serve: psutil.Process) -> psutil.Process | None:
 
 
 def test_a_killed_pager_is_started_again_the_web_keeps_answering_and_the_due_step_is_paged_once(
-        make_portal, scaled_redis_url, hook):
+    make_portal, scaled_redis_url, hook
+):
     portal = make_portal(redis_url=scaled_redis_url)
     arrived = {}
 
@@ -57,7 +58,9 @@ def test_a_killed_pager_is_started_again_the_web_keeps_answering_and_the_due_ste
     hook.intercept = note
     portal.manage("collectstatic", "--noinput", "-v0")
     port = free_port()
-    serve = portal.start("serve", [sys.executable, "manage.py", "serve", "--no-setup", "--port", str(port)])
+    serve = portal.start(
+        "serve", [sys.executable, "manage.py", "serve", "--no-setup", "--port", str(port)]
+    )
     wait_for(lambda: "is running at" in portal.log_tail("serve"), timeout=120, what="serve started")
     family = psutil.Process(serve.pid)
     before = wait_for(lambda: pager(family), timeout=30, what="the pager")
@@ -69,8 +72,11 @@ def test_a_killed_pager_is_started_again_the_web_keeps_answering_and_the_due_ste
         assert "/t2" not in hook.paths()
         os.kill(before.pid, signal.SIGKILL)
         killed_at = time.time()
-        again = wait_for(lambda: (p := pager(family)) and p.pid != before.pid and p, timeout=15,
-                         what="the pager started again")
+        again = wait_for(
+            lambda: (p := pager(family)) and p.pid != before.pid and p,
+            timeout=15,
+            what="the pager started again",
+        )
         assert again.is_running()
         assert time.time() - killed_at <= 15
         assert "pager exited with code -9; starting it again" in portal.log_tail("serve", 200)

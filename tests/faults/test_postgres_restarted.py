@@ -67,8 +67,12 @@ class Load:
     def run(self):
         while not self.done.is_set():
             for path in ("/api/health", "/probes/", "/incidents/"):
-                request = urllib.request.Request(self.base + path, headers={"Cookie": f"sessionid={self.cookie}"})
-                started = time.time()  # a request is placed by when it was sent, not by when it was answered
+                request = urllib.request.Request(
+                    self.base + path, headers={"Cookie": f"sessionid={self.cookie}"}
+                )
+                started = (
+                    time.time()
+                )  # a request is placed by when it was sent, not by when it was answered
                 try:
                     with urllib.request.urlopen(request, timeout=10) as response:
                         status = response.status
@@ -100,25 +104,41 @@ def test_web_and_workers_carry_on_after_postgres_restarts(own_postgres, make_por
         except (OSError, ValueError):
             return None
 
-    wait_for(lambda: (health() or {}).get("status") == "healthy", timeout=120, what="the portal reports healthy")
-    wait_for(lambda: len(portal.python(LAST_RESULTS)) == PROBES, timeout=60, what="every probe has run")
+    wait_for(
+        lambda: (health() or {}).get("status") == "healthy",
+        timeout=120,
+        what="the portal reports healthy",
+    )
+    wait_for(
+        lambda: len(portal.python(LAST_RESULTS)) == PROBES, timeout=60, what="every probe has run"
+    )
     load = Load(base, cookie)
     try:
         wait_for(lambda: len(load.seen) >= 6, timeout=30, what="the load is under way")
         own_postgres.stop("fast")
         down_at = time.time()
-        wait_for(lambda: any(at > down_at and path == "/api/health" for at, path, _s in load.seen), timeout=30,
-                 what="a health check while the database is down")
+        wait_for(
+            lambda: any(at > down_at and path == "/api/health" for at, path, _s in load.seen),
+            timeout=30,
+            what="a health check while the database is down",
+        )
         time.sleep(OUTAGE_SECONDS)  # the outage itself: the database stays down this long
         restart_at = time.time()
         own_postgres.start()
         up_at = time.time()
         # Every probe runs again after the restart, within two of its rounds (the tick survives, or the
         # next one takes over).
-        wait_for(lambda: all(at > up_at for at in portal.python(LAST_RESULTS)), timeout=90,
-                 what="every probe records results again after the restart")
+        wait_for(
+            lambda: all(at > up_at for at in portal.python(LAST_RESULTS)),
+            timeout=90,
+            what="every probe records results again after the restart",
+        )
         settled = time.time() + 5
-        wait_for(lambda: any(at > settled for at, _p, _s in load.seen), timeout=30, what="more requests served")
+        wait_for(
+            lambda: any(at > settled for at, _p, _s in load.seen),
+            timeout=30,
+            what="more requests served",
+        )
     finally:
         load.stop()
 
@@ -127,10 +147,18 @@ def test_web_and_workers_carry_on_after_postgres_restarts(own_postgres, make_por
     outage = [(path, status) for at, path, status in load.seen if down_at < at < restart_at - 1]
     # While it is down: health says so at once (503, not a hang), pages fail with the error page.
     assert ("/api/health", 503) in outage, outage
-    assert all(status in (500, 503) for _path, status in outage), [item for item in outage if item[1] not in (500, 503)]
-    after = [(path, status, datetime.fromtimestamp(at).isoformat()) for at, path, status in load.seen
-             if at > up_at + 2]
-    assert after and all(status == 200 for _p, status, _at in after), (after, portal.log_tail("web"))
+    assert all(status in (500, 503) for _path, status in outage), [
+        item for item in outage if item[1] not in (500, 503)
+    ]
+    after = [
+        (path, status, datetime.fromtimestamp(at).isoformat())
+        for at, path, status in load.seen
+        if at > up_at + 2
+    ]
+    assert after and all(status == 200 for _p, status, _at in after), (
+        after,
+        portal.log_tail("web"),
+    )
     for name, proc in [("web", web), ("workers", workers), ("long-workers", long_workers)]:
         assert proc.poll() is None, portal.log_tail(name)
     assert health()["status"] == "healthy"

@@ -67,7 +67,9 @@ def fetch(url, *, headers=None, method="GET", timeout=10):
     return status, body, time.monotonic() - started
 
 
-def test_pages_are_served_health_is_degraded_and_work_resumes_while_redis_is_down(own_redis, make_portal):
+def test_pages_are_served_health_is_degraded_and_work_resumes_while_redis_is_down(
+    own_redis, make_portal
+):
     portal = make_portal(redis_url=own_redis.url)
     login = portal.python(SETUP)
     cookie = {"Cookie": f"sessionid={login['session']}"}
@@ -86,15 +88,26 @@ def test_pages_are_served_health_is_degraded_and_work_resumes_while_redis_is_dow
             return None
         return json.loads(body)
 
-    wait_for(lambda: (health() or {}).get("status") == "healthy", timeout=120, what="the portal reports healthy")
+    wait_for(
+        lambda: (health() or {}).get("status") == "healthy",
+        timeout=120,
+        what="the portal reports healthy",
+    )
 
     own_redis.stop()
     status, body, took = fetch(f"{base}/api/health")
     report = json.loads(body)
     assert (status, report["status"], report["queue"]) == (200, "degraded", "unreachable"), report
     assert took < 5
-    for path, headers in [("/account/login/", {}), ("/", cookie), ("/incidents/", cookie), ("/probes/", cookie),
-                          ("/api/v1/incidents", token), ("/api/v1/tasks", token), ("/api/metrics", token)]:
+    for path, headers in [
+        ("/account/login/", {}),
+        ("/", cookie),
+        ("/incidents/", cookie),
+        ("/probes/", cookie),
+        ("/api/v1/incidents", token),
+        ("/api/v1/tasks", token),
+        ("/api/metrics", token),
+    ]:
         status, body, took = fetch(base + path, headers=headers)
         assert status == 200, (path, status, body[:500], portal.log_tail("web"))
         assert took < 5, (path, took)
@@ -115,11 +128,17 @@ def test_pages_are_served_health_is_degraded_and_work_resumes_while_redis_is_dow
     own_redis.start()
     back_at = time.time()
     portal.python(BEAT)
-    wait_for(lambda: all(at > back_at for at in portal.python(BEATS).values()), timeout=90,
-             what="both clusters run tasks again once Redis is back")
+    wait_for(
+        lambda: all(at > back_at for at in portal.python(BEATS).values()),
+        timeout=90,
+        what="both clusters run tasks again once Redis is back",
+    )
     assert health()["queue"] == "ok"
     status, body, _took = fetch(run_now, headers=token, method="POST")
     assert status == 202, body
-    wait_for(lambda: portal.python(RUNS)[-1] == ["succeeded", ""], timeout=60,
-             what="the backup asked for after the outage ran")
+    wait_for(
+        lambda: portal.python(RUNS)[-1] == ["succeeded", ""],
+        timeout=60,
+        what="the backup asked for after the outage ran",
+    )
     assert workers.poll() is None and long_workers.poll() is None

@@ -18,7 +18,9 @@ from tests.faults.conftest import free_port, wait_for
 
 pytestmark = pytest.mark.slow
 
-SECOND_STEP_AFTER = 45  # seconds: due while the killed cluster is being started again, or just after
+SECOND_STEP_AFTER = (
+    45  # seconds: due while the killed cluster is being started again, or just after
+)
 
 SETUP = """
     import json
@@ -65,35 +67,51 @@ def clusters(serve: psutil.Process) -> dict[str, psutil.Process]:
     for child in serve.children():
         try:  # a killed one is a zombie until serve notices
             if "qcluster" in " ".join(child.cmdline()):
-                found["long-workers" if child.environ().get("Q_CLUSTER_NAME") else "workers"] = child
+                found["long-workers" if child.environ().get("Q_CLUSTER_NAME") else "workers"] = (
+                    child
+                )
         except psutil.Error:
             continue
     return found
 
 
 def test_a_killed_cluster_is_started_again_the_web_keeps_answering_and_no_page_is_lost(
-        make_portal, scaled_redis_url, hook):
+    make_portal, scaled_redis_url, hook
+):
     portal = make_portal(redis_url=scaled_redis_url)
     portal.manage("collectstatic", "--noinput", "-v0")
     port = free_port()
-    serve = portal.start("serve", [sys.executable, "manage.py", "serve", "--no-setup", "--port", str(port)])
+    serve = portal.start(
+        "serve", [sys.executable, "manage.py", "serve", "--no-setup", "--port", str(port)]
+    )
     wait_for(lambda: "is running at" in portal.log_tail("serve"), timeout=120, what="serve started")
     family = psutil.Process(serve.pid)
-    before = wait_for(lambda: len(found := clusters(family)) == 2 and found, timeout=30, what="both clusters")
+    before = wait_for(
+        lambda: len(found := clusters(family)) == 2 and found, timeout=30, what="both clusters"
+    )
     load = Load(f"http://127.0.0.1:{port}/api/health")
     try:
         portal.python(SETUP.format(url=hook.url, after=SECOND_STEP_AFTER))
         wait_for(lambda: len(hook.answered) >= 1, timeout=60, what="the first step paged")
         for name in ("workers", "long-workers"):
             os.killpg(before[name].pid, signal.SIGKILL)
-            again = wait_for(lambda name=name: (p := clusters(family).get(name)) and p.pid != before[name].pid and p,
-                             timeout=15, what=f"{name} started again")
+            again = wait_for(
+                lambda name=name: (
+                    (p := clusters(family).get(name)) and p.pid != before[name].pid and p
+                ),
+                timeout=15,
+                what=f"{name} started again",
+            )
             assert again.is_running()
         log = portal.log_tail("serve", 200)
         assert "workers exited with code -9; starting it again" in log, log
         assert "long-workers exited with code -9; starting it again" in log, log
         # The second step falls due after the kill: the restarted cluster pages it, once.
-        wait_for(lambda: len(hook.answered) >= 2, timeout=SECOND_STEP_AFTER + 120, what="the second step paged")
+        wait_for(
+            lambda: len(hook.answered) >= 2,
+            timeout=SECOND_STEP_AFTER + 120,
+            what="the second step paged",
+        )
         time.sleep(5)  # a duplicate would arrive right behind it
         keys = Counter(body["idempotency_key"] for _at, _path, body in hook.received)
         assert len(keys) == 2 and set(keys.values()) == {1}, keys

@@ -50,7 +50,9 @@ def results(db) -> dict[int, list[float]]:
     """Each probe's result times (epoch seconds), oldest first, read without taking the write lock."""
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     try:
-        rows = con.execute("SELECT probe_id, at FROM probes_proberesult ORDER BY probe_id, at").fetchall()
+        rows = con.execute(
+            "SELECT probe_id, at FROM probes_proberesult ORDER BY probe_id, at"
+        ).fetchall()
     finally:
         con.close()
     out: dict[int, list[float]] = {}
@@ -59,7 +61,9 @@ def results(db) -> dict[int, list[float]]:
     return out
 
 
-def test_probe_results_written_while_another_process_holds_the_lock_are_all_kept(make_portal, own_sqlite):
+def test_probe_results_written_while_another_process_holds_the_lock_are_all_kept(
+    make_portal, own_sqlite
+):
     db = own_sqlite
     portal = make_portal(database_url=f"sqlite:///{db}")
     watched = portal.files / "watched.txt"  # the data dir is never probed
@@ -68,16 +72,24 @@ def test_probe_results_written_while_another_process_holds_the_lock_are_all_kept
     cluster = portal.qcluster()
 
     wait_for(lambda: len(results(db)) == PROBES, timeout=90, what="every probe has a first result")
-    locker = subprocess.Popen([sys.executable, "-c", LOCKER, str(db), str(LOCK_SECONDS)],
-                              stdout=subprocess.PIPE, text=True)
+    locker = subprocess.Popen(
+        [sys.executable, "-c", LOCKER, str(db), str(LOCK_SECONDS)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert locker.stdout.readline().strip() == "locked"
     locked_at = time.time()
     assert locker.stdout.readline().strip() == "released"
     locker.wait()
     locker.stdout.close()
     # Two more rounds after the lock, so every probe shows it carried on.
-    wait_for(lambda: all(sum(at > locked_at + LOCK_SECONDS for at in ats) >= 2 for ats in results(db).values()),
-             timeout=90, what="every probe ran twice after the lock was released")
+    wait_for(
+        lambda: all(
+            sum(at > locked_at + LOCK_SECONDS for at in ats) >= 2 for ats in results(db).values()
+        ),
+        timeout=90,
+        what="every probe ran twice after the lock was released",
+    )
 
     assert cluster.poll() is None, portal.log_tail("workers")
     by_probe = results(db)

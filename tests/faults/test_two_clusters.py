@@ -90,8 +90,16 @@ OUTCOME = """
 
 def test_two_clusters_do_every_job_once_and_miss_none(make_portal, scaled_redis_url, hook):
     portal = make_portal(redis_url=scaled_redis_url, PORTAL_Q_WORKERS="4")
-    started = portal.python(SETUP.format(probes=PROBES, interval=INTERVAL, contacts=CONTACTS, steps=STEPS,
-                                         incidents=INCIDENTS, url=hook.url))
+    started = portal.python(
+        SETUP.format(
+            probes=PROBES,
+            interval=INTERVAL,
+            contacts=CONTACTS,
+            steps=STEPS,
+            incidents=INCIDENTS,
+            url=hook.url,
+        )
+    )
     clusters = [portal.qcluster("cluster-a"), portal.qcluster("cluster-b")]
     deadline = time.monotonic() + DURATION
     while time.monotonic() < deadline:
@@ -99,16 +107,24 @@ def test_two_clusters_do_every_job_once_and_miss_none(make_portal, scaled_redis_
         portal.python(KICK)
         for name, cluster in zip(("cluster-a", "cluster-b"), clusters, strict=True):
             assert cluster.poll() is None, portal.log_tail(name)
-        time.sleep(min(KICK_EVERY, max(0.0, deadline - time.monotonic())))  # the pace of the extra jobs
+        time.sleep(
+            min(KICK_EVERY, max(0.0, deadline - time.monotonic()))
+        )  # the pace of the extra jobs
     expected_calls = INCIDENTS * CONTACTS * STEPS
-    wait_for(lambda: len(hook.received) >= expected_calls, timeout=90,
-             what=f"{expected_calls} notifications delivered")
+    wait_for(
+        lambda: len(hook.received) >= expected_calls,
+        timeout=90,
+        what=f"{expected_calls} notifications delivered",
+    )
     # Every occurrence up to the last extra materialisation must have its run.
     first = datetime.fromtimestamp(started, UTC).replace(second=0, microsecond=0)
     due = [first + timedelta(minutes=m) for m in range(1, 10)]
     due = {at.timestamp() for at in due if at.timestamp() < last_kick}
-    wait_for(lambda: due <= {at for at, _status in portal.python(OUTCOME)["runs"]}, timeout=60,
-             what=f"a checklist run for each occurrence {sorted(due)}")
+    wait_for(
+        lambda: due <= {at for at, _status in portal.python(OUTCOME)["runs"]},
+        timeout=60,
+        what=f"a checklist run for each occurrence {sorted(due)}",
+    )
     for proc in clusters:
         portal.stop(proc, grace=10)
     outcome = portal.python(OUTCOME)
@@ -126,7 +142,9 @@ def test_two_clusters_do_every_job_once_and_miss_none(make_portal, scaled_redis_
     assert len(steps_fired) == INCIDENTS * STEPS, sorted(steps_fired)
     assert set(steps_fired.values()) == {1}, [key for key, n in steps_fired.items() if n > 1]
     assert len(outcome["notifications"]) == expected_calls
-    assert {(status, attempts) for *_key, status, attempts in outcome["notifications"]} == {("sent", 1)}
+    assert {(status, attempts) for *_key, status, attempts in outcome["notifications"]} == {
+        ("sent", 1)
+    }
     calls = Counter((path, body["incident"]) for _at, path, body in hook.received)
     assert len(calls) == INCIDENTS * CONTACTS
     assert set(calls.values()) == {STEPS}, [key for key, n in calls.items() if n != STEPS]

@@ -46,14 +46,28 @@ from alerts.models import Alert, Delivery, Integration
 from backups.models import BackupRun, BackupTarget, Rehearsal, Repository, RestoreRun
 from checklists.models import HandoverNote, Playbook
 from incidents import acklinks
-from incidents.models import ActionItem, MaintenanceWindow, Notification, Postmortem, RecurringMaintenanceWindow, Route
+from incidents.models import (
+    ActionItem,
+    MaintenanceWindow,
+    Notification,
+    Postmortem,
+    RecurringMaintenanceWindow,
+    Route,
+)
 from oncall.models import Layer, Override, PersonalFeed
 from oncall.models import Schedule as Schedule_
 from oncall.services import save_layer
 from probes.models import ProbeResult
 from status.models import Component, Notice, PublicIncident, StatusPage, Subscriber
 from tests.checklists.factories import make_run, make_template
-from tests.incidents.factories import make_channel, make_contact, make_incident, make_policy, make_service, make_tier
+from tests.incidents.factories import (
+    make_channel,
+    make_contact,
+    make_incident,
+    make_policy,
+    make_service,
+    make_tier,
+)
 from tests.probes.agent_helpers import make_host
 from tests.probes.factories import make_probe
 
@@ -65,8 +79,10 @@ WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 # The API: basename → route → method → the lowest principal allowed.
 READ = {"list": {"GET": VIEWER}, "detail": {"GET": VIEWER}}
-CRUD_MANAGER = {"list": {"GET": VIEWER, "POST": MANAGER},
-                "detail": {"GET": VIEWER, "PUT": MANAGER, "PATCH": MANAGER, "DELETE": MANAGER}}
+CRUD_MANAGER = {
+    "list": {"GET": VIEWER, "POST": MANAGER},
+    "detail": {"GET": VIEWER, "PUT": MANAGER, "PATCH": MANAGER, "DELETE": MANAGER},
+}
 API = {
     # Configuration: managers.
     "service": CRUD_MANAGER,
@@ -77,8 +93,10 @@ API = {
     "route": CRUD_MANAGER,
     "escalationpolicy": CRUD_MANAGER,
     # An operator on shift may announce a maintenance window (a bounded one) and end it; changing one is a manager's.
-    "maintenancewindow": {"list": {"GET": VIEWER, "POST": OPERATOR},
-                          "detail": {"GET": VIEWER, "PUT": MANAGER, "PATCH": MANAGER, "DELETE": OPERATOR}},
+    "maintenancewindow": {
+        "list": {"GET": VIEWER, "POST": OPERATOR},
+        "detail": {"GET": VIEWER, "PUT": MANAGER, "PATCH": MANAGER, "DELETE": OPERATOR},
+    },
     # Recurring windows are planned by managers; whoever may announce a window may end one early.
     "recurringmaintenancewindow": {**CRUD_MANAGER, "end": {"POST": OPERATOR}},
     "checklisttemplate": CRUD_MANAGER,
@@ -86,25 +104,51 @@ API = {
     "runbookimport": {"list": {"POST": MANAGER}},
     "probe": {**CRUD_MANAGER, "run": {"POST": OPERATOR}},
     "backuptarget": {**CRUD_MANAGER, "run": {"POST": OPERATOR}, "rehearse": {"POST": OPERATOR}},
-    "backuprun": {**READ, "verify": {"POST": OPERATOR}, "restore": {"POST": MANAGER}, "copy": {"POST": OPERATOR}},
-    "repository": {**CRUD_MANAGER, "init": {"POST": MANAGER}, "refresh": {"POST": MANAGER},
-                   "check": {"POST": MANAGER}},
+    "backuprun": {
+        **READ,
+        "verify": {"POST": OPERATOR},
+        "restore": {"POST": MANAGER},
+        "copy": {"POST": OPERATOR},
+    },
+    "repository": {
+        **CRUD_MANAGER,
+        "init": {"POST": MANAGER},
+        "refresh": {"POST": MANAGER},
+        "check": {"POST": MANAGER},
+    },
     "recoverability": {"list": {"GET": VIEWER}},
     # An integration's URL is a credential: every role reads the settings, managers the URL and what arrived.
     "integration": {**CRUD_MANAGER, "rotate": {"POST": MANAGER}, "deliveries": {"GET": MANAGER}},
     # The day's work: operators.
-    "incident": {"list": {"GET": VIEWER, "POST": OPERATOR}, "detail": {"GET": VIEWER},
-                 "timeline": {"GET": VIEWER}, "acknowledge": {"POST": OPERATOR},
-                 "mitigate": {"POST": OPERATOR}, "resolve": {"POST": OPERATOR}, "close": {"POST": OPERATOR},
-                 "reopen": {"POST": OPERATOR}, "notes": {"POST": OPERATOR}},
-    "postmortem": {"list": {"GET": VIEWER, "POST": OPERATOR},
-                   "detail": {"GET": VIEWER, "PUT": OPERATOR, "PATCH": OPERATOR, "DELETE": MANAGER},
-                   "submit": {"POST": OPERATOR}, "publish": {"POST": MANAGER}},
-    "actionitem": {"list": {"GET": VIEWER, "POST": OPERATOR},
-                   "detail": {"GET": VIEWER, "PUT": OPERATOR, "PATCH": OPERATOR, "DELETE": MANAGER},
-                   "complete": {"POST": OPERATOR}},
-    "checklistrun": {"list": {"GET": VIEWER, "POST": OPERATOR}, "detail": {"GET": VIEWER},
-                     "tick": {"POST": OPERATOR}, "untick": {"POST": OPERATOR}, "complete": {"POST": OPERATOR}},
+    "incident": {
+        "list": {"GET": VIEWER, "POST": OPERATOR},
+        "detail": {"GET": VIEWER},
+        "timeline": {"GET": VIEWER},
+        "acknowledge": {"POST": OPERATOR},
+        "mitigate": {"POST": OPERATOR},
+        "resolve": {"POST": OPERATOR},
+        "close": {"POST": OPERATOR},
+        "reopen": {"POST": OPERATOR},
+        "notes": {"POST": OPERATOR},
+    },
+    "postmortem": {
+        "list": {"GET": VIEWER, "POST": OPERATOR},
+        "detail": {"GET": VIEWER, "PUT": OPERATOR, "PATCH": OPERATOR, "DELETE": MANAGER},
+        "submit": {"POST": OPERATOR},
+        "publish": {"POST": MANAGER},
+    },
+    "actionitem": {
+        "list": {"GET": VIEWER, "POST": OPERATOR},
+        "detail": {"GET": VIEWER, "PUT": OPERATOR, "PATCH": OPERATOR, "DELETE": MANAGER},
+        "complete": {"POST": OPERATOR},
+    },
+    "checklistrun": {
+        "list": {"GET": VIEWER, "POST": OPERATOR},
+        "detail": {"GET": VIEWER},
+        "tick": {"POST": OPERATOR},
+        "untick": {"POST": OPERATOR},
+        "complete": {"POST": OPERATOR},
+    },
     "handovernote": {**READ, "acknowledge": {"POST": OPERATOR}},
     # Records: read by every role, written by the portal only.
     "notification": READ,
@@ -119,8 +163,10 @@ API = {
     # their own contact, see tests/oncall); changing the matrix's override, not theirs, is a manager's.
     "oncallschedule": {**CRUD_MANAGER, "now": {"GET": VIEWER}},
     "oncalllayer": CRUD_MANAGER,
-    "override": {"list": {"GET": VIEWER, "POST": OPERATOR},
-                 "detail": {"GET": VIEWER, "PUT": MANAGER, "PATCH": MANAGER, "DELETE": MANAGER}},
+    "override": {
+        "list": {"GET": VIEWER, "POST": OPERATOR},
+        "detail": {"GET": VIEWER, "PUT": MANAGER, "PATCH": MANAGER, "DELETE": MANAGER},
+    },
 }
 # Pages (and the few API views outside the router): URL name → method → the lowest principal allowed.
 PAGES = {
@@ -293,7 +339,10 @@ ADMIN_RULES = {
     "checklists.playbook": CONFIGURATION,
     "probes.probe": CONFIGURATION,
     "probes.proberesult": {**RECORD, "delete": MANAGER},
-    "probes.host": {**CONFIGURATION, "add": NEVER},  # added on the host page, which shows its token once
+    "probes.host": {
+        **CONFIGURATION,
+        "add": NEVER,
+    },  # added on the host page, which shows its token once
     "backups.backuptarget": CONFIGURATION,
     "backups.repository": CONFIGURATION,
     "backups.backuprun": {**CONFIGURATION, "add": NEVER, "delete": NEVER},
@@ -317,36 +366,62 @@ ADMIN_RULES = {
     "alerts.alert": {**RECORD, "delete": MANAGER},
     "alerts.delivery": {**RECORD, "delete": MANAGER},
 }
-if "orm" in settings.Q_CLUSTER:  # django-q2 shows its queue in the admin only with the ORM broker, not Redis
+if (
+    "orm" in settings.Q_CLUSTER
+):  # django-q2 shows its queue in the admin only with the ORM broker, not Redis
     ADMIN_RULES["django_q.ormq"] = {"view": VIEWER, "add": NEVER, "change": ADMIN, "delete": ADMIN}
-ADMIN_VIEWS = (("changelist", "GET", "view"), ("add", "GET", "add"), ("add", "POST", "add"),
-               ("change", "GET", "view"), ("change", "POST", "change"), ("delete", "GET", "delete"),
-               ("delete", "POST", "remove"), ("history", "GET", "view"))
+ADMIN_VIEWS = (
+    ("changelist", "GET", "view"),
+    ("add", "GET", "add"),
+    ("add", "POST", "add"),
+    ("change", "GET", "view"),
+    ("change", "POST", "change"),
+    ("delete", "GET", "delete"),
+    ("delete", "POST", "remove"),
+    ("history", "GET", "view"),
+)
 
 # The one table: (url name, method, variant) → the lowest principal allowed.
-RULES = {(f"{basename}-{route}", method, ""): role
-         for basename, routes in API.items() for route, methods in routes.items() for method, role in methods.items()}
-RULES |= {(name, method, ""): role for name, methods in PAGES.items() for method, role in methods.items()}
+RULES = {
+    (f"{basename}-{route}", method, ""): role
+    for basename, routes in API.items()
+    for route, methods in routes.items()
+    for method, role in methods.items()
+}
+RULES |= {
+    (name, method, ""): role for name, methods in PAGES.items() for method, role in methods.items()
+}
 RULES |= {key: role for key, (_body, role) in VARIANTS.items()}
-RULES |= {(f"admin:{label.replace('.', '_')}_{view}", method, ""): rules.get(permission, rules["delete"])
-          for label, rules in ADMIN_RULES.items() for view, method, permission in ADMIN_VIEWS}
+RULES |= {
+    (f"admin:{label.replace('.', '_')}_{view}", method, ""): rules.get(permission, rules["delete"])
+    for label, rules in ADMIN_RULES.items()
+    for view, method, permission in ADMIN_VIEWS
+}
 
 
 # Discovering the requests ---------------------------------------------------------
+
 
 def walk(patterns, namespace=""):
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
             inner = ":".join(filter(None, [namespace, pattern.namespace]))
             yield from walk(pattern.url_patterns, inner)
-        elif isinstance(pattern, URLPattern) and pattern.name and "format" not in str(pattern.pattern):
+        elif (
+            isinstance(pattern, URLPattern)
+            and pattern.name
+            and "format" not in str(pattern.pattern)
+        ):
             yield ":".join(filter(None, [namespace, pattern.name])), pattern
 
 
 def url_patterns() -> dict:
     """URL name → pattern, without the admin site (its model views are listed below) and DRF's `.json` twins."""
-    return {name: pattern for name, pattern in walk(get_resolver().url_patterns)
-            if not name.startswith("admin:") and not name.startswith("djdt:")}
+    return {
+        name: pattern
+        for name, pattern in walk(get_resolver().url_patterns)
+        if not name.startswith("admin:") and not name.startswith("djdt:")
+    }
 
 
 def admin_views() -> dict:
@@ -376,22 +451,36 @@ def schema_operations() -> set[tuple[str, str]]:
         sample = path.replace("{token}", "00000000-0000-0000-0000-000000000000")
         sample = sample.replace("{id}", "0" * 32 if path.startswith("/api/v1/tasks") else "1")
         name = resolve(sample).view_name
-        operations |= {(name, method.upper()) for method in methods if method.upper() in ("GET", *WRITE_METHODS)}
+        operations |= {
+            (name, method.upper())
+            for method in methods
+            if method.upper() in ("GET", *WRITE_METHODS)
+        }
     return operations
 
 
 # The objects every route points at ---------------------------------------------
 
+
 def _postmortem(world):
     incident = world["incident"]
-    return Postmortem.objects.create(incident=incident, title="Disk full", severity=incident.severity,
-                                     occurred_at=timezone.now() - timedelta(hours=1))
+    return Postmortem.objects.create(
+        incident=incident,
+        title="Disk full",
+        severity=incident.severity,
+        occurred_at=timezone.now() - timedelta(hours=1),
+    )
 
 
 def _target(world):
     folder = world["folder"]
-    return BackupTarget.objects.create(name="db", service=world["service"], kind="sqlite",
-                                       source=str(folder / "db.sqlite3"), destination=str(folder / "b"))
+    return BackupTarget.objects.create(
+        name="db",
+        service=world["service"],
+        kind="sqlite",
+        source=str(folder / "db.sqlite3"),
+        destination=str(folder / "b"),
+    )
 
 
 BUILDERS = {
@@ -399,61 +488,116 @@ BUILDERS = {
     "tier": lambda w: make_tier(),
     "contact": lambda w: make_contact(tier=w["tier"], channel=False),
     "notificationchannel": lambda w: make_channel(w["contact"]),
-    "route": lambda w: Route.objects.create(name="ops room", kind="webhook", target="https://hooks.example.com/r",
-                                            events=["probe_warning"]),
+    "route": lambda w: Route.objects.create(
+        name="ops room",
+        kind="webhook",
+        target="https://hooks.example.com/r",
+        events=["probe_warning"],
+    ),
     "escalationpolicy": lambda w: make_policy(service=w["service"]),
     "maintenancewindow": lambda w: MaintenanceWindow.objects.create(
-        service=w["service"], starts_at=timezone.now(), ends_at=timezone.now() + timedelta(hours=1)),
+        service=w["service"], starts_at=timezone.now(), ends_at=timezone.now() + timedelta(hours=1)
+    ),
     "recurringmaintenancewindow": lambda w: RecurringMaintenanceWindow.objects.create(
-        service=w["service"], cron="0 2 * * 2", duration=timedelta(hours=2)),
+        service=w["service"], cron="0 2 * * 2", duration=timedelta(hours=2)
+    ),
     "incident": lambda w: make_incident(w["service"]),
     "postmortem": _postmortem,
-    "actionitem": lambda w: ActionItem.objects.create(postmortem=w["postmortem"], description="Alert on disk use"),
+    "actionitem": lambda w: ActionItem.objects.create(
+        postmortem=w["postmortem"], description="Alert on disk use"
+    ),
     "checklisttemplate": lambda w: make_template(service=w["service"]),
     "checklistrun": lambda w: make_run(w["checklisttemplate"]),
     "runitem": lambda w: w["checklistrun"].items.first(),
     "handovernote": lambda w: HandoverNote.objects.create(run=make_run(w["checklisttemplate"])),
-    "playbook": lambda w: Playbook.objects.create(title="API down", body="Restart it.", service=w["service"]),
+    "playbook": lambda w: Playbook.objects.create(
+        title="API down", body="Restart it.", service=w["service"]
+    ),
     "probe": lambda w: make_probe(w["service"], kind="memory"),
     "heartbeat": lambda w: make_probe(w["service"], kind="heartbeat", name="nightly job"),
     "host": lambda w: make_host(service=w["service"])[0],
     "backuptarget": _target,
     "backuprun": lambda w: BackupRun.objects.create(
-        target=w["backuptarget"], trigger="manual", status="succeeded",
-        file=str(w["folder"] / "b" / "db.sqlite3"), sha256="0" * 64),
+        target=w["backuptarget"],
+        trigger="manual",
+        status="succeeded",
+        file=str(w["folder"] / "b" / "db.sqlite3"),
+        sha256="0" * 64,
+    ),
     "notification": lambda w: Notification.objects.create(
-        incident=w["incident"], contact=w["contact"], step=1, condition="not_acknowledged", kind="email",
-        target="a@example.com"),
+        incident=w["incident"],
+        contact=w["contact"],
+        step=1,
+        condition="not_acknowledged",
+        kind="email",
+        target="a@example.com",
+    ),
     "proberesult": lambda w: ProbeResult.objects.create(probe=w["probe"], status="ok"),
-    "integration": lambda w: Integration.objects.create(name="prometheus", kind="alertmanager",
-                                                        default_service=w["service"]),
-    "alert": lambda w: Alert.objects.create(integration=w["integration"], fingerprint="f1", title="Down"),
-    "delivery": lambda w: Delivery.objects.create(integration=w["integration"], status_code=200, body="{}"),
-    "restorerun": lambda w: RestoreRun.objects.create(backup=w["backuprun"], target=w["backuptarget"],
-                                                      destination=str(w["folder"] / "restored")),
+    "integration": lambda w: Integration.objects.create(
+        name="prometheus", kind="alertmanager", default_service=w["service"]
+    ),
+    "alert": lambda w: Alert.objects.create(
+        integration=w["integration"], fingerprint="f1", title="Down"
+    ),
+    "delivery": lambda w: Delivery.objects.create(
+        integration=w["integration"], status_code=200, body="{}"
+    ),
+    "restorerun": lambda w: RestoreRun.objects.create(
+        backup=w["backuprun"], target=w["backuptarget"], destination=str(w["folder"] / "restored")
+    ),
     "rehearsal": lambda w: Rehearsal.objects.create(target=w["backuptarget"]),
-    "repository": lambda w: Repository.objects.create(name="nas", url=str(w["folder"] / "restic"), password="pw"),
-    "task": lambda w: Task.objects.create(id=uuid.uuid4().hex, name="t", func="portal.tasks.heartbeat",
-                                          started=timezone.now(), stopped=timezone.now(), success=True),
+    "repository": lambda w: Repository.objects.create(
+        name="nas", url=str(w["folder"] / "restic"), password="pw"
+    ),
+    "task": lambda w: Task.objects.create(
+        id=uuid.uuid4().hex,
+        name="t",
+        func="portal.tasks.heartbeat",
+        started=timezone.now(),
+        stopped=timezone.now(),
+        success=True,
+    ),
     "schedule": lambda w: Schedule.objects.create(name="matrix", func="portal.tasks.heartbeat"),
     # Rows the admin lists but no route points at: their change, delete and history views need one.
-    "accessattempt": lambda w: AccessAttempt.objects.create(username="x", ip_address="127.0.0.1",
-                                                            failures_since_start=1),
+    "accessattempt": lambda w: AccessAttempt.objects.create(
+        username="x", ip_address="127.0.0.1", failures_since_start=1
+    ),
     "accesslog": lambda w: AccessLog.objects.create(username="x", ip_address="127.0.0.1"),
-    "accessfailurelog": lambda w: AccessFailureLog.objects.create(username="x", ip_address="127.0.0.1"),
-    "token": lambda w: Token.objects.create(user=get_user_model().objects.create_user("token-owner")),
-    "statuspage": lambda w: StatusPage.objects.create(slug="main", title_ko="상태", title_en="Status"),
-    "component": lambda w: Component.objects.create(page=w["statuspage"], service=w["service"], name_ko="웹",
-                                                    name_en="Web"),
-    "publicincident": lambda w: PublicIncident.objects.create(incident=w["incident"], title_en="Down"),
-    "notice": lambda w: Notice.objects.create(page=w["statuspage"], incident=w["incident"], kind="recovered",
-                                              subject_ko="s", text_ko="t", subject_en="s", text_en="t"),
+    "accessfailurelog": lambda w: AccessFailureLog.objects.create(
+        username="x", ip_address="127.0.0.1"
+    ),
+    "token": lambda w: Token.objects.create(
+        user=get_user_model().objects.create_user("token-owner")
+    ),
+    "statuspage": lambda w: StatusPage.objects.create(
+        slug="main", title_ko="상태", title_en="Status"
+    ),
+    "component": lambda w: Component.objects.create(
+        page=w["statuspage"], service=w["service"], name_ko="웹", name_en="Web"
+    ),
+    "publicincident": lambda w: PublicIncident.objects.create(
+        incident=w["incident"], title_en="Down"
+    ),
+    "notice": lambda w: Notice.objects.create(
+        page=w["statuspage"],
+        incident=w["incident"],
+        kind="recovered",
+        subject_ko="s",
+        text_ko="t",
+        subject_en="s",
+        text_en="t",
+    ),
     "subscriber": lambda w: Subscriber.objects.create(page=w["statuspage"], email="s@example.com"),
     "oncallschedule": lambda w: Schedule_.objects.create(name="primary"),
-    "oncalllayer": lambda w: save_layer(layer=Layer(schedule=w["oncallschedule"], name="weekly"),
-                                        member_ids=[w["contact"].pk]),
-    "override": lambda w: Override.objects.create(schedule=w["oncallschedule"], contact=w["contact"],
-                                                  starts_at=timezone.now(), ends_at=timezone.now() + timedelta(days=1)),
+    "oncalllayer": lambda w: save_layer(
+        layer=Layer(schedule=w["oncallschedule"], name="weekly"), member_ids=[w["contact"].pk]
+    ),
+    "override": lambda w: Override.objects.create(
+        schedule=w["oncallschedule"],
+        contact=w["contact"],
+        starts_at=timezone.now(),
+        ends_at=timezone.now() + timedelta(days=1),
+    ),
     "personalfeed": lambda w: PersonalFeed.objects.create(contact=w["contact"]),
 }
 
@@ -462,7 +606,9 @@ class World(dict):
     """The objects routes point at, each made the first time a route asks for it."""
 
     def __missing__(self, key):
-        assert key in BUILDERS, f"the permission matrix has no object for {key!r}: add it to BUILDERS"
+        assert key in BUILDERS, (
+            f"the permission matrix has no object for {key!r}: add it to BUILDERS"
+        )
         self[key] = value = BUILDERS[key](self)
         return value
 
@@ -480,17 +626,38 @@ def kwargs_for(name: str, pattern: URLPattern, world: dict) -> dict:
     basename = name.rsplit("-", 1)[0]
     app = name.split(":")[0] if ":" in name else ""
     pk_of = {
-        "incidents": ("actionitem" if name == "incidents:action-item-complete" else
-                      "route" if name.startswith("incidents:route") else "incident"),
-        "checklists": ("handovernote" if name == "checklists:handover-acknowledge" else
-                       "playbook" if name.startswith("checklists:playbook") else
-                       "checklisttemplate" if name == "checklists:template" else "checklistrun"),
+        "incidents": (
+            "actionitem"
+            if name == "incidents:action-item-complete"
+            else "route"
+            if name.startswith("incidents:route")
+            else "incident"
+        ),
+        "checklists": (
+            "handovernote"
+            if name == "checklists:handover-acknowledge"
+            else "playbook"
+            if name.startswith("checklists:playbook")
+            else "checklisttemplate"
+            if name == "checklists:template"
+            else "checklistrun"
+        ),
         "probes": "host" if name.startswith("probes:host") else "probe",
-        "backups": ("backuptarget" if name in ("backups:target", "backups:run-now") else
-                    "repository" if name.startswith("backups:repository") else "backuprun"),
+        "backups": (
+            "backuptarget"
+            if name in ("backups:target", "backups:run-now")
+            else "repository"
+            if name.startswith("backups:repository")
+            else "backuprun"
+        ),
         "status": "component" if name == "status:component-override" else "incident",
-        "oncall": ("personalfeed" if name == "oncall:personal-feed" else
-                   "override" if name == "oncall:override-delete" else "oncallschedule"),
+        "oncall": (
+            "personalfeed"
+            if name == "oncall:personal-feed"
+            else "override"
+            if name == "oncall:override-delete"
+            else "oncallschedule"
+        ),
         "alerts": "integration",
     }.get(app, basename)
     if app == "status":
@@ -498,17 +665,29 @@ def kwargs_for(name: str, pattern: URLPattern, world: dict) -> dict:
     if name.startswith("incidents:postmortem"):
         pk_of = "postmortem"  # its pages are addressed by the incident's id
     known = {
-        "pk": lambda: (world[pk_of].incident_id if pk_of == "postmortem" and app else
-                       world[pk_of].contact_id if pk_of == "personalfeed" else world[pk_of].pk),
+        "pk": lambda: (
+            world[pk_of].incident_id
+            if pk_of == "postmortem" and app
+            else world[pk_of].contact_id
+            if pk_of == "personalfeed"
+            else world[pk_of].pk
+        ),
         "item_pk": lambda: world["runitem"].pk,
         "incident_pk": lambda: world["incident"].pk,
         "kind": lambda: "http",
-        "token": lambda: (world["subscriber"].token if app == "status" else
-                          world["oncallschedule"].feed_token if name == "oncall:feed" else
-                          world["personalfeed"].token if name == "oncall:personal-feed" else
-                          world["integration"].token if name == "integration-alerts" else
-                          acklinks.make_token(world["notification"]) if name == "incidents:ack-link" else
-                          world["heartbeat"].token),
+        "token": lambda: (
+            world["subscriber"].token
+            if app == "status"
+            else world["oncallschedule"].feed_token
+            if name == "oncall:feed"
+            else world["personalfeed"].token
+            if name == "oncall:personal-feed"
+            else world["integration"].token
+            if name == "integration-alerts"
+            else acklinks.make_token(world["notification"])
+            if name == "incidents:ack-link"
+            else world["heartbeat"].token
+        ),
         "slug": lambda: world["statuspage"].slug,
     }
     missing = params - set(known)
@@ -588,6 +767,7 @@ def admin_url(name: str, model, view: str) -> str:
 
 # The tests -------------------------------------------------------------------------
 
+
 def test_the_table_lists_exactly_the_requests_the_urls_and_the_schema_offer(world, make_user):
     """API views say their methods, and the schema lists its operations; a page is asked: it
     offers GET and POST unless it answers an admin with 405 (read-only pages say `@require_safe`)."""
@@ -599,15 +779,26 @@ def test_the_table_lists_exactly_the_requests_the_urls_and_the_schema_offer(worl
             url = reverse(name, kwargs=kwargs_for(name, pattern, world))
             client = Client()  # a fresh session each time: one of the pages logs out
             client.force_login(admin_user)
-            methods = {method for method in ("GET", "POST")
-                       if send(client, method, url, {}, api=False).status_code != 405}
+            methods = {
+                method
+                for method in ("GET", "POST")
+                if send(client, method, url, {}, api=False).status_code != 405
+            }
         offered |= {(name, method, "") for method in methods}
     offered |= {(name, method, "") for name, method in schema_operations()}
-    offered |= {(name, method, "") for name in admin_views() for _view, method, _perm in ADMIN_VIEWS
-                if name.endswith(f"_{_view}")}
+    offered |= {
+        (name, method, "")
+        for name in admin_views()
+        for _view, method, _perm in ADMIN_VIEWS
+        if name.endswith(f"_{_view}")
+    }
     listed = {key for key in RULES if not key[2]}
-    assert not offered - listed, f"requests without a rule in the permission matrix: {sorted(offered - listed)}"
-    assert not listed - offered, f"rules for requests the URLs do not offer: {sorted(listed - offered)}"
+    assert not offered - listed, (
+        f"requests without a rule in the permission matrix: {sorted(offered - listed)}"
+    )
+    assert not listed - offered, (
+        f"rules for requests the URLs do not offer: {sorted(listed - offered)}"
+    )
 
 
 @pytest.mark.parametrize("principal", ROLES)
@@ -623,9 +814,13 @@ def test_each_principal_may_do_exactly_what_the_table_says(world, make_user, pri
     assert not wrong, "\n".join(wrong)
 
 
-@pytest.mark.parametrize(("principal", "staff"), [(PUBLIC, False)] + [
-    (principal, staff) for principal in ROLES[1:] for staff in (True, False)])
-def test_each_principal_may_do_in_the_admin_exactly_what_the_table_says(world, make_user, principal, staff):
+@pytest.mark.parametrize(
+    ("principal", "staff"),
+    [(PUBLIC, False)] + [(principal, staff) for principal in ROLES[1:] for staff in (True, False)],
+)
+def test_each_principal_may_do_in_the_admin_exactly_what_the_table_says(
+    world, make_user, principal, staff
+):
     """The staff flag opens the admin; the role still decides (a viewer with is_staff writes nothing)."""
     for key in BUILDERS:
         world.setdefault(key, world[key])  # every model has a row to open
@@ -636,23 +831,41 @@ def test_each_principal_may_do_in_the_admin_exactly_what_the_table_says(world, m
         for admin_view, method, _permission in ADMIN_VIEWS:
             if admin_view != view:
                 continue
-            response = send(client, method, url, {"post": "yes"} if view == "delete" else {}, api=False)
+            response = send(
+                client, method, url, {"post": "yes"} if view == "delete" else {}, api=False
+            )
             if staff or principal == PUBLIC:
                 rule = RULES[(name, method, "")] if principal != PUBLIC else VIEWER
                 problem = verdict(principal, rule, response, api=False)
             elif principal == NOBODY:
-                problem = None if response.status_code == 403 else f"should be refused, got {response.status_code}"
+                problem = (
+                    None
+                    if response.status_code == 403
+                    else f"should be refused, got {response.status_code}"
+                )
             else:
                 to_login = response.status_code == 302 and "/admin/login/" in response["Location"]
-                problem = None if to_login else f"should be sent to the admin login, got {response.status_code}"
+                problem = (
+                    None
+                    if to_login
+                    else f"should be sent to the admin login, got {response.status_code}"
+                )
             if problem:
                 wrong.append(f"{method} {name}: {problem}")
     assert not wrong, "\n".join(wrong)
 
 
-@pytest.mark.parametrize(("role", "staff", "opens"), [
-    (PUBLIC, False, False), (VIEWER, False, False), (OPERATOR, False, False), (MANAGER, False, False),
-    (MANAGER, True, True), (ADMIN, True, True)])
+@pytest.mark.parametrize(
+    ("role", "staff", "opens"),
+    [
+        (PUBLIC, False, False),
+        (VIEWER, False, False),
+        (OPERATOR, False, False),
+        (MANAGER, False, False),
+        (MANAGER, True, True),
+        (ADMIN, True, True),
+    ],
+)
 def test_the_admin_site_is_for_staff_only(client, make_user, role, staff, opens):
     if role != PUBLIC:
         client.force_login(make_user(role, is_staff=staff) if role != ADMIN else make_user(ADMIN))

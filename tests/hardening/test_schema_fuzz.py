@@ -72,32 +72,69 @@ class Web:
         self.data_dir = Path(tempfile.mkdtemp(prefix="fuzz-"))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "PYTEST_XDIST"))}
-        self.env.update(PORTAL_DATA_DIR=str(self.data_dir), PORTAL_FILE_ROOTS=str(self.data_dir / "files"),
-                        PORTAL_ADMIN_PASSWORD=PASSWORD, PORTAL_DEMO_DATA="true", PYTHONUNBUFFERED="1")
+        self.env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "PYTEST_XDIST"))
+        }
+        self.env.update(
+            PORTAL_DATA_DIR=str(self.data_dir),
+            PORTAL_FILE_ROOTS=str(self.data_dir / "files"),
+            PORTAL_ADMIN_PASSWORD=PASSWORD,
+            PORTAL_DEMO_DATA="true",
+            PYTHONUNBUFFERED="1",
+        )
         self.log = self.data_dir / "web.log"
         self.proc = None
 
     def manage(self, *args: str) -> str:
-        result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env,
-                                capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert result.returncode == 0, result.stderr[-4000:]
         return result.stdout
 
     def start(self):
         (self.data_dir / "files").mkdir()
         self.manage("migrate", "--verbosity", "0")
-        self.manage("collectstatic", "--noinput", "--verbosity", "0")  # as `manage.py serve` does: error pages need it
+        self.manage(
+            "collectstatic", "--noinput", "--verbosity", "0"
+        )  # as `manage.py serve` does: error pages need it
         self.manage("bootstrap")
         tokens_file = self.data_dir / "tokens"
-        self.manage("shell", "-c", SEED_ROWS.format(password=PASSWORD, tokens_file=str(tokens_file)))
+        self.manage(
+            "shell", "-c", SEED_ROWS.format(password=PASSWORD, tokens_file=str(tokens_file))
+        )
         self.tokens = tokens_file.read_text().split()
         with self.log.open("w") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "portal.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
-                 "--workers", "2", "--worker-class", "gthread", "--threads", "4", "--timeout", "60",
-                 "--access-logfile", "-", "--no-control-socket"],
-                cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "portal.wsgi:application",
+                    "--bind",
+                    f"127.0.0.1:{self.port}",
+                    "--workers",
+                    "2",
+                    "--worker-class",
+                    "gthread",
+                    "--threads",
+                    "4",
+                    "--timeout",
+                    "60",
+                    "--access-logfile",
+                    "-",
+                    "--no-control-socket",
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -129,36 +166,72 @@ def web():
 # The admin's run is the long one: it goes in two halves of the operations, at the same time as
 # the viewer's (a process each: hypothesis is not thread-safe on 3.11, so one worker per process).
 HALF = r"^/api/v1/(action-items|backup|channels|checklist|contacts|escalation)"
-RUNS = [("admin", 0, "--include-path-regex", HALF), ("admin", 0, "--exclude-path-regex", HALF),
-        ("viewer", 1, None, None)]
+RUNS = [
+    ("admin", 0, "--include-path-regex", HALF),
+    ("admin", 0, "--exclude-path-regex", HALF),
+    ("viewer", 1, None, None),
+]
 
 
 def test_schemathesis_finds_nothing_in_any_phase_as_admin_or_viewer(web):
-    runs = [(role, schemathesis(web, web.tokens[token], role, *selection)) for role, token, *selection in RUNS]
+    runs = [
+        (role, schemathesis(web, web.tokens[token], role, *selection))
+        for role, token, *selection in RUNS
+    ]
     failed, tested = [], {"admin": 0, "viewer": 0}
     for role, run in runs:
         output, _ = run.communicate(timeout=1800)
-        summary = "\n".join(line for line in output.splitlines()
-                            if re.search(r"^\s*(✅|❌|🚫|⚠️)|Selected:|Tested:|generated|=====", line))
+        summary = "\n".join(
+            line
+            for line in output.splitlines()
+            if re.search(r"^\s*(✅|❌|🚫|⚠️)|Selected:|Tested:|generated|=====", line)
+        )
         log.info("schemathesis as %s:\n%s", role, summary)  # `make fuzz` shows each (log_cli)
-        selected, count = re.search(r"Selected: \d+/(\d+)", output), re.search(r"Tested: (\d+)", output)
+        selected, count = (
+            re.search(r"Selected: \d+/(\d+)", output),
+            re.search(r"Tested: (\d+)", output),
+        )
         if run.returncode != 0 or not (selected and count):
             failed.append(f"as {role} (exit {run.returncode}):\n{output[-20000:]}")
         else:
             total = int(selected.group(1))
             tested[role] += int(count.group(1))
-    assert not failed, "\n\n".join(failed) + "\n\nthe web server's log ends:\n" + web.log.read_text()[-6000:]
+    assert not failed, (
+        "\n\n".join(failed) + "\n\nthe web server's log ends:\n" + web.log.read_text()[-6000:]
+    )
     assert tested == {"admin": total, "viewer": total}, tested
 
 
-def schemathesis(web, token: str, role: str, option: str | None, paths: str | None) -> subprocess.Popen:
-    examples = EXAMPLES if role == "admin" else max(1, EXAMPLES // 4)  # a viewer's writes stop at 403
+def schemathesis(
+    web, token: str, role: str, option: str | None, paths: str | None
+) -> subprocess.Popen:
+    examples = (
+        EXAMPLES if role == "admin" else max(1, EXAMPLES // 4)
+    )  # a viewer's writes stop at 403
     return subprocess.Popen(
-        [sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG), "--no-color", "run",
-         f"{web.url}/api/schema/?format=json", "-H", f"Authorization: Token {token}",
-         "--max-examples", str(examples), "--seed", str(SEED), *([option, paths] if option else [])],
-        cwd=ROOT, env={**web.env, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True)
+        [
+            sys.executable,
+            "-m",
+            "schemathesis.cli",
+            "--config-file",
+            str(CONFIG),
+            "--no-color",
+            "run",
+            f"{web.url}/api/schema/?format=json",
+            "-H",
+            f"Authorization: Token {token}",
+            "--max-examples",
+            str(examples),
+            "--seed",
+            str(SEED),
+            *([option, paths] if option else []),
+        ],
+        cwd=ROOT,
+        env={**web.env, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def test_the_fuzz_checks_know_the_apis_state_codes():

@@ -49,20 +49,32 @@ def seeded(db, settings, tmp_path, make_user):
     tier = make_tier()
     contact = make_contact(tier=tier)
     make_policy("sev2", [{"tier": tier}], service=service)
-    MaintenanceWindow.objects.create(service=service, starts_at=timezone.now() + timedelta(days=1),
-                                     ends_at=timezone.now() + timedelta(days=1, hours=2), reason="upgrade")
-    incident, _ = incidents.open_incident(service=service, title="Disk full", severity="sev2", by=manager)
+    MaintenanceWindow.objects.create(
+        service=service,
+        starts_at=timezone.now() + timedelta(days=1),
+        ends_at=timezone.now() + timedelta(days=1, hours=2),
+        reason="upgrade",
+    )
+    incident, _ = incidents.open_incident(
+        service=service, title="Disk full", severity="sev2", by=manager
+    )
     incidents.add_note(incident=incident, by=manager, text="Looking")
-    resolved, _ = incidents.open_incident(service=service, title="API down", severity="sev1", by=manager)
+    resolved, _ = incidents.open_incident(
+        service=service, title="API down", severity="sev1", by=manager
+    )
     incidents.resolve(incident=resolved, by=manager)
-    postmortem = postmortems.save_postmortem(postmortem=postmortems.draft_for(resolved, by=manager), by=manager)
+    postmortem = postmortems.save_postmortem(
+        postmortem=postmortems.draft_for(resolved, by=manager), by=manager
+    )
     ActionItem.objects.create(postmortem=postmortem, description="Alert on disk use", owner=contact)
 
     template = make_template(service=service)
     checklists.start_run(template=template, by=manager)
     done = checklists.start_run(template=template, by=manager)
     HandoverNote.objects.create(run=done, author=manager, text="Quiet shift")
-    Playbook.objects.create(title="Disk full", service=service, category="disk", body="# Free space\n`df -h`")
+    Playbook.objects.create(
+        title="Disk full", service=service, category="disk", body="# Free space\n`df -h`"
+    )
 
     disk = make_probe(service, kind="disk", config={"path": str(tmp_path)})
     probes.run_probe(probe=disk)
@@ -70,17 +82,25 @@ def seeded(db, settings, tmp_path, make_user):
     heartbeat = make_probe(service, kind="heartbeat", config={})
 
     target = BackupTarget.objects.create(
-        name="app-db", service=service, kind="sqlite", source=str(make_sqlite(tmp_path / "app.sqlite3")),
-        destination=str(tmp_path / "backups"))
+        name="app-db",
+        service=service,
+        kind="sqlite",
+        source=str(make_sqlite(tmp_path / "app.sqlite3")),
+        destination=str(tmp_path / "backups"),
+    )
     backup = backups.run_backup(target=target, trigger=Trigger.MANUAL)
     backups.rehearse(target=target)
-    backups.request_restore(run=backup, by=manager, confirm=target.name)  # queued only: nothing commits
+    backups.request_restore(
+        run=backup, by=manager, confirm=target.name
+    )  # queued only: nothing commits
     return {"token": Token.objects.create(user=manager).key, "heartbeats": [str(heartbeat.token)]}
 
 
 @pytest.fixture
 def api_schema(seeded, wsgi_app):
-    return schemathesis.openapi.from_wsgi("/api/schema/?format=json", wsgi_app, headers=auth(seeded))
+    return schemathesis.openapi.from_wsgi(
+        "/api/schema/?format=json", wsgi_app, headers=auth(seeded)
+    )
 
 
 def known_ids(path, seeded, app):
@@ -90,7 +110,11 @@ def known_ids(path, seeded, app):
     if "{id}" not in path:
         return None, []
     # Through the WSGI app, not the test client: the client reconnects close_old_connections.
-    rows = Client(app).get(path.split("/{id}")[0], query_string={"page_size": 3}, headers=auth(seeded)).json
+    rows = (
+        Client(app)
+        .get(path.split("/{id}")[0], query_string={"page_size": 3}, headers=auth(seeded))
+        .json
+    )
     return "id", [row["id"] for row in rows["results"]][:3]
 
 
@@ -99,7 +123,9 @@ def auth(seeded):
 
 
 def test_methods_the_schema_does_not_list_answer_405(api_schema, seeded, wsgi_app, make_user):
-    admin = {"Authorization": f"Token {Token.objects.create(user=make_user('admin')).key}"}  # no role check first
+    admin = {
+        "Authorization": f"Token {Token.objects.create(user=make_user('admin')).key}"
+    }  # no role check first
     client, wrong = Client(wsgi_app), []
     for path, item in api_schema.raw_schema["paths"].items():
         name, ids = known_ids(path, seeded, wsgi_app)
@@ -113,5 +139,10 @@ def test_methods_the_schema_does_not_list_answer_405(api_schema, seeded, wsgi_ap
 
 def absent_id(item) -> str:
     """An id no row has, written as the path's parameter is (an integer, or a task's 32 hex digits)."""
-    parameters = [p for operation in item.values() for p in operation.get("parameters", []) if p["in"] == "path"]
+    parameters = [
+        p
+        for operation in item.values()
+        for p in operation.get("parameters", [])
+        if p["in"] == "path"
+    ]
     return "999999" if parameters and parameters[0]["schema"].get("type") == "integer" else "0" * 32

@@ -27,7 +27,13 @@ from core.fields import EncryptedJSONField, EncryptedTextField
 from incidents.models import Notification, NotificationChannel, Route
 from probes.models import Host, Probe, hash_token
 from tests.hardening.test_permission_matrix import World, is_api, kwargs_for, url_patterns
-from tests.incidents.factories import make_channel, make_contact, make_incident, make_service, make_tier
+from tests.incidents.factories import (
+    make_channel,
+    make_contact,
+    make_incident,
+    make_service,
+    make_tier,
+)
 from tests.probes.factories import make_probe
 
 ROLES = ("viewer", "operator", "manager", "admin")
@@ -46,14 +52,35 @@ AGENT_TOKEN = "opa_AGENThosttoken1V5x"  # an agent's token: only its hash is sto
 # The messengers' hook URLs (issue 15): the token is the last piece of the path.
 MESSENGER_HOOKS = {
     "jandi": ("https://wh.jandi.com/connect-api/webhook/11320800/", "HOOKjandi5c0de7x"),
-    "dooray": ("https://hook.dooray.com/services/3204376758577275363/3514081992077299709/", "HOOKdooray8R1x"),
+    "dooray": (
+        "https://hook.dooray.com/services/3204376758577275363/3514081992077299709/",
+        "HOOKdooray8R1x",
+    ),
     "kakaowork": ("https://kakaowork.com/bots/hook/", "HOOKkakaowork3J6x"),
 }
-SECRETS = [DSN_PASSWORD, URL_PASSWORD, URL_TOKEN, HEADER_TOKEN, CHANNEL_HOOK, NOTIFICATION_HOOK, REMINDER_HOOK,
-           ROUTE_HOOK, SQL_PASSWORD, REDIS_PASSWORD, AGENT_TOKEN,
-           *(secret for _url, secret in MESSENGER_HOOKS.values())]
+SECRETS = [
+    DSN_PASSWORD,
+    URL_PASSWORD,
+    URL_TOKEN,
+    HEADER_TOKEN,
+    CHANNEL_HOOK,
+    NOTIFICATION_HOOK,
+    REMINDER_HOOK,
+    ROUTE_HOOK,
+    SQL_PASSWORD,
+    REDIS_PASSWORD,
+    AGENT_TOKEN,
+    *(secret for _url, secret in MESSENGER_HOOKS.values()),
+]
 # Pings, alert intake and POST-only verbs.
-SKIPPED_PAGES = {"heartbeat", "heartbeat-fail", "integration-alerts", "logout", "set_language", "agent-checks"}
+SKIPPED_PAGES = {
+    "heartbeat",
+    "heartbeat-fail",
+    "integration-alerts",
+    "logout",
+    "set_language",
+    "agent-checks",
+}
 
 
 @pytest.fixture
@@ -61,42 +88,101 @@ def planted(db, roles, settings, tmp_path):
     settings.FILE_ROOTS = [tmp_path]
     service = make_service("payments")
     contact = make_contact("Ana", tier=make_tier(), channel=False)
-    channel = make_channel(contact, kind="slack", target=f"https://hooks.slack.com/services/T0/B0/{CHANNEL_HOOK}")
+    channel = make_channel(
+        contact, kind="slack", target=f"https://hooks.slack.com/services/T0/B0/{CHANNEL_HOOK}"
+    )
     for kind, (url, secret) in MESSENGER_HOOKS.items():
         make_channel(contact, kind=kind, target=url + secret)
     incident = make_incident(service)
-    Notification.objects.create(incident=incident, step=1, condition="always", contact=contact, channel=channel,
-                                kind="slack", target=f"https://hooks.slack.com/services/T0/B1/{NOTIFICATION_HOOK}")
-    Notification.objects.create(purpose="reminder", notice=f"reminder:postmortem:{incident.pk}:{datetime.date.today()}",
-                                recipient=f"channel:{channel.pk}", step=0, condition="not_resolved",
-                                incident=incident, contact=contact, channel=channel, kind="webhook",
-                                target=f"https://hooks.example.com/remind/{REMINDER_HOOK}")
-    route = Route.objects.create(name="team room", kind="slack", events=["probe_warning"],
-                         target=f"https://hooks.slack.com/services/T0/B2/{ROUTE_HOOK}")
-    probe = make_probe(service, kind="http", name="api", config={
-        "url": f"https://mon:{URL_PASSWORD}@api.example.com/health?token={URL_TOKEN}",
-        "headers": {"Authorization": f"Bearer {HEADER_TOKEN}"}})
+    Notification.objects.create(
+        incident=incident,
+        step=1,
+        condition="always",
+        contact=contact,
+        channel=channel,
+        kind="slack",
+        target=f"https://hooks.slack.com/services/T0/B1/{NOTIFICATION_HOOK}",
+    )
+    Notification.objects.create(
+        purpose="reminder",
+        notice=f"reminder:postmortem:{incident.pk}:{datetime.date.today()}",
+        recipient=f"channel:{channel.pk}",
+        step=0,
+        condition="not_resolved",
+        incident=incident,
+        contact=contact,
+        channel=channel,
+        kind="webhook",
+        target=f"https://hooks.example.com/remind/{REMINDER_HOOK}",
+    )
+    route = Route.objects.create(
+        name="team room",
+        kind="slack",
+        events=["probe_warning"],
+        target=f"https://hooks.slack.com/services/T0/B2/{ROUTE_HOOK}",
+    )
+    probe = make_probe(
+        service,
+        kind="http",
+        name="api",
+        config={
+            "url": f"https://mon:{URL_PASSWORD}@api.example.com/health?token={URL_TOKEN}",
+            "headers": {"Authorization": f"Bearer {HEADER_TOKEN}"},
+        },
+    )
     heartbeat = make_probe(service, kind="heartbeat", name="nightly job")
-    make_probe(service, kind="sql", name="failed workflows", config={
-        "url": f"postgresql://monitor:{SQL_PASSWORD}@db.example.com:5432/app", "query": "SELECT 1",
-        "direction": "above", "empty": "error"})
-    make_probe(service, kind="redis", name="redis memory", config={
-        "url": f"redis://:{REDIS_PASSWORD}@cache.example.com:6379/0", "field": "used_memory", "section": "",
-        "direction": "above"})
+    make_probe(
+        service,
+        kind="sql",
+        name="failed workflows",
+        config={
+            "url": f"postgresql://monitor:{SQL_PASSWORD}@db.example.com:5432/app",
+            "query": "SELECT 1",
+            "direction": "above",
+            "empty": "error",
+        },
+    )
+    make_probe(
+        service,
+        kind="redis",
+        name="redis memory",
+        config={
+            "url": f"redis://:{REDIS_PASSWORD}@cache.example.com:6379/0",
+            "field": "used_memory",
+            "section": "",
+            "direction": "above",
+        },
+    )
     host = Host(name="datahub", service=service, token_hash=hash_token(AGENT_TOKEN))
     host.save()
-    integration = Integration.objects.create(name="prometheus", kind="alertmanager", default_service=service)
+    integration = Integration.objects.create(
+        name="prometheus", kind="alertmanager", default_service=service
+    )
     target = BackupTarget.objects.create(
-        name="pg", service=service, kind="postgres", destination=str(tmp_path / "b"),
-        source=f"postgresql://backup:{DSN_PASSWORD}@db.example.com:5432/app")
+        name="pg",
+        service=service,
+        kind="postgres",
+        destination=str(tmp_path / "b"),
+        source=f"postgresql://backup:{DSN_PASSWORD}@db.example.com:5432/app",
+    )
     # A second version of each so history has a diff to show.
     probe.timeout = 5
     probe.save()
     target.keep_last = 3
     target.save()
-    return World(folder=tmp_path, service=service, contact=contact, notificationchannel=channel,
-                 incident=incident, probe=probe, heartbeat=heartbeat, backuptarget=target, host=host,
-                 integration=integration, route=route)
+    return World(
+        folder=tmp_path,
+        service=service,
+        contact=contact,
+        notificationchannel=channel,
+        incident=incident,
+        probe=probe,
+        heartbeat=heartbeat,
+        backuptarget=target,
+        host=host,
+        integration=integration,
+        route=route,
+    )
 
 
 def heartbeat_secrets(world) -> list[str]:
@@ -134,8 +220,10 @@ def admin_urls(world):
             history = getattr(model, "history", None)
             if history is not None and hasattr(model_admin, "history_form_view"):
                 for record in history.model.objects.filter(**{model._meta.pk.attname: obj.pk}):
-                    yield f"{model.__name__} history detail", admin_url(
-                        model, "simple_history", obj.pk, record.history_id)
+                    yield (
+                        f"{model.__name__} history detail",
+                        admin_url(model, "simple_history", obj.pk, record.history_id),
+                    )
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -156,13 +244,18 @@ def test_searching_the_admin_by_a_secret_finds_nothing(planted, make_user, role)
             response = client.get(url, {"q": secret})
             if response.status_code != 200:
                 continue
-            assert response.context["cl"].result_count == 0, f"{model.__name__} found by {secret} as {role}"
+            assert response.context["cl"].result_count == 0, (
+                f"{model.__name__} found by {secret} as {role}"
+            )
 
 
 def secret_field_names(model) -> set[str]:
     """The credential fields of a model: every encrypted field, and the heartbeat's ping token."""
-    names = {field.name for field in model._meta.get_fields()
-             if isinstance(field, EncryptedTextField | EncryptedJSONField)}
+    names = {
+        field.name
+        for field in model._meta.get_fields()
+        if isinstance(field, EncryptedTextField | EncryptedJSONField)
+    }
     return names | ({"token"} if model in (Probe, Integration) else set())
 
 
@@ -191,7 +284,9 @@ def test_the_admin_csv_exports_hold_no_secret(planted, make_user, role):
         url = admin_url(model, "changelist")
         pks = [str(pk) for pk in model._default_manager.values_list("pk", flat=True)]
         response = client.post(url, {"action": "export_csv", "_selected_action": pks})
-        assert_no_secret(response, SECRETS + heartbeat_secrets(planted), f"{model.__name__} CSV as {role}")
+        assert_no_secret(
+            response, SECRETS + heartbeat_secrets(planted), f"{model.__name__} CSV as {role}"
+        )
 
 
 def api_client(make_user, role):
@@ -234,7 +329,9 @@ def test_a_channels_test_message_answers_without_its_secret(planted, api_as):
     # Nothing listens on port 9: the refusal quotes the hook's path, which must come back masked.
     api = api_as("manager")
     for kind, (_url, secret) in MESSENGER_HOOKS.items():
-        channel = make_channel(planted["contact"], kind=kind, target=f"http://127.0.0.1:9/hook/{secret}")
+        channel = make_channel(
+            planted["contact"], kind=kind, target=f"http://127.0.0.1:9/hook/{secret}"
+        )
         response = api.post(reverse("notificationchannel-test", args=[channel.pk]))
         assert response.json()["sent"] is False
         assert_no_secret(response, [secret], f"test message to a {kind} channel")
@@ -259,6 +356,8 @@ def test_filtering_the_channels_api_by_a_secret_finds_nothing(planted, api_as):
         response = api.get(url, params)
         # Refused, or ignored (every row): never a list narrowed by a guess of the secret.
         if response.status_code == 200:
-            assert [row["id"] for row in response.json()["results"]] == everything, f"{params} narrows the list"
+            assert [row["id"] for row in response.json()["results"]] == everything, (
+                f"{params} narrows the list"
+            )
         else:
             assert response.status_code == 400

@@ -21,15 +21,25 @@ def workflows_card(payload: dict) -> dict:
     card = attachment["content"]
     for key in ("$schema", "type"):
         assert card[key] == sample["content"][key], key
-    assert tuple(int(part) for part in card["version"].split(".")) <= (1, 5)  # Teams renders up to 1.5
+    assert tuple(int(part) for part in card["version"].split(".")) <= (
+        1,
+        5,
+    )  # Teams renders up to 1.5
     assert card["body"] and all(element["type"] in BODY_ELEMENTS for element in card["body"])
     for element in card["body"]:
         if element["type"] == "TextBlock":
             assert isinstance(element["text"], str) and element["text"]
         if element["type"] == "FactSet":
-            assert all(set(fact) == {"title", "value"} and isinstance(fact["value"], str) for fact in element["facts"])
+            assert all(
+                set(fact) == {"title", "value"} and isinstance(fact["value"], str)
+                for fact in element["facts"]
+            )
     for action in card.get("actions", []):
-        assert action["type"] in ACTIONS and action["url"].startswith(("http://", "https://")) and action["title"]
+        assert (
+            action["type"] in ACTIONS
+            and action["url"].startswith(("http://", "https://"))
+            and action["title"]
+        )
     return card
 
 
@@ -42,4 +52,3 @@ def texts(card: dict) -> list[str]:
         if element["type"] == "FactSet":
             shown.extend(f"{fact['title']}: {fact['value']}" for fact in element["facts"])
     return shown
-

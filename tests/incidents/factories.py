@@ -31,8 +31,14 @@ def make_tier(level: int | None = None, name: str | None = None, **fields) -> Ti
     return Tier.objects.create(level=level, name=name or f"Tier {level}", **fields)
 
 
-def make_contact(name: str | None = None, *, tier: Tier | None = None, email: str | None = None,
-                 channel: bool = True, **fields) -> Contact:
+def make_contact(
+    name: str | None = None,
+    *,
+    tier: Tier | None = None,
+    email: str | None = None,
+    channel: bool = True,
+    **fields,
+) -> Contact:
     """A contact with an enabled e-mail channel (pass `channel=False` for none)."""
     n = next(_seq)
     name = name or f"contact-{n}"
@@ -43,18 +49,29 @@ def make_contact(name: str | None = None, *, tier: Tier | None = None, email: st
     return contact
 
 
-def make_channel(contact: Contact, kind: str = "email", target: str | None = None, **fields) -> NotificationChannel:
+def make_channel(
+    contact: Contact, kind: str = "email", target: str | None = None, **fields
+) -> NotificationChannel:
     target = target or (contact.email if kind == "email" else "http://127.0.0.1:9/hook")
     return NotificationChannel.objects.create(contact=contact, kind=kind, target=target, **fields)
 
 
-def make_policy(severity: str = "sev1", steps: list[dict] | None = None, *, service: Service | None = None,
-                name: str | None = None, **fields) -> EscalationPolicy:
+def make_policy(
+    severity: str = "sev1",
+    steps: list[dict] | None = None,
+    *,
+    service: Service | None = None,
+    name: str | None = None,
+    **fields,
+) -> EscalationPolicy:
     """`steps` is a list of dicts: {"after": timedelta, "tier": Tier, "contacts": [Contact],
     "condition": "not_resolved", "business_hours_only": False}; `after` defaults to 0,
     `condition` to not_resolved. Positions follow the list order."""
     policy = EscalationPolicy.objects.create(
-        name=name or f"{service or 'default'} {severity}", service=service, severity=severity, **fields
+        name=name or f"{service or 'default'} {severity}",
+        service=service,
+        severity=severity,
+        **fields,
     )
     for position, spec in enumerate(steps or []):
         spec = dict(spec)
@@ -66,12 +83,16 @@ def make_policy(severity: str = "sev1", steps: list[dict] | None = None, *, serv
     return policy
 
 
-def make_incident(service: Service | None = None, *, severity: str = "sev2", title: str | None = None,
-                  **fields) -> Incident:
+def make_incident(
+    service: Service | None = None, *, severity: str = "sev2", title: str | None = None, **fields
+) -> Incident:
     """A bare incident row, written directly: no timeline, no escalation. For workflows
     use `incidents.services.open_incident`. Its day's rollup is brought up to date, as the services do."""
     incident = Incident.objects.create(
-        service=service or make_service(), severity=severity, title=title or f"incident {next(_seq)}", **fields
+        service=service or make_service(),
+        severity=severity,
+        title=title or f"incident {next(_seq)}",
+        **fields,
     )
     rollups.refresh_incident(incident.pk)
     return incident

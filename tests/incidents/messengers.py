@@ -19,7 +19,10 @@ from pathlib import Path
 from tests.incidents.cards import workflows_card
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "channels"
-SAMPLES = {kind: json.loads((FIXTURES / f"{kind}.json").read_text()) for kind in ("jandi", "dooray", "kakaowork")}
+SAMPLES = {
+    kind: json.loads((FIXTURES / f"{kind}.json").read_text())
+    for kind in ("jandi", "dooray", "kakaowork")
+}
 JANDI_ACCEPT = "application/vnd.tosslab.jandi-v2+json"
 URL = re.compile(r"https?://\S+")
 
@@ -32,16 +35,24 @@ def jandi_shape(payload: dict, headers=None) -> dict:
     """JANDI's incoming webhook: {"body", "connectColor"?, "connectInfo"?: [{"title", "description", "imageUrl"?}]}."""
     sample = SAMPLES["jandi"]
     assert set(payload) <= set(sample) | {"email"}, payload
-    assert isinstance(payload.get("body"), str) and payload["body"].strip(), "body is the one required field"
-    assert re.fullmatch(r"#[0-9A-Fa-f]{6}", payload.get("connectColor", "#000000")), payload.get("connectColor")
+    assert isinstance(payload.get("body"), str) and payload["body"].strip(), (
+        "body is the one required field"
+    )
+    assert re.fullmatch(r"#[0-9A-Fa-f]{6}", payload.get("connectColor", "#000000")), payload.get(
+        "connectColor"
+    )
     info = payload.get("connectInfo", [])
     assert isinstance(info, list)
     for item in info:
         assert set(item) <= keys_of(sample["connectInfo"]), item
-        assert all(isinstance(item.get(key, ""), str) for key in ("title", "description", "imageUrl")), item
+        assert all(
+            isinstance(item.get(key, ""), str) for key in ("title", "description", "imageUrl")
+        ), item
     if headers is not None:
         assert headers.get("Accept") == JANDI_ACCEPT, headers.get("Accept")
-        assert headers.get("Content-Type", "").startswith("application/json"), headers.get("Content-Type")
+        assert headers.get("Content-Type", "").startswith("application/json"), headers.get(
+            "Content-Type"
+        )
     return payload
 
 
@@ -58,23 +69,40 @@ def dooray_shape(payload: dict, headers=None) -> dict:
     return payload
 
 
-KAKAOWORK_BLOCKS = {"header", "text", "description", "button", "divider", "image_link", "context", "action"}
+KAKAOWORK_BLOCKS = {
+    "header",
+    "text",
+    "description",
+    "button",
+    "divider",
+    "image_link",
+    "context",
+    "action",
+}
 
 
 def kakaowork_shape(payload: dict, headers=None) -> dict:
     """KakaoWork's bot webhook: {"text", "blocks"?: [Block Kit]}: the blocks this portal uses, as documented."""
     assert set(payload) <= set(SAMPLES["kakaowork"]), payload
-    assert isinstance(payload.get("text"), str) and payload["text"].strip(), "text is the preview, required"
+    assert isinstance(payload.get("text"), str) and payload["text"].strip(), (
+        "text is the preview, required"
+    )
     for block in payload.get("blocks", []):
         assert block.get("type") in KAKAOWORK_BLOCKS, block
         if block["type"] == "text":
-            assert set(block) <= {"type", "text", "markdown"} and isinstance(block["text"], str), block
+            assert set(block) <= {"type", "text", "markdown"} and isinstance(block["text"], str), (
+                block
+            )
         if block["type"] == "description":
             assert set(block) == {"type", "term", "content", "accent"}, block
-            assert block["content"]["type"] == "text" and isinstance(block["content"]["text"], str), block
+            assert block["content"]["type"] == "text" and isinstance(
+                block["content"]["text"], str
+            ), block
         if block["type"] == "button":
             assert block["style"] in ("default", "primary", "danger"), block
-            assert block["action"]["type"] == "open_system_browser" and URL.fullmatch(block["action"]["value"]), block
+            assert block["action"]["type"] == "open_system_browser" and URL.fullmatch(
+                block["action"]["value"]
+            ), block
     return payload
 
 
@@ -88,8 +116,14 @@ def webhook_shape(payload: dict, headers=None) -> dict:
     return payload
 
 
-SHAPES = {"jandi": jandi_shape, "dooray": dooray_shape, "kakaowork": kakaowork_shape, "slack": slack_shape,
-          "teams": lambda payload, headers=None: workflows_card(payload), "webhook": webhook_shape}
+SHAPES = {
+    "jandi": jandi_shape,
+    "dooray": dooray_shape,
+    "kakaowork": kakaowork_shape,
+    "slack": slack_shape,
+    "teams": lambda payload, headers=None: workflows_card(payload),
+    "webhook": webhook_shape,
+}
 
 
 @dataclass
@@ -120,7 +154,12 @@ class Service(BaseHTTPRequestHandler):
             try:
                 SHAPES[kind](body, self.headers)
                 status, answer = 200, b"ok"
-            except (AssertionError, KeyError, TypeError, AttributeError) as exc:  # a service says 400
+            except (
+                AssertionError,
+                KeyError,
+                TypeError,
+                AttributeError,
+            ) as exc:  # a service says 400
                 status, answer = 400, f"bad payload: {exc}".encode()
         self.send_response(status)
         self.send_header("Content-Length", str(len(answer)))

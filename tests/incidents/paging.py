@@ -22,8 +22,9 @@ def make_paged_contact():
 
 def open_and_sweep(at=T0, **extra):
     with time_machine.travel(at, tick=False):
-        incident, _ = services.open_incident(service=make_service("api"), title="API down", severity="sev1",
-                                             **extra)
+        incident, _ = services.open_incident(
+            service=make_service("api"), title="API down", severity="sev1", **extra
+        )
         with worker():  # the sweep writes the rows; its delivery task sends them
             escalate_due(now=at)
     return incident

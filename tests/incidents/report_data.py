@@ -16,9 +16,14 @@ def minutes(n):
 
 
 def resolved(service, severity, ack, fix, created_at=T0):
-    return make_incident(service, severity=severity, created_at=created_at, status=Status.RESOLVED,
-                         acknowledged_at=created_at + ack if ack is not None else None,
-                         resolved_at=created_at + fix)
+    return make_incident(
+        service,
+        severity=severity,
+        created_at=created_at,
+        status=Status.RESOLVED,
+        acknowledged_at=created_at + ack if ack is not None else None,
+        resolved_at=created_at + fix,
+    )
 
 
 def make_hand_built():
@@ -27,17 +32,43 @@ def make_hand_built():
     a = resolved(service, "sev1", minutes(4), minutes(40))
     resolved(service, "sev1", minutes(10), minutes(100))
     resolved(service, "sev2", None, minutes(30))  # never acknowledged: MTTA counts its resolve time
-    make_incident(service, severity="sev2", created_at=T0, status=Status.ACKNOWLEDGED,
-                  acknowledged_at=T0 + minutes(2))  # still open: out of MTTA and MTTR
+    make_incident(
+        service,
+        severity="sev2",
+        created_at=T0,
+        status=Status.ACKNOWLEDGED,
+        acknowledged_at=T0 + minutes(2),
+    )  # still open: out of MTTA and MTTR
     resolved(service, "sev1", minutes(6), minutes(20))
-    make_incident(service, severity="sev1", created_at=T0 - timedelta(days=30), status=Status.RESOLVED,
-                  acknowledged_at=T0 - timedelta(days=30), resolved_at=T0 - timedelta(days=29))  # February
-    make_incident(make_service("Other"), severity="sev1", created_at=T0, status=Status.RESOLVED,
-                  acknowledged_at=T0 + minutes(1), resolved_at=T0 + minutes(1))
-    postmortem = Postmortem.objects.create(incident=a, title="a", severity="sev1", occurred_at=T0,
-                                           status=PostmortemStatus.PUBLISHED)
+    make_incident(
+        service,
+        severity="sev1",
+        created_at=T0 - timedelta(days=30),
+        status=Status.RESOLVED,
+        acknowledged_at=T0 - timedelta(days=30),
+        resolved_at=T0 - timedelta(days=29),
+    )  # February
+    make_incident(
+        make_service("Other"),
+        severity="sev1",
+        created_at=T0,
+        status=Status.RESOLVED,
+        acknowledged_at=T0 + minutes(1),
+        resolved_at=T0 + minutes(1),
+    )
+    postmortem = Postmortem.objects.create(
+        incident=a, title="a", severity="sev1", occurred_at=T0, status=PostmortemStatus.PUBLISHED
+    )
     owner = make_contact()
-    ActionItem.objects.create(postmortem=postmortem, description="late", owner=owner, due_date=date(2026, 4, 1))
-    ActionItem.objects.create(postmortem=postmortem, description="done", owner=owner, due_date=date(2026, 4, 1),
-                              status=ActionItemStatus.DONE, done_at=NOW)
+    ActionItem.objects.create(
+        postmortem=postmortem, description="late", owner=owner, due_date=date(2026, 4, 1)
+    )
+    ActionItem.objects.create(
+        postmortem=postmortem,
+        description="done",
+        owner=owner,
+        due_date=date(2026, 4, 1),
+        status=ActionItemStatus.DONE,
+        done_at=NOW,
+    )
     return service

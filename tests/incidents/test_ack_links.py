@@ -12,7 +12,13 @@ from incidents import acklinks, notify, services
 from incidents.escalation import escalate_due
 from incidents.models import EventKind, Notification, Status, TimelineEvent
 from tests.incidents.cards import workflows_card
-from tests.incidents.factories import make_channel, make_contact, make_policy, make_service, make_tier
+from tests.incidents.factories import (
+    make_channel,
+    make_contact,
+    make_policy,
+    make_service,
+    make_tier,
+)
 from tests.incidents.worker import worker
 
 T0 = datetime(2026, 3, 3, 1, 0, tzinfo=UTC)
@@ -27,20 +33,28 @@ def paged(db, settings, mailoutbox):
     contact = make_contact("Mina", tier=tier)
     make_policy("sev1", [{"after": timedelta(0), "tier": tier}])
     with time_machine.travel(T0, tick=False):
-        incident, _ = services.open_incident(service=make_service("api"), title="API down", severity="sev1")
+        incident, _ = services.open_incident(
+            service=make_service("api"), title="API down", severity="sev1"
+        )
         with worker():
             escalate_due(now=T0)
     [mail] = mailoutbox
     [path] = LINK.findall(mail.body)
-    with time_machine.travel(T0 + timedelta(minutes=1), tick=False):  # tests travel further when they need to
+    with time_machine.travel(
+        T0 + timedelta(minutes=1), tick=False
+    ):  # tests travel further when they need to
         yield incident, contact, path
 
 
 def status_events(incident):
-    return list(TimelineEvent.objects.filter(incident=incident, kind=EventKind.STATUS).order_by("id"))
+    return list(
+        TimelineEvent.objects.filter(incident=incident, kind=EventKind.STATUS).order_by("id")
+    )
 
 
-def test_opening_the_link_only_asks_and_its_button_acknowledges_as_the_contact_without_a_login(client, paged):
+def test_opening_the_link_only_asks_and_its_button_acknowledges_as_the_contact_without_a_login(
+    client, paged
+):
     incident, contact, path = paged
     with time_machine.travel(T0 + timedelta(minutes=3), tick=False):
         page = client.get(path)  # a mail scanner's visit, or the person's
@@ -54,7 +68,10 @@ def test_opening_the_link_only_asks_and_its_button_acknowledges_as_the_contact_w
     assert "/account/login/?next=%2Fincidents%2F" in response.content.decode()
     incident.refresh_from_db()
     assert (incident.status, incident.acknowledged_at, incident.acknowledged_by) == (
-        Status.ACKNOWLEDGED, T0 + timedelta(minutes=3), None)
+        Status.ACKNOWLEDGED,
+        T0 + timedelta(minutes=3),
+        None,
+    )
     [event] = status_events(incident)
     assert (event.actor_contact, event.actor_user) == (contact, None)
     assert event.data["link"] == Notification.objects.get(incident=incident, contact=contact).pk
@@ -84,7 +101,11 @@ def test_a_link_acknowledges_once_even_after_the_incident_is_reopened(client, pa
     assert "This link has been used already." in response.content.decode()
     incident.refresh_from_db()
     assert incident.status == Status.TRIGGERED
-    assert [e.data["action"] for e in status_events(incident)] == ["acknowledge", "resolve", "reopen"]
+    assert [e.data["action"] for e in status_events(incident)] == [
+        "acknowledge",
+        "resolve",
+        "reopen",
+    ]
     assert "refused: link_used" in caplog.text
 
 
@@ -111,14 +132,25 @@ def test_an_expired_link_shows_a_clear_page_and_changes_nothing(client, paged, s
     assert "acknowledge link refused: expired" in caplog.text
 
 
-@pytest.mark.parametrize("forge", [
-    lambda token: token[:-2] + ("AA" if not token.endswith("AA") else "BB"),  # signature changed
-    lambda token: signing.TimestampSigner(salt="another.purpose").sign_object(  # same key, other purpose
-        signing.TimestampSigner(salt=acklinks.SALT).unsign_object(token)),
-    lambda token: signing.TimestampSigner(salt=acklinks.SALT, key="not-our-key").sign_object(  # other key
-        signing.TimestampSigner(salt=acklinks.SALT).unsign_object(token)),
-    lambda token: "nonsense",
-])
+@pytest.mark.parametrize(
+    "forge",
+    [
+        lambda token: (
+            token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+        ),  # signature changed
+        lambda token: signing.TimestampSigner(
+            salt="another.purpose"
+        ).sign_object(  # same key, other purpose
+            signing.TimestampSigner(salt=acklinks.SALT).unsign_object(token)
+        ),
+        lambda token: signing.TimestampSigner(
+            salt=acklinks.SALT, key="not-our-key"
+        ).sign_object(  # other key
+            signing.TimestampSigner(salt=acklinks.SALT).unsign_object(token)
+        ),
+        lambda token: "nonsense",
+    ],
+)
 def test_a_tampered_or_forged_link_shows_a_clear_page_and_changes_nothing(client, paged, forge):
     incident, _contact, path = paged
     token = path.split("/")[-2]
@@ -162,19 +194,31 @@ def test_every_webhook_kind_carries_its_contacts_own_link(paged, hooks):
         services.reopen(incident=incident, by=None)
         with worker():
             escalate_due(now=T0 + timedelta(minutes=5))
+
     def kind_of(payload):
-        return "teams" if payload.get("type") == "message" else "webhook" if "incident" in payload else "slack"
+        return (
+            "teams"
+            if payload.get("type") == "message"
+            else "webhook"
+            if "incident" in payload
+            else "slack"
+        )
 
     payloads = {kind_of(p): p for _path, p in hooks.received}
     links = {
         "slack": LINK.findall(payloads["slack"]["text"]),
         "teams": LINK.findall(workflows_card(payloads["teams"])["actions"][1]["url"]),
-        "webhook": LINK.findall(payloads["webhook"]["acknowledge_url"]) + LINK.findall(payloads["webhook"]["text"]),
+        "webhook": LINK.findall(payloads["webhook"]["acknowledge_url"])
+        + LINK.findall(payloads["webhook"]["text"]),
     }
-    notifications = {n.kind: n for n in Notification.objects.filter(incident=incident, escalation_round=1)}
+    notifications = {
+        n.kind: n for n in Notification.objects.filter(incident=incident, escalation_round=1)
+    }
     for kind, found in links.items():
         assert found and len(set(found)) == 1, kind
-        assert acklinks.read_token(found[0].split("/")[-2]).notification_id == notifications[kind].pk
+        assert (
+            acklinks.read_token(found[0].split("/")[-2]).notification_id == notifications[kind].pk
+        )
     assert path not in str(links)  # each notification its own link
 
 
@@ -183,13 +227,20 @@ def test_a_page_to_no_contact_keeps_the_login_acknowledge_page(db, settings):
     from tests.incidents.factories import make_incident
 
     incident = make_incident(make_service("db"), severity="sev1")
-    notification = Notification(incident=incident, contact=None, kind="webhook", step=0, target="http://x")
+    notification = Notification(
+        incident=incident, contact=None, kind="webhook", step=0, target="http://x"
+    )
     message = notify.build_message(notify.gather_facts(incident, T0, notification))
     assert message.acknowledge_url.endswith(f"/incidents/{incident.pk}/acknowledge/")
 
 
 def test_the_link_page_speaks_the_phones_language(client, paged):
     _incident, _contact, path = paged
-    assert "Mina(으)로 확인: 제가 대응합니다" in client.get(path, HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert (
+        "Mina(으)로 확인: 제가 대응합니다"
+        in client.get(path, HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    )
     response = client.get(path[:-3] + "xx/", HTTP_ACCEPT_LANGUAGE="ko")
-    assert response.status_code == 400 and "올바른 확인 링크가 아닙니다." in response.content.decode()
+    assert (
+        response.status_code == 400 and "올바른 확인 링크가 아닙니다." in response.content.decode()
+    )

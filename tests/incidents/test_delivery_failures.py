@@ -10,7 +10,13 @@ import time_machine
 from incidents import notify, services
 from incidents.escalation import escalate_after_failed_step, escalate_due
 from incidents.models import EventKind, Notification, NotificationStatus, TimelineEvent
-from tests.incidents.factories import make_channel, make_contact, make_policy, make_service, make_tier
+from tests.incidents.factories import (
+    make_channel,
+    make_contact,
+    make_policy,
+    make_service,
+    make_tier,
+)
 from tests.incidents.worker import worker
 
 T0 = datetime(2026, 3, 3, 1, 0, tzinfo=UTC)
@@ -23,7 +29,9 @@ def team(db, hooks):
     tier1, tier2 = make_tier(1, "Operations"), make_tier(2, "Developers")
     mina = make_contact("Mina", tier=tier1, channel=False)
     make_contact("Dev", tier=tier2, email="dev@example.com")
-    make_policy("sev1", [{"after": timedelta(0), "tier": tier1}, {"after": 30 * MIN, "tier": tier2}])
+    make_policy(
+        "sev1", [{"after": timedelta(0), "tier": tier1}, {"after": 30 * MIN, "tier": tier2}]
+    )
     return mina
 
 
@@ -33,7 +41,9 @@ def at(moment):
 
 def open_incident():
     with at(T0):
-        incident, _ = services.open_incident(service=make_service("api"), title="API down", severity="sev1")
+        incident, _ = services.open_incident(
+            service=make_service("api"), title="API down", severity="sev1"
+        )
         with worker():
             escalate_due(now=T0)
     return incident
@@ -84,14 +94,18 @@ def test_a_step_with_one_page_through_waits_for_the_next_step_as_planned(team, h
         retry(T0 + minutes * MIN)
     assert Notification.objects.get(kind="webhook").status == NotificationStatus.FAILED
     assert not dev_pages(incident).exists()
-    assert not TimelineEvent.objects.filter(incident=incident, kind=EventKind.ESCALATION_FAILED).exists()
+    assert not TimelineEvent.objects.filter(
+        incident=incident, kind=EventKind.ESCALATION_FAILED
+    ).exists()
     sweep(T0 + 30 * MIN)
     assert dev_pages(incident).count() == 1
 
 
 def test_the_last_step_failing_is_on_the_timeline_with_nobody_left_to_page(db, hooks):
     tier = make_tier(1, "Operations")
-    make_channel(make_contact("Mina", tier=tier, channel=False), kind="webhook", target=f"{hooks.url}/fail")
+    make_channel(
+        make_contact("Mina", tier=tier, channel=False), kind="webhook", target=f"{hooks.url}/fail"
+    )
     make_policy("sev1", [{"after": timedelta(0), "tier": tier}])
     incident = open_incident()
     for minutes in (1, 3, 7):
@@ -105,22 +119,38 @@ def test_a_failed_step_pages_the_next_one_once_whoever_records_it(team, hooks):
     make_channel(team, kind="webhook", target=f"{hooks.url}/fail")
     incident = open_incident()
     Notification.objects.update(status=NotificationStatus.FAILED)
-    args = {"incident_id": incident.pk, "escalation_round": 0, "step": 0, "repeat": 0,
-            "failures": [{"who": "Mina (webhook)"}], "now": T0 + 7 * MIN}
+    args = {
+        "incident_id": incident.pk,
+        "escalation_round": 0,
+        "step": 0,
+        "repeat": 0,
+        "failures": [{"who": "Mina (webhook)"}],
+        "now": T0 + 7 * MIN,
+    }
     with at(T0 + 7 * MIN):
         assert escalate_after_failed_step(**args) is True
         assert escalate_after_failed_step(**args) is False
     assert dev_pages(incident).count() == 1
-    assert TimelineEvent.objects.filter(incident=incident, kind=EventKind.ESCALATION_FAILED).count() == 1
+    assert (
+        TimelineEvent.objects.filter(incident=incident, kind=EventKind.ESCALATION_FAILED).count()
+        == 1
+    )
     assert TimelineEvent.objects.filter(incident=incident, kind=EventKind.ESCALATION).count() == 2
 
 
 def test_an_acknowledged_incident_does_not_page_a_not_acknowledged_next_step(db, hooks):
     tier1, tier2 = make_tier(1, "Operations"), make_tier(2, "Developers")
-    make_channel(make_contact("Mina", tier=tier1, channel=False), kind="webhook", target=f"{hooks.url}/fail")
+    make_channel(
+        make_contact("Mina", tier=tier1, channel=False), kind="webhook", target=f"{hooks.url}/fail"
+    )
     make_contact("Dev", tier=tier2)
-    make_policy("sev1", [{"after": timedelta(0), "tier": tier1, "condition": "not_resolved"},
-                         {"after": 30 * MIN, "tier": tier2, "condition": "not_acknowledged"}])
+    make_policy(
+        "sev1",
+        [
+            {"after": timedelta(0), "tier": tier1, "condition": "not_resolved"},
+            {"after": 30 * MIN, "tier": tier2, "condition": "not_acknowledged"},
+        ],
+    )
     incident = open_incident()
     with at(T0 + MIN / 2):
         services.acknowledge(incident=incident, by=None)
@@ -160,7 +190,9 @@ def test_a_page_that_failed_for_another_reason_is_still_retried_up_to_four_times
     assert (page.status, page.attempts) == (NotificationStatus.PENDING, 3)
 
 
-def test_the_incident_page_shows_each_delivery_sent_retrying_with_its_error_or_failed(team, hooks, client_as):
+def test_the_incident_page_shows_each_delivery_sent_retrying_with_its_error_or_failed(
+    team, hooks, client_as
+):
     make_channel(team, kind="webhook", target=f"{hooks.url}/fail")
     make_channel(team, kind="email", target="mina@example.com")
     incident = open_incident()
@@ -172,7 +204,9 @@ def test_the_incident_page_shows_each_delivery_sent_retrying_with_its_error_or_f
     assert "retrying after 1 failed attempt" in html and "next at 01:01:00" in html
     assert "SendError: HTTP 500: boom" in html
     # An error that quotes a credential is shown masked.
-    Notification.objects.filter(kind="webhook").update(last_error="SendError: HTTP 500: password=hunter2 rejected")
+    Notification.objects.filter(kind="webhook").update(
+        last_error="SendError: HTTP 500: password=hunter2 rejected"
+    )
     html = client.get(incident.get_absolute_url()).content.decode()
     assert "hunter2" not in html and "password=•••" in html
     Notification.objects.filter(kind="webhook").update(status=NotificationStatus.FAILED, attempts=4)

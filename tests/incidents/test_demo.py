@@ -19,8 +19,19 @@ pytestmark = pytest.mark.django_db
 
 
 def counts():
-    return {model.__name__: model.objects.count() for model in (
-        Service, Tier, Contact, NotificationChannel, EscalationPolicy, Incident, TimelineEvent, Notification)}
+    return {
+        model.__name__: model.objects.count()
+        for model in (
+            Service,
+            Tier,
+            Contact,
+            NotificationChannel,
+            EscalationPolicy,
+            Incident,
+            TimelineEvent,
+            Notification,
+        )
+    }
 
 
 def test_seeding_twice_creates_nothing_new(roles):
@@ -37,11 +48,14 @@ def test_the_demo_has_three_tiers_of_fictional_contacts_each_with_an_email_chann
     assert list(Tier.objects.values_list("level", flat=True)) == [1, 2, 3]
     for contact in Contact.objects.all():
         assert contact.email.endswith("@example.com") and contact.phone.startswith("010-0000-")
-        assert contact.email in [channel.target for channel in contact.channels.filter(kind="email")]
+        assert contact.email in [
+            channel.target for channel in contact.channels.filter(kind="email")
+        ]
     assert Contact.objects.filter(tier__level=1, availability=Availability.ALWAYS).exists()
     assert Contact.objects.filter(tier__level=1, availability=Availability.BUSINESS_HOURS).exists()
     assert set(Contact.objects.filter(tier__level=3).values_list("availability", flat=True)) == {
-        Availability.EMERGENCY_ONLY}
+        Availability.EMERGENCY_ONLY
+    }
     assert Service.objects.filter(rto__isnull=False, rpo__isnull=False).count() >= 3
 
 
@@ -50,11 +64,16 @@ def test_the_demo_policies_follow_the_runbook_escalation_rules(roles):
 
     def steps(severity):
         policy = EscalationPolicy.objects.get(service=None, severity=severity)
-        return [(int(s.after.total_seconds()), s.tier.level, s.condition, s.business_hours_only)
-                for s in policy.steps.order_by("position")]
+        return [
+            (int(s.after.total_seconds()), s.tier.level, s.condition, s.business_hours_only)
+            for s in policy.steps.order_by("position")
+        ]
 
-    assert steps("sev1") == [(0, 1, "not_resolved", False), (1800, 2, "not_resolved", False),
-                             (7200, 3, "not_resolved", False)]
+    assert steps("sev1") == [
+        (0, 1, "not_resolved", False),
+        (1800, 2, "not_resolved", False),
+        (7200, 3, "not_resolved", False),
+    ]
     assert steps("sev2") == [(0, 1, "not_resolved", False), (4 * 3600, 2, "not_resolved", False)]
     assert steps("sev3") == [(0, 1, "not_resolved", True)]
     assert steps("sev4") == []

@@ -10,7 +10,13 @@ from django.test.utils import CaptureQueriesContext
 from core.holidays import WorkCalendar
 from incidents import escalation, notify, services, tasks
 from incidents.escalation import escalate_due, next_business_start
-from incidents.models import EscalationPolicy, EventKind, Notification, NotificationStatus, TimelineEvent
+from incidents.models import (
+    EscalationPolicy,
+    EventKind,
+    Notification,
+    NotificationStatus,
+    TimelineEvent,
+)
 from tests.incidents.factories import make_contact, make_policy, make_service, make_tier
 from tests.incidents.worker import capture_tasks, run, worker
 
@@ -21,30 +27,40 @@ MIN = timedelta(minutes=1)
 @pytest.fixture
 def runbook(db):
     """The runbooks' shape: Tier 1 ops 24/7, Tier 2 developers, Tier 3 management for emergencies."""
-    tiers = {n: make_tier(n, name) for n, name in ((1, "Operations"), (2, "Developers"), (3, "Management"))}
+    tiers = {
+        n: make_tier(n, name)
+        for n, name in ((1, "Operations"), (2, "Developers"), (3, "Management"))
+    }
     people = {
         "ops": make_contact("ops", tier=tiers[1]),
         "dev": make_contact("dev", tier=tiers[2]),
         "boss": make_contact("boss", tier=tiers[3], availability="emergency_only"),
     }
     service = make_service("api")
-    make_policy("sev1", [
-        {"after": timedelta(0), "tier": tiers[1]},
-        {"after": timedelta(minutes=30), "tier": tiers[2]},
-        {"after": timedelta(hours=2), "tier": tiers[3]},
-    ])
-    make_policy("sev2", [
-        {"after": timedelta(0), "tier": tiers[1]},
-        {"after": timedelta(hours=4), "tier": tiers[2]},
-    ])
+    make_policy(
+        "sev1",
+        [
+            {"after": timedelta(0), "tier": tiers[1]},
+            {"after": timedelta(minutes=30), "tier": tiers[2]},
+            {"after": timedelta(hours=2), "tier": tiers[3]},
+        ],
+    )
+    make_policy(
+        "sev2",
+        [
+            {"after": timedelta(0), "tier": tiers[1]},
+            {"after": timedelta(hours=4), "tier": tiers[2]},
+        ],
+    )
     make_policy("sev3", [{"after": timedelta(0), "tier": tiers[1], "business_hours_only": True}])
     return {"tiers": tiers, "people": people, "service": service}
 
 
 def open_at(at, runbook, severity="sev1", **extra):
     with time_machine.travel(at, tick=False):
-        incident, _ = services.open_incident(service=runbook["service"], title="API down", severity=severity,
-                                             **extra)
+        incident, _ = services.open_incident(
+            service=runbook["service"], title="API down", severity=severity, **extra
+        )
     return incident
 
 
@@ -56,12 +72,15 @@ def sweep(at):
 
 def paged(incident):
     """Who was paged, as (step, repeat, contact name), in order."""
-    rows = Notification.objects.filter(incident=incident, notice__isnull=True).order_by("step", "repeat",
-                                                                                         "contact__name")
+    rows = Notification.objects.filter(incident=incident, notice__isnull=True).order_by(
+        "step", "repeat", "contact__name"
+    )
     return [(n.step, n.repeat, n.contact.name) for n in rows.select_related("contact")]
 
 
-def test_sev1_pages_tier_1_at_once_and_tier_2_after_30_minutes_even_when_acknowledged(runbook, mailoutbox):
+def test_sev1_pages_tier_1_at_once_and_tier_2_after_30_minutes_even_when_acknowledged(
+    runbook, mailoutbox
+):
     incident = open_at(T0, runbook)
     sweep(T0)
     assert paged(incident) == [(0, 0, "ops")]
@@ -139,11 +158,15 @@ def test_business_hours_start_is_09_00_local_across_a_dst_change(settings):
 def test_acknowledging_cancels_not_acknowledged_steps(runbook):
     tiers = runbook["tiers"]
     service = make_service("billing")
-    make_policy("sev2", [
-        {"after": timedelta(0), "tier": tiers[1], "condition": "not_acknowledged"},
-        {"after": timedelta(minutes=15), "tier": tiers[2], "condition": "not_acknowledged"},
-        {"after": timedelta(minutes=30), "tier": tiers[3], "condition": "not_resolved"},
-    ], service=service)
+    make_policy(
+        "sev2",
+        [
+            {"after": timedelta(0), "tier": tiers[1], "condition": "not_acknowledged"},
+            {"after": timedelta(minutes=15), "tier": tiers[2], "condition": "not_acknowledged"},
+            {"after": timedelta(minutes=30), "tier": tiers[3], "condition": "not_resolved"},
+        ],
+        service=service,
+    )
     with time_machine.travel(T0, tick=False):
         incident, _ = services.open_incident(service=service, title="slow", severity="sev2")
     sweep(T0)
@@ -159,8 +182,13 @@ def test_acknowledging_cancels_not_acknowledged_steps(runbook):
 
 def test_the_last_step_repeats_every_n_minutes_and_stops_after_k_times(runbook):
     service = make_service("db")
-    make_policy("sev1", [{"after": timedelta(0), "tier": runbook["tiers"][1]}], service=service,
-                repeat_every=timedelta(minutes=10), repeat_limit=2)
+    make_policy(
+        "sev1",
+        [{"after": timedelta(0), "tier": runbook["tiers"][1]}],
+        service=service,
+        repeat_every=timedelta(minutes=10),
+        repeat_limit=2,
+    )
     with time_machine.travel(T0, tick=False):
         incident, _ = services.open_incident(service=service, title="db down", severity="sev1")
     for minute in range(0, 90):
@@ -173,8 +201,13 @@ def test_the_last_step_repeats_every_n_minutes_and_stops_after_k_times(runbook):
 
 def test_repeats_stop_when_the_condition_clears(runbook):
     service = make_service("db")
-    make_policy("sev1", [{"after": timedelta(0), "tier": runbook["tiers"][1], "condition": "not_acknowledged"}],
-                service=service, repeat_every=timedelta(minutes=10), repeat_limit=5)
+    make_policy(
+        "sev1",
+        [{"after": timedelta(0), "tier": runbook["tiers"][1], "condition": "not_acknowledged"}],
+        service=service,
+        repeat_every=timedelta(minutes=10),
+        repeat_limit=5,
+    )
     with time_machine.travel(T0, tick=False):
         incident, _ = services.open_incident(service=service, title="db down", severity="sev1")
     sweep(T0)
@@ -203,8 +236,14 @@ def test_editing_the_policy_does_not_change_a_running_incident(runbook):
 
 def test_a_contact_outside_working_hours_is_skipped(runbook, settings):
     settings.TIME_ZONE = "Asia/Seoul"
-    make_contact("day-shift", tier=runbook["tiers"][1], availability="business_hours",
-                 work_start=time(9), work_end=time(18), work_days=[0, 1, 2, 3, 4])
+    make_contact(
+        "day-shift",
+        tier=runbook["tiers"][1],
+        availability="business_hours",
+        work_start=time(9),
+        work_end=time(18),
+        work_days=[0, 1, 2, 3, 4],
+    )
     saturday_3am = datetime(2026, 3, 7, 3, 0, tzinfo=ZoneInfo("Asia/Seoul"))
     night = open_at(saturday_3am, runbook)
     sweep(saturday_3am)
@@ -219,7 +258,9 @@ def test_a_contact_outside_working_hours_is_skipped(runbook, settings):
 def test_emergency_only_contacts_are_paged_for_sev1_only(runbook):
     service = make_service("web")
     for severity in ("sev1", "sev2"):
-        make_policy(severity, [{"after": timedelta(0), "tier": runbook["tiers"][3]}], service=service)
+        make_policy(
+            severity, [{"after": timedelta(0), "tier": runbook["tiers"][3]}], service=service
+        )
     with time_machine.travel(T0, tick=False):
         sev1, _ = services.open_incident(service=service, title="down", severity="sev1")
         sev2, _ = services.open_incident(service=service, title="slow", severity="sev2")
@@ -231,16 +272,25 @@ def test_emergency_only_contacts_are_paged_for_sev1_only(runbook):
 def test_a_step_with_nobody_available_is_recorded_as_failed_and_the_chain_goes_on(runbook):
     service = make_service("queue")
     inactive = make_contact("gone", active=False)
-    make_policy("sev2", [
-        {"after": timedelta(0), "tier": runbook["tiers"][3]},  # emergency only: nobody for a SEV2
-        {"after": timedelta(minutes=5), "contacts": [inactive]},
-        {"after": timedelta(minutes=10), "tier": runbook["tiers"][1]},
-    ], service=service)
+    make_policy(
+        "sev2",
+        [
+            {
+                "after": timedelta(0),
+                "tier": runbook["tiers"][3],
+            },  # emergency only: nobody for a SEV2
+            {"after": timedelta(minutes=5), "contacts": [inactive]},
+            {"after": timedelta(minutes=10), "tier": runbook["tiers"][1]},
+        ],
+        service=service,
+    )
     with time_machine.travel(T0, tick=False):
         incident, _ = services.open_incident(service=service, title="stuck", severity="sev2")
     for minutes in (0, 5, 10):
         sweep(T0 + minutes * MIN)
-    failed = TimelineEvent.objects.filter(incident=incident, kind=EventKind.ESCALATION_FAILED).order_by("id")
+    failed = TimelineEvent.objects.filter(
+        incident=incident, kind=EventKind.ESCALATION_FAILED
+    ).order_by("id")
     assert [e.data["step"] for e in failed] == [0, 1]
     assert "nobody available" in failed[0].text
     assert paged(incident) == [(2, 0, "ops")]
@@ -254,13 +304,25 @@ def test_a_contact_without_an_enabled_channel_counts_as_nobody(runbook):
     with time_machine.travel(T0, tick=False):
         incident, _ = services.open_incident(service=service, title="x", severity="sev1")
     sweep(T0)
-    assert TimelineEvent.objects.filter(incident=incident, kind=EventKind.ESCALATION_FAILED).count() == 1
+    assert (
+        TimelineEvent.objects.filter(incident=incident, kind=EventKind.ESCALATION_FAILED).count()
+        == 1
+    )
 
 
 def test_named_contacts_and_a_tier_on_one_step_are_paged_once_each(runbook):
     service = make_service("search")
-    make_policy("sev1", [{"after": timedelta(0), "tier": runbook["tiers"][1],
-                          "contacts": [runbook["people"]["ops"], runbook["people"]["dev"]]}], service=service)
+    make_policy(
+        "sev1",
+        [
+            {
+                "after": timedelta(0),
+                "tier": runbook["tiers"][1],
+                "contacts": [runbook["people"]["ops"], runbook["people"]["dev"]],
+            }
+        ],
+        service=service,
+    )
     with time_machine.travel(T0, tick=False):
         incident, _ = services.open_incident(service=service, title="x", severity="sev1")
     sweep(T0)
@@ -276,7 +338,10 @@ def test_two_sweeps_in_a_row_send_one_notification_per_step_and_channel(runbook,
     assert paged(incident) == [(0, 0, "ops"), (1, 0, "dev")]
     assert len(mailoutbox) == 2
     assert TimelineEvent.objects.filter(incident=incident, kind=EventKind.ESCALATION).count() == 2
-    assert TimelineEvent.objects.filter(incident=incident, kind=EventKind.NOTIFICATION_SENT).count() == 2
+    assert (
+        TimelineEvent.objects.filter(incident=incident, kind=EventKind.NOTIFICATION_SENT).count()
+        == 2
+    )
 
 
 def test_a_late_sweep_fires_every_overdue_step_once(runbook):
@@ -285,10 +350,13 @@ def test_a_late_sweep_fires_every_overdue_step_once(runbook):
     assert paged(incident) == [(0, 0, "ops"), (1, 0, "dev"), (2, 0, "boss")]
 
 
-def test_the_task_fires_the_first_step_of_a_new_incident_at_once(runbook, django_capture_on_commit_callbacks,
-                                                                  monkeypatch):
+def test_the_task_fires_the_first_step_of_a_new_incident_at_once(
+    runbook, django_capture_on_commit_callbacks, monkeypatch
+):
     enqueued = []
-    monkeypatch.setattr("django_q.tasks.async_task", lambda func, *args: enqueued.append((func, *args)))
+    monkeypatch.setattr(
+        "django_q.tasks.async_task", lambda func, *args: enqueued.append((func, *args))
+    )
     with time_machine.travel(T0, tick=False), django_capture_on_commit_callbacks(execute=True):
         incident, _ = services.open_incident(service=runbook["service"], title="x", severity="sev1")
     assert enqueued == [("incidents.tasks.escalate_incident", incident.pk)]
@@ -298,9 +366,13 @@ def test_the_task_fires_the_first_step_of_a_new_incident_at_once(runbook, django
     assert paged(incident) == [(0, 0, "ops")]
 
 
-def test_a_sev2_whose_first_step_waits_enqueues_nothing(runbook, django_capture_on_commit_callbacks):
+def test_a_sev2_whose_first_step_waits_enqueues_nothing(
+    runbook, django_capture_on_commit_callbacks
+):
     service = make_service("later")
-    make_policy("sev2", [{"after": timedelta(hours=1), "tier": runbook["tiers"][1]}], service=service)
+    make_policy(
+        "sev2", [{"after": timedelta(hours=1), "tier": runbook["tiers"][1]}], service=service
+    )
     with django_capture_on_commit_callbacks() as callbacks:
         incident, _ = services.open_incident(service=service, title="x", severity="sev2")
     assert callbacks == []
@@ -317,9 +389,11 @@ def test_reopening_starts_the_policy_again(runbook):
         services.reopen(incident=incident, by=None, reason="came back")
     sweep(reopened_at)
     sweep(reopened_at + 30 * MIN)
-    rounds = list(Notification.objects.filter(incident=incident, notice__isnull=True)
-                  .order_by("escalation_round", "step")
-                  .values_list("escalation_round", "step"))
+    rounds = list(
+        Notification.objects.filter(incident=incident, notice__isnull=True)
+        .order_by("escalation_round", "step")
+        .values_list("escalation_round", "step")
+    )
     assert rounds == [(0, 0), (1, 0), (1, 1)]
 
 
@@ -355,7 +429,9 @@ def test_the_sweep_writes_and_queues_delivery_without_sending(runbook, mailoutbo
     assert Notification.objects.get(incident=incident).status == NotificationStatus.SENT
 
 
-def test_a_sweep_in_batches_queues_its_delivery_once_in_chunks_after_the_batches_commit(runbook, monkeypatch):
+def test_a_sweep_in_batches_queues_its_delivery_once_in_chunks_after_the_batches_commit(
+    runbook, monkeypatch
+):
     monkeypatch.setattr(escalation, "DELIVERY_CHUNK", 3)
     incidents = [open_at(T0, runbook, dedup_key=f"k{n}") for n in range(5)]
     with time_machine.travel(T0, tick=False), capture_tasks() as enqueued:
@@ -370,10 +446,16 @@ def test_the_delivery_task_sends_each_notification_once(runbook, mailoutbox):
     with time_machine.travel(T0, tick=False), capture_tasks() as enqueued:
         escalate_due(now=T0)
     with time_machine.travel(T0, tick=False):
-        assert run(enqueued + enqueued) == [1, 0]  # a task delivered twice (a broker retry) sends nothing twice
+        assert run(enqueued + enqueued) == [
+            1,
+            0,
+        ]  # a task delivered twice (a broker retry) sends nothing twice
         assert tasks.retry_notifications() == 0
     assert len(mailoutbox) == 1
-    assert TimelineEvent.objects.filter(incident=incident, kind=EventKind.NOTIFICATION_SENT).count() == 1
+    assert (
+        TimelineEvent.objects.filter(incident=incident, kind=EventKind.NOTIFICATION_SENT).count()
+        == 1
+    )
 
 
 def test_a_delivery_task_that_never_runs_leaves_the_rows_to_the_retry_job(runbook, mailoutbox):
@@ -386,7 +468,9 @@ def test_a_delivery_task_that_never_runs_leaves_the_rows_to_the_retry_job(runboo
     assert Notification.objects.get(incident=incident).status == NotificationStatus.SENT
 
 
-def test_a_failed_send_in_the_delivery_task_is_recorded_and_retried(runbook, mailoutbox, monkeypatch):
+def test_a_failed_send_in_the_delivery_task_is_recorded_and_retried(
+    runbook, mailoutbox, monkeypatch
+):
     incident = open_at(T0, runbook)
     with time_machine.travel(T0, tick=False), capture_tasks() as enqueued:
         escalate_due(now=T0)
@@ -398,7 +482,11 @@ def test_a_failed_send_in_the_delivery_task_is_recorded_and_retried(runbook, mai
     with time_machine.travel(T0, tick=False):
         run(enqueued)
     row = Notification.objects.get(incident=incident)
-    assert (row.status, row.attempts, row.next_attempt_at) == (NotificationStatus.PENDING, 1, T0 + MIN)
+    assert (row.status, row.attempts, row.next_attempt_at) == (
+        NotificationStatus.PENDING,
+        1,
+        T0 + MIN,
+    )
     assert "smtp down" in row.last_error
     monkeypatch.undo()
     with time_machine.travel(T0 + MIN, tick=False):
@@ -423,8 +511,10 @@ def test_two_sweeps_in_parallel_send_one_notification_per_step_and_channel(mailo
     make_policy("sev1", [{"after": timedelta(0), "tier": tier}])
     service = make_service()
     with capture_tasks(), time_machine.travel(T0, tick=False):
-        incidents = [services.open_incident(service=service, title=f"x{n}", severity="sev1")[0]
-                     for n in range(20)]
+        incidents = [
+            services.open_incident(service=service, title=f"x{n}", severity="sev1")[0]
+            for n in range(20)
+        ]
 
     def in_parallel(jobs):
         start, errors = threading.Barrier(len(jobs)), []
@@ -465,7 +555,9 @@ def test_the_sweeps_bulk_insert_stores_notification_targets_encrypted(runbook):
     rows = Notification.objects.filter(incident__in=[first, second])
     assert [n.target for n in rows] == [email, email]
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT target FROM {Notification._meta.db_table} WHERE incident_id IN (%s, %s)",  # noqa: S608
-                       [first.pk, second.pk])
+        cursor.execute(
+            f"SELECT target FROM {Notification._meta.db_table} WHERE incident_id IN (%s, %s)",  # noqa: S608
+            [first.pk, second.pk],
+        )
         stored = [row[0] for row in cursor.fetchall()]
     assert len(stored) == 2 and all(email not in value for value in stored)

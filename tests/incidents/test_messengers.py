@@ -10,7 +10,13 @@ from django.urls import reverse
 from django.utils import translation
 
 from incidents import notify
-from incidents.models import EventKind, Notification, NotificationChannel, NotificationStatus, TimelineEvent
+from incidents.models import (
+    EventKind,
+    Notification,
+    NotificationChannel,
+    NotificationStatus,
+    TimelineEvent,
+)
 from tests.incidents.factories import make_channel, make_contact
 from tests.incidents.messengers import SAMPLES, dooray_shape, jandi_shape, kakaowork_shape
 from tests.incidents.paging import T0, open_and_sweep, retry
@@ -25,31 +31,50 @@ def page(incident, at=T0 + 65 * MIN):
 
 
 def test_the_shape_checks_take_the_documented_samples_and_refuse_other_shapes():
-    jandi_shape(SAMPLES["jandi"], {"Accept": "application/vnd.tosslab.jandi-v2+json",
-                                   "Content-Type": "application/json"})
+    jandi_shape(
+        SAMPLES["jandi"],
+        {"Accept": "application/vnd.tosslab.jandi-v2+json", "Content-Type": "application/json"},
+    )
     dooray_shape(SAMPLES["dooray"])
     kakaowork_shape(SAMPLES["kakaowork"])
     wrong = [
         (jandi_shape, {"text": "Slack's shape"}, None),
-        (jandi_shape, SAMPLES["jandi"], {"Accept": "application/json", "Content-Type": "application/json"}),
+        (
+            jandi_shape,
+            SAMPLES["jandi"],
+            {"Accept": "application/json", "Content-Type": "application/json"},
+        ),
         (jandi_shape, {**SAMPLES["jandi"], "connectColor": "red"}, None),
         (dooray_shape, {"text": "no bot name"}, None),
         (dooray_shape, {**SAMPLES["dooray"], "attachments": [{"title": "x", "fields": []}]}, None),
         (kakaowork_shape, {"blocks": SAMPLES["kakaowork"]["blocks"]}, None),
-        (kakaowork_shape, {"text": "x", "blocks": [{"type": "section", "text": "Slack's block"}]}, None),
+        (
+            kakaowork_shape,
+            {"text": "x", "blocks": [{"type": "section", "text": "Slack's block"}]},
+            None,
+        ),
     ]
     for check, payload, headers in wrong:
         with pytest.raises(AssertionError):
             check(copy.deepcopy(payload), headers)
 
 
-def test_jandi_dooray_and_kakaowork_get_their_documented_json_with_the_page(paging, messengers, settings):
+def test_jandi_dooray_and_kakaowork_get_their_documented_json_with_the_page(
+    paging, messengers, settings
+):
     for kind in MESSENGERS:
         make_channel(paging, kind=kind, target=f"{messengers.url}/{kind}/ok/T0K3N")
     incident = open_and_sweep()
     assert {n.kind: n.status for n in Notification.objects.all()} == {
-        "email": "sent", "jandi": "sent", "dooray": "sent", "kakaowork": "sent"}
-    assert TimelineEvent.objects.filter(incident=incident, kind=EventKind.NOTIFICATION_SENT).count() == 4
+        "email": "sent",
+        "jandi": "sent",
+        "dooray": "sent",
+        "kakaowork": "sent",
+    }
+    assert (
+        TimelineEvent.objects.filter(incident=incident, kind=EventKind.NOTIFICATION_SENT).count()
+        == 4
+    )
     posts = {post.kind: post for post in messengers.posts}
     incident_url = f"{settings.BASE_URL}/incidents/{incident.pk}/"
     ack = f"{settings.BASE_URL}/incidents/ack/"
@@ -57,10 +82,19 @@ def test_jandi_dooray_and_kakaowork_get_their_documented_json_with_the_page(pagi
     jandi = posts["jandi"].body
     assert posts["jandi"].headers["Accept"] == "application/vnd.tosslab.jandi-v2+json"
     assert jandi["body"].startswith("[SEV1] api: API down\n")
-    assert f"[Open incident]({incident_url})" in jandi["body"] and f"[Acknowledge]({ack}" in jandi["body"]
+    assert (
+        f"[Open incident]({incident_url})" in jandi["body"]
+        and f"[Acknowledge]({ack}" in jandi["body"]
+    )
     assert jandi["connectColor"] == "#D32F2F"
-    facts = [("Severity", "SEV1 · critical"), ("Service", "api"), ("Status", "triggered"), ("Open for", "0 s"),
-             ("Step", "1 of 1 · Tier 1: Operations"), ("Also paged", "nobody else yet")]
+    facts = [
+        ("Severity", "SEV1 · critical"),
+        ("Service", "api"),
+        ("Status", "triggered"),
+        ("Open for", "0 s"),
+        ("Step", "1 of 1 · Tier 1: Operations"),
+        ("Also paged", "nobody else yet"),
+    ]
     assert [(i["title"], i["description"]) for i in jandi["connectInfo"]] == facts
 
     dooray = posts["dooray"].body
@@ -85,10 +119,17 @@ def test_the_messengers_speak_korean_to_a_korean_reader(paging, messengers):
         for kind in MESSENGERS:
             notify.SENDERS[kind](f"{messengers.url}/{kind}/ok", page(incident))
     posts = {post.kind: post.body for post in messengers.posts}
-    facts = [("심각도", "SEV1 · 치명적"), ("서비스", "api"), ("상태", "발생"), ("경과 시간", "1시간 5분")]
+    facts = [
+        ("심각도", "SEV1 · 치명적"),
+        ("서비스", "api"),
+        ("상태", "발생"),
+        ("경과 시간", "1시간 5분"),
+    ]
     assert [(i["title"], i["description"]) for i in posts["jandi"]["connectInfo"]] == facts
     assert "[장애 열기](" in posts["jandi"]["body"] and "[확인](" in posts["jandi"]["body"]
-    assert posts["dooray"]["attachments"][0]["text"] == "\n".join(f"{name}: {value}" for name, value in facts)
+    assert posts["dooray"]["attachments"][0]["text"] == "\n".join(
+        f"{name}: {value}" for name, value in facts
+    )
     assert posts["dooray"]["attachments"][1]["title"] == "확인"
     kakao = posts["kakaowork"]["blocks"]
     assert [(b["term"], b["content"]["text"]) for b in kakao if b["type"] == "description"] == facts
@@ -106,17 +147,30 @@ def test_a_title_written_as_a_markdown_link_shows_as_typed(paging, messengers):
 
 
 def test_a_status_page_notice_reaches_the_messengers_as_its_text_and_link(messengers):
-    notice = notify.Message(subject="Maintenance tonight", text="The API is down 02:00–03:00.",
-                            url="https://status.example.com/", acknowledge_url="https://status.example.com/",
-                            severity="", fields={"notice": "status:1"})
+    notice = notify.Message(
+        subject="Maintenance tonight",
+        text="The API is down 02:00–03:00.",
+        url="https://status.example.com/",
+        acknowledge_url="https://status.example.com/",
+        severity="",
+        fields={"notice": "status:1"},
+    )
     for kind in MESSENGERS:
         notify.SENDERS[kind](f"{messengers.url}/{kind}/ok", notice)
     assert {post.kind: post.mode for post in messengers.posts} == dict.fromkeys(MESSENGERS, "ok")
     jandi, dooray, kakao = (post.body for post in messengers.posts)
-    assert jandi["body"] == ("Maintenance tonight\nThe API is down 02:00–03:00.\n"
-                             "[Open status page](https://status.example.com/)")
-    assert dooray["attachments"] == [{"title": "Maintenance tonight", "titleLink": "https://status.example.com/",
-                                      "text": "The API is down 02:00–03:00.", "color": "green"}]
+    assert jandi["body"] == (
+        "Maintenance tonight\nThe API is down 02:00–03:00.\n"
+        "[Open status page](https://status.example.com/)"
+    )
+    assert dooray["attachments"] == [
+        {
+            "title": "Maintenance tonight",
+            "titleLink": "https://status.example.com/",
+            "text": "The API is down 02:00–03:00.",
+            "color": "green",
+        }
+    ]
     assert kakao["blocks"][-1]["action"]["value"] == "https://status.example.com/"
 
 
@@ -126,7 +180,8 @@ FAILURES = {"fail": "HTTP 500: boom", "hang": "Timeout", "reset": "ConnectionErr
 @pytest.mark.parametrize("mode", FAILURES)
 @pytest.mark.parametrize("kind", WEBHOOK_KINDS)
 def test_a_failing_channel_is_retried_then_failed_while_the_others_are_sent_once(
-        paging, messengers, mailoutbox, kind, mode):
+    paging, messengers, mailoutbox, kind, mode
+):
     other = "jandi" if kind != "jandi" else "dooray"
     make_channel(paging, kind=kind, target=f"{messengers.url}/{kind}/{mode}/T0K3N")
     make_channel(paging, kind=other, target=f"{messengers.url}/{other}/ok/T0K3N")
@@ -140,7 +195,7 @@ def test_a_failing_channel_is_retried_then_failed_while_the_others_are_sent_once
 
     # A timed-out request may have been processed by the receiver: it is tried once more, never again.
     attempts = 2 if mode == "hang" else 4
-    for at in (T0 + MIN, T0 + 3 * MIN, T0 + 7 * MIN)[:attempts - 1]:
+    for at in (T0 + MIN, T0 + 3 * MIN, T0 + 7 * MIN)[: attempts - 1]:
         assert retry(at) == 1
     failing.refresh_from_db()
     assert (failing.status, failing.attempts, failing.next_attempt_at) == ("failed", attempts, None)
@@ -163,31 +218,49 @@ def test_a_refused_connection_is_recorded_without_the_hooks_path(paging, messeng
 
 VALID = {
     "jandi": ["https://wh.jandi.com/connect-api/webhook/11320800/a3c8e9f0b1d2c3e4f5a6b7c8d9e0f1a2"],
-    "dooray": ["https://hook.dooray.com/services/3204376758577275363/3514081992077299709/HOTTporbR6CBAVodltB-Dw",
-               "https://hook.gov-dooray.com/services/2901831766878928764/3446065439331131231/bT-w4J4mQ1mDCZTT1pxthQ"],
+    "dooray": [
+        "https://hook.dooray.com/services/3204376758577275363/3514081992077299709/HOTTporbR6CBAVodltB-Dw",
+        "https://hook.gov-dooray.com/services/2901831766878928764/3446065439331131231/bT-w4J4mQ1mDCZTT1pxthQ",
+    ],
     "kakaowork": ["https://kakaowork.com/bots/hook/4a5be71f2c424dfa8a6926ddfbd75ebe"],
 }
 INVALID = {
-    "jandi": ["https://hooks.slack.com/services/T0/B0/x", "http://wh.jandi.com/connect-api/webhook/1/abc",
-              "https://wh.jandi.com.evil.example/connect-api/webhook/1/abc", "https://wh.jandi.com/"],
-    "dooray": ["https://hook.dooray.com/", "https://hook.dooray.com.evil.example/services/1/2/t",
-               "https://kakaowork.com/bots/hook/abc"],
-    "kakaowork": ["https://kakaowork.com/", "https://api.kakaowork.com/v1/messages.send",
-                  "https://wh.jandi.com/connect-api/webhook/1/abc"],
+    "jandi": [
+        "https://hooks.slack.com/services/T0/B0/x",
+        "http://wh.jandi.com/connect-api/webhook/1/abc",
+        "https://wh.jandi.com.evil.example/connect-api/webhook/1/abc",
+        "https://wh.jandi.com/",
+    ],
+    "dooray": [
+        "https://hook.dooray.com/",
+        "https://hook.dooray.com.evil.example/services/1/2/t",
+        "https://kakaowork.com/bots/hook/abc",
+    ],
+    "kakaowork": [
+        "https://kakaowork.com/",
+        "https://api.kakaowork.com/v1/messages.send",
+        "https://wh.jandi.com/connect-api/webhook/1/abc",
+    ],
 }
 LOOPBACK = ["http://127.0.0.1:8099/relay", "https://localhost/hook", "http://[::1]:8080/x"]
 
 
 @pytest.mark.parametrize("kind", MESSENGERS)
-def test_the_api_takes_the_services_own_hook_url_or_a_loopback_relay_and_refuses_others(api_as, kind):
+def test_the_api_takes_the_services_own_hook_url_or_a_loopback_relay_and_refuses_others(
+    api_as, kind
+):
     api = api_as("manager")
     contact = make_contact("ops", channel=False)
     url = reverse("notificationchannel-list")
     for target in VALID[kind] + LOOPBACK:
-        response = api.post(url, {"contact": contact.pk, "kind": kind, "target": target}, format="json")
+        response = api.post(
+            url, {"contact": contact.pk, "kind": kind, "target": target}, format="json"
+        )
         assert response.status_code == 201, (target, response.json())
     for target in INVALID[kind]:
-        response = api.post(url, {"contact": contact.pk, "kind": kind, "target": target}, format="json")
+        response = api.post(
+            url, {"contact": contact.pk, "kind": kind, "target": target}, format="json"
+        )
         assert response.status_code == 400, target
         assert response.json()["code"] == "url" and response.json()["target"], target
     assert NotificationChannel.objects.filter(kind=kind).count() == len(VALID[kind] + LOOPBACK)

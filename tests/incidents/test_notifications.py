@@ -8,7 +8,14 @@ from django.utils import translation
 from incidents import acklinks, notify, services, tasks
 from incidents.models import EventKind, Notification, NotificationStatus, TimelineEvent
 from tests.incidents.cards import SAMPLE, texts, workflows_card
-from tests.incidents.factories import make_channel, make_contact, make_incident, make_policy, make_service, make_tier
+from tests.incidents.factories import (
+    make_channel,
+    make_contact,
+    make_incident,
+    make_policy,
+    make_service,
+    make_tier,
+)
 from tests.incidents.paging import T0, open_and_sweep, retry
 
 MIN = timedelta(minutes=1)
@@ -22,7 +29,9 @@ def test_the_email_says_severity_service_title_status_age_and_links(paging, mail
     settings.BASE_URL = "https://ops.example.com"
     incident = open_and_sweep()
     with time_machine.travel(T0 + 65 * MIN, tick=False):
-        notify.send_email("x@example.com", notify.build_message(notify.gather_facts(incident, T0 + 65 * MIN)))
+        notify.send_email(
+            "x@example.com", notify.build_message(notify.gather_facts(incident, T0 + 65 * MIN))
+        )
     first, later = mailoutbox
     assert first.subject == "[SEV1] api: API down"
     assert first.to == [paging.email]
@@ -33,7 +42,9 @@ def test_the_email_says_severity_service_title_status_age_and_links(paging, mail
     assert "Open for: 1 h 5 min" in later.body
     assert f"https://ops.example.com/incidents/{incident.pk}/" in first.body
     # The page carries the contact's own one-click link; a message built for nobody, the login page.
-    [token] = re.findall(r"Acknowledge: https://ops\.example\.com/incidents/ack/([^/\s]+)/", first.body)
+    [token] = re.findall(
+        r"Acknowledge: https://ops\.example\.com/incidents/ack/([^/\s]+)/", first.body
+    )
     with time_machine.travel(T0, tick=False):
         assert acklinks.read_token(token).contact_id == paging.pk
     assert f"https://ops.example.com/incidents/{incident.pk}/acknowledge/" in later.body
@@ -44,43 +55,71 @@ def test_slack_teams_and_generic_webhooks_get_their_own_payloads(paging, hooks, 
         make_channel(paging, kind=kind, target=f"{hooks.url}/ok")
     incident = open_and_sweep()
     assert {n.kind: n.status for n in Notification.objects.all()} == {
-        "email": "sent", "slack": "sent", "teams": "sent", "webhook": "sent",
+        "email": "sent",
+        "slack": "sent",
+        "teams": "sent",
+        "webhook": "sent",
     }
     payloads = [body for _, body in hooks.received]
     slack = next(p for p in payloads if set(p) == {"text"})
     assert "[SEV1] api: API down" in slack["text"]
     teams = workflows_card(next(p for p in payloads if p.get("type") == "message"))
-    assert texts(teams) == ["[SEV1] api: API down", "Severity: SEV1 · critical", "Service: api",
-                            "Status: triggered", "Open for: 0 s", "Step: 1 of 1 · Tier 1: Operations",
-                            "Also paged: nobody else yet"]
+    assert texts(teams) == [
+        "[SEV1] api: API down",
+        "Severity: SEV1 · critical",
+        "Service: api",
+        "Status: triggered",
+        "Open for: 0 s",
+        "Step: 1 of 1 · Tier 1: Operations",
+        "Also paged: nobody else yet",
+    ]
     assert [a["title"] for a in teams["actions"]] == ["Open incident", "Acknowledge"]
     assert teams["actions"][0]["url"].endswith(f"/incidents/{incident.pk}/")
     generic = next(p for p in payloads if "incident" in p)
     assert generic["incident"] == incident.pk
-    assert generic["severity"] == "sev1" and generic["status"] == "triggered" and generic["service"] == "api"
+    assert (
+        generic["severity"] == "sev1"
+        and generic["status"] == "triggered"
+        and generic["service"] == "api"
+    )
     assert generic["acknowledge_url"].startswith(f"{settings.BASE_URL}/incidents/ack/")
-    assert TimelineEvent.objects.filter(incident=incident, kind=EventKind.NOTIFICATION_SENT).count() == 4
+    assert (
+        TimelineEvent.objects.filter(incident=incident, kind=EventKind.NOTIFICATION_SENT).count()
+        == 4
+    )
 
 
 def test_the_card_check_takes_the_documented_sample_and_refuses_a_message_card():
     assert workflows_card(SAMPLE)["type"] == "AdaptiveCard"
     with pytest.raises(AssertionError):
-        workflows_card({"@type": "MessageCard", "@context": "https://schema.org/extensions", "text": "x"})
+        workflows_card(
+            {"@type": "MessageCard", "@context": "https://schema.org/extensions", "text": "x"}
+        )
     with pytest.raises(AssertionError):
-        workflows_card({**SAMPLE, "attachments": [{**SAMPLE["attachments"][0], "contentType": "text/plain"}]})
+        workflows_card(
+            {**SAMPLE, "attachments": [{**SAMPLE["attachments"][0], "contentType": "text/plain"}]}
+        )
 
 
 def test_a_teams_card_speaks_korean_to_a_korean_reader(paging, hooks):
     incident = open_and_sweep()
     with translation.override("ko"):
-        notify.send_teams(f"{hooks.url}/ok", notify.build_message(notify.gather_facts(incident, T0 + 65 * MIN)))
+        notify.send_teams(
+            f"{hooks.url}/ok", notify.build_message(notify.gather_facts(incident, T0 + 65 * MIN))
+        )
     card = workflows_card(hooks.received[-1][1])
-    assert texts(card)[1:] == ["심각도: SEV1 · 치명적", "서비스: api", "상태: 발생", "경과 시간: 1시간 5분"]
+    assert texts(card)[1:] == [
+        "심각도: SEV1 · 치명적",
+        "서비스: api",
+        "상태: 발생",
+        "경과 시간: 1시간 5분",
+    ]
     assert [a["title"] for a in card["actions"]] == ["장애 열기", "확인"]
 
 
 def test_a_webhook_answering_500_is_retried_with_backoff_then_failed_while_email_is_sent(
-        paging, hooks, mailoutbox):
+    paging, hooks, mailoutbox
+):
     make_channel(paging, kind="webhook", target=f"{hooks.url}/fail")
     incident = open_and_sweep()
     sent = by_kind(incident)
@@ -107,7 +146,9 @@ def test_a_webhook_answering_500_is_retried_with_backoff_then_failed_while_email
     assert len(mailoutbox) == 1
 
 
-def test_a_webhook_that_times_out_is_retried_and_the_sweep_does_not_raise(paging, hooks, mailoutbox):
+def test_a_webhook_that_times_out_is_retried_and_the_sweep_does_not_raise(
+    paging, hooks, mailoutbox
+):
     make_channel(paging, kind="slack", target=f"{hooks.url}/hang")
     make_channel(paging, kind="teams", target=f"{hooks.url}/ok")
     incident = open_and_sweep()
@@ -118,7 +159,9 @@ def test_a_webhook_that_times_out_is_retried_and_the_sweep_does_not_raise(paging
     assert sent["email"].status == NotificationStatus.SENT
 
 
-def test_a_refused_connection_or_a_crashing_sender_never_breaks_the_sweep(paging, monkeypatch, mailoutbox):
+def test_a_refused_connection_or_a_crashing_sender_never_breaks_the_sweep(
+    paging, monkeypatch, mailoutbox
+):
     make_channel(paging, kind="webhook", target="http://127.0.0.1:9/nothing-listens")
 
     def broken(target, message):
@@ -152,7 +195,10 @@ def test_a_retry_left_pending_by_a_race_with_resolve_is_cancelled_not_sent(pagin
     Notification.objects.filter(kind="webhook").update(status=NotificationStatus.PENDING)
     assert retry(T0 + 10 * MIN) == 1  # only the resolution notice to the e-mail the page reached
     assert Notification.objects.get(kind="webhook").status == NotificationStatus.CANCELLED
-    assert Notification.objects.get(kind="email", notice__isnull=False).status == NotificationStatus.SENT
+    assert (
+        Notification.objects.get(kind="email", notice__isnull=False).status
+        == NotificationStatus.SENT
+    )
 
 
 def test_two_workers_never_claim_the_same_notification(paging, hooks):
@@ -179,8 +225,14 @@ def test_backoff_doubles_from_one_minute():
     assert [notify.backoff(n) for n in (1, 2, 3)] == [MIN, 2 * MIN, 4 * MIN]
 
 
-@pytest.mark.parametrize(("age", "text"), [(timedelta(seconds=59), "59 s"), (timedelta(minutes=90), "1 h 30 min"),
-                                           (timedelta(days=2, hours=3), "2 d 3 h")])
+@pytest.mark.parametrize(
+    ("age", "text"),
+    [
+        (timedelta(seconds=59), "59 s"),
+        (timedelta(minutes=90), "1 h 30 min"),
+        (timedelta(days=2, hours=3), "2 d 3 h"),
+    ],
+)
 def test_ages_read_like_a_person_would_say_them(db, age, text):
     incident = make_incident(make_service("api"), created_at=T0)
     assert f"Open for: {text}" in notify.build_message(notify.gather_facts(incident, T0 + age)).text
@@ -196,7 +248,10 @@ def test_every_attempt_of_one_page_carries_the_same_idempotency_key(paging, hook
     keys = {f"notification-{webhook.pk}", f"notification-{slack.pk}"}
     assert len(hooks.keys) == 4 and set(hooks.keys) == keys
     # The generic webhook also carries it in the body, for receivers that cannot read headers.
-    webhook_bodies = [(body, key) for (_path, body), key in zip(hooks.received, hooks.keys, strict=True)
-                      if "idempotency_key" in body]
+    webhook_bodies = [
+        (body, key)
+        for (_path, body), key in zip(hooks.received, hooks.keys, strict=True)
+        if "idempotency_key" in body
+    ]
     assert [key for _body, key in webhook_bodies] == [f"notification-{webhook.pk}"] * 2
     assert all(body["idempotency_key"] == key for body, key in webhook_bodies)

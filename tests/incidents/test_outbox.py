@@ -31,8 +31,14 @@ def at(when):
 def incident(make_user):
     commander = make_user("operator")
     contact = make_contact("Mina Seo", email="mina@example.com", user=commander, channel=False)
-    make_incident(make_service("Data hub"), severity="sev1", status=Status.RESOLVED, commander=commander,
-                  created_at=RESOLVED - timedelta(hours=1), resolved_at=RESOLVED)
+    make_incident(
+        make_service("Data hub"),
+        severity="sev1",
+        status=Status.RESOLVED,
+        commander=commander,
+        created_at=RESOLVED - timedelta(hours=1),
+        resolved_at=RESOLVED,
+    )
     return contact
 
 
@@ -55,7 +61,11 @@ def test_reminders_and_overdue_checklists_are_rows_of_the_one_outbox(incident, o
     overdue = Notification.objects.get(purpose=Purpose.CHECKLIST_OVERDUE)
     assert reminder.status == overdue.status == "sent"
     assert reminder.notice.startswith("reminder:postmortem:") and reminder.contact == incident
-    assert overdue.kind == "email" and overdue.target == "hana@example.com" and overdue.incident is None
+    assert (
+        overdue.kind == "email"
+        and overdue.target == "hana@example.com"
+        and overdue.incident is None
+    )
     assert overdue.subject == f"Overdue checklist: {overdue_run.name}"
     assert [m.to for m in mail.outbox] == [["hana@example.com"]]
     assert hooks.received[0][1]["reminder"] == "postmortem_due"
@@ -102,7 +112,9 @@ def test_an_overdue_checklist_mail_is_retried_after_the_mail_server_fails(overdu
     with at(DUE):
         assert checklist_services.remind_overdue(now=DUE) == 1
     row = Notification.objects.get(purpose=Purpose.CHECKLIST_OVERDUE)
-    assert row.status == "pending" and "SMTPServerDisconnected" in row.last_error and not mail.outbox
+    assert (
+        row.status == "pending" and "SMTPServerDisconnected" in row.last_error and not mail.outbox
+    )
     with at(DUE + timedelta(minutes=1)):
         assert tasks.retry_notifications() == 1
     row.refresh_from_db()
@@ -110,12 +122,22 @@ def test_an_overdue_checklist_mail_is_retried_after_the_mail_server_fails(overdu
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["hana@example.com"]
 
 
-def test_a_row_claimed_by_a_worker_killed_before_it_sent_is_sent_once_after_the_lease(incident, hooks):
+def test_a_row_claimed_by_a_worker_killed_before_it_sent_is_sent_once_after_the_lease(
+    incident, hooks
+):
     make_channel(incident, kind="webhook", target=f"{hooks.url}/ok")
     with at(DUE):
-        services.queue_message(purpose=Purpose.REMINDER, key="reminder:test", recipient="hooks",
-                               kind="webhook", target=f"{hooks.url}/ok", subject="Hello", text="Hello",
-                               url="http://portal/", language="en")
+        services.queue_message(
+            purpose=Purpose.REMINDER,
+            key="reminder:test",
+            recipient="hooks",
+            kind="webhook",
+            target=f"{hooks.url}/ok",
+            subject="Hello",
+            text="Hello",
+            url="http://portal/",
+            language="en",
+        )
         # Worker A claims the row, then is killed before it sends or records anything.
         (claimed,) = notify._claim(DUE, None, notify.SEND_BATCH)
     with at(DUE + notify.SEND_LEASE - timedelta(seconds=1)):
@@ -130,11 +152,21 @@ def test_a_row_claimed_by_a_worker_killed_before_it_sent_is_sent_once_after_the_
     assert len(hooks.received) == 1
 
 
-def test_a_row_whose_worker_died_after_sending_is_sent_again_with_the_same_idempotency_key(incident, hooks):
+def test_a_row_whose_worker_died_after_sending_is_sent_again_with_the_same_idempotency_key(
+    incident, hooks
+):
     with at(DUE):
-        services.queue_message(purpose=Purpose.REMINDER, key="reminder:test", recipient="hooks",
-                               kind="webhook", target=f"{hooks.url}/ok", subject="Hello", text="Hello",
-                               url="http://portal/", language="en")
+        services.queue_message(
+            purpose=Purpose.REMINDER,
+            key="reminder:test",
+            recipient="hooks",
+            kind="webhook",
+            target=f"{hooks.url}/ok",
+            subject="Hello",
+            text="Hello",
+            url="http://portal/",
+            language="en",
+        )
         (claimed,) = notify._claim(DUE, None, notify.SEND_BATCH)
         # Worker A delivers, then is killed before it records the send.
         assert notify.deliver(claimed, notify.stored_message(claimed.message)) == ""
@@ -148,8 +180,17 @@ def test_a_row_whose_worker_died_after_sending_is_sent_again_with_the_same_idemp
 
 
 def test_queueing_a_message_twice_adds_one_row():
-    kwargs = {"purpose": Purpose.REPORT, "key": "scorecard:2026-03", "recipient": "user:1", "kind": "email",
-              "target": "boss@example.com", "subject": "s", "text": "t", "url": "http://portal/", "language": "ko"}
+    kwargs = {
+        "purpose": Purpose.REPORT,
+        "key": "scorecard:2026-03",
+        "recipient": "user:1",
+        "kind": "email",
+        "target": "boss@example.com",
+        "subject": "s",
+        "text": "t",
+        "url": "http://portal/",
+        "language": "ko",
+    }
     assert services.queue_message(**kwargs) is True
     assert services.queue_message(**kwargs) is False
     assert Notification.objects.count() == 1
@@ -158,29 +199,54 @@ def test_queueing_a_message_twice_adds_one_row():
 
 
 def test_resolving_an_incident_cancels_its_pages_but_not_its_other_messages(make_user):
-    incident, _created = services.open_incident(service=make_service(), title="Down", severity="sev2")
+    incident, _created = services.open_incident(
+        service=make_service(), title="Down", severity="sev2"
+    )
     contact = make_contact()
-    page = Notification.objects.create(incident=incident, step=0, condition="not_resolved", contact=contact,
-                                       kind="email", target=contact.email)
-    services.queue_message(purpose=Purpose.REMINDER, key="reminder:x", recipient="c", kind="email",
-                           target="a@example.com", subject="s", text="t", url="http://portal/", language="en",
-                           incident=incident)
+    page = Notification.objects.create(
+        incident=incident,
+        step=0,
+        condition="not_resolved",
+        contact=contact,
+        kind="email",
+        target=contact.email,
+    )
+    services.queue_message(
+        purpose=Purpose.REMINDER,
+        key="reminder:x",
+        recipient="c",
+        kind="email",
+        target="a@example.com",
+        subject="s",
+        text="t",
+        url="http://portal/",
+        language="en",
+        incident=incident,
+    )
     services.resolve(incident=incident, by=make_user("operator"))
     page.refresh_from_db()
     assert page.status == "cancelled"
     assert Notification.objects.get(purpose=Purpose.REMINDER).status == "pending"
 
 
-def test_the_outbox_api_shows_every_purpose_with_its_status_and_last_error(api_as, overdue_run, monkeypatch):
-    monkeypatch.setattr(EmailBackend, "send_messages", lambda backend, messages: (_ for _ in ()).throw(
-        smtplib.SMTPRecipientsRefused({})))
+def test_the_outbox_api_shows_every_purpose_with_its_status_and_last_error(
+    api_as, overdue_run, monkeypatch
+):
+    monkeypatch.setattr(
+        EmailBackend,
+        "send_messages",
+        lambda backend, messages: (_ for _ in ()).throw(smtplib.SMTPRecipientsRefused({})),
+    )
     with at(DUE):
         checklist_services.remind_overdue(now=DUE)
     api = api_as("viewer")
     rows = api.get(reverse("notification-list"), {"purpose": "checklist_overdue"}).json()["results"]
     assert len(rows) == 1
     row = rows[0]
-    assert row["purpose"] == "checklist_overdue" and row["key"] == f"checklist_overdue:{overdue_run.pk}"
+    assert (
+        row["purpose"] == "checklist_overdue"
+        and row["key"] == f"checklist_overdue:{overdue_run.pk}"
+    )
     assert row["status"] == "pending" and "SMTPRecipientsRefused" in row["last_error"]
     assert row["subject"] == f"Overdue checklist: {overdue_run.name}" and row["incident"] is None
     assert api.get(reverse("notification-list"), {"purpose": "page"}).json()["results"] == []
@@ -191,6 +257,8 @@ def test_the_admin_lists_the_outbox_by_purpose(client_as, overdue_run):
     with at(DUE):
         checklist_services.remind_overdue(now=DUE)
     client = client_as("admin")
-    page = client.get(reverse("admin:incidents_notification_changelist"), {"purpose": "checklist_overdue"})
+    page = client.get(
+        reverse("admin:incidents_notification_changelist"), {"purpose": "checklist_overdue"}
+    )
     assert page.status_code == 200
     assert f"Overdue checklist: {overdue_run.name}" in page.content.decode()

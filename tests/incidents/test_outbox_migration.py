@@ -19,20 +19,39 @@ def test_reminders_become_outbox_rows_with_their_keys_and_notices_are_marked():
     executor.migrate(BEFORE)
     old = executor.loader.project_state(BEFORE).apps
     service = old.get_model("incidents", "Service").objects.create(name="payments")
-    incident = old.get_model("incidents", "Incident").objects.create(service_id=service.pk, title="API down",
-                                                                     severity="sev1")
-    contact = old.get_model("incidents", "Contact").objects.create(name="Ana", work_days=[0, 1, 2, 3, 4])
-    channel = old.get_model("incidents", "NotificationChannel").objects.create(contact_id=contact.pk,
-                                                                                kind="webhook", target=HOOK)
+    incident = old.get_model("incidents", "Incident").objects.create(
+        service_id=service.pk, title="API down", severity="sev1"
+    )
+    contact = old.get_model("incidents", "Contact").objects.create(
+        name="Ana", work_days=[0, 1, 2, 3, 4]
+    )
+    channel = old.get_model("incidents", "NotificationChannel").objects.create(
+        contact_id=contact.pk, kind="webhook", target=HOOK
+    )
     Reminder = old.get_model("incidents", "Reminder")
     day = datetime.date(2026, 3, 13)
     for status, attempts in (("pending", 0), ("sent", 1)):
-        Reminder.objects.create(reason="postmortem_due", subject=f"postmortem:{incident.pk}", incident_id=incident.pk,
-                                day=day - datetime.timedelta(days=attempts), contact_id=contact.pk,
-                                channel_id=channel.pk, kind="webhook", target=HOOK, status=status, attempts=attempts)
+        Reminder.objects.create(
+            reason="postmortem_due",
+            subject=f"postmortem:{incident.pk}",
+            incident_id=incident.pk,
+            day=day - datetime.timedelta(days=attempts),
+            contact_id=contact.pk,
+            channel_id=channel.pk,
+            kind="webhook",
+            target=HOOK,
+            status=status,
+            attempts=attempts,
+        )
     old.get_model("incidents", "Notification").objects.create(
-        incident_id=incident.pk, step=0, condition="not_resolved", kind="email", target="a@example.com",
-        notice="status:1", recipient="subscriber:1")
+        incident_id=incident.pk,
+        step=0,
+        condition="not_resolved",
+        kind="email",
+        target="a@example.com",
+        notice="status:1",
+        recipient="subscriber:1",
+    )
 
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()

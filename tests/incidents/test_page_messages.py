@@ -13,7 +13,13 @@ from incidents.escalation import escalate_due
 from incidents.models import Notification
 from portal.models import UserPreference
 from tests.incidents.cards import texts, workflows_card
-from tests.incidents.factories import make_channel, make_contact, make_policy, make_service, make_tier
+from tests.incidents.factories import (
+    make_channel,
+    make_contact,
+    make_policy,
+    make_service,
+    make_tier,
+)
 from tests.incidents.worker import worker
 
 T0 = datetime(2026, 3, 3, 1, 0, tzinfo=UTC)
@@ -30,7 +36,9 @@ def team(db, settings):
     mina = make_contact("Mina", tier=tier1, email="mina@example.com")
     make_contact("Joon", tier=tier1, email="joon@example.com")
     make_contact("Dev", tier=tier2, email="dev@example.com")
-    make_policy("sev1", [{"after": timedelta(0), "tier": tier1}, {"after": 30 * MIN, "tier": tier2}])
+    make_policy(
+        "sev1", [{"after": timedelta(0), "tier": tier1}, {"after": 30 * MIN, "tier": tier2}]
+    )
     return mina
 
 
@@ -41,8 +49,14 @@ def sweep(at):
 
 def open_incident(description=WHY):
     with time_machine.travel(T0, tick=False):
-        incident, _ = services.open_incident(service=make_service("api"), title="API down", severity="sev1",
-                                             description=description, source="probe", dedup_key="probe:1")
+        incident, _ = services.open_incident(
+            service=make_service("api"),
+            title="API down",
+            severity="sev1",
+            description=description,
+            source="probe",
+            dedup_key="probe:1",
+        )
     sweep(T0)
     return incident
 
@@ -52,7 +66,9 @@ def mail_to(mailoutbox, address):
     return mail
 
 
-def test_an_email_page_says_why_which_step_and_tier_who_else_was_paged_and_both_links(team, mailoutbox):
+def test_an_email_page_says_why_which_step_and_tier_who_else_was_paged_and_both_links(
+    team, mailoutbox
+):
     incident = open_incident()
     body = mail_to(mailoutbox, "mina@example.com").body
     assert body.splitlines()[:8] == [
@@ -67,7 +83,9 @@ def test_an_email_page_says_why_which_step_and_tier_who_else_was_paged_and_both_
     ]
     assert "hunter2" not in body
     assert f"Incident: https://ops.example.com/incidents/{incident.pk}/" in body
-    assert re.search(r"^Acknowledge: https://ops\.example\.com/incidents/ack/[^/\s]+/$", body, re.MULTILINE)
+    assert re.search(
+        r"^Acknowledge: https://ops\.example\.com/incidents/ack/[^/\s]+/$", body, re.MULTILINE
+    )
     assert "Also paged: Mina" in mail_to(mailoutbox, "joon@example.com").body
     # Step 2, half an hour later, names its tier and everyone paged before it.
     mailoutbox.clear()
@@ -80,7 +98,11 @@ def test_an_email_page_says_why_which_step_and_tier_who_else_was_paged_and_both_
 
 def test_a_long_reason_is_one_bounded_line(team, mailoutbox):
     open_incident(description="connection failed:\n" + "x" * 2000)
-    [why] = [line for line in mail_to(mailoutbox, "mina@example.com").body.splitlines() if line.startswith("Why:")]
+    [why] = [
+        line
+        for line in mail_to(mailoutbox, "mina@example.com").body.splitlines()
+        if line.startswith("Why:")
+    ]
     assert why.startswith("Why: connection failed: xxx") and why.endswith("…")
     assert len(why) <= len("Why: ") + notify.WHY_CHARS
 
@@ -92,39 +114,84 @@ def test_a_page_without_a_reason_has_no_why_line(team, mailoutbox):
 
 def test_slack_teams_webhook_and_apprise_pages_carry_the_same_facts(team, hooks):
     host = hooks.url.removeprefix("http://")
-    for kind, target in (("slack", f"{hooks.url}/ok"), ("teams", f"{hooks.url}/ok"),
-                         ("webhook", f"{hooks.url}/ok"), ("apprise", f"json://{host}/ok")):
+    for kind, target in (
+        ("slack", f"{hooks.url}/ok"),
+        ("teams", f"{hooks.url}/ok"),
+        ("webhook", f"{hooks.url}/ok"),
+        ("apprise", f"json://{host}/ok"),
+    ):
         make_channel(team, kind=kind, target=target)
     incident = open_incident()
-    assert set(Notification.objects.filter(contact=team).values_list("status", flat=True)) == {"sent"}
+    assert set(Notification.objects.filter(contact=team).values_list("status", flat=True)) == {
+        "sent"
+    }
     payloads = [body for _path, body in hooks.received]
     incident_url = f"https://ops.example.com/incidents/{incident.pk}/"
 
     slack = next(p for p in payloads if set(p) == {"text"})["text"]
-    for line in (f"Why: {SHOWN_WHY}", "Step: 1 of 2 · Tier 1: Operations", "Also paged: Joon",
-                 f"Incident: {incident_url}", "Acknowledge: https://ops.example.com/incidents/ack/"):
+    for line in (
+        f"Why: {SHOWN_WHY}",
+        "Step: 1 of 2 · Tier 1: Operations",
+        "Also paged: Joon",
+        f"Incident: {incident_url}",
+        "Acknowledge: https://ops.example.com/incidents/ack/",
+    ):
         assert notify.slack_text(line) in slack, line
 
     card = workflows_card(next(p for p in payloads if p.get("type") == "message"))
-    assert texts(card) == ["[SEV1] api: API down", f"Why: {notify.teams_text(SHOWN_WHY)}", "Severity: SEV1 · critical",
-                           "Service: api", "Status: triggered", "Open for: 0 s",
-                           "Step: 1 of 2 · Tier 1: Operations", "Also paged: Joon"]
+    assert texts(card) == [
+        "[SEV1] api: API down",
+        f"Why: {notify.teams_text(SHOWN_WHY)}",
+        "Severity: SEV1 · critical",
+        "Service: api",
+        "Status: triggered",
+        "Open for: 0 s",
+        "Step: 1 of 2 · Tier 1: Operations",
+        "Also paged: Joon",
+    ]
     [open_action, ack_action] = card["actions"]
     assert (open_action["title"], open_action["url"]) == ("Open incident", incident_url)
     assert ack_action["title"] == "Acknowledge"
     assert ack_action["url"].startswith("https://ops.example.com/incidents/ack/")
 
     generic = next(p for p in payloads if p.get("event") == "page")
-    assert {key: generic[key] for key in ("title", "severity", "service", "why", "step", "steps", "repeat",
-                                          "paged_as", "also_paged", "url")} == {
-        "title": "API down", "severity": "sev1", "service": "api", "why": SHOWN_WHY, "step": 1, "steps": 2,
-        "repeat": 0, "paged_as": "Tier 1: Operations", "also_paged": ["Joon"], "url": incident_url}
+    assert {
+        key: generic[key]
+        for key in (
+            "title",
+            "severity",
+            "service",
+            "why",
+            "step",
+            "steps",
+            "repeat",
+            "paged_as",
+            "also_paged",
+            "url",
+        )
+    } == {
+        "title": "API down",
+        "severity": "sev1",
+        "service": "api",
+        "why": SHOWN_WHY,
+        "step": 1,
+        "steps": 2,
+        "repeat": 0,
+        "paged_as": "Tier 1: Operations",
+        "also_paged": ["Joon"],
+        "url": incident_url,
+    }
     assert generic["acknowledge_url"].startswith("https://ops.example.com/incidents/ack/")
 
     apprise = next(p for p in payloads if {"title", "message", "type"} <= set(p))
     assert apprise["title"] == "[SEV1] api: API down"
-    for line in (f"Why: {SHOWN_WHY}", "Step: 1 of 2 · Tier 1: Operations", "Also paged: Joon", incident_url,
-                 "https://ops.example.com/incidents/ack/"):
+    for line in (
+        f"Why: {SHOWN_WHY}",
+        "Step: 1 of 2 · Tier 1: Operations",
+        "Also paged: Joon",
+        incident_url,
+        "https://ops.example.com/incidents/ack/",
+    ):
         assert line in apprise["message"], line
     assert "hunter2" not in str(payloads)
 
@@ -148,8 +215,14 @@ def test_a_re_triggered_incident_pages_with_the_reason_it_came_back(team, mailou
         services.resolve(incident=incident, by=None)
     mailoutbox.clear()
     with time_machine.travel(T0 + 50 * MIN, tick=False), worker():
-        services.retrigger(incident=incident, reason="3 consecutive failures again: connection failed",
-                           page_window=timedelta(minutes=30), now=T0 + 50 * MIN)
+        services.retrigger(
+            incident=incident,
+            reason="3 consecutive failures again: connection failed",
+            page_window=timedelta(minutes=30),
+            now=T0 + 50 * MIN,
+        )
     sweep(T0 + 50 * MIN)
     pages = [m for m in mailoutbox if m.subject.startswith("[SEV1]")]
-    assert pages and all("Why: 3 consecutive failures again: connection failed" in m.body for m in pages)
+    assert pages and all(
+        "Why: 3 consecutive failures again: connection failed" in m.body for m in pages
+    )

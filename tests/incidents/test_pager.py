@@ -28,19 +28,31 @@ def service():
     tiers = [make_tier(n, f"Tier {n}") for n in (1, 2, 3)]
     for n, tier in enumerate(tiers, start=1):
         make_contact(f"t{n}", tier=tier)
-    make_policy("sev1", [{"after": timedelta(0), "tier": tiers[0]}, {"after": 20 * SEC, "tier": tiers[1]},
-                         {"after": 37 * SEC, "tier": tiers[2]}])
+    make_policy(
+        "sev1",
+        [
+            {"after": timedelta(0), "tier": tiers[0]},
+            {"after": 20 * SEC, "tier": tiers[1]},
+            {"after": 37 * SEC, "tier": tiers[2]},
+        ],
+    )
     return make_service("api")
 
 
 def open_at(service, at):
-    with time_machine.travel(at, tick=False), capture_tasks():  # the first-step task is not run: the pager pages
+    with (
+        time_machine.travel(at, tick=False),
+        capture_tasks(),
+    ):  # the first-step task is not run: the pager pages
         return services.open_incident(service=service, title="API down", severity="sev1")[0]
 
 
 def sent_to(incident):
-    return sorted(Notification.objects.filter(incident=incident, status=NotificationStatus.SENT)
-                  .values_list("contact__name", flat=True))
+    return sorted(
+        Notification.objects.filter(incident=incident, status=NotificationStatus.SENT).values_list(
+            "contact__name", flat=True
+        )
+    )
 
 
 def page_at(at):
@@ -86,15 +98,20 @@ def test_run_pager_rounds_page_and_sleep_until_stopped(service, mailoutbox):
     incident = open_at(service, T0)
     naps = []
     with time_machine.travel(T0, tick=False) as clock:
+
         def sleep(seconds):
             naps.append(seconds)
             clock.shift(timedelta(seconds=seconds or 0.5))
 
-        run_pager(stopping=lambda: timezone.now() > T0 + 40 * SEC, sleep=sleep, poll=5, tidy=lambda: None)
+        run_pager(
+            stopping=lambda: timezone.now() > T0 + 40 * SEC, sleep=sleep, poll=5, tidy=lambda: None
+        )
     assert sent_to(incident) == ["t1", "t2", "t3"]
     assert max(naps) == 5 and len(naps) < 30
     # Each step was sent within its due round: the pages' times are their due times.
-    sent = dict(Notification.objects.filter(incident=incident).values_list("contact__name", "sent_at"))
+    sent = dict(
+        Notification.objects.filter(incident=incident).values_list("contact__name", "sent_at")
+    )
     assert sent["t2"] - T0 == 20 * SEC and sent["t3"] - T0 == 37 * SEC
 
 

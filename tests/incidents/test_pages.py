@@ -25,7 +25,9 @@ def service():
 
 
 def open_one(service, **extra):
-    incident, _created = services.open_incident(service=service, title="Disk almost full", severity="sev3", **extra)
+    incident, _created = services.open_incident(
+        service=service, title="Disk almost full", severity="sev3", **extra
+    )
     return incident
 
 
@@ -35,6 +37,7 @@ def detail_url(incident):
 
 # Declare -------------------------------------------------------------------
 
+
 def test_an_operator_declares_an_incident_through_the_real_form_with_csrf(make_user, service):
     user = make_user("operator")
     browser = Client(enforce_csrf_checks=True)
@@ -42,10 +45,19 @@ def test_an_operator_declares_an_incident_through_the_real_form_with_csrf(make_u
     page = browser.get(reverse("incidents:declare"))
     assert page.status_code == 200
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode()).group(1)
-    form = {"service": service.pk, "title": "Prediction API answers 502", "severity": "sev1", "scope": "full",
-            "category": "API down", "description": "Every request fails.", "impact_started_at": ""}
+    form = {
+        "service": service.pk,
+        "title": "Prediction API answers 502",
+        "severity": "sev1",
+        "scope": "full",
+        "category": "API down",
+        "description": "Every request fails.",
+        "impact_started_at": "",
+    }
 
-    assert browser.post(reverse("incidents:declare"), form).status_code == 403  # no token, no incident
+    assert (
+        browser.post(reverse("incidents:declare"), form).status_code == 403
+    )  # no token, no incident
     assert not Incident.objects.exists()
 
     response = browser.post(reverse("incidents:declare"), {**form, "csrfmiddlewaretoken": token})
@@ -58,8 +70,16 @@ def test_an_operator_declares_an_incident_through_the_real_form_with_csrf(make_u
 
 def test_the_declare_form_shows_field_errors_for_bad_input(client_as, service):
     client = client_as("operator")
-    response = client.post(reverse("incidents:declare"), {"service": service.pk, "title": "", "severity": "sev9",
-                                                          "scope": "full", "impact_started_at": "yesterday"})
+    response = client.post(
+        reverse("incidents:declare"),
+        {
+            "service": service.pk,
+            "title": "",
+            "severity": "sev9",
+            "scope": "full",
+            "impact_started_at": "yesterday",
+        },
+    )
     assert response.status_code == 400
     errors = response.context["form"].errors
     assert {"title", "severity", "impact_started_at"} <= set(errors)
@@ -70,19 +90,32 @@ def test_a_viewer_cannot_declare_or_change_incidents(client_as, service):
     client = client_as("viewer")
     incident = open_one(service)
     assert client.get(reverse("incidents:declare")).status_code == 403
-    assert client.post(reverse("incidents:declare"), {"service": service.pk, "title": "x",
-                                                      "severity": "sev1", "scope": "full"}).status_code == 403
+    assert (
+        client.post(
+            reverse("incidents:declare"),
+            {"service": service.pk, "title": "x", "severity": "sev1", "scope": "full"},
+        ).status_code
+        == 403
+    )
     for name in ("acknowledge", "mitigate", "resolve", "close", "reopen"):
-        assert client.post(reverse(f"incidents:{name}", args=[incident.pk])).status_code == 403, name
-    assert client.post(reverse("incidents:add-note", args=[incident.pk]), {"text": "hi"}).status_code == 403
+        assert client.post(reverse(f"incidents:{name}", args=[incident.pk])).status_code == 403, (
+            name
+        )
+    assert (
+        client.post(reverse("incidents:add-note", args=[incident.pk]), {"text": "hi"}).status_code
+        == 403
+    )
     incident.refresh_from_db()
     assert incident.status == Status.TRIGGERED
     page = client.get(detail_url(incident)).content.decode()
     assert "Acknowledge" not in page and "Add note" not in page
-    assert reverse("incidents:declare") not in client.get(reverse("incidents:list")).content.decode()
+    assert (
+        reverse("incidents:declare") not in client.get(reverse("incidents:list")).content.decode()
+    )
 
 
 # Detail and transitions ------------------------------------------------------
+
 
 def test_the_detail_page_offers_the_transitions_allowed_now(client_as, service):
     client = client_as("operator")
@@ -103,17 +136,25 @@ def test_the_detail_page_offers_the_transitions_allowed_now(client_as, service):
 def test_an_operator_moves_an_incident_through_its_statuses(client_as, service):
     client = client_as("operator")
     incident = open_one(service)
-    for name, status in [("acknowledge", "acknowledged"), ("mitigate", "mitigated"), ("resolve", "resolved"),
-                         ("close", "closed")]:
+    for name, status in [
+        ("acknowledge", "acknowledged"),
+        ("mitigate", "mitigated"),
+        ("resolve", "resolved"),
+        ("close", "closed"),
+    ]:
         data = {"summary": "Rolled back the deploy."} if name == "resolve" else {}
         response = client.post(reverse(f"incidents:{name}", args=[incident.pk]), data)
         assert response.status_code == 302
         incident.refresh_from_db()
         assert incident.status == status
-    client.post(reverse("incidents:reopen", args=[incident.pk]), {"reason": "Came back after the deploy"})
+    client.post(
+        reverse("incidents:reopen", args=[incident.pk]), {"reason": "Came back after the deploy"}
+    )
     incident.refresh_from_db()
     assert incident.status == Status.TRIGGERED
-    assert incident.events.filter(kind=EventKind.STATUS, message="Came back after the deploy").exists()
+    assert incident.events.filter(
+        kind=EventKind.STATUS, message="Came back after the deploy"
+    ).exists()
 
 
 def test_a_transition_not_allowed_now_shows_a_message_not_an_error_page(client_as, service):
@@ -175,8 +216,12 @@ def test_notes_are_added_and_an_empty_note_is_a_form_error(client_as, service):
 def test_a_user_without_a_role_sees_no_incident_pages(client, make_user, service):
     client.force_login(make_user(None))
     incident = open_one(service)
-    for url in (reverse("incidents:list"), detail_url(incident), reverse("incidents:who-to-call"),
-                reverse("incidents:acknowledge", args=[incident.pk])):
+    for url in (
+        reverse("incidents:list"),
+        detail_url(incident),
+        reverse("incidents:who-to-call"),
+        reverse("incidents:acknowledge", args=[incident.pk]),
+    ):
         assert client.get(url).status_code == 403, url
 
 
@@ -188,13 +233,18 @@ def test_pages_of_a_missing_incident_are_404(client_as):
 
 # List -----------------------------------------------------------------------
 
+
 def test_the_list_shows_open_incidents_first_and_filters(client_as, service):
     client = client_as("viewer")
     now = timezone.now()
     other = make_service("Internal API")
     closed = make_incident(service, title="Closed yesterday", status=Status.CLOSED, created_at=now)
-    old_open = make_incident(service, title="Old open", severity="sev3", created_at=now - timedelta(days=5))
-    api_down = make_incident(other, title="API down", severity="sev1", created_at=now - timedelta(days=1))
+    old_open = make_incident(
+        service, title="Old open", severity="sev3", created_at=now - timedelta(days=5)
+    )
+    api_down = make_incident(
+        other, title="API down", severity="sev1", created_at=now - timedelta(days=1)
+    )
 
     def listed(**params):
         return list(client.get(reverse("incidents:list"), params).context["page"].object_list)
@@ -212,12 +262,16 @@ def test_the_list_shows_open_incidents_first_and_filters(client_as, service):
 def test_bad_list_filters_show_errors_instead_of_failing(client_as, service):
     client = client_as("viewer")
     make_incident(service)
-    response = client.get(reverse("incidents:list"), {"severity": "sev9", "date_from": "soon", "page": "x"})
+    response = client.get(
+        reverse("incidents:list"), {"severity": "sev9", "date_from": "soon", "page": "x"}
+    )
     assert response.status_code == 200
     assert {"severity", "date_from"} <= set(response.context["form"].errors)
 
 
-def test_the_list_runs_a_constant_number_of_queries(client_as, service, django_assert_max_num_queries):
+def test_the_list_runs_a_constant_number_of_queries(
+    client_as, service, django_assert_max_num_queries
+):
     client = client_as("viewer")
     counts = []
     for total in (3, 60):
@@ -233,14 +287,33 @@ def test_the_list_runs_a_constant_number_of_queries(client_as, service, django_a
 
 # Who to call ----------------------------------------------------------------
 
+
 @pytest.fixture
 def on_call():
-    ops, devs, management = make_tier(1, "Operations"), make_tier(2, "Developers"), make_tier(3, "Management")
-    lead = make_contact("Mina Lead", tier=ops, availability=Availability.ALWAYS, phone="010-0000-0101",
-                        chat_handle="@mina")
-    devops = make_contact("Jun Devops", tier=ops, availability=Availability.BUSINESS_HOURS,
-                          work_start=time(9), work_end=time(18), work_days=[0, 1, 2, 3, 4], phone="010-0000-0102")
-    dev = make_contact("Hana Dev", tier=devs, availability=Availability.BUSINESS_HOURS, work_days=[0, 1, 2, 3, 4])
+    ops, devs, management = (
+        make_tier(1, "Operations"),
+        make_tier(2, "Developers"),
+        make_tier(3, "Management"),
+    )
+    lead = make_contact(
+        "Mina Lead",
+        tier=ops,
+        availability=Availability.ALWAYS,
+        phone="010-0000-0101",
+        chat_handle="@mina",
+    )
+    devops = make_contact(
+        "Jun Devops",
+        tier=ops,
+        availability=Availability.BUSINESS_HOURS,
+        work_start=time(9),
+        work_end=time(18),
+        work_days=[0, 1, 2, 3, 4],
+        phone="010-0000-0102",
+    )
+    dev = make_contact(
+        "Hana Dev", tier=devs, availability=Availability.BUSINESS_HOURS, work_days=[0, 1, 2, 3, 4]
+    )
     cto = make_contact("Yuna Cto", tier=management, availability=Availability.EMERGENCY_ONLY)
     make_contact("Retired Person", tier=ops, active=False)
     return {"lead": lead, "devops": devops, "dev": dev, "cto": cto}
@@ -258,7 +331,9 @@ def test_who_to_call_shows_business_hours_contacts_on_tuesday_at_ten(client_as, 
     assert "Retired Person" not in page
 
 
-def test_who_to_call_hides_business_hours_contacts_at_22_and_flags_emergency_only(client_as, on_call, settings):
+def test_who_to_call_hides_business_hours_contacts_at_22_and_flags_emergency_only(
+    client_as, on_call, settings
+):
     settings.TIME_ZONE = "Asia/Seoul"
     client = client_as("viewer")
     with time_machine.travel(datetime(2026, 3, 3, 22, 0, tzinfo=SEOUL), tick=False):
@@ -282,6 +357,7 @@ def test_who_to_call_uses_the_portal_time_zone(client_as, on_call, settings):
 
 # Navigation and dashboard -----------------------------------------------------
 
+
 def test_the_navigation_links_to_incidents_and_who_to_call(client_as):
     page = client_as("viewer").get(reverse("dashboard")).content.decode()
     assert reverse("incidents:list") in page and reverse("incidents:who-to-call") in page
@@ -290,11 +366,19 @@ def test_the_navigation_links_to_incidents_and_who_to_call(client_as):
 def test_the_dashboard_shows_open_incidents_by_severity_with_their_age(client_as, service):
     client = client_as("viewer")
     now = timezone.now()
-    make_incident(service, title="Everything is down", severity="sev1", created_at=now - timedelta(hours=3))
-    make_incident(service, title="Slow reports", severity="sev3", created_at=now - timedelta(minutes=20))
+    make_incident(
+        service, title="Everything is down", severity="sev1", created_at=now - timedelta(hours=3)
+    )
+    make_incident(
+        service, title="Slow reports", severity="sev3", created_at=now - timedelta(minutes=20)
+    )
     make_incident(service, title="Fixed already", severity="sev1", status=Status.RESOLVED)
     response = client.get(reverse("dashboard"))
-    panel = next(p["context"] for p in response.context["panels"] if p["template"] == "incidents/_dashboard_panel.html")
+    panel = next(
+        p["context"]
+        for p in response.context["panels"]
+        if p["template"] == "incidents/_dashboard_panel.html"
+    )
     counts = {row["severity"]: row["count"] for row in panel["open_by_severity"]}
     assert counts == {"sev1": 1, "sev2": 0, "sev3": 1, "sev4": 0}
     page = response.content.decode()

@@ -25,13 +25,27 @@ NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 @pytest.fixture
 def incident():
     start = NOW - timedelta(days=2)
-    incident = make_incident(make_service("Route prediction API"), severity="sev1", title="API answers 502",
-                             scope="full", status=Status.RESOLVED, created_at=start,
-                             impact_started_at=start - timedelta(minutes=3), detected_at=start,
-                             acknowledged_at=start + timedelta(minutes=4), resolved_at=start + timedelta(minutes=48))
-    TimelineEvent.objects.create(incident=incident, at=start, kind=EventKind.CREATED, message="Declared")
-    TimelineEvent.objects.create(incident=incident, at=start + timedelta(minutes=48), kind=EventKind.STATUS,
-                                 message="acknowledged → resolved")
+    incident = make_incident(
+        make_service("Route prediction API"),
+        severity="sev1",
+        title="API answers 502",
+        scope="full",
+        status=Status.RESOLVED,
+        created_at=start,
+        impact_started_at=start - timedelta(minutes=3),
+        detected_at=start,
+        acknowledged_at=start + timedelta(minutes=4),
+        resolved_at=start + timedelta(minutes=48),
+    )
+    TimelineEvent.objects.create(
+        incident=incident, at=start, kind=EventKind.CREATED, message="Declared"
+    )
+    TimelineEvent.objects.create(
+        incident=incident,
+        at=start + timedelta(minutes=48),
+        kind=EventKind.STATUS,
+        message="acknowledged → resolved",
+    )
     return incident
 
 
@@ -58,7 +72,9 @@ def form_data(page, **overrides) -> dict:
         else:
             data[name.group(1)] = value.group(1) if value else ""
     template = html.split('<template id="action-item-template">')[0]
-    for name, value in re.findall(r'<textarea[^>]*name="([^"]+)"[^>]*>\s*([^<]*)</textarea>', template):
+    for name, value in re.findall(
+        r'<textarea[^>]*name="([^"]+)"[^>]*>\s*([^<]*)</textarea>', template
+    ):
         data[name] = value.strip()
     for name, body in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', template, re.S):
         chosen = re.search(r'<option value="([^"]*)"[^>]*selected', body)
@@ -69,22 +85,35 @@ def form_data(page, **overrides) -> dict:
 
 
 def items(*rows, total=None, initial=0):
-    data = {"items-TOTAL_FORMS": str(total or len(rows)), "items-INITIAL_FORMS": str(initial),
-            "items-MIN_NUM_FORMS": "0", "items-MAX_NUM_FORMS": "50"}
+    data = {
+        "items-TOTAL_FORMS": str(total or len(rows)),
+        "items-INITIAL_FORMS": str(initial),
+        "items-MIN_NUM_FORMS": "0",
+        "items-MAX_NUM_FORMS": "50",
+    }
     for index, row in enumerate(rows):
         data.update({f"items-{index}-{key}": value for key, value in row.items()})
     return data
 
 
 def item_row(owner, description="Rename model files atomically", due="2026-03-31", **extra):
-    return {"description": description, "kind": "prevent", "owner": owner.pk if owner else "", "priority": "high",
-            "due_date": due, "tracker_url": "", **extra}
+    return {
+        "description": description,
+        "kind": "prevent",
+        "owner": owner.pk if owner else "",
+        "priority": "high",
+        "due_date": due,
+        "tracker_url": "",
+        **extra,
+    }
 
 
 # The acceptance flow ------------------------------------------------------------------------
 
+
 def test_a_new_user_files_submits_publishes_and_downloads_a_postmortem_through_the_real_forms(
-        make_user, incident, owners):
+    make_user, incident, owners
+):
     operator, manager = make_user("operator"), make_user("manager")
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(operator)
@@ -97,29 +126,54 @@ def test_a_new_user_files_submits_publishes_and_downloads_a_postmortem_through_t
     assert page.status_code == 200
     html = page.content.decode()
     assert 'value="API answers 502"' in html  # pre-filled from the incident, on a 24-hour clock
-    assert 'name="occurred_at_0" value="2026-03-08"' in html and 'name="occurred_at_1" value="08:57"' in html
-    data = form_data(page, csrfmiddlewaretoken=token_of(page), trigger="A model file replaced during reload",
-                     root_cause="Copy in place", response="Roll back\nRestart workers", lessons="Deploy atomically",
-                     action="submit")
-    data.update(items(item_row(owners[0]), item_row(owners[1], "Expose the live model version", kind="detect")))
-    assert browser.post(edit_url, {k: v for k, v in data.items() if k != "csrfmiddlewaretoken"}).status_code == 403
+    assert (
+        'name="occurred_at_0" value="2026-03-08"' in html
+        and 'name="occurred_at_1" value="08:57"' in html
+    )
+    data = form_data(
+        page,
+        csrfmiddlewaretoken=token_of(page),
+        trigger="A model file replaced during reload",
+        root_cause="Copy in place",
+        response="Roll back\nRestart workers",
+        lessons="Deploy atomically",
+        action="submit",
+    )
+    data.update(
+        items(
+            item_row(owners[0]), item_row(owners[1], "Expose the live model version", kind="detect")
+        )
+    )
+    assert (
+        browser.post(
+            edit_url, {k: v for k, v in data.items() if k != "csrfmiddlewaretoken"}
+        ).status_code
+        == 403
+    )
 
     response = browser.post(edit_url, data)
     postmortem = Postmortem.objects.get()
     assert response.status_code == 302 and response["Location"] == postmortem.get_absolute_url()
     assert postmortem.status == PostmortemStatus.IN_REVIEW and postmortem.author == operator
-    assert postmortem.occurred_at == incident.impact_started_at and postmortem.recovered_at == incident.resolved_at
+    assert (
+        postmortem.occurred_at == incident.impact_started_at
+        and postmortem.recovered_at == incident.resolved_at
+    )
     assert postmortem.action_items.count() == 2
     assert postmortem.timeline_events.count() == 2  # the incident's events, chosen by default
 
     browser.force_login(manager)
     page = browser.get(postmortem.get_absolute_url())
-    response = browser.post(reverse("incidents:postmortem-publish", args=[incident.pk]),
-                            {"csrfmiddlewaretoken": token_of(page)})
+    response = browser.post(
+        reverse("incidents:postmortem-publish", args=[incident.pk]),
+        {"csrfmiddlewaretoken": token_of(page)},
+    )
     assert response.status_code == 302
     postmortem.refresh_from_db()
     assert postmortem.status == PostmortemStatus.PUBLISHED and postmortem.published_by == manager
-    steps = [e.data.get("to") for e in incident.events.filter(kind=EventKind.POSTMORTEM).order_by("id")]
+    steps = [
+        e.data.get("to") for e in incident.events.filter(kind=EventKind.POSTMORTEM).order_by("id")
+    ]
     assert steps == ["draft", "in_review", "published"]  # every step on the incident's timeline
 
     markdown = browser.get(reverse("incidents:postmortem-markdown", args=[incident.pk]))
@@ -128,18 +182,30 @@ def test_a_new_user_files_submits_publishes_and_downloads_a_postmortem_through_t
     assert text.startswith("# Incident Report: 2026-03-08\n")
     for heading in ("## Overview", "## Cause", "## Recovery", "## Prevention", "## Lessons"):
         assert heading in text
-    assert "- **Occurred**: 2026-03-08 08:57" in text and "- **Recovered**: 2026-03-08 09:48" in text
+    assert (
+        "- **Occurred**: 2026-03-08 08:57" in text and "- **Recovered**: 2026-03-08 09:48" in text
+    )
     assert "- **Downtime**: 51 min" in text and "- **Scope**: full outage" in text
     assert "1. Roll back\n2. Restart workers" in text
-    assert "- [ ] Rename model files atomically" in text and "- [ ] Expose the live model version" in text
+    assert (
+        "- [ ] Rename model files atomically" in text
+        and "- [ ] Expose the live model version" in text
+    )
     printable = browser.get(reverse("incidents:postmortem-print", args=[incident.pk]))
-    assert printable.status_code == 200 and "Incident Report: 2026-03-08" in printable.content.decode()
+    assert (
+        printable.status_code == 200 and "Incident Report: 2026-03-08" in printable.content.decode()
+    )
 
 
 def test_completing_every_action_item_closes_the_published_postmortem(make_user, incident, owners):
     postmortem = postmortems.save_postmortem(
-        postmortem=postmortems.draft_for(incident), by=make_user("operator"),
-        items=[ActionItem(description="a", owner=owners[0]), ActionItem(description="b", owner=owners[1])])
+        postmortem=postmortems.draft_for(incident),
+        by=make_user("operator"),
+        items=[
+            ActionItem(description="a", owner=owners[0]),
+            ActionItem(description="b", owner=owners[1]),
+        ],
+    )
     postmortems.publish_postmortem(postmortem=postmortem, by=make_user("manager"))
     first, second = postmortem.action_items.order_by("id")
     client = Client()
@@ -155,15 +221,31 @@ def test_completing_every_action_item_closes_the_published_postmortem(make_user,
 
 # Bad input on the form ------------------------------------------------------------------------
 
+
 def test_the_form_puts_each_validation_message_next_to_its_field(client_as, incident):
     client = client_as("operator")
     url = reverse("incidents:postmortem-edit", args=[incident.pk])
-    data = form_data(client.get(url), occurred_at="2026-03-08T10:00", detected_at="2026-03-08T09:00",
-                     recovered_at="2026-03-08T09:30", action="save")
-    data.update(items({"description": "", "kind": "prevent", "owner": make_contact().pk, "priority": "high",
-                       "due_date": "", "tracker_url": ""},
-                      item_row(None, "Someone should do this"),
-                      item_row(make_contact(), "Yesterday's job", due="2026-03-09")))
+    data = form_data(
+        client.get(url),
+        occurred_at="2026-03-08T10:00",
+        detected_at="2026-03-08T09:00",
+        recovered_at="2026-03-08T09:30",
+        action="save",
+    )
+    data.update(
+        items(
+            {
+                "description": "",
+                "kind": "prevent",
+                "owner": make_contact().pk,
+                "priority": "high",
+                "due_date": "",
+                "tracker_url": "",
+            },
+            item_row(None, "Someone should do this"),
+            item_row(make_contact(), "Yesterday's job", due="2026-03-09"),
+        )
+    )
     response = client.post(url, data)
     assert response.status_code == 400 and not Postmortem.objects.exists()
     form, formset = response.context["form"], response.context["formset"]
@@ -173,10 +255,14 @@ def test_the_form_puts_each_validation_message_next_to_its_field(client_as, inci
     assert formset.forms[1].errors["owner"] == ["Each action item needs an owner."]
     assert formset.forms[2].errors["due_date"] == ["A new action item cannot be due in the past."]
     html = response.content.decode()
-    assert "Someone should do this" in html and "Yesterday&#x27;s job" in html  # nothing typed is lost
+    assert (
+        "Someone should do this" in html and "Yesterday&#x27;s job" in html
+    )  # nothing typed is lost
 
 
-def test_add_row_without_javascript_keeps_what_was_typed_and_saves_nothing(client_as, incident, owners):
+def test_add_row_without_javascript_keeps_what_was_typed_and_saves_nothing(
+    client_as, incident, owners
+):
     client = client_as("operator")
     url = reverse("incidents:postmortem-edit", args=[incident.pk])
     data = form_data(client.get(url), trigger="Typed before adding a row", action="add_row")
@@ -192,15 +278,31 @@ def test_add_row_without_javascript_keeps_what_was_typed_and_saves_nothing(clien
 def test_garbage_in_the_form_gives_field_errors_never_a_500(client_as, incident):
     client = client_as("operator")
     url = reverse("incidents:postmortem-edit", args=[incident.pk])
-    response = client.post(url, {"title": "", "severity": "sev9", "scope": "?", "occurred_at": "yesterday",
-                                 "timeline_events": ["x"], "links": "javascript:alert(1)",
-                                 "items-TOTAL_FORMS": "1", "items-INITIAL_FORMS": "0",
-                                 "items-0-description": "x", "items-0-owner": "abc", "items-0-due_date": "soon",
-                                 "items-0-tracker_url": "ftp://x", "items-0-kind": "nope", "action": "submit"})
+    response = client.post(
+        url,
+        {
+            "title": "",
+            "severity": "sev9",
+            "scope": "?",
+            "occurred_at": "yesterday",
+            "timeline_events": ["x"],
+            "links": "javascript:alert(1)",
+            "items-TOTAL_FORMS": "1",
+            "items-INITIAL_FORMS": "0",
+            "items-0-description": "x",
+            "items-0-owner": "abc",
+            "items-0-due_date": "soon",
+            "items-0-tracker_url": "ftp://x",
+            "items-0-kind": "nope",
+            "action": "submit",
+        },
+    )
     assert response.status_code == 400
     errors = response.context["form"].errors
     assert {"title", "severity", "scope", "occurred_at", "timeline_events", "links"} <= set(errors)
-    assert {"owner", "due_date", "tracker_url", "kind"} <= set(response.context["formset"].forms[0].errors)
+    assert {"owner", "due_date", "tracker_url", "kind"} <= set(
+        response.context["formset"].forms[0].errors
+    )
     broken = client.post(url, {"items-TOTAL_FORMS": "zz", "action": "save"})
     assert broken.status_code == 400
 
@@ -215,7 +317,9 @@ def test_an_operator_cannot_publish_by_form_button_or_url(client_as, incident, o
     assert client.post(url, data).status_code == 403
     data["action"] = "save"
     client.post(url, data)
-    assert client.post(reverse("incidents:postmortem-publish", args=[incident.pk])).status_code == 403
+    assert (
+        client.post(reverse("incidents:postmortem-publish", args=[incident.pk])).status_code == 403
+    )
     assert Postmortem.objects.get().status == PostmortemStatus.DRAFT
 
 
@@ -236,17 +340,37 @@ def test_a_published_postmortem_is_no_longer_editable(make_user, incident):
 
 # API ---------------------------------------------------------------------------------------------
 
-def test_the_api_files_a_postmortem_adds_items_submits_and_only_a_manager_publishes(api_as, incident, owners):
+
+def test_the_api_files_a_postmortem_adds_items_submits_and_only_a_manager_publishes(
+    api_as, incident, owners
+):
     operator = api_as("operator")
-    created = operator.post("/api/v1/postmortems", {
-        "incident": incident.pk, "title": "API 502", "severity": "sev1", "scope": "full",
-        "occurred_at": "2026-03-08T08:57:00Z", "recovered_at": "2026-03-08T09:48:00Z",
-        "timeline_events": list(incident.events.values_list("pk", flat=True))}, format="json")
+    created = operator.post(
+        "/api/v1/postmortems",
+        {
+            "incident": incident.pk,
+            "title": "API 502",
+            "severity": "sev1",
+            "scope": "full",
+            "occurred_at": "2026-03-08T08:57:00Z",
+            "recovered_at": "2026-03-08T09:48:00Z",
+            "timeline_events": list(incident.events.values_list("pk", flat=True)),
+        },
+        format="json",
+    )
     assert created.status_code == 201, created.data
     pk = created.data["id"]
     assert created.data["status"] == "draft" and created.data["downtime"] == "00:51:00"
-    item = operator.post("/api/v1/action-items", {"postmortem": pk, "description": "Rename atomically",
-                                                  "owner": owners[0].pk, "due_date": "2026-03-20"}, format="json")
+    item = operator.post(
+        "/api/v1/action-items",
+        {
+            "postmortem": pk,
+            "description": "Rename atomically",
+            "owner": owners[0].pk,
+            "due_date": "2026-03-20",
+        },
+        format="json",
+    )
     assert item.status_code == 201, item.data
     assert operator.post(f"/api/v1/postmortems/{pk}/submit").data["status"] == "in_review"
     assert operator.post(f"/api/v1/postmortems/{pk}/publish").status_code == 403
@@ -261,32 +385,68 @@ def test_the_api_files_a_postmortem_adds_items_submits_and_only_a_manager_publis
 
 def test_the_api_answers_bad_input_with_field_errors(api_as, incident, owners):
     api = api_as("operator")
-    bad = api.post("/api/v1/postmortems", {"incident": incident.pk, "title": "x", "severity": "sev1",
-                                          "occurred_at": "2026-03-08T10:00:00Z", "detected_at": "2026-03-08T09:00:00Z",
-                                          "recovered_at": "2026-03-08T09:30:00Z"}, format="json")
+    bad = api.post(
+        "/api/v1/postmortems",
+        {
+            "incident": incident.pk,
+            "title": "x",
+            "severity": "sev1",
+            "occurred_at": "2026-03-08T10:00:00Z",
+            "detected_at": "2026-03-08T09:00:00Z",
+            "recovered_at": "2026-03-08T09:30:00Z",
+        },
+        format="json",
+    )
     assert bad.status_code == 400 and {"detected_at", "recovered_at"} <= set(bad.data)
-    garbage = api.post("/api/v1/postmortems", {"incident": "x", "severity": 5, "occurred_at": []}, format="json")
-    assert garbage.status_code == 400 and {"incident", "severity", "occurred_at", "title"} <= set(garbage.data)
+    garbage = api.post(
+        "/api/v1/postmortems", {"incident": "x", "severity": 5, "occurred_at": []}, format="json"
+    )
+    assert garbage.status_code == 400 and {"incident", "severity", "occurred_at", "title"} <= set(
+        garbage.data
+    )
     postmortem = postmortems.save_postmortem(postmortem=postmortems.draft_for(incident), by=None)
-    item = api.post("/api/v1/action-items", {"postmortem": postmortem.pk, "description": " ", "owner": None,
-                                            "due_date": "2026-03-01"}, format="json")
+    item = api.post(
+        "/api/v1/action-items",
+        {"postmortem": postmortem.pk, "description": " ", "owner": None, "due_date": "2026-03-01"},
+        format="json",
+    )
     assert item.status_code == 400 and {"description", "owner"} <= set(item.data)
-    past = api.post("/api/v1/action-items", {"postmortem": postmortem.pk, "description": "x",
-                                            "owner": owners[0].pk, "due_date": "2026-03-01"}, format="json")
+    past = api.post(
+        "/api/v1/action-items",
+        {
+            "postmortem": postmortem.pk,
+            "description": "x",
+            "owner": owners[0].pk,
+            "due_date": "2026-03-01",
+        },
+        format="json",
+    )
     assert past.status_code == 400 and "due_date" in past.data
-    again = api.post("/api/v1/postmortems", {"incident": incident.pk, "title": "x", "severity": "sev1",
-                                            "occurred_at": "2026-03-08T10:00:00Z"}, format="json")
+    again = api.post(
+        "/api/v1/postmortems",
+        {
+            "incident": incident.pk,
+            "title": "x",
+            "severity": "sev1",
+            "occurred_at": "2026-03-08T10:00:00Z",
+        },
+        format="json",
+    )
     assert again.status_code == 409 and "incident" in again.data
 
 
 @pytest.mark.parametrize("resource", ["postmortems", "action-items"])
-def test_postmortem_lists_run_a_constant_number_of_queries(api_as, owners, resource, django_assert_max_num_queries):
+def test_postmortem_lists_run_a_constant_number_of_queries(
+    api_as, owners, resource, django_assert_max_num_queries
+):
     api = api_as("viewer")
 
     def add(count):
         for _ in range(count):
             incident = make_incident(severity="sev2", status=Status.RESOLVED, resolved_at=NOW)
-            postmortem = postmortems.save_postmortem(postmortem=postmortems.draft_for(incident), by=None)
+            postmortem = postmortems.save_postmortem(
+                postmortem=postmortems.draft_for(incident), by=None
+            )
             ActionItem.objects.create(postmortem=postmortem, description="x", owner=owners[0])
 
     add(2)
@@ -298,11 +458,25 @@ def test_postmortem_lists_run_a_constant_number_of_queries(api_as, owners, resou
 
 
 def test_the_action_item_filter_finds_overdue_ones(api_as, incident, owners):
-    postmortem = postmortems.save_postmortem(postmortem=postmortems.draft_for(incident), by=None, items=[
-        ActionItem(description="late", owner=owners[0], due_date=NOW.date() - timedelta(days=1)),
-        ActionItem(description="on time", owner=owners[0], due_date=NOW.date() + timedelta(days=1)),
-        ActionItem(description="late but done", owner=owners[0], due_date=NOW.date() - timedelta(days=3),
-                   status=ActionItemStatus.DONE, done_at=NOW)])
+    postmortem = postmortems.save_postmortem(
+        postmortem=postmortems.draft_for(incident),
+        by=None,
+        items=[
+            ActionItem(
+                description="late", owner=owners[0], due_date=NOW.date() - timedelta(days=1)
+            ),
+            ActionItem(
+                description="on time", owner=owners[0], due_date=NOW.date() + timedelta(days=1)
+            ),
+            ActionItem(
+                description="late but done",
+                owner=owners[0],
+                due_date=NOW.date() - timedelta(days=3),
+                status=ActionItemStatus.DONE,
+                done_at=NOW,
+            ),
+        ],
+    )
     assert postmortem.action_items.count() == 3
     found = api_as("viewer").get("/api/v1/action-items?overdue=true").data["results"]
     assert [row["description"] for row in found] == ["late"] and found[0]["is_overdue"] is True

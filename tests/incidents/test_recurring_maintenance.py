@@ -27,9 +27,15 @@ def seoul(*args):
 @pytest.fixture
 def patch_tuesdays(db, settings):
     settings.TIME_ZONE = "Asia/Seoul"
-    probe = make_probe(name="API health", severity="sev1", failures_before_alert=3, reminder_minutes=5)
-    window = RecurringMaintenanceWindow.objects.create(service=probe.service, cron="0 2 * * 2",
-                                                       duration=timedelta(hours=2), reason="weekly patches")
+    probe = make_probe(
+        name="API health", severity="sev1", failures_before_alert=3, reminder_minutes=5
+    )
+    window = RecurringMaintenanceWindow.objects.create(
+        service=probe.service,
+        cron="0 2 * * 2",
+        duration=timedelta(hours=2),
+        reason="weekly patches",
+    )
     return {"probe": probe, "window": window}
 
 
@@ -66,7 +72,9 @@ def test_the_window_covers_only_its_own_hours_and_service(patch_tuesdays):
 
 def test_a_monthly_window_on_the_first_sunday(db, settings):
     settings.TIME_ZONE = "Asia/Seoul"
-    window = RecurringMaintenanceWindow(service=make_service(), cron="0 3 * * 0#1", duration=timedelta(hours=3))
+    window = RecurringMaintenanceWindow(
+        service=make_service(), cron="0 3 * * 0#1", duration=timedelta(hours=3)
+    )
     assert window.is_active(seoul(2026, 3, 1, 5, 59))  # Sunday 1 March
     assert not window.is_active(seoul(2026, 3, 8, 4, 0))  # the second Sunday
     assert window.next_occurrence(seoul(2026, 3, 1, 6, 0)) == seoul(2026, 4, 5, 3, 0)
@@ -74,14 +82,18 @@ def test_a_monthly_window_on_the_first_sunday(db, settings):
 
 def test_the_window_keeps_its_local_time_across_dst(db, settings):
     settings.TIME_ZONE = "America/New_York"
-    window = RecurringMaintenanceWindow(service=make_service(), cron="0 2 * * 2", duration=timedelta(hours=2))
+    window = RecurringMaintenanceWindow(
+        service=make_service(), cron="0 2 * * 2", duration=timedelta(hours=2)
+    )
     # Tuesdays 3 March (EST, UTC-5) and 10 March 2026 (EDT, UTC-4), both at 02:00 local.
     assert window.is_active(datetime(2026, 3, 3, 7, 0, tzinfo=UTC))
     assert window.is_active(datetime(2026, 3, 10, 6, 0, tzinfo=UTC))
     assert not window.is_active(datetime(2026, 3, 10, 5, 59, tzinfo=UTC))
 
 
-def test_an_operator_ends_the_occurrence_under_way_early_and_failures_page_again(patch_tuesdays, api_as):
+def test_an_operator_ends_the_occurrence_under_way_early_and_failures_page_again(
+    patch_tuesdays, api_as
+):
     probe, window = patch_tuesdays["probe"], patch_tuesdays["window"]
     api = api_as("operator")
     for minutes in (0, 10, 20):
@@ -105,12 +117,15 @@ def test_ending_a_window_that_is_not_under_way_is_a_conflict(patch_tuesdays, api
     assert response.json()["code"] == "not_active"
 
 
-@pytest.mark.parametrize(("changes", "field"), [
-    ({"cron": "every tuesday"}, "cron"),
-    ({"cron": "0 25 * * 2"}, "cron"),
-    ({"duration": "00:00:00"}, "duration"),
-    ({"duration": "8 00:00:00"}, "duration"),
-])
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"cron": "every tuesday"}, "cron"),
+        ({"cron": "0 25 * * 2"}, "cron"),
+        ({"duration": "00:00:00"}, "duration"),
+        ({"duration": "8 00:00:00"}, "duration"),
+    ],
+)
 def test_bad_windows_are_refused_with_field_errors(db, api_as, changes, field):
     body = {"service": make_service().pk, "cron": "0 2 * * 2", "duration": "02:00:00", **changes}
     response = api_as("manager").post(API, body, format="json")
@@ -121,7 +136,12 @@ def test_bad_windows_are_refused_with_field_errors(db, api_as, changes, field):
 
 def test_a_manager_plans_a_window_and_an_operator_cannot(db, api_as, settings):
     settings.TIME_ZONE = "Asia/Seoul"
-    body = {"service": make_service().pk, "cron": " 0  2 * * 2 ", "duration": "02:00:00", "reason": "patches"}
+    body = {
+        "service": make_service().pk,
+        "cron": " 0  2 * * 2 ",
+        "duration": "02:00:00",
+        "reason": "patches",
+    }
     assert api_as("operator").post(API, body, format="json").status_code == 403
     with time_machine.travel(seoul(2026, 3, 2, 12, 0), tick=False):
         response = api_as("manager").post(API, body, format="json")

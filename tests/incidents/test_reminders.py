@@ -24,8 +24,14 @@ def commander(make_user):
 
 @pytest.fixture
 def incident(commander):
-    return make_incident(make_service("Data hub"), severity="sev1", status=Status.RESOLVED, commander=commander,
-                         created_at=RESOLVED - timedelta(hours=1), resolved_at=RESOLVED)
+    return make_incident(
+        make_service("Data hub"),
+        severity="sev1",
+        status=Status.RESOLVED,
+        commander=commander,
+        created_at=RESOLVED - timedelta(hours=1),
+        resolved_at=RESOLVED,
+    )
 
 
 def at(when):
@@ -38,7 +44,9 @@ def test_the_deadline_skips_the_weekend():
     assert add_business_days(saturday, 1) == datetime(2026, 3, 9, 15, 0, tzinfo=UTC)
 
 
-def test_a_missing_postmortem_is_flagged_after_five_business_days_and_reminded_once_a_day(incident, client_as):
+def test_a_missing_postmortem_is_flagged_after_five_business_days_and_reminded_once_a_day(
+    incident, client_as
+):
     with at(datetime(2026, 3, 11, 12, 0, tzinfo=UTC)):  # 5 calendar days, 3 business days
         assert tasks.send_reminders() == 0
         assert not postmortems.missing_postmortems(now=datetime.now(UTC)).exists()
@@ -54,8 +62,13 @@ def test_a_missing_postmortem_is_flagged_after_five_business_days_and_reminded_o
         assert "[Postmortem due]" in mail.outbox[0].subject
     with at(datetime(2026, 3, 14, 8, 0, tzinfo=UTC)):
         assert tasks.send_reminders() == 1  # the next day, again
-    assert Notification.objects.filter(purpose="reminder", status="sent").count() == 2 and len(mail.outbox) == 2
-    assert incident.events.filter(kind="notification_sent", data__reason="postmortem_due").count() == 2
+    assert (
+        Notification.objects.filter(purpose="reminder", status="sent").count() == 2
+        and len(mail.outbox) == 2
+    )
+    assert (
+        incident.events.filter(kind="notification_sent", data__reason="postmortem_due").count() == 2
+    )
 
     postmortem = postmortems.save_postmortem(postmortem=postmortems.draft_for(incident), by=None)
     with at(datetime(2026, 3, 15, 8, 0, tzinfo=UTC)):
@@ -68,7 +81,9 @@ def test_a_missing_postmortem_is_flagged_after_five_business_days_and_reminded_o
 
 
 def test_sev3_incidents_need_no_postmortem(commander):
-    make_incident(severity="sev3", status=Status.RESOLVED, commander=commander, resolved_at=RESOLVED)
+    make_incident(
+        severity="sev3", status=Status.RESOLVED, commander=commander, resolved_at=RESOLVED
+    )
     with at(RESOLVED + timedelta(days=30)):
         assert tasks.send_reminders() == 0
 
@@ -76,22 +91,34 @@ def test_sev3_incidents_need_no_postmortem(commander):
 def test_overdue_action_items_are_reminded_daily_to_their_owner(incident, make_user):
     owner = make_contact("Hana Lim", email="hana@example.com")
     with at(RESOLVED + timedelta(days=1)):
-        postmortem = postmortems.save_postmortem(postmortem=postmortems.draft_for(incident), by=None, items=[
-            ActionItem(description="Rename model files", owner=owner, due_date=date(2026, 3, 10))])
+        postmortem = postmortems.save_postmortem(
+            postmortem=postmortems.draft_for(incident),
+            by=None,
+            items=[
+                ActionItem(
+                    description="Rename model files", owner=owner, due_date=date(2026, 3, 10)
+                )
+            ],
+        )
         postmortems.publish_postmortem(postmortem=postmortem, by=make_user("manager"))
     with at(datetime(2026, 3, 10, 18, 0, tzinfo=UTC)):
         assert tasks.send_reminders() == 0  # due today is not overdue
     with at(datetime(2026, 3, 11, 8, 0, tzinfo=UTC)):
         assert tasks.send_reminders() == 1
         assert tasks.send_reminders() == 0
-    assert mail.outbox[-1].to == ["hana@example.com"] and "[Action item overdue]" in mail.outbox[-1].subject
+    assert (
+        mail.outbox[-1].to == ["hana@example.com"]
+        and "[Action item overdue]" in mail.outbox[-1].subject
+    )
     item = postmortem.action_items.get()
     postmortems.complete_action_item(item=item, by=None)
     with at(datetime(2026, 3, 12, 8, 0, tzinfo=UTC)):
         assert tasks.send_reminders() == 0
 
 
-def test_a_failing_channel_is_retried_then_recorded_and_does_not_stop_the_others(incident, commander):
+def test_a_failing_channel_is_retried_then_recorded_and_does_not_stop_the_others(
+    incident, commander
+):
     commander.contact.channels.create(kind="webhook", target="http://127.0.0.1:9/hook")
     with at(datetime(2026, 3, 13, 12, 0, tzinfo=UTC)):
         assert tasks.send_reminders() == 2

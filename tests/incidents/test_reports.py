@@ -12,6 +12,7 @@ from tests.incidents.report_data import MARCH, NOW, T0, minutes, resolved
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
 
+
 def test_percentile_interpolates_linearly_between_ranks_like_percentile_cont():
     assert percentile([240, 360, 600, 1800], 0.95) == pytest.approx(1620)
     assert percentile([240, 360, 600, 1800], 0.5) == 480
@@ -32,28 +33,44 @@ def test_mtta_and_mttr_are_exact_on_a_hand_built_set(hand_built):
     assert report["by_severity"][2]["mtta"] == {"mean": None, "median": None, "p95": None}
     assert total["downtime_seconds"] == 11400
     assert (total["rto_met"], total["rto_missed"]) == (3, 1)
-    assert (total["postmortems_required"], total["postmortems_published"], total["postmortem_rate"]) == (4, 1, 0.25)
+    assert (
+        total["postmortems_required"],
+        total["postmortems_published"],
+        total["postmortem_rate"],
+    ) == (4, 1, 0.25)
     assert (total["action_items_open"], total["action_items_overdue"]) == (1, 1)
-    assert [row["key"] for row in report["by_month"]] == ["2026-03"] and report["by_month"][0]["mtta"]["mean"] == 750
+    assert [row["key"] for row in report["by_month"]] == ["2026-03"] and report["by_month"][0][
+        "mtta"
+    ]["mean"] == 750
 
 
 def test_mttr_can_be_measured_from_the_impact_start(hand_built):
-    make_incident(hand_built, severity="sev3", created_at=T0, impact_started_at=T0 - minutes(10),
-                  status=Status.RESOLVED, resolved_at=T0 + minutes(20))
+    make_incident(
+        hand_built,
+        severity="sev3",
+        created_at=T0,
+        impact_started_at=T0 - minutes(10),
+        status=Status.RESOLVED,
+        resolved_at=T0 + minutes(20),
+    )
     report = build_report(period=MARCH, service=hand_built, from_impact=True, now=NOW)
     assert report["by_severity"][2]["mttr"]["mean"] == 1800
 
 
 def test_the_reports_page_draws_svg_charts_with_tables_and_offers_csv(client_as, hand_built):
     client = client_as("manager")
-    page = client.get(reverse("incidents:reports"), {"first": "2026-03", "last": "2026-03",
-                                                     "service": hand_built.pk})
+    page = client.get(
+        reverse("incidents:reports"),
+        {"first": "2026-03", "last": "2026-03", "service": hand_built.pk},
+    )
     html = page.content.decode()
     assert page.status_code == 200 and html.count('class="bar-chart"') == 4
     assert html.count('class="bar-trend"') == 3 and html.count("chart-table") == 7
     assert "12 min" in html  # the all-severity MTTA mean, 750 s
-    download = client.get(reverse("incidents:reports"), {"first": "2026-03", "last": "2026-03",
-                                                         "service": hand_built.pk, "download": "csv"})
+    download = client.get(
+        reverse("incidents:reports"),
+        {"first": "2026-03", "last": "2026-03", "service": hand_built.pk, "download": "csv"},
+    )
     rows = list(csv.DictReader(io.StringIO(b"".join(download.streaming_content).decode())))
     total = next(row for row in rows if row["grouping"] == "total")
     assert (total["incidents"], total["mtta_mean_s"], total["mttr_p95_s"]) == ("5", "750", "5460")
@@ -65,16 +82,23 @@ def test_only_managers_see_reports(client_as, api_as):
 
 
 def test_bad_report_parameters_give_field_errors(client_as, api_as):
-    page = client_as("manager").get(reverse("incidents:reports"), {"first": "2026-05", "last": "2026-01",
-                                                                  "service": "x"})
+    page = client_as("manager").get(
+        reverse("incidents:reports"), {"first": "2026-05", "last": "2026-01", "service": "x"}
+    )
     assert page.status_code == 400 and {"last", "service"} <= set(page.context["form"].errors)
     api = api_as("manager").get("/api/v1/reports/incidents", {"first": "March", "last": "2020-01"})
     assert api.status_code == 400 and "first" in api.data
 
 
 def test_the_api_gives_the_same_figures(api_as, hand_built):
-    data = api_as("manager").get("/api/v1/reports/incidents", {"first": "2026-03", "last": "2026-03",
-                                                             "service": hand_built.pk}).data
+    data = (
+        api_as("manager")
+        .get(
+            "/api/v1/reports/incidents",
+            {"first": "2026-03", "last": "2026-03", "service": hand_built.pk},
+        )
+        .data
+    )
     assert data["total"]["mtta"]["median"] == 480 and data["total"]["mttr"]["mean"] == 2850
     assert data["by_severity"][0]["key"] == "sev1" and data["period"]["first"] == "2026-03"
 
@@ -82,12 +106,18 @@ def test_the_api_gives_the_same_figures(api_as, hand_built):
 def add_incidents(count):
     service = make_service()
     for index in range(count):
-        resolved(service, ("sev1", "sev2", "sev3")[index % 3], minutes(index + 1), minutes(2 * index + 5),
-                 created_at=T0 - timedelta(days=index))
+        resolved(
+            service,
+            ("sev1", "sev2", "sev3")[index % 3],
+            minutes(index + 1),
+            minutes(2 * index + 5),
+            created_at=T0 - timedelta(days=index),
+        )
 
 
 def test_the_reports_page_and_endpoint_run_a_constant_number_of_queries(
-        client_as, api_as, django_assert_max_num_queries):
+    client_as, api_as, django_assert_max_num_queries
+):
     client, api = client_as("manager"), api_as("manager")
     params = {"first": "2025-05", "last": "2026-04"}
     add_incidents(5)

@@ -21,7 +21,9 @@ def test_resolving_without_a_summary_is_a_field_error_and_changes_nothing(client
     for data in ({}, {"summary": "   "}):
         response = client.post(resolve_url(incident), data)
         assert response.status_code == 400
-        assert response.context["resolve_form"].errors["summary"] == ["Say what fixed it before resolving."]
+        assert response.context["resolve_form"].errors["summary"] == [
+            "Say what fixed it before resolving."
+        ]
         assert "Say what fixed it before resolving." in response.content.decode()
         incident.refresh_from_db()
         assert incident.status == Status.TRIGGERED and incident.resolved_at is None
@@ -30,7 +32,9 @@ def test_resolving_without_a_summary_is_a_field_error_and_changes_nothing(client
 def test_the_summary_is_kept_on_the_incident_and_its_timeline_and_shown(client_as):
     client = client_as("operator")
     incident = make_incident()
-    response = client.post(resolve_url(incident), {"summary": "  Restarted the pool; error rate back to 0.  "})
+    response = client.post(
+        resolve_url(incident), {"summary": "  Restarted the pool; error rate back to 0.  "}
+    )
     assert response.status_code == 302
     incident.refresh_from_db()
     assert incident.status == Status.RESOLVED
@@ -53,7 +57,7 @@ def test_the_resolve_form_asks_for_the_summary(client_as):
     client = client_as("operator")
     incident = make_incident()
     page = client.get(incident.get_absolute_url()).content.decode()
-    assert 'name="summary"' in page and "required" in page[page.index('name="summary"') - 200:]
+    assert 'name="summary"' in page and "required" in page[page.index('name="summary"') - 200 :]
 
 
 def test_a_reopened_and_resolved_again_incident_keeps_the_newest_summary(make_user):

@@ -63,27 +63,34 @@ def ms(n):
 # its severity and service, when it is acknowledged and resolved (ms after opening, each optional),
 # and what happens after the fact: re-opened (and maybe resolved again), impact start or severity or
 # service edited.
-incident_lives = st.fixed_dictionaries({
-    "opened": st.integers(0, 70 * 86_400_000),
-    "impact": st.one_of(st.none(), st.integers(0, 3 * 3_600_000)),
-    "severity": st.sampled_from(["sev1", "sev2", "sev3", "sev4"]),
-    "service": st.integers(0, 2),
-    "ack": st.one_of(st.none(), st.integers(1, 6 * 3_600_000)),
-    "fix": st.one_of(st.none(), st.integers(1, 3 * 86_400_000)),
-    "reopen": st.one_of(st.none(), st.tuples(st.integers(1, 86_400_000), st.one_of(st.none(),
-                                                                                  st.integers(1, 86_400_000)))),
-    "new_impact": st.one_of(st.none(), st.integers(-86_400_000, 3_600_000)),
-    "new_severity": st.one_of(st.none(), st.sampled_from(["sev1", "sev2", "sev3", "sev4"])),
-    "new_service": st.one_of(st.none(), st.integers(0, 2)),
-})
+incident_lives = st.fixed_dictionaries(
+    {
+        "opened": st.integers(0, 70 * 86_400_000),
+        "impact": st.one_of(st.none(), st.integers(0, 3 * 3_600_000)),
+        "severity": st.sampled_from(["sev1", "sev2", "sev3", "sev4"]),
+        "service": st.integers(0, 2),
+        "ack": st.one_of(st.none(), st.integers(1, 6 * 3_600_000)),
+        "fix": st.one_of(st.none(), st.integers(1, 3 * 86_400_000)),
+        "reopen": st.one_of(
+            st.none(),
+            st.tuples(st.integers(1, 86_400_000), st.one_of(st.none(), st.integers(1, 86_400_000))),
+        ),
+        "new_impact": st.one_of(st.none(), st.integers(-86_400_000, 3_600_000)),
+        "new_severity": st.one_of(st.none(), st.sampled_from(["sev1", "sev2", "sev3", "sev4"])),
+        "new_service": st.one_of(st.none(), st.integers(0, 2)),
+    }
+)
 
 
 def live(life: dict, services_) -> None:
     opened = BASE + ms(life["opened"])
     with time_machine.travel(opened, tick=False):
         incident, _ = services.open_incident(
-            service=services_[life["service"]], title="life", severity=life["severity"],
-            impact_started_at=opened - ms(life["impact"]) if life["impact"] is not None else None)
+            service=services_[life["service"]],
+            title="life",
+            severity=life["severity"],
+            impact_started_at=opened - ms(life["impact"]) if life["impact"] is not None else None,
+        )
     if life["ack"] is not None and (life["fix"] is None or life["ack"] < life["fix"]):
         with time_machine.travel(opened + ms(life["ack"]), tick=False):
             services.acknowledge(incident=incident, by=None)
@@ -110,16 +117,26 @@ def edit_after_the_fact(incident: Incident, life: dict, services_) -> None:
     if life["new_service"] is not None:
         changes["service"] = services_[life["new_service"]]
     if changes:
-        services.edit_incident(incident=incident, by=None, changes=changes, now=BASE + timedelta(days=80))
+        services.edit_incident(
+            incident=incident, by=None, changes=changes, now=BASE + timedelta(days=80)
+        )
 
 
-@hypothesis_settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                         HealthCheck.too_slow])
-@given(lives=st.lists(incident_lives, min_size=1, max_size=8), published=st.lists(st.booleans(), max_size=8))
+@hypothesis_settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    lives=st.lists(incident_lives, min_size=1, max_size=8),
+    published=st.lists(st.booleans(), max_size=8),
+)
 def test_reports_from_rollups_equal_the_direct_computation_for_random_histories(lives, published):
     with transaction.atomic():
-        services_ = [make_service(f"svc-{index}", rto=timedelta(minutes=30 * index) if index else None)
-                     for index in range(3)]
+        services_ = [
+            make_service(f"svc-{index}", rto=timedelta(minutes=30 * index) if index else None)
+            for index in range(3)
+        ]
         for life in lives:
             live(life, services_)
         # Edits after the fact, once every incident has lived: oldest first.
@@ -127,8 +144,13 @@ def test_reports_from_rollups_equal_the_direct_computation_for_random_histories(
             edit_after_the_fact(incident, life, services_)
         for incident, publish in zip(Incident.objects.order_by("pk"), published, strict=False):
             if publish:
-                Postmortem.objects.create(incident=incident, title="pm", severity=incident.severity,
-                                          occurred_at=incident.created_at, status=PostmortemStatus.PUBLISHED)
+                Postmortem.objects.create(
+                    incident=incident,
+                    title="pm",
+                    severity=incident.severity,
+                    occurred_at=incident.created_at,
+                    status=PostmortemStatus.PUBLISHED,
+                )
         assert_rollups_equal_direct(services_)
         transaction.set_rollback(True)
 
@@ -155,9 +177,13 @@ def test_moving_an_incident_to_another_service_moves_it_between_rollups():
     api, db = make_service("API"), make_service("DB")
     with time_machine.travel(datetime(2026, 2, 3, 1, 0, tzinfo=UTC), tick=False):
         incident, _ = services.open_incident(service=api, title="down", severity="sev2")
-    assert list(IncidentRollup.objects.values_list("service__name", "severity", "incidents")) == [("API", "sev2", 1)]
+    assert list(IncidentRollup.objects.values_list("service__name", "severity", "incidents")) == [
+        ("API", "sev2", 1)
+    ]
     services.edit_incident(incident=incident, by=None, changes={"service": db, "severity": "sev1"})
-    assert list(IncidentRollup.objects.values_list("service__name", "severity", "incidents")) == [("DB", "sev1", 1)]
+    assert list(IncidentRollup.objects.values_list("service__name", "severity", "incidents")) == [
+        ("DB", "sev1", 1)
+    ]
 
 
 def test_the_day_is_the_portals_local_day():
@@ -170,10 +196,20 @@ def test_the_day_is_the_portals_local_day():
 def test_rebuild_rollups_recomputes_them_from_incidents_written_directly(make_user):
     service = make_service("API", rto=timedelta(minutes=45))
     start = datetime(2026, 2, 10, 3, 0, tzinfo=UTC)
-    Incident.objects.bulk_create([
-        Incident(service=service, title=f"bulk {n}", severity=("sev1", "sev2")[n % 2], created_at=start + n * MS * 7e6,
-                 status=Status.RESOLVED, acknowledged_at=start + n * MS * 7e6 + ms(60_000 + n),
-                 resolved_at=start + n * MS * 7e6 + ms(1_800_000 + 977 * n * n)) for n in range(40)])
+    Incident.objects.bulk_create(
+        [
+            Incident(
+                service=service,
+                title=f"bulk {n}",
+                severity=("sev1", "sev2")[n % 2],
+                created_at=start + n * MS * 7e6,
+                status=Status.RESOLVED,
+                acknowledged_at=start + n * MS * 7e6 + ms(60_000 + n),
+                resolved_at=start + n * MS * 7e6 + ms(1_800_000 + 977 * n * n),
+            )
+            for n in range(40)
+        ]
+    )
     assert not IncidentRollup.objects.exists()
     call_command("rebuild_rollups", stdout=io.StringIO())
     assert IncidentRollup.objects.exists()
@@ -186,7 +222,9 @@ def test_deleting_an_incident_in_the_admin_takes_it_out_of_the_rollups(client):
     # A row with no timeline yet (one with events is kept: their admin deletes nothing).
     incident = make_incident(severity="sev4", created_at=datetime(2026, 2, 3, 1, 0, tzinfo=UTC))
     assert IncidentRollup.objects.count() == 1
-    response = client.post(reverse("admin:incidents_incident_delete", args=[incident.pk]), {"post": "yes"})
+    response = client.post(
+        reverse("admin:incidents_incident_delete", args=[incident.pk]), {"post": "yes"}
+    )
     assert response.status_code == 302 and not Incident.objects.exists()
     assert not IncidentRollup.objects.exists()
 
@@ -201,8 +239,11 @@ def seed_days(count: int, services_) -> None:
     for n in range(count):
         opened = BASE + timedelta(days=n % 60, hours=n % 24)
         with time_machine.travel(opened, tick=False):
-            incident, _ = services.open_incident(service=services_[n % len(services_)], title=f"i{n}",
-                                                 severity=("sev1", "sev2", "sev3", "sev4")[n % 4])
+            incident, _ = services.open_incident(
+                service=services_[n % len(services_)],
+                title=f"i{n}",
+                severity=("sev1", "sev2", "sev3", "sev4")[n % 4],
+            )
         with time_machine.travel(opened + timedelta(minutes=5 + n), tick=False):
             services.resolve(incident=incident, by=None)
 
@@ -222,7 +263,10 @@ def page_queries(client, url, params=None) -> int:
     from django.test.utils import CaptureQueriesContext
 
     # Within the dashboard's last 30 days of the seeded incidents.
-    with time_machine.travel(BASE + timedelta(days=20), tick=False), CaptureQueriesContext(conn) as captured:
+    with (
+        time_machine.travel(BASE + timedelta(days=20), tick=False),
+        CaptureQueriesContext(conn) as captured,
+    ):
         assert client.get(url, params or {}).status_code == 200
     return len(captured)
 
@@ -234,8 +278,10 @@ def test_the_reports_page_and_dashboard_queries_do_not_grow_with_incidents(clien
     seed_days(3, services_)
     page_queries(client, reverse("incidents:reports"), params)  # warm: sessions, content types
     page_queries(client, reverse("dashboard"))
-    reports_few, dashboard_few = page_queries(client, reverse("incidents:reports"), params), \
-        page_queries(client, reverse("dashboard"))
+    reports_few, dashboard_few = (
+        page_queries(client, reverse("incidents:reports"), params),
+        page_queries(client, reverse("dashboard")),
+    )
     seed_days(50, services_)
     assert page_queries(client, reverse("incidents:reports"), params) == reports_few
     assert page_queries(client, reverse("dashboard")) == dashboard_few
@@ -257,5 +303,10 @@ def test_the_dashboard_shows_the_last_30_days_from_the_rollups(client_as):
         response = client.get(reverse("dashboard"))
     panel = next(p["context"] for p in response.context["panels"] if "recent" in p["context"])
     sev1 = panel["recent"][0]
-    assert (sev1["incidents"], sev1["resolved"], sev1["mtta_median"], sev1["mttr_median"]) == (2, 2, 420, 4200)
+    assert (sev1["incidents"], sev1["resolved"], sev1["mtta_median"], sev1["mttr_median"]) == (
+        2,
+        2,
+        420,
+        4200,
+    )
     assert sev1["mttr_text"] in response.content.decode()

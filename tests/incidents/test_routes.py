@@ -36,8 +36,13 @@ def at(when):
 
 def make_route(hooks, *, events, path="/ok", **fields) -> Route:
     services_ = fields.pop("services", [])
-    route = Route.objects.create(name=fields.pop("name", f"route {Route.objects.count() + 1}"), kind="webhook",
-                                 target=f"{hooks.url}{path}", events=events, **fields)
+    route = Route.objects.create(
+        name=fields.pop("name", f"route {Route.objects.count() + 1}"),
+        kind="webhook",
+        target=f"{hooks.url}{path}",
+        events=events,
+        **fields,
+    )
     route.services.set(services_)
     return route
 
@@ -66,7 +71,11 @@ def test_warnings_go_to_the_subscribed_channel_only_inside_its_hours(hooks):
     with at(IN_HOURS + timedelta(minutes=2)):
         assert tasks.retry_notifications() == 1
     (body,) = [body for _path, body in hooks.received]
-    assert body["event"] == "probe_warning" and body["service"] == "Data hub" and body["title"] == "api latency"
+    assert (
+        body["event"] == "probe_warning"
+        and body["service"] == "Data hub"
+        and body["title"] == "api latency"
+    )
     assert "slow" in body["text"]
     # After 18:00 in Seoul, nothing again.
     observe(probe, ok(), IN_HOURS + timedelta(hours=8))
@@ -89,7 +98,8 @@ def test_nothing_pages_a_contact(hooks):
     assert not probe.service.incidents.exists()
     assert not Notification.objects.filter(purpose=Purpose.PAGE).exists()
     assert list(Notification.objects.values_list("purpose", "contact", "recipient")) == [
-        (Purpose.ROUTE, None, f"route:{route.pk}")]
+        (Purpose.ROUTE, None, f"route:{route.pk}")
+    ]
 
 
 def test_a_route_for_another_service_receives_nothing(hooks):
@@ -118,8 +128,11 @@ def test_a_failing_probe_and_its_recovery_reach_the_routes_that_want_them(hooks)
 
 
 def test_incident_events_are_filtered_by_minimum_severity(hooks, make_user):
-    route = make_route(hooks, events=["incident_opened", "incident_acknowledged", "incident_resolved"],
-                       min_severity="sev2")
+    route = make_route(
+        hooks,
+        events=["incident_opened", "incident_acknowledged", "incident_resolved"],
+        min_severity="sev2",
+    )
     service = make_service()
     with at(IN_HOURS):
         minor, _ = services.open_incident(service=service, title="Slow reports", severity="sev3")
@@ -139,17 +152,36 @@ def test_backup_failures_and_the_success_after_them_are_routed(hooks, tmp_path, 
     settings.FILE_ROOTS = [tmp_path]
     service = make_service("payments")
     route = make_route(hooks, events=["backup_failed", "backup_recovered"], services=[service])
-    target = BackupTarget.objects.create(name="db", service=service, kind="sqlite", source=str(tmp_path / "db"),
-                                         destination=str(tmp_path / "b"))
-    failed = BackupRun.objects.create(target=target, trigger="schedule", status=RunStatus.FAILED, error="disk full")
+    target = BackupTarget.objects.create(
+        name="db",
+        service=service,
+        kind="sqlite",
+        source=str(tmp_path / "db"),
+        destination=str(tmp_path / "b"),
+    )
+    failed = BackupRun.objects.create(
+        target=target, trigger="schedule", status=RunStatus.FAILED, error="disk full"
+    )
     with at(IN_HOURS):
-        backup_services.report_problem(target=target, problem="run_failed", title="Backup of db failed",
-                                       description="disk full")
-        good = BackupRun.objects.create(target=target, trigger="schedule", status=RunStatus.SUCCEEDED,
-                                        verification=Verification.PASSED)
+        backup_services.report_problem(
+            target=target,
+            problem="run_failed",
+            title="Backup of db failed",
+            description="disk full",
+        )
+        good = BackupRun.objects.create(
+            target=target,
+            trigger="schedule",
+            status=RunStatus.SUCCEEDED,
+            verification=Verification.PASSED,
+        )
         assert backup_services.report_recovery(run=good) is True
-        later = BackupRun.objects.create(target=target, trigger="schedule", status=RunStatus.SUCCEEDED,
-                                         verification=Verification.PASSED)
+        later = BackupRun.objects.create(
+            target=target,
+            trigger="schedule",
+            status=RunStatus.SUCCEEDED,
+            verification=Verification.PASSED,
+        )
         assert backup_services.report_recovery(run=later) is False  # the one before it succeeded
     rows = list(routed(route).order_by("pk"))
     assert [row.message["fields"]["event"] for row in rows] == ["backup_failed", "backup_recovered"]
@@ -163,12 +195,19 @@ def test_an_overdue_checklist_and_a_published_postmortem_are_routed(hooks, make_
     run.save()
     with at(IN_HOURS):
         checklist_services.remind_overdue(now=IN_HOURS)
-        incident, _ = services.open_incident(service=make_service(), title="API down", severity="sev1")
+        incident, _ = services.open_incident(
+            service=make_service(), title="API down", severity="sev1"
+        )
         services.resolve(incident=incident, by=None)
-        postmortem = postmortems.save_postmortem(postmortem=postmortems.draft_for(incident), by=None)
+        postmortem = postmortems.save_postmortem(
+            postmortem=postmortems.draft_for(incident), by=None
+        )
         postmortems.publish_postmortem(postmortem=postmortem, by=make_user("manager"))
     rows = list(routed(route).order_by("pk"))
-    assert [row.message["fields"]["event"] for row in rows] == ["checklist_overdue", "postmortem_published"]
+    assert [row.message["fields"]["event"] for row in rows] == [
+        "checklist_overdue",
+        "postmortem_published",
+    ]
     assert rows[0].message["subject"].endswith("Morning checks")
 
 
@@ -192,43 +231,72 @@ def test_a_route_speaks_its_language(hooks):
 def test_a_manager_creates_a_route_through_the_api_and_reads_its_target_masked(api_as):
     service = make_service()
     api = api_as("manager")
-    response = api.post(reverse("route-list"), {
-        "name": "ops warnings", "kind": "slack", "target": "https://hooks.slack.com/services/T0/B0/secretpath",
-        "events": ["probe_warning", "backup_recovered"], "services": [service.pk], "min_severity": "sev3",
-        "hours_start": "09:00", "hours_end": "18:00"}, format="json")
+    response = api.post(
+        reverse("route-list"),
+        {
+            "name": "ops warnings",
+            "kind": "slack",
+            "target": "https://hooks.slack.com/services/T0/B0/secretpath",
+            "events": ["probe_warning", "backup_recovered"],
+            "services": [service.pk],
+            "min_severity": "sev3",
+            "hours_start": "09:00",
+            "hours_end": "18:00",
+        },
+        format="json",
+    )
     assert response.status_code == 201, response.json()
     body = response.json()
     assert "secretpath" not in str(body) and body["events"] == ["probe_warning", "backup_recovered"]
     route = Route.objects.get()
     assert route.target.endswith("secretpath") and list(route.services.all()) == [service]
     # The masked target sent back keeps the stored one.
-    assert api.patch(reverse("route-detail", args=[route.pk]), {"target": body["target"], "enabled": False},
-                     format="json").status_code == 200
+    assert (
+        api.patch(
+            reverse("route-detail", args=[route.pk]),
+            {"target": body["target"], "enabled": False},
+            format="json",
+        ).status_code
+        == 200
+    )
     route.refresh_from_db()
     assert route.target.endswith("secretpath") and not route.enabled
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"events": ["probe_exploded"]}, "events"),
-    ({"events": []}, "events"),
-    ({"events": "probe_warning"}, "events"),
-    ({"hours_start": "09:00"}, "hours_end"),
-    ({"hours_start": "09:00", "hours_end": "09:00"}, "hours_end"),
-    ({"hours_start": "25:00", "hours_end": "09:00"}, "hours_start"),
-    ({"target": "ftp://example.com/x"}, "target"),
-    ({"kind": "carrier-pigeon"}, "kind"),
-    ({"min_severity": "sev9"}, "min_severity"),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"events": ["probe_exploded"]}, "events"),
+        ({"events": []}, "events"),
+        ({"events": "probe_warning"}, "events"),
+        ({"hours_start": "09:00"}, "hours_end"),
+        ({"hours_start": "09:00", "hours_end": "09:00"}, "hours_end"),
+        ({"hours_start": "25:00", "hours_end": "09:00"}, "hours_start"),
+        ({"target": "ftp://example.com/x"}, "target"),
+        ({"kind": "carrier-pigeon"}, "kind"),
+        ({"min_severity": "sev9"}, "min_severity"),
+    ],
+)
 def test_bad_route_input_is_a_400_with_field_errors(api_as, change, field):
-    data = {"name": "r", "kind": "webhook", "target": "https://hooks.example.com/r", "events": ["probe_warning"],
-            **change}
+    data = {
+        "name": "r",
+        "kind": "webhook",
+        "target": "https://hooks.example.com/r",
+        "events": ["probe_warning"],
+        **change,
+    }
     response = api_as("manager").post(reverse("route-list"), data, format="json")
     assert response.status_code == 400 and field in response.json(), response.json()
     assert not Route.objects.exists()
 
 
 def test_only_managers_write_routes(api_as):
-    data = {"name": "r", "kind": "webhook", "target": "https://hooks.example.com/r", "events": ["probe_warning"]}
+    data = {
+        "name": "r",
+        "kind": "webhook",
+        "target": "https://hooks.example.com/r",
+        "events": ["probe_warning"],
+    }
     assert api_as("operator").post(reverse("route-list"), data, format="json").status_code == 403
     assert api_as("viewer").get(reverse("route-list")).status_code == 200
 
@@ -237,10 +305,21 @@ def test_a_manager_adds_edits_and_deletes_a_route_on_its_page(client_as):
     service = make_service("Data hub")
     client = client_as("manager")
     assert client.get(reverse("incidents:routes")).status_code == 200
-    response = client.post(reverse("incidents:route-new"), {
-        "name": "ops room", "kind": "webhook", "target": "https://hooks.example.com/room/secret", "language": "ko",
-        "events": ["probe_warning", "checklist_overdue"], "services": [service.pk], "min_severity": "sev4",
-        "hours_start": "09:00", "hours_end": "18:00", "enabled": "on"})
+    response = client.post(
+        reverse("incidents:route-new"),
+        {
+            "name": "ops room",
+            "kind": "webhook",
+            "target": "https://hooks.example.com/room/secret",
+            "language": "ko",
+            "events": ["probe_warning", "checklist_overdue"],
+            "services": [service.pk],
+            "min_severity": "sev4",
+            "hours_start": "09:00",
+            "hours_end": "18:00",
+            "enabled": "on",
+        },
+    )
     assert response.status_code == 302
     route = Route.objects.get()
     assert route.events == ["probe_warning", "checklist_overdue"] and route.hours_start == time(9)
@@ -248,9 +327,18 @@ def test_a_manager_adds_edits_and_deletes_a_route_on_its_page(client_as):
     assert "ops room" in page and "secret" not in page and "Data hub" in page
     edit = client.get(reverse("incidents:route-edit", args=[route.pk])).content.decode()
     assert "room/secret" not in edit
-    bad = client.post(reverse("incidents:route-edit", args=[route.pk]), {
-        "name": "ops room", "kind": "webhook", "target": "https://hooks.example.com/room/secret", "language": "ko",
-        "events": ["probe_warning"], "min_severity": "sev4", "hours_start": "09:00"})
+    bad = client.post(
+        reverse("incidents:route-edit", args=[route.pk]),
+        {
+            "name": "ops room",
+            "kind": "webhook",
+            "target": "https://hooks.example.com/room/secret",
+            "language": "ko",
+            "events": ["probe_warning"],
+            "min_severity": "sev4",
+            "hours_start": "09:00",
+        },
+    )
     assert bad.status_code == 400
     assert client.post(reverse("incidents:route-delete", args=[route.pk])).status_code == 302
     assert not Route.objects.exists()

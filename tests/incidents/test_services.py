@@ -6,8 +6,21 @@ from django.db import IntegrityError
 
 from core.errors import DomainError
 from incidents import services
-from incidents.models import EventKind, Incident, Notification, NotificationStatus, Status, TimelineEvent
-from tests.incidents.factories import make_contact, make_incident, make_policy, make_service, make_tier
+from incidents.models import (
+    EventKind,
+    Incident,
+    Notification,
+    NotificationStatus,
+    Status,
+    TimelineEvent,
+)
+from tests.incidents.factories import (
+    make_contact,
+    make_incident,
+    make_policy,
+    make_service,
+    make_tier,
+)
 
 T0 = datetime(2026, 3, 3, 1, 0, tzinfo=UTC)
 
@@ -34,12 +47,24 @@ def events(incident, kind=None):
 
 def test_opening_an_incident_records_it_and_snapshots_the_policy(service, operator):
     tier = make_tier(1)
-    make_policy("sev1", [{"after": timedelta(0), "tier": tier},
-                         {"after": timedelta(minutes=30), "tier": tier, "condition": "not_acknowledged",
-                          "business_hours_only": True}],
-                repeat_every=timedelta(minutes=10), repeat_limit=3)
+    make_policy(
+        "sev1",
+        [
+            {"after": timedelta(0), "tier": tier},
+            {
+                "after": timedelta(minutes=30),
+                "tier": tier,
+                "condition": "not_acknowledged",
+                "business_hours_only": True,
+            },
+        ],
+        repeat_every=timedelta(minutes=10),
+        repeat_limit=3,
+    )
     with time_machine.travel(T0, tick=False):
-        incident, created = open_(service, by=operator, source="probe", category="API down", scope="full")
+        incident, created = open_(
+            service, by=operator, source="probe", category="API down", scope="full"
+        )
     assert created
     assert incident.status == Status.TRIGGERED
     assert incident.created_at == incident.detected_at == incident.escalation_started_at == T0
@@ -47,10 +72,24 @@ def test_opening_an_incident_records_it_and_snapshots_the_policy(service, operat
     assert incident.escalation_snapshot["repeat_every"] == 600
     assert incident.escalation_snapshot["repeat_limit"] == 3
     assert incident.escalation_snapshot["steps"] == [
-        {"position": 0, "after": 0.0, "tier": tier.pk, "contacts": [], "schedules": [], "condition": "not_resolved",
-         "business_hours_only": False},
-        {"position": 1, "after": 1800.0, "tier": tier.pk, "contacts": [], "schedules": [],
-         "condition": "not_acknowledged", "business_hours_only": True},
+        {
+            "position": 0,
+            "after": 0.0,
+            "tier": tier.pk,
+            "contacts": [],
+            "schedules": [],
+            "condition": "not_resolved",
+            "business_hours_only": False,
+        },
+        {
+            "position": 1,
+            "after": 1800.0,
+            "tier": tier.pk,
+            "contacts": [],
+            "schedules": [],
+            "condition": "not_acknowledged",
+            "business_hours_only": True,
+        },
     ]
     [created_event] = events(incident)
     assert created_event.kind == EventKind.CREATED
@@ -60,7 +99,9 @@ def test_opening_an_incident_records_it_and_snapshots_the_policy(service, operat
 def test_a_service_policy_wins_over_the_default_one(service):
     tier = make_tier(1)
     default = make_policy("sev2", [{"tier": tier}])
-    own = make_policy("sev2", [{"tier": tier}, {"after": timedelta(hours=1), "tier": tier}], service=service)
+    own = make_policy(
+        "sev2", [{"tier": tier}, {"after": timedelta(hours=1), "tier": tier}], service=service
+    )
     incident, _ = open_(service, severity="sev2")
     assert incident.escalation_snapshot["policy"] == own.pk
     other, _ = open_(make_service("web"), severity="sev2")
@@ -75,7 +116,9 @@ def test_without_a_policy_nothing_escalates(service):
 
 def test_a_second_alert_with_the_same_dedup_key_adds_to_the_open_incident(service):
     first, created = open_(service, dedup_key="probe:7", source="probe")
-    again, created_again = open_(service, dedup_key="probe:7", source="probe", title="API down again")
+    again, created_again = open_(
+        service, dedup_key="probe:7", source="probe", title="API down again"
+    )
     assert created and not created_again
     assert again.pk == first.pk
     assert Incident.objects.count() == 1
@@ -112,8 +155,10 @@ def test_the_database_refuses_two_open_incidents_with_one_dedup_key(service):
         make_incident(service, dedup_key="k")
 
 
-@pytest.mark.parametrize(("field", "value"), [("severity", "sev9"), ("source", "fax"), ("scope", "galaxy"),
-                                              ("title", "  ")])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("severity", "sev9"), ("source", "fax"), ("scope", "galaxy"), ("title", "  ")],
+)
 def test_bad_input_to_open_incident_is_a_domain_error(service, field, value):
     with pytest.raises(DomainError) as error:
         open_(service, **{field: value})
@@ -137,17 +182,29 @@ def test_the_whole_lifecycle_is_recorded_on_the_timeline(service, operator):
     assert incident.resolved_at == T0 + timedelta(minutes=9) and incident.resolved_by == operator
     assert incident.closed_at == T0 + timedelta(days=1)
     assert [(e.data["from"], e.data["to"]) for e in events(incident, EventKind.STATUS)] == [
-        ("triggered", "acknowledged"), ("acknowledged", "mitigated"), ("mitigated", "resolved"),
+        ("triggered", "acknowledged"),
+        ("acknowledged", "mitigated"),
+        ("mitigated", "resolved"),
         ("resolved", "closed"),
     ]
     assert all(e.actor_user == operator for e in events(incident, EventKind.STATUS))
 
 
-@pytest.mark.parametrize(("status", "action"), [
-    ("triggered", "close"), ("acknowledged", "acknowledge"), ("mitigated", "acknowledge"),
-    ("mitigated", "mitigate"), ("resolved", "acknowledge"), ("resolved", "resolve"), ("closed", "resolve"),
-    ("closed", "close"), ("triggered", "reopen"), ("acknowledged", "reopen"),
-])
+@pytest.mark.parametrize(
+    ("status", "action"),
+    [
+        ("triggered", "close"),
+        ("acknowledged", "acknowledge"),
+        ("mitigated", "acknowledge"),
+        ("mitigated", "mitigate"),
+        ("resolved", "acknowledge"),
+        ("resolved", "resolve"),
+        ("closed", "resolve"),
+        ("closed", "close"),
+        ("triggered", "reopen"),
+        ("acknowledged", "reopen"),
+    ],
+)
 def test_a_transition_not_allowed_from_the_current_status_is_a_conflict(service, status, action):
     incident = make_incident(service, status=status)
     with pytest.raises(DomainError) as error:
@@ -176,13 +233,17 @@ def test_an_acknowledge_racing_a_resolve_never_undoes_it(service, operator):
     assert incident.acknowledged_at is None
 
 
-def test_the_conditional_update_refuses_when_the_status_moved_after_it_was_read(service, monkeypatch):
+def test_the_conditional_update_refuses_when_the_status_moved_after_it_was_read(
+    service, monkeypatch
+):
     incident, _ = open_(service)
     real = services._current
 
     def then_resolved(obj):
         row = real(obj)
-        Incident.objects.filter(pk=obj.pk).update(status=Status.RESOLVED)  # someone else, in between
+        Incident.objects.filter(pk=obj.pk).update(
+            status=Status.RESOLVED
+        )  # someone else, in between
         return row
 
     monkeypatch.setattr(services, "_current", then_resolved)
@@ -215,7 +276,9 @@ def test_reopening_starts_a_new_escalation_round_with_the_current_policy(service
     with time_machine.travel(later, tick=False):
         services.reopen(incident=incident, by=None, reason="it is back")
     assert incident.status == Status.TRIGGERED
-    assert incident.resolved_at is None and incident.closed_at is None and incident.resolved_by is None
+    assert (
+        incident.resolved_at is None and incident.closed_at is None and incident.resolved_by is None
+    )
     assert incident.escalation_round == 1
     assert incident.escalation_started_at == later
     assert incident.next_escalation_at == later + timedelta(minutes=3)
@@ -238,14 +301,24 @@ def test_acknowledging_cancels_pending_not_acknowledged_notifications_only(servi
     contact = make_contact()
     channel = contact.channels.get()
     for step, condition in ((0, "not_acknowledged"), (1, "not_resolved")):
-        Notification.objects.create(incident=incident, step=step, condition=condition, contact=contact,
-                                    channel=channel, kind="email", target=channel.target)
+        Notification.objects.create(
+            incident=incident,
+            step=step,
+            condition=condition,
+            contact=contact,
+            channel=channel,
+            kind="email",
+            target=channel.target,
+        )
     services.acknowledge(incident=incident, by=None)
     assert dict(Notification.objects.values_list("step", "status")) == {
-        0: NotificationStatus.CANCELLED, 1: NotificationStatus.PENDING,
+        0: NotificationStatus.CANCELLED,
+        1: NotificationStatus.PENDING,
     }
     services.resolve(incident=incident, by=None)
-    assert set(Notification.objects.values_list("status", flat=True)) == {NotificationStatus.CANCELLED}
+    assert set(Notification.objects.values_list("status", flat=True)) == {
+        NotificationStatus.CANCELLED
+    }
     incident.refresh_from_db()
     assert incident.next_escalation_at is None
 
@@ -267,8 +340,9 @@ def test_an_empty_note_is_refused(service):
 
 def test_other_apps_can_add_their_own_events(service):
     incident, _ = open_(service)
-    event = services.add_event(incident=incident, kind=EventKind.PROBE, message="critical: 503",
-                               data={"probe": 3})
+    event = services.add_event(
+        incident=incident, kind=EventKind.PROBE, message="critical: 503", data={"probe": 3}
+    )
     assert event.actor == "system"
     with pytest.raises(DomainError):
         services.add_event(incident=incident, kind="gossip")

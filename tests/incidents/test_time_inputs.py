@@ -23,8 +23,15 @@ def _seoul(settings):
 
 
 def declare(client, **times):
-    form = {"service": make_service().pk, "title": "Checkout fails", "severity": "sev2", "scope": "partial",
-            "category": "", "description": "", **times}
+    form = {
+        "service": make_service().pk,
+        "title": "Checkout fails",
+        "severity": "sev2",
+        "scope": "partial",
+        "category": "",
+        "description": "",
+        **times,
+    }
     return client.post(reverse("incidents:declare"), form)
 
 
@@ -38,14 +45,18 @@ def test_the_declare_form_has_a_date_picker_and_a_24_hour_time_field(client_as):
 
 
 def test_a_date_and_a_24_hour_time_are_read_in_the_portals_time_zone(client_as):
-    response = declare(client_as("operator"), impact_started_at_0="2026-03-08", impact_started_at_1="21:05")
+    response = declare(
+        client_as("operator"), impact_started_at_0="2026-03-08", impact_started_at_1="21:05"
+    )
     assert response.status_code == 302
     assert Incident.objects.get().impact_started_at == datetime(2026, 3, 8, 21, 5, tzinfo=SEOUL)
 
 
 @pytest.mark.parametrize("time", ["9:05 PM", "25:00", "21:5x"])
 def test_a_time_not_on_the_24_hour_clock_is_a_field_error(client_as, time):
-    response = declare(client_as("operator"), impact_started_at_0="2026-03-08", impact_started_at_1=time)
+    response = declare(
+        client_as("operator"), impact_started_at_0="2026-03-08", impact_started_at_1=time
+    )
     assert response.status_code == 400
     assert "impact_started_at" in response.context["form"].errors
     assert not Incident.objects.exists()
@@ -60,4 +71,5 @@ def test_a_stored_time_is_shown_on_the_24_hour_clock_in_local_time():
 def test_a_single_iso_value_is_still_read():
     widget = PostmortemForm.Meta.widgets["occurred_at"]
     assert widget.value_from_datadict({"occurred_at": "2026-03-08T10:00"}, {}, "occurred_at") == (
-        "2026-03-08T10:00")
+        "2026-03-08T10:00"
+    )

@@ -22,7 +22,10 @@ def capture_tasks():
         with lock:
             enqueued.append((func, args))
 
-    with mock.patch("django_q.tasks.async_task", record), TestCase.captureOnCommitCallbacks(execute=True):
+    with (
+        mock.patch("django_q.tasks.async_task", record),
+        TestCase.captureOnCommitCallbacks(execute=True),
+    ):
         yield enqueued
 
 

@@ -13,7 +13,9 @@ def make_schedule(name: str | None = None, **fields) -> Schedule:
     return Schedule.objects.create(name=name or f"schedule-{next(_seq)}", **fields)
 
 
-def make_layer(schedule: Schedule, members, *, starts_on: date = date(2026, 3, 2), **fields) -> Layer:
+def make_layer(
+    schedule: Schedule, members, *, starts_on: date = date(2026, 3, 2), **fields
+) -> Layer:
     """A weekly layer handing off on Mondays at 09:00 unless told otherwise (2026-03-02 is a Monday)."""
     fields.setdefault("name", f"layer-{next(_seq)}")
     layer = Layer(schedule=schedule, starts_on=starts_on, **fields)
@@ -21,5 +23,6 @@ def make_layer(schedule: Schedule, members, *, starts_on: date = date(2026, 3, 2
 
 
 def make_override(schedule: Schedule, contact, starts_at, ends_at, **fields) -> Override:
-    return Override.objects.create(schedule=schedule, contact=contact, starts_at=starts_at, ends_at=ends_at,
-                                   **fields)
+    return Override.objects.create(
+        schedule=schedule, contact=contact, starts_at=starts_at, ends_at=ends_at, **fields
+    )

@@ -28,8 +28,15 @@ def rota(db, settings):
     schedule = make_schedule("primary")
     make_layer(schedule, [people["ann"], people["bob"]])
     service = make_service("api")
-    policy = make_policy("sev1", [{"after": timedelta(0), "contacts": [people["dan"]]},
-                                  {"after": timedelta(minutes=30)}, {"after": timedelta(hours=1)}], service=service)
+    policy = make_policy(
+        "sev1",
+        [
+            {"after": timedelta(0), "contacts": [people["dan"]]},
+            {"after": timedelta(minutes=30)},
+            {"after": timedelta(hours=1)},
+        ],
+        service=service,
+    )
     steps = list(policy.steps.order_by("position"))
     schedule.escalation_steps.add(steps[1], steps[2])
     return {"people": people, "schedule": schedule, "service": service, "steps": steps}
@@ -37,19 +44,29 @@ def rota(db, settings):
 
 def open_at(at, rota):
     with time_machine.travel(at, tick=False):
-        incident, _ = services.open_incident(service=rota["service"], title="API down", severity="sev1")
+        incident, _ = services.open_incident(
+            service=rota["service"], title="API down", severity="sev1"
+        )
     return incident
 
 
 def paged(incident):
-    rows = Notification.objects.filter(incident=incident).select_related("contact").order_by("step", "repeat")
+    rows = (
+        Notification.objects.filter(incident=incident)
+        .select_related("contact")
+        .order_by("step", "repeat")
+    )
     return [(n.step, n.contact.name) for n in rows]
 
 
 def test_the_snapshot_records_the_schedules_a_step_targets(rota):
     incident = open_at(TUESDAY_10, rota)
     steps = incident.escalation_snapshot["steps"]
-    assert [step["schedules"] for step in steps] == [[], [rota["schedule"].pk], [rota["schedule"].pk]]
+    assert [step["schedules"] for step in steps] == [
+        [],
+        [rota["schedule"].pk],
+        [rota["schedule"].pk],
+    ]
 
 
 def test_a_step_targeting_a_schedule_pages_exactly_the_person_on_call(rota):
@@ -57,7 +74,9 @@ def test_a_step_targeting_a_schedule_pages_exactly_the_person_on_call(rota):
     sweep(TUESDAY_10)
     sweep(TUESDAY_10 + 30 * MIN)
     assert paged(incident) == [(0, "dan"), (1, "ann")]  # ann's week; bob is not paged
-    event = TimelineEvent.objects.filter(incident=incident, kind=EventKind.ESCALATION, data__step=1).get()
+    event = TimelineEvent.objects.filter(
+        incident=incident, kind=EventKind.ESCALATION, data__step=1
+    ).get()
     assert event.data["on_call"] == {str(rota["schedule"].pk): rota["people"]["ann"].pk}
     assert event.text == "Step 2: paging ann."
 
@@ -66,7 +85,12 @@ def test_an_override_made_after_the_incident_opened_applies_to_later_steps_only(
     incident = open_at(TUESDAY_10, rota)
     sweep(TUESDAY_10)
     sweep(TUESDAY_10 + 30 * MIN)
-    make_override(rota["schedule"], rota["people"]["carol"], TUESDAY_10 + 40 * MIN, TUESDAY_10 + timedelta(hours=3))
+    make_override(
+        rota["schedule"],
+        rota["people"]["carol"],
+        TUESDAY_10 + 40 * MIN,
+        TUESDAY_10 + timedelta(hours=3),
+    )
     sweep(TUESDAY_10 + 60 * MIN)
     assert paged(incident) == [(0, "dan"), (1, "ann"), (2, "carol")]
     step_3 = TimelineEvent.objects.get(incident=incident, kind=EventKind.ESCALATION, data__step=2)
@@ -112,7 +136,8 @@ def test_without_the_oncall_hook_steps_target_no_schedule(rota):
         targets.register_schedule_targets(registered)
     assert [step["schedules"] for step in incident.escalation_snapshot["steps"]] == [[], [], []]
     assert targets.resolve_schedules({rota["schedule"].pk}, TUESDAY_10) == {
-        rota["schedule"].pk: rota["people"]["ann"].pk}
+        rota["schedule"].pk: rota["people"]["ann"].pk
+    }
 
 
 def test_the_oncall_app_registers_its_hook():
@@ -124,8 +149,13 @@ def test_incidents_never_imports_oncall():
     root = Path(django_settings.BASE_DIR) / "incidents"
     for path in root.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             assert not any(name.split(".")[0] == "oncall" for name in names), path
 
 
@@ -134,12 +164,21 @@ def test_through_the_scheduled_tasks_the_mail_goes_to_the_person_on_call(rota, m
     from tests.incidents.worker import worker
 
     with time_machine.travel(TUESDAY_10, tick=False), worker():
-        incident, _ = services.open_incident(service=rota["service"], title="API down", severity="sev1")
-    make_override(rota["schedule"], rota["people"]["carol"], TUESDAY_10 + 5 * MIN, TUESDAY_10 + timedelta(hours=2))
+        incident, _ = services.open_incident(
+            service=rota["service"], title="API down", severity="sev1"
+        )
+    make_override(
+        rota["schedule"],
+        rota["people"]["carol"],
+        TUESDAY_10 + 5 * MIN,
+        TUESDAY_10 + timedelta(hours=2),
+    )
     for minutes in (30, 60):
         with time_machine.travel(TUESDAY_10 + minutes * MIN, tick=False), worker():
             tasks.escalate()
-    assert [m.to for m in mailoutbox] == [[rota["people"][name].email] for name in ("dan", "carol", "carol")]
+    assert [m.to for m in mailoutbox] == [
+        [rota["people"][name].email] for name in ("dan", "carol", "carol")
+    ]
     assert paged(incident) == [(0, "dan"), (1, "carol"), (2, "carol")]
 
 

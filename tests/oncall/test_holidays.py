@@ -71,7 +71,9 @@ def test_portal_holidays_takes_a_country_code_or_nothing(monkeypatch):
         env_holidays("PORTAL_HOLIDAYS", "KR")
 
 
-def test_a_sev3_opened_the_evening_before_chuseok_2027_pages_on_the_first_working_day_after_it(sev3):
+def test_a_sev3_opened_the_evening_before_chuseok_2027_pages_on_the_first_working_day_after_it(
+    sev3,
+):
     monday_evening = seoul(2027, 9, 13, 20, 0)
     friday_9 = seoul(2027, 9, 17, 9, 0)
     incident = open_sev3(monday_evening, sev3)
@@ -91,19 +93,28 @@ def test_without_a_holiday_country_the_same_sev3_pages_the_next_morning(sev3, se
 
 def test_a_company_day_added_in_the_admin_is_not_a_business_day(sev3, make_user):
     admin = staff_client(make_user, "manager")
-    response = admin.post("/admin/portal/companyday/add/", {"date": "2026-03-06", "name": "Foundation day",
-                                                           "_save": "Save"})
+    response = admin.post(
+        "/admin/portal/companyday/add/",
+        {"date": "2026-03-06", "name": "Foundation day", "_save": "Save"},
+    )
     assert response.status_code == 302, response.content
     assert CompanyDay.objects.get().date == date(2026, 3, 6)
     thursday_evening = seoul(2026, 3, 5, 20, 0)
     incident = open_sev3(thursday_evening, sev3)
-    assert incident.next_escalation_at == seoul(2026, 3, 9, 9, 0)  # Monday, not the company's Friday off
+    assert incident.next_escalation_at == seoul(
+        2026, 3, 9, 9, 0
+    )  # Monday, not the company's Friday off
 
 
 def test_viewers_and_operators_cannot_add_company_days(make_user):
     for role in ("viewer", "operator"):
         client = staff_client(make_user, role)
-        assert client.post("/admin/portal/companyday/add/", {"date": "2026-03-06", "name": "x"}).status_code == 403
+        assert (
+            client.post(
+                "/admin/portal/companyday/add/", {"date": "2026-03-06", "name": "x"}
+            ).status_code
+            == 403
+        )
     assert not CompanyDay.objects.exists()
 
 
@@ -138,7 +149,10 @@ def materialize(at):
 
 
 def occurrences(template):
-    return [timezone_date(r.occurrence) for r in Run.objects.filter(template=template).order_by("occurrence")]
+    return [
+        timezone_date(r.occurrence)
+        for r in Run.objects.filter(template=template).order_by("occurrence")
+    ]
 
 
 def timezone_date(at):
@@ -167,7 +181,9 @@ def test_a_daily_checklist_set_to_run_anyway_runs_on_seollal(korea):
 @pytest.mark.django_db
 def test_a_weekly_checklist_moved_off_a_holiday_opens_on_the_next_working_day(korea):
     with time_machine.travel(seoul(2027, 2, 1, 12, 0), tick=False):
-        template = make_template("Monday 10:00", schedule="0 10 * * 1", on_holiday="next_working_day")
+        template = make_template(
+            "Monday 10:00", schedule="0 10 * * 1", on_holiday="next_working_day"
+        )
     for at in (seoul(2027, 2, 8, 10, 0, 5), seoul(2027, 2, 9, 10, 0, 5), seoul(2027, 2, 10, 9, 59)):
         assert materialize(at)["created"] == 0
     assert materialize(seoul(2027, 2, 10, 10, 0, 5))["created"] == 1

@@ -18,10 +18,19 @@ NOW = datetime(2026, 3, 4, 12, 0, tzinfo=SEOUL)  # a Wednesday of ann's week
 @pytest.fixture
 def rota(db, settings):
     settings.TIME_ZONE = "Asia/Seoul"
-    ann, bob, carol = make_contact("ann", phone="010-1111-2222"), make_contact("bob"), make_contact("carol")
+    ann, bob, carol = (
+        make_contact("ann", phone="010-1111-2222"),
+        make_contact("bob"),
+        make_contact("carol"),
+    )
     schedule = make_schedule("primary")
     make_layer(schedule, [ann, bob])
-    make_override(schedule, carol, datetime(2026, 3, 10, 9, tzinfo=SEOUL), datetime(2026, 3, 11, 9, tzinfo=SEOUL))
+    make_override(
+        schedule,
+        carol,
+        datetime(2026, 3, 10, 9, tzinfo=SEOUL),
+        datetime(2026, 3, 11, 9, tzinfo=SEOUL),
+    )
     return {"ann": ann, "bob": bob, "carol": carol, "schedule": schedule}
 
 
@@ -38,9 +47,11 @@ def test_the_schedule_feed_is_valid_icalendar_with_each_shift(client, rota):
     events = sorted(calendar.walk("VEVENT"), key=lambda e: e.decoded("dtstart"))
     assert len({e["uid"] for e in events}) == len(events)
     starts = [(str(e["summary"]), e.decoded("dtstart").astimezone(SEOUL)) for e in events[:4]]
-    assert starts[1:4] == [("bob · primary", datetime(2026, 3, 9, 9, tzinfo=SEOUL)),
-                           ("carol · primary", datetime(2026, 3, 10, 9, tzinfo=SEOUL)),
-                           ("bob · primary", datetime(2026, 3, 11, 9, tzinfo=SEOUL))]
+    assert starts[1:4] == [
+        ("bob · primary", datetime(2026, 3, 9, 9, tzinfo=SEOUL)),
+        ("carol · primary", datetime(2026, 3, 10, 9, tzinfo=SEOUL)),
+        ("bob · primary", datetime(2026, 3, 11, 9, tzinfo=SEOUL)),
+    ]
     assert events[-1].decoded("dtend") <= NOW + timedelta(days=90)
 
 
@@ -58,8 +69,10 @@ def test_a_personal_feed_lists_only_that_persons_shifts(client, rota):
         wrong = client.get(f"/oncall/people/{rota['ann'].pk}/feed/{feed.token}.ics")
     assert wrong.status_code == 404
     events = list(Calendar.from_ical(response.content).walk("VEVENT"))
-    assert [(e.decoded("dtstart").astimezone(SEOUL), e.decoded("dtend").astimezone(SEOUL)) for e in events] == [
-        (datetime(2026, 3, 10, 9, tzinfo=SEOUL), datetime(2026, 3, 11, 9, tzinfo=SEOUL))]
+    assert [
+        (e.decoded("dtstart").astimezone(SEOUL), e.decoded("dtend").astimezone(SEOUL))
+        for e in events
+    ] == [(datetime(2026, 3, 10, 9, tzinfo=SEOUL), datetime(2026, 3, 11, 9, tzinfo=SEOUL))]
 
 
 def test_the_schedule_page_shows_four_weeks_and_the_feed_links(client_as, rota):
@@ -109,7 +122,12 @@ def test_logs_never_show_a_feed_token(client, rota, caplog):
 
 
 def override_post(schedule, **fields):
-    body = {"covers_for": "", "starts_at": "2026-03-05T09:00", "ends_at": "2026-03-06T09:00", "reason": "leave"}
+    body = {
+        "covers_for": "",
+        "starts_at": "2026-03-05T09:00",
+        "ends_at": "2026-03-06T09:00",
+        "reason": "leave",
+    }
     return {**body, **fields}
 
 
@@ -119,11 +137,16 @@ def test_an_operator_covers_a_day_on_the_page_and_withdraws_it(client_as, rota):
     rota["carol"].save()
     url = f"/oncall/{rota['schedule'].pk}/overrides/"
     # Naming someone else as on call is not the operator's to do: the form has no such field.
-    response = client.post(url, override_post(rota["schedule"], contact=rota["bob"].pk,
-                                              covers_for=rota["ann"].pk))
+    response = client.post(
+        url, override_post(rota["schedule"], contact=rota["bob"].pk, covers_for=rota["ann"].pk)
+    )
     assert response.status_code == 302
     override = Override.objects.get(created_by=client.user)
-    assert (override.contact, override.covers_for, override.created_by) == (rota["carol"], rota["ann"], client.user)
+    assert (override.contact, override.covers_for, override.created_by) == (
+        rota["carol"],
+        rota["ann"],
+        client.user,
+    )
     assert override.starts_at == datetime(2026, 3, 5, 9, tzinfo=SEOUL)
     with time_machine.travel(NOW, tick=False):
         page = client.get(f"/oncall/{rota['schedule'].pk}/")
@@ -135,9 +158,11 @@ def test_an_operator_covers_a_day_on_the_page_and_withdraws_it(client_as, rota):
 
 def test_an_override_ending_before_it_starts_is_a_form_error(client_as, rota):
     client = client_as("manager")
-    response = client.post(f"/oncall/{rota['schedule'].pk}/overrides/",
-                           override_post(rota["schedule"], contact=rota["bob"].pk, ends_at="2026-03-05T08:00"),
-                           follow=True)
+    response = client.post(
+        f"/oncall/{rota['schedule'].pk}/overrides/",
+        override_post(rota["schedule"], contact=rota["bob"].pk, ends_at="2026-03-05T08:00"),
+        follow=True,
+    )
     assert response.status_code == 200
     assert "An override must end after it starts." in [str(m) for m in response.context["messages"]]
     assert Override.objects.count() == 1  # the fixture's
@@ -145,17 +170,26 @@ def test_an_override_ending_before_it_starts_is_a_form_error(client_as, rota):
 
 def test_an_operator_without_a_contact_cannot_cover_and_cannot_withdraw_others(client_as, rota):
     client = client_as("operator")
-    response = client.post(f"/oncall/{rota['schedule'].pk}/overrides/", override_post(rota["schedule"]),
-                           follow=True)
-    assert "Your login has no contact: ask a manager to link one." in [str(m) for m in response.context["messages"]]
+    response = client.post(
+        f"/oncall/{rota['schedule'].pk}/overrides/", override_post(rota["schedule"]), follow=True
+    )
+    assert "Your login has no contact: ask a manager to link one." in [
+        str(m) for m in response.context["messages"]
+    ]
     theirs = Override.objects.get()  # the fixture's override of carol
     assert client.post(f"/oncall/overrides/{theirs.pk}/delete/").status_code == 403
     assert Override.objects.filter(pk=theirs.pk).exists()
-    assert client_as("viewer").post(f"/oncall/{rota['schedule'].pk}/overrides/",
-                                    override_post(rota["schedule"])).status_code == 403
+    assert (
+        client_as("viewer")
+        .post(f"/oncall/{rota['schedule'].pk}/overrides/", override_post(rota["schedule"]))
+        .status_code
+        == 403
+    )
 
 
-def test_the_feed_answers_by_its_token_even_in_a_browser_logged_in_without_a_role(client, make_user, rota):
+def test_the_feed_answers_by_its_token_even_in_a_browser_logged_in_without_a_role(
+    client, make_user, rota
+):
     client.force_login(make_user(None))
     assert client.get(feed_url(rota["schedule"])).status_code == 200
     assert client.get(feed_url(rota["schedule"], token="x" * 43)).status_code == 404

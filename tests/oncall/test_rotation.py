@@ -14,7 +14,9 @@ ANN, BOB, CAROL, DAN = 1, 2, 3, 4
 
 def weekly(members, anchor=date(2026, 3, 2), handoff=time(9), **extra):
     """A weekly rotation handing off on Mondays (2026-03-02 is a Monday)."""
-    return LayerSpec(members=tuple(members), rotation_days=7, handoff=handoff, anchor=anchor, **extra)
+    return LayerSpec(
+        members=tuple(members), rotation_days=7, handoff=handoff, anchor=anchor, **extra
+    )
 
 
 def seoul(*args):
@@ -27,7 +29,9 @@ def test_a_weekly_rotation_hands_off_at_monday_0900_in_seoul():
     assert on_call_at([layer], [], seoul(2026, 3, 8, 23, 0), SEOUL) == ANN
     assert on_call_at([layer], [], seoul(2026, 3, 9, 8, 59, 59), SEOUL) == ANN
     assert on_call_at([layer], [], seoul(2026, 3, 9, 9, 0), SEOUL) == BOB
-    assert on_call_at([layer], [], seoul(2026, 3, 16, 9, 0), SEOUL) == ANN  # round the rotation again
+    assert (
+        on_call_at([layer], [], seoul(2026, 3, 16, 9, 0), SEOUL) == ANN
+    )  # round the rotation again
     # The same moment given in UTC (00:00 UTC is 09:00 in Seoul).
     assert on_call_at([layer], [], datetime(2026, 3, 9, 0, 0, tzinfo=UTC), SEOUL) == BOB
 
@@ -45,10 +49,21 @@ def test_a_weekly_rotation_starts_on_its_hand_off_weekday():
 
 
 def test_a_daily_and_a_custom_rotation():
-    daily = LayerSpec(members=(ANN, BOB, CAROL), rotation_days=1, handoff=time(18), anchor=date(2026, 3, 2))
-    assert [on_call_at([daily], [], seoul(2026, 3, d, 19), SEOUL) for d in (2, 3, 4, 5)] == [ANN, BOB, CAROL, ANN]
-    assert on_call_at([daily], [], seoul(2026, 3, 3, 17, 59), SEOUL) == ANN  # yesterday's shift until 18:00
-    every_3 = LayerSpec(members=(ANN, BOB), rotation_days=3, handoff=time(9), anchor=date(2026, 3, 2))
+    daily = LayerSpec(
+        members=(ANN, BOB, CAROL), rotation_days=1, handoff=time(18), anchor=date(2026, 3, 2)
+    )
+    assert [on_call_at([daily], [], seoul(2026, 3, d, 19), SEOUL) for d in (2, 3, 4, 5)] == [
+        ANN,
+        BOB,
+        CAROL,
+        ANN,
+    ]
+    assert (
+        on_call_at([daily], [], seoul(2026, 3, 3, 17, 59), SEOUL) == ANN
+    )  # yesterday's shift until 18:00
+    every_3 = LayerSpec(
+        members=(ANN, BOB), rotation_days=3, handoff=time(9), anchor=date(2026, 3, 2)
+    )
     assert on_call_at([every_3], [], seoul(2026, 3, 5, 8, 59), SEOUL) == ANN
     assert on_call_at([every_3], [], seoul(2026, 3, 5, 9), SEOUL) == BOB
 
@@ -73,21 +88,39 @@ def test_the_later_of_two_overlapping_overrides_wins():
 def test_a_restricted_layer_covers_only_its_hours_and_the_higher_level_wins_there():
     day_team = weekly([ANN], position=1)
     # Nights, Monday to Friday 18:00–09:00 (a night belongs to the day it starts on).
-    nights = LayerSpec(members=(DAN,), rotation_days=7, handoff=time(9), anchor=date(2026, 3, 2), position=2,
-                       weekdays=(0, 1, 2, 3, 4), from_time=time(18), to_time=time(9))
+    nights = LayerSpec(
+        members=(DAN,),
+        rotation_days=7,
+        handoff=time(9),
+        anchor=date(2026, 3, 2),
+        position=2,
+        weekdays=(0, 1, 2, 3, 4),
+        from_time=time(18),
+        to_time=time(9),
+    )
     layers = [nights, day_team]
     assert on_call_at(layers, [], seoul(2026, 3, 3, 12), SEOUL) == ANN
     assert on_call_at(layers, [], seoul(2026, 3, 3, 18), SEOUL) == DAN
     assert on_call_at(layers, [], seoul(2026, 3, 4, 8, 59), SEOUL) == DAN
     assert on_call_at(layers, [], seoul(2026, 3, 4, 9), SEOUL) == ANN
-    assert on_call_at(layers, [], seoul(2026, 3, 7, 3), SEOUL) == DAN  # Friday's night, on Saturday morning
-    assert on_call_at(layers, [], seoul(2026, 3, 7, 20), SEOUL) == ANN  # Saturday night is not restricted in
+    assert (
+        on_call_at(layers, [], seoul(2026, 3, 7, 3), SEOUL) == DAN
+    )  # Friday's night, on Saturday morning
+    assert (
+        on_call_at(layers, [], seoul(2026, 3, 7, 20), SEOUL) == ANN
+    )  # Saturday night is not restricted in
     assert on_call_at([nights], [], seoul(2026, 3, 3, 12), SEOUL) is None
 
 
 def test_weekdays_only_restriction():
-    weekend = LayerSpec(members=(BOB,), rotation_days=7, handoff=time(9), anchor=date(2026, 3, 2), position=2,
-                        weekdays=(5, 6))
+    weekend = LayerSpec(
+        members=(BOB,),
+        rotation_days=7,
+        handoff=time(9),
+        anchor=date(2026, 3, 2),
+        position=2,
+        weekdays=(5, 6),
+    )
     layers = [weekly([ANN]), weekend]
     assert on_call_at(layers, [], seoul(2026, 3, 6, 23, 59), SEOUL) == ANN
     assert on_call_at(layers, [], seoul(2026, 3, 7, 0, 0), SEOUL) == BOB
@@ -108,8 +141,13 @@ def test_in_new_york_the_hand_off_stays_at_0900_local_across_the_dst_week():
 
 def test_the_final_schedule_merges_stretches_and_keeps_the_local_hand_off_across_dst():
     layer = weekly([ANN, BOB])
-    found = shifts([layer], [], datetime(2026, 3, 2, 14, tzinfo=UTC), datetime(2026, 3, 16, 13, tzinfo=UTC),
-                   NEW_YORK)
+    found = shifts(
+        [layer],
+        [],
+        datetime(2026, 3, 2, 14, tzinfo=UTC),
+        datetime(2026, 3, 16, 13, tzinfo=UTC),
+        NEW_YORK,
+    )
     assert found == [
         Shift(ANN, datetime(2026, 3, 2, 14, tzinfo=UTC), datetime(2026, 3, 9, 13, tzinfo=UTC)),
         Shift(BOB, datetime(2026, 3, 9, 13, tzinfo=UTC), datetime(2026, 3, 16, 13, tzinfo=UTC)),
@@ -121,20 +159,36 @@ def test_current_and_next_shift_around_an_override():
     leave = OverrideSpec(CAROL, seoul(2026, 3, 4, 9), seoul(2026, 3, 5, 9))
     current, upcoming = current_and_next([layer], [leave], seoul(2026, 3, 3, 10), SEOUL)
     assert (current.contact, current.ends_at) == (ANN, seoul(2026, 3, 4, 9))
-    assert (upcoming.contact, upcoming.starts_at, upcoming.ends_at) == (CAROL, seoul(2026, 3, 4, 9),
-                                                                        seoul(2026, 3, 5, 9))
+    assert (upcoming.contact, upcoming.starts_at, upcoming.ends_at) == (
+        CAROL,
+        seoul(2026, 3, 4, 9),
+        seoul(2026, 3, 5, 9),
+    )
 
 
-@pytest.mark.parametrize(("a", "b", "overlap"), [
-    ({}, {}, True),
-    ({"weekdays": (0, 1, 2, 3, 4)}, {"weekdays": (5, 6)}, False),
-    ({"from_time": time(9), "to_time": time(18)}, {"from_time": time(18), "to_time": time(9)}, False),
-    ({"from_time": time(9), "to_time": time(18)}, {"from_time": time(17), "to_time": time(9)}, True),
-    # Sunday night runs into Monday morning, where the Monday day layer starts at 08:00.
-    ({"weekdays": (6,), "from_time": time(22), "to_time": time(9)}, {"weekdays": (0,), "from_time": time(8),
-                                                                     "to_time": time(18)}, True),
-])
+@pytest.mark.parametrize(
+    ("a", "b", "overlap"),
+    [
+        ({}, {}, True),
+        ({"weekdays": (0, 1, 2, 3, 4)}, {"weekdays": (5, 6)}, False),
+        (
+            {"from_time": time(9), "to_time": time(18)},
+            {"from_time": time(18), "to_time": time(9)},
+            False,
+        ),
+        (
+            {"from_time": time(9), "to_time": time(18)},
+            {"from_time": time(17), "to_time": time(9)},
+            True,
+        ),
+        # Sunday night runs into Monday morning, where the Monday day layer starts at 08:00.
+        (
+            {"weekdays": (6,), "from_time": time(22), "to_time": time(9)},
+            {"weekdays": (0,), "from_time": time(8), "to_time": time(18)},
+            True,
+        ),
+    ],
+)
 def test_which_restrictions_cover_the_same_hours(a, b, overlap):
     assert weekly([ANN], **a).overlaps(weekly([BOB], **b)) is overlap
     assert weekly([BOB], **b).overlaps(weekly([ANN], **a)) is overlap
-

@@ -38,7 +38,14 @@ from oncall.services import save_layer
 from portal.urls import router
 from probes.models import ProbeResult
 from tests.checklists.factories import make_run, make_template
-from tests.incidents.factories import make_channel, make_contact, make_incident, make_policy, make_service, make_tier
+from tests.incidents.factories import (
+    make_channel,
+    make_contact,
+    make_incident,
+    make_policy,
+    make_service,
+    make_tier,
+)
 from tests.probes.factories import make_probe
 
 pytestmark = pytest.mark.django_db
@@ -53,18 +60,32 @@ def _user():
 
 def _resolved_incident(**fields):
     now = timezone.now()
-    incident = make_incident(make_service(owner=make_contact()), severity="sev1", status="resolved",
-                             created_at=now - timedelta(hours=2), acknowledged_at=now - timedelta(hours=1),
-                             resolved_at=now - timedelta(minutes=30), commander=_user(), **fields)
+    incident = make_incident(
+        make_service(owner=make_contact()),
+        severity="sev1",
+        status="resolved",
+        created_at=now - timedelta(hours=2),
+        acknowledged_at=now - timedelta(hours=1),
+        resolved_at=now - timedelta(minutes=30),
+        commander=_user(),
+        **fields,
+    )
     incident.responders.add(_user())
-    TimelineEvent.objects.create(incident=incident, kind=EventKind.NOTE, actor_user=_user(), message="note")
+    TimelineEvent.objects.create(
+        incident=incident, kind=EventKind.NOTE, actor_user=_user(), message="note"
+    )
     return incident
 
 
 def _postmortem(incident=None):
     incident = incident or _resolved_incident()
-    postmortem = Postmortem.objects.create(incident=incident, title=incident.title, severity=incident.severity,
-                                           occurred_at=incident.created_at, author=_user())
+    postmortem = Postmortem.objects.create(
+        incident=incident,
+        title=incident.title,
+        severity=incident.severity,
+        occurred_at=incident.created_at,
+        author=_user(),
+    )
     postmortem.reviewers.add(_user())
     postmortem.timeline_events.add(*incident.events.all())
     ActionItem.objects.create(postmortem=postmortem, description="fix it", owner=make_contact())
@@ -72,26 +93,46 @@ def _postmortem(incident=None):
 
 
 def _target():
-    return BackupTarget.objects.create(name=f"t-{uuid.uuid4().hex[:8]}", service=make_service(), kind="sqlite",
-                                       source="/tmp/x.sqlite3", destination="/tmp/backups")
+    return BackupTarget.objects.create(
+        name=f"t-{uuid.uuid4().hex[:8]}",
+        service=make_service(),
+        kind="sqlite",
+        source="/tmp/x.sqlite3",
+        destination="/tmp/backups",
+    )
 
 
 def _backup_run(target=None):
-    return BackupRun.objects.create(target=target or _target(), trigger="manual", status="succeeded",
-                                    requested_by=_user(), finished_at=timezone.now())
+    return BackupRun.objects.create(
+        target=target or _target(),
+        trigger="manual",
+        status="succeeded",
+        requested_by=_user(),
+        finished_at=timezone.now(),
+    )
 
 
 def tasks(n, state):
     now = timezone.now()
     for i in range(n):
-        Task.objects.create(id=uuid.uuid4().hex, name=f"task-{next(_seq)}", func="portal.tasks.heartbeat",
-                            started=now - timedelta(seconds=i), stopped=now, success=bool(i % 2))
+        Task.objects.create(
+            id=uuid.uuid4().hex,
+            name=f"task-{next(_seq)}",
+            func="portal.tasks.heartbeat",
+            started=now - timedelta(seconds=i),
+            stopped=now,
+            success=bool(i % 2),
+        )
 
 
 def schedules(n, state):
     for _ in range(n):
-        Schedule.objects.create(name=f"schedule-{next(_seq)}", func="portal.tasks.heartbeat",
-                                schedule_type=Schedule.MINUTES, minutes=5)
+        Schedule.objects.create(
+            name=f"schedule-{next(_seq)}",
+            func="portal.tasks.heartbeat",
+            schedule_type=Schedule.MINUTES,
+            minutes=5,
+        )
 
 
 def services_(n, state):
@@ -112,20 +153,32 @@ def contacts(n, state):
 
 def channels(n, state):
     for _ in range(n):
-        make_channel(make_contact(channel=False), kind="webhook", target="https://hooks.example.com/x")
+        make_channel(
+            make_contact(channel=False), kind="webhook", target="https://hooks.example.com/x"
+        )
 
 
 def policies(n, state):
     for _ in range(n):
-        make_policy("sev1", [{"tier": make_tier(), "contacts": [make_contact(), make_contact()]},
-                             {"after": timedelta(minutes=30), "tier": make_tier()}], service=make_service())
+        make_policy(
+            "sev1",
+            [
+                {"tier": make_tier(), "contacts": [make_contact(), make_contact()]},
+                {"after": timedelta(minutes=30), "tier": make_tier()},
+            ],
+            service=make_service(),
+        )
 
 
 def maintenance_windows(n, state):
     now = timezone.now()
     for _ in range(n):
-        MaintenanceWindow.objects.create(service=make_service(), starts_at=now, ends_at=now + timedelta(hours=1),
-                                         created_by=_user())
+        MaintenanceWindow.objects.create(
+            service=make_service(),
+            starts_at=now,
+            ends_at=now + timedelta(hours=1),
+            created_by=_user(),
+        )
 
 
 def incidents(n, state):
@@ -137,22 +190,38 @@ def timeline(n, state):
     if "incident" not in state:
         state["incident"] = make_incident()
     for _ in range(n):
-        TimelineEvent.objects.create(incident=state["incident"], kind=EventKind.NOTE, message="note",
-                                     actor_user=_user(), actor_contact=make_contact())
+        TimelineEvent.objects.create(
+            incident=state["incident"],
+            kind=EventKind.NOTE,
+            message="note",
+            actor_user=_user(),
+            actor_contact=make_contact(),
+        )
     return reverse("incident-timeline", args=[state["incident"].pk])
 
 
 def notifications(n, state):
     for _ in range(n):
         contact = make_contact()
-        Notification.objects.create(incident=make_incident(), step=0, condition="not_resolved", contact=contact,
-                                    channel=contact.channels.get(), kind="email", target=contact.email)
+        Notification.objects.create(
+            incident=make_incident(),
+            step=0,
+            condition="not_resolved",
+            contact=contact,
+            channel=contact.channels.get(),
+            kind="email",
+            target=contact.email,
+        )
 
 
 def routes(n, state):
     for i in range(n):
-        route = Route.objects.create(name=f"route {Route.objects.count()}-{i}", kind="webhook",
-                                     target="https://hooks.example.com/r", events=["probe_warning"])
+        route = Route.objects.create(
+            name=f"route {Route.objects.count()}-{i}",
+            kind="webhook",
+            target="https://hooks.example.com/r",
+            events=["probe_warning"],
+        )
         route.services.add(make_service(), make_service())
 
 
@@ -169,8 +238,13 @@ def backup_runs(n, state):
 def restores(n, state):
     for _ in range(n):
         run = _backup_run()
-        RestoreRun.objects.create(backup=run, target=run.target, destination="/tmp/restored",
-                                  safety_run=_backup_run(run.target), requested_by=_user())
+        RestoreRun.objects.create(
+            backup=run,
+            target=run.target,
+            destination="/tmp/restored",
+            safety_run=_backup_run(run.target),
+            requested_by=_user(),
+        )
 
 
 def rehearsals(n, state):
@@ -186,8 +260,12 @@ def postmortems(n, state):
 
 def action_items(n, state):
     for _ in range(n):
-        ActionItem.objects.create(postmortem=_postmortem(), description="more", owner=make_contact(),
-                                  due_date=timezone.localdate())
+        ActionItem.objects.create(
+            postmortem=_postmortem(),
+            description="more",
+            owner=make_contact(),
+            due_date=timezone.localdate(),
+        )
 
 
 def report(n, state):
@@ -203,14 +281,22 @@ def probes(n, state):
 
 def probe_results(n, state):
     for _ in range(n):
-        ProbeResult.objects.create(probe=make_probe(next_run_at=timezone.now() + timedelta(hours=1)),
-                                   status="critical", message="down")
+        ProbeResult.objects.create(
+            probe=make_probe(next_run_at=timezone.now() + timedelta(hours=1)),
+            status="critical",
+            message="down",
+        )
 
 
 def checklist_templates(n, state):
     for _ in range(n):
-        make_template(sections=[{"title": "a", "items": [{"text": "one"}, {"text": "two"}]},
-                                {"title": "b", "items": [{"text": "three"}]}], assignee_tier=make_tier())
+        make_template(
+            sections=[
+                {"title": "a", "items": [{"text": "one"}, {"text": "two"}]},
+                {"title": "b", "items": [{"text": "three"}]},
+            ],
+            assignee_tier=make_tier(),
+        )
 
 
 def checklist_runs(n, state):
@@ -220,34 +306,48 @@ def checklist_runs(n, state):
 
 def handover_notes(n, state):
     for _ in range(n):
-        HandoverNote.objects.create(run=make_run(), author=_user(), acknowledged_by=_user(), text="all quiet")
+        HandoverNote.objects.create(
+            run=make_run(), author=_user(), acknowledged_by=_user(), text="all quiet"
+        )
 
 
 def playbooks(n, state):
     for _ in range(n):
-        Playbook.objects.create(title=f"playbook-{next(_seq)}", service=make_service(), body="# Fix",
-                                template=make_template())
+        Playbook.objects.create(
+            title=f"playbook-{next(_seq)}",
+            service=make_service(),
+            body="# Fix",
+            template=make_template(),
+        )
 
 
 def integrations(n, state):
     for _ in range(n):
-        Integration.objects.create(name=f"integration-{next(_seq)}", kind="alertmanager",
-                                   default_service=make_service(),
-                                   rules=[{"match": [{"label": "a", "op": "exists"}], "page": False}])
+        Integration.objects.create(
+            name=f"integration-{next(_seq)}",
+            kind="alertmanager",
+            default_service=make_service(),
+            rules=[{"match": [{"label": "a", "op": "exists"}], "page": False}],
+        )
 
 
 def integration_deliveries(n, state):
     if "integration" not in state:
-        state["integration"] = Integration.objects.create(name=f"integration-{next(_seq)}", kind="grafana",
-                                                          default_service=make_service())
+        state["integration"] = Integration.objects.create(
+            name=f"integration-{next(_seq)}", kind="grafana", default_service=make_service()
+        )
     for _ in range(n):
-        Delivery.objects.create(integration=state["integration"], status_code=200, body="{}", alert_count=1)
+        Delivery.objects.create(
+            integration=state["integration"], status_code=200, body="{}", alert_count=1
+        )
     return reverse("integration-deliveries", args=[state["integration"].pk])
 
 
 def repositories(n, state):
     for _ in range(n):
-        Repository.objects.create(name=f"repo-{next(_seq)}", url=f"/srv/restic/{next(_seq)}", password="pw")
+        Repository.objects.create(
+            name=f"repo-{next(_seq)}", url=f"/srv/restic/{next(_seq)}", password="pw"
+        )
 
 
 def recoverability(n, state):
@@ -258,15 +358,27 @@ def recoverability(n, state):
 
 def recurring_windows(n, state):
     for _ in range(n):
-        RecurringMaintenanceWindow.objects.create(service=make_service(), cron="0 2 * * 2",
-                                                  duration=timedelta(hours=2), created_by=_user())
+        RecurringMaintenanceWindow.objects.create(
+            service=make_service(),
+            cron="0 2 * * 2",
+            duration=timedelta(hours=2),
+            created_by=_user(),
+        )
 
 
 def _on_call_schedule(members: int = 2) -> OnCallSchedule:
     schedule = OnCallSchedule.objects.create(name=f"schedule-{next(_seq)}")
-    save_layer(layer=Layer(schedule=schedule, name="weekly"), member_ids=[make_contact().pk for _ in range(members)])
-    Override.objects.create(schedule=schedule, contact=make_contact(), starts_at=timezone.now(),
-                            ends_at=timezone.now() + timedelta(days=1), created_by=_user())
+    save_layer(
+        layer=Layer(schedule=schedule, name="weekly"),
+        member_ids=[make_contact().pk for _ in range(members)],
+    )
+    Override.objects.create(
+        schedule=schedule,
+        contact=make_contact(),
+        starts_at=timezone.now(),
+        ends_at=timezone.now() + timedelta(days=1),
+        created_by=_user(),
+    )
     return schedule
 
 
@@ -277,8 +389,10 @@ def on_call_schedules(n, state):
 
 def on_call_layers(n, state):
     for _ in range(n):
-        save_layer(layer=Layer(schedule=_on_call_schedule(), name=f"layer-{next(_seq)}", level=2),
-                   member_ids=[make_contact().pk, make_contact().pk])
+        save_layer(
+            layer=Layer(schedule=_on_call_schedule(), name=f"layer-{next(_seq)}", level=2),
+            member_ids=[make_contact().pk, make_contact().pk],
+        )
 
 
 def overrides(n, state):
@@ -291,11 +405,19 @@ def on_call_now(n, state):
     if "schedule" not in state:
         state["schedule"] = _on_call_schedule()
     for _ in range(n):
-        save_layer(layer=Layer(schedule=state["schedule"], name=f"layer-{next(_seq)}", level=next(_seq) + 2),
-                   member_ids=[make_contact().pk])
+        save_layer(
+            layer=Layer(
+                schedule=state["schedule"], name=f"layer-{next(_seq)}", level=next(_seq) + 2
+            ),
+            member_ids=[make_contact().pk],
+        )
         later = timezone.now() + timedelta(days=2)
-        Override.objects.create(schedule=state["schedule"], contact=make_contact(), starts_at=later,
-                                ends_at=later + timedelta(days=1))
+        Override.objects.create(
+            schedule=state["schedule"],
+            contact=make_contact(),
+            starts_at=later,
+            ends_at=later + timedelta(days=1),
+        )
     return reverse("oncallschedule-now", args=[state["schedule"].pk])
 
 
@@ -353,7 +475,9 @@ def api_list_endpoints() -> set[str]:
 
 
 def test_every_api_list_endpoint_has_a_builder():
-    assert api_list_endpoints() == set(API_LISTS), "add a builder to API_LISTS for each new list endpoint"
+    assert api_list_endpoints() == set(API_LISTS), (
+        "add a builder to API_LISTS for each new list endpoint"
+    )
 
 
 def queries(client, url, **params) -> int:
@@ -369,7 +493,10 @@ def counts(client, name, build, page_param):
     url = build(SMALL, state) or reverse(name)
     client.get(url)  # warm per-process caches (content types, permissions) outside the count
     small = {"page_size": 5} if page_param else {}
-    figures = [queries(client, url, **small), queries(client, url, **({"page_size": 50} if page_param else {}))]
+    figures = [
+        queries(client, url, **small),
+        queries(client, url, **({"page_size": 50} if page_param else {})),
+    ]
     build(2 * SMALL, state)
     figures.append(queries(client, url, **({"page_size": 50} if page_param else {})))
     return figures
@@ -379,7 +506,9 @@ def counts(client, name, build, page_param):
 def test_api_list_queries_do_not_grow_with_page_size_or_data(name, api_as):
     api = api_as("admin")
     small, large, more = counts(api, name, API_LISTS[name], page_param=name not in UNPAGED)
-    assert small == large == more, f"{name}: {small} queries at page size 5, {large} at 50, {more} with 3× data"
+    assert small == large == more, (
+        f"{name}: {small} queries at page size 5, {large} at 50, {more} with 3× data"
+    )
 
 
 # HTML pages: name → (builder, page URL or None for reverse(name)).
@@ -387,10 +516,18 @@ def incident_detail(n, state):
     if "incident" not in state:
         state["incident"] = _resolved_incident(title="detail")
     for _ in range(n):
-        TimelineEvent.objects.create(incident=state["incident"], kind=EventKind.NOTE, message="note",
-                                     actor_user=_user())
-        Notification.objects.create(incident=state["incident"], step=0, repeat=next(_seq), contact=make_contact(),
-                                    condition="not_resolved", kind="email", target="x@example.com")
+        TimelineEvent.objects.create(
+            incident=state["incident"], kind=EventKind.NOTE, message="note", actor_user=_user()
+        )
+        Notification.objects.create(
+            incident=state["incident"],
+            step=0,
+            repeat=next(_seq),
+            contact=make_contact(),
+            condition="not_resolved",
+            kind="email",
+            target="x@example.com",
+        )
     return reverse("incidents:detail", args=[state["incident"].pk])
 
 

@@ -30,36 +30,78 @@ T = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
 # name → (queryset, index names any of which may answer it (or such a list per database),
 #         whether its ORDER BY must come from the index)
 HOT_QUERIES = {
-    "incident list, open first": (lambda: Incident.objects.open_first()[:50], ["incident_open_first"], True),
+    "incident list, open first": (
+        lambda: Incident.objects.open_first()[:50],
+        ["incident_open_first"],
+        True,
+    ),
     "incident list, one status": (
-        lambda: Incident.objects.filter(status="resolved").open_first()[:50], ["incident_status_list"], True),
+        lambda: Incident.objects.filter(status="resolved").open_first()[:50],
+        ["incident_status_list"],
+        True,
+    ),
     "incident list, count of one status": (
         lambda: Incident.objects.filter(status="resolved").values("status").order_by(),
         # The page count: SQLite must walk the narrow index, PostgreSQL may take either.
-        {"sqlite": ["incident_status"], "postgresql": ["incident_status", "incident_status_list"]}, False),
+        {"sqlite": ["incident_status"], "postgresql": ["incident_status", "incident_status_list"]},
+        False,
+    ),
     "escalation sweep, due incidents": (
-        lambda: Incident.objects.filter(next_escalation_at__lte=T).order_by("next_escalation_at")[:500],
-        ["incident_next_escalation"], True),
+        lambda: Incident.objects.filter(next_escalation_at__lte=T).order_by("next_escalation_at")[
+            :500
+        ],
+        ["incident_next_escalation"],
+        True,
+    ),
     "incident timeline, first page": (
-        lambda: TimelineEvent.objects.filter(incident_id=1).order_by("at", "id")[:50], ["timeline_incident_at"],
-        True),
+        lambda: TimelineEvent.objects.filter(incident_id=1).order_by("at", "id")[:50],
+        ["timeline_incident_at"],
+        True,
+    ),
     "incident timeline, next page by cursor": (
-        lambda: TimelineEvent.objects.filter(incident_id=1).filter(Q(at__gt=T) | Q(at=T, id__gt=10))
-        .order_by("at", "id")[:50], ["timeline_incident_at"], True),
+        lambda: (
+            TimelineEvent.objects.filter(incident_id=1)
+            .filter(Q(at__gt=T) | Q(at=T, id__gt=10))
+            .order_by("at", "id")[:50]
+        ),
+        ["timeline_incident_at"],
+        True,
+    ),
     "probe results of one probe, newest first": (
-        lambda: ProbeResult.objects.filter(probe_id=1).order_by("-at", "-id")[:50], ["result_probe_at"], True),
+        lambda: ProbeResult.objects.filter(probe_id=1).order_by("-at", "-id")[:50],
+        ["result_probe_at"],
+        True,
+    ),
     "latest result of one probe": (
-        lambda: ProbeResult.objects.filter(probe_id=1).order_by("-at")[:1], ["result_probe_at"], True),
+        lambda: ProbeResult.objects.filter(probe_id=1).order_by("-at")[:1],
+        ["result_probe_at"],
+        True,
+    ),
     "probe results older than the retention": (
-        lambda: ProbeResult.objects.filter(at__lt=T).values("id"), ["result_at"], False),
+        lambda: ProbeResult.objects.filter(at__lt=T).values("id"),
+        ["result_at"],
+        False,
+    ),
     "checklist runs of one status by due date": (
-        lambda: Run.objects.filter(status="open").order_by("due_at")[:50], ["checklists_run_status_due"], True),
+        lambda: Run.objects.filter(status="open").order_by("due_at")[:50],
+        ["checklists_run_status_due"],
+        True,
+    ),
     "backup runs of one target, newest first": (
-        lambda: BackupRun.objects.filter(target_id=1).order_by("-id")[:50], ["backup_run_target_recent"], True),
+        lambda: BackupRun.objects.filter(target_id=1).order_by("-id")[:50],
+        ["backup_run_target_recent"],
+        True,
+    ),
     "backup freshness of every target (dashboard, targets page, metrics)": (
-        lambda: with_freshness(), ["backup_run_target_recent"], False),
+        lambda: with_freshness(),
+        ["backup_run_target_recent"],
+        False,
+    ),
     "task history, newest first": (
-        lambda: Task.objects.order_by("-stopped", "-id")[:50], ["portal_task_stopped"], True),
+        lambda: Task.objects.order_by("-stopped", "-id")[:50],
+        ["portal_task_stopped"],
+        True,
+    ),
 }
 
 
@@ -102,8 +144,10 @@ def test_the_hot_query_uses_its_index(name):
         assert set(used) & set(indexes), f"{name}: index scans on {used}, expected one of {indexes}"
         return
     plan = sqlite_plan(queryset)
-    assert any(f"USING INDEX {index}" in plan or f"USING COVERING INDEX {index}" in plan for index in indexes), (
-        f"{name}: expected one of {indexes} in\n{plan}")
+    assert any(
+        f"USING INDEX {index}" in plan or f"USING COVERING INDEX {index}" in plan
+        for index in indexes
+    ), f"{name}: expected one of {indexes} in\n{plan}"
     if ordered:
         # "FOR RIGHT PART OF ORDER BY" is fine: rows come in index order and only ties
         # (results of one probe in the same instant) are put in id order, as they stream.

@@ -27,9 +27,27 @@ from probes.models import Probe, ProbeResult
 
 ANCHOR = "2026-03-01T12:00:00+00:00"
 # In dependency order: each model's foreign keys point at models before it.
-MODELS = (Tier, Contact, NotificationChannel, EscalationPolicy, EscalationStep, Service, Incident, TimelineEvent,
-          Postmortem, ActionItem, Probe, ProbeResult, Template, Section, Item, Run, RunItem, BackupTarget,
-          BackupRun)
+MODELS = (
+    Tier,
+    Contact,
+    NotificationChannel,
+    EscalationPolicy,
+    EscalationStep,
+    Service,
+    Incident,
+    TimelineEvent,
+    Postmortem,
+    ActionItem,
+    Probe,
+    ProbeResult,
+    Template,
+    Section,
+    Item,
+    Run,
+    RunItem,
+    BackupTarget,
+    BackupRun,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -64,10 +82,16 @@ def fingerprint() -> list[tuple]:
 def snapshot_counted_from_first(snapshot: dict, first: dict) -> dict:
     """An incident's escalation snapshot names its policy and tiers by id: count those from the
     first row too (PostgreSQL does not hand out the same ids again after a rollback)."""
-    steps = [{**step, "tier": step["tier"] - first[Tier] if step.get("tier") else step.get("tier")}
-             for step in snapshot.get("steps", [])]
+    steps = [
+        {**step, "tier": step["tier"] - first[Tier] if step.get("tier") else step.get("tier")}
+        for step in snapshot.get("steps", [])
+    ]
     policy = snapshot.get("policy")
-    return {**snapshot, "steps": steps, "policy": policy - first[EscalationPolicy] if policy else policy}
+    return {
+        **snapshot,
+        "steps": steps,
+        "policy": policy - first[EscalationPolicy] if policy else policy,
+    }
 
 
 class Rollback(Exception):

@@ -8,8 +8,15 @@ from portal.schedules import ensure_schedules
 def make_tasks(n, success=True):
     now = timezone.now()
     Task.objects.bulk_create(
-        Task(id=f"t{success}{i}", name=f"task-{i}", func="portal.tasks.heartbeat", started=now, stopped=now,
-             success=success, result=None if success else "boom: disk full")
+        Task(
+            id=f"t{success}{i}",
+            name=f"task-{i}",
+            func="portal.tasks.heartbeat",
+            started=now,
+            stopped=now,
+            success=success,
+            result=None if success else "boom: disk full",
+        )
         for i in range(n)
     )
 
@@ -83,19 +90,44 @@ def test_a_search_with_a_null_character_answers_the_one_error_shape(api_as):
     # Found by the schema fuzz test: DRF's SearchFilter answered a bare list.
     response = api_as("viewer").get("/api/v1/tasks", {"search": "a\x00b"})
     assert response.status_code == 400
-    assert response.json() == {"detail": "Null characters are not allowed.", "code": "null_characters_not_allowed",
-                               "codes": ["null_characters_not_allowed"]}
+    assert response.json() == {
+        "detail": "Null characters are not allowed.",
+        "code": "null_characters_not_allowed",
+        "codes": ["null_characters_not_allowed"],
+    }
 
 
 def test_the_schema_documents_the_errors_each_operation_can_answer(api_as):
     paths = api_as("viewer").get("/api/schema/", {"format": "json"}).json()["paths"]
-    assert set(paths["/api/v1/incidents"]["post"]["responses"]) == {"200", "201", "400", "401", "403", "409", "413",
-                                                                          "415"}
-    assert set(paths["/api/v1/incidents"]["get"]["responses"]) == {"200", "400", "401", "403", "404", "414"}
+    assert set(paths["/api/v1/incidents"]["post"]["responses"]) == {
+        "200",
+        "201",
+        "400",
+        "401",
+        "403",
+        "409",
+        "413",
+        "415",
+    }
+    assert set(paths["/api/v1/incidents"]["get"]["responses"]) == {
+        "200",
+        "400",
+        "401",
+        "403",
+        "404",
+        "414",
+    }
     assert set(paths["/api/v1/incidents/{id}"]["get"]["responses"]) == {"200", "401", "403", "404"}
-    assert set(paths["/api/v1/heartbeats/{token}"]["post"]["responses"]) == {"200", "404", "413", "429"}
+    assert set(paths["/api/v1/heartbeats/{token}"]["post"]["responses"]) == {
+        "200",
+        "404",
+        "413",
+        "429",
+    }
     assert set(paths["/api/health"]["get"]["responses"]) == {"200", "503"}
-    error = paths["/api/v1/services"]["post"]["responses"]["400"]["content"]["application/json"]["schema"]
+    error = paths["/api/v1/services"]["post"]["responses"]["400"]["content"]["application/json"][
+        "schema"
+    ]
     assert error == {"$ref": "#/components/schemas/Error"}
 
 
@@ -111,4 +143,6 @@ def test_a_method_an_endpoint_lacks_answers_405_while_roles_still_decide_the_res
 def test_a_task_time_filter_with_a_far_utc_offset_is_not_a_500(api_as):
     # Found by the schema fuzz test on PostgreSQL (offsets past ±15:59).
     api = api_as("viewer")
-    assert api.get("/api/v1/tasks", {"started_after": "0176-05-09T17:38:19+18:59"}).status_code == 200
+    assert (
+        api.get("/api/v1/tasks", {"started_after": "0176-05-09T17:38:19+18:59"}).status_code == 200
+    )

@@ -16,8 +16,11 @@ def schema(api_as):
 
 
 def error_shape(body) -> bool:
-    return isinstance(body.get("detail"), str) and isinstance(body.get("code"), str) and isinstance(
-        body.get("codes"), list)
+    return (
+        isinstance(body.get("detail"), str)
+        and isinstance(body.get("code"), str)
+        and isinstance(body.get("codes"), list)
+    )
 
 
 # The server error: a nested channel with a kind and no target ---------------------------------
@@ -25,8 +28,9 @@ def error_shape(body) -> bool:
 
 def test_a_partial_update_with_a_new_channel_without_target_is_a_400_naming_the_field(api_as):
     contact = make_contact(tier=make_tier())
-    response = api_as("manager").patch(f"{API}/contacts/{contact.pk}", {"channels": [{"kind": "email"}]},
-                                       format="json")
+    response = api_as("manager").patch(
+        f"{API}/contacts/{contact.pk}", {"channels": [{"kind": "email"}]}, format="json"
+    )
     assert response.status_code == 400
     assert response.json()["channels"]["0"]["target"] and response.json()["code"] == "required"
 
@@ -34,8 +38,11 @@ def test_a_partial_update_with_a_new_channel_without_target_is_a_400_naming_the_
 def test_a_partial_update_of_a_known_channel_keeps_what_it_leaves_out(api_as):
     contact = make_contact(tier=make_tier())
     channel = make_channel(contact, "email", "ops@example.com")
-    response = api_as("manager").patch(f"{API}/contacts/{contact.pk}",
-                                       {"channels": [{"id": channel.pk, "enabled": False}]}, format="json")
+    response = api_as("manager").patch(
+        f"{API}/contacts/{contact.pk}",
+        {"channels": [{"id": channel.pk, "enabled": False}]},
+        format="json",
+    )
     assert response.status_code == 200
     channel.refresh_from_db()
     assert (channel.target, channel.enabled) == ("ops@example.com", False)
@@ -44,19 +51,30 @@ def test_a_partial_update_of_a_known_channel_keeps_what_it_leaves_out(api_as):
 # Responses: what can be null is declared nullable ----------------------------------------------
 
 
-@pytest.mark.parametrize(("component", "field"), [
-    ("ActionItem", "owner"), ("Postmortem", "downtime"), ("Postmortem", "detected_at"),
-    ("Postmortem", "recovered_at"), ("PostmortemList", "downtime"), ("Service", "owner"),
-])
+@pytest.mark.parametrize(
+    ("component", "field"),
+    [
+        ("ActionItem", "owner"),
+        ("Postmortem", "downtime"),
+        ("Postmortem", "detected_at"),
+        ("Postmortem", "recovered_at"),
+        ("PostmortemList", "downtime"),
+        ("Service", "owner"),
+    ],
+)
 def test_fields_that_can_be_null_are_nullable_in_the_schema(schema, component, field):
     assert schema["components"]["schemas"][component]["properties"][field].get("nullable") is True
 
 
 def test_an_action_item_whose_owner_left_reads_back_with_a_null_owner(api_as, make_user):
     manager = make_user("manager")
-    incident, _ = services.open_incident(service=make_service("api"), title="Down", severity="sev2", by=manager)
+    incident, _ = services.open_incident(
+        service=make_service("api"), title="Down", severity="sev2", by=manager
+    )
     services.resolve(incident=incident, by=manager)
-    postmortem = postmortems.save_postmortem(postmortem=postmortems.draft_for(incident, by=manager), by=manager)
+    postmortem = postmortems.save_postmortem(
+        postmortem=postmortems.draft_for(incident, by=manager), by=manager
+    )
     owner = make_contact(tier=make_tier())
     item = ActionItem.objects.create(postmortem=postmortem, description="Alert sooner", owner=owner)
     Contact.objects.filter(pk=owner.pk).delete()
@@ -71,11 +89,23 @@ def test_an_id_filter_for_an_id_no_row_has_answers_an_empty_list(api_as):
     assert response.status_code == 200 and response.json()["results"] == []
 
 
-@pytest.mark.parametrize("query", [
-    {"service": "0.5"}, {"service": ""}, {"service": "-1"}, {"service": str(10**19)},
-    {"page_size": "null"}, {"page_size": "0"}, {"page_size": ""}, {"page": ""},
-    {"open": "maybe"}, {"open": ""}, {"created_before": ""}, {"status": ""},
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"service": "0.5"},
+        {"service": ""},
+        {"service": "-1"},
+        {"service": str(10**19)},
+        {"page_size": "null"},
+        {"page_size": "0"},
+        {"page_size": ""},
+        {"page": ""},
+        {"open": "maybe"},
+        {"open": ""},
+        {"created_before": ""},
+        {"status": ""},
+    ],
+)
 def test_a_query_parameter_the_schema_does_not_allow_is_refused(api_as, query):
     response = api_as("viewer").get(f"{API}/incidents", query)
     assert response.status_code in (400, 404) and error_shape(response.json()), response.content
@@ -104,8 +134,15 @@ def test_a_report_month_is_written_yyyy_mm(api_as, month):
     assert api_as("manager").get(f"{API}/reports/incidents", {"first": month}).status_code == 400
 
 
-@pytest.mark.parametrize("path", ["/incidents/null,null", "/incidents/1.5", f"/incidents/{10**19}",
-                                  "/checklist-runs/null/complete"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/incidents/null,null",
+        "/incidents/1.5",
+        f"/incidents/{10**19}",
+        "/checklist-runs/null/complete",
+    ],
+)
 def test_an_id_in_a_path_that_is_no_integer_is_a_404_not_a_500(api_as, path):
     response = api_as("manager").get(f"{API}{path}")
     assert response.status_code == 404 and response.json()["code"] == "not_found"
@@ -119,8 +156,15 @@ def test_a_body_that_is_not_json_is_a_415(api_as):
     assert response.status_code == 415 and error_shape(response.json())
 
 
-@pytest.mark.parametrize("body", [{"name": 5}, {"name": "api", "rto": "P1D"}, {"name": "api", "rto": -5},
-                                  {"name": "api", "owner": 10**19}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": 5},
+        {"name": "api", "rto": "P1D"},
+        {"name": "api", "rto": -5},
+        {"name": "api", "owner": 10**19},
+    ],
+)
 def test_a_body_value_of_the_wrong_type_is_refused(api_as, body):
     response = api_as("manager").post(f"{API}/services", body, format="json")
     assert response.status_code == 400 and error_shape(response.json()), response.content
@@ -128,7 +172,9 @@ def test_a_body_value_of_the_wrong_type_is_refused(api_as, body):
 
 @pytest.mark.parametrize("rto", ["01:00:00", "3600", 3600, "1 00:00:00"])
 def test_durations_are_taken_as_drf_writes_them_or_as_seconds(api_as, rto):
-    response = api_as("manager").post(f"{API}/services", {"name": f"api-{rto}", "rto": rto}, format="json")
+    response = api_as("manager").post(
+        f"{API}/services", {"name": f"api-{rto}", "rto": rto}, format="json"
+    )
     assert response.status_code == 201, response.content
 
 
@@ -142,7 +188,9 @@ def test_a_name_already_taken_is_a_conflict(api_as):
 
 
 def test_a_reference_to_a_row_that_does_not_exist_is_a_conflict(api_as):
-    response = api_as("manager").post(f"{API}/services", {"name": "api", "owner": 999999}, format="json")
+    response = api_as("manager").post(
+        f"{API}/services", {"name": "api", "owner": 999999}, format="json"
+    )
     assert response.status_code == 409 and response.json()["code"] == "does_not_exist"
 
 
@@ -154,18 +202,30 @@ def test_a_transition_the_status_does_not_allow_is_a_conflict(api_as, make_user)
 
 
 def test_a_rule_and_a_shape_error_together_are_a_400_naming_both(api_as):
-    response = api_as("manager").post(f"{API}/services", {"name": "", "owner": 999999}, format="json")
+    response = api_as("manager").post(
+        f"{API}/services", {"name": "", "owner": 999999}, format="json"
+    )
     assert response.status_code == 400
-    assert response.json()["codes"] == ["blank", "does_not_exist"] and response.json()["code"] == "invalid"
+    assert (
+        response.json()["codes"] == ["blank", "does_not_exist"]
+        and response.json()["code"] == "invalid"
+    )
 
 
-@pytest.mark.parametrize(("role", "method", "path", "status"), [
-    (None, "get", "/incidents", 401), ("viewer", "post", "/services", 403), ("viewer", "get", "/incidents/999", 404),
-    ("admin", "delete", "/incidents", 405),
-])
+@pytest.mark.parametrize(
+    ("role", "method", "path", "status"),
+    [
+        (None, "get", "/incidents", 401),
+        ("viewer", "post", "/services", 403),
+        ("viewer", "get", "/incidents/999", 404),
+        ("admin", "delete", "/incidents", 405),
+    ],
+)
 def test_every_error_has_the_one_shape(api_as, client, role, method, path, status):
     api = api_as(role) if role else client
-    response = getattr(api, method)(f"{API}{path}", format="json") if role else client.get(f"{API}{path}")
+    response = (
+        getattr(api, method)(f"{API}{path}", format="json") if role else client.get(f"{API}{path}")
+    )
     assert response.status_code == status and error_shape(response.json()), response.content
 
 
@@ -180,13 +240,17 @@ def test_every_operation_with_a_json_body_documents_415_and_every_query_414(sche
                 assert "415" in operation["responses"], f"{method} {path}"
             if any(p["in"] == "query" for p in operation.get("parameters", [])):
                 assert "414" in operation["responses"], f"{method} {path}"
-            assert "multipart/form-data" not in content or path.endswith("runbook-imports"), f"{method} {path}"
+            assert "multipart/form-data" not in content or path.endswith("runbook-imports"), (
+                f"{method} {path}"
+            )
 
 
 def test_what_a_post_creates_links_to_the_operations_on_it(schema):
     links = schema["paths"][f"{API}/incidents"]["post"]["responses"]["201"]["links"]
     assert links["v1_incidents_acknowledge_create"] == {
-        "operationId": "v1_incidents_acknowledge_create", "parameters": {"id": "$response.body#/id"}}
+        "operationId": "v1_incidents_acknowledge_create",
+        "parameters": {"id": "$response.body#/id"},
+    }
     assert {"v1_incidents_retrieve", "v1_incidents_resolve_create"} <= set(links)
 
 
@@ -215,13 +279,17 @@ def test_a_models_own_pattern_is_published_not_replaced(schema):
 def test_a_duration_in_seconds_may_be_any_number_in_range(api_as, after):
     tier = make_tier()
     body = {"name": "p", "severity": "sev1", "steps": [{"after": after, "tier": tier.pk}]}
-    assert api_as("manager").post(f"{API}/escalation-policies", body, format="json").status_code == 201
+    assert (
+        api_as("manager").post(f"{API}/escalation-policies", body, format="json").status_code == 201
+    )
 
 
 @pytest.mark.parametrize("enabled", [0, 1, "yes", "on", "1"])
 def test_a_boolean_is_true_or_false_nothing_else(api_as, enabled):
     channel = make_channel(make_contact(tier=make_tier()), "email", "ops@example.com")
-    response = api_as("manager").patch(f"{API}/channels/{channel.pk}", {"enabled": enabled}, format="json")
+    response = api_as("manager").patch(
+        f"{API}/channels/{channel.pk}", {"enabled": enabled}, format="json"
+    )
     assert response.status_code == 400 and "enabled" in response.json()
 
 
@@ -229,33 +297,54 @@ def test_a_file_that_is_no_runbook_answers_the_one_error_shape(api_as):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     upload = SimpleUploadedFile("a.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
-    response = api_as("manager").post(f"{API}/runbook-imports", {"file": upload}, format="multipart")
+    response = api_as("manager").post(
+        f"{API}/runbook-imports", {"file": upload}, format="multipart"
+    )
     assert response.status_code == 400 and error_shape(response.json()) and response.json()["file"]
 
 
 @pytest.mark.parametrize("owner", ["99999999999999999999999", "x", 1.5, True, [1]])
 def test_an_id_in_a_body_that_is_no_integer_in_range_is_a_400(api_as, owner):
-    response = api_as("manager").post(f"{API}/services", {"name": "api", "owner": owner}, format="json")
+    response = api_as("manager").post(
+        f"{API}/services", {"name": "api", "owner": owner}, format="json"
+    )
     assert response.status_code == 400 and "owner" in response.json()
 
 
 def test_a_patch_replacing_nested_lists_validates_each_item_whole(api_as):
     api = api_as("manager")
-    template = api.post(f"{API}/checklist-templates", {"name": "daily", "sections": [
-        {"title": "Morning", "items": [{"text": "Disk below 80 %"}]}]}, format="json")
+    template = api.post(
+        f"{API}/checklist-templates",
+        {
+            "name": "daily",
+            "sections": [{"title": "Morning", "items": [{"text": "Disk below 80 %"}]}],
+        },
+        format="json",
+    )
     assert template.status_code == 201, template.content
-    response = api.patch(f"{API}/checklist-templates/{template.json()['id']}",
-                         {"sections": [{"title": "No items key"}]}, format="json")
+    response = api.patch(
+        f"{API}/checklist-templates/{template.json()['id']}",
+        {"sections": [{"title": "No items key"}]},
+        format="json",
+    )
     assert response.status_code == 400 and "sections" in response.json()
     tier = make_tier()
-    policy = api.post(f"{API}/escalation-policies", {"name": "p", "severity": "sev1",
-                                                      "steps": [{"after": 0, "tier": tier.pk}]}, format="json")
-    response = api.patch(f"{API}/escalation-policies/{policy.json()['id']}", {"steps": [{"tier": tier.pk}]},
-                         format="json")
+    policy = api.post(
+        f"{API}/escalation-policies",
+        {"name": "p", "severity": "sev1", "steps": [{"after": 0, "tier": tier.pk}]},
+        format="json",
+    )
+    response = api.patch(
+        f"{API}/escalation-policies/{policy.json()['id']}",
+        {"steps": [{"tier": tier.pk}]},
+        format="json",
+    )
     assert response.status_code == 400 and "steps" in response.json()
 
 
 def test_text_query_parameters_say_they_take_no_nul(schema):
-    parameters = {p["name"]: p["schema"] for p in schema["paths"][f"{API}/tasks"]["get"]["parameters"]}
+    parameters = {
+        p["name"]: p["schema"] for p in schema["paths"][f"{API}/tasks"]["get"]["parameters"]
+    }
     assert parameters["cluster"]["pattern"] == parameters["search"]["pattern"] == r"^[^\x00]*$"
     assert "pattern" not in parameters["ordering"]

@@ -10,7 +10,9 @@ pytestmark = pytest.mark.django_db
 
 
 def external_addresses(html: str) -> list[str]:
-    return re.findall(r'(?:src|href)="(https?://[^"]+)"', html) + re.findall(r"https?://[\w.-]+\.(?:com|io)\b", html)
+    return re.findall(r'(?:src|href)="(https?://[^"]+)"', html) + re.findall(
+        r"https?://[\w.-]+\.(?:com|io)\b", html
+    )
 
 
 @pytest.mark.parametrize("name", ["api-docs", "api-redoc"])
@@ -26,7 +28,9 @@ def test_the_docs_pages_load_nothing_from_elsewhere_and_link_back_to_the_portal(
 def test_swagger_ui_is_told_not_to_fetch_the_validator_badge(client_as):
     client = client_as("viewer")
     html = client.get(reverse("api-docs")).content.decode()
-    script = re.search(r'<script src="([^"]+swagger-ui-init[^"]*|[^"]*api/docs/\?script[^"]*)"', html)
+    script = re.search(
+        r'<script src="([^"]+swagger-ui-init[^"]*|[^"]*api/docs/\?script[^"]*)"', html
+    )
     body = client.get(script.group(1)).content.decode() if script else html
     assert '"validatorUrl": null' in body
 
@@ -38,8 +42,12 @@ def test_operations_are_grouped_by_app(client_as):
         for operation in operations.values():
             for tag in operation["tags"]:
                 tags.setdefault(tag, set()).add(path)
-    assert {"incidents", "checklists", "probes", "backups", "oncall", "alerts", "portal"} <= set(tags)
-    assert "/api/v1/incidents" in tags["incidents"] and "/api/v1/checklist-runs" in tags["checklists"]
+    assert {"incidents", "checklists", "probes", "backups", "oncall", "alerts", "portal"} <= set(
+        tags
+    )
+    assert (
+        "/api/v1/incidents" in tags["incidents"] and "/api/v1/checklist-runs" in tags["checklists"]
+    )
     assert "/api/v1/heartbeats/{token}" in tags["probes"] and "/api/health" in tags["portal"]
     assert "v1" not in tags
     assert {tag["name"] for tag in schema["tags"]} == set(tags)

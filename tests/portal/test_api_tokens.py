@@ -21,9 +21,12 @@ def api_with(token) -> APIClient:
     return api
 
 
-@pytest.mark.parametrize(("posted", "days"), [({}, 90), ({"lifetime": "30"}, 30), ({"lifetime": "365"}, 365)])
+@pytest.mark.parametrize(
+    ("posted", "days"), [({}, 90), ({"lifetime": "30"}, 30), ({"lifetime": "365"}, 365)]
+)
 def test_a_token_made_on_the_token_page_expires_after_the_chosen_lifetime_90_days_by_default(
-        client_as, posted, days):
+    client_as, posted, days
+):
     client = client_as("viewer")
     with time_machine.travel(T0, tick=False):
         created = client.post("/account/token/create/", posted)
@@ -66,7 +69,11 @@ def test_a_token_that_never_expires_still_works_years_later(make_user):
 
 
 def token_writes(queries) -> list[str]:
-    return [q["sql"] for q in queries if q["sql"].startswith("UPDATE") and "portal_tokendetails" in q["sql"]]
+    return [
+        q["sql"]
+        for q in queries
+        if q["sql"].startswith("UPDATE") and "portal_tokendetails" in q["sql"]
+    ]
 
 
 def test_last_used_is_written_at_most_once_a_minute(make_user):
@@ -80,7 +87,10 @@ def test_last_used_is_written_at_most_once_a_minute(make_user):
     token.details.refresh_from_db()
     assert token.details.last_used_at == T0
 
-    with time_machine.travel(T0 + timedelta(seconds=59), tick=False), CaptureQueriesContext(connection) as soon:
+    with (
+        time_machine.travel(T0 + timedelta(seconds=59), tick=False),
+        CaptureQueriesContext(connection) as soon,
+    ):
         for _ in range(3):
             assert api.get("/api/v1/incidents").status_code == 200
     assert token_writes(soon) == []
@@ -94,7 +104,11 @@ def test_last_used_is_written_at_most_once_a_minute(make_user):
 
 
 def test_a_manager_sees_every_working_token_without_its_key(client_as, make_user):
-    alice, bob, carol = make_user("operator", "alice"), make_user("viewer", "bob"), make_user("viewer", "carol")
+    alice, bob, carol = (
+        make_user("operator", "alice"),
+        make_user("viewer", "bob"),
+        make_user("viewer", "carol"),
+    )
     with time_machine.travel(T0, tick=False):
         alive = services.create_api_token(user=alice, lifetime=TokenLifetime.NEVER)
         services.create_api_token(user=bob, lifetime=TokenLifetime.DAYS_30)

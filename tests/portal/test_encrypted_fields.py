@@ -27,8 +27,9 @@ def raw(table: str, column: str, pk: int) -> str:
 
 
 def make_target(service, tmp_path, source=DSN):
-    return BackupTarget.objects.create(name="pg", service=service, kind="postgres", source=source,
-                                       destination=str(tmp_path / "b"))
+    return BackupTarget.objects.create(
+        name="pg", service=service, kind="postgres", source=source, destination=str(tmp_path / "b")
+    )
 
 
 @pytest.mark.django_db
@@ -38,12 +39,16 @@ def test_a_backup_source_is_stored_encrypted_and_read_back_clear(tmp_path):
     assert "PWatrest9Z" not in stored and "db.example.com" not in stored
     target.refresh_from_db()
     assert target.source == DSN
-    assert BackupTarget.history.get(id=target.pk).source == DSN  # the history row too, read through the field
+    assert (
+        BackupTarget.history.get(id=target.pk).source == DSN
+    )  # the history row too, read through the field
 
 
 @pytest.mark.django_db
 def test_a_probe_config_and_a_channel_target_are_stored_encrypted():
-    probe = make_probe(config={"url": "https://u:PWprobe7Y@x.example.com/", "headers": {"Authorization": "B"}})
+    probe = make_probe(
+        config={"url": "https://u:PWprobe7Y@x.example.com/", "headers": {"Authorization": "B"}}
+    )
     channel = make_channel(make_contact(channel=False), kind="slack", target=HOOK)
     assert "PWprobe7Y" not in raw("probes_probe", "config", probe.pk)
     assert "HOOKatrest4Q" not in raw("incidents_notificationchannel", "target", channel.pk)
@@ -80,19 +85,30 @@ def test_rotating_the_keys_re_encrypts_every_value_under_the_new_first_key(setti
 
 @pytest.mark.django_db(transaction=True)
 def test_the_migrations_encrypt_the_values_written_before_them(tmp_path):
-    before = [("backups", "0002_historicalrestorerun"), ("incidents", "0005_incident_status_count_index"),
-              ("probes", "0003_historicalprobe")]
+    before = [
+        ("backups", "0002_historicalrestorerun"),
+        ("incidents", "0005_incident_status_count_index"),
+        ("probes", "0003_historicalprobe"),
+    ]
     executor = MigrationExecutor(connection)
     executor.migrate(before)
     old = executor.loader.project_state(before).apps
     service = old.get_model("incidents", "Service").objects.create(name="payments")
     target = old.get_model("backups", "BackupTarget").objects.create(
-        name="pg", service_id=service.pk, kind="postgres", source=DSN, destination=str(tmp_path))
-    contact = old.get_model("incidents", "Contact").objects.create(name="Ana", work_days=[0, 1, 2, 3, 4])
+        name="pg", service_id=service.pk, kind="postgres", source=DSN, destination=str(tmp_path)
+    )
+    contact = old.get_model("incidents", "Contact").objects.create(
+        name="Ana", work_days=[0, 1, 2, 3, 4]
+    )
     channel = old.get_model("incidents", "NotificationChannel").objects.create(
-        contact_id=contact.pk, kind="slack", target=HOOK)
+        contact_id=contact.pk, kind="slack", target=HOOK
+    )
     probe = old.get_model("probes", "Probe").objects.create(
-        service_id=service.pk, name="api", kind="http", config={"url": "https://u:PWold3X@x.example.com/"})
+        service_id=service.pk,
+        name="api",
+        kind="http",
+        config={"url": "https://u:PWold3X@x.example.com/"},
+    )
     assert raw("backups_backuptarget", "source", target.pk) == DSN
 
     executor = MigrationExecutor(connection)
@@ -116,7 +132,9 @@ def test_the_field_key_file_is_made_once_beside_secret_key_and_private(tmp_path,
     Fernet(first[0])
 
 
-def test_portal_field_keys_lists_the_encrypting_key_first_and_refuses_a_bad_one(tmp_path, monkeypatch):
+def test_portal_field_keys_lists_the_encrypting_key_first_and_refuses_a_bad_one(
+    tmp_path, monkeypatch
+):
     one, two = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     monkeypatch.setenv("PORTAL_FIELD_KEYS", f"{one}, {two}")
     assert env.field_keys("PORTAL_FIELD_KEYS", tmp_path) == [one, two]

@@ -32,7 +32,12 @@ def built(monkeypatch):
 def test_a_list_without_filter_parameters_builds_no_filterset(api_as, built):
     make_incident(make_service("Maps"))
     api = api_as("viewer")
-    assert api.get(f"{API}/incidents", {"page_size": 5, "ordering": "-created_at", "search": "x"}).status_code == 200
+    assert (
+        api.get(
+            f"{API}/incidents", {"page_size": 5, "ordering": "-created_at", "search": "x"}
+        ).status_code
+        == 200
+    )
     assert api.get(f"{API}/checklist-runs").status_code == 200
     assert built == []
 
@@ -59,12 +64,18 @@ def test_a_generated_filterset_class_is_made_once_per_view():
     assert set(first.base_filters) == {"target", "status", "trigger", "verification"}
 
 
-@pytest.mark.parametrize(("params", "expected"), [
-    ({}, False),
-    ({"page": "2", "page_size": "5", "ordering": "title", "search": "disk", "cursor": "x"}, False),
-    ({"status": "resolved"}, True),
-    ({"created_after": "2026-01-01T00:00:00Z"}, True),
-    ({"open": "true"}, True),
-])
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({}, False),
+        (
+            {"page": "2", "page_size": "5", "ordering": "title", "search": "disk", "cursor": "x"},
+            False,
+        ),
+        ({"status": "resolved"}, True),
+        ({"created_after": "2026-01-01T00:00:00Z"}, True),
+        ({"open": "true"}, True),
+    ],
+)
 def test_which_parameters_name_a_filter(params, expected):
     assert names_a_filter(params, IncidentFilter) is expected

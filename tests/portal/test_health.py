@@ -28,7 +28,15 @@ def test_health_needs_no_login_and_is_healthy_with_fresh_heartbeats(client, fres
     assert body["status"] == "healthy"
     assert body["database"] == "ok"
     assert body["queue"] == "ok"
-    assert set(body) >= {"status", "version", "uptime_seconds", "database", "queue", "disk_free_gb", "time"}
+    assert set(body) >= {
+        "status",
+        "version",
+        "uptime_seconds",
+        "database",
+        "queue",
+        "disk_free_gb",
+        "time",
+    }
     assert body["disk_free_gb"] > 0
 
 
@@ -88,15 +96,21 @@ def test_the_heartbeat_task_records_its_cluster(db):
     assert row.age_seconds() < 5
 
 
-def test_a_process_serve_is_restarting_makes_health_degraded(client, fresh_clusters, settings, tmp_path):
+def test_a_process_serve_is_restarting_makes_health_degraded(
+    client, fresh_clusters, settings, tmp_path
+):
     settings.DATA_DIR = tmp_path
     (tmp_path / "run").mkdir()
     state = tmp_path / "run" / health.CHILDREN_STATE
-    state.write_text('{"web": {"running": true, "restarts": 0}, "workers": {"running": true, "restarts": 1}}')
+    state.write_text(
+        '{"web": {"running": true, "restarts": 0}, "workers": {"running": true, "restarts": 1}}'
+    )
     body = client.get("/api/health").json()
     assert body["status"] == "healthy" and body["processes"]["workers"]["restarts"] == 1
-    state.write_text('{"web": {"running": true, "restarts": 0},'
-                     ' "workers": {"running": false, "restarts": 1, "exit_code": -9}}')
+    state.write_text(
+        '{"web": {"running": true, "restarts": 0},'
+        ' "workers": {"running": false, "restarts": 1, "exit_code": -9}}'
+    )
     body = client.get("/api/health").json()
     assert body["status"] == "degraded"
     assert body["processes"]["workers"] == {"running": False, "restarts": 1, "exit_code": -9}

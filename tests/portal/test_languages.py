@@ -49,7 +49,9 @@ def korean(message: str, **params) -> str:
     return text % params if params else text
 
 
-def test_a_user_who_switched_to_korean_gets_korean_again_on_a_fresh_browser_after_logging_out(make_user):
+def test_a_user_who_switched_to_korean_gets_korean_again_on_a_fresh_browser_after_logging_out(
+    make_user,
+):
     alice = make_user("viewer", username="alice")
     browser = log_in(alice)
     assert page_language(browser.get("/")) == "en"
@@ -119,20 +121,27 @@ def test_api_field_errors_follow_accept_language(api_as):
 
 def test_api_domain_errors_follow_accept_language(api_as):
     api = api_as("operator")
-    incident, _ = services.open_incident(service=make_service("api"), title="API down", severity="sev2")
+    incident, _ = services.open_incident(
+        service=make_service("api"), title="API down", severity="sev2"
+    )
     services.resolve(incident=incident, by=api.user)
     response = api.post(f"/api/v1/incidents/{incident.pk}/acknowledge", HTTP_ACCEPT_LANGUAGE="ko")
     assert response.status_code == 409
     status = korean("resolved")
-    expected = korean("Cannot %(action)s an incident that is %(status)s.", action=korean("acknowledge"),
-                      status=status)
+    expected = korean(
+        "Cannot %(action)s an incident that is %(status)s.",
+        action=korean("acknowledge"),
+        status=status,
+    )
     assert response.json()["detail"] == expected
 
 
 # E-mails --------------------------------------------------------------------------
 
 
-def test_the_overdue_checklist_reminder_is_written_in_each_recipients_language(make_user, mailoutbox):
+def test_the_overdue_checklist_reminder_is_written_in_each_recipients_language(
+    make_user, mailoutbox
+):
     tier = make_tier(1, "Shift")
     korean_user = make_user("operator", username="minji")
     UserPreference.objects.create(user=korean_user, language="ko")
@@ -145,8 +154,12 @@ def test_the_overdue_checklist_reminder_is_written_in_each_recipients_language(m
     assert checklist_services.remind_overdue(now=T0 + timedelta(hours=1)) == 1
     by_to = {tuple(m.to): m for m in mailoutbox}
     assert by_to[("sam@example.com",)].subject == f"Overdue checklist: {run.name}"
-    assert by_to[("minji@example.com",)].subject == korean("Overdue checklist: %(name)s", name=run.name)
-    assert "2026년 3월 3일 02:05:09" in by_to[("minji@example.com",)].body  # TIME_ZONE is UTC in tests
+    assert by_to[("minji@example.com",)].subject == korean(
+        "Overdue checklist: %(name)s", name=run.name
+    )
+    assert (
+        "2026년 3월 3일 02:05:09" in by_to[("minji@example.com",)].body
+    )  # TIME_ZONE is UTC in tests
 
 
 def test_an_incident_e_mail_is_written_in_the_contacts_language(make_user, mailoutbox):
@@ -162,7 +175,10 @@ def test_an_incident_e_mail_is_written_in_the_contacts_language(make_user, mailo
         notify.retry_notifications(now=T0)
     bodies = {m.to[0]: m.body for m in mailoutbox}
     assert "Severity: SEV1 · critical" in bodies["sam@example.com"]
-    assert korean("Severity: %(severity)s", severity=korean("SEV1 · critical")) in bodies["jisoo@example.com"]
+    assert (
+        korean("Severity: %(severity)s", severity=korean("SEV1 · critical"))
+        in bodies["jisoo@example.com"]
+    )
 
 
 # Dates ----------------------------------------------------------------------------
@@ -170,7 +186,9 @@ def test_an_incident_e_mail_is_written_in_the_contacts_language(make_user, mailo
 
 def test_a_page_shows_dates_in_the_korean_format_under_korean(client_as):
     with time_machine.travel(T0, tick=False):
-        incident, _ = services.open_incident(service=make_service("api"), title="API down", severity="sev2")
+        incident, _ = services.open_incident(
+            service=make_service("api"), title="API down", severity="sev2"
+        )
     client = client_as("viewer")
     english = client.get(incident.get_absolute_url()).content.decode()
     assert "3 Mar 2026, 02:05:09" in english

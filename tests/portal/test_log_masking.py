@@ -25,7 +25,11 @@ def test_a_heartbeat_ping_url_and_a_token_parameter_are_masked_and_the_rest_kept
 
 @pytest.fixture
 def console():
-    handler = next(h for h in logging.getLogger().handlers if any(isinstance(f, MaskSecrets) for f in h.filters))
+    handler = next(
+        h
+        for h in logging.getLogger().handlers
+        if any(isinstance(f, MaskSecrets) for f in h.filters)
+    )
     stream = handler.setStream(io.StringIO())
     yield handler
     handler.setStream(stream)
@@ -40,7 +44,9 @@ def test_django_logs_a_not_found_ping_without_its_token(client, console):
 
 
 def test_runserver_request_log_goes_through_the_masking_console(console):
-    logging.getLogger("django.server").info('"%s" %s %s', f"POST /api/v1/heartbeats/{TOKEN} HTTP/1.1", 200, 12)
+    logging.getLogger("django.server").info(
+        '"%s" %s %s', f"POST /api/v1/heartbeats/{TOKEN} HTTP/1.1", 200, 12
+    )
     logged = console.stream.getvalue()
     assert "/api/v1/heartbeats/•••" in logged
     assert TOKEN not in logged
@@ -59,8 +65,14 @@ def gunicorn_logger(tmp_path):
 
 def test_gunicorn_access_log_of_a_ping_shows_the_path_without_the_token(gunicorn_logger, tmp_path):
     url = f"/api/v1/heartbeats/{TOKEN}"
-    environ = {"REQUEST_METHOD": "POST", "RAW_URI": url, "PATH_INFO": url, "SERVER_PROTOCOL": "HTTP/1.1",
-               "REMOTE_ADDR": "10.0.0.9", "HTTP_REFERER": f"https://ci.example{url}"}
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "RAW_URI": url,
+        "PATH_INFO": url,
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "10.0.0.9",
+        "HTTP_REFERER": f"https://ci.example{url}",
+    }
     response = SimpleNamespace(status="200 OK", headers=[], sent=17)
     request = SimpleNamespace(headers=[("REFERER", f"https://ci.example{url}")])
 

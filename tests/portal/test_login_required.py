@@ -25,7 +25,13 @@ PUBLIC_BY_TOKEN = {
     "/incidents/ack/x/": "GET",
 }
 REFUSED_TOKEN = {"/incidents/ack/x/": 400}  # not signed by the portal: bad input, not an unknown id
-SAMPLE_ARGS = {"int": "1", "str": "x", "slug": "x", "uuid": "00000000-0000-0000-0000-000000000000", "path": "x"}
+SAMPLE_ARGS = {
+    "int": "1",
+    "str": "x",
+    "slug": "x",
+    "uuid": "00000000-0000-0000-0000-000000000000",
+    "path": "x",
+}
 
 
 def walk(patterns, prefix=""):
@@ -48,7 +54,9 @@ def concrete(route: str) -> str | None:
     if "(?P<format>" in route or ":format>" in route:
         return None  # DRF's ".json" suffix twins of routes checked anyway
     # A sample for each regex group: django-q2's task ids are 32 hex digits, other ids digits.
-    route = re.sub(r"\(\?P<\w+>([^)]*)\)", lambda m: "0" * 32 if "a-f" in m.group(1) else "1", route)
+    route = re.sub(
+        r"\(\?P<\w+>([^)]*)\)", lambda m: "0" * 32 if "a-f" in m.group(1) else "1", route
+    )
     route = route.replace("\\Z", "")
     if any(c in route for c in "()[]*+?\\"):
         return None
@@ -69,7 +77,9 @@ PATHS = all_paths()
 
 
 def test_the_url_walk_finds_the_known_pages():
-    assert {"/", "/api/health", "/api/metrics", "/api/v1/", "/admin/", "/account/token/"} <= set(PATHS)
+    assert {"/", "/api/health", "/api/metrics", "/api/v1/", "/admin/", "/account/token/"} <= set(
+        PATHS
+    )
 
 
 @pytest.mark.parametrize("path", [p for p in PATHS if p not in PUBLIC | PUBLIC_BY_TOKEN.keys()])

@@ -18,19 +18,41 @@ from tests.probes.factories import make_probe
 
 pytestmark = pytest.mark.django_db
 
-VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+VOID = {
+    "area",
+    "base",
+    "br",
+    "col",
+    "embed",
+    "hr",
+    "img",
+    "input",
+    "link",
+    "meta",
+    "source",
+    "track",
+    "wbr",
+}
 
 
 class Node:
     def __init__(self, tag, attrs, parent=None):
-        self.tag, self.attrs, self.parent, self.children, self.text = tag, dict(attrs), parent, [], []
+        self.tag, self.attrs, self.parent, self.children, self.text = (
+            tag,
+            dict(attrs),
+            parent,
+            [],
+            [],
+        )
 
     @property
     def classes(self) -> set[str]:
         return set((self.attrs.get("class") or "").split())
 
     def all_text(self) -> str:
-        return " ".join(["".join(self.text), *(child.all_text() for child in self.children)]).strip()
+        return " ".join(
+            ["".join(self.text), *(child.all_text() for child in self.children)]
+        ).strip()
 
     def walk(self):
         yield self
@@ -101,7 +123,9 @@ def test_every_page_has_a_phone_viewport_a_skip_link_to_the_main_content_and_a_m
     assert links[0].attrs["href"] == "#main" and links[0].all_text() == "Skip to content"
     assert tree.find_all(lambda n: n.tag == "main" and n.attrs.get("id") == "main")
     toggle = tree.find_all(lambda n: n.tag == "button" and "nav-toggle" in n.classes)
-    assert toggle and toggle[0].attrs["aria-controls"] == "main-nav" and toggle[0].all_text() == "Menu"
+    assert (
+        toggle and toggle[0].attrs["aria-controls"] == "main-nav" and toggle[0].all_text() == "Menu"
+    )
     scripts = [n.attrs.get("src", "") for n in tree.find_all(lambda n: n.tag == "script")]
     assert any(src.endswith("portal/ui.js") for src in scripts)
 
@@ -128,16 +152,34 @@ def busy_portal(settings, tmp_path):
         incident_services.open_incident(service=service, title=title, severity=severity)
     for status in ("ok", "warning", "critical", "error", "unknown"):
         make_probe(service, name=f"probe {status}", status=status)
-    target = BackupTarget.objects.create(name="db", kind="sqlite", service=service, source=str(tmp_path / "db"),
-                                         destination=str(tmp_path / "backups"))
-    for status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.QUEUED):  # one active run per target
+    target = BackupTarget.objects.create(
+        name="db",
+        kind="sqlite",
+        service=service,
+        source=str(tmp_path / "db"),
+        destination=str(tmp_path / "backups"),
+    )
+    for status in (
+        RunStatus.SUCCEEDED,
+        RunStatus.FAILED,
+        RunStatus.QUEUED,
+    ):  # one active run per target
         BackupRun.objects.create(target=target, trigger=Trigger.MANUAL, status=status)
     make_run(make_template("Daily"))
     return target
 
 
-@pytest.mark.parametrize("url_name", ["dashboard", "incidents:list", "probes:grid", "backups:targets",
-                                      "backups:runs", "checklists:runs"])
+@pytest.mark.parametrize(
+    "url_name",
+    [
+        "dashboard",
+        "incidents:list",
+        "probes:grid",
+        "backups:targets",
+        "backups:runs",
+        "checklists:runs",
+    ],
+)
 def test_every_status_badge_says_its_status_in_words(admin, busy_portal, url_name):
     found = badges(parse(admin.get(reverse(url_name))))
     assert found
@@ -158,7 +200,11 @@ def unlabelled_fields(tree: Tree) -> list[str]:
             continue
         if any(a.tag == "template" for a in field.ancestors()):
             continue
-        if field.attrs.get("id") in labelled or field.attrs.get("aria-label") or field.attrs.get("aria-labelledby"):
+        if (
+            field.attrs.get("id") in labelled
+            or field.attrs.get("aria-label")
+            or field.attrs.get("aria-labelledby")
+        ):
             continue
         if any(a.tag == "label" for a in field.ancestors()):
             continue
@@ -167,7 +213,9 @@ def unlabelled_fields(tree: Tree) -> list[str]:
 
 
 def main_form_urls(target):
-    incident, _ = incident_services.open_incident(service=target.service, title="API down", severity="sev2")
+    incident, _ = incident_services.open_incident(
+        service=target.service, title="API down", severity="sev2"
+    )
     run = BackupRun.objects.filter(target=target, status=RunStatus.SUCCEEDED).first()
     checklist_run = make_run(make_template("Weekly"))
     return [
@@ -201,8 +249,17 @@ def test_the_login_form_and_the_language_switch_have_labels(client):
 # Empty states say what to do next -----------------------------------------------------------
 
 
-LIST_PAGES = ["incidents:list", "probes:grid", "backups:targets", "backups:runs", "checklists:runs",
-              "checklists:templates", "checklists:playbooks", "incidents:postmortems", "checklists:my-shift"]
+LIST_PAGES = [
+    "incidents:list",
+    "probes:grid",
+    "backups:targets",
+    "backups:runs",
+    "checklists:runs",
+    "checklists:templates",
+    "checklists:playbooks",
+    "incidents:postmortems",
+    "checklists:my-shift",
+]
 
 
 def empty_state_links(tree: Tree) -> list[str]:
@@ -230,7 +287,9 @@ def test_no_incidents_offers_to_declare_one(admin):
 
 def test_filters_that_match_nothing_offer_to_clear_them(admin):
     make_service("api")
-    links = empty_state_links(parse(admin.get(reverse("incidents:list"), {"q": "nothing like this"})))
+    links = empty_state_links(
+        parse(admin.get(reverse("incidents:list"), {"q": "nothing like this"}))
+    )
     assert links == [reverse("incidents:list")]
 
 
@@ -238,7 +297,10 @@ def test_filters_that_match_nothing_offer_to_clear_them(admin):
 
 
 def busy_buttons(tree: Tree) -> list[str]:
-    return [n.attrs["data-busy"] for n in tree.find_all(lambda n: n.tag == "button" and "data-busy" in n.attrs)]
+    return [
+        n.attrs["data-busy"]
+        for n in tree.find_all(lambda n: n.tag == "button" and "data-busy" in n.attrs)
+    ]
 
 
 def test_run_now_restore_and_import_buttons_say_they_are_busy_once_pressed(admin, busy_portal):
@@ -247,7 +309,9 @@ def test_run_now_restore_and_import_buttons_say_they_are_busy_once_pressed(admin
     assert busy_buttons(parse(admin.get(probe.get_absolute_url()))) == ["Running…"]
     assert busy_buttons(parse(admin.get(reverse("backups:targets")))) == ["Running…"]
     assert "Running…" in busy_buttons(parse(admin.get(busy_portal.get_absolute_url())))
-    assert busy_buttons(parse(admin.get(reverse("backups:restore", args=[run.pk])))) == ["Restoring…"]
+    assert busy_buttons(parse(admin.get(reverse("backups:restore", args=[run.pk])))) == [
+        "Restoring…"
+    ]
     assert busy_buttons(parse(admin.get(reverse("checklists:import")))) == ["Reading the runbook…"]
 
 
@@ -257,7 +321,9 @@ def test_a_pending_backup_page_shows_that_it_runs_and_refreshes_itself(admin, bu
     head = tree.find_all(lambda n: n.tag == "head")[0]
     refresh = [n for n in head.walk() if n.tag == "meta" and n.attrs.get("http-equiv") == "refresh"]
     assert refresh and int(refresh[0].attrs["content"]) <= 5
-    assert tree.find_all(lambda n: n.attrs.get("role") == "status" and "refreshes itself" in n.all_text())
+    assert tree.find_all(
+        lambda n: n.attrs.get("role") == "status" and "refreshes itself" in n.all_text()
+    )
 
 
 def test_a_finished_backup_page_does_not_refresh(admin, busy_portal):

@@ -9,12 +9,20 @@ from tests.incidents.factories import make_incident, make_service
 from tests.portal.test_login_required import PATHS, PUBLIC_BY_TOKEN
 
 # Pages any logged-in user may open: their own account, and the login pages (which send them on).
-ROLE_FREE = {"/account/logout/", "/account/password/", "/account/password/done/", "/i18n/setlang/",
-             "/account/login/", "/admin/login/"}
+ROLE_FREE = {
+    "/account/logout/",
+    "/account/password/",
+    "/account/password/done/",
+    "/i18n/setlang/",
+    "/account/login/",
+    "/admin/login/",
+}
 # Public API paths (health, heartbeat pings) are covered by test_login_required.
 PUBLIC_API = {"/api/health", *PUBLIC_BY_TOKEN}
 # Pages whose credential is a token in the URL (on-call calendar feeds) answer by the token, not the role.
-PAGES = [p for p in PATHS if not p.startswith("/api/") and p not in ROLE_FREE | PUBLIC_BY_TOKEN.keys()]
+PAGES = [
+    p for p in PATHS if not p.startswith("/api/") and p not in ROLE_FREE | PUBLIC_BY_TOKEN.keys()
+]
 # The push agent's API takes a host's token, never a person (tests/probes/test_agent_api.py: a person's
 # token is refused, whatever the role).
 AGENT_API = {"/api/v1/agent/checks", "/api/v1/agent/results"}
@@ -43,7 +51,10 @@ def test_every_page_answers_a_user_without_a_role_with_the_ask_for_a_role_page(n
     wrong = {}
     for path in PAGES:
         response = nobody.get(path)
-        if response.status_code != 403 or b"Ask a manager to give you a role" not in response.content:
+        if (
+            response.status_code != 403
+            or b"Ask a manager to give you a role" not in response.content
+        ):
             wrong[path] = response.status_code
     assert wrong == {}
 
@@ -84,7 +95,9 @@ def test_the_ask_for_a_role_page_is_translated(nobody):
     assert b"Ask a manager to give you a role" not in response.content
 
 
-@pytest.mark.parametrize("path", ["/api/schema/", "/api/docs/", "/api/redoc/", "/api/v1/", "/api/metrics"])
+@pytest.mark.parametrize(
+    "path", ["/api/schema/", "/api/docs/", "/api/redoc/", "/api/v1/", "/api/metrics"]
+)
 def test_a_viewer_still_reads_the_schema_the_docs_the_api_root_and_the_metrics(api_as, path):
     assert api_as("viewer").get(path).status_code == 200
 
@@ -96,8 +109,16 @@ def test_metrics_answer_the_scrape_token_without_a_user(client, db, settings):
     assert b"portal_uptime_seconds" in response.content
 
 
-@pytest.mark.parametrize("header", ["Bearer wrong-token", "Bearer s3cret-scrape-tokenX", "Bearer ",
-                                    "Basic s3cret-scrape-token", "s3cret-scrape-token"])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer wrong-token",
+        "Bearer s3cret-scrape-tokenX",
+        "Bearer ",
+        "Basic s3cret-scrape-token",
+        "s3cret-scrape-token",
+    ],
+)
 def test_metrics_refuse_a_wrong_scrape_token(client, db, settings, header):
     settings.PORTAL_METRICS_TOKEN = "s3cret-scrape-token"
     assert client.get("/api/metrics", HTTP_AUTHORIZATION=header).status_code in (401, 403)

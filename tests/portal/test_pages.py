@@ -4,7 +4,9 @@ from rest_framework.authtoken.models import Token
 
 def test_the_login_page_logs_in_and_shows_the_dashboard(client, make_user):
     make_user("viewer", username="alice")
-    response = client.post("/account/login/", {"username": "alice", "password": "pw-123456!"}, follow=True)
+    response = client.post(
+        "/account/login/", {"username": "alice", "password": "pw-123456!"}, follow=True
+    )
     assert response.status_code == 200
     assert b"Portal health" in response.content
     assert response.context["user"].username == "alice"

@@ -40,7 +40,9 @@ def test_a_sibling_folder_sharing_the_roots_name_as_prefix_is_refused(settings, 
         allowed_path(f"{root}-evil/x.db")
 
 
-def test_a_symlinked_file_leading_outside_is_refused_and_one_staying_inside_is_allowed(settings, tmp_path):
+def test_a_symlinked_file_leading_outside_is_refused_and_one_staying_inside_is_allowed(
+    settings, tmp_path
+):
     root, outside = tmp_path / "root", tmp_path / "outside"
     root.mkdir()
     outside.mkdir()

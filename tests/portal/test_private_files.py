@@ -39,20 +39,38 @@ def lax_umask():
 
 def test_a_new_data_dir_database_wal_and_secret_key_are_private_under_a_lax_umask(tmp_path):
     data_dir = tmp_path / "fresh" / "data"
-    done = subprocess.run([sys.executable, "manage.py", "shell", "-c", REPORT_MODES], cwd=ROOT,
-                          env=portal_env(data_dir), capture_output=True, text=True, timeout=120,
-                          preexec_fn=lax_umask, check=True)
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", REPORT_MODES],
+        cwd=ROOT,
+        env=portal_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=lax_umask,
+        check=True,
+    )
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {
-        "data": "0o700", "secret_key": "0o600", "portal.sqlite3": "0o600",
-        "portal.sqlite3-wal": "0o600", "portal.sqlite3-shm": "0o600",
+        "data": "0o700",
+        "secret_key": "0o600",
+        "portal.sqlite3": "0o600",
+        "portal.sqlite3-wal": "0o600",
+        "portal.sqlite3-shm": "0o600",
     }
 
 
 def test_the_web_server_entry_points_set_a_private_umask_before_settings_are_read(tmp_path):
     for module in ("portal.wsgi", "portal.asgi"):
         script = f"import os, sys, {module}; sys.stdout.write(oct(os.umask(0)))"
-        done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=portal_env(tmp_path / module),
-                              capture_output=True, text=True, timeout=120, preexec_fn=lax_umask, check=True)
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=ROOT,
+            env=portal_env(tmp_path / module),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            preexec_fn=lax_umask,
+            check=True,
+        )
         assert done.stdout.strip() == "0o77", module
 
 

@@ -20,7 +20,9 @@ def test_concurrent_first_generations_all_answer(monkeypatch):
     slow here so that every thread is inside it at once, as on a worker's first schema requests."""
     missing = "rest_framework_recursive.fields.RecursiveField"  # an extension drf-spectacular ships
     # Those not loaded yet (a dotted path) or whose package is not installed (None, once tried).
-    extensions = [e for e in OpenApiSerializerFieldExtension._registry if not isinstance(e.target_class, type)]
+    extensions = [
+        e for e in OpenApiSerializerFieldExtension._registry if not isinstance(e.target_class, type)
+    ]
     assert extensions, "drf-spectacular registers extensions for packages that are not installed"
     for extension in extensions:
         monkeypatch.setattr(extension, "target_class", missing)
@@ -32,7 +34,11 @@ def test_concurrent_first_generations_all_answer(monkeypatch):
         return real_import(path)
 
     monkeypatch.setattr(plumbing, "import_string", slow_import)
-    monkeypatch.setattr(plumbing.apps, "app_configs", {**plumbing.apps.app_configs, "rest_framework_recursive": None})
+    monkeypatch.setattr(
+        plumbing.apps,
+        "app_configs",
+        {**plumbing.apps.app_configs, "rest_framework_recursive": None},
+    )
     user = User.objects.create_user("vera")
     user.groups.add(Group.objects.get(name="viewer"))
     view, factory = SchemaView.as_view(), APIRequestFactory()

@@ -29,8 +29,12 @@ def free_port() -> int:
 @pytest.fixture
 def serve_env(tmp_path):
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "PYTEST_XDIST"))}
-    environ.update(PORTAL_DATA_DIR=str(tmp_path), PORTAL_ADMIN_PASSWORD="smoke-test-pw", PYTHONUNBUFFERED="1",
-                   PORTAL_LOG_LEVEL="INFO")  # the test follows the clusters' task log
+    environ.update(
+        PORTAL_DATA_DIR=str(tmp_path),
+        PORTAL_ADMIN_PASSWORD="smoke-test-pw",
+        PYTHONUNBUFFERED="1",
+        PORTAL_LOG_LEVEL="INFO",
+    )  # the test follows the clusters' task log
     if settings.REDIS_URL:
         # A Redis database of its own, so tasks queued by other tests never reach this cluster.
         environ["PORTAL_REDIS_URL"] = urlsplit(settings.REDIS_URL)._replace(path="/14").geturl()
@@ -39,11 +43,18 @@ def serve_env(tmp_path):
         import psycopg
 
         db = settings.DATABASES["default"]
-        params = {"host": db["HOST"], "port": db["PORT"] or 5432, "user": db["USER"], "dbname": "postgres"}
+        params = {
+            "host": db["HOST"],
+            "port": db["PORT"] or 5432,
+            "user": db["USER"],
+            "dbname": "postgres",
+        }
         with psycopg.connect(**params, password=db["PASSWORD"] or None, autocommit=True) as conn:
             conn.execute("DROP DATABASE IF EXISTS portal_smoke WITH (FORCE)")
             conn.execute("CREATE DATABASE portal_smoke")
-        environ["PORTAL_DATABASE_URL"] = f"postgres://{db['USER']}@{db['HOST']}:{params['port']}/portal_smoke"
+        environ["PORTAL_DATABASE_URL"] = (
+            f"postgres://{db['USER']}@{db['HOST']}:{params['port']}/portal_smoke"
+        )
     return environ
 
 
@@ -68,7 +79,11 @@ def test_serve_starts_web_and_workers_and_stops_them_all_on_ctrl_c(serve_env):
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "serve", "--port", str(port)],
-        cwd=ROOT, env=serve_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT,
+        env=serve_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         output = read_until(proc, "Ops Portal is running at", timeout=150)
@@ -77,10 +92,14 @@ def test_serve_starts_web_and_workers_and_stops_them_all_on_ctrl_c(serve_env):
             report = json.load(response)
         assert report["status"] == "healthy", report
         assert report["queue"] == "ok"
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/account/login/", timeout=5) as response:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/account/login/", timeout=5
+        ) as response:
             assert response.status == 200
             assert b"csrfmiddlewaretoken" in response.read()
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/portal/portal.css", timeout=5) as response:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/static/portal/portal.css", timeout=5
+        ) as response:
             assert response.status == 200
         ping = str(uuid.uuid4())
         with pytest.raises(urllib.error.HTTPError) as unknown:
@@ -92,9 +111,20 @@ def test_serve_starts_web_and_workers_and_stops_them_all_on_ctrl_c(serve_env):
         assert names.count("qcluster") >= 2
         # Stop while the main cluster runs a probe tick: a task that loops for most of a minute,
         # which held Ctrl+C until the cluster was killed (core.shutdown).
-        subprocess.run([sys.executable, "manage.py", "shell", "--no-imports", "-c",
-                        "from django_q.tasks import async_task; async_task('probes.tasks.tick')"],
-                       cwd=ROOT, env=serve_env, check=True, timeout=60)
+        subprocess.run(
+            [
+                sys.executable,
+                "manage.py",
+                "shell",
+                "--no-imports",
+                "-c",
+                "from django_q.tasks import async_task; async_task('probes.tasks.tick')",
+            ],
+            cwd=ROOT,
+            env=serve_env,
+            check=True,
+            timeout=60,
+        )
         output += read_until(proc, "'probes.tasks.tick'", timeout=60)
 
         started = time.monotonic()
@@ -122,7 +152,11 @@ def test_serve_explains_a_port_already_in_use(serve_env):
         port = busy.getsockname()[1]
         result = subprocess.run(
             [sys.executable, "manage.py", "serve", "--port", str(port), "--no-setup"],
-            cwd=ROOT, env=serve_env, capture_output=True, text=True, timeout=60,
+            cwd=ROOT,
+            env=serve_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     assert result.returncode != 0
     assert f"port {port} on 127.0.0.1 is already in use" in result.stderr

@@ -15,7 +15,13 @@ from portal.management.commands import serve
 @pytest.fixture
 def supervisor(tmp_path):
     command = serve.Command(stdout=io.StringIO(), stderr=io.StringIO())
-    command.children, command.specs, command.started_at, command.restarts, command.down = {}, {}, {}, {}, {}
+    command.children, command.specs, command.started_at, command.restarts, command.down = (
+        {},
+        {},
+        {},
+        {},
+        {},
+    )
     command.state_file = tmp_path / "children.json"
     quick = [sys.executable, "-c", "import sys; sys.exit(3)"]
     alive = [sys.executable, "-c", "import time; time.sleep(60)"]
@@ -47,7 +53,9 @@ def test_a_dead_child_is_started_again_after_its_backoff_and_the_others_keep_run
     assert supervisor.children["web"] is web and web.poll() is None
 
 
-def test_the_backoff_grows_while_a_child_keeps_dying_and_starts_over_once_it_ran_a_while(supervisor):
+def test_the_backoff_grows_while_a_child_keeps_dying_and_starts_over_once_it_ran_a_while(
+    supervisor,
+):
     delays = []
     for _ in range(6):
         child = supervisor.children["workers"]
@@ -65,10 +73,17 @@ def test_the_backoff_grows_while_a_child_keeps_dying_and_starts_over_once_it_ran
 
 def test_what_is_left_of_a_dead_childs_process_group_is_killed(supervisor, tmp_path):
     # A cluster killed by SIGKILL leaves its workers behind, in its process group.
-    leader = subprocess.Popen([sys.executable, "-c", "import subprocess, sys, time; "
-                               "w = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
-                               "print(w.pid, flush=True); time.sleep(60)"],
-                              start_new_session=True, stdout=subprocess.PIPE)
+    leader = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, sys, time; "
+            "w = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+            "print(w.pid, flush=True); time.sleep(60)",
+        ],
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+    )
     worker = psutil.Process(int(leader.stdout.readline()))
     supervisor.children["long-workers"] = leader
     supervisor.started_at["long-workers"] = supervisor.started_at["web"]

@@ -13,8 +13,14 @@ ROOT = Path(__file__).resolve().parents[2]
 def run_check(tmp_path, **variables):
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "PYTEST_XDIST"))}
     environ.update({"PORTAL_DATA_DIR": str(tmp_path), **variables})
-    return subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=environ,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.mark.parametrize(
@@ -113,31 +119,61 @@ def test_django_q_is_configured_safely(settings):
 def test_redis_database_offset_keeps_the_server_and_moves_the_database():
     assert env.redis_database_offset("redis://127.0.0.1:6379/0", 1) == "redis://127.0.0.1:6379/1"
     assert env.redis_database_offset("redis://:pw@cache:6380", 2) == "redis://:pw@cache:6380/2"
-    assert env.redis_database_offset("redis://cache/3?ssl_cert_reqs=none", 1) == "redis://cache/4?ssl_cert_reqs=none"
-    assert env.redis_database_offset("unix:///run/redis.sock?db=2", 1) == "unix:///run/redis.sock?db=3"
+    assert (
+        env.redis_database_offset("redis://cache/3?ssl_cert_reqs=none", 1)
+        == "redis://cache/4?ssl_cert_reqs=none"
+    )
+    assert (
+        env.redis_database_offset("unix:///run/redis.sock?db=2", 1) == "unix:///run/redis.sock?db=3"
+    )
 
 
 def test_each_test_worker_has_its_own_data_dir_and_redis_database(tmp_path):
     """`make test` runs pytest-xdist workers at once: two sharing a Redis database would clear each
     other's cache and queue."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "PYTEST_XDIST"))}
-    environ.update(PORTAL_DATA_DIR=str(tmp_path), PORTAL_REDIS_URL="redis://127.0.0.1:6379/4",
-                   PYTEST_XDIST_WORKER="gw1")
+    environ.update(
+        PORTAL_DATA_DIR=str(tmp_path),
+        PORTAL_REDIS_URL="redis://127.0.0.1:6379/4",
+        PYTEST_XDIST_WORKER="gw1",
+    )
     shown = subprocess.run(
-        [sys.executable, "manage.py", "shell", "--no-imports", "-c",
-         "from django.conf import settings; print(settings.DATA_DIR, settings.REDIS_URL, settings.Q_CLUSTER['redis'])"],
-        cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60)
-    assert shown.stdout.split() == [str(tmp_path / "gw1"), *["redis://127.0.0.1:6379/5"] * 2], shown.stderr
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "--no-imports",
+            "-c",
+            "from django.conf import settings; "
+            "print(settings.DATA_DIR, settings.REDIS_URL, settings.Q_CLUSTER['redis'])",
+        ],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.stdout.split() == [str(tmp_path / "gw1"), *["redis://127.0.0.1:6379/5"] * 2], (
+        shown.stderr
+    )
 
 
 def run_shell(tmp_path, code, **variables):
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "PYTEST_XDIST"))}
     environ.update({"PORTAL_DATA_DIR": str(tmp_path), **variables})
-    return subprocess.run([sys.executable, "manage.py", "shell", "--no-imports", "-c", code],
-                          cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", code],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
-LOG_BOTH = "from django_q.conf import logger; logger.info('task chatter'); logger.warning('worth reading')"
+LOG_BOTH = (
+    "from django_q.conf import logger; logger.info('task chatter'); logger.warning('worth reading')"
+)
 
 
 def test_background_chatter_is_quiet_by_default_and_shown_at_info(tmp_path):
@@ -148,21 +184,32 @@ def test_background_chatter_is_quiet_by_default_and_shown_at_info(tmp_path):
 
 
 def test_e_mails_without_a_mail_server_go_to_files_in_the_data_dir_not_the_terminal(tmp_path):
-    sent = run_shell(tmp_path, "from django.core.mail import send_mail; "
-                               "send_mail('SEV1 payments', 'the whole body', 'portal@x.test', ['ana@x.test'])")
+    sent = run_shell(
+        tmp_path,
+        "from django.core.mail import send_mail; "
+        "send_mail('SEV1 payments', 'the whole body', 'portal@x.test', ['ana@x.test'])",
+    )
     assert sent.returncode == 0, sent.stderr
     assert "the whole body" not in sent.stdout + sent.stderr
     [saved] = (tmp_path / "mail").iterdir()
     assert "the whole body" in saved.read_text()
-    printed = run_shell(tmp_path, "from django.core.mail import send_mail; "
-                                  "send_mail('SEV1', 'the whole body', 'portal@x.test', ['ana@x.test'])",
-                        PORTAL_EMAIL_URL="console://")
+    printed = run_shell(
+        tmp_path,
+        "from django.core.mail import send_mail; "
+        "send_mail('SEV1', 'the whole body', 'portal@x.test', ['ana@x.test'])",
+        PORTAL_EMAIL_URL="console://",
+    )
     assert "the whole body" in printed.stdout
 
 
 def test_without_redis_the_cache_is_shared_by_every_process_of_the_portal(tmp_path):
     # gunicorn runs two workers: what one caches or invalidates (a status page, a throttle count)
     # the other must see.
-    assert run_shell(tmp_path, "from django.core.cache import cache; cache.set('page', 'fresh', 60)").returncode == 0
+    assert (
+        run_shell(
+            tmp_path, "from django.core.cache import cache; cache.set('page', 'fresh', 60)"
+        ).returncode
+        == 0
+    )
     seen = run_shell(tmp_path, "from django.core.cache import cache; print(cache.get('page'))")
     assert seen.stdout.strip().splitlines()[-1] == "fresh", seen.stderr

@@ -25,8 +25,12 @@ def free_port() -> int:
 
 class ReusingServerThread(LiveServerThread):
     def _create_server(self, connections_override=None):
-        return self.server_class((self.host, self.port), QuietWSGIRequestHandler, allow_reuse_address=True,
-                                 connections_override=connections_override)
+        return self.server_class(
+            (self.host, self.port),
+            QuietWSGIRequestHandler,
+            allow_reuse_address=True,
+            connections_override=connections_override,
+        )
 
 
 class RestartableServer:
@@ -70,9 +74,13 @@ def make_host(name="datahub", **fields) -> tuple[Host, str]:
 
 def make_sqlite(path: Path, rows: int = 2000) -> Path:
     connection = sqlite3.connect(path)
-    connection.execute("CREATE TABLE workflow_instances (id INTEGER PRIMARY KEY, status TEXT, note TEXT)")
-    connection.executemany("INSERT INTO workflow_instances (status, note) VALUES (?, ?)",
-                           [("DONE", "x" * 200) for _ in range(rows)])
+    connection.execute(
+        "CREATE TABLE workflow_instances (id INTEGER PRIMARY KEY, status TEXT, note TEXT)"
+    )
+    connection.executemany(
+        "INSERT INTO workflow_instances (status, note) VALUES (?, ?)",
+        [("DONE", "x" * 200) for _ in range(rows)],
+    )
     connection.commit()
     connection.close()
     return path
@@ -86,12 +94,40 @@ def corrupt_sqlite(path: Path) -> None:
     path.write_bytes(bytes(data))
 
 
-def run_agent(server_url: str, token_file: Path, spool: Path, *extra, python: str = sys.executable,
-              timeout: float = 60) -> subprocess.CompletedProcess:
+def run_agent(
+    server_url: str,
+    token_file: Path,
+    spool: Path,
+    *extra,
+    python: str = sys.executable,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess:
     """`python -X dev portal_agent.py --once`; no retry pauses (an outage is the test's to make)."""
-    return subprocess.run([python, "-X", "dev", str(AGENT), "--url", server_url, "--token-file", str(token_file),
-                           "--spool-dir", str(spool), "--retries", "1", "--backoff", "0.05", "--timeout", "10",
-                           *extra], capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [
+            python,
+            "-X",
+            "dev",
+            str(AGENT),
+            "--url",
+            server_url,
+            "--token-file",
+            str(token_file),
+            "--spool-dir",
+            str(spool),
+            "--retries",
+            "1",
+            "--backoff",
+            "0.05",
+            "--timeout",
+            "10",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def wait_until(predicate, seconds, step=0.5):

@@ -30,8 +30,10 @@ HEALTH = {
     "/disk/3": {"status": "ok", "disk_free_gb": 3},
     "/disk/40": {"status": "ok", "disk_free_gb": 40},
 }
-HTML_ERROR = (b"<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>"
-              b"<body><h1>502 Bad Gateway</h1><hr>nginx</body></html>")
+HTML_ERROR = (
+    b"<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>"
+    b"<body><h1>502 Bad Gateway</h1><hr>nginx</body></html>"
+)
 METRICS = """# HELP app_queue_depth Jobs waiting.
 # TYPE app_queue_depth gauge
 app_queue_depth{queue="default"} 12
@@ -67,7 +69,9 @@ class Handler(BaseHTTPRequestHandler):
         if path in HEALTH:
             self.send_body(200, json.dumps(HEALTH[path]).encode())
         elif path == "/slow":
-            server.release.wait(10)  # held until the test ends; the probe's timeout must give up first
+            server.release.wait(
+                10
+            )  # held until the test ends; the probe's timeout must give up first
             self.send_body(200, b'{"status": "ok"}')
         elif path == "/reset":
             # RST instead of an answer.
@@ -85,9 +89,15 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/moved":
             self.send_body(302, b"", headers=[("Location", "/health")])
         elif path == "/to-metadata":
-            self.send_body(302, b"", headers=[("Location", "http://169.254.169.254/latest/meta-data/")])
+            self.send_body(
+                302, b"", headers=[("Location", "http://169.254.169.254/latest/meta-data/")]
+            )
         elif path == "/leaky-metrics":
-            self.send_body(200, b"config db_password=hunter2-scraped 1 2\napp_up 1\n", "text/plain; version=0.0.4")
+            self.send_body(
+                200,
+                b"config db_password=hunter2-scraped 1 2\napp_up 1\n",
+                "text/plain; version=0.0.4",
+            )
         elif path == "/metrics":
             self.send_body(200, METRICS.encode(), "text/plain; version=0.0.4")
         elif path.startswith("/status/"):
@@ -131,7 +141,9 @@ class Server(ThreadingHTTPServer):
 
 
 def serve(server):
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     return thread
 
@@ -166,15 +178,26 @@ def self_signed(tmp_path, days: int):
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=days))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
     cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return cert_file, key_file
 
 

@@ -14,8 +14,13 @@ _seq = count(1)
 def make_probe(service=None, *, kind: str = "http", config: dict | None = None, **fields) -> Probe:
     """A saved probe, due at once unless `next_run_at` is given."""
     fields.setdefault("next_run_at", timezone.now())
-    return Probe.objects.create(service=service or make_service(), name=fields.pop("name", f"probe-{next(_seq)}"),
-                                kind=kind, config=config if config is not None else {}, **fields)
+    return Probe.objects.create(
+        service=service or make_service(),
+        name=fields.pop("name", f"probe-{next(_seq)}"),
+        kind=kind,
+        config=config if config is not None else {},
+        **fields,
+    )
 
 
 def ok(value=12.0):

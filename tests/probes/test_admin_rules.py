@@ -18,7 +18,9 @@ def test_a_probes_incident_is_read_only_in_the_admin(make_user):
     probe = make_probe(config={"url": "https://example.com/health"})
     manager = staff_client(make_user, "manager")
     assert "incident" not in change_form_data(manager, change_url(probe))
-    response = post_change_form(manager, change_url(probe), incident=make_incident().pk, name="Health")
+    response = post_change_form(
+        manager, change_url(probe), incident=make_incident().pk, name="Health"
+    )
     assert response.status_code == 302
     probe.refresh_from_db()
     assert probe.name == "Health" and probe.incident is None
@@ -26,7 +28,9 @@ def test_a_probes_incident_is_read_only_in_the_admin(make_user):
 
 def test_the_api_does_not_set_a_probes_incident(api_as):
     probe = make_probe(config={"url": "https://example.com/health"})
-    answer = api_as("manager").patch(f"/api/v1/probes/{probe.pk}", {"incident": make_incident().pk}, format="json")
+    answer = api_as("manager").patch(
+        f"/api/v1/probes/{probe.pk}", {"incident": make_incident().pk}, format="json"
+    )
     assert answer.status_code == 200
     probe.refresh_from_db()
     assert probe.incident is None

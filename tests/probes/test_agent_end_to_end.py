@@ -43,25 +43,68 @@ def agent(portal_server, host_dir, tmp_path):
     token_file = tmp_path / "agent.token"
     token_file.write_text(token + "\n")
     spool = tmp_path / "spool"
-    common = {"service": host.service, "host": host, "failures_before_alert": 1, "next_run_at": None}
+    common = {
+        "service": host.service,
+        "host": host,
+        "failures_before_alert": 1,
+        "next_run_at": None,
+    }
     probes = {
-        "log": make_probe(kind="host_file", name="app log", config={"path": str(host_dir / "logs" / "app.log")},
-                          **common),
-        "db": make_probe(kind="host_sqlite", name="analysis db",
-                         config={"path": str(host_dir / "production_analysis.db"), "check": "integrity_check"},
-                         **common),
-        "errors": make_probe(kind="host_log_errors", name="log errors", warning=5, critical=50,
-                             config={"path": str(host_dir / "logs" / "app.log"), "pattern": "ERROR",
-                                     "tail_kib": 64}, **common),
-        "disk": make_probe(kind="host_disk", name="free disk", warning=0.002, critical=0.001,
-                           config={"path": str(host_dir), "measure": "free_gb"}, **common),
-        "dir": make_probe(kind="host_directory", name="log folder", warning=5, critical=10,
-                          config={"path": str(host_dir / "logs")}, **common),
-        "process": make_probe(kind="host_process", name="portal running", config={"name": psutil.Process().name()},
-                              **common),
-        "command": make_probe(kind="host_command", name="backup age", timeout=5, config={"argv": [
-            sys.executable, "-c", f"import os, sys; sys.exit(0 if os.path.exists({str(host_dir / 'ok')!r}) else 3)"]},
-            **common),
+        "log": make_probe(
+            kind="host_file",
+            name="app log",
+            config={"path": str(host_dir / "logs" / "app.log")},
+            **common,
+        ),
+        "db": make_probe(
+            kind="host_sqlite",
+            name="analysis db",
+            config={"path": str(host_dir / "production_analysis.db"), "check": "integrity_check"},
+            **common,
+        ),
+        "errors": make_probe(
+            kind="host_log_errors",
+            name="log errors",
+            warning=5,
+            critical=50,
+            config={"path": str(host_dir / "logs" / "app.log"), "pattern": "ERROR", "tail_kib": 64},
+            **common,
+        ),
+        "disk": make_probe(
+            kind="host_disk",
+            name="free disk",
+            warning=0.002,
+            critical=0.001,
+            config={"path": str(host_dir), "measure": "free_gb"},
+            **common,
+        ),
+        "dir": make_probe(
+            kind="host_directory",
+            name="log folder",
+            warning=5,
+            critical=10,
+            config={"path": str(host_dir / "logs")},
+            **common,
+        ),
+        "process": make_probe(
+            kind="host_process",
+            name="portal running",
+            config={"name": psutil.Process().name()},
+            **common,
+        ),
+        "command": make_probe(
+            kind="host_command",
+            name="backup age",
+            timeout=5,
+            config={
+                "argv": [
+                    sys.executable,
+                    "-c",
+                    f"import os, sys; sys.exit(0 if os.path.exists({str(host_dir / 'ok')!r}) else 3)",
+                ]
+            },
+            **common,
+        ),
     }
     (host_dir / "ok").touch()
 
@@ -87,7 +130,9 @@ def test_results_arrive_then_a_corrupted_database_and_a_deleted_log_turn_critica
     assert host.last_seen_at is not None and host.agent_version == "1.0.0"
     errors = Probe.objects.get(pk=agent.probes["errors"].pk)
     assert errors.last_value == 1 and "upstream timeout" in errors.last_message
-    assert Probe.objects.get(pk=agent.probes["dir"].pk).last_value == pytest.approx(10_045 / 2**30, abs=1e-3)
+    assert Probe.objects.get(pk=agent.probes["dir"].pk).last_value == pytest.approx(
+        10_045 / 2**30, abs=1e-3
+    )
     assert not list(agent.spool.glob("*.batch.json"))
 
     assert Probe.objects.get(pk=agent.probes["process"].pk).last_value >= 1
@@ -121,7 +166,9 @@ def test_an_outage_loses_no_result_and_the_replay_duplicates_none(agent):
         assert "portal unreachable" in done.stderr
     waiting = sorted(agent.spool.glob("*.batch.json"))
     assert len(waiting) == 3
-    spooled = [result["at"] for path in waiting for result in json.loads(path.read_text())["results"]]
+    spooled = [
+        result["at"] for path in waiting for result in json.loads(path.read_text())["results"]
+    ]
     assert len(spooled) == 3 * len(agent.probes)
 
     agent.server.start()
@@ -132,7 +179,9 @@ def test_an_outage_loses_no_result_and_the_replay_duplicates_none(agent):
     per_probe = Counter(ProbeResult.objects.values_list("probe_id", flat=True))
     assert per_probe == {probe.pk: 5 for probe in agent.probes.values()}
     stored = {at.isoformat() for at in ProbeResult.objects.values_list("at", flat=True)}
-    assert {at.replace("+00:00", "") for at in spooled} <= {at.replace("+00:00", "") for at in stored}
+    assert {at.replace("+00:00", "") for at in spooled} <= {
+        at.replace("+00:00", "") for at in stored
+    }
 
 
 def test_the_agent_keeps_running_the_cached_checks_while_the_portal_is_away(agent, host_dir):
@@ -196,9 +245,28 @@ def test_the_agent_loop_rides_out_a_minute_long_outage(agent):
     """The agent as a service runs it (a foreground loop, every 10 s); the portal goes away for a
     minute and comes back: every run's results arrive, each once."""
     Host.objects.filter(pk=agent.host.pk).update(interval=10)
-    loop = subprocess.Popen([sys.executable, "-X", "dev", str(AGENT), "--url", agent.server.url, "--token-file",
-                             str(agent.token_file), "--spool-dir", str(agent.spool), "--retries", "1",
-                             "--backoff", "0.1", "--timeout", "5"], stderr=subprocess.PIPE, text=True)
+    loop = subprocess.Popen(
+        [
+            sys.executable,
+            "-X",
+            "dev",
+            str(AGENT),
+            "--url",
+            agent.server.url,
+            "--token-file",
+            str(agent.token_file),
+            "--spool-dir",
+            str(agent.spool),
+            "--retries",
+            "1",
+            "--backoff",
+            "0.1",
+            "--timeout",
+            "5",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_until(lambda: ProbeResult.objects.count() >= 2 * len(agent.probes), 60)
         agent.server.stop()

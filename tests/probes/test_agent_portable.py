@@ -28,11 +28,20 @@ def test_python_3_9_parsing_catches_newer_syntax():
 
 def test_the_agent_imports_the_standard_library_only():
     tree = ast.parse(AGENT.read_text())
-    modules = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
-               for alias in node.names}
-    modules |= {node.module.split(".")[0] for node in ast.walk(tree)
-                if isinstance(node, ast.ImportFrom) and node.module}
-    assert modules and modules <= set(sys.stdlib_module_names), modules - set(sys.stdlib_module_names)
+    modules = {
+        alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    modules |= {
+        node.module.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert modules and modules <= set(sys.stdlib_module_names), modules - set(
+        sys.stdlib_module_names
+    )
 
 
 @pytest.fixture
@@ -42,7 +51,9 @@ def bare_python(tmp_path):
     subprocess.run([sys._base_executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
     for module in ("requests", "django", "psutil", "pip"):
-        probe = subprocess.run([str(python), "-c", f"import {module}"], capture_output=True, check=False)
+        probe = subprocess.run(
+            [str(python), "-c", f"import {module}"], capture_output=True, check=False
+        )
         assert probe.returncode != 0, f"{module} is importable in the bare venv"
     return python
 
@@ -52,9 +63,16 @@ def test_the_agent_runs_in_a_bare_venv_under_dev_mode(portal_server, bare_python
     (tmp_path / "app.log").write_text("ERROR once\n")
     token_file = tmp_path / "token"
     token_file.write_text(token)
-    probe = make_probe(host.service, kind="host_log_errors", host=host, next_run_at=None,
-                       config={"path": str(tmp_path / "app.log"), "pattern": "ERROR", "tail_kib": 64})
-    done = run_agent(portal_server.url, token_file, tmp_path / "spool", "--once", python=str(bare_python))
+    probe = make_probe(
+        host.service,
+        kind="host_log_errors",
+        host=host,
+        next_run_at=None,
+        config={"path": str(tmp_path / "app.log"), "pattern": "ERROR", "tail_kib": 64},
+    )
+    done = run_agent(
+        portal_server.url, token_file, tmp_path / "spool", "--once", python=str(bare_python)
+    )
     assert done.returncode == 0, done.stderr
     # -X dev shows ResourceWarnings (an unclosed file or socket) and deprecations: none.
     assert "Warning" not in done.stderr, done.stderr

@@ -20,8 +20,13 @@ START = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
 
 @pytest.fixture
 def probe(clock):
-    return make_probe(name="Route API health", severity="sev1", failures_before_alert=3, successes_to_recover=2,
-                      reminder_minutes=5)
+    return make_probe(
+        name="Route API health",
+        severity="sev1",
+        failures_before_alert=3,
+        successes_to_recover=2,
+        reminder_minutes=5,
+    )
 
 
 def feed(probe, *results, clock, every=timedelta(minutes=1)):
@@ -42,10 +47,16 @@ def test_two_failures_open_nothing_and_the_third_opens_one_incident(probe, clock
     assert not probe_incidents(probe).exists()
     state = feed(probe, critical("HTTP 502"), clock=clock)
     incident = probe_incidents(probe).get()
-    assert (incident.severity, incident.source, incident.status) == ("sev1", "probe", Status.TRIGGERED)
+    assert (incident.severity, incident.source, incident.status) == (
+        "sev1",
+        "probe",
+        Status.TRIGGERED,
+    )
     assert "Route API health" in incident.title
     assert state.alerting and state.incident_id == incident.pk
-    assert any("3 consecutive failures" in e.text for e in incident.events.filter(kind=EventKind.PROBE))
+    assert any(
+        "3 consecutive failures" in e.text for e in incident.events.filter(kind=EventKind.PROBE)
+    )
 
 
 def test_failures_after_the_third_add_to_the_same_incident_without_new_ones(probe, clock):
@@ -89,7 +100,9 @@ def test_one_success_does_not_recover_and_the_second_resolves_with_an_event(prob
     incident.refresh_from_db()
     assert incident.status == Status.RESOLVED
     assert not state.alerting
-    assert [e.text.startswith("Recovered") for e in incident.events.filter(kind=EventKind.PROBE)].count(True) == 1
+    assert [
+        e.text.startswith("Recovered") for e in incident.events.filter(kind=EventKind.PROBE)
+    ].count(True) == 1
 
 
 def test_without_auto_resolve_recovery_only_adds_an_event(probe, clock):
@@ -102,14 +115,20 @@ def test_without_auto_resolve_recovery_only_adds_an_event(probe, clock):
 
 def test_a_later_outage_opens_a_new_incident_after_recovery(probe, clock):
     feed(probe, *[critical()] * 3, ok(), ok(), clock=clock)
-    clock.shift(timedelta(minutes=probe.reopen_minutes))  # past the re-open window (tests/probes/test_flap_damping.py)
+    clock.shift(
+        timedelta(minutes=probe.reopen_minutes)
+    )  # past the re-open window (tests/probes/test_flap_damping.py)
     feed(probe, *[critical()] * 3, clock=clock)
-    assert list(probe_incidents(probe).values_list("status", flat=True).order_by("id")) == ["resolved",
-                                                                                         "triggered"]
+    assert list(probe_incidents(probe).values_list("status", flat=True).order_by("id")) == [
+        "resolved",
+        "triggered",
+    ]
 
 
 def test_a_maintenance_window_records_results_but_opens_nothing(probe, clock):
-    MaintenanceWindow.objects.create(service=probe.service, starts_at=START, ends_at=START + timedelta(minutes=10))
+    MaintenanceWindow.objects.create(
+        service=probe.service, starts_at=START, ends_at=START + timedelta(minutes=10)
+    )
     state = feed(probe, *[critical()] * 6, clock=clock)
     assert not Incident.objects.exists()
     assert ProbeResult.objects.filter(probe=probe, status="critical").count() == 6
@@ -117,7 +136,9 @@ def test_a_maintenance_window_records_results_but_opens_nothing(probe, clock):
 
 
 def test_after_the_window_the_next_failure_opens_the_incident(probe, clock):
-    MaintenanceWindow.objects.create(service=probe.service, starts_at=START, ends_at=START + timedelta(minutes=5))
+    MaintenanceWindow.objects.create(
+        service=probe.service, starts_at=START, ends_at=START + timedelta(minutes=5)
+    )
     feed(probe, *[critical()] * 5, clock=clock)
     assert not Incident.objects.exists()
     feed(probe, critical(), clock=clock)
@@ -126,7 +147,9 @@ def test_after_the_window_the_next_failure_opens_the_incident(probe, clock):
 
 def test_another_services_window_does_not_suppress(probe, clock):
     other = make_probe(name="other").service
-    MaintenanceWindow.objects.create(service=other, starts_at=START, ends_at=START + timedelta(hours=1))
+    MaintenanceWindow.objects.create(
+        service=other, starts_at=START, ends_at=START + timedelta(hours=1)
+    )
     feed(probe, *[critical()] * 3, clock=clock)
     assert probe_incidents(probe).count() == 1
 
@@ -162,8 +185,9 @@ def test_reminders_never_go_below_the_5_minute_floor(probe):
 
 def test_no_reminder_is_sent_during_a_maintenance_window(probe, clock):
     feed(probe, *[critical()] * 3, clock=clock)
-    MaintenanceWindow.objects.create(service=probe.service, starts_at=timezone.now(),
-                                     ends_at=timezone.now() + timedelta(hours=1))
+    MaintenanceWindow.objects.create(
+        service=probe.service, starts_at=timezone.now(), ends_at=timezone.now() + timedelta(hours=1)
+    )
     feed(probe, *[critical()] * 12, clock=clock)
     assert reminders(probe_incidents(probe).get()) == 0
 
@@ -187,4 +211,8 @@ def test_the_timeline_gets_no_event_per_result_only_per_state_change(probe, cloc
     feed(probe, *[critical()] * 4, clock=clock)
     incident = probe_incidents(probe).get()
     assert set(TimelineEvent.objects.filter(incident=incident).values_list("kind", flat=True)) <= {
-        EventKind.CREATED, EventKind.PROBE, EventKind.ESCALATION, EventKind.ESCALATION_FAILED}
+        EventKind.CREATED,
+        EventKind.PROBE,
+        EventKind.ESCALATION,
+        EventKind.ESCALATION_FAILED,
+    }

@@ -27,7 +27,9 @@ def record(probe, result, at):
 def dots(page, svg_class):
     svg = re.search(rf'<svg class="{svg_class}".*?</svg>', page, re.S)
     assert svg, page
-    return re.findall(r'<circle class="chart-dot" cx="([\d.]+)" cy="([\d.]+)"', svg.group(0)), svg.group(0)
+    return re.findall(
+        r'<circle class="chart-dot" cx="([\d.]+)" cy="([\d.]+)"', svg.group(0)
+    ), svg.group(0)
 
 
 def test_a_one_result_cpu_probe_draws_one_visible_point_of_its_value_with_axes_and_times(client_as):
@@ -43,7 +45,11 @@ def test_a_one_result_cpu_probe_draws_one_visible_point_of_its_value_with_axes_a
     assert "<line" in svg  # the axes
     assert "<title>20.8 %</title>" in svg
     with time_machine.travel(START, tick=False):
-        korean = client_as("viewer").get(probe.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+        korean = (
+            client_as("viewer")
+            .get(probe.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="ko")
+            .content.decode()
+        )
     assert "값, 최근 24시간 (시간별 평균)" in korean
     assert len(dots(korean, "history-chart")[0]) == 1
 
@@ -55,9 +61,13 @@ def test_no_sample_in_24_hours_says_so_instead_of_drawing_an_empty_box(client_as
     assert "No value measured in the last 24 hours." in page
 
 
-def test_a_disk_probe_charts_its_percent_not_latency_and_a_heartbeat_the_hours_between_pings(client_as):
+def test_a_disk_probe_charts_its_percent_not_latency_and_a_heartbeat_the_hours_between_pings(
+    client_as,
+):
     disk = make_probe(make_service(), kind=Kind.DISK, config={"path": "/"})
-    beat = make_probe(make_service(), kind=Kind.HEARTBEAT, config={"grace_seconds": 60}, interval=3600)
+    beat = make_probe(
+        make_service(), kind=Kind.HEARTBEAT, config={"grace_seconds": 60}, interval=3600
+    )
     with time_machine.travel(START, tick=False) as traveller:
         for hour, used in enumerate([40.0, 41.5, 43.0]):
             record(disk, Result("ok", used, None, "fine"), START + timedelta(hours=hour))
@@ -73,7 +83,9 @@ def test_a_disk_probe_charts_its_percent_not_latency_and_a_heartbeat_the_hours_b
     disk_points, disk_svg = dots(disk_page, "history-chart")
     assert len(disk_points) == 3
     assert ">43 %</text>" in disk_svg
-    assert [float(y) for _x, y in disk_points] == sorted((float(y) for _x, y in disk_points), reverse=True)
+    assert [float(y) for _x, y in disk_points] == sorted(
+        (float(y) for _x, y in disk_points), reverse=True
+    )
     assert beat.last_value == 2.0
     beat_points, beat_svg = dots(beat_page, "history-chart")
     assert len(beat_points) == 1 and ">2 h</text>" in beat_svg
@@ -91,7 +103,9 @@ def test_the_grid_shows_a_value_once_with_its_unit(client_as):
     assert page.count("20.8") == 2  # the value, and the sparkline's label for screen readers
     assert '<span class="probe-value">20.8 %</span>' in page
     assert '<span class="probe-value">16.5 ms</span>' in page
-    assert "HTTP 200" not in page and "on average" not in page  # a healthy probe's message is not repeated
+    assert (
+        "HTTP 200" not in page and "on average" not in page
+    )  # a healthy probe's message is not repeated
     record(http, Result("critical", None, None, "HTTP 503, expected 200"), now)
     assert "HTTP 503, expected 200" in client_as("viewer").get("/probes/").content.decode()
 

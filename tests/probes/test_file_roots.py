@@ -32,7 +32,12 @@ def portal_dir(settings, tmp_path):
 
 
 def create(api, path, kind=Kind.LOG_ERRORS):
-    body = {"service": make_service().pk, "name": "leak", "kind": kind, "config": {"path": str(path)}}
+    body = {
+        "service": make_service().pk,
+        "name": "leak",
+        "kind": kind,
+        "config": {"path": str(path)},
+    }
     return api.post(f"{API}/probes", body, format="json")
 
 
@@ -40,8 +45,14 @@ def test_the_default_file_roots_are_empty(tmp_path):
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "PYTEST_XDIST"))}
     environ["PORTAL_DATA_DIR"] = str(tmp_path)
     code = "import django; django.setup(); from django.conf import settings; print(settings.FILE_ROOTS)"
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
-                          env={**environ, "DJANGO_SETTINGS_MODULE": "portal.settings"})
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**environ, "DJANGO_SETTINGS_MODULE": "portal.settings"},
+    )
     assert done.stdout.strip() == "[]", done.stderr
 
 
@@ -54,7 +65,9 @@ def test_a_probe_on_the_data_dir_is_refused_even_under_a_root(api_as, portal_dir
 
 
 def test_a_saved_probe_on_secret_key_is_refused_when_it_runs_and_echoes_nothing(db, portal_dir):
-    result = check_log_errors({"path": str(portal_dir / "secret_key"), "pattern": "ERROR", "tail_kib": 64}, LIMITS)
+    result = check_log_errors(
+        {"path": str(portal_dir / "secret_key"), "pattern": "ERROR", "tail_kib": 64}, LIMITS
+    )
     assert result.status == "error"
     assert SECRET not in result.message
     assert result.value is None  # no match count either: it is an oracle for the file's content
@@ -75,9 +88,12 @@ def test_the_project_tree_is_refused_even_under_a_root(api_as, settings):
 def test_a_backup_destination_is_refused_even_under_a_root(api_as, settings, tmp_path):
     settings.FILE_ROOTS = [tmp_path]
     (tmp_path / "backups").mkdir()
-    BackupTarget.objects.create(name="db", kind="portal_db", destination=str(tmp_path / "backups"),
-                                service=make_service())
-    response = create(api_as("manager"), tmp_path / "backups" / "portal-2026.sqlite3", kind=Kind.SQLITE)
+    BackupTarget.objects.create(
+        name="db", kind="portal_db", destination=str(tmp_path / "backups"), service=make_service()
+    )
+    response = create(
+        api_as("manager"), tmp_path / "backups" / "portal-2026.sqlite3", kind=Kind.SQLITE
+    )
     assert response.status_code == 400
     assert "belongs to the portal itself" in response.json()["config"]["path"][0]
 
@@ -96,12 +112,16 @@ def test_with_no_roots_set_no_file_can_be_probed(api_as, settings, tmp_path):
     assert create(api_as("manager"), tmp_path / "app.log").status_code == 400
 
 
-def test_a_log_inside_a_named_root_is_read_and_its_line_shown_bounded_and_redacted(api_as, settings, tmp_path):
+def test_a_log_inside_a_named_root_is_read_and_its_line_shown_bounded_and_redacted(
+    api_as, settings, tmp_path
+):
     logs = tmp_path / "logs"
     logs.mkdir()
     settings.FILE_ROOTS = [logs]
     log = logs / "app.log"
-    log.write_text("INFO fine\nERROR login failed for db_password=hunter2-in-the-log " + "x" * 1000 + "\n")
+    log.write_text(
+        "INFO fine\nERROR login failed for db_password=hunter2-in-the-log " + "x" * 1000 + "\n"
+    )
     assert create(api_as("manager"), log).status_code == 201
     result = check_log_errors(validate_log_errors({"path": str(log)}), LIMITS)
     assert result.value == 1

@@ -32,15 +32,25 @@ def tiers(clock):
     tiers = [make_tier(1, "Operations"), make_tier(2, "Developers")]
     make_contact("ops", tier=tiers[0])
     make_contact("dev", tier=tiers[1])
-    make_policy("sev1", [{"after": timedelta(0), "tier": tiers[0]},
-                         {"after": timedelta(minutes=10), "tier": tiers[1]}])
+    make_policy(
+        "sev1",
+        [
+            {"after": timedelta(0), "tier": tiers[0]},
+            {"after": timedelta(minutes=10), "tier": tiers[1]},
+        ],
+    )
     return tiers
 
 
 @pytest.fixture
 def probe(tiers):
-    return make_probe(name="Route API health", severity="sev1", failures_before_alert=1, successes_to_recover=1,
-                      config=validate_http({"url": "http://127.0.0.1:9/health"}))
+    return make_probe(
+        name="Route API health",
+        severity="sev1",
+        failures_before_alert=1,
+        successes_to_recover=1,
+        config=validate_http({"url": "http://127.0.0.1:9/health"}),
+    )
 
 
 def feed(probe, result, clock, then: timedelta):
@@ -72,7 +82,9 @@ def test_down_40s_up_30s_four_times_is_one_incident_paged_once(probe, clock):
     assert retriggered.count() == 4
     assert "connection failed: refused" in retriggered.last().text
     assert not any(event.data["paged"] for event in retriggered)
-    assert [e.text.startswith("re-triggered") for e in incident.events.filter(kind=EventKind.STATUS)].count(True) == 4
+    assert [
+        e.text.startswith("re-triggered") for e in incident.events.filter(kind=EventKind.STATUS)
+    ].count(True) == 4
 
 
 def test_a_retriggered_incident_keeps_its_escalation_going_from_where_it_stopped(probe, clock):
@@ -100,7 +112,10 @@ def test_a_failure_after_the_reopen_window_opens_a_new_incident(probe, clock):
     feed(probe, critical(), clock, timedelta(minutes=1))
     feed(probe, ok(), clock, timedelta(minutes=31))
     feed(probe, critical(), clock, SEC)
-    assert list(Incident.objects.order_by("pk").values_list("status", flat=True)) == ["resolved", "triggered"]
+    assert list(Incident.objects.order_by("pk").values_list("status", flat=True)) == [
+        "resolved",
+        "triggered",
+    ]
     assert not Incident.objects.filter(events__kind=EventKind.RETRIGGERED).exists()
 
 
@@ -123,16 +138,23 @@ def test_a_closed_incident_is_not_retriggered(probe, clock):
     feed(probe, ok(), clock, timedelta(minutes=1))
     incident_services.close(incident=Incident.objects.get(), by=None)
     feed(probe, critical(), clock, SEC)
-    assert list(Incident.objects.order_by("pk").values_list("status", flat=True)) == ["closed", "triggered"]
+    assert list(Incident.objects.order_by("pk").values_list("status", flat=True)) == [
+        "closed",
+        "triggered",
+    ]
 
 
 def test_only_a_resolved_incident_can_be_retriggered(probe, clock):
     feed(probe, critical(), clock, SEC)
     with pytest.raises(DomainError):
-        incident_services.retrigger(incident=Incident.objects.get(), reason="again", page_window=timedelta(hours=1))
+        incident_services.retrigger(
+            incident=Incident.objects.get(), reason="again", page_window=timedelta(hours=1)
+        )
 
 
-def test_a_probe_flipping_four_times_in_a_row_is_flapping_until_it_stays_put(probe, clock, client_as):
+def test_a_probe_flipping_four_times_in_a_row_is_flapping_until_it_stays_put(
+    probe, clock, client_as
+):
     state = feed(probe, critical(), clock, 40 * SEC)
     state = feed(probe, ok(), clock, 30 * SEC)
     state = feed(probe, critical(), clock, 40 * SEC)
@@ -157,18 +179,34 @@ def test_the_api_shows_flapping_and_takes_the_window(api_as, probe, clock):
     body = api_as("viewer").get(f"{API}/probes/{probe.pk}").json()
     assert (body["flapping"], body["flips"], body["reopen_minutes"]) == (True, 4, 30)
     client = api_as("manager")
-    assert client.patch(f"{API}/probes/{probe.pk}", {"reopen_minutes": 90}, format="json").status_code == 200
+    assert (
+        client.patch(f"{API}/probes/{probe.pk}", {"reopen_minutes": 90}, format="json").status_code
+        == 200
+    )
     assert Probe.objects.get(pk=probe.pk).reopen_minutes == 90
-    response = client.patch(f"{API}/probes/{probe.pk}", {"reopen_minutes": -1, "flips": 0}, format="json")
+    response = client.patch(
+        f"{API}/probes/{probe.pk}", {"reopen_minutes": -1, "flips": 0}, format="json"
+    )
     assert response.status_code == 400 and "reopen_minutes" in response.json()
     assert Probe.objects.get(pk=probe.pk).flips == 4
 
 
 def test_the_form_takes_the_window_and_refuses_a_bad_one(client_as, probe):
-    data = {"service": probe.service.pk, "name": probe.name, "interval": 60, "timeout": 5,
-            "failures_before_alert": 1, "successes_to_recover": 1, "reminder_minutes": 60, "severity": "sev1",
-            "enabled": "on", "config_url": "http://127.0.0.1:9/health", "config_method": "GET",
-            "config_expected_status": "200", "reopen_minutes": "abc"}
+    data = {
+        "service": probe.service.pk,
+        "name": probe.name,
+        "interval": 60,
+        "timeout": 5,
+        "failures_before_alert": 1,
+        "successes_to_recover": 1,
+        "reminder_minutes": 60,
+        "severity": "sev1",
+        "enabled": "on",
+        "config_url": "http://127.0.0.1:9/health",
+        "config_method": "GET",
+        "config_expected_status": "200",
+        "reopen_minutes": "abc",
+    }
     client = client_as("manager")
     response = client.post(f"/probes/{probe.pk}/edit/", data)
     assert response.status_code == 400 and "reopen_minutes" in response.context["form"].errors

@@ -18,8 +18,13 @@ START = datetime(2026, 3, 3, 2, 0, tzinfo=UTC)
 
 @pytest.fixture
 def beat(clock):
-    probe = make_probe(kind="heartbeat", name="Nightly backup", config={"grace_seconds": 600}, interval=3600,
-                       failures_before_alert=1)
+    probe = make_probe(
+        kind="heartbeat",
+        name="Nightly backup",
+        config={"grace_seconds": 600},
+        interval=3600,
+        failures_before_alert=1,
+    )
     probe.next_run_at = None
     probe.reschedule(START)
     probe.save()
@@ -40,7 +45,9 @@ def test_a_get_ping_without_login_records_an_ok_result(beat):
 
 
 def test_a_post_ping_keeps_a_short_body_as_the_message(beat):
-    response = APIClient().post(url(beat), data="backup 1.2 GB in 41 s" + "x" * 2000, content_type="text/plain")
+    response = APIClient().post(
+        url(beat), data="backup 1.2 GB in 41 s" + "x" * 2000, content_type="text/plain"
+    )
     assert response.status_code == 200
     result = ProbeResult.objects.get(probe=beat)
     assert result.message.startswith("backup 1.2 GB in 41 s")
@@ -132,7 +139,9 @@ def test_a_heartbeat_cannot_be_run_from_the_portal(beat):
 def test_shortening_the_period_moves_the_deadline_from_the_last_ping(beat, clock, api_as):
     APIClient().get(url(beat))
     clock.shift(timedelta(minutes=20))
-    response = api_as("manager").patch(f"/api/v1/probes/{beat.pk}", {"interval": 600}, format="json")
+    response = api_as("manager").patch(
+        f"/api/v1/probes/{beat.pk}", {"interval": 600}, format="json"
+    )
     assert response.status_code == 200
     beat.refresh_from_db()
     assert beat.next_run_at == START + timedelta(minutes=20)

@@ -24,7 +24,12 @@ def test_a_healthy_endpoint_meeting_its_json_expectations_is_ok(http_server):
 
 
 def test_the_runbooks_ok_shape_passes_the_same_expectations(http_server):
-    assert http(http_server, "/health-ok", expect=["status in [ok, healthy]", "disk_free_gb >= 5"]).status == "ok"
+    assert (
+        http(
+            http_server, "/health-ok", expect=["status in [ok, healthy]", "disk_free_gb >= 5"]
+        ).status
+        == "ok"
+    )
 
 
 def test_a_degraded_status_fails_the_expectation_and_says_what_it_got(http_server):
@@ -70,11 +75,17 @@ def test_a_slow_endpoint_times_out_as_critical_within_the_timeout(http_server):
 
 
 def test_latency_above_the_warning_threshold_is_a_warning(http_server):
-    assert http(http_server, "/health", Limits(timeout=2, warning=0.0001, critical=1000)).status == "warning"
+    assert (
+        http(http_server, "/health", Limits(timeout=2, warning=0.0001, critical=1000)).status
+        == "warning"
+    )
 
 
 def test_latency_above_the_critical_threshold_is_critical(http_server):
-    assert http(http_server, "/health", Limits(timeout=2, warning=0.0001, critical=0.0002)).status == "critical"
+    assert (
+        http(http_server, "/health", Limits(timeout=2, warning=0.0001, critical=0.0002)).status
+        == "critical"
+    )
 
 
 def test_a_refused_port_is_critical(refused_port):
@@ -108,7 +119,12 @@ def test_a_50_mib_body_is_capped_at_1_mib_and_not_read_whole(http_server):
 
 
 def test_a_huge_body_cannot_be_checked_against_json_expectations(http_server):
-    result = http(http_server, "/huge", Limits(timeout=5, warning=None, critical=None), expect=["status == ok"])
+    result = http(
+        http_server,
+        "/huge",
+        Limits(timeout=5, warning=None, critical=None),
+        expect=["status == ok"],
+    )
     assert result.status == "critical"
     assert "larger than" in result.message
 

@@ -20,13 +20,25 @@ def http(server, path, **config):
     return check_http(validate_http({"url": server.url + path, **config}), LIMITS)
 
 
-@pytest.mark.parametrize(("path", "status"), [
-    ("/actuator/up", "ok"), ("/ietf/pass", "ok"), ("/health", "ok"), ("/health-ok", "ok"),
-    ("/degraded", "warning"), ("/ietf/warn", "warning"),
-    ("/actuator/down", "critical"), ("/actuator/out", "critical"), ("/ietf/fail", "critical"),
-    ("/unhealthy", "critical"), ("/error-word", "critical"),
-])
-def test_a_plain_http_probe_reads_the_bodys_health_status_by_the_conventions(http_server, path, status):
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/actuator/up", "ok"),
+        ("/ietf/pass", "ok"),
+        ("/health", "ok"),
+        ("/health-ok", "ok"),
+        ("/degraded", "warning"),
+        ("/ietf/warn", "warning"),
+        ("/actuator/down", "critical"),
+        ("/actuator/out", "critical"),
+        ("/ietf/fail", "critical"),
+        ("/unhealthy", "critical"),
+        ("/error-word", "critical"),
+    ],
+)
+def test_a_plain_http_probe_reads_the_bodys_health_status_by_the_conventions(
+    http_server, path, status
+):
     assert http(http_server, path).status == status
 
 
@@ -81,45 +93,66 @@ def test_an_html_page_is_fine_for_a_probe_that_expects_no_json(http_server):
     assert http(http_server, "/html-error").status == "ok"
 
 
-@pytest.mark.parametrize(("path", "status"), [("/disk/40", "ok"), ("/disk/8", "warning"), ("/disk/3", "critical")])
+@pytest.mark.parametrize(
+    ("path", "status"), [("/disk/40", "ok"), ("/disk/8", "warning"), ("/disk/3", "critical")]
+)
 def test_a_json_field_has_a_warning_and_a_critical_level(http_server, path, status):
-    result = http(http_server, path, expect=["disk_free_gb >= 5"], expect_warning=["disk_free_gb >= 10"])
+    result = http(
+        http_server, path, expect=["disk_free_gb >= 5"], expect_warning=["disk_free_gb >= 10"]
+    )
     assert result.status == status
 
 
 def test_a_warning_level_field_says_what_it_got(http_server):
     result = http(http_server, "/disk/8", expect_warning=["disk_free_gb >= 10"])
-    assert result.message == "JSON field disk_free_gb is 8, expected >= 10"  # its own words, translated where read
+    assert (
+        result.message == "JSON field disk_free_gb is 8, expected >= 10"
+    )  # its own words, translated where read
 
 
 def test_the_worst_of_health_fields_and_latency_wins(http_server):
-    result = check_http(validate_http({"url": http_server.url + "/degraded", "expect": ["disk_free_gb >= 5"]}),
-                        Limits(timeout=2.0, warning=100, critical=500))
+    result = check_http(
+        validate_http({"url": http_server.url + "/degraded", "expect": ["disk_free_gb >= 5"]}),
+        Limits(timeout=2.0, warning=100, critical=500),
+    )
     assert result.status == "critical"
-    assert 'health "degraded"' in result.message and "disk_free_gb is 3.2, expected >= 5" in result.message
+    assert (
+        'health "degraded"' in result.message
+        and "disk_free_gb is 3.2, expected >= 5" in result.message
+    )
 
 
 def test_the_validator_keeps_defaults_and_refuses_bad_health_settings():
     cleaned = validate_http({"url": "http://127.0.0.1/health"})
     assert cleaned["health"] == "auto" and cleaned["expect_warning"] == []
     with pytest.raises(ValidationError) as raised:
-        validate_http({"url": "http://127.0.0.1/", "health": "sometimes", "expect_warning": ["disk is big"]})
+        validate_http(
+            {"url": "http://127.0.0.1/", "health": "sometimes", "expect_warning": ["disk is big"]}
+        )
     assert set(raised.value.error_dict) == {"health", "expect_warning"}
 
 
 # Saved through the API and the form: a bad health setting is a 400 naming its field ----------
 
+
 @pytest.mark.django_db
-@pytest.mark.parametrize(("config", "key"), [
-    ({"health": "sometimes"}, "health"),
-    ({"health": 3}, "health"),
-    ({"expect_warning": ["disk_free_gb >= plenty"]}, "expect_warning"),
-    ({"expect_warning": "disk_free_gb >= 10"}, "expect_warning"),
-])
+@pytest.mark.parametrize(
+    ("config", "key"),
+    [
+        ({"health": "sometimes"}, "health"),
+        ({"health": 3}, "health"),
+        ({"expect_warning": ["disk_free_gb >= plenty"]}, "expect_warning"),
+        ({"expect_warning": "disk_free_gb >= 10"}, "expect_warning"),
+    ],
+)
 def test_the_api_refuses_bad_health_settings_with_the_config_field_named(api_as, config, key):
     service = make_service("Route prediction API")
-    body = {"service": service.pk, "name": "health", "kind": "http",
-            "config": {"url": "http://127.0.0.1:9/api/health", **config}}
+    body = {
+        "service": service.pk,
+        "name": "health",
+        "kind": "http",
+        "config": {"url": "http://127.0.0.1:9/api/health", **config},
+    }
     response = api_as("manager").post(f"{API}/probes", body, format="json")
     assert response.status_code == 400
     assert key in response.json()["config"]
@@ -129,22 +162,45 @@ def test_the_api_refuses_bad_health_settings_with_the_config_field_named(api_as,
 @pytest.mark.django_db
 def test_the_api_saves_warning_and_critical_field_levels_and_the_health_mode(api_as):
     service = make_service("Route prediction API")
-    body = {"service": service.pk, "name": "health", "kind": "http",
-            "config": {"url": "http://127.0.0.1:9/api/health", "health": "require",
-                       "expect": ["disk_free_gb >= 5"], "expect_warning": ["disk_free_gb >= 10"]}}
+    body = {
+        "service": service.pk,
+        "name": "health",
+        "kind": "http",
+        "config": {
+            "url": "http://127.0.0.1:9/api/health",
+            "health": "require",
+            "expect": ["disk_free_gb >= 5"],
+            "expect_warning": ["disk_free_gb >= 10"],
+        },
+    }
     assert api_as("manager").post(f"{API}/probes", body, format="json").status_code == 201
     config = Probe.objects.get().config
     assert (config["health"], config["expect"], config["expect_warning"]) == (
-        "require", ["disk_free_gb >= 5"], ["disk_free_gb >= 10"])
+        "require",
+        ["disk_free_gb >= 5"],
+        ["disk_free_gb >= 10"],
+    )
 
 
 @pytest.mark.django_db
 def test_the_form_shows_a_bad_warning_expectation_by_its_field(client_as):
     service = make_service("Route prediction API")
-    data = {"service": service.pk, "name": "health", "interval": 60, "timeout": 5, "failures_before_alert": 3,
-            "successes_to_recover": 2, "reminder_minutes": 60, "severity": "sev2", "enabled": "on",
-            "config_url": "http://127.0.0.1:9/api/health", "config_method": "GET",
-            "config_expected_status": "200", "config_expect_warning": "disk is low", "config_health": "auto"}
+    data = {
+        "service": service.pk,
+        "name": "health",
+        "interval": 60,
+        "timeout": 5,
+        "failures_before_alert": 3,
+        "successes_to_recover": 2,
+        "reminder_minutes": 60,
+        "severity": "sev2",
+        "enabled": "on",
+        "config_url": "http://127.0.0.1:9/api/health",
+        "config_method": "GET",
+        "config_expected_status": "200",
+        "config_expect_warning": "disk is low",
+        "config_health": "auto",
+    }
     response = client_as("manager").post("/probes/new/http/", data)
     assert response.status_code == 400
     assert "config_expect_warning" in response.context["form"].errors

@@ -31,7 +31,9 @@ validate_log_errors = LogErrorsSettings.clean_config
 validate_sqlite = SqliteSettings.clean_config
 
 
-@pytest.mark.parametrize(("used", "expected"), [(79.9, "ok"), (80, "warning"), (89.9, "warning"), (90, "critical")])
+@pytest.mark.parametrize(
+    ("used", "expected"), [(79.9, "ok"), (80, "warning"), (89.9, "warning"), (90, "critical")]
+)
 def test_memory_uses_the_default_80_and_90_percent_boundaries(used, expected):
     result = check_memory({}, limits_for(Kind.MEMORY, None, None, 1), measure=lambda: used)
     assert (result.status, result.value) == (expected, used)
@@ -39,22 +41,29 @@ def test_memory_uses_the_default_80_and_90_percent_boundaries(used, expected):
 
 @pytest.mark.parametrize(("used", "expected"), [(79.9, "ok"), (80, "warning"), (90, "critical")])
 def test_disk_uses_the_default_80_and_90_percent_boundaries(used, expected):
-    result = check_disk({"path": "/"}, limits_for(Kind.DISK, None, None, 1), measure=lambda path: (used, 100.0))
+    result = check_disk(
+        {"path": "/"}, limits_for(Kind.DISK, None, None, 1), measure=lambda path: (used, 100.0)
+    )
     assert result.status == expected
 
 
-@pytest.mark.parametrize(("free", "expected"), [(10.5, "ok"), (10, "warning"), (5.1, "warning"), (5, "critical")])
+@pytest.mark.parametrize(
+    ("free", "expected"), [(10.5, "ok"), (10, "warning"), (5.1, "warning"), (5, "critical")]
+)
 def test_disk_measured_in_free_gb_is_worse_when_lower_with_10_and_5_gb_defaults(free, expected):
     config = {"path": "/", "measure": "free_gb"}
-    result = check_disk(config, limits_for(Kind.DISK, None, None, 1, config), measure=lambda path: (99.0, free))
+    result = check_disk(
+        config, limits_for(Kind.DISK, None, None, 1, config), measure=lambda path: (99.0, free)
+    )
     assert (result.status, result.value) == (expected, free)
 
 
 @pytest.mark.parametrize(("used", "expected"), [(69.9, "ok"), (70, "warning"), (85, "critical")])
 def test_cpu_uses_the_default_70_and_85_percent_boundaries(used, expected):
     previous = {"at": time.time() - 60, "busy": 0.0, "total": 100.0}
-    result = check_cpu({}, limits_for(Kind.CPU, None, None, 1), previous=previous,
-                       counters=lambda: (used, 200.0))
+    result = check_cpu(
+        {}, limits_for(Kind.CPU, None, None, 1), previous=previous, counters=lambda: (used, 200.0)
+    )
     assert (result.status, result.value) == (expected, used)
 
 
@@ -65,7 +74,11 @@ def test_a_probes_own_thresholds_replace_the_defaults():
 
 def test_the_real_psutil_figures_are_percentages():
     limits = Limits(timeout=0.1, warning=None, critical=None)
-    for result in (check_memory({}, limits), check_disk({"path": "/"}, limits), check_cpu({}, limits)):
+    for result in (
+        check_memory({}, limits),
+        check_disk({"path": "/"}, limits),
+        check_cpu({}, limits),
+    ):
         assert result.status == "ok"
         assert 0 <= result.value <= 100
 
@@ -99,7 +112,9 @@ def make_database(path, rows=5000):
     connection = sqlite3.connect(path)
     connection.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
     connection.execute("CREATE INDEX t_v ON t (v)")
-    connection.executemany("INSERT INTO t (v) VALUES (?)", [(f"value-{i}" * 5,) for i in range(rows)])
+    connection.executemany(
+        "INSERT INTO t (v) VALUES (?)", [(f"value-{i}" * 5,) for i in range(rows)]
+    )
     connection.commit()
     connection.close()
 
@@ -108,7 +123,10 @@ def make_database(path, rows=5000):
 def test_a_sound_sqlite_database_passes_its_check(file_root, pragma):
     path = file_root / "portal.sqlite3"
     make_database(path)
-    result = check_sqlite(validate_sqlite({"path": str(path), "check": pragma}), limits_for(Kind.SQLITE, None, None, 2))
+    result = check_sqlite(
+        validate_sqlite({"path": str(path), "check": pragma}),
+        limits_for(Kind.SQLITE, None, None, 2),
+    )
     assert result.status == "ok"
     assert f"{pragma} ok" in result.message
     assert result.value == 0.0
@@ -122,7 +140,9 @@ def test_a_corrupted_sqlite_copy_is_critical_and_the_original_is_untouched(file_
         handle.seek(4096 * 3)
         handle.write(b"\xde\xad\xbe\xef" * 2048)
     before = original.read_bytes()
-    result = check_sqlite(validate_sqlite({"path": str(copy)}), limits_for(Kind.SQLITE, None, None, 2))
+    result = check_sqlite(
+        validate_sqlite({"path": str(copy)}), limits_for(Kind.SQLITE, None, None, 2)
+    )
     assert result.status == "critical"
     assert "Page" in result.message or "malformed" in result.message
     assert original.read_bytes() == before
@@ -172,7 +192,9 @@ def test_reading_the_whole_log_counts_the_older_errors_too(file_root):
 def test_a_clean_log_is_ok_and_a_custom_pattern_is_used(file_root):
     path = file_root / "api.log"
     write_log(path, early_errors=0, late_errors=0, filler=10)
-    assert check_log_errors(validate_log_errors({"path": str(path)}), Limits(1, 1, 10)).status == "ok"
+    assert (
+        check_log_errors(validate_log_errors({"path": str(path)}), Limits(1, 1, 10)).status == "ok"
+    )
     config = validate_log_errors({"path": str(path), "pattern": r"request \d+ served"})
     assert check_log_errors(config, Limits(1, 1, 100)).value == 10
 
@@ -188,8 +210,15 @@ def test_an_open_tcp_port_is_ok_and_a_refused_one_critical(refused_port):
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         port = listener.getsockname()[1]
-        assert check_tcp({"host": "127.0.0.1", "port": port}, limits_for(Kind.TCP, None, None, 1)).status == "ok"
+        assert (
+            check_tcp(
+                {"host": "127.0.0.1", "port": port}, limits_for(Kind.TCP, None, None, 1)
+            ).status
+            == "ok"
+        )
     started = time.monotonic()
-    result = check_tcp({"host": "127.0.0.1", "port": refused_port}, limits_for(Kind.TCP, None, None, 1))
+    result = check_tcp(
+        {"host": "127.0.0.1", "port": refused_port}, limits_for(Kind.TCP, None, None, 1)
+    )
     assert result.status == "critical"
     assert time.monotonic() - started < 1

@@ -30,8 +30,13 @@ def test_metrics_have_each_probes_status_and_last_latency(api_as):
 def test_the_demo_watches_the_portal_itself_and_seeds_once(roles):
     first = demo.seed()
     kinds = dict(Probe.objects.values_list("name", "kind"))
-    assert kinds == {"Health endpoint": Kind.HTTP, "Data disk": Kind.DISK, "Memory": Kind.MEMORY, "CPU": Kind.CPU,
-                     "Nightly backup job": Kind.HEARTBEAT}
+    assert kinds == {
+        "Health endpoint": Kind.HTTP,
+        "Data disk": Kind.DISK,
+        "Memory": Kind.MEMORY,
+        "CPU": Kind.CPU,
+        "Nightly backup job": Kind.HEARTBEAT,
+    }
     health = Probe.objects.get(name="Health endpoint")
     assert health.config["url"] == f"{settings.BASE_URL}/api/health"
     assert Probe.objects.get(name="Data disk").config["path"] == str(settings.DATA_DIR)
@@ -50,11 +55,15 @@ def test_the_demo_configs_pass_their_own_validators(roles):
 
 
 def test_the_admin_lists_probes_and_runs_them(client_as, http_server):
-    probe = make_probe(name="health", config={"url": http_server.url + "/health"}, warning=10_000, critical=20_000)
+    probe = make_probe(
+        name="health", config={"url": http_server.url + "/health"}, warning=10_000, critical=20_000
+    )
     client = client_as("admin")
     assert client.get("/admin/probes/probe/").status_code == 200
     assert client.get("/admin/probes/proberesult/").status_code == 200
-    response = client.post("/admin/probes/probe/", {"action": "run_now", "_selected_action": [probe.pk]})
+    response = client.post(
+        "/admin/probes/probe/", {"action": "run_now", "_selected_action": [probe.pk]}
+    )
     assert response.status_code == 302
     probe.refresh_from_db()
     assert probe.status == "ok"

@@ -27,7 +27,9 @@ def with_history(probe, hours=24):
 
 
 @pytest.mark.parametrize("count", [3, 60])
-def test_the_grid_costs_the_same_queries_at_any_size(client_as, service, count, django_assert_max_num_queries):
+def test_the_grid_costs_the_same_queries_at_any_size(
+    client_as, service, count, django_assert_max_num_queries
+):
     client = client_as("viewer")
     for _ in range(count):
         with_history(make_probe(service, status="ok", status_since=timezone.now()))
@@ -38,8 +40,16 @@ def test_the_grid_costs_the_same_queries_at_any_size(client_as, service, count, 
 
 
 def test_the_grid_shows_status_word_shape_value_age_and_a_sparkline(client_as, service):
-    with_history(make_probe(service, name="Route API health", status="critical", last_value=512.3,
-                            status_since=timezone.now() - timedelta(minutes=12), last_message="HTTP 502"))
+    with_history(
+        make_probe(
+            service,
+            name="Route API health",
+            status="critical",
+            last_value=512.3,
+            status_since=timezone.now() - timedelta(minutes=12),
+            last_message="HTTP 502",
+        )
+    )
     page = client_as("viewer").get("/probes/").content.decode()
     assert "Route API health" in page
     assert 'class="status status-critical"' in page and ">critical<" in page
@@ -58,8 +68,18 @@ def test_the_grid_lists_the_worst_first(client_as, service):
 
 def test_the_detail_page_shows_history_and_pages_the_results(client_as, service):
     probe = with_history(make_probe(service, status="ok"))
-    ProbeResult.objects.bulk_create([ProbeResult(probe=probe, at=timezone.now() - timedelta(minutes=i),
-                                                 status="ok", latency_ms=i, message=f"result-{i}") for i in range(120)])
+    ProbeResult.objects.bulk_create(
+        [
+            ProbeResult(
+                probe=probe,
+                at=timezone.now() - timedelta(minutes=i),
+                status="ok",
+                latency_ms=i,
+                message=f"result-{i}",
+            )
+            for i in range(120)
+        ]
+    )
     client = client_as("viewer")
     first = client.get(probe.get_absolute_url()).content.decode()
     assert "result-0<" in first and "result-49<" in first and "result-50<" not in first
@@ -72,17 +92,23 @@ def test_the_detail_page_shows_history_and_pages_the_results(client_as, service)
 def test_the_heartbeat_page_shows_a_ready_curl_line(client_as, service):
     probe = make_probe(service, kind="heartbeat", config={"grace_seconds": 300})
     page = client_as("manager").get(probe.get_absolute_url()).content.decode()
-    assert f"curl -fsS -m 10 --retry 3 http://127.0.0.1:8000/api/v1/heartbeats/{probe.token}" in page
+    assert (
+        f"curl -fsS -m 10 --retry 3 http://127.0.0.1:8000/api/v1/heartbeats/{probe.token}" in page
+    )
     assert f"/api/v1/heartbeats/{probe.token}/fail" in page
 
 
 def test_the_ping_url_is_a_credential_that_viewers_do_not_see(client_as, service):
     probe = make_probe(service, kind="heartbeat", config={"grace_seconds": 300})
-    assert str(probe.token) not in client_as("viewer").get(probe.get_absolute_url()).content.decode()
+    assert (
+        str(probe.token) not in client_as("viewer").get(probe.get_absolute_url()).content.decode()
+    )
 
 
 def test_an_operator_runs_a_probe_now_from_its_page(client_as, service, http_server):
-    probe = make_probe(service, config={"url": http_server.url + "/health"}, warning=10_000, critical=20_000)
+    probe = make_probe(
+        service, config={"url": http_server.url + "/health"}, warning=10_000, critical=20_000
+    )
     client = client_as("operator")
     assert "Run now" in client.get(probe.get_absolute_url()).content.decode()
     response = client.post(f"/probes/{probe.pk}/run/", follow=True)
@@ -100,11 +126,24 @@ def test_run_now_needs_post_and_the_operator_role(client_as, service):
 
 
 def form_data(service, **extra):
-    data = {"service": service.pk, "name": "health", "interval": 60, "timeout": 5, "failures_before_alert": 3,
-            "successes_to_recover": 2, "reminder_minutes": 60, "severity": "sev2", "enabled": "on",
-            "auto_resolve": "on", "config_url": "http://127.0.0.1:9/api/health", "config_method": "GET",
-            "config_expected_status": "200, 204", "config_expect": "status in [ok, healthy]\ndisk_free_gb >= 5",
-            "config_headers": "Accept: application/json", "config_verify_tls": "on"}
+    data = {
+        "service": service.pk,
+        "name": "health",
+        "interval": 60,
+        "timeout": 5,
+        "failures_before_alert": 3,
+        "successes_to_recover": 2,
+        "reminder_minutes": 60,
+        "severity": "sev2",
+        "enabled": "on",
+        "auto_resolve": "on",
+        "config_url": "http://127.0.0.1:9/api/health",
+        "config_method": "GET",
+        "config_expected_status": "200, 204",
+        "config_expect": "status in [ok, healthy]\ndisk_free_gb >= 5",
+        "config_headers": "Accept: application/json",
+        "config_verify_tls": "on",
+    }
     data.update(extra)
     return data
 
@@ -116,24 +155,35 @@ def test_a_manager_creates_an_http_probe_with_the_form(client_as, service):
     response = client.post("/probes/new/http/", form_data(service))
     probe = Probe.objects.get()
     assert response.status_code == 302 and response["Location"] == probe.get_absolute_url()
-    assert probe.config == {"url": "http://127.0.0.1:9/api/health", "method": "GET",
-                            "headers": {"Accept": "application/json"}, "verify_tls": True,
-                            "follow_redirects": False, "expected_status": [200, 204],
-                            "expect": ["status in [ok, healthy]", "disk_free_gb >= 5"], "expect_warning": [],
-                            "health": "auto"}
+    assert probe.config == {
+        "url": "http://127.0.0.1:9/api/health",
+        "method": "GET",
+        "headers": {"Accept": "application/json"},
+        "verify_tls": True,
+        "follow_redirects": False,
+        "expected_status": [200, 204],
+        "expect": ["status in [ok, healthy]", "disk_free_gb >= 5"],
+        "expect_warning": [],
+        "health": "auto",
+    }
     assert probe.next_run_at is not None
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"config_url": "ftp://127.0.0.1/x"}, "config_url"),
-    ({"warning": 600, "critical": 500}, "warning"),
-    ({"interval": -5}, "interval"),
-    ({"config_expect": "status is fine"}, "config_expect"),
-    ({"config_expected_status": "two hundred"}, "config_expected_status"),
-    ({"config_headers": "no colon here"}, "config_headers"),
-    ({"reminder_minutes": 2}, "reminder_minutes"),
-])
-def test_bad_input_shows_the_form_again_with_the_error_by_its_field(client_as, service, change, field):
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"config_url": "ftp://127.0.0.1/x"}, "config_url"),
+        ({"warning": 600, "critical": 500}, "warning"),
+        ({"interval": -5}, "interval"),
+        ({"config_expect": "status is fine"}, "config_expect"),
+        ({"config_expected_status": "two hundred"}, "config_expected_status"),
+        ({"config_headers": "no colon here"}, "config_headers"),
+        ({"reminder_minutes": 2}, "reminder_minutes"),
+    ],
+)
+def test_bad_input_shows_the_form_again_with_the_error_by_its_field(
+    client_as, service, change, field
+):
     response = client_as("manager").post("/probes/new/http/", form_data(service, **change))
     assert response.status_code == 400
     assert field in response.context["form"].errors
@@ -149,15 +199,27 @@ def test_a_path_outside_the_roots_is_a_form_error_on_the_path(client_as, service
 
 def test_editing_keeps_the_kind_and_shows_the_config(client_as, service, file_root):
     path = str(file_root / "api.log")
-    probe = make_probe(service, kind="log_errors", config={"path": path, "pattern": "FATAL", "tail_kib": 8})
+    probe = make_probe(
+        service, kind="log_errors", config={"path": path, "pattern": "FATAL", "tail_kib": 8}
+    )
     client = client_as("manager")
     page = client.get(f"/probes/{probe.pk}/edit/").content.decode()
     assert 'value="FATAL"' in page and 'name="config_url"' not in page
-    response = client.post(f"/probes/{probe.pk}/edit/", {
-        **form_data(service), "config_path": path, "config_pattern": "CRITICAL", "config_tail_kib": 16})
+    response = client.post(
+        f"/probes/{probe.pk}/edit/",
+        {
+            **form_data(service),
+            "config_path": path,
+            "config_pattern": "CRITICAL",
+            "config_tail_kib": 16,
+        },
+    )
     assert response.status_code == 302
     probe.refresh_from_db()
-    assert (probe.kind, probe.config) == ("log_errors", {"path": path, "pattern": "CRITICAL", "tail_kib": 16})
+    assert (probe.kind, probe.config) == (
+        "log_errors",
+        {"path": path, "pattern": "CRITICAL", "tail_kib": 16},
+    )
 
 
 def test_only_managers_may_create_or_edit(client_as, service):
@@ -177,19 +239,24 @@ def test_the_dashboard_panel_counts_by_status_worst_first(client_as, service):
     make_probe(service, name="slowish", status="warning")
     make_probe(service, name="down-one", status="critical", status_since=timezone.now())
     page = client_as("viewer").get("/").content.decode()
-    panel = page[page.index('id="probes-title"'):]
+    panel = page[page.index('id="probes-title"') :]
     assert panel.index("down-one") < panel.index("slowish")
-    assert "fine" not in panel[:panel.index("</section>")]
+    assert "fine" not in panel[: panel.index("</section>")]
     assert panel.index("status-critical") < panel.index("status-ok")
 
 
-@pytest.mark.parametrize(("language", "expected"), [
-    ("en", ["1 d", "1 failure in a row", "recovers after 2 successes"]),
-    ("ko", ["1일", "1회 연속 실패 시 알림", "2회 성공하면 복구"]),
-])
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("en", ["1 d", "1 failure in a row", "recovers after 2 successes"]),
+        ("ko", ["1일", "1회 연속 실패 시 알림", "2회 성공하면 복구"]),
+    ],
+)
 def test_the_detail_says_intervals_and_counts_as_people_do(client_as, service, language, expected):
     # It said "86400 s" and "1 failures in a row".
-    probe = make_probe(service, kind="memory", interval=86400, failures_before_alert=1, successes_to_recover=2)
+    probe = make_probe(
+        service, kind="memory", interval=86400, failures_before_alert=1, successes_to_recover=2
+    )
     client = client_as("viewer")
     page = client.get(f"/probes/{probe.pk}/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
     for text in expected:

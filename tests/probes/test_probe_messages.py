@@ -20,8 +20,10 @@ pytestmark = pytest.mark.django_db
 REFUSED = {"en": "connection refused", "ko": "연결이 거부되었습니다"}
 TIMED_OUT = {"en": "timed out after 0.5 s", "ko": "0.5초 안에 응답이 없습니다"}
 HTTP_503 = {"en": "HTTP 503, expected 200", "ko": "HTTP 503, 기대값 200"}
-DEGRADED = {"en": "JSON field status is degraded, expected healthy",
-            "ko": "JSON 필드 status 값이 degraded입니다. 기대한 값: healthy"}
+DEGRADED = {
+    "en": "JSON field status is degraded, expected healthy",
+    "ko": "JSON 필드 status 값이 degraded입니다. 기대한 값: healthy",
+}
 
 
 def banner(page: str) -> tuple[str, str]:
@@ -39,9 +41,13 @@ def run_now(client, probe, language):
 
 @pytest.mark.parametrize("language", ["en", "ko"])
 def test_a_refused_port_says_connection_refused_in_a_red_banner_with_the_raw_detail_behind_a_disclosure(
-        client_as, refused_port, language):
-    probe = make_probe(make_service(), config=validate_http({"url": f"http://127.0.0.1:{refused_port}/"}),
-                       timeout=2)
+    client_as, refused_port, language
+):
+    probe = make_probe(
+        make_service(),
+        config=validate_http({"url": f"http://127.0.0.1:{refused_port}/"}),
+        timeout=2,
+    )
     page = run_now(client_as("operator"), probe, language)
     kind, text = banner(page)
     assert kind == "msg-error"
@@ -53,12 +59,16 @@ def test_a_refused_port_says_connection_refused_in_a_red_banner_with_the_raw_det
     # The page: the words, and the library's text only inside <details>.
     outside = re.sub(r"<details>.*?</details>", "", page, flags=re.S)
     assert REFUSED[language] in outside and "Errno" not in outside
-    assert re.search(r"<details><summary>[^<]+</summary><code>[^<]*(Errno 111|Connection refused)", page)
+    assert re.search(
+        r"<details><summary>[^<]+</summary><code>[^<]*(Errno 111|Connection refused)", page
+    )
 
 
 @pytest.mark.parametrize("language", ["en", "ko"])
 def test_a_timeout_says_after_how_many_seconds(client_as, http_server, language):
-    probe = make_probe(make_service(), config=validate_http({"url": http_server.url + "/slow"}), timeout=0.5)
+    probe = make_probe(
+        make_service(), config=validate_http({"url": http_server.url + "/slow"}), timeout=0.5
+    )
     kind, text = banner(run_now(client_as("operator"), probe, language))
     assert kind == "msg-error"
     assert TIMED_OUT[language] in text
@@ -67,14 +77,18 @@ def test_a_timeout_says_after_how_many_seconds(client_as, http_server, language)
 
 @pytest.mark.parametrize("language", ["en", "ko"])
 def test_a_503_says_the_status_it_got_and_the_one_it_expected(client_as, http_server, language):
-    probe = make_probe(make_service(), config=validate_http({"url": http_server.url + "/status/503"}), timeout=2)
+    probe = make_probe(
+        make_service(), config=validate_http({"url": http_server.url + "/status/503"}), timeout=2
+    )
     kind, text = banner(run_now(client_as("operator"), probe, language))
     assert kind == "msg-error"
     assert HTTP_503[language] in text
 
 
 @pytest.mark.parametrize("language", ["en", "ko"])
-def test_a_json_field_with_the_wrong_value_says_which_value_it_had(client_as, http_server, language):
+def test_a_json_field_with_the_wrong_value_says_which_value_it_had(
+    client_as, http_server, language
+):
     config = validate_http({"url": http_server.url + "/degraded", "expect": ["status == healthy"]})
     probe = make_probe(make_service(), config=config, timeout=2)
     kind, text = banner(run_now(client_as("operator"), probe, language))
@@ -82,9 +96,14 @@ def test_a_json_field_with_the_wrong_value_says_which_value_it_had(client_as, ht
     assert DEGRADED[language] in text
 
 
-def test_the_message_is_rendered_in_the_readers_language_when_read_not_when_run(client_as, refused_port):
-    probe = make_probe(make_service(), config=validate_http({"url": f"http://127.0.0.1:{refused_port}/"}),
-                       timeout=2)
+def test_the_message_is_rendered_in_the_readers_language_when_read_not_when_run(
+    client_as, refused_port
+):
+    probe = make_probe(
+        make_service(),
+        config=validate_http({"url": f"http://127.0.0.1:{refused_port}/"}),
+        timeout=2,
+    )
     client = client_as("operator")
     run_now(client, probe, "en")
     korean = client.get(probe.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="ko").content.decode()
@@ -96,11 +115,21 @@ def test_the_message_is_rendered_in_the_readers_language_when_read_not_when_run(
 
 def test_a_healthy_run_is_a_green_banner_and_a_slow_one_a_yellow_one(client_as, http_server):
     client = client_as("operator")
-    fine = make_probe(make_service(), config=validate_http({"url": http_server.url + "/health"}),
-                      warning=None, critical=None, timeout=2)
+    fine = make_probe(
+        make_service(),
+        config=validate_http({"url": http_server.url + "/health"}),
+        warning=None,
+        critical=None,
+        timeout=2,
+    )
     assert banner(run_now(client, fine, "en"))[0] == "msg-success"
-    slow = make_probe(make_service(), config=validate_http({"url": http_server.url + "/health"}),
-                      warning=0.0001, critical=None, timeout=2)
+    slow = make_probe(
+        make_service(),
+        config=validate_http({"url": http_server.url + "/health"}),
+        warning=0.0001,
+        critical=None,
+        timeout=2,
+    )
     assert banner(run_now(client, slow, "en"))[0] == "msg-warning"
 
 
@@ -112,8 +141,11 @@ def test_a_message_stored_without_a_code_is_shown_as_stored():
 
 
 def test_an_expired_certificate_says_so():
-    error = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
-                                            "certificate has expired (_ssl.c:1000)")
+    error = ssl.SSLCertVerificationError(
+        1,
+        "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
+        "certificate has expired (_ssl.c:1000)",
+    )
     error.verify_message = "certificate has expired"
     wrapped = requests.exceptions.SSLError(error)
     assert messages.classify(wrapped) == ("tls_expired", {})
@@ -122,14 +154,23 @@ def test_an_expired_certificate_says_so():
 
 
 def test_a_direct_check_of_a_refused_port_keeps_the_words_and_the_detail(refused_port):
-    result = check_http(validate_http({"url": f"http://127.0.0.1:{refused_port}/"}), Limits(2, None, None))
-    assert (result.status, result.code, result.message) == ("critical", "refused", "connection refused")
+    result = check_http(
+        validate_http({"url": f"http://127.0.0.1:{refused_port}/"}), Limits(2, None, None)
+    )
+    assert (result.status, result.code, result.message) == (
+        "critical",
+        "refused",
+        "connection refused",
+    )
     assert f"127.0.0.1:{refused_port}" in result.detail or "Errno 111" in result.detail
 
 
 def test_the_api_gives_the_code_its_parameters_and_the_raw_detail(api_as, refused_port):
-    probe = make_probe(make_service(), config=validate_http({"url": f"http://127.0.0.1:{refused_port}/"}),
-                       timeout=2)
+    probe = make_probe(
+        make_service(),
+        config=validate_http({"url": f"http://127.0.0.1:{refused_port}/"}),
+        timeout=2,
+    )
     services.run_probe(probe=probe)
     [row] = api_as("viewer").get("/api/v1/probe-results", {"probe": probe.pk}).json()["results"]
     assert (row["code"], row["params"], row["message"]) == ("refused", {}, "connection refused")

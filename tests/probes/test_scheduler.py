@@ -24,7 +24,9 @@ START = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
 def http_probe(server, path="/health", **fields):
     # Latency thresholds far above the kind's defaults (100/500 ms): a loaded CI machine answers slowly,
     # and these tests are about scheduling, not latency.
-    return make_probe(config={"url": server.url + path}, **{"warning": 10_000, "critical": 20_000, **fields})
+    return make_probe(
+        config={"url": server.url + path}, **{"warning": 10_000, "critical": 20_000, **fields}
+    )
 
 
 def test_only_enabled_due_probes_are_claimed_and_their_next_run_moves_one_interval_on():
@@ -81,8 +83,9 @@ def test_one_tick_runs_every_due_probe_against_the_server_and_records_each_resul
 
 
 @pytest.mark.parametrize("count", [5, 40])
-def test_a_tick_writes_in_bulk_with_the_same_queries_for_5_or_40_probes(http_server, count,
-                                                                         django_assert_max_num_queries):
+def test_a_tick_writes_in_bulk_with_the_same_queries_for_5_or_40_probes(
+    http_server, count, django_assert_max_num_queries
+):
     for _ in range(count):
         http_probe(http_server)
     with django_assert_max_num_queries(8):
@@ -151,8 +154,9 @@ def test_a_stopping_worker_ends_the_tick_after_the_round_it_is_in():
             traveller.shift(timedelta(seconds=seconds))
             fake["stop"] = fake["now"] >= 20  # the request arrives during the third pause
 
-        total = services.run_scheduler(seconds=55, sleep=sleep, clock=lambda: fake["now"],
-                                       stopping=lambda: fake["stop"])
+        total = services.run_scheduler(
+            seconds=55, sleep=sleep, clock=lambda: fake["now"], stopping=lambda: fake["stop"]
+        )
     assert total == 2  # the rounds at 0 s and 10 s; none after the request
     assert fake["now"] == 20
 
@@ -175,8 +179,12 @@ def test_results_older_than_30_days_are_pruned_in_batches(django_assert_max_num_
     probe = make_probe()
     now = timezone.now()
     ProbeResult.objects.bulk_create(
-        [ProbeResult(probe=probe, at=now - timedelta(days=31, minutes=i), status="ok") for i in range(10)]
-        + [ProbeResult(probe=probe, at=now - timedelta(days=29), status="ok") for _ in range(5)])
+        [
+            ProbeResult(probe=probe, at=now - timedelta(days=31, minutes=i), status="ok")
+            for i in range(10)
+        ]
+        + [ProbeResult(probe=probe, at=now - timedelta(days=29), status="ok") for _ in range(5)]
+    )
     with django_assert_max_num_queries(9):
         assert services.prune_results(now=now, batch_size=3) == 10
     assert ProbeResult.objects.count() == 5
@@ -192,5 +200,8 @@ def test_the_tasks_are_thin_entry_points(http_server):
 def test_the_tick_and_the_daily_prune_are_scheduled_once(db):
     ensure_schedules()
     ensure_schedules()
-    assert Schedule.objects.filter(name="probes.tick", func="probes.tasks.tick", minutes=1).count() == 1
+    assert (
+        Schedule.objects.filter(name="probes.tick", func="probes.tasks.tick", minutes=1).count()
+        == 1
+    )
     assert Schedule.objects.filter(name="probes.prune_results", schedule_type="D").count() == 1

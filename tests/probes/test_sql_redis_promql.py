@@ -37,43 +37,55 @@ def limits(kind, warning=None, critical=None, timeout=5.0, config=None):
 
 # Config-time refusals ---------------------------------------------------------------
 
-@pytest.mark.parametrize("query", [
-    "SELECT count(*) FROM workflow_instances WHERE status = 'FAILED'",
-    "select max(age) from jobs",
-    "SELECT (SELECT count(*) FROM a) + (SELECT count(*) FROM b)",
-    "WITH failed AS (SELECT id FROM workflow_instances WHERE status = 'FAILED') SELECT count(*) FROM failed",
-    "SELECT count(*) FROM pg_stat_activity WHERE state = 'active';",
-    "SELECT DISTINCT status FROM workflow_instances",
-])
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT count(*) FROM workflow_instances WHERE status = 'FAILED'",
+        "select max(age) from jobs",
+        "SELECT (SELECT count(*) FROM a) + (SELECT count(*) FROM b)",
+        "WITH failed AS (SELECT id FROM workflow_instances WHERE status = 'FAILED') SELECT count(*) FROM failed",
+        "SELECT count(*) FROM pg_stat_activity WHERE state = 'active';",
+        "SELECT DISTINCT status FROM workflow_instances",
+    ],
+)
 def test_one_select_of_one_column_is_accepted(query):
     assert check_scalar_query(query) is None
 
 
-@pytest.mark.parametrize(("query", "why"), [
-    ("DELETE FROM workflow_instances", "Only a SELECT"),
-    ("UPDATE jobs SET status = 'x'", "Only a SELECT"),
-    ("DROP TABLE jobs", "Only a SELECT"),
-    ("SELECT 1; SELECT 2", "exactly one statement"),
-    ("SELECT 1; DELETE FROM jobs", "exactly one statement"),
-    ("SELECT id, status FROM jobs", "one value"),
-    ("SELECT * FROM jobs", "one value"),
-    ("SELECT count(*) INTO copy FROM jobs", "writes or locks"),
-    ("SELECT id FROM jobs FOR UPDATE", "writes or locks"),
-    ("WITH gone AS (DELETE FROM jobs RETURNING id) SELECT count(*) FROM gone", "SELECT"),
-    ("", "required"),
-])
+@pytest.mark.parametrize(
+    ("query", "why"),
+    [
+        ("DELETE FROM workflow_instances", "Only a SELECT"),
+        ("UPDATE jobs SET status = 'x'", "Only a SELECT"),
+        ("DROP TABLE jobs", "Only a SELECT"),
+        ("SELECT 1; SELECT 2", "exactly one statement"),
+        ("SELECT 1; DELETE FROM jobs", "exactly one statement"),
+        ("SELECT id, status FROM jobs", "one value"),
+        ("SELECT * FROM jobs", "one value"),
+        ("SELECT count(*) INTO copy FROM jobs", "writes or locks"),
+        ("SELECT id FROM jobs FOR UPDATE", "writes or locks"),
+        ("WITH gone AS (DELETE FROM jobs RETURNING id) SELECT count(*) FROM gone", "SELECT"),
+        ("", "required"),
+    ],
+)
 def test_anything_but_one_scalar_select_is_refused_at_config_time(query, why):
     with pytest.raises(ValidationError) as raised:
-        validate_config(Kind.SQL, {"url": f"postgresql://postgres@127.0.0.1:5432/{PG_DB}", "query": query})
+        validate_config(
+            Kind.SQL, {"url": f"postgresql://postgres@127.0.0.1:5432/{PG_DB}", "query": query}
+        )
     assert why in raised.value.message_dict["query"][0]
 
 
-@pytest.mark.parametrize(("url", "field"), [
-    ("ftp://127.0.0.1/db", "url"),
-    ("postgresql://127.0.0.1", "url"),
-    ("mysql://user@169.254.169.254/db", "url"),
-    ("sqlite:////etc/passwd", "url"),
-])
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("ftp://127.0.0.1/db", "url"),
+        ("postgresql://127.0.0.1", "url"),
+        ("mysql://user@169.254.169.254/db", "url"),
+        ("sqlite:////etc/passwd", "url"),
+    ],
+)
 def test_a_bad_connection_url_is_refused_by_field(url, field, file_root):
     with pytest.raises(ValidationError) as raised:
         validate_config(Kind.SQL, {"url": url, "query": "SELECT 1"})
@@ -81,13 +93,15 @@ def test_a_bad_connection_url_is_refused_by_field(url, field, file_root):
 
 
 def test_the_connection_password_is_masked_wherever_the_config_is_shown():
-    config = validate_config(Kind.SQL, {"url": "postgresql://monitor:s3cret-pw@127.0.0.1:5432/app",
-                                        "query": "SELECT 1"})
+    config = validate_config(
+        Kind.SQL, {"url": "postgresql://monitor:s3cret-pw@127.0.0.1:5432/app", "query": "SELECT 1"}
+    )
     assert config["url"].endswith("s3cret-pw@127.0.0.1:5432/app")
     assert "s3cret-pw" not in json.dumps(mask_config(config))
 
 
 # PostgreSQL --------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def postgres():
@@ -97,8 +111,10 @@ def postgres():
     url = f"postgresql://postgres@127.0.0.1:5432/{PG_DB}"
     with psycopg.connect(url, autocommit=True) as db:
         db.execute("CREATE TABLE workflow_instances (id serial PRIMARY KEY, status text NOT NULL)")
-        db.execute("INSERT INTO workflow_instances (status) SELECT CASE WHEN n % 10 = 0 THEN 'FAILED' ELSE 'DONE' "
-                   "END FROM generate_series(1, 120) AS n")
+        db.execute(
+            "INSERT INTO workflow_instances (status) SELECT CASE WHEN n % 10 = 0 THEN 'FAILED' ELSE 'DONE' "
+            "END FROM generate_series(1, 120) AS n"
+        )
     yield url
     with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
@@ -106,8 +122,11 @@ def postgres():
 
 def pg_probe_connections() -> int:
     with psycopg.connect(PG_ADMIN) as admin:
-        return admin.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'ops-portal-probe' "
-                             "AND datname = %s", [PG_DB]).fetchone()[0]
+        return admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'ops-portal-probe' "
+            "AND datname = %s",
+            [PG_DB],
+        ).fetchone()[0]
 
 
 FAILED = "SELECT count(*) FROM workflow_instances WHERE status = 'FAILED'"
@@ -137,19 +156,29 @@ def test_postgresql_a_query_past_the_timeout_is_an_error_and_its_connection_is_c
 
 def test_postgresql_the_query_runs_read_only(postgres):
     # A function with side effects slips past the parser; the read-only transaction stops it.
-    config = sql(postgres, "SELECT count(*) FROM (SELECT nextval('workflow_instances_id_seq')) AS n")
+    config = sql(
+        postgres, "SELECT count(*) FROM (SELECT nextval('workflow_instances_id_seq')) AS n"
+    )
     result = run_check(Kind.SQL, config, limits(Kind.SQL, 1, 2))
     assert result.status == "error" and "read-only" in result.message
 
 
 def test_postgresql_several_rows_are_an_error_and_no_row_follows_the_empty_setting(postgres):
-    several = run_check(Kind.SQL, sql(postgres, "SELECT status FROM workflow_instances"), limits(Kind.SQL))
+    several = run_check(
+        Kind.SQL, sql(postgres, "SELECT status FROM workflow_instances"), limits(Kind.SQL)
+    )
     assert several.status == "error" and "more than one row" in several.message
     nothing = "SELECT id FROM workflow_instances WHERE status = 'LOST'"
     assert run_check(Kind.SQL, sql(postgres, nothing), limits(Kind.SQL)).status == "error"
     assert run_check(Kind.SQL, sql(postgres, nothing, empty="ok"), limits(Kind.SQL)).status == "ok"
-    assert run_check(Kind.SQL, sql(postgres, "SELECT max(id) FROM workflow_instances WHERE false", empty="critical"),
-                     limits(Kind.SQL)).status == "critical"
+    assert (
+        run_check(
+            Kind.SQL,
+            sql(postgres, "SELECT max(id) FROM workflow_instances WHERE false", empty="critical"),
+            limits(Kind.SQL),
+        ).status
+        == "critical"
+    )
 
 
 def test_a_wrong_password_is_an_error_that_does_not_show_it(postgres):
@@ -160,16 +189,21 @@ def test_a_wrong_password_is_an_error_that_does_not_show_it(postgres):
 
 # MariaDB -----------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def mariadb():
     admin = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", autocommit=True)
     with admin.cursor() as cursor:
         cursor.execute(f"DROP DATABASE IF EXISTS {MARIA_DB}")
         cursor.execute(f"CREATE DATABASE {MARIA_DB}")
-        cursor.execute(f"CREATE TABLE {MARIA_DB}.workflow_instances (id INT AUTO_INCREMENT PRIMARY KEY, "
-                       "status VARCHAR(20) NOT NULL)")
-        cursor.executemany(f"INSERT INTO {MARIA_DB}.workflow_instances (status) VALUES (%s)",
-                           [("FAILED" if n % 10 == 0 else "DONE",) for n in range(1, 121)])
+        cursor.execute(
+            f"CREATE TABLE {MARIA_DB}.workflow_instances (id INT AUTO_INCREMENT PRIMARY KEY, "
+            "status VARCHAR(20) NOT NULL)"
+        )
+        cursor.executemany(
+            f"INSERT INTO {MARIA_DB}.workflow_instances (status) VALUES (%s)",
+            [("FAILED" if n % 10 == 0 else "DONE",) for n in range(1, 121)],
+        )
     yield f"mysql://root@127.0.0.1:3306/{MARIA_DB}", admin
     with admin.cursor() as cursor:
         cursor.execute(f"DROP DATABASE IF EXISTS {MARIA_DB}")
@@ -178,8 +212,10 @@ def mariadb():
 
 def maria_probe_connections(admin) -> int:
     with admin.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = %s AND ID <> CONNECTION_ID()",
-                       [MARIA_DB])
+        cursor.execute(
+            "SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = %s AND ID <> CONNECTION_ID()",
+            [MARIA_DB],
+        )
         return cursor.fetchone()[0]
 
 
@@ -204,8 +240,10 @@ def test_mariadb_a_query_past_the_timeout_is_an_error_and_its_connection_is_clos
 def test_mariadb_the_query_runs_read_only(mariadb):
     url, admin = mariadb
     with admin.cursor() as cursor:
-        cursor.execute(f"CREATE OR REPLACE FUNCTION {MARIA_DB}.bump() RETURNS INT MODIFIES SQL DATA "
-                       f"BEGIN INSERT INTO {MARIA_DB}.workflow_instances (status) VALUES ('X'); RETURN 1; END")
+        cursor.execute(
+            f"CREATE OR REPLACE FUNCTION {MARIA_DB}.bump() RETURNS INT MODIFIES SQL DATA "
+            f"BEGIN INSERT INTO {MARIA_DB}.workflow_instances (status) VALUES ('X'); RETURN 1; END"
+        )
     # A write the parser cannot see (inside a function); the read-only transaction refuses it.
     result = run_check(Kind.SQL, sql(url, "SELECT bump()"), limits(Kind.SQL))
     assert result.status == "error" and "READ ONLY" in result.message
@@ -217,17 +255,22 @@ def test_mariadb_the_query_runs_read_only(mariadb):
 
 # SQLite ------------------------------------------------------------------------------
 
+
 def test_sqlite_a_scalar_and_a_query_interrupted_at_the_timeout(file_root):
     path = file_root / "analysis.db"
     db = sqlite3.connect(path)
     db.execute("CREATE TABLE workflow_instances (id INTEGER PRIMARY KEY, status TEXT)")
-    db.executemany("INSERT INTO workflow_instances (status) VALUES (?)", [("FAILED",)] * 12 + [("DONE",)] * 30)
+    db.executemany(
+        "INSERT INTO workflow_instances (status) VALUES (?)", [("FAILED",)] * 12 + [("DONE",)] * 30
+    )
     db.commit()
     db.close()
     config = sql(f"sqlite:///{path}", FAILED)
     assert run_check(Kind.SQL, config, limits(Kind.SQL, 5, 10)).value == 12.0
-    endless = sql(f"sqlite:///{path}", "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) "
-                                       "SELECT count(*) FROM n")
+    endless = sql(
+        f"sqlite:///{path}",
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n",
+    )
     started = time.monotonic()
     result = run_check(Kind.SQL, endless, limits(Kind.SQL, timeout=0.3))
     assert result.status == "error" and "interrupted" in result.message
@@ -236,13 +279,30 @@ def test_sqlite_a_scalar_and_a_query_interrupted_at_the_timeout(file_root):
 
 # Redis -------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory):
     binary = shutil.which("redis-server")
     port = free_port()
     workdir = tmp_path_factory.mktemp("redis")
-    server = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                               "--dir", str(workdir), "--requirepass", "r3dis-pw"], stdout=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+            "--requirepass",
+            "r3dis-pw",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
     import redis
 
     client = redis.Redis(port=port, password="r3dis-pw")
@@ -263,21 +323,29 @@ def redis_url(tmp_path_factory):
 
 
 def test_redis_an_info_field_is_graded_by_the_thresholds(redis_url):
-    config = validate_config(Kind.REDIS, {"url": redis_url, "section": "memory", "field": "used_memory"})
+    config = validate_config(
+        Kind.REDIS, {"url": redis_url, "section": "memory", "field": "used_memory"}
+    )
     high = run_check(Kind.REDIS, config, limits(Kind.REDIS, 1000, 2000))
     assert high.status == "critical" and high.value > 100_000
     assert run_check(Kind.REDIS, config, limits(Kind.REDIS, 10**12, 10**13)).status == "ok"
-    keys = validate_config(Kind.REDIS, {"url": redis_url, "section": "keyspace", "field": "db0.keys"})
+    keys = validate_config(
+        Kind.REDIS, {"url": redis_url, "section": "keyspace", "field": "db0.keys"}
+    )
     assert run_check(Kind.REDIS, keys, limits(Kind.REDIS)).value == 1.0
 
 
 def test_redis_a_missing_field_a_wrong_password_and_a_dead_server(redis_url, refused_port):
     missing = validate_config(Kind.REDIS, {"url": redis_url, "field": "no_such_field"})
     assert run_check(Kind.REDIS, missing, limits(Kind.REDIS)).status == "error"
-    wrong = validate_config(Kind.REDIS, {"url": redis_url.replace("r3dis-pw", "guess-pw"), "field": "used_memory"})
+    wrong = validate_config(
+        Kind.REDIS, {"url": redis_url.replace("r3dis-pw", "guess-pw"), "field": "used_memory"}
+    )
     result = run_check(Kind.REDIS, wrong, limits(Kind.REDIS))
     assert result.status == "critical" and "guess-pw" not in result.message
-    dead = validate_config(Kind.REDIS, {"url": f"redis://127.0.0.1:{refused_port}/0", "field": "used_memory"})
+    dead = validate_config(
+        Kind.REDIS, {"url": f"redis://127.0.0.1:{refused_port}/0", "field": "used_memory"}
+    )
     assert run_check(Kind.REDIS, dead, limits(Kind.REDIS, timeout=1)).status == "critical"
 
 
@@ -290,11 +358,17 @@ def test_redis_urls_are_checked_at_config_time():
 # PromQL ------------------------------------------------------------------------------
 
 ANSWERS = {
-    "rate(llm_parsing_failures_total[24h])": {"resultType": "vector", "result": [
-        {"metric": {"job": "parser"}, "value": [1700000000, "0.25"]}]},
-    "up": {"resultType": "vector", "result": [
-        {"metric": {"instance": "a"}, "value": [1700000000, "1"]},
-        {"metric": {"instance": "b"}, "value": [1700000000, "0"]}]},
+    "rate(llm_parsing_failures_total[24h])": {
+        "resultType": "vector",
+        "result": [{"metric": {"job": "parser"}, "value": [1700000000, "0.25"]}],
+    },
+    "up": {
+        "resultType": "vector",
+        "result": [
+            {"metric": {"instance": "a"}, "value": [1700000000, "1"]},
+            {"metric": {"instance": "b"}, "value": [1700000000, "0"]},
+        ],
+    },
     "absent_metric": {"resultType": "vector", "result": []},
     "scalar(42)": {"resultType": "scalar", "result": [1700000000, "42"]},
     "nan": {"resultType": "vector", "result": [{"metric": {}, "value": [1700000000, "NaN"]}]},
@@ -314,7 +388,10 @@ class Prometheus(BaseHTTPRequestHandler):
         elif query in ANSWERS:
             code, body = 200, {"status": "success", "data": ANSWERS[query]}
         else:
-            code, body = 400, {"status": "error", "errorType": "bad_data", "error": "parse error at char 1"}
+            code, body = (
+                400,
+                {"status": "error", "errorType": "bad_data", "error": "parse error at char 1"},
+            )
         data = json.dumps(body).encode()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
@@ -335,8 +412,10 @@ def prometheus():
 
 
 def promql(server, query, **extra):
-    return validate_config(Kind.PROMQL, {"url": f"http://127.0.0.1:{server.server_address[1]}", "query": query,
-                                         **extra})
+    return validate_config(
+        Kind.PROMQL,
+        {"url": f"http://127.0.0.1:{server.server_address[1]}", "query": query, **extra},
+    )
 
 
 def test_promql_one_series_is_graded(prometheus):
@@ -344,7 +423,10 @@ def test_promql_one_series_is_graded(prometheus):
     result = run_check(Kind.PROMQL, config, limits(Kind.PROMQL, 0.1, 0.2))
     assert (result.status, result.value) == ("critical", 0.25)
     assert prometheus.queries == ["rate(llm_parsing_failures_total[24h])"]
-    assert run_check(Kind.PROMQL, promql(prometheus, "scalar(42)"), limits(Kind.PROMQL, 50, 60)).value == 42
+    assert (
+        run_check(Kind.PROMQL, promql(prometheus, "scalar(42)"), limits(Kind.PROMQL, 50, 60)).value
+        == 42
+    )
 
 
 def test_promql_several_series_must_be_reduced(prometheus):
@@ -353,10 +435,15 @@ def test_promql_several_series_must_be_reduced(prometheus):
     lowest = promql(prometheus, "up", reduce="min", direction="below")
     result = run_check(Kind.PROMQL, lowest, limits(Kind.PROMQL, 1, 0.5, config=lowest))
     assert (result.status, result.value) == ("critical", 0.0)
-    assert run_check(Kind.PROMQL, promql(prometheus, "up", reduce="sum"), limits(Kind.PROMQL)).value == 1.0
+    assert (
+        run_check(Kind.PROMQL, promql(prometheus, "up", reduce="sum"), limits(Kind.PROMQL)).value
+        == 1.0
+    )
 
 
-@pytest.mark.parametrize(("empty", "expected"), [("error", "error"), ("critical", "critical"), ("ok", "ok")])
+@pytest.mark.parametrize(
+    ("empty", "expected"), [("error", "error"), ("critical", "critical"), ("ok", "ok")]
+)
 def test_promql_an_empty_result_follows_the_setting(prometheus, empty, expected):
     config = promql(prometheus, "absent_metric", empty=empty)
     assert run_check(Kind.PROMQL, config, limits(Kind.PROMQL)).status == expected
@@ -369,12 +456,19 @@ def test_promql_a_bad_query_and_nan_are_errors(prometheus):
 
 
 def test_promql_settings_are_checked_at_config_time():
-    _cleaned, errors = validate_probe(kind=Kind.PROMQL, config={"url": "ftp://x", "query": "", "reduce": "median"},
-                                      interval=60, timeout=5, warning=None, critical=None)
+    _cleaned, errors = validate_probe(
+        kind=Kind.PROMQL,
+        config={"url": "ftp://x", "query": "", "reduce": "median"},
+        interval=60,
+        timeout=5,
+        warning=None,
+        critical=None,
+    )
     assert set(errors["config"]) == {"url", "query", "reduce"}
 
 
 # Sizes -------------------------------------------------------------------------------
+
 
 def test_a_directory_over_its_size_is_critical(file_root):
     logs = file_root / "logs"
@@ -383,10 +477,16 @@ def test_a_directory_over_its_size_is_critical(file_root):
     (logs / "old" / "app.log.1").write_bytes(b"x" * 600_000)
     config = validate_config(Kind.DIRECTORY, {"path": str(logs)})
     result = run_check(Kind.DIRECTORY, config, limits(Kind.DIRECTORY, 0.0005, 0.001))
-    assert result.status == "critical" and result.value == pytest.approx(1_200_000 / 2**30, abs=1e-3)
+    assert result.status == "critical" and result.value == pytest.approx(
+        1_200_000 / 2**30, abs=1e-3
+    )
     assert run_check(Kind.DIRECTORY, config, limits(Kind.DIRECTORY, 1, 10)).status == "ok"
-    assert run_check(Kind.DIRECTORY, {**config, "path": str(logs / "gone")}, limits(Kind.DIRECTORY)).status == \
-        "critical"
+    assert (
+        run_check(
+            Kind.DIRECTORY, {**config, "path": str(logs / "gone")}, limits(Kind.DIRECTORY)
+        ).status
+        == "critical"
+    )
 
 
 def test_a_directory_outside_the_roots_is_refused(file_root):
@@ -405,24 +505,44 @@ def test_a_file_over_its_maximum_size_is_critical(file_root):
 
 # The form ------------------------------------------------------------------------------
 
+
 def test_the_sql_form_stores_the_password_and_never_shows_it_back(client_as, db):
     from probes.models import Probe
     from tests.incidents.factories import make_service
 
     service = make_service("Data hub")
-    data = {"service": service.pk, "name": "failed workflows", "interval": 300, "timeout": 5, "critical": 0.5,
-            "failures_before_alert": 1, "successes_to_recover": 1, "reminder_minutes": 60, "severity": "sev2",
-            "enabled": "on", "config_url": "postgresql://monitor:s3cret-pw@127.0.0.1:5432/app",
-            "config_query": FAILED, "config_direction": "above", "config_empty": "error"}
+    data = {
+        "service": service.pk,
+        "name": "failed workflows",
+        "interval": 300,
+        "timeout": 5,
+        "critical": 0.5,
+        "failures_before_alert": 1,
+        "successes_to_recover": 1,
+        "reminder_minutes": 60,
+        "severity": "sev2",
+        "enabled": "on",
+        "config_url": "postgresql://monitor:s3cret-pw@127.0.0.1:5432/app",
+        "config_query": FAILED,
+        "config_direction": "above",
+        "config_empty": "error",
+    }
     client = client_as("manager")
     assert client.post("/probes/new/sql/", data).status_code == 302
     probe = Probe.objects.get()
     page = client.get(f"/probes/{probe.pk}/edit/").content.decode()
     assert "s3cret-pw" not in page and "monitor:" in page
     shown = re.search(r'name="config_url"[^>]*value="([^"]+)"', page)[1]
-    response = client.post(f"/probes/{probe.pk}/edit/", {**data, "config_url": unescape(shown), "timeout": 8})
+    response = client.post(
+        f"/probes/{probe.pk}/edit/", {**data, "config_url": unescape(shown), "timeout": 8}
+    )
     assert response.status_code == 302
     probe.refresh_from_db()
-    assert probe.config["url"] == "postgresql://monitor:s3cret-pw@127.0.0.1:5432/app" and probe.timeout == 8
-    refused = client.post("/probes/new/sql/", {**data, "name": "wipe", "config_query": "DELETE FROM jobs"})
+    assert (
+        probe.config["url"] == "postgresql://monitor:s3cret-pw@127.0.0.1:5432/app"
+        and probe.timeout == 8
+    )
+    refused = client.post(
+        "/probes/new/sql/", {**data, "name": "wipe", "config_query": "DELETE FROM jobs"}
+    )
     assert refused.status_code == 400 and "config_query" in refused.context["form"].errors

@@ -54,30 +54,45 @@ def test_the_cpu_value_is_the_average_since_the_previous_run_not_a_spike():
     with time_machine.travel(START, tick=False) as traveller:
         first = check_cpu({}, CPU, counters=machine.counters, measure=lambda timeout: 100.0)
         traveller.shift(60)
-        second = check_cpu({}, CPU, previous=first.sample, counters=machine.counters,
-                           measure=lambda timeout: 100.0)
+        second = check_cpu(
+            {}, CPU, previous=first.sample, counters=machine.counters, measure=lambda timeout: 100.0
+        )
     assert (second.status, second.value) == (Status.OK, 40.0)
     assert "over the last 60 s" in second.message
 
 
-@pytest.mark.parametrize(("busy", "expected"), [(0.699, Status.OK), (0.70, Status.WARNING), (0.85, Status.CRITICAL)])
+@pytest.mark.parametrize(
+    ("busy", "expected"), [(0.699, Status.OK), (0.70, Status.WARNING), (0.85, Status.CRITICAL)]
+)
 def test_the_cpu_average_uses_the_70_and_85_percent_boundaries(busy, expected):
     machine = Machine(busy=busy)
     with time_machine.travel(START, tick=False) as traveller:
         first = check_cpu({}, CPU, counters=machine.counters)
         traveller.shift(60)
-        assert check_cpu({}, CPU, previous=first.sample, counters=machine.counters).status == expected
+        assert (
+            check_cpu({}, CPU, previous=first.sample, counters=machine.counters).status == expected
+        )
 
 
 def test_a_stale_or_rebooted_baseline_is_no_baseline():
     with time_machine.travel(START, tick=False) as traveller:
         first = check_cpu({}, CPU, counters=lambda: (500.0, 1000.0), measure=lambda timeout: 20.0)
         traveller.shift(kinds.CPU_BASELINE_MAX_AGE + 1)
-        stale = check_cpu({}, CPU, previous=first.sample, counters=lambda: (900.0, 1100.0),
-                          measure=lambda timeout: 20.0)
+        stale = check_cpu(
+            {},
+            CPU,
+            previous=first.sample,
+            counters=lambda: (900.0, 1100.0),
+            measure=lambda timeout: 20.0,
+        )
         traveller.shift(60)
-        rebooted = check_cpu({}, CPU, previous=stale.sample, counters=lambda: (5.0, 30.0),
-                             measure=lambda timeout: 20.0)
+        rebooted = check_cpu(
+            {},
+            CPU,
+            previous=stale.sample,
+            counters=lambda: (5.0, 30.0),
+            measure=lambda timeout: 20.0,
+        )
     assert "right now" in stale.message and stale.value == 20.0
     assert "right now" in rebooted.message and rebooted.value == 20.0
 
@@ -106,7 +121,9 @@ def test_memory_keeps_a_bounded_number_of_readings():
 
 
 @pytest.mark.django_db
-def test_the_tick_keeps_the_sample_on_the_probe_and_a_busy_neighbour_never_opens_an_incident(monkeypatch):
+def test_the_tick_keeps_the_sample_on_the_probe_and_a_busy_neighbour_never_opens_an_incident(
+    monkeypatch,
+):
     machine = Machine(busy=0.6, glance=100.0)  # a CPU-bound neighbour on one of two cores, and us
     machine.install(monkeypatch)
     with time_machine.travel(START, tick=False) as traveller:
@@ -115,7 +132,9 @@ def test_the_tick_keeps_the_sample_on_the_probe_and_a_busy_neighbour_never_opens
             services.run_due()
             traveller.shift(60)
     probe.refresh_from_db()
-    statuses = list(ProbeResult.objects.filter(probe=probe).order_by("at").values_list("status", "value"))
+    statuses = list(
+        ProbeResult.objects.filter(probe=probe).order_by("at").values_list("status", "value")
+    )
     assert statuses[0] == (Status.WARNING, 100.0)  # the first glance, capped
     assert statuses[1:] == [(Status.OK, 60.0)] * 9
     assert probe.sample["total"] == machine.total_seconds
@@ -136,15 +155,20 @@ def test_a_sustained_overload_still_opens_its_incident(monkeypatch):
 
 
 @pytest.mark.django_db
-def test_the_demo_opens_no_incident_and_pages_nobody_in_ten_minutes_on_a_busy_machine(roles, monkeypatch):
+def test_the_demo_opens_no_incident_and_pages_nobody_in_ten_minutes_on_a_busy_machine(
+    roles, monkeypatch
+):
     incidents_demo.seed()
     Incident.objects.all().delete()
     Notification.objects.all().delete()
     # A loaded machine: a neighbour's build keeps a core busy, the first glance says 100 %, memory
     # is well used, and the development server answers its health check in 800 ms.
     Machine(busy=0.75, glance=100.0, memory=84.0).install(monkeypatch)
-    monkeypatch.setitem(kinds.CHECKS, Kind.HTTP, lambda config, limits: Result(
-        kinds.grade(800.0, limits), 800.0, 800.0, "HTTP 200"))
+    monkeypatch.setitem(
+        kinds.CHECKS,
+        Kind.HTTP,
+        lambda config, limits: Result(kinds.grade(800.0, limits), 800.0, 800.0, "HTTP 200"),
+    )
     with time_machine.travel(START, tick=False) as traveller:
         demo.seed()
         for _ in range(20):  # ten minutes of ticks, every 30 s
@@ -165,4 +189,3 @@ def test_the_demos_machine_probes_never_page_even_when_they_open_an_incident(rol
         policy = EscalationPolicy.objects.get(service=None, severity=probe.severity)
         assert not policy.steps.exists(), probe.name
         assert probe.failures_before_alert >= 5
-

@@ -23,12 +23,20 @@ pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequ
 
 
 def tls(server, **config):
-    return validate_tls_expiry({"host": "127.0.0.1", "port": server.server_address[1], "server_name": "localhost",
-                                **config})
+    return validate_tls_expiry(
+        {
+            "host": "127.0.0.1",
+            "port": server.server_address[1],
+            "server_name": "localhost",
+            **config,
+        }
+    )
 
 
 def test_a_certificate_expiring_in_10_days_warns_with_the_default_30_and_7_days(tls_server):
-    result = check_tls_expiry(tls(tls_server, verify_tls=False), limits_for(Kind.TLS_EXPIRY, None, None, 2))
+    result = check_tls_expiry(
+        tls(tls_server, verify_tls=False), limits_for(Kind.TLS_EXPIRY, None, None, 2)
+    )
     assert result.status == "warning"
     assert 9.5 < result.value <= 10
 
@@ -39,7 +47,10 @@ def test_a_certificate_inside_the_critical_window_is_critical(tls_server):
 
 
 def test_a_certificate_far_from_expiry_is_ok(tls_server):
-    assert check_tls_expiry(tls(tls_server, verify_tls=False), Limits(2, warning=5, critical=2)).status == "ok"
+    assert (
+        check_tls_expiry(tls(tls_server, verify_tls=False), Limits(2, warning=5, critical=2)).status
+        == "ok"
+    )
 
 
 def test_a_self_signed_certificate_fails_when_verification_is_on(tls_server):
@@ -52,7 +63,10 @@ def test_a_self_signed_certificate_fails_when_verification_is_on(tls_server):
 def test_an_https_probe_can_skip_verification_of_a_self_signed_certificate(tls_server):
     url = f"https://localhost:{tls_server.server_address[1]}/health"
     assert check_http(validate_http({"url": url}), Limits(3, None, None)).status == "critical"
-    assert check_http(validate_http({"url": url, "verify_tls": False}), Limits(3, None, None)).status == "ok"
+    assert (
+        check_http(validate_http({"url": url, "verify_tls": False}), Limits(3, None, None)).status
+        == "ok"
+    )
 
 
 def prom(server, **config):
@@ -60,25 +74,32 @@ def prom(server, **config):
 
 
 def test_a_labelled_sample_above_its_critical_threshold_is_critical(http_server):
-    result = check_prometheus(prom(http_server, metric="app_queue_depth", labels={"queue": "long"}),
-                              Limits(2, warning=100, critical=200))
+    result = check_prometheus(
+        prom(http_server, metric="app_queue_depth", labels={"queue": "long"}),
+        Limits(2, warning=100, critical=200),
+    )
     assert (result.status, result.value) == ("critical", 250)
 
 
 def test_another_label_picks_another_sample(http_server):
-    result = check_prometheus(prom(http_server, metric="app_queue_depth", labels={"queue": "default"}),
-                              Limits(2, warning=100, critical=200))
+    result = check_prometheus(
+        prom(http_server, metric="app_queue_depth", labels={"queue": "default"}),
+        Limits(2, warning=100, critical=200),
+    )
     assert (result.status, result.value) == ("ok", 12)
 
 
 def test_a_sample_where_lower_is_worse_is_graded_downwards(http_server):
-    result = check_prometheus(prom(http_server, metric="app_up", direction="below"), Limits(2, warning=1, critical=0))
+    result = check_prometheus(
+        prom(http_server, metric="app_up", direction="below"), Limits(2, warning=1, critical=0)
+    )
     assert (result.status, result.value) == ("warning", 1)
 
 
 def test_a_missing_sample_is_critical(http_server):
-    result = check_prometheus(prom(http_server, metric="app_queue_depth", labels={"queue": "nope"}),
-                              Limits(2, None, None))
+    result = check_prometheus(
+        prom(http_server, metric="app_queue_depth", labels={"queue": "nope"}), Limits(2, None, None)
+    )
     assert result.status == "critical"
     assert "no sample" in result.message
 

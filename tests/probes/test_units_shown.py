@@ -29,13 +29,17 @@ def test_a_probe_shows_its_kinds_thresholds_with_their_unit_and_its_interval_in_
 
 
 def test_a_probe_shows_its_own_thresholds(client_as):
-    probe = make_probe(kind="http", config={"url": "http://127.0.0.1:9/"}, warning=250, critical=1500.25)
+    probe = make_probe(
+        kind="http", config={"url": "http://127.0.0.1:9/"}, warning=250, critical=1500.25
+    )
     html = client_as("viewer").get(reverse("probes:detail", args=[probe.pk])).content.decode()
     assert fact(html, "Thresholds") == "warning 250 ms, critical 1500.25 ms"
 
 
 def test_a_probe_without_thresholds_shows_none(client_as):
-    probe = make_probe(kind="prometheus", config={"url": "http://127.0.0.1:9/metrics", "metric": "up"})
+    probe = make_probe(
+        kind="prometheus", config={"url": "http://127.0.0.1:9/metrics", "metric": "up"}
+    )
     html = client_as("viewer").get(reverse("probes:detail", args=[probe.pk])).content.decode()
     assert "<dt>Thresholds</dt>" not in html
 
@@ -48,5 +52,7 @@ def test_a_host_reports_its_interval_and_grace_in_human_units(client_as):
 
 def test_a_checklist_template_shows_its_due_window_in_human_units(client_as):
     template = make_template(due_window=timedelta(days=1, hours=2))
-    html = client_as("viewer").get(reverse("checklists:template", args=[template.pk])).content.decode()
+    html = (
+        client_as("viewer").get(reverse("checklists:template", args=[template.pk])).content.decode()
+    )
     assert fact(html, "Due within") == "1 d 2 h"

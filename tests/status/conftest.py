@@ -13,10 +13,13 @@ def _fresh_cache():
 
 
 def make_page(slug: str = "main", *, services=(), language: str = "ko", **fields) -> StatusPage:
-    page = StatusPage.objects.create(slug=slug, title_ko=f"{slug} 상태", title_en=f"{slug} status",
-                                     language=language, **fields)
+    page = StatusPage.objects.create(
+        slug=slug, title_ko=f"{slug} 상태", title_en=f"{slug} status", language=language, **fields
+    )
     for position, (service, name_en, name_ko) in enumerate(services):
-        Component.objects.create(page=page, service=service, name_en=name_en, name_ko=name_ko, position=position)
+        Component.objects.create(
+            page=page, service=service, name_en=name_en, name_ko=name_ko, position=position
+        )
     return page
 
 

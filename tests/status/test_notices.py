@@ -30,9 +30,16 @@ def outage(page, seoul):
     service = page.components.get().service
     service.rpo = timedelta(minutes=15)
     service.save()
-    incident = make_incident(service, severity="sev1", scope="partial", created_at=T0 + timedelta(minutes=4),
-                             impact_started_at=T0)
-    services.mark_public(incident=incident, by=None, title_en="Website unavailable", title_ko="웹사이트 접속 불가")
+    incident = make_incident(
+        service,
+        severity="sev1",
+        scope="partial",
+        created_at=T0 + timedelta(minutes=4),
+        impact_started_at=T0,
+    )
+    services.mark_public(
+        incident=incident, by=None, title_en="Website unavailable", title_ko="웹사이트 접속 불가"
+    )
     with time_machine.travel(T0 + timedelta(minutes=85), tick=False):
         incidents_services.resolve(incident=incident, by=None)
     incident.refresh_from_db()
@@ -40,11 +47,14 @@ def outage(page, seoul):
 
 
 def confirmed(page, email, language="ko", **fields):
-    return Subscriber.objects.create(page=page, email=email, language=language,
-                                     confirmed_at=datetime.now(UTC), **fields)
+    return Subscriber.objects.create(
+        page=page, email=email, language=language, confirmed_at=datetime.now(UTC), **fields
+    )
 
 
-def test_the_recovered_notice_renders_window_downtime_scope_and_data_loss_in_both_languages(page, outage):
+def test_the_recovered_notice_renders_window_downtime_scope_and_data_loss_in_both_languages(
+    page, outage
+):
     with time_machine.travel(T0 + timedelta(hours=2), tick=False):
         rendered = services.render_notice(page=page, incident=outage, kind="recovered")
     subject_en, text_en = rendered["en"]
@@ -73,7 +83,9 @@ def test_a_notice_template_with_a_syntax_error_is_refused_in_the_admin(db):
     assert "body" in error.value.message_dict
 
 
-def test_sending_creates_one_outbox_row_per_subscriber_and_channel_and_never_twice(page, outage, make_user):
+def test_sending_creates_one_outbox_row_per_subscriber_and_channel_and_never_twice(
+    page, outage, make_user
+):
     confirmed(page, "a@example.com", "ko")
     confirmed(page, "b@example.com", "en")
     Subscriber.objects.create(page=page, email="unconfirmed@example.com")  # gets nothing
@@ -83,33 +95,43 @@ def test_sending_creates_one_outbox_row_per_subscriber_and_channel_and_never_twi
     page.channels.add(slack)
     user = make_user("operator")
 
-    notice = services.send_notice(page=page, incident=outage, kind="recovered", by=user, channels=[slack],
-                                  data_loss="none")
+    notice = services.send_notice(
+        page=page, incident=outage, kind="recovered", by=user, channels=[slack], data_loss="none"
+    )
     rows = Notification.objects.filter(notice=notice.outbox_key)
     assert rows.count() == 4
     assert sorted(rows.values_list("recipient", flat=True)) == sorted(
-        [f"subscriber:{s.pk}" for s in Subscriber.objects.confirmed()] + [f"channel:{slack.pk}"])
+        [f"subscriber:{s.pk}" for s in Subscriber.objects.confirmed()] + [f"channel:{slack.pk}"]
+    )
     by_target = {row.target: row for row in rows}
     english = by_target["b@example.com"]
     assert english.message["subject"].startswith("[main status] Recovered")
     assert "/unsubscribe/" in english.message["text"]
     assert by_target["a@example.com"].message["subject"].startswith("[main 상태]")
     # Queuing the same notice's rows again (a retried request, a second worker) adds nothing.
-    Notification.objects.bulk_create([services._row(notice, subscriber=s) for s in Subscriber.objects.confirmed()],
-                                     ignore_conflicts=True)
+    Notification.objects.bulk_create(
+        [services._row(notice, subscriber=s) for s in Subscriber.objects.confirmed()],
+        ignore_conflicts=True,
+    )
     assert Notification.objects.filter(notice=notice.outbox_key).count() == 4
     assert TimelineEvent.objects.filter(incident=outage, data__notice=notice.pk).count() == 1
 
 
 def test_a_notice_is_sent_once_retried_on_failure_and_a_resolved_incident_does_not_cancel_it(
-        page, outage, mailoutbox, hooks):
+    page, outage, mailoutbox, hooks
+):
     confirmed(page, "a@example.com", "en")
     machine = confirmed(page, "", kind="webhook", url=f"{hooks.url}/fail")
     with time_machine.travel(T0 + timedelta(hours=2), tick=False):
-        notice = services.send_notice(page=page, incident=outage, kind="recovered", by=None, data_loss="none")
+        notice = services.send_notice(
+            page=page, incident=outage, kind="recovered", by=None, data_loss="none"
+        )
         assert notify.retry_notifications() == 2
     assert len(mailoutbox) == 1
-    assert mailoutbox[0].to == ["a@example.com"] and mailoutbox[0].subject == "[main status] Recovered: Website"
+    assert (
+        mailoutbox[0].to == ["a@example.com"]
+        and mailoutbox[0].subject == "[main status] Recovered: Website"
+    )
     assert "Downtime: 1 h 25 min" in mailoutbox[0].body
     hook = Notification.objects.get(notice=notice.outbox_key, recipient=f"subscriber:{machine.pk}")
     assert (hook.status, hook.attempts) == (NotificationStatus.PENDING, 1)
@@ -124,8 +146,13 @@ def test_a_notice_is_sent_once_retried_on_failure_and_a_resolved_incident_does_n
     assert (hook.status, hook.attempts) == (NotificationStatus.FAILED, 4)
     assert len(mailoutbox) == 1
     assert len(hooks.received) == 4
-    assert not TimelineEvent.objects.filter(incident=outage, kind=EventKind.NOTIFICATION_SENT).exists()
-    assert TimelineEvent.objects.filter(incident=outage, kind=EventKind.NOTIFICATION_FAILED).count() == 1
+    assert not TimelineEvent.objects.filter(
+        incident=outage, kind=EventKind.NOTIFICATION_SENT
+    ).exists()
+    assert (
+        TimelineEvent.objects.filter(incident=outage, kind=EventKind.NOTIFICATION_FAILED).count()
+        == 1
+    )
 
 
 def test_two_workers_never_send_a_notice_row_twice(page, outage, mailoutbox):
@@ -140,7 +167,9 @@ def test_two_workers_never_send_a_notice_row_twice(page, outage, mailoutbox):
 def test_channels_not_on_the_page_are_refused(page, outage):
     other = make_channel(make_contact("x", channel=False), kind="email", target="x@example.com")
     with pytest.raises(DomainError):
-        services.send_notice(page=page, incident=outage, kind="recovered", by=None, channels=[other])
+        services.send_notice(
+            page=page, incident=outage, kind="recovered", by=None, channels=[other]
+        )
     assert not Notice.objects.exists()
 
 
@@ -162,7 +191,9 @@ def test_the_notice_page_previews_then_sends(client_as, page, outage):
 def test_the_notice_page_answers_400_with_field_errors_and_403_to_a_viewer(client_as, page, outage):
     url = reverse("status:notice", args=[outage.pk])
     assert client_as("viewer").get(url).status_code == 403
-    response = client_as("operator").post(url, {"page": "999", "kind": "nope", "data_loss": "x" * 301, "send": "1"})
+    response = client_as("operator").post(
+        url, {"page": "999", "kind": "nope", "data_loss": "x" * 301, "send": "1"}
+    )
     assert response.status_code == 400
     errors = response.context["form"].errors
     assert {"page", "kind", "data_loss"} <= set(errors)
@@ -170,11 +201,14 @@ def test_the_notice_page_answers_400_with_field_errors_and_403_to_a_viewer(clien
 
 
 def test_a_teams_channel_gets_the_notice_text_without_page_facts_or_an_acknowledge_button(
-        page, outage, hooks):
+    page, outage, hooks
+):
     team = make_contact("team", channel=False)
     teams = make_channel(team, kind="teams", target=f"{hooks.url}/ok")
     page.channels.add(teams)
-    services.send_notice(page=page, incident=outage, kind="recovered", by=None, channels=[teams], data_loss="none")
+    services.send_notice(
+        page=page, incident=outage, kind="recovered", by=None, channels=[teams], data_loss="none"
+    )
     assert notify.retry_notifications() == 1
     [(_path, payload)] = hooks.received
     card = workflows_card(payload)
@@ -182,7 +216,9 @@ def test_a_teams_channel_gets_the_notice_text_without_page_facts_or_an_acknowled
     # A channel without a person's language speaks the page's (Korean here).
     assert title == "[main 상태] 복구 완료: 웹사이트"
     assert "중단 시간: 1시간 25분" in text
-    assert [action["url"] for action in card["actions"]] == ["https://status.example.com/status/main/"]
+    assert [action["url"] for action in card["actions"]] == [
+        "https://status.example.com/status/main/"
+    ]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -194,9 +230,13 @@ def test_the_default_templates_come_back_after_a_flush_and_edits_are_kept():
     from status.defaults import TEMPLATES, ensure_notice_templates
     from status.models import NoticeTemplate
 
-    NoticeTemplate.objects.filter(kind="recovered", language="en").update(subject="Edited by a manager")
+    NoticeTemplate.objects.filter(kind="recovered", language="en").update(
+        subject="Edited by a manager"
+    )
     NoticeTemplate.objects.filter(kind="started").delete()
     assert ensure_notice_templates() == 2
-    assert NoticeTemplate.objects.get(kind="recovered", language="en").subject == "Edited by a manager"
+    assert (
+        NoticeTemplate.objects.get(kind="recovered", language="en").subject == "Edited by a manager"
+    )
     call_command("flush", interactive=False, verbosity=0)
     assert NoticeTemplate.objects.count() == len(TEMPLATES)

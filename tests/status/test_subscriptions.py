@@ -17,24 +17,33 @@ T0 = datetime(2026, 6, 1, 0, 0, tzinfo=UTC)
 def subscribe(client, page, django_capture_on_commit_callbacks, monkeypatch):
     """Post the public form; the confirmation task runs right after the commit, as a worker would."""
     sent_to = []
-    monkeypatch.setattr(services, "_enqueue_confirmation",
-                        lambda pk: sent_to.append(pk) or tasks.send_confirmation(pk))
+    monkeypatch.setattr(
+        services,
+        "_enqueue_confirmation",
+        lambda pk: sent_to.append(pk) or tasks.send_confirmation(pk),
+    )
 
     def post(email, language="en", address="198.51.100.7"):
         with django_capture_on_commit_callbacks(execute=True):
-            return client.post(reverse("status:subscribe", args=[page.slug]), {"email": email, "language": language},
-                               REMOTE_ADDR=address)
+            return client.post(
+                reverse("status:subscribe", args=[page.slug]),
+                {"email": email, "language": language},
+                REMOTE_ADDR=address,
+            )
 
     post.sent_to = sent_to
     return post
 
 
 def link_in(mail, name):
-    return next(line.split(": ", 1)[1] for line in mail.body.splitlines() if f"/{name}/" in line).replace(
-        "http://testserver", "")
+    return next(
+        line.split(": ", 1)[1] for line in mail.body.splitlines() if f"/{name}/" in line
+    ).replace("http://testserver", "")
 
 
-def test_double_opt_in_sends_nothing_until_the_link_is_opened(subscribe, client, page, mailoutbox, settings):
+def test_double_opt_in_sends_nothing_until_the_link_is_opened(
+    subscribe, client, page, mailoutbox, settings
+):
     settings.BASE_URL = "http://testserver"
     response = subscribe("Person@Example.com")
     assert response.status_code == 200
@@ -53,7 +62,9 @@ def test_the_confirmation_mail_speaks_the_chosen_language(subscribe, page, mailo
     assert "구독을 확인해 주세요" in mailoutbox[0].subject
 
 
-def test_an_expired_or_unknown_confirmation_link_confirms_nothing(subscribe, client, page, mailoutbox, settings):
+def test_an_expired_or_unknown_confirmation_link_confirms_nothing(
+    subscribe, client, page, mailoutbox, settings
+):
     settings.BASE_URL = "http://testserver"
     with time_machine.travel(T0, tick=False):
         subscribe("late@example.com")
@@ -83,8 +94,10 @@ def test_one_click_unsubscribe_needs_no_csrf_token(page, db):
 
     subscriber = Subscriber.objects.create(page=page, email="x@example.com", confirmed_at=T0)
     strict = Client(enforce_csrf_checks=True)
-    response = strict.post(reverse("status:unsubscribe", args=[page.slug, subscriber.token]),
-                           {"List-Unsubscribe": "One-Click"})
+    response = strict.post(
+        reverse("status:unsubscribe", args=[page.slug, subscriber.token]),
+        {"List-Unsubscribe": "One-Click"},
+    )
     assert response.status_code == 200 and not Subscriber.objects.exists()
 
 
@@ -132,7 +145,9 @@ def test_fifty_rapid_attempts_are_throttled(subscribe, page, mailoutbox):
 def test_a_webhook_subscriber_needs_a_safe_url(page):
     from django.core.exceptions import ValidationError
 
-    subscriber = Subscriber(page=page, kind="webhook", url="http://169.254.169.254/latest/meta-data")
+    subscriber = Subscriber(
+        page=page, kind="webhook", url="http://169.254.169.254/latest/meta-data"
+    )
     with pytest.raises(ValidationError) as error:
         subscriber.full_clean()
     assert "url" in error.value.message_dict

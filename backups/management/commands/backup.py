@@ -37,7 +37,9 @@ class ProgressBar:
 
 def expected_size(target: BackupTarget) -> int | None:
     path = Path(target.source)
-    return path.stat().st_size if target.kind in (Kind.SQLITE, Kind.FILE) and path.is_file() else None
+    return (
+        path.stat().st_size if target.kind in (Kind.SQLITE, Kind.FILE) and path.is_file() else None
+    )
 
 
 class Command(BaseCommand):
@@ -51,11 +53,17 @@ class Command(BaseCommand):
         verify = verbs.add_parser("verify", help="Re-check a backup run.")
         verify.add_argument("run", type=int)
         cleanup = verbs.add_parser("cleanup", help="Apply every target's retention policy.")
-        cleanup.add_argument("--dry-run", action="store_true", help="Only list what would be deleted.")
+        cleanup.add_argument(
+            "--dry-run", action="store_true", help="Only list what would be deleted."
+        )
         restore = verbs.add_parser("restore", help="Restore a backup run over its target.")
         restore.add_argument("run", type=int)
-        restore.add_argument("--yes", action="store_true", help="Confirm: the target's data is replaced.")
-        rehearse = verbs.add_parser("rehearse", help="Restore the newest verified backup into scratch and check it.")
+        restore.add_argument(
+            "--yes", action="store_true", help="Confirm: the target's data is replaced."
+        )
+        rehearse = verbs.add_parser(
+            "rehearse", help="Restore the newest verified backup into scratch and check it."
+        )
         rehearse.add_argument("target", nargs="?")
 
     def handle(self, *args, verb, **options):
@@ -78,8 +86,10 @@ class Command(BaseCommand):
             bar = ProgressBar(sys.stderr, item.name, expected_size(item))
             run = services.run_backup(target=item, trigger=Trigger.MANUAL, progress=bar)
             bar.close()
-            self.stdout.write(f"{item.name}: #{run.pk} {run.status} {run.file} {run.size or 0} bytes "
-                              f"sha256={run.sha256} verification={run.verification} {run.error}".rstrip())
+            self.stdout.write(
+                f"{item.name}: #{run.pk} {run.status} {run.file} {run.size or 0} bytes "
+                f"sha256={run.sha256} verification={run.verification} {run.error}".rstrip()
+            )
             failed += run.status != "succeeded"
         if failed:
             raise CommandError(f"{failed} backup(s) failed.")
@@ -90,8 +100,10 @@ class Command(BaseCommand):
             age = services.latest_verified_age(target=target, now=now)
             self.stdout.write(f"{target.name} ({target.kind}) newest verified: {age or 'none'}")
             for run in target.runs.order_by("-id")[:5]:
-                self.stdout.write(f"  #{run.pk} {run.status:<9} {run.verification:<8} {run.size or 0:>12} "
-                                  f"{run.file_name}")
+                self.stdout.write(
+                    f"  #{run.pk} {run.status:<9} {run.verification:<8} {run.size or 0:>12} "
+                    f"{run.file_name}"
+                )
 
     def do_verify(self, *, run, **options):
         result = services.verify_backup(run=self.get_run(run))
@@ -103,15 +115,21 @@ class Command(BaseCommand):
         for target in BackupTarget.objects.select_related("service").order_by("name"):
             gone = services.apply_retention(target=target, dry_run=dry_run)
             for run in gone:
-                self.stdout.write(f"{'would delete' if dry_run else 'deleted'} {target.name} #{run.pk} {run.file}")
+                self.stdout.write(
+                    f"{'would delete' if dry_run else 'deleted'} {target.name} #{run.pk} {run.file}"
+                )
 
     def do_restore(self, *, run, yes=False, **options):
         backup = self.get_run(run)
         if not yes:
-            raise CommandError(f"Restoring replaces the data of {backup.target.name}; add --yes to confirm.")
+            raise CommandError(
+                f"Restoring replaces the data of {backup.target.name}; add --yes to confirm."
+            )
         restore = services.restore_backup(run=backup, by=None, confirm=backup.target.name)
-        self.stdout.write(f"restore #{restore.pk}: {restore.status} safety copy #{restore.safety_run_id} "
-                          f"{restore.integrity or restore.error}")
+        self.stdout.write(
+            f"restore #{restore.pk}: {restore.status} safety copy #{restore.safety_run_id} "
+            f"{restore.integrity or restore.error}"
+        )
         if restore.status != "succeeded":
             raise CommandError("Restore failed.")
 
@@ -119,8 +137,10 @@ class Command(BaseCommand):
         failed = 0
         for item in self.targets(target):
             rehearsal = services.rehearse(target=item)
-            self.stdout.write(f"{item.name}: {'passed' if rehearsal.passed else 'FAILED'} {rehearsal.detail} "
-                              f"{rehearsal.error}")
+            self.stdout.write(
+                f"{item.name}: {'passed' if rehearsal.passed else 'FAILED'} {rehearsal.detail} "
+                f"{rehearsal.error}"
+            )
             failed += not rehearsal.passed
         if failed:
             raise CommandError(f"{failed} rehearsal(s) failed.")

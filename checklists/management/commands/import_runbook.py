@@ -7,19 +7,25 @@ from incidents.models import Service
 
 
 class Command(BaseCommand):
-    help = ("Turn a markdown runbook into checklist templates and playbooks. With --dry-run, show what each "
-            "section would become (and the cron read from its heading) without writing anything.")
+    help = (
+        "Turn a markdown runbook into checklist templates and playbooks. With --dry-run, show what each "
+        "section would become (and the cron read from its heading) without writing anything."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="the markdown file (at most 1 MiB)")
-        parser.add_argument("--service", help="name of the service the templates and playbooks belong to")
+        parser.add_argument(
+            "--service", help="name of the service the templates and playbooks belong to"
+        )
         parser.add_argument("--dry-run", action="store_true", help="show the plan, write nothing")
 
     def handle(self, *args, file, service=None, dry_run=False, **options):
         path = Path(file)
         try:
             with path.open("rb") as handle:
-                data = handle.read(importer.max_bytes() + 1)  # enough to tell "too large" without reading it all
+                data = handle.read(
+                    importer.max_bytes() + 1
+                )  # enough to tell "too large" without reading it all
         except OSError as exc:
             raise CommandError(f"{file}: {exc.strerror}") from None
         target = None
@@ -36,5 +42,8 @@ class Command(BaseCommand):
             self.stdout.write("Dry run: nothing was written.")
             return
         result = importer.import_plan(plan=plan, service=target)
-        self.stdout.write(self.style.SUCCESS(
-            f"Created {len(result.created)}, updated {len(result.updated)}, unchanged {len(result.unchanged)}."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Created {len(result.created)}, updated {len(result.updated)}, unchanged {len(result.unchanged)}."
+            )
+        )

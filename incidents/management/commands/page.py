@@ -16,8 +16,12 @@ class Command(BaseCommand):
     help = "Fire escalation steps when they are due and send their pages (started by serve)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--poll", type=float, default=PAGER_POLL,
-                            help="longest sleep between rounds, in seconds (default %(default)s)")
+        parser.add_argument(
+            "--poll",
+            type=float,
+            default=PAGER_POLL,
+            help="longest sleep between rounds, in seconds (default %(default)s)",
+        )
 
     def handle(self, *args, poll, **options):
         stop = threading.Event()

@@ -23,7 +23,11 @@ class Command(BaseCommand):
             return
         password = os.environ.get("PORTAL_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
         User.objects.create_superuser("admin", email="", password=password)
-        shown = "(from PORTAL_ADMIN_PASSWORD)" if os.environ.get("PORTAL_ADMIN_PASSWORD") else password
-        self.stdout.write(self.style.SUCCESS(f"Admin login: admin / {shown}   <- printed only this once"))
+        shown = (
+            "(from PORTAL_ADMIN_PASSWORD)" if os.environ.get("PORTAL_ADMIN_PASSWORD") else password
+        )
+        self.stdout.write(
+            self.style.SUCCESS(f"Admin login: admin / {shown}   <- printed only this once")
+        )
         if env_bool("PORTAL_DEMO_DATA", True):
             call_command("seed_demo", stdout=self.stdout)

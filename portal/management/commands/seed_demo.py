@@ -4,7 +4,14 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 # In dependency order: what a later app seeds may point at an earlier one's rows.
-DEMO_MODULES = ("portal.demo", "incidents.demo", "checklists.demo", "probes.demo", "backups.demo", "oncall.demo")
+DEMO_MODULES = (
+    "portal.demo",
+    "incidents.demo",
+    "checklists.demo",
+    "probes.demo",
+    "backups.demo",
+    "oncall.demo",
+)
 
 
 class Command(BaseCommand):

@@ -93,9 +93,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=settings.PORT)
-        parser.add_argument("--web-workers", type=int, default=env_int("PORTAL_WEB_WORKERS", 2, minimum=1))
-        parser.add_argument("--no-setup", action="store_true", help="skip migrate, collectstatic and bootstrap")
-        parser.add_argument("--grace", type=float, default=7.0, help="seconds to wait for children to stop")
+        parser.add_argument(
+            "--web-workers", type=int, default=env_int("PORTAL_WEB_WORKERS", 2, minimum=1)
+        )
+        parser.add_argument(
+            "--no-setup", action="store_true", help="skip migrate, collectstatic and bootstrap"
+        )
+        parser.add_argument(
+            "--grace", type=float, default=7.0, help="seconds to wait for children to stop"
+        )
 
     def handle(self, *args, host, port, web_workers, no_setup, grace, **options):
         for path in tighten_modes(Path(settings.DATA_DIR), settings.DATABASES["default"]):
@@ -115,7 +121,9 @@ class Command(BaseCommand):
         self.specs: dict[str, tuple] = {}  # how each child was started, to start it again
         self.started_at: dict[str, float] = {}
         self.restarts: dict[str, int] = {}  # restarts in a row, for the backoff
-        self.down: dict[str, tuple[float, int]] = {}  # a dead child: (when to start it again, exit code)
+        self.down: dict[
+            str, tuple[float, int]
+        ] = {}  # a dead child: (when to start it again, exit code)
         self.state_file = Path(settings.DATA_DIR) / "run" / CHILDREN_STATE
         self.stopping = False
         signal.signal(signal.SIGINT, self.on_signal)
@@ -124,7 +132,9 @@ class Command(BaseCommand):
             self.start_children(host, port, web_workers)
             url = f"http://{host}:{port}/"
             if self.wait_until_ready(host, port):
-                self.stdout.write(self.style.SUCCESS(f"Ops Portal is running at {url}  (Ctrl+C to stop)"))
+                self.stdout.write(
+                    self.style.SUCCESS(f"Ops Portal is running at {url}  (Ctrl+C to stop)")
+                )
             self.supervise()
         finally:
             self.stop_children(grace)
@@ -147,20 +157,45 @@ class Command(BaseCommand):
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir(parents=True)
         web_env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
-        self.spawn("web", [
-            sys.executable, "-m", "gunicorn", "portal.wsgi:application",
-            "--bind", f"{host}:{port}", "--workers", str(web_workers),
-            "--worker-class", "gthread", "--threads", "4",
-            "--timeout", "60", "--graceful-timeout", str(5),
-            "--access-logfile", "-", "--logger-class", "portal.logs.GunicornLogger",
-            "--worker-tmp-dir", str(run_dir), "--no-control-socket",
-        ], env=web_env)
+        self.spawn(
+            "web",
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "portal.wsgi:application",
+                "--bind",
+                f"{host}:{port}",
+                "--workers",
+                str(web_workers),
+                "--worker-class",
+                "gthread",
+                "--threads",
+                "4",
+                "--timeout",
+                "60",
+                "--graceful-timeout",
+                str(5),
+                "--access-logfile",
+                "-",
+                "--logger-class",
+                "portal.logs.GunicornLogger",
+                "--worker-tmp-dir",
+                str(run_dir),
+                "--no-control-socket",
+            ],
+            env=web_env,
+        )
         self.spawn("workers", [sys.executable, MANAGE, "qcluster"], preexec_fn=start_cluster_child)
         # django-q2 reads its cluster name when its settings class is built, so
         # it must come from the environment, not from `qcluster --name`.
         long_env = {**os.environ, "Q_CLUSTER_NAME": settings.LONG_QUEUE}
-        self.spawn("long-workers", [sys.executable, MANAGE, "qcluster"], env=long_env,
-                   preexec_fn=start_cluster_child)
+        self.spawn(
+            "long-workers",
+            [sys.executable, MANAGE, "qcluster"],
+            env=long_env,
+            preexec_fn=start_cluster_child,
+        )
         # Steps fire when due, not at the minute sweep, and no busy worker holds a page up.
         self.spawn("pager", [sys.executable, MANAGE, "page"])
 
@@ -207,8 +242,12 @@ class Command(BaseCommand):
                 count = self.restarts.get(name, 0)
                 delay = RESTART_BACKOFF[min(count, len(RESTART_BACKOFF) - 1)]
                 self.down[name] = (now + delay, child.returncode)
-                self.signal_group(child, signal.SIGKILL)  # what is left of its process group (q workers)
-                self.stderr.write(f"{name} exited with code {child.returncode}; starting it again in {delay} s")
+                self.signal_group(
+                    child, signal.SIGKILL
+                )  # what is left of its process group (q workers)
+                self.stderr.write(
+                    f"{name} exited with code {child.returncode}; starting it again in {delay} s"
+                )
                 changed = True
             elif now >= self.down[name][0]:
                 argv, env, preexec_fn = self.specs[name]
@@ -222,9 +261,14 @@ class Command(BaseCommand):
 
     def write_state(self):
         """Each child's state for /api/health (portal.health.check_processes), replaced atomically."""
-        state = {name: {"running": name not in self.down, "restarts": self.restarts.get(name, 0),
-                        **({"exit_code": self.down[name][1]} if name in self.down else {})}
-                 for name in self.children}
+        state = {
+            name: {
+                "running": name not in self.down,
+                "restarts": self.restarts.get(name, 0),
+                **({"exit_code": self.down[name][1]} if name in self.down else {}),
+            }
+            for name in self.children
+        }
         partial = self.state_file.with_suffix(".partial")
         partial.write_text(json.dumps(state))
         partial.replace(self.state_file)
