@@ -87,7 +87,8 @@ class IntegrationSerializer(ModelSerializer):
     def validate_rules(self, rules):
         errors = validate_rules(rules)
         if errors:
-            # What the schema cannot say (service names, regex syntax, label or annotation): code "rule".
+            # What the schema cannot say (service names, regex syntax, label or annotation): code
+            # "rule".
             raise serializers.ValidationError(errors, code="rule")
         return rules
 

@@ -43,7 +43,8 @@ class BackupsConfig(AppConfig):
             "cron": "0 4 1 * *",
             "cluster": "long",
         },
-        # restic check --read-data-subset of every off-site repository, monthly after the rehearsals.
+        # restic check --read-data-subset of every off-site repository, monthly after the
+        # rehearsals.
         {
             "name": "backups.check_repositories",
             "func": "backups.tasks.check_repositories",

@@ -174,7 +174,8 @@ def disk_full_message(exc: BaseException) -> str | None:
         )
     if isinstance(exc, sqlite3.OperationalError) and "disk is full" in str(exc):
         return _(
-            "The destination disk is full (SQLite: database or disk is full); the partial file was removed."
+            "The destination disk is full (SQLite: database or disk is full); the partial file "
+            "was removed."
         )
     return None
 
@@ -219,9 +220,9 @@ def copy_sqlite(
     src: sqlite3.Connection, path: Path, progress: Progress, *, durable: bool = True
 ) -> None:
     """The online backup API into a new file at `path`, in steps so progress shows, on disk when it
-    returns (unless not `durable`: a scratch copy). A write to the source by another process restarts
-    a stepped backup; under constant writes it would never end, so on the first restart the copy
-    starts over in one step under one read snapshot."""
+    returns (unless not `durable`: a scratch copy). A write to the source by another process
+    restarts a stepped backup; under constant writes it would never end, so on the first restart the
+    copy starts over in one step under one read snapshot."""
     start_writeback = Writeback if durable else _NoWriteback
     page_size = src.execute("PRAGMA page_size").fetchone()[0]
     last = {"remaining": None}
@@ -251,7 +252,8 @@ def copy_sqlite(
     try:
         _close_copy(dst)
     finally:
-        # The copy's pages are on disk (mostly written while it was made): raises a write-back error.
+        # The copy's pages are on disk (mostly written while it was made): raises a write-back
+        # error.
         writeback.finish()
 
 

@@ -75,15 +75,16 @@ class Repository(models.Model):
         _("repository"),
         max_length=1000,
         help_text=_(
-            "A folder (e.g. a mounted NAS: /mnt/backup/restic), sftp:user@host:/path, s3:host/bucket/path or "
-            "rest:https://host:8000/path. S3 and REST credentials come from the worker's environment."
+            "A folder (e.g. a mounted NAS: /mnt/backup/restic), sftp:user@host:/path, "
+            "s3:host/bucket/path or rest:https://host:8000/path. S3 and REST credentials come "
+            "from the worker's environment."
         ),
     )
     password = EncryptedTextField(
         _("password"),
         help_text=_(
-            "restic's repository password. Kept encrypted and never shown again: without it the off-site "
-            "copies cannot be read, so keep a copy in the password safe."
+            "restic's repository password. Kept encrypted and never shown again: without it the "
+            "off-site copies cannot be read, so keep a copy in the password safe."
         ),
     )
     upload_limit_kib = models.PositiveIntegerField(
@@ -367,7 +368,8 @@ class BackupRun(models.Model):
         indexes = [models.Index(fields=["target", "-id"], name="backup_run_target_recent")]
         permissions = [("restore_backuprun", _("Can restore a backup over the target's data"))]
         constraints = [
-            # The claim: two clusters (or a click and the schedule) never back up one target at once.
+            # The claim: two clusters (or a click and the schedule) never back up one target at
+            # once.
             models.UniqueConstraint(
                 fields=["target"],
                 condition=Q(status__in=["queued", "running"]),

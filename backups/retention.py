@@ -5,7 +5,8 @@ from django.utils import timezone
 from backups.models import BackupRun, BackupTarget, Trigger, Verification
 
 RULES = {
-    # rule field → the bucket a backup falls in; each rule keeps the newest backup of its N newest buckets
+    # rule field → the bucket a backup falls in; each rule keeps the newest backup of its N newest
+    # buckets
     "keep_daily": lambda at: at.date(),
     "keep_weekly": lambda at: at.isocalendar()[:2],
     "keep_monthly": lambda at: (at.year, at.month),

@@ -58,7 +58,8 @@ class BackupTargetSerializer(ModelSerializer):
         read_only_fields = ["next_run_at", "created_at"]
 
     def validate(self, attrs):
-        # A connection string is read back without its password; sent back so, it keeps the stored one.
+        # A connection string is read back without its password; sent back so, it keeps the stored
+        # one.
         if (
             self.instance is not None
             and "source" in attrs
@@ -126,7 +127,8 @@ class RestoreRequestSerializer(serializers.Serializer):
     from_repository = serializers.BooleanField(
         default=False,
         help_text=_(
-            "Read the backup from its snapshot in the off-site repository instead of the local file."
+            "Read the backup from its snapshot in the off-site repository instead of the local "
+            "file."
         ),
     )
     target = PrimaryKeyRelatedField(

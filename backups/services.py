@@ -66,7 +66,8 @@ from incidents.services import (
 
 logger = logging.getLogger(__name__)
 
-# A running backup reports progress at least this often; silence for STALE_AFTER means its worker died.
+# A running backup reports progress at least this often; silence for STALE_AFTER means its worker
+# died.
 PROGRESS_EVERY = 2.0
 STALE_AFTER = timedelta(minutes=10)
 # Longer than the long cluster's retry: a queued run still waiting then was lost with its task.
@@ -305,7 +306,8 @@ def perform_backup(
         fmt, sha, size = (backup or kinds.BACKUPS[target.kind])(
             target, temp, _reporter(run, progress)
         )
-        # Whatever wrote it (a backup kind, pg_dump, a test's stand-in), the published file is private.
+        # Whatever wrote it (a backup kind, pg_dump, a test's stand-in), the published file is
+        # private.
         temp.chmod(0o600)
         os.replace(temp, final)
         kinds.fsync_dir(destination)
@@ -455,9 +457,9 @@ def check_restore(
     if target.kind == Kind.PORTAL_DB and connection.vendor == "postgresql":
         raise DomainError(
             _(
-                "The portal cannot restore its own PostgreSQL database while it runs on it: stop the "
-                "portal and its workers, then run pg_restore --clean --if-exists --single-transaction "
-                "--dbname <portal database> %(file)s."
+                "The portal cannot restore its own PostgreSQL database while it runs on it: stop "
+                "the portal and its workers, then run pg_restore --clean --if-exists "
+                "--single-transaction --dbname <portal database> %(file)s."
             )
             % {"file": run.file},
             code="portal_running",
@@ -576,7 +578,8 @@ def _restore_from(restore: RestoreRun, file: Path) -> RestoreRun:
             and target.kind == Kind.SQLITE
             and kinds.is_damaged(safety.error)
         ):
-            # SQLite cannot read the current file, so no consistent copy exists: keep its bytes as they are.
+            # SQLite cannot read the current file, so no consistent copy exists: keep its bytes as
+            # they are.
             safety = run_backup(
                 target=target,
                 trigger=Trigger.PRE_RESTORE,
@@ -777,8 +780,8 @@ def sweep_stale(*, now: datetime) -> list[BackupRun]:
             message = _("The backup task was never picked up by the long-job cluster.")
         elif run.worker_host == host and run.worker_pid and not psutil.pid_exists(run.worker_pid):
             message = _(
-                "The worker (process %(pid)s on %(host)s) stopped while writing this backup; the partial "
-                "file was removed."
+                "The worker (process %(pid)s on %(host)s) stopped while writing this backup; the "
+                "partial file was removed."
             ) % {"pid": run.worker_pid, "host": host}
         elif run.heartbeat_at and run.heartbeat_at < now - STALE_AFTER:
             message = _(
@@ -812,13 +815,13 @@ def _sweep_stale_copies(*, now: datetime, host: str) -> list[BackupRun]:
     ):
         if run.worker_host == host and run.worker_pid and not psutil.pid_exists(run.worker_pid):
             message = _(
-                "The worker (process %(pid)s on %(host)s) stopped while copying this backup off-site; "
-                "the local backup is kept."
+                "The worker (process %(pid)s on %(host)s) stopped while copying this backup "
+                "off-site; the local backup is kept."
             ) % {"pid": run.worker_pid, "host": host}
         elif run.heartbeat_at and run.heartbeat_at < now - STALE_AFTER:
             message = _(
-                "No progress of the off-site copy for %(minutes)d minutes: the worker is gone; the local "
-                "backup is kept."
+                "No progress of the off-site copy for %(minutes)d minutes: the worker is gone; "
+                "the local backup is kept."
             ) % {"minutes": STALE_AFTER.total_seconds() // 60}
         else:
             continue
@@ -842,7 +845,8 @@ RESTIC_HOST = "portal"
 
 
 def _tags(run: BackupRun) -> list[str]:
-    # target-id: is what retention selects by, so renaming a target keeps its snapshots in its policy.
+    # target-id: is what retention selects by, so renaming a target keeps its snapshots in its
+    # policy.
     return [f"target:{run.target.name}", f"target-id:{run.target_id}", f"run:{run.pk}"]
 
 
@@ -1057,7 +1061,8 @@ GRADE_LABELS = {
 
 def mail_scorecard(*, now: datetime | None = None) -> int:
     """Queue this month's recoverability scorecard to every manager with an e-mail address, in their
-    language, through the one outbox (once a month: the month is the message's key); the number queued."""
+    language, through the one outbox (once a month: the month is the message's key); the number
+    queued."""
     now = now or timezone.now()
     month = timezone.localtime(now).strftime("%Y-%m")
     # The manager role is the group of that name (core.roles).

@@ -186,7 +186,8 @@ def run(hosts: int, seconds: float) -> dict:
         wait_healthy(base, server)
         time.sleep(5)  # the clusters' start-up is not the agents' load
         cpu_before, started = tree_cpu(server), time.monotonic()
-        # Host i reports at i × 60 / hosts seconds past each minute, as agents started at random times do.
+        # Host i reports at i × 60 / hosts seconds past each minute, as agents started at random
+        # times do.
         fired = 0
         while True:
             elapsed = time.monotonic() - started
@@ -221,8 +222,8 @@ def run(hosts: int, seconds: float) -> dict:
     return {
         "scenario": f"agents: {hosts} hosts × {CHECKS_PER_HOST} results/min for {seconds:.0f} s (GET + push)",
         "figure": f"push p50 {percentile(pushes, 0.5) * 1000:.0f} / p95 {p95:.0f} ms, GET p95 "
-        f"{percentile(gets, 0.95) * 1000:.0f} ms; server CPU {share * 100:.1f} % of one core "
-        f"(web {web_share * 100:.1f} %); {len(pushes)} pushes, {stored} results, {len(errors)} errors"
+        f"{percentile(gets, 0.95) * 1000:.0f} ms; server CPU {share * 100:.1f} % of one core (web "
+        f"{web_share * 100:.1f} %); {len(pushes)} pushes, {stored} results, {len(errors)} errors"
         + (f" ({errors[0][:60]})" if errors else ""),
         "baseline": "one core",
         "ratio": round(share, 3),

@@ -120,7 +120,8 @@ def main() -> None:
         sha_rate, our_sha_rate = size_mb / sha_seconds, size_mb / our_sha_seconds
         rows = [
             row(
-                f"backup {size_mb:.0f} MB SQLite (run_backup: backup API + SHA-256 + fsync + rename)",
+                f"backup {size_mb:.0f} MB SQLite (run_backup: backup API + SHA-256 + fsync + "
+                "rename)",
                 f"{backup_rate:.0f} MB/s",
                 f"cp+sync {cp_rate:.0f} MB/s",
                 backup_rate / cp_rate,

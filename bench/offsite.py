@@ -1,6 +1,6 @@
 """Off-site copy of a ~1 GB SQLite backup into a local restic repository: the portal's copy
-(backups.services.copy_offsite) against `restic backup` of the same file run by hand and `cp` + sync,
-then a second backup of the unchanged database to show restic's deduplication.
+(backups.services.copy_offsite) against `restic backup` of the same file run by hand and `cp` +
+sync, then a second backup of the unchanged database to show restic's deduplication.
 
 Run with PORTAL_DATA_DIR pointing at an already-migrated scratch dir:
     PORTAL_DATA_DIR=/tmp/bench-data .venv/bin/python bench/offsite.py [--size-mb 1024]
@@ -119,7 +119,8 @@ def main() -> None:
         wrapper_rate = size_mb / wrapper_seconds
         rows = [
             row(
-                f"off-site copy {size_mb:.0f} MB SQLite backup, local restic repository (copy_offsite)",
+                f"off-site copy {size_mb:.0f} MB SQLite backup, local restic repository "
+                "(copy_offsite)",
                 f"{first_rate:.0f} MB/s, {local.offsite_bytes_added / 1e6:.0f} MB added",
                 f"restic by hand {hand_rate:.0f} MB/s; cp+sync {cp_rate:.0f} MB/s",
                 first_rate / hand_rate,

@@ -27,7 +27,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
-# Per scale: requests per HTTP scenario, django-q task history rows, seconds of the sustained probe run.
+# Per scale: requests per HTTP scenario, django-q task history rows, seconds of the sustained probe
+# run.
 PER_SCALE = {
     "small": {"requests": 200, "tasks": 10_000, "probe_seconds": 75},
     "full": {"requests": 1500, "tasks": 100_000, "probe_seconds": 180},
@@ -73,8 +74,8 @@ def load(urls, requests, concurrency, headers=()) -> list[dict]:
                 "p50_ms": percentile(latencies, 0.5) * 1000,
                 "p95_ms": percentile(latencies, 0.95) * 1000,
                 "p99_ms": percentile(latencies, 0.99) * 1000,
-                # Alone, the URL's requests/s; sharing the connections, what its latencies allow them
-                # (Little's law: connections / mean latency).
+                # Alone, the URL's requests/s; sharing the connections, what its latencies allow
+                # them (Little's law: connections / mean latency).
                 "rps": (
                     len(latencies) / out["elapsed"]
                     if len(urls) == 1
@@ -531,20 +532,21 @@ def print_table(rows, args, machine, seed_seconds, elapsed):
     header = f"{'scenario':48} {'figure':52} {'baseline':34} {'ratio':>6}  {'budget':22} verdict"
     print(
         f"\nbenchmarks on {args.backend}, scale {args.scale} (seeded in {seed_seconds:.0f} s), "
-        f"{machine['cpus']} × {machine['cpu']}, {machine['ram_gb']} GB RAM; HTTP: {args.requests} requests per "
-        f"scenario, {args.concurrency} connections from a separate process on 127.0.0.1"
+        f"{machine['cpus']} × {machine['cpu']}, {machine['ram_gb']} GB RAM; HTTP: {args.requests} "
+        f"requests per scenario, {args.concurrency} connections from a separate process on "
+        "127.0.0.1"
     )
     print(header)
     print("-" * len(header))
     for r in rows:
         print(
-            f"{r['scenario'][:48]:48} {r['figure'][:52]:52} {r['baseline'][:34]:34} {fmt(r['ratio'], '6.2f')}  "
-            f"{r['budget'][:22]:22} {r['verdict']}"
+            f"{r['scenario'][:48]:48} {r['figure'][:52]:52} {r['baseline'][:34]:34} "
+            f"{fmt(r['ratio'], '6.2f')}  {r['budget'][:22]:22} {r['verdict']}"
         )
     verdicts = [r["verdict"] for r in rows]
     print(
-        f"\n{verdicts.count('PASS')} PASS, {verdicts.count('MISS')} MISS; whole run {elapsed / 60:.1f} min; "
-        f"load average at the end {machine['load_average']}"
+        f"\n{verdicts.count('PASS')} PASS, {verdicts.count('MISS')} MISS; whole run "
+        f"{elapsed / 60:.1f} min; load average at the end {machine['load_average']}"
     )
 
 

@@ -309,8 +309,9 @@ def check_size(lines: list[str]) -> None:
             raise RunbookError(
                 [
                     _(
-                        "The file has more than %(limit)d list items, paragraphs and other blocks, more "
-                        "than may be imported at once (PORTAL_RUNBOOK_MAX_ITEMS): split it."
+                        "The file has more than %(limit)d list items, paragraphs and other "
+                        "blocks, more than may be imported at once (PORTAL_RUNBOOK_MAX_ITEMS): "
+                        "split it."
                     )
                     % {"limit": settings.RUNBOOK_MAX_ITEMS}
                 ]

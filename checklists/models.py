@@ -65,7 +65,8 @@ class Template(models.Model):
         max_length=100,
         blank=True,
         help_text=_(
-            "For incident and recovery checklists: offered on incidents of this category (empty: any)."
+            "For incident and recovery checklists: offered on incidents of this category (empty: "
+            "any)."
         ),
     )
     schedule = models.CharField(
@@ -73,8 +74,8 @@ class Template(models.Model):
         max_length=100,
         blank=True,
         help_text=_(
-            "Five cron fields in the portal's time zone, e.g. 0 9 * * * for 09:00 daily. Empty: started "
-            "by hand."
+            "Five cron fields in the portal's time zone, e.g. 0 9 * * * for 09:00 daily. Empty: "
+            "started by hand."
         ),
     )
     on_holiday = models.CharField(

@@ -47,7 +47,8 @@ from incidents.models import Incident
 PAGE_SIZE = 50
 HANDOVERS_SHOWN = 3
 IMPORT_SESSION_KEY = "checklists_import"
-# A dry run shows this many sections per page: a runbook at the caps rendered whole was 26 MB of HTML.
+# A dry run shows this many sections per page: a runbook at the caps rendered whole was 26 MB of
+# HTML.
 IMPORT_PAGE_SIZE = 50
 
 

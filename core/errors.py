@@ -73,7 +73,8 @@ def validation_body(exc) -> tuple[dict, bool]:
     if isinstance(detail, dict):
         detail = dict(detail)
     else:
-        # A bare list (e.g. SearchFilter's "Null characters are not allowed.") is about no one field.
+        # A bare list (e.g. SearchFilter's "Null characters are not allowed.") is about no one
+        # field.
         detail, codes = {"detail": detail}, {"detail": codes}
     leaves = set(_leaves(codes))
     messages = detail.pop("detail", None) or detail.get(api_settings.NON_FIELD_ERRORS_KEY)

@@ -40,8 +40,8 @@ def decrypt(token: str) -> str:
         return fernet().decrypt(token.encode()).decode()
     except InvalidToken:
         raise ImproperlyConfigured(
-            "An encrypted field cannot be read with the keys in PORTAL_FIELD_KEYS / secret_fields.key: "
-            "a key in use was removed or the value was never encrypted."
+            "An encrypted field cannot be read with the keys in PORTAL_FIELD_KEYS / "
+            "secret_fields.key: a key in use was removed or the value was never encrypted."
         ) from None
 
 

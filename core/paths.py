@@ -71,7 +71,8 @@ def readable_path(value: str | Path, *, backups: bool = True) -> Path:
         if path == own or path.is_relative_to(own):
             raise ValidationError(
                 _(
-                    "%(path)s belongs to the portal itself (its data, code or backups); probes may not read it."
+                    "%(path)s belongs to the portal itself (its data, code or backups); probes "
+                    "may not read it."
                 ),
                 code="portal_own_path",
                 params={"path": str(path)},

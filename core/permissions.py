@@ -38,7 +38,8 @@ class RolePermission(DjangoModelPermissions):
 
     def _queryset(self, view):
         # Only the queryset's model is needed here: building the view's queryset (annotations,
-        # select_related) for it would be done again by the view. The model is known per view and action.
+        # select_related) for it would be done again by the view. The model is known per view and
+        # action.
         key = (type(view), getattr(view, "action", None))
         model = _MODELS.get(key)
         if model is None:

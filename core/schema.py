@@ -42,7 +42,8 @@ class ErrorSerializer(serializers.Serializer):
 class PortalAutoSchema(AutoSchema):
     def get_tags(self):
         # One group per app (incidents, checklists, probes…), not the path's first part ("v1" for
-        # all); @extend_schema(tags=…) still overrides it. An @api_view's class takes its function's module.
+        # all); @extend_schema(tags=…) still overrides it. An @api_view's class takes its function's
+        # module.
         return [type(self.view).__module__.split(".")[0]]
 
     def get_operation(self, path, path_regex, path_prefix, method, registry):
@@ -69,7 +70,8 @@ class PortalAutoSchema(AutoSchema):
             yield (
                 "400",
                 _(
-                    "Invalid input: a message per field (or `detail`), and a `code` for rule errors."
+                    "Invalid input: a message per field (or `detail`), and a `code` for rule "
+                    "errors."
                 ),
             )
         if "query" in where:
@@ -86,7 +88,8 @@ class PortalAutoSchema(AutoSchema):
             yield (
                 "415",
                 _(
-                    "The body is not of a type this operation takes (JSON, unless it says otherwise)."
+                    "The body is not of a type this operation takes (JSON, unless it says "
+                    "otherwise)."
                 ),
             )
         if secured:
@@ -100,8 +103,8 @@ class PortalAutoSchema(AutoSchema):
             yield (
                 "409",
                 _(
-                    "Not possible in the current state: a name already taken, an id that no row has, "
-                    "a transition the status does not allow, or a change made meanwhile."
+                    "Not possible in the current state: a name already taken, an id that no row "
+                    "has, a transition the status does not allow, or a change made meanwhile."
                 ),
             )
         if self.view.get_throttles():

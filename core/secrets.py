@@ -152,7 +152,8 @@ BEARER = re.compile(r"(\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{8,}", re.IGNOREC
 
 def redact(text: str, limit: int = 300) -> str:
     """`text` (a response body, a scraped line, an error) fit to show to people: the values of
-    `key=value` / `key: value` pairs whose key looks secret masked, and at most `limit` characters."""
+    `key=value` / `key: value` pairs whose key looks secret masked, and at most `limit`
+    characters."""
     if not text:
         return text
     text = BEARER.sub(lambda m: m.group(1) + MASK, text)

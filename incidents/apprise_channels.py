@@ -1,9 +1,9 @@
 """Channels sent through Apprise (https://github.com/caronc/apprise), one library for ~100 services.
 
-`apprise`: any Apprise URL (ntfy://, tgram://, discord://, matrix://, pover://, …).
-`sms`: an HTTP SMS gateway, written as Apprise's own generic form/JSON/XML URL: the gateway's
-address, with `:field=value` for its fixed fields (sender, receiver, API key) and `:message=name`
-naming the field that takes the text, e.g. `forms://sms.example.com/send?:key=K&:to=01012345678&:message=msg`.
+`apprise`: any Apprise URL (ntfy://, tgram://, discord://, matrix://, pover://, …). `sms`: an HTTP
+SMS gateway, written as Apprise's own generic form/JSON/XML URL: the gateway's address, with
+`:field=value` for its fixed fields (sender, receiver, API key) and `:message=name` naming the field
+that takes the text, e.g. `forms://sms.example.com/send?:key=K&:to=01012345678&:message=msg`.
 
 Outbound checks (core.outbound): the host named in the URL is checked when the channel is
 saved and, after DNS, before each send. Apprise makes its own connections, so the per-hop peer check
@@ -40,8 +40,8 @@ def target_error(kind: str, target: str) -> str:
     scheme = target.partition("://")[0].lower() if "://" in target else ""
     if kind == "sms" and scheme not in SMS_SCHEMES:
         return _(
-            "Enter the gateway as an Apprise form://, json:// or xml:// URL (forms://, jsons://, xmls:// "
-            "for HTTPS)."
+            "Enter the gateway as an Apprise form://, json:// or xml:// URL (forms://, jsons://, "
+            "xmls:// for HTTPS)."
         )
     if plugin_for(target) is None:
         return _("Apprise does not recognise this URL.")

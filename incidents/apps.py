@@ -29,7 +29,8 @@ class IncidentsConfig(AppConfig):
         ("incidents:postmortems", _("Postmortems")),
         ("incidents:reports", _("Reports"), "incidents.view_reports"),
     ]
-    # Set up once by a manager, not visited every shift: in the menu's "More" so the menu stays one line.
+    # Set up once by a manager, not visited every shift: in the menu's "More" so the menu stays one
+    # line.
     nav_more = [("incidents:routes", _("Routes"), "incidents.change_route")]
     dashboard_panels = [
         ("incidents/_dashboard_panel.html", "incidents.dashboard.panel"),

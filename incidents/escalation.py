@@ -93,7 +93,8 @@ def snapshot_policy(*, service, severity: str) -> dict:
                 "after": step.after.total_seconds(),
                 "tier": step.tier_id,
                 "contacts": [c.pk for c in step.contacts.all()],
-                # On-call schedules (see incidents.targets): who they page is resolved when the step fires.
+                # On-call schedules (see incidents.targets): who they page is resolved when the step
+                # fires.
                 "schedules": schedules.get(step.pk, []),
                 "condition": step.condition,
                 "business_hours_only": step.business_hours_only,
@@ -171,7 +172,8 @@ def escalate_due(*, now: datetime | None = None, batch_size: int = 500) -> int:
         ids = _escalate_batch(Incident.objects.all(), now, batch_size, delivery=committed)
         handled += len(ids)
         if len(ids) < batch_size:
-            # After the batches' own callbacks (in order), also when an outer transaction delays them all.
+            # After the batches' own callbacks (in order), also when an outer transaction delays
+            # them all.
             transaction.on_commit(partial(_enqueue_delivery, committed))
             return handled
 
@@ -252,7 +254,8 @@ def escalate_after_failed_step(
     next step now rather than at its time. True when the next step was paged (its rows are pending).
 
     Once per firing: the check for the event and its insert share the incident's lock (a row lock on
-    PostgreSQL, the write lock on SQLite), so two senders recording the last failures at once page once.
+    PostgreSQL, the write lock on SQLite), so two senders recording the last failures at once page
+    once.
     """
     with transaction.atomic():
         locked = Incident.objects.filter(pk=incident_id, escalation_round=escalation_round)
@@ -421,7 +424,8 @@ class _Claimed:
 def _claim(queryset, now: datetime, batch_size: int) -> list[_Claimed]:
     due = queryset.filter(next_escalation_at__lte=now).order_by("next_escalation_at")
     if connection.features.has_select_for_update_skip_locked:
-        # PostgreSQL: parallel sweeps take disjoint batches instead of queueing on each other's locks.
+        # PostgreSQL: parallel sweeps take disjoint batches instead of queueing on each other's
+        # locks.
         due = due.select_for_update(skip_locked=True)
     # SQLite has no row locks, but the portal opens every transaction with
     # BEGIN IMMEDIATE (portal.env.sqlite_config): this batch holds the database
@@ -437,7 +441,8 @@ def _claim(queryset, now: datetime, batch_size: int) -> list[_Claimed]:
         "escalation_step",
         "next_escalation_at",
     )
-    # The snapshot read as text and decoded once per distinct text: incidents of one policy share it.
+    # The snapshot read as text and decoded once per distinct text: incidents of one policy share
+    # it.
     snapshots = {}
     claimed = []
     for pk, status, severity, text, started_at, escalation_round, step, next_at in rows[
@@ -525,7 +530,8 @@ class _Directory:
             if pk in self.by_id:
                 found.setdefault(pk, self.by_id[pk])
         available = [c for c in found.values() if c.is_available(self.now, severity, self.calendar)]
-        # Whoever is on call is paged whatever their usual hours: being on call is their availability.
+        # Whoever is on call is paged whatever their usual hours: being on call is their
+        # availability.
         for pk in self.resolved(spec).values():
             if pk in self.by_id and all(c.pk != pk for c in available):
                 available.append(self.by_id[pk])
@@ -546,7 +552,8 @@ class _Directory:
 
     def event(self, spec: dict, severity: str, escalation_round: int, firing: Firing) -> tuple:
         """(kind, message, data) of a firing's timeline event. They depend on the
-        step, the severity and the round, not on the incident: one per batch, not one per incident."""
+        step, the severity and the round, not on the incident: one per batch, not one per
+        incident."""
         key = (
             *self._key(spec),
             severity,

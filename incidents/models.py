@@ -182,7 +182,8 @@ class NotificationChannel(models.Model):
     # An e-mail address for `email`, an http(s) URL for the webhook kinds.
     target = EncryptedTextField(_("address or URL"), max_length=500)
     enabled = models.BooleanField(_("enabled"), default=True)
-    # Everyone a page reached hears when its incident is resolved, on the channel it reached them on.
+    # Everyone a page reached hears when its incident is resolved, on the channel it reached them
+    # on.
     resolution_notices = models.BooleanField(
         _("tell when resolved"),
         default=True,
@@ -364,7 +365,8 @@ RECURRING_MAINTENANCE_MAX = timedelta(days=7)
 
 class RecurringMaintenanceWindow(models.Model):
     """A window that comes back on a cron rule in the portal's time zone (every Tuesday 02:00,
-    the first Sunday of the month…) and lasts `duration` each time. One occurrence may be ended early."""
+    the first Sunday of the month…) and lasts `duration` each time. One occurrence may be ended
+    early."""
 
     service = models.ForeignKey(
         Service,
@@ -647,7 +649,8 @@ class Incident(models.Model):
             models.Index(
                 fields=["status", "open_rank", "-created_at", "-id"], name="incident_status_list"
             ),
-            # The page count of a status filter walks an index: status alone is a fifth of the one above.
+            # The page count of a status filter walks an index: status alone is a fifth of the one
+            # above.
             models.Index(fields=["status"], name="incident_status"),
             # The dashboard's "resolved without a published postmortem", oldest first. Not a
             # partial index: SQLite cannot match one against a query's bound parameters.
@@ -856,9 +859,10 @@ class Notification(models.Model):
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     # The sender that took this row, so two workers never send it twice.
     claim = models.UUIDField(null=True, blank=True, editable=False)
-    # A message that is not a page: its key (that app's, e.g. "status:12", "reminder:postmortem:4:2026-03-13")
-    # and `recipient` (that app's key for the address, e.g. "channel:3", "route:2"), once per pair.
-    # Empty (NULL) for escalation pages, so the raw bulk insert of the sweep leaves them out.
+    # A message that is not a page: its key (that app's, e.g. "status:12",
+    # "reminder:postmortem:4:2026-03-13") and `recipient` (that app's key for the address, e.g.
+    # "channel:3", "route:2"), once per pair. Empty (NULL) for escalation pages, so the raw bulk
+    # insert of the sweep leaves them out.
     notice = models.CharField(_("key"), max_length=100, null=True, blank=True, editable=False)  # noqa: DJ001
     recipient = models.CharField(  # noqa: DJ001
         _("recipient"), max_length=50, null=True, blank=True, editable=False
@@ -1358,8 +1362,8 @@ class IncidentRollup(models.Model):
 
     The durations are kept whole, each sorted list in microseconds, not as a sketch: a report's
     median and p95 over any set of days, services and severities must equal the ones computed from
-    the incidents themselves, and only the values give that (a t-digest or histogram is approximate).
-    A day holds a few incidents per service and severity, so the lists stay short."""
+    the incidents themselves, and only the values give that (a t-digest or histogram is
+    approximate). A day holds a few incidents per service and severity, so the lists stay short."""
 
     day = models.DateField(_("day"))
     service = models.ForeignKey(

@@ -75,7 +75,8 @@ class Message:
     acknowledge_url: str
     severity: str
     fields: dict = field(default_factory=dict)
-    # A page's facts as (label, value) in the reader's language: a Teams card's FactSet, the text's lines.
+    # A page's facts as (label, value) in the reader's language: a Teams card's FactSet, the text's
+    # lines.
     facts: tuple = ()
     # The same for every attempt of one notification: a receiver drops a page it has seen,
     # e.g. one answered just before the sending worker was killed and so sent again.
@@ -112,7 +113,8 @@ TEAMS_LIST = re.compile(
 
 def teams_text(text: str) -> str:
     """An Adaptive Card's TextBlock and Fact render markdown (and Teams reads <at> and entities): a
-    title's [label](url), **, # or <a> shows as typed. A lone [SEV1] is no link and stays as it is."""
+    title's [label](url), **, # or <a> shows as typed. A lone [SEV1] is no link and stays as it
+    is."""
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = TEAMS_MARKDOWN.sub(r"\\\1", text)
     return TEAMS_LIST.sub(r"\1\\\2", text)
@@ -158,7 +160,8 @@ class PageContext:
     def load(cls, incidents: list[Incident]) -> "PageContext":
         ids = [incident.pk for incident in incidents]
         why = {incident.pk: incident.description for incident in incidents}
-        # A re-triggered incident (a flapping probe) pages for the reason it came back, not the first one.
+        # A re-triggered incident (a flapping probe) pages for the reason it came back, not the
+        # first one.
         for incident_id, message in (
             TimelineEvent.objects.filter(incident_id__in=ids, kind=EventKind.RETRIGGERED)
             .order_by("at", "id")
@@ -586,8 +589,9 @@ def recipient_language(notification) -> str:
     return language_of(contact.user if contact is not None else None)
 
 
-# How deliver() writes the errors of a request that may have reached the receiver before it timed out:
-# requests' read timeout, and a socket timeout (an SMTP server that took the message and went quiet).
+# How deliver() writes the errors of a request that may have reached the receiver before it timed
+# out: requests' read timeout, and a socket timeout (an SMTP server that took the message and went
+# quiet).
 TIMED_OUT = ("ReadTimeout:", "TimeoutError:")
 
 
@@ -818,8 +822,8 @@ def _record(claimed: list[Notification], errors: list[str], now: datetime) -> No
             notification.sent_at = now
             notification.next_attempt_at = None
             notification.last_error = ""
-            # Pages and reminders are on the timeline per send; a notice once, where it was queued, not
-            # per subscriber; a routed event is no part of the incident's story.
+            # Pages and reminders are on the timeline per send; a notice once, where it was queued,
+            # not per subscriber; a routed event is no part of the incident's story.
             if notification.incident_id and (
                 notification.notice is None or notification.purpose == Purpose.REMINDER
             ):
@@ -832,8 +836,8 @@ def _record(claimed: list[Notification], errors: list[str], now: datetime) -> No
                     )
                 )
             continue
-        # A request that timed out may have been processed by the receiver: it is tried once more (under
-        # the same Idempotency-Key), never again after that.
+        # A request that timed out may have been processed by the receiver: it is tried once more
+        # (under the same Idempotency-Key), never again after that.
         retried_timeout = timed_out(notification.last_error)
         notification.last_error = error
         if notification.attempts >= MAX_ATTEMPTS or retried_timeout:

@@ -73,8 +73,9 @@ def refresh(keys: Iterable[Key]) -> None:
             row, _created = IncidentRollup.objects.get_or_create(
                 day=day, service_id=service_id, severity=severity
             )
-            # Held until the caller's transaction ends: a second change to the same day waits,
-            # then reads the incidents as the first one left them (PostgreSQL; SQLite writes one at a time).
+            # Held until the caller's transaction ends: a second change to the same day waits, then
+            # reads the incidents as the first one left them (PostgreSQL; SQLite writes one at a
+            # time).
             row = IncidentRollup.objects.select_for_update().get(pk=row.pk)
             start, end = day_bounds(day)
             _fill(

@@ -152,7 +152,8 @@ def declare_incident(
     if source not in DECLARABLE_SOURCES:
         errors["source"] = ValidationError(
             _(
-                "Only %(sources)s may be named as the source; the others are the portal's own alerts."
+                "Only %(sources)s may be named as the source; the others are the portal's own "
+                "alerts."
             )
             % {"sources": ", ".join(DECLARABLE_SOURCES)},
             code="reserved",
@@ -190,7 +191,8 @@ def acknowledge(*, incident: Incident, by) -> Incident:
 
 def acknowledge_by_link(*, incident: Incident, contact, link: int) -> Incident:
     """Acknowledge as `contact`, from the one-click link of notification `link` (incidents.acklinks):
-    the timeline names the contact (and its login user, when it has one). A link acknowledges once."""
+    the timeline names the contact (and its login user, when it has one). A link acknowledges
+    once."""
     if TimelineEvent.objects.filter(
         incident=incident, kind=EventKind.STATUS, data__link=link
     ).exists():
@@ -387,8 +389,8 @@ def retrigger(
     It pages per its policy at most once per `page_window`: when its last round of paging started
     within the window, that round goes on where the resolve stopped it (steps that fired do not fire
     again; steps still ahead fire when due); otherwise a new round starts from now, as reopen does.
-    Raises DomainError when the incident is not resolved (closed, or open again meanwhile) or another
-    open incident holds its key.
+    Raises DomainError when the incident is not resolved (closed, or open again meanwhile) or
+    another open incident holds its key.
     """
     now = now or timezone.now()
     stored = (
@@ -425,7 +427,8 @@ def retrigger(
         )
     try:
         with transaction.atomic():
-            # The status the check above read: a resolve or reopen racing this one wins, this one raises.
+            # The status the check above read: a resolve or reopen racing this one wins, this one
+            # raises.
             _transition(
                 incident,
                 "reopen",
@@ -770,8 +773,8 @@ def emit_event(
     now: datetime | None = None,
 ) -> int:
     """Tell the team channels that subscribed to this kind of event (a probe warning, a backup that
-    failed, an overdue checklist …); pages nobody. `key` names this occurrence (e.g. a probe result's
-    id): emitting it again queues nothing. Returns the number of messages queued."""
+    failed, an overdue checklist …); pages nobody. `key` names this occurrence (e.g. a probe
+    result's id): emitting it again queues nothing. Returns the number of messages queued."""
     if event not in RouteEvent.values:
         raise ValueError(f"unknown route event {event!r}")
     return routes.emit(

@@ -2,11 +2,11 @@
 
 An event stores what happened as its kind plus parameters in `data` (`data["variant"]` picks the
 sentence when one kind has several) and, in `message`, only free text: a note, a reason someone
-typed, an error or a probe's own words. The sentence is written here, when the event is shown, in the
-language of whoever reads it.
+typed, an error or a probe's own words. The sentence is written here, when the event is shown, in
+the language of whoever reads it.
 
-Adding a sentence is one entry in RENDERERS: (kind, variant) → a function of (data, message).
-Events without an entry (a kind added elsewhere, rows written before this) show their stored message.
+Adding a sentence is one entry in RENDERERS: (kind, variant) → a function of (data, message). Events
+without an entry (a kind added elsewhere, rows written before this) show their stored message.
 """
 
 from django.utils import timezone
@@ -169,8 +169,8 @@ def notification_failed(data, message):
     if data.get("timed_out"):
         return (
             _(
-                "%(channel)s to %(who)s failed after %(attempts)d attempts (the first timed out and was tried "
-                "once more): %(error)s"
+                "%(channel)s to %(who)s failed after %(attempts)d attempts (the first timed out "
+                "and was tried once more): %(error)s"
             )
             % values
         )

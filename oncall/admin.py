@@ -41,7 +41,8 @@ class LayerMemberInline(admin.TabularInline):
     extra = 0
 
     def get_formset(self, request, obj=None, **kwargs):
-        # An empty rotation is refused, as in the API (the admin does not pass validate_min on its own).
+        # An empty rotation is refused, as in the API (the admin does not pass validate_min on its
+        # own).
         return super().get_formset(request, obj, validate_min=True, **kwargs)
 
 

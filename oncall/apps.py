@@ -14,7 +14,8 @@ class OncallConfig(AppConfig):
     ]
 
     nav = [("oncall:list", _("On call"))]
-    # The current and next person on call per schedule, on "Who to call now" and "My shift" (core.panels).
+    # The current and next person on call per schedule, on "Who to call now" and "My shift"
+    # (core.panels).
     panels = {
         page: [("oncall/_now_panel.html", "oncall.views.now_panel", "oncall.view_schedule")]
         for page in ("who_to_call", "my_shift")

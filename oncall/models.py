@@ -181,9 +181,9 @@ class Layer(models.Model):
                     {
                         "level": ValidationError(
                             _(
-                                "Layer “%(other)s” is on the same level and covers some of the same "
-                                "hours: give one of them a higher level or restrict them to different "
-                                "hours."
+                                "Layer “%(other)s” is on the same level and covers some of the "
+                                "same hours: give one of them a higher level or restrict them to "
+                                "different hours."
                             )
                             % {"other": other.name},
                             code="overlap",

@@ -7,10 +7,10 @@ from portal import __version__
 
 def nav_items(request) -> list[dict]:
     """Each app's AppConfig.nav: [(url name, label)] or [(url name, label, permission)]
-    for a page only some roles may open; its `nav_more` the same for pages of the "More"
-    menu (managers' and admins' tools), so the menu stays one line on a laptop. The current
-    link is the one whose address is the longest start of the page's (an incident's page is
-    under Incidents, a playbook's under Playbooks); an app's `nav_also` names pages elsewhere that belong to a link
+    for a page only some roles may open; its `nav_more` the same for pages of the "More" menu
+    (managers' and admins' tools), so the menu stays one line on a laptop. The current link is the
+    one whose address is the longest start of the page's (an incident's page is under Incidents, a
+    playbook's under Playbooks); an app's `nav_also` names pages elsewhere that belong to a link
     ({"checklists:runs": ["checklists:templates", …]})."""
     match = getattr(request, "resolver_match", None)
     current = match.view_name if match else ""

@@ -75,7 +75,8 @@ def env_log_level(name: str, default: str) -> str:
     value = env_str(name, default).upper()
     if value not in LOG_LEVELS:
         raise ConfigError(
-            f"{name}={os.environ.get(name)!r} is not a log level; use one of {', '.join(LOG_LEVELS)}"
+            f"{name}={os.environ.get(name)!r} is not a log level; use one of "
+            f"{', '.join(LOG_LEVELS)}"
         )
     return value
 

@@ -43,7 +43,8 @@ FILE_ROOTS = env.env_paths("PORTAL_FILE_ROOTS", [])
 ALLOW_LINK_LOCAL = env.env_bool("PORTAL_ALLOW_LINK_LOCAL", False)
 # Below this much free space in the data dir, /api/health says "degraded".
 DISK_MIN_FREE_GB = env.env_int("PORTAL_DISK_MIN_FREE_GB", 1, minimum=0)
-# Prometheus may scrape /api/metrics with `Authorization: Bearer <this>` (empty: users with a role only).
+# Prometheus may scrape /api/metrics with `Authorization: Bearer <this>` (empty: users with a role
+# only).
 PORTAL_METRICS_TOKEN = env.env_str("PORTAL_METRICS_TOKEN")
 # The longest maintenance window (days) an operator may announce; managers may plan up to a year.
 # How long a page's one-click acknowledge link works (incidents.acklinks), in seconds.
@@ -146,8 +147,9 @@ if REDIS_URL:
         }
     }
 else:
-    # Files in the data dir: one cache for gunicorn's workers and the clusters. A per-process cache let
-    # one web worker serve a status page another had just invalidated, and counted throttles per worker.
+    # Files in the data dir: one cache for gunicorn's workers and the clusters. A per-process cache
+    # let one web worker serve a status page another had just invalidated, and counted throttles per
+    # worker.
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
@@ -303,7 +305,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # drf-spectacular's defaults, and no validator badge: Swagger UI would fetch it from validator.swagger.io.
+    # drf-spectacular's defaults, and no validator badge: Swagger UI would fetch it from
+    # validator.swagger.io.
     "SWAGGER_UI_SETTINGS": {
         "deepLinking": True,
         "persistAuthorization": True,

@@ -12,7 +12,8 @@ class ProbesConfig(AppConfig):
     nav = [("probes:grid", _("Probes"))]
     nav_more = [("probes:hosts", _("Hosts"), "probes.view_host")]
     dashboard_panels = [("probes/_dashboard_panel.html", "probes.dashboard.panel")]
-    # The shift handover form's probes field starts with what is not ok (checklists.services.handover_initial).
+    # The shift handover form's probes field starts with what is not ok
+    # (checklists.services.handover_initial).
     handover_fields = {"probes": "probes.services.handover_text"}
 
     schedules = [

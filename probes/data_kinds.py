@@ -51,7 +51,8 @@ SQL_SCHEMES = {
     "sqlite": "sqlite",
 }
 APPLICATION_NAME = "ops-portal-probe"
-# Words that make a SELECT write or lock; refused even though the read-only transaction would stop them.
+# Words that make a SELECT write or lock; refused even though the read-only transaction would stop
+# them.
 WRITING_WORDS = {"INTO", "FOR UPDATE", "FOR SHARE", "LOCK", "FOR NO KEY UPDATE", "FOR KEY SHARE"}
 GIB = 2**30
 
@@ -472,8 +473,8 @@ class SqlSettings(KindSettings):
         required=True,
         max_length=2000,
         help_text=gettext_lazy(
-            "postgresql://user:password@host:5432/db, mysql://… (MariaDB too) or sqlite:////absolute/path.db; "
-            "the password is stored encrypted and shown masked."
+            "postgresql://user:password@host:5432/db, mysql://… (MariaDB too) or "
+            "sqlite:////absolute/path.db; the password is stored encrypted and shown masked."
         ),
     )
     query = config.Text(

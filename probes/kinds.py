@@ -502,7 +502,8 @@ def _disk_path(value: str) -> Path:
     try:
         return allowed_path(value)
     except ValidationError:
-        # How full the data dir's disk is reads no file in it: the one place outside the roots allowed.
+        # How full the data dir's disk is reads no file in it: the one place outside the roots
+        # allowed.
         if (
             value.startswith("/")
             and "\x00" not in value
@@ -533,9 +534,9 @@ def check_disk(
 
 
 # CPU and memory (sampled kinds) are judged on a sustained value, never on one instantaneous
-# reading: a busy second (a deploy, a neighbour's build) must not page anybody. Each run keeps a sample on its probe
-# (Probe.sample) that the next run, in whichever worker, starts from.
-# A previous CPU reading older than this is no baseline (the portal was down, the probe paused).
+# reading: a busy second (a deploy, a neighbour's build) must not page anybody. Each run keeps a
+# sample on its probe (Probe.sample) that the next run, in whichever worker, starts from. A previous
+# CPU reading older than this is no baseline (the portal was down, the probe paused).
 CPU_BASELINE_MAX_AGE = 3600.0
 # Memory: the mean of the readings of this many last seconds (the current one included).
 MEMORY_WINDOW = 300.0
@@ -570,7 +571,8 @@ def check_cpu(
     measure: Callable[[float], float] | None = None,
 ) -> Result:
     """The value is the average CPU use since the previous run. A first run (or one after a long gap,
-    or a reboot) has no baseline: it shows a short glance, graded at most a warning, which never pages."""
+    or a reboot) has no baseline: it shows a short glance, graded at most a warning, which never
+    pages."""
     now = time.time()
     busy, total = (counters or cpu_counters)()
     sample = {"at": now, "busy": busy, "total": total}
@@ -932,7 +934,8 @@ class HttpSettings(KindSettings):
             (
                 "auto",
                 gettext_lazy(
-                    "read it when the body is JSON with a status (pass/ok/UP, warn/degraded, fail/DOWN)"
+                    "read it when the body is JSON with a status (pass/ok/UP, warn/degraded, "
+                    "fail/DOWN)"
                 ),
             ),
             (

@@ -310,7 +310,8 @@ class Probe(models.Model):
     last_value = models.FloatField(_("last value"), null=True, blank=True)
     last_latency_ms = models.FloatField(_("last latency (ms)"), null=True, blank=True)
     last_message = models.CharField(_("last message"), max_length=500, blank=True)
-    # Why the last run failed (probes.messages), rendered in the reader's language, and the raw detail.
+    # Why the last run failed (probes.messages), rendered in the reader's language, and the raw
+    # detail.
     last_code = models.CharField(max_length=40, blank=True, editable=False)
     last_params = models.JSONField(default=dict, blank=True, editable=False)
     last_detail = models.CharField(max_length=500, blank=True, editable=False)
@@ -327,7 +328,8 @@ class Probe(models.Model):
     # The same for the probe's own value (percent, days, count...): what its charts draw.
     value_24h = models.JSONField(default=dict, blank=True, editable=False)
     # What a sampled kind (CPU, memory) kept at its last run for the next one: CPU counters, memory
-    # readings. Kept here, not in a worker's memory, so any worker's tick can judge the sustained value.
+    # readings. Kept here, not in a worker's memory, so any worker's tick can judge the sustained
+    # value.
     sample = models.JSONField(default=dict, blank=True, editable=False)
 
     objects = ProbeQuerySet.as_manager()
@@ -533,7 +535,8 @@ def _add_to_hour(buckets: dict | None, at: datetime, figure: float) -> dict:
 
 class AgentBatch(models.Model):
     """A batch of results a host pushed, by the id its agent gave it: a batch sent again (its answer
-    lost, or replayed from the spool) is acknowledged, not recorded twice. Pruned with the results."""
+    lost, or replayed from the spool) is acknowledged, not recorded twice. Pruned with the
+    results."""
 
     host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="+")
     batch = models.UUIDField()

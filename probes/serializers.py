@@ -18,7 +18,8 @@ class ProbeSerializer(ModelSerializer):
     flapping = serializers.BooleanField(
         read_only=True,
         help_text=_(
-            "Its alerting state flipped several times in a row, each within the re-open window of the last."
+            "Its alerting state flipped several times in a row, each within the re-open window of "
+            "the last."
         ),
     )
     # Stored encrypted (a text column); read and written as the JSON object it is.
@@ -82,7 +83,8 @@ class ProbeSerializer(ModelSerializer):
         ]
 
     def get_service_name(self, probe) -> str:
-        # Lists read the name with the row (ProbeViewSet.get_queryset) rather than a Service per row.
+        # Lists read the name with the row (ProbeViewSet.get_queryset) rather than a Service per
+        # row.
         return probe.service_name if hasattr(probe, "service_name") else probe.service.name
 
     @extend_schema_field(

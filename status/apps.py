@@ -6,7 +6,8 @@ class StatusConfig(AppConfig):
     name = "status"
     verbose_name = _("Status pages")
 
-    # Telling users is part of the day's work; managers also configure pages, templates and subscribers.
+    # Telling users is part of the day's work; managers also configure pages, templates and
+    # subscribers.
     operator_permissions = [
         "status.add_publicincident",
         "status.add_publicupdate",
@@ -15,7 +16,8 @@ class StatusConfig(AppConfig):
     ]
 
     nav_more = [("status:pages", _("Status pages"))]
-    # Public title, public updates and notices on the incident page (incidents.views.incident_panels).
+    # Public title, public updates and notices on the incident page
+    # (incidents.views.incident_panels).
     incident_panels = [("status/_incident_panel.html", "status.views.incident_panel")]
 
     def ready(self):

@@ -1,6 +1,6 @@
 """The notice templates a new portal starts with (one per kind and language); managers edit them in
-the admin. Made after every migrate (status.apps), so a flushed or new database has them too; one that
-exists is never overwritten."""
+the admin. Made after every migrate (status.apps), so a flushed or new database has them too; one
+that exists is never overwritten."""
 
 # Values are listed in status.services.notice_context.
 TEMPLATES = [

@@ -165,8 +165,8 @@ def subscribe(request, slug):
                         "page": page,
                         "language": language,
                         "message": _(
-                            "If the address can receive mail, a confirmation link is on its way. Nothing is sent "
-                            "until it is opened."
+                            "If the address can receive mail, a confirmation link is on its way. "
+                            "Nothing is sent until it is opened."
                         ),
                     },
                 )
@@ -193,7 +193,8 @@ def confirm(request, slug, token):
                     "page": page,
                     "language": language,
                     "message": _(
-                        "This link is not valid (any more). Subscribe again if you want the notices."
+                        "This link is not valid (any more). Subscribe again if you want the "
+                        "notices."
                     ),
                 },
                 status=404,

@@ -20,8 +20,8 @@ def _plain_static_storage(settings):
 
 @pytest.fixture(autouse=True, scope="session")
 def _empty_cache():
-    # The embedded default caches in files in the data dir: a previous run's throttle counts must not
-    # carry over into this one.
+    # The embedded default caches in files in the data dir: a previous run's throttle counts must
+    # not carry over into this one.
     from django.core.cache import cache
 
     cache.clear()
@@ -37,7 +37,8 @@ def _fast_password_hashing(settings):
 @pytest.fixture(autouse=True)
 def _default_language():
     # A page request in Korean leaves Korean active in the thread (LocaleMiddleware activates per
-    # request, nothing deactivates): without this, what a test renders depends on the test before it.
+    # request, nothing deactivates): without this, what a test renders depends on the test before
+    # it.
     yield
     translation.deactivate()
 

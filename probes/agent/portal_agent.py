@@ -5,8 +5,9 @@ One file, Python 3.9 or newer, standard library only: it runs on a Linux or
 Windows host where nothing can be installed.
 
     python3 portal_agent.py --url https://portal.example --token-file agent.token          # loop
-    python3 portal_agent.py --url https://portal.example --token-file agent.token --once   # cron / Task Scheduler
-    python3 portal_agent.py --url https://portal.example --token-file agent.token --dry-run
+    python3 portal_agent.py --url https://portal.example --token-file agent.token --once   # cron /
+    Task Scheduler python3 portal_agent.py --url https://portal.example --token-file agent.token
+    --dry-run
 
 Every run's results are written to the spool directory first and deleted once
 the portal has acknowledged them, so a portal outage loses nothing: the next
@@ -344,7 +345,8 @@ def flush(portal, spool, retries, backoff):
             except (OSError, ValueError) as exc:
                 if attempt == retries:
                     log(
-                        f"portal unreachable ({exc}); {len(spool.pending())} batches kept in the spool"
+                        f"portal unreachable ({exc}); {len(spool.pending())} batches kept in the "
+                        "spool"
                     )
                     return sent
                 time.sleep(backoff * (2**attempt))
@@ -372,7 +374,8 @@ def load_checks(portal, spool):
         return cached
     if DEFAULT_HOST and config.get("host") != DEFAULT_HOST:
         log(
-            f"this agent was downloaded for {DEFAULT_HOST!r} but its token is {config.get('host')!r}'s"
+            f"this agent was downloaded for {DEFAULT_HOST!r} but its token is "
+            f"{config.get('host')!r}'s"
         )
     spool.write(CHECKS_CACHE, config)
     return config
@@ -402,7 +405,8 @@ def dry_run(portal, spool):
     if config is None:
         return 1
     print(
-        f"host {config.get('host')!r}: every {config.get('interval')} s, {len(config.get('checks') or [])} checks"
+        f"host {config.get('host')!r}: every {config.get('interval')} s, "
+        f"{len(config.get('checks') or [])} checks"
     )
     for check in config.get("checks") or []:
         print(

@@ -1,5 +1,6 @@
 """Alertmanager and Grafana samples (firing, then resolved) through the real URL: one incident,
-routed by the rules, escalating, auto-resolved; repeats neither add incidents nor flood the timeline."""
+routed by the rules, escalating, auto-resolved; repeats neither add incidents nor flood the
+timeline."""
 
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -85,7 +86,8 @@ def test_a_documented_sample_opens_one_routed_escalating_incident_then_resolves_
     assert (
         incident.dedup_key == f"alert:{integration.pk}:{sample(firing)['alerts'][0]['fingerprint']}"
     )
-    # Escalation started: the policy is on the incident and its first step is queued, after the commit.
+    # Escalation started: the policy is on the incident and its first step is queued, after the
+    # commit.
     assert incident.escalation_snapshot["policy"] and incident.escalation_started_at is not None
     assert enqueued == [("incidents.tasks.escalate_incident", incident.pk)]
 

@@ -55,7 +55,8 @@ def test_init_copy_list_forget_check_and_restore_through_the_repository(
         assert run.offsite_duration is not None
     assert runs[0].offsite_bytes_added > 0
 
-    # restic's retention, with the target's keep-last 2: the oldest snapshot is forgotten and pruned.
+    # restic's retention, with the target's keep-last 2: the oldest snapshot is forgotten and
+    # pruned.
     listed = restic.snapshots(repository.as_restic(), tags=[f"target-id:{target.pk}"])
     assert sorted(s["short_id"] for s in listed) == sorted(r.snapshot_id for r in runs[1:])
     assert all(f"run:{runs[2].pk}" in s["tags"] for s in tagged(repository, runs[2]))
@@ -67,7 +68,8 @@ def test_init_copy_list_forget_check_and_restore_through_the_repository(
     repository = services.check_repository(repository=repository, subset="100%")
     assert repository.last_check_passed, repository.last_check_detail
 
-    # The local file is gone; the newest backup comes back from its snapshot, with a safety copy first.
+    # The local file is gone; the newest backup comes back from its snapshot, with a safety copy
+    # first.
     Path(runs[2].file).unlink()
     with sqlite3.connect(target.source) as con:
         con.execute("DELETE FROM item")

@@ -1,5 +1,6 @@
 """One RPO watcher (issue 21): the backups app's freshness check is the only thing that pages for a
-late backup; the backup_freshness probe kind that paged a second time is retired with a migration."""
+late backup; the backup_freshness probe kind that paged a second time is retired with a
+migration."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -58,7 +59,8 @@ def test_the_migration_deletes_freshness_probes_and_notes_their_open_incidents()
     before = [("probes", "0010_result_index_covers_order")]
     executor = MigrationExecutor(connection)
     executor.migrate(before)
-    # The probes tables as they were; the incidents tables as they are now (they are not rolled back).
+    # The probes tables as they were; the incidents tables as they are now (they are not rolled
+    # back).
     incidents_now = [node for node in executor.loader.graph.leaf_nodes() if node[0] == "incidents"]
     old = executor.loader.project_state(before + incidents_now).apps
     service = old.get_model("incidents", "Service").objects.create(name="data hub")

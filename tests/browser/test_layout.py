@@ -89,8 +89,8 @@ def pages(browser, portal, locale):
     for address in list(found):
         page.goto(address)
         deeper = page.locator("main#main a").evaluate_all(
-            "(links, base) => links.map(a => a.getAttribute('href'))"
-            ".filter(href => href && href.startsWith(base) && /^\\/[\\w-]+\\/(?:[\\w-]+\\/)?\\d+\\/$/.test(href))",
+            "(links, base) => links.map(a => a.getAttribute('href')).filter(href => href && "
+            "href.startsWith(base) && /^\\/[\\w-]+\\/(?:[\\w-]+\\/)?\\d+\\/$/.test(href))",
             address,
         )
         if deeper and address != "/" and deeper[0] not in found:

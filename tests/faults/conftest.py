@@ -194,7 +194,8 @@ class Portal:
         proc.log.close()
 
     def stop_all(self) -> None:
-        # The test is over: a short grace (a tick in progress would hold a cluster for up to a minute).
+        # The test is over: a short grace (a tick in progress would hold a cluster for up to a
+        # minute).
         for _name, proc in reversed(self.processes):
             if proc.poll() is None or not proc.log.closed:
                 self.stop(proc, grace=3)
@@ -214,7 +215,8 @@ def pg_template():
     """A migrated PostgreSQL database, made once; each test creates its own from it (CREATE … TEMPLATE)."""
     import psycopg
 
-    # A name of this run's own: another run on the same server (a second checkout, CI) never drops it.
+    # A name of this run's own: another run on the same server (a second checkout, CI) never drops
+    # it.
     name = f"portal_faults_template_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(pg_admin_dsn(), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -325,8 +327,8 @@ def own_redis(tmp_path):
 def scaled_redis_url(request):
     """On the PostgreSQL + Redis run, the URL of a Redis broker; else None (the embedded ORM broker).
 
-    The broker is a redis-server of this test's own, the same program as the shared one: its queue and
-    its data are never mixed with those of another test run on the same machine.
+    The broker is a redis-server of this test's own, the same program as the shared one: its queue
+    and its data are never mixed with those of another test run on the same machine.
     """
     if not settings.REDIS_URL:
         return None

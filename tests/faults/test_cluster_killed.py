@@ -65,8 +65,8 @@ def test_a_cluster_killed_while_paging_loses_and_repeats_no_notification(
     first = portal.qcluster("first")
 
     def kill_at_first_page(path, body):
-        # The first page reaches the endpoint: the sweep has committed, sends are under way. Kill the
-        # cluster before this request is answered, so the sender never learns it arrived.
+        # The first page reaches the endpoint: the sweep has committed, sends are under way. Kill
+        # the cluster before this request is answered, so the sender never learns it arrived.
         if killed.is_set() or not path.startswith("/ok/"):
             return False
         os.killpg(first.pid, signal.SIGKILL)
@@ -74,7 +74,8 @@ def test_a_cluster_killed_while_paging_loses_and_repeats_no_notification(
         return True
 
     def pages_answered():
-        # The contacts' pages only: the receiver is a real server on a port anyone on the machine may reach.
+        # The contacts' pages only: the receiver is a real server on a port anyone on the machine
+        # may reach.
         return [(at, path, body) for at, path, body in hook.answered if path.startswith("/ok/")]
 
     hook.intercept = kill_at_first_page
@@ -89,8 +90,9 @@ def test_a_cluster_killed_while_paging_loses_and_repeats_no_notification(
     def keys_answered():
         return Counter(body.get("idempotency_key") for _at, _path, body in pages_answered())
 
-    # The pages the killed cluster had claimed are sent by the new one within two minutes, not
-    # after a lease of many minutes; the one cut off mid-request is sent again, since it was never answered.
+    # The pages the killed cluster had claimed are sent by the new one within two minutes, not after
+    # a lease of many minutes; the one cut off mid-request is sent again, since it was never
+    # answered.
     wait_for(
         lambda: len(keys_answered()) >= expected,
         timeout=120,

@@ -1,6 +1,6 @@
 """A worker killed with SIGKILL while it sends a queued message (a reminder, an overdue checklist,
-a routed event): the row stays claimed until its lease runs out, nobody sends it meanwhile, and
-then it is sent once more with the same idempotency key and recorded once (issue 15, acceptance 2)."""
+a routed event): the row stays claimed until its lease runs out, nobody sends it meanwhile, and then
+it is sent once more with the same idempotency key and recorded once (issue 15, acceptance 2)."""
 
 import sys
 

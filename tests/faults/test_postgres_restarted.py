@@ -126,8 +126,8 @@ def test_web_and_workers_carry_on_after_postgres_restarts(own_postgres, make_por
         restart_at = time.time()
         own_postgres.start()
         up_at = time.time()
-        # Every probe runs again after the restart, within two of its rounds (the tick survives, or the
-        # next one takes over).
+        # Every probe runs again after the restart, within two of its rounds (the tick survives, or
+        # the next one takes over).
         wait_for(
             lambda: all(at > up_at for at in portal.python(LAST_RESULTS)),
             timeout=90,

@@ -92,7 +92,8 @@ API = {
     "notificationchannel": {**CRUD_MANAGER, "test": {"POST": MANAGER}},
     "route": CRUD_MANAGER,
     "escalationpolicy": CRUD_MANAGER,
-    # An operator on shift may announce a maintenance window (a bounded one) and end it; changing one is a manager's.
+    # An operator on shift may announce a maintenance window (a bounded one) and end it; changing
+    # one is a manager's.
     "maintenancewindow": {
         "list": {"GET": VIEWER, "POST": OPERATOR},
         "detail": {"GET": VIEWER, "PUT": MANAGER, "PATCH": MANAGER, "DELETE": OPERATOR},
@@ -117,7 +118,8 @@ API = {
         "check": {"POST": MANAGER},
     },
     "recoverability": {"list": {"GET": VIEWER}},
-    # An integration's URL is a credential: every role reads the settings, managers the URL and what arrived.
+    # An integration's URL is a credential: every role reads the settings, managers the URL and what
+    # arrived.
     "integration": {**CRUD_MANAGER, "rotate": {"POST": MANAGER}, "deliveries": {"GET": MANAGER}},
     # The day's work: operators.
     "incident": {
@@ -160,7 +162,8 @@ API = {
     "report": {"incidents": {"GET": MANAGER}},
     "api": {"root": {"GET": VIEWER}},
     # On call: managers plan schedules. An operator may post an override (accepted when it concerns
-    # their own contact, see tests/oncall); changing the matrix's override, not theirs, is a manager's.
+    # their own contact, see tests/oncall); changing the matrix's override, not theirs, is a
+    # manager's.
     "oncallschedule": {**CRUD_MANAGER, "now": {"GET": VIEWER}},
     "oncalllayer": CRUD_MANAGER,
     "override": {
@@ -168,7 +171,8 @@ API = {
         "detail": {"GET": VIEWER, "PUT": MANAGER, "PATCH": MANAGER, "DELETE": MANAGER},
     },
 }
-# Pages (and the few API views outside the router): URL name → method → the lowest principal allowed.
+# Pages (and the few API views outside the router): URL name → method → the lowest principal
+# allowed.
 PAGES = {
     # The login form and its language switch answer everyone; heartbeat pings carry
     # their credential in the URL; load balancers ask for health.
@@ -176,14 +180,15 @@ PAGES = {
     "set_language": {"POST": PUBLIC},
     "heartbeat": {"GET": PUBLIC, "POST": PUBLIC},
     "heartbeat-fail": {"GET": PUBLIC, "POST": PUBLIC},
-    # A host's agent, with its bearer token only: no session nor person's token gets in
-    # (401 without credentials, 403 for a person; tests/probes/test_agent_api.py has the agent's side).
+    # A host's agent, with its bearer token only: no session nor person's token gets in (401 without
+    # credentials, 403 for a person; tests/probes/test_agent_api.py has the agent's side).
     "agent-checks": {"GET": NEVER},
     "agent-results": {"POST": NEVER},
     # Alertmanager and Grafana post alerts with the credential in the URL, as heartbeats do.
     "integration-alerts": {"POST": PUBLIC},
     "api-health": {"GET": PUBLIC},
-    # Calendar feeds carry their credential (a secret token) in the URL: phones subscribe without a login.
+    # Calendar feeds carry their credential (a secret token) in the URL: phones subscribe without a
+    # login.
     "oncall:feed": {"GET": PUBLIC},
     "oncall:personal-feed": {"GET": PUBLIC},
     # A page's one-click acknowledge link: its signed token is the credential (incidents.acklinks).
@@ -264,7 +269,8 @@ PAGES = {
     "backups:run-now": {"POST": OPERATOR},
     "backups:verify": {"POST": OPERATOR},
     "backups:restore": {"GET": MANAGER, "POST": MANAGER},
-    # The public status page, its JSON, feed and subscription links: the only public pages (issue 17).
+    # The public status page, its JSON, feed and subscription links: the only public pages (issue
+    # 17).
     "status:page": {"GET": PUBLIC},
     "status:json": {"GET": PUBLIC},
     "status:feed": {"GET": PUBLIC},
@@ -286,7 +292,8 @@ PAGES = {
     "backups:scorecard": {"GET": VIEWER},
     "oncall:list": {"GET": VIEWER},
     "oncall:detail": {"GET": VIEWER},
-    # An operator covers a time range themselves; withdrawing the matrix's override (not theirs) is a manager's.
+    # An operator covers a time range themselves; withdrawing the matrix's override (not theirs) is
+    # a manager's.
     "oncall:override-add": {"POST": OPERATOR},
     "oncall:override-delete": {"POST": MANAGER},
     # The integrations' pages show their URLs (credentials): managers only.
@@ -300,9 +307,9 @@ PAGES = {
 VARIANTS = {
     ("incidents:postmortem-edit", "POST", "publish"): ({"action": "publish"}, MANAGER),
 }
-# The admin: model → permission → the lowest principal allowed (with the staff flag).
-# changelist, change (GET) and history need "view"; add "add"; change (POST) "change"; delete "delete"
-# (and "remove", when given, for the POST that deletes).
+# The admin: model → permission → the lowest principal allowed (with the staff flag). changelist,
+# change (GET) and history need "view"; add "add"; change (POST) "change"; delete "delete" (and
+# "remove", when given, for the POST that deletes).
 ADMIN_ONLY = dict.fromkeys(("view", "add", "change", "delete"), ADMIN)
 CONFIGURATION = {"view": VIEWER, "add": MANAGER, "change": MANAGER, "delete": MANAGER}
 RECORD = {"view": VIEWER, "add": NEVER, "change": NEVER, "delete": NEVER}
@@ -358,7 +365,8 @@ ADMIN_RULES = {
     "portal.companyday": CONFIGURATION,
     "oncall.schedule": CONFIGURATION,
     "oncall.layer": CONFIGURATION,
-    # An operator may add an override (their own); changing or deleting someone else's is a manager's.
+    # An operator may add an override (their own); changing or deleting someone else's is a
+    # manager's.
     "oncall.override": {**CONFIGURATION, "add": OPERATOR},
     "oncall.personalfeed": CONFIGURATION,
     "alerts.integration": CONFIGURATION,
@@ -770,7 +778,8 @@ def admin_url(name: str, model, view: str) -> str:
 
 def test_the_table_lists_exactly_the_requests_the_urls_and_the_schema_offer(world, make_user):
     """API views say their methods, and the schema lists its operations; a page is asked: it
-    offers GET and POST unless it answers an admin with 405 (read-only pages say `@require_safe`)."""
+    offers GET and POST unless it answers an admin with 405 (read-only pages say
+    `@require_safe`)."""
     admin_user = make_user(ADMIN)
     offered = set()
     for name, pattern in url_patterns().items():

@@ -1,12 +1,11 @@
 """No planted secret comes back out (issue 25, acceptance 2).
 
-One distinct secret sits in every credential field: a backup target's DSN
-password, a probe URL's password and `?token=`, its Authorization header, a
-webhook URL in a channel and in the notification and reminder rows copied from
-it, a route's team channel URL, and a heartbeat's ping token. Then every admin view (list, search by the
-secret, change, history list and history detail, delete, CSV export), every
-API list and detail and every page is read as each role with staff on; no
-response holds a secret, and searching by a secret finds nothing.
+One distinct secret sits in every credential field: a backup target's DSN password, a probe URL's
+password and `?token=`, its Authorization header, a webhook URL in a channel and in the notification
+and reminder rows copied from it, a route's team channel URL, and a heartbeat's ping token. Then
+every admin view (list, search by the secret, change, history list and history detail, delete, CSV
+export), every API list and detail and every page is read as each role with staff on; no response
+holds a secret, and searching by a secret finds nothing.
 
 The ping URL is the one place a heartbeat's token is meant to be read: by those
 who may change the probe (managers, admins) on its page and in the API.

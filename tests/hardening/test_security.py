@@ -275,8 +275,9 @@ def test_check_deploy_is_clean_in_production_mode_with_secure_cookies(tmp_path):
             "manage.py",
             "shell",
             "-c",
-            "from django.conf import settings as s; print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, "
-            "s.SESSION_COOKIE_HTTPONLY, s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS > 0)",
+            "from django.conf import settings as s; print(s.SESSION_COOKIE_SECURE, "
+            "s.CSRF_COOKIE_SECURE, s.SESSION_COOKIE_HTTPONLY, s.SECURE_SSL_REDIRECT, "
+            "s.SECURE_HSTS_SECONDS > 0)",
         ],
         cwd=ROOT,
         env=environ,

@@ -87,7 +87,8 @@ def make_incident(
     service: Service | None = None, *, severity: str = "sev2", title: str | None = None, **fields
 ) -> Incident:
     """A bare incident row, written directly: no timeline, no escalation. For workflows
-    use `incidents.services.open_incident`. Its day's rollup is brought up to date, as the services do."""
+    use `incidents.services.open_incident`. Its day's rollup is brought up to date, as the services
+    do."""
     incident = Incident.objects.create(
         service=service or make_service(),
         severity=severity,

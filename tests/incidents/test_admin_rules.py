@@ -223,8 +223,8 @@ def test_nobody_deletes_action_items_of_a_published_postmortem(
     first, second = postmortem.action_items.order_by("id")
     response = staff("manager").post(delete_url(first), {"post": "yes"})
     assert response.status_code == 302 and error_messages(response) == [
-        "This postmortem is published: only a manager may add or edit its action items, and nobody may delete "
-        "them."
+        "This postmortem is published: only a manager may add or edit its action items, and "
+        "nobody may delete them."
     ]
     answer = api_as("manager").delete(f"/api/v1/action-items/{second.pk}")
     assert answer.status_code == 409 and answer.data["code"] == "published"

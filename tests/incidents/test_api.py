@@ -618,7 +618,8 @@ def test_the_timeline_runs_a_constant_number_of_queries(
 
 
 def test_working_hours_are_documented_as_the_api_writes_them(api_as):
-    # Found by the schema fuzz test: format "time" (RFC 3339) needs a UTC offset; "09:00:00" has none.
+    # Found by the schema fuzz test: format "time" (RFC 3339) needs a UTC offset; "09:00:00" has
+    # none.
     api = api_as("viewer")
     contact = make_contact()
     body = api.get(f"{API}/contacts/{contact.pk}").json()
@@ -667,7 +668,8 @@ def test_report_months_are_documented_as_yyyy_mm_not_as_dates(api_as):
 
 
 def test_a_time_filter_with_a_far_utc_offset_is_compared_in_utc_not_a_500(api_as, service):
-    # Found by the schema fuzz test on PostgreSQL, which refuses offsets past ±15:59 that Python accepts.
+    # Found by the schema fuzz test on PostgreSQL, which refuses offsets past ±15:59 that Python
+    # accepts.
     api = api_as("viewer")
     make_incident(service)
     response = api.get(f"{API}/incidents", {"created_after": "2000-01-01T00:00:00+18:59"})

@@ -74,8 +74,8 @@ def paging(paging, settings):
 
 
 def sms_url(gateway, path="ok/send"):
-    # An SMS gateway that takes key, sender, receiver and msg as a form: fixed fields with `:name=value`,
-    # the text renamed to `msg`, Apprise's own title/type/version fields left out.
+    # An SMS gateway that takes key, sender, receiver and msg as a form: fixed fields with
+    # `:name=value`, the text renamed to `msg`, Apprise's own title/type/version fields left out.
     return (
         f"form://{gateway.netloc}/{path}?:key={SECRET}&:sender=0212345678&:receiver=01012345678"
         "&:message=msg&:title=&:type=&:version="
@@ -214,9 +214,9 @@ def test_an_apprise_target_is_shown_without_its_token(api_as):
     assert SECRET not in sms.content.decode()
 
 
-# JANDI's and Dooray!'s incoming webhooks have no Apprise plugin; Apprise's json:// URL reaches them with
-# their own field names (the README's templates). JANDI wants {"body": …} and its v2 Accept header;
-# a Dooray! hook {"botName": …, "text": …}.
+# JANDI's and Dooray!'s incoming webhooks have no Apprise plugin; Apprise's json:// URL reaches them
+# with their own field names (the README's templates). JANDI wants {"body": …} and its v2 Accept
+# header; a Dooray! hook {"botName": …, "text": …}.
 JANDI = (
     "json://{netloc}/ok/connect-api/webhook/1/T0K3N?+Accept=application/vnd.tosslab.jandi-v2%2Bjson"
     "&:message=body&:title=&:type=&:version=&:attachments="

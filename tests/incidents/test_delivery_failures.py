@@ -1,6 +1,6 @@
 """Delivery failures are shown and acted on (issue 26): the incident page shows each send's state, a step
-whose every page failed pages the next step at once (in red on the timeline), and a request that timed
-out is tried once more, under the same Idempotency-Key, never again."""
+whose every page failed pages the next step at once (in red on the timeline), and a request that
+timed out is tried once more, under the same Idempotency-Key, never again."""
 
 from datetime import UTC, datetime, timedelta
 

@@ -193,7 +193,8 @@ def test_a_failing_channel_is_retried_then_failed_while_the_others_are_sent_once
     assert "T0K3N" not in failing.last_error
     assert sent[other].status == sent["email"].status == NotificationStatus.SENT
 
-    # A timed-out request may have been processed by the receiver: it is tried once more, never again.
+    # A timed-out request may have been processed by the receiver: it is tried once more, never
+    # again.
     attempts = 2 if mode == "hang" else 4
     for at in (T0 + MIN, T0 + 3 * MIN, T0 + 7 * MIN)[: attempts - 1]:
         assert retry(at) == 1

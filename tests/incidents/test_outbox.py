@@ -174,7 +174,8 @@ def test_a_row_whose_worker_died_after_sending_is_sent_again_with_the_same_idemp
         assert tasks.retry_notifications() == 1
     with at(DUE + timedelta(hours=1)):
         assert tasks.retry_notifications() == 0
-    # The receiver sees the same key twice and keeps one message (the page's Idempotency-Key contract).
+    # The receiver sees the same key twice and keeps one message (the page's Idempotency-Key
+    # contract).
     assert len(hooks.received) == 2 and len(set(hooks.keys)) == 1
     assert hooks.received[0][1]["idempotency_key"] == hooks.received[1][1]["idempotency_key"]
 

@@ -1,6 +1,6 @@
 """Every page says why (issue 26): title, severity, service, the probe's or alert's reason (bounded,
-secrets masked), which step and tier it is, who else has been paged, and the links to acknowledge and
-open, in every channel's format and in the reader's language."""
+secrets masked), which step and tier it is, who else has been paged, and the links to acknowledge
+and open, in every channel's format and in the reader's language."""
 
 import re
 from datetime import UTC, datetime, timedelta

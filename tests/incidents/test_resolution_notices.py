@@ -1,5 +1,6 @@
 """When an incident is resolved, everyone its pages reached hears it, on each channel a page reached them on
-(unless that channel says not to), through the outbox; the timeline gets a summary of the round (issue 26)."""
+(unless that channel says not to), through the outbox; the timeline gets a summary of the round
+(issue 26)."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -91,7 +92,8 @@ def test_resolving_tells_each_channel_a_page_reached_once(team, hooks, mailoutbo
         "resolved_by": "mina",
         "open_for_seconds": 65 * 60,
     }
-    # Idempotent: the notices are rows of the outbox; another send round, or retry, sends nothing again.
+    # Idempotent: the notices are rows of the outbox; another send round, or retry, sends nothing
+    # again.
     with at(T0 + 70 * MIN):
         assert notify.retry_notifications(now=T0 + 70 * MIN) == 0
     assert len(mailoutbox) == 2 and len(hooks.received) == 1

@@ -24,7 +24,8 @@ BASE = datetime(2026, 1, 20, 0, 0, tzinfo=UTC)
 PERIOD = Period(first=date(2026, 1, 1), last=date(2026, 4, 1))
 MS = timedelta(milliseconds=1)
 # SQLite's direct computation works in milliseconds (julianday), PostgreSQL's in microseconds with
-# interval rounding in AVG and percentile_cont: the figures agree to the bit on SQLite, to 1 µs on PostgreSQL.
+# interval rounding in AVG and percentile_cont: the figures agree to the bit on SQLite, to 1 µs on
+# PostgreSQL.
 TOLERANCE = 1e-6 if connection.vendor == "postgresql" else 0
 
 

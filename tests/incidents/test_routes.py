@@ -1,5 +1,6 @@
 """Routes for non-paging messages (issue 15, acceptance 3): a team channel hears of the events it
-subscribed to, for its services, from its minimum severity, within its hours; nothing pages a contact."""
+subscribed to, for its services, from its minimum severity, within its hours; nothing pages a
+contact."""
 
 from datetime import UTC, datetime, time, timedelta
 

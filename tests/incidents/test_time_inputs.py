@@ -1,5 +1,6 @@
 """Times are entered on a 24-hour clock whatever the browser's locale (issue 23): a date picker
-and an "HH:MM" field instead of a datetime-local input (12-hour with AM/PM in an English browser)."""
+and an "HH:MM" field instead of a datetime-local input (12-hour with AM/PM in an English
+browser)."""
 
 import re
 from datetime import datetime

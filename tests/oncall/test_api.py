@@ -99,7 +99,8 @@ def test_two_layers_on_one_level_covering_the_same_hours_contradict(api_as, rota
     assert response.status_code == 400
     assert response.json()["codes"] == ["overlap"]
     assert "days" in response.json()["level"][0]
-    # At a higher level it takes precedence; at the same level, on other weekdays, it does not contradict.
+    # At a higher level it takes precedence; at the same level, on other weekdays, it does not
+    # contradict.
     assert (
         api.post("/api/v1/oncall-layers", layer_body(rota, level=2), format="json").status_code
         == 201

@@ -1,5 +1,6 @@
 """The holiday calendar (core.holidays): KR public holidays incl. lunar and substitute days, plus
-company days from the admin, as business hours, contact availability, checklists and due dates see them."""
+company days from the admin, as business hours, contact availability, checklists and due dates see
+them."""
 
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo

@@ -42,7 +42,8 @@ def test_nobody_is_on_call_before_the_first_shift():
 
 
 def test_a_weekly_rotation_starts_on_its_hand_off_weekday():
-    # A layer started on a Wednesday with Monday hand-offs (the model computes this anchor; see test_models).
+    # A layer started on a Wednesday with Monday hand-offs (the model computes this anchor; see
+    # test_models).
     layer = weekly([ANN, BOB], anchor=date(2026, 3, 9))
     assert on_call_at([layer], [], seoul(2026, 3, 5, 12), SEOUL) is None
     assert on_call_at([layer], [], seoul(2026, 3, 9, 9), SEOUL) == ANN
@@ -128,7 +129,8 @@ def test_weekdays_only_restriction():
 
 
 def test_in_new_york_the_hand_off_stays_at_0900_local_across_the_dst_week():
-    # DST began on Sunday 2026-03-08: Monday 03-02 09:00 is 14:00 UTC, Monday 03-09 09:00 is 13:00 UTC.
+    # DST began on Sunday 2026-03-08: Monday 03-02 09:00 is 14:00 UTC, Monday 03-09 09:00 is 13:00
+    # UTC.
     layer = weekly([ANN, BOB])
     assert on_call_at([layer], [], datetime(2026, 3, 2, 14, 0, tzinfo=UTC), NEW_YORK) == ANN
     assert on_call_at([layer], [], datetime(2026, 3, 9, 12, 59, tzinfo=UTC), NEW_YORK) == ANN

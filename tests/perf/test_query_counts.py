@@ -401,7 +401,8 @@ def overrides(n, state):
 
 
 def on_call_now(n, state):
-    # Who is on call: the schedule's layers, members and overrides grow; the answer's queries must not.
+    # Who is on call: the schedule's layers, members and overrides grow; the answer's queries must
+    # not.
     if "schedule" not in state:
         state["schedule"] = _on_call_schedule()
     for _ in range(n):

@@ -1,5 +1,6 @@
 """The API answers exactly what its schema says (issue 20): each finding of a schemathesis run in
-every phase, as a rule that would have caught it. The run itself: tests/hardening/test_schema_fuzz.py."""
+every phase, as a rule that would have caught it. The run itself:
+tests/hardening/test_schema_fuzz.py."""
 
 import pytest
 

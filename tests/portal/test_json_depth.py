@@ -37,7 +37,8 @@ def test_one_level_past_the_limit_is_refused_and_the_limit_itself_is_parsed(api_
         "/api/v1/services", {"name": "db", "description": nested(32)}, format="json"
     )
     assert too_deep.status_code == 400 and too_deep.json()["code"] == "depth"
-    # 32 levels: the object plus 31 lists. The parser lets it through; the field then says what is wrong.
+    # 32 levels: the object plus 31 lists. The parser lets it through; the field then says what is
+    # wrong.
     at_limit = api.post(
         "/api/v1/services", {"name": "db", "description": nested(31)}, format="json"
     )

@@ -19,12 +19,13 @@ ROLE_FREE = {
 }
 # Public API paths (health, heartbeat pings) are covered by test_login_required.
 PUBLIC_API = {"/api/health", *PUBLIC_BY_TOKEN}
-# Pages whose credential is a token in the URL (on-call calendar feeds) answer by the token, not the role.
+# Pages whose credential is a token in the URL (on-call calendar feeds) answer by the token, not the
+# role.
 PAGES = [
     p for p in PATHS if not p.startswith("/api/") and p not in ROLE_FREE | PUBLIC_BY_TOKEN.keys()
 ]
-# The push agent's API takes a host's token, never a person (tests/probes/test_agent_api.py: a person's
-# token is refused, whatever the role).
+# The push agent's API takes a host's token, never a person (tests/probes/test_agent_api.py: a
+# person's token is refused, whatever the role).
 AGENT_API = {"/api/v1/agent/checks", "/api/v1/agent/results"}
 API = [p for p in PATHS if p.startswith("/api/") and p not in PUBLIC_API | AGENT_API]
 

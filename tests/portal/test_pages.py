@@ -72,7 +72,8 @@ def test_managers_see_the_reports_link(client_as):
 
 
 def test_the_favicon_is_served_to_everyone(client):
-    # Browsers ask for it on every page, the admin's and the API docs' too; a 404 logged a warning each time.
+    # Browsers ask for it on every page, the admin's and the API docs' too; a 404 logged a warning
+    # each time.
     response = client.get("/favicon.ico")
     assert response.status_code == 200
     assert response["Content-Type"] == "image/x-icon"

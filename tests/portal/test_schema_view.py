@@ -16,8 +16,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def test_concurrent_first_generations_all_answer(monkeypatch):
     """drf-spectacular imports an extension's target class on first use and, when the import fails,
-    sets it to None while another thread may still read it (AttributeError: a 500). The import is made
-    slow here so that every thread is inside it at once, as on a worker's first schema requests."""
+    sets it to None while another thread may still read it (AttributeError: a 500). The import is
+    made slow here so that every thread is inside it at once, as on a worker's first schema
+    requests."""
     missing = "rest_framework_recursive.fields.RecursiveField"  # an extension drf-spectacular ships
     # Those not loaded yet (a dotted path) or whose package is not installed (None, once tried).
     extensions = [

@@ -1,5 +1,6 @@
 """`serve` starts a dead child again after a backoff; the others keep running (unit level: real
-processes that exit at once stand for the children; tests/faults/test_serve_restarts.py kills a real one)."""
+processes that exit at once stand for the children; tests/faults/test_serve_restarts.py kills a real
+one)."""
 
 import io
 import json

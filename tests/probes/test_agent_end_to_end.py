@@ -1,5 +1,6 @@
 """The real agent script, as a subprocess, against a live portal: results arrive, a corrupted SQLite
-file and a deleted log turn their checks critical, an outage loses nothing and duplicates nothing."""
+file and a deleted log turn their checks critical, an outage loses nothing and duplicates
+nothing."""
 
 import json
 import signal
@@ -100,7 +101,8 @@ def agent(portal_server, host_dir, tmp_path):
                 "argv": [
                     sys.executable,
                     "-c",
-                    f"import os, sys; sys.exit(0 if os.path.exists({str(host_dir / 'ok')!r}) else 3)",
+                    f"import os, sys; sys.exit(0 if os.path.exists({str(host_dir / 'ok')!r}) else "
+                    "3)",
                 ]
             },
             **common,

@@ -1,5 +1,6 @@
 """Charts that show something: a point for every hour with a sample (one result still shows), the
-probe's own value with its unit (not only latency), axes and time labels; the grid says a value once."""
+probe's own value with its unit (not only latency), axes and time labels; the grid says a value
+once."""
 
 import re
 from datetime import UTC, datetime, timedelta

@@ -22,8 +22,8 @@ START = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
 
 
 def http_probe(server, path="/health", **fields):
-    # Latency thresholds far above the kind's defaults (100/500 ms): a loaded CI machine answers slowly,
-    # and these tests are about scheduling, not latency.
+    # Latency thresholds far above the kind's defaults (100/500 ms): a loaded CI machine answers
+    # slowly, and these tests are about scheduling, not latency.
     return make_probe(
         config={"url": server.url + path}, **{"warning": 10_000, "critical": 20_000, **fields}
     )

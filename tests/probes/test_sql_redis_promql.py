@@ -44,7 +44,8 @@ def limits(kind, warning=None, critical=None, timeout=5.0, config=None):
         "SELECT count(*) FROM workflow_instances WHERE status = 'FAILED'",
         "select max(age) from jobs",
         "SELECT (SELECT count(*) FROM a) + (SELECT count(*) FROM b)",
-        "WITH failed AS (SELECT id FROM workflow_instances WHERE status = 'FAILED') SELECT count(*) FROM failed",
+        "WITH failed AS (SELECT id FROM workflow_instances WHERE status = 'FAILED') SELECT "
+        "count(*) FROM failed",
         "SELECT count(*) FROM pg_stat_activity WHERE state = 'active';",
         "SELECT DISTINCT status FROM workflow_instances",
     ],
@@ -112,8 +113,8 @@ def postgres():
     with psycopg.connect(url, autocommit=True) as db:
         db.execute("CREATE TABLE workflow_instances (id serial PRIMARY KEY, status text NOT NULL)")
         db.execute(
-            "INSERT INTO workflow_instances (status) SELECT CASE WHEN n % 10 = 0 THEN 'FAILED' ELSE 'DONE' "
-            "END FROM generate_series(1, 120) AS n"
+            "INSERT INTO workflow_instances (status) SELECT CASE WHEN n % 10 = 0 THEN 'FAILED' "
+            "ELSE 'DONE' END FROM generate_series(1, 120) AS n"
         )
     yield url
     with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
@@ -213,7 +214,8 @@ def mariadb():
 def maria_probe_connections(admin) -> int:
     with admin.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = %s AND ID <> CONNECTION_ID()",
+            "SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = %s AND ID <> "
+            "CONNECTION_ID()",
             [MARIA_DB],
         )
         return cursor.fetchone()[0]

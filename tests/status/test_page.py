@@ -174,7 +174,8 @@ def test_the_page_speaks_korean_by_default_and_english_on_request(
         and "Website unavailable" in english
         and "Major outage" in english
     )
-    # An update written in one language only is shown in the other too, at once (the cache is dropped).
+    # An update written in one language only is shown in the other too, at once (the cache is
+    # dropped).
     with django_capture_on_commit_callbacks(execute=True):
         services.post_update(
             incident=incident, by=None, status="identified", text_ko="원인을 찾았습니다."

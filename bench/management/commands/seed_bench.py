@@ -356,7 +356,8 @@ class Seeder:
                     for event in self.events(incident, lengths[start + offset])
                 ),
             )
-        # Written in bulk, past the services: their rollups (what reports and the dashboard read) at once.
+        # Written in bulk, past the services: their rollups (what reports and the dashboard read) at
+        # once.
         counts["rollups"] = rollups.rebuild()
         return counts
 

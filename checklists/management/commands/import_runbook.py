@@ -8,8 +8,9 @@ from incidents.models import Service
 
 class Command(BaseCommand):
     help = (
-        "Turn a markdown runbook into checklist templates and playbooks. With --dry-run, show what each "
-        "section would become (and the cron read from its heading) without writing anything."
+        "Turn a markdown runbook into checklist templates and playbooks. With --dry-run, show "
+        "what each section would become (and the cron read from its heading) without writing "
+        "anything."
     )
 
     def add_arguments(self, parser):
@@ -44,6 +45,7 @@ class Command(BaseCommand):
         result = importer.import_plan(plan=plan, service=target)
         self.stdout.write(
             self.style.SUCCESS(
-                f"Created {len(result.created)}, updated {len(result.updated)}, unchanged {len(result.unchanged)}."
+                f"Created {len(result.created)}, updated {len(result.updated)}, unchanged "
+                f"{len(result.unchanged)}."
             )
         )

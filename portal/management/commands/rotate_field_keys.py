@@ -6,8 +6,8 @@ from core.fields import encrypted_columns, rewrite_column, rotate
 
 class Command(BaseCommand):
     help = (
-        "Re-encrypt every encrypted field with the first key of PORTAL_FIELD_KEYS / secret_fields.key. "
-        "Add the new key first, run this, then drop the old key."
+        "Re-encrypt every encrypted field with the first key of PORTAL_FIELD_KEYS / "
+        "secret_fields.key. Add the new key first, run this, then drop the old key."
     )
 
     def handle(self, *args, **options):

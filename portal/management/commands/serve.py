@@ -109,7 +109,8 @@ class Command(BaseCommand):
         problem = port_in_use(host, port)
         if problem:
             raise CommandError(
-                f"{problem}. Stop the other server, or choose another port: PORTAL_PORT={port + 1} make run"
+                f"{problem}. Stop the other server, or choose another port: PORTAL_PORT={port + 1} "
+                "make run"
             )
         if not no_setup:
             call_command("migrate", interactive=False, verbosity=0)
@@ -219,7 +220,8 @@ class Command(BaseCommand):
             time.sleep(0.3)
         if not self.stopping:
             self.stderr.write(
-                f"The portal did not report healthy within {timeout:.0f} s: see http://{host}:{port}/api/health"
+                f"The portal did not report healthy within {timeout:.0f} s: see "
+                f"http://{host}:{port}/api/health"
             )
         return not self.stopping
 
