@@ -1,4 +1,5 @@
-"""REST API of the alerts app: integrations (CRUD, rotate, deliveries) and the intake URL senders post to."""
+"""REST API of the alerts app: integrations (CRUD, rotate, deliveries) and the intake URL senders
+post to."""
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
@@ -36,7 +37,8 @@ class IntegrationFilter(FilterSet):
 
 
 class IntegrationViewSet(viewsets.ModelViewSet):
-    """Alert integrations. The `url` (the credential) is shown to managers only; `rotate` replaces it."""
+    """Alert integrations. The `url` (the credential) is shown to managers only; `rotate`
+    replaces it."""
 
     queryset = Integration.objects.select_related("default_service").order_by("name")
     serializer_class = IntegrationSerializer
@@ -108,9 +110,9 @@ IntakeAnswer = inline_serializer(
 @authentication_classes([])
 @permission_classes([Public])  # the token in the URL is the credential
 def intake(request, token):
-    """Alerts from Prometheus Alertmanager (webhook v4), Grafana alerting (webhook contact point) or the
-    generic JSON shape, as the integration's kind says. Answers once the alerts are recorded; paging
-    happens in the background."""
+    """Alerts from Prometheus Alertmanager (webhook v4), Grafana alerting (webhook contact point)
+    or the generic JSON shape, as the integration's kind says. Answers once the alerts are
+    recorded; paging happens in the background."""
     integration = (
         Integration.objects.select_related("default_service").filter(token=token).order_by().first()
     )

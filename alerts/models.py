@@ -93,7 +93,8 @@ class Outcome(models.TextChoices):
 
 
 class Alert(models.Model):
-    """The portal's view of one alert (one fingerprint of one integration), updated on each delivery."""
+    """The portal's view of one alert (one fingerprint of one integration), updated on each
+    delivery."""
 
     integration = models.ForeignKey(
         Integration, verbose_name=_("integration"), on_delete=models.CASCADE, related_name="alerts"

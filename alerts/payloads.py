@@ -54,7 +54,8 @@ class Incoming:
 
 @extend_schema_field({"type": "string", "format": "date-time", "nullable": True})
 class Timestamp(serializers.Field):
-    """RFC 3339 as Go writes it (nanoseconds allowed); Go's zero time (0001-01-01T00:00:00Z) means none."""
+    """RFC 3339 as Go writes it (nanoseconds allowed); Go's zero time (0001-01-01T00:00:00Z)
+    means none."""
 
     default_error_messages = {"invalid": _("Not an RFC 3339 timestamp.")}
 
@@ -170,7 +171,8 @@ SHAPES = {
 
 
 def parse(kind: str, data) -> list[Incoming]:
-    """The alerts of one delivery, latest word per fingerprint; raises serializers.ValidationError."""
+    """The alerts of one delivery, latest word per fingerprint; raises
+    serializers.ValidationError."""
     shape = SHAPES[kind](data=data)
     shape.is_valid(raise_exception=True)
     body = shape.validated_data

@@ -38,8 +38,9 @@ class Route:
 
 
 def validate_rules(rules) -> dict:
-    """The errors of a rule list, as a whole, keyed like the JSON: {"1": {"match": {"0": {"value": [...]}}}}.
-    Empty when the rules are good. Service names must name existing services."""
+    """The errors of a rule list, as a whole, keyed like the JSON: {"1": {"match": {"0":
+    {"value": [...]}}}}. Empty when the rules are good. Service names must name existing
+    services."""
     if not isinstance(rules, list):
         return {"non_field_errors": [_("Routing rules are a list.")]}
     if len(rules) > MAX_RULES:
@@ -212,7 +213,8 @@ def services_for(integration) -> dict[str, Service]:
 
 
 def flatten(errors: dict, prefix: str = "") -> list[str]:
-    """`{"1": {"match": {"0": {"value": ["bad"]}}}}` → ["rules[1].match[0].value: bad"] for one-line messages."""
+    """`{"1": {"match": {"0": {"value": ["bad"]}}}}` → ["rules[1].match[0].value: bad"] for
+    one-line messages."""
     lines = []
     for key, value in errors.items():
         path = (

@@ -52,7 +52,8 @@ RULE_SCHEMA = {
 
 @extend_schema_field({"type": "array", "maxItems": routing.MAX_RULES, "items": RULE_SCHEMA})
 class RulesField(serializers.JSONField):
-    """The routing rules as JSON, checked as a whole by alerts.routing (the schema above says their shape)."""
+    """The routing rules as JSON, checked as a whole by alerts.routing (the schema above says
+    their shape)."""
 
 
 class IntegrationSerializer(ModelSerializer):

@@ -1,4 +1,5 @@
-"""Alert intake: fold one delivery's alerts into Alert rows and incidents, through incidents.services.
+"""Alert intake: fold one delivery's alerts into Alert rows and incidents, through
+incidents.services.
 
 Semantics (Alertmanager and Grafana OnCall practice):
 - one incident per alert fingerprint, dedup key `alert:<integration>:<fingerprint>`; with

@@ -1,4 +1,5 @@
-"""Integration pages (managers: the URL is a credential) and the alerts panel of the incident page."""
+"""Integration pages (managers: the URL is a credential) and the alerts panel of the incident
+page."""
 
 import json
 

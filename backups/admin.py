@@ -29,7 +29,8 @@ def run_backup_now(modeladmin, request, queryset):
 
 
 class TargetForm(forms.ModelForm):
-    """Shows a connection string without its password; saved back unchanged, it keeps the stored one."""
+    """Shows a connection string without its password; saved back unchanged, it keeps the stored
+    one."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -1,4 +1,5 @@
-"""REST API of the backups app: targets (+ run, rehearse), runs (+ verify, restore), restores, rehearsals."""
+"""REST API of the backups app: targets (+ run, rehearse), runs (+ verify, restore), restores,
+rehearsals."""
 
 from django.db.models import ProtectedError
 from django.utils import timezone
@@ -94,7 +95,8 @@ class BackupRunViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=None, responses={202: BackupRunSerializer})
     @action(detail=True, methods=["post"])
     def verify(self, request, pk=None):
-        """Re-read the checksum and check the file with its format's tool (on the long-job cluster)."""
+        """Re-read the checksum and check the file with its format's tool (on the long-job
+        cluster)."""
         run = self.get_object()
         if not run.is_restorable():
             raise DomainError(
@@ -106,7 +108,8 @@ class BackupRunViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=None, responses={202: BackupRunSerializer})
     @action(detail=True, methods=["post"])
     def copy(self, request, pk=None):
-        """Send this verified backup to its target's restic repository again (on the long-job cluster)."""
+        """Send this verified backup to its target's restic repository again (on the long-job
+        cluster)."""
         run = self.get_object()
         services.queue_copy(run=run)
         return Response(BackupRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
@@ -114,8 +117,8 @@ class BackupRunViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=RestoreRequestSerializer, responses={202: RestoreRunSerializer})
     @action(detail=True, methods=["post"])
     def restore(self, request, pk=None):
-        """Restore this backup over its target's data (manager only). A `pre_restore` safety copy is taken
-        first; `confirm` must be the target's name."""
+        """Restore this backup over its target's data (manager only). A `pre_restore` safety copy
+        is taken first; `confirm` must be the target's name."""
         body = RestoreRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         restore = services.request_restore(
@@ -153,8 +156,8 @@ class RehearsalViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class RepositoryViewSet(viewsets.ModelViewSet):
-    """restic repositories that receive the verified backups of the targets naming them. The password
-    is write-only."""
+    """restic repositories that receive the verified backups of the targets naming them. The
+    password is write-only."""
 
     serializer_class = RepositorySerializer
     search_fields = ["name"]
@@ -190,7 +193,8 @@ class RepositoryViewSet(viewsets.ModelViewSet):
     @extend_schema(request=None, responses={200: RepositorySerializer})
     @action(detail=True, methods=["post"])
     def refresh(self, request, pk=None):
-        """Read snapshot count and size now; an unreachable host or wrong password lands in `error`."""
+        """Read snapshot count and size now; an unreachable host or wrong password lands in
+        `error`."""
         return Response(
             RepositorySerializer(services.refresh_repository(repository=self.get_object())).data
         )
@@ -198,15 +202,16 @@ class RepositoryViewSet(viewsets.ModelViewSet):
     @extend_schema(request=None, responses={202: RepositorySerializer})
     @action(detail=True, methods=["post"])
     def check(self, request, pk=None):
-        """Queue `restic check --read-data-subset` (on the long-job cluster); the result lands in last_check_*."""
+        """Queue `restic check --read-data-subset` (on the long-job cluster); the result lands in
+        last_check_*."""
         repository = self.get_object()
         services.queue_check(repository=repository)
         return Response(RepositorySerializer(repository).data, status=status.HTTP_202_ACCEPTED)
 
 
 class ScorecardViewSet(viewsets.ViewSet):
-    """Recoverability per service: RTO/RPO targets against backup ages, the last rehearsal and the last
-    restic check, graded green / amber / red with the reasons."""
+    """Recoverability per service: RTO/RPO targets against backup ages, the last rehearsal and
+    the last restic check, graded green / amber / red with the reasons."""
 
     @extend_schema(responses={200: ScorecardSerializer(many=True)})
     def list(self, request):

@@ -24,7 +24,8 @@ def with_freshness(queryset=None):
 
 
 def targets_with_freshness(now, queryset=None) -> list[BackupTarget]:
-    """Targets with `last_verified_at`, `age`, `state` and `last_run` set, in a constant number of queries."""
+    """Targets with `last_verified_at`, `age`, `state` and `last_run` set, in a constant number
+    of queries."""
     targets = list(with_freshness(queryset))
     runs = BackupRun.objects.in_bulk([t.last_run_id for t in targets if t.last_run_id])
     for target in targets:

@@ -16,7 +16,8 @@ class RestoreForm(forms.Form):
 
 
 class RepositoryForm(forms.ModelForm):
-    """The password input never shows the stored value; left empty on an edit, the stored one stays."""
+    """The password input never shows the stored value; left empty on an edit, the stored one
+    stays."""
 
     password = forms.CharField(
         label=_("password"),

@@ -68,7 +68,8 @@ def private_opener(path, flags: int) -> int:
 def hashing_file(
     path: Path, progress: Progress, *, compress: bool = False
 ) -> Iterator[HashingWriter]:
-    """Open `path` for writing through a HashingWriter (gzip-compressed when asked); fsync on success."""
+    """Open `path` for writing through a HashingWriter (gzip-compressed when asked); fsync on
+    success."""
     with open(path, "wb", opener=private_opener) as raw:
         writer = HashingWriter(raw, progress)
         if compress:
@@ -344,7 +345,8 @@ def pg_dump_into(dsn: str, out, *, password: str | None = None) -> None:
 
 
 def portal_pg() -> tuple[str, str | None]:
-    """The portal's own PostgreSQL database as (conninfo, password); the password goes by environment."""
+    """The portal's own PostgreSQL database as (conninfo, password); the password goes by
+    environment."""
     from psycopg.conninfo import make_conninfo
 
     conf = connection.settings_dict
@@ -384,7 +386,8 @@ def backup_sqlite(target: BackupTarget, temp: Path, progress: Progress) -> tuple
 def copy_damaged_sqlite(
     target: BackupTarget, temp: Path, progress: Progress
 ) -> tuple[str, str, int]:
-    """The bytes of a database SQLite can no longer open, as they are (the runbooks' ".broken" copy)."""
+    """The bytes of a database SQLite can no longer open, as they are (the runbooks' ".broken"
+    copy)."""
     with open(target.source, "rb") as src, hashing_file(temp, progress) as out:
         shutil.copyfileobj(src, out, CHUNK)
     return Format.SQLITE, out.hashing.sha.hexdigest(), out.hashing.size

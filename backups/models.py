@@ -223,7 +223,8 @@ class BackupTarget(models.Model):
 
     @property
     def shown_source(self) -> str:
-        """The source as pages, the API and the admin show it: a connection string without its password."""
+        """The source as pages, the API and the admin show it: a connection string without its
+        password."""
         return mask_dsn(self.source) if self.kind == Kind.POSTGRES else self.source
 
     def clean(self):
@@ -259,7 +260,8 @@ class BackupTarget(models.Model):
             raise ValidationError(errors)
 
     def next_run_after(self, moment: datetime) -> datetime:
-        """The next cron slot after `moment`, in the portal's time zone ("02:00" means local 02:00)."""
+        """The next cron slot after `moment`, in the portal's time zone ("02:00" means local
+        02:00)."""
         local = timezone.localtime(moment)
         return croniter(self.schedule, local).get_next(datetime)
 
@@ -267,8 +269,9 @@ class BackupTarget(models.Model):
         return any((self.keep_last, self.keep_daily, self.keep_weekly, self.keep_monthly))
 
     def freshness(self, age: timedelta | None) -> str:
-        """ok / warning / critical for the age of the newest verified backup against the service's RPO:
-        warning once 80 % of the RPO is used up, critical past it or with no verified backup."""
+        """ok / warning / critical for the age of the newest verified backup against the
+        service's RPO: warning once 80 % of the RPO is used up, critical past it or with no
+        verified backup."""
         if age is None:
             return "critical"
         rpo = self.service.rpo

@@ -1,4 +1,5 @@
-"""restic, run as a subprocess: the off-site copy, its retention, `check`, snapshot listing and restore.
+"""restic, run as a subprocess: the off-site copy, its retention, `check`, snapshot listing and
+restore.
 
 The repository password never reaches argv (anyone on the host can read /proc/*/cmdline):
 it goes to restic through RESTIC_PASSWORD_FILE, a 0600 file in a private folder that lives
@@ -305,7 +306,8 @@ def snapshots(repo: Repo, *, tags: list[str] = ()) -> list[dict]:
 
 
 def forget(repo: Repo, *, tag: str, keep: dict[str, int]) -> list[str]:
-    """`forget --prune` within the snapshots carrying `tag`, as one group; returns the forgotten ids.
+    """`forget --prune` within the snapshots carrying `tag`, as one group; returns the forgotten
+    ids.
 
     Every backup file has its own name, so restic's default grouping (host, paths) would put
     each snapshot in a group of one and keep them all."""

@@ -182,8 +182,8 @@ class RehearsalSerializer(ModelSerializer):
 
 
 class RepositorySerializer(ModelSerializer):
-    """The password is write-only: given to create and in a whole update (PUT); a PATCH without it keeps the
-    stored one."""
+    """The password is write-only: given to create and in a whole update (PUT); a PATCH without
+    it keeps the stored one."""
 
     password = CharField(
         write_only=True,

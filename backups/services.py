@@ -121,7 +121,8 @@ def report_problem(
 
 
 def report_recovery(*, run: BackupRun) -> bool:
-    """A verified run right after a failed one tells the team channels that route it; whether it did."""
+    """A verified run right after a failed one tells the team channels that route it; whether it
+    did."""
     previous = (
         BackupRun.objects.filter(target_id=run.target_id, pk__lt=run.pk)
         .exclude(trigger=Trigger.PRE_RESTORE)
@@ -248,7 +249,8 @@ def _reporter(run: BackupRun, extra: Callable[[int], None] | None) -> Callable[[
 
 
 def partial_path(final: Path) -> Path:
-    """Where a backup is written before its rename: hidden, and never matching `<target>_<stamp>.<ext>`."""
+    """Where a backup is written before its rename: hidden, and never matching
+    `<target>_<stamp>.<ext>`."""
     return final.with_name(f".{final.name}.partial")
 
 
@@ -268,7 +270,8 @@ def _final_path(target: BackupTarget, destination: Path, started: datetime) -> P
 
 
 def check_paths(target: BackupTarget) -> Path:
-    """The destination folder (created if needed); ValidationError if a path left PORTAL_FILE_ROOTS."""
+    """The destination folder (created if needed); ValidationError if a path left
+    PORTAL_FILE_ROOTS."""
     if target.kind in PATH_KINDS:
         backup_path(target.source)
     destination = backup_path(target.destination)
@@ -279,7 +282,8 @@ def check_paths(target: BackupTarget) -> Path:
 def perform_backup(
     *, run: BackupRun, progress: Callable[[int], None] | None = None, backup: Callable | None = None
 ) -> BackupRun:
-    """Write, fsync and rename the backup file; verify it; rotate old ones after a verified success."""
+    """Write, fsync and rename the backup file; verify it; rotate old ones after a verified
+    success."""
     now = timezone.now()
     claimed = BackupRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
         status=RunStatus.RUNNING,
@@ -420,7 +424,8 @@ def apply_retention(
 def check_restore(
     *, run: BackupRun, target: BackupTarget, confirm: str, from_repository: bool = False
 ) -> None:
-    """The rules a restore must pass before anything is touched (cheap ones; the checksum comes later)."""
+    """The rules a restore must pass before anything is touched (cheap ones; the checksum comes
+    later)."""
     if confirm != target.name:
         # Whether it matches depends on the stored name: a conflict, as a wrong If-Match would be.
         raise DomainError(
@@ -727,7 +732,8 @@ def latest_verified_age(*, target: BackupTarget, now: datetime) -> timedelta | N
 
 
 def check_freshness(*, now: datetime) -> list[BackupTarget]:
-    """Open an incident for every target without a verified backup younger than its service's RPO."""
+    """Open an incident for every target without a verified backup younger than its service's
+    RPO."""
     late = []
     for target in BackupTarget.objects.filter(
         enabled=True, service__rpo__isnull=False
@@ -910,7 +916,8 @@ def copy_offsite(*, run: BackupRun) -> BackupRun:
 
 
 def _heartbeat(run: BackupRun) -> Callable[[int], None]:
-    """restic reports many times a second; the run's heartbeat (what the sweep reads) moves every few."""
+    """restic reports many times a second; the run's heartbeat (what the sweep reads) moves every
+    few."""
     last = [time.monotonic()]
 
     def beat(_done: int) -> None:
@@ -978,7 +985,8 @@ def init_repository(*, repository: Repository) -> Repository:
 
 
 def refresh_repository(*, repository: Repository) -> Repository:
-    """Read snapshot count and size; an unreachable repository or wrong password lands in `error`."""
+    """Read snapshot count and size; an unreachable repository or wrong password lands in
+    `error`."""
     repo = repository.as_restic()
     try:
         count = len(restic.snapshots(repo))

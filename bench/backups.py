@@ -1,4 +1,5 @@
-"""Backup throughput of a ~1 GB SQLite file against `cp` + sync, and checksumming against `sha256sum`.
+"""Backup throughput of a ~1 GB SQLite file against `cp` + sync, and checksumming against
+`sha256sum`.
 
 Run with PORTAL_DATA_DIR pointing at an already-migrated scratch dir:
     PORTAL_DATA_DIR=/tmp/bench-data .venv/bin/python bench/backups.py [--size-mb 1024]

@@ -1,4 +1,5 @@
-"""REST API of the checklists app. Ticking and completing are actions that call checklists.services."""
+"""REST API of the checklists app. Ticking and completing are actions that call
+checklists.services."""
 
 from django.db.models import Prefetch, ProtectedError
 from django.shortcuts import get_object_or_404
@@ -29,7 +30,8 @@ from core.parsers import JSONParser
 
 
 class TemplateViewSet(viewsets.ModelViewSet):
-    """Checklist templates with their sections and items. Writing sections replaces them (a new version)."""
+    """Checklist templates with their sections and items. Writing sections replaces them (a new
+    version)."""
 
     serializer_class = TemplateSerializer
     # JSON only: a form cannot carry the nested sections and items, which were silently dropped.
@@ -76,8 +78,8 @@ class RunViewSet(
     mixins.CreateModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Checklist runs, newest first (cursor pages; a list shows progress, a run its items). `tick`, `untick`
-    and `complete` change them."""
+    """Checklist runs, newest first (cursor pages; a list shows progress, a run its items).
+    `tick`, `untick` and `complete` change them."""
 
     serializer_class = RunSerializer
     pagination_class = AppendOnlyPagination
@@ -177,7 +179,8 @@ class RunViewSet(
 
 
 class HandoverNoteViewSet(viewsets.ReadOnlyModelViewSet):
-    """Handover notes written when shift runs were completed; `acknowledge` marks one read by the next shift."""
+    """Handover notes written when shift runs were completed; `acknowledge` marks one read by the
+    next shift."""
 
     serializer_class = HandoverNoteSerializer
     filterset_fields = ["run"]
@@ -196,7 +199,8 @@ class HandoverNoteViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class PlaybookViewSet(viewsets.ModelViewSet):
-    """Failure playbooks (markdown), per service and incident category; `html` is rendered and sanitised."""
+    """Failure playbooks (markdown), per service and incident category; `html` is rendered and
+    sanitised."""
 
     serializer_class = PlaybookSerializer
     filterset_fields = ["service", "category"]
@@ -207,7 +211,8 @@ class PlaybookViewSet(viewsets.ModelViewSet):
 
 
 class RunbookImportViewSet(viewsets.ViewSet):
-    """Import a markdown runbook (multipart). With dry_run (the default) nothing is written: the answer is the plan."""
+    """Import a markdown runbook (multipart). With dry_run (the default) nothing is written: the
+    answer is the plan."""
 
     parser_classes = [MultiPartParser]  # a file: multipart only
     action_permissions = {"create": "checklists.add_template"}

@@ -140,7 +140,8 @@ class Plan:
     entries: list[Entry]
 
     def override(self, choices: dict[str, dict]) -> None:
-        """Apply the user's per-section choices ({key: {"action": …, "cron": …}}); bad ones raise RunbookError."""
+        """Apply the user's per-section choices ({key: {"action": …, "cron": …}}); bad ones raise
+        RunbookError."""
         problems = []
         by_key = {e.key: e for e in self.entries}
         for key, choice in choices.items():
@@ -319,7 +320,8 @@ def check_size(lines: list[str]) -> None:
 
 
 def read_runbook(data: bytes, *, filename: str) -> Plan:
-    """Parse a runbook into a plan; raise RunbookError (nothing written) when it cannot be imported."""
+    """Parse a runbook into a plan; raise RunbookError (nothing written) when it cannot be
+    imported."""
     text = decode(data)
     lines = text.splitlines()
     check_size(lines)
@@ -675,7 +677,8 @@ def _planned_signature(entry: Entry, service) -> tuple:
 
 
 def import_plan(*, plan: Plan, service=None) -> Result:
-    """Write the plan in one transaction. Importing the same file again updates (new version), never duplicates."""
+    """Write the plan in one transaction. Importing the same file again updates (new version),
+    never duplicates."""
     result = Result()
     with transaction.atomic():
         for entry in plan.templates():

@@ -405,7 +405,8 @@ class Run(models.Model):
         )
 
     def progress(self) -> tuple[int, int]:
-        """(handled, total); skipped and n/a count as handled. Uses `with_progress()` when annotated."""
+        """(handled, total); skipped and n/a count as handled. Uses `with_progress()` when
+        annotated."""
         if hasattr(self, "items_total"):
             return self.items_handled, self.items_total
         items = list(self.items.all())
@@ -562,7 +563,8 @@ class HandoverNote(models.Model):
 
 
 class Playbook(models.Model):
-    """A failure section of a runbook: symptoms, diagnosis, recovery, rollback. A document, not a checklist."""
+    """A failure section of a runbook: symptoms, diagnosis, recovery, rollback. A document, not a
+    checklist."""
 
     title = models.CharField(_("title"), max_length=200)
     service = models.ForeignKey(

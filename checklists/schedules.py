@@ -249,7 +249,8 @@ def _clock(text: str) -> tuple[int, int] | None:
 
 
 def parse_phrase(text: str, inherited: str | None = None) -> Phrase | None:
-    """The cron of a heading like "매일 오전 09:00" or "Weekly (Monday)"; None when it names no schedule.
+    """The cron of a heading like "매일 오전 09:00" or "Weekly (Monday)"; None when it names no
+    schedule.
 
     `inherited` is the frequency of an enclosing heading ("### 매주" over "#### 월요일 09:00").
     Raises ScheduleError when the heading names a schedule that makes no sense.

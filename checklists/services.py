@@ -59,7 +59,8 @@ MISSED_RECORDED_AT_MOST = 100
 
 
 def materialize_runs(*, now: datetime | None = None) -> dict:
-    """Create the run of each scheduled template's latest due occurrence; record older unseen ones as missed.
+    """Create the run of each scheduled template's latest due occurrence; record older unseen ones
+    as missed.
 
     Safe to call twice or on two clusters at once: the (template, occurrence)
     unique constraint refuses the second insert, which then counts as existing.
@@ -320,7 +321,8 @@ def start_scheduled_run(
 def start_run(
     *, template: Template, by, incident: Incident | None = None, now: datetime | None = None
 ) -> Run:
-    """Start a run now (incident/recovery checklists from an incident page, or any template by hand)."""
+    """Start a run now (incident/recovery checklists from an incident page, or any template by
+    hand)."""
     now = now or timezone.now()
     if not template.active:
         raise DomainError(
@@ -482,7 +484,8 @@ def _set_state(
 
 
 def complete_run(*, run: Run, by, handover: dict | None = None, now: datetime | None = None) -> Run:
-    """Complete a run; refused while a required item is open. A shift run stores its handover note."""
+    """Complete a run; refused while a required item is open. A shift run stores its handover
+    note."""
     now = now or timezone.now()
     open_required = RunItem.objects.filter(run=OuterRef("pk"), required=True, state=ItemState.OPEN)
     with transaction.atomic():

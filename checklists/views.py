@@ -135,7 +135,8 @@ def run_detail(request, pk):
 
 
 def _related_incidents(run, items) -> list:
-    """What a failed item without an incident shows: the open incidents of the checklist's service."""
+    """What a failed item without an incident shows: the open incidents of the checklist's
+    service."""
     if not any(item.state == ItemState.FAILED and not item.incident_id for item in items):
         return []
     return services.related_open_incidents(
@@ -445,7 +446,8 @@ def playbook_edit(request, pk=None):
 
 @permission_required("checklists.add_template", raise_exception=True)
 def import_runbook(request):
-    """Upload → dry run with a choice per section → import. The file waits in the session between steps."""
+    """Upload → dry run with a choice per section → import. The file waits in the session between
+    steps."""
     upload = ImportUploadForm()
     if request.method == "POST" and "file" in request.FILES:
         upload = ImportUploadForm(request.POST, request.FILES)

@@ -9,8 +9,8 @@ from core.parsers import JSONFormField
 
 
 class HistoryAdmin(SimpleHistoryAdmin):
-    """SimpleHistoryAdmin whose history page answers 404, not 500, for an id that is not a valid key,
-    and whose JSON fields refuse JSON nested too deep (core.parsers)."""
+    """SimpleHistoryAdmin whose history page answers 404, not 500, for an id that is not a valid
+    key, and whose JSON fields refuse JSON nested too deep (core.parsers)."""
 
     formfield_overrides = {models.JSONField: {"form_class": JSONFormField}}
 

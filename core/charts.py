@@ -19,7 +19,8 @@ MIN_BAR = 1.5  # a small positive value still shows as a sliver, not as nothing
 
 
 def nice_top(value: float) -> float:
-    """The axis' top: the smallest 1, 2, 2.5 or 5 × 10ⁿ at or above `value` (1 for nothing to draw)."""
+    """The axis' top: the smallest 1, 2, 2.5 or 5 × 10ⁿ at or above `value` (1 for nothing to
+    draw)."""
     if value <= 0:
         return 1
     power = 10 ** math.floor(math.log10(value))

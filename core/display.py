@@ -1,5 +1,5 @@
-"""How values read on every page, report, export and message: one formatter per kind of value, in the
-reader's language (the active translation) and the portal's time zone."""
+"""How values read on every page, report, export and message: one formatter per kind of value, in
+the reader's language (the active translation) and the portal's time zone."""
 
 from datetime import date, datetime, timedelta
 
@@ -9,9 +9,9 @@ from django.utils.translation import gettext as _
 
 
 def format_duration(value: timedelta | int | float | None) -> str:
-    """A duration (or a number of seconds) as people say it: "1 d", "4 h 30 min", "15 min", "1 min 30 s",
-    "20 s" (not "1 day, 0:00:00" or "86400 s"). Seconds only count under an hour; negative is
-    zero."""
+    """A duration (or a number of seconds) as people say it: "1 d", "4 h 30 min", "15 min", "1
+    min 30 s", "20 s" (not "1 day, 0:00:00" or "86400 s"). Seconds only count under an hour;
+    negative is zero."""
     if value is None or value == "":
         return ""
     total = max(round(value.total_seconds() if isinstance(value, timedelta) else float(value)), 0)

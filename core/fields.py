@@ -127,7 +127,8 @@ def rewrite_column(connection, table: str, pk: str, column: str, change) -> int:
 
 
 def encrypted_columns() -> list[tuple[str, str, str]]:
-    """(table, primary key, column) of every encrypted field of every installed model, history included."""
+    """(table, primary key, column) of every encrypted field of every installed model, history
+    included."""
     from django.apps import apps
 
     return [

@@ -113,6 +113,7 @@ class FilterBackend(DjangoFilterBackend):
 
 
 def names_a_filter(params, filterset_class) -> bool:
-    """Whether a parameter is, or may be (a range filter's `name_after`), a form field of the filters."""
+    """Whether a parameter is, or may be (a range filter's `name_after`), a form field of the
+    filters."""
     names = filterset_class.base_filters
     return any(param.startswith(name) for param in params for name in names)

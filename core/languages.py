@@ -17,7 +17,8 @@ SESSION_KEY = "portal_language"
 
 
 def language_of(user) -> str:
-    """A user's stored language, or the portal's default (also for None: a contact without login)."""
+    """A user's stored language, or the portal's default (also for None: a contact without
+    login)."""
     preference = getattr(user, "preference", None) if user is not None else None
     return (preference.language if preference is not None else "") or settings.LANGUAGE_CODE
 
@@ -30,7 +31,8 @@ def language_for(user):
 
 
 def remember_language(request, language: str, user=None) -> None:
-    """The switch: this session shows `language`, and a signed-in user keeps it for the next login."""
+    """The switch: this session shows `language`, and a signed-in user keeps it for the next
+    login."""
     # By name: the rows belong to the site app (portal), which sits above this base layer.
     preferences = apps.get_model("portal", "UserPreference").objects
     user = user or request.user

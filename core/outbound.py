@@ -114,7 +114,8 @@ def check_peer(sock) -> None:
 
 
 def response_socket(response):
-    """The socket under a streamed `requests` response, while its body is unread; None if unknown."""
+    """The socket under a streamed `requests` response, while its body is unread; None if
+    unknown."""
     connection = getattr(response.raw, "_connection", None)
     return getattr(connection, "sock", None)
 

@@ -20,7 +20,8 @@ from rest_framework.exceptions import ParseError
 
 
 class TooDeep(ValueError):
-    """The JSON nests deeper than allowed (a ValueError, so callers that refuse bad JSON refuse it too)."""
+    """The JSON nests deeper than allowed (a ValueError, so callers that refuse bad JSON refuse
+    it too)."""
 
     def __init__(self, limit: int):
         super().__init__(_("The JSON is nested deeper than %(limit)d levels.") % {"limit": limit})
@@ -75,7 +76,8 @@ class JSONParser(parsers.JSONParser):
 
 
 class JSONFormField(forms.JSONField):
-    """Django's form JSONField (the admin's, for model JSONFields), refusing JSON nested too deep."""
+    """Django's form JSONField (the admin's, for model JSONFields), refusing JSON nested too
+    deep."""
 
     def to_python(self, value):
         try:

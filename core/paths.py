@@ -9,7 +9,8 @@ from django.utils.translation import gettext as _
 
 
 def allowed_path(value: str | Path, *, roots: list[Path] | None = None) -> Path:
-    """The resolved path if it lies under one of `roots` (settings.FILE_ROOTS), else ValidationError.
+    """The resolved path if it lies under one of `roots` (settings.FILE_ROOTS), else
+    ValidationError.
 
     Symlinks and `..` are resolved first, so a link inside a root that points
     outside it is refused too.

@@ -66,7 +66,8 @@ def mask_url(url: str) -> str:
 
 
 def mask_webhook(url: str) -> str:
-    """Only scheme and host: a Slack, Teams or generic webhook's path and query are its credential."""
+    """Only scheme and host: a Slack, Teams or generic webhook's path and query are its
+    credential."""
     parts = _split(url)
     if parts is None:
         return MASK if url else url
@@ -133,7 +134,8 @@ def mask_token(token) -> str:
 
 
 def keep_stored(new, old, mask):
-    """The stored value unless a new one was typed: `new` exactly as `mask` showed `old` keeps `old`."""
+    """The stored value unless a new one was typed: `new` exactly as `mask` showed `old` keeps
+    `old`."""
     if old is not None and new == mask(old) and new != old:
         return old
     return new

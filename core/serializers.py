@@ -76,7 +76,8 @@ class DurationField(serializers.DurationField):
 
 
 class URLField(serializers.URLField):
-    """Django's URLValidator is stricter than the schema's `uri` format: its refusal has its own code."""
+    """Django's URLValidator is stricter than the schema's `uri` format: its refusal has its own
+    code."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -89,7 +90,8 @@ class URLField(serializers.URLField):
 
 
 class EmailField(serializers.EmailField):
-    """Django's EmailValidator is stricter than the schema's `email` format: its refusal has its own code."""
+    """Django's EmailValidator is stricter than the schema's `email` format: its refusal has its
+    own code."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -114,7 +116,8 @@ class BooleanField(serializers.BooleanField):
 
 
 class ManyRelatedField(serializers.ManyRelatedField):
-    """A list of related rows. DRF took any iterable, so a JSON object was read as the list of its keys."""
+    """A list of related rows. DRF took any iterable, so a JSON object was read as the list of
+    its keys."""
 
     def to_internal_value(self, data):
         if not isinstance(data, list):
@@ -123,7 +126,8 @@ class ManyRelatedField(serializers.ManyRelatedField):
 
 
 class PrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
-    """A related row by id. An integer beyond any id is refused as such, not sent to the database."""
+    """A related row by id. An integer beyond any id is refused as such, not sent to the
+    database."""
 
     @classmethod
     def many_init(cls, *args, **kwargs):

@@ -1,4 +1,5 @@
-"""One-click acknowledge links: one per page sent, signed, expiring, and good for one acknowledgement.
+"""One-click acknowledge links: one per page sent, signed, expiring, and good for one
+acknowledgement.
 
 The token names the notification it was sent in, and so its incident and contact; it is signed with
 the project's SECRET_KEY under its own salt (a token of another purpose does not verify here) and

@@ -136,7 +136,8 @@ class NotificationChannelViewSet(viewsets.ModelViewSet):
 
 
 class RouteViewSet(viewsets.ModelViewSet):
-    """Team channels that hear of events (never pages): by event kind, service, minimum severity and hours."""
+    """Team channels that hear of events (never pages): by event kind, service, minimum severity
+    and hours."""
 
     queryset = Route.objects.prefetch_related("services").order_by("name", "id")
     serializer_class = RouteSerializer
@@ -373,8 +374,8 @@ class NotificationFilter(FilterSet):
 
 
 class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
-    """The one outbox: every message the portal sends (pages, notices, reminders, overdue checklists,
-    routed events, reports), with its attempts and last error. Read-only."""
+    """The one outbox: every message the portal sends (pages, notices, reminders, overdue
+    checklists, routed events, reports), with its attempts and last error. Read-only."""
 
     queryset = Notification.objects.order_by("-created_at", "-id")
     serializer_class = NotificationSerializer
@@ -406,7 +407,8 @@ postmortem_step_responses = {
 
 
 class PostmortemViewSet(viewsets.ModelViewSet):
-    """Postmortems, one per incident. Editable while draft or in review; `submit` and `publish` move them on."""
+    """Postmortems, one per incident. Editable while draft or in review; `submit` and `publish`
+    move them on."""
 
     serializer_class = PostmortemSerializer
     filterset_class = PostmortemFilter
@@ -540,7 +542,8 @@ class ReportViewSet(viewsets.ViewSet):
     @extend_schema(parameters=[ReportQuerySerializer], responses=ReportSerializer)
     @action(detail=False, methods=["get"])
     def incidents(self, request):
-        """Incident count, MTTA and MTTR (mean, median, p95, seconds), downtime, RTO, postmortems, action items."""
+        """Incident count, MTTA and MTTR (mean, median, p95, seconds), downtime, RTO,
+        postmortems, action items."""
         query = ReportQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         data = query.validated_data

@@ -250,8 +250,9 @@ def escalate_after_failed_step(
     failures: list[dict],
     now: datetime,
 ) -> bool:
-    """Every page of one firing of a step failed for good: say so on the timeline (in red) and page the
-    next step now rather than at its time. True when the next step was paged (its rows are pending).
+    """Every page of one firing of a step failed for good: say so on the timeline (in red) and page
+    the next step now rather than at its time. True when the next step was paged (its rows are
+    pending).
 
     Once per firing: the check for the event and its insert share the incident's lock (a row lock on
     PostgreSQL, the write lock on SQLite), so two senders recording the last failures at once page
@@ -396,7 +397,8 @@ EVENT_COLUMNS = ("incident", "at", "kind", "message", "data")
 
 
 def _write(incidents: "list[_Claimed]", notifications: list[tuple], events: list[tuple]) -> None:
-    """Write a batch's notifications, timeline events and moved cursors in a fixed number of statements."""
+    """Write a batch's notifications, timeline events and moved cursors in a fixed number of
+    statements."""
     bulk.insert(Notification, NOTIFICATION_COLUMNS, notifications, ignore_conflicts=True)
     bulk.insert(TimelineEvent, EVENT_COLUMNS, events)
     bulk.update(
@@ -459,8 +461,8 @@ def _claim(queryset, now: datetime, batch_size: int) -> list[_Claimed]:
 
 
 class _Directory:
-    """Active contacts of every tier, named contact and on-call person the batch's snapshots mention,
-    with enabled channels.
+    """Active contacts of every tier, named contact and on-call person the batch's snapshots
+    mention, with enabled channels.
 
     Who is reachable depends only on the step and the severity at the sweep's
     `now`, so it is worked out once per (step, severity), not once per incident.

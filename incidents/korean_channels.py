@@ -55,7 +55,8 @@ class Card:
 
 
 def target_error(kind: str, target: str) -> str:
-    """Why `target` cannot be this kind's hook URL; "" when it can (or the kind is not one of these)."""
+    """Why `target` cannot be this kind's hook URL; "" when it can (or the kind is not one of
+    these)."""
     if kind not in HOOK_URLS:
         return ""
     try:

@@ -138,7 +138,8 @@ class Contact(models.Model):
         return True
 
     def is_working(self, at: datetime, calendar: WorkCalendar | None = None) -> bool:
-        """In this contact's working hours at `at`; public holidays and company days are days off."""
+        """In this contact's working hours at `at`; public holidays and company days are days
+        off."""
         calendar = calendar or WorkCalendar.load()
         local = timezone.localtime(at, ZoneInfo(settings.TIME_ZONE))
         t, day, days = local.time(), local.date(), tuple(self.work_days or ())
@@ -686,7 +687,8 @@ class Incident(models.Model):
         return self.status in OPEN_STATUSES
 
     def allowed_actions(self) -> list[str]:
-        """The transitions allowed from the current status, e.g. ["acknowledge", "mitigate", "resolve"]."""
+        """The transitions allowed from the current status, e.g. ["acknowledge", "mitigate",
+        "resolve"]."""
         return [action for action, sources in ALLOWED_FROM.items() if self.status in sources]
 
     def open_for(self, now=None) -> timedelta:

@@ -149,7 +149,8 @@ class PageFacts:
 
 @dataclass
 class PageContext:
-    """What gather_facts reads about several incidents at once: a constant number of queries per chunk."""
+    """What gather_facts reads about several incidents at once: a constant number of queries per
+    chunk."""
 
     why: dict[int, str]
     paged: dict[tuple[int, int], list[tuple[int, str]]]  # (incident, round) → [(contact id, name)]
@@ -244,7 +245,8 @@ def _paged_as(spec: dict, context: PageContext) -> str:
 
 
 def build_message(facts: PageFacts) -> Message:
-    """A page in the active language: the labelled facts every format shows, and the plain text of them."""
+    """A page in the active language: the labelled facts every format shows, and the plain text
+    of them."""
     severity = (
         str(Severity(facts.severity).label) if facts.severity in Severity.values else facts.severity
     )
@@ -308,8 +310,8 @@ def step_label(facts: PageFacts) -> str:
 
 
 def resolution_message(incident: Incident, *, resolved_by: str, now: datetime) -> dict:
-    """The resolution notice to someone a page reached, in the active language, as Notification.message
-    stores it (the outbox sends it as written)."""
+    """The resolution notice to someone a page reached, in the active language, as
+    Notification.message stores it (the outbox sends it as written)."""
     url = incident_links(incident)[0]
     subject = one_line(
         _("[Resolved] [%(severity)s] %(service)s: %(title)s")
@@ -438,8 +440,8 @@ def status_label(status: str) -> str:
 
 
 def page_facts(message: Message) -> list[tuple[str, str]]:
-    """What a card shows of a page, in the reader's language: the facts build_message wrote, or for a
-    message built elsewhere (a reminder) the ones its fields hold."""
+    """What a card shows of a page, in the reader's language: the facts build_message wrote, or
+    for a message built elsewhere (a reminder) the ones its fields hold."""
     return list(message.facts) or [
         (_("Severity"), message.severity),
         (_("Service"), message.fields.get("service", "")),
@@ -546,8 +548,8 @@ def send_apprise(target: str, message: Message) -> None:
 
 
 def send_sms(target: str, message: Message) -> None:
-    """A text message: the title, why, the step and who else was paged as far as they fit, then the links
-    the reader needs on a phone (acknowledge, open)."""
+    """A text message: the title, why, the step and who else was paged as far as they fit, then
+    the links the reader needs on a phone (acknowledge, open)."""
     links = (
         [message.url] if message.fields.get("notice") else [message.acknowledge_url, message.url]
     )
@@ -581,8 +583,8 @@ SENDERS = {
 
 
 def recipient_language(notification) -> str:
-    """The language a notification is written in: the one it was queued in, else its contact's user's
-    choice, else the default."""
+    """The language a notification is written in: the one it was queued in, else its contact's
+    user's choice, else the default."""
     if language := (notification.message or {}).get("language"):
         return language
     contact = notification.contact
@@ -628,7 +630,8 @@ def failure_text(exc: Exception, kind: str, target: str) -> str:
 
 
 def send_test_message(channel: NotificationChannel, *, by=None) -> str:
-    """Send a test message through the channel's own sender, now; the masked error, or "" when it was sent.
+    """Send a test message through the channel's own sender, now; the masked error, or "" when it
+    was sent.
 
     It is a notice (no incident, no acknowledge link) in the contact's language, so that whoever set
     the channel up sees the message arrive and the person it pages can read it.
@@ -717,8 +720,9 @@ def _send_chunk(now: datetime, incident_ids, limit: int) -> int:
 
 
 def _escalate_failed_steps(failed: set[tuple[int, int, int, int]], now: datetime) -> None:
-    """A step whose every page has failed for good pages the next step at once (and says so in red on the
-    timeline) instead of leaving the incident with nobody told until the next step's time."""
+    """A step whose every page has failed for good pages the next step at once (and says so in
+    red on the timeline) instead of leaving the incident with nobody told until the next step's
+    time."""
     # escalation imports this module (the pager sends its pages through send_pending).
     from incidents.escalation import escalate_after_failed_step
 

@@ -132,7 +132,8 @@ class PercentileCont(models.Aggregate):
 
 
 class JoinedText(models.Aggregate):
-    """A group's values as text joined with commas: GROUP_CONCAT on SQLite, STRING_AGG on PostgreSQL."""
+    """A group's values as text joined with commas: GROUP_CONCAT on SQLite, STRING_AGG on
+    PostgreSQL."""
 
     function = "GROUP_CONCAT"
     output_field = models.TextField()
@@ -148,7 +149,8 @@ class JoinedText(models.Aggregate):
 
 
 class JulianDay(models.Func):
-    """SQLite's native julianday(): date arithmetic in C instead of Django's per-row Python functions."""
+    """SQLite's native julianday(): date arithmetic in C instead of Django's per-row Python
+    functions."""
 
     function = "JULIANDAY"
     output_field = models.FloatField()
@@ -268,7 +270,8 @@ def build_report(
 def build_report_direct(
     *, period: Period, service=None, from_impact: bool = False, now: datetime | None = None
 ) -> dict:
-    """The same report computed from the incidents themselves, each time (what the rollups must equal)."""
+    """The same report computed from the incidents themselves, each time (what the rollups must
+    equal)."""
     now = now or timezone.now()
     zone = portal_zone()
     today = timezone.localtime(now, zone).date()

@@ -20,8 +20,8 @@ from incidents.models import Incident, Purpose, Route, RouteEvent, Severity
 def matching_routes(
     *, event: str, service_id: int | None, severity: str, at: datetime
 ) -> list[Route]:
-    """The enabled routes that hear of this event now: those of every service (none chosen) or of this one.
-    A team has a handful of routes: one query, the rest in Python."""
+    """The enabled routes that hear of this event now: those of every service (none chosen) or of
+    this one. A team has a handful of routes: one query, the rest in Python."""
     routes = Route.objects.filter(enabled=True).prefetch_related("services")
     return [
         route
@@ -103,8 +103,8 @@ def render(
 def emit_incident(
     incident: Incident, event: str, *, now: datetime, stamp: datetime | None = None
 ) -> int:
-    """An incident's own event (opened, acknowledged, resolved); `stamp` tells a re-opened incident's
-    second resolution from its first."""
+    """An incident's own event (opened, acknowledged, resolved); `stamp` tells a re-opened
+    incident's second resolution from its first."""
     key = f"incident:{incident.pk}:{int((stamp or now).timestamp())}"
     return emit(
         event=event,

@@ -93,7 +93,8 @@ class TierSerializer(ModelSerializer):
 
 
 def validate_channel_target(kind: str, target: str) -> None:
-    """An e-mail channel needs an address; a webhook an http(s) URL; Apprise kinds a URL Apprise knows."""
+    """An e-mail channel needs an address; a webhook an http(s) URL; Apprise kinds a URL Apprise
+    knows."""
     if kind in (ChannelKind.APPRISE, ChannelKind.SMS):
         if error := target_error(kind, target or ""):
             raise serializers.ValidationError({"target": [error]}, code="url")

@@ -170,7 +170,8 @@ def declare_incident(
 
 
 def acknowledge(*, incident: Incident, by) -> Incident:
-    """Acknowledge: pending `not_acknowledged` steps and notifications stop; `not_resolved` ones go on."""
+    """Acknowledge: pending `not_acknowledged` steps and notifications stop; `not_resolved` ones
+    go on."""
     now = timezone.now()
     fresh = _current(incident)
     changes = {}
@@ -190,9 +191,9 @@ def acknowledge(*, incident: Incident, by) -> Incident:
 
 
 def acknowledge_by_link(*, incident: Incident, contact, link: int) -> Incident:
-    """Acknowledge as `contact`, from the one-click link of notification `link` (incidents.acklinks):
-    the timeline names the contact (and its login user, when it has one). A link acknowledges
-    once."""
+    """Acknowledge as `contact`, from the one-click link of notification `link`
+    (incidents.acklinks): the timeline names the contact (and its login user, when it has one). A
+    link acknowledges once."""
     if TimelineEvent.objects.filter(
         incident=incident, kind=EventKind.STATUS, data__link=link
     ).exists():
@@ -259,8 +260,9 @@ def resolve(
 
 
 def _end_round(incident: Incident, *, by, reason: str, now: datetime) -> None:
-    """The escalation round is over: a summary on the timeline (who was paged when, who acknowledged),
-    and a resolution notice queued in the outbox for every channel a page of this round reached."""
+    """The escalation round is over: a summary on the timeline (who was paged when, who
+    acknowledged), and a resolution notice queued in the outbox for every channel a page of this
+    round reached."""
     pages = list(
         Notification.objects.filter(
             incident=incident, escalation_round=incident.escalation_round, notice__isnull=True
@@ -807,8 +809,8 @@ def queue_message(
     incident: Incident | None = None,
     now: datetime | None = None,
 ) -> bool:
-    """Queue one message (written in `language`) into the outbox, once per (key, recipient); whether it
-    was new. send_pending (or the minute's retry sweep) sends it."""
+    """Queue one message (written in `language`) into the outbox, once per (key, recipient);
+    whether it was new. send_pending (or the minute's retry sweep) sends it."""
     if purpose == Purpose.PAGE or purpose not in Purpose.values:
         raise ValueError(f"not a message purpose: {purpose!r}")
     message = outbox.rendered(

@@ -175,8 +175,9 @@ def incident_acknowledge(request, pk):
 @role_not_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def acknowledge_link(request, token):
-    """The one-click link of a page (incidents.acklinks): no login, the signed token is the credential.
-    GET shows the incident read-only with a button; only that button's POST acknowledges."""
+    """The one-click link of a page (incidents.acklinks): no login, the signed token is the
+    credential. GET shows the incident read-only with a button; only that button's POST
+    acknowledges."""
     try:
         link = acklinks.read_token(token)
     except acklinks.BadLink as exc:

@@ -5,7 +5,8 @@ from oncall.models import Layer, LayerMember, Override, PersonalFeed, Schedule
 
 
 class LayerInline(admin.TabularInline):
-    """The schedule's layers at a glance; a layer is added on its own page, where its rotation is."""
+    """The schedule's layers at a glance; a layer is added on its own page, where its rotation
+    is."""
 
     model = Layer
     fields = [

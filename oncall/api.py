@@ -1,4 +1,5 @@
-"""REST API of on-call schedules: managers edit schedules and layers; overrides also by the person concerned."""
+"""REST API of on-call schedules: managers edit schedules and layers; overrides also by the
+person concerned."""
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,7 +27,8 @@ from oncall.services import schedules_with_rotations
 
 
 class ScheduleViewSet(viewsets.ModelViewSet):
-    """On-call schedules. `on-call` answers who is on call at a moment (default now) and who is next."""
+    """On-call schedules. `on-call` answers who is on call at a moment (default now) and who is
+    next."""
 
     serializer_class = OnCallScheduleSerializer
     search_fields = ["name"]

@@ -1,5 +1,5 @@
-"""A demo on-call schedule: Tier 1 rotates weekly (Monday 09:00), and the SEV1 policy's second step pages
-whoever is on call. Idempotent (looked up by name); runs after incidents.demo."""
+"""A demo on-call schedule: Tier 1 rotates weekly (Monday 09:00), and the SEV1 policy's second
+step pages whoever is on call. Idempotent (looked up by name); runs after incidents.demo."""
 
 from datetime import timedelta
 

@@ -1,4 +1,5 @@
-"""Calendar feeds (RFC 5545, through the icalendar library): a schedule's shifts and one person's own."""
+"""Calendar feeds (RFC 5545, through the icalendar library): a schedule's shifts and one person's
+own."""
 
 from datetime import datetime, timedelta
 

@@ -249,7 +249,8 @@ class LayerMember(models.Model):
 
 
 class Override(models.Model):
-    """Someone covers a time range (leave, a swap): they are on call then, whatever the layers say."""
+    """Someone covers a time range (leave, a swap): they are on call then, whatever the layers
+    say."""
 
     schedule = models.ForeignKey(
         Schedule, verbose_name=_("schedule"), on_delete=models.CASCADE, related_name="overrides"
@@ -312,7 +313,8 @@ class Override(models.Model):
         )
 
     def may_change(self, user) -> bool:
-        """Managers change any override; anyone else only one that puts them on call or covers for them."""
+        """Managers change any override; anyone else only one that puts them on call or covers
+        for them."""
         if user.has_perm("oncall.change_schedule"):
             return True
         own = getattr(user, "contact", None)

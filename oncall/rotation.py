@@ -134,7 +134,8 @@ def shifts(
     end: datetime,
     zone: ZoneInfo,
 ) -> list[Shift]:
-    """The final schedule in [start, end): consecutive stretches with one person (or nobody) on call.
+    """The final schedule in [start, end): consecutive stretches with one person (or nobody) on
+    call.
 
     Who is on call can only change at a hand-off, a restriction's edge, midnight
     (a weekday restriction) or an override's edge, so the function is asked at

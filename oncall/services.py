@@ -1,4 +1,5 @@
-"""On-call workflows: saving a layer with its rotation, overrides, and the escalation hook's two reads."""
+"""On-call workflows: saving a layer with its rotation, overrides, and the escalation hook's two
+reads."""
 
 from datetime import datetime
 
@@ -78,7 +79,8 @@ def schedule_names(schedule_ids: set[int]) -> dict[int, str]:
 
 
 def now_and_next(schedules, at: datetime) -> list[dict]:
-    """Per schedule (prefetched with schedules_with_rotations): the shift under way and the next one."""
+    """Per schedule (prefetched with schedules_with_rotations): the shift under way and the next
+    one."""
     zone = portal_zone()
     rows = []
     for schedule in schedules:

@@ -79,7 +79,8 @@ def short(value) -> str:
 
 
 def shown(model_field, value) -> str:
-    """A field's stored value as people read it: a choice's label, yes/no, a local time, #id of a row."""
+    """A field's stored value as people read it: a choice's label, yes/no, a local time, #id of a
+    row."""
     if model_field.is_relation and value is not None:
         return f"#{value}"
     return short(

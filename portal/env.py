@@ -26,8 +26,8 @@ def keep_files_private() -> None:
 
 
 def private_dir(path: Path) -> Path:
-    """Create `path` (and missing parents) readable by this user only; an existing folder is left as it is
-    (`manage.py serve` tightens old ones)."""
+    """Create `path` (and missing parents) readable by this user only; an existing folder is left
+    as it is (`manage.py serve` tightens old ones)."""
     missing = [folder for folder in (path, *path.parents) if not folder.exists()]
     # Path.mkdir(parents=True) gives the parents the default mode: each level is made here.
     for folder in reversed(missing):
@@ -180,7 +180,8 @@ def redis_url(name: str) -> str:
 
 
 def redis_database_offset(url: str, offset: int) -> str:
-    """The same Redis server, database number `offset` higher: redis://h:6379/2 + 1 → redis://h:6379/3."""
+    """The same Redis server, database number `offset` higher: redis://h:6379/2 + 1 →
+    redis://h:6379/3."""
     from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
     parts = urlsplit(url)

@@ -30,7 +30,8 @@ class ClusterHeartbeat(models.Model):
 
 
 class UserPreference(models.Model):
-    """What a person chose for themselves: today, the language they read the portal and their e-mails in."""
+    """What a person chose for themselves: today, the language they read the portal and their
+    e-mails in."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
@@ -107,7 +108,8 @@ class TokenDetails(models.Model):
         return self.expires_at is not None and self.expires_at <= (now or timezone.now())
 
     def record_use(self, now: datetime) -> bool:
-        """At most one write a minute per token: a busy script must not turn every API read into a write."""
+        """At most one write a minute per token: a busy script must not turn every API read into
+        a write."""
         since = now - LAST_USED_PRECISION
         if self.last_used_at is not None and self.last_used_at > since:
             return False

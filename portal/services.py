@@ -32,7 +32,8 @@ def revoke_api_token(*, user) -> bool:
 
 
 def active_api_tokens(*, now: datetime | None = None) -> QuerySet[Token]:
-    """Tokens that still authenticate: not expired (a token without details predates expiry and has none)."""
+    """Tokens that still authenticate: not expired (a token without details predates expiry and
+    has none)."""
     now = now or timezone.now()
     return (
         Token.objects.select_related("user", "details")

@@ -40,7 +40,8 @@ from portal.forms import TokenCreateForm, TokenRevokeForm
 
 @require_safe
 def dashboard(request):
-    """Portal health, then each app's panel (AppConfig.dashboard_panels: template and context function)."""
+    """Portal health, then each app's panel (AppConfig.dashboard_panels: template and context
+    function)."""
     now = timezone.now()
     panels = []
     for config in apps.get_app_configs():
@@ -210,7 +211,8 @@ def api_metrics(request):
 @require_safe
 @permission_required("portal.view_audit", raise_exception=True)
 def audit(request):
-    """Who changed what, newest first, filterable by kind of object and by user ("system": background tasks)."""
+    """Who changed what, newest first, filterable by kind of object and by user ("system":
+    background tasks)."""
     # "by", not "user": the base layout reads `user` as the logged-in person (menu, account).
     model, by = request.GET.get("model", ""), request.GET.get("user", "")
     models = audit_trail.audited_models()
@@ -234,7 +236,8 @@ def audit(request):
 
 
 def page_not_found(request, exception):
-    """404: JSON under /api/ (an API client parses the answer, e.g. /api/v1/incidents/1.5), the page elsewhere."""
+    """404: JSON under /api/ (an API client parses the answer, e.g. /api/v1/incidents/1.5), the
+    page elsewhere."""
     if request.path_info.startswith("/api/"):
         return JsonResponse(
             {"detail": _("Not found."), "code": "not_found", "codes": ["not_found"]}, status=404

@@ -123,7 +123,8 @@ class ProbeResultAdmin(admin.ModelAdmin):
 
 @admin.register(Host)
 class HostAdmin(admin.ModelAdmin):
-    """Hosts are added on the portal's page, which shows the new token once; here they are edited."""
+    """Hosts are added on the portal's page, which shows the new token once; here they are
+    edited."""
 
     list_display = [
         "name",

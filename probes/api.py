@@ -243,7 +243,8 @@ class AgentUnauthorized(exceptions.AuthenticationFailed):
 
 
 class BearerAuthentication(BaseAuthentication):
-    """Names the agent's scheme, so a 401 carries `WWW-Authenticate: Bearer`; the token is checked by the view."""
+    """Names the agent's scheme, so a 401 carries `WWW-Authenticate: Bearer`; the token is
+    checked by the view."""
 
     def authenticate(self, request):
         return None
@@ -264,7 +265,8 @@ def _version(request, data=None) -> str:
 @permission_classes([Public])  # the bearer token is the credential
 @throttle_classes([AgentThrottle])
 def agent_checks(request):
-    """The checks assigned to the token's host, for its agent to run (`Authorization: Bearer <token>`)."""
+    """The checks assigned to the token's host, for its agent to run (`Authorization: Bearer
+    <token>`)."""
     host = _agent_host(request)
     services.agent_seen(host=host, version=_version(request), now=timezone.now())
     checks = [

@@ -24,7 +24,8 @@ WINDOWS_ABSOLUTE = re.compile(r"^(?:[A-Za-z]:[\\/]|\\\\[^\\/]+[\\/])")
 
 
 def validate_host_name(host: str) -> None:
-    """A name or address the portal may connect to (ValidationError(code="refused_address") if not)."""
+    """A name or address the portal may connect to (ValidationError(code="refused_address") if
+    not)."""
     if "\x00" in host:  # socket calls raise ValueError on it
         raise ValidationError(_("Enter a host name or IP address."))
     validate_outbound_host(host)
@@ -164,7 +165,8 @@ class HostName(Text):
 
 
 class Path(Text):
-    """A path on the portal's machine inside the folders it may read; cleaned to its resolved form."""
+    """A path on the portal's machine inside the folders it may read; cleaned to its resolved
+    form."""
 
     def __init__(self, *, allowed=allowed_path, **kwargs):
         self.allowed = allowed
@@ -253,7 +255,8 @@ class Pairs(Setting, forms.CharField):
 
 
 class Lines(Setting, forms.CharField):
-    """A list of text, one a line in the form; `check` raises ValueError on a line it cannot read."""
+    """A list of text, one a line in the form; `check` raises ValueError on a line it cannot
+    read."""
 
     def __init__(self, *, check, message, **kwargs):
         self.check, self.message = check, message

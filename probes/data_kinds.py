@@ -107,7 +107,8 @@ def check_scalar_query(query: str) -> str | None:
 
 
 def _select_list(statement):
-    """The token after the outermost SELECT (and DISTINCT): one column, an IdentifierList, or a wildcard."""
+    """The token after the outermost SELECT (and DISTINCT): one column, an IdentifierList, or a
+    wildcard."""
     seen_select = False
     for token in statement.tokens:
         if token.is_whitespace or token.ttype in T.Comment:
@@ -373,7 +374,8 @@ def promql_value(data) -> tuple[list[float], str]:
 
 
 def check_promql(config: dict, limits: Limits) -> Result:
-    """An instant query; the vector must reduce to one value (`reduce`: single, max, min, sum, avg)."""
+    """An instant query; the vector must reduce to one value (`reduce`: single, max, min, sum,
+    avg)."""
     base = config["url"].rstrip("/")
     url = f"{base}/api/v1/query?{urlencode({'query': config['query']})}"
     try:

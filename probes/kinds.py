@@ -71,7 +71,8 @@ def failed(
     value: float | None = None,
     latency_ms: float | None = None,
 ) -> Result:
-    """A result that says why in words (probes.messages); `message` is those words as the check ran."""
+    """A result that says why in words (probes.messages); `message` is those words as the check
+    ran."""
     return Result(
         status,
         value,
@@ -570,9 +571,9 @@ def check_cpu(
     counters: Callable[[], tuple] | None = None,
     measure: Callable[[float], float] | None = None,
 ) -> Result:
-    """The value is the average CPU use since the previous run. A first run (or one after a long gap,
-    or a reboot) has no baseline: it shows a short glance, graded at most a warning, which never
-    pages."""
+    """The value is the average CPU use since the previous run. A first run (or one after a long
+    gap, or a reboot) has no baseline: it shows a short glance, graded at most a warning, which
+    never pages."""
     now = time.time()
     busy, total = (counters or cpu_counters)()
     sample = {"at": now, "busy": busy, "total": total}
@@ -614,7 +615,8 @@ def check_memory(
     previous: dict | None = None,
     measure: Callable[[], float] | None = None,
 ) -> Result:
-    """The value is the mean of the readings of the last MEMORY_WINDOW seconds, this one included."""
+    """The value is the mean of the readings of the last MEMORY_WINDOW seconds, this one
+    included."""
     now = time.time()
     current = float((measure or memory_percent)())
     kept = []
@@ -676,7 +678,8 @@ SQLITE_CHECKS = ("quick_check", "integrity_check")
 
 
 def check_sqlite(config: dict, limits: Limits) -> Result:
-    """PRAGMA quick_check/integrity_check on a read-only connection; the value is the WAL size in MiB."""
+    """PRAGMA quick_check/integrity_check on a read-only connection; the value is the WAL size in
+    MiB."""
     path, refused = _readable(config["path"])
     if refused:
         return refused
@@ -1092,7 +1095,8 @@ class HostLogErrorsSettings(PatternRule):
 
 @register(Kind.HOST_COMMAND, check=check_on_host)
 class HostCommandSettings(KindSettings):
-    """A program and its arguments, run without a shell; the value is its exit code (not 0: critical)."""
+    """A program and its arguments, run without a shell; the value is its exit code (not 0:
+    critical)."""
 
     argv = config.Argv(
         label=gettext_lazy("Command"),
@@ -1108,14 +1112,16 @@ from probes import data_kinds  # noqa: E402, F401
 
 
 def validate_config(kind: str, config) -> dict:
-    """Cleaned config, or ValidationError keyed by config field ("__all__" when it is not an object)."""
+    """Cleaned config, or ValidationError keyed by config field ("__all__" when it is not an
+    object)."""
     if not isinstance(config, dict):
         raise ValidationError(_("Enter an object of settings."))
     return KINDS[kind].settings.clean_config(config)
 
 
 def _coded(error_dict: dict) -> dict:
-    """Messages by config field; a message with its own code (refused_address) keeps it for the API."""
+    """Messages by config field; a message with its own code (refused_address) keeps it for the
+    API."""
     from rest_framework.exceptions import ErrorDetail
 
     return {

@@ -37,7 +37,8 @@ MESSAGES = {
 
 
 def render(code: str, params: dict | None, fallback: str = "") -> str:
-    """The message in the active language; `fallback` (the stored text) for an unknown or broken code."""
+    """The message in the active language; `fallback` (the stored text) for an unknown or broken
+    code."""
     template = MESSAGES.get(code or "")
     if template is None:
         return fallback
@@ -48,7 +49,8 @@ def render(code: str, params: dict | None, fallback: str = "") -> str:
 
 
 def _causes(exc: BaseException):
-    """The exception and what it wraps: requests → urllib3's MaxRetryError.reason → the socket's error."""
+    """The exception and what it wraps: requests → urllib3's MaxRetryError.reason → the socket's
+    error."""
     seen, queue = set(), [exc]
     while queue and len(seen) < 20:
         current = queue.pop(0)

@@ -141,7 +141,8 @@ TOKEN_PREFIX = "opa_"  # noqa: S105 - a prefix that tells what a leaked string i
 
 
 def hash_token(token: str) -> str:
-    """What a host keeps of its token: the SHA-256 of 32 random bytes needs no salt nor stretching."""
+    """What a host keeps of its token: the SHA-256 of 32 random bytes needs no salt nor
+    stretching."""
     return hashlib.sha256(token.encode("utf-8", errors="replace")).hexdigest()
 
 
@@ -210,7 +211,8 @@ class Host(models.Model):
         return reverse("probes:host", args=[self.pk])
 
     def new_token(self) -> str:
-        """A fresh token (unsaved): the old one stops working once saved. Shown once, never stored."""
+        """A fresh token (unsaved): the old one stops working once saved. Shown once, never
+        stored."""
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         self.token_hash = hash_token(token)
         return token
@@ -392,7 +394,8 @@ class Probe(models.Model):
 
     @property
     def shown_config(self) -> dict:
-        """The config as pages, the API and the admin show it: no password in a URL, no credential header."""
+        """The config as pages, the API and the admin show it: no password in a URL, no
+        credential header."""
         return mask_config(self.config)
 
     @property
@@ -514,7 +517,8 @@ class Probe(models.Model):
         return self.kind in (Kind.HTTP, Kind.TCP)
 
     def sparkline(self, now: datetime) -> list[float | None]:
-        """Mean of the charted figure per hour over the last 24 h, oldest first (None: no sample that hour)."""
+        """Mean of the charted figure per hour over the last 24 h, oldest first (None: no sample
+        that hour)."""
         hour = int(now.timestamp()) // 3600
         buckets = (self.latency_24h if self.charts_latency else self.value_24h) or {}
         points = []
@@ -525,7 +529,8 @@ class Probe(models.Model):
 
 
 def _add_to_hour(buckets: dict | None, at: datetime, figure: float) -> dict:
-    """Hourly [count, sum] buckets of the last SPARKLINE_HOURS, with `figure` added to its hour's."""
+    """Hourly [count, sum] buckets of the last SPARKLINE_HOURS, with `figure` added to its
+    hour's."""
     hour = int(at.timestamp()) // 3600
     kept = {k: v for k, v in (buckets or {}).items() if int(k) > hour - SPARKLINE_HOURS}
     count, total = kept.get(str(hour), [0, 0.0])

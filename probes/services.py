@@ -264,7 +264,8 @@ def _alert(alerts: list[tuple[Probe, str, Result, datetime]]) -> None:
 
 
 def _route_event(probe: Probe, status_before: str, action: str | None) -> str | None:
-    """The event team channels may route (incidents.routes): a flip into warning, the alert, the recovery."""
+    """The event team channels may route (incidents.routes): a flip into warning, the alert, the
+    recovery."""
     if action == Action.OPEN:
         return RouteEvent.PROBE_CRITICAL
     if action == Action.RECOVER:
@@ -411,7 +412,8 @@ def run_probe(*, probe: Probe) -> ProbeResult:
 def record_ping(
     *, probe: Probe, failed: bool = False, message: str = "", now: datetime | None = None
 ) -> ProbeResult:
-    """A heartbeat ping (or /fail): a result now, and the deadline moved to period + grace from now."""
+    """A heartbeat ping (or /fail): a result now, and the deadline moved to period + grace from
+    now."""
     now = now or timezone.now()
     text = (message or "").strip()[:500] or (_("failure reported") if failed else _("ping"))
     # Its value: hours since the previous ping (what its chart draws), none for the first.
@@ -477,7 +479,8 @@ def host_for_token(token: str) -> Host | None:
 
 
 def host_checks(*, host: Host) -> list[Probe]:
-    """What the host's agent runs: its enabled probes (a command check only while the host allows them)."""
+    """What the host's agent runs: its enabled probes (a command check only while the host allows
+    them)."""
     probes = host.probes.filter(enabled=True).select_related("service").order_by("id")
     if not host.allow_commands:
         probes = probes.exclude(kind="host_command")
@@ -553,7 +556,8 @@ def record_push(
 
 
 def _graded(probe: Probe, item: dict) -> Result:
-    """The agent says whether the check itself passed; the portal grades the value by the probe's thresholds."""
+    """The agent says whether the check itself passed; the portal grades the value by the probe's
+    thresholds."""
     status, value = item["status"], item.get("value")
     if status == Status.OK and value is not None:
         status = grade(

@@ -33,9 +33,10 @@ def get_probe(pk) -> Probe:
 def chart(
     values: list[float | None], *, width: int, height: int, axes: bool = False
 ) -> dict | None:
-    """Server-drawn SVG geometry for hourly means, oldest first (None: no sample that hour): the line,
-    a dot for every hour with a sample (one result still shows), and with `axes` the room for the
-    scale's labels. The scale starts at 0 (or below, for negative values). None: nothing to draw."""
+    """Server-drawn SVG geometry for hourly means, oldest first (None: no sample that hour): the
+    line, a dot for every hour with a sample (one result still shows), and with `axes` the room
+    for the scale's labels. The scale starts at 0 (or below, for negative values). None: nothing
+    to draw."""
     present = [(i, v) for i, v in enumerate(values) if v is not None]
     if not present:
         return None
@@ -309,7 +310,8 @@ def _show_token(request, host, token, *, created):
 @require_safe
 @permission_required("probes.change_host", raise_exception=True)
 def host_agent(request, pk):
-    """The agent script with this portal's address and the host's name filled in (never its token)."""
+    """The agent script with this portal's address and the host's name filled in (never its
+    token)."""
     host = get_host(pk)
     script = AGENT_SCRIPT.read_text(encoding="utf-8")
     script = script.replace('DEFAULT_URL = ""', f"DEFAULT_URL = {settings.BASE_URL!r}", 1)

@@ -105,7 +105,8 @@ def outage_start(incident: Incident) -> datetime:
 
 
 def downtime(incident: Incident, now: datetime) -> timedelta:
-    """Measured downtime: from the impact's start (or the declaration) to the resolution (or now)."""
+    """Measured downtime: from the impact's start (or the declaration) to the resolution (or
+    now)."""
     end = incident.resolved_at or now
     return max(end - outage_start(incident), timedelta(0))
 

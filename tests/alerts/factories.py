@@ -9,7 +9,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def sample(name: str) -> dict:
-    """A payload as the sender posts it (tests/alerts/fixtures, after the senders' documented samples)."""
+    """A payload as the sender posts it (tests/alerts/fixtures, after the senders' documented
+    samples)."""
     return json.loads((FIXTURES / f"{name}.json").read_text())
 
 
@@ -27,7 +28,8 @@ def make_integration(
 def prometheus(
     alerts: list[dict], *, status: str | None = None, group_key: str = '{}:{alertname="X"}'
 ) -> dict:
-    """An Alertmanager webhook v4 body around `alerts` (each: fingerprint, status, labels, annotations…)."""
+    """An Alertmanager webhook v4 body around `alerts` (each: fingerprint, status, labels,
+    annotations…)."""
     body = copy.deepcopy(sample("alertmanager_firing"))
     body["groupKey"] = group_key
     body["alerts"] = [

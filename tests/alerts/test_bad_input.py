@@ -1,4 +1,5 @@
-"""Bad input answered 4xx with a message naming the problem, never 500; every refused body is kept."""
+"""Bad input answered 4xx with a message naming the problem, never 500; every refused body is
+kept."""
 
 import json
 

@@ -49,7 +49,8 @@ def make_target(db, roots):
 
 @pytest.fixture
 def pg_database():
-    """A scratch PostgreSQL database on the local server with one table of 50 rows; dropped afterwards."""
+    """A scratch PostgreSQL database on the local server with one table of 50 rows; dropped
+    afterwards."""
     name = f"backup_src_{uuid.uuid4().hex[:10]}"
     admin = "postgresql://postgres@127.0.0.1:5432/postgres"
     with psycopg.connect(admin, autocommit=True) as con:

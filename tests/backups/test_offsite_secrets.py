@@ -1,4 +1,5 @@
-"""The repository password never shows: not in argv (/proc/*/cmdline), logs, pages, the API or the admin."""
+"""The repository password never shows: not in argv (/proc/*/cmdline), logs, pages, the API or
+the admin."""
 
 import logging
 from pathlib import Path

@@ -211,7 +211,8 @@ def new_page(browser, portal, locale):
 
 @pytest.fixture
 def log_in(new_page, t):
-    """A page logged in through the login form as `user` (admin, olivia the operator, max the manager)."""
+    """A page logged in through the login form as `user` (admin, olivia the operator, max the
+    manager)."""
 
     def log_in(user: str, **options):
         page = new_page(**options)

@@ -1,5 +1,5 @@
-"""The trend charts as people see them (issue 22, acceptance 3): the dashboard's MTTR per day and the
-reports page's MTTA/MTTR per month by severity and incidents per week by service, drawn from the
+"""The trend charts as people see them (issue 22, acceptance 3): the dashboard's MTTR per day and
+the reports page's MTTA/MTTR per month by severity and incidents per week by service, drawn from the
 demo data, in English and Korean, light and dark, on a desktop and a 390 px phone. Each drawing is
 visible, inside the window, coloured by the scheme in use, and its figures are one click away.
 Screenshots: var/screenshots/<locale>/charts-<page>-<scheme>-<device>.png.

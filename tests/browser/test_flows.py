@@ -17,7 +17,8 @@ pytestmark = pytest.mark.browser
 
 
 def expect_message(page, text):
-    """The flash message after a form (other live regions, such as "still running", may be on the page)."""
+    """The flash message after a form (other live regions, such as "still running", may be on the
+    page)."""
     expect(page.get_by_role("status").filter(has_text=text)).to_be_visible()
 
 

@@ -1,5 +1,6 @@
-"""A Korean reader walks an incident from declaration to the audit trail and meets no English sentence
-(issue 23): not in the timeline, the postmortem, the reports or the audit page, in light and dark.
+"""A Korean reader walks an incident from declaration to the audit trail and meets no English
+sentence (issue 23): not in the timeline, the postmortem, the reports or the audit page, in light
+and dark.
 
 The English the portal could show is its own catalogue: every msgid whose Korean differs. None of
 those sentences may be on a page, and no run of three English words may be left once the data the
@@ -49,8 +50,8 @@ def locale():
 
 
 def catalogue_sentences() -> list[str]:
-    """The English fragments of every translated msgid: its text between placeholders, where that text
-    is at least two words (one word alone, "API" or "MTTA", may well be the same in Korean)."""
+    """The English fragments of every translated msgid: its text between placeholders, where that
+    text is at least two words (one word alone, "API" or "MTTA", may well be the same in Korean)."""
     with CATALOGUE.open("rb") as po:
         catalog = read_po(po)
     fragments = set()

@@ -16,7 +16,8 @@ def make_template(
     sections: list[dict] | None = None,
     **fields,
 ) -> Template:
-    """A template with one section holding `items` (texts; all required), or the given `sections`."""
+    """A template with one section holding `items` (texts; all required), or the given
+    `sections`."""
     fields.setdefault("kind", Kind.ROUTINE)
     fields.setdefault("due_window", timedelta(hours=2))
     template = Template.objects.create(name=name or f"template-{next(_seq)}", **fields)

@@ -36,7 +36,8 @@ def free_port() -> int:
 
 
 def wait_for(predicate, *, timeout: float, what: str, every: float = 0.2):
-    """Poll `predicate` until it returns something truthy; fail naming `what` after `timeout` seconds."""
+    """Poll `predicate` until it returns something truthy; fail naming `what` after `timeout`
+    seconds."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -212,7 +213,8 @@ def sqlite_template(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def pg_template():
-    """A migrated PostgreSQL database, made once; each test creates its own from it (CREATE … TEMPLATE)."""
+    """A migrated PostgreSQL database, made once; each test creates its own from it (CREATE …
+    TEMPLATE)."""
     import psycopg
 
     # A name of this run's own: another run on the same server (a second checkout, CI) never drops
@@ -269,7 +271,8 @@ def make_portal(request, tmp_path):
 
 
 class RedisServer:
-    """A redis-server of this test's own on a free port: stopping it never touches the shared one."""
+    """A redis-server of this test's own on a free port: stopping it never touches the shared
+    one."""
 
     def __init__(self, root: Path):
         self.root = root
@@ -325,7 +328,8 @@ def own_redis(tmp_path):
 
 @pytest.fixture
 def scaled_redis_url(request):
-    """On the PostgreSQL + Redis run, the URL of a Redis broker; else None (the embedded ORM broker).
+    """On the PostgreSQL + Redis run, the URL of a Redis broker; else None (the embedded ORM
+    broker).
 
     The broker is a redis-server of this test's own, the same program as the shared one: its queue
     and its data are never mixed with those of another test run on the same machine.
@@ -336,7 +340,8 @@ def scaled_redis_url(request):
 
 
 class Hook:
-    """A real webhook receiver: records every POST; paths under /hang/ read the request and never answer.
+    """A real webhook receiver: records every POST; paths under /hang/ read the request and never
+    answer.
 
     `answered` holds the requests it answered 200 to; `intercept(path, body)`, if set and true for a
     request, leaves that one unanswered (a test kills the sender at that moment).
@@ -399,8 +404,8 @@ def hook():
 
 
 class PostgresServer:
-    """A throwaway PostgreSQL cluster of this test's own (initdb, run as the postgres user, on a free
-    port), so the test can stop and restart it without touching the shared server."""
+    """A throwaway PostgreSQL cluster of this test's own (initdb, run as the postgres user, on a
+    free port), so the test can stop and restart it without touching the shared server."""
 
     def __init__(self):
         self.port = free_port()

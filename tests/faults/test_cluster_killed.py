@@ -1,4 +1,5 @@
-"""The cluster is killed (SIGKILL, whole process group) while it escalates and pages; a new one takes over."""
+"""The cluster is killed (SIGKILL, whole process group) while it escalates and pages; a new one
+takes over."""
 
 import os
 import signal

@@ -1,4 +1,5 @@
-"""The data dir fills up during a backup: a real (small) filesystem, the real backup command, a real web server."""
+"""The data dir fills up during a backup: a real (small) filesystem, the real backup command, a
+real web server."""
 
 import hashlib
 import json

@@ -1,4 +1,5 @@
-"""A notification endpoint that accepts the request and never answers, with a real cluster delivering."""
+"""A notification endpoint that accepts the request and never answers, with a real cluster
+delivering."""
 
 import time
 

@@ -1,6 +1,6 @@
-"""`serve` keeps paging when its pager dies (issue 26): the pager killed outright (SIGKILL) just before a
-step falls due is started again within 15 s while the web keeps answering, and the step is paged
-once, soon after its time. (The clusters' kill is tests/faults/test_serve_restarts.py.)"""
+"""`serve` keeps paging when its pager dies (issue 26): the pager killed outright (SIGKILL) just
+before a step falls due is started again within 15 s while the web keeps answering, and the step
+is paged once, soon after its time. (The clusters' kill is tests/faults/test_serve_restarts.py.)"""
 
 import os
 import signal

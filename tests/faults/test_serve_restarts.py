@@ -1,6 +1,6 @@
-"""`serve` keeps the portal up when one of its processes dies: a cluster killed outright (SIGKILL, its
-whole process group) is started again within 15 s while the web keeps answering, and an escalation
-step that falls due meanwhile is paged once."""
+"""`serve` keeps the portal up when one of its processes dies: a cluster killed outright
+(SIGKILL, its whole process group) is started again within 15 s while the web keeps answering,
+and an escalation step that falls due meanwhile is paged once."""
 
 import os
 import signal

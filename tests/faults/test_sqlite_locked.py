@@ -1,4 +1,5 @@
-"""Another process holds the SQLite database's write lock for seconds while a real cluster runs probes."""
+"""Another process holds the SQLite database's write lock for seconds while a real cluster runs
+probes."""
 
 import itertools
 import sqlite3
@@ -47,7 +48,8 @@ LOCKER = textwrap.dedent("""
 
 
 def results(db) -> dict[int, list[float]]:
-    """Each probe's result times (epoch seconds), oldest first, read without taking the write lock."""
+    """Each probe's result times (epoch seconds), oldest first, read without taking the write
+    lock."""
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     try:
         rows = con.execute(

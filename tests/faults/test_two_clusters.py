@@ -1,6 +1,6 @@
-"""Two `qcluster` processes share one database and broker for minutes: 200 probes, escalating incidents
-and a checklist schedule. Every tick, run, escalation step and notification happens once, none is
-missed.
+"""Two `qcluster` processes share one database and broker for minutes: 200 probes, escalating
+incidents and a checklist schedule. Every tick, run, escalation step and notification happens once,
+none is missed.
 
 On the PostgreSQL + Redis run this is the scaled set-up (two worker hosts); on SQLite the embedded
 one with the ORM broker. On top of the schedules, the test keeps queueing extra ticks, sweeps and

@@ -424,7 +424,8 @@ def walk(patterns, namespace=""):
 
 
 def url_patterns() -> dict:
-    """URL name → pattern, without the admin site (its model views are listed below) and DRF's `.json` twins."""
+    """URL name → pattern, without the admin site (its model views are listed below) and DRF's
+    `.json` twins."""
     return {
         name: pattern
         for name, pattern in walk(get_resolver().url_patterns)
@@ -753,7 +754,8 @@ def verdict(principal: str, rule: str, response, *, api: bool) -> str | None:
 
 
 def prepared(world) -> list:
-    """Every rule outside the admin with its URL, its pattern and its body; the world built first."""
+    """Every rule outside the admin with its URL, its pattern and its body; the world built
+    first."""
     patterns = url_patterns()
     requests = []
     for name, method, variant in sorted(RULES):
@@ -830,7 +832,8 @@ def test_each_principal_may_do_exactly_what_the_table_says(world, make_user, pri
 def test_each_principal_may_do_in_the_admin_exactly_what_the_table_says(
     world, make_user, principal, staff
 ):
-    """The staff flag opens the admin; the role still decides (a viewer with is_staff writes nothing)."""
+    """The staff flag opens the admin; the role still decides (a viewer with is_staff writes
+    nothing)."""
     for key in BUILDERS:
         world.setdefault(key, world[key])  # every model has a row to open
     client = client_for(principal, make_user, api=False, staff=staff)

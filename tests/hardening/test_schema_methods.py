@@ -1,4 +1,5 @@
-"""Every path of the OpenAPI schema answers 405 (with an Allow header) to the methods it does not list.
+"""Every path of the OpenAPI schema answers 405 (with an Allow header) to the methods it does not
+list.
 
 In process, on a few rows of every kind so that paths with ids hit existing objects. The
 schema fuzz run itself (every phase, against a served portal) is test_schema_fuzz.py.
@@ -138,7 +139,8 @@ def test_methods_the_schema_does_not_list_answer_405(api_schema, seeded, wsgi_ap
 
 
 def absent_id(item) -> str:
-    """An id no row has, written as the path's parameter is (an integer, or a task's 32 hex digits)."""
+    """An id no row has, written as the path's parameter is (an integer, or a task's 32 hex
+    digits)."""
     parameters = [
         p
         for operation in item.values()

@@ -185,7 +185,8 @@ def planted(db, roles, settings, tmp_path):
 
 
 def heartbeat_secrets(world) -> list[str]:
-    """The URL tokens (a heartbeat's, an alert integration's): read by those who may change them only."""
+    """The URL tokens (a heartbeat's, an alert integration's): read by those who may change them
+    only."""
     tokens = [world["heartbeat"].token, world["integration"].token]
     return [text for token in tokens for text in (str(token), token.hex)]
 

@@ -1,7 +1,7 @@
-"""The shape a Microsoft Teams Workflows webhook accepts ("Post to a channel when a webhook request is
-received"): a Bot Framework message whose one attachment is an Adaptive Card. The fixture is the
-documented sample's shape; a payload passes when it has that shape, with only elements Teams
-renders."""
+"""The shape a Microsoft Teams Workflows webhook accepts ("Post to a channel when a webhook
+request is received"): a Bot Framework message whose one attachment is an Adaptive Card. The
+fixture is the documented sample's shape; a payload passes when it has that shape, with only
+elements Teams renders."""
 
 import json
 from pathlib import Path

@@ -16,11 +16,13 @@ def frozen(request):
 
 @pytest.fixture
 def paging(db):
-    """One Tier 1 contact paged at once for a SEV1, with an e-mail channel; add more channels per test."""
+    """One Tier 1 contact paged at once for a SEV1, with an e-mail channel; add more channels per
+    test."""
     return make_paged_contact()
 
 
 @pytest.fixture
 def hand_built():
-    """Four resolved incidents, one never acknowledged, one still open; others outside the period or service."""
+    """Four resolved incidents, one never acknowledged, one still open; others outside the period
+    or service."""
     return make_hand_built()

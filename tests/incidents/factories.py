@@ -1,4 +1,5 @@
-"""Plain `make_*` helpers for incidents tests. Keep the signatures stable: other test modules import them.
+"""Plain `make_*` helpers for incidents tests. Keep the signatures stable: other test modules import
+them.
 
 Every helper saves the row and returns it; keyword arguments not named here go
 straight to the model.

@@ -32,7 +32,8 @@ def keys_of(items: list[dict]) -> set[str]:
 
 
 def jandi_shape(payload: dict, headers=None) -> dict:
-    """JANDI's incoming webhook: {"body", "connectColor"?, "connectInfo"?: [{"title", "description", "imageUrl"?}]}."""
+    """JANDI's incoming webhook: {"body", "connectColor"?, "connectInfo"?: [{"title",
+    "description", "imageUrl"?}]}."""
     sample = SAMPLES["jandi"]
     assert set(payload) <= set(sample) | {"email"}, payload
     assert isinstance(payload.get("body"), str) and payload["body"].strip(), (
@@ -57,7 +58,8 @@ def jandi_shape(payload: dict, headers=None) -> dict:
 
 
 def dooray_shape(payload: dict, headers=None) -> dict:
-    """A Dooray! hook: {"botName", "botIconImage"?, "text", "attachments"?: [{"title", "titleLink", "text", …}]}."""
+    """A Dooray! hook: {"botName", "botIconImage"?, "text", "attachments"?: [{"title",
+    "titleLink", "text", …}]}."""
     sample = SAMPLES["dooray"]
     assert set(payload) <= set(sample), payload
     for key in ("botName", "text"):
@@ -82,7 +84,8 @@ KAKAOWORK_BLOCKS = {
 
 
 def kakaowork_shape(payload: dict, headers=None) -> dict:
-    """KakaoWork's bot webhook: {"text", "blocks"?: [Block Kit]}: the blocks this portal uses, as documented."""
+    """KakaoWork's bot webhook: {"text", "blocks"?: [Block Kit]}: the blocks this portal uses, as
+    documented."""
     assert set(payload) <= set(SAMPLES["kakaowork"]), payload
     assert isinstance(payload.get("text"), str) and payload["text"].strip(), (
         "text is the preview, required"

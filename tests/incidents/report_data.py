@@ -1,4 +1,5 @@
-"""The hand-built incident set the report tests (test_reports, test_report_trends) compute by hand."""
+"""The hand-built incident set the report tests (test_reports, test_report_trends) compute by
+hand."""
 
 from datetime import UTC, date, datetime, timedelta
 
@@ -27,7 +28,8 @@ def resolved(service, severity, ack, fix, created_at=T0):
 
 
 def make_hand_built():
-    """Four resolved incidents, one never acknowledged, one still open; others outside the period or service."""
+    """Four resolved incidents, one never acknowledged, one still open; others outside the period
+    or service."""
     service = make_service("API", rto=timedelta(hours=1))
     a = resolved(service, "sev1", minutes(4), minutes(40))
     resolved(service, "sev1", minutes(10), minutes(100))

@@ -1,6 +1,6 @@
-"""Delivery failures are shown and acted on (issue 26): the incident page shows each send's state, a step
-whose every page failed pages the next step at once (in red on the timeline), and a request that
-timed out is tried once more, under the same Idempotency-Key, never again."""
+"""Delivery failures are shown and acted on (issue 26): the incident page shows each send's
+state, a step whose every page failed pages the next step at once (in red on the timeline), and a
+request that timed out is tried once more, under the same Idempotency-Key, never again."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -25,7 +25,8 @@ MIN = timedelta(minutes=1)
 
 @pytest.fixture
 def team(db, hooks):
-    """Tier 1 (Mina, a webhook only) paged at once, Tier 2 (Dev, e-mail) after 30 minutes, for a SEV1."""
+    """Tier 1 (Mina, a webhook only) paged at once, Tier 2 (Dev, e-mail) after 30 minutes, for a
+    SEV1."""
     tier1, tier2 = make_tier(1, "Operations"), make_tier(2, "Developers")
     mina = make_contact("Mina", tier=tier1, channel=False)
     make_contact("Dev", tier=tier2, email="dev@example.com")

@@ -26,7 +26,8 @@ MIN = timedelta(minutes=1)
 
 @pytest.fixture
 def runbook(db):
-    """The runbooks' shape: Tier 1 ops 24/7, Tier 2 developers, Tier 3 management for emergencies."""
+    """The runbooks' shape: Tier 1 ops 24/7, Tier 2 developers, Tier 3 management for
+    emergencies."""
     tiers = {
         n: make_tier(n, name)
         for n, name in ((1, "Operations"), (2, "Developers"), (3, "Management"))

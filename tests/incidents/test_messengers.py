@@ -1,5 +1,6 @@
-"""JANDI, Dooray! and KakaoWork channels (issue 15), against a local server that checks each service's
-documented payload; every webhook kind's failures end in a recorded retry, then failure."""
+"""JANDI, Dooray! and KakaoWork channels (issue 15), against a local server that checks each
+service's documented payload; every webhook kind's failures end in a recorded retry, then
+failure."""
 
 import copy
 from datetime import timedelta

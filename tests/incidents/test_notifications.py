@@ -239,7 +239,8 @@ def test_ages_read_like_a_person_would_say_them(db, age, text):
 
 
 def test_every_attempt_of_one_page_carries_the_same_idempotency_key(paging, hooks):
-    """A receiver can drop a page it has seen, e.g. one answered just before its sender was killed."""
+    """A receiver can drop a page it has seen, e.g. one answered just before its sender was
+    killed."""
     make_channel(paging, kind="webhook", target=f"{hooks.url}/fail")
     make_channel(paging, kind="slack", target=f"{hooks.url}/fail")
     open_and_sweep()

@@ -59,7 +59,8 @@ def token_of(page) -> str:
 
 
 def form_data(page, **overrides) -> dict:
-    """The fields a browser would send back from the rendered form (inputs, textareas, selected options)."""
+    """The fields a browser would send back from the rendered form (inputs, textareas, selected
+    options)."""
     html = page.content.decode()
     data = {}
     for tag in re.findall(r"<input[^>]*>", html.split('<template id="action-item-template">')[0]):
@@ -483,7 +484,8 @@ def test_the_action_item_filter_finds_overdue_ones(api_as, incident, owners):
 
 
 def test_the_postmortem_list_is_lean_and_the_detail_complete(api_as, owners):
-    """Nesting action items, timeline events and reviewers in every row cost 4× a bare list (make bench)."""
+    """Nesting action items, timeline events and reviewers in every row cost 4× a bare list (make
+    bench)."""
     api = api_as("viewer")
     incident = make_incident(severity="sev2", status=Status.RESOLVED, resolved_at=NOW)
     postmortem = postmortems.save_postmortem(postmortem=postmortems.draft_for(incident), by=None)

@@ -1,5 +1,5 @@
-"""Recurring maintenance windows: a cron rule plus a duration, in the portal's time zone; probes stay
-silent inside them, and an occurrence can be ended early."""
+"""Recurring maintenance windows: a cron rule plus a duration, in the portal's time zone; probes
+stay silent inside them, and an occurrence can be ended early."""
 
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo

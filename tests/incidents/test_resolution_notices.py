@@ -1,6 +1,6 @@
-"""When an incident is resolved, everyone its pages reached hears it, on each channel a page reached them on
-(unless that channel says not to), through the outbox; the timeline gets a summary of the round
-(issue 26)."""
+"""When an incident is resolved, everyone its pages reached hears it, on each channel a page
+reached them on (unless that channel says not to), through the outbox; the timeline gets a
+summary of the round (issue 26)."""
 
 from datetime import UTC, datetime, timedelta
 

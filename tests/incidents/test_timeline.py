@@ -1,4 +1,5 @@
-"""Timeline events are kind + parameters, written as sentences when shown, in the reader's language."""
+"""Timeline events are kind + parameters, written as sentences when shown, in the reader's
+language."""
 
 import importlib
 import re

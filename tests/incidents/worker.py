@@ -36,7 +36,8 @@ def run(enqueued) -> list:
 
 @contextmanager
 def worker():
-    """Run the block, then every task it enqueued (still inside the caller's time_machine travel)."""
+    """Run the block, then every task it enqueued (still inside the caller's time_machine
+    travel)."""
     with capture_tasks() as enqueued:
         yield enqueued
     run(enqueued)

@@ -16,7 +16,8 @@ def make_schedule(name: str | None = None, **fields) -> Schedule:
 def make_layer(
     schedule: Schedule, members, *, starts_on: date = date(2026, 3, 2), **fields
 ) -> Layer:
-    """A weekly layer handing off on Mondays at 09:00 unless told otherwise (2026-03-02 is a Monday)."""
+    """A weekly layer handing off on Mondays at 09:00 unless told otherwise (2026-03-02 is a
+    Monday)."""
     fields.setdefault("name", f"layer-{next(_seq)}")
     layer = Layer(schedule=schedule, starts_on=starts_on, **fields)
     return save_layer(layer=layer, member_ids=[m.pk for m in members])

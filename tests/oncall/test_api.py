@@ -1,5 +1,5 @@
-"""The on-call API: managers edit schedules and layers, overrides also by the person concerned; bad input is
-a 400 with field errors."""
+"""The on-call API: managers edit schedules and layers, overrides also by the person concerned;
+bad input is a 400 with field errors."""
 
 from datetime import datetime
 from zoneinfo import ZoneInfo

@@ -1,4 +1,5 @@
-"""`who is on call at T`: a pure function of layers and overrides, in the portal's zone, DST-safe."""
+"""`who is on call at T`: a pure function of layers and overrides, in the portal's zone,
+DST-safe."""
 
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo

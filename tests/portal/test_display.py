@@ -1,4 +1,5 @@
-"""One formatter per kind of value, in the reader's language: durations, yes/no, choices, local times."""
+"""One formatter per kind of value, in the reader's language: durations, yes/no, choices, local
+times."""
 
 from datetime import UTC, datetime, timedelta
 

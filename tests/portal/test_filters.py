@@ -1,4 +1,5 @@
-"""The API's filter backend: filters apply as django-filter's do; without a filter parameter no FilterSet is built."""
+"""The API's filter backend: filters apply as django-filter's do; without a filter parameter no
+FilterSet is built."""
 
 import django_filters
 import pytest

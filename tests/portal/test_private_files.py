@@ -1,4 +1,5 @@
-"""Files the portal creates are its user's alone: data dir 0700; database, WAL, secret key, backups 0600."""
+"""Files the portal creates are its user's alone: data dir 0700; database, WAL, secret key,
+backups 0600."""
 
 import json
 import os

@@ -36,7 +36,8 @@ def test_the_compiled_catalog_is_used():
 
 
 def test_no_message_is_defined_twice():
-    """Two branches may append the same msgid; pybabel compiles that silently (the later wins), msgfmt refuses it."""
+    """Two branches may append the same msgid; pybabel compiles that silently (the later wins),
+    msgfmt refuses it."""
     import re
     from collections import Counter
 

@@ -1,4 +1,5 @@
-"""The real agent script against a portal served from this test process, which a test can stop and restart."""
+"""The real agent script against a portal served from this test process, which a test can stop
+and restart."""
 
 import socket
 import sqlite3
@@ -34,8 +35,8 @@ class ReusingServerThread(LiveServerThread):
 
 
 class RestartableServer:
-    """The portal (test database included) in a thread on a fixed port: stop() takes it away, start()
-    brings it back on the same address, as an agent sees an outage."""
+    """The portal (test database included) in a thread on a fixed port: stop() takes it away,
+    start() brings it back on the same address, as an agent sees an outage."""
 
     def __init__(self):
         self.port = free_port()

@@ -1,4 +1,5 @@
-"""File-reading probes (file, sqlite, log_errors) read only under PORTAL_FILE_ROOTS, never the portal's own files."""
+"""File-reading probes (file, sqlite, log_errors) read only under PORTAL_FILE_ROOTS, never the
+portal's own files."""
 
 import os
 import subprocess

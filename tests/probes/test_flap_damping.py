@@ -54,7 +54,8 @@ def probe(tiers):
 
 
 def feed(probe, result, clock, then: timedelta):
-    """One result now (the probe reloaded as the scheduler would), the sweep the cluster runs, then time passes."""
+    """One result now (the probe reloaded as the scheduler would), the sweep the cluster runs,
+    then time passes."""
     fresh = Probe.objects.select_related("service").get(pk=probe.pk)
     services.record_results(outcomes=[(fresh, result, timezone.now())])
     escalate_due(now=timezone.now())

@@ -1,6 +1,6 @@
-"""Health semantics of the http kind (issue 26): a JSON body's `status` word read as the health-check
-conventions say, JSON fields with warning and critical levels, and an HTML page where JSON was
-expected told apart from JSON."""
+"""Health semantics of the http kind (issue 26): a JSON body's `status` word read as the
+health-check conventions say, JSON fields with warning and critical levels, and an HTML page
+where JSON was expected told apart from JSON."""
 
 import pytest
 from django.core.exceptions import ValidationError

@@ -1,5 +1,5 @@
-"""A failed probe says what happened in words, in the reader's language, with the raw detail behind a
-disclosure; the "run now" banner's colour follows the result."""
+"""A failed probe says what happened in words, in the reader's language, with the raw detail
+behind a disclosure; the "run now" banner's colour follows the result."""
 
 import re
 import ssl

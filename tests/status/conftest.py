@@ -25,5 +25,6 @@ def make_page(slug: str = "main", *, services=(), language: str = "ko", **fields
 
 @pytest.fixture
 def page(db):
-    """A Korean-first page with one component: the internal service `api-gw-prod` shown as "Website"."""
+    """A Korean-first page with one component: the internal service `api-gw-prod` shown as
+    "Website"."""
     return make_page(services=[(make_service("api-gw-prod"), "Website", "웹사이트")])

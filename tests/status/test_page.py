@@ -1,4 +1,5 @@
-"""The public status page, its JSON and its feed: what they show, to whom, and what they never show."""
+"""The public status page, its JSON and its feed: what they show, to whom, and what they never
+show."""
 
 import json
 from datetime import UTC, datetime, timedelta

@@ -15,7 +15,8 @@ T0 = datetime(2026, 6, 1, 0, 0, tzinfo=UTC)
 
 @pytest.fixture
 def subscribe(client, page, django_capture_on_commit_callbacks, monkeypatch):
-    """Post the public form; the confirmation task runs right after the commit, as a worker would."""
+    """Post the public form; the confirmation task runs right after the commit, as a worker
+    would."""
     sent_to = []
     monkeypatch.setattr(
         services,

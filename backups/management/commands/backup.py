@@ -1,4 +1,5 @@
-"""`manage.py backup run [TARGET] | list | verify RUN | cleanup [--dry-run] | restore RUN --yes | rehearse [TARGET]`."""
+"""`manage.py backup run [TARGET] | list | verify RUN | cleanup [--dry-run] | restore RUN --yes |
+rehearse [TARGET]`."""
 
 import sys
 import time

@@ -362,7 +362,8 @@ class Seeder:
         return counts
 
     def postmortems(self) -> dict:
-        """A published postmortem with two action items for every tenth resolved SEV1/SEV2 incident."""
+        """A published postmortem with two action items for every tenth resolved SEV1/SEV2
+        incident."""
         incidents = list(
             Incident.objects.filter(
                 severity__in=[Severity.SEV1, Severity.SEV2], resolved_at__isnull=False
@@ -466,7 +467,8 @@ class Seeder:
         return {"probes": len(probes), "results": results}
 
     def results(self, probe: Probe, count: int, offset: timedelta):
-        """The probe's last `count` results, newest first, one per interval, `offset` before the anchor."""
+        """The probe's last `count` results, newest first, one per interval, `offset` before the
+        anchor."""
         rng = self.rng
         for k in range(count):
             roll = rng.random()

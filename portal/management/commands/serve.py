@@ -262,7 +262,8 @@ class Command(BaseCommand):
             self.write_state()
 
     def write_state(self):
-        """Each child's state for /api/health (portal.health.check_processes), replaced atomically."""
+        """Each child's state for /api/health (portal.health.check_processes), replaced
+        atomically."""
         state = {
             name: {
                 "running": name not in self.down,
