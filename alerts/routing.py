@@ -5,7 +5,8 @@ An integration holds an ordered list of rules:
 
     [{"match": [{"label": "severity", "op": "equals", "value": "critical"}], "severity": "sev1"},
      {"match": [{"label": "service", "op": "regex", "value": "judgment.*"}], "service": "Judgment"},
-     {"match": [{"annotation": "runbook_url", "op": "exists"}], "category": "runbook", "stop": true}]
+     {"match": [{"annotation": "runbook_url", "op": "exists"}], "category": "runbook",
+      "stop": true}]
 
 A rule matches when all its matchers do (`equals`; `regex`, anchored at both ends as
 Alertmanager's `=~` is; `exists`), each on a label or an annotation. Rules apply top to

@@ -27,7 +27,9 @@ MATCHER_SCHEMA = {
         "op": {"type": "string", "enum": list(routing.OPS)},
         "value": {"type": "string", "maxLength": routing.MAX_PATTERN},
     },
-    "description": "Names either a label or an annotation; `exists` takes no value, the others need one.",
+    "description": (
+        "Names either a label or an annotation; `exists` takes no value, the others need one."
+    ),
 }
 RULE_SCHEMA = {
     "type": "object",

@@ -66,7 +66,8 @@ def dedup_key(integration: Integration, alert: Incoming) -> str:
         return f"alert:{integration.pk}:group:{digest}"
     key = f"alert:{integration.pk}:{alert.fingerprint}"
     if len(key) > 200:  # the column's length; cutting it would merge two long fingerprints
-        key = f"alert:{integration.pk}:sha256:{hashlib.sha256(alert.fingerprint.encode()).hexdigest()}"
+        digest = hashlib.sha256(alert.fingerprint.encode()).hexdigest()
+        key = f"alert:{integration.pk}:sha256:{digest}"
     return key
 
 

@@ -173,7 +173,8 @@ def run(hosts: int, seconds: float) -> dict:
     environ = {**os.environ, "PYTHONUNBUFFERED": "1"}
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    log = open(Path(os.environ["PORTAL_DATA_DIR"]) / "agents-serve.log", "w")  # noqa: SIM115 - closed below
+    # Closed below, once the server has stopped.
+    log = open(Path(os.environ["PORTAL_DATA_DIR"]) / "agents-serve.log", "w")  # noqa: SIM115
     server = subprocess.Popen(
         [sys.executable, str(ROOT / "manage.py"), "serve", "--no-setup", "--port", str(port)],
         env=environ,
@@ -220,7 +221,8 @@ def run(hosts: int, seconds: float) -> dict:
     web_share = (cpu_after["web"] - cpu_before["web"]) / wall
     p95 = percentile(pushes, 0.95) * 1000
     return {
-        "scenario": f"agents: {hosts} hosts × {CHECKS_PER_HOST} results/min for {seconds:.0f} s (GET + push)",
+        "scenario": f"agents: {hosts} hosts × {CHECKS_PER_HOST} results/min "
+        f"for {seconds:.0f} s (GET + push)",
         "figure": f"push p50 {percentile(pushes, 0.5) * 1000:.0f} / p95 {p95:.0f} ms, GET p95 "
         f"{percentile(gets, 0.95) * 1000:.0f} ms; server CPU {share * 100:.1f} % of one core (web "
         f"{web_share * 100:.1f} %); {len(pushes)} pushes, {stored} results, {len(errors)} errors"

@@ -74,7 +74,8 @@ def timed(now: datetime) -> tuple[float, int, dict]:
 def row(scenario: str, elapsed: float, queries: int, counts: dict) -> dict:
     return {
         "scenario": scenario,
-        "figure": f"{elapsed * 1000:.0f} ms, {queries} queries, {counts['created']} runs, {counts['missed']} missed",
+        "figure": f"{elapsed * 1000:.0f} ms, {queries} queries, "
+        f"{counts['created']} runs, {counts['missed']} missed",
         "baseline": f"{INTERVAL_S:.0f} s schedule interval",
         "ratio": round(elapsed / INTERVAL_S, 4),
         "budget": f"≤ {BUDGET_S:.0f} s per pass",

@@ -51,7 +51,8 @@ while True:
 
 
 def figures(seconds):
-    return f"p50 {percentile(seconds, 0.5):.2f} s, p95 {percentile(seconds, 0.95):.2f} s, max {max(seconds):.2f} s"
+    p50, p95 = percentile(seconds, 0.5), percentile(seconds, 0.95)
+    return f"p50 {p50:.2f} s, p95 {p95:.2f} s, max {max(seconds):.2f} s"
 
 
 def watch_sent(ids, step_of, seen, since, timeout):

@@ -212,9 +212,11 @@ def sustained(url: str, seconds: float) -> dict:
     )
     clear()
     return {
-        "scenario": f"sustained: {count} HTTP probes at 60 s interval for {seconds:.0f} s (tick loop, child process)",
-        "figure": f"CPU {share * 100:.1f} % of one core; RSS {out['rss_mib']:.0f} MiB (peak {out['max_rss_mib']:.0f}); "
-        f"{out['ran']} runs (≈{expected:.0f} due), {errors} failed",
+        "scenario": f"sustained: {count} HTTP probes at 60 s interval for {seconds:.0f} s "
+        "(tick loop, child process)",
+        "figure": f"CPU {share * 100:.1f} % of one core; RSS {out['rss_mib']:.0f} MiB "
+        f"(peak {out['max_rss_mib']:.0f}); {out['ran']} runs (≈{expected:.0f} due), "
+        f"{errors} failed",
         "baseline": "one core",
         "ratio": round(share, 3),
         "budget": "< 50 % of one core",

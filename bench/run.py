@@ -417,8 +417,8 @@ def run_scenarios(base, creds, args, scenarios):
             "scenario": name,
             "path": path,
             **measured,
-            "figure": f"p50 {measured['p50_ms']:.1f} p95 {measured['p95_ms']:.1f} p99 {measured['p99_ms']:.1f} ms, "
-            f"{measured['rps']:.0f}/s",
+            "figure": f"p50 {measured['p50_ms']:.1f} p95 {measured['p95_ms']:.1f} "
+            f"p99 {measured['p99_ms']:.1f} ms, {measured['rps']:.0f}/s",
             "baseline": "-",
             "ratio": None,
             "budget": "-",
@@ -466,7 +466,8 @@ def sweep_rows(environ):
         rows.append(
             {
                 "scenario": f"escalation sweep, {out['open']} open, {figures['incidents']} due",
-                "figure": f"{figures['seconds'] * 1000:.1f} ms, {figures['queries']} queries{extra}",
+                "figure": f"{figures['seconds'] * 1000:.1f} ms, "
+                f"{figures['queries']} queries{extra}",
                 "baseline": "-",
                 "ratio": None,
                 "budget": "≤ 1000 ms",

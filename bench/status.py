@@ -48,7 +48,8 @@ def main():
         json.dumps(
             [
                 {
-                    "scenario": f"status page build, uncached ({len(data['components'])} components, {public} public)",
+                    "scenario": "status page build, uncached "
+                    f"({len(data['components'])} components, {public} public)",
                     "figure": f"median {median:.0f} ms, {len(queries)} queries",
                     "baseline": "-",
                     "ratio": None,

@@ -564,8 +564,9 @@ def open_incident_summary() -> list[dict]:
 
 
 def handover_initial() -> dict[str, str]:
-    """Starting text for the handover form's fields, offered by other apps through their AppConfig
-    (`handover_fields = {field: "app.module.function"}`), so that checklists imports none of them."""
+    """Starting text for the handover form's fields, offered by other apps through their
+    AppConfig (`handover_fields = {field: "app.module.function"}`), so that checklists imports
+    none of them."""
     return {
         field: import_string(function)()
         for config in apps.get_app_configs()

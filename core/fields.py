@@ -116,7 +116,10 @@ def rewrite_column(connection, table: str, pk: str, column: str, change) -> int:
     in SQL: a migration or a rotation works on what is stored, not on the model's view of it."""
     quote = connection.ops.quote_name
     # Table and column names come from the portal's own models, quoted; values are parameters.
-    select = f"SELECT {quote(pk)}, {quote(column)} FROM {quote(table)} WHERE {quote(column)} <> ''"  # noqa: S608
+    select = (
+        f"SELECT {quote(pk)}, {quote(column)} FROM {quote(table)} "  # noqa: S608
+        f"WHERE {quote(column)} <> ''"
+    )
     update = f"UPDATE {quote(table)} SET {quote(column)} = %s WHERE {quote(pk)} = %s"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(select)

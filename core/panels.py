@@ -1,7 +1,8 @@
 """Panels one app shows on another app's page without either importing the other.
 
-An AppConfig lists them under a page's name (`panels = {"who_to_call": [(template, context function)]}`);
-the page renders each template with what its function returns (`function(request=…, now=…)`).
+An AppConfig lists them under a page's name
+(`panels = {"who_to_call": [(template, context function)]}`); the page renders each template with
+what its function returns (`function(request=…, now=…)`).
 The dashboard's panels work the same way (AppConfig.dashboard_panels).
 """
 

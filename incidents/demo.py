@@ -404,13 +404,20 @@ def seed_postmortem(contacts, now) -> int:
         created_at=incident.resolved_at + timedelta(days=1),
         submitted_at=incident.resolved_at + timedelta(days=1),
         published_at=incident.resolved_at + timedelta(days=2),
-        summary="The prediction API answered 502 to every request for 48 minutes after a model reload.",
+        summary=(
+            "The prediction API answered 502 to every request for 48 minutes after a model reload."
+        ),
         impact="All route predictions failed; clients fell back to the previous day's routes.",
         trigger="A model file was replaced while the API was reloading it.",
-        root_cause="The reload read a half-written file; the deploy script copied in place instead of renaming.",
+        root_cause=(
+            "The reload read a half-written file; the deploy script copied in place instead of "
+            "renaming."
+        ),
         detection="The health probe turned critical three minutes after the reload.",
-        response="Rolled back to the previous model file\nRestarted the API workers\nChecked /api/health and a "
-        "sample prediction",
+        response=(
+            "Rolled back to the previous model file\nRestarted the API workers\n"
+            "Checked /api/health and a sample prediction"
+        ),
         went_well="The probe paged Tier 1 at once.",
         went_wrong="Nobody knew which model version was live.",
         got_lucky="It happened outside the morning peak.",

@@ -10,7 +10,8 @@ service's own guide (samples kept in tests/fixtures/channels/):
              `body` reads [text](url) links.
 `dooray`     Dooray! messenger incoming hook, POST https://hook.dooray.com/services/<…>/<…>/<token>
              (or an organisation's own *.dooray.com / *.gov-dooray.com host):
-             {"botName", "botIconImage"?, "text", "attachments": [{"title", "titleLink", "text", "color"}]}.
+             {"botName", "botIconImage"?, "text",
+              "attachments": [{"title", "titleLink", "text", "color"}]}.
 `kakaowork`  KakaoWork bot incoming webhook, POST https://kakaowork.com/bots/hook/<key>:
              {"text", "blocks": [Block Kit blocks]}; `text` is the preview a phone shows.
 

@@ -865,7 +865,9 @@ class Notification(models.Model):
     # "reminder:postmortem:4:2026-03-13") and `recipient` (that app's key for the address, e.g.
     # "channel:3", "route:2"), once per pair. Empty (NULL) for escalation pages, so the raw bulk
     # insert of the sweep leaves them out.
-    notice = models.CharField(_("key"), max_length=100, null=True, blank=True, editable=False)  # noqa: DJ001
+    notice = models.CharField(  # noqa: DJ001
+        _("key"), max_length=100, null=True, blank=True, editable=False
+    )
     recipient = models.CharField(  # noqa: DJ001
         _("recipient"), max_length=50, null=True, blank=True, editable=False
     )
@@ -898,7 +900,8 @@ class Notification(models.Model):
     def __str__(self):
         if self.notice:
             return f"{self.notice} → {self.shown_target} ({self.status})"
-        return f"{self.incident_id} step {self.step}.{self.repeat} → {self.shown_target} ({self.status})"
+        step = f"{self.step}.{self.repeat}"
+        return f"{self.incident_id} step {step} → {self.shown_target} ({self.status})"
 
     @property
     def shown_target(self) -> str:

@@ -215,7 +215,9 @@ def acknowledge_link(request, token):
             "contact": contact,
             "acknowledged": acknowledged,
             "now": timezone.now(),
-            "login_url": f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': incident.get_absolute_url()})}",
+            "login_url": resolve_url(settings.LOGIN_URL)
+            + "?"
+            + urlencode({"next": incident.get_absolute_url()}),
         },
         status=status,
     )

@@ -295,7 +295,8 @@ class Override(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.schedule}: {self.contact} {self.starts_at:%Y-%m-%d %H:%M}–{self.ends_at:%Y-%m-%d %H:%M}"
+        hours = f"{self.starts_at:%Y-%m-%d %H:%M}–{self.ends_at:%Y-%m-%d %H:%M}"
+        return f"{self.schedule}: {self.contact} {hours}"
 
     def clean(self):
         if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:

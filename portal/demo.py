@@ -22,4 +22,7 @@ def seed() -> str:
             user.save(update_fields=["password"])
             created += 1
         user.groups.add(Group.objects.get(name=role))
-    return f"{created} demo users (demo-viewer, demo-operator, demo-manager; set a password in the admin to use them)"
+    return (
+        f"{created} demo users (demo-viewer, demo-operator, demo-manager; "
+        "set a password in the admin to use them)"
+    )

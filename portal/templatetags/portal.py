@@ -15,6 +15,7 @@ def duration(value: timedelta | int | float | None) -> str:
 
 @register.filter
 def choice_label(value, field: str) -> str:
-    """The display label of a stored choice value, for values kept outside their model (snapshots,
-    previews): `{{ status|choice_label:"incidents.Incident.status" }}` shows "Acknowledged", translated."""
+    """The display label of a stored choice value, for values kept outside their model
+    (snapshots, previews): `{{ status|choice_label:"incidents.Incident.status" }}` shows
+    "Acknowledged", translated."""
     return display.choice_label(value, field)

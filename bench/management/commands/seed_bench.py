@@ -660,7 +660,10 @@ def has_data() -> list[str]:
 
 
 class Command(BaseCommand):
-    help = "Build the benchmark dataset of DESIGN §9 (bulk inserts, deterministic). Refuses a database with data."
+    help = (
+        "Build the benchmark dataset of DESIGN §9 (bulk inserts, deterministic). "
+        "Refuses a database with data."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
