@@ -1,6 +1,7 @@
 """Integrations through the API, the admin and the managers' page: rules checked as a whole,
 the URL (a credential) shown to managers only and rotatable, deliveries kept and pruned."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -237,7 +238,9 @@ def test_the_admin_refuses_a_bad_regex_naming_the_rule(client_as, make_user, cli
             "default_severity": "sev2",
             "enabled": "on",
             "repeat_minutes": 60,
-            "rules": '[{"match": [{"label": "a", "op": "regex", "value": "(("}], "severity": "sev1"}]',
+            "rules": json.dumps(
+                [{"match": [{"label": "a", "op": "regex", "value": "(("}], "severity": "sev1"}]
+            ),
         },
     )
     assert response.status_code == 200
@@ -255,7 +258,14 @@ def test_a_manager_creates_and_edits_an_integration_on_its_page(client_as):
         "default_severity": "sev2",
         "enabled": "on",
         "repeat_minutes": 60,
-        "rules": '[{"match": [{"label": "severity", "op": "equals", "value": "critical"}], "severity": "sev1"}]',
+        "rules": json.dumps(
+            [
+                {
+                    "match": [{"label": "severity", "op": "equals", "value": "critical"}],
+                    "severity": "sev1",
+                }
+            ]
+        ),
     }
     response = client.post(reverse("alerts:create"), fields)
     integration = Integration.objects.get()
@@ -280,7 +290,9 @@ def test_the_page_refuses_a_bad_regex_naming_the_rule_and_keeps_the_old_rules(cl
             "default_service": integration.default_service_id,
             "default_severity": "sev2",
             "repeat_minutes": 60,
-            "rules": '[{"match": [{"label": "a", "op": "regex", "value": "(["}], "severity": "sev1"}]',
+            "rules": json.dumps(
+                [{"match": [{"label": "a", "op": "regex", "value": "(["}], "severity": "sev1"}]
+            ),
         },
     )
     assert response.status_code == 400

@@ -187,7 +187,8 @@ def test_the_demo_backups_run_in_the_data_dir_with_no_file_roots_named(db, setti
     from backups.models import BackupTarget
 
     settings.DATA_DIR = tmp_path
-    settings.FILE_ROOTS = []  # the default: probes read nothing, backups still keep their copies in the data dir
+    # The default: probes read nothing, backups still keep their copies in the data dir.
+    settings.FILE_ROOTS = []
     demo.seed()
     for target in BackupTarget.objects.all():
         run = target.runs.get()

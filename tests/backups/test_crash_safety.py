@@ -29,7 +29,8 @@ WRITER = textwrap.dedent("""
     def progress(done):
         print(done, flush=True)
         sys.stdin.readline()
-    kinds.backup_file(SimpleNamespace(source=sys.argv[2], compress=False), Path(sys.argv[3]), progress)
+    source = SimpleNamespace(source=sys.argv[2], compress=False)
+    kinds.backup_file(source, Path(sys.argv[3]), progress)
 """)
 
 

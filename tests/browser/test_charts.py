@@ -23,15 +23,19 @@ MEASURE = """(svg) => {
   const bar = svg.querySelector("rect.series-0");
   const label = svg.querySelector(".chart-label text");
   return {left: box.left, right: box.right, width: box.width, height: box.height,
-          window: document.documentElement.clientWidth, pageWidth: document.documentElement.scrollWidth,
+          window: document.documentElement.clientWidth,
+          pageWidth: document.documentElement.scrollWidth,
           bars: svg.querySelectorAll("rect").length,
           barFill: bar ? getComputedStyle(bar).fill : null,
           labelFill: getComputedStyle(label).fill,
           background: getComputedStyle(document.body).backgroundColor,
           // What sticks out, to name in a failure.
           wide: [...document.querySelectorAll("main *")]
-            .filter((el) => el.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
-            .slice(0, 6).map((el) => `${el.tagName}.${el.className} ${Math.round(el.getBoundingClientRect().right)}`)};
+            .filter((el) =>
+              el.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+            .slice(0, 6)
+            .map((el) =>
+              `${el.tagName}.${el.className} ${Math.round(el.getBoundingClientRect().right)}`)};
 }"""
 
 

@@ -35,9 +35,14 @@ values = set()
 for label in PORTAL_APPS:
     for model in apps.get_app_config(label).get_models():
         label_lower = model._meta.label_lower
-        if label_lower.startswith(("incidents.timelineevent", "portal.")) or "historical" in label_lower:
+        skipped = label_lower.startswith(("incidents.timelineevent", "portal."))
+        if skipped or "historical" in label_lower:
             continue
-        names = [f.name for f in model._meta.concrete_fields if isinstance(f, (models.CharField, models.TextField))]
+        names = [
+            f.name
+            for f in model._meta.concrete_fields
+            if isinstance(f, (models.CharField, models.TextField))
+        ]
         for row in model.objects.values_list(*names) if names else ():
             values.update(v for v in row if isinstance(v, str) and v.strip())
 print(json.dumps(sorted(values)))

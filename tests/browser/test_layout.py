@@ -27,16 +27,19 @@ OVERFLOW = """([scrollArea, badges]) => {
   const width = document.documentElement.clientWidth;
   const found = [];
   const describe = (el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
-    (el.className && typeof el.className === "string" ? "." + el.className.trim().split(/\\s+/).join(".") : "") +
+    (el.className && typeof el.className === "string"
+      ? "." + el.className.trim().split(/\\s+/).join(".") : "") +
     " «" + (el.innerText || el.value || "").trim().slice(0, 40) + "»";
   if (document.documentElement.scrollWidth > window.innerWidth) {
-    found.push(`page: ${document.documentElement.scrollWidth} px wide in a ${window.innerWidth} px window`);
+    found.push(
+      `page: ${document.documentElement.scrollWidth} px wide in a ${window.innerWidth} px window`);
   }
   for (const el of document.body.querySelectorAll("*")) {
     if (el.closest(scrollArea) && !el.matches(scrollArea)) continue;
     const style = getComputedStyle(el);
     const box = el.getBoundingClientRect();
-    if (style.display === "none" || style.visibility === "hidden" || box.width === 0 || box.right <= 0) continue;
+    const hidden = style.display === "none" || style.visibility === "hidden";
+    if (hidden || box.width === 0 || box.right <= 0) continue;
     if (box.right > width + 1) {
       found.push(`${describe(el)}: right edge at ${Math.round(box.right)} px`);
       continue;
@@ -48,7 +51,8 @@ OVERFLOW = """([scrollArea, badges]) => {
     // Clipping on purpose (a visually hidden label) is not spilling.
     if (el.scrollWidth > el.clientWidth + 1 && !["hidden", "clip"].includes(style.overflowX)) {
       const scrolls = ["auto", "scroll"].includes(style.overflowX);
-      found.push(`${describe(el)}: ${scrolls ? "scrolls sideways unmarked" : "content spills out"}` +
+      const what = scrolls ? "scrolls sideways unmarked" : "content spills out";
+      found.push(`${describe(el)}: ${what}` +
         ` (${el.scrollWidth} px in ${el.clientWidth} px)`);
     }
   }
@@ -59,7 +63,8 @@ OVERFLOW = """([scrollArea, badges]) => {
       if (!node.textContent.trim()) continue;
       const range = document.createRange();
       range.selectNodeContents(node);
-      const lines = new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top)));
+      const rects = [...range.getClientRects()].filter((r) => r.width > 0);
+      const lines = new Set(rects.map((r) => Math.round(r.top)));
       if (lines.size > 1) found.push(`${describe(el)}: breaks over ${lines.size} lines`);
     }
   }

@@ -13,9 +13,13 @@ from incidents import services
 from incidents.models import Service
 from status.models import Component, StatusPage
 service = Service.objects.create(name="storefront-k8s-prod")
-page = StatusPage.objects.create(slug="shop", title_ko="쇼핑몰 상태", title_en="Shop status", language="ko")
+page = StatusPage.objects.create(
+    slug="shop", title_ko="쇼핑몰 상태", title_en="Shop status", language="ko"
+)
 Component.objects.create(page=page, service=service, name_ko="쇼핑몰", name_en="Storefront")
-incident, _ = services.open_incident(service=service, title="ingress OOM on node-7", severity="sev1")
+incident, _ = services.open_incident(
+    service=service, title="ingress OOM on node-7", severity="sev1"
+)
 print(incident.pk)
 """
 

@@ -20,7 +20,9 @@ import json
 from alerts.models import Integration
 from incidents.models import Service
 service = Service.objects.create(name="Judgment")
-integration = Integration.objects.create(name="prometheus", kind="alertmanager", default_service=service)
+integration = Integration.objects.create(
+    name="prometheus", kind="alertmanager", default_service=service
+)
 print(json.dumps(str(integration.token)))
 """
 OUTCOME = """

@@ -23,12 +23,13 @@ SETUP = """
     from django.utils import timezone
     from django_q.brokers import get_broker
     from incidents import services
-    from incidents.models import (Contact, EscalationPolicy, EscalationStep, NotificationChannel, Service,
-                                  Tier)
+    from incidents.models import (Contact, EscalationPolicy, EscalationStep, NotificationChannel,
+                                  Service, Tier)
     tier = Tier.objects.create(level=1, name="Operations")
     for n in range({contacts}):
         contact = Contact.objects.create(name=f"on call {{n}}", tier=tier)
-        NotificationChannel.objects.create(contact=contact, kind="webhook", target=f"{url}/ok/{{n}}")
+        NotificationChannel.objects.create(contact=contact, kind="webhook",
+                                           target=f"{url}/ok/{{n}}")
     policy = EscalationPolicy.objects.create(name="default sev1", severity="sev1")
     EscalationStep.objects.create(policy=policy, position=0, after=timedelta(0), tier=tier)
     EscalationStep.objects.create(policy=policy, position=1, after=timedelta(minutes=1), tier=tier)
@@ -48,8 +49,8 @@ OUTCOME = """
     import json
     from incidents.models import EventKind, Notification, TimelineEvent
     print(json.dumps({
-        "notifications": list(Notification.objects.values_list("incident", "step", "channel", "status",
-                                                               "attempts")),
+        "notifications": list(Notification.objects.values_list(
+            "incident", "step", "channel", "status", "attempts")),
         "escalations": list(TimelineEvent.objects.filter(kind=EventKind.ESCALATION)
                             .values_list("incident", "data__step")),
     }))
@@ -97,8 +98,8 @@ def test_a_cluster_killed_while_paging_loses_and_repeats_no_notification(
     wait_for(
         lambda: len(keys_answered()) >= expected,
         timeout=120,
-        what=f"all {expected} pages answered after the restart (answered before the kill: {answered_before}; "
-        f"now: {len(keys_answered())} distinct)",
+        what=f"all {expected} pages answered after the restart "
+        f"(answered before the kill: {answered_before}; now: {len(keys_answered())} distinct)",
     )
     outcome = portal.python(OUTCOME)
 

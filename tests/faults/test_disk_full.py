@@ -51,7 +51,8 @@ def test_a_backup_that_fills_the_disk_fails_clearly_and_keeps_the_previous_one(s
         import json
         from backups.models import BackupTarget
         from incidents.models import Service
-        BackupTarget.objects.create(name="portal", kind="portal_db", destination="{portal.data_dir / "backups"}",
+        BackupTarget.objects.create(name="portal", kind="portal_db",
+                                    destination="{portal.data_dir / "backups"}",
                                     service=Service.objects.create(name="portal"))
         print(json.dumps(True))
     """)

@@ -13,8 +13,8 @@ SETUP = """
     import json
     from datetime import timedelta
     from incidents import services
-    from incidents.models import (Contact, EscalationPolicy, EscalationStep, NotificationChannel, Service,
-                                  Tier)
+    from incidents.models import (Contact, EscalationPolicy, EscalationStep, NotificationChannel,
+                                  Service, Tier)
     tier = Tier.objects.create(level=1, name="Operations")
     for name in ("hangs", "answers"):
         contact = Contact.objects.create(name=name, tier=tier)
@@ -22,8 +22,8 @@ SETUP = """
                                            ("hang" if name == "hangs" else "ok") + "/" + name)
     policy = EscalationPolicy.objects.create(name="default sev1", severity="sev1")
     EscalationStep.objects.create(policy=policy, position=0, after=timedelta(0), tier=tier)
-    incident, _ = services.open_incident(service=Service.objects.create(name="api"), title="API down",
-                                         severity="sev1")
+    incident, _ = services.open_incident(service=Service.objects.create(name="api"),
+                                         title="API down", severity="sev1")
     print(json.dumps(incident.pk))
 """
 
@@ -33,10 +33,14 @@ STATE = """
     from django_q.models import Task
     from incidents.models import Notification, TimelineEvent
     print(json.dumps({
-        "notifications": {n.contact.name: {"status": n.status, "attempts": n.attempts, "error": n.last_error,
-                                           "retry_in": (n.next_attempt_at - timezone.now()).total_seconds()
-                                           if n.next_attempt_at else None}
-                          for n in Notification.objects.select_related("contact")},
+        "notifications": {
+            n.contact.name: {
+                "status": n.status, "attempts": n.attempts, "error": n.last_error,
+                "retry_in": (n.next_attempt_at - timezone.now()).total_seconds()
+                if n.next_attempt_at else None,
+            }
+            for n in Notification.objects.select_related("contact")
+        },
         "events": sorted(e.kind for e in TimelineEvent.objects.all()),
         "failed_tasks": [t.func for t in Task.objects.filter(success=False)],
     }))

@@ -14,9 +14,11 @@ QUEUE = """
     import json
     from incidents import services
     from incidents.models import Purpose
-    services.queue_message(purpose=Purpose.REMINDER, key="reminder:postmortem:1:2026-03-13", recipient="channel:1",
-                           kind="webhook", target="{url}/reminder", subject="[Postmortem due] #1 API down",
-                           text="A published postmortem was due.", url="http://portal/", language="en")
+    services.queue_message(purpose=Purpose.REMINDER, key="reminder:postmortem:1:2026-03-13",
+                           recipient="channel:1", kind="webhook", target="{url}/reminder",
+                           subject="[Postmortem due] #1 API down",
+                           text="A published postmortem was due.", url="http://portal/",
+                           language="en")
     print(json.dumps(True))
 """
 
@@ -27,15 +29,16 @@ SEND = """
     from django.utils import timezone
     from incidents import notify
     later = float(os.environ.get("LATER", "0"))
-    print(json.dumps(notify.send_pending(now=timezone.now() + timedelta(seconds=later) if later else None)))
+    now = timezone.now() + timedelta(seconds=later) if later else None
+    print(json.dumps(notify.send_pending(now=now)))
 """
 
 STATE = """
     import json
     from incidents.models import Notification
     row = Notification.objects.get()
-    print(json.dumps({"status": row.status, "attempts": row.attempts, "claimed": row.claim is not None,
-                      "error": row.last_error}))
+    print(json.dumps({"status": row.status, "attempts": row.attempts,
+                      "claimed": row.claim is not None, "error": row.last_error}))
 """
 
 

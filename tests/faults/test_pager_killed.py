@@ -22,15 +22,17 @@ SETUP = """
     import json
     from datetime import timedelta
     from incidents import services
-    from incidents.models import Contact, EscalationPolicy, EscalationStep, NotificationChannel, Service, Tier
+    from incidents.models import (Contact, EscalationPolicy, EscalationStep, NotificationChannel,
+                                  Service, Tier)
     policy = EscalationPolicy.objects.create(name="default sev1", severity="sev1")
     for position, (name, after) in enumerate([("t1", 0), ("t2", {after})]):
         tier = Tier.objects.create(level=position + 1, name=name)
         contact = Contact.objects.create(name=name, tier=tier)
         NotificationChannel.objects.create(contact=contact, kind="webhook", target="{url}/" + name)
-        EscalationStep.objects.create(policy=policy, position=position, after=timedelta(seconds=after), tier=tier)
-    incident, _ = services.open_incident(service=Service.objects.create(name="payments"), title="payments down",
-                                         severity="sev1")
+        EscalationStep.objects.create(policy=policy, position=position,
+                                      after=timedelta(seconds=after), tier=tier)
+    incident, _ = services.open_incident(service=Service.objects.create(name="payments"),
+                                         title="payments down", severity="sev1")
     print(json.dumps(incident.created_at.timestamp()))
 """
 

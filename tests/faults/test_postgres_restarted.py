@@ -20,7 +20,8 @@ OUTAGE_SECONDS = 3
 SETUP = """
     import json
     from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from django.contrib.auth import (BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY,
+                                     get_user_model)
     from django.contrib.sessions.backends.db import SessionStore
     from django.utils import timezone
     from django_q.tasks import async_task
@@ -37,7 +38,8 @@ SETUP = """
     watched.write_text("alive")
     service = Service.objects.create(name="files")
     for n in range({probes}):
-        Probe.objects.create(service=service, name=f"file {{n}}", kind="file", interval={interval}, timeout=2,
+        Probe.objects.create(service=service, name=f"file {{n}}", kind="file",
+                             interval={interval}, timeout=2,
                              config={{"path": str(watched)}}, next_run_at=timezone.now())
     async_task("probes.tasks.tick")
     async_task("portal.tasks.heartbeat", "portal")
@@ -49,8 +51,8 @@ LAST_RESULTS = """
     import json
     from django.db.models import Max
     from probes.models import ProbeResult
-    print(json.dumps([at.timestamp() for at in
-                      ProbeResult.objects.values("probe").annotate(last=Max("at")).values_list("last", flat=True)]))
+    last = ProbeResult.objects.values("probe").annotate(last=Max("at"))
+    print(json.dumps([at.timestamp() for at in last.values_list("last", flat=True)]))
 """
 
 

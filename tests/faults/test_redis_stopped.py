@@ -13,7 +13,8 @@ pytestmark = pytest.mark.slow
 
 SETUP = """
     import json
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from django.contrib.auth import (BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY,
+                                     get_user_model)
     from django.contrib.sessions.backends.db import SessionStore
     from rest_framework.authtoken.models import Token
     from core.roles import ensure_roles
@@ -27,7 +28,8 @@ SETUP = """
     from backups.models import BackupTarget
     from incidents.models import Service
     (settings.DATA_DIR / "notes.txt").write_text("keep me")
-    target = BackupTarget.objects.create(name="notes", kind="file", source=str(settings.DATA_DIR / "notes.txt"),
+    target = BackupTarget.objects.create(name="notes", kind="file",
+                                         source=str(settings.DATA_DIR / "notes.txt"),
                                          destination=str(settings.DATA_DIR / "backups"),
                                          service=Service.objects.create(name="notes"))
     print(json.dumps({"session": session.session_key, "token": Token.objects.create(user=user).key,

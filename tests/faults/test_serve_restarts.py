@@ -26,14 +26,17 @@ SETUP = """
     import json
     from datetime import timedelta
     from incidents import services
-    from incidents.models import Contact, EscalationPolicy, EscalationStep, NotificationChannel, Service, Tier
+    from incidents.models import (Contact, EscalationPolicy, EscalationStep, NotificationChannel,
+                                  Service, Tier)
     tier = Tier.objects.create(level=1, name="Operations")
     contact = Contact.objects.create(name="on call", tier=tier)
     NotificationChannel.objects.create(contact=contact, kind="webhook", target="{url}/ok/0")
     policy = EscalationPolicy.objects.create(name="default sev1", severity="sev1")
     EscalationStep.objects.create(policy=policy, position=0, after=timedelta(0), tier=tier)
-    EscalationStep.objects.create(policy=policy, position=1, after=timedelta(seconds={after}), tier=tier)
-    services.open_incident(service=Service.objects.create(name="payments"), title="payments down", severity="sev1")
+    EscalationStep.objects.create(policy=policy, position=1, after=timedelta(seconds={after}),
+                                  tier=tier)
+    services.open_incident(service=Service.objects.create(name="payments"), title="payments down",
+                           severity="sev1")
     print(json.dumps(True))
 """
 

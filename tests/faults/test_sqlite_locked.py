@@ -103,7 +103,8 @@ def test_probe_results_written_while_another_process_holds_the_lock_are_all_kept
     failed = portal.python("""
         import json
         from django_q.models import Task
-        print(json.dumps([[t.func, str(t.result)[:300]] for t in Task.objects.filter(success=False)]))
+        failed = Task.objects.filter(success=False)
+        print(json.dumps([[t.func, str(t.result)[:300]] for t in failed]))
     """)
     assert failed == []
     assert "database is locked" not in portal.log_tail("workers", 400)

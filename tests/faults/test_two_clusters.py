@@ -34,25 +34,28 @@ SETUP = """
     from django.utils import timezone
     from checklists.models import Item, Template
     from incidents import services
-    from incidents.models import (Contact, EscalationPolicy, EscalationStep, NotificationChannel, Service,
-                                  Tier)
+    from incidents.models import (Contact, EscalationPolicy, EscalationStep, NotificationChannel,
+                                  Service, Tier)
     from probes.models import Probe
     watched = settings.FILE_ROOTS[0] / "watched.txt"  # the data dir is never probed
     watched.write_text("alive")
     service = Service.objects.create(name="fleet")
     Probe.objects.bulk_create([
         Probe(service=service, name=f"file {{n}}", kind="file", interval={interval}, timeout=2,
-              config={{"path": str(watched)}}, next_run_at=timezone.now()) for n in range({probes})])
+              config={{"path": str(watched)}}, next_run_at=timezone.now())
+        for n in range({probes})])
     tier = Tier.objects.create(level=1, name="Operations")
     for n in range({contacts}):
         contact = Contact.objects.create(name=f"on call {{n}}", tier=tier)
-        NotificationChannel.objects.create(contact=contact, kind="webhook", target=f"{url}/ok/{{n}}")
+        NotificationChannel.objects.create(contact=contact, kind="webhook",
+                                           target=f"{url}/ok/{{n}}")
     policy = EscalationPolicy.objects.create(name="default sev1", severity="sev1")
     for position in range({steps}):
-        EscalationStep.objects.create(policy=policy, position=position, after=timedelta(minutes=position),
-                                      tier=tier)
+        EscalationStep.objects.create(policy=policy, position=position,
+                                      after=timedelta(minutes=position), tier=tier)
     for n in range({incidents}):
-        services.open_incident(service=service, title=f"outage {{n}}", severity="sev1", dedup_key=f"outage-{{n}}")
+        services.open_incident(service=service, title=f"outage {{n}}", severity="sev1",
+                               dedup_key=f"outage-{{n}}")
     template = Template.objects.create(name="Every minute", schedule="* * * * *")
     Item.objects.create(template=template, text="Look at the graphs")
     print(json.dumps(timezone.now().timestamp()))
@@ -79,8 +82,8 @@ OUTCOME = """
         results.setdefault(probe, []).append(at.timestamp())
     print(json.dumps({
         "results": results,
-        "notifications": list(Notification.objects.values_list("incident", "step", "repeat", "channel", "status",
-                                                               "attempts")),
+        "notifications": list(Notification.objects.values_list(
+            "incident", "step", "repeat", "channel", "status", "attempts")),
         "escalations": list(TimelineEvent.objects.filter(kind=EventKind.ESCALATION)
                             .values_list("incident", "data__step")),
         "runs": [[r.occurrence.timestamp(), r.status] for r in Run.objects.all()],

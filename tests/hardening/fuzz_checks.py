@@ -27,7 +27,8 @@ RULE_CODES = frozenset(
         "blank",  # text of spaces only: blank once trimmed, which minLength cannot see
         "min_value",  # a duration's lower bound (the schema can bound numbers, not "HH:MM:SS")
         "max_value",
-        "too_long",  # a maintenance window longer than the principal's role may make (7 days, 366 days)
+        # A maintenance window longer than the principal's role may make (7 days, 366 days).
+        "too_long",
         "reserved",  # a dedup key in the portal's own namespaces (probe:, alert:, backup:)
         "refused_address",  # a link-local or cloud-metadata host (a valid uri, refused by policy)
         "depth",  # JSON nested deeper than PORTAL_JSON_MAX_DEPTH

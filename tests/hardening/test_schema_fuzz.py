@@ -51,7 +51,9 @@ viewer = User.objects.create_user("vera", password={password!r})
 viewer.groups.add(Group.objects.get(name="viewer"))
 admin = User.objects.get(username="admin")
 service = Service.objects.create(name="fuzz-empty")
-incident, _ = services.open_incident(service=service, title="Empty fields", severity="sev3", by=admin)
+incident, _ = services.open_incident(
+    service=service, title="Empty fields", severity="sev3", by=admin
+)
 services.resolve(incident=incident, by=admin)
 postmortem = postmortems.draft_for(incident, by=admin)
 postmortem.detected_at = postmortem.recovered_at = None

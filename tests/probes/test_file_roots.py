@@ -45,7 +45,10 @@ def create(api, path, kind=Kind.LOG_ERRORS):
 def test_the_default_file_roots_are_empty(tmp_path):
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "PYTEST_XDIST"))}
     environ["PORTAL_DATA_DIR"] = str(tmp_path)
-    code = "import django; django.setup(); from django.conf import settings; print(settings.FILE_ROOTS)"
+    code = (
+        "import django; django.setup(); "
+        "from django.conf import settings; print(settings.FILE_ROOTS)"
+    )
     done = subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,

@@ -40,7 +40,7 @@ def run_now(client, probe, language):
 
 
 @pytest.mark.parametrize("language", ["en", "ko"])
-def test_a_refused_port_says_connection_refused_in_a_red_banner_with_the_raw_detail_behind_a_disclosure(
+def test_a_refused_port_says_connection_refused_in_a_red_banner_with_the_raw_detail_folded(
     client_as, refused_port, language
 ):
     probe = make_probe(
