@@ -50,6 +50,7 @@ from incidents.serializers import (
     ReopenSerializer,
     ReportQuerySerializer,
     ReportSerializer,
+    ResolveSerializer,
     RouteSerializer,
     ServiceSerializer,
     TierSerializer,
@@ -230,7 +231,6 @@ class TimelinePagination(AppendOnlyPagination):
 TRANSITIONS = {
     "acknowledge": services.acknowledge,
     "mitigate": services.mitigate,
-    "resolve": services.resolve,
     "close": services.close,
 }
 
@@ -315,11 +315,18 @@ class IncidentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         """Mark the impact as mitigated (not yet resolved)."""
         return self._transition("mitigate")
 
-    @extend_schema(request=None, responses=transition_responses)
+    @extend_schema(request=ResolveSerializer, responses=transition_responses)
     @action(detail=True, methods=["post"])
     def resolve(self, request, pk=None):
-        """Resolve: stops every escalation."""
-        return self._transition("resolve")
+        """Resolve: stops every escalation. The summary (what fixed it) is optional here, since
+        tools resolve too; the incident page asks a person for it."""
+        incident = self.get_object()
+        serializer = ResolveSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.resolve(
+            incident=incident, by=request.user, summary=serializer.validated_data["summary"]
+        )
+        return Response(self._incident_data(incident))
 
     @extend_schema(request=None, responses=transition_responses)
     @action(detail=True, methods=["post"])

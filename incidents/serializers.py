@@ -475,6 +475,7 @@ class IncidentSerializer(ModelSerializer):
             "mitigated_at",
             "resolved_at",
             "resolved_by",
+            "resolution_summary",
             "closed_at",
             "next_escalation_at",
         ]
@@ -482,12 +483,14 @@ class IncidentSerializer(ModelSerializer):
 
 
 class IncidentListSerializer(IncidentSerializer):
-    """A page of incidents: everything but the long description and the responders,
-    which the detail answer has (a list page stays one query for the rows)."""
+    """A page of incidents: everything but the long texts and the responders, which the detail
+    answer has (a list page stays one query for the rows)."""
 
     class Meta(IncidentSerializer.Meta):
         fields = [
-            f for f in IncidentSerializer.Meta.fields if f not in ("description", "responders")
+            f
+            for f in IncidentSerializer.Meta.fields
+            if f not in ("description", "resolution_summary", "responders")
         ]
         read_only_fields = fields
 
@@ -515,6 +518,16 @@ class IncidentCreateSerializer(serializers.Serializer):
     )
     impact_started_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     detected_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class ResolveSerializer(serializers.Serializer):
+    summary = CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=4000,
+        help_text=_("What fixed it: kept on the incident and in the timeline."),
+    )
 
 
 class ReopenSerializer(serializers.Serializer):

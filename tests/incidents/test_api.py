@@ -95,6 +95,36 @@ def test_anonymous_api_calls_are_refused(client, service):
     assert client.get(f"{API}/incidents").status_code in (401, 403)
 
 
+def test_a_resolve_through_the_api_keeps_its_summary_on_the_incident_and_the_timeline(
+    api_as, service
+):
+    api = api_as("operator")
+    incident = open_one(service)
+    response = api.post(
+        f"{API}/incidents/{incident.pk}/resolve",
+        {"summary": "  Rolled back the model file.  "},
+        format="json",
+    )
+    assert response.status_code == 200
+    assert response.json()["resolution_summary"] == "Rolled back the model file."
+    event = incident.events.get(kind=EventKind.STATUS, data__to="resolved")
+    assert event.data["summary"] == "Rolled back the model file."
+    listed = api.get(f"{API}/incidents").json()["results"][0]
+    assert "resolution_summary" not in listed  # long texts are for the detail answer
+
+
+def test_a_resolve_summary_over_4000_characters_is_a_400_naming_the_field(api_as, service):
+    api = api_as("operator")
+    incident = open_one(service)
+    response = api.post(
+        f"{API}/incidents/{incident.pk}/resolve", {"summary": "x" * 4001}, format="json"
+    )
+    assert response.status_code == 400
+    assert "4000" in response.json()["summary"][0]
+    incident.refresh_from_db()
+    assert incident.status == Status.TRIGGERED
+
+
 # Roles -------------------------------------------------------------------
 
 
@@ -157,6 +187,7 @@ def test_an_operator_declares_acknowledges_notes_and_resolves(api_as, service):
 
     incident = Incident.objects.get(pk=pk)
     assert incident.acknowledged_by == api.user
+    assert incident.resolution_summary == ""
     assert incident.events.filter(kind=EventKind.NOTE).count() == 1
 
 
