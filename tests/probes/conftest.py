@@ -124,6 +124,9 @@ class Handler(BaseHTTPRequestHandler):
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
+    # The listen backlog: socketserver's default of 5 overflows when a tick's pool connects to it
+    # all at once on a loaded machine, and the dropped connections turn probes critical.
+    request_queue_size = 128
 
     def __init__(self):
         super().__init__(("127.0.0.1", 0), Handler)
