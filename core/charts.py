@@ -1,4 +1,4 @@
-"""Server-drawn SVG bar charts (DESIGN §7): the geometry is computed here and drawn by
+"""Server-drawn SVG bar and line charts (DESIGN §7): the geometry is computed here and drawn by
 templates/core/chart.html as inline SVG, so a chart needs no script, no CDN and no inline
 style (the CSP forbids style=""). Colours come from classes in portal.css (`series-0`…), which
 follow the light and dark schemes; the SVG scales to its box through its viewBox.
@@ -170,4 +170,66 @@ def bar_chart(
             for name, values in series
         ],
         "empty": empty if largest <= 0 else "",
+    }
+
+
+LINE_LEFT, LINE_BOTTOM = 64, 24  # room for the value axis' labels and the time axis' labels
+
+
+def line_chart(
+    values: Sequence[float | None],
+    *,
+    title: str,
+    width: int,
+    height: int,
+    fmt: Callable[[float], str] = str,
+    labels: Sequence[str] = (),
+) -> dict | None:
+    """Geometry for a line through `values`, oldest first (None: no sample there), drawn by
+    templates/core/line_chart.html: a dot for every value (a single sample still shows). With
+    `labels` (one per value) it is a full chart with axes, the first, middle and last label under
+    them, and a table of the figures; without, a sparkline. The scale starts at 0 (or below, for
+    negative values). None: nothing to draw."""
+    present = [(i, v) for i, v in enumerate(values) if v is not None]
+    if not present:
+        return None
+    if labels and len(labels) != len(values):
+        raise ValueError(f"{len(labels)} labels for {len(values)} values")
+    top = max(max(v for _i, v in present), 0.0)
+    bottom = min(min(v for _i, v in present), 0.0)
+    span = (top - bottom) or 1.0
+    axes = bool(labels)
+    left, right = (LINE_LEFT, width - 8) if axes else (2, width - 2)
+    upper, lower = (8, height - LINE_BOTTOM) if axes else (2, height - 2)
+    step = (right - left) / max(1, len(values) - 1)
+
+    def at(i, v):
+        return round(left + i * step, 1), round(lower - (v - bottom) / span * (lower - upper), 1)
+
+    dots = [(*at(i, v), fmt(v)) for i, v in present]
+    return {
+        "title": title,
+        "axes": axes,
+        "points": " ".join(f"{x},{y}" for x, y, _text in dots),
+        "dots": dots,
+        "top": top,
+        "bottom": bottom,
+        "top_text": fmt(top),
+        "bottom_text": fmt(bottom),
+        "left": left,
+        "right": right,
+        "upper": upper,
+        "lower": lower,
+        "middle": round((left + right) / 2, 1),
+        "width": width,
+        "height": height,
+        "first": labels[0] if axes else "",
+        "midpoint": labels[(len(labels) - 1) // 2] if axes else "",
+        "last": labels[-1] if axes else "",
+        "rows": [
+            {"label": label, "text": "–" if v is None else fmt(v)}
+            for label, v in zip(labels, values, strict=True)
+        ]
+        if axes
+        else [],
     }

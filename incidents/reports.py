@@ -484,80 +484,40 @@ def _stats_in_database(resolved, period: Period) -> dict:
     return stats
 
 
-# Charts: geometry computed here, drawn by the template as inline SVG -----------------
-
-CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 640, 220, 32
-
-
-def bar_chart(rows: list[dict], value, *, title: str, unit: str = "") -> dict:
-    """Bars for `value(row)` (None drawn as no bar) with their labels, sized to the largest."""
-    values = [value(row) for row in rows]
-    top = max([v for v in values if v is not None] or [0]) or 1
-    slot = (CHART_WIDTH - CHART_PAD) / max(len(rows), 1)
-    bar_width = max(slot * 0.7, 2)
-    usable = CHART_HEIGHT - 2 * CHART_PAD
-    bars = []
-    for index, (row, v) in enumerate(zip(rows, values, strict=True)):
-        height = 0 if v is None else usable * v / top
-        x = CHART_PAD + index * slot + (slot - bar_width) / 2
-        bars.append(
-            {
-                "x": round(x, 1),
-                "y": round(CHART_HEIGHT - CHART_PAD - height, 1),
-                "width": round(bar_width, 1),
-                "height": round(height, 1),
-                "label": row["label"],
-                "value": v,
-                "label_x": round(x + bar_width / 2, 1),
-                "text": _fmt(v, unit),
-            }
-        )
-    return {
-        "title": title,
-        "width": CHART_WIDTH,
-        "height": CHART_HEIGHT,
-        "bars": bars,
-        "unit": unit,
-        "baseline": CHART_HEIGHT - CHART_PAD,
-        "label_y": CHART_HEIGHT - CHART_PAD + 14,
-        "top": _fmt(top, unit),
-    }
-
-
-def _fmt(value, unit: str) -> str:
-    if value is None:
-        return "–"
-    if unit == "min":
-        return f"{value:.1f}"
-    return f"{value:g}"
-
-
-def minutes(seconds) -> float | None:
-    return None if seconds is None else seconds / 60
+# Charts: core.charts computes the geometry, templates/core/chart.html draws it ------------
 
 
 def charts(report: dict) -> list[dict]:
+    """Incidents and median MTTA/MTTR per month, and MTTR p95 per severity."""
     months, severities = report["by_month"], report["by_severity"]
+    month_labels = [row["label"] for row in months]
+    empty = str(_("No resolved incidents in this period."))
+
+    def durations(title, rows, value) -> dict:
+        labels = [row["label"] for row in rows]
+        return charts_lib.bar_chart(
+            title=str(title),
+            labels=labels,
+            series=[(str(title), [value(row) for row in rows])],
+            fmt=format_duration,
+            scale=charts_lib.nice_duration_top,
+            label_every=_label_step(len(labels), 12),
+            empty=empty,
+        )
+
     return [
-        bar_chart(months, lambda r: r["incidents"], title=str(_("Incidents per month"))),
-        bar_chart(
-            months,
-            lambda r: minutes(r["mtta"]["median"]),
-            title=str(_("Median MTTA per month (minutes)")),
-            unit="min",
+        charts_lib.bar_chart(
+            title=str(_("Incidents per month")),
+            labels=month_labels,
+            series=[(str(_("Incidents")), [row["incidents"] for row in months])],
+            fmt=_count,
+            scale=charts_lib.nice_count_top,
+            label_every=_label_step(len(month_labels), 12),
+            empty=str(_("No incidents in this period.")),
         ),
-        bar_chart(
-            months,
-            lambda r: minutes(r["mttr"]["median"]),
-            title=str(_("Median MTTR per month (minutes)")),
-            unit="min",
-        ),
-        bar_chart(
-            severities,
-            lambda r: minutes(r["mttr"]["p95"]),
-            title=str(_("MTTR p95 per severity (minutes)")),
-            unit="min",
-        ),
+        durations(_("Median MTTA per month"), months, lambda row: row["mtta"]["median"]),
+        durations(_("Median MTTR per month"), months, lambda row: row["mttr"]["median"]),
+        durations(_("MTTR p95 per severity"), severities, lambda row: row["mttr"]["p95"]),
     ]
 
 

@@ -10,11 +10,15 @@ from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import floatformat
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
+from core.charts import line_chart
 from core.errors import DomainError
 from probes import services
 from probes.forms import HostForm, ProbeForm
@@ -30,43 +34,26 @@ def get_probe(pk) -> Probe:
     return get_object_or_404(Probe.objects.select_related("service", "incident", "host"), pk=pk)
 
 
-def chart(
-    values: list[float | None], *, width: int, height: int, axes: bool = False
-) -> dict | None:
-    """Server-drawn SVG geometry for hourly means, oldest first (None: no sample that hour): the
-    line, a dot for every hour with a sample (one result still shows), and with `axes` the room
-    for the scale's labels. The scale starts at 0 (or below, for negative values). None: nothing
-    to draw."""
-    present = [(i, v) for i, v in enumerate(values) if v is not None]
-    if not present:
-        return None
-    top = max(max(v for _i, v in present), 0.0)
-    bottom = min(min(v for _i, v in present), 0.0)
-    span = (top - bottom) or 1.0
-    left, right = (CHART_LEFT, width - 8) if axes else (2, width - 2)
-    upper, lower = (8, height - CHART_BOTTOM) if axes else (2, height - 2)
-    step = (right - left) / max(1, len(values) - 1)
-
-    def at(i, v):
-        return round(left + i * step, 1), round(lower - (v - bottom) / span * (lower - upper), 1)
-
-    dots = [(*at(i, v), v) for i, v in present]
-    return {
-        "points": " ".join(f"{x},{y}" for x, y, _v in dots),
-        "dots": dots,
-        "top": top,
-        "bottom": bottom,
-        "left": left,
-        "right": right,
-        "upper": upper,
-        "lower": lower,
-        "middle": round((left + right) / 2, 1),
-        "width": width,
-        "height": height,
-    }
+def what_is_charted(probe: Probe) -> str:
+    if probe.charts_latency:
+        return _("Latency over the last 24 hours")
+    return _("Value over the last 24 hours")
 
 
-CHART_LEFT, CHART_BOTTOM = 64, 24  # room for the value axis' labels and the time axis' labels
+def with_unit(unit: str):
+    def fmt(value: float) -> str:
+        return f"{floatformat(value, -1)} {unit}".strip()
+
+    return fmt
+
+
+def sparkline(probe: Probe, now, unit: str) -> dict | None:
+    """The grid's small line of the last 24 hourly means, from the probe row itself (no query)."""
+    values = probe.sparkline(now)
+    top = max((v for v in values if v is not None), default=0.0)
+    most = _("up to %(top)s %(unit)s") % {"top": floatformat(max(top, 0.0), -1), "unit": unit}
+    title = f"{what_is_charted(probe)}, {most}".strip()
+    return line_chart(values, title=title, width=96, height=24)
 
 
 @require_safe
@@ -75,14 +62,10 @@ def probe_grid(request):
     now = timezone.now()
     probes = Probe.objects.select_related("service").worst_first()
     page = Paginator(probes, GRID_PAGE_SIZE).get_page(request.GET.get("page"))
-    cards = [
-        {
-            "probe": probe,
-            "spark": chart(probe.sparkline(now), width=96, height=24),
-            "unit": value_unit(probe.kind, probe.config),
-        }
-        for probe in page
-    ]
+    cards = []
+    for probe in page:
+        unit = value_unit(probe.kind, probe.config)
+        cards.append({"probe": probe, "spark": sparkline(probe, now, unit), "unit": unit})
     return render(
         request,
         "probes/grid.html",
@@ -103,19 +86,27 @@ def probe_detail(request, pk):
     results = Paginator(probe.results.order_by("-at", "-id"), RESULTS_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    history = probe.sparkline(now)
+    unit = value_unit(probe.kind, probe.config)
+    # An hour's label is its start, except the last one, which is the hour so far: "until now".
+    hours = [now - timedelta(hours=SPARKLINE_HOURS - 1 - n) for n in range(SPARKLINE_HOURS)]
+    labels = [date_format(localtime(hour), "H:00") for hour in hours[:-1]]
+    labels.append(date_format(localtime(now), "H:i"))
     context = {
         "probe": probe,
         "page": results,
         "now": now,
-        "chart": chart(history, width=480, height=160, axes=True),
-        "unit": value_unit(probe.kind, probe.config),
+        "chart": line_chart(
+            probe.sparkline(now),
+            title=what_is_charted(probe),
+            width=480,
+            height=160,
+            fmt=with_unit(unit),
+            labels=labels,
+        ),
+        "unit": unit,
         # The thresholds it is judged by (its own or its kind's), in their unit: "warning 70 %".
         "limits": services.limits_of(probe),
         "limits_unit": default_thresholds(probe.kind, probe.config)[2],
-        # The time axis: the first hour charted, its middle, now.
-        "chart_from": now - timedelta(hours=SPARKLINE_HOURS - 1),
-        "chart_middle": now - timedelta(hours=12),
         # The ping URL is the heartbeat's credential: only those who may change the probe see it.
         "ping_url": ping_url(probe)
         if probe.is_heartbeat and request.user.has_perm("probes.change_probe")

@@ -134,3 +134,30 @@ def test_a_count_axis_ticks_whole_numbers(count, top):
 )
 def test_a_size_axis_ends_on_a_power_of_two(size, top):
     assert nice_bytes_top(size) == top
+
+
+def test_a_line_puts_one_value_on_the_scale_and_skips_empty_hours():
+    assert charts.line_chart([None] * 24, title="t", width=96, height=24) is None
+    one = charts.line_chart([None] * 23 + [5.0], title="t", width=96, height=24)
+    assert one["dots"] == [(94.0, 2.0, "5.0")] and one["points"] == "94.0,2.0"
+    assert not one["axes"] and one["rows"] == []
+    both = charts.line_chart([-2.0, None, 2.0], title="t", width=100, height=20)
+    assert (both["bottom"], both["top"]) == (-2.0, 2.0)
+    assert [(x, y) for x, y, _text in both["dots"]] == [(2.0, 18.0), (98.0, 2.0)]
+
+
+def test_a_line_with_labels_has_axes_their_first_middle_and_last_label_and_a_table():
+    line = charts.line_chart(
+        [1.0, None, 3.0, 4.0],
+        title="Latency",
+        width=480,
+        height=160,
+        fmt=lambda v: f"{v:g} ms",
+        labels=["10:00", "11:00", "12:00", "12:30"],
+    )
+    assert line["axes"] and (line["left"], line["lower"]) == (charts.LINE_LEFT, 136)
+    assert (line["first"], line["midpoint"], line["last"]) == ("10:00", "11:00", "12:30")
+    assert (line["top_text"], line["bottom_text"]) == ("4 ms", "0 ms")
+    assert [row["text"] for row in line["rows"]] == ["1 ms", "–", "3 ms", "4 ms"]
+    with pytest.raises(ValueError):
+        charts.line_chart([1.0], title="t", width=10, height=10, labels=["a", "b"])

@@ -94,11 +94,12 @@ def test_the_reports_page_says_when_there_is_nothing_to_draw(client_as):
     )
     html = page.content.decode()
     assert page.status_code == 200 and 'class="bar-trend"' not in html
+    # Two of the three trends and three of the report's four charts are of resolved incidents.
     assert (
-        html.count("No resolved incidents in this period.") == 2
-        and "No incidents in this period." in html
+        html.count("No resolved incidents in this period.") == 5
+        and html.count("No incidents in this period.") == 2
     )
-    assert html.count('<details class="chart-data">') == 3
+    assert html.count('<details class="chart-data">') == 7
 
 
 def test_the_reports_page_draws_the_trends_with_their_tables(client_as, hand_built):
@@ -107,7 +108,8 @@ def test_the_reports_page_draws_the_trends_with_their_tables(client_as, hand_bui
         {"first": "2026-03", "last": "2026-03", "service": hand_built.pk},
     )
     html = page.content.decode()
-    assert html.count('class="bar-trend"') == 3 and "MTTR per month by severity (mean)" in html
+    # The three trends and the report's four charts.
+    assert html.count('class="bar-trend"') == 7 and "MTTR per month by severity (mean)" in html
     assert "<title>2026-03, SEV1 · critical: 6 min 40 s</title>" in html
     assert 'style="' not in html
 

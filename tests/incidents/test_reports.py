@@ -5,8 +5,9 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
-from incidents.models import Status
-from incidents.reports import build_report, percentile
+from core.display import format_duration
+from incidents.models import Severity, Status
+from incidents.reports import build_report, charts, percentile
 from tests.incidents.factories import make_incident, make_service
 from tests.incidents.report_data import MARCH, NOW, T0, minutes, resolved
 
@@ -64,8 +65,9 @@ def test_the_reports_page_draws_svg_charts_with_tables_and_offers_csv(client_as,
         {"first": "2026-03", "last": "2026-03", "service": hand_built.pk},
     )
     html = page.content.decode()
-    assert page.status_code == 200 and html.count('class="bar-chart"') == 4
-    assert html.count('class="bar-trend"') == 3 and html.count("chart-table") == 7
+    # Four report charts and three trends, each with its table of figures.
+    assert page.status_code == 200 and html.count('class="bar-trend"') == 7
+    assert html.count('class="chart-table"') == 7
     assert "12 min" in html  # the all-severity MTTA mean, 750 s
     download = client.get(
         reverse("incidents:reports"),
@@ -74,6 +76,17 @@ def test_the_reports_page_draws_svg_charts_with_tables_and_offers_csv(client_as,
     rows = list(csv.DictReader(io.StringIO(b"".join(download.streaming_content).decode())))
     total = next(row for row in rows if row["grouping"] == "total")
     assert (total["incidents"], total["mtta_mean_s"], total["mttr_p95_s"]) == ("5", "750", "5460")
+
+
+def test_the_report_charts_draw_the_months_medians_and_the_p95_per_severity(hand_built):
+    report = build_report(period=MARCH, service=hand_built, now=NOW)
+    count, mtta, mttr, p95 = charts(report)
+    assert count["labels"] == ["2026-03"] and count["rows"][0]["cells"] == ["5"]
+    assert mtta["rows"][0]["cells"] == [format_duration(480)]
+    assert mttr["rows"][0]["cells"] == [format_duration(2100)]
+    assert p95["labels"] == [str(label) for _value, label in Severity.choices]
+    assert p95["rows"][0]["cells"][0] == format_duration(5640)
+    assert all(len(group["bars"]) == 1 for group in mtta["groups"]) and not mtta["empty"]
 
 
 def test_only_managers_see_reports(client_as, api_as):

@@ -11,7 +11,6 @@ import time_machine
 from probes import services
 from probes.kinds import Result
 from probes.models import Kind
-from probes.views import chart
 from tests.incidents.factories import make_service
 from tests.probes.factories import make_probe
 
@@ -109,12 +108,3 @@ def test_the_grid_shows_a_value_once_with_its_unit(client_as):
     )  # a healthy probe's message is not repeated
     record(http, Result("critical", None, None, "HTTP 503, expected 200"), now)
     assert "HTTP 503, expected 200" in client_as("viewer").get("/probes/").content.decode()
-
-
-def test_the_chart_geometry_puts_one_value_on_the_scale_and_skips_empty_hours():
-    assert chart([None] * 24, width=96, height=24) is None
-    one = chart([None] * 23 + [5.0], width=96, height=24)
-    assert one["dots"] == [(94.0, 2.0, 5.0)] and one["points"] == "94.0,2.0"
-    both = chart([-2.0, None, 2.0], width=100, height=20)
-    assert (both["bottom"], both["top"]) == (-2.0, 2.0)
-    assert [(x, y) for x, y, _v in both["dots"]] == [(2.0, 18.0), (98.0, 2.0)]
