@@ -17,7 +17,7 @@ from django.db.models import F, Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core import shutdown
+from core import bulk, shutdown
 from core.errors import DomainError
 from core.history import record_changes
 from core.secrets import redact
@@ -178,7 +178,15 @@ def run_checks(probes: list[Probe], *, pool_size: int = POOL_SIZE) -> list[Outco
 
 
 def record_results(*, outcomes: list[Outcome]) -> list[ProbeResult]:
-    """Write the results in bulk, fold them into each probe's state, and alert."""
+    """Write the results in bulk, fold them into each probe's state, and alert.
+
+    SQLite has one write lock for the whole database, and the pager needs it to write a new
+    incident's first page: a tick must never hold it for long. So the state is folded in memory
+    first, each alert (an incident opened, reminded or resolved) commits in its own short
+    transaction, and the results and the probes' new state are written last in one transaction of
+    a fixed number of statements. A crash between the two leaves an incident opened for results
+    not recorded; the next failing result finds it open (the probe's dedup key) and adds to it.
+    """
     # A message can quote what a target or a file said; everyone with a role reads it.
     outcomes = [
         (
@@ -206,40 +214,43 @@ def record_results(*, outcomes: list[Outcome]) -> list[ProbeResult]:
         )
         for probe, result, at in outcomes
     ]
+    alerts, routed = [], []
+    before = {probe.pk: (probe.status, probe.alerting) for probe, _result, _at in outcomes}
+    for probe, result, at in outcomes:
+        action = probe.apply(
+            status=result.status,
+            value=result.value,
+            latency_ms=result.latency_ms,
+            message=result.message,
+            at=at,
+            code=result.code,
+            params=result.params,
+            detail=result.detail,
+        )
+        if result.sample is not None:
+            probe.sample = result.sample
+        if action:
+            alerts.append((probe, action, result, at))
+        if event := _route_event(probe, before[probe.pk][0], action):
+            routed.append((probe, event, result, at))
+    if alerts:
+        _alert(alerts)  # sets the probes' incident and alerting fields written below
+    if routed:
+        _route(routed)
+    probes = [probe for probe, _result, _at in outcomes]
+    attnames = [Probe._meta.get_field(name).attname for name in STATE_FIELDS]
+    state = [(probe.pk, *(getattr(probe, name) for name in attnames)) for probe in probes]
     with transaction.atomic():
         ProbeResult.objects.bulk_create(rows, batch_size=500)
-        alerts, routed = [], []
-        before = {probe.pk: (probe.status, probe.alerting) for probe, _result, _at in outcomes}
-        for probe, result, at in outcomes:
-            action = probe.apply(
-                status=result.status,
-                value=result.value,
-                latency_ms=result.latency_ms,
-                message=result.message,
-                at=at,
-                code=result.code,
-                params=result.params,
-                detail=result.detail,
-            )
-            if result.sample is not None:
-                probe.sample = result.sample
-            if action:
-                alerts.append((probe, action, result, at))
-            if event := _route_event(probe, before[probe.pk][0], action):
-                routed.append((probe, event, result, at))
-        if alerts:
-            _alert(alerts)
-        if routed:
-            _route(routed)
-        Probe.objects.bulk_update(
-            [probe for probe, _result, _at in outcomes], STATE_FIELDS, batch_size=250
-        )
+        # core.bulk: one UPDATE … FROM (VALUES …) for a tick's hundreds of probes; the ORM's
+        # bulk_update compiles a CASE WHEN per probe and field, seconds under the write lock.
+        bulk.update(Probe, ("id", *STATE_FIELDS), state)
         # History for flips only, not for every result (the results are their own record),
         # nor for a new probe's first status, unless it alerts at once.
         record_changes(
             [
                 probe
-                for probe, _result, _at in outcomes
+                for probe in probes
                 if probe.alerting != before[probe.pk][1]
                 or before[probe.pk][0] not in (probe.status, Status.UNKNOWN)
             ]

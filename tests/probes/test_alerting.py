@@ -4,7 +4,7 @@ maintenance suppresses, reminders respect their interval."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import IntegrityError
+from django.db import IntegrityError, OperationalError
 from django.utils import timezone
 
 from incidents import services as incident_services
@@ -216,3 +216,29 @@ def test_the_timeline_gets_no_event_per_result_only_per_state_change(probe, cloc
         EventKind.ESCALATION,
         EventKind.ESCALATION_FAILED,
     }
+
+
+def test_an_incident_opened_before_a_failed_state_write_is_joined_not_opened_again(
+    probe, clock, monkeypatch
+):
+    # Alerts commit on their own, before the results and the probes' state (SQLite's write lock is
+    # not held across them): if that last write fails, the incident stays and the next failing
+    # result adds to it.
+    feed(probe, critical(), critical(), clock=clock)
+    real_update = services.bulk.update
+
+    def fails(*args, **kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(services.bulk, "update", fails)
+    with pytest.raises(OperationalError):
+        feed(probe, critical("HTTP 502"), clock=clock)
+    incident = probe_incidents(probe).get()
+    assert ProbeResult.objects.filter(probe=probe).count() == 2
+    assert not Probe.objects.get(pk=probe.pk).alerting
+
+    monkeypatch.setattr(services.bulk, "update", real_update)
+    state = feed(probe, critical("HTTP 502"), clock=clock)
+    assert probe_incidents(probe).get() == incident
+    assert state.alerting and state.incident_id == incident.pk
+    assert ProbeResult.objects.filter(probe=probe).count() == 3
