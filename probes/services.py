@@ -182,10 +182,11 @@ def record_results(*, outcomes: list[Outcome]) -> list[ProbeResult]:
 
     SQLite has one write lock for the whole database, and the pager needs it to write a new
     incident's first page: a tick must never hold it for long. So the state is folded in memory
-    first, each alert (an incident opened, reminded or resolved) commits in its own short
-    transaction, and the results and the probes' new state are written last in one transaction of
-    a fixed number of statements. A crash between the two leaves an incident opened for results
-    not recorded; the next failing result finds it open (the probe's dedup key) and adds to it.
+    first; the results and the probes' new state are written in one transaction of a fixed number
+    of statements; then each alert (an incident opened, reminded or resolved) commits in its own
+    short transaction, and the alerting probes' state is written once more. A crash before that
+    last write leaves the probe failing and not alerting: its next failing result alerts again and
+    finds the incident already open (the probe's dedup key), so nothing is opened twice.
     """
     # A message can quote what a target or a file said; everyone with a role reads it.
     outcomes = [
@@ -233,29 +234,44 @@ def record_results(*, outcomes: list[Outcome]) -> list[ProbeResult]:
             alerts.append((probe, action, result, at))
         if event := _route_event(probe, before[probe.pk][0], action):
             routed.append((probe, event, result, at))
-    if alerts:
-        _alert(alerts)  # sets the probes' incident and alerting fields written below
-    if routed:
-        _route(routed)
     probes = [probe for probe, _result, _at in outcomes]
-    attnames = [Probe._meta.get_field(name).attname for name in STATE_FIELDS]
-    state = [(probe.pk, *(getattr(probe, name) for name in attnames)) for probe in probes]
-    with transaction.atomic():
-        ProbeResult.objects.bulk_create(rows, batch_size=500)
-        # core.bulk: one UPDATE … FROM (VALUES …) for a tick's hundreds of probes; the ORM's
-        # bulk_update compiles a CASE WHEN per probe and field, seconds under the write lock.
-        bulk.update(Probe, ("id", *STATE_FIELDS), state)
+
+    def changed():
         # History for flips only, not for every result (the results are their own record),
         # nor for a new probe's first status, unless it alerts at once.
-        record_changes(
-            [
-                probe
-                for probe in probes
-                if probe.alerting != before[probe.pk][1]
-                or before[probe.pk][0] not in (probe.status, Status.UNKNOWN)
-            ]
-        )
+        return [
+            probe
+            for probe in probes
+            if probe.alerting != before[probe.pk][1]
+            or before[probe.pk][0] not in (probe.status, Status.UNKNOWN)
+        ]
+
+    with transaction.atomic():
+        ProbeResult.objects.bulk_create(rows, batch_size=500)
+        _write_state(probes)
+        if not alerts:
+            record_changes(changed())
+    if alerts:
+        _alert(alerts)  # each in a transaction of its own: the pager may write in between
+    if routed:
+        _route(routed)
+    if alerts:
+        with transaction.atomic():
+            # The incident, alerting and flip fields _alert set.
+            _write_state([probe for probe, _action, _result, _at in alerts])
+            record_changes(changed())
     return rows
+
+
+def _write_state(probes: list[Probe]) -> None:
+    # core.bulk: one UPDATE … FROM (VALUES …) for a tick's hundreds of probes; the ORM's
+    # bulk_update compiles a CASE WHEN per probe and field, seconds under the write lock.
+    attnames = [Probe._meta.get_field(name).attname for name in STATE_FIELDS]
+    bulk.update(
+        Probe,
+        ("id", *STATE_FIELDS),
+        [(probe.pk, *(getattr(probe, name) for name in attnames)) for probe in probes],
+    )
 
 
 def _alert(alerts: list[tuple[Probe, str, Result, datetime]]) -> None:

@@ -221,24 +221,27 @@ def test_the_timeline_gets_no_event_per_result_only_per_state_change(probe, cloc
 def test_an_incident_opened_before_a_failed_state_write_is_joined_not_opened_again(
     probe, clock, monkeypatch
 ):
-    # Alerts commit on their own, before the results and the probes' state (SQLite's write lock is
-    # not held across them): if that last write fails, the incident stays and the next failing
-    # result adds to it.
+    # The results and the state commit first, then each alert on its own, then the alerting
+    # probes' state (SQLite's write lock is never held across all of them): if that last write
+    # fails, the probe is failing and not alerting, and its next failing result joins the incident.
     feed(probe, critical(), critical(), clock=clock)
-    real_update = services.bulk.update
+    real_update, calls = services.bulk.update, []
 
-    def fails(*args, **kwargs):
-        raise OperationalError("database is locked")
+    def fails_after_the_alert(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 2:
+            raise OperationalError("database is locked")
+        return real_update(*args, **kwargs)
 
-    monkeypatch.setattr(services.bulk, "update", fails)
+    monkeypatch.setattr(services.bulk, "update", fails_after_the_alert)
     with pytest.raises(OperationalError):
         feed(probe, critical("HTTP 502"), clock=clock)
     incident = probe_incidents(probe).get()
-    assert ProbeResult.objects.filter(probe=probe).count() == 2
-    assert not Probe.objects.get(pk=probe.pk).alerting
+    assert ProbeResult.objects.filter(probe=probe).count() == 3
+    state = Probe.objects.get(pk=probe.pk)
+    assert (state.consecutive_failures, state.alerting, state.incident_id) == (3, False, None)
 
-    monkeypatch.setattr(services.bulk, "update", real_update)
     state = feed(probe, critical("HTTP 502"), clock=clock)
     assert probe_incidents(probe).get() == incident
     assert state.alerting and state.incident_id == incident.pk
-    assert ProbeResult.objects.filter(probe=probe).count() == 3
+    assert ProbeResult.objects.filter(probe=probe).count() == 4
