@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy
 from core.errors import DomainError
 from core.history import record_change
 from core.languages import language_of
-from incidents import outbox, rollups, routes
+from incidents import outbox, rollups, routes, waker
 from incidents.escalation import (
     escalate_due,
     escalate_incident,
@@ -615,8 +615,10 @@ def _create_incident(*, by, now, detected_at, service, severity, data=None, **fi
 
 
 def _escalate_soon(incident: Incident, now: datetime) -> None:
-    # Step 0 usually fires at once: do not wait up to a minute for the sweep.
+    # Step 0 usually fires at once: do not wait up to a minute for the sweep, nor up to a second
+    # for the pager's poll (the task is for a portal run without the pager).
     if incident.next_escalation_at and incident.next_escalation_at <= now:
+        transaction.on_commit(waker.wake_pager)
         transaction.on_commit(lambda: _enqueue_escalation(incident.pk))
 
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 from incidents import escalation, services
 from incidents.escalation import PAGER_POLL, escalate_due, page_due, run_pager, seconds_to_next_step
 from incidents.models import Notification, NotificationStatus
+from incidents.waker import Alarm, socket_path, wake_pager
 from tests.incidents.factories import make_contact, make_policy, make_service, make_tier
 from tests.incidents.worker import capture_tasks, worker
 
@@ -138,3 +139,43 @@ def test_the_page_command_stops_on_request(monkeypatch):
     call_command("page", "--poll", "0.5", stdout=__import__("io").StringIO())
     assert rounds == [0.5]
     assert mail.outbox == []
+
+
+def test_a_nudge_wakes_the_pager_out_of_its_sleep_and_none_is_lost(tmp_path):
+    alarm = Alarm(tmp_path / "pager.sock")
+    try:
+        assert alarm.sleep(0) is False  # nothing sent: the poll's timeout
+        wake_pager(tmp_path / "pager.sock")  # sent while the pager was busy with a round
+        wake_pager(tmp_path / "pager.sock")
+        assert alarm.sleep(60) is True  # a minute's sleep ends at once
+        assert alarm.sleep(0) is False  # both nudges were one wake-up
+    finally:
+        alarm.close()
+    assert not (tmp_path / "pager.sock").exists()
+    wake_pager(tmp_path / "pager.sock")  # nobody listening: dropped, no error
+
+
+def test_a_new_incident_whose_first_step_is_due_wakes_the_pager(service):
+    alarm = Alarm()  # the data directory's socket, as `manage.py page` binds it
+    try:
+        with capture_tasks():  # its commit callbacks run
+            services.open_incident(service=service, title="API down", severity="sev1")
+        assert alarm.sleep(60) is True
+        with capture_tasks():  # its commit callbacks run
+            services.open_incident(service=service, title="Slow page", severity="sev3")
+        assert alarm.sleep(0) is False  # no policy for SEV3 here: nothing due, no nudge
+    finally:
+        alarm.close()
+
+
+def test_the_page_command_sleeps_on_its_socket_and_a_signal_wakes_it(monkeypatch):
+    woken = []
+
+    def fake_run_pager(*, stopping, sleep, poll):
+        wake_pager(socket_path())  # what a new incident's commit sends
+        woken.append(sleep(60))
+
+    monkeypatch.setattr("incidents.management.commands.page.run_pager", fake_run_pager)
+    call_command("page", stdout=__import__("io").StringIO())
+    assert woken == [True]
+    assert not socket_path().exists()
