@@ -5,12 +5,14 @@ event in that transaction, and raises `core.errors.DomainError` when a rule
 forbids what was asked (`conflict=True` when the incident changed meanwhile).
 """
 
+import functools
 import logging
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Model
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -104,6 +106,7 @@ def open_incident(
             )
     if not (title or "").strip():
         raise DomainError(_("An incident needs a title."), field="title")
+    load_urls()
     with transaction.atomic():
         existing = _open_with_key(dedup_key)
         if existing is None:
@@ -612,6 +615,15 @@ def _create_incident(*, by, now, detected_at, service, severity, data=None, **fi
     _escalate_soon(incident, now)
     routes.emit_incident(incident, RouteEvent.INCIDENT_OPENED, now=now)
     return incident
+
+
+@functools.cache
+def load_urls() -> None:
+    """The first reverse() of a process imports every view module (1.5 s on the bench machine, idle).
+    Opening an incident needs its URL (routes, links) while it holds the database's write lock, all
+    of SQLite's: the first incident a worker opens must not hold every other writer, the pager's
+    pages among them, for that long. So its callers load the URLs before taking the lock."""
+    reverse("incidents:detail", args=[1])
 
 
 def _escalate_soon(incident: Incident, now: datetime) -> None:

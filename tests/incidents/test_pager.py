@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.core import mail
 from django.core.management import call_command
+from django.urls import clear_url_caches, get_resolver
 from django.utils import timezone
 
 from incidents import escalation, services
@@ -179,3 +180,20 @@ def test_the_page_command_sleeps_on_its_socket_and_a_signal_wakes_it(monkeypatch
     call_command("page", stdout=__import__("io").StringIO())
     assert woken == [True]
     assert not socket_path().exists()
+
+
+def test_opening_an_incident_loads_the_urls_before_it_takes_the_write_lock(service, monkeypatch):
+    # The first reverse() of a process imports every view: not while SQLite's write lock is held.
+    services.load_urls.cache_clear()
+    clear_url_caches()
+    loaded_at_begin = []
+    real_atomic = services.transaction.atomic
+
+    def atomic(*args, **kwargs):
+        loaded_at_begin.append(get_resolver()._populated)
+        return real_atomic(*args, **kwargs)
+
+    monkeypatch.setattr(services.transaction, "atomic", atomic)
+    with capture_tasks():
+        services.open_incident(service=service, title="API down", severity="sev1")
+    assert loaded_at_begin and loaded_at_begin[0] is True
