@@ -628,10 +628,10 @@ def load_urls() -> None:
 
 def _escalate_soon(incident: Incident, now: datetime) -> None:
     # Step 0 usually fires at once: do not wait up to a minute for the sweep, nor up to a second
-    # for the pager's poll (the task is for a portal run without the pager).
+    # for the pager's poll. The task is for a portal run without a pager listening here: with
+    # one, it is a write more (on SQLite, the ORM broker's, under the one write lock) for nothing.
     if incident.next_escalation_at and incident.next_escalation_at <= now:
-        transaction.on_commit(waker.wake_pager)
-        transaction.on_commit(lambda: _enqueue_escalation(incident.pk))
+        transaction.on_commit(lambda: waker.wake_pager() or _enqueue_escalation(incident.pk))
 
 
 def _enqueue_delivery(incident_id: int) -> None:

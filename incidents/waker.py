@@ -5,7 +5,8 @@ process that has just committed an incident whose first step is due now sends on
 the pager's Unix socket in the data directory, and the pager, sleeping in select() on it, starts
 its round at once instead of up to a poll later. Best effort on both ends: with no pager
 listening (not started, or on another host) the datagram is dropped and the poll still finds
-the step; a pager that cannot bind its socket polls as before.
+the step; a pager that cannot bind its socket polls as before. With a pager listening, the
+opener does not also queue the first step's task.
 """
 
 import contextlib
@@ -21,14 +22,18 @@ def socket_path() -> Path:
     return Path(settings.DATA_DIR) / "pager.sock"
 
 
-def wake_pager(path: Path | None = None) -> None:
-    """Nudge the pager listening on this host, if any; never blocks, never raises."""
-    with (
-        contextlib.suppress(OSError),  # nobody listening, or its queue is full: it is awake
-        socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock,
-    ):
+def wake_pager(path: Path | None = None) -> bool:
+    """Nudge the pager listening on this host; True if one is (its socket is bound). Never blocks,
+    never raises: a pager that died leaves its socket file unbound, and that is False."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
         sock.setblocking(False)
-        sock.sendto(b"!", str(path or socket_path()))
+        try:
+            sock.sendto(b"!", str(path or socket_path()))
+        except BlockingIOError:
+            return True  # its queue is full of nudges: it is awake anyway
+        except OSError:
+            return False  # no socket there, nobody bound to it, or a path too long
+        return True
 
 
 class Alarm:

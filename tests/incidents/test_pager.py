@@ -146,23 +146,38 @@ def test_a_nudge_wakes_the_pager_out_of_its_sleep_and_none_is_lost(tmp_path):
     alarm = Alarm(tmp_path / "pager.sock")
     try:
         assert alarm.sleep(0) is False  # nothing sent: the poll's timeout
-        wake_pager(tmp_path / "pager.sock")  # sent while the pager was busy with a round
-        wake_pager(tmp_path / "pager.sock")
+        # Sent while the pager was busy with a round; True: a pager is listening.
+        assert wake_pager(tmp_path / "pager.sock") is True
+        assert wake_pager(tmp_path / "pager.sock") is True
         assert alarm.sleep(60) is True  # a minute's sleep ends at once
         assert alarm.sleep(0) is False  # both nudges were one wake-up
     finally:
         alarm.close()
     assert not (tmp_path / "pager.sock").exists()
-    wake_pager(tmp_path / "pager.sock")  # nobody listening: dropped, no error
+    assert wake_pager(tmp_path / "pager.sock") is False  # nobody listening: dropped, no error
 
 
-def test_a_new_incident_whose_first_step_is_due_wakes_the_pager(service):
+def test_a_killed_pagers_socket_file_is_nobody_listening(tmp_path):
+    alarm = Alarm(tmp_path / "pager.sock")
+    alarm.sock.close()  # what SIGKILL leaves: the file, bound to nobody
+    assert (tmp_path / "pager.sock").exists()
+    assert wake_pager(tmp_path / "pager.sock") is False
+    Alarm(tmp_path / "pager.sock").close()  # the restarted pager binds over it
+
+
+def test_a_new_incident_whose_first_step_is_due_wakes_the_pager_instead_of_queueing_a_task(
+    service,
+):
+    with capture_tasks() as enqueued:  # no pager listening: the first step's task, as before
+        services.open_incident(service=service, title="DB down", severity="sev1")
+    assert [func for func, _args in enqueued] == ["incidents.tasks.escalate_incident"]
     alarm = Alarm()  # the data directory's socket, as `manage.py page` binds it
     try:
-        with capture_tasks():  # its commit callbacks run
+        with capture_tasks() as enqueued:  # its commit callbacks run
             services.open_incident(service=service, title="API down", severity="sev1")
         assert alarm.sleep(60) is True
-        with capture_tasks():  # its commit callbacks run
+        assert "incidents.tasks.escalate_incident" not in [func for func, _args in enqueued]
+        with capture_tasks():
             services.open_incident(service=service, title="Slow page", severity="sev3")
         assert alarm.sleep(0) is False  # no policy for SEV3 here: nothing due, no nudge
     finally:
