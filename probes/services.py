@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -274,10 +274,26 @@ def _write_state(probes: list[Probe]) -> None:
     )
 
 
-def _alert(alerts: list[tuple[Probe, str, Result, datetime]]) -> None:
+# SQLite's writers wait for its one write lock in its busy handler, which retries every 100 ms
+# once it has waited a while: a burst of alerts back to back (the round where hundreds of probes
+# fail together), one short transaction each, leaves them no gap to get in, and the pager's pages
+# would wait for the whole burst. So on SQLite a burst pauses ALERT_PAUSE every ALERT_BURST.
+ALERT_BURST = 0.5
+ALERT_PAUSE = 0.2
+
+
+def _alert(
+    alerts: list[tuple[Probe, str, Result, datetime]], *, clock=time.monotonic, sleep=time.sleep
+) -> None:
     at = max(when for _p, _a, _r, when in alerts)
     in_maintenance = services_in_maintenance({probe.service_id for probe, *_rest in alerts}, at)
+    # Inside a caller's transaction (a ping, an agent's batch) the lock is held anyway.
+    yields = connection.vendor == "sqlite" and not connection.in_atomic_block
+    burst = clock()
     for probe, action, result, when in alerts:
+        if yields and clock() - burst >= ALERT_BURST:
+            sleep(ALERT_PAUSE)
+            burst = clock()
         try:
             if action == Action.RECOVER:
                 _recover(probe, result, when)

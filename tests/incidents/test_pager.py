@@ -212,3 +212,16 @@ def test_opening_an_incident_loads_the_urls_before_it_takes_the_write_lock(servi
     with capture_tasks():
         services.open_incident(service=service, title="API down", severity="sev1")
     assert loaded_at_begin and loaded_at_begin[0] is True
+
+
+def test_the_page_command_loads_the_urls_before_its_first_round(monkeypatch):
+    services.load_urls.cache_clear()
+    clear_url_caches()
+    loaded = []
+
+    def fake_run_pager(*, stopping, sleep, poll):
+        loaded.append(get_resolver()._populated)
+
+    monkeypatch.setattr("incidents.management.commands.page.run_pager", fake_run_pager)
+    call_command("page", stdout=__import__("io").StringIO())
+    assert loaded == [True]

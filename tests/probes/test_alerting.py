@@ -4,13 +4,13 @@ maintenance suppresses, reminders respect their interval."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import IntegrityError, OperationalError
+from django.db import IntegrityError, OperationalError, connection
 from django.utils import timezone
 
 from incidents import services as incident_services
 from incidents.models import EventKind, Incident, MaintenanceWindow, Status, TimelineEvent
 from probes import services
-from probes.models import Probe, ProbeResult
+from probes.models import Action, Probe, ProbeResult
 from tests.probes.factories import critical, make_probe, ok, warning
 
 pytestmark = pytest.mark.django_db
@@ -245,3 +245,19 @@ def test_an_incident_opened_before_a_failed_state_write_is_joined_not_opened_aga
     assert probe_incidents(probe).get() == incident
     assert state.alerting and state.incident_id == incident.pk
     assert ProbeResult.objects.filter(probe=probe).count() == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_of_alerts_pauses_on_sqlite_so_waiting_writers_get_the_lock(clock):
+    # SQLite's busy handler retries every 100 ms: back-to-back alert transactions would starve the
+    # pager's writes for the whole burst. Every ALERT_BURST of alerting, a pause of ALERT_PAUSE.
+    probes = [make_probe(name=f"p{n}", failures_before_alert=1) for n in range(3)]
+    ticks = iter(n * 0.3 for n in range(100))  # each look at the clock: 0.3 s later
+    slept = []
+    services._alert(
+        [(probe, Action.OPEN, critical(), timezone.now()) for probe in probes],
+        clock=lambda: next(ticks),
+        sleep=slept.append,
+    )
+    assert Incident.objects.filter(source="probe").count() == 3
+    assert slept == ([services.ALERT_PAUSE] if connection.vendor == "sqlite" else [])

@@ -11,6 +11,7 @@ import threading
 from django.core.management.base import BaseCommand
 
 from incidents.escalation import PAGER_POLL, run_pager
+from incidents.services import load_urls
 from incidents.waker import Alarm, wake_pager
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,9 @@ class Command(BaseCommand):
 
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, on_signal)
+        # Its first page would otherwise import every view (a page links to the portal), a second
+        # or more: paid here, at start, rather than by the first incident.
+        load_urls()
         self.stdout.write(f"Pager running (waking at least every {poll:g} s)")
         try:
             run_pager(stopping=stop.is_set, sleep=alarm.sleep if alarm else stop.wait, poll=poll)
