@@ -619,7 +619,7 @@ def _create_incident(*, by, now, detected_at, service, severity, data=None, **fi
 
 @functools.cache
 def load_urls() -> None:
-    """The first reverse() of a process imports every view module (1.5 s on the bench machine, idle).
+    """The first reverse() of a process imports every view module (1.5 s on the idle bench machine).
     Opening an incident needs its URL (routes, links) while it holds the database's write lock, all
     of SQLite's: the first incident a worker opens must not hold every other writer, the pager's
     pages among them, for that long. So its callers load the URLs before taking the lock."""
