@@ -8,6 +8,7 @@ Mail goes to the file backend of the bench's data dir.
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -86,11 +87,18 @@ def main():
     pager = subprocess.Popen(
         [sys.executable, str(ROOT / "manage.py"), "page"],
         cwd=ROOT,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},  # its "running" line as soon as it is written
     )
     try:
-        time.sleep(3)  # the pager's Django start-up, which `serve` pays once
+        # The pager's start-up, which `serve` pays once: until it says it is running (on a loaded
+        # machine that can take longer than 3 s), and at least 3 s, the probe load's start-up.
+        started = time.monotonic()
+        if select.select([pager.stdout], [], [], 60)[0]:
+            pager.stdout.readline()
+        time.sleep(max(0.0, 3 - (time.monotonic() - started)))
         armed_at = timezone.now()
         start = armed_at + timedelta(seconds=2)
         due = {}

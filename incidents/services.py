@@ -5,12 +5,14 @@ event in that transaction, and raises `core.errors.DomainError` when a rule
 forbids what was asked (`conflict=True` when the incident changed meanwhile).
 """
 
+import functools
 import logging
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Model
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -18,7 +20,7 @@ from django.utils.translation import gettext_lazy
 from core.errors import DomainError
 from core.history import record_change
 from core.languages import language_of
-from incidents import outbox, rollups, routes
+from incidents import outbox, rollups, routes, waker
 from incidents.escalation import (
     escalate_due,
     escalate_incident,
@@ -104,6 +106,7 @@ def open_incident(
             )
     if not (title or "").strip():
         raise DomainError(_("An incident needs a title."), field="title")
+    load_urls()
     with transaction.atomic():
         existing = _open_with_key(dedup_key)
         if existing is None:
@@ -619,10 +622,21 @@ def _create_incident(*, by, now, detected_at, service, severity, data=None, **fi
     return incident
 
 
+@functools.cache
+def load_urls() -> None:
+    """The first reverse() of a process imports every view module (1.5 s on the idle bench machine).
+    Opening an incident needs its URL (routes, links) while it holds the database's write lock, all
+    of SQLite's: the first incident a worker opens must not hold every other writer, the pager's
+    pages among them, for that long. So its callers load the URLs before taking the lock."""
+    reverse("incidents:detail", args=[1])
+
+
 def _escalate_soon(incident: Incident, now: datetime) -> None:
-    # Step 0 usually fires at once: do not wait up to a minute for the sweep.
+    # Step 0 usually fires at once: do not wait up to a minute for the sweep, nor up to a second
+    # for the pager's poll. The task is for a portal run without a pager listening here: with
+    # one, it is a write more (on SQLite, the ORM broker's, under the one write lock) for nothing.
     if incident.next_escalation_at and incident.next_escalation_at <= now:
-        transaction.on_commit(lambda: _enqueue_escalation(incident.pk))
+        transaction.on_commit(lambda: waker.wake_pager() or _enqueue_escalation(incident.pk))
 
 
 def _enqueue_delivery(incident_id: int) -> None:

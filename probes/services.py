@@ -12,12 +12,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core import shutdown
+from core import bulk, shutdown
 from core.errors import DomainError
 from core.history import record_changes
 from core.secrets import redact
@@ -178,7 +178,16 @@ def run_checks(probes: list[Probe], *, pool_size: int = POOL_SIZE) -> list[Outco
 
 
 def record_results(*, outcomes: list[Outcome]) -> list[ProbeResult]:
-    """Write the results in bulk, fold them into each probe's state, and alert."""
+    """Write the results in bulk, fold them into each probe's state, and alert.
+
+    SQLite has one write lock for the whole database, and the pager needs it to write a new
+    incident's first page: a tick must never hold it for long. So the state is folded in memory
+    first; the results and the probes' new state are written in one transaction of a fixed number
+    of statements; then each alert (an incident opened, reminded or resolved) commits in its own
+    short transaction, and the alerting probes' state is written once more. A crash before that
+    last write leaves the probe failing and not alerting: its next failing result alerts again and
+    finds the incident already open (the probe's dedup key), so nothing is opened twice.
+    """
     # A message can quote what a target or a file said; everyone with a role reads it.
     outcomes = [
         (
@@ -206,51 +215,85 @@ def record_results(*, outcomes: list[Outcome]) -> list[ProbeResult]:
         )
         for probe, result, at in outcomes
     ]
-    with transaction.atomic():
-        ProbeResult.objects.bulk_create(rows, batch_size=500)
-        alerts, routed = [], []
-        before = {probe.pk: (probe.status, probe.alerting) for probe, _result, _at in outcomes}
-        for probe, result, at in outcomes:
-            action = probe.apply(
-                status=result.status,
-                value=result.value,
-                latency_ms=result.latency_ms,
-                message=result.message,
-                at=at,
-                code=result.code,
-                params=result.params,
-                detail=result.detail,
-            )
-            if result.sample is not None:
-                probe.sample = result.sample
-            if action:
-                alerts.append((probe, action, result, at))
-            if event := _route_event(probe, before[probe.pk][0], action):
-                routed.append((probe, event, result, at))
-        if alerts:
-            _alert(alerts)
-        if routed:
-            _route(routed)
-        Probe.objects.bulk_update(
-            [probe for probe, _result, _at in outcomes], STATE_FIELDS, batch_size=250
+    alerts, routed = [], []
+    before = {probe.pk: (probe.status, probe.alerting) for probe, _result, _at in outcomes}
+    for probe, result, at in outcomes:
+        action = probe.apply(
+            status=result.status,
+            value=result.value,
+            latency_ms=result.latency_ms,
+            message=result.message,
+            at=at,
+            code=result.code,
+            params=result.params,
+            detail=result.detail,
         )
+        if result.sample is not None:
+            probe.sample = result.sample
+        if action:
+            alerts.append((probe, action, result, at))
+        if event := _route_event(probe, before[probe.pk][0], action):
+            routed.append((probe, event, result, at))
+    probes = [probe for probe, _result, _at in outcomes]
+
+    def changed():
         # History for flips only, not for every result (the results are their own record),
         # nor for a new probe's first status, unless it alerts at once.
-        record_changes(
-            [
-                probe
-                for probe, _result, _at in outcomes
-                if probe.alerting != before[probe.pk][1]
-                or before[probe.pk][0] not in (probe.status, Status.UNKNOWN)
-            ]
-        )
+        return [
+            probe
+            for probe in probes
+            if probe.alerting != before[probe.pk][1]
+            or before[probe.pk][0] not in (probe.status, Status.UNKNOWN)
+        ]
+
+    with transaction.atomic():
+        ProbeResult.objects.bulk_create(rows, batch_size=500)
+        _write_state(probes)
+        if not alerts:
+            record_changes(changed())
+    if alerts:
+        _alert(alerts)  # each in a transaction of its own: the pager may write in between
+    if routed:
+        _route(routed)
+    if alerts:
+        with transaction.atomic():
+            # The incident, alerting and flip fields _alert set.
+            _write_state([probe for probe, _action, _result, _at in alerts])
+            record_changes(changed())
     return rows
 
 
-def _alert(alerts: list[tuple[Probe, str, Result, datetime]]) -> None:
+def _write_state(probes: list[Probe]) -> None:
+    # core.bulk: one UPDATE … FROM (VALUES …) for a tick's hundreds of probes; the ORM's
+    # bulk_update compiles a CASE WHEN per probe and field, seconds under the write lock.
+    attnames = [Probe._meta.get_field(name).attname for name in STATE_FIELDS]
+    bulk.update(
+        Probe,
+        ("id", *STATE_FIELDS),
+        [(probe.pk, *(getattr(probe, name) for name in attnames)) for probe in probes],
+    )
+
+
+# SQLite's writers wait for its one write lock in its busy handler, which retries every 100 ms
+# once it has waited a while: a burst of alerts back to back (the round where hundreds of probes
+# fail together), one short transaction each, leaves them no gap to get in, and the pager's pages
+# would wait for the whole burst. So on SQLite a burst pauses ALERT_PAUSE every ALERT_BURST.
+ALERT_BURST = 0.5
+ALERT_PAUSE = 0.2
+
+
+def _alert(
+    alerts: list[tuple[Probe, str, Result, datetime]], *, clock=time.monotonic, sleep=time.sleep
+) -> None:
     at = max(when for _p, _a, _r, when in alerts)
     in_maintenance = services_in_maintenance({probe.service_id for probe, *_rest in alerts}, at)
+    # Inside a caller's transaction (a ping, an agent's batch) the lock is held anyway.
+    yields = connection.vendor == "sqlite" and not connection.in_atomic_block
+    burst = clock()
     for probe, action, result, when in alerts:
+        if yields and clock() - burst >= ALERT_BURST:
+            sleep(ALERT_PAUSE)
+            burst = clock()
         try:
             if action == Action.RECOVER:
                 _recover(probe, result, when)

@@ -8,11 +8,13 @@ import pytest
 import time_machine
 from django.core import mail
 from django.core.management import call_command
+from django.urls import clear_url_caches, get_resolver
 from django.utils import timezone
 
 from incidents import escalation, services
 from incidents.escalation import PAGER_POLL, escalate_due, page_due, run_pager, seconds_to_next_step
 from incidents.models import Notification, NotificationStatus
+from incidents.waker import Alarm, socket_path, wake_pager
 from tests.incidents.factories import make_contact, make_policy, make_service, make_tier
 from tests.incidents.worker import capture_tasks, worker
 
@@ -138,3 +140,88 @@ def test_the_page_command_stops_on_request(monkeypatch):
     call_command("page", "--poll", "0.5", stdout=__import__("io").StringIO())
     assert rounds == [0.5]
     assert mail.outbox == []
+
+
+def test_a_nudge_wakes_the_pager_out_of_its_sleep_and_none_is_lost(tmp_path):
+    alarm = Alarm(tmp_path / "pager.sock")
+    try:
+        assert alarm.sleep(0) is False  # nothing sent: the poll's timeout
+        # Sent while the pager was busy with a round; True: a pager is listening.
+        assert wake_pager(tmp_path / "pager.sock") is True
+        assert wake_pager(tmp_path / "pager.sock") is True
+        assert alarm.sleep(60) is True  # a minute's sleep ends at once
+        assert alarm.sleep(0) is False  # both nudges were one wake-up
+    finally:
+        alarm.close()
+    assert not (tmp_path / "pager.sock").exists()
+    assert wake_pager(tmp_path / "pager.sock") is False  # nobody listening: dropped, no error
+
+
+def test_a_killed_pagers_socket_file_is_nobody_listening(tmp_path):
+    alarm = Alarm(tmp_path / "pager.sock")
+    alarm.sock.close()  # what SIGKILL leaves: the file, bound to nobody
+    assert (tmp_path / "pager.sock").exists()
+    assert wake_pager(tmp_path / "pager.sock") is False
+    Alarm(tmp_path / "pager.sock").close()  # the restarted pager binds over it
+
+
+def test_a_new_incident_whose_first_step_is_due_wakes_the_pager_instead_of_queueing_a_task(
+    service,
+):
+    with capture_tasks() as enqueued:  # no pager listening: the first step's task, as before
+        services.open_incident(service=service, title="DB down", severity="sev1")
+    assert [func for func, _args in enqueued] == ["incidents.tasks.escalate_incident"]
+    alarm = Alarm()  # the data directory's socket, as `manage.py page` binds it
+    try:
+        with capture_tasks() as enqueued:  # its commit callbacks run
+            services.open_incident(service=service, title="API down", severity="sev1")
+        assert alarm.sleep(60) is True
+        assert "incidents.tasks.escalate_incident" not in [func for func, _args in enqueued]
+        with capture_tasks():
+            services.open_incident(service=service, title="Slow page", severity="sev3")
+        assert alarm.sleep(0) is False  # no policy for SEV3 here: nothing due, no nudge
+    finally:
+        alarm.close()
+
+
+def test_the_page_command_sleeps_on_its_socket_and_a_signal_wakes_it(monkeypatch):
+    woken = []
+
+    def fake_run_pager(*, stopping, sleep, poll):
+        wake_pager(socket_path())  # what a new incident's commit sends
+        woken.append(sleep(60))
+
+    monkeypatch.setattr("incidents.management.commands.page.run_pager", fake_run_pager)
+    call_command("page", stdout=__import__("io").StringIO())
+    assert woken == [True]
+    assert not socket_path().exists()
+
+
+def test_opening_an_incident_loads_the_urls_before_it_takes_the_write_lock(service, monkeypatch):
+    # The first reverse() of a process imports every view: not while SQLite's write lock is held.
+    services.load_urls.cache_clear()
+    clear_url_caches()
+    loaded_at_begin = []
+    real_atomic = services.transaction.atomic
+
+    def atomic(*args, **kwargs):
+        loaded_at_begin.append(get_resolver()._populated)
+        return real_atomic(*args, **kwargs)
+
+    monkeypatch.setattr(services.transaction, "atomic", atomic)
+    with capture_tasks():
+        services.open_incident(service=service, title="API down", severity="sev1")
+    assert loaded_at_begin and loaded_at_begin[0] is True
+
+
+def test_the_page_command_loads_the_urls_before_its_first_round(monkeypatch):
+    services.load_urls.cache_clear()
+    clear_url_caches()
+    loaded = []
+
+    def fake_run_pager(*, stopping, sleep, poll):
+        loaded.append(get_resolver()._populated)
+
+    monkeypatch.setattr("incidents.management.commands.page.run_pager", fake_run_pager)
+    call_command("page", stdout=__import__("io").StringIO())
+    assert loaded == [True]

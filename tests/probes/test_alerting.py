@@ -4,13 +4,13 @@ maintenance suppresses, reminders respect their interval."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import IntegrityError
+from django.db import IntegrityError, OperationalError, connection
 from django.utils import timezone
 
 from incidents import services as incident_services
 from incidents.models import EventKind, Incident, MaintenanceWindow, Status, TimelineEvent
 from probes import services
-from probes.models import Probe, ProbeResult
+from probes.models import Action, Probe, ProbeResult
 from tests.probes.factories import critical, make_probe, ok, warning
 
 pytestmark = pytest.mark.django_db
@@ -216,3 +216,48 @@ def test_the_timeline_gets_no_event_per_result_only_per_state_change(probe, cloc
         EventKind.ESCALATION,
         EventKind.ESCALATION_FAILED,
     }
+
+
+def test_an_incident_opened_before_a_failed_state_write_is_joined_not_opened_again(
+    probe, clock, monkeypatch
+):
+    # The results and the state commit first, then each alert on its own, then the alerting
+    # probes' state (SQLite's write lock is never held across all of them): if that last write
+    # fails, the probe is failing and not alerting, and its next failing result joins the incident.
+    feed(probe, critical(), critical(), clock=clock)
+    real_update, calls = services.bulk.update, []
+
+    def fails_after_the_alert(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 2:
+            raise OperationalError("database is locked")
+        return real_update(*args, **kwargs)
+
+    monkeypatch.setattr(services.bulk, "update", fails_after_the_alert)
+    with pytest.raises(OperationalError):
+        feed(probe, critical("HTTP 502"), clock=clock)
+    incident = probe_incidents(probe).get()
+    assert ProbeResult.objects.filter(probe=probe).count() == 3
+    state = Probe.objects.get(pk=probe.pk)
+    assert (state.consecutive_failures, state.alerting, state.incident_id) == (3, False, None)
+
+    state = feed(probe, critical("HTTP 502"), clock=clock)
+    assert probe_incidents(probe).get() == incident
+    assert state.alerting and state.incident_id == incident.pk
+    assert ProbeResult.objects.filter(probe=probe).count() == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_of_alerts_pauses_on_sqlite_so_waiting_writers_get_the_lock(clock):
+    # SQLite's busy handler retries every 100 ms: back-to-back alert transactions would starve the
+    # pager's writes for the whole burst. Every ALERT_BURST of alerting, a pause of ALERT_PAUSE.
+    probes = [make_probe(name=f"p{n}", failures_before_alert=1) for n in range(3)]
+    ticks = iter(n * 0.3 for n in range(100))  # each look at the clock: 0.3 s later
+    slept = []
+    services._alert(
+        [(probe, Action.OPEN, critical(), timezone.now()) for probe in probes],
+        clock=lambda: next(ticks),
+        sleep=slept.append,
+    )
+    assert Incident.objects.filter(source="probe").count() == 3
+    assert slept == ([services.ALERT_PAUSE] if connection.vendor == "sqlite" else [])

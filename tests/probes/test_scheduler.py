@@ -82,14 +82,19 @@ def test_one_tick_runs_every_due_probe_against_the_server_and_records_each_resul
     assert http_server.hits.count("/health") == 8
 
 
-@pytest.mark.parametrize("count", [5, 40])
-def test_a_tick_writes_in_bulk_with_the_same_queries_for_5_or_40_probes(
+# 60: past core.bulk.FAST_FROM_ROWS, the probes' state is written by one UPDATE … FROM (VALUES …).
+@pytest.mark.parametrize("count", [5, 40, 60])
+def test_a_tick_writes_in_bulk_with_the_same_queries_for_5_40_or_60_probes(
     http_server, count, django_assert_max_num_queries
 ):
-    for _ in range(count):
-        http_probe(http_server)
+    probes = [http_probe(http_server) for _ in range(count)]
     with django_assert_max_num_queries(8):
         assert services.run_due() == count
+    for probe in Probe.objects.filter(pk__in=[p.pk for p in probes]):
+        assert (probe.status, probe.consecutive_successes, probe.last_code) == ("ok", 1, "")
+        assert probe.last_run_at is not None and probe.last_latency_ms is not None
+        assert sum(count for count, _total in probe.latency_24h.values()) == 1
+    assert ProbeResult.objects.filter(probe__in=probes, status="ok").count() == count
 
 
 def test_a_hanging_target_does_not_delay_the_others(http_server):

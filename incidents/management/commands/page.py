@@ -4,12 +4,17 @@
 after the round it is in.
 """
 
+import logging
 import signal
 import threading
 
 from django.core.management.base import BaseCommand
 
 from incidents.escalation import PAGER_POLL, run_pager
+from incidents.services import load_urls
+from incidents.waker import Alarm, wake_pager
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -25,8 +30,27 @@ class Command(BaseCommand):
 
     def handle(self, *args, poll, **options):
         stop = threading.Event()
+        try:
+            # A new incident's first step wakes the pager at once (incidents.waker).
+            alarm = Alarm()
+        except OSError:
+            logger.warning("the pager cannot listen on its socket: it polls only", exc_info=True)
+            alarm = None
+
+        def on_signal(*_):
+            stop.set()
+            if alarm is not None:
+                wake_pager(alarm.path)  # out of its sleep now, not at the end of its poll
+
         for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
+            signal.signal(signum, on_signal)
+        # Its first page would otherwise import every view (a page links to the portal), a second
+        # or more: paid here, at start, rather than by the first incident.
+        load_urls()
         self.stdout.write(f"Pager running (waking at least every {poll:g} s)")
-        run_pager(stopping=stop.is_set, sleep=stop.wait, poll=poll)
+        try:
+            run_pager(stopping=stop.is_set, sleep=alarm.sleep if alarm else stop.wait, poll=poll)
+        finally:
+            if alarm is not None:
+                alarm.close()
         self.stdout.write("Pager stopped")
