@@ -121,7 +121,9 @@ def hooks(monkeypatch):
     """A local webhook receiver (the notification tests' and the status notices')."""
     from incidents import notify
 
-    monkeypatch.setattr(notify, "WEBHOOK_TIMEOUT", (1, 0.3))
+    # A read timeout short enough for the hang tests, long enough that a loaded machine's 500
+    # is not read as a timeout (which is tried only once more).
+    monkeypatch.setattr(notify, "WEBHOOK_TIMEOUT", (1, 1.0))
     server = ThreadingHTTPServer(("127.0.0.1", 0), Hooks)
     server.daemon_threads = True
     server.received, server.keys, server.release = [], [], threading.Event()
@@ -141,7 +143,7 @@ def messengers(monkeypatch):
     from incidents import notify
     from tests.incidents import messengers as service
 
-    monkeypatch.setattr(notify, "WEBHOOK_TIMEOUT", (1, 0.3))
+    monkeypatch.setattr(notify, "WEBHOOK_TIMEOUT", (1, 1.0))
     server = service.start()
     yield server
     service.stop(server)
