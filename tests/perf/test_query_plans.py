@@ -21,6 +21,7 @@ from backups.dashboard import with_freshness
 from backups.models import BackupRun
 from checklists.models import Run
 from incidents.models import Incident, TimelineEvent
+from incidents.postmortems import missing_postmortems
 from probes.models import ProbeResult
 
 pytestmark = pytest.mark.django_db
@@ -45,6 +46,17 @@ HOT_QUERIES = {
         # The page count: SQLite must walk the narrow index, PostgreSQL may take either.
         {"sqlite": ["incident_status"], "postgresql": ["incident_status", "incident_status_list"]},
         False,
+    ),
+    # T is a Tuesday: incidents resolved on one past day fall due today, in the filter's OR.
+    "missing postmortems, oldest first (dashboard)": (
+        lambda: missing_postmortems(now=T).order_by("resolved_at")[:10],
+        ["incident_resolved_severity"],
+        True,
+    ),
+    "missing postmortems, capped count (dashboard)": (
+        lambda: missing_postmortems(now=T).order_by("resolved_at").values("id")[:1001],
+        ["incident_resolved_severity"],
+        True,
     ),
     "escalation sweep, due incidents": (
         lambda: Incident.objects.filter(next_escalation_at__lte=T).order_by("next_escalation_at")[
