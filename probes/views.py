@@ -74,9 +74,13 @@ def probe_grid(request):
     now = timezone.now()
     probes = Probe.objects.select_related("service").worst_first()
     page = Paginator(probes, GRID_PAGE_SIZE).get_page(request.GET.get("page"))
+    # Labels by enum lookup: get_FOO_display() builds a dict of every choice on each call, and
+    # the grid asks it twice for each of its 100 cards.
     cards = [
         {
             "probe": probe,
+            "kind": Kind(probe.kind).label,
+            "status": Status(probe.status).label,
             "spark": chart(probe.sparkline(now), width=96, height=24),
             "unit": value_unit(probe.kind, probe.config),
         }
