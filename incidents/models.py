@@ -1203,6 +1203,9 @@ class Postmortem(models.Model):
             ("publish_postmortem", _("Can publish postmortems")),
             ("view_reports", _("Can view incident reports")),
         ]
+        # The reports count the published ones of a period from here, joined to their incidents
+        # (SQLite, without statistics, would otherwise walk every incident of the period).
+        indexes = [models.Index(fields=["status"], name="postmortem_status")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(detected_at__isnull=True) | Q(detected_at__gte=F("occurred_at")),

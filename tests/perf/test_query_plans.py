@@ -20,7 +20,7 @@ from django_q.models import Task
 from backups.dashboard import with_freshness
 from backups.models import BackupRun
 from checklists.models import Run
-from incidents.models import Incident, TimelineEvent
+from incidents.models import PUBLISHED_STATUSES, Incident, Postmortem, TimelineEvent
 from incidents.postmortems import missing_postmortems
 from probes.models import ProbeResult
 
@@ -57,6 +57,16 @@ HOT_QUERIES = {
         lambda: missing_postmortems(now=T).order_by("resolved_at").values("id")[:1001],
         ["incident_resolved_severity"],
         True,
+    ),
+    "published postmortems of a period (reports)": (
+        lambda: Postmortem.objects.filter(
+            incident__created_at__gte=T,
+            incident__created_at__lt=T,
+            incident__resolved_at__isnull=False,
+            status__in=PUBLISHED_STATUSES,
+        ),
+        ["postmortem_status"],
+        False,
     ),
     "escalation sweep, due incidents": (
         lambda: Incident.objects.filter(next_escalation_at__lte=T).order_by("next_escalation_at")[
