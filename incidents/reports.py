@@ -104,7 +104,10 @@ def percentile(values: list[float], q: float) -> float | None:
     """Linear interpolation between closest ranks: what PostgreSQL's percentile_cont does."""
     if not values:
         return None
-    ordered = sorted(values)
+    return _percentile_of_sorted(sorted(values), q)
+
+
+def _percentile_of_sorted(ordered: list[float], q: float) -> float:
     k = (len(ordered) - 1) * q
     lo = math.floor(k)
     hi = min(lo + 1, len(ordered) - 1)
@@ -115,10 +118,12 @@ def summarize(values: list[float]) -> dict:
     if not values:
         return {"mean": None, "median": None, "p95": None}
     # fsum: the exact sum whatever the order, so the rollups' mean equals the direct one to the bit.
+    # Sorted once for both percentiles: a year of incidents is ~100 000 values per grouping.
+    ordered = sorted(values)
     return {
-        "mean": math.fsum(values) / len(values),
-        "median": percentile(values, 0.5),
-        "p95": percentile(values, 0.95),
+        "mean": math.fsum(ordered) / len(ordered),
+        "median": _percentile_of_sorted(ordered, 0.5),
+        "p95": _percentile_of_sorted(ordered, 0.95),
     }
 
 
