@@ -95,7 +95,7 @@ SEED_RECORD = "bench-seed.json"  # in the data dir, written once a seed is compl
 
 
 def reusable_seed(data_dir: Path, backend: str, scale: str) -> dict | None:
-    """What an earlier complete seed of this data dir recorded, if it is of this backend and scale."""
+    """What an earlier complete seed of this data dir recorded, if of this backend and scale."""
     try:
         record = json.loads((data_dir / SEED_RECORD).read_text())
     except (FileNotFoundError, ValueError):

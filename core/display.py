@@ -86,9 +86,10 @@ def _get_display(self, *, field):
 
 
 def keep_choice_labels(models) -> None:
-    """Give these models' get_FOO_display() a dict of labels kept per field. Django's builds the dict
-    of every choice on each call, hashing (so translating) every lazy label: on a list that shows a
-    label per row (timeline kinds, statuses, severities) that was most of the page's time (issue 22).
+    """Give these models' get_FOO_display() a dict of labels kept per field. Django's builds the
+    dict of every choice on each call, hashing (so translating) every lazy label: on a list that
+    shows a label per row (timeline kinds, statuses, severities) that was most of the page's time
+    (issue 22).
     Same answers: the label in the active language, or the value when it is no choice. Fields whose
     choices are computed (a callable) keep Django's."""
     for model in models:

@@ -1,5 +1,6 @@
-"""get_FOO_display() reads a dict of labels kept per field (core.display.keep_choice_labels): the same
-answers as Django's, in the language of the moment, for every choice field of the portal's models."""
+"""get_FOO_display() reads a dict of labels kept per field (core.display.keep_choice_labels): the
+same answers as Django's, in the language of the moment, for every choice field of the portal's
+models."""
 
 from functools import partialmethod
 
