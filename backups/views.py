@@ -48,7 +48,10 @@ def target_list(request):
         request,
         "backups/targets.html",
         {
-            "targets": targets_with_freshness(now),
+            # The list shows no source nor repository password: left encrypted, unread.
+            "targets": targets_with_freshness(
+                now, BackupTarget.objects.defer("source", "repository__password")
+            ),
             "now": now,
             "can_run": request.user.has_perm("backups.add_backuprun"),
         },

@@ -29,7 +29,7 @@ from django_q.models import Task
 from rest_framework.authtoken.models import Token
 
 from backups.models import BackupRun
-from checklists.models import Run, RunStatus
+from checklists.models import Run, RunStatus, Template
 from incidents.models import Incident, Postmortem, Service
 from probes.models import Probe, ProbeResult
 
@@ -118,6 +118,10 @@ def sample_ids() -> dict:
     return {
         "incident": incident,
         "postmortem": Postmortem.objects.order_by("-pk").values_list("pk", flat=True).first(),
+        # The postmortem page is the incident's: /incidents/<incident>/postmortem/.
+        "postmortem_incident": Postmortem.objects.order_by("-pk")
+        .values_list("incident_id", flat=True)
+        .first(),
         "probe": Probe.objects.order_by("pk").values_list("pk", flat=True).first(),
         "result": ProbeResult.objects.order_by("-pk").values_list("pk", flat=True).first(),
         "run": Run.objects.filter(status=RunStatus.OPEN)
@@ -125,6 +129,8 @@ def sample_ids() -> dict:
         .values_list("pk", flat=True)
         .first(),
         "backup_run": BackupRun.objects.order_by("-pk").values_list("pk", flat=True).first(),
+        "target": BackupRun.objects.order_by("-pk").values_list("target_id", flat=True).first(),
+        "template": Template.objects.order_by("pk").values_list("pk", flat=True).first(),
     }
 
 

@@ -2,9 +2,14 @@
 the reader's language (the active translation) and the portal's time zone."""
 
 from datetime import date, datetime, timedelta
+from functools import partialmethod
 
 from django.apps import apps
+from django.db.models import Model
 from django.utils import formats, timezone
+from django.utils.choices import CallableChoiceIterator
+from django.utils.encoding import force_str
+from django.utils.hashable import make_hashable
 from django.utils.translation import gettext as _
 
 
@@ -65,3 +70,36 @@ def format_value(value, choices: dict | None = None) -> str:
     if isinstance(value, timedelta):
         return format_duration(value)
     return str(value)
+
+
+def _labels(field) -> dict:
+    """A field's choices as {value: label}, built once per field; the labels stay lazy, so each one
+    is translated when it is shown, in the language of that request."""
+    labels = field.__dict__.get("_portal_labels")
+    if labels is None:
+        labels = field._portal_labels = dict(make_hashable(field.flatchoices))
+    return labels
+
+
+def _get_display(self, *, field):
+    value = getattr(self, field.attname)
+    return force_str(_labels(field).get(make_hashable(value), value), strings_only=True)
+
+
+def keep_choice_labels(models) -> None:
+    """Give these models' get_FOO_display() a dict of labels kept per field. Django's builds the
+    dict of every choice on each call, hashing (so translating) every lazy label: on a list that
+    shows a label per row (timeline kinds, statuses, severities) that was most of the page's time
+    (issue 22).
+    Same answers: the label in the active language, or the value when it is no choice. Fields whose
+    choices are computed (a callable) keep Django's."""
+    for model in models:
+        for field in model._meta.fields:
+            name = f"get_{field.name}_display"
+            method = model.__dict__.get(name)
+            if (
+                isinstance(method, partialmethod)
+                and method.func is Model._get_FIELD_display
+                and not isinstance(field.choices, CallableChoiceIterator)
+            ):
+                setattr(model, name, partialmethod(_get_display, field=field))

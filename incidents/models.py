@@ -654,8 +654,9 @@ class Incident(models.Model):
             # above.
             models.Index(fields=["status"], name="incident_status"),
             # The dashboard's "resolved without a published postmortem", oldest first. Not a
-            # partial index: SQLite cannot match one against a query's bound parameters.
-            models.Index(fields=["resolved_at"], name="incident_resolved"),
+            # partial index: SQLite cannot match one against a query's bound parameters. With the
+            # severity, its capped count reads the index alone, not a table row per incident.
+            models.Index(fields=["resolved_at", "severity"], name="incident_resolved_severity"),
             models.Index(fields=["open_rank", "-created_at", "-id"], name="incident_open_first"),
             models.Index(
                 fields=["open_rank", "severity", "created_at"], name="incident_open_by_severity"
@@ -1102,6 +1103,10 @@ def postmortem_overdue_q(now: datetime, days: int) -> Q:
             resolved_at__gte=datetime.combine(due_day, time(0), tzinfo=zone),
             resolved_at__lte=datetime.combine(due_day, local_now, tzinfo=zone),
         )
+    if due_today:
+        # The same set within one range: the database walks the resolved_at index in order and
+        # stops at the LIMIT (an OR of ranges alone is two index searches and a sort of them all).
+        q &= Q(resolved_at__lte=datetime.combine(max(due_today), local_now, tzinfo=zone))
     return q
 
 
@@ -1207,6 +1212,9 @@ class Postmortem(models.Model):
             ("publish_postmortem", _("Can publish postmortems")),
             ("view_reports", _("Can view incident reports")),
         ]
+        # The reports count the published ones of a period from here, joined to their incidents
+        # (SQLite, without statistics, would otherwise walk every incident of the period).
+        indexes = [models.Index(fields=["status"], name="postmortem_status")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(detected_at__isnull=True) | Q(detected_at__gte=F("occurred_at")),

@@ -3,6 +3,17 @@ from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
+PORTAL_APPS = (
+    "incidents",
+    "checklists",
+    "probes",
+    "backups",
+    "status",
+    "oncall",
+    "alerts",
+    "portal",
+)
+
 
 class PortalConfig(AppConfig):
     name = "portal"
@@ -50,6 +61,17 @@ class PortalConfig(AppConfig):
         from core.shutdown import catch_in_worker
 
         post_spawn.connect(catch_in_worker, dispatch_uid="portal.shutdown.catch_in_worker")
+        # Labels of choices read per row on most pages: built once per field (core.display).
+        from django.apps import apps
+
+        from core.display import keep_choice_labels
+
+        keep_choice_labels(
+            model
+            for config in apps.get_app_configs()
+            if config.name in PORTAL_APPS
+            for model in config.get_models()
+        )
 
 
 def after_migrate(sender, **kwargs):

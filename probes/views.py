@@ -65,7 +65,16 @@ def probe_grid(request):
     cards = []
     for probe in page:
         unit = value_unit(probe.kind, probe.config)
-        cards.append({"probe": probe, "spark": sparkline(probe, now, unit), "unit": unit})
+        cards.append(
+            {
+                "probe": probe,
+                # Labels by enum lookup, without a get_FOO_display() call per card.
+                "kind": Kind(probe.kind).label,
+                "status": Status(probe.status).label,
+                "spark": sparkline(probe, now, unit),
+                "unit": unit,
+            }
+        )
     return render(
         request,
         "probes/grid.html",

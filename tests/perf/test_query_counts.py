@@ -15,9 +15,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
+from django.urls import URLResolver, get_resolver, reverse
 from django.utils import timezone
 from django_q.models import Schedule, Task
+from rest_framework.authtoken.models import Token
 
 from alerts.models import Delivery, Integration
 from backups.models import BackupRun, BackupTarget, Rehearsal, Repository, RestoreRun
@@ -37,6 +38,7 @@ from oncall.models import Schedule as OnCallSchedule
 from oncall.services import save_layer
 from portal.urls import router
 from probes.models import ProbeResult
+from status.models import Component, PublicIncident, PublicUpdate, StatusPage
 from tests.checklists.factories import make_run, make_template
 from tests.incidents.factories import (
     make_channel,
@@ -46,6 +48,7 @@ from tests.incidents.factories import (
     make_service,
     make_tier,
 )
+from tests.probes.agent_helpers import make_host
 from tests.probes.factories import make_probe
 
 pytestmark = pytest.mark.django_db
@@ -546,17 +549,264 @@ def backup_run_pages(n, state):
     restores(n, state)
 
 
+# Issue 22: every list and detail page. A detail page's builder grows what the one object shows
+# (its runs, results, items, layers, deliveries…) and returns its URL.
+def postmortem_page(name):
+    def build(n, state):
+        if "postmortem" not in state:
+            state["postmortem"] = _postmortem()
+        postmortem = state["postmortem"]
+        for _ in range(n):
+            event = TimelineEvent.objects.create(
+                incident=postmortem.incident,
+                kind=EventKind.NOTE,
+                message="note",
+                actor_user=_user(),
+            )
+            postmortem.timeline_events.add(event)
+            ActionItem.objects.create(
+                postmortem=postmortem, description="more", owner=make_contact()
+            )
+            postmortem.reviewers.add(_user())
+        return reverse(name, args=[postmortem.incident_id])
+
+    return build
+
+
+def who_to_call(n, state):
+    for _ in range(n):
+        make_contact(tier=make_tier(), user=_user())
+    policies(n, state)
+
+
+def backup_target_page(n, state):
+    if "target" not in state:
+        state["target"] = _target()
+    for _ in range(n):
+        run = _backup_run(state["target"])
+        Rehearsal.objects.create(target=run.target, backup=run, passed=True)
+    return reverse("backups:target", args=[state["target"].pk])
+
+
+def backup_run_page(n, state):
+    if "run" not in state:
+        state["run"] = _backup_run()
+    run = state["run"]
+    for _ in range(n):
+        RestoreRun.objects.create(
+            backup=run,
+            target=run.target,
+            destination="/tmp/restored",
+            safety_run=_backup_run(run.target),
+            requested_by=_user(),
+        )
+    return reverse("backups:run", args=[run.pk])
+
+
+def repository_page(n, state):
+    if "repository" not in state:
+        repositories(1, state)
+        state["repository"] = Repository.objects.latest("pk")
+    for _ in range(n):
+        target = _target()
+        target.repository = state["repository"]
+        target.save(update_fields=["repository"])
+    return reverse("backups:repository", args=[state["repository"].pk])
+
+
+def probe_page(n, state):
+    if "probe" not in state:
+        state["probe"] = make_probe(next_run_at=timezone.now() + timedelta(hours=1))
+    for _ in range(n):
+        ProbeResult.objects.create(probe=state["probe"], status="ok", value=1.0, latency_ms=2.0)
+    recurring_windows(1, state)
+    RecurringMaintenanceWindow.objects.filter(service__isnull=False).update(
+        service=state["probe"].service
+    )
+    return reverse("probes:detail", args=[state["probe"].pk])
+
+
+def hosts(n, state):
+    for _ in range(n):
+        host, _token = make_host(name=f"host-{next(_seq)}")
+        make_probe(host.service, kind="host_file", host=host, config={"path": "/var/log/app.log"})
+
+
+def host_page(n, state):
+    if "host" not in state:
+        state["host"], _token = make_host(name=f"host-{next(_seq)}")
+    host = state["host"]
+    for _ in range(n):
+        make_probe(host.service, kind="host_file", host=host, config={"path": "/var/log/app.log"})
+    return reverse("probes:host", args=[host.pk])
+
+
+def checklist_run_page(n, state):
+    # A run snapshots its template's items: the page of a new run with more items.
+    state["items"] = state.get("items", 0) + n
+    run = make_run(make_template(items=[f"item {i}" for i in range(state["items"])]), by=_user())
+    return reverse("checklists:run", args=[run.pk])
+
+
+def checklist_template_page(n, state):
+    state["items"] = state.get("items", 0) + n
+    template = make_template(
+        sections=[
+            {"title": f"s{i}", "items": [{"text": "one"}, {"text": "two"}]}
+            for i in range(state["items"])
+        ],
+        assignee_tier=make_tier(),
+    )
+    for _ in range(n):
+        make_run(template, by=_user())
+    return reverse("checklists:template", args=[template.pk])
+
+
+def playbook_page(n, state):
+    playbooks(n, state)
+    return reverse("checklists:playbook", args=[Playbook.objects.latest("pk").pk])
+
+
+def _status_page(state):
+    if "page" not in state:
+        state["page"] = StatusPage.objects.create(
+            slug=f"page-{next(_seq)}", title_ko="상태", title_en="Status"
+        )
+    return state["page"]
+
+
+def status_pages(n, state):
+    page = _status_page(state)
+    for i in range(n):
+        incident = _resolved_incident()
+        Component.objects.create(
+            page=page,
+            service=incident.service,
+            name_ko=f"구성 {i}",
+            name_en=f"Component {i}",
+            position=next(_seq),
+        )
+        public = PublicIncident.objects.create(incident=incident, title_en="Down", title_ko="장애")
+        PublicUpdate.objects.create(
+            public_incident=public, status="investigating", text_en="Looking", text_ko="확인 중"
+        )
+
+
+def status_page(name):
+    def build(n, state):
+        status_pages(n, state)
+        return reverse(name, args=[_status_page(state).slug])
+
+    return build
+
+
+def on_call_page(n, state):
+    if "schedule" not in state:
+        state["schedule"] = _on_call_schedule()
+    on_call_now(n, state)
+    return reverse("oncall:detail", args=[state["schedule"].pk])
+
+
+def integration_page(n, state):
+    integration_deliveries(n, state)
+    return reverse("alerts:integration", args=[state["integration"].pk])
+
+
+def api_tokens(n, state):
+    for _ in range(n):
+        Token.objects.create(user=_user())
+
+
 PAGES = {
     "dashboard": dashboard,
+    "audit": incidents,
+    "api-token": api_tokens,
+    "api-tokens": api_tokens,
     "incidents:list": incidents,
     "incidents:detail": incident_detail,
+    "incidents:who-to-call": who_to_call,
     "incidents:postmortems": postmortems,
+    "incidents:postmortem": postmortem_page("incidents:postmortem"),
+    "incidents:postmortem-print": postmortem_page("incidents:postmortem-print"),
     "incidents:reports": report,
+    "incidents:routes": routes,
     "probes:grid": probes,
+    "probes:detail": probe_page,
+    "probes:hosts": hosts,
+    "probes:host": host_page,
+    "checklists:my-shift": checklist_runs,
     "checklists:runs": checklist_runs,
-    "backups:runs": backup_run_pages,
+    "checklists:run": checklist_run_page,
+    "checklists:templates": checklist_templates,
+    "checklists:template": checklist_template_page,
+    "checklists:playbooks": playbooks,
+    "checklists:playbook": playbook_page,
     "backups:targets": backup_targets,
+    "backups:target": backup_target_page,
+    "backups:runs": backup_run_pages,
+    "backups:run": backup_run_page,
+    "backups:repositories": repositories,
+    "backups:repository": repository_page,
+    "backups:scorecard": recoverability,
+    "oncall:list": on_call_schedules,
+    "oncall:detail": on_call_page,
+    "alerts:integrations": integrations,
+    "alerts:integration": integration_page,
+    "status:pages": status_pages,
+    "status:page": status_page("status:page"),
+    "status:json": status_page("status:json"),
+    "status:feed": status_page("status:feed"),
 }
+# The other routes outside the API: forms (their GET shows one object's form or none), actions
+# (POST), downloads and calendar feeds, and the account pages of Django's auth.
+NOT_PAGES = {
+    *("login", "logout", "password_change", "password_change_done", "set_language"),
+    *("api-token-create", "api-token-revoke", "api-tokens-revoke"),
+    *("incidents:declare", "incidents:acknowledge", "incidents:ack-link", "incidents:mitigate"),
+    *("incidents:resolve", "incidents:close", "incidents:reopen", "incidents:add-note"),
+    *("incidents:postmortem-edit", "incidents:postmortem-submit", "incidents:postmortem-publish"),
+    *("incidents:postmortem-markdown", "incidents:route-new", "incidents:route-edit"),
+    *("incidents:route-delete", "incidents:action-item-complete"),
+    *("backups:run-now", "backups:verify", "backups:restore", "backups:repository-new"),
+    *("backups:repository-edit", "backups:repository-init", "backups:repository-refresh"),
+    "backups:repository-check",
+    *("probes:choose-kind", "probes:create", "probes:edit", "probes:run", "probes:host-create"),
+    *("probes:host-edit", "probes:host-token", "probes:host-agent"),
+    *("checklists:tick", "checklists:untick", "checklists:open-incident", "checklists:complete"),
+    *("checklists:handover-acknowledge", "checklists:start-for-incident", "checklists:import"),
+    *("checklists:playbook-new", "checklists:playbook-edit"),
+    *("status:subscribe", "status:confirm", "status:unsubscribe", "status:component-override"),
+    *("status:mark-public", "status:post-update", "status:notice"),
+    *("oncall:override-add", "oncall:override-delete", "oncall:feed", "oncall:personal-feed"),
+    *("alerts:create", "alerts:edit", "alerts:rotate"),
+}
+
+
+# Whatever the page: the session, the user, the menu's permissions, and a query or a few per panel.
+MAX_PAGE_QUERIES = 30
+
+
+def html_url_names(resolver=None, namespace="", prefix="") -> set[str]:
+    """Names of every route outside /api/ and the admin."""
+    resolver = resolver or get_resolver()
+    names = set()
+    for pattern in resolver.url_patterns:
+        route = prefix + str(pattern.pattern)
+        if route.startswith("api/"):
+            continue
+        if isinstance(pattern, URLResolver):
+            if pattern.app_name != "admin":
+                inner = pattern.namespace or namespace
+                names |= html_url_names(pattern, inner, route)
+        elif pattern.name:
+            names.add(f"{namespace}:{pattern.name}" if namespace else pattern.name)
+    return names
+
+
+def test_every_page_has_a_builder():
+    assert html_url_names() - NOT_PAGES == set(PAGES), (
+        "add a builder to PAGES for each new list or detail page (or the route to NOT_PAGES)"
+    )
 
 
 @pytest.mark.parametrize("name", sorted(PAGES))
@@ -566,6 +816,8 @@ def test_page_queries_do_not_grow_with_data(name, client_as):
     url = PAGES[name](SMALL, state) or reverse(name)
     client.get(url)
     small = queries(client, url)
-    PAGES[name](2 * SMALL, state)
+    # A builder may answer a new object's page (a run with more items): that one is counted.
+    url = PAGES[name](2 * SMALL, state) or url
     more = queries(client, url)
     assert small == more, f"{name}: {small} queries, {more} with 3× the data"
+    assert more <= MAX_PAGE_QUERIES, f"{name}: {more} queries"

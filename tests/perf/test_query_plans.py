@@ -20,7 +20,8 @@ from django_q.models import Task
 from backups.dashboard import with_freshness
 from backups.models import BackupRun
 from checklists.models import Run
-from incidents.models import Incident, TimelineEvent
+from incidents.models import PUBLISHED_STATUSES, Incident, Postmortem, TimelineEvent
+from incidents.postmortems import missing_postmortems
 from probes.models import ProbeResult
 
 pytestmark = pytest.mark.django_db
@@ -44,6 +45,36 @@ HOT_QUERIES = {
         lambda: Incident.objects.filter(status="resolved").values("status").order_by(),
         # The page count: SQLite must walk the narrow index, PostgreSQL may take either.
         {"sqlite": ["incident_status"], "postgresql": ["incident_status", "incident_status_list"]},
+        False,
+    ),
+    # T is a Tuesday: incidents resolved on one past day fall due today, in the filter's OR.
+    "missing postmortems, oldest first (dashboard)": (
+        lambda: missing_postmortems(now=T).order_by("resolved_at")[:10],
+        ["incident_resolved_severity"],
+        True,
+    ),
+    "missing postmortems, capped count (dashboard)": (
+        lambda: missing_postmortems(now=T).order_by("resolved_at").values("id")[:1001],
+        ["incident_resolved_severity"],
+        True,
+    ),
+    "published postmortems of a period (reports)": (
+        lambda: Postmortem.objects.filter(
+            incident__created_at__gte=T,
+            incident__created_at__lt=T,
+            incident__resolved_at__isnull=False,
+            status__in=PUBLISHED_STATUSES,
+        ),
+        # SQLite has no statistics: without the status index it walks every incident of the period.
+        # PostgreSQL weighs both ways by its statistics, from the postmortems or from the incidents.
+        {
+            "sqlite": ["postmortem_status"],
+            "postgresql": [
+                "postmortem_status",
+                "incidents_postmortem_incident_id_key",
+                "incidents_incident_pkey",
+            ],
+        },
         False,
     ),
     "escalation sweep, due incidents": (
