@@ -58,9 +58,8 @@ class IntegrationViewSet(viewsets.ModelViewSet):
         return Response(self.get_serializer(integration).data)
 
     @extend_schema(request=None, responses={200: DeliverySerializer(many=True)})
-    @action(
-        detail=True, methods=["get"], pagination_class=None, filter_backends=[]
-    )  # the latest few
+    # the latest few
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def deliveries(self, request, pk=None):
         """The latest requests to the integration's URL, accepted or refused, with what arrived."""
         rows = self.get_object().deliveries.order_by("-received_at", "-id")[:DELIVERIES_SHOWN]

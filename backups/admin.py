@@ -72,10 +72,11 @@ class BackupTargetAdmin(SecretFieldsAdmin, HistoryAdmin):
         "next_run_at",
     ]
     list_filter = ["kind", "enabled", "verify", "service"]
+    # never the source: a search would answer guesses of its password
     search_fields = [
         "name",
         "destination",
-    ]  # never the source: a search would answer guesses of its password
+    ]
     list_select_related = ["service"]
     autocomplete_fields = ["service"]
     readonly_fields = ["next_run_at", "created_at"]
@@ -184,9 +185,8 @@ class RepositoryAdmin(HistoryAdmin):
         fields = super().get_fields(request, obj)
         if self.has_change_permission(request, obj):
             return fields
-        return [
-            name for name in fields if name != "password"
-        ]  # a viewer sees no password input at all
+        # a viewer sees no password input at all
+        return [name for name in fields if name != "password"]
 
     @admin.display(description=_("repository"))
     def shown_url(self, obj):

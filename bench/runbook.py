@@ -99,9 +99,8 @@ def page() -> tuple[float, str]:
     ).first() or get_user_model().objects.create_superuser(USERNAME, password=os.urandom(12).hex())
     client = Client(SERVER_NAME="127.0.0.1")
     client.force_login(user)
-    client.get(
-        "/checklists/templates/import/"
-    )  # the URL resolver and templates load once per process
+    # the URL resolver and templates load once per process
+    client.get("/checklists/templates/import/")
     began, cpu = time.perf_counter(), time.process_time()
     response = client.post(
         "/checklists/templates/import/", {"file": SimpleUploadedFile("caps.md", at_the_caps())}

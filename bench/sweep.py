@@ -55,9 +55,8 @@ def main():
     open_incidents.update(
         escalation_started_at=now, escalation_step=0, next_escalation_at=now + timedelta(minutes=30)
     )
-    step_two = now + timedelta(
-        minutes=31
-    )  # every open incident's next step (Tier 2) is due at +30 min
+    # every open incident's next step (Tier 2) is due at +30 min
+    step_two = now + timedelta(minutes=31)
     idle = timed(now)
     # A typical minute: 1 % of the open incidents due, the rest waiting.
     few = list(

@@ -104,9 +104,10 @@ class EncryptedJSONField(models.TextField):
         return None
 
     def formfield(self, **kwargs):
+        # bounded nesting; parsers imports DRF, which needs settings
         from core.parsers import (
             JSONFormField,
-        )  # bounded nesting; parsers imports DRF, which needs settings
+        )
 
         return super(models.TextField, self).formfield(**{"form_class": JSONFormField, **kwargs})
 

@@ -18,9 +18,8 @@ from django.utils.translation import gettext as _
 
 METADATA_HOSTS = {"metadata.google.internal", "metadata.goog", "instance-data.ec2.internal"}
 REFUSED_NETWORKS = [
-    ipaddress.ip_network(
-        "169.254.0.0/16"
-    ),  # link-local; 169.254.169.254 is AWS, GCP, Azure, OpenStack metadata
+    # link-local; 169.254.169.254 is AWS, GCP, Azure, OpenStack metadata
+    ipaddress.ip_network("169.254.0.0/16"),
     ipaddress.ip_network("fe80::/10"),
     ipaddress.ip_network("fd00:ec2::254/128"),  # AWS metadata over IPv6
     ipaddress.ip_network("100.100.100.200/32"),  # Alibaba Cloud metadata

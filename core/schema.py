@@ -75,15 +75,17 @@ class PortalAutoSchema(AutoSchema):
                 ),
             )
         if "query" in where:
+            # gunicorn
             yield (
                 "414",
                 _("The address is longer than the server takes (about 4 000 characters)."),
-            )  # gunicorn
+            )
         if "requestBody" in operation:
+            # core.middleware.BodySizeLimitMiddleware
             yield (
                 "413",
                 _("The body is larger than PORTAL_MAX_UPLOAD_MB."),
-            )  # core.middleware.BodySizeLimitMiddleware
+            )
         if body_types:
             yield (
                 "415",

@@ -34,9 +34,8 @@ def is_secret_name(name: str) -> bool:
 def _split(url: str):
     try:
         parts = urlsplit(url)
-        valid_port = (
-            parts.port is None or parts.port >= 0
-        )  # reading .port raises on a malformed one
+        # reading .port raises on a malformed one
+        valid_port = parts.port is None or parts.port >= 0
     except ValueError:
         return None
     return parts if valid_port and parts.scheme and parts.netloc else None

@@ -244,9 +244,8 @@ class NotificationChannelAdmin(SecretFieldsAdmin, admin.ModelAdmin):
     list_display = ["contact", "kind", address_or_url, "enabled", "resolution_notices"]
     list_select_related = ["contact"]
     list_filter = ["kind", "enabled", "resolution_notices"]
-    search_fields = [
-        "contact__name"
-    ]  # never the target: a search would answer guesses of a webhook's path
+    # never the target: a search would answer guesses of a webhook's path
+    search_fields = ["contact__name"]
     autocomplete_fields = ["contact"]
     actions = [send_test_message]
 

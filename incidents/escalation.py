@@ -72,9 +72,8 @@ def snapshot_policy(*, service, severity: str) -> dict:
         EscalationPolicy.objects.filter(
             Q(service=service) | Q(service__isnull=True), severity=severity
         )
-        .order_by(
-            F("service_id").asc(nulls_last=True)
-        )  # the service's own policy wins over the default
+        # the service's own policy wins over the default
+        .order_by(F("service_id").asc(nulls_last=True))
         .prefetch_related(Prefetch("steps__contacts", queryset=Contact.objects.only("pk")))
         .first()
     )

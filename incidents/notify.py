@@ -106,9 +106,8 @@ def slack_text(text: str) -> str:
 
 
 TEAMS_MARKDOWN = re.compile(r"([\\`*_#!|~]|(?<=\])\()")
-TEAMS_LIST = re.compile(
-    r"^([ \t]*)([-+]|\d+\.)(?=[ \t])", re.MULTILINE
-)  # "- x" and "1. x" start a list
+# "- x" and "1. x" start a list
+TEAMS_LIST = re.compile(r"^([ \t]*)([-+]|\d+\.)(?=[ \t])", re.MULTILINE)
 
 
 def teams_text(text: str) -> str:

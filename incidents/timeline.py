@@ -208,9 +208,8 @@ def change(data, message):
 
 
 def _changed_value(name, moved, end):
-    shown = moved.get(
-        f"{end}_shown"
-    )  # a related row's name as it was then (a service, a commander)
+    # a related row's name as it was then (a service, a commander)
+    shown = moved.get(f"{end}_shown")
     if shown is not None:
         return shown
     choices = CHANGE_CHOICES.get(name)

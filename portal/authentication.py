@@ -14,9 +14,8 @@ class ExpiringTokenAuthentication(TokenAuthentication):
             raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
-        details = getattr(
-            token, "details", None
-        )  # a token made outside the portal has none: no expiry
+        # a token made outside the portal has none: no expiry
+        details = getattr(token, "details", None)
         if details is not None:
             now = timezone.now()
             if details.is_expired(now):

@@ -578,9 +578,8 @@ class ProbeResult(models.Model):
         verbose_name = _("probe result")
         verbose_name_plural = _("probe results")
         indexes = [
-            models.Index(
-                fields=["probe", "-at", "-id"], name="result_probe_at"
-            ),  # the order pages read
+            # the order pages read
+            models.Index(fields=["probe", "-at", "-id"], name="result_probe_at"),
             models.Index(fields=["at"], name="result_at"),
         ]
         constraints = [

@@ -87,9 +87,8 @@ class ProbeSerializer(ModelSerializer):
         # row.
         return probe.service_name if hasattr(probe, "service_name") else probe.service.name
 
-    @extend_schema_field(
-        {"type": "string", "format": "uri", "nullable": True}
-    )  # null unless a heartbeat
+    # null unless a heartbeat
+    @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
     def get_ping_url(self, probe) -> str | None:
         # The ping URL is the heartbeat's credential: only for those who may change the probe.
         request = self.context.get("request")

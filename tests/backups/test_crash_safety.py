@@ -128,9 +128,8 @@ def test_a_sqlite_database_written_to_continuously_is_copied_consistently(make_t
     con.execute("CREATE TABLE seq (id INTEGER PRIMARY KEY, blob BLOB)")
     con.execute("CREATE TABLE padding (data BLOB)")
     with con:
-        con.executemany(
-            "INSERT INTO padding VALUES (randomblob(65536))", [()] * 800
-        )  # ~50 MB: several steps
+        # ~50 MB: several steps
+        con.executemany("INSERT INTO padding VALUES (randomblob(65536))", [()] * 800)
     con.close()
     writer = subprocess.Popen(
         [sys.executable, "-c", INSERTER, str(source)], stdout=subprocess.PIPE, text=True

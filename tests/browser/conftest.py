@@ -161,9 +161,8 @@ def portal(locale):
         yield portal
     finally:
         portal.stop()
-        shutil.rmtree(
-            portal.data_dir, ignore_errors=True
-        )  # a failed start shows its log in the error
+        # a failed start shows its log in the error
+        shutil.rmtree(portal.data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

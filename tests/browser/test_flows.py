@@ -391,9 +391,8 @@ def test_probe_goes_red_when_its_target_stops_and_green_again(log_in, t, shot, l
     target.stop()
     run_now.click()
     expect(state).to_contain_text(t("critical"))
-    expect(fact(page, t("Message"))).to_contain_text(
-        t("connection refused")
-    )  # in words, in the reader's language
+    # in words, in the reader's language
+    expect(fact(page, t("Message"))).to_contain_text(t("connection refused"))
     page.get_by_role("link", name=t("← All probes")).click()
     card = page.get_by_role("listitem").filter(has=page.get_by_role("link", name=name))
     expect(card).to_contain_text(t("critical"))

@@ -106,9 +106,8 @@ def pages(browser, portal, locale):
 
 @pytest.mark.parametrize("device", ["desktop", "phone"])
 def test_every_top_level_page_fits_the_window(log_in, pages, shot, t, device):
-    assert len(pages) >= 10, (
-        pages
-    )  # the menu was read: dashboard, incidents, checklists, probes, backups…
+    # the menu was read: dashboard, incidents, checklists, probes, backups…
+    assert len(pages) >= 10, pages
     page = log_in("admin", **(DESKTOP if device == "desktop" else PHONE))
     problems = {}
     for address in pages:

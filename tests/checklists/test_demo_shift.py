@@ -36,18 +36,21 @@ def seed_at(moment: datetime) -> Run:
 @pytest.mark.parametrize(
     ("started", "occurrence"),
     [
+        # during the check
         (
             datetime(2026, 3, 3, 10, 17, tzinfo=SEOUL),
             datetime(2026, 3, 3, 9, 0, tzinfo=SEOUL),
-        ),  # during the check
+        ),
+        # before it
         (
             datetime(2026, 3, 3, 7, 40, tzinfo=SEOUL),
             datetime(2026, 3, 3, 9, 0, tzinfo=SEOUL),
-        ),  # before it
+        ),
+        # after it: tomorrow's
         (
             datetime(2026, 3, 3, 15, 42, tzinfo=SEOUL),
             datetime(2026, 3, 4, 9, 0, tzinfo=SEOUL),
-        ),  # after it: tomorrow's
+        ),
     ],
 )
 def test_the_demo_run_is_the_daily_checks_own_occurrence_due_at_11(roles, started, occurrence):

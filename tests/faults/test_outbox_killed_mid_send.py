@@ -45,9 +45,8 @@ STATE = """
 def test_a_message_whose_sender_is_killed_mid_send_is_sent_once_after_its_lease(make_portal, hook):
     portal = make_portal()
     portal.python(QUEUE.format(url=hook.url))
-    hook.intercept = lambda path, body: (
-        len(hook.received) == 1
-    )  # the first delivery never gets an answer
+    # the first delivery never gets an answer
+    hook.intercept = lambda path, body: len(hook.received) == 1
     sender = portal.start(
         "sender",
         [

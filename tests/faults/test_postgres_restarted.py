@@ -72,9 +72,8 @@ class Load:
                 request = urllib.request.Request(
                     self.base + path, headers={"Cookie": f"sessionid={self.cookie}"}
                 )
-                started = (
-                    time.time()
-                )  # a request is placed by when it was sent, not by when it was answered
+                # a request is placed by when it was sent, not by when it was answered
+                started = time.time()
                 try:
                     with urllib.request.urlopen(request, timeout=10) as response:
                         status = response.status

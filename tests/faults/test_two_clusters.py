@@ -111,9 +111,8 @@ def test_two_clusters_do_every_job_once_and_miss_none(make_portal, scaled_redis_
         portal.python(KICK)
         for name, cluster in zip(("cluster-a", "cluster-b"), clusters, strict=True):
             assert cluster.poll() is None, portal.log_tail(name)
-        time.sleep(
-            min(KICK_EVERY, max(0.0, deadline - time.monotonic()))
-        )  # the pace of the extra jobs
+        # the pace of the extra jobs
+        time.sleep(min(KICK_EVERY, max(0.0, deadline - time.monotonic())))
     expected_calls = INCIDENTS * CONTACTS * STEPS
     wait_for(
         lambda: len(hook.received) >= expected_calls,

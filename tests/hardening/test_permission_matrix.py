@@ -346,10 +346,11 @@ ADMIN_RULES = {
     "checklists.playbook": CONFIGURATION,
     "probes.probe": CONFIGURATION,
     "probes.proberesult": {**RECORD, "delete": MANAGER},
+    # added on the host page, which shows its token once
     "probes.host": {
         **CONFIGURATION,
         "add": NEVER,
-    },  # added on the host page, which shows its token once
+    },
     "backups.backuptarget": CONFIGURATION,
     "backups.repository": CONFIGURATION,
     "backups.backuprun": {**CONFIGURATION, "add": NEVER, "delete": NEVER},

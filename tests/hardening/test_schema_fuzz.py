@@ -102,9 +102,8 @@ class Web:
     def start(self):
         (self.data_dir / "files").mkdir()
         self.manage("migrate", "--verbosity", "0")
-        self.manage(
-            "collectstatic", "--noinput", "--verbosity", "0"
-        )  # as `manage.py serve` does: error pages need it
+        # as `manage.py serve` does: error pages need it
+        self.manage("collectstatic", "--noinput", "--verbosity", "0")
         self.manage("bootstrap")
         tokens_file = self.data_dir / "tokens"
         self.manage(
@@ -207,9 +206,8 @@ def test_schemathesis_finds_nothing_in_any_phase_as_admin_or_viewer(web):
 def schemathesis(
     web, token: str, role: str, option: str | None, paths: str | None
 ) -> subprocess.Popen:
-    examples = (
-        EXAMPLES if role == "admin" else max(1, EXAMPLES // 4)
-    )  # a viewer's writes stop at 403
+    # a viewer's writes stop at 403
+    examples = EXAMPLES if role == "admin" else max(1, EXAMPLES // 4)
     return subprocess.Popen(
         [
             sys.executable,

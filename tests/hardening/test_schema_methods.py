@@ -91,9 +91,8 @@ def seeded(db, settings, tmp_path, make_user):
     )
     backup = backups.run_backup(target=target, trigger=Trigger.MANUAL)
     backups.rehearse(target=target)
-    backups.request_restore(
-        run=backup, by=manager, confirm=target.name
-    )  # queued only: nothing commits
+    # queued only: nothing commits
+    backups.request_restore(run=backup, by=manager, confirm=target.name)
     return {"token": Token.objects.create(user=manager).key, "heartbeats": [str(heartbeat.token)]}
 
 
@@ -124,9 +123,8 @@ def auth(seeded):
 
 
 def test_methods_the_schema_does_not_list_answer_405(api_schema, seeded, wsgi_app, make_user):
-    admin = {
-        "Authorization": f"Token {Token.objects.create(user=make_user('admin')).key}"
-    }  # no role check first
+    # no role check first
+    admin = {"Authorization": f"Token {Token.objects.create(user=make_user('admin')).key}"}
     client, wrong = Client(wsgi_app), []
     for path, item in api_schema.raw_schema["paths"].items():
         name, ids = known_ids(path, seeded, wsgi_app)

@@ -83,9 +83,8 @@ def test_the_nth_failure_locks_out_even_the_right_password_until_the_cool_off_en
         assert refused.status_code == 429 and "Too many failed logins" in refused.content.decode()
         assert not logged_in(client)
     with time_machine.travel(T0 + settings.AXES_COOLOFF_TIME - timedelta(seconds=5), tick=False):
-        assert (
-            log_in(client).status_code == 429
-        )  # trying while locked does not extend the lock either
+        # trying while locked does not extend the lock either
+        assert log_in(client).status_code == 429
     with time_machine.travel(T0 + settings.AXES_COOLOFF_TIME + timedelta(seconds=1), tick=False):
         assert log_in(client).status_code == 302
         assert logged_in(client)
@@ -117,9 +116,8 @@ def test_spraying_one_password_over_many_usernames_locks_the_address_out(
         assert log_in(client, "user-last", "wrong").status_code == 429
         assert log_in(client).status_code == 429  # even a right password, for anyone, from there
         assert not logged_in(client)
-        assert (
-            log_in(client, REMOTE_ADDR="192.0.2.7").status_code == 302
-        )  # another address is not locked
+        # another address is not locked
+        assert log_in(client, REMOTE_ADDR="192.0.2.7").status_code == 302
     client.logout()
     with time_machine.travel(T0 + settings.AXES_COOLOFF_TIME + timedelta(seconds=1), tick=False):
         assert log_in(client).status_code == 302

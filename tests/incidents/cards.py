@@ -22,10 +22,11 @@ def workflows_card(payload: dict) -> dict:
     card = attachment["content"]
     for key in ("$schema", "type"):
         assert card[key] == sample["content"][key], key
+    # Teams renders up to 1.5
     assert tuple(int(part) for part in card["version"].split(".")) <= (
         1,
         5,
-    )  # Teams renders up to 1.5
+    )
     assert card["body"] and all(element["type"] in BODY_ELEMENTS for element in card["body"])
     for element in card["body"]:
         if element["type"] == "TextBlock":

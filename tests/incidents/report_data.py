@@ -34,14 +34,16 @@ def make_hand_built():
     a = resolved(service, "sev1", minutes(4), minutes(40))
     resolved(service, "sev1", minutes(10), minutes(100))
     resolved(service, "sev2", None, minutes(30))  # never acknowledged: MTTA counts its resolve time
+    # still open: out of MTTA and MTTR
     make_incident(
         service,
         severity="sev2",
         created_at=T0,
         status=Status.ACKNOWLEDGED,
         acknowledged_at=T0 + minutes(2),
-    )  # still open: out of MTTA and MTTR
+    )
     resolved(service, "sev1", minutes(6), minutes(20))
+    # February
     make_incident(
         service,
         severity="sev1",
@@ -49,7 +51,7 @@ def make_hand_built():
         status=Status.RESOLVED,
         acknowledged_at=T0 - timedelta(days=30),
         resolved_at=T0 - timedelta(days=29),
-    )  # February
+    )
     make_incident(
         make_service("Other"),
         severity="sev1",

@@ -135,9 +135,8 @@ def test_an_expired_link_shows_a_clear_page_and_changes_nothing(client, paged, s
 @pytest.mark.parametrize(
     "forge",
     [
-        lambda token: (
-            token[:-2] + ("AA" if not token.endswith("AA") else "BB")
-        ),  # signature changed
+        # signature changed
+        lambda token: token[:-2] + ("AA" if not token.endswith("AA") else "BB"),
         lambda token: signing.TimestampSigner(
             salt="another.purpose"
         ).sign_object(  # same key, other purpose

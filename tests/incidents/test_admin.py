@@ -136,9 +136,8 @@ def test_bulk_acknowledge_and_resolve_go_through_the_services(manager, data):
         {"action": "acknowledge_incidents", ACTION_CHECKBOX_NAME: [first.pk]},
         follow=True,
     )
-    assert (
-        "Not changed" in response.content.decode()
-    )  # a refused transition is a message, not a 500
+    # a refused transition is a message, not a 500
+    assert "Not changed" in response.content.decode()
 
     manager.post(
         changelist("incident"), {"action": "resolve_incidents", ACTION_CHECKBOX_NAME: [first.pk]}

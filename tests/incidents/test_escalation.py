@@ -276,10 +276,11 @@ def test_a_step_with_nobody_available_is_recorded_as_failed_and_the_chain_goes_o
     make_policy(
         "sev2",
         [
+            # emergency only: nobody for a SEV2
             {
                 "after": timedelta(0),
                 "tier": runbook["tiers"][3],
-            },  # emergency only: nobody for a SEV2
+            },
             {"after": timedelta(minutes=5), "contacts": [inactive]},
             {"after": timedelta(minutes=10), "tier": runbook["tiers"][1]},
         ],
@@ -447,10 +448,11 @@ def test_the_delivery_task_sends_each_notification_once(runbook, mailoutbox):
     with time_machine.travel(T0, tick=False), capture_tasks() as enqueued:
         escalate_due(now=T0)
     with time_machine.travel(T0, tick=False):
+        # a task delivered twice (a broker retry) sends nothing twice
         assert run(enqueued + enqueued) == [
             1,
             0,
-        ]  # a task delivered twice (a broker retry) sends nothing twice
+        ]
         assert tasks.retry_notifications() == 0
     assert len(mailoutbox) == 1
     assert (

@@ -55,9 +55,8 @@ def test_an_operator_declares_an_incident_through_the_real_form_with_csrf(make_u
         "impact_started_at": "",
     }
 
-    assert (
-        browser.post(reverse("incidents:declare"), form).status_code == 403
-    )  # no token, no incident
+    # no token, no incident
+    assert browser.post(reverse("incidents:declare"), form).status_code == 403
     assert not Incident.objects.exists()
 
     response = browser.post(reverse("incidents:declare"), {**form, "csrfmiddlewaretoken": token})

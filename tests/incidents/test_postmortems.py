@@ -256,9 +256,8 @@ def test_the_form_puts_each_validation_message_next_to_its_field(client_as, inci
     assert formset.forms[1].errors["owner"] == ["Each action item needs an owner."]
     assert formset.forms[2].errors["due_date"] == ["A new action item cannot be due in the past."]
     html = response.content.decode()
-    assert (
-        "Someone should do this" in html and "Yesterday&#x27;s job" in html
-    )  # nothing typed is lost
+    # nothing typed is lost
+    assert "Someone should do this" in html and "Yesterday&#x27;s job" in html
 
 
 def test_add_row_without_javascript_keeps_what_was_typed_and_saves_nothing(

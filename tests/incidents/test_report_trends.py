@@ -62,10 +62,11 @@ def test_incidents_per_week_are_stacked_for_the_top_services_and_the_rest_as_oth
     assert list(rows) == ["S1", "S2", "S3", "S4", "S5", "Other"]
     # T0 is Monday 2 March: the weeks start on the Monday on or before 1 March.
     assert weekly["labels"][:3] == ["02-23", "03-02", "03-09"] and weekly["labels"][-1] == "04-27"
+    # S6 2 → 1 + 1, S7 1 → 1 + 0
     assert rows["S1"][1:3] == ["4", "3"] and rows["Other"][1:3] == [
         "2",
         "1",
-    ]  # S6 2 → 1 + 1, S7 1 → 1 + 0
+    ]
     assert (
         weekly["groups"][1]["bars"][0]["css"] == "series-0"
         and len(weekly["groups"][1]["bars"]) == 6
@@ -120,9 +121,8 @@ def test_the_dashboard_draws_the_median_mttr_of_each_of_the_last_30_days(client_
     resolved(service, "sev1", minutes(1), minutes(40), created_at=now - timedelta(days=1))
     resolved(service, "sev2", minutes(1), minutes(20), created_at=now - timedelta(days=1))
     resolved(service, "sev2", minutes(1), minutes(100), created_at=now - timedelta(days=1))
-    resolved(
-        service, "sev3", minutes(1), minutes(5), created_at=now - timedelta(days=45)
-    )  # too old
+    # too old
+    resolved(service, "sev3", minutes(1), minutes(5), created_at=now - timedelta(days=45))
     with time_machine.travel(now, tick=False):
         page = client_as("viewer").get(reverse("dashboard"))
     panel = next(p["context"] for p in page.context["panels"] if "mttr_trend" in p["context"])

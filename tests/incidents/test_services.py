@@ -241,9 +241,8 @@ def test_the_conditional_update_refuses_when_the_status_moved_after_it_was_read(
 
     def then_resolved(obj):
         row = real(obj)
-        Incident.objects.filter(pk=obj.pk).update(
-            status=Status.RESOLVED
-        )  # someone else, in between
+        # someone else, in between
+        Incident.objects.filter(pk=obj.pk).update(status=Status.RESOLVED)
         return row
 
     monkeypatch.setattr(services, "_current", then_resolved)

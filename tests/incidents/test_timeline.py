@@ -57,9 +57,8 @@ def test_an_incidents_events_store_parameters_and_read_in_english_or_korean(
         services.resolve(incident=incident, by=operator_user)
 
     stored = TimelineEvent.objects.filter(incident=incident).exclude(kind=EventKind.NOTE)
-    assert set(stored.values_list("message", flat=True)) == {
-        ""
-    }  # no sentence stored, in any language
+    # no sentence stored, in any language
+    assert set(stored.values_list("message", flat=True)) == {""}
     assert texts(incident, "en") == [
         "Opened: API down",
         "Step 1: paging Mina.",

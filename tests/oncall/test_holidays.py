@@ -102,9 +102,8 @@ def test_a_company_day_added_in_the_admin_is_not_a_business_day(sev3, make_user)
     assert CompanyDay.objects.get().date == date(2026, 3, 6)
     thursday_evening = seoul(2026, 3, 5, 20, 0)
     incident = open_sev3(thursday_evening, sev3)
-    assert incident.next_escalation_at == seoul(
-        2026, 3, 9, 9, 0
-    )  # Monday, not the company's Friday off
+    # Monday, not the company's Friday off
+    assert incident.next_escalation_at == seoul(2026, 3, 9, 9, 0)
 
 
 def test_viewers_and_operators_cannot_add_company_days(make_user):

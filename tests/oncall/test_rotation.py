@@ -30,9 +30,8 @@ def test_a_weekly_rotation_hands_off_at_monday_0900_in_seoul():
     assert on_call_at([layer], [], seoul(2026, 3, 8, 23, 0), SEOUL) == ANN
     assert on_call_at([layer], [], seoul(2026, 3, 9, 8, 59, 59), SEOUL) == ANN
     assert on_call_at([layer], [], seoul(2026, 3, 9, 9, 0), SEOUL) == BOB
-    assert (
-        on_call_at([layer], [], seoul(2026, 3, 16, 9, 0), SEOUL) == ANN
-    )  # round the rotation again
+    # round the rotation again
+    assert on_call_at([layer], [], seoul(2026, 3, 16, 9, 0), SEOUL) == ANN
     # The same moment given in UTC (00:00 UTC is 09:00 in Seoul).
     assert on_call_at([layer], [], datetime(2026, 3, 9, 0, 0, tzinfo=UTC), SEOUL) == BOB
 
@@ -60,9 +59,8 @@ def test_a_daily_and_a_custom_rotation():
         CAROL,
         ANN,
     ]
-    assert (
-        on_call_at([daily], [], seoul(2026, 3, 3, 17, 59), SEOUL) == ANN
-    )  # yesterday's shift until 18:00
+    # yesterday's shift until 18:00
+    assert on_call_at([daily], [], seoul(2026, 3, 3, 17, 59), SEOUL) == ANN
     every_3 = LayerSpec(
         members=(ANN, BOB), rotation_days=3, handoff=time(9), anchor=date(2026, 3, 2)
     )
@@ -105,12 +103,10 @@ def test_a_restricted_layer_covers_only_its_hours_and_the_higher_level_wins_ther
     assert on_call_at(layers, [], seoul(2026, 3, 3, 18), SEOUL) == DAN
     assert on_call_at(layers, [], seoul(2026, 3, 4, 8, 59), SEOUL) == DAN
     assert on_call_at(layers, [], seoul(2026, 3, 4, 9), SEOUL) == ANN
-    assert (
-        on_call_at(layers, [], seoul(2026, 3, 7, 3), SEOUL) == DAN
-    )  # Friday's night, on Saturday morning
-    assert (
-        on_call_at(layers, [], seoul(2026, 3, 7, 20), SEOUL) == ANN
-    )  # Saturday night is not restricted in
+    # Friday's night, on Saturday morning
+    assert on_call_at(layers, [], seoul(2026, 3, 7, 3), SEOUL) == DAN
+    # Saturday night is not restricted in
+    assert on_call_at(layers, [], seoul(2026, 3, 7, 20), SEOUL) == ANN
     assert on_call_at([nights], [], seoul(2026, 3, 3, 12), SEOUL) is None
 
 

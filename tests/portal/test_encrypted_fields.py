@@ -39,9 +39,8 @@ def test_a_backup_source_is_stored_encrypted_and_read_back_clear(tmp_path):
     assert "PWatrest9Z" not in stored and "db.example.com" not in stored
     target.refresh_from_db()
     assert target.source == DSN
-    assert (
-        BackupTarget.history.get(id=target.pk).source == DSN
-    )  # the history row too, read through the field
+    # the history row too, read through the field
+    assert BackupTarget.history.get(id=target.pk).source == DSN
 
 
 @pytest.mark.django_db

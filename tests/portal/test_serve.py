@@ -29,12 +29,13 @@ def free_port() -> int:
 @pytest.fixture
 def serve_env(tmp_path):
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "PYTEST_XDIST"))}
+    # the test follows the clusters' task log
     environ.update(
         PORTAL_DATA_DIR=str(tmp_path),
         PORTAL_ADMIN_PASSWORD="smoke-test-pw",
         PYTHONUNBUFFERED="1",
         PORTAL_LOG_LEVEL="INFO",
-    )  # the test follows the clusters' task log
+    )
     if settings.REDIS_URL:
         # A Redis database of its own, so tasks queued by other tests never reach this cluster.
         environ["PORTAL_REDIS_URL"] = urlsplit(settings.REDIS_URL)._replace(path="/14").geturl()

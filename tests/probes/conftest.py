@@ -69,9 +69,8 @@ class Handler(BaseHTTPRequestHandler):
         if path in HEALTH:
             self.send_body(200, json.dumps(HEALTH[path]).encode())
         elif path == "/slow":
-            server.release.wait(
-                10
-            )  # held until the test ends; the probe's timeout must give up first
+            # held until the test ends; the probe's timeout must give up first
+            server.release.wait(10)
             self.send_body(200, b'{"status": "ok"}')
         elif path == "/reset":
             # RST instead of an answer.

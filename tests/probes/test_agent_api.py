@@ -128,9 +128,8 @@ def test_the_agent_gets_its_hosts_enabled_checks_only_and_is_seen(host):
     assert answer.status_code == 200
     body = answer.json()
     assert body["host"] == "datahub" and body["interval"] == 60 and body["max_batch"] == 500
-    assert [check["id"] for check in body["checks"]] == [
-        mine.pk
-    ]  # no command: the host does not allow them
+    # no command: the host does not allow them
+    assert [check["id"] for check in body["checks"]] == [mine.pk]
     assert body["checks"][0] == {
         "id": mine.pk,
         "kind": "host_file",
@@ -299,9 +298,8 @@ def test_a_silent_agent_turns_its_probes_to_error_with_one_incident_and_recovers
         dedup_key__startswith="probe:"
     ).exists()  # one incident, not one per probe
     clock.move_to(START + timedelta(minutes=30))
-    assert (
-        services.check_silent_hosts(now=datetime.now(UTC)) == 0
-    )  # still silent: no second incident
+    # still silent: no second incident
+    assert services.check_silent_hosts(now=datetime.now(UTC)) == 0
     assert Incident.objects.count() == 1
     assert ProbeResult.objects.filter(status="error").count() == 3
 

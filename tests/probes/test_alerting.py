@@ -115,9 +115,8 @@ def test_without_auto_resolve_recovery_only_adds_an_event(probe, clock):
 
 def test_a_later_outage_opens_a_new_incident_after_recovery(probe, clock):
     feed(probe, *[critical()] * 3, ok(), ok(), clock=clock)
-    clock.shift(
-        timedelta(minutes=probe.reopen_minutes)
-    )  # past the re-open window (tests/probes/test_flap_damping.py)
+    # past the re-open window (tests/probes/test_flap_damping.py)
+    clock.shift(timedelta(minutes=probe.reopen_minutes))
     feed(probe, *[critical()] * 3, clock=clock)
     assert list(probe_incidents(probe).values_list("status", flat=True).order_by("id")) == [
         "resolved",

@@ -103,8 +103,7 @@ def test_the_grid_shows_a_value_once_with_its_unit(client_as):
     assert page.count("20.8") == 2  # the value, and the sparkline's label for screen readers
     assert '<span class="probe-value">20.8 %</span>' in page
     assert '<span class="probe-value">16.5 ms</span>' in page
-    assert (
-        "HTTP 200" not in page and "on average" not in page
-    )  # a healthy probe's message is not repeated
+    # a healthy probe's message is not repeated
+    assert "HTTP 200" not in page and "on average" not in page
     record(http, Result("critical", None, None, "HTTP 503, expected 200"), now)
     assert "HTTP 503, expected 200" in client_as("viewer").get("/probes/").content.decode()

@@ -105,9 +105,8 @@ def test_a_json_field_has_a_warning_and_a_critical_level(http_server, path, stat
 
 def test_a_warning_level_field_says_what_it_got(http_server):
     result = http(http_server, "/disk/8", expect_warning=["disk_free_gb >= 10"])
-    assert (
-        result.message == "JSON field disk_free_gb is 8, expected >= 10"
-    )  # its own words, translated where read
+    # its own words, translated where read
+    assert result.message == "JSON field disk_free_gb is 8, expected >= 10"
 
 
 def test_the_worst_of_health_fields_and_latency_wins(http_server):

@@ -190,25 +190,28 @@ def test_the_page_speaks_korean_by_default_and_english_on_request(
 def test_the_uptime_bar_has_90_days_and_counts_outage_time(client, page):
     service = page.components.get().service
     with time_machine.travel(T0, tick=False):
+        # one hour of major outage
         public_incident(
             service,
             created_at=T0 - timedelta(days=10, hours=1),
             status="resolved",
             resolved_at=T0 - timedelta(days=10),
-        )  # one hour of major outage
+        )
+        # degraded: not an outage
         public_incident(
             service,
             severity="sev3",
             created_at=T0 - timedelta(days=5),
             status="resolved",
             resolved_at=T0 - timedelta(days=4),
-        )  # degraded: not an outage
+        )
+        # before the window
         public_incident(
             service,
             created_at=T0 - timedelta(days=200),
             status="resolved",
             resolved_at=T0 - timedelta(days=199),
-        )  # before the window
+        )
         component = data(client, page)["components"][0]
     days = component["uptime"]["days"]
     assert len(days) == 90

@@ -24,9 +24,8 @@ class Command(BaseCommand):
         path = Path(file)
         try:
             with path.open("rb") as handle:
-                data = handle.read(
-                    importer.max_bytes() + 1
-                )  # enough to tell "too large" without reading it all
+                # enough to tell "too large" without reading it all
+                data = handle.read(importer.max_bytes() + 1)
         except OSError as exc:
             raise CommandError(f"{file}: {exc.strerror}") from None
         target = None

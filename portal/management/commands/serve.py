@@ -244,9 +244,8 @@ class Command(BaseCommand):
                 count = self.restarts.get(name, 0)
                 delay = RESTART_BACKOFF[min(count, len(RESTART_BACKOFF) - 1)]
                 self.down[name] = (now + delay, child.returncode)
-                self.signal_group(
-                    child, signal.SIGKILL
-                )  # what is left of its process group (q workers)
+                # what is left of its process group (q workers)
+                self.signal_group(child, signal.SIGKILL)
                 self.stderr.write(
                     f"{name} exited with code {child.returncode}; starting it again in {delay} s"
                 )
