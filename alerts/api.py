@@ -119,9 +119,8 @@ def intake(request, token):
         raise Http404
     try:
         body = request.body
-    except (
-        RequestDataTooBig
-    ):  # over DATA_UPLOAD_MAX_MEMORY_SIZE, below the site's 413 (PORTAL_MAX_UPLOAD_MB)
+    except RequestDataTooBig:
+        # over DATA_UPLOAD_MAX_MEMORY_SIZE, below the site's 413 (PORTAL_MAX_UPLOAD_MB)
         detail = {
             "detail": _("The body is larger than %(limit)d bytes; send fewer alerts at once.")
             % {"limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE},

@@ -368,9 +368,8 @@ def _enqueue_delivery(incident_ids: list[int]) -> None:
                 incident_ids[start : start + DELIVERY_CHUNK],
                 broker=broker,
             )
-    except (
-        Exception
-    ):  # the rows are committed: the minute retry job sends them if the broker is down
+    except Exception:
+        # the rows are committed: the minute retry job sends them if the broker is down
         logger.exception(
             "could not enqueue the delivery of %s incidents' notifications", len(incident_ids)
         )

@@ -168,9 +168,8 @@ def shown_target(kind: str, target: str) -> str:
     path of a webhook URL is its credential, an e-mail address is not secret."""
     if kind == ChannelKind.EMAIL:
         return target
-    if (
-        kind == ChannelKind.APPRISE
-    ):  # a service's token may stand where a host would (tgram://TOKEN/chat)
+    if kind == ChannelKind.APPRISE:
+        # a service's token may stand where a host would (tgram://TOKEN/chat)
         return f"{target.partition('://')[0]}://•••" if "://" in target else "•••"
     return mask_webhook(target)
 

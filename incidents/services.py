@@ -644,9 +644,8 @@ def _enqueue_delivery(incident_id: int) -> None:
 
     try:
         async_task("incidents.tasks.send_notifications", [incident_id])
-    except (
-        Exception
-    ):  # the rows are committed: the minute retry job sends them if the broker is down
+    except Exception:
+        # the rows are committed: the minute retry job sends them if the broker is down
         logger.exception(
             "could not enqueue the delivery of incident %s's resolution notices", incident_id
         )
@@ -657,9 +656,8 @@ def _enqueue_escalation(incident_id: int) -> None:
 
     try:
         async_task("incidents.tasks.escalate_incident", incident_id)
-    except (
-        Exception
-    ):  # the broker being down must not fail the request; the minute sweep catches up
+    except Exception:
+        # the broker being down must not fail the request; the minute sweep catches up
         logger.exception("could not enqueue the escalation of incident %s", incident_id)
 
 

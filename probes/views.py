@@ -170,9 +170,8 @@ def probe_create(request, kind):
         raise Http404
     probe = Probe()
     host_id = request.GET.get("host", "")
-    if (
-        kind in HOST_KINDS and host_id.isdigit()
-    ):  # from the host's page: its host and service preset
+    if kind in HOST_KINDS and host_id.isdigit():
+        # from the host's page: its host and service preset
         host = get_object_or_404(Host, pk=host_id)
         probe.host, probe.service = host, host.service
     return _edit(request, probe, kind)

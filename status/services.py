@@ -594,9 +594,8 @@ def _enqueue_delivery(incident_id: int) -> None:
 
     try:
         async_task("incidents.tasks.send_notifications", [incident_id])
-    except (
-        Exception
-    ):  # the rows are committed: the minute retry job sends them if the broker is down
+    except Exception:
+        # the rows are committed: the minute retry job sends them if the broker is down
         logger.exception("could not enqueue the delivery of incident %s's notices", incident_id)
 
 

@@ -375,9 +375,8 @@ ADMIN_RULES = {
     "alerts.alert": {**RECORD, "delete": MANAGER},
     "alerts.delivery": {**RECORD, "delete": MANAGER},
 }
-if (
-    "orm" in settings.Q_CLUSTER
-):  # django-q2 shows its queue in the admin only with the ORM broker, not Redis
+if "orm" in settings.Q_CLUSTER:
+    # django-q2 shows its queue in the admin only with the ORM broker, not Redis
     ADMIN_RULES["django_q.ormq"] = {"view": VIEWER, "add": NEVER, "change": ADMIN, "delete": ADMIN}
 ADMIN_VIEWS = (
     ("changelist", "GET", "view"),

@@ -40,9 +40,8 @@ def paged(db, settings, mailoutbox):
             escalate_due(now=T0)
     [mail] = mailoutbox
     [path] = LINK.findall(mail.body)
-    with time_machine.travel(
-        T0 + timedelta(minutes=1), tick=False
-    ):  # tests travel further when they need to
+    with time_machine.travel(T0 + timedelta(minutes=1), tick=False):
+        # tests travel further when they need to
         yield incident, contact, path
 
 

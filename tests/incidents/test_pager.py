@@ -45,7 +45,8 @@ def open_at(service, at):
     with (
         time_machine.travel(at, tick=False),
         capture_tasks(),
-    ):  # the first-step task is not run: the pager pages
+    ):
+        # the first-step task is not run: the pager pages
         return services.open_incident(service=service, title="API down", severity="sev1")[0]
 
 

@@ -163,7 +163,8 @@ def busy_portal(settings, tmp_path):
         RunStatus.SUCCEEDED,
         RunStatus.FAILED,
         RunStatus.QUEUED,
-    ):  # one active run per target
+    ):
+        # one active run per target
         BackupRun.objects.create(target=target, trigger=Trigger.MANUAL, status=status)
     make_run(make_template("Daily"))
     return target

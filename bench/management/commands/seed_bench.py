@@ -280,9 +280,8 @@ class Seeder:
     def timeline_lengths(self) -> list[int]:
         n = self.scale.incidents
         long = set(range(n - 1, -1, -LONG_EVERY))
-        if self.scale.events - LONG_TIMELINE * len(long) < n - len(
-            long
-        ):  # too few events to go round
+        if self.scale.events - LONG_TIMELINE * len(long) < n - len(long):
+            # too few events to go round
             long = set()
         rest = spread(self.scale.events - LONG_TIMELINE * len(long), n - len(long))
         rest.reverse()
