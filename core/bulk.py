@@ -20,7 +20,7 @@ thousands of due incidents misses it by an order of magnitude on the plain path.
 
 from contextlib import contextmanager
 
-from django.db import connection, models
+from django.db import connection
 from django.db.models.constants import OnConflict
 
 # From this many rows on, `insert` and `update` take the fast path.
@@ -106,45 +106,16 @@ def _fast(fast: bool | None, rows: list[tuple]) -> bool:
     return len(rows) >= FAST_FROM_ROWS if fast is None else fast
 
 
-# Field classes whose database form of a value of these exact types (and of None) is the value
-# itself on every backend: their preparation (int(), str()) is skipped. The exact class, not a
-# subclass: the encrypted text field, for one, prepares its own way.
-PLAIN = {
-    models.IntegerField: (int,),
-    models.SmallIntegerField: (int,),
-    models.BigIntegerField: (int,),
-    models.PositiveIntegerField: (int,),
-    models.PositiveSmallIntegerField: (int,),
-    models.AutoField: (int,),
-    models.BigAutoField: (int,),
-    models.CharField: (str,),
-    models.TextField: (str,),
-}
-
-
-def _plain_types(field) -> tuple[type, ...]:
-    if type(field) is models.ForeignKey:
-        field = field.target_field
-    return PLAIN.get(type(field), ())
-
-
 def _columns(fields, rows: list[tuple]) -> list[list]:
-    """The rows' values in their database form, column by column. Ids, counts and plain text are
-    taken as they are; any other value object is prepared once: the rows of a batch share them
-    (the sweep's time, a channel's target, an event's data)."""
+    """The rows' values in their database form, column by column. Each value object is prepared
+    once: the rows of a batch share them (the sweep's time, a channel's target, an event's data)."""
     columns = []
     for field, values in zip(fields, zip(*rows, strict=True), strict=True):
-        plain = _plain_types(field)
         memo = {}  # id → prepared value; the rows keep every value alive, so an id is never reused
-        column = []
         for value in values:
-            if plain and (value is None or type(value) in plain):
-                column.append(value)
-                continue
             if id(value) not in memo:
                 memo[id(value)] = field.get_db_prep_save(value, connection)
-            column.append(memo[id(value)])
-        columns.append(column)
+        columns.append([memo[id(value)] for value in values])
     return columns
 
 

@@ -105,18 +105,3 @@ def test_the_fast_path_stores_the_webhook_url_encrypted():
     assert set(Notification.objects.filter(kind="slack").values_list("target", flat=True)) == {
         "https://hooks.example.com/T0/B0/s3cret"
     }
-
-
-def test_plain_ids_counts_and_text_pass_as_they_are_and_anything_else_is_prepared():
-    from incidents.models import NotificationStatus
-
-    fields = [Notification._meta.get_field(name) for name in ("incident", "status", "target")]
-    rows = [
-        (7, "pending", "https://hooks.example.com/a"),
-        ("8", NotificationStatus.SENT, None),
-    ]
-    [incidents, statuses, targets] = bulk._columns(fields, rows)
-    assert incidents == [7, 8]  # a str id for a foreign key is made an int
-    assert statuses == ["pending", "sent"]
-    # A subclass of a plain field (the encrypted text) is never taken as it is.
-    assert targets[0] != "https://hooks.example.com/a" and targets[1] is None
