@@ -616,7 +616,7 @@ def _create_incident(*, by, now, detected_at, service, severity, data=None, **fi
             "policy": snapshot.get("policy"),
         },
     )
-    rollups.refresh([rollups.key_of(incident)])
+    rollups.add_new(incident)
     _escalate_soon(incident, now)
     routes.emit_incident(incident, RouteEvent.INCIDENT_OPENED, now=now)
     return incident

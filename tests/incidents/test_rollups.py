@@ -7,6 +7,7 @@ import pytest
 import time_machine
 from django.core.management import call_command
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -172,6 +173,33 @@ def test_a_reopened_incident_leaves_the_mttr_until_resolved_again():
     with time_machine.travel(opened + timedelta(minutes=50), tick=False):
         services.resolve(incident=incident, by=None)
     assert build_report(period=feb, now=opened)["total"]["mttr"]["mean"] == 3000
+
+
+def test_opening_an_incident_counts_it_without_reading_its_days_other_incidents():
+    # An alert storm opens 1 000 incidents on one day in one transaction: reading the whole day
+    # for each made it quadratic. A new incident only adds one to its row's count.
+    service = make_service("API")
+    opened = datetime(2026, 2, 3, 1, 0, tzinfo=UTC)
+    with time_machine.travel(opened, tick=False):
+        first, _ = services.open_incident(service=service, title="first", severity="sev2")
+        services.resolve(incident=first, by=None)  # a duration the next open must keep
+    with (
+        time_machine.travel(opened + timedelta(hours=1), tick=False),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        services.open_incident(service=service, title="second", severity="sev2")
+    day_reads = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith("SELECT") and '"incidents_incident"."created_at" >=' in q["sql"]
+    ]
+    assert day_reads == []
+    row = IncidentRollup.objects.get()
+    assert (row.incidents, row.ttr_us) == (2, [0])
+    with time_machine.travel(opened + timedelta(hours=2), tick=False):
+        services.open_incident(service=make_service("DB"), title="third", severity="sev2")
+    assert IncidentRollup.objects.count() == 2  # a day's first incident creates its row
+    assert_rollups_equal_direct([service])
 
 
 def test_moving_an_incident_to_another_service_moves_it_between_rollups():
