@@ -67,16 +67,44 @@ def pg_database():
 PASSWORD = "correct horse battery staple 19"
 
 
-@pytest.fixture
-def local_repository(db, roots, tmp_path):
-    """A restic repository in a temp folder, initialised by the portal."""
+@pytest.fixture(scope="session")
+def restic_template(tmp_path_factory) -> Path:
+    """One repository initialised with PASSWORD, copied by each test that needs an empty one:
+    `restic init` calibrates its key derivation and costs seconds of CPU each time. The copies share
+    a repository id, and their caches one folder, which restic keeps by content (file names are
+    hashes), so one copy's files never stand for another's."""
+    folder = tmp_path_factory.mktemp("restic-template")
+    password = folder / "password"
+    password.write_text(PASSWORD)
+    subprocess.run(
+        ["restic", "init", "--repo", str(folder / "repo"), "--quiet"],
+        env={"PATH": "/usr/bin:/bin", "RESTIC_PASSWORD_FILE": str(password)},
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return folder / "repo"
+
+
+def empty_repository(template: Path, url: Path, name: str):
+    """A saved Repository at `url`, a copy of the template, as `init_repository` leaves it."""
+    from django.utils import timezone
+
     from backups import services
     from backups.models import Repository
 
+    shutil.copytree(template, url)
     repository = Repository.objects.create(
-        name=f"nas-{uuid.uuid4().hex[:6]}", url=str(tmp_path / "restic"), password=PASSWORD
+        name=name, url=str(url), password=PASSWORD, initialised_at=timezone.now()
     )
-    return services.init_repository(repository=repository)
+    return services.refresh_repository(repository=repository)
+
+
+@pytest.fixture
+def local_repository(db, roots, tmp_path, restic_template):
+    """An empty restic repository in a temp folder (the portal's own `init` is tested with the
+    `repository` fixture of test_offsite.py)."""
+    return empty_repository(restic_template, tmp_path / "restic", f"nas-{uuid.uuid4().hex[:6]}")
 
 
 def _free_port() -> int:
