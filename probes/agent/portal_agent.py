@@ -4,10 +4,12 @@
 One file, Python 3.9 or newer, standard library only: it runs on a Linux or
 Windows host where nothing can be installed.
 
-    python3 portal_agent.py --url https://portal.example --token-file agent.token          # loop
-    python3 portal_agent.py --url https://portal.example --token-file agent.token --once   # cron /
-    Task Scheduler python3 portal_agent.py --url https://portal.example --token-file agent.token
-    --dry-run
+    # a loop, as a service runs it:
+    python3 portal_agent.py --url https://portal.example --token-file agent.token
+    # once, from cron or the Task Scheduler:
+    python3 portal_agent.py --url https://portal.example --token-file agent.token --once
+    # what it would run:
+    python3 portal_agent.py --url https://portal.example --token-file agent.token --dry-run
 
 Every run's results are written to the spool directory first and deleted once
 the portal has acknowledged them, so a portal outage loses nothing: the next
@@ -15,6 +17,10 @@ run sends what is waiting, oldest first. Each batch carries an id the portal
 remembers, so a batch sent twice is recorded once. The spool is bounded
 (--spool-max batches; the oldest go first). The list of checks is cached there
 too, so checks keep running while the portal is away.
+
+The loop stops on SIGTERM (a service manager's stop) or Ctrl+C, whatever signals the process
+was started with ignoring, and exits 0; a batch it was writing is either whole in the spool or not
+there (os.replace).
 
 Exit codes of --once: 0 everything sent, 2 results kept in the spool for the next
 run (the portal was unreachable), 3 the portal refused the token.
@@ -25,6 +31,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -464,7 +471,14 @@ def parse_args(argv):
     return args
 
 
+def stop(_signum, _frame):
+    raise KeyboardInterrupt
+
+
 def main(argv=None):
+    # Set, not inherited: a shell starts background jobs with SIGINT ignored.
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
     args = parse_args(argv)
     portal = Portal(args.url, read_token(args), args.timeout)
     spool = Spool(args.spool_dir, args.spool_max)

@@ -278,7 +278,7 @@ def test_the_agent_loop_rides_out_a_minute_long_outage(agent):
         agent.server.start()
         wait_until(lambda: not list(agent.spool.glob("*.batch.json")), 60)
     finally:
-        loop.send_signal(signal.SIGINT)
+        loop.send_signal(signal.SIGTERM)  # what a service manager's stop sends
         _out, err = loop.communicate(timeout=30)
     assert loop.returncode == 0, err
     assert "portal unreachable" in err
