@@ -44,7 +44,8 @@ run: $(RUN_STAMP) messages
 # The suite runs in pytest-xdist workers, one a core (TEST_WORKERS=0 runs it in one process).
 # Each worker has its own test database, data dir and Redis database (portal/settings.py).
 TEST_WORKERS ?= 2
-# The slow tests mostly wait on the processes they start (a quarter of a core each): more workers.
+# The slow tests mostly wait on the processes they start (a quarter of a core each): more workers,
+# which take the next test from each other's queues (worksteal: the tests last 15 s to 2.5 min).
 SLOW_WORKERS ?= 4
 
 # Off-site backups run Debian's restic; their SFTP tests start an sshd of their own (never the system's).
@@ -58,7 +59,7 @@ test: $(DEV_STAMP) messages | $(RESTIC) $(SSHD)
 	PORTAL_DATA_DIR=$${PORTAL_DATA_DIR:-$(CURDIR)/var/test} $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-slow: $(DEV_STAMP) messages | $(RESTIC) $(SSHD)
-	PORTAL_DATA_DIR=$${PORTAL_DATA_DIR:-$(CURDIR)/var/test-slow} $(BIN)/pytest -m slow -n $(SLOW_WORKERS) --dist load $(PYTEST_ARGS)
+	PORTAL_DATA_DIR=$${PORTAL_DATA_DIR:-$(CURDIR)/var/test-slow} $(BIN)/pytest -m slow -n $(SLOW_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # Playwright drives the system's Chromium (never a downloaded browser build); the Korean
 # flows need a Korean font, or their screenshots show empty boxes.
