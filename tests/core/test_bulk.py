@@ -105,3 +105,26 @@ def test_the_fast_path_stores_the_webhook_url_encrypted():
     assert set(Notification.objects.filter(kind="slack").values_list("target", flat=True)) == {
         "https://hooks.example.com/T0/B0/s3cret"
     }
+
+
+def test_ids_counts_and_text_are_prepared_exactly_as_django_prepares_them():
+    # Every column of the models the sweep writes, with ints and strs of the sizes they hold and
+    # values of other types beside them: the direct step must give what get_db_prep_save gives,
+    # to the type (psycopg's Int2/Int4/Int8 on PostgreSQL), and leave the rest to it.
+    from incidents.models import NotificationStatus
+
+    samples = [None, 0, 7, 2**31 + 5, "", "pending", NotificationStatus.SENT, True, "8", NOW]
+    checked = 0
+    for model in (Notification, TimelineEvent, Incident):
+        for field in model._meta.concrete_fields:
+            if bulk._direct(field) == (None, None):
+                continue  # prepared by get_db_prep_save itself (the encrypted text: never equal)
+            for value in samples:
+                try:
+                    expected = field.get_db_prep_save(value, connection)
+                except (TypeError, ValueError):
+                    continue  # a value this column cannot hold
+                [[ours]] = bulk._columns([field], [(value,)])
+                assert (type(ours), ours) == (type(expected), expected), (field, value)
+                checked += 1
+    assert checked > 100
