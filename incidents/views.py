@@ -574,11 +574,11 @@ def incident_reports(request):
         return render(request, "incidents/reports/report.html", {"form": form}, status=400)
     data = form.cleaned_data if form.is_bound else {}
     period = reports.period_from(data.get("first"), data.get("last"), now=now)
+    service, from_impact = data.get("service"), bool(data.get("from_impact"))
+    # Read once for the report and its trend charts.
+    cells = reports.read_cells(period=period, service=service)
     report = reports.build_report(
-        period=period,
-        service=data.get("service"),
-        from_impact=bool(data.get("from_impact")),
-        now=now,
+        period=period, service=service, from_impact=from_impact, now=now, cells=cells
     )
     if request.GET.get("download") == "csv":
         writer = csv.writer(Echo())
@@ -598,9 +598,7 @@ def incident_reports(request):
             "report": report,
             "charts": reports.charts(report),
             "trends": reports.trend_charts(
-                period=period,
-                service=data.get("service"),
-                from_impact=bool(data.get("from_impact")),
+                period=period, service=service, from_impact=from_impact, cells=cells
             ),
             "csv_query": query.urlencode(),
             "severity_table": reports.table([report["total"], *report["by_severity"]]),
