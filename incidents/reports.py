@@ -671,8 +671,8 @@ def _severity_trends(cells: list[tuple], period: Period, from_impact: bool) -> l
         measured = (tta_us, downtime_us if from_impact else ttr_us)
         for metric, values in zip(METRICS, measured, strict=True):
             found.setdefault((metric, month, severity), []).extend(values)
-    # fsum: exact whatever the order in which the cells of one month and severity come.
-    means = {key: math.fsum(us) / len(us) / 1e6 for key, us in found.items() if us}
+    # The exact integer sum: what fsum of the (integral) values gives, without a float per value.
+    means = {key: float(sum(us)) / len(us) / 1e6 for key, us in found.items() if us}
     titles = {
         "mtta": _("MTTA per month by severity (mean)"),
         "mttr": _("MTTR per month by severity (mean)"),
