@@ -11,6 +11,8 @@ its own table of the same figures for screen readers and for people who want the
 import math
 from collections.abc import Callable, Sequence
 
+from django.utils.safestring import SafeString, mark_safe
+
 WIDTH, HEIGHT = 640, 240
 LEFT, RIGHT, TOP, BOTTOM = 100, 8, 12, 36  # room for the value axis' labels and the group labels
 SERIES_CLASSES = 6  # portal.css colours series-0 … series-5; more series reuse them
@@ -128,16 +130,16 @@ def bar_chart(
                 stack = y
             else:
                 x, y = left + number * bar_width, baseline - tall
-            bars.append(
-                {
-                    "x": round(x, 1),
-                    "y": round(y, 1),
-                    "width": round(max(bar_width - 1, 1), 1),
-                    "height": round(tall, 1),
-                    "css": f"series-{number % SERIES_CLASSES}",
-                    "title": f"{label}, {name}: {fmt(value)}",
-                }
-            )
+            bar = {
+                "x": round(x, 1),
+                "y": round(y, 1),
+                "width": round(max(bar_width - 1, 1), 1),
+                "height": round(tall, 1),
+                "css": f"series-{number % SERIES_CLASSES}",
+                "title": f"{label}, {name}: {fmt(value)}",
+            }
+            bar["attrs"] = _attributes(bar, "x", "y", "width", "height")
+            bars.append(bar)
         groups.append(
             {
                 "label": label,
@@ -208,6 +210,15 @@ def line_chart(
 
     dots = [(*at(i, v), fmt(v)) for i, v in present]
     return {
+        # A sparkline's dots carry no text: written here in one string, as the grid draws one
+        # sparkline per probe (thousands of dots through the template's loop, or format_html,
+        # otherwise).
+        "sparkline_dots": mark_safe(  # noqa: S308 - rounded floats only, no text
+            "".join(
+                f'<circle class="chart-dot" cx="{x}" cy="{y}" r="1.5" fill="currentColor"/>'
+                for x, y, _text in dots
+            )
+        ),
         "title": title,
         "axes": axes,
         "points": " ".join(f"{x},{y}" for x, y, _text in dots),
@@ -233,3 +244,10 @@ def line_chart(
         if axes
         else [],
     }
+
+
+def _attributes(numbers: dict, *names: str) -> SafeString:
+    """SVG attributes of numbers as one string, each written as str() writes it, which is what the
+    template wrote (no separators, "." for the decimal point): a chart has hundreds of bars, and
+    each number through the template's localisation cost more than the rest of the bar."""
+    return mark_safe(" ".join(f'{name}="{numbers[name]}"' for name in names))  # noqa: S308 - floats

@@ -1398,6 +1398,11 @@ class IncidentRollup(models.Model):
                 fields=["day", "service", "severity"], name="one_rollup_per_day_service_severity"
             ),
         ]
+        # The reports' incidents per week and service read this index alone, not the rows with
+        # their duration lists.
+        indexes = [
+            models.Index(fields=["day", "service", "incidents"], name="rollup_day_service_count")
+        ]
 
     def __str__(self):
         return f"{self.day} {self.service_id} {self.severity}: {self.incidents}"
@@ -1405,3 +1410,35 @@ class IncidentRollup(models.Model):
     @property
     def resolved(self) -> int:
         return len(self.ttr_us)
+
+
+class IncidentMonthRollup(models.Model):
+    """The day rollups (IncidentRollup) of one month, service and severity, merged: a report of
+    whole months reads one row per month, service and severity instead of one per day, so its
+    query groups a few thousand rows whatever the number of days (incidents.rollups keeps it from
+    the day rows, in the transaction that changes them). The lists stay whole and sorted, for the
+    same reason as the days'."""
+
+    month = models.DateField(_("month"), help_text=_("The first day of the month."))
+    service = models.ForeignKey(
+        Service, verbose_name=_("service"), on_delete=models.CASCADE, related_name="+"
+    )
+    severity = models.CharField(_("severity"), max_length=4, choices=Severity.choices)
+    incidents = models.PositiveIntegerField(_("incidents"), default=0)
+    tta_us = models.JSONField(_("times to acknowledge (µs)"), default=list)
+    ttr_us = models.JSONField(_("times to resolve (µs)"), default=list)
+    downtime_us = models.JSONField(_("downtimes (µs)"), default=list)
+
+    class Meta:
+        ordering = ["month", "service", "severity"]
+        verbose_name = _("incident month rollup")
+        verbose_name_plural = _("incident month rollups")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["month", "service", "severity"],
+                name="one_rollup_per_month_service_severity",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.month:%Y-%m} {self.service_id} {self.severity}: {self.incidents}"

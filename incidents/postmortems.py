@@ -393,7 +393,12 @@ def capped_count(queryset) -> str:
 
 def dashboard_panel(*, request, now) -> dict:
     """The dashboard's follow-up panel: missing postmortems and overdue action items."""
-    missing = missing_postmortems(now=now).select_related("service").order_by("resolved_at")
+    missing = (
+        missing_postmortems(now=now)
+        .select_related("service")
+        .only("title", "severity", "resolved_at", "service__name")
+        .order_by("resolved_at")
+    )
     overdue = (
         overdue_action_items(now=now)
         .select_related("owner", "postmortem__incident")

@@ -22,8 +22,8 @@ from datetime import date, datetime, time, timedelta
 from itertools import chain
 
 from django.db import connection, models
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum, TextField
-from django.db.models.functions import Cast, Coalesce, Substr
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -35,6 +35,7 @@ from incidents.models import (
     ActionItem,
     ActionItemStatus,
     Incident,
+    IncidentMonthRollup,
     IncidentRollup,
     Postmortem,
     Severity,
@@ -225,26 +226,21 @@ def incidents_in(period: Period, service=None):
     return incidents
 
 
-def build_report(
-    *, period: Period, service=None, from_impact: bool = False, now: datetime | None = None
-) -> dict:
-    """The report the pages, the API and the CSV show, read from the per-day rollups
-    (incidents.rollups): three queries over at most days × services × severities rows and the
-    postmortems, whatever the number of incidents. Equal to `build_report_direct`."""
-    now = now or timezone.now()
-    zone = portal_zone()
-    rollups = IncidentRollup.objects.filter(
-        day__gte=period.first, day__lt=add_months(period.last, 1)
+def read_cells(*, period: Period, service=None) -> list[tuple]:
+    """The period's month rollups (incidents.rollups) summed per month, severity and the service's
+    RTO: at most months × 4 × the distinct RTOs cells of (month "YYYY-MM", severity, RTO, incidents,
+    tta_us, ttr_us, downtime_us), each list in microseconds. One query over at most
+    months × services × severities rows, whatever the number of incidents or days; the report and
+    its trend charts both read it."""
+    rollups = IncidentMonthRollup.objects.filter(
+        month__gte=period.first, month__lte=period.last
     ).order_by()
     if service is not None:
         rollups = rollups.filter(service=service)
-    # Summed in the database into cells of (month, severity, the service's RTO), at most
-    # months × 4 × the distinct RTOs, each with its duration lists joined as JSON text, which is
-    # decoded in one json.loads per cell: no Python work per rollup row.
-    text = TextField()
-    cells = (
-        rollups.annotate(month=Substr(Cast("day", text), 1, 7))
-        .values("month", "severity", "service__rto")
+    # Each cell's lists joined as JSON text in the database and decoded in one json.loads per
+    # cell: no Python work per rollup row.
+    rows = (
+        rollups.values("month", "severity", "service__rto")
         .annotate(
             count=Sum("incidents"),
             tta=JoinedText("tta_us"),
@@ -253,14 +249,40 @@ def build_report(
         )
         .values_list("month", "severity", "service__rto", "count", "tta", "ttr", "downtime")
     )
-    groups = {"total": {}, "severity": {}, "month": {}}
-    values = {}
-    for month, severity, rto, count, tta, ttr, downtime in cells:
-        tta_us, ttr_us, downtime_us = (
-            list(chain.from_iterable(json.loads(f"[{joined}]"))) for joined in (tta, ttr, downtime)
+    return [
+        (
+            month.strftime("%Y-%m"),
+            severity,
+            rto,
+            count,
+            *(list(chain.from_iterable(json.loads(f"[{joined}]"))) for joined in lists),
         )
+        for month, severity, rto, count, *lists in rows
+    ]
+
+
+def build_report(
+    *,
+    period: Period,
+    service=None,
+    from_impact: bool = False,
+    now: datetime | None = None,
+    cells: list[tuple] | None = None,
+) -> dict:
+    """The report the pages, the API and the CSV show, read from the month rollups
+    (incidents.rollups): three queries over at most months × services × severities rows and the
+    postmortems, whatever the number of incidents. Equal to `build_report_direct`. `cells`: what
+    `read_cells` answered for this period and service, if the caller has read it already."""
+    now = now or timezone.now()
+    zone = portal_zone()
+    if cells is None:
+        cells = read_cells(period=period, service=service)
+    groups = {"total": {}, "severity": {}, "month": {}}
+    values = {}  # (month, severity, metric): durations in µs
+    for month, severity, rto, count, tta_us, ttr_us, downtime_us in cells:
         resolved = len(ttr_us)
-        rto_met = sum(1 for us in downtime_us if us <= rto // MICROSECOND) if rto is not None else 0
+        # Counted in C (map), not a generator per duration: a year is ~100 000 of them.
+        rto_met = sum(map((rto // MICROSECOND).__ge__, downtime_us)) if rto is not None else 0
         row = {
             "incidents": count,
             "resolved": resolved,
@@ -272,8 +294,8 @@ def build_report(
         durations = {"mtta": tta_us, "mttr": downtime_us if from_impact else ttr_us}
         for key in (("total", "all"), ("severity", severity), ("month", month)):
             _add(groups, *key, row)
-            for metric, found in durations.items():
-                values.setdefault((*key, metric), []).extend(found)
+        for metric, found in durations.items():
+            values.setdefault((month, severity, metric), []).extend(found)
     # Joined from the postmortems and action items (a few thousand rows) to their incidents, not
     # `incident IN (every incident of the period)`, a list of most of the incidents table.
     of_period = {
@@ -307,10 +329,63 @@ def build_report(
         status__in=OPEN_ITEM_STATUSES,
     )
     _add_action_items(groups, items, period, timezone.localtime(now, zone).date())
-    stats = {key: summarize([us / 1e6 for us in found]) for key, found in values.items()}
     return _assemble(
-        groups, stats, period=period, service=service, from_impact=from_impact, zone=zone
+        groups,
+        _stats_of_cells(values),
+        period=period,
+        service=service,
+        from_impact=from_impact,
+        zone=zone,
     )
+
+
+def _stats_of_cells(values: dict) -> dict:
+    """{(grouping, key, metric): {"mean", "median", "p95"}} in seconds from the durations in µs of
+    each (month, severity, metric). Each cell is sorted once; a month's, a severity's and the
+    total's lists are sorted from those sorted runs, which Python's sort merges (n log runs, not
+    n log n)."""
+    cells = {key: sorted(found) for key, found in values.items()}
+    months = sorted({month for month, _severity, _metric in cells})
+    severities = sorted({severity for _month, severity, _metric in cells})
+    stats = {}
+    for metric in METRICS:
+        by_severity = {
+            severity: sorted(
+                chain.from_iterable(cells.get((month, severity, metric), ()) for month in months)
+            )
+            for severity in severities
+        }
+        for month in months:
+            in_month = (cells.get((month, severity, metric), ()) for severity in severities)
+            stats[("month", month, metric)] = summarize_us(sorted(chain.from_iterable(in_month)))
+        for severity, ordered in by_severity.items():
+            stats[("severity", severity, metric)] = summarize_us(ordered)
+        stats[("total", "all", metric)] = summarize_us(
+            sorted(chain.from_iterable(by_severity.values()))
+        )
+    return stats
+
+
+def summarize_us(ordered: list[int]) -> dict:
+    """`summarize` of these sorted durations in µs, in seconds, to the bit: x / 1e6 keeps the
+    order, so the percentiles convert only the two values they read, and fsum adds the converted
+    values exactly whatever their order."""
+    if not ordered:
+        return summarize([])
+    in_seconds = (1e6).__rtruediv__  # us / 1e6, called from C by map
+
+    def at(q: float) -> float:
+        k = (len(ordered) - 1) * q
+        lo = math.floor(k)
+        hi = min(lo + 1, len(ordered) - 1)
+        low, high = in_seconds(ordered[lo]), in_seconds(ordered[hi])
+        return low + (high - low) * (k - lo)
+
+    return {
+        "mean": math.fsum(map(in_seconds, ordered)) / len(ordered),
+        "median": at(0.5),
+        "p95": at(0.95),
+    }
 
 
 def build_report_direct(
@@ -572,35 +647,32 @@ def charts(report: dict) -> list[dict]:
 TOP_SERVICES = 5
 
 
-def trend_charts(*, period: Period, service=None, from_impact: bool = False) -> list[dict]:
-    """MTTA and MTTR per month by severity, and incidents per week by service (the top
-    TOP_SERVICES and "Other"), from the rollups: two grouped queries over at most
-    days × services × severities rows, whatever the number of incidents."""
+def trend_charts(
+    *, period: Period, service=None, from_impact: bool = False, cells: list[tuple] | None = None
+) -> list[dict]:
+    """MTTA and MTTR per month by severity, from the cells of `read_cells` (read here unless
+    given), and incidents per week by service (the top TOP_SERVICES and "Other"), from the day
+    rollups' (day, service, incidents) index: two queries over at most months × services ×
+    severities rows and the days' index, whatever the number of incidents."""
+    if cells is None:
+        cells = read_cells(period=period, service=service)
     rollups = IncidentRollup.objects.filter(
         day__gte=period.first, day__lt=add_months(period.last, 1)
     ).order_by()
     if service is not None:
         rollups = rollups.filter(service=service)
-    return [*_severity_trends(rollups, period, from_impact), _weekly_by_service(rollups, period)]
+    return [*_severity_trends(cells, period, from_impact), _weekly_by_service(rollups, period)]
 
 
-def _severity_trends(rollups, period: Period, from_impact: bool) -> list[dict]:
+def _severity_trends(cells: list[tuple], period: Period, from_impact: bool) -> list[dict]:
     months = [month.strftime("%Y-%m") for month in period.months()]
-    cells = (
-        rollups.annotate(month=Substr(Cast("day", TextField()), 1, 7))
-        .values("month", "severity")
-        .annotate(
-            tta=JoinedText("tta_us"),
-            ttr=JoinedText("downtime_us" if from_impact else "ttr_us"),
-        )
-        .values_list("month", "severity", "tta", "ttr")
-    )
-    means = {}
-    for month, severity, *joined in cells:
-        for metric, text in zip(METRICS, joined, strict=True):
-            found = list(chain.from_iterable(json.loads(f"[{text or ''}]")))
-            if found:
-                means[(metric, month, severity)] = math.fsum(found) / len(found) / 1e6
+    found = {}
+    for month, severity, _rto, _count, tta_us, ttr_us, downtime_us in cells:
+        measured = (tta_us, downtime_us if from_impact else ttr_us)
+        for metric, values in zip(METRICS, measured, strict=True):
+            found.setdefault((metric, month, severity), []).extend(values)
+    # The exact integer sum: what fsum of the (integral) values gives, without a float per value.
+    means = {key: float(sum(us)) / len(us) / 1e6 for key, us in found.items() if us}
     titles = {
         "mtta": _("MTTA per month by severity (mean)"),
         "mttr": _("MTTR per month by severity (mean)"),

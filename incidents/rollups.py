@@ -9,16 +9,22 @@ row's lock so two changes to one day never overwrite each other. So a rollup is
 always what the direct computation would give, re-opened incidents and edited
 impact starts included. `manage.py rebuild_rollups` recomputes them all (after a
 bulk import, or a change of PORTAL_TIME_ZONE, which moves the days' boundaries).
+
+Reports of whole months read `IncidentMonthRollup`, the day rows of a month merged, which is
+recomputed from its day rows whenever one of them changes (after them: every change locks day
+rows first, then month rows, each in order, so two changes never wait for each other in a
+circle).
 """
 
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
+from itertools import chain
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from incidents.models import Incident, IncidentRollup, portal_zone
+from incidents.models import Incident, IncidentMonthRollup, IncidentRollup, portal_zone
 
 Key = tuple[date, int, str]  # (day in the portal's time zone, service id, severity)
 MICROSECOND = timedelta(microseconds=1)
@@ -31,6 +37,11 @@ def key_of(incident: Incident) -> Key:
 
 def day_of(moment: datetime) -> date:
     return timezone.localtime(moment, portal_zone()).date()
+
+
+def month_key(key: Key) -> Key:
+    day, service_id, severity = key
+    return day.replace(day=1), service_id, severity
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -68,8 +79,10 @@ def _fill(row: IncidentRollup, incidents: Iterable[tuple]) -> IncidentRollup:
 
 
 def refresh(keys: Iterable[Key]) -> None:
-    """Recompute the rollups of these (day, service, severity) keys from their incidents."""
-    for day, service_id, severity in sorted(set(keys)):
+    """Recompute the rollups of these (day, service, severity) keys from their incidents, then
+    their months'."""
+    keys = sorted(set(keys))
+    for day, service_id, severity in keys:
         with transaction.atomic():
             row, _created = IncidentRollup.objects.get_or_create(
                 day=day, service_id=service_id, severity=severity
@@ -94,6 +107,43 @@ def refresh(keys: Iterable[Key]) -> None:
                 row.save()
             else:
                 row.delete()
+    refresh_months(month_key(key) for key in keys)
+
+
+def refresh_months(keys: Iterable[Key]) -> None:
+    """Recompute the month rollups of these (first day of the month, service, severity) keys from
+    their day rows."""
+    for month, service_id, severity in sorted(set(keys)):
+        with transaction.atomic():
+            row, _created = IncidentMonthRollup.objects.get_or_create(
+                month=month, service_id=service_id, severity=severity
+            )
+            row = IncidentMonthRollup.objects.select_for_update().get(pk=row.pk)
+            days = IncidentRollup.objects.filter(
+                day__gte=month,
+                day__lt=(month + timedelta(days=31)).replace(day=1),
+                service_id=service_id,
+                severity=severity,
+            ).order_by()
+            _merge(row, days.values_list("incidents", "tta_us", "ttr_us", "downtime_us"))
+            if row.incidents:
+                row.save()
+            else:
+                row.delete()
+
+
+def _merge(row, days: Iterable[tuple]):
+    """A month row from its days' (incidents, tta_us, ttr_us, downtime_us)."""
+    counts, tta, ttr, downtime = [], [], [], []
+    for incidents, *lists in days:
+        counts.append(incidents)
+        for merged, found in zip((tta, ttr, downtime), lists, strict=True):
+            merged.append(found)
+    row.incidents = sum(counts)
+    row.tta_us, row.ttr_us, row.downtime_us = (
+        sorted(chain.from_iterable(found)) for found in (tta, ttr, downtime)
+    )
+    return row
 
 
 def add_new(incident: Incident) -> None:
@@ -110,6 +160,13 @@ def add_new(incident: Incident) -> None:
     ).update(incidents=F("incidents") + 1)
     if not counted:  # the day's first: its row is created from the incidents
         refresh([(day, service_id, severity)])
+        return
+    month = day.replace(day=1)
+    counted = IncidentMonthRollup.objects.filter(
+        month=month, service_id=service_id, severity=severity
+    ).update(incidents=F("incidents") + 1)
+    if not counted:  # a day row without its month's (rollups written before the months were)
+        refresh_months([(month, service_id, severity)])
 
 
 def refresh_incident(incident_id: int, *, before: Key | None = None) -> None:
@@ -125,9 +182,18 @@ def refresh_incident(incident_id: int, *, before: Key | None = None) -> None:
     refresh(keys)
 
 
-def rebuild(*, incident_model=Incident, rollup_model=IncidentRollup, batch: int = 5000) -> int:
-    """Every rollup again from every incident (the models are parameters for the data migration).
-    Returns the number of rollup rows."""
+def rebuild(
+    *,
+    incident_model=Incident,
+    rollup_model=IncidentRollup,
+    month_model=None,
+    batch: int = 5000,
+) -> int:
+    """Every rollup again from every incident, and the month rows from them (the models are
+    parameters for the data migrations; the one that built the day rows, 0022, came before the
+    month rows and names no month model). Returns the number of day rows."""
+    if month_model is None and rollup_model is IncidentRollup:
+        month_model = IncidentMonthRollup
     zone = portal_zone()
     rows: dict[Key, list[tuple]] = {}
     for created_at, service_id, severity, *times in (
@@ -146,4 +212,29 @@ def rebuild(*, incident_model=Incident, rollup_model=IncidentRollup, batch: int 
             ),
             batch_size=1000,
         )
+        if month_model is not None:
+            rebuild_months(rollup_model=rollup_model, month_model=month_model, batch=batch)
     return len(rows)
+
+
+def rebuild_months(*, rollup_model=IncidentRollup, month_model=IncidentMonthRollup, batch=5000):
+    """Every month row again from the day rows."""
+    months: dict[Key, list[tuple]] = {}
+    for day, service_id, severity, *values in (
+        rollup_model.objects.order_by()
+        .values_list(
+            "day", "service_id", "severity", "incidents", "tta_us", "ttr_us", "downtime_us"
+        )
+        .iterator(chunk_size=batch)
+    ):
+        months.setdefault(month_key((day, service_id, severity)), []).append(values)
+    with transaction.atomic():
+        month_model.objects.all().delete()
+        month_model.objects.bulk_create(
+            (
+                _merge(month_model(month=month, service_id=service_id, severity=severity), days)
+                for (month, service_id, severity), days in months.items()
+            ),
+            batch_size=1000,
+        )
+    return len(months)

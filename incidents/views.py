@@ -54,6 +54,8 @@ from incidents.postmortems import local_date
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
+# What a row of the incident list shows (the texts and the escalation snapshot stay unread).
+LIST_FIELDS = ("title", "severity", "status", "created_at", "service__name")
 TIMELINE_LIMIT = 300
 DELIVERY_LIMIT = 100  # the latest sends shown on the incident page; the API lists them all
 
@@ -76,11 +78,22 @@ def get_incident(pk) -> Incident:
 @permission_required("incidents.view_incident", raise_exception=True)
 def incident_list(request):
     form = IncidentFilterForm(request.GET or None)
-    incidents = Incident.objects.open_first().select_related("service")
+    incidents = Incident.objects.open_first()
     if form.is_bound:
         form.is_valid()
         incidents = form.filter(incidents)
-    page = Paginator(incidents, PAGE_SIZE).get_page(request.GET.get("page"))
+    # The page's ids first, then its rows: a deep page's OFFSET then walks the list's index alone.
+    # Selecting the rows with their service, SQLite joined and read every skipped row (page 500 of
+    # the resolved ones: 120 ms of 124).
+    page = Paginator(incidents.values_list("pk", flat=True), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    rows = (
+        Incident.objects.select_related("service")
+        .only(*LIST_FIELDS)
+        .in_bulk(list(page.object_list))
+    )
+    page.object_list = [rows[pk] for pk in page.object_list if pk in rows]
     return render(
         request, "incidents/list.html", {"form": form, "page": page, "now": timezone.now()}
     )
@@ -574,11 +587,11 @@ def incident_reports(request):
         return render(request, "incidents/reports/report.html", {"form": form}, status=400)
     data = form.cleaned_data if form.is_bound else {}
     period = reports.period_from(data.get("first"), data.get("last"), now=now)
+    service, from_impact = data.get("service"), bool(data.get("from_impact"))
+    # Read once for the report and its trend charts.
+    cells = reports.read_cells(period=period, service=service)
     report = reports.build_report(
-        period=period,
-        service=data.get("service"),
-        from_impact=bool(data.get("from_impact")),
-        now=now,
+        period=period, service=service, from_impact=from_impact, now=now, cells=cells
     )
     if request.GET.get("download") == "csv":
         writer = csv.writer(Echo())
@@ -598,9 +611,7 @@ def incident_reports(request):
             "report": report,
             "charts": reports.charts(report),
             "trends": reports.trend_charts(
-                period=period,
-                service=data.get("service"),
-                from_impact=bool(data.get("from_impact")),
+                period=period, service=service, from_impact=from_impact, cells=cells
             ),
             "csv_query": query.urlencode(),
             "severity_table": reports.table([report["total"], *report["by_severity"]]),

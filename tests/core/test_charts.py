@@ -161,3 +161,26 @@ def test_a_line_with_labels_has_axes_their_first_middle_and_last_label_and_a_tab
     assert [row["text"] for row in line["rows"]] == ["1 ms", "–", "3 ms", "4 ms"]
     with pytest.raises(ValueError):
         charts.line_chart([1.0], title="t", width=10, height=10, labels=["a", "b"])
+
+
+@pytest.mark.parametrize("language", ["en", "ko"])
+def test_the_drawn_bars_and_sparkline_dots_carry_their_numbers_as_written_in_python(language):
+    # The numbers are written once in Python, not one by one through the template's localisation:
+    # the same text in every language (a "," decimal point would break the SVG).
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    chart = draw([("s", [5, 10, None])])
+    spark = charts.line_chart([1.0, None, 3.0], title="t", width=96, height=24)
+    with translation.override(language):
+        bars = render_to_string("core/chart.html", {"chart": chart})
+        line = render_to_string("core/line_chart.html", {"chart": spark})
+    for group in chart["groups"]:
+        for bar in group["bars"]:
+            assert (
+                f'<rect class="{bar["css"]}" x="{bar["x"]}" y="{bar["y"]}" '
+                f'width="{bar["width"]}" height="{bar["height"]}"><title>'
+            ) in bars
+    assert line.count('<circle class="chart-dot"') == 2
+    for x, y, _text in spark["dots"]:
+        assert f'cx="{x}" cy="{y}" r="1.5"' in line

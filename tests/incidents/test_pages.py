@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from incidents import services
 from incidents.models import Availability, EventKind, Incident, Status
+from incidents.views import PAGE_SIZE
 from tests.incidents.factories import make_contact, make_incident, make_service, make_tier
 
 pytestmark = pytest.mark.django_db
@@ -282,6 +283,25 @@ def test_the_list_runs_a_constant_number_of_queries(
     assert counts[0] == counts[1], counts
     with django_assert_max_num_queries(counts[1]):
         client.get(reverse("incidents:list"), {"status": "open", "page": 2})
+
+
+def test_a_page_of_the_list_skips_to_its_rows_by_id_alone(client_as, service):
+    # OFFSET over the list's order with every column and the service joined made SQLite read and
+    # join each skipped row: a deep page of 100 000 incidents took 120 ms in that query alone.
+    client = client_as("viewer")
+    now = timezone.now()
+    made = [
+        make_incident(service, title=f"i{n}", created_at=now - timedelta(minutes=n))
+        for n in range(PAGE_SIZE + 3)
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("incidents:list"), {"page": 2})
+    assert list(response.context["page"].object_list) == made[PAGE_SIZE:]
+    (skipping,) = [q["sql"] for q in queries.captured_queries if "OFFSET" in q["sql"]]
+    assert skipping.startswith(
+        'SELECT "incidents_incident"."id" AS "pk" FROM "incidents_incident" '
+    )
+    assert "JOIN" not in skipping
 
 
 # Who to call ----------------------------------------------------------------

@@ -13,8 +13,15 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from incidents import services
-from incidents.models import Incident, IncidentRollup, Postmortem, PostmortemStatus, Status
+from incidents import rollups, services
+from incidents.models import (
+    Incident,
+    IncidentMonthRollup,
+    IncidentRollup,
+    Postmortem,
+    PostmortemStatus,
+    Status,
+)
 from incidents.reports import Period, build_report, build_report_direct
 from tests.incidents.factories import make_incident, make_service
 
@@ -339,3 +346,88 @@ def test_the_dashboard_shows_the_last_30_days_from_the_rollups(client_as):
         4200,
     )
     assert sev1["mttr_text"] in response.content.decode()
+
+
+# Month rollups: the day rows of a month merged, which reports of whole months read.
+
+
+def month_rows() -> dict:
+    return {
+        (row.month, row.service_id, row.severity): (
+            row.incidents,
+            row.tta_us,
+            row.ttr_us,
+            row.downtime_us,
+        )
+        for row in IncidentMonthRollup.objects.all()
+    }
+
+
+def days_merged() -> dict:
+    merged = {}
+    for row in IncidentRollup.objects.order_by("day"):
+        key = (row.day.replace(day=1), row.service_id, row.severity)
+        count, *lists = merged.get(key, (0, [], [], []))
+        merged[key] = (
+            count + row.incidents,
+            *(
+                sorted(old + new)
+                for old, new in zip(lists, (row.tta_us, row.ttr_us, row.downtime_us), strict=True)
+            ),
+        )
+    return merged
+
+
+def test_month_rollups_are_their_days_merged_through_opens_resolves_edits_and_reopens():
+    api, db = make_service("API"), make_service("DB")
+    seed_days(40, [api, db])  # 60 days from 20 January: three months in Seoul
+    assert len({month for month, _service, _severity in month_rows()}) == 3
+    moved, reopened = Incident.objects.order_by("pk")[:2]
+    services.edit_incident(
+        incident=moved,
+        by=None,
+        changes={"service": db, "severity": "sev1", "impact_started_at": BASE - timedelta(days=2)},
+    )
+    with time_machine.travel(BASE + timedelta(days=70), tick=False):
+        services.reopen(incident=reopened, by=None)
+    assert month_rows() == days_merged()
+    built = month_rows()
+    call_command("rebuild_rollups", stdout=io.StringIO())
+    assert month_rows() == built
+
+
+def test_a_deleted_days_last_incident_leaves_no_month_row():
+    incident = make_incident(severity="sev4", created_at=datetime(2026, 2, 3, 1, 0, tzinfo=UTC))
+    assert len(month_rows()) == 1
+    key = rollups.key_of(incident)
+    incident.delete()
+    rollups.refresh([key])
+    assert month_rows() == {} and days_merged() == {}
+
+
+def test_a_new_incident_recreates_a_missing_month_row_from_its_days():
+    service = make_service("API")
+    opened = datetime(2026, 2, 3, 1, 0, tzinfo=UTC)
+    with time_machine.travel(opened, tick=False):
+        first, _ = services.open_incident(service=service, title="first", severity="sev2")
+        services.resolve(incident=first, by=None)
+    IncidentMonthRollup.objects.all().delete()  # as rollups written before the month rows were
+    with time_machine.travel(opened + timedelta(hours=1), tick=False):
+        services.open_incident(service=service, title="second", severity="sev2")
+    [(count, *_lists)] = month_rows().values()
+    assert count == 2 and month_rows() == days_merged()
+
+
+def test_the_report_and_its_trend_charts_read_the_month_rollups_once_not_the_day_rows(client_as):
+    client = client_as("manager")
+    seed_days(20, [make_service("API"), make_service("DB")])
+    with CaptureQueriesContext(connection) as queries:
+        build_report(period=PERIOD, now=BASE)
+    assert not [q for q in queries.captured_queries if '"incidents_incidentrollup"' in q["sql"]]
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("incidents:reports"), {"first": "2026-01", "last": "2026-04"})
+    assert response.status_code == 200
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert len([q for q in sql if '"incidents_incidentmonthrollup"' in q]) == 1
+    # The incidents per week by service: the day rows' (day, service, incidents) index alone.
+    assert len([q for q in sql if '"incidents_incidentrollup"' in q]) == 1
