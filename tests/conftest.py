@@ -116,6 +116,15 @@ class Hooks(BaseHTTPRequestHandler):
         pass
 
 
+class LocalHTTPServer(ThreadingHTTPServer):
+    """A test's own HTTP receiver on 127.0.0.1."""
+
+    daemon_threads = True
+    # socketserver's listen backlog of 5 overflows when eight send threads connect at once on a
+    # loaded machine: the portal then sees connection resets.
+    request_queue_size = 128
+
+
 @pytest.fixture
 def hooks(monkeypatch):
     """A local webhook receiver (the notification tests' and the status notices')."""
@@ -124,8 +133,7 @@ def hooks(monkeypatch):
     # A read timeout short enough for the hang tests, long enough that a loaded machine's 500
     # is not read as a timeout (which is tried only once more).
     monkeypatch.setattr(notify, "WEBHOOK_TIMEOUT", (1, 1.0))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Hooks)
-    server.daemon_threads = True
+    server = LocalHTTPServer(("127.0.0.1", 0), Hooks)
     server.received, server.keys, server.release = [], [], threading.Event()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -349,7 +349,9 @@ class Hook:
 
     def __init__(self):
         import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from http.server import BaseHTTPRequestHandler
+
+        from tests.conftest import LocalHTTPServer
 
         self.received: list[tuple[float, str, dict]] = []
         self.answered: list[tuple[float, str, dict]] = []
@@ -379,8 +381,7 @@ class Hook:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = LocalHTTPServer(("127.0.0.1", 0), Handler)
         # A sender killed mid-request is part of some tests, not an error worth a traceback.
         self.server.handle_error = lambda request, client_address: None
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
