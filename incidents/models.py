@@ -1368,16 +1368,9 @@ class ReminderReason(models.TextChoices):
     ACTION_ITEM_OVERDUE = "action_item_overdue", _("action item overdue")
 
 
-class IncidentRollup(models.Model):
-    """The incidents created on one day (in the portal's time zone) for one service and severity,
-    summed up for the reports and the dashboard (incidents.rollups keeps it, from the incidents).
+class RollupFigures(models.Model):
+    """What a day's or a month's rollup holds for one service and severity."""
 
-    The durations are kept whole, each sorted list in microseconds, not as a sketch: a report's
-    median and p95 over any set of days, services and severities must equal the ones computed from
-    the incidents themselves, and only the values give that (a t-digest or histogram is
-    approximate). A day holds a few incidents per service and severity, so the lists stay short."""
-
-    day = models.DateField(_("day"))
     service = models.ForeignKey(
         Service, verbose_name=_("service"), on_delete=models.CASCADE, related_name="+"
     )
@@ -1388,6 +1381,25 @@ class IncidentRollup(models.Model):
     tta_us = models.JSONField(_("times to acknowledge (µs)"), default=list)
     ttr_us = models.JSONField(_("times to resolve (µs)"), default=list)
     downtime_us = models.JSONField(_("downtimes (µs)"), default=list)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def resolved(self) -> int:
+        return len(self.ttr_us)
+
+
+class IncidentRollup(RollupFigures):
+    """The incidents created on one day (in the portal's time zone) for one service and severity,
+    summed up for the reports and the dashboard (incidents.rollups keeps it, from the incidents).
+
+    The durations are kept whole, each sorted list in microseconds, not as a sketch: a report's
+    median and p95 over any set of days, services and severities must equal the ones computed from
+    the incidents themselves, and only the values give that (a t-digest or histogram is
+    approximate). A day holds a few incidents per service and severity, so the lists stay short."""
+
+    day = models.DateField(_("day"))
 
     class Meta:
         ordering = ["day", "service", "severity"]
@@ -1407,12 +1419,8 @@ class IncidentRollup(models.Model):
     def __str__(self):
         return f"{self.day} {self.service_id} {self.severity}: {self.incidents}"
 
-    @property
-    def resolved(self) -> int:
-        return len(self.ttr_us)
 
-
-class IncidentMonthRollup(models.Model):
+class IncidentMonthRollup(RollupFigures):
     """The day rollups (IncidentRollup) of one month, service and severity, merged: a report of
     whole months reads one row per month, service and severity instead of one per day, so its
     query groups a few thousand rows whatever the number of days (incidents.rollups keeps it from
@@ -1420,14 +1428,6 @@ class IncidentMonthRollup(models.Model):
     same reason as the days'."""
 
     month = models.DateField(_("month"), help_text=_("The first day of the month."))
-    service = models.ForeignKey(
-        Service, verbose_name=_("service"), on_delete=models.CASCADE, related_name="+"
-    )
-    severity = models.CharField(_("severity"), max_length=4, choices=Severity.choices)
-    incidents = models.PositiveIntegerField(_("incidents"), default=0)
-    tta_us = models.JSONField(_("times to acknowledge (µs)"), default=list)
-    ttr_us = models.JSONField(_("times to resolve (µs)"), default=list)
-    downtime_us = models.JSONField(_("downtimes (µs)"), default=list)
 
     class Meta:
         ordering = ["month", "service", "severity"]
