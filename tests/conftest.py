@@ -1,4 +1,5 @@
 import json
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -7,6 +8,95 @@ from django.contrib.auth.models import Group
 from django.utils import translation
 
 from core.roles import ensure_roles
+from tests import once
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(
+    request,
+    django_test_environment,
+    django_db_blocker,
+    django_db_modify_db_settings,
+    tmp_path_factory,
+):
+    """pytest-django's test database, migrated once a run (tests/once.py) instead of once a worker:
+    each worker's own database (SQLite in memory, PostgreSQL test_…_gwN) is a copy of it. Nothing
+    is serialized for `serialized_rollback` (no test uses it)."""
+    from django.db import connection
+
+    old_name = connection.settings_dict["NAME"]
+    with django_db_blocker.unblock():
+        if connection.vendor == "sqlite":
+            _sqlite_test_database(connection, tmp_path_factory)
+        else:
+            _postgresql_test_database(connection, tmp_path_factory)
+    yield
+    with django_db_blocker.unblock():
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+def _migrated(connection, test_name: str) -> None:
+    """Create and migrate `test_name` (what Django's test runner does), then leave the connection
+    on the database it started on."""
+    from django.conf import settings
+
+    old_name, old_test_name = (
+        connection.settings_dict["NAME"],
+        connection.settings_dict["TEST"]["NAME"],
+    )
+    connection.settings_dict["TEST"]["NAME"] = test_name
+    try:
+        connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    finally:
+        connection.close()
+        connection.settings_dict["TEST"]["NAME"] = old_test_name
+        settings.DATABASES[connection.alias]["NAME"] = connection.settings_dict["NAME"] = old_name
+
+
+def _use(connection, test_name: str) -> None:
+    from django.conf import settings
+
+    connection.close()
+    settings.DATABASES[connection.alias]["NAME"] = connection.settings_dict["NAME"] = test_name
+
+
+def _sqlite_test_database(connection, tmp_path_factory) -> None:
+    import sqlite3
+
+    template = once.sqlite_file(
+        tmp_path_factory, "test-db", lambda path: _migrated(connection, str(path))
+    )
+    # In memory, as Django makes it ("file:memorydb_default?mode=memory&cache=shared").
+    _use(connection, connection.creation._get_test_db_name())
+    connection.ensure_connection()
+    source = sqlite3.connect(template)
+    try:
+        source.backup(connection.connection)
+    finally:
+        source.close()
+
+
+def _postgresql_test_database(connection, tmp_path_factory) -> None:
+    test_name = connection.creation._get_test_db_name()  # test_portal_gwN
+    lock = f"{test_name.removesuffix('_' + os.environ.get('PYTEST_XDIST_WORKER', ''))}_tpl"
+    template = once.pg_template(tmp_path_factory, lock, lambda name: _migrated(connection, name))
+    with once.run_lock(tmp_path_factory, lock), connection._nodb_cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{test_name}"')
+        cursor.execute(f'CREATE DATABASE "{test_name}" TEMPLATE "{template}"')
+    _use(connection, test_name)
+
+
+def pytest_sessionfinish(session):
+    # The controller (or the one process of a run without workers), after every test: the
+    # PostgreSQL templates of tests/once.py go.
+    if hasattr(session.config, "workerinput"):
+        return
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("postgresql"):
+        dsn = f"postgresql://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/postgres"
+        once.drop_templates(session.config._tmp_path_factory.getbasetemp(), dsn)
 
 
 @pytest.fixture(autouse=True)

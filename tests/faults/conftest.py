@@ -25,6 +25,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tests import once
+
 ROOT = Path(settings.BASE_DIR)
 PG = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 
@@ -204,30 +206,28 @@ class Portal:
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory):
-    """A migrated SQLite portal database, made once; each test copies it."""
-    root = tmp_path_factory.mktemp("faults-template")
-    path = root / "portal.sqlite3"
-    Portal(root, f"sqlite:///{path}").manage("migrate", "-v0")
-    return path
+    """A migrated SQLite portal database, made once a run (tests/once.py); each test copies it."""
+
+    def build(path):
+        Portal(path.parent / "faults-template", f"sqlite:///{path}").manage("migrate", "-v0")
+
+    return once.sqlite_file(tmp_path_factory, "faults-template", build)
 
 
 @pytest.fixture(scope="session")
-def pg_template():
-    """A migrated PostgreSQL database, made once; each test creates its own from it (CREATE …
-    TEMPLATE)."""
+def pg_template(tmp_path_factory):
+    """A migrated PostgreSQL database, made once a run (tests/once.py); each test creates its own
+    from it (CREATE … TEMPLATE), under the run's lock for it."""
     import psycopg
 
-    # A name of this run's own: another run on the same server (a second checkout, CI) never drops
-    # it.
-    name = f"portal_faults_template_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_admin_dsn(), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    Portal(Path(f"/tmp/{name}"), pg_admin_dsn(name).replace("postgresql", "postgres")).manage(
-        "migrate", "-v0"
-    )
-    yield name
-    with psycopg.connect(pg_admin_dsn(), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    def build(name):
+        with psycopg.connect(pg_admin_dsn(), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        Portal(Path(f"/tmp/{name}"), pg_admin_dsn(name).replace("postgresql", "postgres")).manage(
+            "migrate", "-v0"
+        )
+
+    return once.pg_template(tmp_path_factory, "portal_faults_template", build)
 
 
 @pytest.fixture
@@ -248,7 +248,10 @@ def fresh_database(request):
 
     template = request.getfixturevalue("pg_template")
     name = f"portal_faults_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_admin_dsn(), autocommit=True) as conn:
+    with (
+        once.run_lock(request.getfixturevalue("tmp_path_factory"), "portal_faults_template"),
+        psycopg.connect(pg_admin_dsn(), autocommit=True) as conn,
+    ):
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     yield pg_admin_dsn(name).replace("postgresql", "postgres")
     with psycopg.connect(pg_admin_dsn(), autocommit=True) as conn:
