@@ -60,3 +60,8 @@ class IncidentsConfig(AppConfig):
             "cluster": None,
         },
     ]
+
+    def ready(self):
+        from incidents import reportcache
+
+        reportcache.connect_signals()

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from core.display import format_duration
 from core.errors import DomainError
 from core.history import record_change
+from incidents import reportcache
 from incidents.models import (
     PUBLISHED_STATUSES,
     REQUIRES_POSTMORTEM,
@@ -268,6 +269,7 @@ def complete_action_item(*, item: ActionItem, by, now: datetime | None = None) -
             .exclude(status=ActionItemStatus.DONE)
             .update(status=ActionItemStatus.DONE, done_at=now)
         )
+        reportcache.changed()  # a queryset update sends no signal
         if not updated:
             raise DomainError(
                 _("This action item is already done."), code="invalid_transition", conflict=True
@@ -301,6 +303,7 @@ def close_if_done(*, postmortem: Postmortem, by, now: datetime) -> bool:
         status=PostmortemStatus.CLOSED, closed_at=now
     )
     if closed:
+        reportcache.changed()
         add_event(
             incident=postmortem.incident,
             kind=EventKind.POSTMORTEM,
@@ -334,6 +337,7 @@ def _move(postmortem, by, now, action, sources, to, changes) -> None:
         updated = Postmortem.objects.filter(pk=postmortem.pk, status=current).update(
             status=to, **changes
         )
+        reportcache.changed()
         if not updated:
             raise DomainError(
                 _("The postmortem changed meanwhile."), code="conflict", conflict=True

@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from incidents import reportcache
 from incidents.models import Incident, IncidentMonthRollup, IncidentRollup, portal_zone
 
 Key = tuple[date, int, str]  # (day in the portal's time zone, service id, severity)
@@ -82,6 +83,7 @@ def refresh(keys: Iterable[Key]) -> None:
     """Recompute the rollups of these (day, service, severity) keys from their incidents, then
     their months'."""
     keys = sorted(set(keys))
+    reportcache.changed()
     for day, service_id, severity in keys:
         with transaction.atomic():
             row, _created = IncidentRollup.objects.get_or_create(
@@ -113,6 +115,7 @@ def refresh(keys: Iterable[Key]) -> None:
 def refresh_months(keys: Iterable[Key]) -> None:
     """Recompute the month rollups of these (first day of the month, service, severity) keys from
     their day rows."""
+    reportcache.changed()
     for month, service_id, severity in sorted(set(keys)):
         with transaction.atomic():
             row, _created = IncidentMonthRollup.objects.get_or_create(
@@ -154,6 +157,7 @@ def add_new(incident: Incident) -> None:
     if incident.resolved_at is not None:
         refresh([key_of(incident)])
         return
+    reportcache.changed()
     day, service_id, severity = key_of(incident)
     counted = IncidentRollup.objects.filter(
         day=day, service_id=service_id, severity=severity
@@ -194,6 +198,7 @@ def rebuild(
     month rows and names no month model). Returns the number of day rows."""
     if month_model is None and rollup_model is IncidentRollup:
         month_model = IncidentMonthRollup
+    reportcache.changed()
     zone = portal_zone()
     rows: dict[Key, list[tuple]] = {}
     for created_at, service_id, severity, *times in (
@@ -219,6 +224,7 @@ def rebuild(
 
 def rebuild_months(*, rollup_model=IncidentRollup, month_model=IncidentMonthRollup, batch=5000):
     """Every month row again from the day rows."""
+    reportcache.changed()
     months: dict[Key, list[tuple]] = {}
     for day, service_id, severity, *values in (
         rollup_model.objects.order_by()

@@ -16,15 +16,15 @@ from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.module_loading import import_string
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from core import panels
 from core.errors import DomainError
 from core.holidays import WorkCalendar
 from core.middleware import role_not_required
-from incidents import acklinks, postmortems, reports, services
+from incidents import acklinks, postmortems, reportcache, reports, services
 from incidents.admin import Echo
 from incidents.forms import (
     ActionItemFormSet,
@@ -48,6 +48,7 @@ from incidents.models import (
     PostmortemStatus,
     Route,
     Tier,
+    portal_zone,
 )
 from incidents.postmortems import local_date
 
@@ -588,11 +589,30 @@ def incident_reports(request):
     data = form.cleaned_data if form.is_bound else {}
     period = reports.period_from(data.get("first"), data.get("last"), now=now)
     service, from_impact = data.get("service"), bool(data.get("from_impact"))
-    # Read once for the report and its trend charts.
-    cells = reports.read_cells(period=period, service=service)
-    report = reports.build_report(
-        period=period, service=service, from_impact=from_impact, now=now, cells=cells
+
+    def build():
+        # Read once for the report and its trend charts.
+        cells = reports.read_cells(period=period, service=service)
+        report = reports.build_report(
+            period=period, service=service, from_impact=from_impact, now=now, cells=cells
+        )
+        return {
+            "report": report,
+            "charts": reports.charts(report),
+            "trends": reports.trend_charts(
+                period=period, service=service, from_impact=from_impact, cells=cells
+            ),
+            "severity_table": reports.table([report["total"], *report["by_severity"]]),
+            "month_table": reports.table(report["by_month"]),
+        }
+
+    # Until what it is made of changes (incidents.reportcache); overdue items count from today.
+    today = timezone.localdate(now, portal_zone())
+    figures = reportcache.cached(
+        (get_language(), period.first, period.last, service and service.pk, from_impact, today),
+        build,
     )
+    report = figures["report"]
     if request.GET.get("download") == "csv":
         writer = csv.writer(Echo())
         name = f"incident-report-{report['period']['first']}-{report['period']['last']}.csv"
@@ -606,17 +626,7 @@ def incident_reports(request):
     return render(
         request,
         "incidents/reports/report.html",
-        {
-            "form": form,
-            "report": report,
-            "charts": reports.charts(report),
-            "trends": reports.trend_charts(
-                period=period, service=service, from_impact=from_impact, cells=cells
-            ),
-            "csv_query": query.urlencode(),
-            "severity_table": reports.table([report["total"], *report["by_severity"]]),
-            "month_table": reports.table(report["by_month"]),
-        },
+        {"form": form, **figures, "csv_query": query.urlencode()},
     )
 
 

@@ -118,6 +118,17 @@ def _empty_cache():
 
 
 @pytest.fixture(autouse=True)
+def _new_report_revision():
+    # A test's changes are rolled back, never committed, so they never replace the reports'
+    # revision (incidents.reportcache): each test starts from a revision of its own.
+    from django.core.cache import cache
+
+    from incidents import reportcache
+
+    cache.delete_many([reportcache.REVISION, reportcache.USED])
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # Django's default PBKDF2 costs ~0.3 s a password on this machine, and most tests make users.
     # Logins still check real hashes; only the work factor is not what production uses.
