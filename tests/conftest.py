@@ -32,7 +32,15 @@ def django_db_setup(
             _postgresql_test_database(connection, tmp_path_factory)
     yield
     with django_db_blocker.unblock():
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+        if connection.vendor == "postgresql":
+            # With FORCE: a test's threads may have left connections open (pytest-django's own
+            # teardown only warned when DROP DATABASE met them).
+            test_name = connection.settings_dict["NAME"]
+            _use(connection, old_name)
+            with connection._nodb_cursor() as cursor:
+                cursor.execute(f'DROP DATABASE IF EXISTS "{test_name}" WITH (FORCE)')
+        else:
+            connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 def _migrated(connection, test_name: str) -> None:
