@@ -28,14 +28,15 @@ def test_the_backups_panel_reads_the_targets_and_their_ages_in_one_query():
             target=target,
             trigger="manual",
             status="succeeded",
-            finished_at=now - timedelta(hours=n),
+            # ageing (20 h of a 24 h RPO), then too old (25 h, 30 h): each needs someone
+            finished_at=now - timedelta(hours=20 + 5 * n),
             verification="passed",
         )
     with CaptureQueriesContext(connection) as queries:
         shown = backups_panel(request=None, now=now)["targets"]
     # The newest run of each target is not shown on the dashboard (the targets page shows it).
     assert len(queries) == 1
-    assert [t.name for t in shown] == ["t0", "t1", "t2"]
+    assert [t.name for t in shown] == ["t2", "t1", "t0"]  # worst first
     assert all(t.age is not None for t in shown)
 
 
