@@ -83,7 +83,6 @@ def refresh(keys: Iterable[Key]) -> None:
     """Recompute the rollups of these (day, service, severity) keys from their incidents, then
     their months'."""
     keys = sorted(set(keys))
-    reportcache.changed()
     for day, service_id, severity in keys:
         with transaction.atomic():
             row, _created = IncidentRollup.objects.get_or_create(
@@ -115,7 +114,6 @@ def refresh(keys: Iterable[Key]) -> None:
 def refresh_months(keys: Iterable[Key]) -> None:
     """Recompute the month rollups of these (first day of the month, service, severity) keys from
     their day rows."""
-    reportcache.changed()
     for month, service_id, severity in sorted(set(keys)):
         with transaction.atomic():
             row, _created = IncidentMonthRollup.objects.get_or_create(
@@ -133,6 +131,9 @@ def refresh_months(keys: Iterable[Key]) -> None:
                 row.save()
             else:
                 row.delete()
+    # After the writes: outside a transaction on_commit runs at once, and a reader in between
+    # must not cache the old rows under the new revision (this also covers refresh's day rows).
+    reportcache.changed()
 
 
 def _merge(row, days: Iterable[tuple]):
@@ -157,7 +158,6 @@ def add_new(incident: Incident) -> None:
     if incident.resolved_at is not None:
         refresh([key_of(incident)])
         return
-    reportcache.changed()
     day, service_id, severity = key_of(incident)
     counted = IncidentRollup.objects.filter(
         day=day, service_id=service_id, severity=severity
@@ -171,6 +171,7 @@ def add_new(incident: Incident) -> None:
     ).update(incidents=F("incidents") + 1)
     if not counted:  # a day row without its month's (rollups written before the months were)
         refresh_months([(month, service_id, severity)])
+    reportcache.changed()
 
 
 def refresh_incident(incident_id: int, *, before: Key | None = None) -> None:
@@ -198,7 +199,6 @@ def rebuild(
     month rows and names no month model). Returns the number of day rows."""
     if month_model is None and rollup_model is IncidentRollup:
         month_model = IncidentMonthRollup
-    reportcache.changed()
     zone = portal_zone()
     rows: dict[Key, list[tuple]] = {}
     for created_at, service_id, severity, *times in (
@@ -219,12 +219,12 @@ def rebuild(
         )
         if month_model is not None:
             rebuild_months(rollup_model=rollup_model, month_model=month_model, batch=batch)
+    reportcache.changed()
     return len(rows)
 
 
 def rebuild_months(*, rollup_model=IncidentRollup, month_model=IncidentMonthRollup, batch=5000):
     """Every month row again from the day rows."""
-    reportcache.changed()
     months: dict[Key, list[tuple]] = {}
     for day, service_id, severity, *values in (
         rollup_model.objects.order_by()
@@ -243,4 +243,5 @@ def rebuild_months(*, rollup_model=IncidentRollup, month_model=IncidentMonthRoll
             ),
             batch_size=1000,
         )
+    reportcache.changed()
     return len(months)

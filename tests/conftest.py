@@ -101,10 +101,8 @@ def pytest_sessionfinish(session):
         return
     from django.conf import settings
 
-    db = settings.DATABASES["default"]
-    if db["ENGINE"].endswith("postgresql"):
-        dsn = f"postgresql://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/postgres"
-        once.drop_templates(session.config._tmp_path_factory.getbasetemp(), dsn)
+    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        once.drop_templates(session.config._tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture(autouse=True)

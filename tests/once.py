@@ -70,14 +70,22 @@ def pg_template(tmp_path_factory, name: str, build: Callable[[str], None]) -> st
         return database
 
 
-def drop_templates(root: Path, dsn: str) -> None:
+def pg_admin_dsn(dbname: str = "postgres") -> str:
+    """A psycopg DSN for a database on the suite's PostgreSQL server."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    return f"postgresql://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{dbname}"
+
+
+def drop_templates(root: Path) -> None:
     """Drop the PostgreSQL templates this run made (its processes have all ended)."""
     registry = root / TEMPLATES
     if not registry.exists():
         return
     import psycopg
 
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with psycopg.connect(pg_admin_dsn(), autocommit=True) as conn:
         for database in registry.read_text().split():
             conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
     registry.unlink()

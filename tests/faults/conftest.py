@@ -26,6 +26,7 @@ import pytest
 from django.conf import settings
 
 from tests import once
+from tests.once import pg_admin_dsn
 
 ROOT = Path(settings.BASE_DIR)
 PG = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
@@ -48,11 +49,6 @@ def wait_for(predicate, *, timeout: float, what: str, every: float = 0.2):
             return last
         time.sleep(every)
     raise AssertionError(f"not within {timeout:.0f} s: {what} (last: {last!r})")
-
-
-def pg_admin_dsn(dbname: str = "postgres") -> str:
-    db = settings.DATABASES["default"]
-    return f"postgresql://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{dbname}"
 
 
 class Portal:
